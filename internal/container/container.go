@@ -160,3 +160,33 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// FollowLinkFile resolves a "link file": a small regular file whose whole
+// content is a relative or absolute path to another file or directory (the
+// corpus stores its vmlinux.zst and modules/ links that way, for file
+// systems without symlinks). Anything else is returned unchanged.
+func FollowLinkFile(path string) string {
+	for range 8 {
+		st, err := os.Lstat(path)
+		if err != nil || !st.Mode().IsRegular() || st.Size() == 0 || st.Size() > 4096 {
+			return path
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return path
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" || strings.ContainsAny(s, "\x00\n") {
+			return path
+		}
+		target := s
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		if _, err := os.Stat(target); err != nil {
+			return path
+		}
+		path = target
+	}
+	return path
+}
