@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
 // ELF constants the ppc64 loader uses that debug/elf does not name.
@@ -92,6 +94,10 @@ type RelaSection struct {
 	Relas     []Rela // sorted as relacmp() sorts
 	// Rel24Count is count_relocs(R_PPC_REL24) over the sorted section.
 	Rel24Count int
+	// Syms, when set, is the symbol table these relocations index (for
+	// sections read from the dump); else KoImage.Symbols.
+	Syms       []KoSymbol
+	FromMemory bool
 }
 
 // KoImage is what the loader model reads from a module's .ko: its RELA
@@ -420,9 +426,9 @@ func ModelLoader(in LoaderInput) (*LoaderModel, error) {
 		var err error
 		switch kind {
 		case SlotTramp, SlotTrampRegs:
-			es.Words, err = ftraceStubWords(addr, in.KernelTOC, f.PacaKernelTOC)
+			es.Words, err = ppc64.FtraceTrampStubWords(uint16(f.PacaKernelTOC), in.KernelTOC, addr)
 		default:
-			es.Words, err = callStubWords(addrSlot, m.R2)
+			es.Words, err = ppc64.CallStubWords(ppc64.ELFv2, addrSlot, m.R2)
 		}
 		for i := range es.Words {
 			es.WordMask[i] = true
@@ -440,11 +446,15 @@ func ModelLoader(in LoaderInput) (*LoaderModel, error) {
 			if r.Type() != R_PPC_REL24 {
 				continue
 			}
-			si := int(r.Sym())
-			if si >= len(ko.Symbols) {
-				return fmt.Errorf("%s: %s: relocation at %#x names symbol %d of %d", ko.Name, rs.Name, r.Off, si, len(ko.Symbols))
+			symtab := ko.Symbols
+			if rs.Syms != nil {
+				symtab = rs.Syms
 			}
-			sym := ko.Symbols[si]
+			si := int(r.Sym())
+			if si >= len(symtab) {
+				return fmt.Errorf("%s: %s: relocation at %#x names symbol %d of %d", ko.Name, rs.Name, r.Off, si, len(symtab))
+			}
+			sym := symtab[si]
 			var addr uint64
 			var obj string
 			name := sym.Name

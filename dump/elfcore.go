@@ -1,0 +1,239 @@
+package dump
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"sort"
+)
+
+// ELF64 layout sizes (Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr).
+const (
+	elf64EhdrSize = 64
+	elf64PhdrSize = 56
+	elf64ShdrSize = 64
+	pnXNum        = 0xffff // PN_XNUM: the real e_phnum is in section 0's sh_info
+	maxPhnum      = 1 << 20
+	maxNoteBytes  = 64 << 20
+)
+
+// Quirk strings, for Dump.Quirks.
+const (
+	QuirkQEMUBigEndianHeader = "qemu<8.0 big-endian ELF header for a little-endian guest"
+	QuirkQEMUBigEndianKdump  = "qemu<8.0 big-endian kdump header for a little-endian guest"
+)
+
+// openELF parses an ELF64 core by hand: QEMU writes e_ehsize 8 and section
+// headers that overlap the program headers, which debug/elf refuses, so
+// only what a core needs is read and the rest is tolerated.
+func (d *Dump) openELF(f *mappedFile, opts Options) error {
+	name := f.Name()
+	size := f.Size()
+	hdr := f.slice(0, elf64EhdrSize)
+	if len(hdr) < 16 {
+		return &FormatError{File: name, Off: int64(len(hdr)), Msg: "truncated ELF identification"}
+	}
+	if elf.Class(hdr[elf.EI_CLASS]) != elf.ELFCLASS64 {
+		return &FormatError{File: name, Off: elf.EI_CLASS, Msg: "unsupported ELF class (only ELF64 cores)", Val: elf.Class(hdr[elf.EI_CLASS])}
+	}
+	var order binary.ByteOrder
+	switch elf.Data(hdr[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
+		order = binary.LittleEndian
+	case elf.ELFDATA2MSB:
+		order = binary.BigEndian
+	default:
+		return &FormatError{File: name, Off: elf.EI_DATA, Msg: "unknown ELF data encoding", Val: hdr[elf.EI_DATA]}
+	}
+	if len(hdr) < elf64EhdrSize {
+		return &FormatError{File: name, Off: int64(len(hdr)), Msg: "truncated ELF header"}
+	}
+	d.HeaderOrder = order
+	d.MemoryOrder = order
+	etype := elf.Type(order.Uint16(hdr[16:]))
+	d.Machine = elf.Machine(order.Uint16(hdr[18:]))
+	phoff := order.Uint64(hdr[32:])
+	shoff := order.Uint64(hdr[40:])
+	ehsize := order.Uint16(hdr[52:])
+	phentsize := uint64(order.Uint16(hdr[54:]))
+	phnum := uint64(order.Uint16(hdr[56:]))
+	if etype != elf.ET_CORE {
+		return &FormatError{File: name, Off: 16, Msg: "not an ELF core file", Val: etype}
+	}
+	if ehsize != elf64EhdrSize {
+		// QEMU's dump-guest-memory writes 8 here; nothing depends on it.
+		d.warnf("ELF header: e_ehsize is %d, not %d (ignored)", ehsize, elf64EhdrSize)
+	}
+	if phentsize < elf64PhdrSize {
+		return &FormatError{File: name, Off: 54, Msg: "e_phentsize too small", Val: phentsize}
+	}
+	if phnum == pnXNum {
+		sh := f.slice(int64(min(shoff, uint64(size))), elf64ShdrSize)
+		if shoff > uint64(size) || len(sh) < elf64ShdrSize {
+			return &FormatError{File: name, Off: int64(min(shoff, uint64(1)<<62)), Msg: "e_phnum is PN_XNUM but section header 0 is beyond end of file"}
+		}
+		phnum = uint64(order.Uint32(sh[44:])) // sh_info
+	}
+	if phnum > maxPhnum {
+		return &FormatError{File: name, Off: 56, Msg: "too many program headers", Val: phnum}
+	}
+	if phoff > uint64(size) || phnum*phentsize > uint64(size)-phoff {
+		return &FormatError{File: name, Off: int64(min(phoff, uint64(size))), Msg: "program headers extend beyond end of file", Val: fmt.Sprintf("%d headers at %#x, file size %#x", phnum, phoff, size)}
+	}
+
+	type phdr struct {
+		typ                              elf.ProgType
+		off, vaddr, paddr, filesz, memsz uint64
+		index                            int
+	}
+	var loads []phdr
+	hasQEMUNote := false
+	for i := uint64(0); i < phnum; i++ {
+		b := f.slice(int64(phoff+i*phentsize), elf64PhdrSize)
+		p := phdr{
+			typ:    elf.ProgType(order.Uint32(b[0:])),
+			off:    order.Uint64(b[8:]),
+			vaddr:  order.Uint64(b[16:]),
+			paddr:  order.Uint64(b[24:]),
+			filesz: order.Uint64(b[32:]),
+			memsz:  order.Uint64(b[40:]),
+			index:  int(i),
+		}
+		phAt := int64(phoff + i*phentsize)
+		if p.off > 1<<62 || p.filesz > 1<<62 || p.memsz > 1<<62 {
+			return &FormatError{File: name, Off: phAt, Msg: "program header offset or size out of range", Val: fmt.Sprintf("offset %#x filesz %#x memsz %#x", p.off, p.filesz, p.memsz)}
+		}
+		switch p.typ {
+		case elf.PT_NOTE:
+			n := min(p.filesz, maxNoteBytes)
+			data := f.slice(int64(p.off), n)
+			if uint64(len(data)) < p.filesz {
+				d.warnf("PT_NOTE %d at %#x: %#x bytes, file holds %#x (truncated)", i, p.off, p.filesz, len(data))
+			}
+			before := len(d.Notes)
+			if err := d.parseNotesInto(data, int64(p.off), order, name); err != nil {
+				d.warnf("PT_NOTE %d: %v", i, err)
+			}
+			for _, n := range d.Notes[before:] {
+				if n.Name == "QEMU" {
+					hasQEMUNote = true
+				}
+			}
+		case elf.PT_LOAD:
+			if p.filesz > p.memsz {
+				d.warnf("PT_LOAD %d: p_filesz %#x > p_memsz %#x; using p_filesz", i, p.filesz, p.memsz)
+				p.memsz = p.filesz
+			}
+			if p.memsz == 0 {
+				continue
+			}
+			if p.off+p.filesz > uint64(size) {
+				d.warnf("PT_LOAD %d: data [%#x, %#x) extends beyond end of file at %#x (truncated file): reads past it fault", i, p.off, p.off+p.filesz, size)
+			}
+			loads = append(loads, p)
+		}
+	}
+
+	allVaddrZero, allPaddrZero := true, true
+	for _, p := range loads {
+		if p.vaddr != 0 {
+			allVaddrZero = false
+		}
+		if p.paddr != 0 {
+			allPaddrZero = false
+		}
+	}
+	switch {
+	case hasQEMUNote || (allVaddrZero && len(loads) > 0):
+		d.Format = ELFQEMU
+	case allPaddrZero && d.VMCOREINFORaw == nil:
+		d.Format = ELFProcess
+	default:
+		d.Format = ELFKdump
+	}
+
+	var phys, virt []segment
+	for _, p := range loads {
+		s := segment{memsz: p.memsz, filesz: p.filesz, off: int64(p.off), file: f, index: p.index}
+		if d.Format != ELFProcess && p.paddr != ^uint64(0) {
+			s.start = p.paddr
+			if p.paddr+p.memsz < p.paddr {
+				d.warnf("PT_LOAD %d: physical range wraps around; ignored", p.index)
+			} else {
+				phys = append(phys, s)
+			}
+		}
+		if p.vaddr != 0 && p.vaddr+p.memsz > p.vaddr {
+			s.start = p.vaddr
+			virt = append(virt, s)
+		}
+	}
+	if len(phys) > 0 {
+		d.Phys = newSegMemory(phys, true)
+		d.Ranges = mergeRanges(phys)
+	}
+	if len(virt) > 0 {
+		d.Virt = newSegMemory(virt, false)
+	}
+
+	d.detectMemoryOrder(QuirkQEMUBigEndianHeader)
+
+	unit := uint64(4096)
+	if d.VMCOREINFORaw != nil {
+		if vi, err := ParseVMCOREINFO(d.VMCOREINFORaw); err == nil {
+			d.VMCOREINFO = vi
+			if ps, ok := vi.PageSize(); ok && ps > 0 && ps&(ps-1) == 0 {
+				unit = ps
+			}
+		}
+	}
+	d.Pages.Unit = unit
+	for _, s := range phys {
+		total := (s.memsz + unit - 1) / unit
+		held := (s.filesz + unit - 1) / unit
+		d.Pages.Total += total
+		d.Pages.Present += total
+		d.Pages.Zero += total - held
+	}
+	_ = opts
+	return nil
+}
+
+// detectMemoryOrder decides the guest memory's byte order. A ppc64 CPU's
+// MSR_LE bit in NT_PRSTATUS says how the guest ran; QEMU before 8.0 wrote
+// a big-endian header (and notes) for little-endian pseries guests.
+func (d *Dump) detectMemoryOrder(quirk string) {
+	if d.Machine != elf.EM_PPC64 || len(d.CPUs) == 0 {
+		return
+	}
+	le := 0
+	for i := range d.CPUs {
+		if d.CPUs[i].LittleEndian() {
+			le++
+		}
+	}
+	if d.HeaderOrder == binary.BigEndian && le == len(d.CPUs) {
+		d.MemoryOrder = binary.LittleEndian
+		d.Quirks = append(d.Quirks, quirk)
+		d.warnf("headers are big-endian but every CPU's MSR has MSR_LE set: reading guest memory as little-endian (%s)", quirk)
+	} else if d.HeaderOrder == binary.LittleEndian && le == 0 {
+		d.warnf("headers are little-endian but no CPU's MSR has MSR_LE set")
+	}
+}
+
+func mergeRanges(segs []segment) []Range {
+	var rs []Range
+	for _, s := range segs {
+		rs = append(rs, Range{s.start, s.end()})
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
+	var out []Range
+	for _, r := range rs {
+		if len(out) > 0 && r.Start <= out[len(out)-1].End {
+			out[len(out)-1].End = max(out[len(out)-1].End, r.End)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}

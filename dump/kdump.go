@@ -1,0 +1,752 @@
+package dump
+
+import (
+	"bytes"
+	"compress/zlib"
+	"container/list"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"sort"
+	"strings"
+	"sync"
+
+	lzo "github.com/anchore/go-lzo"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+)
+
+// makedumpfile's kdump-compressed format (diskdump_mod.h: struct
+// disk_dump_header, struct kdump_sub_header, page_desc_t). The header is
+// written in the byte order of the machine that wrote it; offsets below
+// are for a 64-bit writer (struct timeval of 16 bytes).
+const (
+	kdumpSignature = "KDUMP   "
+
+	kdumpHeaderSize = 464 // sizeof(struct disk_dump_header) up to nr_cpus
+	offUtsname      = 12
+	utsFieldLen     = 65
+	offStatus       = 424
+	offBlockSize    = 428
+	offSubHdrSize   = 432
+	offBitmapBlocks = 436
+	offMaxMapnr     = 440
+	offNrCPUs       = 460
+
+	kdumpSubHeaderSize = 104 // sizeof(struct kdump_sub_header), version 6
+	pageDescSize       = 24  // sizeof(page_desc_t)
+
+	// DUMP_DH_* flags: in disk_dump_header.status and page_desc.flags.
+	DumpDHCompressedZlib       = 0x1
+	DumpDHCompressedLZO        = 0x2
+	DumpDHCompressedSnappy     = 0x4
+	DumpDHCompressedIncomplete = 0x8
+	DumpDHExcludedVmemmap      = 0x10
+	DumpDHCompressedZstd       = 0x20
+
+	maxBlockSize   = 1 << 26
+	maxSideData    = 64 << 20 // notes, VMCOREINFO, erase info
+	rankChunkBits  = 4096
+	maxZeroScan    = 1 << 24 // page descriptors scanned at Open to count zero pages
+	defaultCacheSz = 64
+)
+
+// kfile is a kdump-compressed file: a plain mapped file or the logical
+// file of a flattened stream.
+type kfile interface {
+	ReadAt(p []byte, off int64) (int, error)
+	Size() int64
+	Name() string
+}
+
+// kdumpHeader is what Open needs from disk_dump_header and
+// kdump_sub_header.
+type kdumpHeader struct {
+	order          binary.ByteOrder
+	version        int32
+	uts            UTSName
+	status         uint32
+	blockSize      uint64
+	subHdrSize     uint64
+	bitmapBlocks   uint64
+	maxMapnr       uint64
+	nrCPUs         int32
+	physBase       uint64
+	dumpLevel      int32
+	split          bool
+	startPFN       uint64
+	endPFN         uint64
+	offVmcoreinfo  int64
+	sizeVmcoreinfo uint64
+	offNote        int64
+	sizeNote       uint64
+}
+
+func cstr(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+func saneKdump(order binary.ByteOrder, b []byte) bool {
+	v := int32(order.Uint32(b[8:]))
+	bs := order.Uint32(b[offBlockSize:])
+	return v >= 0 && v <= 100 && bs >= 512 && bs <= maxBlockSize && bs&(bs-1) == 0
+}
+
+// parseKdumpHeader reads both headers of one kdump-compressed file.
+func parseKdumpHeader(f kfile) (*kdumpHeader, error) {
+	name := f.Name()
+	b := make([]byte, kdumpHeaderSize)
+	n, _ := f.ReadAt(b, 0)
+	if n < 8 || string(b[:8]) != kdumpSignature {
+		return nil, &FormatError{File: name, Off: 0, Msg: "no kdump-compressed signature"}
+	}
+	if n < kdumpHeaderSize {
+		return nil, &FormatError{File: name, Off: int64(n), Msg: "truncated disk_dump_header"}
+	}
+	h := &kdumpHeader{}
+	// The header is in the writer's byte order; pick the one in which
+	// header_version and block_size make sense (QEMU before 8.0 wrote a
+	// big-endian header for little-endian pseries guests).
+	switch {
+	case saneKdump(binary.LittleEndian, b):
+		h.order = binary.LittleEndian
+	case saneKdump(binary.BigEndian, b):
+		h.order = binary.BigEndian
+	default:
+		return nil, &FormatError{File: name, Off: 8, Msg: "disk_dump_header: header_version/block_size insane in either byte order",
+			Val: fmt.Sprintf("% x / % x", b[8:12], b[offBlockSize:offBlockSize+4])}
+	}
+	o := h.order
+	h.version = int32(o.Uint32(b[8:]))
+	u := func(i int) string { return cstr(b[offUtsname+i*utsFieldLen : offUtsname+(i+1)*utsFieldLen]) }
+	h.uts = UTSName{Sysname: u(0), Nodename: u(1), Release: u(2), Version: u(3), Machine: u(4), Domainname: u(5)}
+	h.status = o.Uint32(b[offStatus:])
+	h.blockSize = uint64(o.Uint32(b[offBlockSize:]))
+	h.subHdrSize = uint64(o.Uint32(b[offSubHdrSize:]))
+	h.bitmapBlocks = uint64(o.Uint32(b[offBitmapBlocks:]))
+	h.maxMapnr = uint64(o.Uint32(b[offMaxMapnr:]))
+	h.nrCPUs = int32(o.Uint32(b[offNrCPUs:]))
+	if int32(h.subHdrSize) < 0 || int32(h.bitmapBlocks) < 0 {
+		return nil, &FormatError{File: name, Off: offSubHdrSize, Msg: "negative sub_hdr_size or bitmap_blocks"}
+	}
+	h.endPFN = h.maxMapnr
+	if h.version < 1 || h.subHdrSize == 0 {
+		return h, nil
+	}
+	sb := make([]byte, kdumpSubHeaderSize)
+	sn, _ := f.ReadAt(sb, int64(h.blockSize))
+	need := 8
+	switch {
+	case h.version >= 6:
+		need = 104
+	case h.version >= 5:
+		need = 80
+	case h.version >= 4:
+		need = 64
+	case h.version >= 3:
+		need = 48
+	case h.version >= 2:
+		need = 32
+	case h.version >= 1:
+		need = 16
+	}
+	if sn < need {
+		return nil, &FormatError{File: name, Off: int64(h.blockSize) + int64(sn), Msg: "truncated kdump_sub_header"}
+	}
+	h.physBase = o.Uint64(sb[0:])
+	if h.version >= 1 {
+		h.dumpLevel = int32(o.Uint32(sb[8:]))
+	}
+	if h.version >= 2 {
+		h.split = o.Uint32(sb[12:]) != 0
+		if h.split {
+			h.startPFN = o.Uint64(sb[16:])
+			h.endPFN = o.Uint64(sb[24:])
+		}
+	}
+	if h.version >= 3 {
+		h.offVmcoreinfo = int64(o.Uint64(sb[32:]))
+		h.sizeVmcoreinfo = o.Uint64(sb[40:])
+	}
+	if h.version >= 4 {
+		h.offNote = int64(o.Uint64(sb[48:]))
+		h.sizeNote = o.Uint64(sb[56:])
+	}
+	if h.version >= 6 {
+		if h.split {
+			h.startPFN = o.Uint64(sb[80:])
+			h.endPFN = o.Uint64(sb[88:])
+		}
+		if m := o.Uint64(sb[96:]); m != 0 {
+			h.maxMapnr = m
+		}
+		if !h.split {
+			h.endPFN = h.maxMapnr
+		}
+	}
+	return h, nil
+}
+
+// kdumpPart is one file of a kdump-compressed dump with its bitmaps.
+type kdumpPart struct {
+	f                kfile
+	h                *kdumpHeader
+	startPFN, endPFN uint64
+	bitmap1, bitmap2 []byte
+	descOff          int64
+	ranks            []uint64 // set bits of bitmap2 in [startPFN, startPFN+i*rankChunkBits)
+}
+
+func bitSet(bm []byte, pfn uint64) bool {
+	i := pfn >> 3
+	return i < uint64(len(bm)) && bm[i]&(1<<(pfn&7)) != 0
+}
+
+// popcount counts the set bits for pfns [lo, hi) (LSB-first bitmap, as
+// makedumpfile's set_bit_on_2nd_bitmap writes it).
+func popcount(bm []byte, lo, hi uint64) uint64 {
+	var n uint64
+	for lo < hi && lo&7 != 0 {
+		if bitSet(bm, lo) {
+			n++
+		}
+		lo++
+	}
+	for lo+8 <= hi {
+		i := lo >> 3
+		if i >= uint64(len(bm)) {
+			return n
+		}
+		n += uint64(bits.OnesCount8(bm[i]))
+		lo += 8
+	}
+	for lo < hi {
+		if bitSet(bm, lo) {
+			n++
+		}
+		lo++
+	}
+	return n
+}
+
+func (p *kdumpPart) descIndex(pfn uint64) uint64 {
+	rel := pfn - p.startPFN
+	c := rel / rankChunkBits
+	return p.ranks[c] + popcount(p.bitmap2, p.startPFN+c*rankChunkBits, pfn)
+}
+
+// openKdump opens the parts of a kdump-compressed (or flattened) dump.
+func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
+	var parts []*kdumpPart
+	for i, mf := range files {
+		var f kfile = mf
+		if head := mf.slice(0, 12); string(head) == flatSignature {
+			ff, err := indexFlat(mf, d.warnf)
+			if err != nil {
+				return err
+			}
+			f = ff
+			if i == 0 {
+				d.Format = Flattened
+			}
+		} else if i == 0 {
+			d.Format = KdumpCompressed
+		}
+		p, err := d.loadPart(f)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, p)
+	}
+	h0 := parts[0].h
+	for _, p := range parts[1:] {
+		if p.h.blockSize != h0.blockSize || p.h.maxMapnr != h0.maxMapnr || p.h.order != h0.order {
+			return &FormatError{File: p.f.Name(), Off: offBlockSize, Msg: "split part disagrees with the first part (block_size, max_mapnr or byte order)"}
+		}
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].startPFN < parts[j].startPFN })
+	for i := 1; i < len(parts); i++ {
+		if parts[i].startPFN < parts[i-1].endPFN {
+			return &FormatError{File: parts[i].f.Name(), Off: int64(h0.blockSize) + 80, Msg: "split parts overlap",
+				Val: fmt.Sprintf("[%#x,%#x) and [%#x,%#x)", parts[i-1].startPFN, parts[i-1].endPFN, parts[i].startPFN, parts[i].endPFN)}
+		}
+	}
+	var covered uint64
+	for _, p := range parts {
+		covered += p.endPFN - p.startPFN
+	}
+	if covered < h0.maxMapnr {
+		d.warnf("kdump parts cover %#x of %#x page frames: a split dump is missing parts", covered, h0.maxMapnr)
+	}
+
+	d.HeaderOrder = h0.order
+	d.MemoryOrder = h0.order
+	d.BlockSize = h0.blockSize
+	uts := h0.uts
+	d.UTSName = &uts
+	d.Machine = machineFromUTS(uts.Machine)
+	info := &KdumpInfo{HeaderVersion: h0.version, Status: h0.status, DumpLevel: h0.dumpLevel, PhysBase: h0.physBase, MaxMapnr: h0.maxMapnr}
+	for i, p := range parts {
+		info.Parts = append(info.Parts, KdumpPart{Path: d.Paths[min(i, len(d.Paths)-1)], StartPFN: p.startPFN, EndPFN: p.endPFN, Split: p.h.split})
+	}
+	for i := range info.Parts {
+		info.Parts[i].Path = parts[i].f.Name()
+	}
+	d.Kdump = info
+	if h0.status&DumpDHCompressedIncomplete != 0 {
+		d.warnf("kdump header: DUMP_DH_COMPRESSED_INCOMPLETE: the dump was not completely written")
+	}
+	if h0.status&DumpDHExcludedVmemmap != 0 {
+		d.warnf("kdump header: DUMP_DH_EXCLUDED_VMEMMAP: unused vmemmap pages were excluded")
+	}
+
+	// Side data from the first file (every part carries the same).
+	f0 := parts[0]
+	if h0.sizeNote > 0 {
+		if b, err := readSide(f0.f, h0.offNote, h0.sizeNote, "offset_note"); err != nil {
+			d.warnf("%v", err)
+		} else if err := d.parseNotesInto(b, h0.offNote, h0.order, f0.f.Name()); err != nil {
+			d.warnf("kdump notes: %v", err)
+		}
+	}
+	if h0.sizeVmcoreinfo > 0 {
+		if b, err := readSide(f0.f, h0.offVmcoreinfo, h0.sizeVmcoreinfo, "offset_vmcoreinfo"); err != nil {
+			d.warnf("%v", err)
+		} else {
+			d.VMCOREINFORaw = trimNUL(b)
+		}
+	}
+	if d.Machine == elf.EM_NONE {
+		d.Machine = machineFromNotes(d.Notes)
+		if d.Machine == elf.EM_NONE {
+			d.warnf("kdump header: unknown machine %q", uts.Machine)
+		}
+	}
+	if strings.HasSuffix(uts.Machine, "le") && h0.order == binary.BigEndian {
+		d.Quirks = append(d.Quirks, QuirkQEMUBigEndianKdump)
+		d.MemoryOrder = binary.LittleEndian
+		d.warnf("kdump header is big-endian for a %q machine (%s)", uts.Machine, QuirkQEMUBigEndianKdump)
+	} else {
+		d.detectMemoryOrder(QuirkQEMUBigEndianKdump)
+	}
+
+	// Page counts and ranges.
+	d.Pages.Unit = h0.blockSize
+	for _, p := range parts {
+		d.Pages.Total += popcount(p.bitmap1, p.startPFN, p.endPFN)
+		present := popcount(p.bitmap2, p.startPFN, p.endPFN)
+		d.Pages.Present += present
+		d.Pages.Excluded += excludedCount(p.bitmap1, p.bitmap2, p.startPFN, p.endPFN)
+		z, err := p.countZero(present)
+		if err != nil {
+			d.warnf("%v", err)
+		}
+		d.Pages.Zero += z
+		d.Ranges = append(d.Ranges, bitmapRanges(p.bitmap1, p.startPFN, p.endPFN, h0.blockSize)...)
+	}
+	d.Ranges = mergeAdjacent(d.Ranges)
+
+	km := &kdumpMemory{parts: parts, blockSize: h0.blockSize, maxMapnr: h0.maxMapnr, incomplete: h0.status&DumpDHCompressedIncomplete != 0}
+	size := opts.CachePages
+	if size <= 0 {
+		size = defaultCacheSz
+	}
+	km.cache = newLRU(size)
+	d.Phys = km
+	d.closers = append(d.closers, km)
+	return nil
+}
+
+func machineFromUTS(m string) elf.Machine {
+	switch m {
+	case "ppc64", "ppc64le":
+		return elf.EM_PPC64
+	case "ppc":
+		return elf.EM_PPC
+	case "x86_64":
+		return elf.EM_X86_64
+	case "aarch64":
+		return elf.EM_AARCH64
+	case "s390x":
+		return elf.EM_S390
+	}
+	return elf.EM_NONE
+}
+
+// ELF note types only ppc writes (include/uapi/linux/elf.h).
+const (
+	ntPPCVMX = 0x100
+	ntPPCVSX = 0x102
+)
+
+func machineFromNotes(notes []Note) elf.Machine {
+	for _, n := range notes {
+		if n.Name == "CORE" && (n.Type == ntPPCVMX || n.Type == ntPPCVSX) {
+			return elf.EM_PPC64
+		}
+	}
+	return elf.EM_NONE
+}
+
+func readSide(f kfile, off int64, size uint64, what string) ([]byte, error) {
+	if off <= 0 || size > maxSideData || off > f.Size() || int64(size) > f.Size()-off {
+		return nil, &FormatError{File: f.Name(), Off: off, Msg: "kdump_sub_header " + what + " out of range", Val: fmt.Sprintf("size %#x, file size %#x", size, f.Size())}
+	}
+	b := make([]byte, size)
+	if n, _ := f.ReadAt(b, off); uint64(n) < size {
+		return nil, &FormatError{File: f.Name(), Off: off + int64(n), Msg: "truncated " + what + " data"}
+	}
+	return b, nil
+}
+
+// loadPart reads the headers and bitmaps of one file.
+func (d *Dump) loadPart(f kfile) (*kdumpPart, error) {
+	h, err := parseKdumpHeader(f)
+	if err != nil {
+		return nil, err
+	}
+	name := f.Name()
+	bs := h.blockSize
+	bmOff := (1 + h.subHdrSize) * bs
+	bmLen := h.bitmapBlocks * bs
+	if h.subHdrSize > 1<<20 || h.bitmapBlocks > 1<<30 || bmOff > uint64(f.Size()) || bmLen > uint64(f.Size())-bmOff {
+		return nil, &FormatError{File: name, Off: int64(min(bmOff, 1<<62)), Msg: "bitmaps extend beyond end of file",
+			Val: fmt.Sprintf("%#x bytes, file size %#x", bmLen, f.Size())}
+	}
+	if bmLen == 0 {
+		return nil, &FormatError{File: name, Off: offBitmapBlocks, Msg: "bitmap_blocks is zero"}
+	}
+	bm := make([]byte, bmLen)
+	if n, _ := f.ReadAt(bm, int64(bmOff)); uint64(n) < bmLen {
+		return nil, &FormatError{File: name, Off: int64(bmOff) + int64(n), Msg: "truncated bitmap"}
+	}
+	half := bmLen / 2
+	p := &kdumpPart{f: f, h: h, bitmap1: bm[:half], bitmap2: bm[half:], startPFN: h.startPFN, endPFN: h.endPFN}
+	if h.maxMapnr > half*8 {
+		d.warnf("%s: max_mapnr %#x exceeds the bitmap's %#x bits; clamped", name, h.maxMapnr, half*8)
+		h.maxMapnr = half * 8
+	}
+	p.endPFN = min(p.endPFN, h.maxMapnr)
+	if p.startPFN > p.endPFN {
+		return nil, &FormatError{File: name, Off: int64(bs) + 80, Msg: "split start_pfn beyond end_pfn", Val: fmt.Sprintf("%#x > %#x", p.startPFN, p.endPFN)}
+	}
+	p.descOff = int64(bmOff + bmLen)
+	nchunks := (p.endPFN-p.startPFN)/rankChunkBits + 1
+	p.ranks = make([]uint64, nchunks)
+	for c := uint64(1); c < nchunks; c++ {
+		lo := p.startPFN + (c-1)*rankChunkBits
+		p.ranks[c] = p.ranks[c-1] + popcount(p.bitmap2, lo, lo+rankChunkBits)
+	}
+	return p, nil
+}
+
+func excludedCount(b1, b2 []byte, lo, hi uint64) uint64 {
+	var n uint64
+	for pfn := lo; pfn < hi; {
+		if pfn&7 == 0 && pfn+8 <= hi && pfn>>3 < uint64(len(b1)) && pfn>>3 < uint64(len(b2)) {
+			n += uint64(bits.OnesCount8(b1[pfn>>3] &^ b2[pfn>>3]))
+			pfn += 8
+			continue
+		}
+		if bitSet(b1, pfn) && !bitSet(b2, pfn) {
+			n++
+		}
+		pfn++
+	}
+	return n
+}
+
+// bitmapRanges turns the 1st bitmap into physical ranges.
+func bitmapRanges(bm []byte, lo, hi, bs uint64) []Range {
+	var out []Range
+	for pfn := lo; pfn < hi; {
+		if pfn&7 == 0 && pfn>>3 < uint64(len(bm)) && bm[pfn>>3] == 0 && pfn+8 <= hi {
+			pfn += 8
+			continue
+		}
+		if !bitSet(bm, pfn) {
+			pfn++
+			continue
+		}
+		start := pfn
+		for pfn < hi && bitSet(bm, pfn) {
+			pfn++
+		}
+		out = append(out, Range{start * bs, pfn * bs})
+	}
+	return out
+}
+
+func mergeAdjacent(rs []Range) []Range {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
+	var out []Range
+	for _, r := range rs {
+		if len(out) > 0 && r.Start <= out[len(out)-1].End {
+			out[len(out)-1].End = max(out[len(out)-1].End, r.End)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// pageDesc is page_desc_t.
+type pageDesc struct {
+	Offset    int64
+	Size      uint32
+	Flags     uint32
+	PageFlags uint64
+}
+
+func (p *kdumpPart) readDesc(idx uint64) (pageDesc, error) {
+	var b [pageDescSize]byte
+	off := p.descOff + int64(idx)*pageDescSize
+	if n, _ := p.f.ReadAt(b[:], off); n < pageDescSize {
+		return pageDesc{}, errDescTruncated{off}
+	}
+	o := p.h.order
+	return pageDesc{Offset: int64(o.Uint64(b[0:])), Size: o.Uint32(b[8:]), Flags: o.Uint32(b[12:]), PageFlags: o.Uint64(b[16:])}, nil
+}
+
+type errDescTruncated struct{ off int64 }
+
+func (e errDescTruncated) Error() string {
+	return fmt.Sprintf("page descriptor at file offset %#x is beyond end of file", e.off)
+}
+
+// countZero counts the page descriptors that point at the shared zero
+// page: makedumpfile's write_kdump_pages_cyclic() (and QEMU's
+// write_dump_pages()) write one zero page at the start of the data area
+// (pd_zero, offset = end of the descriptors) and point every zero page at
+// it.
+func (p *kdumpPart) countZero(present uint64) (uint64, error) {
+	if present == 0 {
+		return 0, nil
+	}
+	if present > maxZeroScan {
+		return 0, fmt.Errorf("%s: %d page descriptors: zero pages not counted", p.f.Name(), present)
+	}
+	// In split files makedumpfile sizes the descriptor area by the
+	// dumpable pages of the whole dump, so both ends are candidates.
+	zeroOff := p.descOff + int64(present)*pageDescSize
+	zeroAll := p.descOff + int64(popcount(p.bitmap2, 0, p.h.maxMapnr))*pageDescSize
+	buf := make([]byte, 1<<16)
+	var n uint64
+	o := p.h.order
+	for i := uint64(0); i < present; {
+		k := min(present-i, uint64(len(buf)/pageDescSize))
+		b := buf[:k*pageDescSize]
+		if got, _ := p.f.ReadAt(b, p.descOff+int64(i)*pageDescSize); got < len(b) {
+			return n, &FormatError{File: p.f.Name(), Off: p.descOff + int64(i)*pageDescSize + int64(got), Msg: "page descriptors extend beyond end of file"}
+		}
+		for j := uint64(0); j < k; j++ {
+			e := b[j*pageDescSize:]
+			if off := int64(o.Uint64(e)); (off == zeroOff || off == zeroAll) && o.Uint32(e[12:]) == 0 {
+				n++
+			}
+		}
+		i += k
+	}
+	return n, nil
+}
+
+// kdumpMemory is the physical memory of a kdump-compressed dump.
+type kdumpMemory struct {
+	parts      []*kdumpPart
+	blockSize  uint64
+	maxMapnr   uint64
+	incomplete bool
+
+	mu    sync.Mutex
+	cache *lru
+	zstd  *zstd.Decoder
+}
+
+func (m *kdumpMemory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.zstd != nil {
+		m.zstd.Close()
+		m.zstd = nil
+	}
+	return nil
+}
+
+func (m *kdumpMemory) part(pfn uint64) *kdumpPart {
+	i := sort.Search(len(m.parts), func(i int) bool { return m.parts[i].endPFN > pfn })
+	if i < len(m.parts) && m.parts[i].startPFN <= pfn {
+		return m.parts[i]
+	}
+	return nil
+}
+
+// block returns the decompressed block of pfn; the slice is shared with
+// the cache and must not be modified.
+func (m *kdumpMemory) block(pfn uint64) ([]byte, *Fault) {
+	addr := pfn * m.blockSize
+	fault := func(r FaultReason, format string, args ...any) *Fault {
+		return &Fault{Addr: addr, Phys: true, Reason: r, Detail: fmt.Sprintf(format, args...)}
+	}
+	if pfn >= m.maxMapnr {
+		return nil, fault(NotInDump, "page frame %#x beyond max_mapnr %#x", pfn, m.maxMapnr)
+	}
+	p := m.part(pfn)
+	if p == nil {
+		return nil, fault(NotInDump, "page frame %#x is in a split part that was not opened", pfn)
+	}
+	if !bitSet(p.bitmap2, pfn) {
+		if bitSet(p.bitmap1, pfn) {
+			return nil, fault(Excluded, "")
+		}
+		return nil, fault(NotInDump, "not in the memory bitmap")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b, ok := m.cache.get(pfn); ok {
+		return b, nil
+	}
+	desc, err := p.readDesc(p.descIndex(pfn))
+	if err != nil {
+		return nil, fault(Truncated, "%v", err)
+	}
+	if desc.Size == 0 && desc.Offset == 0 && m.incomplete {
+		return nil, fault(Truncated, "page not written (incomplete dump)")
+	}
+	if desc.Offset <= 0 || desc.Size == 0 || uint64(desc.Size) > 2*m.blockSize {
+		return nil, fault(Corrupt, "page descriptor offset %#x size %#x", desc.Offset, desc.Size)
+	}
+	src := make([]byte, desc.Size)
+	if n, _ := p.f.ReadAt(src, desc.Offset); n < len(src) {
+		return nil, fault(Truncated, "%s: page data [%#x,%#x) beyond end of file at %#x", p.f.Name(), desc.Offset, desc.Offset+int64(desc.Size), p.f.Size())
+	}
+	out, derr := m.decode(src, desc.Flags)
+	if derr != nil {
+		return nil, fault(Corrupt, "file offset %#x flags %#x: %v", desc.Offset, desc.Flags, derr)
+	}
+	m.cache.put(pfn, out)
+	return out, nil
+}
+
+var errBlockLen = errors.New("decompressed block has the wrong length")
+
+// decode turns one stored page into a block (m.mu held).
+func (m *kdumpMemory) decode(src []byte, flags uint32) ([]byte, error) {
+	bs := int(m.blockSize)
+	switch {
+	case flags&DumpDHCompressedZlib != 0:
+		zr, err := zlib.NewReader(bytes.NewReader(src))
+		if err != nil {
+			return nil, fmt.Errorf("zlib: %w", err)
+		}
+		out := make([]byte, bs)
+		if _, err := io.ReadFull(zr, out); err != nil {
+			return nil, fmt.Errorf("zlib: %w", err)
+		}
+		return out, nil
+	case flags&DumpDHCompressedLZO != 0:
+		out := make([]byte, bs)
+		n, err := lzo.Decompress(src, out)
+		if err != nil {
+			return nil, fmt.Errorf("lzo: %w", err)
+		}
+		if n != bs {
+			return nil, errBlockLen
+		}
+		return out, nil
+	case flags&DumpDHCompressedSnappy != 0:
+		n, err := snappy.DecodedLen(src)
+		if err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+		if n != bs {
+			return nil, errBlockLen
+		}
+		out, err := snappy.Decode(make([]byte, bs), src)
+		if err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+		return out, nil
+	case flags&DumpDHCompressedZstd != 0:
+		if m.zstd == nil {
+			zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(4*bs)))
+			if err != nil {
+				return nil, err
+			}
+			m.zstd = zd
+		}
+		out, err := m.zstd.DecodeAll(src, make([]byte, 0, bs))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		if len(out) != bs {
+			return nil, errBlockLen
+		}
+		return out, nil
+	case flags == 0:
+		if len(src) != bs {
+			return nil, fmt.Errorf("uncompressed page of %d bytes, block size %d", len(src), bs)
+		}
+		return src, nil
+	}
+	return nil, fmt.Errorf("unknown compression flags %#x", flags)
+}
+
+// ReadAt implements Memory.
+func (m *kdumpMemory) ReadAt(p []byte, addr uint64) (int, error) {
+	n := 0
+	for n < len(p) {
+		a := addr + uint64(n)
+		if a < addr {
+			return n, &Fault{Addr: a, Phys: true, Reason: NotInDump}
+		}
+		b, f := m.block(a / m.blockSize)
+		if f != nil {
+			f.Addr = a
+			return n, f
+		}
+		n += copy(p[n:], b[a%m.blockSize:])
+	}
+	return n, nil
+}
+
+// lru is a small cache of decompressed blocks.
+type lru struct {
+	max   int
+	ll    *list.List
+	items map[uint64]*list.Element
+}
+
+type lruEntry struct {
+	pfn  uint64
+	data []byte
+}
+
+func newLRU(n int) *lru { return &lru{max: n, ll: list.New(), items: make(map[uint64]*list.Element)} }
+
+func (c *lru) get(pfn uint64) ([]byte, bool) {
+	if e, ok := c.items[pfn]; ok {
+		c.ll.MoveToFront(e)
+		return e.Value.(*lruEntry).data, true
+	}
+	return nil, false
+}
+
+func (c *lru) put(pfn uint64, data []byte) {
+	if e, ok := c.items[pfn]; ok {
+		e.Value.(*lruEntry).data = data
+		c.ll.MoveToFront(e)
+		return
+	}
+	c.items[pfn] = c.ll.PushFront(&lruEntry{pfn, data})
+	for c.ll.Len() > c.max {
+		e := c.ll.Back()
+		c.ll.Remove(e)
+		delete(c.items, e.Value.(*lruEntry).pfn)
+	}
+}

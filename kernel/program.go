@@ -1,0 +1,495 @@
+package kernel
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
+	"github.com/kdump-inspect/kdump-inspect/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+)
+
+// Options say where the debuginfo is. Zero values mean: look beside the
+// dump (a vmlinux, vmlinux.zst or vmlinux-RELEASE file, a modules/
+// directory), as the corpus is laid out.
+type Options struct {
+	Vmlinux    string
+	ModuleDirs []string
+	// Force accepts a vmlinux whose build-id or release does not match the
+	// dump (with a warning).
+	Force bool
+	// CacheDir holds the DWARF name-index cache; "" means the user's cache
+	// directory.
+	CacheDir string
+	Dump     dump.Options
+}
+
+// MismatchError refuses a vmlinux that does not belong to the dump.
+type MismatchError struct {
+	File        string
+	What        string // "build-id", "OSRELEASE"
+	Dump, File2 string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%s does not belong to this dump: %s is %s in the dump but %s in the file (use --force to override)", e.File, e.What, e.Dump, e.File2)
+}
+
+// Program is one dump with its vmlinux and module debuginfo: the kernel's
+// memory read through its own page tables and typed by its own DWARF.
+type Program struct {
+	*Context
+	Dump     *dump.Dump
+	Phys     dump.Memory
+	Vmlinux  *symbols.ELFFile
+	Types    *symbols.Types
+	Syms     *symbols.Table // vmlinux ELF symbols
+	Resolver *symbols.Resolver
+	Info     *dump.VMCOREINFO
+	// InfoSource says where VMCOREINFO came from: "dump note", "memory
+	// (vmcoreinfo_data)", or "" when none was found.
+	InfoSource string
+	Release    string
+	PageSize   uint64
+	MMU        ppc64.MMU
+	Geometry   ppc64.Geometry
+	Translator *ppc64.Translator
+	Features   Features
+	ModuleDirs []string
+	Warnings   []string
+
+	vmlinuxPath string
+}
+
+func (p *Program) warnf(format string, args ...any) {
+	p.Warnings = append(p.Warnings, fmt.Sprintf(format, args...))
+}
+
+// VmlinuxPath is the file the symbols and types came from.
+func (p *Program) VmlinuxPath() string { return p.vmlinuxPath }
+
+// FindBeside looks for a vmlinux and a modules directory beside a dump file.
+func FindBeside(dumpPath string, release string) (vmlinux string, modules string) {
+	dir := filepath.Dir(dumpPath)
+	cands := []string{"vmlinux", "vmlinux.zst", "vmlinux.xz", "vmlinux.gz"}
+	if release != "" {
+		cands = append(cands, "vmlinux-"+release, "vmlinux-"+release+".zst", "vmlinux-"+release+".gz")
+	}
+	for _, c := range cands {
+		p := container.FollowLinkFile(filepath.Join(dir, c))
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			vmlinux = p
+			break
+		}
+	}
+	m := container.FollowLinkFile(filepath.Join(dir, "modules"))
+	if st, err := os.Stat(m); err == nil && st.IsDir() {
+		modules = m
+	}
+	return vmlinux, modules
+}
+
+// Open opens a dump with its debuginfo and sets up the kernel's virtual
+// address space. What cannot be found is a warning as long as memory can
+// still be read; a vmlinux that does not match is an error.
+func Open(dumpPaths []string, opts Options) (*Program, error) {
+	d, err := dump.Open(dumpPaths, opts.Dump)
+	if err != nil {
+		return nil, err
+	}
+	p := &Program{Dump: d, Phys: d.Phys}
+	p.Warnings = append(p.Warnings, d.Warnings...)
+	ok := false
+	defer func() {
+		if !ok {
+			d.Close()
+		}
+	}()
+	if d.Phys == nil {
+		return nil, fmt.Errorf("%s: a process core holds no kernel physical memory", dumpPaths[0])
+	}
+	release := ""
+	if d.VMCOREINFO != nil {
+		release = d.VMCOREINFO.OSRELEASE
+	}
+	vmlinux := opts.Vmlinux
+	p.ModuleDirs = opts.ModuleDirs
+	if vmlinux == "" || len(p.ModuleDirs) == 0 {
+		v, m := FindBeside(dumpPaths[0], release)
+		if vmlinux == "" {
+			vmlinux = v
+		}
+		if len(p.ModuleDirs) == 0 && m != "" {
+			p.ModuleDirs = []string{m}
+		}
+	}
+	if vmlinux == "" {
+		return nil, fmt.Errorf("%s: no vmlinux given (-s) and none beside the dump", dumpPaths[0])
+	}
+	p.vmlinuxPath = vmlinux
+	if p.Vmlinux, err = symbols.OpenELF(vmlinux); err != nil {
+		return nil, err
+	}
+	p.Syms = p.Vmlinux.Table()
+	order := p.Vmlinux.ByteOrder
+	if order == nil {
+		order = d.MemoryOrder
+	}
+	dw, err := p.Vmlinux.DWARF()
+	if err != nil {
+		return nil, fmt.Errorf("%s: no usable DWARF: %w", vmlinux, err)
+	}
+	cache := opts.CacheDir
+	if cache == "" {
+		cache = filepath.Join(container.CacheDir(), "dwarf-index")
+	}
+	if p.Types, err = symbols.LoadTypes(dw, p.Vmlinux.BuildID, cache); err != nil {
+		return nil, err
+	}
+	p.Context = &Context{Mem: nil, Order: order, Types: p.Types, PtrSize: 8}
+	p.Features = DetectFeatures(p.Types)
+
+	// VMCOREINFO: from the file, else from memory.
+	p.Info = d.VMCOREINFO
+	if p.Info != nil {
+		p.InfoSource = "dump note"
+	} else if info, err := p.vmcoreinfoFromMemory(); err == nil {
+		p.Info, p.InfoSource = info, "memory (vmcoreinfo_data)"
+	} else {
+		p.warnf("no VMCOREINFO in the dump and none found in memory: %v", err)
+	}
+	if err := p.checkMatch(opts.Force); err != nil {
+		return nil, err
+	}
+	if err := p.setupTranslation(); err != nil {
+		return nil, err
+	}
+	p.Resolver = symbols.NewResolver()
+	p.Resolver.SetVmlinux(p.Syms)
+	ok = true
+	return p, nil
+}
+
+// Close releases the dump and the files.
+func (p *Program) Close() error {
+	var errs []error
+	if p.Vmlinux != nil {
+		errs = append(errs, p.Vmlinux.Close())
+	}
+	errs = append(errs, p.Dump.Close())
+	return errors.Join(errs...)
+}
+
+// linearRead reads kernel linear-map memory through physical memory, before
+// the page tables are set up.
+func (p *Program) linearRead(buf []byte, va uint64) error {
+	if va < ppc64.PageOffset {
+		return &dump.Fault{Addr: va, Reason: dump.Unmapped, Detail: "below PAGE_OFFSET"}
+	}
+	return dump.ReadFull(p.Phys, buf, va-ppc64.PageOffset)
+}
+
+func (p *Program) linearU64(va uint64) (uint64, error) {
+	var b [8]byte
+	if err := p.linearRead(b[:], va); err != nil {
+		return 0, err
+	}
+	return p.Order.Uint64(b[:]), nil
+}
+
+func (p *Program) linearU32(va uint64) (uint32, error) {
+	var b [4]byte
+	if err := p.linearRead(b[:], va); err != nil {
+		return 0, err
+	}
+	return p.Order.Uint32(b[:]), nil
+}
+
+// SymbolAddr returns a vmlinux symbol's address.
+func (p *Program) SymbolAddr(name string) (uint64, error) {
+	s, ok := p.Syms.ByName(name)
+	if !ok {
+		return 0, fmt.Errorf("symbol %s not in %s", name, p.vmlinuxPath)
+	}
+	return s.Addr, nil
+}
+
+// maxVmcoreinfo bounds vmcoreinfo_size read from memory (the kernel
+// allocates one page for it: VMCOREINFO_BYTES).
+const maxVmcoreinfo = 1 << 16
+
+// vmcoreinfoFromMemory follows kernel/vmcore_info.c: vmcoreinfo_data is a
+// pointer to the text, vmcoreinfo_size its length.
+func (p *Program) vmcoreinfoFromMemory() (*dump.VMCOREINFO, error) {
+	da, err := p.SymbolAddr("vmcoreinfo_data")
+	if err != nil {
+		return nil, err
+	}
+	sa, err := p.SymbolAddr("vmcoreinfo_size")
+	if err != nil {
+		return nil, err
+	}
+	ptr, err := p.linearU64(da)
+	if err != nil {
+		return nil, fmt.Errorf("reading vmcoreinfo_data at %#x: %w", da, err)
+	}
+	size, err := p.linearU64(sa) // size_t
+	if err != nil {
+		return nil, fmt.Errorf("reading vmcoreinfo_size at %#x: %w", sa, err)
+	}
+	if size == 0 || size > maxVmcoreinfo {
+		return nil, fmt.Errorf("vmcoreinfo_size at %#x is %d (limit %d)", sa, size, maxVmcoreinfo)
+	}
+	buf := make([]byte, size)
+	if err := p.linearRead(buf, ptr); err != nil {
+		return nil, fmt.Errorf("reading VMCOREINFO text at %#x: %w", ptr, err)
+	}
+	return dump.ParseVMCOREINFO(buf)
+}
+
+// checkMatch refuses a vmlinux whose build-id or release differs from the
+// dump's VMCOREINFO, and, without VMCOREINFO, one whose linux_banner is not
+// what memory holds at that address.
+func (p *Program) checkMatch(force bool) error {
+	var mm *MismatchError
+	if p.Info != nil {
+		if id := p.Info.BuildID; len(id) > 0 && len(p.Vmlinux.BuildID) > 0 {
+			// VMCOREINFO's BUILD-ID may be a prefix (it is printed from a
+			// fixed-size buffer in some kernels).
+			n := min(len(id), len(p.Vmlinux.BuildID))
+			if !bytes.Equal(id[:n], p.Vmlinux.BuildID[:n]) {
+				mm = &MismatchError{File: p.vmlinuxPath, What: "build-id", Dump: hex.EncodeToString(id), File2: hex.EncodeToString(p.Vmlinux.BuildID)}
+			}
+		}
+		p.Release = p.Info.OSRELEASE
+	}
+	if mm == nil {
+		if err := p.checkBanner(); err != nil {
+			var me *MismatchError
+			if errors.As(err, &me) {
+				mm = me
+			} else {
+				p.warnf("could not compare linux_banner: %v", err)
+			}
+		}
+	}
+	if mm != nil {
+		if !force {
+			return mm
+		}
+		p.warnf("%v (forced)", mm)
+	}
+	return nil
+}
+
+// checkBanner compares the vmlinux's linux_banner with the bytes memory
+// holds at the symbol's address: a vmlinux from another build fails here.
+func (p *Program) checkBanner() error {
+	s, ok := p.Syms.ByName("linux_banner")
+	if !ok {
+		return fmt.Errorf("no linux_banner symbol")
+	}
+	want, err := p.Vmlinux.ReadAddr(s.Addr, 256)
+	if err != nil {
+		return err
+	}
+	if len(want) == 0 {
+		return fmt.Errorf("linux_banner has no file contents")
+	}
+	got := make([]byte, len(want))
+	if err := p.linearRead(got, s.Addr); err != nil {
+		return err
+	}
+	if i := bytes.IndexByte(want, 0); i >= 0 {
+		want, got = want[:i], got[:i]
+	}
+	if !bytes.Equal(want, got) {
+		return &MismatchError{File: p.vmlinuxPath, What: "linux_banner", Dump: fmt.Sprintf("%q", trimBanner(got)), File2: fmt.Sprintf("%q", trimBanner(want))}
+	}
+	if p.Release == "" {
+		if f := strings.Fields(string(want)); len(f) >= 3 {
+			p.Release = f[2]
+		}
+	}
+	return nil
+}
+
+func trimBanner(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 60 {
+		s = s[:60] + "..."
+	}
+	return s
+}
+
+// MMU_FTR_TYPE_RADIX is asm/mmu.h's radix MMU feature bit.
+const MMU_FTR_TYPE_RADIX = 0x40
+
+// setupTranslation decides MMU and geometry, and builds the kernel space:
+// radix or hash from VMCOREINFO NUMBER(RADIX_MMU), else from
+// cur_cpu_spec->mmu_features; index sizes from the kernel's own
+// __pte_index_size.. variables, cross-checked with the known geometries.
+func (p *Program) setupTranslation() error {
+	var mmuKnown bool
+	if p.Info != nil {
+		if v, ok := p.Info.Number("RADIX_MMU"); ok {
+			p.MMU, mmuKnown = ppc64.Hash, true
+			if v != 0 {
+				p.MMU = ppc64.Radix
+			}
+		}
+		if ps, ok := p.Info.PageSize(); ok {
+			p.PageSize = ps
+		}
+	}
+	if !mmuKnown {
+		f, err := p.mmuFeatures()
+		if err != nil {
+			return fmt.Errorf("cannot tell radix from hash: %w", err)
+		}
+		p.MMU = ppc64.Hash
+		if f&MMU_FTR_TYPE_RADIX != 0 {
+			p.MMU = ppc64.Radix
+		}
+	}
+	var idx [4]uint64
+	for i, n := range []string{"__pte_index_size", "__pmd_index_size", "__pud_index_size", "__pgd_index_size"} {
+		a, err := p.SymbolAddr(n)
+		if err != nil {
+			return err
+		}
+		v, err := p.linearU64(a)
+		if err != nil {
+			return fmt.Errorf("reading %s at %#x: %w", n, a, err)
+		}
+		idx[i] = v
+	}
+	if p.PageSize == 0 {
+		p.PageSize = p.pageSizeFromVmlinux()
+	}
+	if p.PageSize == 0 {
+		return fmt.Errorf("page size unknown: no VMCOREINFO PAGESIZE and none derivable from the vmlinux")
+	}
+	g, err := ppc64.GeometryFromIndexSizes(p.PageSize, idx[0], idx[1], idx[2], idx[3])
+	if err != nil {
+		return err
+	}
+	if g.MMU != p.MMU {
+		return fmt.Errorf("index sizes %v say %s but the MMU is %s", idx, g.MMU, p.MMU)
+	}
+	p.Geometry = g
+	pgd, err := p.SymbolAddr("swapper_pg_dir")
+	if err != nil {
+		return err
+	}
+	vs := uint64(0)
+	if p.Info != nil {
+		if v, ok := p.Info.Number("VMALLOC_START"); ok {
+			vs = uint64(v)
+		}
+	}
+	if vs == 0 {
+		if a, err := p.SymbolAddr("__vmalloc_start"); err == nil {
+			if v, err := p.linearU64(a); err == nil {
+				vs = v
+			}
+		}
+	}
+	if vs == 0 {
+		vs = ppc64.DefaultVmallocStart(g)
+		p.warnf("VMALLOC_START unknown: assuming %#x for %s", vs, g)
+	}
+	p.Translator = &ppc64.Translator{Phys: p.Phys, PGD: pgd - ppc64.PageOffset, Geom: g, VmallocStart: vs}
+	p.Context.Mem = dump.NewKernelSpace(p.Phys, p.Translator, p.Dump.Virt)
+	return nil
+}
+
+// mmuFeatures reads cur_cpu_spec->mmu_features (cur_cpu_spec is a pointer).
+func (p *Program) mmuFeatures() (uint64, error) {
+	a, err := p.SymbolAddr("cur_cpu_spec")
+	if err != nil {
+		return 0, err
+	}
+	spec, err := p.linearU64(a)
+	if err != nil {
+		return 0, err
+	}
+	off, err := p.Types.Offsetof("struct cpu_spec", "mmu_features")
+	if err != nil {
+		return 0, err
+	}
+	return p.linearU64(spec + uint64(off))
+}
+
+// pageSizeFromVmlinux derives PAGE_SIZE from the vmlinux: the kernel's
+// page-size config shows in the mmu_psize_defs of its DWARF only
+// indirectly, so read __page_shift... absent that, 0.
+func (p *Program) pageSizeFromVmlinux() uint64 {
+	for _, n := range []string{"PAGE_SHIFT"} {
+		if v, err := p.Types.EnumConstant(n); err == nil && v > 0 && v < 30 {
+			return 1 << uint(v)
+		}
+	}
+	return 0
+}
+
+// Mem is the kernel virtual address space.
+func (p *Program) Mem() dump.Memory { return p.Context.Mem }
+
+// Read reads n bytes of kernel virtual memory.
+func (p *Program) Read(addr uint64, n int) ([]byte, error) {
+	if n < 0 || n > 1<<30 {
+		return nil, fmt.Errorf("read of %d bytes at %#x refused", n, addr)
+	}
+	b := make([]byte, n)
+	if err := dump.ReadFull(p.Context.Mem, b, addr); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// ReadU64 reads a kernel-order 64-bit word.
+func (p *Program) ReadU64(addr uint64) (uint64, error) {
+	var b [8]byte
+	if err := dump.ReadFull(p.Context.Mem, b[:], addr); err != nil {
+		return 0, err
+	}
+	return p.Order.Uint64(b[:]), nil
+}
+
+// ReadU32 reads a kernel-order 32-bit word.
+func (p *Program) ReadU32(addr uint64) (uint32, error) {
+	var b [4]byte
+	if err := dump.ReadFull(p.Context.Mem, b[:], addr); err != nil {
+		return 0, err
+	}
+	return p.Order.Uint32(b[:]), nil
+}
+
+// Variable returns the typed object of a vmlinux global variable.
+func (p *Program) Variable(name string) (Object, error) {
+	t, err := p.Types.VariableType(name)
+	if err != nil {
+		return Object{}, err
+	}
+	a, err := p.SymbolAddr(name)
+	if err != nil {
+		return Object{}, err
+	}
+	return Object{Ctx: p.Context, Type: t, Addr: a}, nil
+}
+
+// Object returns an object of the named type at addr.
+func (p *Program) Object(typeName string, addr uint64) (Object, error) {
+	t, err := p.Types.Lookup(typeName)
+	if err != nil {
+		return Object{}, err
+	}
+	return Object{Ctx: p.Context, Type: t, Addr: addr}, nil
+}

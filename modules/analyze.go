@@ -1,0 +1,285 @@
+package modules
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+)
+
+// Analysis is one module with everything read and modelled about it.
+type Analysis struct {
+	Module    *Module
+	Debuginfo *Debuginfo // nil when no .ko was found
+	Syms      *symbols.Table
+	Model     *LoaderModel // nil without a .ko (or on unmodelled kernels)
+	ModelErr  error
+	Stubs     *Stubs
+	StubsErr  error
+	Warnings  []string
+}
+
+// Set is every module of a dump, analysed, with the resolver that knows
+// them all.
+type Set struct {
+	Prog     *kernel.Program
+	Modules  []*Analysis
+	Resolver *symbols.Resolver
+	ListErr  error
+	Features LoaderFeatures
+}
+
+// Find returns the named module's analysis.
+func (s *Set) Find(name string) *Analysis {
+	for _, a := range s.Modules {
+		if a.Module.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// ByAddr returns the module whose memory holds addr.
+func (s *Set) ByAddr(addr uint64) *Analysis {
+	for _, a := range s.Modules {
+		if a.Module.Contains(addr) {
+			return a
+		}
+	}
+	return nil
+}
+
+// DetectLoaderFeatures derives the model's features from the vmlinux:
+// DWARF members (kernel.Features) and symbols (ftrace_regs_caller exists
+// only with DYNAMIC_FTRACE_WITH_REGS), sizes from DWARF.
+func DetectLoaderFeatures(p *kernel.Program) LoaderFeatures {
+	f := LoaderFeatures{
+		DynamicFtrace: p.Features.Tramp,
+		OutOfLine:     p.Features.OOLStubs,
+		StubCount:     p.Features.StubCount,
+		PCREL:         p.Features.GOTSection,
+		ELFv1:         p.Features.StartOPD,
+		// No terminator slot: get_stubs_size() in kernels that count stubs
+		// with stub_count (the "powerpc/module_64: Fix livepatching for
+		// RO modules"-era appending loader) reserves none.
+		NoTerminator: p.Features.StubCount,
+	}
+	if _, err := p.SymbolAddr("ftrace_regs_caller"); err == nil && f.DynamicFtrace {
+		f.WithRegs = true
+	}
+	if n, err := p.Types.Sizeof("struct ppc64_stub_entry"); err == nil {
+		f.StubEntrySize = int(n)
+	}
+	if n, err := p.Types.Sizeof("struct ftrace_ool_stub"); err == nil {
+		f.OOLStubSize = int(n)
+	}
+	if off, err := p.Types.Offsetof("struct paca_struct", "kernel_toc"); err == nil {
+		f.PacaKernelTOC = int(off)
+	}
+	return f
+}
+
+// kernelTOC is kernel_toc_addr(): the kernel's r2, the .TOC. symbol.
+func kernelTOC(p *kernel.Program) uint64 {
+	if a, err := p.SymbolAddr(".TOC."); err == nil {
+		return a
+	}
+	if a, err := p.SymbolAddr("__toc_start"); err == nil {
+		return a + 0x8000
+	}
+	return 0
+}
+
+// Analyze lists the modules and, for each, finds its .ko, runs the loader
+// model and reads .stubs. Modules are analysed in parallel; errors stay
+// per module.
+func Analyze(p *kernel.Program) *Set {
+	set := &Set{Prog: p, Features: DetectLoaderFeatures(p)}
+	mods, err := List(p)
+	set.ListErr = err
+	set.Resolver = symbols.NewResolver()
+	set.Resolver.SetVmlinux(p.Syms)
+	for _, m := range mods {
+		a := &Analysis{Module: m}
+		a.Syms = moduleSyms(p, m)
+		set.Modules = append(set.Modules, a)
+	}
+	for _, a := range set.Modules {
+		set.Resolver.AddModule(layout(a))
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, a := range set.Modules {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			set.analyzeOne(a)
+		}()
+	}
+	wg.Wait()
+	// Refresh .stubs sizes in the resolver now that they are known.
+	set.Resolver = symbols.NewResolver()
+	set.Resolver.SetVmlinux(p.Syms)
+	for _, a := range set.Modules {
+		set.Resolver.AddModule(layout(a))
+	}
+	return set
+}
+
+func layout(a *Analysis) symbols.ModuleLayout {
+	m := a.Module
+	l := symbols.ModuleLayout{Name: m.Name, Sections: m.SectionMap(), SectionSizes: map[string]uint64{}, Syms: a.Syms}
+	for _, r := range m.Regions {
+		if r.Size > 0 {
+			l.Regions = append(l.Regions, symbols.Region{Start: r.Base, Size: r.Size, Kind: r.Name})
+		}
+	}
+	if a.Stubs != nil {
+		l.SectionSizes[".stubs"] = a.Stubs.Size
+	}
+	for _, h := range m.KlpSechdrs {
+		if h.Addr != 0 && h.Size != 0 {
+			l.SectionSizes[h.Name] = h.Size
+		}
+	}
+	if a.Debuginfo != nil {
+		for _, s := range a.Debuginfo.Image.Sections {
+			if _, ok := l.SectionSizes[s.Name]; !ok && s.Name != ".stubs" {
+				l.SectionSizes[s.Name] = s.Size
+			}
+		}
+	}
+	return l
+}
+
+// moduleSyms reads mod->core_kallsyms: the module's symbols as the kernel
+// keeps them, so they exist without a .ko.
+func moduleSyms(p *kernel.Program, m *Module) *symbols.Table {
+	ck, err := m.Obj.Member("core_kallsyms")
+	if err != nil {
+		m.warnf("core_kallsyms: %v", err)
+		return nil
+	}
+	t, err := symbols.ModuleKallsyms(p.Context.Mem, p.Order,
+		memberUint(ck, "symtab"), memberUint(ck, "num_symtab"), memberUint(ck, "strtab"), memberUint(ck, "typetab"), m.Name)
+	if err != nil {
+		m.warnf("module kallsyms: %v", err)
+		return nil
+	}
+	return t
+}
+
+func (set *Set) analyzeOne(a *Analysis) {
+	p, m := set.Prog, a.Module
+	di, err := OpenDebuginfo(p, m)
+	if err != nil {
+		a.Warnings = append(a.Warnings, err.Error())
+	} else {
+		a.Debuginfo = di
+		a.Warnings = append(a.Warnings, di.Notes...)
+	}
+	if a.Debuginfo != nil && set.Features.OutOfLine == m.Arch.HasOOL {
+		a.Model, a.ModelErr = set.model(a)
+	}
+	a.Stubs, a.StubsErr = ReadStubs(p, m, StubsInput{Model: a.Model, Name: set.name, FtraceCaller: symAddr(p, "ftrace_caller"), FtraceRegsCaller: symAddr(p, "ftrace_regs_caller")})
+}
+
+func symAddr(p *kernel.Program, n string) uint64 {
+	a, _ := p.SymbolAddr(n)
+	return a
+}
+
+// name resolves an address for slot targets. The resolver is being rebuilt
+// while modules are analysed; callers then read only.
+func (set *Set) name(addr uint64) string {
+	loc := set.Resolver.Lookup(addr)
+	if loc.Symbol == nil {
+		if loc.Module != "" {
+			return loc.String()
+		}
+		return ""
+	}
+	return loc.String()
+}
+
+// model builds the loader model's input from the dump and runs it.
+func (set *Set) model(a *Analysis) (*LoaderModel, error) {
+	p, m := set.Prog, a.Module
+	img := *a.Debuginfo.Image
+	if m.Livepatch {
+		mem, err := KlpRelasFromMemory(p, m)
+		if err != nil {
+			a.Warnings = append(a.Warnings, err.Error())
+		}
+		img.MergeKlp(mem)
+	}
+	a.Warnings = append(a.Warnings, img.Warnings...)
+	in := LoaderInput{
+		Ko: &img, Features: set.Features, Sections: m.SectionMap(),
+		Resolve: func(name string) (uint64, bool) {
+			if s, ok := p.Syms.ByName(name); ok && s.Global() {
+				return s.Addr, true
+			}
+			for _, o := range set.Modules {
+				if o == a || o.Syms == nil {
+					continue
+				}
+				if s, ok := o.Syms.ByName(name); ok && s.Global() {
+					return s.Addr, true
+				}
+			}
+			if s, ok := p.Syms.ByName(name); ok {
+				return s.Addr, true
+			}
+			return 0, false
+		},
+		ResolveKlp: func(obj, name string, pos uint64) (uint64, bool) {
+			var t *symbols.Table
+			if obj == "vmlinux" {
+				t = p.Syms
+			} else if o := set.Find(obj); o != nil {
+				t = o.Syms
+			}
+			if t == nil {
+				return 0, false
+			}
+			all := t.AllByName(name)
+			switch {
+			case len(all) == 0:
+				return 0, false
+			case pos == 0 || len(all) == 1:
+				return all[0].Addr, true
+			case int(pos) <= len(all):
+				return all[pos-1].Addr, true
+			}
+			return 0, false
+		},
+		FtraceCaller:     symAddr(p, "ftrace_caller"),
+		FtraceRegsCaller: symAddr(p, "ftrace_regs_caller"),
+		KernelTOC:        kernelTOC(p),
+	}
+	// klp_init_object_loaded() applies .klp.rela.MODULE.* for every target
+	// module that is loaded while the patch is enabled.
+	for _, r := range img.Relas {
+		if r.Livepatch && r.Object != "vmlinux" && set.Find(r.Object) != nil {
+			in.KlpObjectsApplied = appendOnce(in.KlpObjectsApplied, r.Object)
+		}
+	}
+	model, err := ModelLoader(in)
+	if err == nil && len(model.Unresolved) > 0 {
+		err = fmt.Errorf("%s: %d relocation target(s) not found in this dump: %v", m.Name, len(model.Unresolved), model.Unresolved)
+	}
+	return model, err
+}
+
+func appendOnce(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}

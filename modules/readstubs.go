@@ -1,0 +1,211 @@
+package modules
+
+import (
+	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/ppc64"
+)
+
+// StubsInput is what ReadStubs needs besides the module.
+type StubsInput struct {
+	// Model, when the .ko is at hand: the loader's expected layout (and
+	// .stubs size).
+	Model *LoaderModel
+	// Name resolves an address to a symbol name for targets ("" if none).
+	Name func(addr uint64) string
+	// FtraceCaller and FtraceRegsCaller: the vmlinux trampoline targets.
+	FtraceCaller, FtraceRegsCaller uint64
+}
+
+// ReadStubs reads a module's .stubs section and its OOL array and
+// classifies every slot. The size comes, in order of preference, from
+// klp_info->sechdrs (livepatch modules keep it), the loader model of the
+// .ko, or the next section address (said in SizeSource).
+func ReadStubs(p *kernel.Program, m *Module, in StubsInput) (*Stubs, error) {
+	base, ok := m.SectionAddr(".stubs")
+	if !ok {
+		return nil, fmt.Errorf("%s: no .stubs in mod->sect_attrs", m.Name)
+	}
+	s := &Stubs{Module: m.Name, Base: base, Order: p.Order, Model: in.Model}
+	if h, ok := m.KlpSection(".stubs"); ok && h.Size > 0 {
+		s.Size, s.SizeSource = h.Size, SizeFromKlpInfo
+	} else if in.Model != nil {
+		s.Size, s.SizeSource = in.Model.Size.Size, SizeFromKo
+	} else if end, ok := m.sectionEnd(base); ok {
+		s.Size, s.SizeSource = end-base, SizeInferred
+		s.Size -= s.Size % StubEntrySize
+	}
+	if m.Arch.HasStubCount && s.Size < m.Arch.StubCount*StubEntrySize && s.SizeSource == SizeInferred {
+		s.Size, s.SizeSource = m.Arch.StubCount*StubEntrySize, SizeFromStubCount
+	}
+	if s.Size == 0 {
+		return nil, fmt.Errorf("%s: .stubs at %#x: size unknown", m.Name, base)
+	}
+	if s.Size > maxStubsSize {
+		s.Warnings = append(s.Warnings, fmt.Sprintf(".stubs size %d from %s capped at %d", s.Size, s.SizeSource, maxStubsSize))
+		s.Size = maxStubsSize
+	}
+	raw, err := p.Read(base, int(s.Size))
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading .stubs at %#x (%d bytes): %w", m.Name, base, s.Size, err)
+	}
+	s.Raw = raw
+	if s.SizeSource == SizeInferred || s.SizeSource == SizeFromStubCount {
+		s.trimInferred(m)
+		raw = s.Raw
+	}
+
+	toc, hasToc := m.SectionAddr(".toc")
+	if !hasToc {
+		toc = base
+	}
+	s.R2 = (toc &^ 0xff) + 0x8000
+	if in.Model != nil {
+		s.R2 = in.Model.R2
+	}
+
+	// The OOL array.
+	if m.Arch.HasOOL && m.Arch.OOLStubs != 0 {
+		if m.Arch.OOLStubs < base || m.Arch.OOLStubs >= base+s.Size {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("ool_stubs %#x lies outside .stubs [%#x, %#x)", m.Arch.OOLStubs, base, base+s.Size))
+		} else {
+			s.OOLOff = m.Arch.OOLStubs - base
+			n := m.Arch.OOLStubCount
+			maxN := (s.Size - s.OOLOff) / OOLStubSize
+			if n > maxN {
+				s.Warnings = append(s.Warnings, fmt.Sprintf("ool_stub_count %d does not fit in .stubs (room for %d)", n, maxN))
+				n = maxN
+			}
+			s.OOLEnd = s.OOLOff + roundUp(n*OOLStubSize, StubEntrySize)
+			if s.OOLEnd > s.Size {
+				s.OOLEnd = s.Size
+			}
+			for i := uint64(0); i < n; i++ {
+				off := s.OOLOff + i*OOLStubSize
+				o := OOLStub{Index: int(i), Addr: base + off, FtraceOp: s.Order.Uint64(raw[off:])}
+				for k := range 4 {
+					o.Insn[k] = s.Order.Uint32(raw[off+8+uint64(k)*4:])
+				}
+				if t, link, ok := ppc64.BranchTarget(o.Insn[1], o.Addr+12); ok && link {
+					o.CallTarget, o.CallOK = t, true
+				}
+				if t, link, ok := ppc64.BranchTarget(o.Insn[3], o.Addr+20); ok && !link {
+					o.ReturnTarget, o.ReturnOK = t, true
+				}
+				s.OOL = append(s.OOL, o)
+			}
+		}
+	}
+
+	expected := map[int]*ExpectedStub{}
+	if in.Model != nil {
+		for i := range in.Model.Stubs {
+			expected[in.Model.Stubs[i].Slot] = &in.Model.Stubs[i]
+		}
+	}
+	for i := 0; uint64(i+1)*StubEntrySize <= s.Size; i++ {
+		off := uint64(i) * StubEntrySize
+		sl := Slot{Index: i, Addr: base + off}
+		for k := range 7 {
+			sl.Jump[k] = s.Order.Uint32(raw[off+uint64(k)*4:])
+		}
+		sl.Magic = s.Order.Uint32(raw[off+28:])
+		sl.Funcdata = s.Order.Uint64(raw[off+32:])
+		sl.InOOL = len(s.OOL) > 0 && off < s.OOLEnd && off+StubEntrySize > s.OOLOff
+		sl.Expected = expected[i]
+		s.classify(&sl, m, in)
+		s.Slots = append(s.Slots, sl)
+	}
+	return s, nil
+}
+
+func roundUp(v, to uint64) uint64 { return (v + to - 1) / to * to }
+
+// classify decides a slot's kind from its words: a call stub must match
+// create_stub()'s template for this very slot (its addis/addi decode back
+// to the slot from r2) with STUB_MAGIC; a trampoline stub
+// create_ftrace_stub()'s template at mod->arch.tramp or tramp_regs; zeros
+// are free; a slot inside the OOL range is OOL unless it carries a whole
+// call stub (seed 000's overlap); anything else is garbage.
+func (s *Stubs) classify(sl *Slot, m *Module, in StubsInput) {
+	allZero := sl.Magic == 0 && sl.Funcdata == 0
+	for _, w := range sl.Jump {
+		allZero = allZero && w == 0
+	}
+	want, _ := ppc64.CallStubWords(ppc64.ELFv2, sl.Addr, s.R2)
+	isCall := sl.Magic == STUB_MAGIC && len(want) == 6
+	for k := 0; isCall && k < len(want); k++ {
+		isCall = sl.Jump[k] == want[k]
+	}
+	isTramp := sl.Magic == STUB_MAGIC && m.Arch.HasTramp && (sl.Addr == m.Arch.Tramp || sl.Addr == m.Arch.TrampRegs) &&
+		sl.Jump[3] == 0x7d8903a6 && sl.Jump[4] == 0x4e800420
+	switch {
+	case isTramp && sl.Addr == m.Arch.Tramp:
+		sl.Kind = SlotTramp
+	case isTramp:
+		sl.Kind = SlotTrampRegs
+	case isCall:
+		sl.Kind = SlotCall
+		if s.Model != nil {
+			for _, e := range s.Model.Stubs {
+				if e.Kind == SlotKlp && e.Target == sl.Funcdata {
+					sl.Kind = SlotKlp // a livepatch relocation's stub, wherever it landed
+				}
+			}
+		}
+	case sl.InOOL:
+		sl.Kind = SlotOOL
+	case allZero:
+		sl.Kind = SlotFree
+	default:
+		sl.Kind = SlotGarbage
+	}
+	if sl.Kind == SlotCall || sl.Kind == SlotKlp || sl.Kind == SlotTramp || sl.Kind == SlotTrampRegs {
+		sl.Target = sl.Funcdata
+		if in.Name != nil {
+			sl.TargetName = in.Name(sl.Target)
+		}
+	}
+	if e := sl.Expected; e != nil && sl.Kind != SlotOOL {
+		for k, w := range e.Words {
+			if e.WordMask[k] && sl.Jump[k] != w {
+				sl.Mismatch = append(sl.Mismatch, k)
+			}
+		}
+		if sl.Magic != STUB_MAGIC {
+			sl.Mismatch = append(sl.Mismatch, 7)
+		}
+		if sl.Funcdata != e.Target {
+			sl.Mismatch = append(sl.Mismatch, 8)
+		}
+	}
+}
+
+// trimInferred shortens an inferred .stubs to the last non-zero slot, but
+// not below stub_count or the end of the OOL array: beyond those an
+// inferred bound would only show free slots that may not even be .stubs.
+func (s *Stubs) trimInferred(m *Module) {
+	keep := uint64(0)
+	if m.Arch.HasStubCount {
+		keep = m.Arch.StubCount * StubEntrySize
+	}
+	if m.Arch.HasOOL && m.Arch.OOLStubs >= s.Base {
+		keep = max(keep, m.Arch.OOLStubs-s.Base+roundUp(m.Arch.OOLStubCount*OOLStubSize, StubEntrySize))
+	}
+	last := uint64(0)
+	for off := uint64(0); off+StubEntrySize <= uint64(len(s.Raw)); off += StubEntrySize {
+		for _, b := range s.Raw[off : off+StubEntrySize] {
+			if b != 0 {
+				last = off + StubEntrySize
+				break
+			}
+		}
+	}
+	n := min(max(keep, last), uint64(len(s.Raw)))
+	if n < uint64(len(s.Raw)) {
+		s.Warnings = append(s.Warnings, fmt.Sprintf(".stubs size inferred (%s); %d trailing free slots not shown", s.SizeSource, (uint64(len(s.Raw))-n)/StubEntrySize))
+		s.Raw = s.Raw[:n]
+		s.Size = n
+	}
+}

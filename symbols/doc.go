@@ -1,0 +1,24 @@
+// Package symbols turns the names of a ppc64 Linux kernel into addresses and
+// back.
+//
+// It reads ELF symbol tables of vmlinux and module .ko files (OpenELF, whole
+// files compressed with .zst/.xz/.gz through internal/container; per-section
+// SHF_COMPRESSED debug data is left to debug/elf), with nm-style type
+// letters, the ppc64 ELFv2 local-entry offsets from st_other, ELFv1 .opd
+// function descriptors resolved to entry addresses, the GNU build-id, the
+// section list, RELA relocations and raw symbol-table entries (st_shndx
+// special values such as SHN_LIVEPATCH kept). It reads the kernel's own
+// compressed kallsyms table and a module's core kallsyms out of a dump's
+// memory (ReadKallsyms, ModuleKallsyms) through a one-method Memory
+// interface of its own, so that it never imports package dump. Table gives
+// name and address lookups over one symbol set; Resolver combines vmlinux
+// and module tables with module memory regions and section addresses into
+// crash-style locations ("sym+0x10 [mod]", "mod:.stubs+0x28").
+//
+// It also loads DWARF types (types*.go, dwarf*.go, index*.go).
+//
+// It does not find modules in a dump (package modules walks struct module
+// and fills ModuleLayout), apply relocations to code, disassemble, or decide
+// which symbol table is "right" when vmlinux and kallsyms disagree: it
+// reports what each one says.
+package symbols

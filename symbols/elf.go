@@ -1,0 +1,540 @@
+package symbols
+
+import (
+	"bytes"
+	"debug/dwarf"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
+)
+
+// Symbol is one named address: from an ELF symbol table, the kernel's
+// kallsyms, or a module's kallsyms.
+type Symbol struct {
+	Name string
+	Addr uint64 // entry address (ELFv1: the code address, not the descriptor)
+	Size uint64 // 0 when unknown (kallsyms of vmlinux)
+	// Kind is the nm-style type letter: T t D d B b R r A a U W w V v i u
+	// C N n ? (uppercase: global binding).
+	Kind    byte
+	Module  string // "" for vmlinux
+	Section string // "" when unknown (kallsyms)
+	// LocalEntry is the ppc64 ELFv2 local entry offset: the local entry
+	// point is Addr+LocalEntry (0 when the function has one entry point).
+	LocalEntry uint64
+	// Desc is the address of the ELFv1 function descriptor in .opd that
+	// the symbol named (0 otherwise).
+	Desc uint64
+}
+
+// Global reports whether the symbol has global (or weak) binding, as nm
+// shows with an uppercase letter.
+func (s Symbol) Global() bool { return s.Kind >= 'A' && s.Kind <= 'Z' }
+
+// Func reports whether the symbol is text.
+func (s Symbol) Func() bool {
+	return s.Kind == 'T' || s.Kind == 't' || s.Kind == 'W' || s.Kind == 'w' || s.Kind == 'i'
+}
+
+// Section is one ELF section header.
+type Section struct {
+	Index int
+	Name  string
+	Type  elf.SectionType
+	Flags elf.SectionFlag
+	Addr  uint64 // 0 in a relocatable .ko
+	Size  uint64
+	Info  uint32 // sh_info: for SHT_RELA the index of the section relocated
+	Link  uint32
+}
+
+// RawSymbol is one entry of the ELF .symtab as stored, indexed as
+// relocations index it (index 0 is the null symbol).
+type RawSymbol struct {
+	Index int
+	Name  string
+	Info  byte // st_info: binding << 4 | type
+	Other byte // st_other: visibility and the ppc64 local-entry bits
+	// Shndx is st_shndx, special values kept: elf.SHN_UNDEF, SHN_ABS,
+	// SHN_COMMON, SHN_LIVEPATCH (0xff20, .klp.sym.* symbols of livepatch
+	// modules).
+	Shndx elf.SectionIndex
+	Value uint64
+	Size  uint64
+}
+
+// stbGNUUnique is STB_GNU_UNIQUE (STB_LOOS), which debug/elf does not name.
+const stbGNUUnique elf.SymBind = 10
+
+// SHN_LIVEPATCH marks a livepatch symbol that the kernel resolves at
+// klp_enable_patch() time (include/uapi/linux/elf.h).
+const SHN_LIVEPATCH elf.SectionIndex = 0xff20
+
+// Bind returns the symbol's binding.
+func (r RawSymbol) Bind() elf.SymBind { return elf.ST_BIND(r.Info) }
+
+// Type returns the symbol's type.
+func (r RawSymbol) Type() elf.SymType { return elf.ST_TYPE(r.Info) }
+
+// Rela is one Elf64_Rela entry.
+type Rela struct {
+	Off    uint64 // r_offset
+	Sym    uint32 // ELF64_R_SYM(r_info): index into the symbol table (RawSymbol)
+	Type   uint32 // ELF64_R_TYPE(r_info): elf.R_PPC64_*
+	Addend int64
+}
+
+// ELFFile is an opened vmlinux or module .ko.
+type ELFFile struct {
+	Path      string // the path given to OpenELF
+	File      *elf.File
+	BuildID   []byte // .note.gnu.build-id descriptor; nil when absent
+	ByteOrder binary.ByteOrder
+	// Symbols are the named symbols of .symtab (section and file symbols
+	// left out), in symbol-table order.
+	Symbols  []Symbol
+	Sections []Section
+	// Module is the module name (.modinfo "name=", else the file name with
+	// '-' as '_'); "" for vmlinux.
+	Module string
+	// ABIv1 is true for a ppc64 ELFv1 object (function descriptors in .opd).
+	ABIv1 bool
+	// Flags is e_flags (ppc64: EF_PPC64_ABI in bits 0-1, 1 = ELFv1, 2 = ELFv2).
+	Flags uint32
+
+	raw    []RawSymbol
+	closer io.Closer
+}
+
+// maxSymbols bounds the symbol table read from one file (a distro vmlinux
+// has about 200 000).
+const maxSymbols = 1 << 24
+
+// OpenELF opens a vmlinux or module .ko, decompressing a whole-file
+// .zst/.xz/.gz once through internal/container.
+func OpenELF(path string) (*ELFFile, error) {
+	plain, err := container.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	fh, err := os.Open(plain)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	f, err := NewELF(fh, path)
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	f.closer = fh
+	return f, nil
+}
+
+// NewELF reads an ELF file from r; name is used in errors and for the
+// module name of a .ko.
+func NewELF(r io.ReaderAt, name string) (f *ELFFile, err error) {
+	// debug/elf is fuzzed upstream; this only turns a bug there into an
+	// error instead of taking the whole tool down on one bad file.
+	defer func() {
+		if p := recover(); p != nil {
+			f, err = nil, fmt.Errorf("%s: malformed ELF file (debug/elf panicked: %v)", name, p)
+		}
+	}()
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	f = &ELFFile{Path: name, File: ef, ByteOrder: ef.ByteOrder}
+	if ef.Class != elf.ELFCLASS64 {
+		return nil, fmt.Errorf("%s: %v object, want ELFCLASS64", name, ef.Class)
+	}
+	for i, s := range ef.Sections {
+		f.Sections = append(f.Sections, Section{
+			Index: i, Name: s.Name, Type: s.Type, Flags: s.Flags,
+			Addr: s.Addr, Size: s.Size, Info: s.Info, Link: s.Link,
+		})
+	}
+	// debug/elf does not keep e_flags: it is the u32 at offset 48 of an
+	// Elf64_Ehdr.
+	var fl [4]byte
+	if _, err := r.ReadAt(fl[:], 48); err != nil {
+		return nil, fmt.Errorf("%s: reading e_flags at offset 0x30: %w", name, err)
+	}
+	f.Flags = ef.ByteOrder.Uint32(fl[:])
+	// ppc64 ELFv1: e_flags & EF_PPC64_ABI == 1, or an .opd section.
+	if ef.Machine == elf.EM_PPC64 && (f.Flags&3 == 1 || ef.Section(".opd") != nil) {
+		f.ABIv1 = true
+	}
+	if err := f.readBuildID(); err != nil {
+		return nil, err
+	}
+	f.readModuleName()
+	if err := f.readSymbols(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Close releases the file.
+func (f *ELFFile) Close() error {
+	if f.closer != nil {
+		return f.closer.Close()
+	}
+	return nil
+}
+
+// DWARF returns the DWARF data; debug/elf decompresses SHF_COMPRESSED
+// (zlib and zstd) sections and applies a .ko's relocations to them.
+func (f *ELFFile) DWARF() (*dwarf.Data, error) {
+	d, err := f.File.DWARF()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return d, nil
+}
+
+// SectionByName returns the first section with that name.
+func (f *ELFFile) SectionByName(name string) (Section, bool) {
+	for _, s := range f.Sections {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Section{}, false
+}
+
+// maxNoteSection bounds the note sections read for the build-id.
+const maxNoteSection = 1 << 20
+
+func (f *ELFFile) readBuildID() error {
+	// Modules have .note.gnu.build-id; vmlinux collects its notes in
+	// .notes. Look at .note.gnu.build-id first, then every note section.
+	secs := make([]*elf.Section, 0, 4)
+	for _, s := range f.File.Sections {
+		if s.Type == elf.SHT_NOTE && s.Name == ".note.gnu.build-id" {
+			secs = append(secs, s)
+		}
+	}
+	for _, s := range f.File.Sections {
+		if s.Type == elf.SHT_NOTE && s.Name != ".note.gnu.build-id" {
+			secs = append(secs, s)
+		}
+	}
+	for _, s := range secs {
+		if s.Size > maxNoteSection {
+			return fmt.Errorf("%s: %s at offset %#x: size %#x too large for a note", f.Path, s.Name, s.Offset, s.Size)
+		}
+		data, err := s.Data()
+		if err != nil {
+			return fmt.Errorf("%s: reading %s at offset %#x: %w", f.Path, s.Name, s.Offset, err)
+		}
+		id, err := parseBuildIDNote(data, f.ByteOrder)
+		if err != nil {
+			return fmt.Errorf("%s: %s at offset %#x: %w", f.Path, s.Name, s.Offset, err)
+		}
+		if id != nil {
+			f.BuildID = id
+			return nil
+		}
+	}
+	return nil
+}
+
+// parseBuildIDNote finds the NT_GNU_BUILD_ID note (type 3, name "GNU") in a
+// note section's bytes.
+func parseBuildIDNote(b []byte, order binary.ByteOrder) ([]byte, error) {
+	for off := 0; off+12 <= len(b); {
+		namesz := int(order.Uint32(b[off:]))
+		descsz := int(order.Uint32(b[off+4:]))
+		typ := order.Uint32(b[off+8:])
+		p := off + 12
+		nameEnd := p + align4(namesz)
+		if namesz < 0 || descsz < 0 || namesz > len(b) || descsz > len(b) || nameEnd > len(b) || nameEnd+descsz > len(b) {
+			return nil, fmt.Errorf("note at section offset %#x overruns the section", off)
+		}
+		name := b[p : p+namesz]
+		if typ == 3 && bytes.Equal(bytes.TrimRight(name, "\x00"), []byte("GNU")) {
+			return append([]byte(nil), b[nameEnd:nameEnd+descsz]...), nil
+		}
+		off = nameEnd + align4(descsz)
+	}
+	return nil, nil
+}
+
+func align4(n int) int { return (n + 3) &^ 3 }
+
+func (f *ELFFile) readModuleName() {
+	if f.File.Type != elf.ET_REL {
+		return
+	}
+	if s := f.File.Section(".modinfo"); s != nil && s.Type != elf.SHT_NOBITS && s.Size < maxNoteSection {
+		if data, err := s.Data(); err == nil {
+			for _, kv := range bytes.Split(data, []byte{0}) {
+				if v, ok := bytes.CutPrefix(kv, []byte("name=")); ok && len(v) > 0 {
+					f.Module = string(v)
+					return
+				}
+			}
+		}
+	}
+	base := filepath.Base(f.Path)
+	for _, suf := range container.Suffixes {
+		base = strings.TrimSuffix(base, suf)
+	}
+	base = strings.TrimSuffix(base, ".ko")
+	f.Module = strings.ReplaceAll(base, "-", "_")
+}
+
+func (f *ELFFile) readSymbols() error {
+	symtab := f.File.SectionByType(elf.SHT_SYMTAB)
+	if symtab == nil {
+		return nil
+	}
+	if symtab.Size/elf.Sym64Size > maxSymbols {
+		return fmt.Errorf("%s: .symtab at offset %#x holds %d symbols, more than %d", f.Path, symtab.Offset, symtab.Size/elf.Sym64Size, maxSymbols)
+	}
+	syms, err := f.File.Symbols()
+	if err != nil {
+		if errors.Is(err, elf.ErrNoSymbols) {
+			return nil
+		}
+		return fmt.Errorf("%s: reading .symtab at offset %#x: %w", f.Path, symtab.Offset, err)
+	}
+	f.raw = make([]RawSymbol, 0, len(syms)+1)
+	f.raw = append(f.raw, RawSymbol{}) // index 0: the null symbol, which debug/elf drops
+	for i, s := range syms {
+		f.raw = append(f.raw, RawSymbol{Index: i + 1, Name: s.Name, Info: s.Info, Other: s.Other, Shndx: s.Section, Value: s.Value, Size: s.Size})
+	}
+	opd := f.opdReader()
+	for _, r := range f.raw[1:] {
+		switch r.Type() {
+		case elf.STT_SECTION:
+			continue
+		}
+		if r.Name == "" {
+			continue
+		}
+		s := Symbol{Name: r.Name, Addr: r.Value, Size: r.Size, Kind: f.kind(r), Module: f.Module}
+		if int(r.Shndx) > 0 && int(r.Shndx) < len(f.Sections) && r.Shndx < elf.SHN_LORESERVE {
+			s.Section = f.Sections[r.Shndx].Name
+		}
+		if f.File.Machine == elf.EM_PPC64 && !f.ABIv1 {
+			s.LocalEntry = LocalEntryOffset(r.Other)
+		}
+		if opd != nil && s.Section == ".opd" && r.Type() == elf.STT_FUNC {
+			if entry, ok := opd(r.Value); ok {
+				s.Desc = r.Value
+				s.Addr = entry
+				s.Section = f.sectionAt(entry)
+				// The symbol now names code: type it by the entry's
+				// section, as the kernel's dot-symbols were.
+				if i := f.sectionIndexAt(entry); i > 0 {
+					c := r
+					c.Shndx = elf.SectionIndex(i)
+					s.Kind = f.kind(c)
+				}
+			}
+		}
+		f.Symbols = append(f.Symbols, s)
+	}
+	return nil
+}
+
+// LocalEntryOffset decodes the ppc64 ELFv2 local entry offset from
+// st_other bits 5-7, as binutils' PPC64_LOCAL_ENTRY_OFFSET (and the
+// kernel's local_entry_offset() in arch/powerpc/kernel/module_64.c):
+// ((1 << v) >> 2) << 2, so 0 and 1 give 0 and 2..6 give 4, 8, 16, 32, 64
+// bytes.
+func LocalEntryOffset(other byte) uint64 {
+	v := (other & 0xe0) >> 5
+	return ((1 << v) >> 2) << 2
+}
+
+// opdReader returns a function that reads the entry address of the ELFv1
+// function descriptor at a virtual address, or nil when the file has no
+// usable .opd (not ELFv1, or a relocatable .ko whose .opd is filled by
+// relocations).
+func (f *ELFFile) opdReader() func(addr uint64) (uint64, bool) {
+	if !f.ABIv1 || f.File.Type == elf.ET_REL {
+		return nil
+	}
+	s := f.File.Section(".opd")
+	if s == nil || s.Type == elf.SHT_NOBITS || s.Flags&elf.SHF_COMPRESSED != 0 {
+		return nil
+	}
+	return func(addr uint64) (uint64, bool) {
+		if addr < s.Addr || addr-s.Addr > s.Size || s.Size-(addr-s.Addr) < 8 {
+			return 0, false
+		}
+		var b [8]byte
+		if _, err := s.ReadAt(b[:], int64(addr-s.Addr)); err != nil {
+			return 0, false
+		}
+		return f.ByteOrder.Uint64(b[:]), true
+	}
+}
+
+// sectionAt names the allocated section holding addr ("" if none).
+func (f *ELFFile) sectionAt(addr uint64) string {
+	if i := f.sectionIndexAt(addr); i > 0 {
+		return f.Sections[i].Name
+	}
+	return ""
+}
+
+// sectionIndexAt returns the index of the allocated section holding addr
+// (0 if none).
+func (f *ELFFile) sectionIndexAt(addr uint64) int {
+	for i, s := range f.Sections {
+		if i > 0 && s.Flags&elf.SHF_ALLOC != 0 && s.Addr <= addr && addr-s.Addr < s.Size {
+			return i
+		}
+	}
+	return 0
+}
+
+// kind computes the nm-style letter of a symbol, following binutils'
+// bfd_decode_symclass and, for what modules show, the kernel's elf_type()
+// in kernel/module/kallsyms.c.
+func (f *ELFFile) kind(r RawSymbol) byte {
+	bind, typ := r.Bind(), r.Type()
+	global := bind == elf.STB_GLOBAL || bind == elf.STB_WEAK || bind == stbGNUUnique
+	up := func(c byte) byte {
+		if global {
+			return c - 'a' + 'A'
+		}
+		return c
+	}
+	if typ == elf.STT_FILE {
+		return 'a'
+	}
+	if typ == elf.STT_GNU_IFUNC {
+		return 'i'
+	}
+	if bind == stbGNUUnique {
+		return 'u'
+	}
+	switch r.Shndx {
+	case elf.SHN_UNDEF:
+		if bind == elf.STB_WEAK {
+			if typ == elf.STT_OBJECT {
+				return 'v'
+			}
+			return 'w'
+		}
+		return 'U'
+	case elf.SHN_COMMON:
+		return 'C'
+	}
+	if bind == elf.STB_WEAK {
+		if typ == elf.STT_OBJECT {
+			return 'V'
+		}
+		return 'W'
+	}
+	if r.Shndx == elf.SHN_ABS {
+		return up('a')
+	}
+	if r.Shndx >= elf.SHN_LORESERVE || int(r.Shndx) >= len(f.Sections) {
+		return '?'
+	}
+	s := f.Sections[r.Shndx]
+	switch {
+	case s.Flags&elf.SHF_EXECINSTR != 0:
+		return up('t')
+	case s.Flags&elf.SHF_ALLOC != 0 && s.Type == elf.SHT_NOBITS:
+		return up('b')
+	case s.Flags&elf.SHF_ALLOC != 0 && s.Flags&elf.SHF_WRITE == 0:
+		return up('r')
+	case s.Flags&elf.SHF_ALLOC != 0:
+		return up('d')
+	case strings.HasPrefix(s.Name, ".debug"):
+		return 'N'
+	case s.Flags&elf.SHF_WRITE == 0:
+		return up('n')
+	}
+	// A writable section that is not loaded (vmlinux's .data_nosave):
+	// binutils shows '?'.
+	return '?'
+}
+
+// NumRawSymbols is the number of .symtab entries including the null
+// symbol at index 0 (0 when the file has no symbol table).
+func (f *ELFFile) NumRawSymbols() int { return len(f.raw) }
+
+// RawSymbols returns every .symtab entry, the null symbol first (the
+// caller must not modify them).
+func (f *ELFFile) RawSymbols() []RawSymbol { return f.raw }
+
+// RawSymbol returns .symtab entry i (as a relocation's Sym indexes it).
+func (f *ELFFile) RawSymbol(i uint32) (RawSymbol, error) {
+	if uint64(i) >= uint64(len(f.raw)) {
+		return RawSymbol{}, fmt.Errorf("%s: symbol index %d out of range (%d symbols)", f.Path, i, len(f.raw))
+	}
+	return f.raw[i], nil
+}
+
+// maxRelaSection bounds the size of one relocation section read.
+const maxRelaSection = 1 << 30
+
+// Relocations returns the Elf64_Rela entries of the SHT_RELA section named
+// name (".rela.text", ".klp.rela.klp_tgt..klptext", ...).
+func (f *ELFFile) Relocations(name string) ([]Rela, error) {
+	var s *elf.Section
+	for _, c := range f.File.Sections {
+		if c.Name == name {
+			s = c
+			break
+		}
+	}
+	if s == nil {
+		return nil, fmt.Errorf("%s: no section %s", f.Path, name)
+	}
+	if s.Type != elf.SHT_RELA {
+		return nil, fmt.Errorf("%s: section %s at offset %#x is %v, not SHT_RELA", f.Path, name, s.Offset, s.Type)
+	}
+	const entsize = 24
+	if s.Size%entsize != 0 || s.Size > maxRelaSection {
+		return nil, fmt.Errorf("%s: section %s at offset %#x: size %#x is not a multiple of %d or too large", f.Path, name, s.Offset, s.Size, entsize)
+	}
+	data, err := s.Data()
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading %s at offset %#x: %w", f.Path, name, s.Offset, err)
+	}
+	out := make([]Rela, 0, len(data)/entsize)
+	for off := 0; off+entsize <= len(data); off += entsize {
+		info := f.ByteOrder.Uint64(data[off+8:])
+		out = append(out, Rela{
+			Off:    f.ByteOrder.Uint64(data[off:]),
+			Sym:    uint32(info >> 32),
+			Type:   uint32(info),
+			Addend: int64(f.ByteOrder.Uint64(data[off+16:])),
+		})
+	}
+	return out, nil
+}
+
+// Table returns the file's symbols as a Table (section bounds known, so
+// size-0 symbols do not reach past their section).
+func (f *ELFFile) Table() *Table {
+	t := NewTable(f.Symbols)
+	if f.File.Type != elf.ET_REL {
+		var secs []SectionRange
+		for _, s := range f.Sections {
+			if s.Flags&elf.SHF_ALLOC != 0 && s.Size > 0 {
+				secs = append(secs, SectionRange{Name: s.Name, Start: s.Addr, End: s.Addr + s.Size})
+			}
+		}
+		sort.Slice(secs, func(i, j int) bool { return secs[i].Start < secs[j].Start })
+		t.sections = secs
+	}
+	return t
+}

@@ -1,0 +1,222 @@
+package symbols
+
+import (
+	"sort"
+	"strings"
+)
+
+// SectionRange is an address range of a named section, used by Table to
+// keep size-0 symbols from reaching past their section.
+type SectionRange struct {
+	Name       string
+	Start, End uint64 // [Start, End)
+}
+
+// Table is one symbol set sorted by address, with a name index. It is
+// read-only after NewTable and safe for concurrent use.
+type Table struct {
+	syms     []Symbol // sorted by Addr, then preference
+	addrIdx  []int    // indices into syms of symbols that have an address (not U, not absolute)
+	byName   map[string][]int
+	sections []SectionRange // sorted by Start; nil when unknown
+}
+
+// NewTable builds a Table from syms (copied).
+func NewTable(syms []Symbol) *Table {
+	t := &Table{syms: append([]Symbol(nil), syms...), byName: make(map[string][]int, len(syms))}
+	sort.SliceStable(t.syms, func(i, j int) bool {
+		a, b := &t.syms[i], &t.syms[j]
+		if a.Addr != b.Addr {
+			return a.Addr < b.Addr
+		}
+		return better(a, b)
+	})
+	for i := range t.syms {
+		s := &t.syms[i]
+		t.byName[s.Name] = append(t.byName[s.Name], i)
+		if addressable(s) {
+			t.addrIdx = append(t.addrIdx, i)
+		}
+	}
+	return t
+}
+
+// WithSections returns t with known section ranges (for tables whose
+// symbols carry Section names): a size-0 symbol then only covers
+// addresses up to the end of its section.
+func (t *Table) WithSections(secs []SectionRange) *Table {
+	c := *t
+	c.sections = append([]SectionRange(nil), secs...)
+	sort.Slice(c.sections, func(i, j int) bool { return c.sections[i].Start < c.sections[j].Start })
+	return &c
+}
+
+// addressable reports whether a symbol names a place in memory: not
+// undefined, not absolute (file names, TOC. in module kallsyms, ...).
+func addressable(s *Symbol) bool {
+	switch s.Kind {
+	case 'U', 'u', 'w', 'v', 'a', 'A', 'N', 'n':
+		// 'u' is also STB_GNU_UNIQUE in nm, but /proc/kallsyms shows the
+		// kernel's undefined module symbols as 'u'; neither is wanted here.
+		return false
+	}
+	return true
+}
+
+// rank orders aliases: lower is preferred.
+func rank(s *Symbol) int {
+	r := 0
+	if !s.Global() {
+		r += 4
+	}
+	if !s.Func() {
+		r += 2
+	}
+	if strings.HasPrefix(s.Name, "$") || strings.HasPrefix(s.Name, ".L") || strings.HasPrefix(s.Name, "L0") {
+		r += 8
+	}
+	return r
+}
+
+// better is the deterministic preference among symbols at one address:
+// sized over size-0, then global over local, function over data, real
+// names over local labels, then by name.
+func better(a, b *Symbol) bool {
+	if (a.Size > 0) != (b.Size > 0) {
+		return a.Size > 0
+	}
+	if ra, rb := rank(a), rank(b); ra != rb {
+		return ra < rb
+	}
+	if a.Module != b.Module {
+		return a.Module < b.Module
+	}
+	return a.Name < b.Name
+}
+
+// Len is the number of symbols.
+func (t *Table) Len() int { return len(t.syms) }
+
+// Symbols returns the symbols sorted by address (the caller must not
+// modify them).
+func (t *Table) Symbols() []Symbol { return t.syms }
+
+// ByName returns the preferred symbol of that name (global over local,
+// function over data); several static symbols can share a name, see
+// AllByName.
+func (t *Table) ByName(name string) (Symbol, bool) {
+	idx := t.byName[name]
+	if len(idx) == 0 {
+		return Symbol{}, false
+	}
+	best := &t.syms[idx[0]]
+	for _, i := range idx[1:] {
+		s := &t.syms[i]
+		// Prefer a defined symbol over an undefined reference.
+		if addressable(s) != addressable(best) {
+			if addressable(s) {
+				best = s
+			}
+			continue
+		}
+		if rank(s) < rank(best) {
+			best = s
+		}
+	}
+	return *best, true
+}
+
+// AllByName returns every symbol of that name, by address.
+func (t *Table) AllByName(name string) []Symbol {
+	idx := t.byName[name]
+	out := make([]Symbol, len(idx))
+	for k, i := range idx {
+		out[k] = t.syms[i]
+	}
+	return out
+}
+
+// maxBackScan bounds how far ByAddr looks back for a sized symbol that
+// contains an address when the nearest preceding one does not.
+const maxBackScan = 64
+
+// ByAddr returns the symbol containing addr and the offset into it: a
+// sized symbol contains [Addr, Addr+Size); a size-0 symbol covers up to the
+// next symbol (within its section when the table knows section ranges).
+// Among aliases the preferred one is returned (sized, global, function,
+// not a local label). ok is false in the gap after a sized symbol's end.
+func (t *Table) ByAddr(addr uint64) (Symbol, uint64, bool) {
+	// Last addressable symbol with Addr <= addr.
+	n := sort.Search(len(t.addrIdx), func(k int) bool { return t.syms[t.addrIdx[k]].Addr > addr }) - 1
+	if n < 0 {
+		return Symbol{}, 0, false
+	}
+	nearest := t.syms[t.addrIdx[n]].Addr
+	// The nearest group: all addressable symbols at address `nearest`,
+	// preferred first (the sort order). Look for a containing sized symbol,
+	// else a size-0 one.
+	// A size-0 alias of a sized symbol (a label at a function's start)
+	// does not reach past the sized symbol's end.
+	var unsized *Symbol
+	sizedGroup := false
+	for k := n; k >= 0 && t.syms[t.addrIdx[k]].Addr == nearest; k-- {
+		s := &t.syms[t.addrIdx[k]]
+		if s.Size > 0 {
+			if addr-s.Addr < s.Size {
+				return t.bestAt(k, addr)
+			}
+			sizedGroup = true
+			continue
+		}
+		if unsized == nil || better(s, unsized) {
+			unsized = s
+		}
+	}
+	if unsized != nil && !sizedGroup && t.inSameSection(unsized, addr) {
+		return *unsized, addr - unsized.Addr, true
+	}
+	// Nested or overlapping sized symbols further back.
+	for k, steps := n, 0; k >= 0 && steps < maxBackScan; k, steps = k-1, steps+1 {
+		s := &t.syms[t.addrIdx[k]]
+		if s.Size > 0 && addr-s.Addr < s.Size {
+			return t.bestAt(k, addr)
+		}
+	}
+	return Symbol{}, 0, false
+}
+
+// bestAt returns the preferred symbol containing addr among those sharing
+// the address of t.syms[t.addrIdx[k]].
+func (t *Table) bestAt(k int, addr uint64) (Symbol, uint64, bool) {
+	a := t.syms[t.addrIdx[k]].Addr
+	var best *Symbol
+	for j := k; j >= 0 && t.syms[t.addrIdx[j]].Addr == a; j-- {
+		s := &t.syms[t.addrIdx[j]]
+		if s.Size > 0 && addr-s.Addr < s.Size && (best == nil || better(s, best)) {
+			best = s
+		}
+	}
+	for j := k + 1; j < len(t.addrIdx) && t.syms[t.addrIdx[j]].Addr == a; j++ {
+		s := &t.syms[t.addrIdx[j]]
+		if s.Size > 0 && addr-s.Addr < s.Size && (best == nil || better(s, best)) {
+			best = s
+		}
+	}
+	return *best, addr - best.Addr, true
+}
+
+// inSameSection reports whether addr lies in the section of s, when the
+// table knows section ranges (always true otherwise).
+func (t *Table) inSameSection(s *Symbol, addr uint64) bool {
+	if t.sections == nil {
+		return true
+	}
+	for _, r := range t.sections {
+		if r.Start <= s.Addr && s.Addr < r.End && (s.Section == "" || s.Section == r.Name) {
+			return addr < r.End
+		}
+	}
+	// The symbol is in no known allocated section (a linker-script marker
+	// at a section's end, such as _etext): let it cover only itself.
+	return addr == s.Addr
+}
