@@ -1,0 +1,138 @@
+// Package audit holds a dump's modules (and, where package ftrace supplies
+// them, ftrace records and livepatch state) against the models of the
+// correct ppc64 loader and out-of-line ftrace stubs, and reports findings:
+// which slot is wrong, what was expected, what was found, and which kernel
+// fix addresses it.
+//
+// It judges; it does not read dumps (packages modules and ftrace do) nor
+// print (packages repl and cmd do).
+package audit
+
+import "fmt"
+
+// Severity orders findings.
+type Severity int
+
+const (
+	Info Severity = iota
+	Warning
+	Error
+	Critical
+)
+
+func (s Severity) String() string {
+	return [...]string{"info", "warning", "error", "critical"}[s]
+}
+
+// ParseSeverity reads a severity name.
+func ParseSeverity(s string) (Severity, error) {
+	for v := Info; v <= Critical; v++ {
+		if v.String() == s {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (info, warning, error, critical)", s)
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Fix is the upstream change that addresses a rule's failure.
+type Fix struct {
+	Subject string
+	Commit  string // sha when known here; "" otherwise
+	Release string // first release, when known
+}
+
+func (f Fix) String() string {
+	if f.Subject == "" {
+		return ""
+	}
+	s := fmt.Sprintf("%q", f.Subject)
+	if f.Commit != "" {
+		s = fmt.Sprintf("Linux commit %s (%s)", f.Commit, s)
+	}
+	if f.Release != "" {
+		s += " (in " + f.Release + ")"
+	}
+	return s
+}
+
+// Rule is one check of the catalogue.
+type Rule struct {
+	ID        string
+	Severity  Severity
+	Statement string // one line: what must hold
+	Mirrors   string // the kernel behaviour it mirrors
+	Fix       Fix
+}
+
+// The two fixes of seed 000 (LKML, September 2025), reverted in the
+// corpus's buggy kernel (../shared/kernel-src/7.2.13/revert-ppc64-ool-stub-fixes.patch).
+var (
+	fixOOLReserve = Fix{Subject: "powerpc64/modules: correctly iterate over stubs in setup_ftrace_ool_stubs"}
+	fixNopOps     = Fix{Subject: "powerpc/ftrace: ensure ftrace record ops are always set for NOPs"}
+)
+
+// Rules is the catalogue, in report order.
+var Rules = []Rule{
+	{ID: "STUB-TEMPLATE", Severity: Error,
+		Statement: "a slot with the stub magic holds create_stub()'s template for this very slot (addis/addi from r2 decode back to the slot)",
+		Mirrors:   "create_stub(), ppc64_stub_insns[], my_r2() in arch/powerpc/kernel/module_64.c"},
+	{ID: "STUB-TARGET", Severity: Warning,
+		Statement: "a call stub's funcdata is the start of a function in the vmlinux or a live module",
+		Mirrors:   "stub_for_addr() / func_desc() in module_64.c"},
+	{ID: "STUB-DUP", Severity: Warning,
+		Statement: "no two call stubs below stub_count have the same target",
+		Mirrors:   "stub_for_addr() reuses an existing stub for the same target"},
+	{ID: "STUB-COUNT", Severity: Error,
+		Statement: "stub_count * sizeof(ppc64_stub_entry) fits in the .stubs section",
+		Mirrors:   "get_stubs_size() sizes .stubs; stub_for_addr() appends at stub_count with no bound check (seed 003)"},
+	{ID: "OOL-RESERVE", Severity: Error,
+		Statement: "ool_stubs starts right after the call and trampoline stubs, and stub_count covers the OOL array",
+		Mirrors:   "setup_ftrace_ool_stubs(): ool_stubs = stubs + stub_count; stub_count += num_stubs",
+		Fix:       fixOOLReserve},
+	{ID: "OOL-OVERLAP", Severity: Critical,
+		Statement: "no call stub lies inside the OOL array's reserved range",
+		Mirrors:   "a stub appended at an unreserved stub_count overwrites ftrace_ool_stub entries (seed 000's crash)",
+		Fix:       fixOOLReserve},
+	{ID: "OOL-SENTINEL", Severity: Error,
+		Statement: "on kernels whose stub_for_addr() scans for a zero funcdata, no OOL position that reads as funcdata is zero",
+		Mirrors:   "for (i = 0; stub_func_addr(stubs[i].funcdata); i++) in older module_64.c",
+		Fix:       fixOOLReserve},
+	{ID: "OOL-FTRACE-OP-NULL", Severity: Error,
+		Statement: "every ftrace_ool_stub.ftrace_op is non-NULL (ftrace_nop_ops while idle)",
+		Mirrors:   "ftrace_init_nop() -> ftrace_rec_set_nop_ops() in arch/powerpc/kernel/trace/ftrace.c",
+		Fix:       fixNopOps},
+	{ID: "OOL-INSN", Severity: Error,
+		Statement: "each OOL stub is mflr r0; bl <tramp>; mtlr r0; b <rec->ip+4>",
+		Mirrors:   "ftrace_init_ool_stub() in arch/powerpc/kernel/trace/ftrace.c"},
+	{ID: "FTRACE-SITE", Severity: Error,
+		Statement: "the site at rec->ip is a nop while the record is disabled and a branch to its OOL stub while enabled",
+		Mirrors:   "ftrace_make_nop()/ftrace_make_call() with PPC_FTRACE_OUT_OF_LINE"},
+	{ID: "FTRACE-OP", Severity: Error,
+		Statement: "an OOL stub's ftrace_op is ftrace_nop_ops when idle, the owning ops with CALL_OPS_EN, else ftrace_list_ops",
+		Mirrors:   "ftrace_rec_set_nop_ops()/ftrace_rec_update_ops() in arch/powerpc/kernel/trace/ftrace.c",
+		Fix:       fixNopOps},
+	{ID: "KLP-FUNC", Severity: Error,
+		Statement: "each patched function's first record sits at its local entry, is ENABLED|IPMODIFY, in the klp ops' filter, and its site branches to its OOL stub",
+		Mirrors:   "klp_patch_func() / ftrace_location() (seed 001)"},
+	{ID: "KLP-STALE-STUB", Severity: Error,
+		Statement: "every livepatch call stub's funcdata lies in the vmlinux or a live module",
+		Mirrors:   "klp relocations are not cleared on ppc64; a reloaded target leaves the old stub pointing into freed memory (seed 003)"},
+	{ID: "LOADER-MODEL", Severity: Error,
+		Statement: "every stub the correct loader writes is in .stubs, word for word (the .ko at hand)",
+		Mirrors:   "apply_relocate_add(), module_finalize_ftrace(), klp_init_object_loaded() in order"},
+	{ID: "NO-DEBUGINFO", Severity: Info,
+		Statement: "the module's .ko is at hand so the loader model applies",
+		Mirrors:   "(tool limitation, not a kernel rule)"},
+}
+
+// RuleByID returns a rule of the catalogue.
+func RuleByID(id string) (Rule, bool) {
+	for _, r := range Rules {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
