@@ -1,0 +1,280 @@
+package audit
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/modules"
+)
+
+// DumpResult is the audit of one dump, as the batch mode reports it (one
+// JSON object per dump; one JSONL line each).
+type DumpResult struct {
+	Dump     string    `json:"dump"`
+	Vmlinux  string    `json:"vmlinux,omitempty"`
+	Release  string    `json:"release,omitempty"`
+	Format   string    `json:"format,omitempty"`
+	MMU      string    `json:"mmu,omitempty"`
+	Modules  int       `json:"modules"`
+	Findings []Finding `json:"findings"`
+	Warnings []string  `json:"warnings,omitempty"`
+	// Error is set when the dump could not be analysed at all.
+	Error   string  `json:"error,omitempty"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Failed reports whether the dump could not be analysed.
+func (d *DumpResult) Failed() bool { return d.Error != "" }
+
+// Count returns the findings at or above sev.
+func (d *DumpResult) Count(sev Severity) int {
+	n := 0
+	for _, f := range d.Findings {
+		if f.Severity >= sev {
+			n++
+		}
+	}
+	return n
+}
+
+// Job is one dump to audit: its file(s) and debuginfo (empty: beside it).
+type Job struct {
+	Paths   []string
+	Options kernel.Options
+}
+
+// AuditDump opens one dump and audits it. It never panics on a bad dump:
+// errors become DumpResult.Error.
+func AuditDump(job Job, opts Options) (res DumpResult) {
+	t0 := time.Now()
+	res.Dump = strings.Join(job.Paths, ",")
+	defer func() {
+		if r := recover(); r != nil {
+			res.Error = fmt.Sprintf("internal error: %v", r)
+		}
+		res.Seconds = time.Since(t0).Seconds()
+	}()
+	p, err := kernel.Open(job.Paths, job.Options)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer p.Close()
+	res.Vmlinux = p.VmlinuxPath()
+	res.Release = p.Release
+	res.Format = p.Dump.Format.String()
+	res.MMU = p.MMU.String()
+	rep := Run(p, opts)
+	res.Modules = rep.Modules
+	res.Findings = rep.Findings
+	res.Warnings = append(append(res.Warnings, p.Warnings...), rep.Warnings...)
+	if res.Findings == nil {
+		res.Findings = []Finding{}
+	}
+	return res
+}
+
+// Run audits an opened program: every module, and whatever further
+// sources of findings are registered (package ftrace's).
+func Run(p *kernel.Program, opts Options) *Report {
+	set := modules.Analyze(p)
+	r := Modules(set, opts)
+	for _, ex := range extra {
+		ex(p, set, r)
+	}
+	return r
+}
+
+// extra are further checks registered by packages that build on audit's
+// findings (kept as a hook so audit need not import them).
+var extra []func(*kernel.Program, *modules.Set, *Report)
+
+// AddChecks registers a further source of findings.
+func AddChecks(f func(*kernel.Program, *modules.Set, *Report)) { extra = append(extra, f) }
+
+// Add appends a finding, applying the rule's defaults and the options.
+func (r *Report) Add(f Finding) { r.add(f) }
+
+// IsDumpFile says whether a file name looks like a dump the batch mode
+// takes: vmcore*, *.kdump, *.elf(.zst|.xz|.gz), the first part of a split
+// dump (*.1).
+func IsDumpFile(name string) bool {
+	base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, ".zst"), ".xz"), ".gz")
+	if strings.HasSuffix(base, ".2") || strings.HasSuffix(base, ".3") {
+		return false
+	}
+	return strings.HasPrefix(base, "vmcore") || strings.HasSuffix(base, ".kdump") || strings.HasSuffix(base, ".elf")
+}
+
+// FindDumps walks a corpus tree for dumps. Split dumps (NAME.1, NAME.2 ...)
+// become one job. Directories named "kernels" or "modules" are not dump
+// directories and are skipped.
+func FindDumps(root string) ([]Job, error) {
+	var jobs []Job
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if e.IsDir() {
+			if p != root && (e.Name() == "kernels" || e.Name() == "modules" || strings.HasPrefix(e.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !e.Type().IsRegular() || !IsDumpFile(e.Name()) {
+			return nil
+		}
+		paths := []string{p}
+		if strings.HasSuffix(p, ".1") {
+			for i := 2; i < 64; i++ {
+				q := strings.TrimSuffix(p, ".1") + fmt.Sprintf(".%d", i)
+				if _, err := os.Stat(q); err != nil {
+					break
+				}
+				paths = append(paths, q)
+			}
+		}
+		jobs = append(jobs, Job{Paths: paths})
+		return nil
+	})
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].Paths[0] < jobs[j].Paths[0] })
+	return jobs, err
+}
+
+// Shard keeps the jobs of shard k of n (1-based), deterministically by the
+// hash of each dump's path relative to root, so that independent workers
+// (a Kubernetes Indexed Job, a Slurm array, GNU parallel over hosts) each
+// take a disjoint part and together all of it.
+func Shard(jobs []Job, root string, k, n int) ([]Job, error) {
+	if n < 1 || k < 1 || k > n {
+		return nil, fmt.Errorf("shard %d/%d: want 1 <= K <= N", k, n)
+	}
+	var out []Job
+	for _, j := range jobs {
+		rel, err := filepath.Rel(root, j.Paths[0])
+		if err != nil {
+			rel = j.Paths[0]
+		}
+		h := fnv.New32a()
+		io.WriteString(h, filepath.ToSlash(rel))
+		if int(h.Sum32()%uint32(n)) == k-1 {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// RunBatch audits jobs with up to workers in parallel (0: one per CPU);
+// results keep the jobs' order. progress, when set, is called after each.
+func RunBatch(jobs []Job, workers int, opts Options, progress func(done, total int, r *DumpResult)) []DumpResult {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	res := make([]DumpResult, len(jobs))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	ch := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ch {
+				res[i] = AuditDump(jobs[i], opts)
+				if progress != nil {
+					mu.Lock()
+					done++
+					progress(done, len(jobs), &res[i])
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range jobs {
+		ch <- i
+	}
+	close(ch)
+	wg.Wait()
+	return res
+}
+
+// ReadJSONL reads DumpResults written one per line (audit --jsonl), for
+// merging the outputs of shards.
+func ReadJSONL(r io.Reader) ([]DumpResult, error) {
+	var out []DumpResult
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := strings.TrimSpace(sc.Text())
+		if b == "" {
+			continue
+		}
+		var d DumpResult
+		if err := json.Unmarshal([]byte(b), &d); err != nil {
+			return out, fmt.Errorf("line %d: %w", line, err)
+		}
+		out = append(out, d)
+	}
+	return out, sc.Err()
+}
+
+// UnmarshalText reads a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	*s = v
+	return err
+}
+
+// Summary counts findings per rule and severity across dumps.
+type Summary struct {
+	Dumps, Failed int
+	PerRule       map[string]int
+	PerSeverity   map[Severity]int
+	Seconds       float64
+}
+
+// Summarize folds results.
+func Summarize(rs []DumpResult) Summary {
+	s := Summary{PerRule: map[string]int{}, PerSeverity: map[Severity]int{}}
+	for _, r := range rs {
+		s.Dumps++
+		s.Seconds += r.Seconds
+		if r.Failed() {
+			s.Failed++
+		}
+		for _, f := range r.Findings {
+			s.PerRule[f.Rule]++
+			s.PerSeverity[f.Severity]++
+		}
+	}
+	return s
+}
+
+// ExitCode is the CI contract: 2 when any dump could not be analysed, else
+// 1 when any finding is at or above failOn, else 0.
+func ExitCode(rs []DumpResult, failOn Severity) int {
+	code := 0
+	for _, r := range rs {
+		if r.Failed() {
+			return 2
+		}
+		if r.Count(failOn) > 0 {
+			code = 1
+		}
+	}
+	return code
+}
