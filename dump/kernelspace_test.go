@@ -395,6 +395,10 @@ func TestKernelSpaceCorpus(t *testing.T) {
 					}
 					if filtered {
 						checkStubsPhysical(t, d, dir, tr)
+					} else {
+						checkTranslations(t, trn, dir)
+					}
+					if filtered {
 					} else if nStubs == 0 {
 						t.Error("no module's .stubs read")
 					}
@@ -451,6 +455,51 @@ func checkStubsPhysical(t *testing.T, d *Dump, dir string, tr testcorpus.Truth) 
 	}
 }
 
+// checkTranslations compares the page-table walk of each module's .stubs
+// address with the physical address makedumpfile.json records for it.
+func checkTranslations(t *testing.T, trn *ppc64.Translator, dir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "makedumpfile.json"))
+	if err != nil {
+		return // only fixed-radix has one
+	}
+	var mj struct {
+		StubsPhysical []struct {
+			Module  string `json:"module"`
+			StubsVA string `json:"stubs_va"`
+			StubsPA string `json:"stubs_pa"`
+		} `json:"stubs_physical"`
+	}
+	if err := json.Unmarshal(b, &mj); err != nil {
+		t.Fatalf("makedumpfile.json: %v", err)
+	}
+	t.Logf("checking %d page-table walks against makedumpfile.json stubs_pa", len(mj.StubsPhysical))
+	for _, sp := range mj.StubsPhysical {
+		va, want := truthAddr(t, sp.StubsVA), truthAddr(t, sp.StubsPA)
+		w, err := trn.Walk(va)
+		if err != nil {
+			t.Errorf("%s: Walk(%#x): %v", sp.Module, va, err)
+			continue
+		}
+		if w.PA != want || len(w.Steps) != 4 || w.LeafSize != 65536 {
+			t.Errorf("%s: Walk(%#x) = %#x via %d levels (leaf %#x), want %#x via 4 levels", sp.Module, va, w.PA, len(w.Steps), w.LeafSize, want)
+		}
+	}
+}
+
+type repeatPhys []byte
+
+func (m repeatPhys) ReadAt(p []byte, addr uint64) (int, error) {
+	for i := range p {
+		a := addr + uint64(i)
+		if a >= 1<<22 || a < addr {
+			return i, &Fault{Addr: a, Phys: true, Reason: NotInDump}
+		}
+		p[i] = m[a%uint64(len(m))]
+	}
+	return len(p), nil
+}
+
 // FuzzKernelSpace reads through page tables made of random physical
 // memory: no panics, and a short read always comes with a *Fault.
 func FuzzKernelSpace(f *testing.F) {
@@ -460,13 +509,9 @@ func FuzzKernelSpace(f *testing.F) {
 		if len(data) == 0 || len(data) > 4096 {
 			return
 		}
-		phys := newMapMem(true)
-		for a := uint64(0); a < 1<<22; a += 4096 {
-			fr := phys.frame(a)
-			for i := range fr {
-				fr[i] = data[(int(a)+i)%len(data)]
-			}
-		}
+		// Physical memory below 4 MiB reads as data repeated; above, it
+		// faults.
+		phys := repeatPhys(data)
 		g, _ := ppc64.KnownGeometry(ppc64.Radix, 65536)
 		ks := NewKernelSpace(phys, &ppc64.Translator{Phys: phys, PGD: 0x1000, Geom: g}, nil)
 		buf := make([]byte, n%2048)
