@@ -64,6 +64,15 @@ func (c *cursor) byte() byte {
 	return b
 }
 
+// u32 reads a 32-bit value in order.
+func (c *cursor) u32(order binary.ByteOrder) uint32 {
+	var b [4]byte
+	for i := range b {
+		b[i] = c.byte()
+	}
+	return order.Uint32(b[:])
+}
+
 // fill reads a chunk at c.addr, shrinking the chunk to what is readable
 // (the table may end just before an unreadable page).
 func (c *cursor) fill() {
@@ -141,10 +150,10 @@ func ReadKallsyms(mem Memory, order binary.ByteOrder, lookup func(string) (uint6
 		return nil, err
 	}
 
-	offRaw, err := readArray(mem, offsetsAddr, int(num)*4)
-	if err != nil {
-		return nil, fmt.Errorf("kallsyms_offsets: %w", err)
-	}
+	// kallsyms_offsets and kallsyms_markers are read through cursors as
+	// the names are decoded, so that a corrupt num_syms costs only the
+	// reads up to the first fault, not a large allocation up front.
+	offCur := newCursor(mem, offsetsAddr)
 	relBase, hasRelBase := lookup("kallsyms_relative_base")
 	if hasRelBase {
 		rb, err := readArray(mem, relBase, 8)
@@ -154,22 +163,24 @@ func ReadKallsyms(mem Memory, order binary.ByteOrder, lookup func(string) (uint6
 		relBase = order.Uint64(rb)
 	}
 
-	var markers []byte
+	var markCur *cursor
 	markersAddr, hasMarkers := lookup("kallsyms_markers")
 	if hasMarkers {
-		markers, err = readArray(mem, markersAddr, int((num+255)/256)*4)
-		if err != nil {
-			return nil, fmt.Errorf("kallsyms_markers: %w", err)
-		}
+		markCur = newCursor(mem, markersAddr)
+		markCur.chunk = 4096
 	}
 
-	syms := make([]Symbol, 0, num)
+	syms := make([]Symbol, 0, min(num, 1<<16))
 	c := newCursor(mem, namesAddr)
 	name := make([]byte, 0, 64)
 	for i := uint32(0); i < num; i++ {
 		symOff := c.addr - namesAddr
-		if markers != nil && i%256 == 0 {
-			if m := order.Uint32(markers[i/256*4:]); uint64(m) != symOff {
+		if markCur != nil && i%256 == 0 {
+			m := markCur.u32(order)
+			if markCur.err != nil {
+				return nil, fmt.Errorf("kallsyms_markers[%d]: %w", i/256, markCur.err)
+			}
+			if uint64(m) != symOff {
 				return nil, &KallsymsError{Addr: markersAddr + uint64(i/256*4), Msg: fmt.Sprintf("kallsyms_markers[%d] = %#x, but symbol %d starts at names offset %#x", i/256, m, i, symOff)}
 			}
 		}
@@ -200,7 +211,10 @@ func ReadKallsyms(mem Memory, order binary.ByteOrder, lookup func(string) (uint6
 			return nil, &KallsymsError{Addr: namesAddr + symOff, Msg: fmt.Sprintf("symbol %d expands to %q: no type and name", i, name)}
 		}
 		// kallsyms_sym_address()
-		off := order.Uint32(offRaw[i*4:])
+		off := offCur.u32(order)
+		if offCur.err != nil {
+			return nil, fmt.Errorf("kallsyms_offsets[%d]: %w", i, offCur.err)
+		}
 		var addr uint64
 		if hasRelBase {
 			addr = relBase + uint64(off)

@@ -56,24 +56,32 @@ func requireVmlinux(t testing.TB) *corpusELF {
 	return c
 }
 
-// gnuBuildID reads NT_GNU_BUILD_ID from .note.gnu.build-id (test-only; the
-// package's ELF reader has its own).
+// gnuBuildID reads NT_GNU_BUILD_ID from the SHT_NOTE sections (a vmlinux
+// keeps it in .notes; test-only, the package's ELF reader has its own).
 func gnuBuildID(f *elf.File) []byte {
-	s := f.Section(".note.gnu.build-id")
-	if s == nil {
-		return nil
+	for _, s := range f.Sections {
+		if s.Type != elf.SHT_NOTE {
+			continue
+		}
+		b, err := s.Data()
+		if err != nil {
+			continue
+		}
+		o := f.ByteOrder
+		for len(b) >= 12 {
+			namesz, descsz, typ := uint64(o.Uint32(b[0:])), uint64(o.Uint32(b[4:])), o.Uint32(b[8:])
+			name := 12 + (namesz+3)&^3
+			end := name + (descsz+3)&^3
+			if end > uint64(len(b)) {
+				break
+			}
+			if typ == 3 && namesz == 4 && string(b[12:15]) == "GNU" {
+				return bytes.Clone(b[name : name+descsz])
+			}
+			b = b[end:]
+		}
 	}
-	b, err := s.Data()
-	if err != nil || len(b) < 16 {
-		return nil
-	}
-	o := f.ByteOrder
-	namesz, descsz := o.Uint32(b[0:]), o.Uint32(b[4:])
-	start := 12 + (namesz+3)&^3
-	if uint64(start)+uint64(descsz) > uint64(len(b)) {
-		return nil
-	}
-	return bytes.Clone(b[start : start+descsz])
+	return nil
 }
 
 var corpusTypes = sync.OnceValues(func() (*Types, error) {
@@ -270,6 +278,9 @@ func BenchmarkIndexBuildCold(b *testing.B) {
 
 func BenchmarkIndexLoadCached(b *testing.B) {
 	c := requireVmlinux(b)
+	if len(c.buildID) == 0 {
+		b.Fatal("corpus vmlinux has no GNU build-id")
+	}
 	dir := b.TempDir()
 	if _, err := LoadTypes(c.d, c.buildID, dir); err != nil {
 		b.Fatal(err)
@@ -303,6 +314,9 @@ func BenchmarkLookupStructModule(b *testing.B) {
 	})
 	b.Run("warm", func(b *testing.B) {
 		ts := requireTypes(b)
+		if _, err := ts.Lookup("struct module"); err != nil {
+			b.Fatal(err)
+		}
 		for b.Loop() {
 			if _, err := ts.Lookup("struct module"); err != nil {
 				b.Fatal(err)
