@@ -77,17 +77,17 @@ func ListForEachEntry(ctx *Context, head uint64, typeName, member string) iter.S
 		}
 		visited := make(map[uint64]struct{})
 		node := head
+		next, err := readPtr(ctx, head+nextOff)
+		if err != nil {
+			yield(Object{}, &ListError{Kind: ListBadPointer, Head: head, Addr: head, Err: err})
+			return
+		}
 		for i := 0; ; i++ {
-			next, err := readPtr(ctx, node+nextOff)
-			if err != nil {
-				yield(Object{}, &ListError{Kind: ListBadPointer, Head: head, Addr: node, Index: i, Err: err})
+			if next == head {
 				return
 			}
 			if next == 0 {
 				yield(Object{}, &ListError{Kind: ListBadPointer, Head: head, Addr: node, Index: i, Err: fmt.Errorf("next pointer of %#x is NULL", node)})
-				return
-			}
-			if next == head {
 				return
 			}
 			if _, seen := visited[next]; seen {
@@ -99,12 +99,20 @@ func ListForEachEntry(ctx *Context, head uint64, typeName, member string) iter.S
 				return
 			}
 			visited[next] = struct{}{}
+			// Read the node's own next pointer before yielding it, so
+			// that an unreadable node stops the walk instead of being
+			// handed out as an entry.
+			after, err := readPtr(ctx, next+nextOff)
+			if err != nil {
+				yield(Object{}, &ListError{Kind: ListBadPointer, Head: head, Addr: next, Index: i, Err: err})
+				return
+			}
 			obj := Object{Ctx: ctx, Type: first.Type, Addr: next - off}
 			obj.expr = fmt.Sprintf("%s@%#x", typeNameOf(first), obj.Addr)
 			if !yield(obj, nil) {
 				return
 			}
-			node = next
+			node, next = next, after
 		}
 	}
 }

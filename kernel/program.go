@@ -1,7 +1,18 @@
+// Package kernel is the program under inspection: one dump, its vmlinux
+// and module debuginfo, the kernel's virtual address space read through its
+// own page tables, and typed objects over that memory (Object, Member,
+// ListForEachEntry — helpers named after the kernel's macros). It finds
+// VMCOREINFO (in the dump or in memory), decides radix or hash and the
+// page-table geometry, and refuses a vmlinux that does not belong to the
+// dump.
+//
+// It does not know what a module or an ftrace record is (packages modules
+// and ftrace do), and it prints nothing.
 package kernel
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,6 +39,10 @@ type Options struct {
 	// directory.
 	CacheDir string
 	Dump     dump.Options
+	// PhysWrap, when set, wraps the dump's physical memory before anything
+	// reads it (every kernel read goes through it: linear map and page
+	// walks). cmd/mkexample records the pages a job touches this way.
+	PhysWrap func(dump.Memory) dump.Memory
 }
 
 // MismatchError refuses a vmlinux that does not belong to the dump.
@@ -114,6 +129,9 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	if d.Phys == nil {
 		return nil, fmt.Errorf("%s: a process core holds no kernel physical memory", dumpPaths[0])
 	}
+	if opts.PhysWrap != nil {
+		p.Phys = opts.PhysWrap(p.Phys)
+	}
 	release := ""
 	if d.VMCOREINFO != nil {
 		release = d.VMCOREINFO.OSRELEASE
@@ -149,7 +167,7 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	if cache == "" {
 		cache = filepath.Join(container.CacheDir(), "dwarf-index")
 	}
-	if p.Types, err = symbols.LoadTypes(dw, p.Vmlinux.BuildID, cache); err != nil {
+	if p.Types, err = symbols.LoadTypes(dw, indexKey(p.Vmlinux), cache); err != nil {
 		return nil, err
 	}
 	p.Context = &Context{Mem: nil, Order: order, Types: p.Types, PtrSize: 8}
@@ -492,4 +510,15 @@ func (p *Program) Object(typeName string, addr uint64) (Object, error) {
 		return Object{}, err
 	}
 	return Object{Ctx: p.Context, Type: t, Addr: addr}, nil
+}
+
+// indexKey keys the DWARF name-index cache: the build-id, plus the size of
+// .debug_info, so that two files with one build-id but different DWARF (a
+// full vmlinux and a trimmed extract of it) never share an index.
+func indexKey(f *symbols.ELFFile) []byte {
+	key := append([]byte(nil), f.BuildID...)
+	if s, ok := f.SectionByName(".debug_info"); ok {
+		key = binary.BigEndian.AppendUint64(key, s.Size)
+	}
+	return key
 }

@@ -15,7 +15,15 @@
 // and module tables with module memory regions and section addresses into
 // crash-style locations ("sym+0x10 [mod]", "mod:.stubs+0x28").
 //
-// It also loads DWARF types (types*.go, dwarf*.go, index*.go).
+// It also loads DWARF types (LoadTypes): a name index of top-level types
+// and variables built in parallel across compile units and cached on disk,
+// and types resolved lazily. Types come from the standard library's
+// debug/dwarf, not from delve's godwarf: godwarf drops
+// DW_AT_data_bit_offset, so DWARF 5 bitfields (gcc's default now) read at
+// the wrong bits; debug/dwarf reads them right (a test keeps checking that
+// godwarf still loses them). Delve's pkg/dwarf stays the better tool for
+// line tables (dis -l), frame/CFI data and location expressions, and its
+// dwarfbuilder builds the synthetic DWARF of our tests.
 //
 // It does not find modules in a dump (package modules walks struct module
 // and fills ModuleLayout), apply relocations to code, disassemble, or decide

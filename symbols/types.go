@@ -146,7 +146,10 @@ func (t *Types) typeAt(key string, off dwarf.Offset) (dwarf.Type, error) {
 		return nil, fmt.Errorf("no DIE at %#x", off)
 	}
 	name, _ := e.Val(dwarf.AttrName).(string)
-	if want := key[strings.IndexByte(key, ' ')+1:]; tagPrefix[e.Tag]+name != key && name != want && CanonicalBaseName(name) != key {
+	ok := tagPrefix[e.Tag] != "" && tagPrefix[e.Tag]+name == key ||
+		e.Tag == dwarf.TagTypedef && name == key ||
+		e.Tag == dwarf.TagBaseType && CanonicalBaseName(name) == key
+	if !ok {
 		return nil, fmt.Errorf("index names DIE %#x %q but it is %v %q (stale cache?)", off, key, e.Tag, name)
 	}
 	t.mu.Lock()
