@@ -566,6 +566,7 @@ type kdumpMemory struct {
 	mu    sync.Mutex
 	cache *lru
 	zstd  *zstd.Decoder
+	zlib  io.ReadCloser
 }
 
 func (m *kdumpMemory) Close() error {
@@ -640,12 +641,20 @@ func (m *kdumpMemory) decode(src []byte, flags uint32) ([]byte, error) {
 	bs := int(m.blockSize)
 	switch {
 	case flags&DumpDHCompressedZlib != 0:
-		zr, err := zlib.NewReader(bytes.NewReader(src))
+		// Reuse one inflater (zlib.Resetter): a fresh one per page costs
+		// more than the inflation of a 64K page.
+		var err error
+		if m.zlib == nil {
+			m.zlib, err = zlib.NewReader(bytes.NewReader(src))
+		} else {
+			err = m.zlib.(zlib.Resetter).Reset(bytes.NewReader(src), nil)
+		}
 		if err != nil {
+			m.zlib = nil
 			return nil, fmt.Errorf("zlib: %w", err)
 		}
 		out := make([]byte, bs)
-		if _, err := io.ReadFull(zr, out); err != nil {
+		if _, err := io.ReadFull(m.zlib, out); err != nil {
 			return nil, fmt.Errorf("zlib: %w", err)
 		}
 		return out, nil

@@ -462,11 +462,12 @@ func compress(blk []byte, c Compression, zenc *zstd.Encoder) ([]byte, uint32, er
 	return out, uint32(c), nil
 }
 
-// LZOStored encodes b as a valid LZO1X stream made only of literal runs
-// (Documentation/staging/lzo.rst): a first literal run, then for each
-// further chunk a long-literal instruction is not allowed after literals,
-// so the data goes in one run, then the end-of-stream marker M4 with
-// distance 16384 (0x11 0x00 0x00). len(b) must be at least 4.
+// LZOStored encodes b as a valid LZO1X stream made of one literal run
+// (Documentation/staging/lzo.rst: a first byte 18..255 copies byte-17
+// literals; otherwise instruction 0000LLLL with state 0 copies L+3, or
+// 18 + 255*zero-bytes + next byte, literals) followed by the end-of-stream
+// marker, M4 with distance 16384 (0x11 0x00 0x00). len(b) must be at
+// least 4. It is what a "stored" LZO page looks like; it never compresses.
 func LZOStored(b []byte) []byte {
 	n := len(b)
 	var out []byte
