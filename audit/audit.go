@@ -116,13 +116,17 @@ func Modules(set *modules.Set, opts Options) *Report {
 	for _, a := range set.Modules {
 		auditModule(r, set, a)
 	}
+	r.sort()
+	return r
+}
+
+func (r *Report) sort() {
 	sort.SliceStable(r.Findings, func(i, j int) bool {
 		if r.Findings[i].Severity != r.Findings[j].Severity {
 			return r.Findings[i].Severity > r.Findings[j].Severity
 		}
 		return r.Findings[i].Module < r.Findings[j].Module
 	})
-	return r
 }
 
 func auditModule(r *Report, set *modules.Set, a *modules.Analysis) {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
@@ -91,6 +92,21 @@ func AuditDump(job Job, opts Options) (res DumpResult) {
 func Run(p *kernel.Program, opts Options) *Report {
 	set := modules.Analyze(p)
 	r := Modules(set, opts)
+	if st, err := ftrace.Load(set); err != nil {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("ftrace records not read, record-level checks skipped: %v", err))
+	} else {
+		r.Warnings = append(r.Warnings, st.Warnings...)
+		// The record-level model supersedes the array-only OOL-INSN check.
+		keep := r.Findings[:0]
+		for _, f := range r.Findings {
+			if f.Rule != "OOL-INSN" {
+				keep = append(keep, f)
+			}
+		}
+		r.Findings = keep
+		Ftrace(r, set, st)
+		r.sort()
+	}
 	for _, ex := range extra {
 		ex(p, set, r)
 	}
