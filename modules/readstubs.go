@@ -1,6 +1,7 @@
 package modules
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -16,6 +17,9 @@ type StubsInput struct {
 	Name func(addr uint64) string
 	// FtraceCaller and FtraceRegsCaller: the vmlinux trampoline targets.
 	FtraceCaller, FtraceRegsCaller uint64
+	// R2, when set, overrides the module TOC pointer derived from .toc
+	// (for synthetic memory whose sections are not known).
+	R2 uint64
 }
 
 // ReadStubs reads a module's .stubs section and its OOL array and
@@ -50,6 +54,19 @@ func ReadStubs(p *kernel.Program, m *Module, in StubsInput) (*Stubs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading .stubs at %#x (%d bytes): %w", m.Name, base, s.Size, err)
 	}
+	return s.build(m, raw, in), nil
+}
+
+// NewStubs classifies .stubs bytes already read (raw, at base) for module
+// m: the pure part of ReadStubs, for synthetic memory (seed 000's rebuild)
+// and fuzzing. The size is len(raw), said to come from the caller.
+func NewStubs(m *Module, base uint64, raw []byte, order binary.ByteOrder, in StubsInput) *Stubs {
+	s := &Stubs{Module: m.Name, Base: base, Order: order, Model: in.Model, Size: uint64(len(raw)), SizeSource: "given"}
+	return s.build(m, raw, in)
+}
+
+func (s *Stubs) build(m *Module, raw []byte, in StubsInput) *Stubs {
+	base := s.Base
 	s.Raw = raw
 	if s.SizeSource == SizeInferred || s.SizeSource == SizeFromStubCount {
 		s.trimInferred(m)
@@ -63,6 +80,9 @@ func ReadStubs(p *kernel.Program, m *Module, in StubsInput) (*Stubs, error) {
 	s.R2 = (toc &^ 0xff) + 0x8000
 	if in.Model != nil {
 		s.R2 = in.Model.R2
+	}
+	if in.R2 != 0 {
+		s.R2 = in.R2
 	}
 
 	// The OOL array.
@@ -117,7 +137,7 @@ func ReadStubs(p *kernel.Program, m *Module, in StubsInput) (*Stubs, error) {
 		s.classify(&sl, m, in)
 		s.Slots = append(s.Slots, sl)
 	}
-	return s, nil
+	return s
 }
 
 func roundUp(v, to uint64) uint64 { return (v + to - 1) / to * to }
