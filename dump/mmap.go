@@ -21,6 +21,10 @@ func mapFile(path, name string) (*mappedFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s: is a directory, not a dump file", name)
+	}
 	size, err := fileSize(f)
 	if err != nil {
 		f.Close()

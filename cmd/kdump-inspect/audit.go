@@ -212,7 +212,7 @@ func printDumpResult(w io.Writer, r *audit.DumpResult) {
 	}
 	t := newTable(w, "SEVERITY", "RULE", "MODULE", "WHERE", "FINDING")
 	for _, f := range r.Findings {
-		where := strings.Join(f.Slots, "\n")
+		where := compactSlots(f.Slots)
 		t.Append([]string{f.Severity.String(), f.Rule, f.Module, where, wrap(f.Message, 70)})
 	}
 	t.Render()
@@ -223,13 +223,13 @@ func printDumpResult(w io.Writer, r *audit.DumpResult) {
 		}
 		fmt.Fprintf(w, "\n   %s %s:\n", f.Rule, f.Module)
 		for _, wd := range f.Words {
-			found := fmt.Sprintf("%#0*x", wd.Size*2+2, wd.Found)
+			found := fmt.Sprintf("0x%0*x", wd.Size*2, wd.Found)
 			if wd.FoundAsm != "" {
 				found += "  " + wd.FoundAsm
 			}
 			exp := ""
 			if wd.HasExpected {
-				exp = fmt.Sprintf("   expected %#0*x", wd.Size*2+2, wd.Expected)
+				exp = fmt.Sprintf("   expected 0x%0*x", wd.Size*2, wd.Expected)
 			}
 			if wd.ExpectedAsm != "" {
 				exp += "  " + wd.ExpectedAsm
@@ -290,4 +290,17 @@ func wrap(s string, n int) string {
 		out = append(out, strings.Join(line, " "))
 	}
 	return strings.Join(out, "\n")
+}
+
+func init() {
+	subcommands["audit"] = subcommand{Name: "audit", Usage: "audit [-s VMLINUX] [--modules DIR] [--json|--jsonl] [--fail-on SEV] DUMP... | --corpus DIR | merge FILE.jsonl... | --rules",
+		Help: "audit every module against the models of the correct loader and OOL ftrace stubs (exit 0 clean, 1 findings, 2 cannot analyse)", Run: runAudit}
+}
+
+// compactSlots shows at most four places, one per line, and counts the rest.
+func compactSlots(s []string) string {
+	if len(s) <= 4 {
+		return strings.Join(s, "\n")
+	}
+	return strings.Join(s[:3], "\n") + fmt.Sprintf("\n... %d more", len(s)-3)
 }
