@@ -87,29 +87,39 @@ func AuditDump(job Job, opts Options) (res DumpResult) {
 	return res
 }
 
-// Run audits an opened program: every module, and whatever further
-// sources of findings are registered (package ftrace's).
+// Run audits an opened program: every module, the ftrace records, and
+// whatever further sources of findings are registered.
 func Run(p *kernel.Program, opts Options) *Report {
 	set := modules.Analyze(p)
-	r := Modules(set, opts)
-	if st, err := ftrace.Load(set); err != nil {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("ftrace records not read, record-level checks skipped: %v", err))
-	} else {
-		r.Warnings = append(r.Warnings, st.Warnings...)
-		// The record-level model supersedes the array-only OOL-INSN check.
-		keep := r.Findings[:0]
-		for _, f := range r.Findings {
-			if f.Rule != "OOL-INSN" {
-				keep = append(keep, f)
-			}
-		}
-		r.Findings = keep
-		Ftrace(r, set, st)
-		r.sort()
-	}
+	st, err := ftrace.Load(set)
+	r := Audit(set, st, err, opts)
 	for _, ex := range extra {
 		ex(p, set, r)
 	}
+	return r
+}
+
+// Audit holds an analysed module set and ftrace state (st may be nil, with
+// stErr saying why) against the models.
+func Audit(set *modules.Set, st *ftrace.State, stErr error, opts Options) *Report {
+	r := Modules(set, opts)
+	if st == nil {
+		if stErr != nil {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("ftrace records not read, record-level checks skipped: %v", stErr))
+		}
+		return r
+	}
+	r.Warnings = append(r.Warnings, st.Warnings...)
+	// The record-level model supersedes the array-only OOL-INSN check.
+	keep := r.Findings[:0]
+	for _, f := range r.Findings {
+		if f.Rule != "OOL-INSN" {
+			keep = append(keep, f)
+		}
+	}
+	r.Findings = keep
+	Ftrace(r, set, st)
+	r.sort()
 	return r
 }
 

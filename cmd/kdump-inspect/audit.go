@@ -15,6 +15,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/repl"
 )
 
 const auditUsage = `usage: kdump-inspect audit [-s VMLINUX] [--modules DIR] [flags] DUMP...
@@ -303,4 +304,36 @@ func compactSlots(s []string) string {
 		return strings.Join(s, "\n")
 	}
 	return strings.Join(s[:3], "\n") + fmt.Sprintf("\n... %d more", len(s)-3)
+}
+
+// The audit as a REPL command: the session's module set, the same rules.
+func init() {
+	var jsonOut *bool
+	var only, skip *string
+	repl.Register(repl.Command{
+		Name:  "audit",
+		Usage: "audit [--json] [--only RULE,..] [--skip RULE,..]",
+		Help:  "hold every module (and the ftrace records) against the models of the correct loader and OOL stubs; print the findings",
+		Flags: func(fs *flag.FlagSet) {
+			jsonOut = fs.Bool("json", false, "print the findings as JSON")
+			only = fs.String("only", "", "comma-separated rule IDs to run")
+			skip = fs.String("skip", "", "comma-separated rule IDs to skip")
+		},
+		Run: func(c *repl.Call) error {
+			if _, err := c.Parse(c.Flags()); err != nil {
+				return err
+			}
+			opts := audit.Options{Only: splitList(*only), Skip: splitList(*skip)}
+			set := c.S.Modules()
+			st, stErr := c.S.Ftrace()
+			r := audit.Audit(set, st, stErr, opts)
+			res := audit.DumpResult{Dump: strings.Join(set.Prog.Dump.Paths, ","), Release: set.Prog.Release, Format: set.Prog.Dump.Format.String(),
+				MMU: set.Prog.MMU.String(), Modules: r.Modules, Findings: r.Findings, Warnings: r.Warnings}
+			if *jsonOut {
+				return c.JSON(res)
+			}
+			printDumpResult(c.Out, &res)
+			return nil
+		},
+	})
 }

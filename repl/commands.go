@@ -1,0 +1,428 @@
+package repl
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+)
+
+// builtinCommands is the command table. Adding a command is one entry here
+// (or one Register call from another package).
+func builtinCommands() []Command {
+	return []Command{
+		{Name: "help", Aliases: []string{"h", "?"}, Usage: "help [COMMAND]", Complete: CompleteCommand,
+			Help: "List the commands, or describe one.", Run: cmdHelp},
+		{Name: "quit", Aliases: []string{"q", "exit"}, Usage: "quit",
+			Help: "Leave the session.", Run: func(c *Call) error { c.S.quit = true; return nil }},
+		{Name: "set", Usage: "set [scroll on|off] [radix 10|16]",
+			Help: "Show or change session settings.\n`scroll` sends long output through $PAGER on a terminal (as crash's `set scroll`); `radix` is the default output base of integers in struct/p.",
+			Run:  cmdSet},
+		{Name: "info", Usage: "info [--json]",
+			Help:  "Describe the dump: format and quirks, byte order, page size, MMU, release, build-id, crash time, CPUs with NIP/LR, memory ranges, page counts.",
+			Flags: jsonFlag, Run: cmdInfo},
+		{Name: "sym", Usage: "sym [-l] [-m MODULE] [--json] [ADDR|NAME...]", Complete: CompleteSymbol,
+			Help: "Translate addresses to symbols (module-aware: inside .stubs `MODULE:.stubs+0x..`) and names to addresses.\n-l lists every vmlinux symbol; -m MODULE lists a module's symbols and sections.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("l", false, "list all vmlinux symbols")
+				fs.String("m", "", "list the symbols and sections of `MODULE`")
+				jsonFlag(fs)
+			}, Run: cmdSym},
+		{Name: "struct", Usage: "struct NAME[.member[,member]] [ADDR|SYMBOL] [COUNT] [-o] [-x|-d]", Complete: CompleteType,
+			Help:  "Print a struct at an address, crash style (nested structs indented, arrays, enums by name, pointers with the symbol they hit), or its definition without an address.\nCOUNT prints consecutive structs (`struct ftrace_ool_stub ADDR 7`).",
+			Flags: structFlags, Run: func(c *Call) error { return cmdStruct(c, "struct") }},
+		{Name: "union", Usage: "union NAME[.member[,member]] [ADDR|SYMBOL] [COUNT] [-o] [-x|-d]", Complete: CompleteType,
+			Help:  "Like struct, for unions.",
+			Flags: structFlags, Run: func(c *Call) error { return cmdStruct(c, "union") }},
+		{Name: "whatis", Usage: "whatis TYPE|SYMBOL [-o]", Complete: CompleteType,
+			Help: "Show a type's definition or a variable's declaration.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("o", false, "show member offsets")
+			}, Run: cmdWhatis},
+		{Name: "p", Aliases: []string{"print"}, Usage: "p [-x|-d] EXPR", Complete: CompleteSymbol,
+			Help: "Print an expression: a variable, `*ptr`, member paths (`var.m`, `var->m`, `a[2]`), casts `(struct module *)ADDR`, `((struct module *)ADDR)->arch`.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("x", false, "integers in hexadecimal")
+				fs.Bool("d", false, "integers in decimal")
+			}, Run: cmdPrint},
+		{Name: "rd", Usage: "rd [-8|-16|-32|-64] [-s] [-p] [--json] ADDR|SYMBOL [COUNT]", Complete: CompleteSymbol,
+			Help: "Read memory: COUNT units (default 1) shown as hexadecimal words with ASCII, or with -s as symbols where they resolve.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("8", false, "bytes")
+				fs.Bool("16", false, "16-bit units")
+				fs.Bool("32", false, "32-bit units")
+				fs.Bool("64", false, "64-bit units (the default)")
+				fs.Bool("s", false, "show symbols for words that resolve")
+				fs.Bool("p", false, "ADDR is physical")
+				jsonFlag(fs)
+			}, Run: cmdRd},
+		{Name: "dis", Usage: "dis [-r] [--json] ADDR|SYMBOL|MODULE:.stubs [COUNT]", Complete: CompleteDis,
+			Help: "Disassemble (GNU syntax, ISA 3.1 prefixed instructions included) with branch and addis/addi targets resolved to symbols.\nInside a module's .stubs every word shows as the loader laid it out twice: `ppc64[i]` at each 40-byte ppc64_stub_entry and `ftrace[j]` at each 24-byte ftrace_ool_stub, with the member each word belongs to (jump[3], magic, funcdata, ftrace_op, insn[1]), and `<<` where the words contradict the loader model (a call stub inside the OOL array, a NULL ftrace_op, an OOL stub not starting with mflr r0, a word differing from the template).\nA symbol without COUNT disassembles the whole function; MODULE:.stubs without COUNT the whole section; -r disassembles from the function start up to ADDR.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("r", false, "from the start of the function up to ADDR")
+				fs.Bool("l", false, "source lines (not available yet)")
+				jsonFlag(fs)
+			}, Run: cmdDis},
+		{Name: "mod", Usage: "mod [--json]",
+			Help:  "List the loaded modules with crash's columns (MODULE NAME BASE SIZE OBJECT FILE) plus the .stubs size, stub_count and the OOL ftrace stubs.",
+			Flags: jsonFlag, Run: cmdMod},
+		{Name: "stubs", Usage: "stubs MODULE [--overlay] [--json]", Complete: CompleteModule,
+			Help: "A module's .stubs: every ppc64_stub_entry slot (kind, target, state against the loader model) and the ftrace_ool_stub array.\n--overlay shows every 4-byte word seen both as ppc64_stub_entry[] and as ftrace_ool_stub[] (seed 000's two-column table).",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("overlay", false, "word-by-word overlay of the two views")
+				jsonFlag(fs)
+			}, Run: cmdStubs},
+		{Name: "log", Aliases: []string{"dmesg"}, Usage: "log [-t] [--json]",
+			Help: "The kernel log from the printk ring buffer (prb), oldest first, with [seconds.micros] timestamps.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("t", false, "omit timestamps")
+				jsonFlag(fs)
+			}, Run: cmdLog},
+		{Name: "list", Usage: "list -H HEAD -s TYPE[.member,...] -o MEMBER [--json]", Complete: CompleteSymbol,
+			Help: "Walk a list_head: HEAD (symbol or address) is the list head, TYPE the entry type and MEMBER its list_head member; prints each entry's address, or the members named after TYPE.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.String("H", "", "list head `SYMBOL|ADDR`")
+				fs.String("s", "", "entry `TYPE[.member,...]`")
+				fs.String("o", "", "the list_head `MEMBER` in TYPE")
+				fs.Int("max", 10000, "stop after `N` entries")
+				jsonFlag(fs)
+			}, Run: cmdList},
+		{Name: "ftrace", Usage: "ftrace [MODULE] [--json]", Complete: CompleteModule,
+			Help:  "The dyn_ftrace records and their out-of-line stubs (needs package ftrace's record reader).",
+			Flags: jsonFlag, Run: cmdFtrace},
+		{Name: "klp", Usage: "klp [--json]",
+			Help:  "Livepatch state: patches, objects, functions (needs package ftrace's klp reader).",
+			Flags: jsonFlag, Run: cmdKlp},
+	}
+}
+
+func jsonFlag(fs *flag.FlagSet) { fs.Bool("json", false, "print JSON") }
+
+func structFlags(fs *flag.FlagSet) {
+	fs.Bool("o", false, "show member offsets")
+	fs.Bool("x", false, "integers in hexadecimal")
+	fs.Bool("d", false, "integers in decimal")
+}
+
+func boolFlag(fs *flag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	return f != nil && f.Value.String() == "true"
+}
+
+func stringFlag(fs *flag.FlagSet, name string) string {
+	if f := fs.Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
+func cmdHelp(c *Call) error {
+	if len(c.Args) > 0 {
+		cmd, ok := c.S.Lookup(c.Args[0])
+		if !ok {
+			return fmt.Errorf("help: no command %q", c.Args[0])
+		}
+		writeCommandHelp(c.Out, cmd)
+		return nil
+	}
+	for _, cmd := range c.S.cmds {
+		c.Printf("  %-8s %s\n", cmd.Name, cmd.Summary())
+	}
+	c.Printf("\nhelp COMMAND for details; `cmd | shell command` pipes output; `cmd; cmd` runs several.\n")
+	return nil
+}
+
+// writeCommandHelp prints usage, aliases, help text and flags.
+func writeCommandHelp(w io.Writer, cmd *Command) {
+	fmt.Fprintf(w, "usage: %s\n", cmd.Usage)
+	if len(cmd.Aliases) > 0 {
+		fmt.Fprintf(w, "aliases: %s\n", strings.Join(cmd.Aliases, ", "))
+	}
+	fmt.Fprintf(w, "\n%s\n", cmd.Help)
+	if fl := flagLines(cmd); len(fl) > 0 {
+		fmt.Fprintf(w, "\nflags:\n")
+		for _, l := range fl {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
+	}
+}
+
+// flagLines describes a command's flags, one per line.
+func flagLines(cmd *Command) []string {
+	fs := cmd.FlagSet()
+	var out []string
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		dash := "-"
+		if len(f.Name) > 1 && !isDigits(f.Name) {
+			dash = "--"
+		}
+		l := dash + f.Name
+		if name != "" {
+			l += " " + name
+		}
+		l += "\t" + usage
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			l += " (default " + f.DefValue + ")"
+		}
+		out = append(out, l)
+	})
+	return out
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func cmdSet(c *Call) error {
+	pos, err := c.Parse(c.Flags())
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		c.Printf("scroll: %s\nradix: %d\n", onOff(c.S.scroll), c.S.radix)
+		return nil
+	}
+	if len(pos) != 2 {
+		return &UsageError{Cmd: "set", Msg: "want a setting and a value"}
+	}
+	switch pos[0] {
+	case "scroll":
+		switch pos[1] {
+		case "on":
+			c.S.scroll = true
+		case "off":
+			c.S.scroll = false
+		default:
+			return &UsageError{Cmd: "set", Msg: "scroll is on or off"}
+		}
+	case "radix":
+		switch pos[1] {
+		case "10":
+			c.S.radix = 10
+		case "16":
+			c.S.radix = 16
+		default:
+			return &UsageError{Cmd: "set", Msg: "radix is 10 or 16"}
+		}
+	default:
+		return &UsageError{Cmd: "set", Msg: "unknown setting " + pos[0]}
+	}
+	return nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func cmdStruct(c *Call, kind string) error {
+	fs := c.Flags()
+	pos, err := c.Parse(fs)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 || len(pos) > 3 {
+		return &UsageError{Cmd: kind, Msg: "want NAME[.member] [ADDR] [COUNT]"}
+	}
+	sp := parseStructSpec(kind, pos[0])
+	hex := boolFlag(fs, "x") || (c.S.radix == 16 && !boolFlag(fs, "d"))
+	if len(pos) == 1 {
+		t, err := c.S.Prog.Types.Lookup(sp.Type)
+		if err != nil {
+			return err
+		}
+		if len(sp.Members) > 0 {
+			for _, m := range sp.Members {
+				off, err := c.S.Prog.Types.Offsetof(sp.Type, m)
+				if err != nil {
+					return err
+				}
+				c.Printf("  [%#x] %s\n", off, m)
+			}
+			return nil
+		}
+		c.S.printDefinition(c, t, boolFlag(fs, "o"))
+		return nil
+	}
+	addr, err := c.S.ParseAddr(pos[1])
+	if err != nil {
+		return err
+	}
+	count := 1
+	if len(pos) == 3 {
+		if count, err = parseCount(pos[2]); err != nil {
+			return err
+		}
+	}
+	return c.S.printStruct(c, sp, addr, count, hex, boolFlag(fs, "o"))
+}
+
+func cmdWhatis(c *Call) error {
+	fs := c.Flags()
+	pos, err := c.Parse(fs)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return &UsageError{Cmd: "whatis", Msg: "want a type or symbol"}
+	}
+	pos = []string{strings.Join(pos, " ")}
+	if t, err := c.S.lookupType(pos[0]); err == nil {
+		c.S.printDefinition(c, t, boolFlag(fs, "o"))
+		return nil
+	}
+	t, err := c.S.Prog.Types.VariableType(pos[0])
+	if err != nil {
+		return fmt.Errorf("whatis: %s is neither a type nor a variable", pos[0])
+	}
+	c.Printf("%s;\n", declare(pos[0], t))
+	return nil
+}
+
+func cmdPrint(c *Call) error {
+	fs := c.Flags()
+	pos, err := c.Parse(fs)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return &UsageError{Cmd: "p", Msg: "want an expression"}
+	}
+	expr := strings.Join(pos, " ")
+	o, err := c.S.evalExpr(expr)
+	if err != nil {
+		return err
+	}
+	hex := boolFlag(fs, "x") || (c.S.radix == 16 && !boolFlag(fs, "d"))
+	pr := c.S.newPrinter(hex)
+	o = pr.rebase(o)
+	c.Printf("%s = %s\n", expr, pr.value(o, 0, 0))
+	return nil
+}
+
+// evalExpr evaluates p's small expression language.
+func (s *Session) evalExpr(expr string) (kernel.Object, error) {
+	expr = strings.TrimSpace(expr)
+	derefs := 0
+	for strings.HasPrefix(expr, "*") {
+		derefs++
+		expr = strings.TrimSpace(expr[1:])
+	}
+	var o kernel.Object
+	var rest string
+	switch {
+	case strings.HasPrefix(expr, "(("):
+		// ((TYPE *)ADDR)rest
+		end := strings.IndexByte(expr, ')')
+		typ := expr[2:end]
+		close := strings.IndexByte(expr[end+1:], ')')
+		if close < 0 {
+			return kernel.Object{}, fmt.Errorf("p: unbalanced parentheses in %q", expr)
+		}
+		addrS := strings.TrimSpace(expr[end+1 : end+1+close])
+		rest = strings.TrimSpace(expr[end+2+close:])
+		po, err := s.castPointer(typ, addrS)
+		if err != nil {
+			return kernel.Object{}, err
+		}
+		o = po
+	case strings.HasPrefix(expr, "("):
+		end := strings.IndexByte(expr, ')')
+		if end < 0 {
+			return kernel.Object{}, fmt.Errorf("p: unbalanced parentheses in %q", expr)
+		}
+		po, err := s.castPointer(expr[1:end], strings.TrimSpace(expr[end+1:]))
+		if err != nil {
+			return kernel.Object{}, err
+		}
+		o = po
+	default:
+		name := expr
+		if i := strings.IndexAny(expr, ".-["); i > 0 {
+			name, rest = expr[:i], expr[i:]
+		}
+		v, err := s.Prog.Variable(name)
+		if err != nil {
+			return kernel.Object{}, err
+		}
+		o = v
+	}
+	if rest != "" {
+		if strings.HasPrefix(rest, "->") || strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "[") {
+			m, err := o.Member(strings.TrimPrefix(rest, "."))
+			if strings.HasPrefix(rest, "[") {
+				m, err = indexPath(o, rest)
+			}
+			if err != nil {
+				return kernel.Object{}, err
+			}
+			o = m
+		} else {
+			return kernel.Object{}, fmt.Errorf("p: cannot parse %q", rest)
+		}
+	}
+	for range derefs {
+		d, err := o.Deref()
+		if err != nil {
+			return kernel.Object{}, err
+		}
+		o = d
+	}
+	return o, nil
+}
+
+func indexPath(o kernel.Object, rest string) (kernel.Object, error) {
+	j := strings.IndexByte(rest, ']')
+	if j < 0 {
+		return kernel.Object{}, fmt.Errorf("unbalanced [ in %q", rest)
+	}
+	n, err := parseNum(rest[1:j])
+	if err != nil {
+		return kernel.Object{}, err
+	}
+	e, err := o.Index(int64(n))
+	if err != nil {
+		return kernel.Object{}, err
+	}
+	if r := rest[j+1:]; r != "" {
+		return e.Member(strings.TrimPrefix(r, "."))
+	}
+	return e, nil
+}
+
+// castPointer makes the pointer object (TYPE *)ADDR: a pointer-typed
+// object whose Deref is TYPE at ADDR. It is modelled as the pointee with
+// one Deref pending, which Member handles transparently.
+func (s *Session) castPointer(typ, addrS string) (kernel.Object, error) {
+	typ = strings.TrimSpace(typ)
+	if !strings.HasSuffix(typ, "*") {
+		return kernel.Object{}, fmt.Errorf("p: only pointer casts are supported: (%s)", typ)
+	}
+	base := strings.TrimSpace(strings.TrimSuffix(typ, "*"))
+	addr, err := s.ParseAddr(addrS)
+	if err != nil {
+		return kernel.Object{}, err
+	}
+	return s.Prog.Object(base, addr)
+}
+
+// sortedKeys returns a map's keys sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

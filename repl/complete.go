@@ -1,0 +1,158 @@
+package repl
+
+import (
+	"debug/dwarf"
+	"sort"
+	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+)
+
+// commonTypes are offered when completing a bare type name: the symbols
+// package keeps its name index private, so completion of arbitrary type
+// names falls back to these and to any name that resolves.
+var commonTypes = []string{
+	"module", "mod_arch_specific", "ppc64_stub_entry", "ftrace_ool_stub",
+	"ftrace_ops", "dyn_ftrace", "ftrace_page", "klp_patch", "klp_object", "klp_func",
+	"list_head", "hlist_head", "hlist_node", "task_struct", "mm_struct", "page",
+	"printk_ringbuffer", "prb_desc", "printk_info", "module_memory", "klp_modinfo",
+	"paca_struct", "pt_regs", "cpu_spec", "elf64_shdr", "module_sect_attrs",
+}
+
+// Candidates returns completion candidates for a word of the given kind.
+func (s *Session) Candidates(kind CompleteKind, cur string) []string {
+	var out []string
+	add := func(v string) {
+		if strings.HasPrefix(v, cur) {
+			out = append(out, v)
+		}
+	}
+	switch kind {
+	case CompleteCommand:
+		for _, c := range s.cmds {
+			add(c.Name)
+		}
+	case CompleteModule:
+		for _, n := range s.moduleNames() {
+			add(n)
+		}
+	case CompleteType:
+		if i := strings.IndexByte(cur, '.'); i >= 0 {
+			return s.memberCandidates(cur[:i], cur[i+1:])
+		}
+		for _, n := range commonTypes {
+			add(n)
+		}
+	case CompleteSymbol, CompleteDis:
+		if cur == "" {
+			return nil
+		}
+		if kind == CompleteDis {
+			for _, n := range s.moduleNames() {
+				add(n + ":.stubs")
+			}
+		}
+		if s.Prog.Syms != nil {
+			for _, sym := range s.Prog.Syms.Symbols() {
+				if strings.HasPrefix(sym.Name, cur) {
+					out = append(out, sym.Name)
+					if len(out) > 500 {
+						break
+					}
+				}
+			}
+		}
+		if set := s.modsIfLoaded(); set != nil {
+			for _, a := range set.Modules {
+				if a.Syms == nil {
+					continue
+				}
+				for _, sym := range a.Syms.Symbols() {
+					add(sym.Name)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return dedup(out)
+}
+
+func dedup(s []string) []string {
+	var out []string
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// modsIfLoaded returns the module set only if already analysed (completion
+// must not start a multi-second analysis).
+func (s *Session) modsIfLoaded() *modules.Set {
+	s.modMu.Lock()
+	defer s.modMu.Unlock()
+	return s.mods
+}
+
+func (s *Session) moduleNames() []string {
+	var out []string
+	for _, a := range s.Modules().Modules {
+		out = append(out, a.Module.Name)
+	}
+	return out
+}
+
+// memberCandidates completes "TYPE.mem.sub" member paths.
+func (s *Session) memberCandidates(typ, path string) []string {
+	t, err := s.lookupType(typ)
+	if err != nil {
+		return nil
+	}
+	prefix := typ + "."
+	parts := strings.Split(path, ".")
+	for _, p := range parts[:len(parts)-1] {
+		f, ok := symbols.FindField(t, p, s.Prog.Order)
+		if !ok {
+			return nil
+		}
+		t = s.complete(f.Type)
+		prefix += p + "."
+	}
+	last := parts[len(parts)-1]
+	var out []string
+	var walk func(t dwarf.Type, depth int)
+	walk = func(t dwarf.Type, depth int) {
+		for _, f := range symbols.Fields(s.complete(t), s.Prog.Order) {
+			if f.Name == "" && depth < 8 {
+				walk(f.Type, depth+1)
+				continue
+			}
+			if strings.HasPrefix(f.Name, last) {
+				out = append(out, prefix+f.Name)
+			}
+		}
+	}
+	walk(t, 0)
+	sort.Strings(out)
+	return out
+}
+
+// complete strips typedefs/qualifiers and pointers to reach a struct, and
+// completes a declaration.
+func (s *Session) complete(t dwarf.Type) dwarf.Type {
+	for range 8 {
+		t = symbols.Underlying(t)
+		if p, ok := t.(*dwarf.PtrType); ok && p.Type != nil {
+			t = p.Type
+			continue
+		}
+		if a, ok := t.(*dwarf.ArrayType); ok {
+			t = a.Type
+			continue
+		}
+		break
+	}
+	return s.Prog.Types.Complete(t)
+}

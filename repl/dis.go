@@ -1,0 +1,386 @@
+package repl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/kdump-inspect/kdump-inspect/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+)
+
+// maxDisInsns bounds one dis command.
+const maxDisInsns = 1 << 16
+
+// DisLine is one disassembled word (or prefixed instruction) with its
+// annotations; `dis --json` prints these.
+type DisLine struct {
+	Addr     uint64   `json:"addr"`
+	Location string   `json:"location"`
+	Words    []uint32 `json:"words"`
+	Text     string   `json:"text"`
+	// Comment holds resolved targets: "<sym>" of a branch, "r11 = 0x… <…>"
+	// of an addis/addi pair.
+	Comment string `json:"comment,omitempty"`
+	// Overlay columns inside a module's .stubs.
+	Stub      string `json:"stub,omitempty"`       // "ppc64[5]" at a 40-byte boundary, else ""
+	StubField string `json:"stub_field,omitempty"` // jump[3], magic, funcdata
+	OOL       string `json:"ool,omitempty"`        // "ftrace[1]" at a 24-byte boundary
+	OOLField  string `json:"ool_field,omitempty"`  // ftrace_op, insn[1]
+	InStubs   bool   `json:"in_stubs,omitempty"`
+	Mark      string `json:"mark,omitempty"` // "<< reason" where the words contradict the model
+	Fault     string `json:"fault,omitempty"`
+}
+
+// resolve names an address with the module-aware resolver.
+func (s *Session) resolve(addr uint64) symbols.Location {
+	if set := s.Modules(); set != nil && set.Resolver != nil {
+		return set.Resolver.Lookup(addr)
+	}
+	return s.Prog.Resolver.Lookup(addr)
+}
+
+// ParseAddr parses an address: a symbol (vmlinux, module, "MODULE:NAME",
+// "MODULE:.stubs"), optionally +OFFSET, or a number (hex with or without
+// 0x, as crash reads addresses).
+func (s *Session) ParseAddr(arg string) (uint64, error) {
+	base, off := arg, uint64(0)
+	if i := strings.LastIndexAny(arg, "+-"); i > 0 {
+		o, err := parseNum(arg[i+1:])
+		if err == nil {
+			base = arg[:i]
+			off = o
+			if arg[i] == '-' {
+				off = -o
+			}
+		}
+	}
+	if v, err := parseNum(base); err == nil {
+		return v + off, nil
+	}
+	if set := s.Modules(); set != nil && set.Resolver != nil {
+		if a, ok := set.Resolver.Address(base); ok {
+			return a + off, nil
+		}
+	} else if a, ok := s.Prog.Resolver.Address(base); ok {
+		return a + off, nil
+	}
+	return 0, fmt.Errorf("%s: no such symbol, and not an address", arg)
+}
+
+// parseNum reads 0x-prefixed hex, or bare hex when it has hex letters or
+// is 8+ digits long (an address), else decimal.
+func parseNum(s string) (uint64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("empty number")
+	}
+	var v uint64
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		_, err := fmt.Sscanf(s[2:], "%x", &v)
+		if err != nil || !isHex(s[2:]) {
+			return 0, fmt.Errorf("bad number %q", s)
+		}
+		return v, nil
+	}
+	if !isHex(s) {
+		return 0, fmt.Errorf("bad number %q", s)
+	}
+	if len(s) >= 8 || strings.ContainsAny(strings.ToLower(s), "abcdef") {
+		fmt.Sscanf(s, "%x", &v)
+		return v, nil
+	}
+	_, err := fmt.Sscanf(s, "%d", &v)
+	return v, err
+}
+
+func isHex(s string) bool {
+	if s == "" || len(s) > 16 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// stubsAt returns the analysed module whose .stubs holds addr.
+func (s *Session) stubsAt(addr uint64) *modules.Analysis {
+	for _, a := range s.Modules().Modules {
+		if st := a.Stubs; st != nil && addr >= st.Base && addr-st.Base < st.Size {
+			return a
+		}
+	}
+	return nil
+}
+
+// stubMarks computes, for a module's .stubs, the marker of every word
+// offset that contradicts the model: words of a slot that differ from the
+// model or template, call stubs lying in the OOL range, OOL entries that do
+// not start with mflr r0, NULL ftrace_op.
+func stubMarks(st *modules.Stubs) map[uint64]string {
+	marks := map[uint64]string{}
+	add := func(off uint64, why string) {
+		if old, ok := marks[off]; ok && old != "<<" {
+			if why == "<<" {
+				return
+			}
+		}
+		marks[off] = why
+	}
+	inOOL := func(off uint64) bool { return off >= st.OOLOff && off < st.OOLEnd }
+	for _, sl := range st.Slots {
+		base := uint64(sl.Index) * modules.StubEntrySize
+		for i, w := range sl.Mismatch {
+			o := base + uint64(w)*4
+			why := "<<"
+			if i == 0 && sl.Expected != nil {
+				why = "<< differs from the model: " + sl.Expected.Kind.String()
+				if sl.Expected.TargetName != "" {
+					why += " -> " + sl.Expected.TargetName
+				}
+			}
+			add(o, why)
+			if w == 8 {
+				add(o+4, "<<")
+			}
+		}
+		if (sl.Kind == modules.SlotCall || sl.Kind == modules.SlotKlp) && sl.InOOL {
+			first := true
+			for o := base; o < base+modules.StubEntrySize; o += 4 {
+				if !inOOL(o) {
+					continue
+				}
+				if first {
+					name := sl.TargetName
+					if name == "" {
+						name = fmt.Sprintf("%#x", sl.Funcdata)
+					}
+					add(o, fmt.Sprintf("<< call stub (slot %d -> %s) inside ool_stubs", sl.Index, name))
+					first = false
+				} else {
+					add(o, "<<")
+				}
+			}
+		}
+	}
+	for _, o := range st.OOL {
+		off := o.Addr - st.Base
+		if o.FtraceOp == 0 {
+			add(off, "<< ftrace_op NULL")
+			add(off+4, "<<")
+		}
+		if o.Insn[0] != ppcMFLR0 {
+			add(off+8, "<< insn[0] is not mflr r0")
+		}
+	}
+	return marks
+}
+
+// ppcMFLR0 is `mflr r0` (PPC_RAW_MFLR(_R0)).
+const ppcMFLR0 = 0x7c0802a6
+
+// disassemble produces n lines from addr. The words come from the dump;
+// inside .stubs each word is decoded on its own (the overlay view), else
+// prefixed instructions take 8 bytes.
+func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
+	if n > maxDisInsns {
+		n = maxDisInsns
+	}
+	var out []DisLine
+	var sa *modules.Analysis
+	var marks map[uint64]string
+	// r11/r12 tracking for addis/addi pairs and ld through them.
+	type regVal struct {
+		v  uint64
+		ok bool
+	}
+	var regs [32]regVal
+	pc := addr
+	for i := 0; i < n; i++ {
+		if err := c.Ctx.Err(); err != nil {
+			return out, err
+		}
+		if a := s.stubsAt(pc); a != sa {
+			sa = a
+			marks = nil
+			if sa != nil {
+				marks = stubMarks(sa.Stubs)
+			}
+			regs = [32]regVal{}
+		}
+		l := DisLine{Addr: pc, Location: s.resolve(pc).String()}
+		var buf [8]byte
+		nread, err := s.Prog.Context.Mem.ReadAt(buf[:], pc)
+		if nread < 4 {
+			if err == nil {
+				err = &dump.Fault{Addr: pc, Reason: dump.Unmapped}
+			}
+			l.Fault = err.Error()
+			out = append(out, l)
+			return out, nil
+		}
+		w := s.Prog.Order.Uint32(buf[:])
+		size := uint64(4)
+		if sa == nil && w>>26 == 1 && nread >= 8 {
+			w2 := s.Prog.Order.Uint32(buf[4:])
+			l.Words = []uint32{w, w2}
+			l.Text = ppc64.DisasmPrefixed(w, w2, pc)
+			size = 8
+		} else {
+			l.Words = []uint32{w}
+			l.Text = ppc64.Disasm(w, pc)
+		}
+		if t, _, ok := ppc64.BranchTarget(w, pc); ok {
+			l.Comment = "<" + s.resolve(t).String() + ">"
+		}
+		if site := s.ftraceSite(pc); site != "" {
+			l.Comment = strings.TrimSpace(l.Comment + " " + site)
+		}
+		// addis rt,ra,HI: remember rt = base(ra) + HI<<16 when base known.
+		op := w >> 26
+		rt, ra := int(w>>21&31), int(w>>16&31)
+		imm := int64(int16(uint16(w)))
+		switch op {
+		case 15: // addis
+			base, ok := s.regBase(ra, pc, sa, regs[ra].v, regs[ra].ok)
+			regs[rt] = regVal{base + uint64(imm<<16), ok}
+		case 14: // addi
+			if ra != 0 && regs[ra].ok {
+				v := regs[ra].v + uint64(imm)
+				regs[rt] = regVal{v, true}
+				l.Comment = fmt.Sprintf("r%d = %#x <%s>", rt, v, s.resolve(v).String())
+			} else {
+				regs[rt] = regVal{}
+			}
+		case 58: // ld rt,DS(ra)
+			if w&3 == 0 && ra == 13 && s.Modules().Features.PacaKernelTOC != 0 && imm == int64(s.Modules().Features.PacaKernelTOC) {
+				// ld rX,PACATOC(r13): the kernel TOC (create_ftrace_stub()).
+				if t, err := s.Prog.SymbolAddr(".TOC."); err == nil {
+					regs[rt] = regVal{t, true}
+					l.Comment = fmt.Sprintf("r%d = paca->kernel_toc = %#x", rt, t)
+					break
+				}
+			}
+			if w&3 == 0 && ra != 0 && regs[ra].ok {
+				ea := regs[ra].v + uint64(imm&^3)
+				if v, err := s.Prog.ReadU64(ea); err == nil {
+					l.Comment = fmt.Sprintf("r%d = *%#x = %#x", rt, ea, v)
+					if loc := s.resolve(v); loc.Symbol != nil || loc.Section != "" {
+						l.Comment += " <" + loc.String() + ">"
+					}
+				}
+			}
+			regs[rt] = regVal{}
+		default:
+			if op != 62 && op != 31 { // std, mtctr/mflr: leave registers
+				regs[rt] = regVal{}
+			}
+		}
+		if sa != nil {
+			st := sa.Stubs
+			off := pc - st.Base
+			l.InStubs = true
+			if off%modules.StubEntrySize == 0 {
+				l.Stub = fmt.Sprintf("ppc64[%d]", off/modules.StubEntrySize)
+			}
+			l.StubField = stubFieldName(off % modules.StubEntrySize)
+			if len(st.OOL) > 0 && off >= st.OOLOff && off < st.OOLOff+uint64(len(st.OOL))*modules.OOLStubSize {
+				rel := off - st.OOLOff
+				if rel%modules.OOLStubSize == 0 {
+					l.OOL = fmt.Sprintf("ftrace[%d]", rel/modules.OOLStubSize)
+				}
+				l.OOLField = oolFieldName(rel % modules.OOLStubSize)
+			}
+			l.Mark = marks[off]
+		}
+		out = append(out, l)
+		pc += size
+	}
+	return out, nil
+}
+
+// regBase is the value of ra before an addis: r2 is the module's TOC
+// pointer (my_r2) inside a module, the kernel TOC in vmlinux; r12 at a
+// function's global entry is the entry address.
+func (s *Session) regBase(ra int, pc uint64, sa *modules.Analysis, v uint64, known bool) (uint64, bool) {
+	if known {
+		return v, true
+	}
+	switch ra {
+	case 2:
+		if sa != nil && sa.Stubs.R2 != 0 {
+			return sa.Stubs.R2, true
+		}
+		if a := s.Modules().ByAddr(pc); a != nil {
+			if a.Stubs != nil && a.Stubs.R2 != 0 {
+				return a.Stubs.R2, true
+			}
+			return 0, false
+		}
+		if t, err := s.Prog.SymbolAddr(".TOC."); err == nil {
+			return t, true
+		}
+	case 12:
+		if loc := s.resolve(pc); loc.Symbol != nil && loc.Off == 0 {
+			return pc, true
+		}
+	}
+	return 0, false
+}
+
+func stubFieldName(off uint64) string {
+	switch {
+	case off < 28:
+		return fmt.Sprintf("jump[%d]", off/4)
+	case off < 32:
+		return "magic"
+	}
+	return "funcdata"
+}
+
+func oolFieldName(off uint64) string {
+	if off < 8 {
+		return "ftrace_op"
+	}
+	return fmt.Sprintf("insn[%d]", (off-8)/4)
+}
+
+// writeDis prints lines crash-style, with the overlay columns first when
+// any line lies in .stubs.
+func writeDis(c *Call, lines []DisLine) {
+	stubs := false
+	for _, l := range lines {
+		stubs = stubs || l.InStubs
+	}
+	locW := 0
+	for _, l := range lines {
+		locW = max(locW, len(l.Location))
+	}
+	for _, l := range lines {
+		var b strings.Builder
+		if stubs {
+			fmt.Fprintf(&b, "%-10s %-10s ", l.Stub, l.OOL)
+		}
+		fmt.Fprintf(&b, "%#x <%s>:%s ", l.Addr, l.Location, strings.Repeat(" ", locW-len(l.Location)))
+		if l.Fault != "" {
+			fmt.Fprintf(&b, "<unreadable: %s>", l.Fault)
+			c.Printf("%s\n", b.String())
+			continue
+		}
+		if stubs {
+			fmt.Fprintf(&b, "%-9s %-9s ", l.StubField, l.OOLField)
+		}
+		fmt.Fprintf(&b, "%08x  %-32s", l.Words[0], l.Text)
+		if l.Comment != "" {
+			fmt.Fprintf(&b, " %s", l.Comment)
+		}
+		if l.Mark != "" {
+			fmt.Fprintf(&b, "  %s", l.Mark)
+		}
+		c.Printf("%s\n", strings.TrimRight(b.String(), " "))
+	}
+}

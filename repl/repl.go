@@ -1,0 +1,515 @@
+// Package repl is kdump-inspect's user interface: one command table
+// ({Name, Aliases, Usage, Help, Run}, after delve's pkg/terminal), a
+// readline session with history and completion, batch execution (-c, -i,
+// stdin), and every printed view — `dis` with the .stubs overlay columns,
+// crash-shaped `struct`/`p`/`rd`, `mod`, `stubs`, `log`, `info`.
+//
+// It prints; it does not analyse. The facts come from packages kernel,
+// modules and (when present) ftrace; a view that cannot read something says
+// so on the line where the value would be, never prints zeros instead.
+// It never calls os.Exit: package main does.
+package repl
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kdump-inspect/kdump-inspect/ftrace"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/modules"
+)
+
+// Command is one entry of the command table.
+type Command struct {
+	Name    string
+	Aliases []string
+	// Usage is the synopsis line ("dis [-r] [-l] ADDR|SYMBOL [COUNT]").
+	Usage string
+	// Help is the description; its first line is the summary that `help`
+	// lists. The flags each command defines are appended by `help CMD` and
+	// the generated docs.
+	Help string
+	// Flags, when set, declares the command's flags on fs (so that help
+	// and docs can list them); Run parses with Call.Parse.
+	Flags func(fs *flag.FlagSet)
+	Run   func(c *Call) error
+	// Complete says what the positional arguments complete to.
+	Complete CompleteKind
+}
+
+// CompleteKind selects tab completion for a command's arguments.
+type CompleteKind int
+
+const (
+	CompleteNone CompleteKind = iota
+	CompleteSymbol
+	CompleteType // type names and member paths (struct module.ar<TAB>)
+	CompleteModule
+	CompleteCommand
+	CompleteDis // symbols, modules as MODULE:.stubs
+)
+
+// Summary is the first line of the help text.
+func (c *Command) Summary() string {
+	s, _, _ := strings.Cut(c.Help, "\n")
+	return s
+}
+
+// FlagSet returns a fresh flag set with the command's flags declared.
+func (c *Command) FlagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if c.Flags != nil {
+		c.Flags(fs)
+	}
+	return fs
+}
+
+var (
+	extraMu sync.Mutex
+	extra   []Command
+)
+
+// Register adds a command to the table (package main's audit command
+// registers itself this way from an init function). A later registration of
+// the same name replaces the earlier one.
+func Register(c Command) {
+	extraMu.Lock()
+	defer extraMu.Unlock()
+	for i := range extra {
+		if extra[i].Name == c.Name {
+			extra[i] = c
+			return
+		}
+	}
+	extra = append(extra, c)
+}
+
+// Commands returns the full command table, sorted by name.
+func Commands() []Command {
+	cmds := builtinCommands()
+	extraMu.Lock()
+	for _, e := range extra {
+		replaced := false
+		for i := range cmds {
+			if cmds[i].Name == e.Name {
+				cmds[i], replaced = e, true
+			}
+		}
+		if !replaced {
+			cmds = append(cmds, e)
+		}
+	}
+	extraMu.Unlock()
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
+	return cmds
+}
+
+// Options configure a Session.
+type Options struct {
+	Out, Err io.Writer
+	// TTY says the output is a terminal: long output then goes through
+	// $PAGER while `set scroll` is on.
+	TTY bool
+	// PanicLog is the directory for stacks of recovered panics; "" means
+	// the user's cache directory.
+	PanicLog string
+}
+
+// Session is one open dump and the state of the command loop.
+type Session struct {
+	Prog *kernel.Program
+	Out  io.Writer
+	Err  io.Writer
+
+	tty      bool
+	scroll   bool
+	radix    int
+	panicDir string
+	cmds     []Command
+	byName   map[string]*Command
+
+	modMu sync.Mutex
+	mods  *modules.Set
+
+	ftraceState *ftrace.State
+	ftraceErr   error
+	ftraceSites map[uint64]bool
+
+	quit bool
+}
+
+// New makes a session over an opened program.
+func New(p *kernel.Program, opts Options) *Session {
+	s := &Session{Prog: p, Out: opts.Out, Err: opts.Err, tty: opts.TTY, scroll: opts.TTY, radix: 10, panicDir: opts.PanicLog}
+	if s.Out == nil {
+		s.Out = os.Stdout
+	}
+	if s.Err == nil {
+		s.Err = os.Stderr
+	}
+	s.cmds = Commands()
+	s.byName = map[string]*Command{}
+	for i := range s.cmds {
+		c := &s.cmds[i]
+		s.byName[c.Name] = c
+		for _, a := range c.Aliases {
+			s.byName[a] = c
+		}
+	}
+	return s
+}
+
+// Modules returns every module analysed (once, on first use).
+func (s *Session) Modules() *modules.Set {
+	s.modMu.Lock()
+	defer s.modMu.Unlock()
+	if s.mods == nil {
+		s.mods = modules.Analyze(s.Prog)
+	}
+	return s.mods
+}
+
+// SetModules installs an already analysed module set (package main's
+// audit may have one).
+func (s *Session) SetModules(set *modules.Set) {
+	s.modMu.Lock()
+	defer s.modMu.Unlock()
+	s.mods = set
+}
+
+// Quit reports whether `quit` ran.
+func (s *Session) Quit() bool { return s.quit }
+
+// Lookup finds a command by name or alias.
+func (s *Session) Lookup(name string) (*Command, bool) {
+	c, ok := s.byName[name]
+	return c, ok
+}
+
+// Call is one invocation of a command.
+type Call struct {
+	S    *Session
+	Ctx  context.Context
+	Out  io.Writer
+	Cmd  *Command
+	Args []string
+}
+
+// UsageError is a command line a command cannot parse.
+type UsageError struct {
+	Cmd string
+	Msg string
+}
+
+func (e *UsageError) Error() string { return fmt.Sprintf("%s: %s (see: help %s)", e.Cmd, e.Msg, e.Cmd) }
+
+// errHelp asks Exec to print the command's help.
+var errHelp = errors.New("help requested")
+
+// Parse parses the call's arguments against fs, allowing flags after
+// positional arguments (crash users type `struct module.arch ADDR -x`).
+func (c *Call) Parse(fs *flag.FlagSet) ([]string, error) {
+	var pos []string
+	args := c.Args
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
+			return nil, &UsageError{Cmd: c.Cmd.Name, Msg: err.Error()}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// Flags is c.Cmd.FlagSet() parsed: the common case of a command.
+func (c *Call) Flags() *flag.FlagSet { return c.Cmd.FlagSet() }
+
+// JSON writes v as indented JSON.
+func (c *Call) JSON(v any) error {
+	enc := json.NewEncoder(c.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Printf writes to the command's output.
+func (c *Call) Printf(format string, args ...any) {
+	fmt.Fprintf(c.Out, format, args...)
+}
+
+// Exec runs one command line: `cmd args`, optionally `cmd args | shell
+// command` (the output piped through sh, as crash does). Errors are
+// returned, not printed; a panic inside a command is recovered and
+// returned as an error naming the log file that holds its stack.
+func (s *Session) Exec(ctx context.Context, line string) (err error) {
+	line = strings.TrimSpace(line)
+	if line == "" || strings.HasPrefix(line, "#") {
+		return nil
+	}
+	cmdPart, pipe := splitPipe(line)
+	args, err := SplitArgs(cmdPart)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	cmd, ok := s.byName[args[0]]
+	if !ok {
+		return fmt.Errorf("%s: unknown command (type help)", args[0])
+	}
+	out := s.Out
+	var finish func() error
+	switch {
+	case pipe != "":
+		out, finish, err = pipeTo(ctx, pipe, s.Out, s.Err)
+		if err != nil {
+			return err
+		}
+	case s.tty && s.scroll && cmd.Name != "quit" && cmd.Name != "set":
+		out, finish = s.pager(ctx)
+	}
+	call := &Call{S: s, Ctx: ctx, Out: out, Cmd: cmd, Args: args[1:]}
+	err = s.run(call)
+	if finish != nil {
+		if ferr := finish(); ferr != nil && err == nil {
+			err = ferr
+		}
+	}
+	if errors.Is(err, errHelp) {
+		writeCommandHelp(s.Out, cmd)
+		return nil
+	}
+	return err
+}
+
+// run calls the command with the panic boundary.
+func (s *Session) run(c *Call) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			path := s.writePanic(c, r, debug.Stack())
+			err = fmt.Errorf("%s: internal error: %v (stack written to %s)", c.Cmd.Name, r, path)
+		}
+	}()
+	if err := c.Ctx.Err(); err != nil {
+		return err
+	}
+	return c.Cmd.Run(c)
+}
+
+func (s *Session) writePanic(c *Call, r any, stack []byte) string {
+	dir := s.panicDir
+	if dir == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			dir = filepath.Join(d, "kdump-inspect")
+		} else {
+			dir = os.TempDir()
+		}
+	}
+	_ = os.MkdirAll(dir, 0o755)
+	path := filepath.Join(dir, fmt.Sprintf("panic-%s.log", time.Now().Format("20060102-150405.000000")))
+	text := fmt.Sprintf("command: %s %s\npanic: %v\n\n%s", c.Cmd.Name, strings.Join(c.Args, " "), r, stack)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return "(could not write log: " + err.Error() + ")"
+	}
+	return path
+}
+
+// splitPipe splits "cmd | shell" at the first '|' outside quotes.
+func splitPipe(line string) (string, string) {
+	var q rune
+	for i, r := range line {
+		switch {
+		case q != 0:
+			if r == q {
+				q = 0
+			}
+		case r == '\'' || r == '"':
+			q = r
+		case r == '|':
+			return strings.TrimSpace(line[:i]), strings.TrimSpace(line[i+1:])
+		}
+	}
+	return line, ""
+}
+
+// SplitArgs splits a command line into words: whitespace separates,
+// single and double quotes group, backslash escapes the next character
+// outside single quotes.
+func SplitArgs(line string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	inWord := false
+	var q rune
+	esc := false
+	for _, r := range line {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case r == '\\' && q != '\'':
+			esc, inWord = true, true
+		case q != 0:
+			if r == q {
+				q = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\'' || r == '"':
+			q, inWord = r, true
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			if inWord {
+				out = append(out, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if q != 0 {
+		return nil, fmt.Errorf("unterminated %c quote", q)
+	}
+	if inWord {
+		out = append(out, cur.String())
+	}
+	return out, nil
+}
+
+// SplitCommands splits a -c argument at ';' outside quotes.
+func SplitCommands(s string) []string {
+	var out []string
+	var q rune
+	start := 0
+	for i, r := range s {
+		switch {
+		case q != 0:
+			if r == q {
+				q = 0
+			}
+		case r == '\'' || r == '"':
+			q = r
+		case r == ';':
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 1
+		}
+	}
+	out = append(out, strings.TrimSpace(s[start:]))
+	var nonEmpty []string
+	for _, c := range out {
+		if c != "" {
+			nonEmpty = append(nonEmpty, c)
+		}
+	}
+	return nonEmpty
+}
+
+// RunBatch runs commands one after another, printing each error to Err
+// and going on; it stops early on `quit` or when ctx ends. It returns the
+// number of commands that failed.
+func (s *Session) RunBatch(ctx context.Context, cmds []string) int {
+	failed := 0
+	for _, line := range cmds {
+		if ctx.Err() != nil || s.quit {
+			break
+		}
+		if err := s.Exec(ctx, line); err != nil {
+			fmt.Fprintf(s.Err, "%v\n", err)
+			failed++
+		}
+	}
+	return failed
+}
+
+// RunReader runs the commands read line by line from r (a script for -i,
+// or stdin when it is not a terminal), echoing nothing, as crash -i does.
+func (s *Session) RunReader(ctx context.Context, r io.Reader) int {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	failed := 0
+	for sc.Scan() {
+		if ctx.Err() != nil || s.quit {
+			break
+		}
+		failed += s.RunBatch(ctx, SplitCommands(sc.Text()))
+	}
+	if err := sc.Err(); err != nil {
+		fmt.Fprintf(s.Err, "reading commands: %v\n", err)
+		failed++
+	}
+	return failed
+}
+
+// pipeTo starts `sh -c pipe` with its stdout on out and returns the writer
+// feeding it and a function that waits for it.
+func pipeTo(ctx context.Context, pipe string, out, errw io.Writer) (io.Writer, func() error, error) {
+	cmd := exec.CommandContext(ctx, "sh", "-c", pipe)
+	cmd.Stdout, cmd.Stderr = out, errw
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("pipe %q: %w", pipe, err)
+	}
+	return w, func() error {
+		w.Close()
+		if err := cmd.Wait(); err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return nil // head/grep ending early is normal
+			}
+			return fmt.Errorf("pipe %q: %w", pipe, err)
+		}
+		return nil
+	}, nil
+}
+
+// pagerLines is the output length above which output goes through the
+// pager on a terminal.
+const pagerLines = 40
+
+// pager buffers a command's output and, when it is long, shows it through
+// $PAGER (default "less -FRX").
+func (s *Session) pager(ctx context.Context) (io.Writer, func() error) {
+	var buf strings.Builder
+	return &buf, func() error {
+		text := buf.String()
+		if strings.Count(text, "\n") <= pagerLines {
+			_, err := io.WriteString(s.Out, text)
+			return err
+		}
+		p := os.Getenv("PAGER")
+		if p == "" {
+			p = "less -FRX"
+		}
+		cmd := exec.CommandContext(ctx, "sh", "-c", p)
+		cmd.Stdin = strings.NewReader(text)
+		cmd.Stdout, cmd.Stderr = s.Out, s.Err
+		if err := cmd.Run(); err != nil {
+			_, werr := io.WriteString(s.Out, text)
+			return werr
+		}
+		return nil
+	}
+}

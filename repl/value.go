@@ -1,0 +1,367 @@
+package repl
+
+import (
+	"debug/dwarf"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+)
+
+// maxArrayElems bounds the elements printed of one array (gdb's default
+// `print elements` limit).
+const maxArrayElems = 200
+
+// maxDepth bounds nesting when printing values.
+const maxDepth = 16
+
+// pageCache is a Reader that keeps the pages it read: printing a struct
+// reads every member separately.
+type pageCache struct {
+	mem   kernel.Reader
+	pages map[uint64][]byte // nil slice: unreadable
+	errs  map[uint64]error
+}
+
+const cachePage = 4096
+
+func newPageCache(mem kernel.Reader) *pageCache {
+	return &pageCache{mem: mem, pages: map[uint64][]byte{}, errs: map[uint64]error{}}
+}
+
+func (c *pageCache) page(a uint64) ([]byte, error) {
+	if b, ok := c.pages[a]; ok {
+		return b, nil
+	}
+	if err, ok := c.errs[a]; ok {
+		return nil, err
+	}
+	if len(c.pages) > 4096 { // bound the cache (16 MiB)
+		clear(c.pages)
+	}
+	b := make([]byte, cachePage)
+	n, err := c.mem.ReadAt(b, a)
+	if n < len(b) {
+		if err == nil {
+			err = fmt.Errorf("short read at %#x", a+uint64(n))
+		}
+		// Keep nothing partial: re-read exactly below.
+		c.errs[a] = err
+		return nil, err
+	}
+	c.pages[a] = b
+	return b, nil
+}
+
+func (c *pageCache) ReadAt(p []byte, addr uint64) (int, error) {
+	n := 0
+	for n < len(p) {
+		a := addr + uint64(n)
+		base := a &^ (cachePage - 1)
+		pg, err := c.page(base)
+		if err != nil {
+			// Fall back to a direct read: part of the page may be there.
+			m, err := c.mem.ReadAt(p[n:], a)
+			return n + m, err
+		}
+		n += copy(p[n:], pg[a-base:])
+	}
+	return n, nil
+}
+
+// printer formats typed values in crash's (gdb's) shape.
+type printer struct {
+	s   *Session
+	hex bool // -x; -d forces decimal
+	ctx *kernel.Context
+}
+
+func (s *Session) newPrinter(hex bool) *printer {
+	ctx := *s.Prog.Context
+	ctx.Mem = newPageCache(s.Prog.Context.Mem)
+	return &printer{s: s, hex: hex, ctx: &ctx}
+}
+
+// rebase makes o read through the printer's cache.
+func (pr *printer) rebase(o kernel.Object) kernel.Object {
+	o.Ctx = pr.ctx
+	return o
+}
+
+func (pr *printer) symbolFor(addr uint64) string {
+	if addr == 0 {
+		return ""
+	}
+	loc := pr.s.resolve(addr)
+	if loc.Symbol == nil && loc.Section == "" {
+		return ""
+	}
+	return loc.String()
+}
+
+// value formats o; indent is the current indentation (spaces).
+func (pr *printer) value(o kernel.Object, indent, depth int) string {
+	if depth > maxDepth {
+		return "{...}"
+	}
+	t := symbols.Underlying(o.Type)
+	if st, ok := t.(*dwarf.StructType); ok && st.Incomplete {
+		t = symbols.Underlying(pr.s.Prog.Types.Complete(st))
+	}
+	switch t := t.(type) {
+	case *dwarf.StructType:
+		fields, err := o.Fields()
+		if err != nil {
+			return unreadable(err)
+		}
+		var b strings.Builder
+		b.WriteString("{\n")
+		for i, f := range fields {
+			b.WriteString(strings.Repeat(" ", indent+2))
+			if f.Name != "" {
+				b.WriteString(f.Name + " = ")
+			}
+			b.WriteString(pr.value(f.Object, indent+2, depth+1))
+			if i < len(fields)-1 {
+				b.WriteString(",")
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString(strings.Repeat(" ", indent) + "}")
+		return b.String()
+	case *dwarf.ArrayType:
+		return pr.array(o, t, indent, depth)
+	case *dwarf.PtrType:
+		v, err := o.Uint()
+		if err != nil {
+			return unreadable(err)
+		}
+		if v == 0 {
+			return "0x0"
+		}
+		if sym := pr.symbolFor(v); sym != "" {
+			return fmt.Sprintf("%#x <%s>", v, sym)
+		}
+		return fmt.Sprintf("%#x", v)
+	case *dwarf.EnumType:
+		v, err := o.Int()
+		if err != nil {
+			return unreadable(err)
+		}
+		for _, e := range t.Val {
+			if e.Val == v {
+				return e.Name
+			}
+		}
+		return strconv.FormatInt(v, 10)
+	case *dwarf.BoolType:
+		v, err := o.Uint()
+		if err != nil {
+			return unreadable(err)
+		}
+		if v == 0 {
+			return "false"
+		}
+		if v == 1 {
+			return "true"
+		}
+		return fmt.Sprintf("%d", v)
+	case *dwarf.FuncType:
+		return fmt.Sprintf("{%s} %#x", symbols.TypeString(t), o.Addr)
+	case *dwarf.FloatType:
+		b, err := o.Bytes()
+		if err != nil {
+			return unreadable(err)
+		}
+		return fmt.Sprintf("<float %x>", b)
+	case *dwarf.VoidType:
+		return "void"
+	}
+	return pr.scalar(o)
+}
+
+// scalar prints an integer in the session radix (hex with -x).
+func (pr *printer) scalar(o kernel.Object) string {
+	signed := false
+	switch symbols.Underlying(o.Type).(type) {
+	case *dwarf.IntType, *dwarf.CharType:
+		signed = true
+	}
+	if pr.hex || pr.s.radix == 16 {
+		v, err := o.Uint()
+		if err != nil {
+			return unreadable(err)
+		}
+		if sz := o.Size(); o.BitSize == 0 && sz > 0 && sz < 8 {
+			v &= 1<<(8*uint(sz)) - 1
+		}
+		return fmt.Sprintf("%#x", v)
+	}
+	if signed {
+		v, err := o.Int()
+		if err != nil {
+			return unreadable(err)
+		}
+		return strconv.FormatInt(v, 10)
+	}
+	v, err := o.Uint()
+	if err != nil {
+		return unreadable(err)
+	}
+	return strconv.FormatUint(v, 10)
+}
+
+func isCharType(t dwarf.Type) bool {
+	switch u := symbols.Underlying(t).(type) {
+	case *dwarf.CharType, *dwarf.UcharType:
+		return true
+	case *dwarf.IntType:
+		return u.ByteSize == 1 && (u.Name == "char" || u.Name == "signed char")
+	case *dwarf.UintType:
+		return u.ByteSize == 1 && u.Name == "unsigned char" && false
+	}
+	return false
+}
+
+func (pr *printer) array(o kernel.Object, t *dwarf.ArrayType, indent, depth int) string {
+	n := t.Count
+	if n < 0 {
+		n = 0
+	}
+	if isCharType(t.Type) && n > 0 {
+		b, err := o.Bytes()
+		if err != nil {
+			return unreadable(err)
+		}
+		return quoteC(b)
+	}
+	shown := n
+	if shown > maxArrayElems {
+		shown = maxArrayElems
+	}
+	var parts []string
+	composite := false
+	switch symbols.Underlying(t.Type).(type) {
+	case *dwarf.StructType, *dwarf.ArrayType:
+		composite = true
+	}
+	for i := int64(0); i < shown; i++ {
+		e, err := o.Index(i)
+		if err != nil {
+			parts = append(parts, unreadable(err))
+			break
+		}
+		parts = append(parts, pr.value(e, indent+2, depth+1))
+	}
+	if shown < n {
+		parts = append(parts, "...")
+	}
+	if composite {
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// quoteC prints bytes as a C string up to the last non-NUL byte, crash
+// style ("name\000\000" shortened to the text when the rest is NUL).
+func quoteC(b []byte) string {
+	end := len(b)
+	for end > 0 && b[end-1] == 0 {
+		end--
+	}
+	var sb strings.Builder
+	sb.WriteByte('"')
+	for _, c := range b[:end] {
+		switch {
+		case c == '"' || c == '\\':
+			sb.WriteByte('\\')
+			sb.WriteByte(c)
+		case c == '\n':
+			sb.WriteString(`\n`)
+		case c >= 0x20 && c < 0x7f:
+			sb.WriteByte(c)
+		default:
+			fmt.Fprintf(&sb, `\%03o`, c)
+		}
+	}
+	sb.WriteByte('"')
+	return sb.String()
+}
+
+func unreadable(err error) string {
+	return fmt.Sprintf("<unreadable: %v>", err)
+}
+
+// declare writes a C declaration of name with type t ("char name[56]",
+// "void (*fn)(void)", "struct list_head *next").
+func declare(name string, t dwarf.Type) string {
+	switch x := t.(type) {
+	case *dwarf.ArrayType:
+		n := ""
+		if x.Count >= 0 {
+			n = strconv.FormatInt(x.Count, 10)
+		}
+		return declare(name+"["+n+"]", x.Type)
+	case *dwarf.PtrType:
+		if x.Type == nil {
+			return joinDecl("void", "*"+name)
+		}
+		if f, ok := x.Type.(*dwarf.FuncType); ok {
+			return declareFunc("(*"+name+")", f)
+		}
+		if _, ok := x.Type.(*dwarf.ArrayType); ok {
+			return declare("(*"+name+")", x.Type)
+		}
+		return declare("*"+name, x.Type)
+	case *dwarf.FuncType:
+		return declareFunc(name, x)
+	case *dwarf.QualType:
+		return x.Qual + " " + declare(name, x.Type)
+	case nil:
+		return joinDecl("void", name)
+	}
+	return joinDecl(typeName(t), name)
+}
+
+func declareFunc(name string, f *dwarf.FuncType) string {
+	var ps []string
+	for _, p := range f.ParamType {
+		ps = append(ps, declare("", p))
+	}
+	if len(ps) == 0 {
+		ps = []string{"void"}
+	}
+	ret := "void"
+	if f.ReturnType != nil {
+		ret = declare("", f.ReturnType)
+	}
+	return ret + " " + name + "(" + strings.Join(ps, ", ") + ")"
+}
+
+func joinDecl(t, name string) string {
+	if name == "" {
+		return t
+	}
+	return t + " " + name
+}
+
+// typeName is a type's C name; an anonymous struct prints as "struct {...}".
+func typeName(t dwarf.Type) string {
+	switch x := t.(type) {
+	case *dwarf.StructType:
+		if x.StructName == "" {
+			return x.Kind + " {...}"
+		}
+		return x.Kind + " " + x.StructName
+	case *dwarf.EnumType:
+		if x.EnumName == "" {
+			return "enum {...}"
+		}
+		return "enum " + x.EnumName
+	case *dwarf.TypedefType:
+		return x.Name
+	}
+	return t.String()
+}

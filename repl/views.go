@@ -1,0 +1,448 @@
+package repl
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// InfoView is what `info` prints (and `kdump-inspect info --json`).
+type InfoView struct {
+	Files       []string        `json:"files"`
+	Format      string          `json:"format"`
+	Quirks      []string        `json:"quirks,omitempty"`
+	Arch        string          `json:"arch"`
+	ByteOrder   string          `json:"byte_order"`
+	HeaderOrder string          `json:"header_byte_order"`
+	PageSize    uint64          `json:"page_size"`
+	BlockSize   uint64          `json:"block_size,omitempty"`
+	MMU         string          `json:"mmu"`
+	Geometry    string          `json:"geometry"`
+	Release     string          `json:"release"`
+	BuildID     string          `json:"build_id,omitempty"`
+	CrashTime   int64           `json:"crash_time,omitempty"`
+	VMCOREINFO  string          `json:"vmcoreinfo_source"`
+	Vmlinux     string          `json:"vmlinux"`
+	CPUs        []CPUView       `json:"cpus"`
+	Ranges      [][2]uint64     `json:"ranges"`
+	Pages       dump.PageCounts `json:"pages"`
+	Warnings    []string        `json:"warnings,omitempty"`
+}
+
+// CPUView is one NT_PRSTATUS.
+type CPUView struct {
+	Index  int    `json:"index"`
+	PID    int32  `json:"pid"`
+	NIP    uint64 `json:"nip"`
+	LR     uint64 `json:"lr"`
+	NIPSym string `json:"nip_sym,omitempty"`
+	LRSym  string `json:"lr_sym,omitempty"`
+}
+
+// Info gathers the info view of a program (resolve may be nil).
+func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
+	d := p.Dump
+	v := InfoView{Files: d.Paths, Format: d.Format.String(), Quirks: d.Quirks, Arch: d.Machine.String(),
+		PageSize: p.PageSize, BlockSize: d.BlockSize, MMU: p.MMU.String(), Geometry: p.Geometry.String(),
+		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Pages: d.Pages, Warnings: p.Warnings}
+	v.ByteOrder = fmt.Sprint(p.Order)
+	if d.HeaderOrder != nil {
+		v.HeaderOrder = fmt.Sprint(d.HeaderOrder)
+	}
+	if p.Info != nil {
+		v.BuildID = hex.EncodeToString(p.Info.BuildID)
+		if t, ok := p.Info.CrashTime(); ok {
+			v.CrashTime = t
+		}
+	}
+	for i, c := range d.CPUs {
+		cv := CPUView{Index: i, PID: c.PID, NIP: c.NIP, LR: c.Link}
+		if resolve != nil {
+			cv.NIPSym, cv.LRSym = resolve(c.NIP), resolve(c.Link)
+		}
+		v.CPUs = append(v.CPUs, cv)
+	}
+	for _, r := range d.Ranges {
+		v.Ranges = append(v.Ranges, [2]uint64{r.Start, r.End})
+	}
+	return v
+}
+
+// WriteInfo prints the info view as text.
+func WriteInfo(w io.Writer, v InfoView) {
+	fmt.Fprintf(w, "       FILES: %s\n", strings.Join(v.Files, " "))
+	fmt.Fprintf(w, "      FORMAT: %s\n", v.Format)
+	for _, q := range v.Quirks {
+		fmt.Fprintf(w, "       QUIRK: %s\n", q)
+	}
+	fmt.Fprintf(w, "        ARCH: %s, %s (file headers %s)\n", v.Arch, v.ByteOrder, v.HeaderOrder)
+	fmt.Fprintf(w, "   PAGE SIZE: %d", v.PageSize)
+	if v.BlockSize != 0 {
+		fmt.Fprintf(w, " (dump block size %d)", v.BlockSize)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "         MMU: %s (%s)\n", v.MMU, v.Geometry)
+	fmt.Fprintf(w, "     RELEASE: %s\n", v.Release)
+	fmt.Fprintf(w, "    BUILD-ID: %s\n", v.BuildID)
+	if v.CrashTime != 0 {
+		fmt.Fprintf(w, "  CRASH TIME: %d\n", v.CrashTime)
+	}
+	fmt.Fprintf(w, "  VMCOREINFO: %s\n", v.VMCOREINFO)
+	fmt.Fprintf(w, "     VMLINUX: %s\n", v.Vmlinux)
+	fmt.Fprintf(w, "        CPUS: %d\n", len(v.CPUs))
+	for _, c := range v.CPUs {
+		fmt.Fprintf(w, "              cpu %d pid %d  NIP %#x %s  LR %#x %s\n", c.Index, c.PID, c.NIP, angle(c.NIPSym), c.LR, angle(c.LRSym))
+	}
+	fmt.Fprintf(w, "      MEMORY: %d ranges\n", len(v.Ranges))
+	for _, r := range v.Ranges {
+		fmt.Fprintf(w, "              %#016x-%#016x (%d MiB)\n", r[0], r[1], (r[1]-r[0])>>20)
+	}
+	fmt.Fprintf(w, "       PAGES: unit %d, total %d, present %d, excluded %d, zero %d\n", v.Pages.Unit, v.Pages.Total, v.Pages.Present, v.Pages.Excluded, v.Pages.Zero)
+	for _, wn := range v.Warnings {
+		fmt.Fprintf(w, "     WARNING: %s\n", wn)
+	}
+}
+
+func angle(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "<" + s + ">"
+}
+
+func cmdInfo(c *Call) error {
+	fs := c.Flags()
+	if _, err := c.Parse(fs); err != nil {
+		return err
+	}
+	v := Info(c.S.Prog, func(a uint64) string { return c.S.resolve(a).String() })
+	if boolFlag(fs, "json") {
+		return c.JSON(v)
+	}
+	WriteInfo(c.Out, v)
+	return nil
+}
+
+// SymView is one symbol line.
+type SymView struct {
+	Addr     uint64 `json:"addr"`
+	Kind     string `json:"kind,omitempty"`
+	Name     string `json:"name"`
+	Location string `json:"location"`
+	Module   string `json:"module,omitempty"`
+}
+
+func cmdSym(c *Call) error {
+	fs := c.Flags()
+	pos, err := c.Parse(fs)
+	if err != nil {
+		return err
+	}
+	var out []SymView
+	switch {
+	case boolFlag(fs, "l"):
+		for _, s := range c.S.Prog.Syms.Symbols() {
+			out = append(out, SymView{Addr: s.Addr, Kind: string(s.Kind), Name: s.Name, Location: s.Name})
+		}
+	case stringFlag(fs, "m") != "":
+		a := c.S.Modules().Find(stringFlag(fs, "m"))
+		if a == nil {
+			return fmt.Errorf("sym: no module %q", stringFlag(fs, "m"))
+		}
+		for _, sec := range a.Module.Sections {
+			out = append(out, SymView{Addr: sec.Addr, Kind: "S", Name: a.Module.Name + ":" + sec.Name, Location: c.S.resolve(sec.Addr).String(), Module: a.Module.Name})
+		}
+		if a.Syms != nil {
+			for _, s := range a.Syms.Symbols() {
+				out = append(out, SymView{Addr: s.Addr, Kind: string(s.Kind), Name: s.Name, Location: c.S.resolve(s.Addr).String(), Module: a.Module.Name})
+			}
+		}
+	default:
+		if len(pos) == 0 {
+			return &UsageError{Cmd: "sym", Msg: "want ADDR or NAME (or -l, -m MODULE)"}
+		}
+		for _, arg := range pos {
+			if v, err := parseNum(arg); err == nil {
+				loc := c.S.resolve(v)
+				sv := SymView{Addr: v, Location: loc.String(), Module: loc.Module}
+				if loc.Symbol != nil {
+					sv.Name, sv.Kind = loc.Symbol.Name, string(loc.Symbol.Kind)
+				}
+				out = append(out, sv)
+				continue
+			}
+			a, err := c.S.ParseAddr(arg)
+			if err != nil {
+				return err
+			}
+			loc := c.S.resolve(a)
+			out = append(out, SymView{Addr: a, Name: arg, Location: loc.String(), Module: loc.Module})
+		}
+	}
+	if boolFlag(fs, "json") {
+		return c.JSON(out)
+	}
+	for _, s := range out {
+		if err := c.Ctx.Err(); err != nil {
+			return err
+		}
+		kind := ""
+		if s.Kind != "" && s.Kind != "\x00" {
+			kind = "(" + s.Kind + ") "
+		}
+		c.Printf("%016x %s%s\n", s.Addr, kind, s.Location)
+	}
+	return nil
+}
+
+func cmdRd(c *Call) error {
+	fs := c.Flags()
+	pos, err := c.Parse(fs)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 || len(pos) > 2 {
+		return &UsageError{Cmd: "rd", Msg: "want ADDR [COUNT]"}
+	}
+	unit := 8
+	for _, u := range []int{8, 16, 32} {
+		if boolFlag(fs, fmt.Sprint(u)) {
+			unit = u / 8
+		}
+	}
+	var addr uint64
+	if boolFlag(fs, "p") {
+		if addr, err = parseNum(pos[0]); err != nil {
+			return err
+		}
+	} else if addr, err = c.S.ParseAddr(pos[0]); err != nil {
+		return err
+	}
+	count := 1
+	if len(pos) == 2 {
+		if count, err = parseCount(pos[1]); err != nil {
+			return err
+		}
+	}
+	var mem dump.Memory = c.S.Prog.Context.Mem
+	if boolFlag(fs, "p") {
+		mem = c.S.Prog.Phys
+	}
+	buf := make([]byte, count*unit)
+	n, rerr := mem.ReadAt(buf, addr)
+	buf = buf[:n-n%unit]
+	words := make([]uint64, len(buf)/unit)
+	for i := range words {
+		b := buf[i*unit:]
+		switch unit {
+		case 1:
+			words[i] = uint64(b[0])
+		case 2:
+			words[i] = uint64(c.S.Prog.Order.Uint16(b))
+		case 4:
+			words[i] = uint64(c.S.Prog.Order.Uint32(b))
+		default:
+			words[i] = c.S.Prog.Order.Uint64(b)
+		}
+	}
+	if boolFlag(fs, "json") {
+		v := map[string]any{"addr": addr, "unit": unit, "words": words}
+		if rerr != nil {
+			v["fault"] = rerr.Error()
+		}
+		return c.JSON(v)
+	}
+	perLine := 16 / unit
+	if boolFlag(fs, "s") {
+		perLine = 2
+	}
+	for i := 0; i < len(words); i += perLine {
+		line := fmt.Sprintf("%016x:  ", addr+uint64(i*unit))
+		var ascii []byte
+		for j := i; j < i+perLine && j < len(words); j++ {
+			if boolFlag(fs, "s") && unit == 8 {
+				if loc := c.S.resolve(words[j]); words[j] != 0 && (loc.Symbol != nil || loc.Section != "") {
+					line += fmt.Sprintf("%-24s ", loc.String())
+					continue
+				}
+			}
+			line += fmt.Sprintf("%0*x ", unit*2, words[j])
+			ascii = append(ascii, buf[j*unit:(j+1)*unit]...)
+		}
+		if !boolFlag(fs, "s") {
+			for k, b := range ascii {
+				if b < 0x20 || b >= 0x7f {
+					ascii[k] = '.'
+				}
+			}
+			line += "  " + string(ascii)
+		}
+		c.Printf("%s\n", strings.TrimRight(line, " "))
+	}
+	if rerr != nil && len(words) < count {
+		return fmt.Errorf("rd: %w", rerr)
+	}
+	return nil
+}
+
+func cmdDis(c *Call) error {
+	fs := c.Flags()
+	pos, err := c.Parse(fs)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 || len(pos) > 2 {
+		return &UsageError{Cmd: "dis", Msg: "want ADDR|SYMBOL [COUNT]"}
+	}
+	if boolFlag(fs, "l") {
+		fmt.Fprintf(c.S.Err, "dis: -l (source lines) is not available yet; disassembling without\n")
+	}
+	addr, err := c.S.ParseAddr(pos[0])
+	if err != nil {
+		return err
+	}
+	count := 0
+	if len(pos) == 2 {
+		if count, err = parseCount(pos[1]); err != nil {
+			return err
+		}
+	}
+	_, isNum := parseNum(pos[0])
+	loc := c.S.resolve(addr)
+	switch {
+	case boolFlag(fs, "r"):
+		start := addr
+		if loc.Symbol != nil {
+			start = addr - loc.Off
+		} else if loc.Section != "" {
+			start = addr - loc.SectionOff
+		}
+		count = int((addr-start)/4) + 1
+		addr = start
+	case count == 0 && strings.HasSuffix(pos[0], ":.stubs"):
+		if a := c.S.stubsAt(addr); a != nil {
+			count = int(a.Stubs.Size / 4)
+		}
+	case count == 0 && isNum != nil && loc.Symbol != nil && loc.Off == 0 && loc.Symbol.Size > 0:
+		count = int(loc.Symbol.Size / 4)
+	}
+	if count <= 0 {
+		count = 1
+	}
+	lines, err := c.S.disassemble(c, addr, count)
+	if boolFlag(fs, "json") {
+		if jerr := c.JSON(lines); jerr != nil {
+			return jerr
+		}
+		return err
+	}
+	writeDis(c, lines)
+	return err
+}
+
+// ModView is one line of `mod`.
+type ModView struct {
+	Module       uint64 `json:"module"`
+	Name         string `json:"name"`
+	Base         uint64 `json:"base"`
+	Size         uint64 `json:"size"`
+	Object       string `json:"object_file"`
+	State        string `json:"state"`
+	Livepatch    bool   `json:"livepatch"`
+	StubsBase    uint64 `json:"stubs_base,omitempty"`
+	StubsSize    uint64 `json:"stubs_size,omitempty"`
+	StubsSource  string `json:"stubs_size_source,omitempty"`
+	StubCount    uint64 `json:"stub_count"`
+	OOLStubs     uint64 `json:"ool_stubs"`
+	OOLStubCount uint64 `json:"ool_stub_count"`
+	Problems     int    `json:"slots_contradicting_model"`
+}
+
+func modView(a *modules.Analysis) ModView {
+	m := a.Module
+	v := ModView{Module: m.Addr, Name: m.Name, State: m.State, Livepatch: m.Livepatch,
+		StubCount: m.Arch.StubCount, OOLStubs: m.Arch.OOLStubs, OOLStubCount: m.Arch.OOLStubCount, Object: "(not loaded)"}
+	for _, r := range m.Regions {
+		v.Size += r.Size
+		if r.Type == 0 && r.Size > 0 {
+			v.Base = r.Base
+		}
+	}
+	if a.Debuginfo != nil {
+		v.Object = a.Debuginfo.Path
+	}
+	if st := a.Stubs; st != nil {
+		v.StubsBase, v.StubsSize, v.StubsSource = st.Base, st.Size, string(st.SizeSource)
+		for _, sl := range st.Slots {
+			if len(sl.Mismatch) > 0 || ((sl.Kind == modules.SlotCall || sl.Kind == modules.SlotKlp) && sl.InOOL) {
+				v.Problems++
+			}
+		}
+	}
+	return v
+}
+
+func cmdMod(c *Call) error {
+	fs := c.Flags()
+	if _, err := c.Parse(fs); err != nil {
+		return err
+	}
+	set := c.S.Modules()
+	var out []ModView
+	for _, a := range set.Modules {
+		out = append(out, modView(a))
+	}
+	if boolFlag(fs, "json") {
+		return c.JSON(out)
+	}
+	tw := newTable(c.Out, "MODULE", "NAME", "BASE", "SIZE", "OBJECT FILE", "STUBS", "STUB_COUNT", "OOL", "!")
+	for _, v := range out {
+		stubs := "-"
+		if v.StubsSize > 0 {
+			stubs = fmt.Sprintf("%d slots", v.StubsSize/modules.StubEntrySize)
+		}
+		name := v.Name
+		if v.Livepatch {
+			name += " [K]"
+		}
+		bad := ""
+		if v.Problems > 0 {
+			bad = fmt.Sprintf("%d <<", v.Problems)
+		}
+		tw.Append([]string{fmt.Sprintf("%x", v.Module), name, fmt.Sprintf("%x", v.Base), fmt.Sprint(v.Size), v.Object,
+			stubs, fmt.Sprint(v.StubCount), fmt.Sprint(v.OOLStubCount), bad})
+	}
+	tw.Render()
+	if set.ListErr != nil {
+		return fmt.Errorf("mod: module list incomplete: %w", set.ListErr)
+	}
+	return nil
+}
+
+func newTable(w io.Writer, header ...string) *tablewriter.Table {
+	// crash-like plain columns: no borders, no rules, left-aligned.
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders:  tw.BorderNone,
+			Symbols:  tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{Lines: tw.LinesNone, Separators: tw.SeparatorsNone},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+	)
+	h := make([]any, len(header))
+	for i, s := range header {
+		h[i] = s
+	}
+	t.Header(h...)
+	return t
+}
