@@ -80,6 +80,7 @@ type Program struct {
 	Warnings   []string
 
 	vmlinuxPath string
+	infoErr     error // why VMCOREINFO was not found, when it was not
 }
 
 func (p *Program) warnf(format string, args ...any) {
@@ -180,13 +181,15 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	} else if info, err := p.vmcoreinfoFromMemory(); err == nil {
 		p.Info, p.InfoSource = info, "memory (vmcoreinfo_data)"
 	} else {
+		p.infoErr = err
 		p.warnf("no VMCOREINFO in the dump and none found in memory: %v", err)
 	}
 	if err := p.checkMatch(opts.Force); err != nil {
 		return nil, err
 	}
 	if err := p.setupTranslation(); err != nil {
-		return nil, err
+		// Name the dump: these errors come from its memory.
+		return nil, fmt.Errorf("%s: %w", dumpPaths[0], err)
 	}
 	p.Resolver = symbols.NewResolver()
 	p.Resolver.SetVmlinux(p.Syms)
@@ -392,7 +395,11 @@ func (p *Program) setupTranslation() error {
 		p.PageSize = p.pageSizeFromVmlinux()
 	}
 	if p.PageSize == 0 {
-		return fmt.Errorf("page size unknown: no VMCOREINFO PAGESIZE and none derivable from the vmlinux")
+		why := "no VMCOREINFO PAGESIZE"
+		if p.infoErr != nil {
+			why = fmt.Sprintf("no VMCOREINFO (%v)", p.infoErr)
+		}
+		return fmt.Errorf("page size unknown: %s and none derivable from the vmlinux", why)
 	}
 	g, err := ppc64.GeometryFromIndexSizes(p.PageSize, idx[0], idx[1], idx[2], idx[3])
 	if err != nil {
@@ -445,16 +452,28 @@ func (p *Program) mmuFeatures() (uint64, error) {
 	return p.linearU64(spec + uint64(off))
 }
 
-// pageSizeFromVmlinux derives PAGE_SIZE from the vmlinux: the kernel's
-// page-size config shows in the mmu_psize_defs of its DWARF only
-// indirectly, so read __page_shift... absent that, 0.
+// pageSizeFromVmlinux derives PAGE_SIZE when VMCOREINFO does not give it:
+// the kernel's own mmu_psize_defs[mmu_virtual_psize].shift
+// (asm/book3s/64/mmu.h; both are variables when the hash MMU is built in),
+// read through the linear map; 0 when that cannot be read or is neither 4K
+// nor 64K.
 func (p *Program) pageSizeFromVmlinux() uint64 {
-	for _, n := range []string{"PAGE_SHIFT"} {
-		if v, err := p.Types.EnumConstant(n); err == nil && v > 0 && v < 30 {
-			return 1 << uint(v)
-		}
+	defs, err1 := p.SymbolAddr("mmu_psize_defs")
+	vp, err2 := p.SymbolAddr("mmu_virtual_psize")
+	size, err3 := p.Types.Sizeof("struct mmu_psize_def")
+	off, err4 := p.Types.Offsetof("struct mmu_psize_def", "shift")
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || size <= 0 {
+		return 0
 	}
-	return 0
+	idx, err := p.linearU32(vp)
+	if err != nil || idx > 64 {
+		return 0
+	}
+	shift, err := p.linearU32(defs + uint64(idx)*uint64(size) + uint64(off))
+	if err != nil || (shift != 12 && shift != 16) {
+		return 0
+	}
+	return 1 << shift
 }
 
 // Mem is the kernel virtual address space.
