@@ -61,7 +61,10 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 	Modules  int       `json:"modules"`
 	Warnings []string  `json:"warnings,omitempty"`
-	opts     Options
+	// Fatal says why the modules could not be audited at all (the module
+	// list could not be read): an empty Findings then means nothing.
+	Fatal string `json:"fatal,omitempty"`
+	opts  Options
 }
 
 func (r *Report) add(f Finding) {
@@ -111,7 +114,11 @@ const (
 func Modules(set *modules.Set, opts Options) *Report {
 	r := &Report{opts: opts, Modules: len(set.Modules)}
 	if set.ListErr != nil {
-		r.Warnings = append(r.Warnings, set.ListErr.Error())
+		if len(set.Modules) == 0 {
+			r.Fatal = fmt.Sprintf("no module could be read: %v", set.ListErr)
+		} else {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("module list incomplete after %d modules: %v", len(set.Modules), set.ListErr))
+		}
 	}
 	for _, a := range set.Modules {
 		auditModule(r, set, a)

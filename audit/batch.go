@@ -78,6 +78,9 @@ func AuditDump(job Job, opts Options) (res DumpResult) {
 	res.Format = p.Dump.Format.String()
 	res.MMU = p.MMU.String()
 	rep := Run(p, opts)
+	if rep.Fatal != "" {
+		res.Error = rep.Fatal
+	}
 	res.Modules = rep.Modules
 	res.Findings = rep.Findings
 	res.Warnings = append(append(res.Warnings, p.Warnings...), rep.Warnings...)
@@ -159,7 +162,7 @@ func FindDumps(root string) ([]Job, error) {
 			}
 			return nil
 		}
-		if !e.Type().IsRegular() || !IsDumpFile(e.Name()) {
+		if !e.Type().IsRegular() || !IsDumpFile(e.Name()) || !sniffDump(p) {
 			return nil
 		}
 		paths := []string{p}
@@ -303,4 +306,29 @@ func ExitCode(rs []DumpResult, failOn Severity) int {
 		}
 	}
 	return code
+}
+
+// dumpMagics are the first bytes of the files FindDumps takes: ELF,
+// kdump-compressed, makedumpfile flattened, and whole-file zstd, xz, gzip.
+var dumpMagics = [][]byte{
+	[]byte("\x7fELF"), []byte("KDUMP   "), []byte("makedumpfile"),
+	{0x28, 0xb5, 0x2f, 0xfd}, {0xfd, '7', 'z', 'X', 'Z', 0}, {0x1f, 0x8b},
+}
+
+// sniffDump reports whether a file starts like a dump (a name alone, such
+// as vmcoreinfo-location.txt, does not make one).
+func sniffDump(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [16]byte
+	n, _ := io.ReadFull(f, b[:])
+	for _, m := range dumpMagics {
+		if n >= len(m) && string(b[:len(m)]) == string(m) {
+			return true
+		}
+	}
+	return false
 }
