@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
@@ -112,6 +113,13 @@ type ELFFile struct {
 
 	raw    []RawSymbol
 	closer io.Closer
+	osFile *os.File // the opened file when OpenELF opened it (for mapping DWARF)
+
+	// pre is the DWARF mapped and parsed by debug/dwarf in the background
+	// from the moment the section headers are known (see prefetchDWARF);
+	// the first DWARF call takes it.
+	preMu sync.Mutex
+	pre   *dwarfPrefetch
 }
 
 // maxSymbols bounds the symbol table read from one file (a distro vmlinux
@@ -156,6 +164,10 @@ func NewELF(r io.ReaderAt, name string) (f *ELFFile, err error) {
 	if ef.Class != elf.ELFCLASS64 {
 		return nil, fmt.Errorf("%s: %v object, want ELFCLASS64", name, ef.Class)
 	}
+	if osf, ok := r.(*os.File); ok {
+		f.osFile = osf
+		f.prefetchDWARF()
+	}
 	for i, s := range ef.Sections {
 		f.Sections = append(f.Sections, Section{
 			Index: i, Name: s.Name, Type: s.Type, Flags: s.Flags,
@@ -183,8 +195,15 @@ func NewELF(r io.ReaderAt, name string) (f *ELFFile, err error) {
 	return f, nil
 }
 
-// Close releases the file.
+// Close releases the file. DWARF data already returned stays valid (its
+// mapping is released when it is unreachable).
 func (f *ELFFile) Close() error {
+	f.preMu.Lock()
+	if pf := f.pre; pf != nil {
+		<-pf.done // the prefetch uses the file descriptor
+		f.pre = nil
+	}
+	f.preMu.Unlock()
 	if f.closer != nil {
 		return f.closer.Close()
 	}
@@ -192,9 +211,70 @@ func (f *ELFFile) Close() error {
 }
 
 // DWARF returns the DWARF data; debug/elf decompresses SHF_COMPRESSED
-// (zlib and zstd) sections and applies a .ko's relocations to them.
+// (zlib and zstd) sections and applies a .ko's relocations to them. A
+// plain vmlinux opened with OpenELF is not copied: debug/dwarf reads
+// slices of a read-only mapping of the file (dwarfmap.go).
 func (f *ELFFile) DWARF() (*dwarf.Data, error) {
-	d, err := f.File.DWARF()
+	d, _, err := f.dwarf()
+	return d, err
+}
+
+// dwarfPrefetch is a mappedDWARF call running in the background.
+type dwarfPrefetch struct {
+	done chan struct{}
+	d    *dwarf.Data
+	raw  *rawDWARF
+	ok   bool
+	err  error
+}
+
+// prefetchDWARF starts mapping the DWARF and debug/dwarf's parse of every
+// unit header and abbreviation table (dwarf.New: 47 ms on the corpus
+// vmlinux, 120 ms on a distro one) while NewELF reads the symbol table
+// and the caller sorts it and loads the cached name index: on two cores
+// the start-up then costs the longer of the two, not their sum
+// (docs/PERFORMANCE.md). Only for a file that mappedDWARF can map.
+func (f *ELFFile) prefetchDWARF() {
+	if f.File.Type == elf.ET_REL {
+		return
+	}
+	pf := &dwarfPrefetch{done: make(chan struct{})}
+	f.pre = pf
+	go func() {
+		defer close(pf.done)
+		pf.d, pf.raw, pf.ok, pf.err = f.mappedDWARF()
+	}()
+}
+
+// dwarf returns the DWARF data and, when it is mapped, the raw sections.
+// The first call takes the prefetched parse; later calls parse afresh (a
+// fresh debug/dwarf type cache each).
+func (f *ELFFile) dwarf() (*dwarf.Data, *rawDWARF, error) {
+	f.preMu.Lock()
+	pf := f.pre
+	f.pre = nil
+	f.preMu.Unlock()
+	if pf != nil {
+		<-pf.done
+		if pf.ok {
+			return pf.d, pf.raw, pf.err
+		}
+	}
+	if d, raw, ok, err := f.mappedDWARF(); ok {
+		return d, raw, err
+	}
+	d, err := f.stdDWARF()
+	return d, nil, err
+}
+
+// stdDWARF is debug/elf's File.DWARF, its panics turned into errors.
+func (f *ELFFile) stdDWARF() (d *dwarf.Data, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			d, err = nil, fmt.Errorf("%s: malformed DWARF (debug/elf panicked: %v)", f.Path, p)
+		}
+	}()
+	d, err = f.File.DWARF()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}

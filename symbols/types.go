@@ -94,7 +94,25 @@ func LoadTypes(d *dwarf.Data, buildID []byte, cacheDir string) (*Types, error) {
 	if d == nil {
 		return nil, errors.New("LoadTypes: no DWARF data")
 	}
-	t := &Types{Data: d, BuildID: buildID, byName: make(map[string]dwarf.Type)}
+	return loadTypes(func() (*dwarf.Data, *rawDWARF, error) { return d, nil, nil }, buildID, cacheDir)
+}
+
+// LoadELFTypes is LoadTypes over f's DWARF (f.DWARF()), with the cache
+// keyed by key (nil: f.BuildID). When the DWARF sections are mapped from
+// the file (a plain vmlinux, see ELFFile.DWARF), the index is built by a
+// minimal DIE walker over the raw sections (fastindex.go) rather than by
+// debug/dwarf's Reader; both build the same index.
+func LoadELFTypes(f *ELFFile, key []byte, cacheDir string) (*Types, error) {
+	if key == nil {
+		key = f.BuildID
+	}
+	return loadTypes(f.dwarf, key, cacheDir)
+}
+
+// loadTypes reads the cached index before it asks get for the DWARF, so
+// that the cache is decoded while a prefetched dwarf.New finishes.
+func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cacheDir string) (*Types, error) {
+	t := &Types{BuildID: buildID, byName: make(map[string]dwarf.Type)}
 	useCache := cacheDir != "" && len(buildID) > 0
 	if useCache {
 		path := cachePath(cacheDir, buildID)
@@ -107,10 +125,26 @@ func LoadTypes(d *dwarf.Data, buildID []byte, cacheDir string) (*Types, error) {
 			t.CacheWarning = err.Error()
 		}
 	}
+	d, raw, err := get()
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		return nil, errors.New("LoadTypes: no DWARF data")
+	}
+	t.Data = d
 	if t.ix == nil {
-		ix, err := buildIndex(d)
+		var ix *typeIndex
+		err := errors.ErrUnsupported
+		if raw != nil {
+			// On a unit the walker cannot read, the reference indexer
+			// below decides (and reports what debug/dwarf says).
+			ix, err = buildIndexRaw(raw)
+		}
 		if err != nil {
-			return nil, err
+			if ix, err = buildIndex(d); err != nil {
+				return nil, err
+			}
 		}
 		ix.BuildID = buildID
 		t.ix = ix

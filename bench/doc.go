@@ -1,0 +1,11 @@
+// Package bench holds kdump-inspect's whole-tool benchmarks (go test -bench
+// over the corpus dumps: type resolution, page reads, kernel.Open, the
+// module list, the audit) and, under cmd/, the small programs the
+// measurements in docs/PERFORMANCE.md run: startup (vmlinux-side start-up,
+// for peak RSS), modarch (the canonical module/arch/.stubs output compared
+// with drgn by vs-drgn) and corpusaudit (audit.RunBatch with N workers and
+// pages touched per dump).
+//
+// It contains no library code that other packages import. Benchmarks that
+// need the corpus skip without it.
+package bench

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# bench/vs-drgn/run.sh: kdump-inspect against drgn 0.3.0 on the same job —
+# open the dump and vmlinux, resolve struct module, walk the modules list,
+# read every module's mod->arch and .stubs (and its ftrace_ool_stub array).
+#
+# usage: bench/vs-drgn/run.sh [DUMP [VMLINUX [RUNS]]]
+#   DUMP     an ELF vmcore, may be .zst/.xz/.gz (default: the corpus's
+#            fixed-radix/vmcore-vmcoreinfo.elf.zst; drgn cannot translate
+#            ppc64 module addresses in kdump-compressed files, so use ELF)
+#   VMLINUX  default: corpus kernels/7.2.13-fixed/vmlinux.zst
+#   RUNS     timed runs per tool (default 7)
+# env: CHROOT (default /var/tmp/kdi-bench/sid-chroot), MIRROR (default: the
+#      apt sources' Debian mirror), HYPERFINE=1 to add a hyperfine run.
+#
+# drgn is Debian unstable's python3-drgn, installed into a
+# `debootstrap --variant=minbase sid` chroot (bookworm's 0.0.22 cannot walk
+# ppc64 page tables nor find 7.x modules). Both tools print the same
+# canonical text (bench/cmd/modarch/main.go); the script diffs them and
+# refuses to report a time when they differ. Needs root (debootstrap,
+# chroot). Prints wall time and peak RSS, min and median, and the ratios.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+corpus=${KDUMP_INSPECT_CORPUS:-$repo/../shared/corpus}
+dump=${1:-$corpus/fixed-radix/vmcore-vmcoreinfo.elf.zst}
+vmlinux=${2:-$corpus/kernels/7.2.13-fixed/vmlinux.zst}
+runs=${3:-7}
+chroot_dir=${CHROOT:-/var/tmp/kdi-bench/sid-chroot}
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+
+say() { printf '%s\n' "$*" >&2; }
+
+# --- drgn in a sid chroot -------------------------------------------------
+if ! command -v debootstrap >/dev/null; then
+  say "installing debootstrap"
+  apt-get install -y -qq debootstrap >&2
+fi
+mirror=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
+mirror=${mirror:-http://deb.debian.org/debian}
+if [ ! -x "$chroot_dir/usr/bin/python3" ]; then
+  say "debootstrap --variant=minbase sid $chroot_dir $mirror (with python3-drgn)"
+  debootstrap --variant=minbase --include=python3-drgn sid "$chroot_dir" "$mirror" >&2
+fi
+if ! chroot "$chroot_dir" python3 -c 'import drgn' 2>/dev/null; then
+  chroot "$chroot_dir" apt-get install -y -qq python3-drgn >&2
+fi
+drgn_pkg=$(chroot "$chroot_dir" dpkg-query -W -f '${Version}' python3-drgn)
+drgn_ver=$(chroot "$chroot_dir" python3 -c 'import drgn; print(drgn.__version__)')
+echo "drgn: python3-drgn $drgn_pkg (drgn.__version__ $drgn_ver), $(chroot "$chroot_dir" python3 --version)"
+
+# --- kdump-inspect side ---------------------------------------------------
+(cd "$repo" && go build -o "$work/modarch" ./bench/cmd/modarch)
+mapfile -t plain < <("$work/modarch" -paths -s "$vmlinux" "$dump")
+mkdir -p "$chroot_dir/bench"
+for pair in "vmcore:${plain[0]}" "vmlinux:${plain[1]}"; do
+  name=${pair%%:*}; src=${pair#*:}
+  ln -f "$src" "$chroot_dir/bench/$name" 2>/dev/null || cp "$src" "$chroot_dir/bench/$name"
+done
+cp "$here/modarch.py" "$chroot_dir/bench/modarch.py"
+echo "dump:    $dump ($(du -h "${plain[0]}" | cut -f1) plain)"
+echo "vmlinux: $vmlinux ($(du -h "${plain[1]}" | cut -f1) plain)"
+
+warm_cache=$work/cache-warm
+drgn_cmd=(chroot "$chroot_dir" python3 /bench/modarch.py /bench/vmcore /bench/vmlinux)
+kdi_args=(-s "${plain[1]}" "${plain[0]}")
+
+# --- same values first ----------------------------------------------------
+"${drgn_cmd[@]}" > "$work/drgn.txt"
+"$work/modarch" -cache "$warm_cache" "${kdi_args[@]}" > "$work/kdi.txt"   # also warms the index cache
+if ! diff -u "$work/drgn.txt" "$work/kdi.txt" >&2; then
+  say "MISMATCH: drgn and kdump-inspect disagree (diff above); no times reported"
+  exit 1
+fi
+echo "outputs identical: $(wc -l < "$work/kdi.txt") modules (name, mod->arch members, sha256 of .stubs and of the OOL array)"
+
+# --- timing ---------------------------------------------------------------
+measure() { # label
+  local label=$1 cmd
+  for i in $(seq "$runs"); do
+    case $label in
+      drgn) cmd=("${drgn_cmd[@]}") ;;
+      kdi-warm) cmd=("$work/modarch" -cache "$warm_cache" "${kdi_args[@]}") ;;
+      kdi-cold) rm -rf "$work/cache-cold"; cmd=("$work/modarch" -cache "$work/cache-cold" "${kdi_args[@]}") ;;
+    esac
+    /usr/bin/time -f '%e %M' -o "$work/t" "${cmd[@]}" > "$work/out"
+    cmp -s "$work/out" "$work/kdi.txt" || { say "$label run $i: output changed"; exit 1; }
+    tail -1 "$work/t" >> "$work/$label.times"
+  done
+}
+stats() { # file column -> "min median"
+  cut -d' ' -f"$2" "$1" | sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%s %s\n", a[1], m}'
+}
+echo "load average before: $(cat /proc/loadavg)"
+measure drgn
+measure kdi-warm
+measure kdi-cold
+echo "load average after:  $(cat /proc/loadavg)"
+printf '\n%-30s %10s %10s %14s %14s\n' "($runs runs each)" "wall min" "wall med" "peak RSS min" "peak RSS med"
+for l in drgn kdi-warm kdi-cold; do
+  read -r wmin wmed < <(stats "$work/$l.times" 1)
+  read -r rmin rmed < <(stats "$work/$l.times" 2)
+  printf '%-30s %9ss %9ss %11d MB %11d MB\n' "$l" "$wmin" "$wmed" $((rmin/1024)) $((rmed/1024))
+  eval "w_${l//-/_}=$wmed r_${l//-/_}=$rmed"
+done
+awk -v d="$w_drgn" -v w="$w_kdi_warm" -v c="$w_kdi_cold" -v rd="$r_drgn" -v rw="$r_kdi_warm" -v rc="$r_kdi_cold" 'BEGIN {
+  printf "\nmedian wall  drgn / kdump-inspect: %.2fx (warm index cache), %.2fx (cold, index built)\n", d/w, d/c
+  printf "median RSS   drgn / kdump-inspect: %.2fx (warm), %.2fx (cold)\n", rd/rw, rd/rc }'
+
+if [ -n "${HYPERFINE:-}" ] && command -v hyperfine >/dev/null; then
+  hyperfine -N --warmup 1 --runs "$runs" \
+    -n drgn "${drgn_cmd[*]}" \
+    -n kdump-inspect-warm "$work/modarch -cache $warm_cache ${kdi_args[*]}"
+fi
