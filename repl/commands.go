@@ -59,16 +59,20 @@ func builtinCommands() []Command {
 				fs.Bool("p", false, "ADDR is physical")
 				jsonFlag(fs)
 			}, Run: cmdRd},
-		{Name: "dis", Usage: "dis [-r] [--json] ADDR|SYMBOL|MODULE:.stubs [COUNT]", Complete: CompleteDis,
-			Help: "Disassemble (GNU syntax, ISA 3.1 prefixed instructions included) with branch and addis/addi targets resolved to symbols.\nInside a module's .stubs every word shows as the loader laid it out twice: `ppc64[i]` at each 40-byte ppc64_stub_entry and `ftrace[j]` at each 24-byte ftrace_ool_stub, with the member each word belongs to (jump[3], magic, funcdata, ftrace_op, insn[1]), and `<<` where the words contradict the loader model (a call stub inside the OOL array, a NULL ftrace_op, an OOL stub not starting with mflr r0, a word differing from the template).\nA symbol without COUNT disassembles the whole function; MODULE:.stubs without COUNT the whole section; -r disassembles from the function start up to ADDR.",
+		{Name: "dis", Usage: "dis [-r] [-l] [--json] ADDR|SYMBOL|MODULE:.stubs [COUNT]", Complete: CompleteDis,
+			Help: "Disassemble (GNU syntax, ISA 3.1 prefixed instructions included) with branch and addis/addi targets resolved to symbols.\nInside a module's .stubs every word shows as the loader laid it out twice: `ppc64[i]` at each 40-byte ppc64_stub_entry and `ftrace[j]` at each 24-byte ftrace_ool_stub, with the member each word belongs to (jump[3], magic, funcdata, ftrace_op, insn[1]), and `<<` where the words contradict the loader model (a call stub inside the OOL array, a NULL ftrace_op, an OOL stub not starting with mflr r0, a word differing from the template).\nA symbol without COUNT disassembles the whole function; MODULE:.stubs without COUNT the whole section; -r disassembles from the function start up to ADDR; -l prints `FILE: LINE` above the instructions of each source line, as crash does (module functions need the module's .ko: see mod -s).",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("r", false, "from the start of the function up to ADDR")
-				fs.Bool("l", false, "source lines (not available yet)")
+				fs.Bool("l", false, "show source FILE: LINE above the instructions (DWARF line tables of the vmlinux or the module's .ko)")
 				jsonFlag(fs)
 			}, Run: cmdDis},
-		{Name: "mod", Usage: "mod [--json]",
-			Help:  "List the loaded modules with crash's columns (MODULE NAME BASE SIZE OBJECT FILE) plus the .stubs size, stub_count and the OOL ftrace stubs.",
-			Flags: jsonFlag, Run: cmdMod},
+		{Name: "mod", Usage: "mod [-s MODULE [FILE] | -S [DIR]] [--json]", Complete: CompleteModule,
+			Help: "List the loaded modules with crash's columns (MODULE NAME BASE SIZE OBJECT FILE) plus the .stubs size, stub_count and the OOL ftrace stubs.\n-s MODULE FILE loads that module's debuginfo from FILE (its build-id must match the loaded module's), or searches the module directories again without FILE; -S DIR loads every module's .ko from the tree DIR (without DIR: the directories the session opened with) and forgets earlier -s files. Both rerun the loader model and re-read .stubs, so the next stubs, dis, ftrace and audit use the new debuginfo.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("s", false, "load one module's debuginfo: -s MODULE [FILE]")
+				fs.Bool("S", false, "load every module's debuginfo from a tree: -S [DIR]")
+				jsonFlag(fs)
+			}, Run: cmdMod},
 		{Name: "stubs", Usage: "stubs MODULE [--overlay] [--json]", Complete: CompleteModule,
 			Help: "A module's .stubs: every ppc64_stub_entry slot (kind, target, state against the loader model) and the ftrace_ool_stub array.\n--overlay shows every 4-byte word seen both as ppc64_stub_entry[] and as ftrace_ool_stub[] (seed 000's two-column table).",
 			Flags: func(fs *flag.FlagSet) {
@@ -94,7 +98,7 @@ func builtinCommands() []Command {
 			Help:  "The dyn_ftrace records and their out-of-line stubs (needs package ftrace's record reader).",
 			Flags: jsonFlag, Run: cmdFtrace},
 		{Name: "klp", Usage: "klp [--json]",
-			Help:  "Livepatch state: patches, objects, functions (needs package ftrace's klp reader).",
+			Help:  "Livepatch state: klp_transition_patch and klp_target_state, then one row per klp_func: its patch (module, enabled/forced/replace), object (vmlinux or module, patched), old_func and new_func resolved to symbols, and the patched/transition/nop flags. --json prints the same data as JSON.",
 			Flags: jsonFlag, Run: cmdKlp},
 	}
 }

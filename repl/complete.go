@@ -9,19 +9,18 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
-// commonTypes are offered when completing a bare type name: the symbols
-// package keeps its name index private, so completion of arbitrary type
-// names falls back to these and to any name that resolves.
-var commonTypes = []string{
-	"module", "mod_arch_specific", "ppc64_stub_entry", "ftrace_ool_stub",
-	"ftrace_ops", "dyn_ftrace", "ftrace_page", "klp_patch", "klp_object", "klp_func",
-	"list_head", "hlist_head", "hlist_node", "task_struct", "mm_struct", "page",
-	"printk_ringbuffer", "prb_desc", "printk_info", "module_memory", "klp_modinfo",
-	"paca_struct", "pt_regs", "cpu_spec", "elf64_shdr", "module_sect_attrs",
-}
+// maxCandidates bounds one completion answer.
+const maxCandidates = 500
 
 // Candidates returns completion candidates for a word of the given kind.
 func (s *Session) Candidates(kind CompleteKind, cur string) []string {
+	return s.candidates("", kind, cur)
+}
+
+// candidates completes cur as an argument of command cmd ("" if unknown):
+// `struct`/`union` complete that namespace's tag names, other type
+// commands every name of the DWARF index.
+func (s *Session) candidates(cmd string, kind CompleteKind, cur string) []string {
 	var out []string
 	add := func(v string) {
 		if strings.HasPrefix(v, cur) {
@@ -41,8 +40,19 @@ func (s *Session) Candidates(kind CompleteKind, cur string) []string {
 		if i := strings.IndexByte(cur, '.'); i >= 0 {
 			return s.memberCandidates(cur[:i], cur[i+1:])
 		}
-		for _, n := range commonTypes {
-			add(n)
+		if s.Prog == nil || s.Prog.Types == nil {
+			return nil
+		}
+		switch cmd {
+		case "struct", "union":
+			out, _ = s.Prog.Types.Names(cur, cmd, maxCandidates)
+		default:
+			// whatis takes "struct x" as two words: offer bare tag
+			// names and typedefs alike.
+			for _, k := range []string{"struct", "union", "enum", "typedef"} {
+				n, _ := s.Prog.Types.Names(cur, k, maxCandidates)
+				out = append(out, n...)
+			}
 		}
 	case CompleteSymbol, CompleteDis:
 		if cur == "" {

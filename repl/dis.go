@@ -30,7 +30,11 @@ type DisLine struct {
 	OOLField  string `json:"ool_field,omitempty"`  // ftrace_op, insn[1]
 	InStubs   bool   `json:"in_stubs,omitempty"`
 	Mark      string `json:"mark,omitempty"` // "<< reason" where the words contradict the model
-	Fault     string `json:"fault,omitempty"`
+	// File and Line: the source position (dis -l), from the DWARF line
+	// table of the vmlinux or the module's .ko.
+	File  string `json:"file,omitempty"`
+	Line  int    `json:"line,omitempty"`
+	Fault string `json:"fault,omitempty"`
 }
 
 // resolve names an address with the module-aware resolver.
@@ -360,7 +364,14 @@ func writeDis(c *Call, lines []DisLine) {
 	for _, l := range lines {
 		locW = max(locW, len(l.Location))
 	}
+	var lastFile string
+	lastLine := -1
 	for _, l := range lines {
+		if l.Line != 0 && (l.File != lastFile || l.Line != lastLine) {
+			// crash's dis -l: the position above the instructions it covers.
+			c.Printf("%s: %d\n", l.File, l.Line)
+			lastFile, lastLine = l.File, l.Line
+		}
 		var b strings.Builder
 		if stubs {
 			fmt.Fprintf(&b, "%-10s %-10s ", l.Stub, l.OOL)
@@ -382,5 +393,33 @@ func writeDis(c *Call, lines []DisLine) {
 			fmt.Fprintf(&b, "  %s", l.Mark)
 		}
 		c.Printf("%s\n", strings.TrimRight(b.String(), " "))
+	}
+}
+
+// addSourceLines fills File and Line of each disassembled line (dis -l).
+// A table that cannot be read is said once on stderr; the disassembly goes
+// on without lines there.
+func (s *Session) addSourceLines(c *Call, lines []DisLine) {
+	said := map[string]bool{}
+	for i := range lines {
+		l := &lines[i]
+		if l.InStubs || l.Fault != "" {
+			continue // .stubs is written by the loader: no source
+		}
+		fn := uint64(0)
+		if loc := s.resolve(l.Addr); loc.Symbol != nil && loc.Off <= l.Addr {
+			fn = l.Addr - loc.Off
+		}
+		sl, ok, err := s.sourceLine(l.Addr, fn)
+		if err != nil {
+			if !said[err.Error()] {
+				fmt.Fprintf(s.Err, "dis -l: %v\n", err)
+				said[err.Error()] = true
+			}
+			continue
+		}
+		if ok {
+			l.File, l.Line = sl.File, sl.Line
+		}
 	}
 }

@@ -14,8 +14,16 @@ import (
 	"github.com/chzyer/readline"
 )
 
-// HistoryFile is the persistent history, ~/.kdump-inspect_history.
+// HistoryEnv names the environment variable that overrides the history
+// file's path (tests point it at a temporary file).
+const HistoryEnv = "KDUMP_INSPECT_HISTORY"
+
+// HistoryFile is the persistent history: $KDUMP_INSPECT_HISTORY when set,
+// else ~/.kdump-inspect_history.
 func HistoryFile() string {
+	if p := os.Getenv(HistoryEnv); p != "" {
+		return p
+	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return ""
@@ -46,6 +54,25 @@ func (s *Session) Interactive(ctx context.Context, in io.ReadCloser, historyFile
 	defer rl.Close()
 	fmt.Fprintf(s.Out, "%s\ntype help for the commands, quit to leave\n", s.banner())
 
+	// SIGINT is caught for the whole session, not only while a command
+	// runs: one arriving between two commands (before readline has the
+	// terminal in raw mode again) must not end the process.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGINT)
+	defer signal.Stop(sig)
+	stopSig := make(chan struct{})
+	defer close(stopSig)
+	go func() {
+		for {
+			select {
+			case <-sig:
+				s.interrupt()
+			case <-stopSig:
+				return
+			}
+		}
+	}()
+
 	for !s.quit {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -71,28 +98,33 @@ func (s *Session) Interactive(ctx context.Context, in io.ReadCloser, historyFile
 	return nil
 }
 
-// execInterruptible runs one command with SIGINT cancelling its context
-// instead of ending the process.
+// execInterruptible runs one command with a context that SIGINT (caught
+// by Interactive) cancels: the command ends, the session goes on.
 func (s *Session) execInterruptible(parent context.Context, line string) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGINT)
-	defer signal.Stop(sig)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-sig:
-			cancel()
-		case <-done:
-		}
+	s.intMu.Lock()
+	s.cancelRunning = cancel
+	s.intMu.Unlock()
+	defer func() {
+		s.intMu.Lock()
+		s.cancelRunning = nil
+		s.intMu.Unlock()
 	}()
 	err := s.Exec(ctx, line)
 	if ctx.Err() != nil && parent.Err() == nil {
 		return fmt.Errorf("interrupted")
 	}
 	return err
+}
+
+// interrupt cancels the running command, if any.
+func (s *Session) interrupt() {
+	s.intMu.Lock()
+	defer s.intMu.Unlock()
+	if s.cancelRunning != nil {
+		s.cancelRunning()
+	}
 }
 
 func (s *Session) banner() string {
@@ -122,7 +154,7 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 		if !ok || strings.HasPrefix(cur, "-") {
 			return nil, 0
 		}
-		cands = c.s.Candidates(cmd.Complete, cur)
+		cands = c.s.candidates(cmd.Name, cmd.Complete, cur)
 	}
 	var out [][]rune
 	for _, k := range cands {

@@ -333,7 +333,6 @@ func cmdKlp(c *Call) error {
 	if boolFlag(fs, "json") {
 		return c.JSON(st.Livepatch)
 	}
-	// The livepatch view proper waits for package ftrace's API to settle;
-	// until then its data is printed as JSON.
-	return c.JSON(st.Livepatch)
+	c.S.writeKlp(c, st.Livepatch)
+	return nil
 }

@@ -145,6 +145,15 @@ type Session struct {
 	modMu sync.Mutex
 	mods  *modules.Set
 
+	lines lineCache
+
+	intMu         sync.Mutex
+	cancelRunning context.CancelFunc // the running command's (interactive)
+
+	// koOverride: modules whose .ko `mod -s` named, kept across `mod -S`
+	// rebuilds until that clears them.
+	koOverride map[string]string
+
 	ftraceState *ftrace.State
 	ftraceErr   error
 	ftraceSites map[uint64]bool
@@ -189,6 +198,7 @@ func (s *Session) SetModules(set *modules.Set) {
 	s.modMu.Lock()
 	defer s.modMu.Unlock()
 	s.mods = set
+	s.dropDerivedLocked()
 }
 
 // Quit reports whether `quit` ran.

@@ -302,9 +302,6 @@ func cmdDis(c *Call) error {
 	if len(pos) == 0 || len(pos) > 2 {
 		return &UsageError{Cmd: "dis", Msg: "want ADDR|SYMBOL [COUNT]"}
 	}
-	if boolFlag(fs, "l") {
-		fmt.Fprintf(c.S.Err, "dis: -l (source lines) is not available yet; disassembling without\n")
-	}
 	addr, err := c.S.ParseAddr(pos[0])
 	if err != nil {
 		return err
@@ -338,6 +335,9 @@ func cmdDis(c *Call) error {
 		count = 1
 	}
 	lines, err := c.S.disassemble(c, addr, count)
+	if boolFlag(fs, "l") {
+		c.S.addSourceLines(c, lines)
+	}
 	if boolFlag(fs, "json") {
 		if jerr := c.JSON(lines); jerr != nil {
 			return jerr
@@ -392,13 +392,46 @@ func modView(a *modules.Analysis) ModView {
 
 func cmdMod(c *Call) error {
 	fs := c.Flags()
-	if _, err := c.Parse(fs); err != nil {
+	pos, err := c.Parse(fs)
+	if err != nil {
 		return err
+	}
+	only := ""
+	switch {
+	case boolFlag(fs, "s") && boolFlag(fs, "S"):
+		return &UsageError{Cmd: "mod", Msg: "-s and -S exclude each other"}
+	case boolFlag(fs, "s"):
+		if len(pos) < 1 || len(pos) > 2 {
+			return &UsageError{Cmd: "mod", Msg: "want -s MODULE [FILE]"}
+		}
+		file := ""
+		if len(pos) == 2 {
+			file = pos[1]
+		}
+		if err := c.S.LoadModuleDebuginfo(pos[0], file); err != nil {
+			return fmt.Errorf("mod -s: %w", err)
+		}
+		only = pos[0]
+	case boolFlag(fs, "S"):
+		if len(pos) > 1 {
+			return &UsageError{Cmd: "mod", Msg: "want -S [DIR]"}
+		}
+		dir := ""
+		if len(pos) == 1 {
+			dir = pos[0]
+		}
+		if err := c.S.LoadAllModuleDebuginfo(dir); err != nil {
+			return fmt.Errorf("mod -S: %w", err)
+		}
+	case len(pos) > 0:
+		return &UsageError{Cmd: "mod", Msg: "unexpected argument " + pos[0]}
 	}
 	set := c.S.Modules()
 	var out []ModView
 	for _, a := range set.Modules {
-		out = append(out, modView(a))
+		if only == "" || a.Module.Name == only {
+			out = append(out, modView(a))
+		}
 	}
 	if boolFlag(fs, "json") {
 		return c.JSON(out)
