@@ -47,11 +47,16 @@ const (
 	DumpDHExcludedVmemmap      = 0x10
 	DumpDHCompressedZstd       = 0x20
 
-	maxBlockSize   = 1 << 26
-	maxSideData    = 64 << 20 // notes, VMCOREINFO, erase info
-	rankChunkBits  = 4096
-	maxZeroScan    = 1 << 24 // page descriptors scanned at Open to count zero pages
-	defaultCacheSz = 64
+	maxBlockSize = 1 << 26
+	// maxSparseBitmap bounds bitmaps larger than the bytes a flattened
+	// stream holds. makedumpfile and QEMU write the bitmaps whole, so only
+	// a stream that left out all-zero stretches has them; 1 MiB (2^23
+	// blocks) keeps Open fast on a stream that claims more.
+	maxSparseBitmap = 1 << 20
+	maxSideData     = 64 << 20 // notes, VMCOREINFO, erase info
+	rankChunkBits   = 4096
+	maxZeroScan     = 1 << 24 // page descriptors scanned at Open to count zero pages
+	defaultCacheSz  = 64
 )
 
 // kfile is a kdump-compressed file: a plain mapped file or the logical
@@ -395,7 +400,7 @@ func machineFromNotes(notes []Note) elf.Machine {
 }
 
 func readSide(f kfile, off int64, size uint64, what string) ([]byte, error) {
-	if off <= 0 || size > maxSideData || off > f.Size() || int64(size) > f.Size()-off {
+	if off <= 0 || size > maxSideData || off > f.Size() || int64(size) > f.Size()-off || int64(size) > heldBytes(f) {
 		return nil, &FormatError{File: f.Name(), Off: off, Msg: "kdump_sub_header " + what + " out of range", Val: fmt.Sprintf("size %#x, file size %#x", size, f.Size())}
 	}
 	b := make([]byte, size)
@@ -403,6 +408,15 @@ func readSide(f kfile, off int64, size uint64, what string) ([]byte, error) {
 		return nil, &FormatError{File: f.Name(), Off: off + int64(n), Msg: "truncated " + what + " data"}
 	}
 	return b, nil
+}
+
+// heldBytes is how many bytes f really holds: the stream's size for a
+// flattened file, the file's size otherwise.
+func heldBytes(f kfile) int64 {
+	if ff, ok := f.(*flatFile); ok {
+		return ff.f.Size()
+	}
+	return f.Size()
 }
 
 // loadPart reads the headers and bitmaps of one file.
@@ -418,6 +432,15 @@ func (d *Dump) loadPart(f kfile) (*kdumpPart, error) {
 	if h.subHdrSize > 1<<20 || h.bitmapBlocks > 1<<30 || bmOff > uint64(f.Size()) || bmLen > uint64(f.Size())-bmOff {
 		return nil, &FormatError{File: name, Off: int64(min(bmOff, 1<<62)), Msg: "bitmaps extend beyond end of file",
 			Val: fmt.Sprintf("%#x bytes, file size %#x", bmLen, f.Size())}
+	}
+	// The logical file of a flattened stream may be far larger than the
+	// stream (its holes read as zeros). All-zero stretches of a bitmap may
+	// be holes, so a bitmap may be larger than the stream, but a tiny
+	// stream must not make Open allocate gigabytes: beyond
+	// maxSparseBitmap the bitmaps must be held.
+	if held := heldBytes(f); bmLen > uint64(held) && bmLen > maxSparseBitmap {
+		return nil, &FormatError{File: name, Off: int64(bmOff), Msg: "bitmaps larger than the data the file holds",
+			Val: fmt.Sprintf("%#x bytes, %#x bytes held", bmLen, held)}
 	}
 	if bmLen == 0 {
 		return nil, &FormatError{File: name, Off: offBitmapBlocks, Msg: "bitmap_blocks is zero"}

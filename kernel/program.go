@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/dump"
@@ -160,16 +161,12 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	if order == nil {
 		order = d.MemoryOrder
 	}
-	dw, err := p.Vmlinux.DWARF()
-	if err != nil {
-		return nil, fmt.Errorf("%s: no usable DWARF: %w", vmlinux, err)
-	}
 	cache := opts.CacheDir
 	if cache == "" {
 		cache = filepath.Join(container.CacheDir(), "dwarf-index")
 	}
-	if p.Types, err = symbols.LoadTypes(dw, indexKey(p.Vmlinux), cache); err != nil {
-		return nil, err
+	if p.Types, err = symbols.LoadELFTypes(p.Vmlinux, indexKey(p.Vmlinux), cache); err != nil {
+		return nil, fmt.Errorf("%s: no usable DWARF: %w", vmlinux, err)
 	}
 	p.Context = &Context{Mem: nil, Order: order, Types: p.Types, PtrSize: 8}
 	p.Features = DetectFeatures(p.Types)
@@ -484,9 +481,16 @@ func (p *Program) Read(addr uint64, n int) ([]byte, error) {
 	if n < 0 || n > 1<<30 {
 		return nil, fmt.Errorf("read of %d bytes at %#x refused", n, addr)
 	}
-	b := make([]byte, n)
-	if err := dump.ReadFull(p.Context.Mem, b, addr); err != nil {
-		return nil, err
+	// Sizes come from the dump: grow the buffer as the bytes are read, so
+	// that a corrupt size costs what memory holds, not what it claims.
+	const chunk = 1 << 20
+	b := make([]byte, 0, min(n, chunk))
+	for off := 0; off < n; off += chunk {
+		k := min(chunk, n-off)
+		b = slices.Grow(b, k)[:off+k]
+		if err := dump.ReadFull(p.Context.Mem, b[off:], addr+uint64(off)); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }

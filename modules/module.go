@@ -147,8 +147,12 @@ func List(p *kernel.Program) ([]*Module, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A corrupt next pointer can lead into a long acyclic chain (a slab
+	// free list); cap the walk at MaxModules, not the generic list cap.
+	ctx := *p.Context
+	ctx.MaxList = MaxModules
 	var mods []*Module
-	for obj, err := range kernel.ListForEachEntry(p.Context, head, "struct module", "list") {
+	for obj, err := range kernel.ListForEachEntry(&ctx, head, "struct module", "list") {
 		if err != nil {
 			return mods, fmt.Errorf("walking the modules list at %#x: %w", head, err)
 		}

@@ -40,6 +40,7 @@ func ReadStubs(p *kernel.Program, m *Module, in StubsInput) (*Stubs, error) {
 		s.Size, s.SizeSource = end-base, SizeInferred
 		s.Size -= s.Size % StubEntrySize
 	}
+	inferred := s.Size
 	if m.Arch.HasStubCount && s.Size < m.Arch.StubCount*StubEntrySize && s.SizeSource == SizeInferred {
 		s.Size, s.SizeSource = m.Arch.StubCount*StubEntrySize, SizeFromStubCount
 	}
@@ -51,6 +52,13 @@ func ReadStubs(p *kernel.Program, m *Module, in StubsInput) (*Stubs, error) {
 		s.Size = maxStubsSize
 	}
 	raw, err := p.Read(base, int(s.Size))
+	if err != nil && s.SizeSource == SizeFromStubCount && inferred > 0 {
+		// stub_count comes from the dump: a corrupt one must not cost the
+		// slots that can be read. Fall back to the inferred bound.
+		s.Warnings = append(s.Warnings, fmt.Sprintf("stub_count %d (%d bytes) reaches memory that cannot be read (%v); reading the inferred %d bytes", m.Arch.StubCount, s.Size, err, inferred))
+		s.Size, s.SizeSource = inferred, SizeInferred
+		raw, err = p.Read(base, int(s.Size))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading .stubs at %#x (%d bytes): %w", m.Name, base, s.Size, err)
 	}

@@ -74,12 +74,16 @@ func put(m map[string]candidate, name string, c candidate) {
 	}
 }
 
+// maxNullEntries bounds consecutive null entries between units.
+const maxNullEntries = 1 << 16
+
 // unitOffsets lists the offset of every unit's top DIE, skipping each
 // unit's children (Reader.SkipChildren jumps to the next unit).
 func unitOffsets(d *dwarf.Data) ([]dwarf.Offset, int, error) {
 	r := d.Reader()
 	var offs []dwarf.Offset
 	ptrSize := 0
+	nulls := 0
 	for {
 		e, err := r.Next()
 		if err != nil {
@@ -87,6 +91,15 @@ func unitOffsets(d *dwarf.Data) ([]dwarf.Offset, int, error) {
 		}
 		if e == nil {
 			break
+		}
+		// On some corrupt .debug_info debug/dwarf's Reader returns null
+		// entries (tag 0) without end; real DWARF has one per unit.
+		if e.Tag == 0 {
+			if nulls++; nulls > maxNullEntries {
+				return nil, 0, fmt.Errorf("listing DWARF units: more than %d consecutive null entries after unit %d (corrupt .debug_info)", maxNullEntries, len(offs))
+			}
+		} else {
+			nulls = 0
 		}
 		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
 			offs = append(offs, e.Offset)

@@ -1,0 +1,335 @@
+package modules
+
+import (
+	"debug/dwarf"
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
+	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+)
+
+// fuzzBase is where the fuzz bytes lie in the synthetic kernel space.
+const fuzzBase = 0xc008000000000000
+
+// segMem is memory made of one segment; reads outside fault as a dump's do.
+type segMem struct {
+	base uint64
+	b    []byte
+}
+
+func (m segMem) ReadAt(p []byte, addr uint64) (int, error) {
+	if addr < m.base || addr-m.base >= uint64(len(m.b)) {
+		return 0, &dump.Fault{Addr: addr, Reason: dump.NotInDump}
+	}
+	n := copy(p, m.b[addr-m.base:])
+	if n < len(p) {
+		return n, &dump.Fault{Addr: addr + uint64(n), Reason: dump.NotInDump}
+	}
+	return n, nil
+}
+
+type tb struct{ b *dwarfbuilder.Builder }
+
+func (s tb) base(name string, enc dwarfbuilder.Encoding, size uint8) dwarf.Offset {
+	off := s.b.TagOpen(dwarf.TagBaseType, name)
+	s.b.Attr(dwarf.AttrEncoding, uint8(enc))
+	s.b.Attr(dwarf.AttrByteSize, size)
+	s.b.TagClose()
+	return off
+}
+
+func (s tb) open(tag dwarf.Tag, name string, size uint16) dwarf.Offset {
+	off := s.b.TagOpen(tag, name)
+	s.b.Attr(dwarf.AttrByteSize, size)
+	return off
+}
+
+func (s tb) member(name string, t dwarf.Offset, off uint16) {
+	s.b.TagOpen(dwarf.TagMember, name)
+	s.b.Attr(dwarf.AttrType, t)
+	s.b.Attr(dwarf.AttrDataMemberLoc, off)
+	s.b.TagClose()
+}
+
+func (s tb) ptr(t dwarf.Offset) dwarf.Offset {
+	off := s.b.TagOpen(dwarf.TagPointerType, "")
+	s.b.Attr(dwarf.AttrByteSize, uint8(8))
+	if t != 0 {
+		s.b.Attr(dwarf.AttrType, t)
+	}
+	s.b.TagClose()
+	return off
+}
+
+func (s tb) array(elem dwarf.Offset, count int) dwarf.Offset {
+	off := s.b.TagOpen(dwarf.TagArrayType, "")
+	s.b.Attr(dwarf.AttrType, elem)
+	s.b.TagOpen(dwarf.TagSubrangeType, "")
+	if count >= 0 {
+		s.b.Attr(dwarf.AttrUpperBound, uint8(count-1))
+	}
+	s.b.TagClose()
+	s.b.TagClose()
+	return off
+}
+
+// Offsets of the synthetic struct module (LP64), written out by hand;
+// member names are the kernel's (include/linux/module.h,
+// kernel/module/sysfs.c, arch/powerpc/include/asm/module.h):
+//
+//	struct list_head { next@0, prev@8 }                                  16
+//	struct module_memory { void *base@0; unsigned int size@8; bool is_rox@12 } 16
+//	struct attribute { const char *name@0 }                              8
+//	struct bin_attribute { struct attribute attr@0; void *private@8 }    16
+//	struct module_sect_attr { struct bin_attribute battr@0; unsigned long address@16 } 24
+//	struct module_sect_attrs { unsigned int nsections@0; struct module_sect_attr attrs[]@8 }
+//	struct mod_arch_specific { unsigned int stubs_section@0, stub_count@4, toc_section@8;
+//		unsigned long tramp@16, tramp_regs@24; struct ftrace_ool_stub *ool_stubs@32;
+//		unsigned int ool_stub_count@40, ool_stub_index@44 }                48
+//	struct elf64_hdr { ...; unsigned short e_shnum@60 }                  64
+//	struct klp_modinfo { struct elf64_hdr hdr@0; unsigned long sechdrs@64, secstrings@72 } 80
+//	struct module { int state@0; struct list_head list@8; char name[56]@24;
+//		struct module_memory mem[7]@80; struct module_sect_attrs *sect_attrs@192;
+//		struct mod_arch_specific arch@200; bool klp@248;
+//		struct klp_modinfo *klp_info@256; unsigned long taints@264 }      272
+const (
+	offList      = 8
+	offName      = 24
+	offMem       = 80
+	offSectAttrs = 192
+	offArch      = 200
+	offKlp       = 248
+	offKlpInfo   = 256
+)
+
+func fuzzTypes(t testing.TB) *symbols.Types {
+	t.Helper()
+	s := tb{dwarfbuilder.New()}
+	int_ := s.base("int", dwarfbuilder.DW_ATE_signed, 4)
+	uint_ := s.base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4)
+	ushort := s.base("short unsigned int", dwarfbuilder.DW_ATE_unsigned, 2)
+	ulong := s.base("long unsigned int", dwarfbuilder.DW_ATE_unsigned, 8)
+	char := s.base("char", dwarfbuilder.DW_ATE_signed_char, 1)
+	bool_ := s.base("_Bool", dwarfbuilder.DW_ATE_boolean, 1)
+	voidp := s.ptr(0)
+	charp := s.ptr(char)
+
+	// next and prev as void *: the walk reads them as pointers either way.
+	lh2 := s.open(dwarf.TagStructType, "list_head", 16)
+	s.member("next", voidp, 0)
+	s.member("prev", voidp, 8)
+	s.b.TagClose()
+
+	mm := s.open(dwarf.TagStructType, "module_memory", 16)
+	s.member("base", voidp, 0)
+	s.member("size", uint_, 8)
+	s.member("is_rox", bool_, 12)
+	s.b.TagClose()
+
+	attr := s.open(dwarf.TagStructType, "attribute", 8)
+	s.member("name", charp, 0)
+	s.b.TagClose()
+	battr := s.open(dwarf.TagStructType, "bin_attribute", 16)
+	s.member("attr", attr, 0)
+	s.member("private", voidp, 8)
+	s.b.TagClose()
+	msa := s.open(dwarf.TagStructType, "module_sect_attr", 24)
+	s.member("battr", battr, 0)
+	s.member("address", ulong, 16)
+	s.b.TagClose()
+	msas := s.open(dwarf.TagStructType, "module_sect_attrs", 8)
+	s.member("nsections", uint_, 0)
+	s.member("attrs", s.array(msa, -1), 8)
+	s.b.TagClose()
+
+	arch := s.open(dwarf.TagStructType, "mod_arch_specific", 48)
+	s.member("stubs_section", uint_, 0)
+	s.member("stub_count", uint_, 4)
+	s.member("toc_section", uint_, 8)
+	s.member("tramp", ulong, 16)
+	s.member("tramp_regs", ulong, 24)
+	s.member("ool_stubs", voidp, 32)
+	s.member("ool_stub_count", uint_, 40)
+	s.member("ool_stub_index", uint_, 44)
+	s.b.TagClose()
+
+	ehdr := s.open(dwarf.TagStructType, "elf64_hdr", 64)
+	s.member("e_shnum", ushort, 60)
+	s.b.TagClose()
+	klp := s.open(dwarf.TagStructType, "klp_modinfo", 80)
+	s.member("hdr", ehdr, 0)
+	s.member("sechdrs", ulong, 64)
+	s.member("secstrings", ulong, 72)
+	s.b.TagClose()
+
+	memArr := s.array(mm, 7)
+	nameArr := s.array(char, 56)
+	s.open(dwarf.TagStructType, "module", 272)
+	s.member("state", int_, 0)
+	s.member("list", lh2, offList)
+	s.member("name", nameArr, offName)
+	s.member("mem", memArr, offMem)
+	s.member("sect_attrs", s.ptr(msas), offSectAttrs)
+	s.member("arch", arch, offArch)
+	s.member("klp", bool_, offKlp)
+	s.member("klp_info", s.ptr(klp), offKlpInfo)
+	s.member("taints", ulong, 264)
+	s.b.TagClose()
+
+	abbrev, aranges, frame, info, line, pubnames, ranges, str, _, err := s.b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := dwarf.New(abbrev, aranges, frame, info, line, pubnames, ranges, str)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := symbols.LoadTypes(d, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// fuzzSeed lays out one module in 4 KiB at fuzzBase: the modules list
+// head at 0, struct module at 0x100, sect_attrs at 0x400 (".stubs" and
+// ".text"), section names at 0x500, .stubs at 0x800 with an OOL array of
+// 3 entries at slot 2, klp_info at 0x600.
+func fuzzSeed(o binary.ByteOrder, klp bool) []byte {
+	b := make([]byte, 0x1000)
+	B := uint64(fuzzBase)
+	put := func(off int, v uint64) { o.PutUint64(b[off:], v) }
+	put32 := func(off int, v uint32) { o.PutUint32(b[off:], v) }
+	mod := 0x100
+	put(0, B+uint64(mod)+offList)
+	put(8, B+uint64(mod)+offList)
+	put(mod+offList, B)
+	put(mod+offList+8, B)
+	copy(b[mod+offName:], "fz_mod")
+	put(mod+offMem, B+0x800)
+	put32(mod+offMem+8, 0x800)
+	put(mod+offSectAttrs, B+0x400)
+	a := mod + offArch
+	put32(a+4, 2)           // stub_count
+	put(a+16, B+0x800)      // tramp
+	put(a+32, B+0x800+2*40) // ool_stubs
+	put32(a+40, 3)          // ool_stub_count
+	put32(a+44, 1)          // ool_stub_index
+	put32(0x400, 2)         // nsections
+	put(0x408, B+0x500)     // attrs[0].battr.attr.name
+	put(0x408+16, B+0x800)  // attrs[0].address
+	put(0x420, B+0x508)     // attrs[1].battr.attr.name
+	put(0x420+16, B+0x900)  // attrs[1].address
+	copy(b[0x500:], ".stubs\x00.text\x00")
+	if klp {
+		b[mod+offKlp] = 1
+		put(mod+offKlpInfo, B+0x600)
+		o.PutUint16(b[0x600+60:], 2) // e_shnum
+		put(0x600+64, B+0xa00)       // sechdrs
+		put(0x600+72, B+0x500)       // secstrings
+		// Section 1: a SHT_SYMTAB of 2 symbols at 0xb00.
+		sh := 0xa00 + 64
+		put32(sh+4, 2)
+		put(sh+16, B+0xb00)
+		put(sh+32, 48)
+	}
+	return b
+}
+
+// FuzzModulesOverRandomMemory lists the modules and reads each module's
+// .stubs, build-id and livepatch relocations over fuzz bytes: nothing may
+// panic, every walk ends, and what is returned stays within the bounds
+// the readers promise.
+func FuzzModulesOverRandomMemory(f *testing.F) {
+	f.Add(fuzzSeed(binary.LittleEndian, false), uint8(0))
+	f.Add(fuzzSeed(binary.BigEndian, true), uint8(1))
+	f.Add(make([]byte, 64), uint8(0))
+	ts := fuzzTypes(f)
+	syms := symbols.NewTable([]symbols.Symbol{{Name: "modules", Addr: fuzzBase, Size: 16, Kind: 'D'}})
+	f.Fuzz(func(t *testing.T, mem []byte, which uint8) {
+		if len(mem) > 1<<16 {
+			return
+		}
+		ctx := &kernel.Context{Mem: segMem{fuzzBase, mem}, Order: binary.LittleEndian, Types: ts, PtrSize: 8, MaxList: 16}
+		if which&1 != 0 {
+			ctx.Order = binary.BigEndian
+		}
+		p := &kernel.Program{Context: ctx, Types: ts, Syms: syms}
+		mods, _ := List(p)
+		if len(mods) > 16 {
+			t.Fatalf("List returned %d modules, cap 16", len(mods))
+		}
+		for _, m := range mods {
+			if len(m.Sections) > maxSections {
+				t.Fatalf("%d sections", len(m.Sections))
+			}
+			m.BuildID(p)
+			if which&2 != 0 {
+				KlpRelasFromMemory(p, m)
+			}
+			s, err := ReadStubs(p, m, StubsInput{Name: func(uint64) string { return "" }})
+			if err != nil {
+				continue
+			}
+			if uint64(len(s.Raw)) != s.Size || s.Size > maxStubsSize || uint64(len(s.Slots))*StubEntrySize > s.Size {
+				t.Fatalf("stubs: raw %d size %d slots %d", len(s.Raw), s.Size, len(s.Slots))
+			}
+			if uint64(len(s.OOL))*OOLStubSize > s.Size || s.OOLEnd > s.Size {
+				t.Fatalf("OOL: %d entries, end %d, size %d", len(s.OOL), s.OOLEnd, s.Size)
+			}
+			s.Overlay()
+			for _, sl := range s.Slots {
+				s.SlotAt(sl.Addr)
+			}
+		}
+	})
+}
+
+// TestFuzzSeedReads: the seed is a well-formed module, so the fuzzer
+// starts from inputs that reach .stubs and the OOL array.
+func TestFuzzSeedReads(t *testing.T) {
+	ts := fuzzTypes(t)
+	for _, o := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+		ctx := &kernel.Context{Mem: segMem{fuzzBase, fuzzSeed(o, true)}, Order: o, Types: ts, PtrSize: 8}
+		p := &kernel.Program{Context: ctx, Types: ts, Syms: symbols.NewTable([]symbols.Symbol{{Name: "modules", Addr: fuzzBase, Size: 16, Kind: 'D'}})}
+		mods, err := List(p)
+		if err != nil || len(mods) != 1 || mods[0].Name != "fz_mod" || len(mods[0].Sections) != 2 || !mods[0].Livepatch || len(mods[0].KlpSechdrs) != 2 {
+			t.Fatalf("%v: %d modules %+v, %v", o, len(mods), mods, err)
+		}
+		s, err := ReadStubs(p, mods[0], StubsInput{})
+		if err != nil || len(s.OOL) != 3 || s.OOLOff != 80 {
+			t.Fatalf("%v: stubs %+v, %v", o, s, err)
+		}
+	}
+}
+
+// TestListCapped: a modules list that does not come back to its head
+// within MaxModules entries (20000 nodes, each pointing at the next) stops
+// at MaxModules with a ListTooLong error and the modules read so far.
+func TestListCapped(t *testing.T) {
+	const n, size = 20000, 272
+	o := binary.LittleEndian
+	mem := make([]byte, 16+n*size)
+	B := uint64(fuzzBase)
+	node := func(i int) uint64 { return B + 16 + uint64(i)*size + offList }
+	o.PutUint64(mem, node(0))
+	for i := 0; i < n; i++ {
+		next := node(i + 1)
+		if i == n-1 {
+			next = B
+		}
+		o.PutUint64(mem[16+i*size+offList:], next)
+	}
+	ts := fuzzTypes(t)
+	p := &kernel.Program{Context: &kernel.Context{Mem: segMem{B, mem}, Order: o, Types: ts, PtrSize: 8}, Types: ts,
+		Syms: symbols.NewTable([]symbols.Symbol{{Name: "modules", Addr: B, Size: 16, Kind: 'D'}})}
+	mods, err := List(p)
+	var le *kernel.ListError
+	if !errors.As(err, &le) || le.Kind != kernel.ListTooLong || len(mods) != MaxModules {
+		t.Errorf("List: %d modules, %v; want %d and ListTooLong", len(mods), err, MaxModules)
+	}
+}
