@@ -30,6 +30,15 @@ func Ftrace(r *Report, set *modules.Set, st *ftrace.State) {
 				}
 			case ftrace.StubMismatch:
 				r.add(stubFinding(owner, arr, c))
+			case ftrace.StubOverwritten:
+				// A call stub on top is OOL-OVERLAP's; anything else that
+				// broke insn[0] is this stub's own fault.
+				if c.OverlaySlot < 0 {
+					if len(c.Diffs) == 0 {
+						c.Diffs = []string{"insn[0]"}
+					}
+					r.add(stubFinding(owner, arr, c))
+				}
 			}
 		}
 		if len(nulls) > 0 {
@@ -69,7 +78,11 @@ func stubFinding(owner string, arr *ftrace.OOLArray, c ftrace.StubCheck) Finding
 	fn := ""
 	var words []Word
 	if c.Record != nil {
-		fn = fmt.Sprintf(" (%s+%#x, rec->ip %#x, flags %s)", c.Record.Func, c.Record.Off, c.Record.IP, strings.Join(c.Record.Flags.Names(), "|"))
+		flags := strings.Join(c.Record.Flags.Names(), "|")
+		if flags == "" {
+			flags = "none"
+		}
+		fn = fmt.Sprintf(" (%s+%#x, rec->ip %#x, flags %s)", c.Record.Func, c.Record.Off, c.Record.IP, flags)
 	}
 	for _, d := range c.Diffs {
 		switch {

@@ -1,0 +1,272 @@
+package audit
+
+import (
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/ftrace"
+	"github.com/kdump-inspect/kdump-inspect/internal/damage"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/RULES.md from the rule catalogue and the mutation examples")
+
+// example is the committed extract of the corpus's buggy-radix dump
+// (testdata/example/buggy-radix/README.md): it needs no ../shared.
+const example = "../testdata/example/buggy-radix/vmcore.zst"
+
+// base is the example opened once, unpatched, to find addresses.
+type base struct {
+	p   *kernel.Program
+	set *modules.Set
+	st  *ftrace.State
+}
+
+func openBase(t *testing.T) *base {
+	t.Helper()
+	p, err := kernel.Open([]string{example}, kernel.Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("opening the example: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	set := modules.Analyze(p)
+	st, err := ftrace.Load(set)
+	if err != nil {
+		t.Fatalf("ftrace on the example: %v", err)
+	}
+	return &base{p, set, st}
+}
+
+func (b *base) slot(t *testing.T, mod string, i int) modules.Slot {
+	t.Helper()
+	a := b.set.Find(mod)
+	if a == nil || a.Stubs == nil || i >= len(a.Stubs.Slots) {
+		t.Fatalf("%s: no slot %d", mod, i)
+	}
+	return a.Stubs.Slots[i]
+}
+
+func (b *base) archAddr(t *testing.T, mod, member string) uint64 {
+	t.Helper()
+	off, err := b.p.Types.Offsetof("struct module", "arch."+member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.set.Find(mod).Module.Addr + uint64(off)
+}
+
+func (b *base) sym(t *testing.T, name string) uint64 {
+	t.Helper()
+	a, err := b.p.SymbolAddr(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// enabledRecord returns an ENABLED record of a module, with its OOL stub.
+func (b *base) enabledRecord(t *testing.T, mod string) (*ftrace.Record, ftrace.StubCheck) {
+	t.Helper()
+	for _, arr := range b.st.OOL {
+		if arr.Owner != mod {
+			continue
+		}
+		for _, c := range arr.Stubs {
+			if c.Record != nil && c.Record.Flags.Has(ftrace.FL_ENABLED) {
+				return c.Record, c
+			}
+		}
+	}
+	t.Fatalf("%s: no enabled record", mod)
+	return nil, ftrace.StubCheck{}
+}
+
+type mutation struct {
+	rule, module string
+	// what the corruption is, in a kernel engineer's words (for the docs)
+	what  string
+	patch func(t *testing.T, b *base, v *damage.Virt)
+	opts  kernel.Options
+}
+
+func u64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+
+var mutations = []mutation{
+	{rule: "STUB-TEMPLATE", module: "modarch_dump", what: "jump[0] of the call stub in slot 0 overwritten with a nop, magic kept",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			must(t, v.PatchU32(b.slot(t, "modarch_dump", 0).Addr, 0x60000000))
+		}},
+	{rule: "STUB-TARGET", module: "modarch_dump", what: "slot 2's funcdata pointed 4 bytes into its function",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			s := b.slot(t, "modarch_dump", 2)
+			must(t, v.PatchU64(s.Addr+32, s.Funcdata+4))
+		}},
+	{rule: "STUB-DUP", module: "modarch_dump", what: "slot 1's funcdata made equal to slot 0's",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			must(t, v.PatchU64(b.slot(t, "modarch_dump", 1).Addr+32, b.slot(t, "modarch_dump", 0).Funcdata))
+		}},
+	{rule: "STUB-COUNT", module: "klp_stub_bug", what: "arch.stub_count raised to 12 (480 bytes) in a 440-byte .stubs",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			must(t, v.PatchU32(b.archAddr(t, "klp_stub_bug", "stub_count"), 12))
+		}},
+	{rule: "KLP-STALE-STUB", module: "klp_stub_bug", what: "the livepatch stub's funcdata pointed at vmalloc space no module holds (as after klp_tgt was unloaded)",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			must(t, v.PatchU64(b.slot(t, "klp_stub_bug", 5).Addr+32, 0xc0080000fff00000))
+		}},
+	{rule: "OOL-INSN", module: "modarch_dump", what: "ftrace_ool_stub[0].insn[1] (bl <tramp>) overwritten with a nop",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			o := b.set.Find("modarch_dump").Stubs.OOL[0]
+			must(t, v.PatchU32(o.Addr+12, 0x60000000))
+		}},
+	{rule: "FTRACE-SITE", module: "livepatch_shadow_mod", what: "the call site of an enabled record put back to a nop",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			rec, _ := b.enabledRecord(t, "livepatch_shadow_mod")
+			must(t, v.PatchU32(rec.IP, 0x60000000))
+		}},
+	{rule: "FTRACE-OP", module: "livepatch_shadow_mod", what: "an enabled record's ftrace_op set to ftrace_nop_ops",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			_, c := b.enabledRecord(t, "livepatch_shadow_mod")
+			must(t, v.PatchU64(c.Addr, b.sym(t, "ftrace_nop_ops")))
+		}},
+	{rule: "KLP-FUNC", module: "", what: "the call site of livepatched cmdline_proc_show put back to a nop",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			for _, k := range b.st.KlpFunc {
+				if k.Func.OldName == "cmdline_proc_show" && k.Record != nil {
+					must(t, v.PatchU32(k.Record.IP, 0x60000000))
+					return
+				}
+			}
+			t.Fatal("no klp function cmdline_proc_show")
+		}},
+	{rule: "NO-DEBUGINFO", module: "klp_tgt", what: "no module directory given (every .ko missing)",
+		opts: kernel.Options{ModuleDirs: []string{os.TempDir() + "/kdump-inspect-no-such-dir"}}},
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRuleMutations: each rule fires on the corruption it describes, for
+// the module it was made in, and the unpatched example does not have that
+// finding there (so it is the patch that the rule saw). The expected
+// behaviour is the kernel's (the rule's statement), not the code's output.
+func TestRuleMutations(t *testing.T) {
+	b := openBase(t)
+	clean := Run(b.p, Options{})
+	has := func(r *Report, rule, mod string) *Finding {
+		for i := range r.Findings {
+			f := &r.Findings[i]
+			if f.Rule == rule && (mod == "" || f.Module == mod) {
+				return f
+			}
+		}
+		return nil
+	}
+	examples := map[string]string{}
+	for _, m := range mutations {
+		t.Run(m.rule, func(t *testing.T) {
+			if has(clean, m.rule, m.module) != nil {
+				t.Fatalf("the unpatched example already has %s for %q", m.rule, m.module)
+			}
+			v := damage.NewVirt(b.p)
+			if m.patch != nil {
+				m.patch(t, b, v)
+			}
+			opts := m.opts
+			opts.CacheDir = t.TempDir()
+			opts.PhysWrap = v.Wrap
+			p, err := kernel.Open([]string{example}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			r := Run(p, Options{})
+			f := has(r, m.rule, m.module)
+			if f == nil {
+				var got []string
+				for _, f := range r.Findings {
+					got = append(got, f.Rule+"/"+f.Module)
+				}
+				t.Fatalf("%s did not fire after: %s; findings %v", m.rule, m.what, got)
+			}
+			examples[m.rule] = fmt.Sprintf("Example (the committed example dump with %s):\n\n    %s %s: %s", m.what, f.Severity, f.Rule, f.Message)
+		})
+	}
+	// Rules the buggy example shows as it is, and seed 000's.
+	for _, rule := range []string{"OOL-RESERVE", "OOL-OVERLAP", "OOL-FTRACE-OP-NULL", "LOADER-MODEL"} {
+		if f := has(clean, rule, "klp_stub_bug"); f != nil {
+			examples[rule] = fmt.Sprintf("Example (the committed example, the corpus's buggy-radix kernel as dumped):\n\n    %s %s: %s", f.Severity, f.Rule, f.Message)
+		} else {
+			t.Errorf("the buggy example lacks %s for klp_stub_bug", rule)
+		}
+	}
+	// Seed 000's OOL array as it was when the livepatch relocation ran:
+	// the listing's words with ftrace[3].ftrace_op (= ppc64[1].funcdata,
+	// the seed's "<<" rows at +0x48) still NULL, as the seed says every
+	// ftrace_op was before its second fix; ool_stub_count 3 keeps the
+	// array inside the listed words.
+	raw := make([]byte, 2*modules.StubEntrySize)
+	for i, w := range seed000[:20] {
+		binary.LittleEndian.PutUint32(raw[4*i:], w.word)
+	}
+	clear(raw[0x48:0x50])
+	m := &modules.Module{Name: "livepatch_module", Arch: modules.Arch{HasOOL: true, OOLStubs: seedOOL, OOLStubCount: 3, OOLStubIndex: 3}}
+	ss := modules.NewStubs(m, seedOOL, raw, binary.LittleEndian, modules.StubsInput{R2: seedOOL + 0x28 - (4<<16 - 29448)})
+	sr := Modules(&modules.Set{Resolver: symbols.NewResolver(), Modules: []*modules.Analysis{{Module: m, Stubs: ss}}}, Options{})
+	if f := has(sr, "OOL-SENTINEL", ""); f != nil && strings.Join(f.Slots, ",") == "ppc64[1]" {
+		examples["OOL-SENTINEL"] = fmt.Sprintf("Example (seed 000's listing with ftrace[3].ftrace_op — read as ppc64[1].funcdata — NULL again, as it was before the livepatch stub landed there; a kernel whose stub_for_addr() scans for a zero funcdata):\n\n    %s %s: %s", f.Severity, f.Rule, f.Message)
+	} else {
+		t.Errorf("seed 000 before the stub landed: want OOL-SENTINEL naming ppc64[1], got %+v", f)
+	}
+	doc := rulesDoc(examples)
+	const path = "../docs/RULES.md"
+	if *update {
+		must(t, os.WriteFile(path, []byte(doc), 0o644))
+	}
+	got, err := os.ReadFile(path)
+	must(t, err)
+	if string(got) != doc {
+		t.Errorf("%s is stale: run go test ./audit -run TestRuleMutations -update", filepath.Clean(path))
+	}
+	for _, r := range Rules {
+		if _, ok := examples[r.ID]; !ok {
+			t.Errorf("rule %s has no example finding", r.ID)
+		}
+	}
+}
+
+// rulesDoc renders docs/RULES.md.
+func rulesDoc(examples map[string]string) string {
+	var w strings.Builder
+	w.WriteString(`# Audit rules
+
+The catalogue of ` + "`kdump-inspect audit`" + ` (` + "`audit --rules`" + `), generated from
+package audit's ` + "`Rules`" + ` by ` + "`go test ./audit -run TestRuleMutations -update`" + `;
+the test fails when this page is stale. Every example finding is real: the
+test corrupts the committed example dump (an extract of the corpus's
+buggy-radix kernel) the way the example says and checks that the rule
+fires for that module.
+
+`)
+	for _, r := range Rules {
+		fmt.Fprintf(&w, "## %s (%s)\n\n%s.\n\nMirrors: %s.\n", r.ID, r.Severity, r.Statement, r.Mirrors)
+		if r.Fix.Subject != "" {
+			fmt.Fprintf(&w, "\nFixed upstream by: %s.\n", r.Fix)
+		}
+		if ex, ok := examples[r.ID]; ok {
+			fmt.Fprintf(&w, "\n%s\n", ex)
+		}
+		w.WriteString("\n")
+	}
+	return w.String()
+}
