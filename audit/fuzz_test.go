@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/internal/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/ppc64"
@@ -12,22 +12,6 @@ import (
 )
 
 const fuzzStubsBase = 0xc008000000900000
-
-type fuzzMem struct {
-	base uint64
-	b    []byte
-}
-
-func (m fuzzMem) ReadAt(p []byte, addr uint64) (int, error) {
-	if addr < m.base || addr-m.base >= uint64(len(m.b)) {
-		return 0, &dump.Fault{Addr: addr, Reason: dump.NotInDump}
-	}
-	n := copy(p, m.b[addr-m.base:])
-	if n < len(p) {
-		return n, &dump.Fault{Addr: addr + uint64(n), Reason: dump.NotInDump}
-	}
-	return n, nil
-}
 
 // fuzzSeedStubs is .stubs with two create_stub() call stubs for this very
 // base (r2 = .stubs & ~0xff + 0x8000) and an OOL array at slot 2 whose
@@ -72,7 +56,7 @@ func FuzzAuditStubs(f *testing.F) {
 				HasOOL: true, OOLStubs: fuzzStubsBase + uint64(oolOff), OOLStubCount: uint64(oolCount), OOLStubIndex: uint64(oolIndex),
 			},
 		}
-		ctx := &kernel.Context{Mem: fuzzMem{fuzzStubsBase, raw}, Order: binary.LittleEndian, PtrSize: 8}
+		ctx := &kernel.Context{Mem: dwarftest.Mem{Base: fuzzStubsBase, B: raw}, Order: binary.LittleEndian, PtrSize: 8}
 		p := &kernel.Program{Context: ctx}
 		s, err := modules.ReadStubs(p, m, modules.StubsInput{})
 		set := &modules.Set{Modules: []*modules.Analysis{{Module: m, Stubs: s, StubsErr: err}}, Resolver: symbols.NewResolver()}
@@ -95,7 +79,7 @@ func TestFuzzAuditSeed(t *testing.T) {
 	m := &modules.Module{Name: "fz", Regions: []modules.Region{{Base: fuzzStubsBase, Size: 0x1000}},
 		Sections: []modules.Section{{Name: ".stubs", Addr: fuzzStubsBase}, {Name: ".text", Addr: fuzzStubsBase + uint64(len(raw))}},
 		Arch:     modules.Arch{HasStubCount: true, StubCount: 4, HasOOL: true, OOLStubs: fuzzStubsBase + 2*modules.StubEntrySize, OOLStubCount: 3, OOLStubIndex: 2}}
-	p := &kernel.Program{Context: &kernel.Context{Mem: fuzzMem{fuzzStubsBase, raw}, Order: binary.LittleEndian, PtrSize: 8}}
+	p := &kernel.Program{Context: &kernel.Context{Mem: dwarftest.Mem{Base: fuzzStubsBase, B: raw}, Order: binary.LittleEndian, PtrSize: 8}}
 	s, err := modules.ReadStubs(p, m, modules.StubsInput{})
 	if err != nil {
 		t.Fatal(err)

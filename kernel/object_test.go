@@ -8,81 +8,11 @@ import (
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
 	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/internal/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
 // dw wraps dwarfbuilder for the synthetic types of these tests.
-type dw struct{ b *dwarfbuilder.Builder }
-
-func (s dw) base(name string, enc dwarfbuilder.Encoding, size uint8) dwarf.Offset {
-	off := s.b.TagOpen(dwarf.TagBaseType, name)
-	s.b.Attr(dwarf.AttrEncoding, uint8(enc))
-	s.b.Attr(dwarf.AttrByteSize, size)
-	s.b.TagClose()
-	return off
-}
-
-func (s dw) open(tag dwarf.Tag, name string, size uint8) dwarf.Offset {
-	off := s.b.TagOpen(tag, name)
-	s.b.Attr(dwarf.AttrByteSize, size)
-	return off
-}
-
-func (s dw) member(name string, t dwarf.Offset, off uint8) {
-	s.b.TagOpen(dwarf.TagMember, name)
-	s.b.Attr(dwarf.AttrType, t)
-	s.b.Attr(dwarf.AttrDataMemberLoc, off)
-	s.b.TagClose()
-}
-
-// memberFwd adds a member whose type is patched later; it returns where.
-func (s dw) memberFwd(name string, off uint8) dwarf.Offset {
-	s.b.TagOpen(dwarf.TagMember, name)
-	at := s.b.Attr(dwarf.AttrType, dwarf.Offset(0))
-	s.b.Attr(dwarf.AttrDataMemberLoc, off)
-	s.b.TagClose()
-	return at
-}
-
-func (s dw) bits5(name string, t dwarf.Offset, dataBitOff uint16, bitSize uint8) {
-	s.b.TagOpen(dwarf.TagMember, name)
-	s.b.Attr(dwarf.AttrType, t)
-	s.b.Attr(dwarf.AttrBitSize, bitSize)
-	s.b.Attr(dwarf.AttrDataBitOffset, dataBitOff)
-	s.b.TagClose()
-}
-
-func (s dw) bits4(name string, t dwarf.Offset, byteOff, unitSize, bitOff, bitSize uint8) {
-	s.b.TagOpen(dwarf.TagMember, name)
-	s.b.Attr(dwarf.AttrType, t)
-	s.b.Attr(dwarf.AttrByteSize, unitSize)
-	s.b.Attr(dwarf.AttrBitSize, bitSize)
-	s.b.Attr(dwarf.AttrBitOffset, bitOff)
-	s.b.Attr(dwarf.AttrDataMemberLoc, byteOff)
-	s.b.TagClose()
-}
-
-func (s dw) ptr(t dwarf.Offset) dwarf.Offset {
-	off := s.b.TagOpen(dwarf.TagPointerType, "")
-	s.b.Attr(dwarf.AttrByteSize, uint8(8))
-	if t != 0 {
-		s.b.Attr(dwarf.AttrType, t)
-	}
-	s.b.TagClose()
-	return off
-}
-
-func (s dw) array(elem dwarf.Offset, count int) dwarf.Offset {
-	off := s.b.TagOpen(dwarf.TagArrayType, "")
-	s.b.Attr(dwarf.AttrType, elem)
-	s.b.TagOpen(dwarf.TagSubrangeType, "")
-	if count >= 0 {
-		s.b.Attr(dwarf.AttrUpperBound, uint8(count-1))
-	}
-	s.b.TagClose()
-	s.b.TagClose()
-	return off
-}
 
 // Layout of the synthetic types (C, LP64), offsets written out by hand:
 //
@@ -111,95 +41,95 @@ func (s dw) array(elem dwarf.Offset, count int) dwarf.Offset {
 //	struct dyn_ftrace { unsigned long ip, flags; struct dyn_arch_ftrace arch; };
 func synthTypes(t testing.TB) *symbols.Types {
 	t.Helper()
-	s := dw{dwarfbuilder.New()}
-	int_ := s.base("int", dwarfbuilder.DW_ATE_signed, 4)
-	uint_ := s.base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4)
-	ulong := s.base("long unsigned int", dwarfbuilder.DW_ATE_unsigned, 8)
-	char := s.base("char", dwarfbuilder.DW_ATE_signed_char, 1)
-	bool_ := s.base("_Bool", dwarfbuilder.DW_ATE_boolean, 1)
-	voidp := s.ptr(0)
-	charp := s.ptr(char)
+	s := dwarftest.New()
+	int_ := s.Base("int", dwarfbuilder.DW_ATE_signed, 4)
+	uint_ := s.Base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4)
+	ulong := s.Base("long unsigned int", dwarfbuilder.DW_ATE_unsigned, 8)
+	char := s.Base("char", dwarfbuilder.DW_ATE_signed_char, 1)
+	bool_ := s.Base("_Bool", dwarfbuilder.DW_ATE_boolean, 1)
+	voidp := s.Ptr(0)
+	charp := s.Ptr(char)
 
-	s.open(dwarf.TagEnumerationType, "mod_mem_type", 4)
+	s.Open(dwarf.TagEnumerationType, "mod_mem_type", 4)
 	for i, n := range []string{"MOD_TEXT", "MOD_DATA", "MOD_RODATA"} {
-		s.b.TagOpen(dwarf.TagEnumerator, n)
-		s.b.Attr(dwarf.AttrConstValue, uint8(i))
-		s.b.TagClose()
+		s.TagOpen(dwarf.TagEnumerator, n)
+		s.Attr(dwarf.AttrConstValue, uint8(i))
+		s.TagClose()
 	}
-	s.b.TagClose()
+	s.TagClose()
 
-	lh := s.open(dwarf.TagStructType, "list_head", 16)
-	nextAt := s.memberFwd("next", 0)
-	prevAt := s.memberFwd("prev", 8)
-	s.b.TagClose()
-	lhp := s.ptr(lh)
-	s.b.PatchOffset(nextAt, lhp)
-	s.b.PatchOffset(prevAt, lhp)
+	lh := s.Open(dwarf.TagStructType, "list_head", 16)
+	nextAt := s.MemberFwd("next", 0)
+	prevAt := s.MemberFwd("prev", 8)
+	s.TagClose()
+	lhp := s.Ptr(lh)
+	s.PatchOffset(nextAt, lhp)
+	s.PatchOffset(prevAt, lhp)
 
-	mm := s.open(dwarf.TagStructType, "module_memory", 16)
-	s.member("base", voidp, 0)
-	s.member("size", uint_, 8)
-	s.b.TagClose()
+	mm := s.Open(dwarf.TagStructType, "module_memory", 16)
+	s.Member("base", voidp, 0)
+	s.Member("size", uint_, 8)
+	s.TagClose()
 
-	ool := s.open(dwarf.TagStructType, "ftrace_ool_stub", 24)
-	s.member("ftrace_op", voidp, 0)
-	s.member("insn", s.array(uint_, 4), 8)
-	s.b.TagClose()
+	ool := s.Open(dwarf.TagStructType, "ftrace_ool_stub", 24)
+	s.Member("ftrace_op", voidp, 0)
+	s.Member("insn", s.Array(uint_, 4), 8)
+	s.TagClose()
 
-	arch := s.open(dwarf.TagStructType, "mod_arch_specific", 16)
-	s.member("stubs_section", uint_, 0)
-	s.member("stub_count", uint_, 4)
-	s.member("ool_stubs", s.ptr(ool), 8)
-	s.b.TagClose()
+	arch := s.Open(dwarf.TagStructType, "mod_arch_specific", 16)
+	s.Member("stubs_section", uint_, 0)
+	s.Member("stub_count", uint_, 4)
+	s.Member("ool_stubs", s.Ptr(ool), 8)
+	s.TagClose()
 
-	klp := s.open(dwarf.TagStructType, "klp_modinfo", 16)
-	s.member("hdr", voidp, 0)
-	s.member("sechdrs", ulong, 8)
-	s.b.TagClose()
+	klp := s.Open(dwarf.TagStructType, "klp_modinfo", 16)
+	s.Member("hdr", voidp, 0)
+	s.Member("sechdrs", ulong, 8)
+	s.TagClose()
 
-	anon := s.open(dwarf.TagUnionType, "", 8)
-	s.member("anon_a", ulong, 0)
-	s.member("anon_b", uint_, 0)
-	s.b.TagClose()
+	anon := s.Open(dwarf.TagUnionType, "", 8)
+	s.Member("anon_a", ulong, 0)
+	s.Member("anon_b", uint_, 0)
+	s.TagClose()
 
-	memArr := s.array(mm, 3)
-	nameArr := s.array(char, 16)
-	flexArr := s.array(uint_, -1)
-	klpp := s.ptr(klp)
-	s.open(dwarf.TagStructType, "module", 144)
-	s.member("state", int_, 0)
-	s.member("list", lh, 8)
-	s.member("name", nameArr, 24)
-	s.member("mem", memArr, 40)
-	s.member("arch", arch, 88)
-	s.member("klp_info", klpp, 104)
-	s.member("", anon, 112)
-	s.bits5("a", uint_, 960, 3)
-	s.bits5("b", uint_, 963, 7)
-	s.bits5("s", int_, 970, 4)
-	s.member("namep", charp, 128)
-	s.member("live", bool_, 136)
-	s.member("flex", flexArr, 140)
-	s.b.TagClose()
+	memArr := s.Array(mm, 3)
+	nameArr := s.Array(char, 16)
+	flexArr := s.Array(uint_, -1)
+	klpp := s.Ptr(klp)
+	s.Open(dwarf.TagStructType, "module", 144)
+	s.Member("state", int_, 0)
+	s.Member("list", lh, 8)
+	s.Member("name", nameArr, 24)
+	s.Member("mem", memArr, 40)
+	s.Member("arch", arch, 88)
+	s.Member("klp_info", klpp, 104)
+	s.Member("", anon, 112)
+	s.Bits5("a", uint_, 960, 3)
+	s.Bits5("b", uint_, 963, 7)
+	s.Bits5("s", int_, 970, 4)
+	s.Member("namep", charp, 128)
+	s.Member("live", bool_, 136)
+	s.Member("flex", flexArr, 140)
+	s.TagClose()
 
 	// Big-endian DWARF 4: DW_AT_bit_offset counts from the unit's most
 	// significant bit, which on big-endian is the first bit in memory.
-	s.open(dwarf.TagStructType, "be4", 4)
-	s.bits4("x", uint_, 0, 4, 0, 3)
-	s.bits4("y", uint_, 0, 4, 3, 7)
-	s.bits4("z", uint_, 0, 4, 10, 22)
-	s.b.TagClose()
+	s.Open(dwarf.TagStructType, "be4", 4)
+	s.Bits4("x", uint_, 0, 4, 0, 3)
+	s.Bits4("y", uint_, 0, 4, 3, 7)
+	s.Bits4("z", uint_, 0, 4, 10, 22)
+	s.TagClose()
 
-	daf := s.open(dwarf.TagStructType, "dyn_arch_ftrace", 8)
-	s.member("ool_stub", ulong, 0)
-	s.b.TagClose()
-	s.open(dwarf.TagStructType, "dyn_ftrace", 24)
-	s.member("ip", ulong, 0)
-	s.member("flags", ulong, 8)
-	s.member("arch", daf, 16)
-	s.b.TagClose()
+	daf := s.Open(dwarf.TagStructType, "dyn_arch_ftrace", 8)
+	s.Member("ool_stub", ulong, 0)
+	s.TagClose()
+	s.Open(dwarf.TagStructType, "dyn_ftrace", 24)
+	s.Member("ip", ulong, 0)
+	s.Member("flags", ulong, 8)
+	s.Member("arch", daf, 16)
+	s.TagClose()
 
-	abbrev, aranges, frame, info, line, pubnames, ranges, str, _, err := s.b.Build()
+	abbrev, aranges, frame, info, line, pubnames, ranges, str, _, err := s.Build()
 	if err != nil {
 		t.Fatal(err)
 	}

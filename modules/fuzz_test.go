@@ -7,75 +7,13 @@ import (
 	"testing"
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
-	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/internal/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
 // fuzzBase is where the fuzz bytes lie in the synthetic kernel space.
 const fuzzBase = 0xc008000000000000
-
-// segMem is memory made of one segment; reads outside fault as a dump's do.
-type segMem struct {
-	base uint64
-	b    []byte
-}
-
-func (m segMem) ReadAt(p []byte, addr uint64) (int, error) {
-	if addr < m.base || addr-m.base >= uint64(len(m.b)) {
-		return 0, &dump.Fault{Addr: addr, Reason: dump.NotInDump}
-	}
-	n := copy(p, m.b[addr-m.base:])
-	if n < len(p) {
-		return n, &dump.Fault{Addr: addr + uint64(n), Reason: dump.NotInDump}
-	}
-	return n, nil
-}
-
-type tb struct{ b *dwarfbuilder.Builder }
-
-func (s tb) base(name string, enc dwarfbuilder.Encoding, size uint8) dwarf.Offset {
-	off := s.b.TagOpen(dwarf.TagBaseType, name)
-	s.b.Attr(dwarf.AttrEncoding, uint8(enc))
-	s.b.Attr(dwarf.AttrByteSize, size)
-	s.b.TagClose()
-	return off
-}
-
-func (s tb) open(tag dwarf.Tag, name string, size uint16) dwarf.Offset {
-	off := s.b.TagOpen(tag, name)
-	s.b.Attr(dwarf.AttrByteSize, size)
-	return off
-}
-
-func (s tb) member(name string, t dwarf.Offset, off uint16) {
-	s.b.TagOpen(dwarf.TagMember, name)
-	s.b.Attr(dwarf.AttrType, t)
-	s.b.Attr(dwarf.AttrDataMemberLoc, off)
-	s.b.TagClose()
-}
-
-func (s tb) ptr(t dwarf.Offset) dwarf.Offset {
-	off := s.b.TagOpen(dwarf.TagPointerType, "")
-	s.b.Attr(dwarf.AttrByteSize, uint8(8))
-	if t != 0 {
-		s.b.Attr(dwarf.AttrType, t)
-	}
-	s.b.TagClose()
-	return off
-}
-
-func (s tb) array(elem dwarf.Offset, count int) dwarf.Offset {
-	off := s.b.TagOpen(dwarf.TagArrayType, "")
-	s.b.Attr(dwarf.AttrType, elem)
-	s.b.TagOpen(dwarf.TagSubrangeType, "")
-	if count >= 0 {
-		s.b.Attr(dwarf.AttrUpperBound, uint8(count-1))
-	}
-	s.b.TagClose()
-	s.b.TagClose()
-	return off
-}
 
 // Offsets of the synthetic struct module (LP64), written out by hand;
 // member names are the kernel's (include/linux/module.h,
@@ -108,79 +46,79 @@ const (
 
 func fuzzTypes(t testing.TB) *symbols.Types {
 	t.Helper()
-	s := tb{dwarfbuilder.New()}
-	int_ := s.base("int", dwarfbuilder.DW_ATE_signed, 4)
-	uint_ := s.base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4)
-	ushort := s.base("short unsigned int", dwarfbuilder.DW_ATE_unsigned, 2)
-	ulong := s.base("long unsigned int", dwarfbuilder.DW_ATE_unsigned, 8)
-	char := s.base("char", dwarfbuilder.DW_ATE_signed_char, 1)
-	bool_ := s.base("_Bool", dwarfbuilder.DW_ATE_boolean, 1)
-	voidp := s.ptr(0)
-	charp := s.ptr(char)
+	s := dwarftest.New()
+	int_ := s.Base("int", dwarfbuilder.DW_ATE_signed, 4)
+	uint_ := s.Base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4)
+	ushort := s.Base("short unsigned int", dwarfbuilder.DW_ATE_unsigned, 2)
+	ulong := s.Base("long unsigned int", dwarfbuilder.DW_ATE_unsigned, 8)
+	char := s.Base("char", dwarfbuilder.DW_ATE_signed_char, 1)
+	bool_ := s.Base("_Bool", dwarfbuilder.DW_ATE_boolean, 1)
+	voidp := s.Ptr(0)
+	charp := s.Ptr(char)
 
 	// next and prev as void *: the walk reads them as pointers either way.
-	lh2 := s.open(dwarf.TagStructType, "list_head", 16)
-	s.member("next", voidp, 0)
-	s.member("prev", voidp, 8)
-	s.b.TagClose()
+	lh2 := s.Open(dwarf.TagStructType, "list_head", 16)
+	s.Member("next", voidp, 0)
+	s.Member("prev", voidp, 8)
+	s.TagClose()
 
-	mm := s.open(dwarf.TagStructType, "module_memory", 16)
-	s.member("base", voidp, 0)
-	s.member("size", uint_, 8)
-	s.member("is_rox", bool_, 12)
-	s.b.TagClose()
+	mm := s.Open(dwarf.TagStructType, "module_memory", 16)
+	s.Member("base", voidp, 0)
+	s.Member("size", uint_, 8)
+	s.Member("is_rox", bool_, 12)
+	s.TagClose()
 
-	attr := s.open(dwarf.TagStructType, "attribute", 8)
-	s.member("name", charp, 0)
-	s.b.TagClose()
-	battr := s.open(dwarf.TagStructType, "bin_attribute", 16)
-	s.member("attr", attr, 0)
-	s.member("private", voidp, 8)
-	s.b.TagClose()
-	msa := s.open(dwarf.TagStructType, "module_sect_attr", 24)
-	s.member("battr", battr, 0)
-	s.member("address", ulong, 16)
-	s.b.TagClose()
-	msas := s.open(dwarf.TagStructType, "module_sect_attrs", 8)
-	s.member("nsections", uint_, 0)
-	s.member("attrs", s.array(msa, -1), 8)
-	s.b.TagClose()
+	attr := s.Open(dwarf.TagStructType, "attribute", 8)
+	s.Member("name", charp, 0)
+	s.TagClose()
+	battr := s.Open(dwarf.TagStructType, "bin_attribute", 16)
+	s.Member("attr", attr, 0)
+	s.Member("private", voidp, 8)
+	s.TagClose()
+	msa := s.Open(dwarf.TagStructType, "module_sect_attr", 24)
+	s.Member("battr", battr, 0)
+	s.Member("address", ulong, 16)
+	s.TagClose()
+	msas := s.Open(dwarf.TagStructType, "module_sect_attrs", 8)
+	s.Member("nsections", uint_, 0)
+	s.Member("attrs", s.Array(msa, -1), 8)
+	s.TagClose()
 
-	arch := s.open(dwarf.TagStructType, "mod_arch_specific", 48)
-	s.member("stubs_section", uint_, 0)
-	s.member("stub_count", uint_, 4)
-	s.member("toc_section", uint_, 8)
-	s.member("tramp", ulong, 16)
-	s.member("tramp_regs", ulong, 24)
-	s.member("ool_stubs", voidp, 32)
-	s.member("ool_stub_count", uint_, 40)
-	s.member("ool_stub_index", uint_, 44)
-	s.b.TagClose()
+	arch := s.Open(dwarf.TagStructType, "mod_arch_specific", 48)
+	s.Member("stubs_section", uint_, 0)
+	s.Member("stub_count", uint_, 4)
+	s.Member("toc_section", uint_, 8)
+	s.Member("tramp", ulong, 16)
+	s.Member("tramp_regs", ulong, 24)
+	s.Member("ool_stubs", voidp, 32)
+	s.Member("ool_stub_count", uint_, 40)
+	s.Member("ool_stub_index", uint_, 44)
+	s.TagClose()
 
-	ehdr := s.open(dwarf.TagStructType, "elf64_hdr", 64)
-	s.member("e_shnum", ushort, 60)
-	s.b.TagClose()
-	klp := s.open(dwarf.TagStructType, "klp_modinfo", 80)
-	s.member("hdr", ehdr, 0)
-	s.member("sechdrs", ulong, 64)
-	s.member("secstrings", ulong, 72)
-	s.b.TagClose()
+	ehdr := s.Open(dwarf.TagStructType, "elf64_hdr", 64)
+	s.Member("e_shnum", ushort, 60)
+	s.TagClose()
+	klp := s.Open(dwarf.TagStructType, "klp_modinfo", 80)
+	s.Member("hdr", ehdr, 0)
+	s.Member("sechdrs", ulong, 64)
+	s.Member("secstrings", ulong, 72)
+	s.TagClose()
 
-	memArr := s.array(mm, 7)
-	nameArr := s.array(char, 56)
-	s.open(dwarf.TagStructType, "module", 272)
-	s.member("state", int_, 0)
-	s.member("list", lh2, offList)
-	s.member("name", nameArr, offName)
-	s.member("mem", memArr, offMem)
-	s.member("sect_attrs", s.ptr(msas), offSectAttrs)
-	s.member("arch", arch, offArch)
-	s.member("klp", bool_, offKlp)
-	s.member("klp_info", s.ptr(klp), offKlpInfo)
-	s.member("taints", ulong, 264)
-	s.b.TagClose()
+	memArr := s.Array(mm, 7)
+	nameArr := s.Array(char, 56)
+	s.Open(dwarf.TagStructType, "module", 272)
+	s.Member("state", int_, 0)
+	s.Member("list", lh2, offList)
+	s.Member("name", nameArr, offName)
+	s.Member("mem", memArr, offMem)
+	s.Member("sect_attrs", s.Ptr(msas), offSectAttrs)
+	s.Member("arch", arch, offArch)
+	s.Member("klp", bool_, offKlp)
+	s.Member("klp_info", s.Ptr(klp), offKlpInfo)
+	s.Member("taints", ulong, 264)
+	s.TagClose()
 
-	abbrev, aranges, frame, info, line, pubnames, ranges, str, _, err := s.b.Build()
+	abbrev, aranges, frame, info, line, pubnames, ranges, str, _, err := s.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +192,7 @@ func FuzzModulesOverRandomMemory(f *testing.F) {
 		if len(mem) > 1<<16 {
 			return
 		}
-		ctx := &kernel.Context{Mem: segMem{fuzzBase, mem}, Order: binary.LittleEndian, Types: ts, PtrSize: 8, MaxList: 16}
+		ctx := &kernel.Context{Mem: dwarftest.Mem{Base: fuzzBase, B: mem}, Order: binary.LittleEndian, Types: ts, PtrSize: 8, MaxList: 16}
 		if which&1 != 0 {
 			ctx.Order = binary.BigEndian
 		}
@@ -294,7 +232,7 @@ func FuzzModulesOverRandomMemory(f *testing.F) {
 func TestFuzzSeedReads(t *testing.T) {
 	ts := fuzzTypes(t)
 	for _, o := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
-		ctx := &kernel.Context{Mem: segMem{fuzzBase, fuzzSeed(o, true)}, Order: o, Types: ts, PtrSize: 8}
+		ctx := &kernel.Context{Mem: dwarftest.Mem{Base: fuzzBase, B: fuzzSeed(o, true)}, Order: o, Types: ts, PtrSize: 8}
 		p := &kernel.Program{Context: ctx, Types: ts, Syms: symbols.NewTable([]symbols.Symbol{{Name: "modules", Addr: fuzzBase, Size: 16, Kind: 'D'}})}
 		mods, err := List(p)
 		if err != nil || len(mods) != 1 || mods[0].Name != "fz_mod" || len(mods[0].Sections) != 2 || !mods[0].Livepatch || len(mods[0].KlpSechdrs) != 2 {
@@ -325,7 +263,7 @@ func TestListCapped(t *testing.T) {
 		o.PutUint64(mem[16+i*size+offList:], next)
 	}
 	ts := fuzzTypes(t)
-	p := &kernel.Program{Context: &kernel.Context{Mem: segMem{B, mem}, Order: o, Types: ts, PtrSize: 8}, Types: ts,
+	p := &kernel.Program{Context: &kernel.Context{Mem: dwarftest.Mem{Base: B, B: mem}, Order: o, Types: ts, PtrSize: 8}, Types: ts,
 		Syms: symbols.NewTable([]symbols.Symbol{{Name: "modules", Addr: B, Size: 16, Kind: 'D'}})}
 	mods, err := List(p)
 	var le *kernel.ListError

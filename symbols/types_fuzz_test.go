@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
+	"github.com/kdump-inspect/kdump-inspect/internal/dwarftest"
 )
 
 func TestCanonicalBaseName(t *testing.T) {
@@ -42,18 +43,18 @@ func TestCanonicalBaseName(t *testing.T) {
 // synthSections returns the sections of the synthetic DWARF, for fuzzing.
 func synthSections(t testing.TB) (abbrev, info []byte) {
 	t.Helper()
-	s := synth{dwarfbuilder.New()}
-	u := s.base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4)
-	s.open(dwarf.TagStructType, "x", 8)
-	s.member("a", u, 0)
-	s.bits5("b", u, 35, 7)
-	s.b.TagClose()
-	s.open(dwarf.TagEnumerationType, "e", 4)
-	s.b.TagOpen(dwarf.TagEnumerator, "E0")
-	s.b.Attr(dwarf.AttrConstValue, uint8(0))
-	s.b.TagClose()
-	s.b.TagClose()
-	abbrev, _, _, info, _, _, _, _, _, err := s.b.Build()
+	s := dwarftest.New()
+	u := s.Base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4)
+	s.Open(dwarf.TagStructType, "x", 8)
+	s.Member("a", u, 0)
+	s.Bits5("b", u, 35, 7)
+	s.TagClose()
+	s.Open(dwarf.TagEnumerationType, "e", 4)
+	s.TagOpen(dwarf.TagEnumerator, "E0")
+	s.Attr(dwarf.AttrConstValue, uint8(0))
+	s.TagClose()
+	s.TagClose()
+	abbrev, _, _, info, _, _, _, _, _, err := s.Build()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
+	"github.com/kdump-inspect/kdump-inspect/internal/dwarftest"
 )
 
 // synth is the synthetic DWARF of these tests, written as C (the DIEs below
@@ -38,171 +39,107 @@ import (
 //	};                                   // 104 bytes (flex adds none)
 //	extern struct mod the_mod;           // declaration, then
 //	struct mod the_mod;                  // definition via DW_AT_specification
-type synth struct {
-	b *dwarfbuilder.Builder
-}
-
-func (s synth) base(name string, enc dwarfbuilder.Encoding, size uint8) dwarf.Offset {
-	off := s.b.TagOpen(dwarf.TagBaseType, name)
-	s.b.Attr(dwarf.AttrEncoding, uint8(enc))
-	s.b.Attr(dwarf.AttrByteSize, size)
-	s.b.TagClose()
-	return off
-}
-
-func (s synth) typedef(name string, t dwarf.Offset) dwarf.Offset {
-	off := s.b.TagOpen(dwarf.TagTypedef, name)
-	s.b.Attr(dwarf.AttrType, t)
-	s.b.TagClose()
-	return off
-}
-
-func (s synth) open(tag dwarf.Tag, name string, size uint8) dwarf.Offset {
-	off := s.b.TagOpen(tag, name)
-	s.b.Attr(dwarf.AttrByteSize, size)
-	return off
-}
-
-func (s synth) member(name string, t dwarf.Offset, off uint8) {
-	s.b.TagOpen(dwarf.TagMember, name)
-	s.b.Attr(dwarf.AttrType, t)
-	s.b.Attr(dwarf.AttrDataMemberLoc, off)
-	s.b.TagClose()
-}
-
-// bits5 is a DWARF 5 bitfield: DW_AT_data_bit_offset, no byte size.
-func (s synth) bits5(name string, t dwarf.Offset, dataBitOff, bitSize uint8) {
-	s.b.TagOpen(dwarf.TagMember, name)
-	s.b.Attr(dwarf.AttrType, t)
-	s.b.Attr(dwarf.AttrBitSize, bitSize)
-	s.b.Attr(dwarf.AttrDataBitOffset, dataBitOff)
-	s.b.TagClose()
-}
-
-// bits4 is a DWARF 2-4 bitfield: storage unit at byteOff of unitSize
-// bytes, DW_AT_bit_offset counted from the unit's most significant bit.
-func (s synth) bits4(name string, t dwarf.Offset, byteOff, unitSize, bitOff, bitSize uint8) {
-	s.b.TagOpen(dwarf.TagMember, name)
-	s.b.Attr(dwarf.AttrType, t)
-	s.b.Attr(dwarf.AttrByteSize, unitSize)
-	s.b.Attr(dwarf.AttrBitSize, bitSize)
-	s.b.Attr(dwarf.AttrBitOffset, bitOff)
-	s.b.Attr(dwarf.AttrDataMemberLoc, byteOff)
-	s.b.TagClose()
-}
-
-func (s synth) array(elem dwarf.Offset, count int) dwarf.Offset {
-	off := s.b.TagOpen(dwarf.TagArrayType, "")
-	s.b.Attr(dwarf.AttrType, elem)
-	s.b.TagOpen(dwarf.TagSubrangeType, "")
-	if count >= 0 {
-		s.b.Attr(dwarf.AttrUpperBound, uint8(count-1))
-	}
-	s.b.TagClose()
-	s.b.TagClose()
-	return off
-}
 
 // synthDWARF builds the DWARF described on synth.
 func synthDWARF(t testing.TB) *dwarf.Data {
 	t.Helper()
-	s := synth{dwarfbuilder.New()}
-	uint_ := s.base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4)
-	int_ := s.base("int", dwarfbuilder.DW_ATE_signed, 4)
-	ulong := s.base("unsigned long", dwarfbuilder.DW_ATE_unsigned, 8)
-	char := s.base("char", dwarfbuilder.DW_ATE_signed_char, 1)
-	u32 := s.typedef("u32", uint_)
-	myU32 := s.typedef("my_u32", u32)
+	s := dwarftest.New()
+	uint_ := s.Base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4)
+	int_ := s.Base("int", dwarfbuilder.DW_ATE_signed, 4)
+	ulong := s.Base("unsigned long", dwarfbuilder.DW_ATE_unsigned, 8)
+	char := s.Base("char", dwarfbuilder.DW_ATE_signed_char, 1)
+	u32 := s.Typedef("u32", uint_)
+	myU32 := s.Typedef("my_u32", u32)
 
-	s.open(dwarf.TagEnumerationType, "mod_mem_type", 4)
-	s.b.Attr(dwarf.AttrType, uint_)
+	s.Open(dwarf.TagEnumerationType, "mod_mem_type", 4)
+	s.Attr(dwarf.AttrType, uint_)
 	for i, n := range []string{"MOD_TEXT", "MOD_DATA", "MOD_RODATA"} {
-		s.b.TagOpen(dwarf.TagEnumerator, n)
-		s.b.Attr(dwarf.AttrConstValue, uint8(i))
-		s.b.TagClose()
+		s.TagOpen(dwarf.TagEnumerator, n)
+		s.Attr(dwarf.AttrConstValue, uint8(i))
+		s.TagClose()
 	}
-	s.b.TagClose()
+	s.TagClose()
 
-	inner := s.open(dwarf.TagStructType, "inner", 16)
-	s.member("base", ulong, 0)
-	s.member("size", uint_, 8)
-	s.b.TagClose()
+	inner := s.Open(dwarf.TagStructType, "inner", 16)
+	s.Member("base", ulong, 0)
+	s.Member("size", uint_, 8)
+	s.TagClose()
 
-	flags5 := s.open(dwarf.TagStructType, "flags5", 8)
-	s.member("state", uint_, 0)
-	s.bits5("a", uint_, 32, 3)
-	s.bits5("b", uint_, 35, 7)
-	s.bits5("c", uint_, 42, 22)
-	s.b.TagClose()
+	flags5 := s.Open(dwarf.TagStructType, "flags5", 8)
+	s.Member("state", uint_, 0)
+	s.Bits5("a", uint_, 32, 3)
+	s.Bits5("b", uint_, 35, 7)
+	s.Bits5("c", uint_, 42, 22)
+	s.TagClose()
 
 	// Little-endian DW_AT_bit_offset = unit bits - (bit position in the
 	// unit) - bit size: a 32-3-0=29, b 32-7-3=22, c 32-22-10=0.
-	s.open(dwarf.TagStructType, "flags4", 8)
-	s.member("state", uint_, 0)
-	s.bits4("a", uint_, 4, 4, 29, 3)
-	s.bits4("b", uint_, 4, 4, 22, 7)
-	s.bits4("c", uint_, 4, 4, 0, 22)
-	s.b.TagClose()
+	s.Open(dwarf.TagStructType, "flags4", 8)
+	s.Member("state", uint_, 0)
+	s.Bits4("a", uint_, 4, 4, 29, 3)
+	s.Bits4("b", uint_, 4, 4, 22, 7)
+	s.Bits4("c", uint_, 4, 4, 0, 22)
+	s.TagClose()
 
 	// A declaration of struct mod before its definition (as in a unit that
 	// only uses pointers to it).
-	s.b.TagOpen(dwarf.TagStructType, "mod")
-	s.b.Attr(dwarf.AttrDeclaration, uint8(1))
-	s.b.TagClose()
+	s.TagOpen(dwarf.TagStructType, "mod")
+	s.Attr(dwarf.AttrDeclaration, uint8(1))
+	s.TagClose()
 
-	mod := s.open(dwarf.TagStructType, "mod", 104)
+	mod := s.Open(dwarf.TagStructType, "mod", 104)
 	modPtrAttr := dwarf.Offset(0)
-	s.member("state", int_, 0)
-	memArr := s.array(inner, 3)
-	s.member("mem", memArr, 8)
-	s.b.TagOpen(dwarf.TagMember, "")
+	s.Member("state", int_, 0)
+	memArr := s.Array(inner, 3)
+	s.Member("mem", memArr, 8)
+	s.TagOpen(dwarf.TagMember, "")
 	anon := dwarf.Offset(0)
-	anonAttr := s.b.Attr(dwarf.AttrType, dwarf.Offset(0))
-	s.b.Attr(dwarf.AttrDataMemberLoc, uint8(56))
-	s.b.TagClose()
-	s.member("f", flags5, 64)
-	s.b.TagOpen(dwarf.TagMember, "next")
-	modPtrAttr = s.b.Attr(dwarf.AttrType, dwarf.Offset(0))
-	s.b.Attr(dwarf.AttrDataMemberLoc, uint8(72))
-	s.b.TagClose()
+	anonAttr := s.Attr(dwarf.AttrType, dwarf.Offset(0))
+	s.Attr(dwarf.AttrDataMemberLoc, uint8(56))
+	s.TagClose()
+	s.Member("f", flags5, 64)
+	s.TagOpen(dwarf.TagMember, "next")
+	modPtrAttr = s.Attr(dwarf.AttrType, dwarf.Offset(0))
+	s.Attr(dwarf.AttrDataMemberLoc, uint8(72))
+	s.TagClose()
 	nameArr := dwarf.Offset(0)
-	s.b.TagOpen(dwarf.TagMember, "name")
-	nameAttr := s.b.Attr(dwarf.AttrType, dwarf.Offset(0))
-	s.b.Attr(dwarf.AttrDataMemberLoc, uint8(80))
-	s.b.TagClose()
-	s.member("tail", myU32, 96)
+	s.TagOpen(dwarf.TagMember, "name")
+	nameAttr := s.Attr(dwarf.AttrType, dwarf.Offset(0))
+	s.Attr(dwarf.AttrDataMemberLoc, uint8(80))
+	s.TagClose()
+	s.Member("tail", myU32, 96)
 	flexAttr := dwarf.Offset(0)
-	s.b.TagOpen(dwarf.TagMember, "flex")
-	flexAttr = s.b.Attr(dwarf.AttrType, dwarf.Offset(0))
-	s.b.Attr(dwarf.AttrDataMemberLoc, uint8(100))
-	s.b.TagClose()
-	s.b.TagClose()
+	s.TagOpen(dwarf.TagMember, "flex")
+	flexAttr = s.Attr(dwarf.AttrType, dwarf.Offset(0))
+	s.Attr(dwarf.AttrDataMemberLoc, uint8(100))
+	s.TagClose()
+	s.TagClose()
 
-	anon = s.open(dwarf.TagUnionType, "", 8)
-	s.member("anon_a", ulong, 0)
-	s.member("anon_b", u32, 0)
-	s.b.TagClose()
-	s.b.PatchOffset(anonAttr, anon)
+	anon = s.Open(dwarf.TagUnionType, "", 8)
+	s.Member("anon_a", ulong, 0)
+	s.Member("anon_b", u32, 0)
+	s.TagClose()
+	s.PatchOffset(anonAttr, anon)
 
-	modPtr := s.b.TagOpen(dwarf.TagPointerType, "")
-	s.b.Attr(dwarf.AttrByteSize, uint8(8))
-	s.b.Attr(dwarf.AttrType, mod)
-	s.b.TagClose()
-	s.b.PatchOffset(modPtrAttr, modPtr)
-	nameArr = s.array(char, 16)
-	s.b.PatchOffset(nameAttr, nameArr)
-	s.b.PatchOffset(flexAttr, s.array(uint_, -1))
+	modPtr := s.TagOpen(dwarf.TagPointerType, "")
+	s.Attr(dwarf.AttrByteSize, uint8(8))
+	s.Attr(dwarf.AttrType, mod)
+	s.TagClose()
+	s.PatchOffset(modPtrAttr, modPtr)
+	nameArr = s.Array(char, 16)
+	s.PatchOffset(nameAttr, nameArr)
+	s.PatchOffset(flexAttr, s.Array(uint_, -1))
 
-	decl := s.b.TagOpen(dwarf.TagVariable, "the_mod")
-	s.b.Attr(dwarf.AttrType, mod)
-	s.b.Attr(dwarf.AttrDeclaration, uint8(1))
-	s.b.TagClose()
-	s.b.TagOpen(dwarf.TagVariable, "")
-	s.b.Attr(dwarf.AttrSpecification, decl)
-	s.b.Attr(dwarf.AttrLocation, []byte{0x03, 0x60, 0x45, 0x23, 0x01, 0, 0, 0, 0xc0}) // DW_OP_addr 0xc000000001234560
-	s.b.TagClose()
+	decl := s.TagOpen(dwarf.TagVariable, "the_mod")
+	s.Attr(dwarf.AttrType, mod)
+	s.Attr(dwarf.AttrDeclaration, uint8(1))
+	s.TagClose()
+	s.TagOpen(dwarf.TagVariable, "")
+	s.Attr(dwarf.AttrSpecification, decl)
+	s.Attr(dwarf.AttrLocation, []byte{0x03, 0x60, 0x45, 0x23, 0x01, 0, 0, 0, 0xc0}) // DW_OP_addr 0xc000000001234560
+	s.TagClose()
 
-	abbrev, aranges, frame, info, line, pubnames, ranges, str, _, err := s.b.Build()
+	abbrev, aranges, frame, info, line, pubnames, ranges, str, _, err := s.Build()
 	if err != nil {
 		t.Fatal(err)
 	}

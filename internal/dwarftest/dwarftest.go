@@ -1,0 +1,137 @@
+// Package dwarftest builds small synthetic DWARF for tests, on top of
+// delve's dwarfbuilder: base types, typedefs, structs and unions with
+// members and bitfields (DWARF 5 DW_AT_data_bit_offset and the DWARF 2-4
+// form), pointers and arrays; and Mem, a byte slice at a base address that
+// faults like a dump outside it. It is for tests only.
+package dwarftest
+
+import (
+	"debug/dwarf"
+
+	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
+
+	"github.com/kdump-inspect/kdump-inspect/dump"
+)
+
+// Builder wraps a dwarfbuilder.Builder with the entries tests need.
+type Builder struct{ *dwarfbuilder.Builder }
+
+// New starts a compile unit.
+func New() Builder { return Builder{dwarfbuilder.New()} }
+
+// num encodes v in the smallest unsigned form that holds it.
+func num(v int) any {
+	switch {
+	case v >= 0 && v < 1<<8:
+		return uint8(v)
+	case v >= 0 && v < 1<<16:
+		return uint16(v)
+	}
+	return uint32(v)
+}
+
+// Base adds a base type.
+func (s Builder) Base(name string, enc dwarfbuilder.Encoding, size int) dwarf.Offset {
+	off := s.TagOpen(dwarf.TagBaseType, name)
+	s.Attr(dwarf.AttrEncoding, uint8(enc))
+	s.Attr(dwarf.AttrByteSize, num(size))
+	s.TagClose()
+	return off
+}
+
+// Typedef adds a typedef of t.
+func (s Builder) Typedef(name string, t dwarf.Offset) dwarf.Offset {
+	off := s.TagOpen(dwarf.TagTypedef, name)
+	s.Attr(dwarf.AttrType, t)
+	s.TagClose()
+	return off
+}
+
+// Open opens a struct, union or enum of size bytes; close it with TagClose.
+func (s Builder) Open(tag dwarf.Tag, name string, size int) dwarf.Offset {
+	off := s.TagOpen(tag, name)
+	s.Attr(dwarf.AttrByteSize, num(size))
+	return off
+}
+
+// Member adds a member of type t at byte offset off.
+func (s Builder) Member(name string, t dwarf.Offset, off int) {
+	s.TagOpen(dwarf.TagMember, name)
+	s.Attr(dwarf.AttrType, t)
+	s.Attr(dwarf.AttrDataMemberLoc, num(off))
+	s.TagClose()
+}
+
+// MemberFwd adds a member whose type is patched later (for self-referential
+// structs); it returns where to patch.
+func (s Builder) MemberFwd(name string, off int) dwarf.Offset {
+	s.TagOpen(dwarf.TagMember, name)
+	at := s.Attr(dwarf.AttrType, dwarf.Offset(0))
+	s.Attr(dwarf.AttrDataMemberLoc, num(off))
+	s.TagClose()
+	return at
+}
+
+// Bits5 is a DWARF 5 bitfield: DW_AT_data_bit_offset, no byte size.
+func (s Builder) Bits5(name string, t dwarf.Offset, dataBitOff, bitSize int) {
+	s.TagOpen(dwarf.TagMember, name)
+	s.Attr(dwarf.AttrType, t)
+	s.Attr(dwarf.AttrBitSize, num(bitSize))
+	s.Attr(dwarf.AttrDataBitOffset, num(dataBitOff))
+	s.TagClose()
+}
+
+// Bits4 is a DWARF 2-4 bitfield: storage unit at byteOff of unitSize
+// bytes, DW_AT_bit_offset counted from the unit's most significant bit.
+func (s Builder) Bits4(name string, t dwarf.Offset, byteOff, unitSize, bitOff, bitSize int) {
+	s.TagOpen(dwarf.TagMember, name)
+	s.Attr(dwarf.AttrType, t)
+	s.Attr(dwarf.AttrByteSize, num(unitSize))
+	s.Attr(dwarf.AttrBitSize, num(bitSize))
+	s.Attr(dwarf.AttrBitOffset, num(bitOff))
+	s.Attr(dwarf.AttrDataMemberLoc, num(byteOff))
+	s.TagClose()
+}
+
+// Ptr adds an 8-byte pointer to t (t 0: void *).
+func (s Builder) Ptr(t dwarf.Offset) dwarf.Offset {
+	off := s.TagOpen(dwarf.TagPointerType, "")
+	s.Attr(dwarf.AttrByteSize, uint8(8))
+	if t != 0 {
+		s.Attr(dwarf.AttrType, t)
+	}
+	s.TagClose()
+	return off
+}
+
+// Array adds an array of count elements (count < 0: flexible, no bound).
+func (s Builder) Array(elem dwarf.Offset, count int) dwarf.Offset {
+	off := s.TagOpen(dwarf.TagArrayType, "")
+	s.Attr(dwarf.AttrType, elem)
+	s.TagOpen(dwarf.TagSubrangeType, "")
+	if count >= 0 {
+		s.Attr(dwarf.AttrUpperBound, num(count-1))
+	}
+	s.TagClose()
+	s.TagClose()
+	return off
+}
+
+// Mem is memory holding B at Base; reads outside it fault as a dump does
+// for memory it does not hold.
+type Mem struct {
+	Base uint64
+	B    []byte
+}
+
+// ReadAt implements dump.Memory.
+func (m Mem) ReadAt(p []byte, addr uint64) (int, error) {
+	if addr < m.Base || addr-m.Base >= uint64(len(m.B)) {
+		return 0, &dump.Fault{Addr: addr, Reason: dump.NotInDump}
+	}
+	n := copy(p, m.B[addr-m.Base:])
+	if n < len(p) {
+		return n, &dump.Fault{Addr: addr + uint64(n), Reason: dump.NotInDump}
+	}
+	return n, nil
+}
