@@ -129,14 +129,7 @@ func synthTypes(t testing.TB) *symbols.Types {
 	s.Member("arch", daf, 16)
 	s.TagClose()
 
-	abbrev, aranges, frame, info, line, pubnames, ranges, str, _, err := s.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := dwarf.New(abbrev, aranges, frame, info, line, pubnames, ranges, str)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := s.Data(t)
 	ts, err := symbols.LoadTypes(d, nil, "")
 	if err != nil {
 		t.Fatal(err)

@@ -118,14 +118,7 @@ func fuzzTypes(t testing.TB) *symbols.Types {
 	s.Member("taints", ulong, 264)
 	s.TagClose()
 
-	abbrev, aranges, frame, info, line, pubnames, ranges, str, _, err := s.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := dwarf.New(abbrev, aranges, frame, info, line, pubnames, ranges, str)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := s.Data(t)
 	ts, err := symbols.LoadTypes(d, nil, "")
 	if err != nil {
 		t.Fatal(err)

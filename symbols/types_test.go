@@ -139,14 +139,7 @@ func synthDWARF(t testing.TB) *dwarf.Data {
 	s.Attr(dwarf.AttrLocation, []byte{0x03, 0x60, 0x45, 0x23, 0x01, 0, 0, 0, 0xc0}) // DW_OP_addr 0xc000000001234560
 	s.TagClose()
 
-	abbrev, aranges, frame, info, line, pubnames, ranges, str, _, err := s.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := dwarf.New(abbrev, aranges, frame, info, line, pubnames, ranges, str)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := s.Data(t)
 	return d
 }
 

@@ -7,6 +7,7 @@ package dwarftest
 
 import (
 	"debug/dwarf"
+	"testing"
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
 
@@ -134,4 +135,18 @@ func (m Mem) ReadAt(p []byte, addr uint64) (int, error) {
 		return n, &dump.Fault{Addr: addr + uint64(n), Reason: dump.NotInDump}
 	}
 	return n, nil
+}
+
+// Data builds the unit and parses it with debug/dwarf, failing t on error.
+func (s Builder) Data(t testing.TB) *dwarf.Data {
+	t.Helper()
+	abbrev, aranges, frame, info, line, pubnames, ranges, str, _, err := s.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := dwarf.New(abbrev, aranges, frame, info, line, pubnames, ranges, str)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
