@@ -36,17 +36,16 @@ const (
 // feature-detected from the vmlinux (DWARF members and symbols), never from
 // a version string.
 type LoaderFeatures struct {
-	DynamicFtrace  bool // mod_arch_specific has tramp
-	WithRegs       bool // ftrace_regs_caller exists: a second trampoline stub
-	OutOfLine      bool // mod_arch_specific has ool_stubs (PPC_FTRACE_OUT_OF_LINE)
-	StubCount      bool // mod_arch_specific has stub_count (appending loader)
-	PCREL          bool // mod_arch_specific has got_section
-	ELFv1          bool // mod_arch_specific has start_opd
-	StubEntrySize  int  // sizeof(struct ppc64_stub_entry), 40 when zero
-	OOLStubSize    int  // sizeof(struct ftrace_ool_stub), 24 when zero
-	PacaKernelTOC  int  // offsetof(struct paca_struct, kernel_toc)
-	NoTerminator   bool // get_stubs_size() adds no zero terminator slot (7.x)
-	KlpPrefixValid bool // unused: reserved for kernels without .klp.rela support
+	DynamicFtrace bool // mod_arch_specific has tramp
+	WithRegs      bool // ftrace_regs_caller exists: a second trampoline stub
+	OutOfLine     bool // mod_arch_specific has ool_stubs (PPC_FTRACE_OUT_OF_LINE)
+	StubCount     bool // mod_arch_specific has stub_count (appending loader)
+	PCREL         bool // mod_arch_specific has got_section
+	ELFv1         bool // mod_arch_specific has start_opd
+	StubEntrySize int  // sizeof(struct ppc64_stub_entry), 40 when zero
+	OOLStubSize   int  // sizeof(struct ftrace_ool_stub), 24 when zero
+	PacaKernelTOC int  // offsetof(struct paca_struct, kernel_toc)
+	NoTerminator  bool // get_stubs_size() adds no zero terminator slot (7.x)
 }
 
 func (f LoaderFeatures) stubSize() int {
