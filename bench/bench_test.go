@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -147,47 +148,95 @@ func BenchmarkPageReads(b *testing.B) {
 
 // BenchmarkOpenToModuleList is kernel.Open (dump, vmlinux symbols, cached
 // DWARF index, page tables) plus the walk of the modules list reading every
-// struct module, mod->arch and section addresses.
+// struct module, mod->arch and section addresses. "private" opens the
+// vmlinux afresh each time (kernel.Options.PrivateVmlinux: a single
+// start-up); "shared" reuses the one the previous iteration opened, as the
+// jobs of a batch do.
 func BenchmarkOpenToModuleList(b *testing.B) {
 	for _, file := range []string{"vmcore-vmcoreinfo.kdump", "vmcore-vmcoreinfo.elf.zst"} {
 		path := corpusDump(b, file)
 		opts := warmOptions(b, path)
-		b.Run(file, func(b *testing.B) {
-			for b.Loop() {
-				p, err := kernel.Open([]string{path}, opts)
-				if err != nil {
-					b.Fatal(err)
+		for _, private := range []bool{true, false} {
+			opts.PrivateVmlinux = private
+			b.Run(file+"/"+sharing(private), func(b *testing.B) {
+				for b.Loop() {
+					p, err := kernel.Open([]string{path}, opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					mods, err := modules.List(p)
+					if err != nil || len(mods) == 0 {
+						b.Fatal(len(mods), err)
+					}
+					p.Close()
 				}
-				mods, err := modules.List(p)
-				if err != nil || len(mods) == 0 {
-					b.Fatal(len(mods), err)
-				}
-				p.Close()
-			}
-		})
+			})
+		}
 	}
+}
+
+func sharing(private bool) string {
+	if private {
+		return "private"
+	}
+	return "shared"
 }
 
 // BenchmarkAuditDump is kernel.Open plus audit.Run (every module: loader
 // model with its .ko, .stubs, ftrace records) on one corpus dump with a
-// warm index cache.
+// warm index cache; "private" and "shared" as in
+// BenchmarkOpenToModuleList.
 func BenchmarkAuditDump(b *testing.B) {
 	for _, file := range []string{"vmcore-vmcoreinfo.kdump", "vmcore-vmcoreinfo.elf.zst"} {
 		path := corpusDump(b, file)
 		opts := warmOptions(b, path)
-		b.Run(file, func(b *testing.B) {
-			for b.Loop() {
-				p, err := kernel.Open([]string{path}, opts)
-				if err != nil {
-					b.Fatal(err)
+		for _, private := range []bool{true, false} {
+			opts.PrivateVmlinux = private
+			b.Run(file+"/"+sharing(private), func(b *testing.B) {
+				for b.Loop() {
+					p, err := kernel.Open([]string{path}, opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					rep := audit.Run(p, audit.Options{})
+					if rep.Modules == 0 {
+						b.Fatal("no modules audited")
+					}
+					p.Close()
 				}
-				rep := audit.Run(p, audit.Options{})
-				if rep.Modules == 0 {
-					b.Fatal("no modules audited")
+			})
+		}
+	}
+}
+
+// BenchmarkBatchAudit is audit.RunBatch over every corpus dump with 1 and
+// 2 workers, the vmlinux private to each job (as before the shared
+// vmlinux cache) or shared between them.
+func BenchmarkBatchAudit(b *testing.B) {
+	root := testcorpus.Require(b)
+	js, err := audit.FindDumps(root)
+	if err != nil || len(js) == 0 {
+		b.Fatal("no dumps", err)
+	}
+	dir, err := warmCache()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range js {
+		js[i].Options.CacheDir = dir
+		audit.AuditDump(js[i], audit.Options{}) // index caches, decompressed files
+	}
+	for _, private := range []bool{true, false} {
+		for _, jobs := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/jobs=%d", sharing(private), jobs), func(b *testing.B) {
+				for i := range js {
+					js[i].Options.PrivateVmlinux = private
 				}
-				p.Close()
-			}
-		})
+				for b.Loop() {
+					audit.RunBatch(js, jobs, audit.Options{}, nil)
+				}
+			})
+		}
 	}
 }
 

@@ -40,6 +40,11 @@ type Options struct {
 	// directory.
 	CacheDir string
 	Dump     dump.Options
+	// PrivateVmlinux opens the vmlinux for this Program alone instead of
+	// sharing one opened vmlinux (ELF file, symbols, DWARF types) with the
+	// other Programs of the process that use the same file
+	// (vmlinuxcache.go); for measuring a single start-up.
+	PrivateVmlinux bool
 	// PhysWrap, when set, wraps the dump's physical memory before anything
 	// reads it (every kernel read goes through it: linear map and page
 	// walks). cmd/mkexample records the pages a job touches this way.
@@ -82,6 +87,9 @@ type Program struct {
 
 	vmlinuxPath string
 	infoErr     error // why VMCOREINFO was not found, when it was not
+	// releaseVmlinux drops this Program's reference to the shared
+	// vmlinux (nil when Open did not open it).
+	releaseVmlinux func() error
 }
 
 func (p *Program) warnf(format string, args ...any) {
@@ -153,20 +161,25 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 		return nil, fmt.Errorf("%s: no vmlinux given (-s) and none beside the dump", dumpPaths[0])
 	}
 	p.vmlinuxPath = vmlinux
-	if p.Vmlinux, err = symbols.OpenELF(vmlinux); err != nil {
-		return nil, err
-	}
-	p.Syms = p.Vmlinux.Table()
-	order := p.Vmlinux.ByteOrder
-	if order == nil {
-		order = d.MemoryOrder
-	}
 	cache := opts.CacheDir
 	if cache == "" {
 		cache = filepath.Join(container.CacheDir(), "dwarf-index")
 	}
-	if p.Types, err = symbols.LoadELFTypes(p.Vmlinux, indexKey(p.Vmlinux), cache); err != nil {
-		return nil, fmt.Errorf("%s: no usable DWARF: %w", vmlinux, err)
+	// The jobs of one process share one opened vmlinux (vmlinuxcache.go).
+	vm, releaseVM, err := openVmlinux(vmlinux, cache, opts.PrivateVmlinux)
+	if err != nil {
+		return nil, err
+	}
+	p.releaseVmlinux = releaseVM
+	defer func() {
+		if !ok {
+			p.releaseVmlinux()
+		}
+	}()
+	p.Vmlinux, p.Syms, p.Types = vm.elf, vm.syms, vm.types
+	order := p.Vmlinux.ByteOrder
+	if order == nil {
+		order = d.MemoryOrder
 	}
 	p.Context = &Context{Mem: nil, Order: order, Types: p.Types, PtrSize: 8}
 	p.Features = DetectFeatures(p.Types)
@@ -197,7 +210,10 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 // Close releases the dump and the files.
 func (p *Program) Close() error {
 	var errs []error
-	if p.Vmlinux != nil {
+	switch {
+	case p.releaseVmlinux != nil:
+		errs = append(errs, p.releaseVmlinux())
+	case p.Vmlinux != nil:
 		errs = append(errs, p.Vmlinux.Close())
 	}
 	errs = append(errs, p.Dump.Close())

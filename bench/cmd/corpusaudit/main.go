@@ -4,7 +4,10 @@
 // through kernel.Options.PhysWrap, at 4 KiB and 64 KiB granularity). It
 // prints one line per dump and the total wall time.
 //
-// usage: corpusaudit [-jobs N] [-cache DIR] [-warm] [CORPUS]
+// usage: corpusaudit [-jobs N] [-cache DIR] [-warm] [-private] [CORPUS]
+//
+// -private opens the vmlinux afresh for every dump
+// (kernel.Options.PrivateVmlinux), as before the jobs shared one.
 //
 // -warm audits the first dump once, untimed, so that the DWARF index cache
 // and the decompressed files exist before timing.
@@ -61,6 +64,7 @@ func main() {
 	jobs := flag.Int("jobs", 0, "workers (0: GOMAXPROCS)")
 	cache := flag.String("cache", "", "DWARF index cache directory (default: the user's cache)")
 	warm := flag.Bool("warm", false, "audit the first dump once, untimed, first")
+	private := flag.Bool("private", false, "open the vmlinux afresh for every dump (no sharing between jobs)")
 	flag.Parse()
 	root := flag.Arg(0)
 	if root == "" {
@@ -81,7 +85,7 @@ func main() {
 	for i := range js {
 		c := &pageCounter{pages: map[uint64]struct{}{}}
 		counters[i] = c
-		js[i].Options = kernel.Options{CacheDir: *cache, PhysWrap: func(m dump.Memory) dump.Memory {
+		js[i].Options = kernel.Options{CacheDir: *cache, PrivateVmlinux: *private, PhysWrap: func(m dump.Memory) dump.Memory {
 			c.mem = m
 			return c
 		}}
@@ -105,5 +109,5 @@ func main() {
 			rel, r.Seconds, p4, p64, counters[i].reads, counters[i].bytes>>10, status)
 		sum += r.Seconds
 	}
-	fmt.Printf("jobs=%d dumps=%d wall %.3fs (sum of per-dump times %.3fs) GOMAXPROCS=%d\n", w, len(res), wall.Seconds(), sum, runtime.GOMAXPROCS(0))
+	fmt.Printf("jobs=%d private=%v dumps=%d wall %.3fs (sum of per-dump times %.3fs) GOMAXPROCS=%d\n", w, *private, len(res), wall.Seconds(), sum, runtime.GOMAXPROCS(0))
 }
