@@ -146,7 +146,7 @@ func walkFtrace(p *kernel.Program, set *modules.Set, tr *TypeRecorder) (int, err
 // pages), vmlinux (minimal) and modules/*.ko (debug sections dropped).
 func Generate(opts Options) (*Result, error) {
 	var rec *PageRecorder
-	p, err := kernel.Open([]string{opts.Dump}, kernel.Options{CacheDir: opts.CacheDir, PhysWrap: func(m dump.Memory) dump.Memory {
+	p, err := kernel.Open([]string{opts.Dump}, kernel.Options{CacheDir: opts.CacheDir, PrivateVmlinux: true, PhysWrap: func(m dump.Memory) dump.Memory {
 		rec = NewPageRecorder(m)
 		return rec
 	}})
@@ -297,7 +297,7 @@ func lookupsOnExample(core, vml []byte, moduleDirs []string, opts Options) ([]st
 	if err := os.WriteFile(filepath.Join(dir, "vmlinux"), vml, 0o644); err != nil {
 		return nil, err
 	}
-	p, err := kernel.Open([]string{filepath.Join(dir, "vmcore")}, kernel.Options{ModuleDirs: moduleDirs, CacheDir: filepath.Join(dir, "cache")})
+	p, err := kernel.Open([]string{filepath.Join(dir, "vmcore")}, kernel.Options{ModuleDirs: moduleDirs, CacheDir: filepath.Join(dir, "cache"), PrivateVmlinux: true})
 	if err != nil {
 		return nil, err
 	}
