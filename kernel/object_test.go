@@ -12,8 +12,6 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
-// dw wraps dwarfbuilder for the synthetic types of these tests.
-
 // Layout of the synthetic types (C, LP64), offsets written out by hand:
 //
 //	struct list_head { struct list_head *next, *prev; };           // 16

@@ -905,30 +905,8 @@ func buildIndexRaw(raw *rawDWARF) (*typeIndex, error) {
 			ix.Units++
 		}
 	}
-	types := make(map[string]candidate)
-	vars := make(map[string]candidate)
-	for i := range parts {
-		p := &parts[i]
-		if p.err != nil {
-			return nil, p.err
-		}
-		for k, c := range p.types {
-			put(types, k, c)
-		}
-		for k, c := range p.vars {
-			put(vars, k, c)
-		}
-		for k, e := range p.enums {
-			if old, ok := ix.Enumerators[k]; !ok || e.Enum < old.Enum {
-				ix.Enumerators[k] = e
-			}
-		}
-	}
-	for k, c := range types {
-		ix.Types[k] = c.off
-	}
-	for k, c := range vars {
-		ix.Vars[k] = c.off
+	if err := mergeParts(ix, parts); err != nil {
+		return nil, err
 	}
 	return ix, nil
 }

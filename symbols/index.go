@@ -155,12 +155,22 @@ func buildIndex(d *dwarf.Data) (*typeIndex, error) {
 		Vars:        make(map[string]dwarf.Offset),
 		Enumerators: make(map[string]Enumerator),
 	}
+	if err := mergeParts(ix, parts); err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+// mergeParts folds the per-worker results of either indexer into ix: for
+// each name the best candidate (put's preference: a definition over a
+// declaration), and for an enumerator the one of the first enum.
+func mergeParts(ix *typeIndex, parts []partial) error {
 	types := make(map[string]candidate)
 	vars := make(map[string]candidate)
 	for i := range parts {
 		p := &parts[i]
 		if p.err != nil {
-			return nil, p.err
+			return p.err
 		}
 		for k, c := range p.types {
 			put(types, k, c)
@@ -180,7 +190,7 @@ func buildIndex(d *dwarf.Data) (*typeIndex, error) {
 	for k, c := range vars {
 		ix.Vars[k] = c.off
 	}
-	return ix, nil
+	return nil
 }
 
 // indexUnit indexes the top-level DIEs of the unit at off.
