@@ -1,7 +1,6 @@
 package ftrace
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 
@@ -22,35 +21,21 @@ type OpsLayout struct {
 // DetectOpsLayout reads the layouts from the DWARF.
 func DetectOpsLayout(ls LayoutSource) (OpsLayout, error) {
 	var l OpsLayout
-	var errs []error
-	off := func(t, m string) int64 {
-		v, err := ls.Offsetof(t, m)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return v
-	}
-	l.Func = off("struct ftrace_ops", "func")
-	l.Next = off("struct ftrace_ops", "next")
-	l.Flags = off("struct ftrace_ops", "flags")
-	l.FuncHash = off("struct ftrace_ops", "func_hash")
-	l.Trampoline = off("struct ftrace_ops", "trampoline")
-	l.NotraceHash = off("struct ftrace_ops_hash", "notrace_hash")
-	l.FilterHash = off("struct ftrace_ops_hash", "filter_hash")
-	l.SizeBits = off("struct ftrace_hash", "size_bits")
-	l.Buckets = off("struct ftrace_hash", "buckets")
-	l.Count = off("struct ftrace_hash", "count")
-	l.EntryHlist = off("struct ftrace_func_entry", "hlist")
-	l.EntryIP = off("struct ftrace_func_entry", "ip")
-	sz, err := ls.Sizeof("struct ftrace_ops")
-	if err != nil {
-		errs = append(errs, err)
-	}
-	l.Size = sz
-	if len(errs) > 0 {
-		return l, fmt.Errorf("ftrace_ops layout: %w", errors.Join(errs...))
-	}
-	return l, nil
+	r := layoutReader{ls: ls}
+	l.Func = r.off("struct ftrace_ops", "func")
+	l.Next = r.off("struct ftrace_ops", "next")
+	l.Flags = r.off("struct ftrace_ops", "flags")
+	l.FuncHash = r.off("struct ftrace_ops", "func_hash")
+	l.Trampoline = r.off("struct ftrace_ops", "trampoline")
+	l.NotraceHash = r.off("struct ftrace_ops_hash", "notrace_hash")
+	l.FilterHash = r.off("struct ftrace_ops_hash", "filter_hash")
+	l.SizeBits = r.off("struct ftrace_hash", "size_bits")
+	l.Buckets = r.off("struct ftrace_hash", "buckets")
+	l.Count = r.off("struct ftrace_hash", "count")
+	l.EntryHlist = r.off("struct ftrace_func_entry", "hlist")
+	l.EntryIP = r.off("struct ftrace_func_entry", "ip")
+	l.Size = r.size("struct ftrace_ops")
+	return l, r.err("ftrace_ops layout")
 }
 
 func (l OpsLayout) headerLen() int64 {

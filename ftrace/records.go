@@ -31,32 +31,51 @@ type RecordLayout struct {
 // DetectRecordLayout reads the layouts from the DWARF.
 func DetectRecordLayout(ls LayoutSource, pageSize uint64) (RecordLayout, error) {
 	l := RecordLayout{PageSize: pageSize}
-	var errs []error
-	off := func(t, m string) int64 {
-		v, err := ls.Offsetof(t, m)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return v
-	}
-	l.PageNext = off("struct ftrace_page", "next")
-	l.PageRecords = off("struct ftrace_page", "records")
-	l.PageIndex = off("struct ftrace_page", "index")
-	l.PageOrder = off("struct ftrace_page", "order")
-	l.RecIP = off("struct dyn_ftrace", "ip")
-	l.RecFlags = off("struct dyn_ftrace", "flags")
-	sz, err := ls.Sizeof("struct dyn_ftrace")
-	if err != nil {
-		errs = append(errs, err)
-	}
-	l.RecSize = sz
+	r := layoutReader{ls: ls}
+	l.PageNext = r.off("struct ftrace_page", "next")
+	l.PageRecords = r.off("struct ftrace_page", "records")
+	l.PageIndex = r.off("struct ftrace_page", "index")
+	l.PageOrder = r.off("struct ftrace_page", "order")
+	l.RecIP = r.off("struct dyn_ftrace", "ip")
+	l.RecFlags = r.off("struct dyn_ftrace", "flags")
+	l.RecSize = r.size("struct dyn_ftrace")
 	if v, err := ls.Offsetof("struct dyn_ftrace", "arch.ool_stub"); err == nil {
 		l.RecOOL, l.HasOOL = v, true
 	}
-	if len(errs) > 0 {
-		return l, fmt.Errorf("ftrace record layout: %w", errors.Join(errs...))
+	if err := r.err("ftrace record layout"); err != nil {
+		return l, err
 	}
 	return l, l.check()
+}
+
+// layoutReader reads member offsets and sizes, keeping every error for
+// one check at the end (a sticky-error cursor, as debug/dwarf's buf).
+type layoutReader struct {
+	ls   LayoutSource
+	errs []error
+}
+
+func (r *layoutReader) off(typeName, member string) int64 {
+	v, err := r.ls.Offsetof(typeName, member)
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+	return v
+}
+
+func (r *layoutReader) size(typeName string) int64 {
+	v, err := r.ls.Sizeof(typeName)
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+	return v
+}
+
+func (r *layoutReader) err(what string) error {
+	if len(r.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, errors.Join(r.errs...))
 }
 
 func (l RecordLayout) check() error {
