@@ -63,8 +63,9 @@ type Report struct {
 	Warnings []string  `json:"warnings,omitempty"`
 	// Fatal says why the modules could not be audited at all (the module
 	// list could not be read): an empty Findings then means nothing.
-	Fatal string `json:"fatal,omitempty"`
-	opts  Options
+	Fatal   string `json:"fatal,omitempty"`
+	opts    Options
+	records bool // the ftrace record-level model checks the OOL stubs
 }
 
 func (r *Report) add(f Finding) {
@@ -110,9 +111,17 @@ const (
 	mtlrR0   = 0x7c0803a6
 )
 
-// Modules audits every module of a set.
+// Modules audits every module of a set from what package modules read
+// alone (no ftrace records: the OOL stubs are checked as an array).
 func Modules(set *modules.Set, opts Options) *Report {
-	r := &Report{opts: opts, Modules: len(set.Modules)}
+	return auditModules(set, opts, false)
+}
+
+// auditModules audits every module; with records, the OOL instruction
+// check is left to the record-level model (Ftrace), which knows each
+// stub's record and so its exact branch targets.
+func auditModules(set *modules.Set, opts Options, records bool) *Report {
+	r := &Report{opts: opts, Modules: len(set.Modules), records: records}
 	if set.ListErr != nil {
 		if len(set.Modules) == 0 {
 			r.Fatal = fmt.Sprintf("no module could be read: %v", set.ListErr)
@@ -331,7 +340,8 @@ func overwritten(s *modules.Stubs, j int) bool {
 	return false
 }
 
-// auditOOLEntries: OOL-FTRACE-OP-NULL and OOL-INSN from the array alone.
+// auditOOLEntries: OOL-FTRACE-OP-NULL, and OOL-INSN from the array alone
+// when no record-level model runs.
 func auditOOLEntries(r *Report, set *modules.Set, a *modules.Analysis) {
 	m, s := a.Module, a.Stubs
 	var nulls []string
@@ -349,7 +359,7 @@ func auditOOLEntries(r *Report, set *modules.Set, a *modules.Analysis) {
 			}
 			nullWords = append(nullWords, w)
 		}
-		if !used {
+		if !used || r.records {
 			continue
 		}
 		var bad []Word

@@ -105,7 +105,7 @@ func Run(p *kernel.Program, opts Options) *Report {
 // Audit holds an analysed module set and ftrace state (st may be nil, with
 // stErr saying why) against the models.
 func Audit(set *modules.Set, st *ftrace.State, stErr error, opts Options) *Report {
-	r := Modules(set, opts)
+	r := auditModules(set, opts, st != nil)
 	if st == nil {
 		if stErr != nil {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("ftrace records not read, record-level checks skipped: %v", stErr))
@@ -113,14 +113,6 @@ func Audit(set *modules.Set, st *ftrace.State, stErr error, opts Options) *Repor
 		return r
 	}
 	r.Warnings = append(r.Warnings, st.Warnings...)
-	// The record-level model supersedes the array-only OOL-INSN check.
-	keep := r.Findings[:0]
-	for _, f := range r.Findings {
-		if f.Rule != "OOL-INSN" {
-			keep = append(keep, f)
-		}
-	}
-	r.Findings = keep
 	Ftrace(r, set, st)
 	r.sort()
 	return r
