@@ -195,14 +195,20 @@ func readLineSections(f *symbols.ELFFile) (*lineTable, error) {
 }
 
 func loadVmlinuxLines(f *symbols.ELFFile, types *symbols.Types) (*lineTable, error) {
-	if types == nil || types.Data == nil {
+	if types == nil {
 		return nil, errors.New("no vmlinux DWARF")
+	}
+	// The whole-file Data (every unit header parsed, on first use) finds
+	// the unit that holds a pc through .debug_aranges/DW_AT_ranges.
+	d, err := types.Data()
+	if err != nil {
+		return nil, err
 	}
 	lt, err := readLineSections(f)
 	if err != nil {
 		return nil, err
 	}
-	lt.data = types.Data
+	lt.data = d
 	return lt, nil
 }
 

@@ -17,7 +17,8 @@
 //
 // It also loads DWARF types (LoadTypes): a name index of top-level types
 // and variables built in parallel across compile units and cached on disk,
-// and types resolved lazily. Types come from the standard library's
+// and types resolved lazily, each through a debug/dwarf Data over its own
+// compile unit (unitdwarf.go). Types come from the standard library's
 // debug/dwarf, not from delve's godwarf: godwarf drops
 // DW_AT_data_bit_offset, so DWARF 5 bitfields (gcc's default now) read at
 // the wrong bits; debug/dwarf reads them right (a test keeps checking that

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
@@ -114,12 +113,6 @@ type ELFFile struct {
 	raw    []RawSymbol
 	closer io.Closer
 	osFile *os.File // the opened file when OpenELF opened it (for mapping DWARF)
-
-	// pre is the DWARF mapped and parsed by debug/dwarf in the background
-	// from the moment the section headers are known (see prefetchDWARF);
-	// the first DWARF call takes it.
-	preMu sync.Mutex
-	pre   *dwarfPrefetch
 }
 
 // maxSymbols bounds the symbol table read from one file (a distro vmlinux
@@ -166,7 +159,6 @@ func NewELF(r io.ReaderAt, name string) (f *ELFFile, err error) {
 	}
 	if osf, ok := r.(*os.File); ok {
 		f.osFile = osf
-		f.prefetchDWARF()
 	}
 	for i, s := range ef.Sections {
 		f.Sections = append(f.Sections, Section{
@@ -198,12 +190,6 @@ func NewELF(r io.ReaderAt, name string) (f *ELFFile, err error) {
 // Close releases the file. DWARF data already returned stays valid (its
 // mapping is released when it is unreachable).
 func (f *ELFFile) Close() error {
-	f.preMu.Lock()
-	if pf := f.pre; pf != nil {
-		<-pf.done // the prefetch uses the file descriptor
-		f.pre = nil
-	}
-	f.preMu.Unlock()
 	if f.closer != nil {
 		return f.closer.Close()
 	}
@@ -213,58 +199,17 @@ func (f *ELFFile) Close() error {
 // DWARF returns the DWARF data; debug/elf decompresses SHF_COMPRESSED
 // (zlib and zstd) sections and applies a .ko's relocations to them. A
 // plain vmlinux opened with OpenELF is not copied: debug/dwarf reads
-// slices of a read-only mapping of the file (dwarfmap.go).
+// slices of a read-only mapping of the file (dwarfmap.go). Each call
+// parses afresh (a fresh debug/dwarf type cache each).
 func (f *ELFFile) DWARF() (*dwarf.Data, error) {
-	d, _, err := f.dwarf()
-	return d, err
-}
-
-// dwarfPrefetch is a mappedDWARF call running in the background.
-type dwarfPrefetch struct {
-	done chan struct{}
-	d    *dwarf.Data
-	raw  *rawDWARF
-	ok   bool
-	err  error
-}
-
-// prefetchDWARF starts mapping the DWARF and debug/dwarf's parse of every
-// unit header and abbreviation table (dwarf.New: 47 ms on the corpus
-// vmlinux, 120 ms on a distro one) while NewELF reads the symbol table
-// and the caller sorts it and loads the cached name index: on two cores
-// the start-up then costs the longer of the two, not their sum
-// (docs/PERFORMANCE.md). Only for a file that mappedDWARF can map.
-func (f *ELFFile) prefetchDWARF() {
-	if f.File.Type == elf.ET_REL {
-		return
+	raw, err := f.mapDWARF()
+	if err != nil {
+		return nil, err
 	}
-	pf := &dwarfPrefetch{done: make(chan struct{})}
-	f.pre = pf
-	go func() {
-		defer close(pf.done)
-		pf.d, pf.raw, pf.ok, pf.err = f.mappedDWARF()
-	}()
-}
-
-// dwarf returns the DWARF data and, when it is mapped, the raw sections.
-// The first call takes the prefetched parse; later calls parse afresh (a
-// fresh debug/dwarf type cache each).
-func (f *ELFFile) dwarf() (*dwarf.Data, *rawDWARF, error) {
-	f.preMu.Lock()
-	pf := f.pre
-	f.pre = nil
-	f.preMu.Unlock()
-	if pf != nil {
-		<-pf.done
-		if pf.ok {
-			return pf.d, pf.raw, pf.err
-		}
+	if raw != nil {
+		return raw.whole()
 	}
-	if d, raw, ok, err := f.mappedDWARF(); ok {
-		return d, raw, err
-	}
-	d, err := f.stdDWARF()
-	return d, nil, err
+	return f.stdDWARF()
 }
 
 // stdDWARF is debug/elf's File.DWARF, its panics turned into errors.
@@ -394,6 +339,7 @@ func (f *ELFFile) readSymbols() error {
 		f.raw = append(f.raw, RawSymbol{Index: i + 1, Name: s.Name, Info: s.Info, Other: s.Other, Shndx: s.Section, Value: s.Value, Size: s.Size})
 	}
 	opd := f.opdReader()
+	f.Symbols = make([]Symbol, 0, len(f.raw)) // one allocation: 137 701 symbols in a distro vmlinux
 	for _, r := range f.raw[1:] {
 		switch r.Type() {
 		case elf.STT_SECTION:

@@ -893,6 +893,7 @@ func buildIndexRaw(raw *rawDWARF) (*typeIndex, error) {
 	wg.Wait()
 	ix := &typeIndex{
 		Version:     indexVersion,
+		UnitStarts:  units,
 		Types:       make(map[string]dwarf.Offset),
 		Vars:        make(map[string]dwarf.Offset),
 		Enumerators: make(map[string]Enumerator),

@@ -38,12 +38,16 @@ func compareIndexes(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	d, raw, err := f.dwarf()
+	raw, err := f.mapDWARF()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if raw == nil {
 		t.Fatal("corpus vmlinux DWARF was not mapped (uncompressed sections expected)")
+	}
+	d, err := raw.whole()
+	if err != nil {
+		t.Fatal(err)
 	}
 	fast, err := buildIndexRaw(raw)
 	if err != nil {

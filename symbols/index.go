@@ -16,7 +16,7 @@ import (
 
 // indexVersion is bumped whenever the layout or meaning of the cached index
 // changes; a cache file of another version is rebuilt.
-const indexVersion = 2
+const indexVersion = 3 // 3: UnitStarts
 
 // maxCacheFile bounds the size of a cache file we are willing to decode (the
 // index of a 384 MB distro vmlinux is a few MB).
@@ -34,6 +34,11 @@ type typeIndex struct {
 	BuildID []byte
 	PtrSize int
 	Units   int
+	// UnitStarts are the .debug_info offsets of every unit header, in
+	// order, when the index was built from mapped sections (nil
+	// otherwise): Types finds a DIE's unit from them without reading
+	// every unit header of the file (unitdwarf.go).
+	UnitStarts []int
 	// Types maps "struct X", "union X", "enum X" and bare typedef and base
 	// type names to the DIE offset of the best definition.
 	Types map[string]dwarf.Offset

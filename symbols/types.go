@@ -65,7 +65,6 @@ func (e *MemberError) Error() string {
 // index of top-level types, variables and enumeration constants, and lazy
 // type decoding through debug/dwarf. Its methods are safe for concurrent use.
 type Types struct {
-	Data    *dwarf.Data
 	BuildID []byte
 	// PtrSize is the address size of the first compilation unit.
 	PtrSize int64
@@ -77,9 +76,23 @@ type Types struct {
 
 	ix *typeIndex
 
-	// mu guards Data.Type (its type cache is not goroutine-safe) and byName.
+	// raw are the mapped sections (nil when the Types was made from a
+	// dwarf.Data): types are then decoded unit by unit (unitdwarf.go).
+	raw        *rawDWARF
+	unitsOnce  sync.Once
+	unitStarts []int
+	unitsErr   error
+
+	// whole is the whole-file Data (see Data).
+	wholeOnce sync.Once
+	whole     *dwarf.Data
+	wholeErr  error
+
+	// mu guards the type caches of every Data (debug/dwarf's is not
+	// goroutine-safe), byName and units.
 	mu     sync.Mutex
 	byName map[string]dwarf.Type
+	units  map[int]unitData
 }
 
 // LoadTypes indexes d. With a non-empty cacheDir and build-id, the index is
@@ -101,18 +114,27 @@ func LoadTypes(d *dwarf.Data, buildID []byte, cacheDir string) (*Types, error) {
 // keyed by key (nil: f.BuildID). When the DWARF sections are mapped from
 // the file (a plain vmlinux, see ELFFile.DWARF), the index is built by a
 // minimal DIE walker over the raw sections (fastindex.go) rather than by
-// debug/dwarf's Reader; both build the same index.
+// debug/dwarf's Reader (both build the same index), types are decoded
+// through a Data of their own unit (unitdwarf.go), and the whole-file
+// Data is made only when Data is called.
 func LoadELFTypes(f *ELFFile, key []byte, cacheDir string) (*Types, error) {
 	if key == nil {
 		key = f.BuildID
 	}
-	return loadTypes(f.dwarf, key, cacheDir)
+	return loadTypes(func() (*dwarf.Data, *rawDWARF, error) {
+		raw, err := f.mapDWARF()
+		if err != nil || raw != nil {
+			return nil, raw, err
+		}
+		d, err := f.stdDWARF()
+		return d, nil, err
+	}, key, cacheDir)
 }
 
-// loadTypes reads the cached index before it asks get for the DWARF, so
-// that the cache is decoded while a prefetched dwarf.New finishes.
+// loadTypes reads the cached index, then asks get for the DWARF: a
+// whole-file Data, or mapped sections.
 func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cacheDir string) (*Types, error) {
-	t := &Types{BuildID: buildID, byName: make(map[string]dwarf.Type)}
+	t := &Types{BuildID: buildID, byName: make(map[string]dwarf.Type), units: make(map[int]unitData)}
 	useCache := cacheDir != "" && len(buildID) > 0
 	if useCache {
 		path := cachePath(cacheDir, buildID)
@@ -129,10 +151,10 @@ func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cache
 	if err != nil {
 		return nil, err
 	}
-	if d == nil {
+	if d == nil && raw == nil {
 		return nil, errors.New("LoadTypes: no DWARF data")
 	}
-	t.Data = d
+	t.whole, t.raw = d, raw
 	if t.ix == nil {
 		var ix *typeIndex
 		err := errors.ErrUnsupported
@@ -142,6 +164,9 @@ func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cache
 			ix, err = buildIndexRaw(raw)
 		}
 		if err != nil {
+			if d, err = t.Data(); err != nil {
+				return nil, err
+			}
 			if ix, err = buildIndex(d); err != nil {
 				return nil, err
 			}
@@ -170,8 +195,12 @@ func (t *Types) Stats() (types, vars, enumerators, units int) {
 // typeAt decodes the type DIE at off after checking that the DIE there is
 // what the index says (a stale or corrupt cache must not yield a wrong type).
 func (t *Types) typeAt(key string, off dwarf.Offset) (dwarf.Type, error) {
-	r := t.Data.Reader()
-	r.Seek(off)
+	u, err := t.dataFor(off)
+	if err != nil {
+		return nil, fmt.Errorf("DIE at %#x: %w", off, err)
+	}
+	r := u.d.Reader()
+	r.Seek(off - u.base)
 	e, err := r.Next()
 	if err != nil {
 		return nil, fmt.Errorf("DIE at %#x: %w", off, err)
@@ -188,7 +217,7 @@ func (t *Types) typeAt(key string, off dwarf.Offset) (dwarf.Type, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.Data.Type(off)
+	return u.d.Type(off - u.base)
 }
 
 // named returns the type indexed under key ("struct module", "u64").
@@ -278,18 +307,24 @@ func (t *Types) VariableType(name string) (dwarf.Type, error) {
 	if !ok {
 		return nil, &LookupError{Kind: "variable", Name: name, Err: ErrNotFound}
 	}
-	r := t.Data.Reader()
-	// Follow DW_AT_specification (at most a few hops) to find DW_AT_type.
+	u, err := t.dataFor(off)
+	if err != nil {
+		return nil, &LookupError{Kind: "variable", Name: name, Err: err}
+	}
+	r := u.d.Reader()
+	// Follow DW_AT_specification (at most a few hops) to find DW_AT_type;
+	// offsets within u.d are relative to u.base.
+	rel := off - u.base
 	for range 4 {
-		r.Seek(off)
+		r.Seek(rel)
 		e, err := r.Next()
 		if err != nil || e == nil || e.Tag != dwarf.TagVariable {
-			return nil, &LookupError{Kind: "variable", Name: name, Err: fmt.Errorf("no variable DIE at %#x (%v)", off, err)}
+			return nil, &LookupError{Kind: "variable", Name: name, Err: fmt.Errorf("no variable DIE at %#x (%v)", rel+u.base, err)}
 		}
 		if to, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
 			t.mu.Lock()
 			defer t.mu.Unlock()
-			ty, err := t.Data.Type(to)
+			ty, err := u.d.Type(to)
 			if err != nil {
 				return nil, &LookupError{Kind: "variable", Name: name, Err: err}
 			}
@@ -299,7 +334,7 @@ func (t *Types) VariableType(name string) (dwarf.Type, error) {
 		if !ok {
 			break
 		}
-		off = spec
+		rel = spec
 	}
 	return nil, &LookupError{Kind: "variable", Name: name, Err: errors.New("DIE has no type")}
 }

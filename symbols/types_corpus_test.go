@@ -306,7 +306,7 @@ func BenchmarkLookupStructModule(b *testing.B) {
 			b.StopTimer()
 			d, _ := c.f.DWARF() // fresh debug/dwarf type cache
 			b.StartTimer()
-			ts := &Types{Data: d, ix: ix, PtrSize: 8, byName: map[string]dwarf.Type{}}
+			ts := typesOver(d, ix)
 			if _, err := ts.Lookup("struct module"); err != nil {
 				b.Fatal(err)
 			}

@@ -114,7 +114,7 @@ func FuzzLoadIndex(f *testing.F) {
 		}
 		// A cache that verifies but lies about offsets must not yield a
 		// wrong type: typeAt checks the DIE's name.
-		ts := &Types{Data: d, ix: ix, PtrSize: 8, byName: map[string]dwarf.Type{}}
+		ts := typesOver(d, ix)
 		if ty, err := ts.Lookup("struct mod"); err == nil && ty.String() != "struct mod" {
 			t.Fatalf("Lookup(struct mod) = %s", ty)
 		}

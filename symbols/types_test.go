@@ -337,7 +337,11 @@ func TestVariableType(t *testing.T) {
 	}
 	// The index points at the definition (via DW_AT_specification), not
 	// the declaration.
-	r := ts.Data.Reader()
+	d, err := ts.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := d.Reader()
 	r.Seek(ts.ix.Vars["the_mod"])
 	e, _ := r.Next()
 	if e == nil || e.Val(dwarf.AttrLocation) == nil {
@@ -396,4 +400,10 @@ func TestIndexCache(t *testing.T) {
 	if fourth.CacheWarning == "" {
 		t.Error("wrong build-id: no warning")
 	}
+}
+
+// typesOver is a Types over a whole-file Data with a given index (what
+// LoadTypes makes, without building the index).
+func typesOver(d *dwarf.Data, ix *typeIndex) *Types {
+	return &Types{whole: d, ix: ix, PtrSize: 8, byName: map[string]dwarf.Type{}, units: map[int]unitData{}}
 }

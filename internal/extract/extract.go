@@ -343,7 +343,11 @@ func buildVmlinux(p *kernel.Program, res *Result) ([]byte, error) {
 		}
 		in.Vars = append(in.Vars, Variable{Name: n, Type: t, Addr: a})
 	}
-	enums, err := findEnums(p.Types.Data, res.Consts)
+	d, err := p.Types.Data()
+	if err != nil {
+		return nil, err
+	}
+	enums, err := findEnums(d, res.Consts)
 	if err != nil {
 		return nil, err
 	}
