@@ -36,6 +36,9 @@ type fileMapping struct {
 
 // hold keeps m mapped at least as long as obj is reachable.
 func hold[T any](m *fileMapping, obj *T) {
+	if m == nil { // sections not from a mapping (tests, fuzzing)
+		return
+	}
 	m.refs.Add(1)
 	runtime.AddCleanup(obj, func(m *fileMapping) {
 		if m.refs.Add(-1) == 0 {

@@ -2,6 +2,7 @@ package symbols
 
 import (
 	"debug/dwarf"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
@@ -84,6 +85,88 @@ func FuzzIndexDWARF(f *testing.F) {
 		ts.Offsetof("struct x", "a")
 		ts.EnumConstant("E0")
 	})
+}
+
+// FuzzUnitTypes is FuzzIndexDWARF through the path a mapped vmlinux
+// takes: the fast walker's index (or, where it gives up, debug/dwarf's on
+// a whole-file Data made on demand) and types decoded through a Data of
+// their own unit (unitdwarf.go), the unit's header and abbreviations read
+// by our own code first.
+func FuzzUnitTypes(f *testing.F) {
+	abbrev, info := synthSections(f) // DW_FORM_ref_addr: the whole-file path
+	f.Add(abbrev, info)
+	abbrev, info = ref4Sections() // DW_FORM_ref4: the per-unit path
+	f.Add(abbrev, info)
+	f.Fuzz(func(t *testing.T, abbrev, info []byte) {
+		raw := &rawDWARF{info: info, abbrev: abbrev, order: binary.LittleEndian, path: "fuzz"}
+		ts, err := loadTypes(func() (*dwarf.Data, *rawDWARF, error) { return nil, raw, nil }, nil, "")
+		if err != nil {
+			return
+		}
+		for _, n := range []string{"struct x", "x", "unsigned int", "enum e", "struct x *"} {
+			if ty, err := ts.Lookup(n); err == nil {
+				FindField(ty, "b", nil)
+				Fields(ty, nil)
+			}
+		}
+		ts.Offsetof("struct x", "a")
+		ts.VariableType("v")
+	})
+}
+
+// ref4Sections is a hand-laid DWARF 4 unit whose type references are
+// DW_FORM_ref4 (delve's dwarfbuilder writes DW_FORM_ref_addr, which keeps a
+// unit from being decoded alone): struct x { unsigned int a; unsigned int
+// b; }, 8 bytes. Encodings: DWARF 4 §7.5 (unit header, abbreviations,
+// forms 0x08 string, 0x0b data1, 0x13 ref4), DW_ATE_unsigned 0x08.
+func ref4Sections() (abbrev, info []byte) {
+	abbrev = []byte{
+		1, 0x11, 1, 0, 0, // compile_unit, children
+		2, 0x24, 0, 0x03, 0x08, 0x0b, 0x0b, 0x3e, 0x0b, 0, 0, // base_type: name, byte_size, encoding
+		3, 0x13, 1, 0x03, 0x08, 0x0b, 0x0b, 0, 0, // structure_type: name, byte_size
+		4, 0x0d, 0, 0x03, 0x08, 0x49, 0x13, 0x38, 0x0b, 0, 0, // member: name, type, data_member_location
+		0,
+	}
+	body := []byte{1}      // the CU at offset 11
+	base := 11 + len(body) // offsets count from the unit header
+	body = append(body, 2) // base_type
+	body = append(body, "unsigned int\x00"...)
+	body = append(body, 4, 0x08)
+	body = append(body, 3, 'x', 0, 8) // struct x, 8 bytes
+	for i, m := range []byte{'a', 'b'} {
+		body = append(body, 4, m, 0, byte(base), 0, 0, 0, byte(4*i))
+	}
+	body = append(body, 0, 0) // end of struct x's and the CU's children
+	hdr := []byte{0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 8}
+	binary.LittleEndian.PutUint32(hdr, uint32(len(hdr)-4+len(body)))
+	return abbrev, append(hdr, body...)
+}
+
+// TestUnitTypesSeed: the ref4 seed of FuzzUnitTypes does reach the
+// per-unit decoding (else the fuzzer would not be testing it) and decodes
+// to what ref4Sections laid down.
+func TestUnitTypesSeed(t *testing.T) {
+	abbrev, info := ref4Sections()
+	raw := &rawDWARF{info: info, abbrev: abbrev, order: binary.LittleEndian, path: "seed"}
+	ts, err := loadTypes(func() (*dwarf.Data, *rawDWARF, error) { return nil, raw, nil }, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ty, err := ts.Lookup("struct x")
+	if err != nil || ty.Size() != 8 {
+		t.Fatalf("Lookup(struct x) = %v, %v", ty, err)
+	}
+	st, ok := ty.(*dwarf.StructType)
+	if !ok || len(st.Field) != 2 || st.Field[1].Name != "b" || st.Field[1].ByteOffset != 4 || st.Field[1].Type.String() != "unsigned int" {
+		t.Fatalf("struct x = %#v", ty)
+	}
+	u, err := ts.dataFor(ts.ix.Types["struct x"])
+	if err != nil || !u.alone {
+		t.Errorf("struct x not decoded through its unit's Data: %+v, %v", u, err)
+	}
+	if ts.whole != nil {
+		t.Error("whole-file Data made")
+	}
 }
 
 // FuzzLoadIndex feeds arbitrary bytes to the cache reader: it must reject

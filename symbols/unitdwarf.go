@@ -33,9 +33,10 @@ import (
 
 // unitData is what Types decodes the DIEs of one unit with.
 type unitData struct {
-	d    *dwarf.Data  // nil: the unit is decoded through the whole-file Data
-	base dwarf.Offset // the unit's offset in .debug_info (0 with the whole-file Data)
-	why  string       // why the unit is not decoded alone
+	d     *dwarf.Data  // nil: the unit is decoded through the whole-file Data
+	base  dwarf.Offset // the unit's offset in .debug_info (0 with the whole-file Data)
+	alone bool         // d is the unit's own Data
+	why   string       // why the unit is not decoded alone
 }
 
 // unitFor returns the unit of raw.info holding off, as the offset of its
@@ -135,7 +136,7 @@ func (t *Types) newUnitData(start int) unitData {
 	if err != nil {
 		return unitData{why: err.Error()}
 	}
-	return unitData{d: d, base: dwarf.Offset(start)}
+	return unitData{d: d, base: dwarf.Offset(start), alone: true}
 }
 
 // Data returns the whole-file debug/dwarf Data, parsing every unit header

@@ -145,7 +145,7 @@ func compareUnitDecoding(t *testing.T, path string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u.base != 0 {
+		if u.alone {
 			alone++
 		} else {
 			t.Logf("%s: decoded through the whole-file Data: %s", name, u.why)
