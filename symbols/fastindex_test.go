@@ -25,11 +25,17 @@ func TestFastIndexMatchesReference(t *testing.T) {
 // vmlinux (../shared/tools/fetch-distro-vmlinux) named by
 // $KDUMP_INSPECT_DISTRO_VMLINUX; it takes tens of seconds.
 func TestFastIndexMatchesReferenceDistro(t *testing.T) {
+	compareIndexes(t, distroVmlinux(t))
+}
+
+// distroVmlinux is $KDUMP_INSPECT_DISTRO_VMLINUX (a Debian distro vmlinux,
+// ../shared/tools/fetch-distro-vmlinux); the test skips without it.
+func distroVmlinux(tb testing.TB) string {
 	p := os.Getenv("KDUMP_INSPECT_DISTRO_VMLINUX")
 	if p == "" {
-		t.Skip("KDUMP_INSPECT_DISTRO_VMLINUX not set")
+		tb.Skip("KDUMP_INSPECT_DISTRO_VMLINUX not set")
 	}
-	compareIndexes(t, p)
+	return p
 }
 
 func compareIndexes(t *testing.T, path string) {

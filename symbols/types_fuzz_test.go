@@ -76,14 +76,7 @@ func FuzzIndexDWARF(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, n := range []string{"struct x", "x", "unsigned int", "enum e", "struct x *"} {
-			if ty, err := ts.Lookup(n); err == nil {
-				FindField(ty, "b", nil)
-				Fields(ty, nil)
-			}
-		}
-		ts.Offsetof("struct x", "a")
-		ts.EnumConstant("E0")
+		exerciseTypes(ts)
 	})
 }
 
@@ -103,15 +96,22 @@ func FuzzUnitTypes(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, n := range []string{"struct x", "x", "unsigned int", "enum e", "struct x *"} {
-			if ty, err := ts.Lookup(n); err == nil {
-				FindField(ty, "b", nil)
-				Fields(ty, nil)
-			}
-		}
-		ts.Offsetof("struct x", "a")
-		ts.VariableType("v")
+		exerciseTypes(ts)
 	})
+}
+
+// exerciseTypes looks up what the fuzzers' seeds define (and a variable
+// they do not).
+func exerciseTypes(ts *Types) {
+	for _, n := range []string{"struct x", "x", "unsigned int", "enum e", "struct x *"} {
+		if ty, err := ts.Lookup(n); err == nil {
+			FindField(ty, "b", nil)
+			Fields(ty, nil)
+		}
+	}
+	ts.Offsetof("struct x", "a")
+	ts.EnumConstant("E0")
+	ts.VariableType("v")
 }
 
 // ref4Sections is a hand-laid DWARF 4 unit whose type references are

@@ -193,11 +193,7 @@ func TestUnitDecodingMatchesWhole(t *testing.T) {
 // TestUnitDecodingMatchesWholeDistro: the same on the Debian distro
 // vmlinux ($KDUMP_INSPECT_DISTRO_VMLINUX).
 func TestUnitDecodingMatchesWholeDistro(t *testing.T) {
-	p := os.Getenv("KDUMP_INSPECT_DISTRO_VMLINUX")
-	if p == "" {
-		t.Skip("KDUMP_INSPECT_DISTRO_VMLINUX not set")
-	}
-	compareUnitDecoding(t, p)
+	compareUnitDecoding(t, distroVmlinux(t))
 }
 
 // TestUnitSafe: a unit whose abbreviations use DW_FORM_ref_addr (0x10),
