@@ -562,6 +562,13 @@ func (o Object) CString(max int) (string, error) {
 	return "", o.typeErr("CString", "not a char array or char pointer")
 }
 
+// CStringAt reads the NUL-terminated string at addr (at most max bytes),
+// as a char * holding addr would: for strings found by arithmetic, such
+// as a struct kernel_symbol's self-relative name_offset.
+func (c *Context) CStringAt(addr uint64, max int) (string, error) {
+	return readCString(Object{Ctx: c, Addr: addr, expr: fmt.Sprintf("(char *)%#x", addr)}, addr, max)
+}
+
 func readCString(o Object, addr uint64, max int) (string, error) {
 	var out []byte
 	for len(out) < max {

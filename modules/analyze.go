@@ -28,6 +28,8 @@ type Set struct {
 	Resolver *symbols.Resolver
 	ListErr  error
 	Features LoaderFeatures
+
+	exports moduleExports // read on first need (exports.go)
 }
 
 // Find returns the named module's analysis.
@@ -217,24 +219,23 @@ func (set *Set) model(a *Analysis) (*LoaderModel, error) {
 		img.MergeKlp(mem)
 	}
 	a.Warnings = append(a.Warnings, img.Warnings...)
+	askedExports := false
 	in := LoaderInput{
 		Ko: &img, Features: set.Features, Sections: m.SectionMap(),
+		// find_symbol()'s order: vmlinux's exports (each has a
+		// __ksymtab_NAME symbol), then other modules' (exports.go); then,
+		// for symbol tables without __ksymtab_ symbols, the vmlinux
+		// symbol of that name.
 		Resolve: func(name string) (uint64, bool) {
-			if s, ok := p.Syms.ByName(name); ok && s.Global() {
+			s, inVmlinux := p.Syms.ByName(name)
+			if _, exp := p.Syms.ByName("__ksymtab_" + name); exp && inVmlinux {
 				return s.Addr, true
 			}
-			for _, o := range set.Modules {
-				if o == a || o.Syms == nil {
-					continue
-				}
-				if s, ok := o.Syms.ByName(name); ok && s.Global() {
-					return s.Addr, true
-				}
+			askedExports = true
+			if addr, ok := set.exported(a, name); ok {
+				return addr, true
 			}
-			if s, ok := p.Syms.ByName(name); ok {
-				return s.Addr, true
-			}
-			return 0, false
+			return s.Addr, inVmlinux
 		},
 		ResolveKlp: func(obj, name string, pos uint64) (uint64, bool) {
 			var t *symbols.Table
@@ -269,6 +270,9 @@ func (set *Set) model(a *Analysis) (*LoaderModel, error) {
 		}
 	}
 	model, err := ModelLoader(in)
+	if askedExports {
+		a.Warnings = append(a.Warnings, set.exports.warns...) // complete once exported() returned
+	}
 	if err == nil && len(model.Unresolved) > 0 {
 		err = fmt.Errorf("%s: %d relocation target(s) not found in this dump: %v", m.Name, len(model.Unresolved), model.Unresolved)
 	}
