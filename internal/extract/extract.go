@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,6 +29,10 @@ type Options struct {
 	Dump     string // the corpus dump (any format the tool opens)
 	Out      string // output directory (created)
 	CacheDir string // DWARF name-index cache for the real vmlinux ("" default)
+	// Vmlinux and ModuleDirs name the debuginfo when it is not beside the
+	// dump as in the corpus ("" and nil: found as kernel.Open finds them).
+	Vmlinux    string
+	ModuleDirs []string
 	// Ftrace also walks the dyn_ftrace records (ftrace_pages_start), so
 	// the example holds them.
 	Ftrace bool
@@ -146,7 +151,7 @@ func walkFtrace(p *kernel.Program, set *modules.Set, tr *TypeRecorder) (int, err
 // pages), vmlinux (minimal) and modules/*.ko (debug sections dropped).
 func Generate(opts Options) (*Result, error) {
 	var rec *PageRecorder
-	p, err := kernel.Open([]string{opts.Dump}, kernel.Options{CacheDir: opts.CacheDir, PrivateVmlinux: true, PhysWrap: func(m dump.Memory) dump.Memory {
+	p, err := kernel.Open([]string{opts.Dump}, kernel.Options{Vmlinux: opts.Vmlinux, ModuleDirs: opts.ModuleDirs, CacheDir: opts.CacheDir, PrivateVmlinux: true, PhysWrap: func(m dump.Memory) dump.Memory {
 		rec = NewPageRecorder(m)
 		return rec
 	}})
@@ -252,7 +257,10 @@ func buildCore(p *kernel.Program, pages []uint64, res *Result) ([]byte, error) {
 		notes = append(notes, coregen.Note{Name: n.Name, Type: uint32(n.Type), Desc: n.Desc})
 	}
 	res.Pages, res.Segments = len(pages), len(segs)
-	e := coregen.ELF{Machine: elf.EM_PPC64, Segments: segs, Notes: notes}
+	// The notes keep the source's byte order (a QEMU<8.0 dump of a
+	// little-endian guest has big-endian headers and notes), so the
+	// headers are written in it too.
+	e := coregen.ELF{Order: p.Dump.HeaderOrder, Machine: elf.EM_PPC64, Segments: segs, Notes: notes}
 	return e.Bytes(), nil
 }
 
@@ -478,11 +486,12 @@ func fileInfo(path string) File {
 		return f
 	}
 	defer fh.Close()
-	b, err := readAll(fh, 1<<30)
+	h := sha256.New() // streamed: a source dump may be larger than memory wants
+	n, err := io.Copy(h, fh)
 	if err != nil {
 		return f
 	}
-	f.Size, f.SHA256 = int64(len(b)), sum(b)
+	f.Size, f.SHA256 = n, hex.EncodeToString(h.Sum(nil))
 	return f
 }
 
