@@ -55,8 +55,13 @@ func indexFlat(f *mappedFile, warn func(string, ...any)) (*flatFile, error) {
 	off := int64(flatHeaderSize)
 	size := f.Size()
 	ended := false
+	var hb [16]byte
 	for off < size {
-		rh := f.slice(off, 16)
+		// pread, not the mapping: the headers are one per record, spread
+		// over the whole stream, and touching each through the mapping
+		// would map the kernel's fault-around window (64 KiB) around
+		// every one: the whole file in the resident set.
+		rh := hb[:f.pread(hb[:], off)]
 		if len(rh) < 16 {
 			warn("%s: flattened stream ends inside a record header at offset %#x", name, off)
 			break

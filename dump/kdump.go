@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"sort"
 	"strings"
 	"sync"
@@ -203,47 +202,15 @@ type kdumpPart struct {
 	f                kfile
 	h                *kdumpHeader
 	startPFN, endPFN uint64
-	bitmap1, bitmap2 []byte
+	bitmap1, bitmap2 bitmap
 	descOff          int64
 	ranks            []uint64 // set bits of bitmap2 in [startPFN, startPFN+i*rankChunkBits)
-}
-
-func bitSet(bm []byte, pfn uint64) bool {
-	i := pfn >> 3
-	return i < uint64(len(bm)) && bm[i]&(1<<(pfn&7)) != 0
-}
-
-// popcount counts the set bits for pfns [lo, hi) (LSB-first bitmap, as
-// makedumpfile's set_bit_on_2nd_bitmap writes it).
-func popcount(bm []byte, lo, hi uint64) uint64 {
-	var n uint64
-	for lo < hi && lo&7 != 0 {
-		if bitSet(bm, lo) {
-			n++
-		}
-		lo++
-	}
-	for lo+8 <= hi {
-		i := lo >> 3
-		if i >= uint64(len(bm)) {
-			return n
-		}
-		n += uint64(bits.OnesCount8(bm[i]))
-		lo += 8
-	}
-	for lo < hi {
-		if bitSet(bm, lo) {
-			n++
-		}
-		lo++
-	}
-	return n
 }
 
 func (p *kdumpPart) descIndex(pfn uint64) uint64 {
 	rel := pfn - p.startPFN
 	c := rel / rankChunkBits
-	return p.ranks[c] + popcount(p.bitmap2, p.startPFN+c*rankChunkBits, pfn)
+	return p.ranks[c] + p.bitmap2.count(p.startPFN+c*rankChunkBits, pfn)
 }
 
 // openKdump opens the parts of a kdump-compressed (or flattened) dump.
@@ -344,16 +311,16 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 	// Page counts and ranges.
 	d.Pages.Unit = h0.blockSize
 	for _, p := range parts {
-		d.Pages.Total += popcount(p.bitmap1, p.startPFN, p.endPFN)
-		present := popcount(p.bitmap2, p.startPFN, p.endPFN)
+		d.Pages.Total += p.bitmap1.count(p.startPFN, p.endPFN)
+		present := p.bitmap2.count(p.startPFN, p.endPFN)
 		d.Pages.Present += present
-		d.Pages.Excluded += excludedCount(p.bitmap1, p.bitmap2, p.startPFN, p.endPFN)
+		d.Pages.Excluded += excludedCount(&p.bitmap1, &p.bitmap2, p.startPFN, p.endPFN)
 		z, err := p.countZero(present)
 		if err != nil {
 			d.warnf("%v", err)
 		}
 		d.Pages.Zero += z
-		d.Ranges = append(d.Ranges, bitmapRanges(p.bitmap1, p.startPFN, p.endPFN, h0.blockSize)...)
+		d.Ranges = append(d.Ranges, bitmapRanges(&p.bitmap1, p.startPFN, p.endPFN, h0.blockSize)...)
 	}
 	d.Ranges = mergeAdjacent(d.Ranges)
 
@@ -445,12 +412,13 @@ func (d *Dump) loadPart(f kfile) (*kdumpPart, error) {
 	if bmLen == 0 {
 		return nil, &FormatError{File: name, Off: offBitmapBlocks, Msg: "bitmap_blocks is zero"}
 	}
-	bm := make([]byte, bmLen)
-	if n, _ := f.ReadAt(bm, int64(bmOff)); uint64(n) < bmLen {
-		return nil, &FormatError{File: name, Off: int64(bmOff) + int64(n), Msg: "truncated bitmap"}
-	}
 	half := bmLen / 2
-	p := &kdumpPart{f: f, h: h, bitmap1: bm[:half], bitmap2: bm[half:], startPFN: h.startPFN, endPFN: h.endPFN}
+	bm1, n1 := readBitmap(f, int64(bmOff), half)
+	bm2, n2 := readBitmap(f, int64(bmOff+half), bmLen-half)
+	if n1 < half || n2 < bmLen-half {
+		return nil, &FormatError{File: name, Off: int64(bmOff + n1 + n2), Msg: "truncated bitmap"}
+	}
+	p := &kdumpPart{f: f, h: h, bitmap1: bm1, bitmap2: bm2, startPFN: h.startPFN, endPFN: h.endPFN}
 	if h.maxMapnr > half*8 {
 		d.warnf("%s: max_mapnr %#x exceeds the bitmap's %#x bits; clamped", name, h.maxMapnr, half*8)
 		h.maxMapnr = half * 8
@@ -464,44 +432,30 @@ func (d *Dump) loadPart(f kfile) (*kdumpPart, error) {
 	p.ranks = make([]uint64, nchunks)
 	for c := uint64(1); c < nchunks; c++ {
 		lo := p.startPFN + (c-1)*rankChunkBits
-		p.ranks[c] = p.ranks[c-1] + popcount(p.bitmap2, lo, lo+rankChunkBits)
+		p.ranks[c] = p.ranks[c-1] + p.bitmap2.count(lo, lo+rankChunkBits)
 	}
 	return p, nil
 }
 
-func excludedCount(b1, b2 []byte, lo, hi uint64) uint64 {
+// excludedCount counts the page frames in [lo, hi) set in the 1st bitmap
+// and clear in the 2nd (excluded by makedumpfile's dump level).
+func excludedCount(b1, b2 *bitmap, lo, hi uint64) uint64 {
 	var n uint64
-	for pfn := lo; pfn < hi; {
-		if pfn&7 == 0 && pfn+8 <= hi && pfn>>3 < uint64(len(b1)) && pfn>>3 < uint64(len(b2)) {
-			n += uint64(bits.OnesCount8(b1[pfn>>3] &^ b2[pfn>>3]))
-			pfn += 8
-			continue
-		}
-		if bitSet(b1, pfn) && !bitSet(b2, pfn) {
+	for pfn := b1.nextSet(lo, hi); pfn < hi; pfn = b1.nextSet(pfn+1, hi) {
+		if !b2.bit(pfn) {
 			n++
 		}
-		pfn++
 	}
 	return n
 }
 
 // bitmapRanges turns the 1st bitmap into physical ranges.
-func bitmapRanges(bm []byte, lo, hi, bs uint64) []Range {
+func bitmapRanges(bm *bitmap, lo, hi, bs uint64) []Range {
 	var out []Range
-	for pfn := lo; pfn < hi; {
-		if pfn&7 == 0 && pfn>>3 < uint64(len(bm)) && bm[pfn>>3] == 0 && pfn+8 <= hi {
-			pfn += 8
-			continue
-		}
-		if !bitSet(bm, pfn) {
-			pfn++
-			continue
-		}
-		start := pfn
-		for pfn < hi && bitSet(bm, pfn) {
-			pfn++
-		}
-		out = append(out, Range{start * bs, pfn * bs})
+	for pfn := bm.nextSet(lo, hi); pfn < hi; pfn = bm.nextSet(pfn, hi) {
+		end := bm.nextClear(pfn, hi)
+		out = append(out, Range{pfn * bs, end * bs})
+		pfn = end
 	}
 	return out
 }
@@ -558,7 +512,7 @@ func (p *kdumpPart) countZero(present uint64) (uint64, error) {
 	// In split files makedumpfile sizes the descriptor area by the
 	// dumpable pages of the whole dump, so both ends are candidates.
 	zeroOff := p.descOff + int64(present)*pageDescSize
-	zeroAll := p.descOff + int64(popcount(p.bitmap2, 0, p.h.maxMapnr))*pageDescSize
+	zeroAll := p.descOff + int64(p.bitmap2.count(0, p.h.maxMapnr))*pageDescSize
 	buf := make([]byte, 1<<16)
 	var n uint64
 	o := p.h.order
@@ -624,8 +578,8 @@ func (m *kdumpMemory) block(pfn uint64) ([]byte, *Fault) {
 	if p == nil {
 		return nil, fault(NotInDump, "page frame %#x is in a split part that was not opened", pfn)
 	}
-	if !bitSet(p.bitmap2, pfn) {
-		if bitSet(p.bitmap1, pfn) {
+	if !p.bitmap2.bit(pfn) {
+		if p.bitmap1.bit(pfn) {
 			return nil, fault(Excluded, "")
 		}
 		return nil, fault(NotInDump, "not in the memory bitmap")

@@ -70,6 +70,22 @@ func (m *mappedFile) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// pread reads [off, off+len(p)) with a read from the file rather than
+// through the mapping (so that it maps no page into the resident set), or
+// from the bytes of a file held in memory. It returns how many bytes it
+// read.
+func (m *mappedFile) pread(p []byte, off int64) int {
+	if m.f == nil {
+		n, _ := m.ReadAt(p, off)
+		return n
+	}
+	if off < 0 || off >= int64(len(m.data)) {
+		return 0
+	}
+	n, _ := m.f.ReadAt(p[:min(int64(len(p)), int64(len(m.data))-off)], off)
+	return n
+}
+
 // slice returns the mapped bytes [off, off+n) without copying, or as many
 // of them as the file holds.
 func (m *mappedFile) slice(off int64, n uint64) []byte {

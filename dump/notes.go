@@ -58,15 +58,6 @@ func parseNotes(data []byte, base int64, order binary.ByteOrder, file string) ([
 
 func align4(x uint64) uint64 { return (x + 3) &^ 3 }
 
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // PRStatus is one NT_PRSTATUS note of a 64-bit ppc64 kernel: the
 // elf_prstatus header (include/linux/elfcore.h, struct elf_prstatus_common)
 // and pr_reg, a struct pt_regs (arch/powerpc/include/uapi/asm/ptrace.h).

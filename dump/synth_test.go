@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -470,4 +471,47 @@ func TestParseVMCOREINFO(t *testing.T) {
 	if _, err := ParseVMCOREINFO([]byte(strings.Repeat("A=1\n", maxVMCOREINFO))); err == nil {
 		t.Error("oversized VMCOREINFO accepted")
 	}
+}
+
+// TestKdumpSparseBitmaps: a dump whose bitmaps describe a physical address
+// space far larger than the memory dumped — as QEMU writes for a pseries
+// guest whose VGA RAM sits at 0x200080000000 — holds its bitmaps in a few
+// chunks: opening it allocates a small fraction of the bitmaps' size, and
+// the pages at both ends of the range read back.
+func TestKdumpSparseBitmaps(t *testing.T) {
+	const maxMapnr = 1 << 26 // 64 Mi page frames: two bitmaps of 8 MiB
+	last := uint64(maxMapnr - 1)
+	pages := map[uint64][]byte{1: pattern(4096, 4096), last: pattern(last*4096, 4096)}
+	k := &coregen.Kdump{
+		BlockSize: 4096, Compression: coregen.Zlib, MaxMapnr: maxMapnr, Pages: pages,
+		UTS:   coregen.UTSName{Sysname: "Linux", Release: "7.2.13", Machine: "ppc64le"},
+		Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033),
+	}
+	b, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "sparse.kdump", b)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	d, err := Open([]string{path}, Options{})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2<<20 {
+		t.Errorf("Open allocated %d bytes for 16 MiB of nearly empty bitmaps", alloc)
+	}
+	if d.Pages.Total != 2 || d.Pages.Present != 2 || len(d.Ranges) != 2 || d.Ranges[1].Start != last*4096 {
+		t.Errorf("pages %+v, ranges %v", d.Pages, d.Ranges)
+	}
+	buf := make([]byte, 4096)
+	for pfn, want := range pages {
+		if err := ReadFull(d.Phys, buf, pfn*4096); err != nil || !bytes.Equal(buf, want) {
+			t.Errorf("pfn %#x: %v", pfn, err)
+		}
+	}
+	_, err = d.Phys.ReadAt(buf, 2*4096)
+	wantFault(t, err, NotInDump, 2*4096)
 }
