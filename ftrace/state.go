@@ -147,7 +147,7 @@ func (s *State) attribute(r *symbols.Resolver) {
 	}
 	for i := range s.Records {
 		rec := &s.Records[i]
-		loc := r.Lookup(rec.IP)
+		loc := r.LookupKallsyms(rec.IP) // named as the kernel names it
 		rec.Module = loc.Module
 		if loc.Symbol != nil {
 			rec.Func, rec.FuncAddr, rec.Off, rec.LocalEntry = loc.Symbol.Name, loc.Symbol.Addr, loc.Off, loc.Symbol.LocalEntry

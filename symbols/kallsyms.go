@@ -223,7 +223,7 @@ func ReadKallsyms(mem Memory, order binary.ByteOrder, lookup func(string) (uint6
 		}
 		syms = append(syms, Symbol{Name: string(name[1:]), Addr: addr, Kind: name[0]})
 	}
-	return NewTable(syms), nil
+	return NewKallsymsTable(syms), nil
 }
 
 // readTokens reads the 256 tokens: kallsyms_token_index[b] is the offset
@@ -324,5 +324,5 @@ func ModuleKallsyms(mem Memory, order binary.ByteOrder, symtab, numSymtab, strta
 			LocalEntry: LocalEntryOffset(other),
 		})
 	}
-	return NewTable(syms), nil
+	return NewKallsymsTable(syms), nil
 }

@@ -209,6 +209,20 @@ func (e *modEntry) section(addr uint64) (secRange, bool) {
 	return best, found
 }
 
+// LookupKallsyms is Lookup, except that a vmlinux address no sized
+// symbol covers is named after the symbol before it, as the kernel's
+// kallsyms_lookup() (which has no sizes) names it: ftrace records in the
+// gap after a function read as the kernel's enabled_functions prints them.
+func (r *Resolver) LookupKallsyms(addr uint64) Location {
+	loc := r.Lookup(addr)
+	if loc.Symbol == nil && loc.Module == "" && r.vmlinux != nil && (r.vmEnd == 0 || addr < r.vmEnd) {
+		if s, off, ok := r.vmlinux.Nearest(addr); ok {
+			loc.Symbol, loc.Off = &s, off
+		}
+	}
+	return loc
+}
+
 // Lookup returns where addr lies. Inside a module it names a symbol only
 // when the symbol lies in the same section (or region) as addr and, if
 // sized, covers it; an address in a section that no symbol covers — the

@@ -283,3 +283,41 @@ func TestCorpusResolverSections(t *testing.T) {
 		}
 	}
 }
+
+// TestKallsymsAliasAndGap: where the kernel's kallsyms lookups and the
+// ELF-side preference differ. find_kallsyms_symbol()
+// (kernel/module/kallsyms.c) takes the first symbol-table entry at the
+// best address, so a module's static init function listed before the
+// global init_module alias is the name /proc and ftrace print; and
+// kallsyms has no sizes, so an address past a sized symbol's end is named
+// after it (the guest printed a record 0x10 past a 0xc-byte
+// sys_ni_syscall as sys_ni_syscall+0x10 — bench/distro-dump).
+func TestKallsymsAliasAndGap(t *testing.T) {
+	syms := []Symbol{
+		{Name: "tcp_vegas_register", Addr: 0x1000, Size: 0x60, Kind: 't'},
+		{Name: "init_module", Addr: 0x1000, Size: 0x60, Kind: 'T'},
+		{Name: "sys_ni_syscall", Addr: 0x2000, Size: 0xc, Kind: 'T'},
+		{Name: "next_fn", Addr: 0x2020, Size: 0x40, Kind: 'T'},
+	}
+	if s, _, ok := NewKallsymsTable(syms).ByAddr(0x1008); !ok || s.Name != "tcp_vegas_register" {
+		t.Errorf("kallsyms table: %s, want the first in table order", s.Name)
+	}
+	if s, _, ok := NewTable(syms).ByAddr(0x1008); !ok || s.Name != "init_module" {
+		t.Errorf("ELF table: %s, want the global alias", s.Name)
+	}
+	tab := NewTable(syms)
+	if _, _, ok := tab.ByAddr(0x2010); ok {
+		t.Error("ByAddr names an address past a sized symbol's end")
+	}
+	if s, off, ok := tab.Nearest(0x2010); !ok || s.Name != "sys_ni_syscall" || off != 0x10 {
+		t.Errorf("Nearest(0x2010) = %s+%#x, %v; want sys_ni_syscall+0x10", s.Name, off, ok)
+	}
+	r := NewResolver()
+	r.SetVmlinux(tab)
+	if l := r.LookupKallsyms(0x2010); l.String() != "sys_ni_syscall+0x10" {
+		t.Errorf("LookupKallsyms = %s", l)
+	}
+	if l := r.Lookup(0x2010); l.Symbol != nil {
+		t.Errorf("Lookup = %s, want no symbol", l)
+	}
+}

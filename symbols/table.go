@@ -21,11 +21,25 @@ type Table struct {
 	addrIdx  []int    // indices into syms of symbols that have an address (not U, not absolute)
 	byName   map[string][]int
 	sections []SectionRange // sorted by Start; nil when unknown
+	// inOrder: among aliases the first in the given order is preferred
+	// (NewKallsymsTable), not the better() one.
+	inOrder bool
 }
 
 // NewTable builds a Table from syms (copied).
-func NewTable(syms []Symbol) *Table {
-	t := &Table{byName: make(map[string][]int, len(syms))}
+func NewTable(syms []Symbol) *Table { return newTable(syms, false) }
+
+// NewKallsymsTable builds a Table whose preferred alias at an address is
+// the first one in syms' order, as the kernel's kallsyms lookups pick it
+// (find_kallsyms_symbol() in kernel/module/kallsyms.c takes the first
+// symbol-table entry at the best address; get_symbol_pos() in
+// kernel/kallsyms.c the first of the sorted kallsyms table): names then
+// read as /proc/kallsyms, ftrace's enabled_functions and backtraces print
+// them. syms must be in the kernel's table order.
+func NewKallsymsTable(syms []Symbol) *Table { return newTable(syms, true) }
+
+func newTable(syms []Symbol, inOrder bool) *Table {
+	t := &Table{byName: make(map[string][]int, len(syms)), inOrder: inOrder}
 	// A stable sort by address, then better(): sorted as a permutation of
 	// indices (ties broken by index, which makes it stable) and copied
 	// once, rather than sort.SliceStable moving the 100-byte Symbols with
@@ -39,6 +53,7 @@ func NewTable(syms []Symbol) *Table {
 		switch {
 		case a.Addr != b.Addr:
 			return cmp.Compare(a.Addr, b.Addr)
+		case inOrder:
 		case better(a, b):
 			return -1
 		case better(b, a):
@@ -176,7 +191,7 @@ func (t *Table) ByAddr(addr uint64) (Symbol, uint64, bool) {
 	// else a size-0 one.
 	// A size-0 alias of a sized symbol (a label at a function's start)
 	// does not reach past the sized symbol's end.
-	var unsized *Symbol
+	unsized := -1
 	sizedGroup := false
 	for k := n; k >= 0 && t.syms[t.addrIdx[k]].Addr == nearest; k-- {
 		s := &t.syms[t.addrIdx[k]]
@@ -187,12 +202,12 @@ func (t *Table) ByAddr(addr uint64) (Symbol, uint64, bool) {
 			sizedGroup = true
 			continue
 		}
-		if unsized == nil || better(s, unsized) {
-			unsized = s
+		if unsized < 0 || t.prefer(t.addrIdx[k], unsized) {
+			unsized = t.addrIdx[k]
 		}
 	}
-	if unsized != nil && !sizedGroup && t.inSameSection(unsized, addr) {
-		return *unsized, addr - unsized.Addr, true
+	if unsized >= 0 && !sizedGroup && t.inSameSection(&t.syms[unsized], addr) {
+		return t.syms[unsized], addr - t.syms[unsized].Addr, true
 	}
 	// Nested or overlapping sized symbols further back.
 	for k, steps := n, 0; k >= 0 && steps < maxBackScan; k, steps = k-1, steps+1 {
@@ -208,20 +223,53 @@ func (t *Table) ByAddr(addr uint64) (Symbol, uint64, bool) {
 // the address of t.syms[t.addrIdx[k]].
 func (t *Table) bestAt(k int, addr uint64) (Symbol, uint64, bool) {
 	a := t.syms[t.addrIdx[k]].Addr
-	var best *Symbol
+	best := -1
 	for j := k; j >= 0 && t.syms[t.addrIdx[j]].Addr == a; j-- {
-		s := &t.syms[t.addrIdx[j]]
-		if s.Size > 0 && addr-s.Addr < s.Size && (best == nil || better(s, best)) {
-			best = s
+		if s := &t.syms[t.addrIdx[j]]; s.Size > 0 && addr-s.Addr < s.Size && (best < 0 || t.prefer(t.addrIdx[j], best)) {
+			best = t.addrIdx[j]
 		}
 	}
 	for j := k + 1; j < len(t.addrIdx) && t.syms[t.addrIdx[j]].Addr == a; j++ {
-		s := &t.syms[t.addrIdx[j]]
-		if s.Size > 0 && addr-s.Addr < s.Size && (best == nil || better(s, best)) {
-			best = s
+		if s := &t.syms[t.addrIdx[j]]; s.Size > 0 && addr-s.Addr < s.Size && (best < 0 || t.prefer(t.addrIdx[j], best)) {
+			best = t.addrIdx[j]
 		}
 	}
-	return *best, addr - best.Addr, true
+	return t.syms[best], addr - t.syms[best].Addr, true
+}
+
+// prefer reports whether t.syms[i] is preferred to t.syms[j], two
+// symbols at one address: better(), or for a kallsyms table the earlier
+// in the kernel's order (syms is sorted stably, so the earlier index).
+func (t *Table) prefer(i, j int) bool {
+	if t.inOrder {
+		return i < j
+	}
+	return better(&t.syms[i], &t.syms[j])
+}
+
+// Nearest returns the symbol as the kernel's kallsyms_lookup() finds it,
+// without symbol sizes: the preferred symbol at the greatest address <=
+// addr (within its section when the table knows section ranges), and the
+// offset of addr into it. An address in the gap after a sized symbol
+// (alignment padding, a following function's patchable-entry NOPs) is
+// then named after the symbol before it, as the kernel prints it
+// ("sys_ni_syscall+0x10"), where ByAddr names nothing.
+func (t *Table) Nearest(addr uint64) (Symbol, uint64, bool) {
+	n := sort.Search(len(t.addrIdx), func(k int) bool { return t.syms[t.addrIdx[k]].Addr > addr }) - 1
+	if n < 0 {
+		return Symbol{}, 0, false
+	}
+	best := t.addrIdx[n]
+	for k := n - 1; k >= 0 && t.syms[t.addrIdx[k]].Addr == t.syms[best].Addr; k-- {
+		if t.prefer(t.addrIdx[k], best) {
+			best = t.addrIdx[k]
+		}
+	}
+	s := &t.syms[best]
+	if !t.inSameSection(s, addr) {
+		return Symbol{}, 0, false
+	}
+	return *s, addr - s.Addr, true
 }
 
 // inSameSection reports whether addr lies in the section of s, when the
