@@ -19,7 +19,12 @@ type SectionRange struct {
 type Table struct {
 	syms     []Symbol // sorted by Addr, then preference
 	addrIdx  []int    // indices into syms of symbols that have an address (not U, not absolute)
-	byName   map[string][]int
+	// byName holds the index in syms of each name's first symbol; dups
+	// every index of the names several symbols share (statics of
+	// different files). One map entry and no slice per unique name: a
+	// distro vmlinux has 137 701 symbols.
+	byName   map[string]int32
+	dups     map[string][]int32
 	sections []SectionRange // sorted by Start; nil when unknown
 	// inOrder: among aliases the first in the given order is preferred
 	// (NewKallsymsTable), not the better() one.
@@ -39,40 +44,57 @@ func NewTable(syms []Symbol) *Table { return newTable(syms, false) }
 func NewKallsymsTable(syms []Symbol) *Table { return newTable(syms, true) }
 
 func newTable(syms []Symbol, inOrder bool) *Table {
-	t := &Table{byName: make(map[string][]int, len(syms)), inOrder: inOrder}
-	// A stable sort by address, then better(): sorted as a permutation of
-	// indices (ties broken by index, which makes it stable) and copied
-	// once, rather than sort.SliceStable moving the 100-byte Symbols with
-	// a reflection swapper (95 ms per vmlinux open; docs/PERFORMANCE.md).
-	perm := make([]int32, len(syms))
-	for i := range perm {
-		perm[i] = int32(i)
+	t := &Table{byName: make(map[string]int32, len(syms)), dups: map[string][]int32{}, inOrder: inOrder}
+	// A stable sort by address, then better(): sorted as (address, index)
+	// keys held contiguously (ties broken by better(), then by index,
+	// which makes it stable) and the Symbols copied once in that order,
+	// rather than sort.SliceStable moving the 100-byte Symbols with a
+	// reflection swapper (95 ms per vmlinux open) or a comparator that
+	// chases both Symbols for every comparison (docs/PERFORMANCE.md).
+	type key struct {
+		addr uint64
+		i    int32
 	}
-	slices.SortFunc(perm, func(i, j int32) int {
-		a, b := &syms[i], &syms[j]
+	keys := make([]key, len(syms))
+	for i := range syms {
+		keys[i] = key{syms[i].Addr, int32(i)}
+	}
+	slices.SortFunc(keys, func(x, y key) int {
 		switch {
-		case a.Addr != b.Addr:
-			return cmp.Compare(a.Addr, b.Addr)
+		case x.addr != y.addr:
+			return cmp.Compare(x.addr, y.addr)
 		case inOrder:
-		case better(a, b):
+		case better(&syms[x.i], &syms[y.i]):
 			return -1
-		case better(b, a):
+		case better(&syms[y.i], &syms[x.i]):
 			return 1
 		}
-		return cmp.Compare(i, j)
+		return cmp.Compare(x.i, y.i)
 	})
 	t.syms = make([]Symbol, len(syms))
-	for k, i := range perm {
-		t.syms[k] = syms[i]
-	}
-	for i := range t.syms {
-		s := &t.syms[i]
-		t.byName[s.Name] = append(t.byName[s.Name], i)
+	t.addrIdx = make([]int, 0, len(syms))
+	for k, x := range keys {
+		t.syms[k] = syms[x.i]
+		s := &t.syms[k]
+		if first, ok := t.byName[s.Name]; !ok {
+			t.byName[s.Name] = int32(k)
+		} else if d, ok := t.dups[s.Name]; ok {
+			t.dups[s.Name] = append(d, int32(k))
+		} else {
+			t.dups[s.Name] = []int32{first, int32(k)}
+		}
 		if addressable(s) {
-			t.addrIdx = append(t.addrIdx, i)
+			t.addrIdx = append(t.addrIdx, k)
 		}
 	}
 	return t
+}
+
+// indices returns the indices in t.syms of every symbol named name, by
+// address (first: the only one, when the name is unique).
+func (t *Table) indices(name string) (first int32, all []int32, ok bool) {
+	first, ok = t.byName[name]
+	return first, t.dups[name], ok
 }
 
 // WithSections returns t with known section ranges (for tables whose
@@ -139,12 +161,12 @@ func (t *Table) Symbols() []Symbol { return t.syms }
 // function over data); several static symbols can share a name, see
 // AllByName.
 func (t *Table) ByName(name string) (Symbol, bool) {
-	idx := t.byName[name]
-	if len(idx) == 0 {
+	first, dups, ok := t.indices(name)
+	if !ok {
 		return Symbol{}, false
 	}
-	best := &t.syms[idx[0]]
-	for _, i := range idx[1:] {
+	best := &t.syms[first]
+	for _, i := range dups {
 		s := &t.syms[i]
 		// Prefer a defined symbol over an undefined reference.
 		if addressable(s) != addressable(best) {
@@ -162,9 +184,15 @@ func (t *Table) ByName(name string) (Symbol, bool) {
 
 // AllByName returns every symbol of that name, by address.
 func (t *Table) AllByName(name string) []Symbol {
-	idx := t.byName[name]
-	out := make([]Symbol, len(idx))
-	for k, i := range idx {
+	first, dups, ok := t.indices(name)
+	switch {
+	case !ok:
+		return nil
+	case dups == nil:
+		return []Symbol{t.syms[first]}
+	}
+	out := make([]Symbol, len(dups))
+	for k, i := range dups {
 		out[k] = t.syms[i]
 	}
 	return out

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,6 +62,18 @@ func init() {
 }
 
 func main() {
+	// KDUMP_INSPECT_CPUPROFILE=FILE writes a CPU profile of the whole run
+	// (docs/PERFORMANCE.md: where start-up time goes).
+	if path := os.Getenv("KDUMP_INSPECT_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+				pprof.StopCPUProfile()
+				f.Close()
+				os.Exit(code)
+			}
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -102,6 +115,7 @@ func (o *openFlags) register(fs *flag.FlagSet) {
 
 func (o *openFlags) open(paths []string, stderr io.Writer) (*kernel.Program, error) {
 	setupProgress(stderr)
+	defer quietGC()()
 	p, err := kernel.Open(paths, kernel.Options{Vmlinux: o.vmlinux, ModuleDirs: o.modules, Force: o.force})
 	if err != nil {
 		return nil, err
@@ -110,6 +124,29 @@ func (o *openFlags) open(paths []string, stderr io.Writer) (*kernel.Program, err
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	return p, nil
+}
+
+// startupMemLimit is the heap size at which the collector runs anyway
+// while quietGC has it off.
+const startupMemLimit = 512 << 20
+
+// quietGC turns the garbage collector off, with startupMemLimit as the
+// backstop, for kernel.Open's burst of allocations that all stay live
+// (the vmlinux symbol table, the DWARF name index, page-table state): on
+// the Debian distro vmlinux about 40 ms of a 180 ms start-up went to
+// marking them (docs/PERFORMANCE.md, section 8). It returns the function
+// that restores the settings; a GOGC or GOMEMLIMIT the user set is left
+// alone.
+func quietGC() (restore func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	pct := debug.SetGCPercent(-1)
+	limit := debug.SetMemoryLimit(startupMemLimit)
+	return func() {
+		debug.SetMemoryLimit(limit)
+		debug.SetGCPercent(pct)
+	}
 }
 
 // setupProgress shows the first-run decompression progress on a terminal.
