@@ -17,8 +17,8 @@ type SectionRange struct {
 // Table is one symbol set sorted by address, with a name index. It is
 // read-only after NewTable and safe for concurrent use.
 type Table struct {
-	syms     []Symbol // sorted by Addr, then preference
-	addrIdx  []int    // indices into syms of symbols that have an address (not U, not absolute)
+	syms    []Symbol // sorted by Addr, then preference
+	addrIdx []int    // indices into syms of symbols that have an address (not U, not absolute)
 	// byName holds the index in syms of each name's first symbol; dups
 	// every index of the names several symbols share (statics of
 	// different files). One map entry and no slice per unique name: a
