@@ -42,6 +42,9 @@ if [ ! -x "$chroot_dir/usr/bin/python3" ]; then
   debootstrap --variant=minbase --include=python3-drgn sid "$chroot_dir" "$mirror" >&2
 fi
 if ! chroot "$chroot_dir" python3 -c 'import drgn' 2>/dev/null; then
+  # The mirror's sid Release may be past its Valid-Until by the machine's
+  # clock (seen 2026-11-22): do not let that refuse the update.
+  chroot "$chroot_dir" apt-get -qq -o Acquire::Check-Valid-Until=false update >&2
   chroot "$chroot_dir" apt-get install -y -qq python3-drgn >&2
 fi
 drgn_pkg=$(chroot "$chroot_dir" dpkg-query -W -f '${Version}' python3-drgn)
