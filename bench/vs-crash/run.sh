@@ -44,20 +44,12 @@ distro_vmlinux=${DISTRO_VMLINUX:-$HOME/.cache/kdump-inspect-bench/vmlinux-7.2.13
 patch_file=$here/crash-9.0.2-module-gpl-syms.patch
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
-say() { printf '%s\n' "$*" >&2; }
+# shellcheck source=../sidchroot.sh
+. "$here/../sidchroot.sh"
 inchroot() { chroot "$chroot_dir" "$@"; }
 
 # --- crash in a sid chroot --------------------------------------------------
-if ! command -v debootstrap >/dev/null; then
-  say "installing debootstrap"
-  apt-get install -y -qq debootstrap >&2
-fi
-mirror=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
-mirror=${mirror:-http://deb.debian.org/debian}
-if [ ! -x "$chroot_dir/usr/bin/apt-get" ]; then
-  say "debootstrap --variant=minbase sid $chroot_dir $mirror"
-  debootstrap --variant=minbase sid "$chroot_dir" "$mirror" >&2
-fi
+ensure_sid_chroot "$chroot_dir"
 
 build_crash() {
   say "building crash for target PPC64 in $chroot_dir/build (one time; about 15 min on 2 cores)"
@@ -183,9 +175,6 @@ measure() { # label: runs the labelled command $runs times, checks its output
     esac
     tail -1 "$work/t" >> "$work/$label.times"
   done
-}
-stats() { # file column -> "min median"
-  cut -d' ' -f"$2" "$1" | sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%s %s\n", a[1], m}'
 }
 table() { # title label:description...
   printf '\n%-58s %9s %9s %13s %13s\n' "$1" "wall min" "wall med" "peak RSS min" "peak RSS med"

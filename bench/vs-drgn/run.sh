@@ -28,19 +28,11 @@ runs=${3:-7}
 chroot_dir=${CHROOT:-/var/tmp/kdi-bench/sid-chroot}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
-say() { printf '%s\n' "$*" >&2; }
+# shellcheck source=../sidchroot.sh
+. "$here/../sidchroot.sh"
 
 # --- drgn in a sid chroot -------------------------------------------------
-if ! command -v debootstrap >/dev/null; then
-  say "installing debootstrap"
-  apt-get install -y -qq debootstrap >&2
-fi
-mirror=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
-mirror=${mirror:-http://deb.debian.org/debian}
-if [ ! -x "$chroot_dir/usr/bin/python3" ]; then
-  say "debootstrap --variant=minbase sid $chroot_dir $mirror (with python3-drgn)"
-  debootstrap --variant=minbase --include=python3-drgn sid "$chroot_dir" "$mirror" >&2
-fi
+ensure_sid_chroot "$chroot_dir" --include=python3-drgn
 if ! chroot "$chroot_dir" python3 -c 'import drgn' 2>/dev/null; then
   # The mirror's sid Release may be past its Valid-Until by the machine's
   # clock (seen 2026-11-22): do not let that refuse the update.
@@ -89,9 +81,6 @@ measure() { # label
     cmp -s "$work/out" "$work/kdi.txt" || { say "$label run $i: output changed"; exit 1; }
     tail -1 "$work/t" >> "$work/$label.times"
   done
-}
-stats() { # file column -> "min median"
-  cut -d' ' -f"$2" "$1" | sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%s %s\n", a[1], m}'
 }
 echo "load average before: $(cat /proc/loadavg)"
 measure drgn
