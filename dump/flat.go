@@ -3,6 +3,7 @@ package dump
 import (
 	"container/heap"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -35,7 +36,16 @@ type flatFile struct {
 	f      *mappedFile
 	pieces []flatPiece // sorted by lo, non-overlapping
 	size   int64
+	// incomplete: the stream was cut short (no end marker, or a record
+	// cut off). Its holes may then be bytes the stream never delivered
+	// rather than zeros never written, so a read of a hole fails
+	// (errFlatHole) instead of returning zeros.
+	incomplete bool
 }
+
+// errFlatHole is the error of a read of bytes an incomplete flattened
+// stream does not hold.
+var errFlatHole = errors.New("bytes not in the flattened stream, which was cut short")
 
 // indexFlat builds the index of a flattened stream. warn receives
 // non-fatal problems (a stream cut short).
@@ -73,7 +83,11 @@ func indexFlat(f *mappedFile, warn func(string, ...any)) (*flatFile, error) {
 			break
 		}
 		if lo < 0 || n < 0 || lo > 1<<62 || n > 1<<62 {
-			return nil, &FormatError{File: name, Off: off, Msg: "bad flattened record header", Val: fmt.Sprintf("offset %d size %d", lo, n)}
+			// Nothing after a corrupt header can be located: keep what
+			// came before it, as for a stream cut short there (holes
+			// then fail to read rather than read as zeros).
+			warn("%s: bad flattened record header at offset %#x (offset %d size %d): the stream is read up to it", name, off, lo, n)
+			break
 		}
 		data := off + 16
 		if n > size-data {
@@ -88,7 +102,7 @@ func indexFlat(f *mappedFile, warn func(string, ...any)) (*flatFile, error) {
 	if !ended {
 		warn("%s: flattened stream has no end marker (truncated?)", name)
 	}
-	ff := &flatFile{f: f, pieces: resolvePieces(recs)}
+	ff := &flatFile{f: f, pieces: resolvePieces(recs), incomplete: !ended}
 	for _, p := range ff.pieces {
 		ff.size = max(ff.size, p.hi)
 	}
@@ -181,6 +195,9 @@ func (ff *flatFile) ReadAt(p []byte, off int64) (int, error) {
 		want := int64(len(p) - n)
 		if i == len(ff.pieces) || ff.pieces[i].lo > pos {
 			// A hole the stream never wrote.
+			if ff.incomplete {
+				return n, errFlatHole
+			}
 			holeEnd := ff.size
 			if i < len(ff.pieces) {
 				holeEnd = ff.pieces[i].lo

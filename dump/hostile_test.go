@@ -1,6 +1,7 @@
 package dump
 
 import (
+	"bytes"
 	"encoding/binary"
 	"runtime"
 	"testing"
@@ -39,4 +40,118 @@ func TestFlattenedSparseBitmapBounded(t *testing.T) {
 	if alloc := b.TotalAlloc - a.TotalAlloc; alloc > 64<<20 {
 		t.Errorf("Open of a %d-byte stream allocated %d bytes", len(stream), alloc)
 	}
+}
+
+// TestFlattenedCutStreamNoSilentZeros: a flattened stream cut short after
+// the page descriptors but before the last page's data. The descriptor
+// points into bytes the stream never delivered; a sparse-file reading
+// would return zeros there for an uncompressed page. The read must fail
+// with a typed fault instead, and the pages the stream did deliver must
+// still read.
+func TestFlattenedCutStreamNoSilentZeros(t *testing.T) {
+	pages := map[uint64][]byte{}
+	for pfn := uint64(1); pfn <= 6; pfn++ {
+		pages[pfn] = pattern(pfn*4096, 4096)
+	}
+	k := &coregen.Kdump{
+		BlockSize: 4096, Compression: coregen.Raw, MaxMapnr: 16, Pages: pages,
+		UTS:   coregen.UTSName{Sysname: "Linux", Release: "7.2.13", Machine: "ppc64le"},
+		Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033),
+	}
+	b, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cut short in file order, the stream loses the end of the file (pfn
+	// 6's data). A writer that fills parts in out of order (makedumpfile's
+	// cyclic mode writes descriptors and data in turns) may lose a piece
+	// from the middle instead: here the records holding pfn 3's data are
+	// written last and lost, pfn 6's stay.
+	end := len(b)
+	for _, tc := range []struct {
+		name       string
+		lostFrom   int // the records overlapping [lostFrom, lostTo) are written last and lost
+		lostTo     int
+		kept, lost uint64
+		keptLast   uint64
+	}{
+		{"end lost", end - 4096, end, 1, 6, 4},
+		{"middle lost", end - 4*4096, end - 3*4096, 1, 3, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var kept []coregen.FlatRecord
+			for off := 0; off < len(b); off += 1000 {
+				if off+1000 > tc.lostFrom && off < tc.lostTo {
+					continue
+				}
+				kept = append(kept, coregen.FlatRecord{Off: int64(off), Data: b[off:min(off+1000, len(b))]})
+			}
+			stream := coregen.Flattened(kept)
+			cut := stream[:len(stream)-16] // no end marker: cut short
+			d, err := openBytes([]string{"cut.flat"}, [][]byte{cut}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if len(d.Warnings) == 0 {
+				t.Error("no warning for a stream without its end")
+			}
+			buf := make([]byte, 4096)
+			for _, pfn := range []uint64{tc.kept, tc.keptLast} {
+				if err := ReadFull(d.Phys, buf, pfn*4096); err != nil || !bytes.Equal(buf, pages[pfn]) {
+					t.Errorf("pfn %d, delivered: %v", pfn, err)
+				}
+			}
+			_, err = d.Phys.ReadAt(buf, tc.lost*4096)
+			wantFault(t, err, Truncated, tc.lost*4096)
+		})
+	}
+}
+
+// TestFlattenedCorruptRecordHeader: one record header in the middle of a
+// flattened stream is corrupt (a negative offset). Nothing after it can be
+// located, but what came before stays readable: Open warns and goes on,
+// pfn 1 reads, pfns whose data lay after the corrupt header fault.
+func TestFlattenedCorruptRecordHeader(t *testing.T) {
+	pages := map[uint64][]byte{}
+	for pfn := uint64(1); pfn <= 6; pfn++ {
+		pages[pfn] = pattern(pfn*4096, 4096)
+	}
+	k := &coregen.Kdump{
+		BlockSize: 4096, Compression: coregen.Raw, MaxMapnr: 16, Pages: pages,
+		UTS:   coregen.UTSName{Sysname: "Linux", Release: "7.2.13", Machine: "ppc64le"},
+		Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033),
+	}
+	b, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []coregen.FlatRecord
+	bad := -1
+	for off := 0; off < len(b); off += 1000 {
+		if bad < 0 && off+1000 > len(b)-2*4096 { // the first record holding pfn 5's data
+			bad = len(recs)
+		}
+		recs = append(recs, coregen.FlatRecord{Off: int64(off), Data: b[off:min(off+1000, len(b))]})
+	}
+	stream := coregen.Flattened(recs)
+	at := 4096 // makedumpfile_header, then {offset, size, data} records (flat.go)
+	for _, r := range recs[:bad] {
+		at += 16 + len(r.Data)
+	}
+	binary.BigEndian.PutUint64(stream[at:], 1<<63) // offset -2^63
+	d, err := openBytes([]string{"corrupt.flat"}, [][]byte{stream}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if len(d.Warnings) == 0 {
+		t.Error("no warning for the corrupt record header")
+	}
+	buf := make([]byte, 4096)
+	if err := ReadFull(d.Phys, buf, 4096); err != nil || !bytes.Equal(buf, pages[1]) {
+		t.Errorf("pfn 1: %v", err)
+	}
+	_, err = d.Phys.ReadAt(buf, 6*4096)
+	wantFault(t, err, Truncated, 6*4096)
 }

@@ -600,7 +600,10 @@ func (m *kdumpMemory) block(pfn uint64) ([]byte, *Fault) {
 		return nil, fault(Corrupt, "page descriptor offset %#x size %#x", desc.Offset, desc.Size)
 	}
 	src := make([]byte, desc.Size)
-	if n, _ := p.f.ReadAt(src, desc.Offset); n < len(src) {
+	if n, err := p.f.ReadAt(src, desc.Offset); n < len(src) {
+		if errors.Is(err, errFlatHole) {
+			return nil, fault(Truncated, "%s: page data [%#x,%#x): %v", p.f.Name(), desc.Offset, desc.Offset+int64(desc.Size), err)
+		}
 		return nil, fault(Truncated, "%s: page data [%#x,%#x) beyond end of file at %#x", p.f.Name(), desc.Offset, desc.Offset+int64(desc.Size), p.f.Size())
 	}
 	out, derr := m.decode(src, desc.Flags)
