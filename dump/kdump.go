@@ -599,6 +599,11 @@ func (m *kdumpMemory) block(pfn uint64) ([]byte, *Fault) {
 	if desc.Offset <= 0 || desc.Size == 0 || uint64(desc.Size) > 2*m.blockSize {
 		return nil, fault(Corrupt, "page descriptor offset %#x size %#x", desc.Offset, desc.Size)
 	}
+	if desc.Offset > p.f.Size() || int64(desc.Size) > p.f.Size()-desc.Offset {
+		// Checked before the buffer is made: a corrupt size is bounded
+		// by 2 blocks, and a block by the header (up to 128 MiB a read).
+		return nil, fault(Truncated, "%s: page data [%#x,+%#x) beyond end of file at %#x", p.f.Name(), desc.Offset, desc.Size, p.f.Size())
+	}
 	src := make([]byte, desc.Size)
 	if n, err := p.f.ReadAt(src, desc.Offset); n < len(src) {
 		if errors.Is(err, errFlatHole) {
