@@ -155,3 +155,45 @@ func TestFlattenedCorruptRecordHeader(t *testing.T) {
 	_, err = d.Phys.ReadAt(buf, 6*4096)
 	wantFault(t, err, Truncated, 6*4096)
 }
+
+// TestKdumpDescriptorPastEnd: a page descriptor whose data would run past
+// the end of the file is refused before its buffer is made. With 1 MiB
+// blocks a corrupt size may claim up to 2 MiB; the read must fault
+// Truncated without allocating it.
+func TestKdumpDescriptorPastEnd(t *testing.T) {
+	const bs = 1 << 20
+	k := &coregen.Kdump{
+		BlockSize: bs, Compression: coregen.Raw, MaxMapnr: 4,
+		Pages: map[uint64][]byte{1: pattern(bs, 64), 2: pattern(2*bs, 64)},
+		UTS:   coregen.UTSName{Sysname: "Linux", Release: "7.2.13", Machine: "ppc64le"},
+		Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033),
+	}
+	b, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := binary.LittleEndian
+	// page_desc_t {offset, size, flags, page_flags} of pfn 2, the second
+	// dumped page, after the header block, the sub-header and the bitmaps.
+	descOff := (1 + int(o.Uint32(b[offSubHdrSize:])) + int(o.Uint32(b[offBitmapBlocks:]))) * bs
+	d2 := b[descOff+pageDescSize:]
+	o.PutUint64(d2, uint64(len(b)-100)) // offset: 100 bytes before the end
+	o.PutUint32(d2[8:], 2*bs-1)         // size: as large as a block allows
+	d, err := openBytes([]string{"desc.kdump"}, [][]byte{b}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	buf := make([]byte, 64)
+	if err := ReadFull(d.Phys, buf, bs); err != nil || !bytes.Equal(buf, pattern(bs, 64)) {
+		t.Errorf("pfn 1: %v", err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = d.Phys.ReadAt(buf, 2*bs)
+	runtime.ReadMemStats(&after)
+	wantFault(t, err, Truncated, 2*bs)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc >= bs {
+		t.Errorf("the refused read allocated %d bytes", alloc)
+	}
+}
