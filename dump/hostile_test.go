@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,5 +196,46 @@ func TestKdumpDescriptorPastEnd(t *testing.T) {
 	wantFault(t, err, Truncated, 2*bs)
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc >= bs {
 		t.Errorf("the refused read allocated %d bytes", alloc)
+	}
+}
+
+// TestKdumpStrayBitmapBit: a bit flipped on in the 2nd bitmap (pages
+// dumped) for a page frame the 1st bitmap (pages in memory) does not have
+// is corruption that shifts every later page's descriptor; Open says so.
+func TestKdumpStrayBitmapBit(t *testing.T) {
+	k := &coregen.Kdump{
+		BlockSize: 4096, Compression: coregen.Raw, MaxMapnr: 64,
+		Pages: map[uint64][]byte{1: pattern(4096, 64), 2: pattern(8192, 64)},
+		UTS:   coregen.UTSName{Sysname: "Linux", Release: "7.2.13", Machine: "ppc64le"},
+		Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033),
+	}
+	b, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean, err := openBytes([]string{"clean.kdump"}, [][]byte{b}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean.Close()
+	o := binary.LittleEndian
+	bmOff := (1 + int(o.Uint32(b[offSubHdrSize:]))) * 4096
+	half := int(o.Uint32(b[offBitmapBlocks:])) * 4096 / 2
+	b[bmOff+half+40/8] |= 1 << (40 % 8) // pfn 40: in the 2nd bitmap only
+	d, err := openBytes([]string{"stray.kdump"}, [][]byte{b}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	warned := func(ws []string) bool {
+		for _, w := range ws {
+			if strings.Contains(w, "2nd bitmap marks 1 page") {
+				return true
+			}
+		}
+		return false
+	}
+	if warned(clean.Warnings) || !warned(d.Warnings) {
+		t.Errorf("warnings: clean %q, stray bit %q", clean.Warnings, d.Warnings)
 	}
 }

@@ -315,6 +315,13 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 		present := p.bitmap2.count(p.startPFN, p.endPFN)
 		d.Pages.Present += present
 		d.Pages.Excluded += excludedCount(&p.bitmap1, &p.bitmap2, p.startPFN, p.endPFN)
+		if stray := strayCount(&p.bitmap1, &p.bitmap2, p.startPFN, p.endPFN); stray > 0 {
+			// makedumpfile's 2nd bitmap (pages dumped) is a subset of the
+			// 1st (pages in memory). A bit set only in the 2nd is
+			// corruption, and it shifts which page descriptor every later
+			// page uses: the pages after it may read another page's data.
+			d.warnf("%s: the 2nd bitmap marks %d page(s) dumped that the 1st does not have in memory (corrupt bitmap?): pages after the first of them may read the wrong data", p.f.Name(), stray)
+		}
 		z, err := p.countZero(present)
 		if err != nil {
 			d.warnf("%v", err)
@@ -443,6 +450,18 @@ func excludedCount(b1, b2 *bitmap, lo, hi uint64) uint64 {
 	var n uint64
 	for pfn := b1.nextSet(lo, hi); pfn < hi; pfn = b1.nextSet(pfn+1, hi) {
 		if !b2.bit(pfn) {
+			n++
+		}
+	}
+	return n
+}
+
+// strayCount counts the page frames in [lo, hi) set in the 2nd bitmap and
+// clear in the 1st.
+func strayCount(b1, b2 *bitmap, lo, hi uint64) uint64 {
+	var n uint64
+	for pfn := b2.nextSet(lo, hi); pfn < hi; pfn = b2.nextSet(pfn+1, hi) {
+		if !b1.bit(pfn) {
 			n++
 		}
 	}
