@@ -297,7 +297,12 @@ func TestKallsymsAliasAndGap(t *testing.T) {
 		{Name: "tcp_vegas_register", Addr: 0x1000, Size: 0x60, Kind: 't'},
 		{Name: "init_module", Addr: 0x1000, Size: 0x60, Kind: 'T'},
 		{Name: "sys_ni_syscall", Addr: 0x2000, Size: 0xc, Kind: 'T'},
+		// COND_SYSCALL's weak alias: by name alone it would win.
+		{Name: "compat_sys_epoll_pwait", Addr: 0x2000, Size: 0xc, Kind: 'W'},
 		{Name: "next_fn", Addr: 0x2020, Size: 0x40, Kind: 'T'},
+		// Fewer leading underscores first, as scripts/kallsyms.c sorts.
+		{Name: "__do_thing", Addr: 0x3000, Size: 0x10, Kind: 'T'},
+		{Name: "do_thing", Addr: 0x3000, Size: 0x10, Kind: 'T'},
 	}
 	if s, _, ok := NewKallsymsTable(syms).ByAddr(0x1008); !ok || s.Name != "tcp_vegas_register" {
 		t.Errorf("kallsyms table: %s, want the first in table order", s.Name)
@@ -308,6 +313,12 @@ func TestKallsymsAliasAndGap(t *testing.T) {
 	tab := NewTable(syms)
 	if _, _, ok := tab.ByAddr(0x2010); ok {
 		t.Error("ByAddr names an address past a sized symbol's end")
+	}
+	if s, _, ok := tab.ByAddr(0x2004); !ok || s.Name != "sys_ni_syscall" {
+		t.Errorf("ByAddr(0x2004) = %s: the weak alias won", s.Name)
+	}
+	if s, _, ok := tab.ByAddr(0x3000); !ok || s.Name != "do_thing" {
+		t.Errorf("ByAddr(0x3000) = %s, want do_thing", s.Name)
 	}
 	if s, off, ok := tab.Nearest(0x2010); !ok || s.Name != "sys_ni_syscall" || off != 0x10 {
 		t.Errorf("Nearest(0x2010) = %s+%#x, %v; want sys_ni_syscall+0x10", s.Name, off, ok)

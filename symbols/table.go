@@ -119,9 +119,17 @@ func addressable(s *Symbol) bool {
 	return true
 }
 
-// rank orders aliases: lower is preferred.
+// rank orders aliases: lower is preferred. A weak definition (nm's W, V)
+// yields to a strong one, as the kernel's kallsyms sorts aliases
+// (scripts/kallsyms.c compare_symbols(): weakness first): the syscalls
+// COND_SYSCALL makes weak aliases of sys_ni_syscall are named
+// sys_ni_syscall, as the kernel prints them.
 func rank(s *Symbol) int {
 	r := 0
+	switch s.Kind {
+	case 'W', 'V', 'w', 'v':
+		r++
+	}
 	if !s.Global() {
 		r += 4
 	}
@@ -135,8 +143,9 @@ func rank(s *Symbol) int {
 }
 
 // better is the deterministic preference among symbols at one address:
-// sized over size-0, then global over local, function over data, real
-// names over local labels, then by name.
+// sized over size-0, then global over local, strong over weak, function
+// over data, real names over local labels, fewer leading underscores,
+// then by name.
 func better(a, b *Symbol) bool {
 	if (a.Size > 0) != (b.Size > 0) {
 		return a.Size > 0
@@ -146,6 +155,10 @@ func better(a, b *Symbol) bool {
 	}
 	if a.Module != b.Module {
 		return a.Module < b.Module
+	}
+	// Fewer leading underscores first (compare_symbols() again).
+	if ua, ub := len(a.Name)-len(strings.TrimLeft(a.Name, "_")), len(b.Name)-len(strings.TrimLeft(b.Name, "_")); ua != ub {
+		return ua < ub
 	}
 	return a.Name < b.Name
 }
