@@ -71,6 +71,19 @@ func TestDistroExample(t *testing.T) {
 	if set.ListErr != nil {
 		t.Fatal(set.ListErr)
 	}
+	// A 4K radix PGD has 2^13 entries (64 KiB, radix-4k.h:
+	// RADIX_PGD_INDEX_SIZE 13) and the module area's entries lie past its
+	// first 4 KiB page — the page crash reads alone.
+	if a := set.Find("tcp_vegas"); a != nil && len(a.Module.Regions) > 0 {
+		w, err := p.Translator.Walk(a.Module.Regions[0].Base)
+		if err != nil || len(w.Steps) == 0 {
+			t.Fatalf("walk of tcp_vegas's base: %v", err)
+		}
+		t.Logf("tcp_vegas base %#x: PGD index %d, entry at physical %#x", a.Module.Regions[0].Base, w.Steps[0].Index, w.Steps[0].EntryAddr)
+		if pgd := w.Steps[0]; pgd.Index < 512 {
+			t.Errorf("PGD index %d of a module address: expected past the PGD's first page", pgd.Index)
+		}
+	}
 
 	// /proc/modules: name size refcount users state base.
 	proc := guestLines(t, "proc-modules.txt")
