@@ -12,17 +12,18 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
-// distroExample is the committed extract of a real dump of Debian's
-// 7.2.13+deb14-powerpc64le kernel (4K pages, radix) with eight of the
-// distro's modules loaded, two of which call functions another module
-// exports (testdata/example/distro-4k-radix/README.md); guest/ holds what
-// that kernel printed about itself before the dump.
-const distroExample = "../testdata/example/distro-4k-radix"
+// distroExample holds the committed extracts of two real dumps of
+// Debian's 7.2.13+deb14-powerpc64le kernel (4K pages), booted once with
+// the radix MMU and once with the hash MMU, with eight of the distro's
+// modules loaded, two of which call functions another module exports
+// (testdata/example/distro-4k/README.md); guest-MMU/ holds what that
+// kernel printed about itself before the dump.
+const distroExample = "../testdata/example/distro-4k"
 
-// guestLines returns the fields of each line of a guest/ file.
-func guestLines(t *testing.T, name string) [][]string {
+// guestLines returns the fields of each line of a guest-MMU/ file.
+func guestLines(t *testing.T, mmu, name string) [][]string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(distroExample, "guest", name))
+	f, err := os.Open(filepath.Join(distroExample, "guest-"+mmu, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,23 +50,37 @@ func hexAddr(t *testing.T, s string) uint64 {
 	return v
 }
 
-// TestDistroExample holds the example against the guest's own /proc/modules,
-// /sys/module/*/sections and /proc/kallsyms: a 4K-page radix translation
-// of every module address, the exported-symbol tables, and a loader model
-// that agrees with every .stubs word — including tcp_yeah's call stub to
-// tcp_vegas_init and sch_fq_pie's to sch_pie's exports, which the model
-// resolves through the other module's mod->syms (exports.go).
+// TestDistroExample holds both examples against the guest's own
+// /proc/modules, /sys/module/*/sections and /proc/kallsyms: a 4K-page
+// radix or hash translation of every module address, the exported-symbol
+// tables, and a loader model that agrees with every .stubs word —
+// including tcp_yeah's call stub to tcp_vegas_init and sch_fq_pie's to
+// sch_pie's exports, which the model resolves through the other module's
+// mod->syms (exports.go).
 func TestDistroExample(t *testing.T) {
 	t.Parallel()
-	p, err := kernel.Open([]string{filepath.Join(distroExample, "vmcore.zst")}, kernel.Options{CacheDir: t.TempDir()})
+	for _, tc := range []struct {
+		mmu  string
+		want ppc64.MMU
+	}{{"radix", ppc64.Radix}, {"hash", ppc64.Hash}} {
+		t.Run(tc.mmu, func(t *testing.T) {
+			t.Parallel()
+			checkDistroExample(t, tc.mmu, tc.want)
+		})
+	}
+}
+
+func checkDistroExample(t *testing.T, mmu string, want ppc64.MMU) {
+	p, err := kernel.Open([]string{filepath.Join(distroExample, "vmcore-"+mmu+".zst")}, kernel.Options{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
 	// Debian's powerpc64le flavour: 4K pages; the kernel said "Using radix
-	// MMU under hypervisor" (bench/distro-dump/README.md).
-	if p.PageSize != 4096 || p.MMU != ppc64.Radix {
-		t.Fatalf("page size %d, MMU %v; want 4096, radix", p.PageSize, p.MMU)
+	// MMU under hypervisor", or with disable_radix "hash-mmu: Page orders:
+	// linear mapping = 12" (bench/distro-dump).
+	if p.PageSize != 4096 || p.MMU != want {
+		t.Fatalf("page size %d, MMU %v; want 4096, %v", p.PageSize, p.MMU, want)
 	}
 	set := Analyze(p)
 	if set.ListErr != nil {
@@ -74,7 +89,7 @@ func TestDistroExample(t *testing.T) {
 	// A 4K radix PGD has 2^13 entries (64 KiB, radix-4k.h:
 	// RADIX_PGD_INDEX_SIZE 13) and the module area's entries lie past its
 	// first 4 KiB page — the page crash reads alone.
-	if a := set.Find("tcp_vegas"); a != nil && len(a.Module.Regions) > 0 {
+	if a := set.Find("tcp_vegas"); mmu == "radix" && a != nil && len(a.Module.Regions) > 0 {
 		w, err := p.Translator.Walk(a.Module.Regions[0].Base)
 		if err != nil || len(w.Steps) == 0 {
 			t.Fatalf("walk of tcp_vegas's base: %v", err)
@@ -86,7 +101,7 @@ func TestDistroExample(t *testing.T) {
 	}
 
 	// /proc/modules: name size refcount users state base.
-	proc := guestLines(t, "proc-modules.txt")
+	proc := guestLines(t, mmu, "proc-modules.txt")
 	if len(set.Modules) != len(proc) {
 		t.Errorf("%d modules, the guest listed %d", len(set.Modules), len(proc))
 	}
@@ -108,7 +123,7 @@ func TestDistroExample(t *testing.T) {
 	}
 
 	// /sys/module/NAME/sections/SECTION.
-	for _, l := range guestLines(t, "sections.txt") {
+	for _, l := range guestLines(t, mmu, "sections.txt") {
 		a := set.Find(l[0])
 		if a == nil {
 			continue
@@ -122,7 +137,7 @@ func TestDistroExample(t *testing.T) {
 	// /proc/kallsyms prints an uppercase letter exactly for what
 	// is_exported() finds in mod->syms.
 	exported := map[string]map[string]uint64{}
-	for _, l := range guestLines(t, "kallsyms-modules.txt") {
+	for _, l := range guestLines(t, mmu, "kallsyms-modules.txt") {
 		mod := strings.Trim(l[3], "[]")
 		if l[1] != strings.ToUpper(l[1]) {
 			continue

@@ -12,7 +12,9 @@
 #   both dumps, writing the outputs to OUT_DIR/check/.
 # Environment: FORCE_BOOT=1 boots and dumps again even when the dumps exist;
 # VMLINUX=PATH uses (or creates, from the -dbg package) the vmlinux there
-# instead of $bench/vmlinux-$release (shared with fetch-distro-vmlinux).
+# instead of $bench/vmlinux-$release (shared with fetch-distro-vmlinux);
+# APPEND_EXTRA adds to the kernel command line ("disable_radix" boots the
+# hash MMU: make.sh ~/.cache/kdump-inspect-bench/distro-dump-hash).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -144,7 +146,7 @@ ls -l initramfs.cpio
 step "boot under QEMU TCG and dump"
 if [ -n "${FORCE_BOOT:-}" ] || [ ! -s vmcore.elf ] || [ ! -s vmcore.kdump ]; then
   rm -f console.log mon.sock vmcore.elf vmcore.kdump vmcore.elf.zst qemu.pid
-  append="console=hvc0 loglevel=7 panic=0 rdinit=/init"
+  append="console=hvc0 loglevel=7 panic=0 rdinit=/init${APPEND_EXTRA:+ $APPEND_EXTRA}"
   set -x
   qemu-system-ppc64 -M pseries -cpu power9 -m 1G -smp 1 \
     -display none -no-reboot \
