@@ -54,15 +54,7 @@ func TestFlattenedCutStreamNoSilentZeros(t *testing.T) {
 	for pfn := uint64(1); pfn <= 6; pfn++ {
 		pages[pfn] = pattern(pfn*4096, 4096)
 	}
-	k := &coregen.Kdump{
-		BlockSize: 4096, Compression: coregen.Raw, MaxMapnr: 16, Pages: pages,
-		UTS:   coregen.UTSName{Sysname: "Linux", Release: "7.2.13", Machine: "ppc64le"},
-		Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033),
-	}
-	b, err := k.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := simpleKdump(t, 4096, coregen.Raw, 16, pages)
 	// Cut short in file order, the stream loses the end of the file (pfn
 	// 6's data). A writer that fills parts in out of order (makedumpfile's
 	// cyclic mode writes descriptors and data in turns) may lose a piece
@@ -118,15 +110,7 @@ func TestFlattenedCorruptRecordHeader(t *testing.T) {
 	for pfn := uint64(1); pfn <= 6; pfn++ {
 		pages[pfn] = pattern(pfn*4096, 4096)
 	}
-	k := &coregen.Kdump{
-		BlockSize: 4096, Compression: coregen.Raw, MaxMapnr: 16, Pages: pages,
-		UTS:   coregen.UTSName{Sysname: "Linux", Release: "7.2.13", Machine: "ppc64le"},
-		Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033),
-	}
-	b, err := k.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := simpleKdump(t, 4096, coregen.Raw, 16, pages)
 	var recs []coregen.FlatRecord
 	bad := -1
 	for off := 0; off < len(b); off += 1000 {
@@ -163,16 +147,7 @@ func TestFlattenedCorruptRecordHeader(t *testing.T) {
 // Truncated without allocating it.
 func TestKdumpDescriptorPastEnd(t *testing.T) {
 	const bs = 1 << 20
-	k := &coregen.Kdump{
-		BlockSize: bs, Compression: coregen.Raw, MaxMapnr: 4,
-		Pages: map[uint64][]byte{1: pattern(bs, 64), 2: pattern(2*bs, 64)},
-		UTS:   coregen.UTSName{Sysname: "Linux", Release: "7.2.13", Machine: "ppc64le"},
-		Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033),
-	}
-	b, err := k.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := simpleKdump(t, bs, coregen.Raw, 4, map[uint64][]byte{1: pattern(bs, 64), 2: pattern(2*bs, 64)})
 	o := binary.LittleEndian
 	// page_desc_t {offset, size, flags, page_flags} of pfn 2, the second
 	// dumped page, after the header block, the sub-header and the bitmaps.
@@ -203,16 +178,7 @@ func TestKdumpDescriptorPastEnd(t *testing.T) {
 // dumped) for a page frame the 1st bitmap (pages in memory) does not have
 // is corruption that shifts every later page's descriptor; Open says so.
 func TestKdumpStrayBitmapBit(t *testing.T) {
-	k := &coregen.Kdump{
-		BlockSize: 4096, Compression: coregen.Raw, MaxMapnr: 64,
-		Pages: map[uint64][]byte{1: pattern(4096, 64), 2: pattern(8192, 64)},
-		UTS:   coregen.UTSName{Sysname: "Linux", Release: "7.2.13", Machine: "ppc64le"},
-		Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033),
-	}
-	b, err := k.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := simpleKdump(t, 4096, coregen.Raw, 64, map[uint64][]byte{1: pattern(4096, 64), 2: pattern(8192, 64)})
 	clean, err := openBytes([]string{"clean.kdump"}, [][]byte{b}, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -482,15 +482,7 @@ func TestKdumpSparseBitmaps(t *testing.T) {
 	const maxMapnr = 1 << 26 // 64 Mi page frames: two bitmaps of 8 MiB
 	last := uint64(maxMapnr - 1)
 	pages := map[uint64][]byte{1: pattern(4096, 4096), last: pattern(last*4096, 4096)}
-	k := &coregen.Kdump{
-		BlockSize: 4096, Compression: coregen.Zlib, MaxMapnr: maxMapnr, Pages: pages,
-		UTS:   coregen.UTSName{Sysname: "Linux", Release: "7.2.13", Machine: "ppc64le"},
-		Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033),
-	}
-	b, err := k.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := simpleKdump(t, 4096, coregen.Zlib, maxMapnr, pages)
 	path := writeTemp(t, "sparse.kdump", b)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -514,4 +506,20 @@ func TestKdumpSparseBitmaps(t *testing.T) {
 	}
 	_, err = d.Phys.ReadAt(buf, 2*4096)
 	wantFault(t, err, NotInDump, 2*4096)
+}
+
+// simpleKdump is a little-endian kdump-compressed file of a ppc64le 7.2.13
+// machine holding pages (pfn -> contents) with two CPU notes.
+func simpleKdump(t *testing.T, bs uint32, comp coregen.Compression, maxMapnr uint64, pages map[uint64][]byte) []byte {
+	t.Helper()
+	k := &coregen.Kdump{
+		BlockSize: bs, Compression: comp, MaxMapnr: maxMapnr, Pages: pages,
+		UTS:   coregen.UTSName{Sysname: "Linux", Release: "7.2.13", Machine: "ppc64le"},
+		Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033),
+	}
+	b, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
