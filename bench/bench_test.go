@@ -153,6 +153,18 @@ func BenchmarkPageReads(b *testing.B) {
 // start-up); "shared" reuses the one the previous iteration opened, as the
 // jobs of a batch do.
 func BenchmarkOpenToModuleList(b *testing.B) {
+	benchOpen(b, func(b *testing.B, p *kernel.Program) {
+		mods, err := modules.List(p)
+		if err != nil || len(mods) == 0 {
+			b.Fatal(len(mods), err)
+		}
+	})
+}
+
+// benchOpen runs job after kernel.Open on the kdump and ELF corpus dumps,
+// the vmlinux private to each Open and shared between them, with a warm
+// index cache.
+func benchOpen(b *testing.B, job func(*testing.B, *kernel.Program)) {
 	for _, file := range []string{"vmcore-vmcoreinfo.kdump", "vmcore-vmcoreinfo.elf.zst"} {
 		path := corpusDump(b, file)
 		opts := warmOptions(b, path)
@@ -164,10 +176,7 @@ func BenchmarkOpenToModuleList(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					mods, err := modules.List(p)
-					if err != nil || len(mods) == 0 {
-						b.Fatal(len(mods), err)
-					}
+					job(b, p)
 					p.Close()
 				}
 			})
@@ -187,26 +196,11 @@ func sharing(private bool) string {
 // warm index cache; "private" and "shared" as in
 // BenchmarkOpenToModuleList.
 func BenchmarkAuditDump(b *testing.B) {
-	for _, file := range []string{"vmcore-vmcoreinfo.kdump", "vmcore-vmcoreinfo.elf.zst"} {
-		path := corpusDump(b, file)
-		opts := warmOptions(b, path)
-		for _, private := range []bool{true, false} {
-			opts.PrivateVmlinux = private
-			b.Run(file+"/"+sharing(private), func(b *testing.B) {
-				for b.Loop() {
-					p, err := kernel.Open([]string{path}, opts)
-					if err != nil {
-						b.Fatal(err)
-					}
-					rep := audit.Run(p, audit.Options{})
-					if rep.Modules == 0 {
-						b.Fatal("no modules audited")
-					}
-					p.Close()
-				}
-			})
+	benchOpen(b, func(b *testing.B, p *kernel.Program) {
+		if rep := audit.Run(p, audit.Options{}); rep.Modules == 0 {
+			b.Fatal("no modules audited")
 		}
-	}
+	})
 }
 
 // BenchmarkBatchAudit is audit.RunBatch over every corpus dump with 1 and
