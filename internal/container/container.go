@@ -61,8 +61,10 @@ var mu sync.Mutex
 // Open returns the path of a plain file with path's contents: path itself
 // when it is not compressed, else the cache file (decompressing it first
 // when the cache does not hold it yet). Concurrent callers in one process
-// share one decompression.
+// share one decompression. A link file (see FollowLinkFile) is followed
+// first, so a user may name the corpus's vmlinux.zst directly.
 func Open(path string) (string, error) {
+	path = FollowLinkFile(path)
 	if !Compressed(path) {
 		return path, nil
 	}
