@@ -3,10 +3,10 @@ package symbols
 import (
 	"bytes"
 	"debug/dwarf"
-	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,7 +16,7 @@ import (
 
 // indexVersion is bumped whenever the layout or meaning of the cached index
 // changes; a cache file of another version is rebuilt.
-const indexVersion = 3 // 3: UnitStarts
+const indexVersion = 4 // 3: UnitStarts; 4: own file format (indexfile.go)
 
 // maxCacheFile bounds the size of a cache file we are willing to decode (the
 // index of a 384 MB distro vmlinux is a few MB).
@@ -305,9 +305,10 @@ func indexEnumerators(r *dwarf.Reader, enum dwarf.Offset, p *partial) error {
 	}
 }
 
-// cachePath is where the index of buildID lives.
-func cachePath(cacheDir string, buildID []byte) string {
-	return filepath.Join(cacheDir, "dwarf-index-"+hex.EncodeToString(buildID)+".gob")
+// IndexCachePath is where the cached name index of the vmlinux with
+// buildID lives under cacheDir.
+func IndexCachePath(cacheDir string, buildID []byte) string {
+	return filepath.Join(cacheDir, "dwarf-index-"+hex.EncodeToString(buildID)+".idx")
 }
 
 // CacheError says why a cached index was not used; LoadTypes rebuilds the
@@ -342,8 +343,12 @@ func loadIndex(path string, buildID []byte) (*typeIndex, error) {
 	if st.Size() > maxCacheFile {
 		return nil, &CacheError{Path: path, Msg: fmt.Sprintf("file of %d bytes is larger than the %d-byte limit", st.Size(), maxCacheFile)}
 	}
-	var ix typeIndex
-	if err := gob.NewDecoder(f).Decode(&ix); err != nil {
+	b := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, &CacheError{Path: path, Msg: "reading", Err: err}
+	}
+	ix, err := decodeIndex(b)
+	if err != nil {
 		return nil, &CacheError{Path: path, Msg: "decoding", Err: err}
 	}
 	if ix.Version != indexVersion {
@@ -355,7 +360,7 @@ func loadIndex(path string, buildID []byte) (*typeIndex, error) {
 	if ix.Types == nil || ix.Vars == nil || ix.Enumerators == nil {
 		return nil, &CacheError{Path: path, Msg: "incomplete index"}
 	}
-	return &ix, nil
+	return ix, nil
 }
 
 // saveIndex writes the index atomically (temporary file, then rename).
@@ -367,7 +372,7 @@ func saveIndex(path string, ix *typeIndex) error {
 	if err != nil {
 		return err
 	}
-	err = gob.NewEncoder(tmp).Encode(ix)
+	err = encodeIndex(tmp, ix)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

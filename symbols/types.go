@@ -96,7 +96,7 @@ type Types struct {
 }
 
 // LoadTypes indexes d. With a non-empty cacheDir and build-id, the index is
-// read from cacheDir/dwarf-index-<hex build-id>.gob when that file exists
+// read from cacheDir/dwarf-index-<hex build-id>.idx when that file exists
 // and verifies (version and build-id), else built and saved there; any cache
 // problem falls back to building and is reported in CacheWarning, never as
 // an error.
@@ -137,7 +137,7 @@ func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cache
 	t := &Types{BuildID: buildID, byName: make(map[string]dwarf.Type), units: make(map[int]unitData)}
 	useCache := cacheDir != "" && len(buildID) > 0
 	if useCache {
-		path := cachePath(cacheDir, buildID)
+		path := IndexCachePath(cacheDir, buildID)
 		ix, err := loadIndex(path, buildID)
 		switch {
 		case err == nil:
@@ -174,7 +174,7 @@ func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cache
 		ix.BuildID = buildID
 		t.ix = ix
 		if useCache {
-			if err := saveIndex(cachePath(cacheDir, buildID), ix); err != nil {
+			if err := saveIndex(IndexCachePath(cacheDir, buildID), ix); err != nil {
 				t.CacheWarning = err.Error()
 			}
 		}

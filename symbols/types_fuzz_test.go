@@ -3,6 +3,7 @@ package symbols
 import (
 	"debug/dwarf"
 	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -177,14 +178,19 @@ func FuzzLoadIndex(f *testing.F) {
 	if _, err := LoadTypes(d, []byte{1}, dir); err != nil {
 		f.Fatal(err)
 	}
-	good, err := os.ReadFile(filepath.Join(dir, "dwarf-index-01.gob"))
+	good, err := os.ReadFile(filepath.Join(dir, "dwarf-index-01.idx"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good)
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p := filepath.Join(t.TempDir(), "i.gob")
+		// Recompute the trailing CRC-32C so that mutations reach the
+		// decoder instead of stopping at the checksum.
+		if len(b) >= 4 {
+			binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], crcTable))
+		}
+		p := filepath.Join(t.TempDir(), "i.idx")
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)
 		}

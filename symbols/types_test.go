@@ -364,7 +364,7 @@ func TestIndexCache(t *testing.T) {
 	if first.FromCache || first.CacheWarning != "" {
 		t.Fatalf("first load: FromCache %v, warning %q", first.FromCache, first.CacheWarning)
 	}
-	path := filepath.Join(dir, "dwarf-index-deadbeef.gob")
+	path := filepath.Join(dir, "dwarf-index-deadbeef.idx")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestIndexCache(t *testing.T) {
 	if _, err := LoadTypes(d, other, dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(filepath.Join(dir, "dwarf-index-0102.gob"), path); err != nil {
+	if err := os.Rename(filepath.Join(dir, "dwarf-index-0102.idx"), path); err != nil {
 		t.Fatal(err)
 	}
 	fourth, err := LoadTypes(d, id, dir)

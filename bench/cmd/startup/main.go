@@ -9,7 +9,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"os"
@@ -43,7 +42,7 @@ func run(path, cache string, cold bool) error {
 	defer f.Close()
 	tOpen := time.Since(t0)
 	if cold && len(f.BuildID) > 0 {
-		os.Remove(filepath.Join(cache, "dwarf-index-"+hex.EncodeToString(f.BuildID)+".gob"))
+		os.Remove(symbols.IndexCachePath(cache, f.BuildID))
 	}
 	ts, err := symbols.LoadELFTypes(f, nil, cache)
 	if err != nil {
