@@ -66,6 +66,15 @@ func builtinCommands() []Command {
 				fs.Bool("l", false, "show source FILE: LINE above the instructions (DWARF line tables of the vmlinux or the module's .ko)")
 				jsonFlag(fs)
 			}, Run: cmdDis},
+		{Name: "bt", Usage: "bt [-c CPU[,CPU]] [--json] [PID|TASK...]", Complete: CompleteSymbol,
+			Help: "Backtrace by the ppc64 back chain, as the kernel's show_stack() walks it: without arguments every CPU from its NT_PRSTATUS registers (crash's bt -a); -c the named CPUs; a PID or task_struct address unwinds that task (from its CPU's registers when it is running, else from thread.ksp).\nEach frame shows its stack pointer, the function and the PC; `(LR)` marks a caller known only from the LR register (a leaf without a frame at NIP). Interrupt frames (the \"REGS\" marker) print their trap, NIP, LR, MSR and GPRs, and the walk goes on in the interrupted context. A PC inside a module's .stubs is named by its slot: `ftrace_ool_stub[j] of MODULE, for FUNCTION` or `ppc64_stub_entry[i] of MODULE (KIND to TARGET)`; an ftrace call site is marked as in dis.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.String("c", "", "unwind these CPUs (comma-separated)")
+				jsonFlag(fs)
+			}, Run: cmdBt},
+		{Name: "ps", Usage: "ps [--json]",
+			Help:  "List the tasks: every process on init_task.tasks and its threads, plus each CPU's current task (paca_ptrs[cpu]->__current; the idle tasks of CPUs other than 0 are on no list). `>` marks a task running on a CPU; ST is __state as /proc shows it (RU, IN, UN, ID, ST, TR, DE).",
+			Flags: jsonFlag, Run: cmdPs},
 		{Name: "mod", Usage: "mod [-s MODULE [FILE] | -S [DIR]] [--json]", Complete: CompleteModule,
 			Help: "List the loaded modules with crash's columns (MODULE NAME BASE SIZE OBJECT FILE) plus the .stubs size, stub_count and the OOL ftrace stubs.\n-s MODULE FILE loads that module's debuginfo from FILE (its build-id must match the loaded module's), or searches the module directories again without FILE; -S DIR loads every module's .ko from the tree DIR (without DIR: the directories the session opened with) and forgets earlier -s files. Both rerun the loader model and re-read .stubs, so the next stubs, dis, ftrace and audit use the new debuginfo.",
 			Flags: func(fs *flag.FlagSet) {

@@ -1,0 +1,173 @@
+package kernel
+
+import (
+	"fmt"
+	"iter"
+)
+
+// Task is the part of a struct task_struct that ps and bt show.
+type Task struct {
+	Addr  uint64
+	PID   int64
+	TGID  int64
+	Comm  string
+	State uint64 // __state (state before 5.14)
+	// KSP is thread.ksp: the stack pointer saved when the task was last
+	// switched out (stale while it runs on a CPU).
+	KSP uint64
+	// Stack is task->stack, the base of its kernel stack.
+	Stack uint64
+}
+
+// ReadTask reads the members of the task_struct at addr.
+func (p *Program) ReadTask(addr uint64) (Task, error) {
+	t := Task{Addr: addr}
+	o, err := p.Object("struct task_struct", addr)
+	if err != nil {
+		return t, err
+	}
+	get := func(path string) (uint64, error) {
+		m, err := o.Member(path)
+		if err != nil {
+			return 0, err
+		}
+		return m.Uint()
+	}
+	pid, err := get("pid")
+	if err != nil {
+		return t, err
+	}
+	t.PID = int64(int32(pid))
+	if tgid, err := get("tgid"); err == nil {
+		t.TGID = int64(int32(tgid))
+	}
+	// Feature-detect: the member is __state since v5.14, state before.
+	if st, err := get("__state"); err == nil {
+		t.State = st
+	} else if st, err := get("state"); err == nil {
+		t.State = st
+	}
+	if c, err := o.Member("comm"); err == nil {
+		t.Comm, _ = c.CString(16)
+	}
+	if v, err := get("thread.ksp"); err == nil {
+		t.KSP = v
+	}
+	if m, err := o.Member("stack"); err == nil {
+		t.Stack, _ = m.Pointer()
+	}
+	return t, nil
+}
+
+// ForEachTask yields every task: the processes on init_task.tasks (the
+// kernel's for_each_process()) and each one's threads on
+// signal->thread_head (for_each_thread()), as for_each_process_thread()
+// does. Both walks are cycle-checked and capped (ListForEachEntry). The
+// idle tasks of CPUs other than 0 are on neither list: see CPUCurrent.
+func (p *Program) ForEachTask() iter.Seq2[Task, error] {
+	return func(yield func(Task, error) bool) {
+		init, err := p.SymbolAddr("init_task")
+		if err != nil {
+			yield(Task{}, err)
+			return
+		}
+		head, err := memberAddr(p.Context, init, "struct task_struct", "tasks")
+		if err != nil {
+			yield(Task{}, err)
+			return
+		}
+		// init_task is the list head itself and is yielded first.
+		if t, err := p.ReadTask(init); !yield(t, err) {
+			return
+		}
+		for proc, err := range ListForEachEntry(p.Context, head, "struct task_struct", "tasks") {
+			if err != nil {
+				yield(Task{}, err)
+				return
+			}
+			if !p.yieldThreads(proc.Addr, yield) {
+				return
+			}
+		}
+	}
+}
+
+// yieldThreads yields the threads of the process at leader (the leader
+// first); without signal->thread_head (it came with for_each_thread() in
+// v3.14) the leader alone.
+func (p *Program) yieldThreads(leader uint64, yield func(Task, error) bool) bool {
+	o, err := p.Object("struct task_struct", leader)
+	if err != nil {
+		return yield(Task{}, err)
+	}
+	sig, err := o.Member("signal")
+	if err == nil {
+		var sa uint64
+		if sa, err = sig.Pointer(); err == nil {
+			var so Object
+			if so, err = p.Object("struct signal_struct", sa); err == nil {
+				var th Object
+				if th, err = so.Member("thread_head"); err == nil {
+					n := 0
+					for thr, err := range ListForEachEntry(p.Context, th.Addr, "struct task_struct", "thread_node") {
+						if err != nil {
+							return yield(Task{}, fmt.Errorf("threads of task %#x: %w", leader, err))
+						}
+						n++
+						if !yield(p.ReadTask(thr.Addr)) {
+							return false
+						}
+					}
+					if n > 0 {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return yield(p.ReadTask(leader))
+}
+
+// memberAddr returns &((typeName *)addr)->member.
+func memberAddr(ctx *Context, addr uint64, typeName, member string) (uint64, error) {
+	o, err := NewObject(ctx, typeName, addr)
+	if err != nil {
+		return 0, err
+	}
+	m, err := o.Member(member)
+	if err != nil {
+		return 0, err
+	}
+	return m.Addr, nil
+}
+
+// CPUCurrent returns the task running on cpu: paca_ptrs[cpu]->__current
+// (ppc64 keeps current in the PACA, arch/powerpc/include/asm/current.h).
+func (p *Program) CPUCurrent(cpu int) (uint64, error) {
+	pp, err := p.Variable("paca_ptrs")
+	if err != nil {
+		return 0, err
+	}
+	arr, err := pp.Pointer()
+	if err != nil {
+		return 0, err
+	}
+	if n, err := p.Variable("nr_cpu_ids"); err == nil {
+		if v, err := n.Uint(); err == nil && uint64(cpu) >= v {
+			return 0, fmt.Errorf("cpu %d: nr_cpu_ids is %d", cpu, v)
+		}
+	}
+	paca, err := p.ReadU64(arr + 8*uint64(cpu))
+	if err != nil {
+		return 0, fmt.Errorf("paca_ptrs[%d]: %w", cpu, err)
+	}
+	o, err := p.Object("struct paca_struct", paca)
+	if err != nil {
+		return 0, err
+	}
+	cur, err := o.Member("__current")
+	if err != nil {
+		return 0, err
+	}
+	return cur.Pointer()
+}

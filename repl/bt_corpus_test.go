@@ -1,0 +1,237 @@
+package repl
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+)
+
+func btJSON(t *testing.T, s *Session, args string) []BtView {
+	t.Helper()
+	var v []BtView
+	if err := json.Unmarshal([]byte(run(t, s, "bt --json "+args)), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func funcName(loc string) string {
+	if i := strings.IndexAny(loc, "+ "); i > 0 {
+		return loc[:i]
+	}
+	return loc
+}
+
+// isLinkBranch: the instruction before a return address must be a branch
+// that sets LR (Power ISA: bl/bla, bcl, bclrl, bcctrl, bctarl; LK=1).
+func isLinkBranch(w uint32) bool {
+	if w&1 == 0 {
+		return false
+	}
+	switch w >> 26 {
+	case 16, 18:
+		return true
+	case 19:
+		xo := (w >> 1) & 0x3ff
+		return xo == 16 || xo == 528 || xo == 560
+	}
+	return false
+}
+
+// TestBtCorpus holds bt against what the kernel's source and its own
+// console say. Both CPUs were idle when QEMU stopped the VM (NT_PRSTATUS:
+// NIP in plpar_hcall_norets_notrace). The idle paths are the kernel's:
+// CPU 0 rest_init -> cpu_startup_entry -> do_idle (init/main.c), entered
+// from start_kernel, called from start_here_common (head_64.S); CPU 1
+// start_secondary -> cpu_startup_entry (arch/powerpc/kernel/smp.c), from
+// start_secondary_prolog (head_64.S).
+func TestBtCorpus(t *testing.T) {
+	for _, dir := range testcorpus.Dirs {
+		t.Run(dir, func(t *testing.T) {
+			s := corpusSession(t, dir)
+			views := btJSON(t, s, "")
+			if len(views) != 2 {
+				t.Fatalf("%d CPUs, want 2 (-smp 2)", len(views))
+			}
+			wantPath := [][]string{
+				{"do_idle", "cpu_startup_entry", "rest_init", "start_kernel", "start_here_common"},
+				{"do_idle", "cpu_startup_entry", "start_secondary", "start_secondary_prolog"},
+			}
+			for cpu, v := range views {
+				if v.Error != "" {
+					t.Errorf("cpu %d: walk stopped: %s", cpu, v.Error)
+				}
+				if v.Comm != "swapper/"+strconv.Itoa(cpu) || v.PID != 0 {
+					t.Errorf("cpu %d runs %q pid %d, want the idle task swapper/%d", cpu, v.Comm, v.PID, cpu)
+				}
+				var names []string
+				for _, f := range v.Frames {
+					names = append(names, funcName(f.Location))
+				}
+				if names[0] != "plpar_hcall_norets_notrace" || names[1] != "pseries_lpar_idle" || v.Frames[1].Kind != "LR" {
+					t.Errorf("cpu %d: first frames %v, want NIP plpar_hcall_norets_notrace, then LR pseries_lpar_idle (a frameless hcall)", cpu, names[:2])
+				}
+				w := wantPath[cpu]
+				if i := slices.Index(names, w[0]); i < 0 || !slices.Equal(names[i:], w) {
+					t.Errorf("cpu %d: frames %v, want them to end %v", cpu, names, w)
+				}
+				for _, f := range v.Frames {
+					if funcName(f.Location) == "start_kernel" && !strings.HasPrefix(f.Note, "[init text") {
+						t.Errorf("cpu %d: start_kernel frame not marked as init text: %q", cpu, f.Note)
+					}
+				}
+				checkReturnSites(t, s, v)
+			}
+		})
+	}
+}
+
+// checkReturnSites: every return address follows a branch-and-link, except
+// in init text (start_kernel's return address: free_initmem() gave that
+// memory back, and the dump holds whatever reused it).
+func checkReturnSites(t *testing.T, s *Session, v BtView) {
+	t.Helper()
+	for _, f := range v.Frames {
+		if f.Kind == "NIP" || strings.HasPrefix(f.Note, "[init text") {
+			continue
+		}
+		w, err := s.Prog.ReadU32(f.PC - 4)
+		if err != nil || !isLinkBranch(w) {
+			t.Errorf("pid %d frame #%d %s: word before the return address is %#08x (%v), not a branch-and-link", v.PID, f.Level, f.Location, w, err)
+		}
+	}
+}
+
+// TestBtTasksCorpus: init (PID 1) sleeps in a system call. The kernel's
+// own register dump of init's system call, printed on the console by the
+// later sysrq crash, says where its pt_regs lie (REGS:, fixed at the top
+// of init's kernel stack), the trap (3000, scv) and init's user NIP and LR;
+// the dump's interrupt frame must say the same. The trace_events sample's
+// kthread "event-sample" (samples/trace_events/trace-events-sample.c,
+// kthread_run(simple_thread, ...)) must unwind through module code.
+func TestBtTasksCorpus(t *testing.T) {
+	for _, dir := range testcorpus.Dirs {
+		t.Run(dir, func(t *testing.T) {
+			s := corpusSession(t, dir)
+			con, err := os.ReadFile(filepath.Join(testcorpus.Dir(t, dir), "console.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			num := func(re string) uint64 {
+				m := regexp.MustCompile(re).FindSubmatch(con)
+				if m == nil {
+					t.Fatalf("console.log has no %s", re)
+				}
+				v, _ := strconv.ParseUint(string(m[1]), 16, 64)
+				return v
+			}
+			regsAt, trap := num(`REGS: ([0-9a-f]+) TRAP`), num(`TRAP: ([0-9a-f]+)`)
+			nip, lr := num(`NIP:  ([0-9a-f]+) LR`), num(` LR: ([0-9a-f]+) CTR`)
+
+			v := btJSON(t, s, "1")[0]
+			if v.Comm != "init" || v.Error != "" {
+				t.Fatalf("bt 1: comm %q, error %q", v.Comm, v.Error)
+			}
+			last := v.Frames[len(v.Frames)-1]
+			e := last.Exception
+			if e == nil {
+				t.Fatalf("bt 1: no interrupt frame at the bottom: %+v", last)
+			}
+			if e.Regs != regsAt || e.Trap != trap || e.NIP != nip || e.LR != lr || !e.User {
+				t.Errorf("init's system call frame: regs %#x trap %#x nip %#x lr %#x user %v; console: REGS %#x TRAP %#x NIP %#x LR %#x", e.Regs, e.Trap, e.NIP, e.LR, e.User, regsAt, trap, nip, lr)
+			}
+			checkReturnSites(t, s, v)
+
+			var ps []PsView
+			if err := json.Unmarshal([]byte(run(t, s, "ps --json")), &ps); err != nil {
+				t.Fatal(err)
+			}
+			byPID := map[int64]PsView{}
+			sample := int64(-1)
+			for _, p := range ps {
+				if _, dup := byPID[p.PID]; !dup {
+					byPID[p.PID] = p
+				}
+				if p.Comm == "event-sample" {
+					sample = p.PID
+				}
+			}
+			if byPID[1].Comm != "init" || byPID[2].Comm != "kthreadd" {
+				t.Errorf("ps: PID 1 %q, PID 2 %q; want init and kthreadd (rest_init starts them in that order)", byPID[1].Comm, byPID[2].Comm)
+			}
+			if sample < 0 {
+				t.Fatal("ps: no event-sample kthread")
+			}
+			v = btJSON(t, s, strconv.FormatInt(sample, 10))[0]
+			var inModule bool
+			for _, f := range v.Frames {
+				if funcName(f.Location) == "simple_thread" && strings.HasSuffix(f.Location, "[trace_events_sample]") {
+					inModule = true
+				}
+			}
+			if !inModule || funcName(v.Frames[len(v.Frames)-1].Location) != "start_kernel_thread" || v.Error != "" {
+				t.Errorf("bt event-sample: %+v", v.Frames)
+			}
+			checkReturnSites(t, s, v)
+		})
+	}
+}
+
+// TestPCNoteStubsCorpus: bt names a PC inside .stubs by its slot. In the
+// buggy kernel klp_stub_bug's livepatch relocation stub (slot 5, to
+// tgt_secret) lies over ftrace_ool_stub[0]: seed 000's crash. Expected
+// values from truth.json.
+func TestPCNoteStubsCorpus(t *testing.T) {
+	s := corpusSession(t, "buggy-radix")
+	tr := testcorpus.LoadTruth(t, testcorpus.Dir(t, "buggy-radix"))
+	var mod map[string]any
+	for _, m := range tr.DumpModules() {
+		if m["name"] == "klp_stub_bug" {
+			mod = m
+		}
+	}
+	if mod == nil {
+		t.Fatal("truth.json: no klp_stub_bug")
+	}
+	hex := func(v any) uint64 {
+		n, err := strconv.ParseUint(strings.TrimPrefix(v.(string), "0x"), 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ool := mod["ool_stubs_decoded"].([]any)
+	slots := mod["stub_slots"].([]any)
+	slot := func(i int) map[string]any { return slots[i].(map[string]any) }
+
+	o2 := ool[2].(map[string]any)
+	fn := strings.SplitN(o2["func_sym"].(string), "+", 2)[0]
+	if got, want := s.pcNote(hex(o2["addr"])+12), "ftrace_ool_stub[2] of klp_stub_bug, for "+fn; got != want {
+		t.Errorf("inside ool[2]: %q, want %q", got, want)
+	}
+	o0 := ool[0].(map[string]any)
+	// The note names the module holding the target, as crash does: the
+	// one whose memory (truth.json "mem") holds funcdata.
+	target, owner := hex(slot(5)["funcdata"]), ""
+	for _, m := range tr.DumpModules() {
+		for _, r := range m["mem"].([]any) {
+			r := r.(map[string]any)
+			if b := hex(r["base"]); target >= b && target < b+uint64(r["size"].(float64)) {
+				owner = m["name"].(string)
+			}
+		}
+	}
+	if got, want := s.pcNote(hex(o0["addr"])+8), "ftrace_ool_stub[0] of klp_stub_bug, overlapped by ppc64_stub_entry[5] (klp-call to "+slot(5)["funcdata_sym"].(string)+" ["+owner+"])"; got != want {
+		t.Errorf("inside ool[0]: %q, want %q", got, want)
+	}
+	if got, want := s.pcNote(hex(slot(0)["addr"])+4), "ppc64_stub_entry[0] of klp_stub_bug (call to "+slot(0)["funcdata_sym"].(string)+")"; got != want {
+		t.Errorf("inside slot 0: %q, want %q", got, want)
+	}
+}

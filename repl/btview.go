@@ -1,0 +1,396 @@
+package repl
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/kdump-inspect/kdump-inspect/stack"
+)
+
+// BtFrame is one frame of a backtrace view.
+type BtFrame struct {
+	Level    int    `json:"level"`
+	SP       uint64 `json:"sp"`
+	PC       uint64 `json:"pc"`
+	Kind     string `json:"kind"` // NIP, LR, return
+	Location string `json:"location"`
+	// Note says what the PC is when it is not plain text: which .stubs
+	// slot or OOL ftrace stub, which ftrace call site.
+	Note      string       `json:"note,omitempty"`
+	Exception *BtException `json:"exception,omitempty"`
+}
+
+// BtException is an interrupt frame.
+type BtException struct {
+	Regs uint64     `json:"regs"` // address of the pt_regs
+	Trap uint64     `json:"trap"`
+	NIP  uint64     `json:"nip"`
+	LR   uint64     `json:"lr"`
+	MSR  uint64     `json:"msr"`
+	GPR  [32]uint64 `json:"gpr"`
+	User bool       `json:"user"`
+}
+
+// BtView is the backtrace of one task.
+type BtView struct {
+	CPU    int       `json:"cpu"` // -1: not running on a CPU
+	PID    int64     `json:"pid"`
+	Task   uint64    `json:"task"`
+	Comm   string    `json:"comm"`
+	Frames []BtFrame `json:"frames"`
+	Error  string    `json:"error,omitempty"`
+}
+
+func cmdBt(c *Call) error {
+	fs := c.Flags()
+	pos, err := c.Parse(fs)
+	if err != nil {
+		return err
+	}
+	s := c.S
+	layout, err := stack.LayoutFor(s.Prog.Context, s.Prog.Features.StartOPD)
+	if err != nil {
+		return fmt.Errorf("bt: %w", err)
+	}
+	var views []BtView
+	cpus := s.Prog.Dump.CPUs
+	switch {
+	case stringFlag(fs, "c") != "":
+		for _, a := range strings.Split(stringFlag(fs, "c"), ",") {
+			n, err := strconv.Atoi(a)
+			if err != nil || n < 0 || n >= len(cpus) {
+				return &UsageError{Cmd: "bt", Msg: fmt.Sprintf("no CPU %q (the dump has registers of %d)", a, len(cpus))}
+			}
+			views = append(views, s.btCPU(layout, n))
+		}
+	case len(pos) > 0:
+		for _, a := range pos {
+			v, err := s.btTaskArg(layout, a)
+			if err != nil {
+				return err
+			}
+			views = append(views, v)
+		}
+	default: // every CPU, as crash's bt -a
+		if len(cpus) == 0 {
+			return errors.New("bt: the dump holds no CPU registers (NT_PRSTATUS); name a PID or task")
+		}
+		for i := range cpus {
+			views = append(views, s.btCPU(layout, i))
+		}
+	}
+	if boolFlag(fs, "json") {
+		return c.JSON(views)
+	}
+	for i, v := range views {
+		if i > 0 {
+			fmt.Fprintln(c.Out)
+		}
+		writeBt(c.Out, v)
+	}
+	return nil
+}
+
+// btCPU unwinds CPU n from its NT_PRSTATUS registers. The dump's notes are
+// in CPU order (QEMU writes one per vCPU; the kernel's crash notes are per
+// CPU in order), so note n is CPU n.
+func (s *Session) btCPU(l stack.Layout, n int) BtView {
+	pr := s.Prog.Dump.CPUs[n]
+	v := BtView{CPU: n, PID: -1}
+	if cur, err := s.Prog.CPUCurrent(n); err == nil {
+		if t, err := s.Prog.ReadTask(cur); err == nil {
+			v.Task, v.PID, v.Comm = t.Addr, t.PID, t.Comm
+		}
+	}
+	frames, err := stack.Walk(s.Prog.Mem(), l, stack.Start{SP: pr.GPR[1], NIP: pr.NIP, LR: pr.Link, HaveRegs: true}, s.btOptions())
+	s.fillBt(&v, frames, err)
+	return v
+}
+
+// btTaskArg unwinds the task named by a PID or a task_struct address. A
+// task running on a CPU is unwound from that CPU's registers; any other
+// from thread.ksp.
+func (s *Session) btTaskArg(l stack.Layout, arg string) (BtView, error) {
+	var addr uint64
+	if pid, err := strconv.ParseInt(arg, 10, 64); err == nil && !strings.HasPrefix(arg, "0x") && len(arg) < 12 {
+		found := false
+		for t, err := range s.Prog.ForEachTask() {
+			if err != nil {
+				return BtView{}, fmt.Errorf("bt: %w", err)
+			}
+			if t.PID == pid {
+				addr, found = t.Addr, true
+				break
+			}
+		}
+		if !found {
+			return BtView{}, fmt.Errorf("bt: no task with PID %d", pid)
+		}
+	} else {
+		a, err := s.ParseAddr(arg)
+		if err != nil {
+			return BtView{}, &UsageError{Cmd: "bt", Msg: fmt.Sprintf("%q is neither a PID nor a task address", arg)}
+		}
+		addr = a
+	}
+	for i := range s.Prog.Dump.CPUs {
+		if cur, err := s.Prog.CPUCurrent(i); err == nil && cur == addr {
+			return s.btCPU(l, i), nil
+		}
+	}
+	t, err := s.Prog.ReadTask(addr)
+	if err != nil {
+		return BtView{}, fmt.Errorf("bt: task %#x: %w", addr, err)
+	}
+	v := BtView{CPU: -1, PID: t.PID, Task: t.Addr, Comm: t.Comm}
+	frames, err := stack.Walk(s.Prog.Mem(), l, stack.Start{SP: t.KSP}, s.btOptions())
+	s.fillBt(&v, frames, err)
+	return v, nil
+}
+
+func (s *Session) btOptions() stack.Options {
+	return stack.Options{FuncStart: func(pc uint64) (uint64, bool) {
+		loc := s.resolve(pc)
+		if loc.Symbol == nil {
+			// A module's .stubs holds code without symbols: each slot is
+			// its own "function".
+			if a := s.stubsAt(pc); a != nil {
+				return a.Stubs.Base + (pc-a.Stubs.Base)/modules.StubEntrySize*modules.StubEntrySize, true
+			}
+			return 0, false
+		}
+		return pc - loc.Off, loc.Symbol.Kind == 'T' || loc.Symbol.Kind == 't' || loc.Module != ""
+	}}
+}
+
+func (s *Session) fillBt(v *BtView, frames []stack.Frame, err error) {
+	for i, f := range frames {
+		bf := BtFrame{Level: i, SP: f.SP, PC: f.PC, Kind: f.Kind.String(), Location: s.resolve(f.PC).String(), Note: s.pcNote(f.PC)}
+		if e := f.Exception; e != nil {
+			bf.Exception = &BtException{Regs: e.Addr, Trap: e.Regs.Trap, NIP: e.Regs.NIP, LR: e.Regs.Link, MSR: e.Regs.MSR, GPR: e.Regs.GPR, User: e.Regs.User()}
+		}
+		v.Frames = append(v.Frames, bf)
+	}
+	if err != nil {
+		v.Error = err.Error()
+	}
+}
+
+// pcNote says what a PC inside a module's .stubs is (which OOL ftrace stub
+// and the function it serves, or which ppc64_stub_entry and its target),
+// or marks an ftrace call site.
+func (s *Session) pcNote(pc uint64) string {
+	if a := s.stubsAt(pc); a != nil {
+		st := a.Stubs
+		for _, o := range st.OOL {
+			if pc >= o.Addr && pc < o.Addr+modules.OOLStubSize {
+				n := fmt.Sprintf("ftrace_ool_stub[%d] of %s", o.Index, a.Module.Name)
+				if o.ReturnOK {
+					// It returns past the ftrace call site it serves.
+					if loc := s.resolve(o.ReturnTarget - 4); loc.Symbol != nil {
+						n += ", for " + loc.Symbol.Name
+					}
+				}
+				if sl, ok := st.SlotAt(pc); ok && sl.Kind != modules.SlotOOL && sl.Kind != modules.SlotFree {
+					// Seed 000: a stub written into the OOL array.
+					n += fmt.Sprintf(", overlapped by ppc64_stub_entry[%d] (%s", sl.Index, sl.Kind)
+					n += s.stubTarget(sl) + ")"
+				}
+				return n
+			}
+		}
+		if sl, ok := st.SlotAt(pc); ok {
+			return fmt.Sprintf("ppc64_stub_entry[%d] of %s (%s%s)", sl.Index, a.Module.Name, sl.Kind, s.stubTarget(sl))
+		}
+	}
+	if lo, err := s.Prog.SymbolAddr("_sinittext"); err == nil && pc >= lo {
+		if hi, err := s.Prog.SymbolAddr("_einittext"); err == nil && pc < hi {
+			return "[init text: freed after boot, the code there is gone]"
+		}
+	}
+	return s.ftraceSite(pc)
+}
+
+// stubTarget is " to FUNCTION [MODULE]" for a slot with a target.
+func (s *Session) stubTarget(sl *modules.Slot) string {
+	if sl.Target == 0 {
+		return ""
+	}
+	loc := s.resolve(sl.Target)
+	if loc.Symbol == nil || loc.Off != 0 {
+		return " to " + loc.String()
+	}
+	if loc.Module != "" {
+		return " to " + loc.Symbol.Name + " [" + loc.Module + "]"
+	}
+	return " to " + loc.Symbol.Name
+}
+
+// trapName names the common ppc64 interrupt vectors (the TRAP value of
+// pt_regs; arch/powerpc/include/asm/interrupt.h).
+func trapName(t uint64) string {
+	switch t &^ 0xf {
+	case 0x100:
+		return "system reset"
+	case 0x200:
+		return "machine check"
+	case 0x300:
+		return "data storage"
+	case 0x380:
+		return "data segment"
+	case 0x400:
+		return "instruction storage"
+	case 0x480:
+		return "instruction segment"
+	case 0x500:
+		return "hardware interrupt"
+	case 0x600:
+		return "alignment"
+	case 0x700:
+		return "program check"
+	case 0x900:
+		return "decrementer"
+	case 0xa00:
+		return "doorbell"
+	case 0xc00:
+		return "system call"
+	case 0xe60:
+		return "hypervisor instruction storage"
+	case 0xea0:
+		return "hypervisor virtualization"
+	case 0x3000:
+		return "system call vectored"
+	}
+	return "interrupt"
+}
+
+func writeBt(w io.Writer, v BtView) {
+	cpu := "-"
+	if v.CPU >= 0 {
+		cpu = strconv.Itoa(v.CPU)
+	}
+	fmt.Fprintf(w, "PID: %-6d TASK: %x  CPU: %s  COMMAND: %q\n", v.PID, v.Task, cpu, v.Comm)
+	for _, f := range v.Frames {
+		line := fmt.Sprintf(" #%-2d [%x] %s at %x", f.Level, f.SP, f.Location, f.PC)
+		if f.Kind == "LR" {
+			line += " (LR)"
+		}
+		if f.Note != "" {
+			line += "  " + f.Note
+		}
+		fmt.Fprintln(w, line)
+		if e := f.Exception; e != nil {
+			mode := "kernel"
+			if e.User {
+				mode = "user"
+			}
+			fmt.Fprintf(w, "     [%s exception frame %#x (%s) at %x]\n", mode, e.Trap, trapName(e.Trap), e.Regs)
+			fmt.Fprintf(w, "      NIP: %016x  LR: %016x  MSR: %016x\n", e.NIP, e.LR, e.MSR)
+			for r := 0; r < 32; r += 4 {
+				fmt.Fprintf(w, "      R%-2d: %016x %016x %016x %016x\n", r, e.GPR[r], e.GPR[r+1], e.GPR[r+2], e.GPR[r+3])
+			}
+		}
+	}
+	if v.Error != "" {
+		fmt.Fprintf(w, "     (stopped: %s)\n", v.Error)
+	}
+}
+
+// PsView is one task line.
+type PsView struct {
+	PID    int64  `json:"pid"`
+	TGID   int64  `json:"tgid"`
+	CPU    int    `json:"cpu"` // -1 unless running on a CPU at the dump
+	Task   uint64 `json:"task"`
+	State  string `json:"state"`
+	Comm   string `json:"comm"`
+	Active bool   `json:"active"`
+}
+
+// taskState names __state as the kernel's task_state_array does
+// (fs/proc/array.c); TASK_NOLOAD (0x400) with TASK_UNINTERRUPTIBLE is "I".
+func taskState(st uint64) string {
+	switch {
+	case st == 0:
+		return "RU"
+	case st&0x402 == 0x402:
+		return "ID"
+	case st&1 != 0:
+		return "IN"
+	case st&2 != 0:
+		return "UN"
+	case st&4 != 0:
+		return "ST"
+	case st&8 != 0:
+		return "TR"
+	case st&0x80 != 0:
+		return "DE"
+	}
+	return fmt.Sprintf("%#x", st)
+}
+
+func cmdPs(c *Call) error {
+	fs := c.Flags()
+	if _, err := c.Parse(fs); err != nil {
+		return err
+	}
+	s := c.S
+	onCPU := map[uint64]int{}
+	for i := range s.Prog.Dump.CPUs {
+		if cur, err := s.Prog.CPUCurrent(i); err == nil {
+			onCPU[cur] = i
+		}
+	}
+	var out []PsView
+	seen := map[uint64]bool{}
+	add := func(t kernel.Task) {
+		if seen[t.Addr] {
+			return
+		}
+		seen[t.Addr] = true
+		v := PsView{PID: t.PID, TGID: t.TGID, CPU: -1, Task: t.Addr, State: taskState(t.State), Comm: t.Comm}
+		if cpu, ok := onCPU[t.Addr]; ok {
+			v.CPU, v.Active = cpu, true
+		}
+		out = append(out, v)
+	}
+	var walkErr error
+	for t, err := range s.Prog.ForEachTask() {
+		if err != nil {
+			walkErr = err
+			break
+		}
+		add(t)
+	}
+	// Idle tasks of other CPUs are on no task list.
+	for i := range s.Prog.Dump.CPUs {
+		if cur, err := s.Prog.CPUCurrent(i); err == nil && !seen[cur] {
+			if t, err := s.Prog.ReadTask(cur); err == nil {
+				add(t)
+			}
+		}
+	}
+	if boolFlag(fs, "json") {
+		if walkErr != nil {
+			return errors.Join(c.JSON(out), fmt.Errorf("ps: task list incomplete: %w", walkErr))
+		}
+		return c.JSON(out)
+	}
+	fmt.Fprintf(c.Out, "   %-7s %-7s %-4s %-16s %-3s %s\n", "PID", "TGID", "CPU", "TASK", "ST", "COMM")
+	for _, v := range out {
+		mark, cpu := " ", "-"
+		if v.Active {
+			mark, cpu = ">", strconv.Itoa(v.CPU)
+		}
+		fmt.Fprintf(c.Out, "%s  %-7d %-7d %-4s %016x %-3s %s\n", mark, v.PID, v.TGID, cpu, v.Task, v.State, v.Comm)
+	}
+	if walkErr != nil {
+		return fmt.Errorf("ps: task list incomplete: %w", walkErr)
+	}
+	return nil
+}

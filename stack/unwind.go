@@ -1,0 +1,330 @@
+// Package stack unwinds ppc64 kernel stacks the way the kernel's own
+// show_stack() (arch/powerpc/kernel/process.c) does: by the ABI back chain
+// (the first doubleword of every frame points at the caller's frame), the
+// LR save doubleword of each frame (STACK_FRAME_LR_SAVE), and the "REGS"
+// marker that interrupt entry leaves in a frame holding a struct pt_regs.
+//
+// It reads memory through a one-method interface and never trusts it: every
+// frame pointer is checked for alignment, for a kernel address and against
+// the frames already seen, and the walk is capped. It does not use DWARF
+// CFI: a frameless leaf function at the first NIP is handled as the kernel
+// handles it, with the LR register (see Walk). It does not name addresses;
+// callers resolve Frame.PC to symbols.
+package stack
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+)
+
+// Layout is what the walk needs to know about the kernel's frames and its
+// struct pt_regs, all read from DWARF and the ABI (LayoutFor).
+type Layout struct {
+	Order binary.ByteOrder
+	// MarkerOff and RegsOff are STACK_INT_FRAME_MARKER and
+	// STACK_INT_FRAME_REGS (arch/powerpc/include/asm/ptrace.h): where an
+	// interrupt frame holds STACK_FRAME_REGS_MARKER and its pt_regs.
+	MarkerOff, RegsOff uint64
+	// Marker is STACK_FRAME_REGS_MARKER as a doubleword in memory order:
+	// the bytes "REGS" in either byte order.
+	Marker uint64
+	// Offsets of struct pt_regs members, and its size.
+	GPR, NIP, MSR, CTR, Link, XER, CCR, Trap, RegsSize uint64
+}
+
+// LayoutFor builds the layout from a kernel's DWARF: struct pt_regs for the
+// register offsets, and the ABI for the frame constants (ELFv1 kernels,
+// told by mod_arch_specific.start_opd, have a 112-byte minimum frame, ELFv2
+// 32 bytes).
+func LayoutFor(ctx *kernel.Context, elfv1 bool) (Layout, error) {
+	l := Layout{Order: ctx.Order}
+	min := uint64(32) // STACK_FRAME_MIN_SIZE, ELFv2
+	l.MarkerOff, l.RegsOff = min, min+16
+	if elfv1 {
+		min = 112
+		l.MarkerOff, l.RegsOff = min-16, min
+	}
+	// STACK_FRAME_REGS_MARKER is defined per byte order so that memory
+	// always shows "REGS".
+	l.Marker = uint64(ctx.Order.Uint32([]byte("REGS")))
+	regs, err := kernel.NewObject(ctx, "struct pt_regs", 0)
+	if err != nil {
+		return l, err
+	}
+	l.RegsSize = uint64(regs.Size())
+	for _, m := range []struct {
+		name string
+		dst  *uint64
+	}{{"gpr", &l.GPR}, {"nip", &l.NIP}, {"msr", &l.MSR}, {"ctr", &l.CTR}, {"link", &l.Link}, {"xer", &l.XER}, {"ccr", &l.CCR}, {"trap", &l.Trap}} {
+		o, err := regs.Member(m.name)
+		if err != nil {
+			return l, fmt.Errorf("struct pt_regs: %w", err)
+		}
+		*m.dst = o.Addr
+	}
+	if l.RegsSize < l.Trap+8 || l.RegsSize > 4096 {
+		return l, fmt.Errorf("struct pt_regs of %d bytes does not hold trap at %#x", l.RegsSize, l.Trap)
+	}
+	return l, nil
+}
+
+// Regs are the registers of an interrupt frame's struct pt_regs (or of a
+// CPU's NT_PRSTATUS).
+type Regs struct {
+	GPR                                 [32]uint64
+	NIP, MSR, CTR, Link, XER, CCR, Trap uint64
+}
+
+// msrPR is MSR_PR (arch/powerpc/include/asm/reg.h, MSR_PR_LG 14): the
+// interrupted context was user mode.
+const msrPR = 1 << 14
+
+// User reports whether the registers are of user mode.
+func (r *Regs) User() bool { return r.MSR&msrPR != 0 }
+
+// Kind says where a frame's PC came from.
+type Kind int
+
+const (
+	// KindNIP: the first frame of a context, PC is the NIP register (of
+	// the CPU, or of an interrupt frame's pt_regs).
+	KindNIP Kind = iota + 1
+	// KindLR: PC is the LR register: the function at NIP had not made a
+	// frame of its own (a leaf), so LR is its caller's place.
+	KindLR
+	// KindReturn: PC is the return address saved in the frame's LR save
+	// doubleword by the function it called.
+	KindReturn
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindNIP:
+		return "NIP"
+	case KindLR:
+		return "LR"
+	case KindReturn:
+		return "return"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Frame is one line of a backtrace.
+type Frame struct {
+	SP   uint64 // the stack frame (r1) the PC belongs to
+	PC   uint64
+	Kind Kind
+	// Exception is set on the frame that holds an interrupt's pt_regs:
+	// the frames after it are those of the interrupted context.
+	Exception *Exception
+}
+
+// Exception is an interrupt frame: the pt_regs at Addr.
+type Exception struct {
+	Addr uint64
+	Regs Regs
+}
+
+// Start is where a walk begins: a CPU's registers (HaveRegs), or a
+// switched-out task's saved stack pointer (thread.ksp) alone.
+type Start struct {
+	SP, NIP, LR uint64
+	HaveRegs    bool
+}
+
+// Options tune a walk.
+type Options struct {
+	// MaxFrames caps the frames walked (default 256).
+	MaxFrames int
+	// FuncStart gives the start of the function holding pc, and whether
+	// pc is kernel or module text at all. Walk uses it to decide whether
+	// the LR register adds a frame (see Walk); nil means "unknown", and LR
+	// is then shown whenever it differs from the first saved return
+	// address.
+	FuncStart func(pc uint64) (uint64, bool)
+}
+
+// Error stops a walk: the frame pointer SP (or the word at Addr) is bad.
+type Error struct {
+	SP   uint64
+	Addr uint64 // the address read, when a read failed
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("stack frame %#x: %s", e.SP, e.Msg)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrTooDeep is wrapped by the Error of a walk stopped by MaxFrames.
+var ErrTooDeep = errors.New("too many frames")
+
+type walker struct {
+	mem  kernel.Reader
+	l    Layout
+	opt  Options
+	seen map[uint64]bool
+	out  []Frame
+}
+
+func (w *walker) u64(sp, addr uint64) (uint64, error) {
+	var b [8]byte
+	if _, err := w.mem.ReadAt(b[:], addr); err != nil {
+		return 0, &Error{SP: sp, Addr: addr, Msg: fmt.Sprintf("cannot read %#x", addr), Err: err}
+	}
+	return w.l.Order.Uint64(b[:]), nil
+}
+
+func (w *walker) regs(sp, addr uint64) (Regs, error) {
+	var r Regs
+	b := make([]byte, w.l.RegsSize)
+	if _, err := w.mem.ReadAt(b, addr); err != nil {
+		return r, &Error{SP: sp, Addr: addr, Msg: fmt.Sprintf("cannot read pt_regs at %#x", addr), Err: err}
+	}
+	at := func(off uint64) uint64 { return w.l.Order.Uint64(b[off:]) }
+	for i := range r.GPR {
+		r.GPR[i] = at(w.l.GPR + 8*uint64(i))
+	}
+	r.NIP, r.MSR, r.CTR, r.Link = at(w.l.NIP), at(w.l.MSR), at(w.l.CTR), at(w.l.Link)
+	r.XER, r.CCR, r.Trap = at(w.l.XER), at(w.l.CCR), at(w.l.Trap)
+	return r, nil
+}
+
+// check refuses a frame pointer that cannot be one: misaligned, outside
+// the kernel's address space, or seen before (a loop).
+func (w *walker) check(sp uint64) error {
+	switch {
+	case sp&15 != 0:
+		return &Error{SP: sp, Msg: "not 16-byte aligned"}
+	case sp < 0xc000000000000000:
+		return &Error{SP: sp, Msg: "not a kernel address"}
+	case w.seen[sp]:
+		return &Error{SP: sp, Msg: "back chain loops: frame seen before"}
+	case len(w.seen) >= w.opt.MaxFrames:
+		return &Error{SP: sp, Msg: fmt.Sprintf("stopped after %d frames", w.opt.MaxFrames), Err: ErrTooDeep}
+	}
+	w.seen[sp] = true
+	return nil
+}
+
+func (w *walker) sameFunc(a, b uint64) bool {
+	if w.opt.FuncStart == nil {
+		return false
+	}
+	fa, oka := w.opt.FuncStart(a)
+	fb, okb := w.opt.FuncStart(b)
+	return oka && okb && fa == fb
+}
+
+func (w *walker) isText(pc uint64) bool {
+	if w.opt.FuncStart == nil {
+		return pc >= 0xc000000000000000
+	}
+	_, ok := w.opt.FuncStart(pc)
+	return ok
+}
+
+// Walk unwinds from start and returns the frames, innermost first. It
+// stops without error at a NULL back chain (the bottom of every kernel
+// stack) or at an interrupt frame from user mode; any other stop returns
+// the frames so far and an *Error.
+//
+// With registers, the first frame is NIP at r1. If the function at NIP is
+// a leaf that made no frame, its caller is only in the LR register: LR is
+// shown as a second frame at r1 when it is text, lies in another function
+// than NIP, and is not the first return address on the stack (which it
+// equals when the function at NIP did make a frame and saved LR) — the
+// kernel's show_stack() rule (it skips a first entry equal to LR). The LR
+// save doubleword of the frame at r1 itself is never used: nothing has
+// written it for the current call (the kernel prints it as
+// "(unreliable)"). After an interrupt frame the walk goes on from the
+// pt_regs' r1, NIP and LR by the same rule.
+func Walk(mem kernel.Reader, l Layout, start Start, opt Options) ([]Frame, error) {
+	if opt.MaxFrames <= 0 {
+		opt.MaxFrames = 256
+	}
+	w := &walker{mem: mem, l: l, opt: opt, seen: map[uint64]bool{}}
+	err := w.context(start)
+	return w.out, err
+}
+
+func (w *walker) context(st Start) error {
+	for {
+		next, err := w.segment(st)
+		if err != nil || next == nil {
+			return err
+		}
+		st = *next
+	}
+}
+
+// segment walks one context (a CPU's, a task's, or an interrupted one) up
+// to its end or to an interrupt frame, which starts the next context.
+func (w *walker) segment(st Start) (*Start, error) {
+	sp := st.SP
+	if err := w.check(sp); err != nil {
+		return nil, err
+	}
+	if st.HaveRegs {
+		w.out = append(w.out, Frame{SP: sp, PC: st.NIP, Kind: KindNIP})
+	}
+	for first := true; ; first = false {
+		newsp, err := w.u64(sp, sp)
+		if err != nil {
+			return nil, err
+		}
+		if !first {
+			ip, err := w.u64(sp, sp+16)
+			if err != nil {
+				return nil, err
+			}
+			w.out = append(w.out, Frame{SP: sp, PC: ip, Kind: KindReturn})
+		} else if st.HaveRegs && st.LR != 0 && w.isText(st.LR) && !w.sameFunc(st.LR, st.NIP) {
+			// Is LR the first saved return address (the function at NIP
+			// made a frame and saved it), or a frameless leaf's caller?
+			saved := uint64(0)
+			if newsp != 0 {
+				saved, _ = w.u64(newsp, newsp+16)
+			}
+			if saved != st.LR {
+				w.out = append(w.out, Frame{SP: sp, PC: st.LR, Kind: KindLR})
+			}
+		}
+		if marker, err := w.u64(sp, sp+w.l.MarkerOff); err == nil && marker == w.l.Marker {
+			regs, err := w.regs(sp, sp+w.l.RegsOff)
+			if err != nil {
+				return nil, err
+			}
+			if len(w.out) == 0 || w.out[len(w.out)-1].SP != sp {
+				// A switched-out task's first frame: hang the exception on
+				// the return address the frame holds.
+				ip, err := w.u64(sp, sp+16)
+				if err != nil {
+					return nil, err
+				}
+				w.out = append(w.out, Frame{SP: sp, PC: ip, Kind: KindReturn})
+			}
+			w.out[len(w.out)-1].Exception = &Exception{Addr: sp + w.l.RegsOff, Regs: regs}
+			if regs.User() {
+				return nil, nil
+			}
+			return &Start{SP: regs.GPR[1], NIP: regs.NIP, LR: regs.Link, HaveRegs: true}, nil
+		}
+		if newsp == 0 {
+			return nil, nil
+		}
+		if err := w.check(newsp); err != nil {
+			return nil, err
+		}
+		sp = newsp
+	}
+}
