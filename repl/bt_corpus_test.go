@@ -235,3 +235,23 @@ func TestPCNoteStubsCorpus(t *testing.T) {
 		t.Errorf("inside slot 0: %q, want %q", got, want)
 	}
 }
+
+// TestPrintSizeofCorpus: p sizeof(...) against the kernel source's
+// definitions: struct ppc64_stub_entry is u32 jump[7], u32 magic and an
+// ELFv2 func_desc_t (one unsigned long): 40 bytes (module_64.c);
+// struct ftrace_ool_stub is a pointer and u32 insn[4]: 24 bytes
+// (asm/ftrace.h); a list_head is two pointers; comm is TASK_COMM_LEN (16).
+func TestPrintSizeofCorpus(t *testing.T) {
+	s := corpusSession(t, "fixed-radix")
+	for line, want := range map[string]string{
+		"p sizeof(struct ppc64_stub_entry)": "sizeof(struct ppc64_stub_entry) = 40\n",
+		"p sizeof(struct ftrace_ool_stub)":  "sizeof(struct ftrace_ool_stub) = 24\n",
+		"p sizeof modules":                  "sizeof modules = 16\n",
+		"p sizeof(init_task.comm)":          "sizeof(init_task.comm) = 16\n",
+		"p -x sizeof(struct module *)":      "sizeof(struct module *) = 0x8\n",
+	} {
+		if got := run(t, s, line); got != want {
+			t.Errorf("%s: %q, want %q", line, got, want)
+		}
+	}
+}

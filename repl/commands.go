@@ -43,7 +43,7 @@ func builtinCommands() []Command {
 				fs.Bool("o", false, "show member offsets")
 			}, Run: cmdWhatis},
 		{Name: "p", Aliases: []string{"print"}, Usage: "p [-x|-d] EXPR", Complete: CompleteSymbol,
-			Help: "Print an expression: a variable, `*ptr`, member paths (`var.m`, `var->m`, `a[2]`), casts `(struct module *)ADDR`, `((struct module *)ADDR)->arch`.",
+			Help: "Print an expression: a variable, `*ptr`, member paths (`var.m`, `var->m`, `a[2]`), casts `(struct module *)ADDR`, `((struct module *)ADDR)->arch`, and `sizeof(TYPE)` or `sizeof EXPR`.",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("x", false, "integers in hexadecimal")
 				fs.Bool("d", false, "integers in decimal")
@@ -313,15 +313,62 @@ func cmdPrint(c *Call) error {
 		return &UsageError{Cmd: "p", Msg: "want an expression"}
 	}
 	expr := strings.Join(pos, " ")
+	hex := boolFlag(fs, "x") || (c.S.radix == 16 && !boolFlag(fs, "d"))
+	if arg, ok := sizeofArg(expr); ok {
+		n, err := c.S.sizeof(arg)
+		if err != nil {
+			return err
+		}
+		if hex {
+			c.Printf("%s = %#x\n", expr, n)
+		} else {
+			c.Printf("%s = %d\n", expr, n)
+		}
+		return nil
+	}
 	o, err := c.S.evalExpr(expr)
 	if err != nil {
 		return err
 	}
-	hex := boolFlag(fs, "x") || (c.S.radix == 16 && !boolFlag(fs, "d"))
 	pr := c.S.newPrinter(hex)
 	o = pr.rebase(o)
 	c.Printf("%s = %s\n", expr, pr.value(o, 0, 0))
 	return nil
+}
+
+// sizeofArg recognises "sizeof(X)" and "sizeof X".
+func sizeofArg(expr string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(expr), "sizeof")
+	if !ok {
+		return "", false
+	}
+	rest = strings.TrimSpace(rest)
+	if strings.HasPrefix(rest, "(") && strings.HasSuffix(rest, ")") {
+		return strings.TrimSpace(rest[1 : len(rest)-1]), true
+	}
+	if rest != "" && rest != expr {
+		return rest, true
+	}
+	return "", false
+}
+
+// sizeof is C's sizeof of a type name ("struct module", "u64", a pointer
+// "struct module *") or of an expression p evaluates.
+func (s *Session) sizeof(arg string) (int64, error) {
+	if strings.HasSuffix(arg, "*") {
+		return s.Prog.PtrSize, nil
+	}
+	if t, err := s.lookupType(arg); err == nil {
+		if n := s.complete(t).Size(); n >= 0 {
+			return n, nil
+		}
+		return 0, fmt.Errorf("p: sizeof(%s): incomplete type", arg)
+	}
+	o, err := s.evalExpr(arg)
+	if err != nil {
+		return 0, fmt.Errorf("p: sizeof(%s): neither a type nor an expression: %w", arg, err)
+	}
+	return o.Size(), nil
 }
 
 // evalExpr evaluates p's small expression language.
