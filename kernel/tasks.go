@@ -17,6 +17,10 @@ type Task struct {
 	KSP uint64
 	// Stack is task->stack, the base of its kernel stack.
 	Stack uint64
+	// PatchState is task->patch_state (CONFIG_LIVEPATCH; HasPatchState):
+	// KLP_TRANSITION_IDLE -1, UNPATCHED 0, PATCHED 1.
+	PatchState    int64
+	HasPatchState bool
 }
 
 // ReadTask reads the members of the task_struct at addr.
@@ -55,6 +59,11 @@ func (p *Program) ReadTask(addr uint64) (Task, error) {
 	}
 	if m, err := o.Member("stack"); err == nil {
 		t.Stack, _ = m.Pointer()
+	}
+	if m, err := o.Member("patch_state"); err == nil {
+		if v, err := m.Int(); err == nil {
+			t.PatchState, t.HasPatchState = v, true
+		}
 	}
 	return t, nil
 }

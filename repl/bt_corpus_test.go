@@ -2,6 +2,7 @@ package repl
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -253,5 +254,81 @@ func TestPrintSizeofCorpus(t *testing.T) {
 		if got := run(t, s, line); got != want {
 			t.Errorf("%s: %q, want %q", line, got, want)
 		}
+	}
+}
+
+// TestKlpTasksCorpus: no transition is in progress in any corpus dump
+// (klp_transition_patch NULL), so every task's patch_state is
+// KLP_TRANSITION_IDLE (-1): init_task starts so (init/init_task.c) and
+// klp_complete_transition() sets every task back to it
+// (kernel/livepatch/transition.c). The bodies checked are the kernel's:
+// klp_init_object_loaded() takes old_size from kallsyms_lookup_size_offset(),
+// which measures up to the next kallsyms symbol (get_symbol_pos()), not
+// the ELF st_size.
+func TestKlpTasksCorpus(t *testing.T) {
+	for _, dir := range testcorpus.Dirs {
+		t.Run(dir, func(t *testing.T) {
+			s := corpusSession(t, dir)
+			var tasks []KlpTaskView
+			if err := json.Unmarshal([]byte(run(t, s, "klp --tasks --json")), &tasks); err != nil {
+				t.Fatal(err)
+			}
+			var ps []PsView
+			if err := json.Unmarshal([]byte(run(t, s, "ps --json")), &ps); err != nil {
+				t.Fatal(err)
+			}
+			if len(tasks) != len(ps) || len(tasks) < 30 {
+				t.Errorf("klp --tasks holds %d tasks, ps lists %d", len(tasks), len(ps))
+			}
+			for _, tk := range tasks {
+				if tk.PatchState != -1 || tk.Error != "" {
+					t.Errorf("PID %d %s: patch_state %d, walk error %q; want idle (-1), a full walk", tk.PID, tk.Comm, tk.PatchState, tk.Error)
+				}
+			}
+			st, err := s.Ftrace()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sym, ok := s.Prog.Syms.ByName("cmdline_proc_show")
+			if !ok {
+				t.Fatal("vmlinux has no cmdline_proc_show")
+			}
+			next := ^uint64(0)
+			for _, o := range s.Prog.Syms.Symbols() {
+				if o.Addr > sym.Addr && o.Addr < next && (o.Kind == 'T' || o.Kind == 't') {
+					next = o.Addr
+				}
+			}
+			found := false
+			for _, r := range klpRanges(st.Livepatch) {
+				if r.which == "old" && r.name == "cmdline_proc_show" {
+					found = true
+					if r.lo != sym.Addr || r.hi != next {
+						t.Errorf("old body of cmdline_proc_show [%#x, %#x), vmlinux symbols say [%#x, %#x)", r.lo, r.hi, sym.Addr, next)
+					}
+				}
+			}
+			if !found {
+				t.Error("no old body of cmdline_proc_show (livepatch_sample patches it)")
+			}
+			// A task stopped inside the old body, or in livepatch_sample's
+			// replacement, is reported against both patches of
+			// cmdline_proc_show (livepatch_sample and test_klp_livepatch).
+			// (test_klp_livepatch has a function of the same name.)
+			repl, err := s.ParseAddr("livepatch_sample:livepatch_cmdline_proc_show")
+			if err != nil {
+				t.Fatal(err)
+			}
+			hits := klpHits([]BtFrame{{Level: 3, PC: sym.Addr + 8}, {Level: 4, PC: repl + 4}, {Level: 5, PC: next}}, klpRanges(st.Livepatch))
+			var got []string
+			for _, h := range hits {
+				got = append(got, fmt.Sprintf("#%d %s %s %s", h.Level, h.Which, h.Func, h.Patch))
+			}
+			slices.Sort(got)
+			want := []string{"#3 old cmdline_proc_show livepatch_sample", "#3 old cmdline_proc_show test_klp_livepatch", "#4 new cmdline_proc_show livepatch_sample"}
+			if !slices.Equal(got, want) {
+				t.Errorf("hits %v, want %v", got, want)
+			}
+		})
 	}
 }

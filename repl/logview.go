@@ -330,6 +330,20 @@ func cmdKlp(c *Call) error {
 	if st.Livepatch == nil {
 		return fmt.Errorf("klp: no livepatch state read")
 	}
+	if boolFlag(fs, "tasks") {
+		tasks, err := c.S.klpTasks(st.Livepatch)
+		if boolFlag(fs, "json") {
+			if jerr := c.JSON(tasks); jerr != nil {
+				return jerr
+			}
+		} else if tasks != nil {
+			c.S.writeKlpTasks(c, st.Livepatch, tasks)
+		}
+		if err != nil {
+			return fmt.Errorf("klp --tasks: %w", err)
+		}
+		return nil
+	}
 	if boolFlag(fs, "json") {
 		return c.JSON(st.Livepatch)
 	}

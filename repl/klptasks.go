@@ -1,0 +1,169 @@
+package repl
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/kdump-inspect/kdump-inspect/ftrace"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/stack"
+)
+
+// KlpTaskView is one task for the livepatch consistency model: its
+// patch_state and the frames of its stack inside livepatched code.
+type KlpTaskView struct {
+	PID        int64         `json:"pid"`
+	Comm       string        `json:"comm"`
+	Task       uint64        `json:"task"`
+	PatchState int64         `json:"patch_state"`
+	Frames     []KlpFrameHit `json:"frames,omitempty"`
+	Error      string        `json:"error,omitempty"`
+}
+
+// KlpFrameHit is a stack frame inside a function a livepatch replaces
+// (old_func) or provides (new_func).
+type KlpFrameHit struct {
+	Level    int    `json:"level"`
+	PC       uint64 `json:"pc"`
+	Location string `json:"location"`
+	Func     string `json:"func"`  // the klp_func's old_name
+	Which    string `json:"which"` // "old" or "new"
+	Patch    string `json:"patch"` // the livepatch module
+}
+
+// klpRange is one function body the consistency model checks stacks
+// against (klp_check_stack_func() in kernel/livepatch/transition.c).
+type klpRange struct {
+	lo, hi      uint64
+	name, which string
+	patch       string
+}
+
+func klpRanges(lp *ftrace.Livepatch) []klpRange {
+	var rs []klpRange
+	for _, p := range lp.Patches {
+		for _, o := range p.Objects {
+			for _, f := range o.Funcs {
+				if f.OldFunc != 0 && f.OldSize != 0 {
+					rs = append(rs, klpRange{f.OldFunc, f.OldFunc + f.OldSize, f.OldName, "old", p.ModName})
+				}
+				if f.NewFunc != 0 && f.NewSize != 0 && !f.Nop {
+					rs = append(rs, klpRange{f.NewFunc, f.NewFunc + f.NewSize, f.OldName, "new", p.ModName})
+				}
+			}
+		}
+	}
+	return rs
+}
+
+// klpHits are the frames inside a livepatched body. Every frame counts,
+// the NIP one too: klp_check_stack() checks every entry of the task's
+// stack trace.
+func klpHits(frames []BtFrame, ranges []klpRange) []KlpFrameHit {
+	var hits []KlpFrameHit
+	for _, f := range frames {
+		for _, r := range ranges {
+			if f.PC >= r.lo && f.PC < r.hi {
+				hits = append(hits, KlpFrameHit{Level: f.Level, PC: f.PC, Location: f.Location, Func: r.name, Which: r.which, Patch: r.patch})
+			}
+		}
+	}
+	return hits
+}
+
+func klpStateName(v int64) string {
+	switch v {
+	case -1:
+		return "idle"
+	case 0:
+		return "unpatched"
+	case 1:
+		return "patched"
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+// klpTasks walks every task's stack, as klp_check_stack() would, against
+// the old and new bodies of every klp_func.
+func (s *Session) klpTasks(lp *ftrace.Livepatch) ([]KlpTaskView, error) {
+	layout, err := stack.LayoutFor(s.Prog.Context, s.Prog.Features.StartOPD)
+	if err != nil {
+		return nil, err
+	}
+	ranges := klpRanges(lp)
+	var tasks []kernel.Task
+	seen := map[uint64]bool{}
+	var walkErr error
+	for t, err := range s.Prog.ForEachTask() {
+		if err != nil {
+			walkErr = err
+			break
+		}
+		if !seen[t.Addr] {
+			seen[t.Addr] = true
+			tasks = append(tasks, t)
+		}
+	}
+	for i := range s.Prog.Dump.CPUs {
+		if cur, err := s.Prog.CPUCurrent(i); err == nil && !seen[cur] {
+			if t, err := s.Prog.ReadTask(cur); err == nil {
+				seen[cur] = true
+				tasks = append(tasks, t)
+			}
+		}
+	}
+	var out []KlpTaskView
+	for _, t := range tasks {
+		v := KlpTaskView{PID: t.PID, Comm: t.Comm, Task: t.Addr, PatchState: t.PatchState}
+		if !t.HasPatchState {
+			return nil, fmt.Errorf("task_struct has no patch_state (kernel without CONFIG_LIVEPATCH)")
+		}
+		bv, err := s.btTaskArg(layout, fmt.Sprintf("%#x", t.Addr))
+		if err != nil {
+			v.Error = err.Error()
+		} else {
+			v.Error = bv.Error
+			v.Frames = klpHits(bv.Frames, ranges)
+		}
+		out = append(out, v)
+	}
+	return out, walkErr
+}
+
+func (s *Session) writeKlpTasks(c *Call, lp *ftrace.Livepatch, tasks []KlpTaskView) {
+	target := "idle"
+	if lp.HasTargetState {
+		target = klpStateName(lp.TargetState)
+	}
+	behind, onStack, failed := 0, 0, 0
+	for _, t := range tasks {
+		if lp.TransitionPatch != 0 && t.PatchState != lp.TargetState {
+			behind++
+		}
+		if len(t.Frames) > 0 {
+			onStack++
+		}
+		if t.Error != "" {
+			failed++
+		}
+	}
+	c.Printf("klp_transition_patch %#x, klp_target_state %s: %d tasks, %d not yet switched, %d with livepatched code on the stack, %d stacks not fully walked\n",
+		lp.TransitionPatch, target, len(tasks), behind, onStack, failed)
+	for _, t := range tasks {
+		switched := lp.TransitionPatch == 0 || t.PatchState == lp.TargetState
+		if switched && len(t.Frames) == 0 && t.Error == "" {
+			continue
+		}
+		c.Printf("  PID %-6d %-16s task %x  patch_state %s", t.PID, t.Comm, t.Task, klpStateName(t.PatchState))
+		if !switched {
+			c.Printf("  (not yet %s)", target)
+		}
+		c.Printf("\n")
+		for _, f := range t.Frames {
+			c.Printf("    #%-2d %s at %x: %s body of %s (%s)\n", f.Level, f.Location, f.PC, f.Which, f.Func, f.Patch)
+		}
+		if t.Error != "" {
+			c.Printf("    (stack walk stopped: %s)\n", t.Error)
+		}
+	}
+}
