@@ -99,6 +99,14 @@ func Run(p *kernel.Program, opts Options) *Report {
 	for _, ex := range extra {
 		ex(p, set, r)
 	}
+	if p.Vmalloc == nil {
+		return r
+	}
+	if n := p.Vmalloc.Pages.Load(); n > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%d vmalloc pages (the module area) read through vm_struct->pages: the dump lacks their page-table pages (makedumpfile 1.7.8 takes the tail pages of slab folios, page-table caches among them, for anonymous memory)", n))
+	} else if err := p.Vmalloc.Err(); err != nil {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("vmalloc pages without page tables cannot be found either: %v", err))
+	}
 	return r
 }
 

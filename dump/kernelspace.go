@@ -29,6 +29,36 @@ type kernelSpace struct {
 
 	mu  sync.Mutex
 	tlb map[uint64]uint64 // va >> pageShift -> pa of the page
+
+	// fallback, when set, is asked for the physical address of a page
+	// whose page-table walk failed on an unreadable page-table page (see
+	// WithTranslateFallback).
+	fallback func(va uint64) (pa uint64, ok bool)
+}
+
+// WithTranslateFallback returns a copy of the kernel space m (made by
+// NewKernelSpace) that, when the page-table walk of an address fails
+// because a page-table page is not in the dump, asks fb for the physical
+// address instead. fb is handed raw, the space without the fallback, to
+// read what it needs (so it never recurses into itself). Faults fb cannot
+// answer (ok false) stay the walk's fault. The copy has its own TLB.
+//
+// The case this is for: makedumpfile 1.7.8 at dump level 8 or above
+// excludes, as "user" pages, the tail pages of a kernel's order-1 and
+// larger slab folios (a 7.x folio keeps its mapcount words where
+// makedumpfile reads page->mapping, and its low bit reads as
+// PAGE_MAPPING_ANON), and ppc64 page-table caches are slab caches: the
+// module area's page-table pages can be lost that way while the pages they
+// map are in the dump. Package kernel answers from vm_struct->pages.
+func WithTranslateFallback(m Memory, fb func(va uint64, raw Memory) (pa uint64, ok bool)) (Memory, bool) {
+	ks, ok := m.(*kernelSpace)
+	if !ok || fb == nil {
+		return m, false
+	}
+	c := &kernelSpace{phys: ks.phys, t: ks.t, virt: ks.virt, pageOffset: ks.pageOffset,
+		vmallocStart: ks.vmallocStart, pageShift: ks.pageShift, tlb: map[uint64]uint64{}}
+	c.fallback = func(va uint64) (uint64, bool) { return fb(va, ks) }
+	return c, true
 }
 
 // NewKernelSpace returns the kernel virtual address space of a ppc64 dump
@@ -168,7 +198,15 @@ func (ks *kernelSpace) translate(a uint64) (uint64, error) {
 		if !errors.As(err, &tf) {
 			return 0, &Fault{Addr: a, Reason: Corrupt, Detail: err.Error()}
 		}
-		return 0, translationFault(a, tf)
+		f := translationFault(a, tf)
+		if ks.fallback == nil || tf.Reason != ppc64.TableUnreadable {
+			return 0, f
+		}
+		fpa, ok := ks.fallback(a &^ (1<<ks.pageShift - 1))
+		if !ok {
+			return 0, f
+		}
+		pa = fpa + off
 	}
 	ks.mu.Lock()
 	if len(ks.tlb) >= tlbEntries {

@@ -523,3 +523,64 @@ func FuzzKernelSpace(f *testing.F) {
 		}
 	})
 }
+
+// TestKernelSpaceFallback: with the PUD table page taken out of the dump
+// (as makedumpfile -d 31 did to the corpus), reads of the pages under it
+// go to the fallback, which reads through the space without itself; an
+// unanswered page keeps the walk's fault; the plain space is unchanged.
+func TestKernelSpaceFallback(t *testing.T) {
+	const (
+		va1 = 0xc008000000010000
+		pa1 = 0x3000000
+		va2 = 0xc008000000020000 // the fallback does not know it
+	)
+	phys := newMapMem(true)
+	phys.fill(pa1, 0x10000, 0x11)
+	phys.fill(0x500000, 0x1000, 0x33) // linear-map data the fallback reads
+	tr := radix64K(t, phys, map[uint64]uint64{va1: pa1, va2: 0x1230000})
+	// The PUD table is the first table radix64K allocates.
+	delete(phys.frames, 0x200000>>12)
+
+	plain := NewKernelSpace(phys, tr, nil)
+	var asked []uint64
+	ks, ok := WithTranslateFallback(plain, func(va uint64, raw Memory) (uint64, bool) {
+		asked = append(asked, va)
+		var b [8]byte
+		if _, err := raw.ReadAt(b[:], 0xc000000000500000); err != nil {
+			t.Errorf("fallback cannot read the linear map: %v", err)
+		}
+		if _, err := raw.ReadAt(b[:], va1); err == nil {
+			t.Error("raw space answered a page whose tables are gone")
+		}
+		if va == va1 {
+			return pa1, true
+		}
+		return 0, false
+	})
+	if !ok {
+		t.Fatal("WithTranslateFallback refused a kernel space")
+	}
+	b := make([]byte, 16)
+	if _, err := plain.ReadAt(b, va1+0x100); err == nil {
+		t.Fatal("the plain space read a page whose PUD table is gone")
+	}
+	if _, err := ks.ReadAt(b, va1+0x100); err != nil {
+		t.Fatalf("fallback read: %v", err)
+	}
+	want := make([]byte, 16)
+	phys.ReadAt(want, pa1+0x100)
+	if !bytes.Equal(b, want) {
+		t.Errorf("read %x, want %x", b, want)
+	}
+	_, err := ks.ReadAt(b, va2)
+	_, plainErr := plain.ReadAt(b, va2)
+	if _, ok := IsFault(err); !ok || err.Error() != plainErr.Error() {
+		t.Errorf("unanswered page: err %v, want the walk's fault %v", err, plainErr)
+	}
+	if len(asked) != 2 || asked[0] != va1 || asked[1] != va2 {
+		t.Errorf("fallback asked for %#x, want page addresses %#x then %#x", asked, uint64(va1), uint64(va2))
+	}
+	if _, ok := WithTranslateFallback(phys, nil); ok {
+		t.Error("WithTranslateFallback accepted a memory that is not a kernel space")
+	}
+}

@@ -84,6 +84,9 @@ type Program struct {
 	Features   Features
 	ModuleDirs []string
 	Warnings   []string
+	// Vmalloc answers for vmalloc pages whose page-table pages the dump
+	// lacks (see installVmallocFallback); its Pages counts them.
+	Vmalloc *VmallocFallback
 
 	vmlinuxPath string
 	infoErr     error // why VMCOREINFO was not found, when it was not
@@ -445,6 +448,7 @@ func (p *Program) setupTranslation() error {
 	}
 	p.Translator = &ppc64.Translator{Phys: p.Phys, PGD: pgd - ppc64.PageOffset, Geom: g, VmallocStart: vs}
 	p.Context.Mem = dump.NewKernelSpace(p.Phys, p.Translator, p.Dump.Virt)
+	p.installVmallocFallback()
 	return nil
 }
 

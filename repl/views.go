@@ -34,7 +34,10 @@ type InfoView struct {
 	CPUs        []CPUView       `json:"cpus"`
 	Ranges      [][2]uint64     `json:"ranges"`
 	Pages       dump.PageCounts `json:"pages"`
-	Warnings    []string        `json:"warnings,omitempty"`
+	// VmallocFallbackPages counts the vmalloc pages read so far through
+	// vm_struct->pages because the dump lacks their page-table pages.
+	VmallocFallbackPages int64    `json:"vmalloc_fallback_pages,omitempty"`
+	Warnings             []string `json:"warnings,omitempty"`
 }
 
 // CPUView is one NT_PRSTATUS.
@@ -53,6 +56,9 @@ func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 	v := InfoView{Files: d.Paths, Format: d.Format.String(), Quirks: d.Quirks, Arch: d.Machine.String(),
 		PageSize: p.PageSize, BlockSize: d.BlockSize, MMU: p.MMU.String(), Geometry: p.Geometry.String(),
 		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Pages: d.Pages, Warnings: p.Warnings}
+	if p.Vmalloc != nil {
+		v.VmallocFallbackPages = p.Vmalloc.Pages.Load()
+	}
 	v.ByteOrder = fmt.Sprint(p.Order)
 	if d.HeaderOrder != nil {
 		v.HeaderOrder = fmt.Sprint(d.HeaderOrder)
@@ -106,6 +112,9 @@ func WriteInfo(w io.Writer, v InfoView) {
 		fmt.Fprintf(w, "              %#016x-%#016x (%d MiB)\n", r[0], r[1], (r[1]-r[0])>>20)
 	}
 	fmt.Fprintf(w, "       PAGES: unit %d, total %d, present %d, excluded %d, zero %d\n", v.Pages.Unit, v.Pages.Total, v.Pages.Present, v.Pages.Excluded, v.Pages.Zero)
+	if v.VmallocFallbackPages > 0 {
+		fmt.Fprintf(w, "     VMALLOC: %d pages read through vm_struct->pages (their page-table pages are not in the dump)\n", v.VmallocFallbackPages)
+	}
 	for _, wn := range v.Warnings {
 		fmt.Fprintf(w, "     WARNING: %s\n", wn)
 	}
