@@ -34,6 +34,7 @@ const maxVmapAreas = 1 << 20
 // VmallocFallback counts the vmalloc pages read through vm_struct->pages
 // because their page-table pages were missing from the dump.
 type VmallocFallback struct {
+	raw   dump.Memory // the kernel space without the fallback
 	mu    sync.Mutex
 	built bool
 	idx   *vmapIndex
@@ -63,7 +64,7 @@ func (v *VmallocFallback) index(build func() (*vmapIndex, error)) *vmapIndex {
 // among them) go on when makedumpfile left out their page-table pages:
 // see dump.WithTranslateFallback for why that happens.
 func (p *Program) installVmallocFallback() {
-	p.Vmalloc = &VmallocFallback{}
+	p.Vmalloc = &VmallocFallback{raw: p.Context.Mem}
 	m, ok := dump.WithTranslateFallback(p.Context.Mem, func(va uint64, raw dump.Memory) (uint64, bool) {
 		v := p.Vmalloc
 		idx := v.index(func() (*vmapIndex, error) { return p.buildVmapIndex(raw) })
@@ -190,4 +191,20 @@ func (p *Program) vmallocPhys(ix *vmapIndex, va uint64, raw dump.Memory) (uint64
 		return 0, false
 	}
 	return (page - ix.vmemmap) / ix.pageSize * p.PageSize, true
+}
+
+// VmallocPhys is the physical address of the vmalloc address va by its
+// vm_struct->pages entry, without page tables (vtop shows it beside the
+// walk).
+func (p *Program) VmallocPhys(va uint64) (uint64, bool) {
+	v := p.Vmalloc
+	if v == nil || v.raw == nil {
+		return 0, false
+	}
+	idx := v.index(func() (*vmapIndex, error) { return p.buildVmapIndex(v.raw) })
+	if idx == nil || p.PageSize == 0 {
+		return 0, false
+	}
+	pa, ok := p.vmallocPhys(idx, va&^(p.PageSize-1), v.raw)
+	return pa + va&(p.PageSize-1), ok
 }

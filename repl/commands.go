@@ -75,6 +75,15 @@ func builtinCommands() []Command {
 		{Name: "ps", Usage: "ps [--json]",
 			Help:  "List the tasks: every process on init_task.tasks and its threads, plus each CPU's current task (paca_ptrs[cpu]->__current; the idle tasks of CPUs other than 0 are on no list). `>` marks a task running on a CPU; ST is __state as /proc shows it (RU, IN, UN, ID, ST, TR, DE).",
 			Flags: jsonFlag, Run: cmdPs},
+		{Name: "vtop", Usage: "vtop [--json] ADDR...", Complete: CompleteSymbol,
+			Help:  "Translate kernel virtual addresses as the kernel's page tables do: the linear map by arithmetic; above VMALLOC_START every level of the radix or hash walk (level, index, the entry's physical address and value); when the walk fails on a page-table page the dump lacks, the address by vm_struct->pages.",
+			Flags: jsonFlag, Run: cmdVtop},
+		{Name: "page", Usage: "page [-v] [--json] PADDR|pfn:N|VADDR...",
+			Help: "Describe a page frame from its struct page (vmemmap[pfn]): flags by name (enum pageflags), page_type (enum pagetype), refcount, mapping, compound head, what the page is used for in makedumpfile's terms (free buddy block, slab and its kmem_cache, anonymous, page cache, page table, reserved, kernel), and whether the dump holds it. For a page the dump lacks that the kernel still used, it says why makedumpfile left it out when that is known (a slab folio's tail page taken for anonymous memory). -v takes a kernel virtual address.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("v", false, "the arguments are kernel virtual addresses")
+				jsonFlag(fs)
+			}, Run: cmdPage},
 		{Name: "mod", Usage: "mod [-s MODULE [FILE] | -S [DIR]] [--json]", Complete: CompleteModule,
 			Help: "List the loaded modules with crash's columns (MODULE NAME BASE SIZE OBJECT FILE) plus the .stubs size, stub_count and the OOL ftrace stubs.\n-s MODULE FILE loads that module's debuginfo from FILE (its build-id must match the loaded module's), or searches the module directories again without FILE; -S DIR loads every module's .ko from the tree DIR (without DIR: the directories the session opened with) and forgets earlier -s files. Both rerun the loader model and re-read .stubs, so the next stubs, dis, ftrace and audit use the new debuginfo.",
 			Flags: func(fs *flag.FlagSet) {

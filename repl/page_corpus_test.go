@@ -1,0 +1,128 @@
+package repl
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+)
+
+// mdfJSON is the part of fixed-radix/makedumpfile.json these tests use
+// (keys match the field names but for the tagged ones).
+type mdfJSON struct {
+	Excluded []struct{ PA, PFN, Class string } `json:"excluded_faulting_pages"`
+	Present  []struct{ PA, PFN, What string }  `json:"present_pages"`
+	Stubs    []struct {
+		Module  string
+		StubsVA string `json:"stubs_va"`
+		StubsPA string `json:"stubs_pa"`
+	} `json:"stubs_physical"`
+}
+
+func loadMDF(t *testing.T) mdfJSON {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testcorpus.Dir(t, "fixed-radix"), "makedumpfile.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m mdfJSON
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Excluded) == 0 || len(m.Present) == 0 || len(m.Stubs) == 0 || m.Stubs[0].StubsVA == "" {
+		t.Fatal("makedumpfile.json: missing lists")
+	}
+	return m
+}
+
+func hexNum(t *testing.T, s string) uint64 {
+	t.Helper()
+	v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func openD31(t *testing.T) *Session {
+	t.Helper()
+	d := testcorpus.Dir(t, "fixed-radix")
+	p, err := kernel.Open([]string{filepath.Join(d, "vmcore-d31-zstd.kdump")}, kernel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return New(p, Options{PanicLog: t.TempDir()})
+}
+
+// TestPageCorpus holds page against makedumpfile's own classification of
+// the pages it excluded (makedumpfile.json: free, cache, user(anon)) and
+// kept, and explains the module area's missing PUD table: a tail page of
+// a PUD-cache slab, "pgtable-2^9" (arch/powerpc/mm/init-common.c names
+// the caches pgtable-2^INDEX_SIZE; RADIX_PUD_INDEX_SIZE is 9 on 64K
+// pages, book3s/64/radix-64k.h).
+func TestPageCorpus(t *testing.T) {
+	mdf := loadMDF(t)
+	s := openD31(t)
+	classOf := map[string]string{"free": "free", "cache": "file", "user(anon)": "anon"}
+	for _, e := range mdf.Excluded {
+		pi, err := s.Prog.DescribePage(hexNum(t, e.PFN))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pi.InDump || pi.Class != classOf[e.Class] || pi.Phys != hexNum(t, e.PA) {
+			t.Errorf("pfn %s (makedumpfile: %s, excluded): in dump %v, class %q (%s), phys %#x", e.PFN, e.Class, pi.InDump, pi.Class, pi.Detail, pi.Phys)
+		}
+	}
+	for _, p := range mdf.Present {
+		if pi, err := s.Prog.DescribePage(hexNum(t, p.PFN)); err != nil || !pi.InDump {
+			t.Errorf("pfn %s (%s): in dump %v, %v", p.PFN, p.What, pi.InDump, err)
+		}
+	}
+
+	// The PUD entry of the module area: vtop names the page-table page it
+	// could not read.
+	var vt []VtopView
+	if err := json.Unmarshal([]byte(run(t, s, "vtop --json "+mdf.Stubs[0].StubsVA)), &vt); err != nil {
+		t.Fatal(err)
+	}
+	if len(vt) != 1 || len(vt[0].Steps) != 1 || vt[0].Steps[0].Level != "PGD" {
+		t.Fatalf("vtop: %+v, want the walk to stop after the PGD entry", vt)
+	}
+	pud := vt[0].Steps[0].Entry & 0x0ffffffffffff000 // RPN of the PGD entry
+	pi, err := s.Prog.DescribePage(pud / s.Prog.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pi.InDump || pi.Class != "slab" || !pi.Tail || !strings.HasSuffix(pi.Detail, "kmem_cache pgtable-2^9") || pi.ExclusionNote() == "" {
+		t.Errorf("PUD table page %#x: %+v", pud, pi)
+	}
+}
+
+// TestVtopCorpus: vtop of each module's .stubs gives the physical address
+// the guest reported (makedumpfile.json stubs_physical), on the full dump
+// by the page tables and on the -d 31 dump by vm_struct->pages.
+func TestVtopCorpus(t *testing.T) {
+	mdf := loadMDF(t)
+	full := corpusSession(t, "fixed-radix")
+	d31 := openD31(t)
+	for _, c := range []struct {
+		s   *Session
+		how string
+	}{{full, "page tables"}, {d31, "vm_struct->pages (the page-table walk failed)"}} {
+		for _, st := range mdf.Stubs {
+			var vt []VtopView
+			if err := json.Unmarshal([]byte(run(t, c.s, "vtop --json "+st.StubsVA)), &vt); err != nil {
+				t.Fatal(err)
+			}
+			if !vt[0].OK || vt[0].PA != hexNum(t, st.StubsPA) || vt[0].How != c.how {
+				t.Errorf("%s .stubs %s: %+v, want %s by %s", st.Module, st.StubsVA, vt[0], st.StubsPA, c.how)
+			}
+		}
+	}
+}
