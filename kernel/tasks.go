@@ -180,3 +180,41 @@ func (p *Program) CPUCurrent(cpu int) (uint64, error) {
 	}
 	return cur.Pointer()
 }
+
+// PacaCPU returns the CPU whose PACA is at paca (paca_ptrs[cpu] == paca).
+// In kernel mode a ppc64 CPU keeps its PACA's address in r13, so this maps
+// a register note to its CPU without trusting the note's order or pr_pid.
+func (p *Program) PacaCPU(paca uint64) (int, bool) {
+	pp, err := p.Variable("paca_ptrs")
+	if err != nil {
+		return 0, false
+	}
+	arr, err := pp.Pointer()
+	if err != nil {
+		return 0, false
+	}
+	n := uint64(max(p.NrCPUIDs(), 1))
+	for cpu := uint64(0); cpu < n; cpu++ {
+		a, err := p.ReadU64(arr + 8*cpu)
+		if err != nil {
+			return 0, false
+		}
+		if a == paca && a != 0 {
+			return int(cpu), true
+		}
+	}
+	return 0, false
+}
+
+// NrCPUIDs is nr_cpu_ids (capped at 1<<14), or 0 when unreadable.
+func (p *Program) NrCPUIDs() int {
+	nv, err := p.Variable("nr_cpu_ids")
+	if err != nil {
+		return 0
+	}
+	v, err := nv.Uint()
+	if err != nil {
+		return 0
+	}
+	return int(min(v, 1<<14))
+}

@@ -61,6 +61,13 @@ func TestBtCorpus(t *testing.T) {
 			if len(views) != 2 {
 				t.Fatalf("%d CPUs, want 2 (-smp 2)", len(views))
 			}
+			// r13 holds the CPU's PACA in the kernel: it must name the CPU
+			// QEMU wrote the note for (pr_pid is the vCPU index + 1).
+			for i, pr := range s.Prog.Dump.CPUs {
+				if cpu, ok := s.Prog.PacaCPU(pr.GPR[13]); !ok || cpu != int(pr.PID)-1 || views[i].CPU != cpu {
+					t.Errorf("note %d: r13 %#x is the PACA of cpu %d (%v); QEMU's pr_pid %d; bt says cpu %d", i, pr.GPR[13], cpu, ok, pr.PID, views[i].CPU)
+				}
+			}
 			wantPath := [][]string{
 				{"do_idle", "cpu_startup_entry", "rest_init", "start_kernel", "start_here_common"},
 				{"do_idle", "cpu_startup_entry", "start_secondary", "start_secondary_prolog"},

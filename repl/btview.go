@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/stack"
@@ -63,10 +64,16 @@ func cmdBt(c *Call) error {
 	case stringFlag(fs, "c") != "":
 		for _, a := range strings.Split(stringFlag(fs, "c"), ",") {
 			n, err := strconv.Atoi(a)
-			if err != nil || n < 0 || n >= len(cpus) {
-				return &UsageError{Cmd: "bt", Msg: fmt.Sprintf("no CPU %q (the dump has registers of %d)", a, len(cpus))}
+			note := -1
+			for i := range cpus {
+				if err == nil && s.noteCPU(i) == n {
+					note = i
+				}
 			}
-			views = append(views, s.btCPU(layout, n))
+			if note < 0 {
+				return &UsageError{Cmd: "bt", Msg: fmt.Sprintf("no registers of CPU %q in the dump (it has %d register notes)", a, len(cpus))}
+			}
+			views = append(views, s.btCPU(layout, note))
 		}
 	case len(pos) > 0:
 		for _, a := range pos {
@@ -96,13 +103,27 @@ func cmdBt(c *Call) error {
 	return nil
 }
 
-// btCPU unwinds CPU n from its NT_PRSTATUS registers. The dump's notes are
-// in CPU order (QEMU writes one per vCPU; the kernel's crash notes are per
-// CPU in order), so note n is CPU n.
+// noteCPU says which CPU register note i belongs to: the CPU whose PACA
+// r13 points at (a ppc64 CPU in the kernel keeps its PACA there), else, in
+// a QEMU dump, pr_pid - 1 (QEMU writes the vCPU index + 1), else i (a
+// kernel's notes are in CPU order, but offline CPUs leave gaps).
+func (s *Session) noteCPU(i int) int {
+	pr := s.Prog.Dump.CPUs[i]
+	if cpu, ok := s.Prog.PacaCPU(pr.GPR[13]); ok {
+		return cpu
+	}
+	if s.Prog.Dump.Format == dump.ELFQEMU && pr.PID > 0 {
+		return int(pr.PID) - 1
+	}
+	return i
+}
+
+// btCPU unwinds the CPU of register note n.
 func (s *Session) btCPU(l stack.Layout, n int) BtView {
 	pr := s.Prog.Dump.CPUs[n]
-	v := BtView{CPU: n, PID: -1}
-	if cur, err := s.Prog.CPUCurrent(n); err == nil {
+	cpu := s.noteCPU(n)
+	v := BtView{CPU: cpu, PID: -1}
+	if cur, err := s.Prog.CPUCurrent(cpu); err == nil {
 		if t, err := s.Prog.ReadTask(cur); err == nil {
 			v.Task, v.PID, v.Comm = t.Addr, t.PID, t.Comm
 		}
@@ -139,7 +160,7 @@ func (s *Session) btTaskArg(l stack.Layout, arg string) (BtView, error) {
 		addr = a
 	}
 	for i := range s.Prog.Dump.CPUs {
-		if cur, err := s.Prog.CPUCurrent(i); err == nil && cur == addr {
+		if cur, err := s.Prog.CPUCurrent(s.noteCPU(i)); err == nil && cur == addr {
 			return s.btCPU(l, i), nil
 		}
 	}
@@ -341,9 +362,9 @@ func cmdPs(c *Call) error {
 	}
 	s := c.S
 	onCPU := map[uint64]int{}
-	for i := range s.Prog.Dump.CPUs {
-		if cur, err := s.Prog.CPUCurrent(i); err == nil {
-			onCPU[cur] = i
+	for cpu := range s.Prog.NrCPUIDs() {
+		if cur, err := s.Prog.CPUCurrent(cpu); err == nil && cur != 0 {
+			onCPU[cur] = cpu
 		}
 	}
 	var out []PsView
@@ -368,8 +389,8 @@ func cmdPs(c *Call) error {
 		add(t)
 	}
 	// Idle tasks of other CPUs are on no task list.
-	for i := range s.Prog.Dump.CPUs {
-		if cur, err := s.Prog.CPUCurrent(i); err == nil && !seen[cur] {
+	for cpu := range s.Prog.NrCPUIDs() {
+		if cur, err := s.Prog.CPUCurrent(cpu); err == nil && cur != 0 && !seen[cur] {
 			if t, err := s.Prog.ReadTask(cur); err == nil {
 				add(t)
 			}

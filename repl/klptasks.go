@@ -104,8 +104,8 @@ func (s *Session) klpTasks(lp *ftrace.Livepatch) ([]KlpTaskView, error) {
 			tasks = append(tasks, t)
 		}
 	}
-	for i := range s.Prog.Dump.CPUs {
-		if cur, err := s.Prog.CPUCurrent(i); err == nil && !seen[cur] {
+	for cpu := range s.Prog.NrCPUIDs() {
+		if cur, err := s.Prog.CPUCurrent(cpu); err == nil && cur != 0 && !seen[cur] {
 			if t, err := s.Prog.ReadTask(cur); err == nil {
 				seen[cur] = true
 				tasks = append(tasks, t)
