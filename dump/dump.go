@@ -190,8 +190,21 @@ func Open(paths []string, opts Options) (*Dump, error) {
 	return d, nil
 }
 
-// openMapped parses already mapped files; d owns them on success.
-func (d *Dump) openMapped(files []*mappedFile, opts Options) error {
+// openMapped parses already mapped files; d owns them on success. The
+// parsers read headers straight from the mappings, so a file cut short
+// while it is parsed faults: that fault becomes the error.
+func (d *Dump) openMapped(files []*mappedFile, opts Options) (err error) {
+	if files[0].f != nil {
+		var perr error
+		if gerr := guardFault(files, func() { perr = d.parseMapped(files, opts) }); gerr != nil {
+			return gerr
+		}
+		return perr
+	}
+	return d.parseMapped(files, opts)
+}
+
+func (d *Dump) parseMapped(files []*mappedFile, opts Options) error {
 	var magic [16]byte
 	n, _ := files[0].ReadAt(magic[:], 0)
 	var err error

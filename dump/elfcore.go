@@ -1,6 +1,7 @@
 package dump
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
@@ -106,7 +107,8 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 		switch p.typ {
 		case elf.PT_NOTE:
 			n := min(p.filesz, maxNoteBytes)
-			data := f.slice(int64(p.off), n)
+			// Copied out of the mapping: notes outlive the parse.
+			data := bytes.Clone(f.slice(int64(p.off), n))
 			if uint64(len(data)) < p.filesz {
 				d.warnf("PT_NOTE %d at %#x: %#x bytes, file holds %#x (truncated)", i, p.off, p.filesz, len(data))
 			}

@@ -209,9 +209,11 @@ func (ff *flatFile) ReadAt(p []byte, off int64) (int, error) {
 		}
 		pc := ff.pieces[i]
 		k := min(want, pc.hi-pos)
-		src := ff.f.slice(pc.src+(pos-pc.lo), uint64(k))
-		c := copy(p[n:n+int(k)], src)
+		c, err := ff.f.copyAt(p[n:n+int(k)], pc.src+(pos-pc.lo))
 		n += c
+		if err != nil {
+			return n, err
+		}
 		if int64(c) < k {
 			return n, io.EOF
 		}

@@ -166,7 +166,7 @@ func (ks *kernelSpace) readBacking(chunk []byte, a uint64) (int, error) {
 	}
 	if f, ok := IsFault(err); ok {
 		return m, &Fault{Addr: a + uint64(m), Reason: f.Reason,
-			Detail: joinDetail(fmt.Sprintf("physical %#x", f.Addr), f.Detail)}
+			Detail: joinDetail(fmt.Sprintf("physical %#x", f.Addr), f.Detail), Err: f.Err}
 	}
 	if err == nil {
 		return m, &Fault{Addr: a + uint64(m), Reason: NotInDump, Detail: fmt.Sprintf("physical %#x", pa+uint64(m))}

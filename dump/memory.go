@@ -61,7 +61,12 @@ type Fault struct {
 	Phys   bool
 	Reason FaultReason
 	Detail string // optional: which level of the page table, file offset, ...
+	// Err is the underlying error when there is one (a
+	// *FileChangedError); its text is in Detail.
+	Err error
 }
+
+func (f *Fault) Unwrap() error { return f.Err }
 
 func (f *Fault) Error() string {
 	kind := "virtual"

@@ -5,7 +5,10 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"syscall"
+	"unsafe"
 )
 
 // mappedFile is a read-only mapping of one file. Uncompressed page data is
@@ -55,19 +58,93 @@ func newMemFile(name string, data []byte) *mappedFile {
 func (m *mappedFile) Name() string { return m.name }
 func (m *mappedFile) Size() int64  { return int64(len(m.data)) }
 
-// ReadAt copies from the mapping; a short read returns io.EOF.
+// ReadAt copies from the mapping; a short read returns io.EOF, a file cut
+// short under the mapping a *FileChangedError.
 func (m *mappedFile) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("negative offset %d", off)
 	}
-	if off >= int64(len(m.data)) {
-		return 0, io.EOF
+	n, err := m.copyAt(p, off)
+	if err == nil && n < len(p) {
+		err = io.EOF
 	}
-	n := copy(p, m.data[off:])
-	if n < len(p) {
-		return n, io.EOF
+	return n, err
+}
+
+// FileChangedError is a read of a mapped dump file that faulted: the file
+// was truncated (or its storage failed) after it was opened, and the
+// mapping's pages past the new end raise SIGBUS. The read fails instead of
+// the process.
+type FileChangedError struct {
+	File string
+	Off  int64 // the offset whose page faulted
+	Err  error // the runtime's fault
+}
+
+func (e *FileChangedError) Error() string {
+	return fmt.Sprintf("%s: reading at file offset %#x faulted (file truncated or unreadable since it was opened): %v", e.File, e.Off, e.Err)
+}
+
+func (e *FileChangedError) Unwrap() error { return e.Err }
+
+// copyAt copies the mapped bytes at off into dst, as many as the file
+// holds, turning a memory fault during the copy into a *FileChangedError.
+func (m *mappedFile) copyAt(dst []byte, off int64) (n int, err error) {
+	if off < 0 || off >= int64(len(m.data)) {
+		return 0, nil
 	}
-	return n, nil
+	src := m.data[off:]
+	if m.f == nil { // bytes in memory cannot fault
+		return copy(dst, src), nil
+	}
+	// No closure and no slice here: this is every read's path.
+	old := debug.SetPanicOnFault(true)
+	defer m.recoverFault(old, &n, &err)
+	return copy(dst, src), nil
+}
+
+// recoverFault is copyAt's deferred half (recover must be called by the
+// deferred function itself).
+func (m *mappedFile) recoverFault(old bool, n *int, err *error) {
+	debug.SetPanicOnFault(old)
+	if r := recover(); r != nil {
+		*n, *err = 0, faultError([]*mappedFile{m}, r)
+	}
+}
+
+// faultError turns a recovered fault inside one of the files' mappings into
+// a *FileChangedError and re-panics anything else.
+func faultError(files []*mappedFile, r any) error {
+	re, ok := r.(runtime.Error)
+	af, fault := r.(interface{ Addr() uintptr })
+	if ok && fault {
+		for _, m := range files {
+			if len(m.data) == 0 {
+				continue
+			}
+			base := uintptr(unsafe.Pointer(unsafe.SliceData(m.data)))
+			if a := af.Addr(); a >= base && a-base < uintptr(len(m.data)) {
+				return &FileChangedError{File: m.name, Off: int64(a - base), Err: re}
+			}
+		}
+	}
+	panic(r)
+}
+
+// guardFault runs f with memory faults turned into panics
+// (debug.SetPanicOnFault) and a fault inside one of the files' mappings
+// into a *FileChangedError. Any other panic, a nil dereference in f's own
+// code among them, goes on.
+func guardFault(files []*mappedFile, f func()) (err error) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			err = faultError(files, r)
+		}
+	}()
+	f()
+	return nil
 }
 
 // pread reads [off, off+len(p)) with a read from the file rather than

@@ -90,9 +90,11 @@ func (m *segMemory) ReadAt(p []byte, addr uint64) (int, error) {
 			if rest := s.filesz - off; fc > rest {
 				fc = rest
 			}
-			src := s.file.slice(s.off+int64(off), fc)
-			k := copy(p[n:], src)
+			k, err := s.file.copyAt(p[n:n+int(fc)], s.off+int64(off))
 			n += k
+			if err != nil {
+				return n, &Fault{Addr: addr + uint64(n), Phys: m.phys, Reason: Truncated, Detail: err.Error(), Err: err}
+			}
 			if uint64(k) < fc {
 				return n, &Fault{Addr: addr + uint64(n), Phys: m.phys, Reason: Truncated,
 					Detail: fmt.Sprintf("PT_LOAD %d wants file offset %#x, file ends at %#x", s.index, s.off+int64(off)+int64(k), s.file.Size())}
