@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/stack"
@@ -66,14 +65,14 @@ func cmdBt(c *Call) error {
 			n, err := strconv.Atoi(a)
 			note := -1
 			for i := range cpus {
-				if err == nil && s.noteCPU(i) == n {
+				if err == nil && stack.NoteCPU(s.Prog, i) == n {
 					note = i
 				}
 			}
 			if note < 0 {
 				return &UsageError{Cmd: "bt", Msg: fmt.Sprintf("no registers of CPU %q in the dump (it has %d register notes)", a, len(cpus))}
 			}
-			views = append(views, s.btCPU(layout, note))
+			views = append(views, s.btContext(layout, stack.CPUContext(s.Prog, note)))
 		}
 	case len(pos) > 0:
 		for _, a := range pos {
@@ -88,7 +87,7 @@ func cmdBt(c *Call) error {
 			return errors.New("bt: the dump holds no CPU registers (NT_PRSTATUS); name a PID or task")
 		}
 		for i := range cpus {
-			views = append(views, s.btCPU(layout, i))
+			views = append(views, s.btContext(layout, stack.CPUContext(s.Prog, i)))
 		}
 	}
 	if boolFlag(fs, "json") {
@@ -103,32 +102,13 @@ func cmdBt(c *Call) error {
 	return nil
 }
 
-// noteCPU says which CPU register note i belongs to: the CPU whose PACA
-// r13 points at (a ppc64 CPU in the kernel keeps its PACA there), else, in
-// a QEMU dump, pr_pid - 1 (QEMU writes the vCPU index + 1), else i (a
-// kernel's notes are in CPU order, but offline CPUs leave gaps).
-func (s *Session) noteCPU(i int) int {
-	pr := s.Prog.Dump.CPUs[i]
-	if cpu, ok := s.Prog.PacaCPU(pr.GPR[13]); ok {
-		return cpu
+// btContext unwinds one context.
+func (s *Session) btContext(l stack.Layout, c stack.Context) BtView {
+	v := BtView{CPU: c.CPU, PID: -1}
+	if c.HasTask {
+		v.Task, v.PID, v.Comm = c.Task.Addr, c.Task.PID, c.Task.Comm
 	}
-	if s.Prog.Dump.Format == dump.ELFQEMU && pr.PID > 0 {
-		return int(pr.PID) - 1
-	}
-	return i
-}
-
-// btCPU unwinds the CPU of register note n.
-func (s *Session) btCPU(l stack.Layout, n int) BtView {
-	pr := s.Prog.Dump.CPUs[n]
-	cpu := s.noteCPU(n)
-	v := BtView{CPU: cpu, PID: -1}
-	if cur, err := s.Prog.CPUCurrent(cpu); err == nil {
-		if t, err := s.Prog.ReadTask(cur); err == nil {
-			v.Task, v.PID, v.Comm = t.Addr, t.PID, t.Comm
-		}
-	}
-	frames, err := stack.Walk(s.Prog.Mem(), l, stack.Start{SP: pr.GPR[1], NIP: pr.NIP, LR: pr.Link, HaveRegs: true}, s.btOptions())
+	frames, err := stack.Walk(s.Prog.Mem(), l, c.Start, s.btOptions())
 	s.fillBt(&v, frames, err)
 	return v
 }
@@ -159,19 +139,11 @@ func (s *Session) btTaskArg(l stack.Layout, arg string) (BtView, error) {
 		}
 		addr = a
 	}
-	for i := range s.Prog.Dump.CPUs {
-		if cur, err := s.Prog.CPUCurrent(s.noteCPU(i)); err == nil && cur == addr {
-			return s.btCPU(l, i), nil
-		}
-	}
 	t, err := s.Prog.ReadTask(addr)
 	if err != nil {
 		return BtView{}, fmt.Errorf("bt: task %#x: %w", addr, err)
 	}
-	v := BtView{CPU: -1, PID: t.PID, Task: t.Addr, Comm: t.Comm}
-	frames, err := stack.Walk(s.Prog.Mem(), l, stack.Start{SP: t.KSP}, s.btOptions())
-	s.fillBt(&v, frames, err)
-	return v, nil
+	return s.btContext(l, stack.TaskContext(s.Prog, t)), nil
 }
 
 func (s *Session) btOptions() stack.Options {

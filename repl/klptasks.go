@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/stack"
 )
 
@@ -91,40 +90,33 @@ func (s *Session) klpTasks(lp *ftrace.Livepatch) ([]KlpTaskView, error) {
 		return nil, err
 	}
 	ranges := klpRanges(lp)
-	var tasks []kernel.Task
+	ctxs, walkErr := stack.AllContexts(s.Prog)
+	// Idle tasks of CPUs without a register note are on no list.
 	seen := map[uint64]bool{}
-	var walkErr error
-	for t, err := range s.Prog.ForEachTask() {
-		if err != nil {
-			walkErr = err
-			break
-		}
-		if !seen[t.Addr] {
-			seen[t.Addr] = true
-			tasks = append(tasks, t)
-		}
+	for _, c := range ctxs {
+		seen[c.Task.Addr] = true
 	}
 	for cpu := range s.Prog.NrCPUIDs() {
 		if cur, err := s.Prog.CPUCurrent(cpu); err == nil && cur != 0 && !seen[cur] {
 			if t, err := s.Prog.ReadTask(cur); err == nil {
 				seen[cur] = true
-				tasks = append(tasks, t)
+				ctxs = append(ctxs, stack.TaskContext(s.Prog, t))
 			}
 		}
 	}
 	var out []KlpTaskView
-	for _, t := range tasks {
-		v := KlpTaskView{PID: t.PID, Comm: t.Comm, Task: t.Addr, PatchState: t.PatchState}
+	for _, c := range ctxs {
+		if !c.HasTask {
+			continue
+		}
+		t := c.Task
 		if !t.HasPatchState {
 			return nil, fmt.Errorf("task_struct has no patch_state (kernel without CONFIG_LIVEPATCH)")
 		}
-		bv, err := s.btTaskArg(layout, fmt.Sprintf("%#x", t.Addr))
-		if err != nil {
-			v.Error = err.Error()
-		} else {
-			v.Error = bv.Error
-			v.Frames = klpHits(bv.Frames, ranges)
-		}
+		v := KlpTaskView{PID: t.PID, Comm: t.Comm, Task: t.Addr, PatchState: t.PatchState}
+		bv := s.btContext(layout, c)
+		v.Error = bv.Error
+		v.Frames = klpHits(bv.Frames, ranges)
 		out = append(out, v)
 	}
 	return out, walkErr
