@@ -96,6 +96,8 @@ func Run(p *kernel.Program, opts Options) *Report {
 	set := modules.Analyze(p)
 	st, err := ftrace.Load(set)
 	r := Audit(set, st, err, opts)
+	auditContexts(p, r)
+	r.sort()
 	for _, ex := range extra {
 		ex(p, set, r)
 	}

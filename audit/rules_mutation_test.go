@@ -13,6 +13,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/internal/damage"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/kdump-inspect/kdump-inspect/stack"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -144,6 +145,30 @@ var mutations = []mutation{
 				}
 			}
 			t.Fatal("no klp function cmdline_proc_show")
+		}},
+	{rule: "EXEC-IN-FLAGGED-STUB", module: "klp_stub_bug", what: "a return address on init's sleeping stack (the LR save doubleword of its do_sys_poll frame) pointed into ftrace_ool_stub[0] of klp_stub_bug, where the livepatch stub landed",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			var init kernel.Task
+			for tk, err := range b.p.ForEachTask() {
+				must(t, err)
+				if tk.PID == 1 {
+					init = tk
+					break
+				}
+			}
+			l, err := stack.LayoutFor(b.p.Context, false)
+			must(t, err)
+			frames, err := stack.Walk(b.p.Mem(), l, stack.TaskContext(b.p, init).Start, stack.Options{})
+			must(t, err)
+			for _, f := range frames {
+				if f.Kind == stack.KindReturn {
+					if loc := b.p.Resolver.Lookup(f.PC); loc.Symbol != nil && loc.Symbol.Name == "do_sys_poll" {
+						must(t, v.PatchU64(f.SP+16, b.set.Find("klp_stub_bug").Stubs.OOL[0].Addr+8))
+						return
+					}
+				}
+			}
+			t.Fatal("init is not in do_sys_poll")
 		}},
 	{rule: "NO-DEBUGINFO", module: "klp_tgt", what: "no module directory given (every .ko missing)",
 		opts: kernel.Options{ModuleDirs: []string{os.TempDir() + "/kdump-inspect-no-such-dir"}}},

@@ -12,6 +12,7 @@ package kernel
 
 import (
 	"bytes"
+	"debug/dwarf"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -535,7 +536,17 @@ func (p *Program) ReadU32(addr uint64) (uint32, error) {
 
 // Variable returns the typed object of a vmlinux global variable.
 func (p *Program) Variable(name string) (Object, error) {
-	t, err := p.Types.VariableType(name)
+	var t dwarf.Type
+	var err error
+	// Through Context.Types when it can (a recorder in the example
+	// generator stands there).
+	if vt, ok := p.Context.Types.(interface {
+		VariableType(string) (dwarf.Type, error)
+	}); ok {
+		t, err = vt.VariableType(name)
+	} else {
+		t, err = p.Types.VariableType(name)
+	}
 	if err != nil {
 		return Object{}, err
 	}
@@ -548,7 +559,7 @@ func (p *Program) Variable(name string) (Object, error) {
 
 // Object returns an object of the named type at addr.
 func (p *Program) Object(typeName string, addr uint64) (Object, error) {
-	t, err := p.Types.Lookup(typeName)
+	t, err := p.Context.Types.Lookup(typeName)
 	if err != nil {
 		return Object{}, err
 	}

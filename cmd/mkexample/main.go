@@ -83,6 +83,7 @@ func readme(cmd, origin string, o extract.Options, res *extract.Result) string {
 	if o.Ftrace {
 		b.WriteString(", `ftrace.Load` (dyn_ftrace records, ftrace_ops, livepatch state)")
 	}
+	b.WriteString(", the back-chain walk of every CPU's and task's stack (package `stack`, as `bt` and the audit's EXEC-IN-FLAGGED-STUB walk them)")
 	if o.Extra != nil {
 		b.WriteString(", and the printk log (`repl.ReadLog`)")
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/internal/coregen"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/kdump-inspect/kdump-inspect/stack"
 )
 
 // Options say what to extract.
@@ -97,10 +98,26 @@ func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kerne
 	if withFtrace {
 		n, ferr = walkFtrace(p, set, tr)
 	}
+	// The audit's EXEC-IN-FLAGGED-STUB walks every CPU's and task's stack
+	// (and bt and ps do); keep what they read.
+	ferr = errors.Join(ferr, walkStacks(p))
 	if extra != nil {
 		ferr = errors.Join(ferr, extra(p))
 	}
 	return set, n, ferr
+}
+
+// walkStacks unwinds every context as audit's auditContexts does.
+func walkStacks(p *kernel.Program) error {
+	layout, err := stack.LayoutFor(p.Context, p.Features.StartOPD)
+	if err != nil {
+		return err
+	}
+	ctxs, err := stack.AllContexts(p)
+	for _, c := range ctxs {
+		stack.Walk(p.Mem(), layout, c.Start, stack.Options{})
+	}
+	return err
 }
 
 func readVmcoreinfo(p *kernel.Program) error {
