@@ -150,9 +150,11 @@ func memberAddr(ctx *Context, addr uint64, typeName, member string) (uint64, err
 	return m.Addr, nil
 }
 
-// CPUCurrent returns the task running on cpu: paca_ptrs[cpu]->__current
-// (ppc64 keeps current in the PACA, arch/powerpc/include/asm/current.h).
-func (p *Program) CPUCurrent(cpu int) (uint64, error) {
+// pacaAddr is paca_ptrs[cpu], the address of cpu's struct paca_struct.
+func (p *Program) pacaAddr(cpu int) (uint64, error) {
+	if n := p.NrCPUIDs(); n > 0 && cpu >= n {
+		return 0, fmt.Errorf("cpu %d: nr_cpu_ids is %d", cpu, n)
+	}
 	pp, err := p.Variable("paca_ptrs")
 	if err != nil {
 		return 0, err
@@ -161,14 +163,19 @@ func (p *Program) CPUCurrent(cpu int) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if n, err := p.Variable("nr_cpu_ids"); err == nil {
-		if v, err := n.Uint(); err == nil && uint64(cpu) >= v {
-			return 0, fmt.Errorf("cpu %d: nr_cpu_ids is %d", cpu, v)
-		}
-	}
 	paca, err := p.ReadU64(arr + 8*uint64(cpu))
 	if err != nil {
 		return 0, fmt.Errorf("paca_ptrs[%d]: %w", cpu, err)
+	}
+	return paca, nil
+}
+
+// CPUCurrent returns the task running on cpu: paca_ptrs[cpu]->__current
+// (ppc64 keeps current in the PACA, arch/powerpc/include/asm/current.h).
+func (p *Program) CPUCurrent(cpu int) (uint64, error) {
+	paca, err := p.pacaAddr(cpu)
+	if err != nil {
+		return 0, err
 	}
 	o, err := p.Object("struct paca_struct", paca)
 	if err != nil {
@@ -185,22 +192,13 @@ func (p *Program) CPUCurrent(cpu int) (uint64, error) {
 // In kernel mode a ppc64 CPU keeps its PACA's address in r13, so this maps
 // a register note to its CPU without trusting the note's order or pr_pid.
 func (p *Program) PacaCPU(paca uint64) (int, bool) {
-	pp, err := p.Variable("paca_ptrs")
-	if err != nil {
-		return 0, false
-	}
-	arr, err := pp.Pointer()
-	if err != nil {
-		return 0, false
-	}
-	n := uint64(max(p.NrCPUIDs(), 1))
-	for cpu := uint64(0); cpu < n; cpu++ {
-		a, err := p.ReadU64(arr + 8*cpu)
+	for cpu := range max(p.NrCPUIDs(), 1) {
+		a, err := p.pacaAddr(cpu)
 		if err != nil {
 			return 0, false
 		}
 		if a == paca && a != 0 {
-			return int(cpu), true
+			return cpu, true
 		}
 	}
 	return 0, false

@@ -113,24 +113,15 @@ func (d *indexDecoder) fail(msg string) {
 	}
 }
 
-func (d *indexDecoder) uv(what string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("bad or cut-short varint for " + what)
-		return 0
-	}
-	d.off += n
-	return v
-}
+func (d *indexDecoder) uv(what string) uint64 { return readVarint(d, what, binary.Uvarint) }
+func (d *indexDecoder) sv(what string) int64  { return readVarint(d, what, binary.Varint) }
 
-func (d *indexDecoder) sv(what string) int64 {
+// readVarint reads one varint with dec (binary.Uvarint or binary.Varint).
+func readVarint[T uint64 | int64](d *indexDecoder, what string, dec func([]byte) (T, int)) T {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b[d.off:])
+	v, n := dec(d.b[d.off:])
 	if n <= 0 {
 		d.fail("bad or cut-short varint for " + what)
 		return 0
