@@ -1,7 +1,10 @@
 package repl
 
 import (
+	"bytes"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -124,5 +127,45 @@ func TestVtopCorpus(t *testing.T) {
 				t.Errorf("%s .stubs %s: %+v, want %s by %s", st.Module, st.StubsVA, vt[0], st.StubsPA, c.how)
 			}
 		}
+	}
+}
+
+// TestVtopStubsBytesCorpus: on every corpus kernel (radix and hash), the
+// physical address vtop gives for a module's .stubs holds the bytes the
+// kernel had there (truth.json stubs_raw_hex).
+func TestVtopStubsBytesCorpus(t *testing.T) {
+	for _, dir := range testcorpus.Dirs {
+		t.Run(dir, func(t *testing.T) {
+			s := corpusSession(t, dir)
+			tr := testcorpus.LoadTruth(t, testcorpus.Dir(t, dir))
+			for _, m := range tr.DumpModules() {
+				va := hexNum(t, m["stubs_section_addr"].(string))
+				want, err := hex.DecodeString(m["stubs_raw_hex"].(string))
+				if err != nil || len(want) == 0 {
+					t.Fatalf("%s: stubs_raw_hex: %v", m["name"], err)
+				}
+				var vt []VtopView
+				if err := json.Unmarshal([]byte(run(t, s, "vtop --json "+m["stubs_section_addr"].(string))), &vt); err != nil {
+					t.Fatal(err)
+				}
+				if !vt[0].OK || vt[0].How != "page tables" || len(vt[0].Steps) < 2 {
+					t.Fatalf("%s: vtop %#x: %+v", m["name"], va, vt[0])
+				}
+				got := make([]byte, len(want))
+				// .stubs may cross a page: read page by page through vtop.
+				for off := 0; off < len(want); {
+					var v []VtopView
+					json.Unmarshal([]byte(run(t, s, fmt.Sprintf("vtop --json %#x", va+uint64(off)))), &v)
+					n := min(len(want)-off, int(s.Prog.PageSize-(va+uint64(off))%s.Prog.PageSize))
+					if _, err := s.Prog.Phys.ReadAt(got[off:off+n], v[0].PA); err != nil {
+						t.Fatalf("%s: physical %#x: %v", m["name"], v[0].PA, err)
+					}
+					off += n
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s: .stubs at physical %#x differs from truth.json", m["name"], vt[0].PA)
+				}
+			}
+		})
 	}
 }
