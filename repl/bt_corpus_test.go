@@ -339,3 +339,46 @@ func TestKlpTasksCorpus(t *testing.T) {
 		})
 	}
 }
+
+// TestBtLinesCorpus: bt -l names the files the kernel source defines these
+// functions in (vmlinux line tables, and the module's .ko for
+// trace_events_sample).
+func TestBtLinesCorpus(t *testing.T) {
+	s := corpusSession(t, "buggy-radix")
+	want := map[string]string{
+		"do_idle":           "kernel/sched/idle.c",
+		"cpu_startup_entry": "kernel/sched/idle.c",
+		"rest_init":         "init/main.c",
+		"start_secondary":   "arch/powerpc/kernel/smp.c",
+		"simple_thread":     "samples/trace_events/trace-events-sample.c",
+		"kthread":           "kernel/kthread.c",
+		"schedule":          "kernel/sched/core.c",
+	}
+	var ps []PsView
+	if err := json.Unmarshal([]byte(run(t, s, "ps --json")), &ps); err != nil {
+		t.Fatal(err)
+	}
+	args := ""
+	for _, p := range ps {
+		if p.Comm == "event-sample" {
+			args = strconv.FormatInt(p.PID, 10)
+		}
+	}
+	seen := map[string]bool{}
+	for _, line := range []string{"-l", "-l " + args} {
+		for _, v := range btJSON(t, s, line) {
+			for _, f := range v.Frames {
+				fn := funcName(f.Location)
+				if file, ok := want[fn]; ok {
+					seen[fn] = true
+					if !strings.HasSuffix(f.File, "/"+file) || f.Line <= 0 {
+						t.Errorf("%s: %s:%d, want a line of %s", fn, f.File, f.Line, file)
+					}
+				}
+			}
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("frames seen %v, want all of %v", seen, want)
+	}
+}

@@ -23,6 +23,10 @@ type BtFrame struct {
 	// slot or OOL ftrace stub, which ftrace call site.
 	Note      string       `json:"note,omitempty"`
 	Exception *BtException `json:"exception,omitempty"`
+	// File and Line (bt -l) are the source position of the call: PC
+	// itself for a NIP frame, PC-4 (the branch-and-link) for the others.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
 }
 
 // BtException is an interrupt frame.
@@ -89,6 +93,9 @@ func cmdBt(c *Call) error {
 		for i := range cpus {
 			views = append(views, s.btContext(layout, stack.CPUContext(s.Prog, i)))
 		}
+	}
+	if boolFlag(fs, "l") {
+		s.addBtLines(views)
 	}
 	if boolFlag(fs, "json") {
 		return c.JSON(views)
@@ -171,6 +178,27 @@ func (s *Session) fillBt(v *BtView, frames []stack.Frame, err error) {
 	}
 	if err != nil {
 		v.Error = err.Error()
+	}
+}
+
+// addBtLines fills File and Line from the DWARF line tables of the
+// vmlinux or the module's .ko (as dis -l).
+func (s *Session) addBtLines(views []BtView) {
+	for i := range views {
+		for j := range views[i].Frames {
+			f := &views[i].Frames[j]
+			pc := f.PC
+			if f.Kind != "NIP" {
+				pc -= 4
+			}
+			fn := uint64(0)
+			if loc := s.resolve(pc); loc.Symbol != nil {
+				fn = pc - loc.Off
+			}
+			if sl, ok, err := s.sourceLine(pc, fn); err == nil && ok {
+				f.File, f.Line = sl.File, sl.Line
+			}
+		}
 	}
 }
 
@@ -277,6 +305,9 @@ func writeBt(w io.Writer, v BtView) {
 			line += "  " + f.Note
 		}
 		fmt.Fprintln(w, line)
+		if f.File != "" {
+			fmt.Fprintf(w, "     %s: %d\n", f.File, f.Line)
+		}
 		if e := f.Exception; e != nil {
 			mode := "kernel"
 			if e.User {
