@@ -67,6 +67,9 @@ func (p *Program) installVmallocFallback() {
 	p.Vmalloc = &VmallocFallback{raw: p.Context.Mem}
 	m, ok := dump.WithTranslateFallback(p.Context.Mem, func(va uint64, raw dump.Memory) (uint64, bool) {
 		v := p.Vmalloc
+		if p.Types == nil {
+			return 0, false // too early in Open: not worth a lasting failure
+		}
 		idx := v.index(func() (*vmapIndex, error) { return p.buildVmapIndex(raw) })
 		if idx == nil {
 			return 0, false
@@ -86,9 +89,6 @@ func (p *Program) installVmallocFallback() {
 // (vmap_nodes[0..nr_vmap_nodes), busy.head), before that on the global
 // vmap_area_list. Feature-detected by symbol.
 func (p *Program) buildVmapIndex(raw dump.Memory) (*vmapIndex, error) {
-	if p.Types == nil {
-		return nil, fmt.Errorf("no types")
-	}
 	ctx := *p.Context
 	ctx.Mem = raw
 	ctx.MaxList = maxVmapAreas
@@ -198,7 +198,7 @@ func (p *Program) vmallocPhys(ix *vmapIndex, va uint64, raw dump.Memory) (uint64
 // walk).
 func (p *Program) VmallocPhys(va uint64) (uint64, bool) {
 	v := p.Vmalloc
-	if v == nil || v.raw == nil {
+	if v == nil || v.raw == nil || p.Types == nil {
 		return 0, false
 	}
 	idx := v.index(func() (*vmapIndex, error) { return p.buildVmapIndex(v.raw) })
