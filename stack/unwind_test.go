@@ -7,8 +7,11 @@ import (
 	"testing"
 )
 
-// mem is sparse doubleword memory; unset words fault.
+// mem is sparse doubleword memory; unset words fault. Words read in
+// memOrder (the tests run once per byte order).
 type mem map[uint64]uint64
+
+var memOrder binary.ByteOrder = binary.LittleEndian
 
 func (m mem) ReadAt(p []byte, addr uint64) (int, error) {
 	for i := 0; i < len(p); i += 8 {
@@ -16,7 +19,7 @@ func (m mem) ReadAt(p []byte, addr uint64) (int, error) {
 		if !ok {
 			return i, fmt.Errorf("no data at %#x", addr+uint64(i))
 		}
-		binary.LittleEndian.PutUint64(p[i:], v)
+		memOrder.PutUint64(p[i:], v)
 	}
 	return len(p), nil
 }
@@ -232,4 +235,22 @@ func FuzzUnwind(f *testing.F) {
 			t.Fatalf("%d frames", len(fr))
 		}
 	})
+}
+
+// TestWalkBigEndian runs the walks on a big-endian kernel's memory: the
+// marker is the doubleword that reads "REGS" in memory
+// (STACK_FRAME_REGS_MARKER is defined per byte order for that), and
+// LayoutFor would pick it from the context's order.
+func TestWalkBigEndian(t *testing.T) {
+	saved, savedLayout := memOrder, testLayout
+	defer func() { memOrder, testLayout = saved, savedLayout }()
+	memOrder = binary.BigEndian
+	testLayout.Order = binary.BigEndian
+	testLayout.Marker = uint64(binary.BigEndian.Uint32([]byte("REGS")))
+	if testLayout.Marker != 0x52454753 {
+		t.Fatalf("big-endian marker %#x, want 0x52454753 (asm/ptrace.h)", testLayout.Marker)
+	}
+	t.Run("leaf", TestWalkLeafAtNIP)
+	t.Run("exception", TestWalkExceptionFrames)
+	t.Run("ksp", TestWalkFromKSP)
 }
