@@ -204,6 +204,19 @@ func (p *Program) PacaCPU(paca uint64) (int, bool) {
 	return 0, false
 }
 
+// CurrentTasks maps the task running on each CPU below nr_cpu_ids
+// (paca_ptrs[cpu]->__current, where readable) to that CPU. The idle tasks
+// of CPUs other than 0 are on no task list; this finds them.
+func (p *Program) CurrentTasks() map[uint64]int {
+	out := map[uint64]int{}
+	for cpu := range p.NrCPUIDs() {
+		if cur, err := p.CPUCurrent(cpu); err == nil && cur != 0 {
+			out[cur] = cpu
+		}
+	}
+	return out
+}
+
 // NrCPUIDs is nr_cpu_ids (capped at 1<<14), or 0 when unreadable.
 func (p *Program) NrCPUIDs() int {
 	nv, err := p.Variable("nr_cpu_ids")

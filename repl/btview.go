@@ -364,12 +364,7 @@ func cmdPs(c *Call) error {
 		return err
 	}
 	s := c.S
-	onCPU := map[uint64]int{}
-	for cpu := range s.Prog.NrCPUIDs() {
-		if cur, err := s.Prog.CPUCurrent(cpu); err == nil && cur != 0 {
-			onCPU[cur] = cpu
-		}
-	}
+	onCPU := s.Prog.CurrentTasks()
 	var out []PsView
 	seen := map[uint64]bool{}
 	add := func(t kernel.Task) {
@@ -392,8 +387,8 @@ func cmdPs(c *Call) error {
 		add(t)
 	}
 	// Idle tasks of other CPUs are on no task list.
-	for cpu := range s.Prog.NrCPUIDs() {
-		if cur, err := s.Prog.CPUCurrent(cpu); err == nil && cur != 0 && !seen[cur] {
+	for _, cur := range sortedKeys(onCPU) {
+		if !seen[cur] {
 			if t, err := s.Prog.ReadTask(cur); err == nil {
 				add(t)
 			}

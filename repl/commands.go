@@ -1,10 +1,11 @@
 package repl
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -490,12 +491,13 @@ func (s *Session) castPointer(typ, addrS string) (kernel.Object, error) {
 	return s.Prog.Object(base, addr)
 }
 
-// sortedKeys returns a map's keys sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
+// sortedKeys returns a map's keys sorted, for output that does not change
+// from run to run.
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }

@@ -96,8 +96,8 @@ func (s *Session) klpTasks(lp *ftrace.Livepatch) ([]KlpTaskView, error) {
 	for _, c := range ctxs {
 		seen[c.Task.Addr] = true
 	}
-	for cpu := range s.Prog.NrCPUIDs() {
-		if cur, err := s.Prog.CPUCurrent(cpu); err == nil && cur != 0 && !seen[cur] {
+	for _, cur := range sortedKeys(s.Prog.CurrentTasks()) {
+		if !seen[cur] {
 			if t, err := s.Prog.ReadTask(cur); err == nil {
 				seen[cur] = true
 				ctxs = append(ctxs, stack.TaskContext(s.Prog, t))
