@@ -257,6 +257,10 @@ func TestPrintSizeofCorpus(t *testing.T) {
 		"p sizeof modules":                  "sizeof modules = 16\n",
 		"p sizeof(init_task.comm)":          "sizeof(init_task.comm) = 16\n",
 		"p -x sizeof(struct module *)":      "sizeof(struct module *) = 0x8\n",
+		// include/linux/ftrace.h: typedef void (*ftrace_func_t)(...): a
+		// pointer, not the function it points to.
+		"p sizeof(ftrace_func_t)":         "sizeof(ftrace_func_t) = 8\n",
+		"whatis struct ftrace_ops_hash *": "type = struct ftrace_ops_hash *\nSIZE: 8\n",
 	} {
 		if got := run(t, s, line); got != want {
 			t.Errorf("%s: %q, want %q", line, got, want)

@@ -373,7 +373,10 @@ func (s *Session) sizeof(arg string) (int64, error) {
 		return s.Prog.PtrSize, nil
 	}
 	if t, err := s.lookupType(arg); err == nil {
-		if n := s.complete(t).Size(); n >= 0 {
+		if n := s.typeSize(t); n >= 0 {
+			return n, nil
+		}
+		if n := s.typeSize(s.complete(t)); n >= 0 { // a declaration
 			return n, nil
 		}
 		return 0, fmt.Errorf("p: sizeof(%s): incomplete type", arg)

@@ -121,9 +121,9 @@ func (s *Session) printDefinition(c *Call, t dwarf.Type, withOffsets bool) {
 		if td, ok := t.(*dwarf.TypedefType); ok {
 			c.Printf("typedef %s;\n", declare(td.Name, td.Type))
 		} else {
-			c.Printf("type = %s\n", t.String())
+			c.Printf("type = %s\n", declare("", t))
 		}
-		if n := t.Size(); n >= 0 {
+		if n := s.typeSize(t); n >= 0 {
 			c.Printf("SIZE: %d\n", n)
 		}
 	}
@@ -169,4 +169,17 @@ func parseCount(s string) (int, error) {
 		return 0, fmt.Errorf("bad count %q", s)
 	}
 	return n, nil
+}
+
+// typeSize is the size of t; a pointer (or a typedef of one, such as a
+// function-pointer typedef) whose DWARF gives no byte size has the
+// target's pointer size.
+func (s *Session) typeSize(t dwarf.Type) int64 {
+	if n := t.Size(); n >= 0 {
+		return n
+	}
+	if _, ok := symbols.Underlying(t).(*dwarf.PtrType); ok {
+		return s.Prog.PtrSize
+	}
+	return -1
 }
