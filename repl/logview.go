@@ -328,6 +328,9 @@ func cmdKlp(c *Call) error {
 		return fmt.Errorf("klp: %w", err)
 	}
 	if st.Livepatch == nil {
+		if _, err := c.S.Prog.SymbolAddr("klp_patches"); err != nil {
+			return fmt.Errorf("klp: this kernel has no livepatch support (no klp_patches: CONFIG_LIVEPATCH is off)")
+		}
 		return fmt.Errorf("klp: no livepatch state read")
 	}
 	if boolFlag(fs, "tasks") {
