@@ -386,3 +386,36 @@ func TestBtLinesCorpus(t *testing.T) {
 		t.Errorf("frames seen %v, want all of %v", seen, want)
 	}
 }
+
+// TestSysCorpus: sys against the guest's own words: the "Linux version"
+// banner on its console (release, and the version from '#'), QEMU's
+// -smp 2 (qemu-cmdline.txt), UTS_MACHINE ppc64le (arch/powerpc/Makefile,
+// little-endian), and as many tasks as ps lists.
+func TestSysCorpus(t *testing.T) {
+	for _, dir := range testcorpus.Dirs {
+		t.Run(dir, func(t *testing.T) {
+			s := corpusSession(t, dir)
+			d := testcorpus.Dir(t, dir)
+			con, err := os.ReadFile(filepath.Join(d, "console.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := regexp.MustCompile(`(?m)^Linux version (\S+) .*? (#\d+ .*)$`).FindSubmatch(con)
+			if m == nil {
+				t.Fatal("console.log has no Linux version banner")
+			}
+			qemu, _ := os.ReadFile(filepath.Join(d, "qemu-cmdline.txt"))
+			smp := regexp.MustCompile(`-smp (\d+)`).FindSubmatch(qemu)
+			var v SysView
+			if err := json.Unmarshal([]byte(run(t, s, "sys --json")), &v); err != nil {
+				t.Fatal(err)
+			}
+			var ps []PsView
+			json.Unmarshal([]byte(run(t, s, "ps --json")), &ps)
+			if v.Release != string(m[1]) || v.Version != strings.TrimSpace(string(m[2])) || v.Machine != "ppc64le" ||
+				smp == nil || strconv.Itoa(v.CPUs) != string(smp[1]) || v.Tasks != len(ps) || len(v.Errors) != 0 {
+				t.Errorf("sys: %+v; console: release %q version %q; -smp %s; ps lists %d", v, m[1], m[2], smp[1], len(ps))
+			}
+		})
+	}
+}

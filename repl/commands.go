@@ -74,6 +74,9 @@ func builtinCommands() []Command {
 				fs.Bool("l", false, "source FILE: LINE of each frame's call (DWARF line tables, as dis -l)")
 				jsonFlag(fs)
 			}, Run: cmdBt},
+		{Name: "sys", Usage: "sys [--json]",
+			Help:  "The system, as crash's sys shows it: vmlinux and dump files, online CPUs (__num_online_cpus), the task count, init_uts_ns (nodename, release, version, machine), memory (_totalram_pages), load average (avenrun), the newest printk timestamp, and the panic or oops message when the log holds one.",
+			Flags: jsonFlag, Run: cmdSys},
 		{Name: "ps", Usage: "ps [--json]",
 			Help:  "List the tasks: every process on init_task.tasks and its threads, plus each CPU's current task (paca_ptrs[cpu]->__current; the idle tasks of CPUs other than 0 are on no list). `>` marks a task running on a CPU; ST is __state as /proc shows it (RU, IN, UN, ID, ST, TR, DE).",
 			Flags: jsonFlag, Run: cmdPs},
