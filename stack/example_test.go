@@ -2,6 +2,9 @@ package stack
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/damage"
@@ -131,4 +134,72 @@ func FuzzContextsOverDamage(f *testing.F) {
 			}
 		}
 	})
+}
+
+func frameNames(t *testing.T, p *kernel.Program, fr []Frame) []string {
+	t.Helper()
+	var out []string
+	for _, f := range fr {
+		loc := p.Resolver.Lookup(f.PC)
+		if loc.Symbol == nil {
+			out = append(out, fmt.Sprintf("%#x", f.PC))
+			continue
+		}
+		out = append(out, loc.Symbol.Name)
+	}
+	return out
+}
+
+// TestExampleStacks unwinds the committed examples (no ../shared needed):
+// the boot CPU idles in rest_init -> cpu_startup_entry -> do_idle
+// (init/main.c), entered from start_kernel and start_here_common
+// (head_64.S), on the corpus kernel and on Debian's, radix and hash; the
+// corpus kernel's second CPU from start_secondary (smp.c); and init's
+// system call ends in the interrupt frame whose pt_regs the guest console
+// printed as "REGS: c00000000245fe80 TRAP: 3000" (the corpus's
+// buggy-radix/console.log), from user mode.
+func TestExampleStacks(t *testing.T) {
+	boot := []string{"do_idle", "cpu_startup_entry", "rest_init", "start_kernel", "start_here_common"}
+	for _, ex := range []string{example, "../testdata/example/distro-4k/vmcore-radix.zst", "../testdata/example/distro-4k/vmcore-hash.zst"} {
+		t.Run(filepath.Base(filepath.Dir(ex))+"/"+filepath.Base(ex), func(t *testing.T) {
+			p, err := kernel.Open([]string{ex}, kernel.Options{CacheDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			l, err := LayoutFor(p.Context, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range p.Dump.CPUs {
+				c := CPUContext(p, i)
+				fr, err := Walk(p.Mem(), l, c.Start, Options{})
+				if err != nil {
+					t.Fatalf("cpu %d: %v", c.CPU, err)
+				}
+				names := frameNames(t, p, fr)
+				want := boot
+				if c.CPU == 1 {
+					want = []string{"do_idle", "cpu_startup_entry", "start_secondary", "start_secondary_prolog"}
+				}
+				if k := slices.Index(names, want[0]); k < 0 || !slices.Equal(names[k:], want) || names[0] != "plpar_hcall_norets_notrace" {
+					t.Errorf("cpu %d: %v, want plpar_hcall_norets_notrace first and %v last", c.CPU, names, want)
+				}
+				if !c.HasTask || c.Task.PID != 0 {
+					t.Errorf("cpu %d runs %+v, want an idle task", c.CPU, c.Task)
+				}
+			}
+			if ex != example {
+				return
+			}
+			fr, err := Walk(p.Mem(), l, TaskContext(p, initTask(t, p)).Start, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := fr[len(fr)-1].Exception
+			if e == nil || e.Addr != 0xc00000000245fe80 || e.Regs.Trap != 0x3000 || !e.Regs.User() {
+				t.Errorf("init's last frame %+v, exception %+v", fr[len(fr)-1], e)
+			}
+		})
+	}
 }
