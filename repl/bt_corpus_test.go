@@ -208,13 +208,7 @@ func TestPCNoteStubsCorpus(t *testing.T) {
 	if mod == nil {
 		t.Fatal("truth.json: no klp_stub_bug")
 	}
-	hex := func(v any) uint64 {
-		n, err := strconv.ParseUint(strings.TrimPrefix(v.(string), "0x"), 16, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	hex := func(v any) uint64 { return hexNum(t, v.(string)) }
 	ool := mod["ool_stubs_decoded"].([]any)
 	slots := mod["stub_slots"].([]any)
 	slot := func(i int) map[string]any { return slots[i].(map[string]any) }

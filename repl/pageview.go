@@ -99,13 +99,12 @@ func (s *Session) physOf(va uint64) (uint64, error) {
 
 // VtopView is one vtop answer.
 type VtopView struct {
-	VA     uint64     `json:"va"`
-	PA     uint64     `json:"pa"`
-	OK     bool       `json:"ok"`
-	How    string     `json:"how"` // "linear map", "page tables", "vm_struct->pages"
-	Steps  []VtopStep `json:"steps,omitempty"`
-	Error  string     `json:"error,omitempty"`
-	Vmlist uint64     `json:"vm_struct_pa,omitempty"` // PA by vm_struct->pages, when the walk failed
+	VA    uint64     `json:"va"`
+	PA    uint64     `json:"pa"`
+	OK    bool       `json:"ok"`
+	How   string     `json:"how"` // "linear map", "page tables", "vm_struct->pages"
+	Steps []VtopStep `json:"steps,omitempty"`
+	Error string     `json:"error,omitempty"`
 }
 
 // VtopStep is one level of the walk.
