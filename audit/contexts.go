@@ -64,7 +64,17 @@ func auditContexts(p *kernel.Program, r *Report) {
 	if err != nil {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("task list incomplete, stacks checked for %d contexts: %v", len(ctxs), err))
 	}
+	stale := 0
+	defer func() {
+		if stale > 0 {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%d tasks run on CPUs whose registers the dump lacks: their stacks were not checked (thread.ksp is stale while a task runs)", stale))
+		}
+	}()
 	for _, c := range ctxs {
+		if c.Stale {
+			stale++
+			continue
+		}
 		frames, _ := stack.Walk(p.Mem(), layout, c.Start, stack.Options{})
 		for i, fr := range frames {
 			// Ranges may overlap (a stub over an OOL entry): take every

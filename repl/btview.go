@@ -48,6 +48,9 @@ type BtView struct {
 	Comm   string    `json:"comm"`
 	Frames []BtFrame `json:"frames"`
 	Error  string    `json:"error,omitempty"`
+	// Warning says when the frames cannot be trusted (a running task
+	// unwound from its stale thread.ksp).
+	Warning string `json:"warning,omitempty"`
 }
 
 func cmdBt(c *Call) error {
@@ -117,6 +120,9 @@ func (s *Session) btContext(l stack.Layout, c stack.Context) BtView {
 	}
 	frames, err := stack.Walk(s.Prog.Mem(), l, c.Start, s.btOptions())
 	s.fillBt(&v, frames, err)
+	if c.Stale {
+		v.Warning = fmt.Sprintf("running on CPU %d, whose registers the dump lacks: unwound from thread.ksp, saved at its last switch; the frames may be stale", c.CPU)
+	}
 	return v
 }
 
@@ -296,6 +302,9 @@ func writeBt(w io.Writer, v BtView) {
 		cpu = strconv.Itoa(v.CPU)
 	}
 	fmt.Fprintf(w, "PID: %-6d TASK: %x  CPU: %s  COMMAND: %q\n", v.PID, v.Task, cpu, v.Comm)
+	if v.Warning != "" {
+		fmt.Fprintf(w, "     (%s)\n", v.Warning)
+	}
 	for _, f := range v.Frames {
 		line := fmt.Sprintf(" #%-2d [%x] %s at %x", f.Level, f.SP, f.Location, f.PC)
 		if f.Kind == "LR" {

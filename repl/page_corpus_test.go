@@ -169,3 +169,18 @@ func TestVtopStubsBytesCorpus(t *testing.T) {
 		})
 	}
 }
+
+// TestBtWithoutRegistersCorpus: makedumpfile's -d 31 file holds no CPU
+// register notes, but it is the same stopped VM as the full dump (corpus
+// README), where CPU 0 runs swapper/0: bt of PID 0 must name CPU 0 and
+// warn that thread.ksp is stale.
+func TestBtWithoutRegistersCorpus(t *testing.T) {
+	s := openD31(t)
+	if len(s.Prog.Dump.CPUs) != 0 {
+		t.Skipf("the -d 31 file has %d register notes", len(s.Prog.Dump.CPUs))
+	}
+	v := btJSON(t, s, "0")
+	if len(v) != 1 || v[0].CPU != 0 || v[0].Comm != "swapper/0" || v[0].Warning == "" {
+		t.Errorf("bt 0: %+v, want swapper/0 on CPU 0 with a stale-stack warning", v)
+	}
+}

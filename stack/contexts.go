@@ -13,6 +13,10 @@ type Context struct {
 	Task    kernel.Task
 	HasTask bool
 	Start   Start
+	// Stale: the task is running on a CPU whose registers the dump does
+	// not hold, so the walk starts from thread.ksp, saved when the task
+	// was last switched out; the stack above it has been reused since.
+	Stale bool
 }
 
 // NoteCPU says which CPU register note i belongs to: the CPU whose PACA r13
@@ -51,7 +55,11 @@ func TaskContext(p *kernel.Program, t kernel.Task) Context {
 			return CPUContext(p, i)
 		}
 	}
-	return Context{CPU: -1, Note: -1, Task: t, HasTask: true, Start: Start{SP: t.KSP}}
+	c := Context{CPU: -1, Note: -1, Task: t, HasTask: true, Start: Start{SP: t.KSP}}
+	if cpu, running := p.CurrentTasks()[t.Addr]; running {
+		c.CPU, c.Stale = cpu, true
+	}
+	return c
 }
 
 // AllContexts is every CPU with a register note, then every task not
@@ -67,13 +75,18 @@ func AllContexts(p *kernel.Program) ([]Context, error) {
 		}
 		out = append(out, c)
 	}
+	current := p.CurrentTasks()
 	for t, err := range p.ForEachTask() {
 		if err != nil {
 			return out, err
 		}
 		if !running[t.Addr] {
 			running[t.Addr] = true
-			out = append(out, Context{CPU: -1, Note: -1, Task: t, HasTask: true, Start: Start{SP: t.KSP}})
+			c := Context{CPU: -1, Note: -1, Task: t, HasTask: true, Start: Start{SP: t.KSP}}
+			if cpu, ok := current[t.Addr]; ok {
+				c.CPU, c.Stale = cpu, true
+			}
+			out = append(out, c)
 		}
 	}
 	return out, nil
