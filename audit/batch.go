@@ -97,6 +97,7 @@ func Run(p *kernel.Program, opts Options) *Report {
 	st, err := ftrace.Load(set)
 	r := Audit(set, st, err, opts)
 	auditContexts(p, r)
+	auditKlpTransition(p, st, r)
 	r.sort()
 	for _, ex := range extra {
 		ex(p, set, r)

@@ -148,30 +148,50 @@ var mutations = []mutation{
 		}},
 	{rule: "EXEC-IN-FLAGGED-STUB", module: "klp_stub_bug", what: "a return address on init's sleeping stack (the LR save doubleword of its do_sys_poll frame) pointed into ftrace_ool_stub[0] of klp_stub_bug, where the livepatch stub landed",
 		patch: func(t *testing.T, b *base, v *damage.Virt) {
-			var init kernel.Task
-			for tk, err := range b.p.ForEachTask() {
-				must(t, err)
-				if tk.PID == 1 {
-					init = tk
-					break
+			f := initReturn(t, b, "do_sys_poll")
+			must(t, v.PatchU64(f.SP+16, b.set.Find("klp_stub_bug").Stubs.OOL[0].Addr+8))
+		}},
+	{rule: "KLP-TRANSITION", module: "livepatch_sample", what: "klp_transition_patch set to livepatch_sample's klp_patch with klp_target_state KLP_TRANSITION_PATCHED (every task still idle), and a return address on init's stack pointed into the original cmdline_proc_show",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			var patch uint64
+			for _, p := range b.st.Livepatch.Patches {
+				if p.ModName == "livepatch_sample" {
+					patch = p.Addr
 				}
 			}
-			l, err := stack.LayoutFor(b.p.Context, false)
-			must(t, err)
-			frames, err := stack.Walk(b.p.Mem(), l, stack.TaskContext(b.p, init).Start, stack.Options{})
-			must(t, err)
-			for _, f := range frames {
-				if f.Kind == stack.KindReturn {
-					if loc := b.p.Resolver.Lookup(f.PC); loc.Symbol != nil && loc.Symbol.Name == "do_sys_poll" {
-						must(t, v.PatchU64(f.SP+16, b.set.Find("klp_stub_bug").Stubs.OOL[0].Addr+8))
-						return
-					}
-				}
+			if patch == 0 {
+				t.Fatal("no livepatch_sample klp_patch")
 			}
-			t.Fatal("init is not in do_sys_poll")
+			must(t, v.PatchU64(b.sym(t, "klp_transition_patch"), patch))
+			must(t, v.PatchU32(b.sym(t, "klp_target_state"), 1))
+			f := initReturn(t, b, "do_sys_poll")
+			must(t, v.PatchU64(f.SP+16, b.sym(t, "cmdline_proc_show")+8))
 		}},
 	{rule: "NO-DEBUGINFO", module: "klp_tgt", what: "no module directory given (every .ko missing)",
 		opts: kernel.Options{ModuleDirs: []string{os.TempDir() + "/kdump-inspect-no-such-dir"}}},
+}
+
+// initReturn is the frame of init's stack that returns into fn: its LR
+// save doubleword is at SP+16.
+func initReturn(t *testing.T, b *base, fn string) stack.Frame {
+	t.Helper()
+	for tk, err := range b.p.ForEachTask() {
+		must(t, err)
+		if tk.PID != 1 {
+			continue
+		}
+		l, err := stack.LayoutFor(b.p.Context, false)
+		must(t, err)
+		frames, err := stack.Walk(b.p.Mem(), l, stack.TaskContext(b.p, tk).Start, stack.Options{})
+		must(t, err)
+		for _, f := range frames {
+			if loc := b.p.Resolver.Lookup(f.PC); f.Kind == stack.KindReturn && loc.Symbol != nil && loc.Symbol.Name == fn {
+				return f
+			}
+		}
+	}
+	t.Fatalf("init's stack does not return into %s", fn)
+	return stack.Frame{}
 }
 
 func must(t *testing.T, err error) {

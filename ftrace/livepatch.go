@@ -217,3 +217,52 @@ func memberString(o kernel.Object, path string, max int) string {
 	s, _ := m.CString(max)
 	return s
 }
+
+// Body is one function body the livepatch consistency model checks task
+// stacks against (klp_check_stack_func() in kernel/livepatch/transition.c).
+type Body struct {
+	Lo, Hi uint64 // [Lo, Hi)
+	Func   string // the klp_func's old_name
+	New    bool   // the replacement (new_func), else the original (old_func)
+	Patch  string // the livepatch module
+	// PatchAddr is the struct klp_patch.
+	PatchAddr uint64
+}
+
+// Bodies lists the old and new body of every klp_func (nop functions have
+// no new body).
+func (lp *Livepatch) Bodies() []Body {
+	var out []Body
+	for _, p := range lp.Patches {
+		for _, o := range p.Objects {
+			for _, f := range o.Funcs {
+				if f.OldFunc != 0 && f.OldSize != 0 {
+					out = append(out, Body{f.OldFunc, f.OldFunc + f.OldSize, f.OldName, false, p.ModName, p.Addr})
+				}
+				if f.NewFunc != 0 && f.NewSize != 0 && !f.Nop {
+					out = append(out, Body{f.NewFunc, f.NewFunc + f.NewSize, f.OldName, true, p.ModName, p.Addr})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TransitionBodies are the bodies klp_check_stack() refuses to switch a
+// task over during the transition in progress: with klp_target_state
+// UNPATCHED, the transition patch's new functions; with PATCHED, the
+// functions they replace (the original old_func; with patches stacked on
+// one function this also lists the original where the kernel checks the
+// previous patch's new_func). Nil when no transition is in progress.
+func (lp *Livepatch) TransitionBodies() []Body {
+	if lp.TransitionPatch == 0 || !lp.HasTargetState {
+		return nil
+	}
+	var out []Body
+	for _, b := range lp.Bodies() {
+		if b.PatchAddr == lp.TransitionPatch && b.New == (lp.TargetState == 0) {
+			out = append(out, b)
+		}
+	}
+	return out
+}

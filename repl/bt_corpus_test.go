@@ -305,11 +305,11 @@ func TestKlpTasksCorpus(t *testing.T) {
 				}
 			}
 			found := false
-			for _, r := range klpRanges(st.Livepatch) {
-				if r.which == "old" && r.name == "cmdline_proc_show" {
+			for _, r := range st.Livepatch.Bodies() {
+				if !r.New && r.Func == "cmdline_proc_show" {
 					found = true
-					if r.lo != sym.Addr || r.hi != next {
-						t.Errorf("old body of cmdline_proc_show [%#x, %#x), vmlinux symbols say [%#x, %#x)", r.lo, r.hi, sym.Addr, next)
+					if r.Lo != sym.Addr || r.Hi != next {
+						t.Errorf("old body of cmdline_proc_show [%#x, %#x), vmlinux symbols say [%#x, %#x)", r.Lo, r.Hi, sym.Addr, next)
 					}
 				}
 			}
@@ -324,7 +324,7 @@ func TestKlpTasksCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hits := klpHits([]BtFrame{{Level: 3, PC: sym.Addr + 8}, {Level: 4, PC: repl + 4}, {Level: 5, PC: next}}, klpRanges(st.Livepatch))
+			hits := klpHits([]BtFrame{{Level: 3, PC: sym.Addr + 8}, {Level: 4, PC: repl + 4}, {Level: 5, PC: next}}, st.Livepatch.Bodies())
 			var got []string
 			for _, h := range hits {
 				got = append(got, fmt.Sprintf("#%d %s %s %s", h.Level, h.Which, h.Func, h.Patch))

@@ -30,40 +30,19 @@ type KlpFrameHit struct {
 	Patch    string `json:"patch"` // the livepatch module
 }
 
-// klpRange is one function body the consistency model checks stacks
-// against (klp_check_stack_func() in kernel/livepatch/transition.c).
-type klpRange struct {
-	lo, hi      uint64
-	name, which string
-	patch       string
-}
-
-func klpRanges(lp *ftrace.Livepatch) []klpRange {
-	var rs []klpRange
-	for _, p := range lp.Patches {
-		for _, o := range p.Objects {
-			for _, f := range o.Funcs {
-				if f.OldFunc != 0 && f.OldSize != 0 {
-					rs = append(rs, klpRange{f.OldFunc, f.OldFunc + f.OldSize, f.OldName, "old", p.ModName})
-				}
-				if f.NewFunc != 0 && f.NewSize != 0 && !f.Nop {
-					rs = append(rs, klpRange{f.NewFunc, f.NewFunc + f.NewSize, f.OldName, "new", p.ModName})
-				}
-			}
-		}
-	}
-	return rs
-}
-
 // klpHits are the frames inside a livepatched body. Every frame counts,
 // the NIP one too: klp_check_stack() checks every entry of the task's
 // stack trace.
-func klpHits(frames []BtFrame, ranges []klpRange) []KlpFrameHit {
+func klpHits(frames []BtFrame, ranges []ftrace.Body) []KlpFrameHit {
 	var hits []KlpFrameHit
 	for _, f := range frames {
 		for _, r := range ranges {
-			if f.PC >= r.lo && f.PC < r.hi {
-				hits = append(hits, KlpFrameHit{Level: f.Level, PC: f.PC, Location: f.Location, Func: r.name, Which: r.which, Patch: r.patch})
+			if f.PC >= r.Lo && f.PC < r.Hi {
+				which := "old"
+				if r.New {
+					which = "new"
+				}
+				hits = append(hits, KlpFrameHit{Level: f.Level, PC: f.PC, Location: f.Location, Func: r.Func, Which: which, Patch: r.Patch})
 			}
 		}
 	}
@@ -89,7 +68,7 @@ func (s *Session) klpTasks(lp *ftrace.Livepatch) ([]KlpTaskView, error) {
 	if err != nil {
 		return nil, err
 	}
-	ranges := klpRanges(lp)
+	ranges := lp.Bodies()
 	ctxs, walkErr := stack.AllContexts(s.Prog)
 	// Idle tasks of CPUs without a register note are on no list.
 	seen := map[uint64]bool{}
