@@ -248,20 +248,60 @@ func (lp *Livepatch) Bodies() []Body {
 	return out
 }
 
-// TransitionBodies are the bodies klp_check_stack() refuses to switch a
-// task over during the transition in progress: with klp_target_state
-// UNPATCHED, the transition patch's new functions; with PATCHED, the
-// functions they replace (the original old_func; with patches stacked on
-// one function this also lists the original where the kernel checks the
-// previous patch's new_func). Nil when no transition is in progress.
+// TransitionBodies are the bodies klp_check_stack_func()
+// (kernel/livepatch/transition.c) refuses to switch a task over during the
+// transition in progress, for each function of the transition patch: with
+// klp_target_state UNPATCHED its new function; with PATCHED the function it
+// replaces, which is the original old_func when it is alone on its klp_ops
+// func_stack, else the new function of the klp_func below it there (the
+// previous patch). Nil when no transition is in progress.
 func (lp *Livepatch) TransitionBodies() []Body {
 	if lp.TransitionPatch == 0 || !lp.HasTargetState {
 		return nil
 	}
+	type fn struct {
+		f     KlpFunc
+		patch KlpPatch
+	}
+	byAddr := map[uint64]fn{}
+	for _, p := range lp.Patches {
+		for _, o := range p.Objects {
+			for _, f := range o.Funcs {
+				byAddr[f.Addr] = fn{f, p}
+			}
+		}
+	}
+	below := func(addr uint64) (fn, bool) {
+		for _, k := range lp.Ops {
+			for i, a := range k.Stack {
+				if a == addr && i+1 < len(k.Stack) {
+					g, ok := byAddr[k.Stack[i+1]]
+					return g, ok
+				}
+			}
+		}
+		return fn{}, false
+	}
 	var out []Body
-	for _, b := range lp.Bodies() {
-		if b.PatchAddr == lp.TransitionPatch && b.New == (lp.TargetState == 0) {
-			out = append(out, b)
+	for _, p := range lp.Patches {
+		if p.Addr != lp.TransitionPatch {
+			continue
+		}
+		for _, o := range p.Objects {
+			for _, f := range o.Funcs {
+				switch {
+				case lp.TargetState == 0:
+					if f.NewFunc != 0 && f.NewSize != 0 && !f.Nop {
+						out = append(out, Body{f.NewFunc, f.NewFunc + f.NewSize, f.OldName, true, p.ModName, p.Addr})
+					}
+				default:
+					if prev, ok := below(f.Addr); ok && prev.f.NewFunc != 0 {
+						out = append(out, Body{prev.f.NewFunc, prev.f.NewFunc + prev.f.NewSize, prev.f.OldName, true, prev.patch.ModName, prev.patch.Addr})
+					} else if f.OldFunc != 0 {
+						out = append(out, Body{f.OldFunc, f.OldFunc + f.OldSize, f.OldName, false, p.ModName, p.Addr})
+					}
+				}
+			}
 		}
 	}
 	return out
