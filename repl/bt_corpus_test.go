@@ -413,3 +413,35 @@ func TestSysCorpus(t *testing.T) {
 		})
 	}
 }
+
+// TestBtFrameWordsCorpus: bt -f shows each frame as the ELFv2 ABI lays it
+// out: the back chain (the caller's SP) at +0 and, for a frame reached
+// through a return address, that address in the LR save doubleword at +16.
+func TestBtFrameWordsCorpus(t *testing.T) {
+	s := corpusSession(t, "buggy-radix")
+	n := 0
+	for _, v := range append(btJSON(t, s, "-f -a"), btJSON(t, s, "-f 1")...) {
+		n += checkFrameWords(t, v)
+	}
+	if n < 20 {
+		t.Errorf("only %d frames had words", n)
+	}
+}
+
+func checkFrameWords(t *testing.T, v BtView) (checked int) {
+	t.Helper()
+	fr := v.Frames
+	for i, f := range fr {
+		if len(f.Words) == 0 {
+			continue
+		}
+		checked++
+		if f.Kind == "return" && (len(f.Words) < 3 || f.Words[2] != f.PC) {
+			t.Errorf("pid %d #%d: LR save doubleword %#x, PC %#x", v.PID, i, f.Words[min(2, len(f.Words)-1)], f.PC)
+		}
+		if i+1 < len(fr) && f.Exception == nil && f.Words[0] != fr[i+1].SP {
+			t.Errorf("pid %d #%d: back chain %#x, next frame at %#x", v.PID, i, f.Words[0], fr[i+1].SP)
+		}
+	}
+	return checked
+}

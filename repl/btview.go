@@ -27,7 +27,13 @@ type BtFrame struct {
 	// itself for a NIP frame, PC-4 (the branch-and-link) for the others.
 	File string `json:"file,omitempty"`
 	Line int    `json:"line,omitempty"`
+	// Words (bt -f) are the frame's doublewords from SP up to its back
+	// chain (at most maxFrameWords), on the last line of each SP.
+	Words []uint64 `json:"words,omitempty"`
 }
+
+// maxFrameWords bounds what bt -f prints of one frame.
+const maxFrameWords = 64
 
 // BtException is an interrupt frame.
 type BtException struct {
@@ -100,6 +106,9 @@ func cmdBt(c *Call) error {
 	if boolFlag(fs, "l") {
 		s.addBtLines(views)
 	}
+	if boolFlag(fs, "f") {
+		s.addFrameWords(views)
+	}
 	if boolFlag(fs, "json") {
 		return c.JSON(views)
 	}
@@ -107,7 +116,7 @@ func cmdBt(c *Call) error {
 		if i > 0 {
 			fmt.Fprintln(c.Out)
 		}
-		writeBt(c.Out, v)
+		writeBt(c.Out, v, s.textSym)
 	}
 	return nil
 }
@@ -184,6 +193,33 @@ func (s *Session) fillBt(v *BtView, frames []stack.Frame, err error) {
 	}
 	if err != nil {
 		v.Error = err.Error()
+	}
+}
+
+// addFrameWords reads each frame's doublewords for bt -f: from SP to the
+// back chain (the caller's frame), once per SP, on the last frame at it.
+func (s *Session) addFrameWords(views []BtView) {
+	for i := range views {
+		fr := views[i].Frames
+		for j := range fr {
+			if j+1 < len(fr) && fr[j+1].SP == fr[j].SP {
+				continue
+			}
+			sp := fr[j].SP
+			n := uint64(4)
+			if bc, err := s.Prog.ReadU64(sp); err == nil && bc > sp && bc-sp <= 8*maxFrameWords {
+				n = (bc - sp) / 8
+			} else if err == nil && bc > sp {
+				n = maxFrameWords
+			}
+			for k := uint64(0); k < n; k++ {
+				w, err := s.Prog.ReadU64(sp + 8*k)
+				if err != nil {
+					break
+				}
+				fr[j].Words = append(fr[j].Words, w)
+			}
+		}
 	}
 }
 
@@ -296,7 +332,16 @@ func trapName(t uint64) string {
 	return "interrupt"
 }
 
-func writeBt(w io.Writer, v BtView) {
+// textSym names x when it is an address in kernel or module text (for the
+// words of bt -f), else "".
+func (s *Session) textSym(x uint64) string {
+	if _, ok := s.btOptions().FuncStart(x); !ok {
+		return ""
+	}
+	return s.resolve(x).String()
+}
+
+func writeBt(w io.Writer, v BtView, symOf func(uint64) string) {
 	cpu := "-"
 	if v.CPU >= 0 {
 		cpu = strconv.Itoa(v.CPU)
@@ -316,6 +361,22 @@ func writeBt(w io.Writer, v BtView) {
 		fmt.Fprintln(w, line)
 		if f.File != "" {
 			fmt.Fprintf(w, "     %s: %d\n", f.File, f.Line)
+		}
+		for k := 0; k < len(f.Words); k += 2 {
+			line := fmt.Sprintf("     %x: %016x", f.SP+8*uint64(k), f.Words[k])
+			if k+1 < len(f.Words) {
+				line += fmt.Sprintf(" %016x", f.Words[k+1])
+			}
+			var syms []string
+			for _, x := range f.Words[k:min(k+2, len(f.Words))] {
+				if name := symOf(x); name != "" {
+					syms = append(syms, name)
+				}
+			}
+			if len(syms) > 0 {
+				line += "  " + strings.Join(syms, ", ")
+			}
+			fmt.Fprintln(w, line)
 		}
 		if e := f.Exception; e != nil {
 			mode := "kernel"

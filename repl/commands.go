@@ -67,11 +67,13 @@ func builtinCommands() []Command {
 				fs.Bool("l", false, "show source FILE: LINE above the instructions (DWARF line tables of the vmlinux or the module's .ko)")
 				jsonFlag(fs)
 			}, Run: cmdDis},
-		{Name: "bt", Usage: "bt [-c CPU[,CPU]] [-l] [--json] [PID|TASK...]", Complete: CompleteSymbol,
-			Help: "Backtrace by the ppc64 back chain, as the kernel's show_stack() walks it: without arguments every CPU from its NT_PRSTATUS registers (crash's bt -a); -c the named CPUs; a PID or task_struct address unwinds that task (from its CPU's registers when it is running, else from thread.ksp).\nEach frame shows its stack pointer, the function and the PC; `(LR)` marks a caller known only from the LR register (a leaf without a frame at NIP). Interrupt frames (the \"REGS\" marker) print their trap, NIP, LR, MSR and GPRs, and the walk goes on in the interrupted context. A PC inside a module's .stubs is named by its slot: `ftrace_ool_stub[j] of MODULE, for FUNCTION` or `ppc64_stub_entry[i] of MODULE (KIND to TARGET)`; an ftrace call site is marked as in dis.",
+		{Name: "bt", Usage: "bt [-a] [-c CPU[,CPU]] [-l] [-f] [--json] [PID|TASK...]", Complete: CompleteSymbol,
+			Help: "Backtrace by the ppc64 back chain, as the kernel's show_stack() walks it: without arguments every CPU from its NT_PRSTATUS registers (crash's bt -a); -c the named CPUs; a PID or task_struct address unwinds that task (from its CPU's registers when it is running, else from thread.ksp).\nEach frame shows its stack pointer, the function and the PC; `(LR)` marks a caller known only from the LR register (a leaf without a frame at NIP). Interrupt frames (the \"REGS\" marker) print their trap, NIP, LR, MSR and GPRs, and the walk goes on in the interrupted context. A PC inside a module's .stubs is named by its slot: `ftrace_ool_stub[j] of MODULE, for FUNCTION` or `ppc64_stub_entry[i] of MODULE (KIND to TARGET)`; an ftrace call site is marked as in dis.\n-l adds the source line of each call; -f each frame's doublewords (the back chain at +0, the LR save doubleword at +16), text addresses named.",
 			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("a", false, "every CPU (the default without arguments, as crash's bt -a)")
 				fs.String("c", "", "unwind these CPUs (comma-separated)")
 				fs.Bool("l", false, "source FILE: LINE of each frame's call (DWARF line tables, as dis -l)")
+				fs.Bool("f", false, "each frame's doublewords up to its back chain (at most 64), text addresses named")
 				jsonFlag(fs)
 			}, Run: cmdBt},
 		{Name: "sys", Usage: "sys [--json]",
