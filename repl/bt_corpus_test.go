@@ -445,3 +445,39 @@ func checkFrameWords(t *testing.T, v BtView) (checked int) {
 	}
 	return checked
 }
+
+// TestStubsOOLCallCorpus: an OOL stub's bl goes to the module's ftrace
+// trampoline stub; the stubs view names that slot and its target as
+// truth.json does (call_target_stub_slot, that slot's funcdata_sym), in
+// every module of every corpus kernel.
+func TestStubsOOLCallCorpus(t *testing.T) {
+	for _, dir := range testcorpus.Dirs {
+		t.Run(dir, func(t *testing.T) {
+			s := corpusSession(t, dir)
+			n := 0
+			for _, m := range testcorpus.LoadTruth(t, testcorpus.Dir(t, dir)).DumpModules() {
+				var v StubsView
+				if err := json.Unmarshal([]byte(run(t, s, "stubs --json "+m["name"].(string))), &v); err != nil {
+					t.Fatal(err)
+				}
+				slots := m["stub_slots"].([]any)
+				for i, o := range m["ool_stubs_decoded"].([]any) {
+					om := o.(map[string]any)
+					k, ok := om["call_target_stub_slot"].(float64)
+					if !ok || i >= len(v.OOL) {
+						continue
+					}
+					sym, _ := slots[int(k)].(map[string]any)["funcdata_sym"].(string)
+					want := fmt.Sprintf("ppc64[%d] (", int(k))
+					if !strings.HasPrefix(v.OOL[i].Call, want) || !strings.Contains(v.OOL[i].Call, " to "+sym) {
+						t.Errorf("%s ool[%d] calls %q, want %s... to %s", m["name"], i, v.OOL[i].Call, want, sym)
+					}
+					n++
+				}
+			}
+			if n == 0 {
+				t.Error("no OOL stub with a call target in truth.json")
+			}
+		})
+	}
+}
