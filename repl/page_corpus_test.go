@@ -184,3 +184,19 @@ func TestBtWithoutRegistersCorpus(t *testing.T) {
 		t.Errorf("bt 0: %+v, want swapper/0 on CPU 0 with a stale-stack warning", v)
 	}
 }
+
+// TestInfoDumpLevelCorpus: the -d 31 file says what makedumpfile was told
+// (makedumpfile.json: "makedumpfile -z -d 31 ..."): every class left out.
+func TestInfoDumpLevelCorpus(t *testing.T) {
+	mdf, err := os.ReadFile(filepath.Join(testcorpus.Dir(t, "fixed-radix"), "makedumpfile.json"))
+	if err != nil || !strings.Contains(string(mdf), "makedumpfile -z -d 31 vmcore-vmcoreinfo.elf vmcore-d31-zstd.kdump") {
+		t.Fatalf("makedumpfile.json does not record the -d 31 command (%v)", err)
+	}
+	var v InfoView
+	if err := json.Unmarshal([]byte(run(t, openD31(t), "info --json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.DumpLevel != 31 || len(v.Excluded) != 5 {
+		t.Errorf("dump level %d, classes %v", v.DumpLevel, v.Excluded)
+	}
+}

@@ -36,8 +36,12 @@ type InfoView struct {
 	Pages       dump.PageCounts `json:"pages"`
 	// VmallocFallbackPages counts the vmalloc pages read so far through
 	// vm_struct->pages because the dump lacks their page-table pages.
-	VmallocFallbackPages int64    `json:"vmalloc_fallback_pages,omitempty"`
-	Warnings             []string `json:"warnings,omitempty"`
+	VmallocFallbackPages int64 `json:"vmalloc_fallback_pages,omitempty"`
+	// DumpLevel is makedumpfile's -d of a kdump-compressed file (-1 for
+	// other formats), Excluded the page classes it leaves out.
+	DumpLevel int32    `json:"dump_level"`
+	Excluded  []string `json:"excluded_classes,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
 }
 
 // CPUView is one NT_PRSTATUS.
@@ -58,6 +62,16 @@ func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Pages: d.Pages, Warnings: p.Warnings}
 	if p.Vmalloc != nil {
 		v.VmallocFallbackPages = p.Vmalloc.Pages.Load()
+	}
+	v.DumpLevel = -1
+	if d.Kdump != nil {
+		v.DumpLevel = d.Kdump.DumpLevel
+		// makedumpfile's dump_level bits (makedumpfile(8), -d).
+		for i, c := range []string{"zero (stored once, read back as zeros)", "cache", "cache private", "user", "free"} {
+			if v.DumpLevel&(1<<i) != 0 {
+				v.Excluded = append(v.Excluded, c)
+			}
+		}
 	}
 	v.ByteOrder = fmt.Sprint(p.Order)
 	if d.HeaderOrder != nil {
@@ -112,6 +126,13 @@ func WriteInfo(w io.Writer, v InfoView) {
 		fmt.Fprintf(w, "              %#016x-%#016x (%d MiB)\n", r[0], r[1], (r[1]-r[0])>>20)
 	}
 	fmt.Fprintf(w, "       PAGES: unit %d, total %d, present %d, excluded %d, zero %d\n", v.Pages.Unit, v.Pages.Total, v.Pages.Present, v.Pages.Excluded, v.Pages.Zero)
+	if v.DumpLevel >= 0 {
+		ex := "none"
+		if len(v.Excluded) > 0 {
+			ex = strings.Join(v.Excluded, ", ")
+		}
+		fmt.Fprintf(w, "  DUMP LEVEL: %d (pages left out: %s)\n", v.DumpLevel, ex)
+	}
 	if v.VmallocFallbackPages > 0 {
 		fmt.Fprintf(w, "     VMALLOC: %d pages read through vm_struct->pages (their page-table pages are not in the dump)\n", v.VmallocFallbackPages)
 	}
