@@ -75,7 +75,7 @@ func auditContexts(p *kernel.Program, r *Report) {
 			stale++
 			continue
 		}
-		frames, _ := stack.Walk(p.Mem(), layout, c.Start, stack.Options{})
+		frames, _ := stack.Walk(p.Mem(), layout, c.Start, stack.Options{CFI: stack.VmlinuxCFI(p).RuleFunc()})
 		for i, fr := range frames {
 			// Ranges may overlap (a stub over an OOL entry): take every
 			// one holding the PC, and speak with the gravest finding.

@@ -44,7 +44,7 @@ func auditKlpTransition(p *kernel.Program, st *ftrace.State, r *Report) {
 		if lerr != nil || c.Stale {
 			continue
 		}
-		frames, _ := stack.Walk(p.Mem(), layout, c.Start, stack.Options{})
+		frames, _ := stack.Walk(p.Mem(), layout, c.Start, stack.Options{CFI: stack.VmlinuxCFI(p).RuleFunc()})
 		for i, f := range frames {
 			for _, b := range bodies {
 				if f.PC >= b.Lo && f.PC < b.Hi {

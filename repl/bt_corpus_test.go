@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/stack"
 )
 
 func btJSON(t *testing.T, s *Session, args string) []BtView {
@@ -477,6 +478,48 @@ func TestStubsOOLCallCorpus(t *testing.T) {
 			}
 			if n == 0 {
 				t.Error("no OOL stub with a call target in truth.json")
+			}
+		})
+	}
+}
+
+// TestBtCFICorpus holds the vmlinux's call-frame information (delve's
+// reader over .debug_frame, the compiler's own account of every frame)
+// against the stacks in the dump: at each return address, the CFA is r1
+// plus exactly the distance from that frame to the next one on the back
+// chain, and the return address of the function is saved at CFA+16 (the
+// caller's LR save doubleword, as the ELFv2 ABI places it).
+func TestBtCFICorpus(t *testing.T) {
+	for _, dir := range testcorpus.Dirs {
+		t.Run(dir, func(t *testing.T) {
+			s := corpusSession(t, dir)
+			cfi := stack.VmlinuxCFI(s.Prog)
+			if cfi == nil {
+				t.Fatal("no .debug_frame in the corpus vmlinux")
+			}
+			views := btJSON(t, s, "")
+			for _, p := range []string{"1", "2"} {
+				views = append(views, btJSON(t, s, p)...)
+			}
+			checked := 0
+			for _, v := range views {
+				for i := 0; i+1 < len(v.Frames); i++ {
+					f, next := v.Frames[i], v.Frames[i+1]
+					if f.Kind != "return" || next.SP == f.SP || f.Exception != nil || strings.Contains(f.Note, "init text") || strings.Contains(f.Location, "[") {
+						continue
+					}
+					r, ok := cfi.Rule(f.PC)
+					if !ok {
+						continue // assembly without CFI
+					}
+					checked++
+					if uint64(r.CFAOffset) != next.SP-f.SP || r.RA != stack.RAInMemory || r.RAOffset != 16 {
+						t.Errorf("pid %d #%d %s: CFI %+v, stack says frame size %#x", v.PID, i, f.Location, r, next.SP-f.SP)
+					}
+				}
+			}
+			if checked < 15 {
+				t.Errorf("only %d frames had CFI", checked)
 			}
 		})
 	}

@@ -169,7 +169,7 @@ func (s *Session) btTaskArg(l stack.Layout, arg string) (BtView, error) {
 }
 
 func (s *Session) btOptions() stack.Options {
-	return stack.Options{FuncStart: func(pc uint64) (uint64, bool) {
+	return stack.Options{CFI: stack.VmlinuxCFI(s.Prog).RuleFunc(), FuncStart: func(pc uint64) (uint64, bool) {
 		loc := s.resolve(pc)
 		if loc.Symbol == nil {
 			// A module's .stubs holds code without symbols: each slot is
@@ -352,8 +352,11 @@ func writeBt(w io.Writer, v BtView, symOf func(uint64) string) {
 	}
 	for _, f := range v.Frames {
 		line := fmt.Sprintf(" #%-2d [%x] %s at %x", f.Level, f.SP, f.Location, f.PC)
-		if f.Kind == "LR" {
+		switch f.Kind {
+		case "LR":
 			line += " (LR)"
+		case "CFI":
+			line += " (CFI: return address in r0 or the stack)"
 		}
 		if f.Note != "" {
 			line += "  " + f.Note

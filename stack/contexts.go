@@ -38,7 +38,7 @@ func NoteCPU(p *kernel.Program, i int) int {
 // its CPU (paca->__current) when readable.
 func CPUContext(p *kernel.Program, i int) Context {
 	pr := p.Dump.CPUs[i]
-	c := Context{CPU: NoteCPU(p, i), Note: i, Start: Start{SP: pr.GPR[1], NIP: pr.NIP, LR: pr.Link, HaveRegs: true}}
+	c := Context{CPU: NoteCPU(p, i), Note: i, Start: Start{SP: pr.GPR[1], NIP: pr.NIP, LR: pr.Link, R0: pr.GPR[0], HaveRegs: true}}
 	if cur, err := p.CPUCurrent(c.CPU); err == nil && cur != 0 {
 		if t, err := p.ReadTask(cur); err == nil {
 			c.Task, c.HasTask = t, true

@@ -6,9 +6,10 @@
 //
 // It reads memory through a one-method interface and never trusts it: every
 // frame pointer is checked for alignment, for a kernel address and against
-// the frames already seen, and the walk is capped. It does not use DWARF
-// CFI: a frameless leaf function at the first NIP is handled as the kernel
-// handles it, with the LR register (see Walk). It does not name addresses;
+// the frames already seen, and the walk is capped. For the first frame of
+// a context it follows DWARF call-frame information when the caller gives
+// it (CFI, read with delve's pkg/dwarf/frame), and otherwise the kernel's
+// own rule for the LR register (see Walk). It does not name addresses;
 // callers resolve Frame.PC to symbols.
 package stack
 
@@ -98,6 +99,10 @@ const (
 	// KindReturn: PC is the return address saved in the frame's LR save
 	// doubleword by the function it called.
 	KindReturn
+	// KindCFI: the caller of the function at NIP, where the call-frame
+	// information (.debug_frame) says its return address is: r0 (in an
+	// epilogue, after ld r0,16(r1)) or the LR save doubleword.
+	KindCFI
 )
 
 func (k Kind) String() string {
@@ -108,6 +113,8 @@ func (k Kind) String() string {
 		return "LR"
 	case KindReturn:
 		return "return"
+	case KindCFI:
+		return "CFI"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -132,7 +139,26 @@ type Exception struct {
 // switched-out task's saved stack pointer (thread.ksp) alone.
 type Start struct {
 	SP, NIP, LR uint64
+	R0          uint64 // gpr[0], where an epilogue keeps the return address
 	HaveRegs    bool
+}
+
+// RASource says where the return address of the function at a PC is.
+type RASource int
+
+const (
+	RAInLR     RASource = iota + 1 // still in the link register
+	RAInR0                         // copied to r0 (mflr r0, or ld r0 in an epilogue)
+	RAInMemory                     // saved at CFA + RAOffset (the caller's LR save doubleword)
+)
+
+// CFIRule is what the call-frame information says at a PC: the CFA (the
+// caller's r1) is r1 + CFAOffset (0 while the function has no frame of its
+// own), and where the return address is.
+type CFIRule struct {
+	CFAOffset int64
+	RA        RASource
+	RAOffset  int64
 }
 
 // Options tune a walk.
@@ -145,6 +171,10 @@ type Options struct {
 	// is then shown whenever it differs from the first saved return
 	// address.
 	FuncStart func(pc uint64) (uint64, bool)
+	// CFI, when set, gives the call-frame information at a NIP; where it
+	// answers, Walk follows it for the first frame of a context instead of
+	// the LR rule (see Walk).
+	CFI func(pc uint64) (CFIRule, bool)
 }
 
 // Error stops a walk: the frame pointer SP (or the word at Addr) is bad.
@@ -174,6 +204,9 @@ type walker struct {
 	opt  Options
 	seen map[uint64]bool
 	out  []Frame
+	// raAt/ra: the return address of the frame at raAt is known from CFI
+	// (not yet in its LR save doubleword).
+	raAt, ra uint64
 }
 
 func (w *walker) u64(sp, addr uint64) (uint64, error) {
@@ -248,6 +281,13 @@ func (w *walker) isText(pc uint64) bool {
 // written it for the current call (the kernel prints it as
 // "(unreliable)"). After an interrupt frame the walk goes on from the
 // pt_regs' r1, NIP and LR by the same rule.
+//
+// With Options.CFI answering for the NIP, the call-frame information
+// decides instead: without a frame of its own (CFA = r1) the caller is at
+// r1 with the return address from LR, r0 or memory as the CFI says (this
+// finds the caller in an epilogue, where LR may already be stale); with a
+// frame, a return address not yet saved (LR or r0) is the caller's, at the
+// back chain.
 func Walk(mem kernel.Reader, l Layout, start Start, opt Options) ([]Frame, error) {
 	if opt.MaxFrames <= 0 {
 		opt.MaxFrames = 256
@@ -283,11 +323,18 @@ func (w *walker) segment(st Start) (*Start, error) {
 			return nil, err
 		}
 		if !first {
-			ip, err := w.u64(sp, sp+16)
-			if err != nil {
+			ip := w.ra
+			if sp != w.raAt {
+				if ip, err = w.u64(sp, sp+16); err != nil {
+					return nil, err
+				}
+			}
+			w.raAt = 0
+			w.out = append(w.out, Frame{SP: sp, PC: ip, Kind: KindReturn})
+		} else if rule, ok := w.cfi(st); ok {
+			if err := w.cfiCaller(st, rule, sp, newsp); err != nil {
 				return nil, err
 			}
-			w.out = append(w.out, Frame{SP: sp, PC: ip, Kind: KindReturn})
 		} else if st.HaveRegs && st.LR != 0 && w.isText(st.LR) && !w.sameFunc(st.LR, st.NIP) {
 			// Is LR the first saved return address (the function at NIP
 			// made a frame and saved it), or a frameless leaf's caller?
@@ -317,7 +364,7 @@ func (w *walker) segment(st Start) (*Start, error) {
 			if regs.User() {
 				return nil, nil
 			}
-			return &Start{SP: regs.GPR[1], NIP: regs.NIP, LR: regs.Link, HaveRegs: true}, nil
+			return &Start{SP: regs.GPR[1], NIP: regs.NIP, LR: regs.Link, R0: regs.GPR[0], HaveRegs: true}, nil
 		}
 		if newsp == 0 {
 			return nil, nil
@@ -327,4 +374,50 @@ func (w *walker) segment(st Start) (*Start, error) {
 		}
 		sp = newsp
 	}
+}
+
+// cfi asks Options.CFI about the first frame of a context with registers.
+func (w *walker) cfi(st Start) (CFIRule, bool) {
+	if !st.HaveRegs || w.opt.CFI == nil {
+		return CFIRule{}, false
+	}
+	r, ok := w.opt.CFI(st.NIP)
+	if !ok || r.CFAOffset < 0 || r.RA < RAInLR || r.RA > RAInMemory {
+		return CFIRule{}, false
+	}
+	return r, true
+}
+
+// cfiCaller places the caller of the function at NIP by its CFI rule.
+func (w *walker) cfiCaller(st Start, r CFIRule, sp, newsp uint64) error {
+	ra := func(cfa uint64) (uint64, error) {
+		switch r.RA {
+		case RAInLR:
+			return st.LR, nil
+		case RAInR0:
+			return st.R0, nil
+		}
+		return w.u64(sp, cfa+uint64(r.RAOffset))
+	}
+	if r.CFAOffset == 0 { // no frame yet (or any more): the caller's is at r1
+		pc, err := ra(sp)
+		if err != nil {
+			return err
+		}
+		kind := KindCFI
+		if r.RA == RAInLR {
+			kind = KindLR
+		}
+		if w.isText(pc) {
+			w.out = append(w.out, Frame{SP: sp, PC: pc, Kind: kind})
+		}
+		return nil
+	}
+	if r.RA != RAInMemory && newsp != 0 { // a frame, the return address not saved yet
+		w.raAt, w.ra = newsp, st.LR
+		if r.RA == RAInR0 {
+			w.ra = st.R0
+		}
+	}
+	return nil
 }

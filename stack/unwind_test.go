@@ -254,3 +254,57 @@ func TestWalkBigEndian(t *testing.T) {
 	t.Run("exception", TestWalkExceptionFrames)
 	t.Run("ksp", TestWalkFromKSP)
 }
+
+// TestWalkCFIEpilogue: a CPU stopped in an epilogue after addi r1,r1,N and
+// ld r0,16(r1): the function's frame is gone, the return address is in r0,
+// and LR still points into the function itself from an earlier call. The
+// LR rule alone loses the caller; the CFI (CFA = r1, return address in r0)
+// keeps it.
+func TestWalkCFIEpilogue(t *testing.T) {
+	m, st := idleStack()
+	// fIdle has popped its frame: r1 is its caller fLoop's frame (sp1).
+	st.SP = stackHi - 0x200
+	st.NIP, st.LR, st.R0 = fIdle+0x90, fIdle+0x40, fLoop+0x20
+	// Without CFI: LR is in NIP's function, so no second frame, and the
+	// walk goes on at fLoop's caller: fLoop is lost.
+	fr, err := Walk(m, testLayout, st, Options{FuncStart: funcStart})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, fr,
+		"NIP@c000000000a97e00:c000000000010190",
+		"return@c000000000a97f00:c000000000010340")
+	cfi := func(pc uint64) (CFIRule, bool) {
+		if pc == st.NIP {
+			return CFIRule{CFAOffset: 0, RA: RAInR0}, true
+		}
+		return CFIRule{}, false
+	}
+	fr, err = Walk(m, testLayout, st, Options{FuncStart: funcStart, CFI: cfi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, fr,
+		"NIP@c000000000a97e00:c000000000010190",
+		"CFI@c000000000a97e00:c000000000010220",
+		"return@c000000000a97f00:c000000000010340")
+}
+
+// TestWalkCFIFrameNotSaved: right after stdu, before std r0: the function
+// has its frame (CFA = r1 + 0x100) but the return address is still in r0,
+// and the caller's LR save doubleword holds a stale value; the CFI puts
+// r0 there.
+func TestWalkCFIFrameNotSaved(t *testing.T) {
+	m, st := idleStack()
+	m[stackHi-0x200+16] = 0xdead // sp1's LR save: not written yet
+	st.NIP, st.R0 = fIdle+0x10, fLoop+0x20
+	cfi := func(pc uint64) (CFIRule, bool) { return CFIRule{CFAOffset: 0x100, RA: RAInR0}, true }
+	fr, err := Walk(m, testLayout, st, Options{FuncStart: funcStart, CFI: cfi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, fr,
+		"NIP@c000000000a97d00:c000000000010110",
+		"return@c000000000a97e00:c000000000010220",
+		"return@c000000000a97f00:c000000000010340")
+}

@@ -115,7 +115,7 @@ func walkStacks(p *kernel.Program) error {
 	}
 	ctxs, err := stack.AllContexts(p)
 	for _, c := range ctxs {
-		stack.Walk(p.Mem(), layout, c.Start, stack.Options{})
+		stack.Walk(p.Mem(), layout, c.Start, stack.Options{CFI: stack.VmlinuxCFI(p).RuleFunc()})
 	}
 	return err
 }
