@@ -90,10 +90,7 @@ func idleStack() (mem, Start) {
 
 func TestWalkLeafAtNIP(t *testing.T) {
 	m, st := idleStack()
-	fr, err := Walk(m, testLayout, st, Options{FuncStart: funcStart})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fr := mustWalk(t, m, testLayout, st, Options{FuncStart: funcStart})
 	want(t, fr,
 		"NIP@c000000000a97d00:c000000000010018",
 		"LR@c000000000a97d00:c000000000010180",
@@ -106,10 +103,7 @@ func TestWalkLeafAtNIP(t *testing.T) {
 func TestWalkLRAlreadySaved(t *testing.T) {
 	m, st := idleStack()
 	st.NIP, st.LR = fIdle+0x10, fLoop+0x20
-	fr, err := Walk(m, testLayout, st, Options{FuncStart: funcStart})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fr := mustWalk(t, m, testLayout, st, Options{FuncStart: funcStart})
 	want(t, fr,
 		"NIP@c000000000a97d00:c000000000010110",
 		"return@c000000000a97e00:c000000000010220",
@@ -146,10 +140,7 @@ func TestWalkExceptionFrames(t *testing.T) {
 	m.frame(spB, 0, fStart+0x8)
 
 	st := Start{SP: sp0, NIP: fIdle + 0x8, LR: fIntr + 0x30, HaveRegs: true}
-	fr, err := Walk(m, testLayout, st, Options{FuncStart: funcStart})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fr := mustWalk(t, m, testLayout, st, Options{FuncStart: funcStart})
 	want(t, fr,
 		"NIP@c000000000a97800:c000000000010108",
 		"return@c000000000a97a00:c000000000010430",
@@ -163,7 +154,7 @@ func TestWalkExceptionFrames(t *testing.T) {
 
 	// The same frame from user mode (MSR_PR) ends the walk there.
 	m[regs+264] = 0x800000000000d033
-	fr, err = Walk(m, testLayout, st, Options{FuncStart: funcStart})
+	fr, err := Walk(m, testLayout, st, Options{FuncStart: funcStart})
 	if err != nil || len(fr) != 2 || fr[1].Exception == nil || !fr[1].Exception.Regs.User() {
 		t.Fatalf("user exception: %v, %v", pcs(fr), err)
 	}
@@ -173,10 +164,7 @@ func TestWalkExceptionFrames(t *testing.T) {
 // skips the LR save doubleword of that first frame.
 func TestWalkFromKSP(t *testing.T) {
 	m, st := idleStack()
-	fr, err := Walk(m, testLayout, Start{SP: st.SP}, Options{FuncStart: funcStart})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fr := mustWalk(t, m, testLayout, Start{SP: st.SP}, Options{FuncStart: funcStart})
 	want(t, fr,
 		"return@c000000000a97e00:c000000000010220",
 		"return@c000000000a97f00:c000000000010340")
@@ -267,10 +255,7 @@ func TestWalkCFIEpilogue(t *testing.T) {
 	st.NIP, st.LR, st.R0 = fIdle+0x90, fIdle+0x40, fLoop+0x20
 	// Without CFI: LR is in NIP's function, so no second frame, and the
 	// walk goes on at fLoop's caller: fLoop is lost.
-	fr, err := Walk(m, testLayout, st, Options{FuncStart: funcStart})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fr := mustWalk(t, m, testLayout, st, Options{FuncStart: funcStart})
 	want(t, fr,
 		"NIP@c000000000a97e00:c000000000010190",
 		"return@c000000000a97f00:c000000000010340")
@@ -280,10 +265,7 @@ func TestWalkCFIEpilogue(t *testing.T) {
 		}
 		return CFIRule{}, false
 	}
-	fr, err = Walk(m, testLayout, st, Options{FuncStart: funcStart, CFI: cfi})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fr = mustWalk(t, m, testLayout, st, Options{FuncStart: funcStart, CFI: cfi})
 	want(t, fr,
 		"NIP@c000000000a97e00:c000000000010190",
 		"CFI@c000000000a97e00:c000000000010220",
@@ -299,12 +281,19 @@ func TestWalkCFIFrameNotSaved(t *testing.T) {
 	m[stackHi-0x200+16] = 0xdead // sp1's LR save: not written yet
 	st.NIP, st.R0 = fIdle+0x10, fLoop+0x20
 	cfi := func(pc uint64) (CFIRule, bool) { return CFIRule{CFAOffset: 0x100, RA: RAInR0}, true }
-	fr, err := Walk(m, testLayout, st, Options{FuncStart: funcStart, CFI: cfi})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fr := mustWalk(t, m, testLayout, st, Options{FuncStart: funcStart, CFI: cfi})
 	want(t, fr,
 		"NIP@c000000000a97d00:c000000000010110",
 		"return@c000000000a97e00:c000000000010220",
 		"return@c000000000a97f00:c000000000010340")
+}
+
+// mustWalk is Walk for the cases that must not fail.
+func mustWalk(t *testing.T, m mem, l Layout, st Start, opt Options) []Frame {
+	t.Helper()
+	fr, err := Walk(m, l, st, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fr
 }
