@@ -18,6 +18,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/kdump-inspect/kdump-inspect/stack"
 )
 
 // DumpResult is the audit of one dump, as the batch mode reports it (one
@@ -96,8 +97,17 @@ func Run(p *kernel.Program, opts Options) *Report {
 	set := modules.Analyze(p)
 	st, err := ftrace.Load(set)
 	r := Audit(set, st, err, opts)
-	auditContexts(p, r)
-	auditKlpTransition(p, st, r)
+	// Both stack rules share one walk of every stack, made only when one
+	// of them needs it.
+	var walked []stack.Unwound
+	var walkErr error
+	var once sync.Once
+	walk := func() ([]stack.Unwound, error) {
+		once.Do(func() { walked, walkErr = stack.WalkAll(p) })
+		return walked, walkErr
+	}
+	auditContexts(r, walk)
+	auditKlpTransition(st, r, walk)
 	r.sort()
 	for _, ex := range extra {
 		ex(p, set, r)

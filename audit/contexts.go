@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/stack"
 )
 
@@ -50,32 +49,22 @@ func flaggedRanges(r *Report) []flagged {
 // lies in a stretch of .stubs another rule flagged says the broken stub
 // was, or is about to be, executed: the crash that followed is that
 // finding's. Nothing is walked when no .stubs finding exists.
-func auditContexts(p *kernel.Program, r *Report) {
+func auditContexts(r *Report, walk func() ([]stack.Unwound, error)) {
 	ranges := flaggedRanges(r)
 	if len(ranges) == 0 || !r.opts.enabled("EXEC-IN-FLAGGED-STUB") {
 		return
 	}
-	layout, err := stack.LayoutFor(p.Context, p.Features.StartOPD)
+	ctxs, err := walk()
 	if err != nil {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("stacks not checked against the flagged stubs: %v", err))
-		return
-	}
-	ctxs, err := stack.AllContexts(p)
-	if err != nil {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("task list incomplete, stacks checked for %d contexts: %v", len(ctxs), err))
+		r.Warnings = append(r.Warnings, fmt.Sprintf("EXEC-IN-FLAGGED-STUB: stacks checked for %d contexts: %v", len(ctxs), err))
 	}
 	stale := 0
-	defer func() {
-		if stale > 0 {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("%d tasks run on CPUs whose registers the dump lacks: their stacks were not checked (thread.ksp is stale while a task runs)", stale))
-		}
-	}()
 	for _, c := range ctxs {
 		if c.Stale {
 			stale++
 			continue
 		}
-		frames, _ := stack.Walk(p.Mem(), layout, c.Start, stack.Options{CFI: stack.VmlinuxCFI(p).RuleFunc()})
+		frames := c.Frames
 		for i, fr := range frames {
 			// Ranges may overlap (a stub over an OOL entry): take every
 			// one holding the PC, and speak with the gravest finding.
@@ -108,5 +97,8 @@ func auditContexts(p *kernel.Program, r *Report) {
 				Message: fmt.Sprintf("%s frame #%d (%s) is at %#x in %s, inside %s; %s says: %s",
 					who, i, fr.Kind, fr.PC, top.f.Module, strings.Join(names, ", "), top.f.Rule, top.f.Message)})
 		}
+	}
+	if stale > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%d tasks run on CPUs whose registers the dump lacks: their stacks were not checked (thread.ksp is stale while a task runs)", stale))
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/stack"
 )
 
@@ -14,7 +13,7 @@ import (
 // yet klp_target_state holds it up; each one with a function the
 // transition changes on its stack is what klp_check_stack() keeps
 // refusing to switch (kernel/livepatch/transition.c).
-func auditKlpTransition(p *kernel.Program, st *ftrace.State, r *Report) {
+func auditKlpTransition(st *ftrace.State, r *Report, walk func() ([]stack.Unwound, error)) {
 	if st == nil || st.Livepatch == nil || st.Livepatch.TransitionPatch == 0 || !r.opts.enabled("KLP-TRANSITION") {
 		return
 	}
@@ -27,13 +26,11 @@ func auditKlpTransition(p *kernel.Program, st *ftrace.State, r *Report) {
 	}
 	target := map[int64]string{0: "unpatched", 1: "patched"}[lp.TargetState]
 	bodies := lp.TransitionBodies()
-	layout, lerr := stack.LayoutFor(p.Context, p.Features.StartOPD)
-	ctxs, err := stack.AllContexts(p)
+	ctxs, err := walk()
 	if err != nil {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("KLP-TRANSITION: task list incomplete after %d contexts: %v", len(ctxs), err))
+		r.Warnings = append(r.Warnings, fmt.Sprintf("KLP-TRANSITION: tasks checked for %d contexts: %v", len(ctxs), err))
 	}
-	var behind []string
-	var blocked []string
+	var behind, blocked []string
 	var addrs []uint64
 	for _, c := range ctxs {
 		if !c.HasTask || !c.Task.HasPatchState || c.Task.PatchState == lp.TargetState {
@@ -41,11 +38,7 @@ func auditKlpTransition(p *kernel.Program, st *ftrace.State, r *Report) {
 		}
 		who := fmt.Sprintf("PID %d (%s)", c.Task.PID, c.Task.Comm)
 		behind = append(behind, who)
-		if lerr != nil || c.Stale {
-			continue
-		}
-		frames, _ := stack.Walk(p.Mem(), layout, c.Start, stack.Options{CFI: stack.VmlinuxCFI(p).RuleFunc()})
-		for i, f := range frames {
+		for i, f := range c.Frames {
 			for _, b := range bodies {
 				if f.PC >= b.Lo && f.PC < b.Hi {
 					which := "original " + b.Func

@@ -188,16 +188,39 @@ func (p *Program) CPUCurrent(cpu int) (uint64, error) {
 	return cur.Pointer()
 }
 
+// PacaAddrs reads paca_ptrs[0..nr_cpu_ids) in one read: the address of
+// every CPU's struct paca_struct.
+func (p *Program) PacaAddrs() ([]uint64, error) {
+	n := max(p.NrCPUIDs(), 1)
+	pp, err := p.Variable("paca_ptrs")
+	if err != nil {
+		return nil, err
+	}
+	arr, err := pp.Pointer()
+	if err != nil {
+		return nil, err
+	}
+	b, err := p.Read(arr, 8*n)
+	if err != nil {
+		return nil, fmt.Errorf("paca_ptrs[0..%d): %w", n, err)
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = p.Order.Uint64(b[8*i:])
+	}
+	return out, nil
+}
+
 // PacaCPU returns the CPU whose PACA is at paca (paca_ptrs[cpu] == paca).
 // In kernel mode a ppc64 CPU keeps its PACA's address in r13, so this maps
 // a register note to its CPU without trusting the note's order or pr_pid.
 func (p *Program) PacaCPU(paca uint64) (int, bool) {
-	for cpu := range max(p.NrCPUIDs(), 1) {
-		a, err := p.pacaAddr(cpu)
-		if err != nil {
-			return 0, false
-		}
-		if a == paca && a != 0 {
+	pacas, err := p.PacaAddrs()
+	if err != nil || paca == 0 {
+		return 0, false
+	}
+	for cpu, a := range pacas {
+		if a == paca {
 			return cpu, true
 		}
 	}
@@ -209,8 +232,20 @@ func (p *Program) PacaCPU(paca uint64) (int, bool) {
 // of CPUs other than 0 are on no task list; this finds them.
 func (p *Program) CurrentTasks() map[uint64]int {
 	out := map[uint64]int{}
-	for cpu := range p.NrCPUIDs() {
-		if cur, err := p.CPUCurrent(cpu); err == nil && cur != 0 {
+	pacas, err := p.PacaAddrs()
+	if err != nil {
+		return out
+	}
+	o, err := NewObject(p.Context, "struct paca_struct", 0)
+	if err != nil {
+		return out
+	}
+	m, err := o.offsetOnly("__current")
+	if err != nil {
+		return out
+	}
+	for cpu, paca := range pacas {
+		if cur, err := p.ReadU64(paca + m.Addr); err == nil && cur != 0 && paca != 0 {
 			out[cur] = cpu
 		}
 	}

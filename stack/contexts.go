@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"errors"
+	"fmt"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
@@ -24,9 +26,16 @@ type Context struct {
 // QEMU dump, pr_pid - 1 (QEMU writes the vCPU index + 1), else i (a
 // kernel's notes are in CPU order, but offline CPUs leave gaps).
 func NoteCPU(p *kernel.Program, i int) int {
+	pacas, _ := p.PacaAddrs()
+	return noteCPU(p, i, pacas)
+}
+
+func noteCPU(p *kernel.Program, i int, pacas []uint64) int {
 	pr := p.Dump.CPUs[i]
-	if cpu, ok := p.PacaCPU(pr.GPR[13]); ok {
-		return cpu
+	for cpu, a := range pacas {
+		if a != 0 && a == pr.GPR[13] {
+			return cpu
+		}
 	}
 	if p.Dump.Format == dump.ELFQEMU && pr.PID > 0 {
 		return int(pr.PID) - 1
@@ -37,26 +46,41 @@ func NoteCPU(p *kernel.Program, i int) int {
 // CPUContext is the context of register note i, with the task running on
 // its CPU (paca->__current) when readable.
 func CPUContext(p *kernel.Program, i int) Context {
+	pacas, _ := p.PacaAddrs()
+	return cpuContext(p, i, noteCPU(p, i, pacas), p.CurrentTasks())
+}
+
+// cpuContext builds note i's context for cpu; current is CurrentTasks.
+func cpuContext(p *kernel.Program, i, cpu int, current map[uint64]int) Context {
 	pr := p.Dump.CPUs[i]
-	c := Context{CPU: NoteCPU(p, i), Note: i, Start: Start{SP: pr.GPR[1], NIP: pr.NIP, LR: pr.Link, R0: pr.GPR[0], HaveRegs: true}}
-	if cur, err := p.CPUCurrent(c.CPU); err == nil && cur != 0 {
-		if t, err := p.ReadTask(cur); err == nil {
-			c.Task, c.HasTask = t, true
+	c := Context{CPU: cpu, Note: i, Start: Start{SP: pr.GPR[1], NIP: pr.NIP, LR: pr.Link, R0: pr.GPR[0], HaveRegs: true}}
+	for cur, on := range current {
+		if on == cpu {
+			if t, err := p.ReadTask(cur); err == nil {
+				c.Task, c.HasTask = t, true
+			}
+			break
 		}
 	}
 	return c
 }
 
 // TaskContext is the context of task t: its CPU's registers when it is
-// running on a CPU with a register note, else its thread.ksp.
+// running on a CPU with a register note, else its thread.ksp (marked
+// stale when it runs on a CPU without one).
 func TaskContext(p *kernel.Program, t kernel.Task) Context {
-	for i := range p.Dump.CPUs {
-		if cur, err := p.CPUCurrent(NoteCPU(p, i)); err == nil && cur == t.Addr {
-			return CPUContext(p, i)
+	current := p.CurrentTasks()
+	cpu, running := current[t.Addr]
+	if running {
+		pacas, _ := p.PacaAddrs()
+		for i := range p.Dump.CPUs {
+			if noteCPU(p, i, pacas) == cpu {
+				return cpuContext(p, i, cpu, current)
+			}
 		}
 	}
 	c := Context{CPU: -1, Note: -1, Task: t, HasTask: true, Start: Start{SP: t.KSP}}
-	if cpu, running := p.CurrentTasks()[t.Addr]; running {
+	if running {
 		c.CPU, c.Stale = cpu, true
 	}
 	return c
@@ -64,18 +88,20 @@ func TaskContext(p *kernel.Program, t kernel.Task) Context {
 
 // AllContexts is every CPU with a register note, then every task not
 // running on one of them (for_each_process_thread order). The task list
-// error, if any, comes with the contexts read before it.
+// error, if any, comes with the contexts read before it. The PACAs and the
+// running tasks are read once.
 func AllContexts(p *kernel.Program) ([]Context, error) {
 	var out []Context
+	pacas, _ := p.PacaAddrs()
+	current := p.CurrentTasks()
 	running := map[uint64]bool{}
 	for i := range p.Dump.CPUs {
-		c := CPUContext(p, i)
+		c := cpuContext(p, i, noteCPU(p, i, pacas), current)
 		if c.HasTask {
 			running[c.Task.Addr] = true
 		}
 		out = append(out, c)
 	}
-	current := p.CurrentTasks()
 	for t, err := range p.ForEachTask() {
 		if err != nil {
 			return out, err
@@ -90,4 +116,37 @@ func AllContexts(p *kernel.Program) ([]Context, error) {
 		}
 	}
 	return out, nil
+}
+
+// Unwound is a context and its frames (none for a stale context).
+type Unwound struct {
+	Context
+	Frames []Frame
+	Err    error // why the walk stopped early
+}
+
+// WalkAll unwinds every context of AllContexts that is not stale, with
+// the vmlinux's CFI: what the audit's stack rules and the example
+// generator read. The task-list error, if any, comes with what was read.
+//
+// Without a frame layout (no struct pt_regs in the DWARF) the contexts come
+// without frames, and the error says why.
+func WalkAll(p *kernel.Program) ([]Unwound, error) {
+	l, lerr := LayoutFor(p.Context, p.Features.StartOPD)
+	ctxs, err := AllContexts(p)
+	opt := Options{CFI: VmlinuxCFI(p).RuleFunc()}
+	out := make([]Unwound, len(ctxs))
+	for i, c := range ctxs {
+		out[i].Context = c
+		switch {
+		case lerr != nil:
+			out[i].Err = lerr
+		case !c.Stale:
+			out[i].Frames, out[i].Err = Walk(p.Mem(), l, c.Start, opt)
+		}
+	}
+	if lerr != nil {
+		err = errors.Join(fmt.Errorf("stack frames not read: %w", lerr), err)
+	}
+	return out, err
 }

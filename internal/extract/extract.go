@@ -107,16 +107,9 @@ func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kerne
 	return set, n, ferr
 }
 
-// walkStacks unwinds every context as audit's auditContexts does.
+// walkStacks unwinds every context as the audit's stack rules do.
 func walkStacks(p *kernel.Program) error {
-	layout, err := stack.LayoutFor(p.Context, p.Features.StartOPD)
-	if err != nil {
-		return err
-	}
-	ctxs, err := stack.AllContexts(p)
-	for _, c := range ctxs {
-		stack.Walk(p.Mem(), layout, c.Start, stack.Options{CFI: stack.VmlinuxCFI(p).RuleFunc()})
-	}
+	_, err := stack.WalkAll(p)
 	return err
 }
 
