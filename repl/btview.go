@@ -169,18 +169,22 @@ func (s *Session) btTaskArg(l stack.Layout, arg string) (BtView, error) {
 }
 
 func (s *Session) btOptions() stack.Options {
-	return stack.Options{CFI: stack.VmlinuxCFI(s.Prog).RuleFunc(), FuncStart: func(pc uint64) (uint64, bool) {
-		loc := s.resolve(pc)
-		if loc.Symbol == nil {
-			// A module's .stubs holds code without symbols: each slot is
-			// its own "function".
-			if a := s.stubsAt(pc); a != nil {
-				return a.Stubs.Base + (pc-a.Stubs.Base)/modules.StubEntrySize*modules.StubEntrySize, true
-			}
-			return 0, false
+	return stack.Options{CFI: stack.VmlinuxCFI(s.Prog).RuleFunc(), FuncStart: s.funcStart}
+}
+
+// funcStart is the start of the function holding pc, and whether pc is
+// kernel or module text (Options.FuncStart).
+func (s *Session) funcStart(pc uint64) (uint64, bool) {
+	loc := s.resolve(pc)
+	if loc.Symbol == nil {
+		// A module's .stubs holds code without symbols: each slot is its
+		// own "function".
+		if a := s.stubsAt(pc); a != nil {
+			return a.Stubs.Base + (pc-a.Stubs.Base)/modules.StubEntrySize*modules.StubEntrySize, true
 		}
-		return pc - loc.Off, loc.Symbol.Kind == 'T' || loc.Symbol.Kind == 't' || loc.Module != ""
-	}}
+		return 0, false
+	}
+	return pc - loc.Off, loc.Symbol.Kind == 'T' || loc.Symbol.Kind == 't' || loc.Module != ""
 }
 
 func (s *Session) fillBt(v *BtView, frames []stack.Frame, err error) {
@@ -335,7 +339,7 @@ func trapName(t uint64) string {
 // textSym names x when it is an address in kernel or module text (for the
 // words of bt -f), else "".
 func (s *Session) textSym(x uint64) string {
-	if _, ok := s.btOptions().FuncStart(x); !ok {
+	if _, ok := s.funcStart(x); !ok {
 		return ""
 	}
 	return s.resolve(x).String()
