@@ -465,10 +465,12 @@ func TestCorpusModules(t *testing.T) {
 	}
 }
 
-// TestCorpusLivepatchSymbol: klp_stub_bug.ko has the symbol
-// .klp.sym.klp_tgt.tgt_secret,0 with st_shndx SHN_LIVEPATCH (corpus
-// README); its .rela.klptext holds one R_PPC64_REL24 at offset 0xc
-// (readelf -r).
+// TestCorpusLivepatchSymbol: klp_stub_bug.ko is the klp-converted file the
+// guests loaded (corpus README, "Correction"): the symbol
+// .klp.sym.klp_tgt.tgt_secret,0 with st_shndx SHN_LIVEPATCH, and its one
+// relocation section .klp.rela.klp_tgt..klptext (SHF_ALLOC |
+// SHF_RELA_LIVEPATCH; no plain .rela.klptext left) holding one
+// R_PPC64_REL24 at offset 0xc against that symbol (readelf -r).
 func TestCorpusLivepatchSymbol(t *testing.T) {
 	dir := corpusKernel(t)
 	f, err := OpenELF(filepath.Join(dir, "modules", "klp_stub_bug.ko"))
@@ -491,12 +493,27 @@ func TestCorpusLivepatchSymbol(t *testing.T) {
 	if !found {
 		t.Error("no symbol .klp.sym.klp_tgt.tgt_secret,0")
 	}
-	rels, err := f.Relocations(".rela.klptext")
+	if _, ok := f.SectionByName(".rela.klptext"); ok {
+		t.Error(".rela.klptext present: the unconverted file, not the one the guests loaded")
+	}
+	const klpRela = ".klp.rela.klp_tgt..klptext"
+	sec, ok := f.SectionByName(klpRela)
+	if !ok {
+		t.Fatalf("no section %s", klpRela)
+	}
+	const shfRelaLivepatch = 0x00100000 // include/uapi/linux/elf.h
+	if sec.Flags&elf.SHF_ALLOC == 0 || sec.Flags&shfRelaLivepatch == 0 {
+		t.Errorf("%s flags %#x, want SHF_ALLOC|SHF_RELA_LIVEPATCH", klpRela, uint64(sec.Flags))
+	}
+	rels, err := f.Relocations(klpRela)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rels) != 1 || rels[0].Off != 0xc || rels[0].Type != uint32(elf.R_PPC64_REL24) {
-		t.Errorf(".rela.klptext = %+v, want one R_PPC64_REL24 at 0xc", rels)
+		t.Fatalf("%s = %+v, want one R_PPC64_REL24 at 0xc", klpRela, rels)
+	}
+	if s, err := f.RawSymbol(rels[0].Sym); err != nil || s.Name != ".klp.sym.klp_tgt.tgt_secret,0" {
+		t.Errorf("%s relocates against %+v (%v), want .klp.sym.klp_tgt.tgt_secret,0", klpRela, s, err)
 	}
 	// Every RELA section of every kind parses.
 	for _, s := range f.Sections {
