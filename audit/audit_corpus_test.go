@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
@@ -19,7 +20,7 @@ func auditDir(t *testing.T, d string) (*Report, testcorpus.Truth) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	r := Run(p, Options{})
+	r := Run(analysis.New(p), Options{})
 	for _, w := range r.Warnings {
 		t.Logf("warning: %s", w)
 	}
@@ -68,8 +69,8 @@ func TestAuditBuggyMatchesTruth(t *testing.T) {
 		wantNull := int(s["ool_ftrace_op_null"].(float64))
 		overwritten := len(s["ool_entries_not_starting_with_mflr_r0"].([]any))
 		f, has := byRule["OOL-FTRACE-OP-NULL"][name]
-		if n := wantNull; n > 0 != has || (has && len(f.Slots) != n) {
-			t.Errorf("%s: truth has %d NULL ftrace_op (%d entries overwritten); finding %v", name, wantNull, overwritten, f.Slots)
+		if n := wantNull; n > 0 != has || (has && len(f.Slots()) != n) {
+			t.Errorf("%s: truth has %d NULL ftrace_op (%d entries overwritten); finding %v", name, wantNull, overwritten, f.Slots())
 		}
 		covers := s["stub_count_covers_ool_array"].(bool)
 		if _, has := byRule["OOL-RESERVE"][name]; has == covers {
@@ -82,13 +83,13 @@ func TestAuditBuggyMatchesTruth(t *testing.T) {
 		}
 		if has {
 			want := fmt.Sprintf("ppc64[%d]", int(inside[0].(float64)))
-			if f.Slots[0] != want {
-				t.Errorf("%s: overlap at %s, truth %s", name, f.Slots[0], want)
+			if f.Slots()[0] != want {
+				t.Errorf("%s: overlap at %s, truth %s", name, f.Slots()[0], want)
 			}
 		}
 	}
 	f := byRule["OOL-OVERLAP"]["klp_stub_bug"]
-	got := append([]string(nil), f.Slots...)
+	got := append([]string(nil), f.Slots()...)
 	sort.Strings(got)
 	want := []string{"ftrace[0] (all 24 bytes)", "ftrace[1].ftrace_op+insn[0..1] (16 of 24 bytes)", "ppc64[5]"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -164,7 +165,7 @@ func TestCorpusBatch(t *testing.T) {
 	// Every dump, the makedumpfile -d 31 ones included (their module area
 	// is read through vm_struct->pages), is analysed: exit 1 for the
 	// buggy kernel's findings.
-	if ExitCode(res, Error) != 1 {
-		t.Errorf("exit code %d, want 1", ExitCode(res, Error))
+	if ExitCode(res, Error, false) != 1 {
+		t.Errorf("exit code %d, want 1", ExitCode(res, Error, false))
 	}
 }

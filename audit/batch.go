@@ -15,30 +15,39 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kdump-inspect/kdump-inspect/ftrace"
+	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
-	"github.com/kdump-inspect/kdump-inspect/modules"
-	"github.com/kdump-inspect/kdump-inspect/stack"
 )
 
 // DumpResult is the audit of one dump, as the batch mode reports it (one
-// JSON object per dump; one JSONL line each).
+// JSON object per dump; one JSONL line each: see wire.go).
 type DumpResult struct {
-	Dump     string    `json:"dump"`
-	Vmlinux  string    `json:"vmlinux,omitempty"`
-	Release  string    `json:"release,omitempty"`
-	Format   string    `json:"format,omitempty"`
-	MMU      string    `json:"mmu,omitempty"`
-	Modules  int       `json:"modules"`
-	Findings []Finding `json:"findings"`
-	Warnings []string  `json:"warnings,omitempty"`
+	Dump     string
+	Vmlinux  string
+	Release  string
+	Format   string
+	MMU      string
+	Modules  int
+	Findings []Finding
+	Coverage []SubjectCoverage
+	Warnings []string
+	// Damage is what the dump file itself says is damaged ("" if
+	// nothing).
+	Damage string
 	// Error is set when the dump could not be analysed at all.
-	Error   string  `json:"error,omitempty"`
-	Seconds float64 `json:"seconds"`
+	Error   string
+	Seconds float64
+	// complete is set from the report's coverage; after a JSON round
+	// trip from the wire's "complete".
+	complete bool
 }
 
 // Failed reports whether the dump could not be analysed.
 func (d *DumpResult) Failed() bool { return d.Error != "" }
+
+// Complete reports whether every selected, applicable rule ran on every
+// module, the vmlinux and the system.
+func (d *DumpResult) Complete() bool { return d.complete && !d.Failed() }
 
 // Count returns the findings at or above sev.
 func (d *DumpResult) Count(sev Severity) int {
@@ -51,6 +60,24 @@ func (d *DumpResult) Count(sev Severity) int {
 	return n
 }
 
+// CoverageLine is the report's one-line coverage summary.
+func (d *DumpResult) CoverageLine() string {
+	r := Report{Coverage: d.Coverage}
+	return r.CoverageLine()
+}
+
+// NewDumpResult describes an audited program.
+func NewDumpResult(p *kernel.Program, r *Report) DumpResult {
+	res := DumpResult{Dump: strings.Join(p.Dump.Paths, ","), Vmlinux: p.VmlinuxPath(), Release: p.Release,
+		Format: p.Dump.Format.String(), MMU: p.MMU.String(), Modules: r.Modules, Findings: r.Findings,
+		Coverage: r.Coverage, Damage: r.Damage, Error: r.Fatal, complete: r.Complete()}
+	res.Warnings = append(append(res.Warnings, p.Warnings...), r.Warnings...)
+	if res.Findings == nil {
+		res.Findings = []Finding{}
+	}
+	return res
+}
+
 // Job is one dump to audit: its file(s) and debuginfo (empty: beside it).
 type Job struct {
 	Paths   []string
@@ -61,11 +88,11 @@ type Job struct {
 // errors become DumpResult.Error.
 func AuditDump(job Job, opts Options) (res DumpResult) {
 	t0 := time.Now()
-	res.Dump = strings.Join(job.Paths, ",")
 	defer func() {
 		if r := recover(); r != nil {
 			res.Error = fmt.Sprintf("internal error: %v", r)
 		}
+		res.Dump = strings.Join(job.Paths, ",")
 		res.Seconds = time.Since(t0).Seconds()
 	}()
 	p, err := kernel.Open(job.Paths, job.Options)
@@ -74,80 +101,10 @@ func AuditDump(job Job, opts Options) (res DumpResult) {
 		return res
 	}
 	defer p.Close()
-	res.Vmlinux = p.VmlinuxPath()
-	res.Release = p.Release
-	res.Format = p.Dump.Format.String()
-	res.MMU = p.MMU.String()
-	rep := Run(p, opts)
-	if rep.Fatal != "" {
-		res.Error = rep.Fatal
-	}
-	res.Modules = rep.Modules
-	res.Findings = rep.Findings
-	res.Warnings = append(append(res.Warnings, p.Warnings...), rep.Warnings...)
-	if res.Findings == nil {
-		res.Findings = []Finding{}
-	}
-	return res
+	a := analysis.New(p)
+	defer a.Close()
+	return NewDumpResult(p, Run(a, opts))
 }
-
-// Run audits an opened program: every module, the ftrace records, and
-// whatever further sources of findings are registered.
-func Run(p *kernel.Program, opts Options) *Report {
-	set := modules.Analyze(p)
-	st, err := ftrace.Load(set)
-	r := Audit(set, st, err, opts)
-	// Both stack rules share one walk of every stack, made only when one
-	// of them needs it.
-	var walked []stack.Unwound
-	var walkErr error
-	var once sync.Once
-	walk := func() ([]stack.Unwound, error) {
-		once.Do(func() { walked, walkErr = stack.WalkAll(p) })
-		return walked, walkErr
-	}
-	auditContexts(r, walk)
-	auditKlpTransition(st, r, walk)
-	r.sort()
-	for _, ex := range extra {
-		ex(p, set, r)
-	}
-	if p.Vmalloc == nil {
-		return r
-	}
-	if n := p.Vmalloc.Pages.Load(); n > 0 {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("%d vmalloc pages (the module area) read through vm_struct->pages: the dump lacks their page-table pages (makedumpfile 1.7.8 takes the tail pages of slab folios, page-table caches among them, for anonymous memory)", n))
-	} else if err := p.Vmalloc.Err(); err != nil {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("vmalloc pages without page tables cannot be found either: %v", err))
-	}
-	return r
-}
-
-// Audit holds an analysed module set and ftrace state (st may be nil, with
-// stErr saying why) against the models.
-func Audit(set *modules.Set, st *ftrace.State, stErr error, opts Options) *Report {
-	r := auditModules(set, opts, st != nil)
-	if st == nil {
-		if stErr != nil {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("ftrace records not read, record-level checks skipped: %v", stErr))
-		}
-		return r
-	}
-	r.Warnings = append(r.Warnings, st.Warnings...)
-	Ftrace(r, set, st)
-	r.sort()
-	return r
-}
-
-// extra are further checks registered by packages that build on audit's
-// findings (kept as a hook so audit need not import them).
-var extra []func(*kernel.Program, *modules.Set, *Report)
-
-// AddChecks registers a further source of findings.
-func AddChecks(f func(*kernel.Program, *modules.Set, *Report)) { extra = append(extra, f) }
-
-// Add appends a finding, applying the rule's defaults and the options.
-func (r *Report) Add(f Finding) { r.add(f) }
 
 // IsDumpFile says whether a file name looks like a dump the batch mode
 // takes: vmcore*, *.kdump, *.elf(.zst|.xz|.gz), the first part of a split
@@ -306,17 +263,34 @@ func Summarize(rs []DumpResult) Summary {
 	return s
 }
 
+// Exit statuses of the audit (the CI contract).
+const (
+	ExitClean      = 0 // every applicable rule ran everywhere; no finding at or above --fail-on
+	ExitFindings   = 1 // findings at or above --fail-on
+	ExitCannot     = 2 // a dump could not be analysed at all
+	ExitIncomplete = 3 // no finding at or above --fail-on, but not everything could be checked
+)
+
 // ExitCode is the CI contract: 2 when any dump could not be analysed, else
-// 1 when any finding is at or above failOn, else 0.
-func ExitCode(rs []DumpResult, failOn Severity) int {
-	code := 0
-	for _, r := range rs {
+// 1 when any finding is at or above failOn, else 3 when some rule could not
+// check some module (unless allowIncomplete), else 0.
+func ExitCode(rs []DumpResult, failOn Severity, allowIncomplete bool) int {
+	code := ExitClean
+	incomplete := false
+	for i := range rs {
+		r := &rs[i]
 		if r.Failed() {
-			return 2
+			return ExitCannot
 		}
 		if r.Count(failOn) > 0 {
-			code = 1
+			code = ExitFindings
 		}
+		if !r.Complete() {
+			incomplete = true
+		}
+	}
+	if code == ExitClean && incomplete && !allowIncomplete {
+		return ExitIncomplete
 	}
 	return code
 }

@@ -5,104 +5,289 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
-	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
-// Ftrace turns package ftrace's verdicts into findings: every OOL stub
-// (modules' and the vmlinux's own) held against the model of
-// ftrace_init_nop()/ftrace_init_ool_stub() record by record, and the
-// livepatch checks of seed 001. Stubs overwritten by a call stub are left
-// to OOL-OVERLAP and NULL ftrace_ops of modules to OOL-FTRACE-OP-NULL, so
-// one fault is reported once.
-func Ftrace(r *Report, set *modules.Set, st *ftrace.State) {
+// The ftrace rules hold each record's call site and out-of-line stub
+// against package ftrace's model of ftrace_init_nop() and
+// ftrace_init_ool_stub() (the per-record verdicts are ftrace.StubCheck's
+// typed differences); each rule reports its own fields: FTRACE-SITE the
+// site, OOL-INSN the stub's instructions, FTRACE-OP a wrong ftrace_op,
+// OOL-FTRACE-OP-NULL a NULL one. Entries a call stub lies over are
+// OOL-OVERLAP's.
+
+// oolArrays returns the OOL arrays of the check's subject: a module's
+// ool_stubs, or the vmlinux's ftrace_ool_stub_text arrays.
+func oolArrays(c *Check) ([]*ftrace.OOLArray, *ftrace.State, bool) {
+	if !c.Set.Features.OutOfLine {
+		c.NotApplicable("no out-of-line ftrace stubs on this kernel")
+		return nil, nil, false
+	}
+	if c.Mod != nil {
+		if _, ok := c.OOL(); !ok {
+			return nil, nil, false
+		}
+	}
+	st, ok := c.Ftrace()
+	if !ok {
+		return nil, nil, false
+	}
+	var out []*ftrace.OOLArray
 	for _, arr := range st.OOL {
 		owner := arr.Owner
 		if owner == "" {
 			owner = "vmlinux"
 		}
-		var nulls []string
-		for _, c := range arr.Stubs {
-			switch c.Status {
-			case ftrace.StubOpNull:
-				if arr.Owner == "" {
-					nulls = append(nulls, fmt.Sprintf("%s[%d]", arr.Name, c.Index))
-				}
-			case ftrace.StubMismatch:
-				r.add(stubFinding(owner, arr, c))
-			case ftrace.StubOverwritten:
-				// A call stub on top is OOL-OVERLAP's; anything else that
-				// broke insn[0] is this stub's own fault.
-				if c.OverlaySlot < 0 {
-					if len(c.Diffs) == 0 {
-						c.Diffs = []string{"insn[0]"}
-					}
-					r.add(stubFinding(owner, arr, c))
-				}
-			}
-		}
-		if len(nulls) > 0 {
-			ex := nulls
-			if len(ex) > 8 {
-				ex = append(append([]string{}, nulls[:8]...), fmt.Sprintf("... %d more", len(nulls)-8))
-			}
-			r.add(Finding{Rule: "OOL-FTRACE-OP-NULL", Module: "vmlinux", Slots: ex,
-				Message: fmt.Sprintf("vmlinux: %d of the %s stubs in use have ftrace_op = NULL: ftrace_init_nop() did not call ftrace_rec_set_nop_ops()", len(nulls), arr.Name)})
-		}
-	}
-	for _, k := range st.KlpFunc {
-		if len(k.Problems) == 0 {
+		if owner != c.Subject {
 			continue
 		}
-		obj := k.Object
-		if obj == "" {
-			obj = "vmlinux"
+		if len(arr.Warnings) > 0 && len(arr.Stubs) == 0 && arr.Unused < arr.Count {
+			c.CannotCheck("%s: %s", arr.Name, strings.Join(arr.Warnings, "; "))
+			continue
 		}
-		r.add(Finding{Rule: "KLP-FUNC", Module: k.Patch, Addrs: []uint64{k.WantIP},
-			Slots:   []string{fmt.Sprintf("%s:%s", obj, k.Func.OldName)},
-			Message: fmt.Sprintf("%s: patched function %s (%s): %s", k.Patch, k.Func.OldName, obj, strings.Join(k.Problems, "; "))})
+		out = append(out, arr)
+	}
+	if len(out) == 0 && c.cov.Status == Ran {
+		c.NotApplicable("no ftrace OOL stubs in use")
+	}
+	return out, st, true
+}
+
+// underAStub says whether a module's OOL entry lies under a .stubs stub
+// (OOL-OVERLAP's finding, not this rule's).
+func underAStub(c *Check, idx int) bool {
+	if c.Mod == nil || c.Mod.Stubs == nil {
+		return false
+	}
+	return underStub(c.Mod.Stubs, idx)
+}
+
+func has(diffs []ftrace.Field, f ftrace.Field) bool {
+	for _, d := range diffs {
+		if d == f {
+			return true
+		}
+	}
+	return false
+}
+
+// entryPlace is an OOL entry of an ftrace array as a place.
+func entryPlace(c *Check, arr *ftrace.OOLArray, sc *ftrace.StubCheck) Place {
+	return Place{Kind: PlaceOOL, Owner: arr.Owner, Array: arr.Name, Index: sc.Index, Addr: sc.Addr, Size: oolSize}
+}
+
+func recDesc(sc *ftrace.StubCheck) string {
+	if sc.Record == nil {
+		return ""
+	}
+	flags := strings.Join(sc.Record.Flags.Names(), "|")
+	if flags == "" {
+		flags = "none"
+	}
+	return fmt.Sprintf(" (%s+%#x, rec->ip %#x, flags %s)", sc.Record.Func, sc.Record.Off, sc.Record.IP, flags)
+}
+
+// checkFtraceSite: FTRACE-SITE.
+func checkFtraceSite(c *Check) {
+	if !c.Set.Features.OutOfLine {
+		c.CannotCheck("call sites without out-of-line stubs (mprofile-kernel) are not modelled")
+		return
+	}
+	arrs, _, ok := oolArrays(c)
+	if !ok {
+		return
+	}
+	unread := 0
+	for _, arr := range arrs {
+		for i := range arr.Stubs {
+			sc := &arr.Stubs[i]
+			if sc.Record == nil {
+				continue
+			}
+			if !sc.Found.SiteKnown {
+				unread++
+				continue
+			}
+			if !has(sc.Diffs, ftrace.FieldSite) {
+				continue
+			}
+			ip := sc.Record.IP
+			c.Report(Finding{Places: []Place{{Kind: PlaceSite, Owner: arr.Owner, Addr: ip, Size: 4}, entryPlace(c, arr, sc)},
+				Words: []Word{{Addr: ip, Size: 4, Label: "site at rec->ip", Found: uint64(sc.Found.Site), FoundAsm: ppc64.Disasm(sc.Found.Site, ip),
+					HasExpected: true, Expected: uint64(sc.Expected.Site), ExpectedAsm: ppc64.Disasm(sc.Expected.Site, ip)}},
+				Mark: "site not as its record says: " + ppc64.Disasm(sc.Expected.Site, ip) + " expected",
+				Message: fmt.Sprintf("%s: the call site of %s[%d]%s holds %s where the record's state needs %s",
+					c.Subject, arr.Name, sc.Index, recDesc(sc), ppc64.Disasm(sc.Found.Site, ip), ppc64.Disasm(sc.Expected.Site, ip))})
+		}
+	}
+	if unread > 0 {
+		c.Partial("%d call sites unreadable", unread)
 	}
 }
 
-func stubFinding(owner string, arr *ftrace.OOLArray, c ftrace.StubCheck) Finding {
-	rule := "OOL-INSN"
-	for _, d := range c.Diffs {
-		if d == "site" {
-			rule = "FTRACE-SITE"
-			break
+// checkOOLInsn: OOL-INSN, from the records' model when the records can be
+// read, else from the array alone (the branch targets then unknown).
+func checkOOLInsn(c *Check) {
+	if c.Mod != nil {
+		if _, ok := c.OOL(); !ok {
+			return
 		}
-		if d == "ftrace_op" && len(c.Diffs) == 1 {
-			rule = "FTRACE-OP"
+		if st, err := c.A.Ftrace(); st == nil || c.A.Prog == nil {
+			c.Partial("ftrace records unreadable (%v): the stubs checked against the template only", err)
+			oolInsnArrayOnly(c)
+			return
 		}
 	}
-	fn := ""
-	var words []Word
-	if c.Record != nil {
-		flags := strings.Join(c.Record.Flags.Names(), "|")
-		if flags == "" {
-			flags = "none"
-		}
-		fn = fmt.Sprintf(" (%s+%#x, rec->ip %#x, flags %s)", c.Record.Func, c.Record.Off, c.Record.IP, flags)
+	arrs, _, ok := oolArrays(c)
+	if !ok {
+		return
 	}
-	for _, d := range c.Diffs {
-		switch {
-		case d == "site" && c.Record != nil:
-			words = append(words, Word{Addr: c.Record.IP, Size: 4, Label: "site at rec->ip", Found: uint64(c.Found.Site), FoundAsm: ppc64.Disasm(c.Found.Site, c.Record.IP),
-				HasExpected: true, Expected: uint64(c.Expected.Site), ExpectedAsm: ppc64.Disasm(c.Expected.Site, c.Record.IP)})
-		case strings.HasPrefix(d, "insn["):
-			var i int
-			fmt.Sscanf(d, "insn[%d]", &i)
-			pc := c.Addr + 8 + uint64(i)*4
-			w := Word{Addr: pc, Size: 4, Label: fmt.Sprintf("%s[%d].%s", arr.Name, c.Index, d), Found: uint64(c.Found.Insn[i]), FoundAsm: ppc64.Disasm(c.Found.Insn[i], pc)}
-			if c.Expected.InsnKnown[i] {
-				w.HasExpected, w.Expected, w.ExpectedAsm = true, uint64(c.Expected.Insn[i]), ppc64.Disasm(c.Expected.Insn[i], pc)
+	for _, arr := range arrs {
+		for i := range arr.Stubs {
+			sc := &arr.Stubs[i]
+			if underAStub(c, sc.Index) || (c.Mod == nil && sc.OverlaySlot >= 0) {
+				continue
 			}
-			words = append(words, w)
-		case d == "ftrace_op":
-			words = append(words, Word{Addr: c.Addr, Size: 8, Label: fmt.Sprintf("%s[%d].ftrace_op", arr.Name, c.Index), Found: c.Found.Op,
-				HasExpected: true, Expected: c.Expected.Op, ExpectedAsm: c.Expected.OpReason})
+			var words []Word
+			var which []string
+			for _, d := range sc.Diffs {
+				k, ok := d.Insn()
+				if !ok {
+					continue
+				}
+				pc := sc.Addr + ftrace.OOLInsnOffset + uint64(k)*4
+				w := Word{Addr: pc, Size: 4, Label: fmt.Sprintf("%s[%d].%s", arr.Name, sc.Index, d), Found: uint64(sc.Found.Insn[k]), FoundAsm: ppc64.Disasm(sc.Found.Insn[k], pc)}
+				if sc.Expected.InsnKnown[k] {
+					w.HasExpected, w.Expected, w.ExpectedAsm = true, uint64(sc.Expected.Insn[k]), ppc64.Disasm(sc.Expected.Insn[k], pc)
+				}
+				words = append(words, w)
+				which = append(which, d.String())
+			}
+			if len(words) == 0 {
+				continue
+			}
+			c.Report(Finding{Places: []Place{entryPlace(c, arr, sc)}, Words: words, Mark: strings.Join(which, ", ") + " not as ftrace_init_ool_stub() writes",
+				Message: fmt.Sprintf("%s: %s[%d] at %#x%s is not mflr r0; bl <tramp>; mtlr r0; b <rec->ip+4>: %s differ",
+					c.Subject, arr.Name, sc.Index, sc.Addr, recDesc(sc), strings.Join(which, ", "))})
 		}
 	}
-	return Finding{Rule: rule, Module: owner, Addrs: []uint64{c.Addr}, Slots: []string{fmt.Sprintf("ftrace[%d]", c.Index)}, Words: words,
-		Message: fmt.Sprintf("%s: %s[%d] at %#x%s differs from the model in %s", owner, arr.Name, c.Index, c.Addr, fn, strings.Join(c.Diffs, ", "))}
+}
+
+// oolInsnArrayOnly: OOL-INSN without records: each used entry against
+// the template with the module's trampolines as call targets.
+func oolInsnArrayOnly(c *Check) {
+	s, m := c.Mod.Stubs, c.Mod.Module
+	for i := range s.OOL {
+		o := &s.OOL[i]
+		if uint64(o.Index) >= m.Arch.OOLStubIndex || underStub(s, o.Index) {
+			continue
+		}
+		var bad []Word
+		chk := func(k int, want uint32, ok bool, what string) {
+			if !ok {
+				pc := o.Addr + 8 + uint64(k)*4
+				w := Word{Addr: pc, Size: 4, Label: fmt.Sprintf("ftrace[%d].insn[%d]", o.Index, k), Found: uint64(o.Insn[k]), FoundAsm: ppc64.Disasm(o.Insn[k], pc), ExpectedAsm: what}
+				if want != 0 {
+					w.HasExpected, w.Expected = true, uint64(want)
+				}
+				bad = append(bad, w)
+			}
+		}
+		chk(0, mflrR0, o.Insn[0] == mflrR0, "mflr r0")
+		chk(1, 0, o.CallOK && (o.CallTarget == m.Arch.Tramp || o.CallTarget == m.Arch.TrampRegs), "bl mod->arch.tramp or tramp_regs")
+		chk(2, mtlrR0, o.Insn[2] == mtlrR0, "mtlr r0")
+		chk(3, 0, o.ReturnOK && m.Contains(o.ReturnTarget), "b <rec->ip+4> in this module")
+		if len(bad) > 0 {
+			c.Report(Finding{Places: []Place{oolPlace(m.Name, o)}, Words: bad, Mark: "not mflr r0; bl <tramp>; mtlr r0; b <ip+4>",
+				Message: fmt.Sprintf("%s: ftrace_ool_stub[%d] at %#x is not mflr r0; bl <tramp>; mtlr r0; b <rec->ip+4>", m.Name, o.Index, o.Addr)})
+		}
+	}
+}
+
+// checkFtraceOp: FTRACE-OP, a non-NULL ftrace_op other than the model's.
+func checkFtraceOp(c *Check) {
+	arrs, _, ok := oolArrays(c)
+	if !ok {
+		return
+	}
+	for _, arr := range arrs {
+		for i := range arr.Stubs {
+			sc := &arr.Stubs[i]
+			if !has(sc.Diffs, ftrace.FieldOp) || sc.Found.Op == 0 || underAStub(c, sc.Index) || (c.Mod == nil && sc.OverlaySlot >= 0) {
+				continue
+			}
+			c.Report(Finding{Places: []Place{entryPlace(c, arr, sc)}, Mark: "ftrace_op: " + sc.Expected.OpReason + " expected",
+				Words: []Word{{Addr: sc.Addr, Size: 8, Label: fmt.Sprintf("%s[%d].ftrace_op", arr.Name, sc.Index), Found: sc.Found.Op,
+					HasExpected: true, Expected: sc.Expected.Op, ExpectedAsm: sc.Expected.OpReason}},
+				Message: fmt.Sprintf("%s: %s[%d] at %#x%s has ftrace_op %#x, the model %#x (%s)",
+					c.Subject, arr.Name, sc.Index, sc.Addr, recDesc(sc), sc.Found.Op, sc.Expected.Op, sc.Expected.OpReason)})
+		}
+	}
+}
+
+// checkOOLOpNull: OOL-FTRACE-OP-NULL. Modules: every used entry of the
+// array (records or not); the vmlinux: the stubs its records use.
+func checkOOLOpNull(c *Check) {
+	if c.Mod == nil {
+		checkVmlinuxOpNull(c)
+		return
+	}
+	s, ok := c.OOL()
+	if !ok {
+		return
+	}
+	if c.Set.Prog == nil || !c.Set.Prog.Features.OOLFtraceOp {
+		c.NotApplicable("struct ftrace_ool_stub has no ftrace_op on this kernel")
+		return
+	}
+	m := c.Mod.Module
+	var places []Place
+	var words []Word
+	nop, nopErr := c.Set.Prog.SymbolAddr("ftrace_nop_ops")
+	for i := range s.OOL {
+		o := &s.OOL[i]
+		if underStub(s, o.Index) || uint64(o.Index) >= m.Arch.OOLStubIndex || o.FtraceOp != 0 {
+			continue
+		}
+		places = append(places, oolPlace(m.Name, o))
+		w := Word{Addr: o.Addr, Size: 8, Label: fmt.Sprintf("ftrace[%d].ftrace_op", o.Index), Found: 0}
+		if nopErr == nil {
+			w.HasExpected, w.Expected, w.ExpectedAsm = true, nop, "&ftrace_nop_ops (while idle)"
+		}
+		words = append(words, w)
+	}
+	if len(places) > 0 {
+		var names []string
+		for _, p := range places {
+			names = append(names, p.String())
+		}
+		c.Report(Finding{Places: places, Words: words, Mark: "ftrace_op NULL",
+			Message: fmt.Sprintf("%s: %d of %d ftrace_ool_stub entries have ftrace_op = NULL (%s): ftrace_init_nop() did not call ftrace_rec_set_nop_ops()",
+				m.Name, len(places), len(s.OOL), strings.Join(names, ", "))})
+	}
+}
+
+func checkVmlinuxOpNull(c *Check) {
+	if !c.Set.Prog.Features.OOLFtraceOp {
+		c.NotApplicable("struct ftrace_ool_stub has no ftrace_op on this kernel")
+		return
+	}
+	arrs, _, ok := oolArrays(c)
+	if !ok {
+		return
+	}
+	for _, arr := range arrs {
+		var places []Place
+		for i := range arr.Stubs {
+			sc := &arr.Stubs[i]
+			if sc.Status == ftrace.StubOpNull {
+				places = append(places, entryPlace(c, arr, sc))
+			}
+		}
+		if len(places) == 0 {
+			continue
+		}
+		c.Report(Finding{Places: places, Mark: "ftrace_op NULL",
+			Message: fmt.Sprintf("vmlinux: %d of the %s stubs in use have ftrace_op = NULL: ftrace_init_nop() did not call ftrace_rec_set_nop_ops()", len(places), arr.Name)})
+	}
 }

@@ -60,7 +60,7 @@ func FuzzAuditStubs(f *testing.F) {
 		p := &kernel.Program{Context: ctx}
 		s, err := modules.ReadStubs(p, m, modules.StubsInput{})
 		set := &modules.Set{Modules: []*modules.Analysis{{Module: m, Stubs: s, StubsErr: err}}, Resolver: symbols.NewResolver()}
-		r := Modules(set, Options{})
+		r := RunModules(set, Options{})
 		for _, fd := range r.Findings {
 			if fd.Module != "fz" {
 				t.Fatalf("finding for %q: %+v", fd.Module, fd)
@@ -84,7 +84,7 @@ func TestFuzzAuditSeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Modules(&modules.Set{Modules: []*modules.Analysis{{Module: m, Stubs: s}}, Resolver: symbols.NewResolver()}, Options{})
+	r := RunModules(&modules.Set{Modules: []*modules.Analysis{{Module: m, Stubs: s}}, Resolver: symbols.NewResolver()}, Options{})
 	found := false
 	for _, f := range r.Findings {
 		found = found || f.Rule == "OOL-OVERLAP"

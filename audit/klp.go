@@ -3,21 +3,65 @@ package audit
 import (
 	"fmt"
 	"strings"
-
-	"github.com/kdump-inspect/kdump-inspect/ftrace"
-	"github.com/kdump-inspect/kdump-inspect/stack"
 )
 
-// auditKlpTransition: KLP-TRANSITION. With a livepatch transition in
+// checkKlpFunc: KLP-FUNC (seed 001), each patched function's record and
+// site against its livepatch ops. What the dump does not hold readable is
+// a gap in the check, never a finding.
+func checkKlpFunc(c *Check) {
+	st, ok := c.Ftrace()
+	if !ok {
+		return
+	}
+	if st.Livepatch == nil {
+		c.NotApplicable("no livepatch is enabled")
+		return
+	}
+	if len(st.KlpFunc) == 0 {
+		c.NotApplicable("no patched function")
+		return
+	}
+	var gaps []string
+	for i := range st.KlpFunc {
+		k := &st.KlpFunc[i]
+		obj := k.Object
+		if obj == "" {
+			obj = "vmlinux"
+		}
+		for _, u := range k.Unchecked {
+			gaps = append(gaps, fmt.Sprintf("%s: %s", k.Func.OldName, u))
+		}
+		if len(k.Problems) == 0 {
+			continue
+		}
+		c.Report(Finding{Module: k.Patch,
+			Places:  []Place{{Kind: PlaceFunc, Owner: k.Object, Addr: k.WantIP, Size: 4, Label: fmt.Sprintf("%s:%s", obj, k.Func.OldName)}},
+			Mark:    "livepatched function: " + strings.Join(k.Problems, "; "),
+			Message: fmt.Sprintf("%s: patched function %s (%s): %s", k.Patch, k.Func.OldName, obj, strings.Join(k.Problems, "; "))})
+	}
+	if len(gaps) > 0 {
+		c.Partial("%s", list(gaps, 6))
+	}
+}
+
+// checkKlpTransition: KLP-TRANSITION. With a livepatch transition in
 // progress (klp_transition_patch set), every task whose patch_state is not
 // yet klp_target_state holds it up; each one with a function the
 // transition changes on its stack is what klp_check_stack() keeps
 // refusing to switch (kernel/livepatch/transition.c).
-func auditKlpTransition(st *ftrace.State, r *Report, walk func() ([]stack.Unwound, error)) {
-	if st == nil || st.Livepatch == nil || st.Livepatch.TransitionPatch == 0 || !r.opts.enabled("KLP-TRANSITION") {
+func checkKlpTransition(c *Check) {
+	st, ok := c.Ftrace()
+	if !ok {
+		return
+	}
+	if st.Livepatch == nil {
+		c.NotApplicable("no livepatch is enabled")
 		return
 	}
 	lp := st.Livepatch
+	if lp.TransitionPatch == 0 {
+		return // no transition in progress: checked, nothing to say
+	}
 	patch := fmt.Sprintf("%#x", lp.TransitionPatch)
 	for _, pt := range lp.Patches {
 		if pt.Addr == lp.TransitionPatch && pt.ModName != "" {
@@ -26,19 +70,15 @@ func auditKlpTransition(st *ftrace.State, r *Report, walk func() ([]stack.Unwoun
 	}
 	target := map[int64]string{0: "unpatched", 1: "patched"}[lp.TargetState]
 	bodies := lp.TransitionBodies()
-	ctxs, err := walk()
-	if err != nil {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("KLP-TRANSITION: tasks checked for %d contexts: %v", len(ctxs), err))
-	}
 	var behind, blocked []string
-	var addrs []uint64
-	for _, c := range ctxs {
-		if !c.HasTask || !c.Task.HasPatchState || c.Task.PatchState == lp.TargetState {
+	var places []Place
+	for _, u := range c.Stacks() {
+		if !u.HasTask || !u.Task.HasPatchState || u.Task.PatchState == lp.TargetState {
 			continue
 		}
-		who := fmt.Sprintf("PID %d (%s)", c.Task.PID, c.Task.Comm)
+		who := fmt.Sprintf("PID %d (%s)", u.Task.PID, u.Task.Comm)
 		behind = append(behind, who)
-		for i, f := range c.Frames {
+		for i, f := range u.Frames {
 			for _, b := range bodies {
 				if f.PC >= b.Lo && f.PC < b.Hi {
 					which := "original " + b.Func
@@ -46,7 +86,7 @@ func auditKlpTransition(st *ftrace.State, r *Report, walk func() ([]stack.Unwoun
 						which = "replacement of " + b.Func
 					}
 					blocked = append(blocked, fmt.Sprintf("%s frame #%d at %#x in the %s", who, i, f.PC, which))
-					addrs = append(addrs, c.Task.Addr)
+					places = append(places, Place{Kind: PlaceObject, Addr: u.Task.Addr, Label: who})
 				}
 			}
 		}
@@ -60,7 +100,7 @@ func auditKlpTransition(st *ftrace.State, r *Report, walk func() ([]stack.Unwoun
 	} else {
 		msg += "; none has a function the transition changes on its stack (they switch at their next kernel exit or when the transition work runs)"
 	}
-	r.add(Finding{Rule: "KLP-TRANSITION", Module: patch, Addrs: addrs, Message: msg})
+	c.Report(Finding{Module: patch, Places: places, Mark: "livepatch transition in progress", Message: msg})
 }
 
 // list joins up to n items, saying how many more there are.

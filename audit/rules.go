@@ -57,13 +57,32 @@ func (f Fix) String() string {
 	return s
 }
 
-// Rule is one check of the catalogue.
+// Scope says what the runs of a rule's check are about (a bit set).
+type Scope int
+
+const (
+	// PerModule: once for every module (Check.Mod set).
+	PerModule Scope = 1 << iota
+	// Vmlinux: once, about the vmlinux's own code and OOL stubs.
+	Vmlinux
+	// System: once, about the whole dump (livepatch state, stacks).
+	System
+)
+
+// Rule is one check of the catalogue (go/analysis's Analyzer shape): what
+// must hold, the kernel behaviour it mirrors, the upstream fix, and the
+// check itself. Run executes every rule on every subject of its scope and
+// records, for each, whether it ran, did not apply, or could not check.
 type Rule struct {
 	ID        string
 	Severity  Severity
 	Statement string // one line: what must hold
 	Mirrors   string // the kernel behaviour it mirrors
 	Fix       Fix
+	Scope     Scope
+	// After: the check reads the other rules' findings (it runs last).
+	After bool
+	Check func(c *Check)
 }
 
 // The two fixes of seed 000 (LKML, September 2025), reverted in the
@@ -73,64 +92,68 @@ var (
 	fixNopOps     = Fix{Subject: "powerpc/ftrace: ensure ftrace record ops are always set for NOPs"}
 )
 
-// Rules is the catalogue, in report order.
-var Rules = []Rule{
-	{ID: "STUB-TEMPLATE", Severity: Error,
-		Statement: "a slot with the stub magic holds create_stub()'s template for this very slot (addis/addi from r2 decode back to the slot)",
-		Mirrors:   "create_stub(), ppc64_stub_insns[], my_r2() in arch/powerpc/kernel/module_64.c"},
-	{ID: "STUB-TARGET", Severity: Warning,
-		Statement: "a call stub's funcdata is the start of a function in the vmlinux or a live module",
-		Mirrors:   "stub_for_addr() / func_desc() in module_64.c"},
-	{ID: "STUB-DUP", Severity: Warning,
-		Statement: "no two call stubs below stub_count have the same target",
-		Mirrors:   "stub_for_addr() reuses an existing stub for the same target"},
-	{ID: "STUB-COUNT", Severity: Error,
-		Statement: "stub_count * sizeof(ppc64_stub_entry) fits in the .stubs section",
-		Mirrors:   "get_stubs_size() sizes .stubs; stub_for_addr() appends at stub_count with no bound check (seed 003)"},
-	{ID: "OOL-RESERVE", Severity: Error,
-		Statement: "ool_stubs starts right after the call and trampoline stubs, and stub_count covers the OOL array",
-		Mirrors:   "setup_ftrace_ool_stubs(): ool_stubs = stubs + stub_count; stub_count += num_stubs",
-		Fix:       fixOOLReserve},
-	{ID: "OOL-OVERLAP", Severity: Critical,
-		Statement: "no call stub lies inside the OOL array's reserved range",
-		Mirrors:   "a stub appended at an unreserved stub_count overwrites ftrace_ool_stub entries (seed 000's crash)",
-		Fix:       fixOOLReserve},
-	{ID: "OOL-SENTINEL", Severity: Error,
-		Statement: "on kernels whose stub_for_addr() scans for a zero funcdata, no OOL position that reads as funcdata is zero",
-		Mirrors:   "for (i = 0; stub_func_addr(stubs[i].funcdata); i++) in older module_64.c",
-		Fix:       fixOOLReserve},
-	{ID: "OOL-FTRACE-OP-NULL", Severity: Error,
-		Statement: "every ftrace_ool_stub.ftrace_op is non-NULL (ftrace_nop_ops while idle)",
-		Mirrors:   "ftrace_init_nop() -> ftrace_rec_set_nop_ops() in arch/powerpc/kernel/trace/ftrace.c",
-		Fix:       fixNopOps},
-	{ID: "OOL-INSN", Severity: Error,
-		Statement: "each OOL stub is mflr r0; bl <tramp>; mtlr r0; b <rec->ip+4>",
-		Mirrors:   "ftrace_init_ool_stub() in arch/powerpc/kernel/trace/ftrace.c"},
-	{ID: "FTRACE-SITE", Severity: Error,
-		Statement: "the site at rec->ip is a nop while the record is disabled and a branch to its OOL stub while enabled",
-		Mirrors:   "ftrace_make_nop()/ftrace_make_call() with PPC_FTRACE_OUT_OF_LINE"},
-	{ID: "FTRACE-OP", Severity: Error,
-		Statement: "an OOL stub's ftrace_op is ftrace_nop_ops when idle, the owning ops with CALL_OPS_EN, else ftrace_list_ops",
-		Mirrors:   "ftrace_rec_set_nop_ops()/ftrace_rec_update_ops() in arch/powerpc/kernel/trace/ftrace.c",
-		Fix:       fixNopOps},
-	{ID: "KLP-FUNC", Severity: Error,
-		Statement: "each patched function's first record sits at its local entry, is ENABLED|IPMODIFY, in the klp ops' filter, and its site branches to its OOL stub",
-		Mirrors:   "klp_patch_func() / ftrace_location() (seed 001)"},
-	{ID: "KLP-STALE-STUB", Severity: Error,
-		Statement: "every livepatch call stub's funcdata lies in the vmlinux or a live module",
-		Mirrors:   "klp relocations are not cleared on ppc64; a reloaded target leaves the old stub pointing into freed memory (seed 003)"},
-	{ID: "LOADER-MODEL", Severity: Error,
-		Statement: "every stub the correct loader writes is in .stubs, word for word (the .ko at hand)",
-		Mirrors:   "apply_relocate_add(), module_finalize_ftrace(), klp_init_object_loaded() in order"},
-	{ID: "KLP-TRANSITION", Severity: Warning,
-		Statement: "no livepatch transition is left in progress: every task's patch_state is klp_target_state, and no task has a function the transition changes on its stack",
-		Mirrors:   "klp_try_switch_task() / klp_check_stack() in kernel/livepatch/transition.c"},
-	{ID: "EXEC-IN-FLAGGED-STUB", Severity: Critical,
-		Statement: "no CPU and no task's stack is at a PC inside a .stubs slot or OOL entry that another rule flags",
-		Mirrors:   "the back chain as show_stack() walks it (arch/powerpc/kernel/process.c): the broken stub was executing, or is a return address, when the dump was taken"},
-	{ID: "NO-DEBUGINFO", Severity: Info,
-		Statement: "the module's .ko is at hand so the loader model applies",
-		Mirrors:   "(tool limitation, not a kernel rule)"},
+// Rules is the catalogue, in report order. (Set in init: the checks
+// reach the catalogue through Check.)
+var Rules []Rule
+
+func init() { Rules = catalogue() }
+
+func catalogue() []Rule {
+	return []Rule{
+		{ID: "STUB-TEMPLATE", Severity: Error, Scope: PerModule, Check: checkStubTemplate,
+			Statement: "a slot with the stub magic holds create_stub()'s template for this very slot (addis/addi from r2 decode back to the slot)",
+			Mirrors:   "create_stub(), ppc64_stub_insns[], my_r2() in arch/powerpc/kernel/module_64.c"},
+		{ID: "STUB-TARGET", Severity: Warning, Scope: PerModule, Check: checkStubTarget,
+			Statement: "a call stub's funcdata is the start of a function in the vmlinux or a live module",
+			Mirrors:   "stub_for_addr() / func_desc() in module_64.c"},
+		{ID: "STUB-DUP", Severity: Warning, Scope: PerModule, Check: checkStubDup,
+			Statement: "no two call stubs below stub_count have the same target",
+			Mirrors:   "stub_for_addr() reuses an existing stub for the same target"},
+		{ID: "STUB-COUNT", Severity: Error, Scope: PerModule, Check: checkStubCount,
+			Statement: "stub_count * sizeof(ppc64_stub_entry) fits in the .stubs section",
+			Mirrors:   "get_stubs_size() sizes .stubs; stub_for_addr() appends at stub_count with no bound check (seed 003)"},
+		{ID: "OOL-RESERVE", Severity: Error, Scope: PerModule, Check: checkOOLReserve,
+			Statement: "ool_stubs starts right after the call and trampoline stubs, and stub_count covers the OOL array",
+			Mirrors:   "setup_ftrace_ool_stubs(): ool_stubs = stubs + stub_count; stub_count += num_stubs",
+			Fix:       fixOOLReserve},
+		{ID: "OOL-OVERLAP", Severity: Critical, Scope: PerModule, Check: checkOOLOverlap,
+			Statement: "no call stub lies inside the OOL array's reserved range",
+			Mirrors:   "a stub appended at an unreserved stub_count overwrites ftrace_ool_stub entries (seed 000's crash)",
+			Fix:       fixOOLReserve},
+		{ID: "OOL-SENTINEL", Severity: Error, Scope: PerModule, Check: checkOOLSentinel,
+			Statement: "on kernels whose stub_for_addr() scans for a zero funcdata, no OOL position that reads as funcdata is zero",
+			Mirrors:   "for (i = 0; stub_func_addr(stubs[i].funcdata); i++) in older module_64.c",
+			Fix:       fixOOLReserve},
+		{ID: "OOL-FTRACE-OP-NULL", Severity: Error, Scope: PerModule | Vmlinux, Check: checkOOLOpNull,
+			Statement: "every ftrace_ool_stub.ftrace_op is non-NULL (ftrace_nop_ops while idle)",
+			Mirrors:   "ftrace_init_nop() -> ftrace_rec_set_nop_ops() in arch/powerpc/kernel/trace/ftrace.c",
+			Fix:       fixNopOps},
+		{ID: "OOL-INSN", Severity: Error, Scope: PerModule | Vmlinux, Check: checkOOLInsn,
+			Statement: "each OOL stub is mflr r0; bl <tramp>; mtlr r0; b <rec->ip+4>",
+			Mirrors:   "ftrace_init_ool_stub() in arch/powerpc/kernel/trace/ftrace.c"},
+		{ID: "FTRACE-SITE", Severity: Error, Scope: PerModule | Vmlinux, Check: checkFtraceSite,
+			Statement: "the site at rec->ip is a nop while the record is disabled and a branch to its OOL stub while enabled",
+			Mirrors:   "ftrace_make_nop()/ftrace_make_call() with PPC_FTRACE_OUT_OF_LINE"},
+		{ID: "FTRACE-OP", Severity: Error, Scope: PerModule | Vmlinux, Check: checkFtraceOp,
+			Statement: "an OOL stub's ftrace_op is ftrace_nop_ops when idle, the owning ops with CALL_OPS_EN, else ftrace_list_ops",
+			Mirrors:   "ftrace_rec_set_nop_ops()/ftrace_rec_update_ops() in arch/powerpc/kernel/trace/ftrace.c",
+			Fix:       fixNopOps},
+		{ID: "KLP-FUNC", Severity: Error, Scope: System, Check: checkKlpFunc,
+			Statement: "each patched function's first record sits at its local entry, is ENABLED|IPMODIFY, in the klp ops' filter, and its site branches to its OOL stub",
+			Mirrors:   "klp_patch_func() / ftrace_location() (seed 001)"},
+		{ID: "KLP-STALE-STUB", Severity: Error, Scope: PerModule, Check: checkKlpStaleStub,
+			Statement: "every livepatch call stub's funcdata lies in the vmlinux or a live module",
+			Mirrors:   "klp relocations are not cleared on ppc64; a reloaded target leaves the old stub pointing into freed memory (seed 003)"},
+		{ID: "LOADER-MODEL", Severity: Error, Scope: PerModule, Check: checkLoaderModel,
+			Statement: "every stub the correct loader writes is in .stubs, word for word (the .ko at hand)",
+			Mirrors:   "apply_relocate_add(), module_finalize_ftrace(), klp_init_object_loaded() in order"},
+		{ID: "KLP-TRANSITION", Severity: Warning, Scope: System, Check: checkKlpTransition,
+			Statement: "no livepatch transition is left in progress: every task's patch_state is klp_target_state, and no task has a function the transition changes on its stack",
+			Mirrors:   "klp_try_switch_task() / klp_check_stack() in kernel/livepatch/transition.c"},
+		{ID: "EXEC-IN-FLAGGED-STUB", Severity: Critical, Scope: System, After: true, Check: checkExecInFlagged,
+			Statement: "no CPU and no task's stack is at a PC inside a .stubs slot or OOL entry that another rule flags",
+			Mirrors:   "the back chain as show_stack() walks it (arch/powerpc/kernel/process.c): the broken stub was executing, or is a return address, when the dump was taken"},
+	}
 }
 
 // RuleByID returns a rule of the catalogue.

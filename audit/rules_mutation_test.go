@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/internal/damage"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -167,8 +168,6 @@ var mutations = []mutation{
 			f := initReturn(t, b, "do_sys_poll")
 			must(t, v.PatchU64(f.SP+16, b.sym(t, "cmdline_proc_show")+8))
 		}},
-	{rule: "NO-DEBUGINFO", module: "klp_tgt", what: "no module directory given (every .ko missing)",
-		opts: kernel.Options{ModuleDirs: []string{os.TempDir() + "/kdump-inspect-no-such-dir"}}},
 }
 
 // initReturn is the frame of init's stack that returns into fn: its LR
@@ -207,7 +206,7 @@ func must(t *testing.T, err error) {
 // behaviour is the kernel's (the rule's statement), not the code's output.
 func TestRuleMutations(t *testing.T) {
 	b := openBase(t)
-	clean := Run(b.p, Options{})
+	clean := Run(analysis.New(b.p), Options{})
 	has := func(r *Report, rule, mod string) *Finding {
 		for i := range r.Findings {
 			f := &r.Findings[i]
@@ -235,7 +234,7 @@ func TestRuleMutations(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer p.Close()
-			r := Run(p, Options{})
+			r := Run(analysis.New(p), Options{})
 			f := has(r, m.rule, m.module)
 			if f == nil {
 				var got []string
@@ -267,8 +266,8 @@ func TestRuleMutations(t *testing.T) {
 	clear(raw[0x48:0x50])
 	m := &modules.Module{Name: "livepatch_module", Arch: modules.Arch{HasOOL: true, OOLStubs: seedOOL, OOLStubCount: 3, OOLStubIndex: 3}}
 	ss := modules.NewStubs(m, seedOOL, raw, binary.LittleEndian, modules.StubsInput{R2: seedOOL + 0x28 - (4<<16 - 29448)})
-	sr := Modules(&modules.Set{Resolver: symbols.NewResolver(), Modules: []*modules.Analysis{{Module: m, Stubs: ss}}}, Options{})
-	if f := has(sr, "OOL-SENTINEL", ""); f != nil && strings.Join(f.Slots, ",") == "ppc64[1]" {
+	sr := RunModules(&modules.Set{Resolver: symbols.NewResolver(), Modules: []*modules.Analysis{{Module: m, Stubs: ss}}}, Options{})
+	if f := has(sr, "OOL-SENTINEL", ""); f != nil && strings.Join(f.Slots(), ",") == "ppc64[1]" {
 		examples["OOL-SENTINEL"] = fmt.Sprintf("Example (seed 000's listing with ftrace[3].ftrace_op — read as ppc64[1].funcdata — NULL again, as it was before the livepatch stub landed there; a kernel whose stub_for_addr() scans for a zero funcdata):\n\n    %s %s: %s", f.Severity, f.Rule, f.Message)
 	} else {
 		t.Errorf("seed 000 before the stub landed: want OOL-SENTINEL naming ppc64[1], got %+v", f)
@@ -314,4 +313,61 @@ fires for that module.
 		w.WriteString("\n")
 	}
 	return w.String()
+}
+
+// TestOverlapAfterFtraceOpWrite: issue 13's real crash. When ftrace
+// enables the function whose OOL stub is ftrace[0] of klp_stub_bug,
+// ftrace_rec_update_ops() (arch/powerpc/kernel/trace/ftrace.c) stores the
+// ops pointer into that stub's ftrace_op — the first 8 bytes of the
+// livepatch call stub lying there (slot 5's jump[0..1]). The stub is still
+// the stub (its magic, funcdata and jump[2..5] are intact) and still
+// inside the array: OOL-OVERLAP must still fire, STUB-TEMPLATE must name
+// the two overwritten words, and a CPU stopped at the stub must be
+// EXEC-IN-FLAGGED-STUB. Before, the slot stopped being "a call stub" and
+// all three findings vanished.
+func TestOverlapAfterFtraceOpWrite(t *testing.T) {
+	b := openBase(t)
+	sl := b.slot(t, "klp_stub_bug", 5)
+	ops := b.sym(t, "ftrace_list_ops") // any ops pointer ftrace may store
+	v := damage.NewVirt(b.p)
+	must(t, v.PatchU64(sl.Addr, ops))
+	// A return address on init's stack into the stub's third word (the
+	// next call through the stub executes jump[0..1] first, the oops).
+	f := initReturn(t, b, "do_sys_poll")
+	must(t, v.PatchU64(f.SP+16, sl.Addr+8))
+	p, err := kernel.Open([]string{example}, kernel.Options{CacheDir: t.TempDir(), PhysWrap: v.Wrap})
+	must(t, err)
+	defer p.Close()
+	r := Run(analysis.New(p), Options{})
+	var overlap, template, exec *Finding
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if f.Module != "klp_stub_bug" {
+			continue
+		}
+		switch f.Rule {
+		case "OOL-OVERLAP":
+			overlap = f
+		case "STUB-TEMPLATE":
+			template = f
+		case "EXEC-IN-FLAGGED-STUB":
+			exec = f
+		}
+	}
+	if overlap == nil || overlap.Slots()[0] != "ppc64[5]" {
+		t.Fatalf("OOL-OVERLAP after the ftrace_op write: %+v", overlap)
+	}
+	if template == nil || len(template.Words) != 2 || template.Words[0].Addr != sl.Addr || template.Words[1].Addr != sl.Addr+4 {
+		t.Fatalf("STUB-TEMPLATE should name slot 5's jump[0] and jump[1]: %+v", template)
+	}
+	// The found words are the two halves of the ops pointer (little-endian).
+	if template.Words[0].Found != ops&0xffffffff || template.Words[1].Found != ops>>32 {
+		t.Errorf("found words %#x %#x, want the halves of %#x", template.Words[0].Found, template.Words[1].Found, ops)
+	}
+	if exec == nil || !strings.Contains(exec.Message, "OOL-OVERLAP") {
+		t.Errorf("EXEC-IN-FLAGGED-STUB for the frame at slot 5: %+v", exec)
+	}
+	if !r.At(sl.Addr + 8)[0].At(sl.Addr+8) || len(r.At(sl.Addr)) < 2 {
+		t.Errorf("Report.At(slot 5) = %d findings, want the overlap and the template", len(r.At(sl.Addr)))
+	}
 }

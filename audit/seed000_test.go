@@ -125,7 +125,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func TestSeed000Audit(t *testing.T) {
 	m, s := seedStubs(t)
 	set := &modules.Set{Resolver: symbols.NewResolver(), Modules: []*modules.Analysis{{Module: m, Stubs: s}}}
-	r := Modules(set, Options{})
+	r := RunModules(set, Options{})
 	var ov *Finding
 	for i := range r.Findings {
 		if r.Findings[i].Rule == "OOL-OVERLAP" {
@@ -139,8 +139,8 @@ func TestSeed000Audit(t *testing.T) {
 		t.Fatalf("no OOL-OVERLAP finding; findings: %+v", r.Findings)
 	}
 	wantSlots := []string{"ppc64[1]", "ftrace[1].insn[2..3] (8 of 24 bytes)", "ftrace[2] (all 24 bytes)", "ftrace[3].ftrace_op (8 of 24 bytes)"}
-	if strings.Join(ov.Slots, "|") != strings.Join(wantSlots, "|") {
-		t.Errorf("slots %q, want %q", ov.Slots, wantSlots)
+	if strings.Join(ov.Slots(), "|") != strings.Join(wantSlots, "|") {
+		t.Errorf("slots %q, want %q", ov.Slots(), wantSlots)
 	}
 	if !strings.Contains(ov.Message, "0xc0080000054e92b8") || !strings.Contains(ov.Message, "ool_stubs+0x28") {
 		t.Errorf("message %q lacks the funcdata or the offset", ov.Message)
@@ -162,7 +162,7 @@ func TestSeed000Audit(t *testing.T) {
 	// was mflr/bl. Now the stub fills it, so slot 1 is not reported again.
 	for _, f := range r.Findings {
 		if f.Rule == "OOL-SENTINEL" {
-			for _, sl := range f.Slots {
+			for _, sl := range f.Slots() {
 				if sl == "ppc64[0]" || sl == "ppc64[1]" {
 					t.Errorf("sentinel finding names %s", sl)
 				}

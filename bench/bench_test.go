@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
@@ -197,7 +198,7 @@ func sharing(private bool) string {
 // BenchmarkOpenToModuleList.
 func BenchmarkAuditDump(b *testing.B) {
 	benchOpen(b, func(b *testing.B, p *kernel.Program) {
-		if rep := audit.Run(p, audit.Options{}); rep.Modules == 0 {
+		if rep := audit.Run(analysis.New(p), audit.Options{}); rep.Modules == 0 {
 			b.Fatal("no modules audited")
 		}
 	})
@@ -246,7 +247,7 @@ func BenchmarkAuditRun(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if rep := audit.Run(p, audit.Options{}); rep.Modules == 0 {
+		if rep := audit.Run(analysis.New(p), audit.Options{}); rep.Modules == 0 {
 			b.Fatal("no modules audited")
 		}
 		b.StopTimer()

@@ -222,33 +222,66 @@ type Found struct {
 	Op        uint64
 }
 
-// Compare holds found against expected and lists the differences by name
-// ("site", "insn[1]", "ftrace_op"). overlay is true when a ppc64_stub_entry
-// with the stub magic overlaps the stub.
-func Compare(e Expected, f Found, checkSite bool, overlay bool) (StubStatus, []string) {
-	var diffs []string
+// Field is one word of a record's site and OOL stub that Compare holds
+// against the model.
+type Field int
+
+const (
+	FieldSite Field = iota + 1 // the word at rec->ip
+	FieldInsn0
+	FieldInsn1
+	FieldInsn2
+	FieldInsn3
+	FieldOp // ftrace_op
+)
+
+func (f Field) String() string {
+	switch {
+	case f == FieldSite:
+		return "site"
+	case f == FieldOp:
+		return "ftrace_op"
+	case f >= FieldInsn0 && f <= FieldInsn3:
+		return fmt.Sprintf("insn[%d]", f-FieldInsn0)
+	}
+	return fmt.Sprintf("Field(%d)", int(f))
+}
+
+// Insn returns the insn[] index of an instruction field.
+func (f Field) Insn() (int, bool) {
+	if f >= FieldInsn0 && f <= FieldInsn3 {
+		return int(f - FieldInsn0), true
+	}
+	return 0, false
+}
+
+// Compare holds found against expected and lists the fields that differ.
+// overlay is true when a ppc64_stub_entry with the stub magic overlaps the
+// stub.
+func Compare(e Expected, f Found, checkSite bool, overlay bool) (StubStatus, []Field) {
+	var diffs []Field
 	if checkSite && f.SiteKnown && f.Site != e.Site {
-		diffs = append(diffs, "site")
+		diffs = append(diffs, FieldSite)
 	}
 	for i := range 4 {
 		if e.InsnKnown[i] && f.Insn[i] != e.Insn[i] {
-			diffs = append(diffs, fmt.Sprintf("insn[%d]", i))
+			diffs = append(diffs, FieldInsn0+Field(i))
 		}
 	}
 	if !e.InsnKnown[3] {
 		if _, link, ok := ppc64.BranchTarget(f.Insn[3], 0); !ok || link || f.Insn[3]>>26 != 18 {
-			diffs = append(diffs, "insn[3]")
+			diffs = append(diffs, FieldInsn3)
 		}
 	}
 	if f.Op != e.Op {
-		diffs = append(diffs, "ftrace_op")
+		diffs = append(diffs, FieldOp)
 	}
 	switch {
 	case overlay || f.Insn[0] != ppc64.PPC_RAW_MFLR_R0:
 		return StubOverwritten, diffs
 	case len(diffs) == 0:
 		return StubOK, nil
-	case len(diffs) == 1 && diffs[0] == "ftrace_op" && f.Op == 0:
+	case len(diffs) == 1 && diffs[0] == FieldOp && f.Op == 0:
 		return StubOpNull, diffs
 	}
 	return StubMismatch, diffs

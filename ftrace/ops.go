@@ -48,7 +48,13 @@ type Hash struct {
 	SizeBits uint64
 	Count    uint64 // hash->count as the dump holds it
 	IPs      []uint64
+	// Err says why IPs may be incomplete (an unreadable bucket, a
+	// cycle): Contains is then not an answer to rely on.
+	Err error
 }
+
+// Known says whether the hash was read whole (a NULL hash is known).
+func (h *Hash) Known() bool { return h == nil || h.Err == nil }
 
 // Empty is ftrace_hash_empty(): a NULL hash or a zero count.
 func (h *Hash) Empty() bool { return h == nil || h.Count == 0 }
@@ -76,7 +82,13 @@ type Ops struct {
 	// InList: reached from ftrace_ops_list.
 	InList   bool
 	Warnings []string
+	// HashErr says why Filter or Notrace could not be read whole (the
+	// pointer or the hash unreadable).
+	HashErr error
 }
+
+// FilterKnown says whether Filter was read whole.
+func (o *Ops) FilterKnown() bool { return o.HashErr == nil && o.Filter.Known() }
 
 // Matches is hash_contains_ip(ip, ops->func_hash) (kernel/trace/ftrace.c):
 // in the filter hash or the filter hash is empty, and not in a non-empty
@@ -118,6 +130,7 @@ func ReadOps(ctx *kernel.Context, addr uint64, l OpsLayout) (*Ops, error) {
 		p, err := readU64(ctx, o.FuncHash+uint64(h.off))
 		if err != nil {
 			o.Warnings = append(o.Warnings, fmt.Sprintf("func_hash->%s at %#x: %v", h.n, o.FuncHash+uint64(h.off), err))
+			o.HashErr = fmt.Errorf("func_hash->%s at %#x: %w", h.n, o.FuncHash+uint64(h.off), err)
 			continue
 		}
 		if p == 0 {
@@ -126,6 +139,11 @@ func ReadOps(ctx *kernel.Context, addr uint64, l OpsLayout) (*Ops, error) {
 		hs, err := ReadHash(ctx, p, l)
 		if err != nil {
 			o.Warnings = append(o.Warnings, fmt.Sprintf("%s: %v", h.n, err))
+			if hs == nil {
+				o.HashErr = fmt.Errorf("%s: %w", h.n, err)
+			} else {
+				hs.Err = err
+			}
 		}
 		*h.dst = hs
 	}

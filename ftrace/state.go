@@ -72,7 +72,7 @@ type StubCheck struct {
 	Expected Expected
 	Found    Found
 	Status   StubStatus
-	Diffs    []string
+	Diffs    []Field
 	// OverlaySlot is the .stubs slot whose "stub" magic lies over this
 	// stub, -1 if none.
 	OverlaySlot int
@@ -481,6 +481,10 @@ type KlpFuncCheck struct {
 	// Problems lists what does not hold, in words ("record not at the
 	// local entry", "not ENABLED", ...); empty when all holds.
 	Problems []string
+	// Unchecked lists what could not be checked because the dump does
+	// not hold it readable (the filter hash, the site, the stub): never a
+	// problem, a gap in the check.
+	Unchecked []string
 }
 
 func (s *State) klpChecks(set *modules.Set) {
@@ -529,11 +533,14 @@ func (s *State) klpChecks(set *modules.Set) {
 
 func (c *KlpFuncCheck) check(s *State, p *kernel.Program) {
 	bad := func(format string, args ...any) { c.Problems = append(c.Problems, fmt.Sprintf(format, args...)) }
+	unchecked := func(format string, args ...any) { c.Unchecked = append(c.Unchecked, fmt.Sprintf(format, args...)) }
 	if !c.SymKnown {
-		bad("no symbol at old_func %#x: local entry unknown", c.Func.OldFunc)
+		unchecked("no symbol at old_func %#x: local entry unknown", c.Func.OldFunc)
 	}
 	if c.Ops == nil || c.Ops.Fops == nil {
 		bad("no klp_ops has this func on its func_stack")
+	} else if !c.Ops.Fops.FilterKnown() {
+		unchecked("the klp ops' filter hash is unreadable (%v)", firstErr(c.Ops.Fops.HashErr, c.Ops.Fops.Filter))
 	} else if !c.Ops.Fops.Filter.Contains(c.WantIP) {
 		bad("%#x not in the klp ops filter hash", c.WantIP)
 	} else {
@@ -561,7 +568,7 @@ func (c *KlpFuncCheck) check(s *State, p *kernel.Program) {
 	}
 	w, err := p.ReadU32(r.IP)
 	if err != nil {
-		bad("site %#x unreadable: %v", r.IP, err)
+		unchecked("site %#x unreadable: %v", r.IP, err)
 		return
 	}
 	c.Site = w
@@ -572,7 +579,7 @@ func (c *KlpFuncCheck) check(s *State, p *kernel.Program) {
 	}
 	op, err := p.ReadU64(r.OOLStub - OOLInsnOffset)
 	if err != nil {
-		bad("stub ftrace_op at %#x unreadable: %v", r.OOLStub-OOLInsnOffset, err)
+		unchecked("stub ftrace_op at %#x unreadable: %v", r.OOLStub-OOLInsnOffset, err)
 		return
 	}
 	c.StubOp = op
@@ -638,4 +645,12 @@ func (s *State) klpStubChecks(set *modules.Set) {
 		}
 		s.KlpStub = append(s.KlpStub, c)
 	}
+}
+
+// firstErr is err, else the hash's own error.
+func firstErr(err error, h *Hash) error {
+	if err != nil || h == nil {
+		return err
+	}
+	return h.Err
 }

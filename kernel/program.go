@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/debuginfo"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/ppc64"
@@ -32,8 +33,14 @@ import (
 // dump (a vmlinux, vmlinux.zst or vmlinux-RELEASE file, a modules/
 // directory), as the corpus is laid out.
 type Options struct {
-	Vmlinux    string
+	Vmlinux string
+	// ModuleDirs are searched for module debuginfo first (--modules),
+	// then the modules/ directory beside the dump.
 	ModuleDirs []string
+	// DebugRoots are system roots whose distribution debuginfo layouts
+	// are searched after those (package debuginfo): the command line
+	// passes "/"; nil searches none.
+	DebugRoots []string
 	// Force accepts a vmlinux whose build-id or release does not match the
 	// dump (with a warning).
 	Force bool
@@ -84,13 +91,21 @@ type Program struct {
 	Translator *ppc64.Translator
 	Features   Features
 	ModuleDirs []string
-	Warnings   []string
+	// Debuginfo finds module debuginfo (ModuleDirs, the modules/
+	// directory beside the dump, DebugRoots); see SetModuleDirs.
+	Debuginfo *debuginfo.Index
+	Warnings  []string
 	// Vmalloc answers for vmalloc pages whose page-table pages the dump
 	// lacks (see installVmallocFallback); its Pages counts them.
 	Vmalloc *VmallocFallback
 
 	vmlinuxPath string
-	infoErr     error // why VMCOREINFO was not found, when it was not
+	// besideModules is the modules/ directory beside the dump ("" if
+	// none); debugRoots the roots of Options.DebugRoots.
+	besideModules string
+	debugRoots    []string
+	optModuleDirs []string // Options.ModuleDirs, for ResetModuleDirs
+	infoErr       error    // why VMCOREINFO was not found, when it was not
 	// releaseVmlinux drops this Program's reference to the shared
 	// vmlinux (nil when Open did not open it).
 	releaseVmlinux func() error
@@ -151,16 +166,12 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 		release = d.VMCOREINFO.OSRELEASE
 	}
 	vmlinux := opts.Vmlinux
-	p.ModuleDirs = opts.ModuleDirs
-	if vmlinux == "" || len(p.ModuleDirs) == 0 {
-		v, m := FindBeside(dumpPaths[0], release)
-		if vmlinux == "" {
-			vmlinux = v
-		}
-		if len(p.ModuleDirs) == 0 && m != "" {
-			p.ModuleDirs = []string{m}
-		}
+	p.ModuleDirs = append([]string(nil), opts.ModuleDirs...)
+	v, beside := FindBeside(dumpPaths[0], release)
+	if vmlinux == "" {
+		vmlinux = v
 	}
+	p.besideModules, p.debugRoots = beside, opts.DebugRoots
 	if vmlinux == "" {
 		return nil, fmt.Errorf("%s: no vmlinux given (-s) and none beside the dump", dumpPaths[0])
 	}
@@ -207,8 +218,35 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	}
 	p.Resolver = symbols.NewResolver()
 	p.Resolver.SetVmlinux(p.Syms)
+	p.optModuleDirs = p.ModuleDirs
+	p.SetModuleDirs(p.ModuleDirs, false)
 	ok = true
 	return p, nil
+}
+
+// ResetModuleDirs searches the directories the program was opened with
+// again (after SetModuleDirs).
+func (p *Program) ResetModuleDirs() { p.SetModuleDirs(p.optModuleDirs, false) }
+
+// SetModuleDirs replaces the directories searched for module debuginfo
+// and makes a new debuginfo index: dirs first, then the modules/
+// directory beside the dump, then the distribution layouts of the release
+// under the debug roots. With only, dirs alone are searched (crash's
+// `mod -S DIR`: that tree and nothing else).
+func (p *Program) SetModuleDirs(dirs []string, only bool) {
+	p.ModuleDirs = dirs
+	var ds []debuginfo.Dir
+	for _, d := range dirs {
+		ds = append(ds, debuginfo.Dir{Path: d, Origin: debuginfo.FromOption})
+	}
+	roots := p.debugRoots
+	if only {
+		roots = nil
+	} else if p.besideModules != "" {
+		ds = append(ds, debuginfo.Dir{Path: p.besideModules, Origin: debuginfo.FromBeside})
+	}
+	p.Debuginfo = debuginfo.New(debuginfo.Options{Dirs: ds, Release: p.Release, Roots: roots,
+		CacheDir: container.CacheDir()})
 }
 
 // Close releases the dump and the files.

@@ -11,13 +11,17 @@ import (
 // Analysis is one module with everything read and modelled about it.
 type Analysis struct {
 	Module    *Module
-	Debuginfo *Debuginfo // nil when no .ko was found
-	Syms      *symbols.Table
-	Model     *LoaderModel // nil without a .ko (or on unmodelled kernels)
-	ModelErr  error
-	Stubs     *Stubs
-	StubsErr  error
-	Warnings  []string
+	Debuginfo *Debuginfo // nil when no usable .ko was found
+	// DebuginfoErr says why Debuginfo is nil (a *DebuginfoError).
+	DebuginfoErr error
+	Syms         *symbols.Table
+	Model        *LoaderModel // nil without a .ko (or on unmodelled kernels)
+	ModelErr     error
+	// ModelSkipped says why the model did not run with a .ko at hand.
+	ModelSkipped string
+	Stubs        *Stubs
+	StubsErr     error
+	Warnings     []string
 }
 
 // Set is every module of a dump, analysed, with the resolver that knows
@@ -122,6 +126,7 @@ func Analyze(p *kernel.Program) *Set {
 		}()
 	}
 	wg.Wait()
+	p.Debuginfo.Flush()
 	// Refresh .stubs sizes in the resolver now that they are known.
 	set.Resolver = symbols.NewResolver()
 	set.Resolver.SetVmlinux(p.Syms)
@@ -178,15 +183,28 @@ func (set *Set) analyzeOne(a *Analysis) {
 	p, m := set.Prog, a.Module
 	di, err := OpenDebuginfo(p, m)
 	if err != nil {
-		a.Warnings = append(a.Warnings, err.Error())
+		a.DebuginfoErr = err
 	} else {
 		a.Debuginfo = di
 		a.Warnings = append(a.Warnings, di.Notes...)
 	}
-	if a.Debuginfo != nil && set.Features.OutOfLine == m.Arch.HasOOL {
+	set.runModel(a)
+	a.Stubs, a.StubsErr = ReadStubs(p, m, StubsInput{Model: a.Model, Name: set.name, FtraceCaller: symAddr(p, "ftrace_caller"), FtraceRegsCaller: symAddr(p, "ftrace_regs_caller")})
+}
+
+// runModel runs the loader model when the .ko is at hand and this kernel's
+// loader and the module agree on having OOL stubs (a module built for
+// another configuration cannot have been loaded by this loader as-is).
+func (set *Set) runModel(a *Analysis) {
+	a.Model, a.ModelErr, a.ModelSkipped = nil, nil, ""
+	switch m := a.Module; {
+	case a.Debuginfo == nil:
+		a.ModelSkipped = "no .ko"
+	case set.Features.OutOfLine != m.Arch.HasOOL:
+		a.ModelSkipped = fmt.Sprintf("the kernel's loader has out-of-line ftrace stubs = %v but the module's mod_arch_specific says %v", set.Features.OutOfLine, m.Arch.HasOOL)
+	default:
 		a.Model, a.ModelErr = set.model(a)
 	}
-	a.Stubs, a.StubsErr = ReadStubs(p, m, StubsInput{Model: a.Model, Name: set.name, FtraceCaller: symAddr(p, "ftrace_caller"), FtraceRegsCaller: symAddr(p, "ftrace_regs_caller")})
 }
 
 func symAddr(p *kernel.Program, n string) uint64 {

@@ -5,79 +5,14 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/container"
+	"github.com/kdump-inspect/kdump-inspect/debuginfo"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
-
-// koNames are the file names a module's debuginfo may have: the module
-// name with '_' or '-', plain, split debug, or compressed.
-func koNames(mod string) []string {
-	var out []string
-	for _, n := range []string{mod, strings.ReplaceAll(mod, "_", "-")} {
-		for _, suf := range []string{".ko", ".ko.debug", ".ko.zst", ".ko.xz", ".ko.gz"} {
-			out = append(out, n+suf)
-		}
-	}
-	return out
-}
-
-// maxWalk bounds how many directory entries a debuginfo search visits.
-const maxWalk = 200000
-
-// FindKo searches dirs recursively for the module's .ko. Candidates whose
-// build-id differs from want (when want is known) are skipped and named in
-// the returned notes.
-func FindKo(dirs []string, mod string, want []byte) (path string, notes []string) {
-	names := map[string]bool{}
-	for _, n := range koNames(mod) {
-		names[n] = true
-	}
-	seen := 0
-	for _, d := range dirs {
-		d = container.FollowLinkFile(d)
-		stop := fmt.Errorf("stop")
-		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			seen++
-			if err != nil || seen > maxWalk {
-				return nil
-			}
-			if e.IsDir() || !names[e.Name()] {
-				return nil
-			}
-			if len(want) > 0 {
-				f, err := symbols.OpenELF(p)
-				if err != nil {
-					notes = append(notes, fmt.Sprintf("%s: %v", p, err))
-					return nil
-				}
-				id := f.BuildID
-				f.Close()
-				if len(id) > 0 && !bytes.Equal(id, want) {
-					notes = append(notes, fmt.Sprintf("%s: build-id %x, the loaded module's is %x", p, id, want))
-					return nil
-				}
-			}
-			path = p
-			return stop
-		})
-		if path != "" {
-			return path, notes
-		}
-	}
-	for _, d := range []string{"/usr/lib/debug/lib/modules", "/lib/modules"} {
-		if _, err := os.Stat(d); err == nil && len(dirs) == 0 {
-			return FindKo([]string{d}, mod, want)
-		}
-	}
-	return "", notes
-}
 
 // BuildID reads the module's NT_GNU_BUILD_ID note from its
 // .note.gnu.build-id section in memory; nil when it has none.
@@ -106,30 +41,87 @@ type Debuginfo struct {
 	Path  string
 	ELF   *symbols.ELFFile
 	Image *KoImage
+	// Match says how the file was chosen and which were refused.
+	Match debuginfo.Match
 	Notes []string
 }
 
-// OpenDebuginfo finds and opens the module's .ko, checking its build-id
-// against the one in memory.
+// DebuginfoProblem says why a module has no usable .ko.
+type DebuginfoProblem int
+
+const (
+	// NoKo: no candidate file fits (none found, or every one refused:
+	// another build-id, not an ELF file).
+	NoKo DebuginfoProblem = iota + 1
+	// KoUnreadable: the chosen file cannot be read as a module (a
+	// truncated or corrupt .ko).
+	KoUnreadable
+	// KoOtherModule: the file's .modinfo names another module.
+	KoOtherModule
+)
+
+// DebuginfoError is why a module has no usable debuginfo: the search
+// (Match: every directory searched, every file refused and why) and, for a
+// file that was found but is unusable, the error reading it.
+type DebuginfoError struct {
+	Module  string
+	Problem DebuginfoProblem
+	Match   debuginfo.Match
+	Err     error
+}
+
+func (e *DebuginfoError) Error() string {
+	switch e.Problem {
+	case KoUnreadable:
+		return fmt.Sprintf("%s: %s is unusable: %v", e.Module, e.Match.Path, e.Err)
+	case KoOtherModule:
+		return fmt.Sprintf("%s: %s: %v", e.Module, e.Match.Path, e.Err)
+	}
+	return e.Match.Summary()
+}
+
+func (e *DebuginfoError) Unwrap() error { return e.Err }
+
+// OpenDebuginfo finds and opens the module's .ko through the program's
+// debuginfo index, by the build-id the module carries in memory. The
+// error is a *DebuginfoError.
 func OpenDebuginfo(p *kernel.Program, m *Module) (*Debuginfo, error) {
 	id, err := m.BuildID(p)
+	var notes []string
 	if err != nil {
-		m.warnf("build-id: %v", err)
+		notes = append(notes, fmt.Sprintf("build-id of the loaded module unreadable (%v): .ko chosen by name", err))
 	}
-	path, notes := FindKo(p.ModuleDirs, m.Name, id)
-	if path == "" {
-		return nil, fmt.Errorf("%s: no matching .ko in %v%s", m.Name, p.ModuleDirs, noteSuffix(notes))
+	match := p.Debuginfo.Find(m.Name, id)
+	if match.Path == "" {
+		return nil, &DebuginfoError{Module: m.Name, Problem: NoKo, Match: match}
 	}
-	f, err := symbols.OpenELF(path)
+	di, err := readModuleKo(m, match.Path)
 	if err != nil {
 		return nil, err
+	}
+	if err := di.checkName(m); err != nil {
+		return nil, err
+	}
+	di.Match, di.Notes = match, notes
+	if !match.BuildIDMatched {
+		di.Notes = append(di.Notes, fmt.Sprintf("%s: %s", match.Path, match.How))
+	}
+	return di, nil
+}
+
+// readModuleKo opens and reads a module's .ko; errors are *DebuginfoError.
+func readModuleKo(m *Module, path string) (*Debuginfo, error) {
+	match := debuginfo.Match{Module: m.Name, Path: path}
+	f, err := symbols.OpenELF(path)
+	if err != nil {
+		return nil, &DebuginfoError{Module: m.Name, Problem: KoUnreadable, Match: match, Err: err}
 	}
 	img, err := ReadKo(filepath.Base(path), f.File)
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, &DebuginfoError{Module: m.Name, Problem: KoUnreadable, Match: match, Err: err}
 	}
-	return &Debuginfo{Path: path, ELF: f, Image: img, Notes: notes}, nil
+	return &Debuginfo{Path: path, ELF: f, Image: img}, nil
 }
 
 func noteSuffix(n []string) string {
@@ -227,6 +219,20 @@ func (img *KoImage) MergeKlp(mem []RelaSection) {
 	for _, r := range mem {
 		targets[r.TargetSec] = true
 	}
+	// The .ko's own livepatch sections, by name and size: when memory
+	// holds the same ones (a klp-converted .ko), taking memory's is no news.
+	same := 0
+	inKo := map[string]int{}
+	for _, r := range img.Relas {
+		if r.Livepatch {
+			inKo[r.Name] = len(r.Relas)
+		}
+	}
+	for _, r := range mem {
+		if n, ok := inKo[r.Name]; ok && n == len(r.Relas) {
+			same++
+		}
+	}
 	var keep []RelaSection
 	for _, r := range img.Relas {
 		if r.Livepatch {
@@ -239,7 +245,9 @@ func (img *KoImage) MergeKlp(mem []RelaSection) {
 	}
 	img.Relas = append(keep, mem...)
 	sort.SliceStable(img.Relas, func(i, j int) bool { return img.Relas[i].Index < img.Relas[j].Index })
-	img.Warnings = append(img.Warnings, fmt.Sprintf("%d livepatch relocation section(s) taken from the dump (klp_info)", len(mem)))
+	if same != len(mem) || len(inKo) != len(mem) {
+		img.Warnings = append(img.Warnings, fmt.Sprintf("%d livepatch relocation section(s) taken from the dump (klp_info): the .ko's differ", len(mem)))
+	}
 }
 
 func hasNullRel24(r RelaSection) bool {
@@ -252,3 +260,12 @@ func hasNullRel24(r RelaSection) bool {
 }
 
 var _ = hex.EncodeToString
+
+// checkName refuses (and closes) a .ko whose .modinfo names another module.
+func (di *Debuginfo) checkName(m *Module) error {
+	if n := di.ELF.Module; n != "" && debuginfo.ModuleName(n) != debuginfo.ModuleName(m.Name) {
+		di.ELF.Close()
+		return &DebuginfoError{Module: m.Name, Problem: KoOtherModule, Match: debuginfo.Match{Module: m.Name, Path: di.Path}, Err: fmt.Errorf("its .modinfo names module %q", n)}
+	}
+	return nil
+}

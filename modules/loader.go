@@ -346,6 +346,13 @@ func (k SlotKind) String() string {
 	return [...]string{"free", "call", "tramp", "tramp_regs", "ool", "klp-call", "garbage"}[k]
 }
 
+// IsStub says whether the slot holds a stub the loader wrote (a call,
+// livepatch call or trampoline stub), as opposed to free, OOL or garbage
+// words.
+func (k SlotKind) IsStub() bool {
+	return k == SlotCall || k == SlotKlp || k == SlotTramp || k == SlotTrampRegs
+}
+
 // ExpectedStub is one stub the correct loader writes.
 type ExpectedStub struct {
 	Slot       int

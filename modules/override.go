@@ -3,8 +3,8 @@ package modules
 import (
 	"bytes"
 	"fmt"
-	"path/filepath"
 
+	"github.com/kdump-inspect/kdump-inspect/debuginfo"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -26,7 +26,7 @@ func (e *BuildIDMismatchError) Error() string {
 // the module carries in memory, then reruns the loader model and re-reads
 // .stubs with it, and rebuilds the set's resolver (.stubs and section sizes
 // may change with the .ko). With koPath "" the module's .ko is searched
-// again in the program's ModuleDirs (FindKo).
+// again through the program's debuginfo index.
 //
 // On error the module's analysis is left as it was. The previous .ko is
 // closed on success. Not safe for use concurrently with readers of the set.
@@ -42,40 +42,39 @@ func (s *Set) Reanalyze(name, koPath string) error {
 		notes = append(notes, fmt.Sprintf("build-id of the loaded module unreadable (%v): %s accepted unchecked", idErr, koPath))
 	}
 	if koPath == "" {
-		koPath, notes = FindKo(p.ModuleDirs, m.Name, id)
-		if koPath == "" {
-			return fmt.Errorf("%s: no matching .ko in %v%s", m.Name, p.ModuleDirs, noteSuffix(notes))
+		di, err := OpenDebuginfo(p, m)
+		if err != nil {
+			return err
 		}
+		return s.install(a, di)
 	}
-	f, err := symbols.OpenELF(koPath)
+	di, err := readModuleKo(m, koPath)
 	if err != nil {
 		return err
 	}
+	fileID := di.ELF.BuildID
 	switch {
-	case len(id) > 0 && len(f.BuildID) > 0 && !bytes.Equal(id, f.BuildID):
-		f.Close()
-		return &BuildIDMismatchError{Module: m.Name, Path: koPath, Loaded: id, File: f.BuildID}
-	case len(id) > 0 && len(f.BuildID) == 0:
+	case len(id) > 0 && len(fileID) > 0 && !bytes.Equal(id, fileID):
+		di.ELF.Close()
+		return &BuildIDMismatchError{Module: m.Name, Path: koPath, Loaded: id, File: fileID}
+	case len(id) > 0 && len(fileID) == 0:
 		notes = append(notes, fmt.Sprintf("%s has no build-id: accepted unchecked", koPath))
 	}
-	if f.Module != "" && f.Module != m.Name {
-		f.Close()
-		return fmt.Errorf("%s: %s is module %q", m.Name, koPath, f.Module)
-	}
-	img, err := ReadKo(filepath.Base(koPath), f.File)
-	if err != nil {
-		f.Close()
+	if err := di.checkName(m); err != nil {
 		return err
 	}
+	di.Match = debuginfo.Match{Module: m.Name, Path: koPath, How: "named by mod -s", BuildIDMatched: len(id) > 0 && bytes.Equal(id, fileID)}
+	di.Notes = notes
+	return s.install(a, di)
+}
+
+// install makes di the module's debuginfo and redoes what depends on it.
+func (s *Set) install(a *Analysis, di *Debuginfo) error {
+	p, m := s.Prog, a.Module
 	old := a.Debuginfo
-	a.Debuginfo = &Debuginfo{Path: koPath, ELF: f, Image: img, Notes: notes}
-	a.Warnings = append(a.Warnings, notes...)
-	a.Model, a.ModelErr = nil, nil
-	// As analyzeOne: the model only where this kernel's loader and the
-	// module agree on having OOL stubs.
-	if s.Features.OutOfLine == m.Arch.HasOOL {
-		a.Model, a.ModelErr = s.model(a)
-	}
+	a.Debuginfo, a.DebuginfoErr = di, nil
+	a.Warnings = append(a.Warnings, di.Notes...)
+	s.runModel(a)
 	a.Stubs, a.StubsErr = ReadStubs(p, m, StubsInput{Model: a.Model, Name: s.name, FtraceCaller: symAddr(p, "ftrace_caller"), FtraceRegsCaller: symAddr(p, "ftrace_regs_caller")})
 	s.rebuildResolver()
 	if old != nil && old.ELF != nil {

@@ -152,7 +152,8 @@ func roundUp(v, to uint64) uint64 { return (v + to - 1) / to * to }
 
 // classify decides a slot's kind from its words: a call stub must match
 // create_stub()'s template for this very slot (its addis/addi decode back
-// to the slot from r2) with STUB_MAGIC; a trampoline stub
+// to the slot from r2) with STUB_MAGIC, up to two words overwritten since
+// (TemplateDiffs); a trampoline stub
 // create_ftrace_stub()'s template at mod->arch.tramp or tramp_regs; zeros
 // are free; a slot inside the OOL range is OOL unless it carries a whole
 // call stub (seed 000's overlap); anything else is garbage.
@@ -163,8 +164,23 @@ func (s *Stubs) classify(sl *Slot, m *Module, in StubsInput) {
 	}
 	want, _ := ppc64.CallStubWords(ppc64.ELFv2, sl.Addr, s.R2)
 	isCall := sl.Magic == STUB_MAGIC && len(want) == 6
+	// A call stub whose slot-dependent words (the addis/addi pair) or
+	// one more were overwritten since — ftrace_rec_update_ops() writes
+	// an ftrace_op over jump[0..1] when an OOL entry lies under the stub
+	// — is still that call stub, damaged: the magic, its target and four
+	// of the six template words say so.
+	var diffs []int
 	for k := 0; isCall && k < len(want); k++ {
-		isCall = sl.Jump[k] == want[k]
+		if sl.Jump[k] != want[k] {
+			diffs = append(diffs, k)
+		}
+	}
+	if isCall && len(diffs) > 0 {
+		if len(diffs) <= 2 && sl.Funcdata != 0 {
+			sl.TemplateDiffs = diffs
+		} else {
+			isCall = false
+		}
 	}
 	isTramp := sl.Magic == STUB_MAGIC && m.Arch.HasTramp && (sl.Addr == m.Arch.Tramp || sl.Addr == m.Arch.TrampRegs) &&
 		sl.Jump[3] == 0x7d8903a6 && sl.Jump[4] == 0x4e800420

@@ -36,7 +36,11 @@ type Slot struct {
 	// Mismatch lists the words that differ from the model or template
 	// (indices 0..6 jump, 7 magic, 8 funcdata).
 	Mismatch []int
-	Notes    []string
+	// TemplateDiffs, for a call stub, lists the jump[] words that differ
+	// from create_stub()'s template for this slot: a call stub damaged
+	// after it was written (empty for an intact one).
+	TemplateDiffs []int
+	Notes         []string
 }
 
 // OOLStub is one struct ftrace_ool_stub of mod->arch.ool_stubs.

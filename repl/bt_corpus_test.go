@@ -216,7 +216,7 @@ func TestPCNoteStubsCorpus(t *testing.T) {
 
 	o2 := ool[2].(map[string]any)
 	fn := strings.SplitN(o2["func_sym"].(string), "+", 2)[0]
-	if got, want := s.pcNote(hex(o2["addr"])+12), "ftrace_ool_stub[2] of klp_stub_bug, for "+fn; got != want {
+	if got, want := s.pcWhere(hex(o2["addr"])+12), "ftrace_ool_stub[2] of klp_stub_bug, for "+fn; got != want {
 		t.Errorf("inside ool[2]: %q, want %q", got, want)
 	}
 	o0 := ool[0].(map[string]any)
@@ -231,10 +231,15 @@ func TestPCNoteStubsCorpus(t *testing.T) {
 			}
 		}
 	}
-	if got, want := s.pcNote(hex(o0["addr"])+8), "ftrace_ool_stub[0] of klp_stub_bug, overlapped by ppc64_stub_entry[5] (klp-call to "+slot(5)["funcdata_sym"].(string)+" ["+owner+"])"; got != want {
+	if got, want := s.pcWhere(hex(o0["addr"])+8), "ftrace_ool_stub[0] of klp_stub_bug, overlapped by ppc64_stub_entry[5] (klp-call to "+slot(5)["funcdata_sym"].(string)+" ["+owner+"])"; got != want {
 		t.Errorf("inside ool[0]: %q, want %q", got, want)
 	}
-	if got, want := s.pcNote(hex(slot(0)["addr"])+4), "ppc64_stub_entry[0] of klp_stub_bug (call to "+slot(0)["funcdata_sym"].(string)+")"; got != want {
+	// bt's note adds what the audit (the one judge) found there: truth's
+	// summary lists slot 5 among the stub-magic slots inside the array.
+	if got := s.pcNote(hex(o0["addr"]) + 8); !strings.Contains(got, "<< OOL-OVERLAP: klp-call stub (slot 5 -> tgt_secret") {
+		t.Errorf("bt note inside ool[0] lacks the overlap finding: %q", got)
+	}
+	if got, want := s.pcWhere(hex(slot(0)["addr"])+4), "ppc64_stub_entry[0] of klp_stub_bug (call to "+slot(0)["funcdata_sym"].(string)+")"; got != want {
 		t.Errorf("inside slot 0: %q, want %q", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/stack"
@@ -250,8 +251,23 @@ func (s *Session) addBtLines(views []BtView) {
 
 // pcNote says what a PC inside a module's .stubs is (which OOL ftrace stub
 // and the function it serves, or which ppc64_stub_entry and its target),
-// or marks an ftrace call site.
+// or marks an ftrace call site; then what the audit found there.
 func (s *Session) pcNote(pc uint64) string {
+	n := s.pcWhere(pc)
+	var fs []*audit.Finding
+	for _, f := range s.Report().At(pc) {
+		if f.Rule != "EXEC-IN-FLAGGED-STUB" { // that finding is this very frame
+			fs = append(fs, f)
+		}
+	}
+	if notes := findingNotes(fs); len(notes) > 0 {
+		n = strings.TrimSpace(n + " << " + strings.Join(notes, "; "))
+	}
+	return n
+}
+
+// pcWhere names where a PC lies.
+func (s *Session) pcWhere(pc uint64) string {
 	if a := s.stubsAt(pc); a != nil {
 		st := a.Stubs
 		for _, o := range st.OOL {

@@ -122,6 +122,9 @@ func builtinCommands() []Command {
 		{Name: "ftrace", Usage: "ftrace [MODULE] [--json]", Complete: CompleteModule,
 			Help:  "The dyn_ftrace records and their out-of-line stubs (needs package ftrace's record reader).",
 			Flags: jsonFlag, Run: cmdFtrace},
+		{Name: "audit", Usage: "audit [--json] [--fail-on SEV] [--only RULE,..] [--skip RULE,..] [--allow-incomplete] [-v]",
+			Help:  "Hold every module, the vmlinux and the system against the models of the correct loader, ftrace and livepatch; print the findings and what could not be checked (coverage).\nThe same rules, output and exit status as `kdump-inspect audit DUMP` (0 clean and fully checked, 1 findings at or above --fail-on, 3 nothing found but some rule could not check; with -c the session exits with it). -v lists every rule's status per module.",
+			Flags: func(fs *flag.FlagSet) { new(AuditFlags).Register(fs) }, Run: cmdAudit},
 		{Name: "klp", Usage: "klp [--tasks] [--json]",
 			Help: "Livepatch state: klp_transition_patch and klp_target_state, then one row per klp_func: its patch (module, enabled/forced/replace), object (vmlinux or module, patched), old_func and new_func resolved to symbols, and the patched/transition/nop flags. --json prints the same data as JSON.\n--tasks holds every task against the consistency model instead: its patch_state against klp_target_state (a task not yet switched holds a transition up) and, from its backtrace (see bt), every frame inside the old or new body of a klp_func (old_func/old_size, new_func/new_size: what klp_check_stack() refuses to switch over). Only tasks not yet switched, with such frames, or whose stack could not be walked are listed.",
 			Flags: func(fs *flag.FlagSet) {

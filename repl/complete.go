@@ -101,9 +101,7 @@ func dedup(s []string) []string {
 // modsIfLoaded returns the module set only if already analysed (completion
 // must not start a multi-second analysis).
 func (s *Session) modsIfLoaded() *modules.Set {
-	s.modMu.Lock()
-	defer s.modMu.Unlock()
-	return s.mods
+	return s.A.ModulesIfLoaded()
 }
 
 func (s *Session) moduleNames() []string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/ppc64"
@@ -121,71 +122,59 @@ func (s *Session) stubsAt(addr uint64) *modules.Analysis {
 	return nil
 }
 
-// stubMarks computes, for a module's .stubs, the marker of every word
-// offset that contradicts the model: words of a slot that differ from the
-// model or template, call stubs lying in the OOL range, OOL entries that do
-// not start with mflr r0, NULL ftrace_op.
-func stubMarks(st *modules.Stubs) map[uint64]string {
-	marks := map[uint64]string{}
-	add := func(off uint64, why string) {
-		if old, ok := marks[off]; ok && old != "<<" {
-			if why == "<<" {
-				return
+// marks returns the `<<` marks of the 4-byte words in [lo, hi) from the
+// audit's findings (the one judge): a finding marks each word it names
+// (Words) and the first address of each of its places; its first mark says
+// the rule and why, the first address of each further place the rule, the
+// others are a bare "<<".
+func marks(rep *audit.Report, lo, hi uint64) map[uint64]string {
+	out := map[uint64]string{}
+	add := func(addr uint64, first bool, f *audit.Finding) {
+		addr &^= 3
+		if addr < lo || addr >= hi {
+			return
+		}
+		text := ""
+		if first {
+			text = f.Rule
+			if f.Mark != "" {
+				text += ": " + f.Mark
 			}
 		}
-		marks[off] = why
-	}
-	inOOL := func(off uint64) bool { return off >= st.OOLOff && off < st.OOLEnd }
-	for _, sl := range st.Slots {
-		base := uint64(sl.Index) * modules.StubEntrySize
-		for i, w := range sl.Mismatch {
-			o := base + uint64(w)*4
-			why := "<<"
-			if i == 0 && sl.Expected != nil {
-				why = "<< differs from the model: " + sl.Expected.Kind.String()
-				if sl.Expected.TargetName != "" {
-					why += " -> " + sl.Expected.TargetName
-				}
+		switch old, ok := out[addr]; {
+		case !ok || old == "<<":
+			if text == "" {
+				out[addr] = "<<"
+			} else {
+				out[addr] = "<< " + text
 			}
-			add(o, why)
-			if w == 8 {
-				add(o+4, "<<")
-			}
-		}
-		if (sl.Kind == modules.SlotCall || sl.Kind == modules.SlotKlp) && sl.InOOL {
-			first := true
-			for o := base; o < base+modules.StubEntrySize; o += 4 {
-				if !inOOL(o) {
-					continue
-				}
-				if first {
-					name := sl.TargetName
-					if name == "" {
-						name = fmt.Sprintf("%#x", sl.Funcdata)
-					}
-					add(o, fmt.Sprintf("<< call stub (slot %d -> %s) inside ool_stubs", sl.Index, name))
-					first = false
-				} else {
-					add(o, "<<")
-				}
-			}
+		case text != "":
+			out[addr] = old + "; " + text
 		}
 	}
-	for _, o := range st.OOL {
-		off := o.Addr - st.Base
-		if o.FtraceOp == 0 {
-			add(off, "<< ftrace_op NULL")
-			add(off+4, "<<")
+	for _, f := range rep.In(lo, hi) {
+		first := true
+		for _, w := range f.Words {
+			for a := w.Addr; a < w.Addr+uint64(max(w.Size, 4)); a += 4 {
+				add(a, first, f)
+				first = false
+			}
 		}
-		if o.Insn[0] != ppcMFLR0 {
-			add(off+8, "<< insn[0] is not mflr r0")
+		// Every further place of the finding starts with the rule's name
+		// (ftrace[3] of a NULL-ftrace_op finding that began at ftrace[2]).
+		for _, p := range f.Places {
+			a := p.Addr &^ 3
+			switch old, ok := out[a]; {
+			case first:
+				add(a, true, f)
+				first = false
+			case (!ok || old == "<<") && a >= lo && a < hi:
+				out[a] = "<< " + f.Rule
+			}
 		}
 	}
-	return marks
+	return out
 }
-
-// ppcMFLR0 is `mflr r0` (PPC_RAW_MFLR(_R0)).
-const ppcMFLR0 = 0x7c0802a6
 
 // disassemble produces n lines from addr. The words come from the dump;
 // inside .stubs each word is decoded on its own (the overlay view), else
@@ -196,7 +185,8 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 	}
 	var out []DisLine
 	var sa *modules.Analysis
-	var marks map[uint64]string
+	var rep *audit.Report
+	var mk map[uint64]string
 	// r11/r12 tracking for addis/addi pairs and ld through them.
 	type regVal struct {
 		v  uint64
@@ -210,11 +200,13 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 		}
 		if a := s.stubsAt(pc); a != sa {
 			sa = a
-			marks = nil
-			if sa != nil {
-				marks = stubMarks(sa.Stubs)
-			}
 			regs = [32]regVal{}
+		}
+		if mk == nil {
+			// Once per call: the marks of every word it may show (the
+			// audit runs once per session).
+			rep = s.Report()
+			mk = marks(rep, addr, addr+uint64(n)*8)
 		}
 		l := DisLine{Addr: pc, Location: s.resolve(pc).String()}
 		var buf [8]byte
@@ -299,8 +291,8 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 				}
 				l.OOLField = oolFieldName(rel % modules.OOLStubSize)
 			}
-			l.Mark = marks[off]
 		}
+		l.Mark = mk[pc]
 		out = append(out, l)
 		pc += size
 	}

@@ -276,28 +276,13 @@ func cmdFtrace(c *Call) error {
 }
 
 // Ftrace loads the ftrace state once (package ftrace).
-func (s *Session) Ftrace() (*ftrace.State, error) {
-	set := s.Modules()
-	s.modMu.Lock()
-	defer s.modMu.Unlock()
-	if s.ftraceState == nil && s.ftraceErr == nil {
-		s.ftraceState, s.ftraceErr = ftrace.Load(set)
-		if s.ftraceErr == nil {
-			s.ftraceSites = map[uint64]bool{}
-			for _, r := range s.ftraceState.Records {
-				s.ftraceSites[r.IP] = true
-			}
-		}
-	}
-	return s.ftraceState, s.ftraceErr
-}
 
 // ftraceSite annotates an ftrace call site: [FTRACE NOP] when the site
 // holds a nop, [FTRACE -> ool stub j] when it branches into an OOL array,
 // "" when ip is not a record's ip.
 func (s *Session) ftraceSite(ip uint64) string {
 	st, err := s.Ftrace()
-	if err != nil || !s.ftraceSites[ip] {
+	if err != nil || !s.ftraceSiteSet()[ip] {
 		return ""
 	}
 	w, err := s.Prog.ReadU32(ip)

@@ -3,8 +3,6 @@ package repl
 import (
 	"fmt"
 	"os"
-
-	"github.com/kdump-inspect/kdump-inspect/modules"
 )
 
 // Loading module debuginfo during a session, as crash's `mod -s` and
@@ -17,7 +15,6 @@ import (
 // `mod -s NAME FILE`; path "" searches the module directories again). The
 // .ko must carry the loaded module's build-id.
 func (s *Session) LoadModuleDebuginfo(name, path string) error {
-	set := s.Modules()
 	if path != "" {
 		if st, err := os.Stat(path); err != nil {
 			return err
@@ -25,26 +22,24 @@ func (s *Session) LoadModuleDebuginfo(name, path string) error {
 			return fmt.Errorf("%s is not a regular file", path)
 		}
 	}
-	if err := set.Reanalyze(name, path); err != nil {
+	if err := s.A.ReloadModule(name, path); err != nil {
 		return err
 	}
-	s.modMu.Lock()
 	if s.koOverride == nil {
 		s.koOverride = map[string]string{}
 	}
-	if a := set.Find(name); a != nil && a.Debuginfo != nil {
+	if a := s.Modules().Find(name); a != nil && a.Debuginfo != nil {
 		s.koOverride[name] = a.Debuginfo.Path
 	}
-	s.dropDerivedLocked()
-	s.modMu.Unlock()
 	return nil
 }
 
-// LoadAllModuleDebuginfo analyses every module again with dir as the only
+// LoadAllModuleDebuginfo analyses every module again with dir as the first
 // module directory (crash's `mod -S DIR`), or with the directories the
 // session was opened with when dir is "". Per-module files named by
 // LoadModuleDebuginfo are forgotten: -S loads everything from the tree.
 func (s *Session) LoadAllModuleDebuginfo(dir string) error {
+	var dirs []string
 	if dir != "" {
 		st, err := os.Stat(dir)
 		if err != nil {
@@ -53,27 +48,10 @@ func (s *Session) LoadAllModuleDebuginfo(dir string) error {
 		if !st.IsDir() {
 			return fmt.Errorf("%s is not a directory", dir)
 		}
-		s.Prog.ModuleDirs = []string{dir}
+		dirs = []string{dir}
 	}
-	set := modules.Analyze(s.Prog)
-	s.modMu.Lock()
-	old := s.mods
-	s.mods = set
+	s.A.ReloadAll(dirs)
 	s.koOverride = nil
-	s.dropDerivedLocked()
-	s.modMu.Unlock()
 	s.resetLines()
-	if old != nil {
-		old.Close()
-	}
 	return nil
-}
-
-// dropDerivedLocked forgets what was computed from the module set; modMu
-// is held.
-func (s *Session) dropDerivedLocked() {
-	s.ftraceState, s.ftraceErr, s.ftraceSites = nil, nil, nil
-	s.lines.mu.Lock()
-	s.lines.mods, s.lines.modErrs, s.lines.last = nil, nil, nil
-	s.lines.mu.Unlock()
 }

@@ -27,6 +27,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kdump-inspect/kdump-inspect/analysis"
+	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -142,8 +144,9 @@ type Session struct {
 	cmds     []Command
 	byName   map[string]*Command
 
-	modMu sync.Mutex
-	mods  *modules.Set
+	// A is the analysis every view reads: the module set, the ftrace
+	// state, the stacks (package analysis).
+	A *analysis.Analysis
 
 	lines lineCache
 
@@ -154,16 +157,21 @@ type Session struct {
 	// rebuilds until that clears them.
 	koOverride map[string]string
 
-	ftraceState *ftrace.State
-	ftraceErr   error
-	ftraceSites map[uint64]bool
+	derivedMu   sync.Mutex
+	sitesGen    uint64
+	ftraceSites map[uint64]bool // the records' ips, for dis annotations
+	reportGen   uint64
+	report      *audit.Report // the audit with every rule, for the marks
+
+	// status is the exit status a command asked for (the audit's).
+	status int
 
 	quit bool
 }
 
 // New makes a session over an opened program.
 func New(p *kernel.Program, opts Options) *Session {
-	s := &Session{Prog: p, Out: opts.Out, Err: opts.Err, tty: opts.TTY, scroll: opts.TTY, radix: 10, panicDir: opts.PanicLog}
+	s := &Session{Prog: p, A: analysis.New(p), Out: opts.Out, Err: opts.Err, tty: opts.TTY, scroll: opts.TTY, radix: 10, panicDir: opts.PanicLog}
 	if s.Out == nil {
 		s.Out = os.Stdout
 	}
@@ -183,23 +191,56 @@ func New(p *kernel.Program, opts Options) *Session {
 }
 
 // Modules returns every module analysed (once, on first use).
-func (s *Session) Modules() *modules.Set {
-	s.modMu.Lock()
-	defer s.modMu.Unlock()
-	if s.mods == nil {
-		s.mods = modules.Analyze(s.Prog)
+func (s *Session) Modules() *modules.Set { return s.A.Modules() }
+
+// Ftrace returns the ftrace records, ops and livepatch state (once per
+// module-set generation).
+func (s *Session) Ftrace() (*ftrace.State, error) { return s.A.Ftrace() }
+
+// ftraceSiteSet returns the records' ips (once per generation of the
+// analysis), for the [FTRACE ...] annotations of `dis`.
+func (s *Session) ftraceSiteSet() map[uint64]bool {
+	gen := s.A.Generation()
+	s.derivedMu.Lock()
+	defer s.derivedMu.Unlock()
+	if s.ftraceSites == nil || s.sitesGen != gen {
+		s.ftraceSites = map[uint64]bool{}
+		if st, err := s.A.Ftrace(); err == nil {
+			for _, r := range st.Records {
+				s.ftraceSites[r.IP] = true
+			}
+		}
+		s.sitesGen = gen
 	}
-	return s.mods
+	return s.ftraceSites
 }
 
-// SetModules installs an already analysed module set (package main's
-// audit may have one).
-func (s *Session) SetModules(set *modules.Set) {
-	s.modMu.Lock()
-	defer s.modMu.Unlock()
-	s.mods = set
-	s.dropDerivedLocked()
+// Report is the audit of the session's dump with every rule (once per
+// generation of the analysis): the one judge whose findings `dis`,
+// `stubs`, `bt` and `mod` mark.
+func (s *Session) Report() *audit.Report {
+	gen := s.A.Generation()
+	s.derivedMu.Lock()
+	defer s.derivedMu.Unlock()
+	if s.report == nil || s.reportGen != gen {
+		s.report = audit.Run(s.A, audit.Options{})
+		s.reportGen = gen
+	}
+	return s.report
 }
+
+// SetExitStatus records an exit status for the batch run (the audit's):
+// the gravest one asked for wins, cannot-analyse above findings above
+// incomplete.
+func (s *Session) SetExitStatus(code int) {
+	rank := map[int]int{0: 0, 3: 1, 1: 2, 2: 3}
+	if rank[code] > rank[s.status] {
+		s.status = code
+	}
+}
+
+// ExitStatus is the status commands asked for (0 when none did).
+func (s *Session) ExitStatus() int { return s.status }
 
 // Quit reports whether `quit` ran.
 func (s *Session) Quit() bool { return s.quit }

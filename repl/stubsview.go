@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
@@ -37,6 +38,8 @@ type SlotView struct {
 	Expected string   `json:"expected,omitempty"`
 	Mismatch []int    `json:"mismatch_words,omitempty"`
 	Notes    []string `json:"notes,omitempty"`
+	// Findings are the audit's findings on the slot ("RULE: why").
+	Findings []string `json:"findings,omitempty"`
 }
 
 // OOLView is one ftrace_ool_stub.
@@ -49,6 +52,7 @@ type OOLView struct {
 	Text        [4]string `json:"insn_text"`
 	Call        string    `json:"call,omitempty"`
 	Return      string    `json:"return,omitempty"`
+	Findings    []string  `json:"findings,omitempty"`
 }
 
 // OverlayView is one word of the overlay.
@@ -79,9 +83,10 @@ func (s *Session) stubsView(a *modules.Analysis, overlay bool) (StubsView, error
 	if a.ModelErr != nil {
 		v.Warnings = append(v.Warnings, "loader model: "+a.ModelErr.Error())
 	}
+	rep := s.Report()
 	for _, sl := range st.Slots {
 		sv := SlotView{Index: sl.Index, Addr: sl.Addr, Kind: sl.Kind.String(), Funcdata: sl.Funcdata, Target: sl.TargetName,
-			InOOL: sl.InOOL, Mismatch: sl.Mismatch, Notes: sl.Notes}
+			InOOL: sl.InOOL, Mismatch: sl.Mismatch, Notes: sl.Notes, Findings: findingNotes(rep.In(sl.Addr, sl.Addr+modules.StubEntrySize))}
 		if e := sl.Expected; e != nil {
 			sv.Expected = e.Kind.String()
 			if e.TargetName != "" {
@@ -91,7 +96,7 @@ func (s *Session) stubsView(a *modules.Analysis, overlay bool) (StubsView, error
 		v.Slots = append(v.Slots, sv)
 	}
 	for _, o := range st.OOL {
-		ov := OOLView{Index: o.Index, Addr: o.Addr, FtraceOp: o.FtraceOp, Insn: o.Insn}
+		ov := OOLView{Index: o.Index, Addr: o.Addr, FtraceOp: o.FtraceOp, Insn: o.Insn, Findings: findingNotes(rep.In(o.Addr, o.Addr+modules.OOLStubSize))}
 		if loc := s.resolve(o.FtraceOp); o.FtraceOp != 0 && (loc.Symbol != nil || loc.Section != "") {
 			ov.FtraceOpSym = loc.String()
 		}
@@ -112,10 +117,10 @@ func (s *Session) stubsView(a *modules.Analysis, overlay bool) (StubsView, error
 		v.OOL = append(v.OOL, ov)
 	}
 	if overlay {
-		marks := stubMarks(st)
+		mk := marks(rep, st.Base, st.Base+st.Size)
 		for _, w := range st.Overlay() {
 			ow := OverlayView{Off: w.Off, Addr: w.Addr, Word: w.Word,
-				Stub: fmt.Sprintf("[%d].%s", w.StubIndex, w.StubField), Text: ppc64.Disasm(w.Word, w.Addr), Mark: marks[w.Off]}
+				Stub: fmt.Sprintf("[%d].%s", w.StubIndex, w.StubField), Text: ppc64.Disasm(w.Word, w.Addr), Mark: mk[w.Addr]}
 			if w.OOLIndex >= 0 {
 				ow.OOL = fmt.Sprintf("[%d].%s", w.OOLIndex, w.OOLField)
 			}
@@ -168,11 +173,8 @@ func writeStubs(c *Call, v StubsView, overlay bool) {
 	tw := newTable(c.Out, "SLOT", "ADDR", "KIND", "FUNCDATA", "TARGET", "IN OOL", "MODEL", "STATE")
 	for _, s := range v.Slots {
 		state := "ok"
-		if len(s.Mismatch) > 0 {
-			state = fmt.Sprintf("<< words %v differ", s.Mismatch)
-		}
-		if (s.Kind == "call" || s.Kind == "klp-call") && s.InOOL {
-			state = "<< call stub inside ool_stubs"
+		if len(s.Findings) > 0 {
+			state = "<< " + strings.Join(s.Findings, "; ")
 		}
 		if len(s.Notes) > 0 {
 			state += "; " + strings.Join(s.Notes, "; ")
@@ -188,14 +190,11 @@ func writeStubs(c *Call, v StubsView, overlay bool) {
 			if o.FtraceOpSym != "" {
 				op += " <" + o.FtraceOpSym + ">"
 			}
-			var st []string
-			if o.FtraceOp == 0 {
-				st = append(st, "<< ftrace_op NULL")
+			st := ""
+			if len(o.Findings) > 0 {
+				st = "<< " + strings.Join(o.Findings, "; ")
 			}
-			if o.Insn[0] != ppcMFLR0 {
-				st = append(st, "<< insn[0] not mflr r0")
-			}
-			tw.Append([]string{fmt.Sprint(o.Index), fmt.Sprintf("%x", o.Addr), op, strings.Join(o.Text[:], "; "), o.Call, o.Return, strings.Join(st, " ")})
+			tw.Append([]string{fmt.Sprint(o.Index), fmt.Sprintf("%x", o.Addr), op, strings.Join(o.Text[:], "; "), o.Call, o.Return, st})
 		}
 		tw.Render()
 	}
@@ -206,4 +205,22 @@ func yes(b bool) string {
 		return "yes"
 	}
 	return ""
+}
+
+// findingNotes are findings as the views' state columns say them:
+// "RULE: mark", once each.
+func findingNotes(fs []*audit.Finding) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range fs {
+		n := f.Rule
+		if f.Mark != "" {
+			n += ": " + f.Mark
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -393,10 +394,12 @@ type ModView struct {
 	StubCount    uint64 `json:"stub_count"`
 	OOLStubs     uint64 `json:"ool_stubs"`
 	OOLStubCount uint64 `json:"ool_stub_count"`
-	Problems     int    `json:"slots_contradicting_model"`
+	// Findings counts the audit's findings at warning or above for the
+	// module (the one judge's, not a verdict of this view).
+	Findings int `json:"findings"`
 }
 
-func modView(a *modules.Analysis) ModView {
+func modView(a *modules.Analysis, rep *audit.Report) ModView {
 	m := a.Module
 	v := ModView{Module: m.Addr, Name: m.Name, State: m.State, Livepatch: m.Livepatch,
 		StubCount: m.Arch.StubCount, OOLStubs: m.Arch.OOLStubs, OOLStubCount: m.Arch.OOLStubCount, Object: "(not loaded)"}
@@ -411,10 +414,10 @@ func modView(a *modules.Analysis) ModView {
 	}
 	if st := a.Stubs; st != nil {
 		v.StubsBase, v.StubsSize, v.StubsSource = st.Base, st.Size, string(st.SizeSource)
-		for _, sl := range st.Slots {
-			if len(sl.Mismatch) > 0 || ((sl.Kind == modules.SlotCall || sl.Kind == modules.SlotKlp) && sl.InOOL) {
-				v.Problems++
-			}
+	}
+	for _, f := range rep.Findings {
+		if f.Module == m.Name && f.Severity >= audit.Warning {
+			v.Findings++
 		}
 	}
 	return v
@@ -457,10 +460,11 @@ func cmdMod(c *Call) error {
 		return &UsageError{Cmd: "mod", Msg: "unexpected argument " + pos[0]}
 	}
 	set := c.S.Modules()
+	rep := c.S.Report()
 	var out []ModView
 	for _, a := range set.Modules {
 		if only == "" || a.Module.Name == only {
-			out = append(out, modView(a))
+			out = append(out, modView(a, rep))
 		}
 	}
 	if boolFlag(fs, "json") {
@@ -477,8 +481,8 @@ func cmdMod(c *Call) error {
 			name += " [K]"
 		}
 		bad := ""
-		if v.Problems > 0 {
-			bad = fmt.Sprintf("%d <<", v.Problems)
+		if v.Findings > 0 {
+			bad = fmt.Sprintf("%d <<", v.Findings)
 		}
 		tw.Append([]string{fmt.Sprintf("%x", v.Module), name, fmt.Sprintf("%x", v.Base), fmt.Sprint(v.Size), v.Object,
 			stubs, fmt.Sprint(v.StubCount), fmt.Sprint(v.OOLStubCount), bad})

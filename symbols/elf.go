@@ -261,7 +261,7 @@ func (f *ELFFile) readBuildID() error {
 		if err != nil {
 			return fmt.Errorf("%s: reading %s at offset %#x: %w", f.Path, s.Name, s.Offset, err)
 		}
-		id, err := parseBuildIDNote(data, f.ByteOrder)
+		id, err := ParseBuildIDNote(data, f.ByteOrder)
 		if err != nil {
 			return fmt.Errorf("%s: %s at offset %#x: %w", f.Path, s.Name, s.Offset, err)
 		}
@@ -273,9 +273,9 @@ func (f *ELFFile) readBuildID() error {
 	return nil
 }
 
-// parseBuildIDNote finds the NT_GNU_BUILD_ID note (type 3, name "GNU") in a
-// note section's bytes.
-func parseBuildIDNote(b []byte, order binary.ByteOrder) ([]byte, error) {
+// ParseBuildIDNote finds the NT_GNU_BUILD_ID note (type 3, name "GNU") in a
+// note section's bytes; nil when there is none.
+func ParseBuildIDNote(b []byte, order binary.ByteOrder) ([]byte, error) {
 	for off := 0; off+12 <= len(b); {
 		namesz := int(order.Uint32(b[off:]))
 		descsz := int(order.Uint32(b[off+4:]))

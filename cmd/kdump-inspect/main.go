@@ -9,7 +9,9 @@
 //
 // Exit status: 0 success; 1 some commands of -c/-i/stdin failed; 2 the
 // dump cannot be analysed (bad input, unreadable address for read, bad
-// usage). This is the only package that calls os.Exit.
+// usage). An `audit` among the commands sets the status as the audit
+// subcommand does (1 findings, 3 incomplete). This is the only package
+// that calls os.Exit.
 package main
 
 import (
@@ -97,9 +99,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 
 // openFlags are the flags every form shares.
 type openFlags struct {
-	vmlinux string
-	modules stringList
-	force   bool
+	vmlinux   string
+	modules   stringList
+	force     bool
+	debugRoot string
 }
 
 type stringList []string
@@ -111,12 +114,24 @@ func (o *openFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.vmlinux, "s", "", "the vmlinux (default: vmlinux[.zst] beside the dump)")
 	fs.Var(&o.modules, "modules", "directory searched for module .ko files (repeatable; default: modules/ beside the dump)")
 	fs.BoolVar(&o.force, "force", false, "accept a vmlinux whose build-id or release does not match the dump")
+	fs.StringVar(&o.debugRoot, "debug-root", "", "system root whose usr/lib/debug and lib/modules layouts are searched for module debuginfo (default /)")
+}
+
+// kernelOptions are the options kernel.Open takes from the flags. The
+// distribution debuginfo layouts under / are searched after --modules and
+// the directory beside the dump; --debug-root names another root.
+func (o *openFlags) kernelOptions() kernel.Options {
+	roots := []string{"/"}
+	if o.debugRoot != "" {
+		roots = []string{o.debugRoot}
+	}
+	return kernel.Options{Vmlinux: o.vmlinux, ModuleDirs: o.modules, Force: o.force, DebugRoots: roots}
 }
 
 func (o *openFlags) open(paths []string, stderr io.Writer) (*kernel.Program, error) {
 	setupProgress(stderr)
 	defer quietGC()()
-	p, err := kernel.Open(paths, kernel.Options{Vmlinux: o.vmlinux, ModuleDirs: o.modules, Force: o.force})
+	p, err := kernel.Open(paths, o.kernelOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +235,7 @@ func runSession(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	failed := 0
+	interactive := false
 	switch {
 	case *cmds != "":
 		failed = s.RunBatch(ctx, repl.SplitCommands(*cmds))
@@ -232,6 +248,7 @@ func runSession(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer f.Close()
 		failed = s.RunReader(ctx, f)
 	case tty:
+		interactive = true
 		stop() // the session handles Ctrl-C per command
 		if err := s.Interactive(context.Background(), nil, repl.HistoryFile()); err != nil {
 			fmt.Fprintf(stderr, "kdump-inspect: %v\n", err)
@@ -239,6 +256,12 @@ func runSession(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	default:
 		failed = s.RunReader(ctx, stdin)
+	}
+	// In batch runs a command that asked for a status (the audit's: 1
+	// findings, 3 incomplete) decides it; else failed commands make it 1.
+	// An interactive session ends 0 whatever it audited.
+	if st := s.ExitStatus(); st != exitOK && !interactive {
+		return st
 	}
 	if failed > 0 {
 		return exitFailed

@@ -81,7 +81,7 @@ func TestStdinScript(t *testing.T) {
 	for _, want := range []string{
 		strings.TrimPrefix(addr, "0x") + "  klp_stub_bug",
 		"ppc64[5]   ftrace[0]",
-		"<< call stub (slot 5 -> tgt_secret",
+		"<< OOL-OVERLAP: klp-call stub (slot 5 -> tgt_secret",
 		"ool_stubs = " + arch["ool_stubs"].(string) + " <klp_stub_bug:.stubs+0xc8>",
 		"stub_count = 0x" + strconv.FormatInt(int64(arch["stub_count"].(float64)), 16),
 		"usage: dis",

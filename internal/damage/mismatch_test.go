@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/debuginfo"
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -59,7 +60,7 @@ func TestWrongVmlinuxRefused(t *testing.T) {
 }
 
 // TestWrongKoSkipped: a .ko of another module copied under the loaded
-// module's name is skipped by FindKo and OpenDebuginfo, with a note
+// module's name is refused by the debuginfo index and OpenDebuginfo, with a note
 // naming the file and both build-ids.
 func TestWrongKoSkipped(t *testing.T) {
 	p0, mods, _, opts := goodProgram(t)
@@ -97,15 +98,16 @@ func TestWrongKoSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	path, notes := modules.FindKo([]string{dir}, m.Name, want)
-	if path != "" {
-		t.Errorf("FindKo took %s (build-id %x) for %s (build-id %x)", path, otherID, m.Name, want)
+	ix := debuginfo.New(debuginfo.Options{Dirs: []debuginfo.Dir{{Path: dir, Origin: debuginfo.FromOption}}})
+	match := ix.Find(m.Name, want)
+	if match.Path != "" {
+		t.Errorf("the index took %s (build-id %x) for %s (build-id %x)", match.Path, otherID, m.Name, want)
 	}
-	if !containsAll(notes, fake, hex.EncodeToString(otherID), hex.EncodeToString(want)) {
-		t.Errorf("FindKo notes %q do not name %s and both build-ids", notes, fake)
+	if len(match.Refused) != 1 || !containsAll([]string{match.Refused[0].Path + ": " + match.Refused[0].Reason}, fake, hex.EncodeToString(otherID), hex.EncodeToString(want)) {
+		t.Errorf("refusals %q do not name %s and both build-ids", match.Refused, fake)
 	}
 
-	p0.ModuleDirs = []string{dir}
+	p0.Debuginfo = ix
 	di, err := modules.OpenDebuginfo(p0, m)
 	if err == nil {
 		t.Fatalf("OpenDebuginfo took %s", di.Path)

@@ -1,0 +1,163 @@
+// Package analysis is the model object of one opened dump: it owns the
+// module set (package modules: every struct module, its .ko, the loader
+// model, .stubs), the ftrace and livepatch state (package ftrace) and the
+// unwound stack of every CPU and task (package stack), computes each on
+// first need, and drops what depends on the module debuginfo when a .ko is
+// loaded again (crash's `mod -s`, `mod -S`). The audit, the REPL's views
+// and the batch mode all read through one Analysis, so that they see the
+// same facts.
+//
+// It decides nothing (package audit judges) and prints nothing (package
+// repl formats).
+package analysis
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/kdump-inspect/kdump-inspect/ftrace"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/kdump-inspect/kdump-inspect/stack"
+)
+
+// Analysis is the analysed state of one program. Its methods are safe for
+// concurrent use.
+type Analysis struct {
+	Prog *kernel.Program
+
+	mu  sync.Mutex
+	gen uint64 // bumped whenever the module set changes
+
+	set *modules.Set
+
+	ftraceDone bool
+	st         *ftrace.State
+	stErr      error
+
+	stacksDone bool
+	stacks     []stack.Unwound
+	stacksErr  error
+}
+
+// New makes the analysis of p; nothing is read until asked.
+func New(p *kernel.Program) *Analysis { return &Analysis{Prog: p} }
+
+// errNoProgram: a module set made without a program (synthetic .stubs in
+// tests and fuzzing) has no ftrace records or stacks to read.
+var errNoProgram = errors.New("no program: a module set without a dump")
+
+// FromSet wraps an already analysed module set (tests, the example
+// generator; set.Prog may be nil for synthetic .stubs).
+func FromSet(set *modules.Set) *Analysis { return &Analysis{Prog: set.Prog, set: set} }
+
+// Generation changes whenever the module set is replaced or a module's
+// debuginfo reloaded: what a caller computed from an earlier generation is
+// stale.
+func (a *Analysis) Generation() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gen
+}
+
+// Modules returns every module analysed (once).
+func (a *Analysis) Modules() *modules.Set {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.modulesLocked()
+}
+
+func (a *Analysis) modulesLocked() *modules.Set {
+	if a.set == nil {
+		a.set = modules.Analyze(a.Prog)
+	}
+	return a.set
+}
+
+// ModulesIfLoaded returns the module set when it has been analysed, else
+// nil (for completion, which must not start the analysis).
+func (a *Analysis) ModulesIfLoaded() *modules.Set {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.set
+}
+
+// Ftrace returns the ftrace records, ops and livepatch state held against
+// the models (once per generation). The error says why no record could be
+// read at all.
+func (a *Analysis) Ftrace() (*ftrace.State, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.ftraceDone {
+		if a.Prog == nil {
+			a.stErr = errNoProgram
+		} else {
+			a.st, a.stErr = ftrace.Load(a.modulesLocked())
+		}
+		a.ftraceDone = true
+	}
+	return a.st, a.stErr
+}
+
+// Stacks returns every CPU's and task's unwound stack (once): the one
+// enumeration of every task that the audit and the views share. The error
+// says what could not be walked; what was walked comes with it.
+func (a *Analysis) Stacks() ([]stack.Unwound, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.stacksDone {
+		if a.Prog == nil {
+			a.stacksErr = errNoProgram
+		} else {
+			a.stacks, a.stacksErr = stack.WalkAll(a.Prog)
+		}
+		a.stacksDone = true
+	}
+	return a.stacks, a.stacksErr
+}
+
+// ReloadModule replaces one module's debuginfo (crash's `mod -s NAME
+// FILE`; path "" searches again) and drops the derived state.
+func (a *Analysis) ReloadModule(name, path string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.modulesLocked().Reanalyze(name, path); err != nil {
+		return err
+	}
+	a.dropDerivedLocked()
+	return nil
+}
+
+// ReloadAll analyses every module again with dirs as the only module
+// directories (crash's `mod -S DIR`; nil keeps the program's), closing the
+// old set's files.
+func (a *Analysis) ReloadAll(dirs []string) {
+	if dirs != nil {
+		a.Prog.SetModuleDirs(dirs, true)
+	} else {
+		a.Prog.ResetModuleDirs()
+	}
+	set := modules.Analyze(a.Prog)
+	a.mu.Lock()
+	old := a.set
+	a.set = set
+	a.dropDerivedLocked()
+	a.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+}
+
+func (a *Analysis) dropDerivedLocked() {
+	a.gen++
+	a.ftraceDone, a.st, a.stErr = false, nil, nil
+}
+
+// Close closes the module set's files (not the program).
+func (a *Analysis) Close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.set != nil {
+		a.set.Close()
+	}
+}

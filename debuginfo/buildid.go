@@ -1,0 +1,151 @@
+package debuginfo
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+)
+
+// maxPrefix bounds what is decompressed of a compressed file to find its
+// build-id: a module's notes come right after its ELF header.
+const maxPrefix = 4 << 20
+
+// NotELFError says a candidate is not an ELF file (nor a compressed one).
+type NotELFError struct {
+	Path  string
+	Magic []byte
+}
+
+func (e *NotELFError) Error() string {
+	return fmt.Sprintf("%s: not an ELF file (starts % x)", e.Path, e.Magic)
+}
+
+// ReadBuildID returns the GNU build-id of an ELF file, plain or
+// whole-file compressed (zstd, xz, gzip, recognised by content), nil when
+// it has none. A compressed file is decompressed only up to maxPrefix.
+func ReadBuildID(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	magic := make([]byte, 6)
+	n, _ := io.ReadFull(f, magic)
+	magic = magic[:n]
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var dec io.Reader
+	switch {
+	case bytes.HasPrefix(magic, []byte(elf.ELFMAG)):
+		return buildIDOfELF(f, path)
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		d, err := zstd.NewReader(bufio.NewReader(f), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		defer d.Close()
+		dec = d
+	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		d, err := xz.NewReader(bufio.NewReader(f))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		dec = d
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		d, err := gzip.NewReader(bufio.NewReader(f))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		defer d.Close()
+		dec = d
+	default:
+		return nil, &NotELFError{Path: path, Magic: magic}
+	}
+	prefix, err := io.ReadAll(io.LimitReader(dec, maxPrefix))
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("%s: decompressing: %w", path, err)
+	}
+	if !bytes.HasPrefix(prefix, []byte(elf.ELFMAG)) {
+		return nil, &NotELFError{Path: path + " (decompressed)", Magic: prefix[:min(len(prefix), 6)]}
+	}
+	// The whole section header table inside the prefix: read it properly.
+	if id, err := buildIDOfELF(bytes.NewReader(prefix), path); err == nil {
+		return id, nil
+	}
+	return scanBuildID(prefix), nil
+}
+
+// buildIDOfELF reads the note sections through the section headers.
+func buildIDOfELF(r io.ReaderAt, path string) (id []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			id, err = nil, fmt.Errorf("%s: malformed ELF file (debug/elf panicked: %v)", path, p)
+		}
+	}()
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	secs := make([]*elf.Section, 0, 4)
+	for _, s := range ef.Sections {
+		if s.Type == elf.SHT_NOTE && s.Name == ".note.gnu.build-id" {
+			secs = append(secs, s)
+		}
+	}
+	for _, s := range ef.Sections {
+		if s.Type == elf.SHT_NOTE && s.Name != ".note.gnu.build-id" {
+			secs = append(secs, s)
+		}
+	}
+	for _, s := range secs {
+		if s.Size > 1<<20 {
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s at offset %#x: %w", path, s.Name, s.Offset, err)
+		}
+		id, err := symbols.ParseBuildIDNote(data, ef.ByteOrder)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s at offset %#x: %w", path, s.Name, s.Offset, err)
+		}
+		if id != nil {
+			return id, nil
+		}
+	}
+	return nil, nil
+}
+
+// scanBuildID finds a GNU build-id note in the first bytes of an ELF file
+// whose section headers lie beyond them: a 4-aligned note header with
+// namesz 4, type NT_GNU_BUILD_ID (3), name "GNU\0" and a descriptor of 8 to
+// 64 bytes.
+func scanBuildID(b []byte) []byte {
+	var order binary.ByteOrder = binary.LittleEndian
+	if len(b) > elf.EI_DATA && elf.Data(b[elf.EI_DATA]) == elf.ELFDATA2MSB {
+		order = binary.BigEndian
+	}
+	for off := 64; off+16 <= len(b); off += 4 {
+		if order.Uint32(b[off:]) != 4 || order.Uint32(b[off+8:]) != 3 || !bytes.Equal(b[off+12:off+16], []byte("GNU\x00")) {
+			continue
+		}
+		n := int(order.Uint32(b[off+4:]))
+		if n < 8 || n > 64 || off+16+n > len(b) {
+			continue
+		}
+		return append([]byte(nil), b[off+16:off+16+n]...)
+	}
+	return nil
+}
