@@ -3,6 +3,7 @@ package ftrace
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -36,6 +37,25 @@ type State struct {
 	KlpStub []KlpStubsCheck
 
 	Warnings []string
+
+	byIPOnce sync.Once
+	byIP     []*Record // Records sorted by ip, for RecordAt
+}
+
+// RecordAt returns the record whose call site is ip, nil when none.
+func (s *State) RecordAt(ip uint64) *Record {
+	s.byIPOnce.Do(func() {
+		s.byIP = make([]*Record, len(s.Records))
+		for i := range s.Records {
+			s.byIP[i] = &s.Records[i]
+		}
+		sort.Slice(s.byIP, func(i, j int) bool { return s.byIP[i].IP < s.byIP[j].IP })
+	})
+	i := sort.Search(len(s.byIP), func(i int) bool { return s.byIP[i].IP >= ip })
+	if i < len(s.byIP) && s.byIP[i].IP == ip {
+		return s.byIP[i]
+	}
+	return nil
 }
 
 func (s *State) warnf(format string, args ...any) {

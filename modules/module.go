@@ -42,6 +42,8 @@ type ArchMember struct {
 	Offset int64
 	Type   string
 	Value  uint64
+	// Aggregate: a struct or array member (bug_list), with no value.
+	Aggregate bool
 }
 
 // Arch is mod->arch with the members the models use; Has* say which exist
@@ -207,9 +209,17 @@ func Read(p *kernel.Program, obj kernel.Object) *Module {
 
 var memNames = []string{"MOD_TEXT", "MOD_DATA", "MOD_RODATA", "MOD_RO_AFTER_INIT", "MOD_INIT_TEXT", "MOD_INIT_DATA", "MOD_INIT_RODATA"}
 
+// readRegions reads the module's memory: mod->mem[MOD_*] (6.4 and later)
+// or, before that, struct module_layout core_layout, init_layout (and
+// data_layout where CONFIG_ARCH_WANTS_MODULES_DATA_IN_VMALLOC has it),
+// detected from DWARF.
 func (m *Module) readRegions(p *kernel.Program) {
 	mem, err := m.Obj.Member("mem")
 	if err != nil {
+		if _, lerr := m.Obj.Member("core_layout"); lerr == nil {
+			m.readLayouts()
+			return
+		}
 		m.warnf("mem[]: %v", err)
 		return
 	}
@@ -240,6 +250,61 @@ func (m *Module) readRegions(p *kernel.Program) {
 			r.IsROX = v != 0
 		}
 		m.Regions = append(m.Regions, r)
+	}
+}
+
+// readLayouts splits struct module_layout as the pre-6.4 loader laid it
+// out (kernel/module/main.c layout_sections()): text first, then rodata
+// up to ro_size, ro_after_init up to ro_after_init_size, then data up to
+// size; init_layout the same way. The regions get the mem[] types they
+// became in 6.4 so that the views and Contains treat both alike.
+func (m *Module) readLayouts() {
+	type part struct {
+		typ        int
+		start, end string // member names bounding it; "" is 0
+	}
+	layouts := []struct {
+		name  string
+		parts []part
+	}{
+		{"core_layout", []part{{0, "", "text_size"}, {2, "text_size", "ro_size"}, {3, "ro_size", "ro_after_init_size"}, {1, "ro_after_init_size", "size"}}},
+		{"init_layout", []part{{4, "", "text_size"}, {6, "text_size", "ro_size"}, {5, "ro_after_init_size", "size"}}},
+		{"data_layout", []part{{1, "", "size"}}},
+	}
+	for _, l := range layouts {
+		lo, err := m.Obj.Member(l.name)
+		if err != nil {
+			continue // data_layout exists on some architectures only
+		}
+		base := memberUint(lo, "base")
+		val := map[string]uint64{"": 0}
+		for _, n := range []string{"size", "text_size", "ro_size", "ro_after_init_size"} {
+			x, err := lo.Member(n)
+			if err != nil {
+				continue
+			}
+			v, err := x.Uint()
+			if err != nil {
+				m.warnf("%s.%s: %v", l.name, n, err)
+				return
+			}
+			val[n] = v
+		}
+		if _, ok := val["ro_after_init_size"]; !ok {
+			val["ro_after_init_size"] = val["ro_size"]
+		}
+		for _, pt := range l.parts {
+			a, b := val[pt.start], val[pt.end]
+			if b < a || b > val["size"] {
+				m.warnf("%s: %s %#x .. %s %#x out of order (size %#x)", l.name, pt.start, a, pt.end, b, val["size"])
+				continue
+			}
+			r := Region{Type: pt.typ, Name: memNames[pt.typ], Base: base + a, Size: b - a, IsROX: pt.typ == 0 || pt.typ == 4}
+			if r.Size == 0 {
+				r.Base = 0
+			}
+			m.Regions = append(m.Regions, r)
+		}
 	}
 }
 
@@ -361,11 +426,20 @@ func (m *Module) readArch() {
 			m.warnf("arch.%s: %v", f.Name, err)
 			continue
 		}
+		am := ArchMember{Name: f.Name, Offset: f.ByteOffset, Type: f.Type.String()}
+		switch symbols.Underlying(f.Type).(type) {
+		case *dwarf.StructType, *dwarf.ArrayType:
+			// bug_list (a list_head) and the like: no value to show.
+			am.Aggregate = true
+			a.Members = append(a.Members, am)
+			continue
+		}
 		v, err := mo.Uint()
 		if err != nil {
 			m.warnf("arch.%s: %v", f.Name, err)
 		}
-		a.Members = append(a.Members, ArchMember{Name: f.Name, Offset: f.ByteOffset, Type: f.Type.String(), Value: v})
+		am.Value = v
+		a.Members = append(a.Members, am)
 		switch f.Name {
 		case "stubs_section":
 			a.StubsSection = v

@@ -266,53 +266,9 @@ func (s *Session) pcNote(pc uint64) string {
 	return n
 }
 
-// pcWhere names where a PC lies.
-func (s *Session) pcWhere(pc uint64) string {
-	if a := s.stubsAt(pc); a != nil {
-		st := a.Stubs
-		for _, o := range st.OOL {
-			if pc >= o.Addr && pc < o.Addr+modules.OOLStubSize {
-				n := fmt.Sprintf("ftrace_ool_stub[%d] of %s", o.Index, a.Module.Name)
-				if o.ReturnOK {
-					// It returns past the ftrace call site it serves.
-					if loc := s.resolve(o.ReturnTarget - 4); loc.Symbol != nil {
-						n += ", for " + loc.Symbol.Name
-					}
-				}
-				if sl, ok := st.SlotAt(pc); ok && sl.Kind != modules.SlotOOL && sl.Kind != modules.SlotFree {
-					// Seed 000: a stub written into the OOL array.
-					n += fmt.Sprintf(", overlapped by ppc64_stub_entry[%d] (%s", sl.Index, sl.Kind)
-					n += s.stubTarget(sl) + ")"
-				}
-				return n
-			}
-		}
-		if sl, ok := st.SlotAt(pc); ok {
-			return fmt.Sprintf("ppc64_stub_entry[%d] of %s (%s%s)", sl.Index, a.Module.Name, sl.Kind, s.stubTarget(sl))
-		}
-	}
-	if lo, err := s.Prog.SymbolAddr("_sinittext"); err == nil && pc >= lo {
-		if hi, err := s.Prog.SymbolAddr("_einittext"); err == nil && pc < hi {
-			return "[init text: freed after boot, the code there is gone]"
-		}
-	}
-	return s.ftraceSite(pc)
-}
-
-// stubTarget is " to FUNCTION [MODULE]" for a slot with a target.
-func (s *Session) stubTarget(sl *modules.Slot) string {
-	if sl.Target == 0 {
-		return ""
-	}
-	loc := s.resolve(sl.Target)
-	if loc.Symbol == nil || loc.Off != 0 {
-		return " to " + loc.String()
-	}
-	if loc.Module != "" {
-		return " to " + loc.Symbol.Name + " [" + loc.Module + "]"
-	}
-	return " to " + loc.Symbol.Name
-}
+// pcWhere names where a PC lies (analysis.Where: the model's
+// classification).
+func (s *Session) pcWhere(pc uint64) string { return s.A.Where(pc).String() }
 
 // trapName names the common ppc64 interrupt vectors (the TRAP value of
 // pt_regs; arch/powerpc/include/asm/interrupt.h).

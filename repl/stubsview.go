@@ -108,7 +108,7 @@ func (s *Session) stubsView(a *modules.Analysis, overlay bool) (StubsView, error
 			// The bl goes to mod->arch.tramp or tramp_regs: a slot of
 			// this very .stubs; name it as the slot table does.
 			if sl, ok := st.SlotAt(o.CallTarget); ok && sl.Addr == o.CallTarget && sl.Kind != modules.SlotFree {
-				ov.Call = fmt.Sprintf("ppc64[%d] (%s%s)", sl.Index, sl.Kind, s.stubTarget(sl))
+				ov.Call = fmt.Sprintf("ppc64[%d] (%s%s)", sl.Index, sl.Kind, s.A.StubTarget(sl))
 			}
 		}
 		if o.ReturnOK {
