@@ -17,8 +17,6 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/extract"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
-	"github.com/kdump-inspect/kdump-inspect/repl"
 )
 
 func main() {
@@ -31,14 +29,7 @@ func main() {
 	flag.StringVar(&o.CacheDir, "cache", "", "DWARF index cache directory for the real vmlinux (default: the user cache)")
 	flag.BoolVar(&o.Ftrace, "ftrace", true, "also keep the pages of the dyn_ftrace record walk")
 	flag.BoolVar(&o.Compress, "zstd", true, "write vmcore.zst and vmlinux.zst")
-	printk := flag.Bool("printk", true, "also keep the pages of the printk log (repl.ReadLog)")
 	flag.Parse()
-	if *printk {
-		o.Extra = func(p *kernel.Program) error {
-			_, _, err := repl.ReadLog(p)
-			return err
-		}
-	}
 	if *modDir != "" {
 		o.ModuleDirs = []string{*modDir}
 	}
@@ -83,9 +74,9 @@ func readme(cmd, origin string, o extract.Options, res *extract.Result) string {
 	if o.Ftrace {
 		b.WriteString(", `ftrace.Load` (dyn_ftrace records, ftrace_ops, livepatch state)")
 	}
-	b.WriteString(", the back-chain walk of every CPU's and task's stack (package `stack`, as `bt` and the audit's EXEC-IN-FLAGGED-STUB walk them)")
-	if o.Extra != nil {
-		b.WriteString(", and the printk log (`repl.ReadLog`)")
+	b.WriteString(", the back-chain walk of every CPU's and task's stack (package `stack`, as `bt` and the audit's EXEC-IN-FLAGGED-STUB walk them), the printk log (`kernel.ReadLog`)")
+	if o.Ftrace {
+		b.WriteString(", and the whole audit with `why` on it (`audit.Run`, `triage.Explain`)")
 	}
 	b.WriteString(".\n\n## Files\n\n")
 	b.WriteString("| file | what | size | sha256 |\n|---|---|---|---|\n")

@@ -8,6 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/analysis"
+	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/triage"
 	"io"
 	"os"
 	"path/filepath"
@@ -39,8 +42,7 @@ type Options struct {
 	Ftrace bool
 	// Compress writes vmcore.zst and vmlinux.zst instead of plain files.
 	Compress bool
-	// Extra is more of the job, run after the rest (cmd/mkexample reads
-	// the printk log with repl.ReadLog, which this package may not import).
+	// Extra is more of the job, run after the rest (tests).
 	Extra func(p *kernel.Program) error
 }
 
@@ -101,6 +103,15 @@ func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kerne
 	// The audit's EXEC-IN-FLAGGED-STUB walks every CPU's and task's stack
 	// (and bt and ps do); keep what they read.
 	ferr = errors.Join(ferr, walkStacks(p))
+	// The printk log (log, sys, why), and the whole audit and `why` on
+	// it: every page they read (code around the crash PC, ...).
+	if _, _, err := kernel.ReadLog(p); err != nil {
+		ferr = errors.Join(ferr, fmt.Errorf("printk log: %w", err))
+	}
+	if withFtrace {
+		a := analysis.FromSet(set)
+		triage.Explain(a, audit.Run(a, audit.Options{}))
+	}
 	if extra != nil {
 		ferr = errors.Join(ferr, extra(p))
 	}

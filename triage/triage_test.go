@@ -1,0 +1,179 @@
+package triage
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/analysis"
+	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+)
+
+// console parses the guest's own oops (console-oops.txt beside the
+// example): the oops header, the CPU line, NIP, LR, TRAP and the word the
+// Code: line marks <...>.
+type console struct {
+	oops            string
+	cpu             int
+	pid             int64
+	comm            string
+	nip, lr, trap   uint64
+	codeWord        uint64
+	panic           string
+	firstTraceEntry string
+}
+
+func readConsole(t *testing.T, path string) console {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c console
+	hex := func(s string) uint64 {
+		v, err := strconv.ParseUint(s, 16, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		return v
+	}
+	inTrace := false
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "Oops:") && c.oops == "":
+			c.oops = l
+		case strings.HasPrefix(l, "CPU: ") && c.comm == "":
+			m := regexp.MustCompile(`^CPU: (\d+) UID: \d+ PID: (\d+) Comm: (\S+)`).FindStringSubmatch(l)
+			c.cpu, _ = strconv.Atoi(m[1])
+			c.pid, _ = strconv.ParseInt(m[2], 10, 64)
+			c.comm = m[3]
+		case strings.HasPrefix(l, "NIP:  ") && c.nip == 0:
+			f := strings.Fields(l)
+			c.nip, c.lr = hex(f[1]), hex(f[3])
+		case strings.HasPrefix(l, "REGS: ") && c.trap == 0:
+			c.trap = hex(strings.Fields(l)[3])
+		case strings.HasPrefix(l, "Code: "):
+			if m := regexp.MustCompile(`<([0-9a-f]{8})>`).FindStringSubmatch(l); m != nil {
+				c.codeWord = hex(m[1])
+			}
+		case strings.HasPrefix(l, "Kernel panic - not syncing: "):
+			c.panic = strings.TrimPrefix(l, "Kernel panic - not syncing: ")
+		case l == "Call Trace:":
+			inTrace = true
+		case inTrace && c.firstTraceEntry == "":
+			c.firstTraceEntry = l
+		}
+	}
+	return c
+}
+
+func explain(t *testing.T, dump string) (*Explanation, *audit.Report) {
+	t.Helper()
+	p, err := kernel.Open([]string{dump}, kernel.Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	a := analysis.New(p)
+	r := audit.Run(a, audit.Options{})
+	return Explain(a, r), r
+}
+
+// TestWhyStubCrash: a real oops of the corpus's buggy kernel (bench/
+// crash-dumps): ftrace stored &global_ops over the klp call stub lying in
+// ftrace_ool_stub[0] of klp_stub_bug, and the call through it executed the
+// pointer. Expected values: the guest's console (console-oops.txt) and
+// what modarch_dump printed before (guest-klp_stub_bug.json).
+func TestWhyStubCrash(t *testing.T) {
+	dir := "../testdata/example/crash-ool-op-over-stub"
+	c := readConsole(t, filepath.Join(dir, "console-oops.txt"))
+	var g struct {
+		Arch struct {
+			OOLStubs string `json:"ool_stubs"`
+		} `json:"arch"`
+		Stubs string `json:"stubs"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "guest-klp_stub_bug.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	stubs, _ := strconv.ParseUint(strings.TrimPrefix(g.Stubs, "0x"), 16, 64)
+	ool, _ := strconv.ParseUint(strings.TrimPrefix(g.Arch.OOLStubs, "0x"), 16, 64)
+	slot := (c.nip - stubs) / 40
+	oolIdx := (c.nip - ool) / 24
+
+	e, _ := explain(t, filepath.Join(dir, "vmcore.zst"))
+	if e.Panic.Oops != c.oops || e.Panic.Message != c.panic {
+		t.Errorf("oops %q panic %q; console %q %q", e.Panic.Oops, e.Panic.Message, c.oops, c.panic)
+	}
+	if e.CPU != c.cpu || !e.HaveTask || e.Task.PID != c.pid || e.Task.Comm != c.comm {
+		t.Errorf("context CPU %d PID %d %q; console CPU %d PID %d %q", e.CPU, e.Task.PID, e.Task.Comm, c.cpu, c.pid, c.comm)
+	}
+	if e.Trap != c.trap || e.PC == nil || e.PC.Addr != c.nip || e.LR == nil || e.LR.Addr != c.lr {
+		t.Fatalf("trap %#x PC %+v LR %+v; console TRAP %#x NIP %#x LR %#x", e.Trap, e.PC, e.LR, c.trap, c.nip, c.lr)
+	}
+	// The word the CPU executed is the one the console's Code: line marks.
+	found := false
+	for _, i := range e.PC.Found {
+		if i.Addr == c.nip {
+			found = i.Word == uint32(c.codeWord)
+		}
+	}
+	if !found {
+		t.Errorf("word at NIP not %08x (console Code: line): %+v", c.codeWord, e.PC.Found)
+	}
+	wantWhere := "ftrace_ool_stub[" + strconv.FormatUint(oolIdx, 10) + "] of klp_stub_bug"
+	if !strings.HasPrefix(e.PC.Where, wantWhere) || !strings.Contains(e.PC.Where, "ppc64_stub_entry["+strconv.FormatUint(slot, 10)+"]") {
+		t.Errorf("PC is %q, want %s under ppc64_stub_entry[%d]", e.PC.Where, wantWhere, slot)
+	}
+	if e.Category != StubCrash || len(e.Related) == 0 || e.Related[0].Rule != "OOL-OVERLAP" || e.Related[0].Module != "klp_stub_bug" {
+		t.Fatalf("category %s, related %v", e.Category, e.Related)
+	}
+	if !strings.Contains(e.Fix, "correctly iterate over stubs in setup_ftrace_ool_stubs") {
+		t.Errorf("fix %q: want seed 000's fix", e.Fix)
+	}
+	// The executed doubleword is ftrace's ops pointer, as the scenario
+	// says (ftrace_rec_update_ops() stores the record's ops).
+	if !strings.Contains(e.PC.Pointer, "&global_ops") || !strings.Contains(e.Conclusion, "&global_ops") {
+		t.Errorf("pointer %q, conclusion %q: want &global_ops named", e.PC.Pointer, e.Conclusion)
+	}
+	// The LR's call (klp_call_secret's bl) went through the slot.
+	via := false
+	for _, f := range e.Frames {
+		if f.PC == c.lr && strings.Contains(f.Via, "ppc64_stub_entry["+strconv.FormatUint(slot, 10)+"]") {
+			via = true
+		}
+	}
+	if !via {
+		t.Errorf("no frame at LR %#x that called through slot %d: %+v", c.lr, slot, e.Frames)
+	}
+}
+
+// TestFindPanicDirect: a direct panic with no oops before it (sysrq-c on
+// 7.2 calls panic() itself): the CPU line and no registers.
+func TestFindPanicDirect(t *testing.T) {
+	recs := []kernel.LogRecord{
+		{Text: "sysrq: Trigger a crash"},
+		{Text: "Kernel panic - not syncing: sysrq triggered crash"},
+		{Text: "CPU: 0 UID: 0 PID: 1 Comm: init Tainted: G           O  K     7.2.13 #5 PREEMPTLAZY "},
+	}
+	p := FindPanic(recs)
+	if !p.Found || p.Message != "sysrq triggered crash" || p.Oops != "" || p.HaveRegs {
+		t.Errorf("%+v", p)
+	}
+	// The CPU line follows the panic line: parsed only within the report.
+	recs = append([]kernel.LogRecord{{Text: "BUG: Kernel NULL pointer dereference on read at 0x00000000"}, {Text: "CPU: 1 UID: 0 PID: 7 Comm: kworker/1:0 Not tainted 7.2.13 #5"}}, recs[1:]...)
+	p = FindPanic(recs)
+	if p.Oops != "BUG: Kernel NULL pointer dereference on read at 0x00000000" || p.CPU != 1 || p.PID != 7 || p.Comm != "kworker/1:0" {
+		t.Errorf("%+v", p)
+	}
+}
