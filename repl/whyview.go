@@ -225,4 +225,3 @@ func cmdWhy(c *Call) error {
 	WriteWhy(c.Out, &v)
 	return nil
 }
-

@@ -517,4 +517,3 @@ func TrapName(t uint64) string {
 	}
 	return fmt.Sprintf("interrupt %#x", t)
 }
-
