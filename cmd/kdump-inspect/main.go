@@ -94,6 +94,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			}
 		}
 	}
+	if name, ok := oneShotCommand(args); ok {
+		return runOneShot(name, args[1:], stdout, stderr)
+	}
 	return runSession(args, stdin, stdout, stderr)
 }
 
