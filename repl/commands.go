@@ -125,6 +125,9 @@ func builtinCommands() []Command {
 		{Name: "audit", Usage: "audit [--json] [--fail-on SEV] [--only RULE,..] [--skip RULE,..] [--allow-incomplete] [-v]",
 			Help:  "Hold every module, the vmlinux and the system against the models of the correct loader, ftrace and livepatch; print the findings and what could not be checked (coverage).\nThe same rules, output and exit status as `kdump-inspect audit DUMP` (0 clean and fully checked, 1 findings at or above --fail-on, 3 nothing found but some rule could not check; with -c the session exits with it). -v lists every rule's status per module.",
 			Flags: func(fs *flag.FlagSet) { new(AuditFlags).Register(fs) }, Run: cmdAudit},
+		{Name: "trace", Usage: "trace [-n N] [--cpu CPU] [--json]",
+			Help:  "Dump the ftrace ring buffer of the global trace array, as the trace file would show it: every CPU's events (function, function_graph entry/exit, trace_printk, and events by name) in time order with the task, CPU, latency flags and timestamp.\nThe buffer is read page by page from the reader page through the head page to the commit page (kernel/trace/ring_buffer.c); pages that cannot be read are said per CPU. Only crash's trace.so extension reads this today.",
+			Flags: traceFlags, Run: cmdTrace},
 		{Name: "why", Usage: "why [--json]",
 			Help:  "Explain the crash: the panic and the report before it in the log, the crashing CPU's trap, PC and LR held against the models (which .stubs slot, OOL stub, ftrace site or freed init text, what the loader or ftrace would have put there), the stack with each function's livepatch and ftrace state and the stubs its calls went through, every audit finding on that path, and a conclusion with the upstream fix — or that nothing connects the crash to stubs, ftrace or livepatch, with the ordinary triage.",
 			Flags: jsonFlag, Run: cmdWhy},
@@ -148,6 +151,17 @@ func structFlags(fs *flag.FlagSet) {
 func boolFlag(fs *flag.FlagSet, name string) bool {
 	f := fs.Lookup(name)
 	return f != nil && f.Value.String() == "true"
+}
+
+func intFlag(fs *flag.FlagSet, name string) int {
+	if f := fs.Lookup(name); f != nil {
+		if g, ok := f.Value.(flag.Getter); ok {
+			if v, ok := g.Get().(int); ok {
+				return v
+			}
+		}
+	}
+	return 0
 }
 
 func stringFlag(fs *flag.FlagSet, name string) string {

@@ -210,8 +210,22 @@ func WriteWhy(w io.Writer, v *WhyView) {
 // Why explains the session's crash (the audit's report included).
 func (s *Session) Why() WhyView {
 	e := triage.Explain(s.A, s.Report())
-	return NewWhyView(e)
+	v := NewWhyView(e)
+	// The crashing CPU's last ftrace events: what it ran just before.
+	if e.CPU >= 0 {
+		if tv, err := s.traceView(whyTraceEvents, e.CPU); err == nil {
+			for _, ev := range tv.Events {
+				v.Trace = append(v.Trace, WhyTraceLine{Text: ev.Line})
+			}
+		} else {
+			v.Warnings = append(v.Warnings, fmt.Sprintf("ftrace ring buffer: %v", err))
+		}
+	}
+	return v
 }
+
+// whyTraceEvents is how many of the crashing CPU's last events why shows.
+const whyTraceEvents = 16
 
 func cmdWhy(c *Call) error {
 	fs := c.Flags()

@@ -177,3 +177,37 @@ func TestFindPanicDirect(t *testing.T) {
 		t.Errorf("%+v", p)
 	}
 }
+
+// TestWhyOrdinaryPanic: `echo c > /proc/sysrq-trigger` on the fixed
+// kernel (7.2 calls panic() directly): an ordinary panic, said so, with
+// the PC at the caller of panic that the console's call trace shows.
+func TestWhyOrdinaryPanic(t *testing.T) {
+	dir := "../testdata/example/crash-sysrq-c"
+	b, err := os.ReadFile(filepath.Join(dir, "console-oops.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := readConsole(t, filepath.Join(dir, "console-oops.txt"))
+	// The console's call trace: the first entry past the panic functions.
+	var caller string
+	for _, l := range strings.Split(string(b), "\n") {
+		m := regexp.MustCompile(`^\[[0-9a-f]+\] \[[0-9a-f]+\] (\S+?)\+(0x[0-9a-f]+)/`).FindStringSubmatch(strings.TrimSpace(l))
+		if m != nil && !panicFuncs[m[1]] {
+			caller = m[1] + "+" + m[2]
+			break
+		}
+	}
+	e, _ := explain(t, filepath.Join(dir, "vmcore.zst"))
+	if e.Category != Ordinary || e.Panic.Message != c.panic || e.Panic.Oops != "" {
+		t.Fatalf("category %s panic %q oops %q; console panic %q, no oops", e.Category, e.Panic.Message, e.Panic.Oops, c.panic)
+	}
+	if e.PC == nil || e.PC.Location != caller {
+		t.Errorf("PC %+v, the console's caller of panic is %s", e.PC, caller)
+	}
+	if e.CPU != c.cpu || e.Task.PID != c.pid || e.Task.Comm != c.comm {
+		t.Errorf("CPU %d PID %d %q, console CPU %d PID %d %q", e.CPU, e.Task.PID, e.Task.Comm, c.cpu, c.pid, c.comm)
+	}
+	if !strings.Contains(e.Conclusion, "Nothing connects this crash to module stubs, ftrace or livepatch") || len(e.Related) != 0 || e.Fix != "" {
+		t.Errorf("conclusion %q, related %d, fix %q", e.Conclusion, len(e.Related), e.Fix)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/tracebuf"
 	"github.com/kdump-inspect/kdump-inspect/triage"
 	"io"
 	"os"
@@ -111,6 +112,10 @@ func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kerne
 	if withFtrace {
 		a := analysis.FromSet(set)
 		triage.Explain(a, audit.Run(a, audit.Options{}))
+		// The ftrace ring buffer (trace, and why's last events).
+		if _, err := tracebuf.Read(p, tracebuf.Options{}); err != nil {
+			ferr = errors.Join(ferr, fmt.Errorf("trace ring buffer: %w", err))
+		}
 	}
 	if extra != nil {
 		ferr = errors.Join(ferr, extra(p))
