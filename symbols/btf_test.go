@@ -181,6 +181,8 @@ func TestBTFMatchesBpftool(t *testing.T) {
 		{"kernelish-be.btf", "", "kernelish-be.bpftool.txt"},
 		{"modarch_dump.btf.zst", "", "modarch_dump.bpftool.txt.zst"},
 		{"livepatch-sample.split.btf", "modarch_dump.btf.zst", "livepatch-sample.split.bpftool.txt"},
+		{"kernelish_mod-le.split.btf", "kernelish-le.btf", "kernelish_mod-le.split.bpftool.txt"},
+		{"kernelish_mod-be.split.btf", "kernelish-be.btf", "kernelish_mod-be.split.bpftool.txt"},
 	} {
 		t.Run(tt.btf, func(t *testing.T) {
 			var base *BTF

@@ -3,7 +3,9 @@
  * every kind GCC's DWARF gives pahole, bitfields of the shapes struct
  * printk_info and struct page use, enums of both signs and 64 bits,
  * flexible arrays at the end and inside a union, anonymous members,
- * a forward-declared struct and union, a per-CPU variable (VAR, DATASEC). */
+ * a forward-declared struct and union, a per-CPU variable (VAR, DATASEC),
+ * and struct btf_module / struct btf as kernel/bpf/btf.c (7.2.13) defines
+ * them, for the in-memory BTF reader's tests (kernel/btf_test.go). */
 #include <stdarg.h>
 
 typedef unsigned char u8;
@@ -123,6 +125,60 @@ struct module_like {
 	struct hlist_node hnode;
 	void (*cb)(void);
 };
+
+/* kernel/bpf/btf.c, include/uapi/linux/btf.h, 7.2.13 */
+struct btf_header {
+	u16 magic;
+	u8 version;
+	u8 flags;
+	u32 hdr_len;
+	u32 type_off, type_len, str_off, str_len, layout_off, layout_len;
+};
+typedef struct { atomic_t refs; } refcount_t;
+struct rcu_head { struct rcu_head *next; void (*func)(struct rcu_head *); };
+struct btf_type;
+struct btf_kfunc_set_tab;
+struct btf_id_dtor_kfunc_tab;
+struct btf_struct_metas;
+struct btf_struct_ops_tab;
+struct btf_layout;
+struct bin_attribute;
+struct module;
+struct btf {
+	void *data;
+	struct btf_type **types;
+	u32 *resolved_ids;
+	u32 *resolved_sizes;
+	const char *strings;
+	void *nohdr_data;
+	struct btf_header hdr;
+	u32 nr_types;
+	u32 named_start_id;
+	u32 types_size;
+	u32 data_size;
+	refcount_t refcnt;
+	u32 id;
+	struct rcu_head rcu;
+	struct btf_kfunc_set_tab *kfunc_set_tab;
+	struct btf_id_dtor_kfunc_tab *dtor_kfunc_tab;
+	struct btf_struct_metas *struct_meta_tab;
+	struct btf_struct_ops_tab *struct_ops_tab;
+	struct btf_layout *layout;
+	struct btf *base_btf;
+	u32 start_id;
+	u32 start_str_off;
+	char name[56];
+	bool kernel_btf;
+	u32 *base_id_map;
+};
+struct btf_module {
+	struct list_head list;
+	struct module *module;
+	struct btf *btf;
+	struct bin_attribute *sysfs_attr;
+	int flags;
+};
+struct btf_module kernelish_btf_module;
 
 __attribute__((section(".data..percpu"))) struct module_like percpu_mod;
 __attribute__((section(".data..percpu"))) unsigned long percpu_counter;

@@ -19,6 +19,10 @@ for e in le be; do
   powerpc64le-linux-gnu-gcc $flag -fdebug-prefix-map="$PWD"=. -g -gdwarf-5 -O1 -c kernelish.c -o kernelish-$e.o
   pahole --btf_gen_floats --btf_encode_detached=kernelish-$e.btf kernelish-$e.o
   bpftool btf dump file kernelish-$e.btf format raw > kernelish-$e.bpftool.txt
+  # kernelish_mod.c as a module: split BTF over kernelish-$e.btf.
+  powerpc64le-linux-gnu-gcc $flag -fdebug-prefix-map="$PWD"=. -g -gdwarf-5 -O1 -c kernelish_mod.c -o "$tmp/kernelish_mod-$e.o"
+  pahole --btf_gen_floats --btf_base=kernelish-$e.btf --btf_encode_detached=kernelish_mod-$e.split.btf "$tmp/kernelish_mod-$e.o"
+  bpftool -B kernelish-$e.btf btf dump file kernelish_mod-$e.split.btf format raw > kernelish_mod-$e.split.bpftool.txt
 done
 
 # 2. A corpus module's types as base BTF (struct module and everything it
