@@ -27,6 +27,7 @@ package kernel
 // ModuleBTF and the walk goes on.
 
 import (
+	"debug/dwarf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -237,4 +238,45 @@ func readBounded(mem Reader, addr, n uint64) ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// KnownVariableTypes are the declared types of the kernel variables the
+// tool reads, as the kernel source declares them, for Types that have no
+// type for a variable: BTF has VAR records for per-CPU variables only.
+var KnownVariableTypes = map[string]string{
+	"paca_ptrs":          "struct paca_struct **",      // arch/powerpc/include/asm/paca.h
+	"prb":                "struct printk_ringbuffer *", // kernel/printk/printk.c
+	"init_uts_ns":        "struct uts_namespace",       // include/linux/utsname.h
+	"init_task":          "struct task_struct",         // include/linux/sched/task.h
+	"nr_cpu_ids":         "unsigned int",               // include/linux/cpumask.h
+	"__num_online_cpus":  "atomic_t",                   // include/linux/cpumask.h
+	"_totalram_pages":    "atomic_long_t",              // include/linux/mm.h
+	"avenrun":            "unsigned long [3]",          // kernel/sched/loadavg.c
+	"vmemmap":            "struct page *",              // arch/powerpc/include/asm/book3s/64/pgtable.h
+	"cur_cpu_spec":       "struct cpu_spec *",          // arch/powerpc/include/asm/cputable.h
+	"modules":            "struct list_head",           // kernel/module/main.c
+	"klp_patches":        "struct list_head",           // kernel/livepatch/core.c
+	"btf_modules":        "struct list_head",           // kernel/bpf/btf.c
+	"ftrace_pages_start": "struct ftrace_page *",       // kernel/trace/ftrace.c
+}
+
+// VariableFallback is a TypeSource over Types (BTF-backed ones) whose
+// VariableType answers, for a variable the BTF does not describe
+// (symbols.ErrNotInBTF), with the type KnownVariableTypes names, looked
+// up in the same Types. Program.Variable uses Context.Types'
+// VariableType when it has one, so setting Context.Types to a
+// VariableFallback types the variables the views read.
+type VariableFallback struct{ *symbols.Types }
+
+// VariableType is Types.VariableType with the fallback.
+func (v VariableFallback) VariableType(name string) (dwarf.Type, error) {
+	t, err := v.Types.VariableType(name)
+	if err == nil || !errors.Is(err, symbols.ErrNotInBTF) {
+		return t, err
+	}
+	decl, ok := KnownVariableTypes[name]
+	if !ok {
+		return nil, err
+	}
+	return v.Types.Lookup(decl)
 }

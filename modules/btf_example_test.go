@@ -111,3 +111,41 @@ func TestDistroExampleBTF(t *testing.T) {
 		})
 	}
 }
+
+// TestDistroDumpMemoryBTF: on a whole dump of the distro kernel
+// (bench/distro-dump), the module job typed by the BTF read from the
+// dump's own memory (kernel.MemoryBTF: __start_BTF..__stop_BTF, with the
+// stripped distro .ko files of modules/) gives the DWARF-typed output.
+func TestDistroDumpMemoryBTF(t *testing.T) {
+	dir := os.Getenv("KDUMP_INSPECT_DISTRO_DUMP")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".cache", "kdump-inspect-bench", "distro-dump")
+	}
+	vm, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "vmlinux-*"))
+	if st, err := os.Stat(filepath.Join(dir, "vmcore.elf")); err != nil || st.Size() == 0 || len(vm) == 0 {
+		t.Skipf("no distro dump and vmlinux in %s (bench/distro-dump/make.sh)", dir)
+	}
+	p, err := kernel.Open([]string{filepath.Join(dir, "vmcore.elf")}, kernel.Options{Vmlinux: vm[0], ModuleDirs: []string{filepath.Join(dir, "modules")}, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	want := summary(Analyze(p))
+	m, err := p.MemoryBTF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Types, p.Context.Types, p.Features = m.Vmlinux, kernel.VariableFallback{Types: m.Vmlinux}, kernel.DetectFeatures(m.Vmlinux)
+	got := summary(Analyze(p))
+	if got != want {
+		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+		for i := range min(len(gl), len(wl)) {
+			if gl[i] != wl[i] {
+				t.Fatalf("line %d differs:\n BTF:   %s\n DWARF: %s", i+1, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("%d lines from BTF, %d from DWARF", len(gl), len(wl))
+	}
+	t.Logf("%d lines of module job output, the same from the dump's own BTF as from DWARF", strings.Count(want, "\n"))
+}

@@ -618,6 +618,25 @@ func (b *BTF) btfKeys() []string {
 	return keys
 }
 
+// btfOwnKeys are the names b itself defines (not its bases), as btfKeys
+// spells them, sorted.
+func (b *BTF) btfOwnKeys() []string {
+	var keys []string
+	ix := b.index()
+	for _, p := range []struct {
+		prefix string
+		m      map[string]uint32
+	}{{"struct ", ix.structs}, {"union ", ix.unions}, {"enum ", ix.enums}, {"", ix.others}} {
+		for k, id := range p.m {
+			if !ix.decl[id] {
+				keys = append(keys, p.prefix+k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // BTFStats counts a blob's types (bases not included) by kind.
 type BTFStats struct {
 	Types       int

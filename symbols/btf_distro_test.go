@@ -374,6 +374,8 @@ var btfJobPaths = [][2]string{
 // decodings is expected, "" when it is not.
 func btfExplain(d typeDiff, a, b dwarf.Type) string {
 	switch {
+	case isDeclStruct(b) && !isDeclStruct(a) && (strings.HasPrefix(d.What, "size ") || strings.HasSuffix(d.What, "incomplete true")):
+		return "a module's DWARF (one unit) only declares a struct the vmlinux defines; the module's split BTF has the vmlinux BTF's definition"
 	case strings.HasPrefix(d.What, "size ") && b.Size() == -1 && isDeclStruct(a) && isDeclStruct(b):
 		// "const struct kernel_symbol" behind a pointer.
 		return "a pointer's struct is a declaration-shaped shell in BTF (it carries its size; Complete gives the definition), a declaration without a size in this DWARF unit; both complete to the same definition"
@@ -390,4 +392,78 @@ func btfExplain(d typeDiff, a, b dwarf.Type) string {
 func isDeclStruct(t dwarf.Type) bool {
 	s, ok := Underlying(t).(*dwarf.StructType)
 	return ok && s.Incomplete
+}
+
+// TestBTFDistroModulesMatchDWARF: each distro module of bench/distro-dump
+// (Debian's own .ko files), its .BTF split over the distro vmlinux's,
+// against the DWARF of the same module (modules-dbg/): every type the
+// module's BTF defines itself, through one pointer; and its .BTF is the
+// size the guest's /sys/kernel/btf/MODULE had (truth-btf.txt).
+func TestBTFDistroModulesMatchDWARF(t *testing.T) {
+	path := btfDistroVmlinux(t)
+	dir := filepath.Join(filepath.Dir(path), "distro-dump")
+	if d := os.Getenv("KDUMP_INSPECT_DISTRO_DUMP"); d != "" {
+		dir = d
+	}
+	kos, _ := filepath.Glob(filepath.Join(dir, "modules", "*.ko"))
+	if len(kos) == 0 {
+		t.Skipf("no distro modules in %s/modules (bench/distro-dump/make.sh)", dir)
+	}
+	truth, _ := os.ReadFile(filepath.Join(dir, "truth-btf.txt"))
+	vf, err := OpenELF(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vf.Close()
+	base, err := LoadELFBTFTypes(vf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ko := range kos {
+		name := strings.TrimSuffix(filepath.Base(ko), ".ko")
+		t.Run(name, func(t *testing.T) {
+			f, err := OpenELF(ko)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			data, err := f.BTFSection()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(truth) > 0 && !strings.Contains(string(truth), fmt.Sprintf("file %s %d ", name, len(data))) {
+				t.Errorf(".BTF of %d bytes; the guest's /sys/kernel/btf/%s is not that size", len(data), name)
+			}
+			bt, err := LoadSplitBTFTypes(base, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			df, err := OpenELF(filepath.Join(dir, "modules-dbg", name+".ko"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer df.Close()
+			dt, err := LoadELFTypes(df, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &btfComparer{bt: bt, dt: dt, order: f.ByteOrder, ptrHops: 1, seen: map[[2]dwarf.Type]bool{}, explains: btfExplain}
+			own := bt.BTF().btfOwnKeys()
+			for _, n := range own {
+				a, errA := bt.Lookup(n)
+				b, errB := dt.Lookup(n)
+				if errA != nil || errB != nil {
+					t.Errorf("%s: BTF %v, DWARF %v", n, errA, errB)
+					continue
+				}
+				c.cmp(a, b, n, 0)
+			}
+			for _, d := range c.diffs {
+				if d.Why == "" {
+					t.Errorf("%s: %s", d.Path, d.What)
+				}
+			}
+			t.Logf("%d names of its own, %d structs/unions, %d members (%d bitfields), %d explained differences", len(own), c.structs, c.members, c.bitfields, len(c.diffs))
+		})
+	}
 }
