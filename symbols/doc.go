@@ -26,6 +26,27 @@
 // line tables (dis -l), frame/CFI data and location expressions, and its
 // dwarfbuilder builds the synthetic DWARF of our tests.
 //
+// It also reads BTF (btf.go, btfconv.go, btftypes.go): a vmlinux's .BTF
+// (base BTF) and a module's (split BTF over it, type IDs and string
+// offsets continuing the base's), in either byte order (the magic says
+// which), every kind of include/uapi/linux/btf.h up to ENUM64, and kinds
+// newer than that skipped through 7.2's layout section. LoadBTFTypes and
+// LoadSplitBTFTypes return the same Types as LoadTypes does, backed by the
+// BTF: types are converted to debug/dwarf ones lazily and once per type
+// ID, in the shapes debug/dwarf gives for GCC's DWARF 5 (a bitfield's
+// DataBitOffset, a typedef's size, ...), so that no consumer changes; a
+// pointer's struct is a declaration-shaped shell that Types.Complete turns
+// into exactly that type's definition. What BTF does not have, it does not
+// invent: VariableType answers only for per-CPU variables (the VAR records
+// pahole writes) and wraps ErrNotInBTF otherwise; Data says ErrNoDWARF;
+// there are no line tables, locations or CFI. A module built with a
+// distilled base (.BTF.base) is parsed over that base as found in the
+// file, not relocated to the vmlinux's BTF as the kernel does on load (the
+// copy in a dump's memory is already relocated). Every count and offset is
+// bounded by the blob, type references are range- and cycle-checked, and
+// malformed input is a *BTFError with the byte offset, never a panic
+// (FuzzBTF).
+//
 // It does not find modules in a dump (package modules walks struct module
 // and fills ModuleLayout), apply relocations to code, disassemble, or decide
 // which symbol table is "right" when vmlinux and kallsyms disagree: it

@@ -28,7 +28,9 @@ func (t *Types) typeKeys() []string {
 		return k
 	}
 	var keys []string
-	if t.ix != nil {
+	if t.btf != nil {
+		keys = t.btf.btfKeys()
+	} else if t.ix != nil {
 		keys = make([]string, 0, len(t.ix.Types))
 		for k := range t.ix.Types {
 			keys = append(keys, k)

@@ -28,20 +28,38 @@ import (
 	"sync"
 )
 
-// ErrNotFound is wrapped by every LookupError.
+// ErrNotFound is wrapped by every LookupError of a name that is not there.
 var ErrNotFound = errors.New("not found")
 
+// ErrNotInBTF is what VariableType of BTF-backed Types wraps for a
+// variable the BTF does not describe: BTF has VAR records for per-CPU
+// variables only (pahole's default), so the caller should fall back to
+// DWARF, or to the symbol's address and a type it knows by name. It
+// wraps ErrNotFound.
+var ErrNotInBTF = fmt.Errorf("%w in BTF (BTF describes per-CPU variables only)", ErrNotFound)
+
 // LookupError reports a type, variable or enumeration constant that the
-// DWARF name index does not hold, or one whose DIE cannot be decoded.
+// name index does not hold, or one whose DIE or BTF record cannot be
+// decoded.
 type LookupError struct {
 	Kind string // "type", "variable", "enumerator"
 	Name string
-	Err  error // ErrNotFound, or the decoding error
+	Err  error // ErrNotFound, ErrNotInBTF, or the decoding error
+	// Source is where the types come from, "DWARF" or "BTF" ("" reads
+	// as DWARF).
+	Source string
 }
 
 func (e *LookupError) Error() string {
+	if errors.Is(e.Err, ErrNotInBTF) {
+		return fmt.Sprintf("%s %q: %v", e.Kind, e.Name, e.Err)
+	}
 	if errors.Is(e.Err, ErrNotFound) {
-		return fmt.Sprintf("%s %q not found in DWARF", e.Kind, e.Name)
+		src := e.Source
+		if src == "" {
+			src = "DWARF"
+		}
+		return fmt.Sprintf("%s %q not found in %s", e.Kind, e.Name, src)
 	}
 	return fmt.Sprintf("%s %q: %v", e.Kind, e.Name, e.Err)
 }
@@ -61,9 +79,11 @@ func (e *MemberError) Error() string {
 	return fmt.Sprintf("%s: member %q: %s", e.Type, e.Member, e.Msg)
 }
 
-// Types is the DWARF type information of one vmlinux (or module): a name
+// Types is the type information of one vmlinux (or module): a name
 // index of top-level types, variables and enumeration constants, and lazy
-// type decoding through debug/dwarf. Its methods are safe for concurrent use.
+// type decoding, from DWARF through debug/dwarf (LoadTypes, LoadELFTypes)
+// or from BTF converted to the same debug/dwarf types (LoadBTFTypes,
+// LoadSplitBTFTypes; btfconv.go). Its methods are safe for concurrent use.
 type Types struct {
 	BuildID []byte
 	// PtrSize is the address size of the first compilation unit.
@@ -75,6 +95,9 @@ type Types struct {
 	CacheWarning string
 
 	ix *typeIndex
+	// btf, when not nil, is where the types come from (btftypes.go); the
+	// DWARF fields are then unused.
+	btf *BTF
 
 	// raw are the mapped sections (nil when the Types was made from a
 	// dwarf.Data): types are then decoded unit by unit (unitdwarf.go).
@@ -187,8 +210,11 @@ func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cache
 }
 
 // Stats returns the number of indexed type names, variables, enumeration
-// constants and units.
+// constants and units (0 for BTF).
 func (t *Types) Stats() (types, vars, enumerators, units int) {
+	if t.btf != nil {
+		return t.btfStats()
+	}
 	return len(t.ix.Types), len(t.ix.Vars), len(t.ix.Enumerators), t.ix.Units
 }
 
@@ -222,6 +248,9 @@ func (t *Types) typeAt(key string, off dwarf.Offset) (dwarf.Type, error) {
 
 // named returns the type indexed under key ("struct module", "u64").
 func (t *Types) named(key string) (dwarf.Type, bool, error) {
+	if t.btf != nil {
+		return t.btfNamed(key)
+	}
 	t.mu.Lock()
 	ty, ok := t.byName[key]
 	t.mu.Unlock()
@@ -280,7 +309,7 @@ func (t *Types) Lookup(name string) (dwarf.Type, error) {
 	for _, k := range keys {
 		got, ok, err := t.named(k)
 		if err != nil {
-			return nil, &LookupError{Kind: "type", Name: name, Err: err}
+			return nil, &LookupError{Kind: "type", Name: name, Err: err, Source: t.Source()}
 		}
 		if ok {
 			ty = got
@@ -288,7 +317,7 @@ func (t *Types) Lookup(name string) (dwarf.Type, error) {
 		}
 	}
 	if ty == nil {
-		return nil, &LookupError{Kind: "type", Name: name, Err: ErrNotFound}
+		return nil, &LookupError{Kind: "type", Name: name, Err: ErrNotFound, Source: t.Source()}
 	}
 	for range ptrs {
 		ty = &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: t.PtrSize}, Type: ty}
@@ -302,7 +331,13 @@ func (t *Types) Lookup(name string) (dwarf.Type, error) {
 
 // VariableType returns the type of a top-level variable (a definition when
 // the DWARF has one, which completes arrays declared as "extern T x[]").
+//
+// Over BTF only per-CPU variables have a type (VAR records); any other
+// name is a *LookupError wrapping ErrNotInBTF.
 func (t *Types) VariableType(name string) (dwarf.Type, error) {
+	if t.btf != nil {
+		return t.btfVariableType(name)
+	}
 	off, ok := t.ix.Vars[name]
 	if !ok {
 		return nil, &LookupError{Kind: "variable", Name: name, Err: ErrNotFound}
@@ -341,6 +376,13 @@ func (t *Types) VariableType(name string) (dwarf.Type, error) {
 
 // EnumConstant returns the value of an enumeration constant ("MOD_TEXT").
 func (t *Types) EnumConstant(name string) (int64, error) {
+	if t.btf != nil {
+		e, ok := t.btf.enumerator(name)
+		if !ok {
+			return 0, &LookupError{Kind: "enumerator", Name: name, Err: ErrNotFound, Source: "BTF"}
+		}
+		return e.Value, nil
+	}
 	e, ok := t.ix.Enumerators[name]
 	if !ok {
 		return 0, &LookupError{Kind: "enumerator", Name: name, Err: ErrNotFound}
@@ -356,18 +398,25 @@ func (t *Types) Sizeof(typeName string) (int64, error) {
 	}
 	ty = t.Complete(ty)
 	if ty.Size() < 0 {
-		return 0, &LookupError{Kind: "type", Name: typeName, Err: errors.New("incomplete type has no size")}
+		return 0, &LookupError{Kind: "type", Name: typeName, Err: errors.New("incomplete type has no size"), Source: t.Source()}
 	}
 	return ty.Size(), nil
 }
 
 // Complete strips typedefs and qualifiers and replaces a declaration-only
 // struct, union or enum ("struct module;" in a unit that never defines it)
-// with its definition from the index when there is one.
+// with its definition from the index when there is one. Over BTF, the
+// struct a pointer points to is such a declaration until completed (see
+// btfconv.go), and completes to the definition of exactly that type.
 func (t *Types) Complete(ty dwarf.Type) dwarf.Type {
 	ty = Underlying(ty)
 	switch s := ty.(type) {
 	case *dwarf.StructType:
+		if s.Incomplete && t.btf != nil {
+			if def, ok := t.btfComplete(s); ok {
+				return def
+			}
+		}
 		if s.Incomplete && s.StructName != "" {
 			if def, ok, err := t.named(s.Kind + " " + s.StructName); ok && err == nil {
 				return Underlying(def)

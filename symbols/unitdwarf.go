@@ -145,6 +145,9 @@ func (t *Types) newUnitData(start int) unitData {
 // through it themselves must not do so concurrently with each other (its
 // type cache is not goroutine-safe).
 func (t *Types) Data() (*dwarf.Data, error) {
+	if t.btf != nil {
+		return nil, ErrNoDWARF
+	}
 	t.wholeOnce.Do(func() {
 		if t.whole == nil && t.raw != nil {
 			t.whole, t.wholeErr = t.raw.whole()

@@ -196,6 +196,7 @@ sed -n 's/^enabled_functions| //p' console.log > truth-enabled_functions.txt
 sed -n 's/^sections| //p' console.log > truth-sections.txt
 sed -n 's/^kallsyms_modules| //p' console.log > truth-kallsyms-modules.txt
 sed -n 's/^kprobes_list| //p' console.log > truth-kprobes.txt
+sed -n 's/^btf| //p' console.log > truth-btf.txt
 sed 's/\r$//' -i truth-*.txt
 wc -l truth-*.txt
 grep -E 'kdi-init: (finit_module|open|mount|write|append)' console.log || true

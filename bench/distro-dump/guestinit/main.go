@@ -5,7 +5,8 @@
 // loads the modules listed in /modules/load.list with finit_module, turns on
 // some ftrace (function tracer filtered to module functions plus a kprobe),
 // prints the ground truth (/proc/modules, section addresses, module symbols,
-// enabled_functions) between marker lines, prints KDI-READY and sleeps
+// enabled_functions, the size and SHA-256 of each /sys/kernel/btf file)
+// between marker lines, prints KDI-READY and sleeps
 // forever so that the host can dump the guest's memory from the QEMU
 // monitor.
 //
@@ -14,6 +15,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -182,18 +184,42 @@ func main() {
 	dumpFile("set_ftrace_filter", tracing+"/set_ftrace_filter")
 	dumpFile("kprobe_events", tracing+"/kprobe_events")
 	dumpFile("kprobes_list", "/sys/kernel/debug/kprobes/list")
-	// module symbols (kallsyms lines carrying a [module] tag)
+	// module symbols (kallsyms lines carrying a [module] tag), and the
+	// vmlinux symbols that locate BTF in memory
 	fmt.Printf("KDI-BEGIN kallsyms_modules /proc/kallsyms\n")
+	var btfSyms []string
 	if f, err := os.Open("/proc/kallsyms"); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			if strings.Contains(sc.Text(), "\t[") {
 				fmt.Printf("kallsyms_modules| %s\n", sc.Text())
 			}
+			if f := strings.Fields(sc.Text()); len(f) == 3 && (f[2] == "__start_BTF" || f[2] == "__stop_BTF" || f[2] == "btf_modules" || f[2] == "btf_vmlinux") {
+				btfSyms = append(btfSyms, sc.Text())
+			}
 		}
 		f.Close()
 	}
 	fmt.Printf("KDI-END kallsyms_modules\n")
+	// BTF as the kernel exports it: /sys/kernel/btf/vmlinux is the bytes
+	// between __start_BTF and __stop_BTF, /sys/kernel/btf/MODULE a loaded
+	// module's struct btf data (kernel/bpf/sysfs_btf.c, btf_module_notify):
+	// name, size and SHA-256 of each.
+	fmt.Printf("KDI-BEGIN btf /sys/kernel/btf\n")
+	for _, l := range btfSyms {
+		fmt.Printf("btf| symbol %s\n", l)
+	}
+	btfFiles, _ := filepath.Glob("/sys/kernel/btf/*")
+	sort.Strings(btfFiles)
+	for _, p := range btfFiles {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			fmt.Printf("KDI-ERROR btf %s: %v\n", p, err)
+			continue
+		}
+		fmt.Printf("btf| file %s %d %x\n", filepath.Base(p), len(b), sha256.Sum256(b))
+	}
+	fmt.Printf("KDI-END btf\n")
 	dumpFile("meminfo", "/proc/meminfo")
 	unix.Sync()
 	fmt.Println("KDI-READY")
