@@ -46,6 +46,11 @@ type Where struct {
 	// Record is the record at a site, or the one whose stub an OOL entry
 	// is (ftrace state permitting).
 	Record *ftrace.Record
+	// PastEnd: addr is in a slot stub_for_addr() wrote past the end of
+	// the module's .stubs (slot PastSlot of PastCount; .stubs holds
+	// PastSlots).
+	PastEnd                        bool
+	PastSlot, PastCount, PastSlots int
 	// Site, at a record's ip: the word there and what it is
 	// ("nop", "b ool stub 3", "bl ...").
 	SiteWord  uint32
@@ -59,7 +64,17 @@ func (a *Analysis) Where(addr uint64) Where {
 	w := Where{Addr: addr, Loc: a.Resolve(addr)}
 	for _, m := range set.Modules {
 		st := m.Stubs
-		if st == nil || addr < st.Base || addr-st.Base >= st.Size {
+		if st == nil || addr < st.Base {
+			continue
+		}
+		if addr-st.Base >= st.Size {
+			// A slot stub_for_addr() wrote past the end of .stubs, over
+			// what follows (seed 003: stub_count beyond the section).
+			if end := st.Base + m.Module.Arch.StubCount*modules.StubEntrySize; m.Module.Arch.HasStubCount && addr < end {
+				w.Module, w.PastEnd = m, true
+				w.PastSlot = int((addr - st.Base) / modules.StubEntrySize)
+				w.PastCount, w.PastSlots = int(m.Module.Arch.StubCount), int(st.Size/modules.StubEntrySize)
+			}
 			continue
 		}
 		w.Module = m
@@ -141,6 +156,10 @@ func (a *Analysis) Resolve(addr uint64) symbols.Location {
 // "ppc64_stub_entry[0] of klp_stub_bug (call to seq_printf)", "[init
 // text: freed after boot, the code there is gone]", "[FTRACE NOP]".
 func (w Where) String() string {
+	past := ""
+	if w.PastEnd {
+		past = fmt.Sprintf("ppc64_stub_entry[%d] of %s, written past the end of .stubs (%d slots; stub_count %d) over this code", w.PastSlot, w.Module.Module.Name, w.PastSlots, w.PastCount)
+	}
 	switch w.Kind {
 	case InOOLStub:
 		n := fmt.Sprintf("ftrace_ool_stub[%d] of %s", w.OOL.Index, w.Module.Module.Name)
@@ -159,6 +178,8 @@ func (w Where) String() string {
 		return fmt.Sprintf(".stubs of %s", w.Module.Module.Name)
 	case InInitText:
 		return "[init text: freed after boot, the code there is gone]"
+	case InText:
+		return past
 	case AtFtraceSite:
 		switch {
 		case !w.SiteKnown:

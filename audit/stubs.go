@@ -177,7 +177,13 @@ func checkStubCount(c *Check) {
 		return
 	}
 	if m.Arch.StubCount*stubSize > s.Size {
-		c.Report(Finding{Places: []Place{{Kind: PlaceObject, Owner: c.Subject, Addr: s.Base, Size: s.Size, Label: ".stubs"}}, Mark: "stub_count past the section",
+		// The slots written past the section, over whatever follows it
+		// (the module's next section: its code, in seed 003's crash).
+		var places []Place
+		for i := s.Size / stubSize; i < m.Arch.StubCount && i < s.Size/stubSize+64; i++ {
+			places = append(places, Place{Kind: PlaceSlot, Owner: c.Subject, Array: ".stubs", Index: int(i), Addr: s.Base + i*stubSize, Size: stubSize, Part: "(past the end of .stubs)"})
+		}
+		c.Report(Finding{Places: places, Mark: "stub written past the end of .stubs",
 			Message: fmt.Sprintf("%s: stub_count %d needs %d bytes but .stubs is %d bytes (%s): stubs were written past the section", m.Name, m.Arch.StubCount, m.Arch.StubCount*stubSize, s.Size, s.SizeSource)})
 	}
 }

@@ -91,11 +91,12 @@ func builtinCommands() []Command {
 				fs.Bool("v", false, "the arguments are kernel virtual addresses")
 				jsonFlag(fs)
 			}, Run: cmdPage},
-		{Name: "mod", Usage: "mod [-s MODULE [FILE] | -S [DIR]] [--json]", Complete: CompleteModule,
+		{Name: "mod", Usage: "mod [-s MODULE [FILE] | -S [DIR] | -t] [--json]", Complete: CompleteModule,
 			Help: "List the loaded modules with crash's columns (MODULE NAME BASE SIZE OBJECT FILE) plus the .stubs size, stub_count and the OOL ftrace stubs.\n-s MODULE FILE loads that module's debuginfo from FILE (its build-id must match the loaded module's), or searches the module directories again without FILE; -S DIR loads every module's .ko from the tree DIR (without DIR: the directories the session opened with) and forgets earlier -s files. Both rerun the loader model and re-read .stubs, so the next stubs, dis, ftrace and audit use the new debuginfo.",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("s", false, "load one module's debuginfo: -s MODULE [FILE]")
 				fs.Bool("S", false, "load every module's debuginfo from a tree: -S [DIR]")
+				fs.Bool("t", false, "the modules' taints, as the kernel's taint_flags[] names them")
 				jsonFlag(fs)
 			}, Run: cmdMod},
 		{Name: "stubs", Usage: "stubs MODULE [--overlay] [--json]", Complete: CompleteModule,
@@ -119,9 +120,14 @@ func builtinCommands() []Command {
 				fs.Int("max", 10000, "stop after `N` entries")
 				jsonFlag(fs)
 			}, Run: cmdList},
-		{Name: "ftrace", Usage: "ftrace [MODULE] [--json]", Complete: CompleteModule,
-			Help:  "The dyn_ftrace records and their out-of-line stubs (needs package ftrace's record reader).",
-			Flags: jsonFlag, Run: cmdFtrace},
+		{Name: "ftrace", Usage: "ftrace [--enabled] [--module MODULE] [--func NAME] [--json] [MODULE]", Complete: CompleteModule,
+			Help: "The dyn_ftrace records: each call site, its flags and what the site holds; --enabled keeps the records enabled_functions lists, with the ops that own each and their handler.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("enabled", false, "only the enabled records (as /sys/kernel/tracing/enabled_functions)")
+				fs.String("module", "", "only the records of `MODULE` (vmlinux for the kernel's)")
+				fs.String("func", "", "only the records of function `NAME`")
+				jsonFlag(fs)
+			}, Run: cmdFtrace},
 		{Name: "audit", Usage: "audit [--json] [--fail-on SEV] [--only RULE,..] [--skip RULE,..] [--allow-incomplete] [-v]",
 			Help:  "Hold every module, the vmlinux and the system against the models of the correct loader, ftrace and livepatch; print the findings and what could not be checked (coverage).\nThe same rules, output and exit status as `kdump-inspect audit DUMP` (0 clean and fully checked, 1 findings at or above --fail-on, 3 nothing found but some rule could not check; with -c the session exits with it). -v lists every rule's status per module.",
 			Flags: func(fs *flag.FlagSet) { new(AuditFlags).Register(fs) }, Run: cmdAudit},

@@ -101,11 +101,22 @@ func cmdFtrace(c *Call) error {
 	if err != nil {
 		return fmt.Errorf("ftrace: %w", err)
 	}
+	mod, fn := stringFlag(fs, "module"), stringFlag(fs, "func")
+	if len(pos) > 0 {
+		mod = pos[0]
+	}
 	var recs []ftrace.Record
 	for _, r := range st.Records {
-		if len(pos) == 0 || r.Module == pos[0] {
+		switch {
+		case mod == "vmlinux" && r.Module != "", mod != "" && mod != "vmlinux" && r.Module != mod:
+		case fn != "" && r.Func != fn:
+		case boolFlag(fs, "enabled") && !r.Flags.Has(ftrace.FL_ENABLED):
+		default:
 			recs = append(recs, r)
 		}
+	}
+	if boolFlag(fs, "enabled") {
+		return writeEnabled(c, st, recs, boolFlag(fs, "json"))
 	}
 	if boolFlag(fs, "json") {
 		return c.JSON(recs)
@@ -169,5 +180,53 @@ func cmdKlp(c *Call) error {
 		return c.JSON(st.Livepatch)
 	}
 	c.S.writeKlp(c, st.Livepatch)
+	return nil
+}
+
+// EnabledView is one enabled record, as enabled_functions shows it: the
+// function, its flags and reference count, and the ops that own it with
+// their handler (ftrace_ops.func) and trampoline.
+type EnabledView struct {
+	IP      string   `json:"ip"`
+	Func    string   `json:"func"`
+	Module  string   `json:"module,omitempty"`
+	Flags   []string `json:"flags"`
+	Refs    uint64   `json:"refs"`
+	Ops     []string `json:"ops"`
+	OpsAddr []string `json:"ops_addrs"`
+	Handler []string `json:"handlers"`
+	Site    string   `json:"site"`
+}
+
+func writeEnabled(c *Call, st *ftrace.State, recs []ftrace.Record, asJSON bool) error {
+	var out []EnabledView
+	for _, r := range recs {
+		v := EnabledView{IP: hx(r.IP), Func: r.Func, Module: r.Module, Flags: r.Flags.Names(), Refs: r.Flags.Count(), Site: c.S.ftraceSite(r.IP)}
+		for _, o := range st.SortedOps() {
+			if !o.InList || !o.Matches(r.IP) {
+				continue
+			}
+			name := o.Name
+			if name == "" {
+				name = hx(o.Addr)
+			}
+			v.Ops = append(v.Ops, name)
+			v.OpsAddr = append(v.OpsAddr, hx(o.Addr))
+			h := o.FuncName
+			if h == "" {
+				h = hx(o.Func)
+			}
+			v.Handler = append(v.Handler, h)
+		}
+		out = append(out, v)
+	}
+	if asJSON {
+		return c.JSON(out)
+	}
+	tw := newTable(c.Out, "IP", "FUNCTION", "MODULE", "FLAGS", "REFS", "OPS", "HANDLER", "SITE")
+	for _, v := range out {
+		tw.Append([]string{v.IP, v.Func, v.Module, strings.Join(v.Flags, "|"), fmt.Sprint(v.Refs), strings.Join(v.Ops, ", "), strings.Join(v.Handler, ", "), v.Site})
+	}
+	tw.Render()
 	return nil
 }

@@ -397,9 +397,13 @@ type ModView struct {
 	// Findings counts the audit's findings at warning or above for the
 	// module (the one judge's, not a verdict of this view).
 	Findings int `json:"findings"`
+	// Taints are the module's taint letters as /proc/modules shows them
+	// ("OK": out-of-tree, livepatch), from the kernel's taint_flags[].
+	Taints    string   `json:"taints,omitempty"`
+	TaintDesc []string `json:"taint_descriptions,omitempty"`
 }
 
-func modView(a *modules.Analysis, rep *audit.Report) ModView {
+func modView(a *modules.Analysis, rep *audit.Report, taints []kernel.Taint) ModView {
 	m := a.Module
 	v := ModView{Module: m.Addr, Name: m.Name, State: m.State, Livepatch: m.Livepatch,
 		StubCount: m.Arch.StubCount, OOLStubs: m.Arch.OOLStubs, OOLStubCount: m.Arch.OOLStubCount, Object: "(not loaded)"}
@@ -418,6 +422,12 @@ func modView(a *modules.Analysis, rep *audit.Report) ModView {
 	for _, f := range rep.Findings {
 		if f.Module == m.Name && f.Severity >= audit.Warning {
 			v.Findings++
+		}
+	}
+	v.Taints = kernel.ModuleTaintLetters(taints, m.Taints)
+	for _, t := range taints {
+		if t.Module && t.Bit < 64 && m.Taints&(1<<t.Bit) != 0 {
+			v.TaintDesc = append(v.TaintDesc, fmt.Sprintf("%c: %s", t.True, t.Desc))
 		}
 	}
 	return v
@@ -461,11 +471,28 @@ func cmdMod(c *Call) error {
 	}
 	set := c.S.Modules()
 	rep := c.S.Report()
+	taints, terr := c.S.Prog.Taints()
 	var out []ModView
 	for _, a := range set.Modules {
 		if only == "" || a.Module.Name == only {
-			out = append(out, modView(a, rep))
+			out = append(out, modView(a, rep, taints))
 		}
+	}
+	if boolFlag(fs, "t") {
+		if terr != nil {
+			return fmt.Errorf("mod -t: taint_flags: %w", terr)
+		}
+		if boolFlag(fs, "json") {
+			return c.JSON(out)
+		}
+		tw := newTable(c.Out, "NAME", "TAINTS", "WHAT")
+		for _, v := range out {
+			if v.Taints != "" {
+				tw.Append([]string{v.Name, v.Taints, strings.Join(v.TaintDesc, "; ")})
+			}
+		}
+		tw.Render()
+		return nil
 	}
 	if boolFlag(fs, "json") {
 		return c.JSON(out)

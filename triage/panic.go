@@ -79,6 +79,18 @@ func FindPanic(recs []kernel.LogRecord) Panic {
 	if first < 0 && strings.Contains(p.Message, "panic_on_warn") {
 		find([]string{"WARNING:"})
 	}
+	// A report may open with several headers ("BUG: Unable to handle
+	// kernel data access at ..." then "Oops: Kernel access of bad area");
+	// the first says what happened.
+	for i := first - 1; first > 0 && i >= 0 && first-i <= 3; i-- {
+		t := strings.TrimSpace(recs[i].Text)
+		for _, h := range oopsHeaders {
+			if strings.HasPrefix(t, h) {
+				p.Oops, first = t, i
+				break
+			}
+		}
+	}
 	if first < 0 {
 		first = last
 	}

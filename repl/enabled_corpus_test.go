@@ -1,0 +1,106 @@
+package repl
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+)
+
+// consoleBlock returns the lines the guest printed between
+// "=== CORPUS: BEGIN name ===" and its END line.
+func consoleBlock(t *testing.T, dir, name string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testcorpus.Dir(t, dir), "console.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "=== CORPUS: BEGIN "+name+" ===")
+	j := strings.Index(s, "=== CORPUS: END "+name+" ===")
+	if i < 0 || j < i {
+		t.Fatalf("%s: no %s block in console.log", dir, name)
+	}
+	return strings.Split(strings.TrimSpace(s[strings.Index(s[i:], "\n")+i:j]), "\n")
+}
+
+// TestFtraceEnabledCorpus: `ftrace --enabled` lists exactly the guest's
+// enabled_functions, each with its reference count, and where the kernel
+// names the single owning ops and handler ("ops: global_ops+0x0/0xc8
+// (function_trace_call+0x0/0x1b0)") the same ops and handler.
+func TestFtraceEnabledCorpus(t *testing.T) {
+	s := corpusSession(t, "fixed-radix")
+	var got []EnabledView
+	if err := json.Unmarshal([]byte(run(t, s, "ftrace --enabled --json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	byFunc := map[string]EnabledView{}
+	for _, v := range got {
+		byFunc[v.Func] = v
+	}
+	line := regexp.MustCompile(`^(\S+)(?: \[(\S+)\])? \((\d+)\)[^\t]*(?:\tops: (\S+?)(?:\+0x0/0x[0-9a-f]+)? \((\S+?)\+0x0/0x[0-9a-f]+(?: \[\S+\])?\))?`)
+	lines := consoleBlock(t, "fixed-radix", "enabled_functions")
+	if len(lines) != len(got) {
+		t.Errorf("%d enabled records, the guest listed %d", len(got), len(lines))
+	}
+	for _, l := range lines {
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			t.Errorf("unparsed guest line %q", l)
+			continue
+		}
+		v, ok := byFunc[m[1]]
+		if !ok {
+			t.Errorf("guest's %s not listed", m[1])
+			continue
+		}
+		if v.Module != m[2] || jsonNum(v.Refs) != m[3] {
+			t.Errorf("%s: module %q refs %d; guest %q (%s)", m[1], v.Module, v.Refs, m[2], m[3])
+		}
+		if m[4] == "" {
+			continue
+		}
+		// The guest names the ops by symbol or, for a dynamic one, by
+		// address.
+		ops := strings.Join(append(append([]string{}, v.Ops...), v.OpsAddr...), " ")
+		if !strings.Contains(" "+ops+" ", " "+m[4]+" ") {
+			t.Errorf("%s: ops %v %v, guest %s", m[1], v.Ops, v.OpsAddr, m[4])
+		}
+		if h := strings.Join(v.Handler, " "); !strings.Contains(h, m[5]) {
+			t.Errorf("%s: handlers %v, guest %s", m[1], v.Handler, m[5])
+		}
+	}
+}
+
+// TestModTaintsCorpus: mod -t gives each module the taint letters the
+// guest's /proc/modules shows in parentheses.
+func TestModTaintsCorpus(t *testing.T) {
+	s := corpusSession(t, "fixed-radix")
+	var got []ModView
+	if err := json.Unmarshal([]byte(run(t, s, "mod -t --json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	taints := map[string]string{}
+	for _, v := range got {
+		taints[v.Name] = v.Taints
+	}
+	for _, l := range consoleBlock(t, "fixed-radix", "/proc/modules") {
+		f := strings.Fields(l)
+		want := ""
+		if last := f[len(f)-1]; strings.HasPrefix(last, "(") {
+			want = strings.Trim(last, "()")
+		}
+		if taints[f[0]] != want {
+			t.Errorf("%s: taints %q, /proc/modules %q", f[0], taints[f[0]], want)
+		}
+	}
+}
+
+func jsonNum(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
