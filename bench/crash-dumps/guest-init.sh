@@ -1,0 +1,168 @@
+#!/bin/busybox sh
+# /init of the crash-dump initramfs (busybox-static ppc64el from Debian sid).
+# Adapted from /work/shared/corpus-tools/guest-init.sh (the corpus /init): the
+# same modules in the same order with the same parameters, the same function
+# tracer on ':mod:livepatch_shadow_mod', the same "=== CORPUS: ... ===" truth
+# blocks (so parse-console.py reads both), and the same console command loop.
+# Changes:
+#  - the truth blocks are a shell function, `truth TAG`, that the host calls
+#    again over the console before it crashes the guest; it also prints every
+#    module's sections, the livepatch sysfs tree and the tail of the trace;
+#  - `moddump` re-runs modarch_dump.ko (rmmod + insmod) and prints its lines
+#    for klp_stub_bug and klp_tgt (the in-guest view of .stubs and the OOL stubs);
+#  - kernel parameter crashdump.early_filter=FILTER (e.g.
+#    livepatch_tgt_show:mod:klp_stub_bug): set_ftrace_filter gets
+#    ':mod:livepatch_shadow_mod' plus FILTER and the function tracer is switched
+#    on BEFORE klp_tgt and klp_stub_bug are loaded (FILTER may name a module
+#    that is not loaded yet: ftrace caches it and applies it when the module
+#    comes), and the `cat /proc/klp_tgt` after klp_stub_bug is skipped.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing
+T=/sys/kernel/tracing
+echo "=== CORPUS: INIT START ==="
+uname -a
+cat /proc/cmdline
+grep -o 'MMU.*' /proc/cpuinfo | head -1
+EARLY=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^crashdump\.early_filter=//p')
+
+klp_wait() {	# wait until no livepatch transition is in progress
+	i=0
+	while grep -q 1 /sys/kernel/livepatch/*/transition 2>/dev/null; do
+		sleep 1; i=$((i+1)); [ $i -gt 60 ] && { echo "klp transition stuck"; break; }
+	done
+}
+load() {
+	m=$1; shift
+	if [ -f /modules/$m.ko ]; then
+		echo "=== CORPUS: insmod $m $* ==="
+		insmod /modules/$m.ko "$@" || echo "=== CORPUS: insmod $m FAILED ==="
+		klp_wait
+	else
+		echo "=== CORPUS: $m.ko not present ==="
+	fi
+}
+tracer_on() {	# function tracer on the functions of one module (+ $EARLY)
+	echo ':mod:livepatch_shadow_mod' > $T/set_ftrace_filter
+	[ -n "$EARLY" ] && echo "$EARLY" >> $T/set_ftrace_filter
+	echo function > $T/current_tracer
+	echo 1 > $T/tracing_on
+}
+blk() {	# blk NAME CMD...: one truth block
+	n=$1; shift
+	echo "=== CORPUS: BEGIN $n ==="
+	"$@"
+	echo "=== CORPUS: END $n ==="
+}
+sections() {
+	for d in /sys/module/*/sections; do
+		m=${d#/sys/module/}; m=${m%/sections}
+		for s in $d/.* $d/*; do
+			[ -f "$s" ] && echo "$m ${s##*/} $(cat $s)"
+		done
+	done
+}
+klpstate() {
+	for p in /sys/kernel/livepatch/*; do
+		[ -d "$p" ] || continue
+		echo "$p enabled=$(cat $p/enabled) transition=$(cat $p/transition)"
+		for o in $p/*/; do
+			[ -f "$o/patched" ] && echo "  object ${o%/} patched=$(cat $o/patched)"
+			for f in $o*,*; do [ -d "$f" ] && echo "    func ${f##*/}"; done
+		done
+	done
+}
+stubsaddr() { for m in /sys/module/*/sections/.stubs; do echo "$m $(cat $m)"; done; }
+modsyms() { grep '\[' /proc/kallsyms; }
+vmsyms() { grep -E ' (modules|ftrace_nop_ops|ftrace_list_ops|ftrace_caller|ftrace_regs_caller|global_ops|ftrace_ops_list|ftrace_ool_stub_text|ftrace_ool_stub_text_end|ftrace_ool_stub_inittext|vmcoreinfo_note|_stext|_etext|klp_ftrace_handler|function_trace_call)$' /proc/kallsyms; }
+tracerstate() {
+	echo "current_tracer: $(cat $T/current_tracer) tracing_on: $(cat $T/tracing_on)"
+	echo "set_ftrace_filter:"; cat $T/set_ftrace_filter
+}
+tracetail() { tail -n ${1:-40} $T/trace; }
+truth() {	# truth TAG: every truth block (TAG only labels the group)
+	echo "=== CORPUS: TRUTH ${1:-now} ==="
+	blk "/proc/modules" cat /proc/modules
+	blk "enabled_functions" cat $T/enabled_functions
+	blk "livepatch state" klpstate
+	blk "module .stubs section addresses" stubsaddr
+	blk "module sections" sections
+	blk "module kallsyms" modsyms
+	blk "selected vmlinux kallsyms" vmsyms
+	blk "tracer" tracerstate
+	blk "trace tail" tracetail 40
+	blk "vmcoreinfo" cat /sys/kernel/vmcoreinfo
+	blk "uname" uname -a
+	blk "taint" cat /proc/sys/kernel/tainted
+	blk "panic_on_oops" cat /proc/sys/kernel/panic_on_oops
+}
+MA=$(grep ' modules$' /proc/kallsyms | cut -d' ' -f1)
+moddump() {	# re-run modarch_dump.ko; print its lines for klp_stub_bug and klp_tgt
+	n=$(dmesg | wc -l)
+	rmmod modarch_dump 2>/dev/null
+	insmod /modules/modarch_dump.ko modules_addr=0x$MA || echo "=== CORPUS: modarch_dump FAILED ==="
+	blk "moddump ${1:-now}" sh -c "dmesg | tail -n +$((n+1)) | grep -E 'MODDUMP (BEGIN module=|END module=)?(klp_stub_bug|klp_tgt)'"
+}
+
+# livepatch samples
+load livepatch-sample
+cat /proc/cmdline
+load livepatch-shadow-mod
+load livepatch-shadow-fix1
+load livepatch-shadow-fix2
+load livepatch-callbacks-mod
+load livepatch-callbacks-demo
+# selftest livepatch modules
+load test_klp_mod_target
+load test_klp_mod_patch
+load test_klp_livepatch
+load test_klp_shadow_vars
+load test_klp_callbacks_mod
+# ftrace samples (ftrace-ops persist=1: keeps its ftrace_ops registered on its own tracee_relevant/tracee_irrelevant)
+load ftrace-ops nr_function_calls=1000 persist=1 nr_ops_irrelevant=1
+load trace-events-sample
+if [ -n "$EARLY" ]; then
+	echo "=== CORPUS: early tracer: ':mod:livepatch_shadow_mod' + '$EARLY' ==="
+	tracer_on
+	tracerstate
+fi
+# stretch: module-specific klp relocation applied after OOL stub setup
+load klp_tgt
+cat /proc/klp_tgt 2>/dev/null
+load klp_stub_bug
+if [ -z "$EARLY" ]; then
+	cat /proc/klp_tgt 2>/dev/null
+else
+	echo "=== CORPUS: early tracer: not reading /proc/klp_tgt ==="
+fi
+cat /proc/cmdline
+
+# function tracer on the functions of one module only
+[ -n "$EARLY" ] || tracer_on
+sleep 2
+echo "=== CORPUS: TRACER STATE ==="
+cat $T/current_tracer
+wc -l $T/set_ftrace_filter
+head -5 $T/trace
+
+truth boot
+
+# in-guest ground truth of mod->arch / .stubs / OOL stubs (printk -> dmesg)
+insmod /modules/modarch_dump.ko modules_addr=0x$MA || echo "=== CORPUS: modarch_dump FAILED ==="
+echo "=== CORPUS: BEGIN dmesg ==="
+dmesg
+echo "=== CORPUS: END dmesg ==="
+# no tty echo of the commands the host types (the loop prints each one itself)
+stty -echo < /dev/console 2>/dev/null
+echo "=== CORPUS: READY ==="
+# idle: block reading commands from the console (boot-crash.py sends them)
+while true; do
+	while read -r cmd; do
+		echo "=== CORPUS: console command: $cmd ==="
+		eval "$cmd"
+	done < /dev/console
+	sleep 5
+done
