@@ -16,6 +16,10 @@ import (
 // OOL-FTRACE-OP-NULL a NULL one. Entries a call stub lies over are
 // OOL-OVERLAP's.
 
+// maxPlaces bounds the places one finding names (the vmlinux's own OOL
+// arrays hold tens of thousands of stubs).
+const maxPlaces = 16
+
 // oolArrays returns the OOL arrays of the check's subject: a module's
 // ool_stubs, or the vmlinux's ftrace_ool_stub_text arrays.
 func oolArrays(c *Check) ([]*ftrace.OOLArray, *ftrace.State, bool) {
@@ -278,16 +282,24 @@ func checkVmlinuxOpNull(c *Check) {
 	}
 	for _, arr := range arrs {
 		var places []Place
+		n := 0
 		for i := range arr.Stubs {
 			sc := &arr.Stubs[i]
 			if sc.Status == ftrace.StubOpNull {
-				places = append(places, entryPlace(c, arr, sc))
+				// The vmlinux has thousands: name the first few.
+				if n++; n <= maxPlaces {
+					places = append(places, entryPlace(c, arr, sc))
+				}
 			}
 		}
-		if len(places) == 0 {
+		if n == 0 {
 			continue
 		}
+		more := ""
+		if n > maxPlaces {
+			more = fmt.Sprintf(" (the first %d named)", maxPlaces)
+		}
 		c.Report(Finding{Places: places, Mark: "ftrace_op NULL",
-			Message: fmt.Sprintf("vmlinux: %d of the %s stubs in use have ftrace_op = NULL: ftrace_init_nop() did not call ftrace_rec_set_nop_ops()", len(places), arr.Name)})
+			Message: fmt.Sprintf("vmlinux: %d of the %s stubs in use have ftrace_op = NULL%s: ftrace_init_nop() did not call ftrace_rec_set_nop_ops()", n, arr.Name, more)})
 	}
 }

@@ -105,10 +105,11 @@ func builtinCommands() []Command {
 				fs.Bool("overlay", false, "word-by-word overlay of the two views")
 				jsonFlag(fs)
 			}, Run: cmdStubs},
-		{Name: "log", Aliases: []string{"dmesg"}, Usage: "log [-t] [--json]",
+		{Name: "log", Aliases: []string{"dmesg"}, Usage: "log [-t] [-n N] [--json]",
 			Help: "The kernel log from the printk ring buffer (prb), oldest first, with [seconds.micros] timestamps.",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("t", false, "omit timestamps")
+				fs.Int("n", 0, "only the last `N` records")
 				jsonFlag(fs)
 			}, Run: cmdLog},
 		{Name: "list", Usage: "list -H HEAD -s TYPE[.member,...] -o MEMBER [--json]", Complete: CompleteSymbol,
@@ -134,6 +135,15 @@ func builtinCommands() []Command {
 		{Name: "trace", Usage: "trace [-n N] [--cpu CPU] [--json]",
 			Help:  "Dump the ftrace ring buffer of the global trace array, as the trace file would show it: every CPU's events (function, function_graph entry/exit, trace_printk, and events by name) in time order with the task, CPU, latency flags and timestamp.\nThe buffer is read page by page from the reader page through the head page to the commit page (kernel/trace/ring_buffer.c); pages that cannot be read are said per CPU. Only crash's trace.so extension reads this today.",
 			Flags: traceFlags, Run: cmdTrace},
+		{Name: "tasks", Usage: "tasks [--json]",
+			Help:  "The task states counted (ps's ST column) and the stack of every task in D (uninterruptible) state.",
+			Flags: jsonFlag, Run: cmdTasks},
+		{Name: "report", Usage: "report [-o DIR] [--json]",
+			Help: "The first five minutes as one bundle: sys, the panic and the last 100 log lines, why, bt -a, the task states counted and every D-state task's stack, mod with taints, klp, the enabled ftrace records, and the audit with its coverage.\nWith -o DIR: one text file per part, an index, and report.json (every part's JSON in one document); else the text parts one after another, or the document with --json. `kdump-inspect report --compare A.json B.json ...` groups many reports by crash signature and findings.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.String("o", "", "write the bundle into `DIR`")
+				jsonFlag(fs)
+			}, Run: cmdReport},
 		{Name: "why", Usage: "why [--json]",
 			Help:  "Explain the crash: the panic and the report before it in the log, the crashing CPU's trap, PC and LR held against the models (which .stubs slot, OOL stub, ftrace site or freed init text, what the loader or ftrace would have put there), the stack with each function's livepatch and ftrace state and the stubs its calls went through, every audit finding on that path, and a conclusion with the upstream fix — or that nothing connects the crash to stubs, ftrace or livepatch, with the ordinary triage.",
 			Flags: jsonFlag, Run: cmdWhy},

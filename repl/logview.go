@@ -24,6 +24,9 @@ func cmdLog(c *Call) error {
 	if err != nil {
 		return fmt.Errorf("log: %w", err)
 	}
+	if n := intFlag(fs, "n"); n > 0 && len(recs) > n {
+		recs = recs[len(recs)-n:]
+	}
 	if boolFlag(fs, "json") {
 		return c.JSON(recs)
 	}

@@ -72,3 +72,27 @@ func oneShotCommand(args []string) (string, bool) {
 	}
 	return "", false
 }
+
+// runReport is `kdump-inspect report`: `--compare FILE...` groups report
+// documents; anything else is the REPL's report on a dump.
+func runReport(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "--compare" {
+		if len(args) < 2 {
+			fmt.Fprintln(stderr, "usage: kdump-inspect report --compare REPORT.json...")
+			return exitBad
+		}
+		gs, err := repl.CompareReports(args[1:])
+		if err != nil {
+			fmt.Fprintf(stderr, "kdump-inspect report --compare: %v\n", err)
+			return exitBad
+		}
+		repl.WriteCompare(stdout, gs)
+		return exitOK
+	}
+	return runOneShot("report", args, stdout, stderr)
+}
+
+func init() {
+	subcommands["report"] = subcommand{Name: "report", Usage: "report [-s VMLINUX] [--modules DIR] DUMP [-o DIR] [--json] | report --compare REPORT.json...",
+		Help: "the first five minutes as one bundle (sys, why, log, bt -a, tasks, mod, taints, klp, enabled ftrace, audit); --compare groups many reports by crash and findings", Run: runReport}
+}
