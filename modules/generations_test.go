@@ -14,10 +14,15 @@ import (
 type genTruth struct {
 	Modules []struct {
 		Name       string `json:"name"`
-		CoreLayout struct {
+		CoreLayout *struct {
 			Base string `json:"base"`
 			Size uint64 `json:"size"`
 		} `json:"core_layout"`
+		Mem []struct {
+			Type int    `json:"type"`
+			Base string `json:"base"`
+			Size uint64 `json:"size"`
+		} `json:"mem"`
 		StubsAddr string `json:"stubs_section_addr"`
 		StubsSize struct {
 			Size       uint64 `json:"size"`
@@ -68,8 +73,17 @@ var slotKind = map[string]string{"call": "call", "ftrace": "ftrace|tramp|tramp_r
 // core_layout, .stubs sizes as that get_stubs_size() computes them, every
 // slot's kind and target, and the loader model reproducing .stubs word
 // for word (no slot mismatches) — all against the dump's truth.json.
-func TestGenerationASentinel61(t *testing.T) {
-	set, tr := openGen(t, "../testdata/example/deb12-6.1")
+func TestGenerationASentinel61(t *testing.T) { checkGenerationA(t, "../testdata/example/deb12-6.1", true) }
+
+// TestGenerationASentinel612: Debian 13's 6.12 kernel, the same loader
+// generation with mem[] (6.4+) and patchable function entries (no _mcount
+// relocations, so no _mcount stub).
+func TestGenerationASentinel612(t *testing.T) {
+	checkGenerationA(t, "../testdata/example/deb13-6.12", false)
+}
+
+func checkGenerationA(t *testing.T, dir string, mcount bool) {
+	set, tr := openGen(t, dir)
 	if set.Features.StubCount || set.Features.OutOfLine || !set.Features.DynamicFtrace || set.Features.NoTerminator {
 		t.Errorf("features %+v: want the sentinel loader without OOL stubs", set.Features)
 	}
@@ -84,8 +98,18 @@ func TestGenerationASentinel61(t *testing.T) {
 		for _, r := range a.Module.Regions {
 			size += r.Size
 		}
-		if a.Module.Regions[0].Base != hexS(t, m.CoreLayout.Base) || size != m.CoreLayout.Size {
-			t.Errorf("%s: base %#x size %d; core_layout %s %d", m.Name, a.Module.Regions[0].Base, size, m.CoreLayout.Base, m.CoreLayout.Size)
+		wantBase, wantSize := uint64(0), uint64(0)
+		if m.CoreLayout != nil {
+			wantBase, wantSize = hexS(t, m.CoreLayout.Base), m.CoreLayout.Size
+		}
+		for _, r := range m.Mem {
+			if r.Type == 0 {
+				wantBase = hexS(t, r.Base)
+			}
+			wantSize += r.Size
+		}
+		if a.Module.Regions[0].Base != wantBase || size != wantSize {
+			t.Errorf("%s: base %#x size %d; truth %#x %d", m.Name, a.Module.Regions[0].Base, size, wantBase, wantSize)
 		}
 		if m.Slots == nil {
 			continue // not a subject of the extract: no .ko here
@@ -112,8 +136,13 @@ func TestGenerationASentinel61(t *testing.T) {
 			if len(sl.Mismatch) > 0 {
 				t.Errorf("%s slot %d (%s -> %s): the loader model differs in words %v", m.Name, ts.Index, ts.Kind, ts.Sym, sl.Mismatch)
 			}
-			if ts.Kind == "ftrace" && ts.Sym == "_mcount" && sl.Kind != SlotFtrace {
-				t.Errorf("%s slot %d: the _mcount stub is %s", m.Name, ts.Index, sl.Kind)
+			if ts.Kind == "ftrace" && ts.Sym == "_mcount" {
+				if !mcount {
+					t.Errorf("%s slot %d: an _mcount stub on a patchable-entry kernel", m.Name, ts.Index)
+				}
+				if sl.Kind != SlotFtrace {
+					t.Errorf("%s slot %d: the _mcount stub is %s", m.Name, ts.Index, sl.Kind)
+				}
 			}
 			checked++
 		}
