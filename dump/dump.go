@@ -8,6 +8,14 @@
 // memory. Whole-file-compressed dumps (.zst, .xz, .gz) are decompressed
 // once through internal/container.
 //
+// Damage is never read as data: every compressed page is checked with
+// what its codec carries (zlib's adler-32, zstd's content size and
+// checksum, the exact end of LZO and snappy streams) and must decode to
+// exactly one block, else the read faults Corrupt; Open checks every page
+// descriptor and PT_LOAD against the file's size; and Dump.Damage says
+// up front what is known to be wrong (a truncated file and the pages it
+// lost, pages that failed their checks so far, VMCOREINFO problems).
+//
 // It does not interpret kernel data structures, translate kernel virtual
 // addresses through page tables (see NewKernelSpace and package ppc64), or
 // locate VMCOREINFO in memory by symbol: ReadVMCOREINFO reads it at a
@@ -141,6 +149,7 @@ type Dump struct {
 	Warnings      []string
 
 	closers []io.Closer
+	damage  damageLedger // behind Damage()
 }
 
 // Close releases the mappings and files of d.
@@ -233,6 +242,7 @@ func (d *Dump) parseMapped(files []*mappedFile, opts Options) error {
 	if d.VMCOREINFO == nil && d.VMCOREINFORaw != nil {
 		vi, err := ParseVMCOREINFO(d.VMCOREINFORaw)
 		if err != nil {
+			d.damage.vmcoreinfo(fmt.Sprintf("the note does not parse: %v", err))
 			d.warnf("VMCOREINFO: %v", err)
 		} else {
 			d.VMCOREINFO = vi

@@ -190,6 +190,27 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 		}
 	}
 	d.Pages.Unit = unit
+	d.damage.setUnit(unit)
+	// Every PT_LOAD's data against the file size: the pages a truncated
+	// file lacks are damage known at Open.
+	for _, p := range loads {
+		if p.off+p.filesz <= uint64(size) || d.Format == ELFProcess {
+			continue
+		}
+		have := uint64(0)
+		if p.off < uint64(size) {
+			have = uint64(size) - p.off
+		}
+		lo := p.paddr + have
+		d.damage.truncated(TruncatedFile{File: name, Size: size, Want: int64(p.off + p.filesz), FirstAddr: lo})
+		first, end := lo/unit, (p.paddr+p.filesz+unit-1)/unit
+		if end > first {
+			d.damage.pastEOF(Range{lo, p.paddr + p.filesz}, end-first)
+		}
+	}
+	if m, ok := d.Phys.(*segMemory); ok {
+		m.dmg = &d.damage
+	}
 	for _, s := range phys {
 		total := (s.memsz + unit - 1) / unit
 		held := (s.filesz + unit - 1) / unit
