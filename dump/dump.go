@@ -23,6 +23,7 @@
 package dump
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -228,7 +229,11 @@ func (d *Dump) parseMapped(files []*mappedFile, opts Options) error {
 	case n >= 8 && string(magic[:8]) == kdumpSignature:
 		err = d.openKdump(files, opts)
 	default:
-		err = &FormatError{File: files[0].Name(), Off: 0, Msg: "not a dump file: unknown signature", Val: fmt.Sprintf("%q", magic[:n])}
+		msg := "not a dump file: unknown signature"
+		if what := compressedKind(magic[:n]); what != "" {
+			msg += " (this is a " + what + " stream: decompress it first)"
+		}
+		err = &FormatError{File: files[0].Name(), Off: 0, Msg: msg, Val: fmt.Sprintf("%q", magic[:n])}
 	}
 	if err != nil {
 		return err
@@ -249,6 +254,21 @@ func (d *Dump) parseMapped(files []*mappedFile, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// compressedKind names the compression formats a file's first bytes
+// show (zstd, xz and gzip files reach here only when internal/container
+// could not decompress them).
+func compressedKind(b []byte) string {
+	for _, m := range []struct{ magic, name string }{
+		{"\x28\xb5\x2f\xfd", "zstd"}, {"\xfd7zXZ\x00", "xz"}, {"\x1f\x8b", "gzip"},
+		{"BZh", "bzip2"}, {"\x04\x22\x4d\x18", "lz4"}, {"\x89LZO\x00", "lzop"}, {"PK\x03\x04", "zip"},
+	} {
+		if bytes.HasPrefix(b, []byte(m.magic)) {
+			return m.name
+		}
+	}
+	return ""
 }
 
 // parseNotesInto decodes the notes of one note area into d.Notes, d.CPUs

@@ -73,7 +73,16 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 		if shoff > uint64(size) || len(sh) < elf64ShdrSize {
 			return &FormatError{File: name, Off: int64(min(shoff, uint64(1)<<62)), Msg: "e_phnum is PN_XNUM but section header 0 is beyond end of file"}
 		}
-		phnum = uint64(order.Uint32(sh[44:])) // sh_info
+		// The gABI uses PN_XNUM only for 0xffff program headers or
+		// more: a smaller sh_info means e_phnum (or the section header)
+		// is corrupt, and reading sh_info's count would silently drop
+		// the program headers.
+		xn := uint64(order.Uint32(sh[44:])) // sh_info
+		if xn < pnXNum {
+			return &FormatError{File: name, Off: 56, Msg: "e_phnum is PN_XNUM (0xffff) but section header 0 gives fewer program headers: e_phnum or the section header is corrupt",
+				Val: fmt.Sprintf("sh_info %d at offset %#x", xn, shoff+44)}
+		}
+		phnum = xn
 	}
 	if phnum > maxPhnum {
 		return &FormatError{File: name, Off: 56, Msg: "too many program headers", Val: phnum}
@@ -136,6 +145,10 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 		}
 	}
 
+	if len(loads) == 0 && d.VMCOREINFORaw == nil && len(d.CPUs) == 0 {
+		return &FormatError{File: name, Off: int64(phoff), Msg: "ELF core has no PT_LOAD with data, no register and no VMCOREINFO note: it holds nothing to analyse",
+			Val: fmt.Sprintf("%d program headers", phnum)}
+	}
 	allVaddrZero, allPaddrZero := true, true
 	for _, p := range loads {
 		if p.vaddr != 0 {

@@ -206,3 +206,55 @@ func TestDamageTruncatedELF(t *testing.T) {
 		t.Errorf("past EOF %+v (unit %d), want [0x202800,0x204000) as 2 pages of 4096", dmg.PastEOF, dmg.Unit)
 	}
 }
+
+// TestPNXNum: an ELF core with 0xffff program headers or more keeps its
+// count in section 0's sh_info (e_phnum is PN_XNUM, the gABI; Linux's
+// elf_core_dump() writes it so): every segment opens. A PN_XNUM whose
+// sh_info gives fewer is corruption, refused with both values, not read
+// as a core without memory.
+func TestPNXNum(t *testing.T) {
+	const n = 0x10010
+	segs := make([]coregen.Segment, n)
+	for i := range segs {
+		segs[i] = coregen.Segment{Paddr: uint64(i) * 0x10000, Data: binary.LittleEndian.AppendUint64(nil, uint64(i)<<8|0xaa)}
+	}
+	e := coregen.ELF{Segments: segs}
+	b := e.Bytes()
+	if got := binary.LittleEndian.Uint16(b[56:]); got != 0xffff {
+		t.Fatalf("e_phnum %#x, want PN_XNUM", got)
+	}
+	d, err := openBytes([]string{"xnum.core"}, [][]byte{b}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Ranges) != n {
+		t.Errorf("%d ranges, want %d", len(d.Ranges), n)
+	}
+	var w [8]byte
+	if err := ReadFull(d.Phys, w[:], (n-1)*0x10000); err != nil || binary.LittleEndian.Uint64(w[:]) != (n-1)<<8|0xaa {
+		t.Errorf("last segment: %x, %v", w, err)
+	}
+
+	// The damage the issue met: a QEMU core (3 program headers, section
+	// 0's sh_info 0) with e_phnum flipped to 0xffff.
+	q := coregen.ELF{Segments: segs[:2], Notes: cpuNotes(binary.LittleEndian, 0x8000000000001033), QEMUSectionHeaders: true}
+	qb := q.Bytes()
+	shoff := binary.LittleEndian.Uint64(qb[40:])
+	binary.LittleEndian.PutUint32(qb[shoff+44:], 0)
+	binary.LittleEndian.PutUint16(qb[56:], 0xffff)
+	_, err = openBytes([]string{"flip.core"}, [][]byte{qb}, Options{})
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.Off != 56 || !strings.Contains(err.Error(), "PN_XNUM") || !strings.Contains(err.Error(), "sh_info 0") {
+		t.Errorf("e_phnum 0xffff over sh_info 0: %v, want a FormatError at offset 0x38 naming PN_XNUM and sh_info", err)
+	}
+}
+
+// TestCompressedNamed: a compressed file that reaches the parsers (a
+// format internal/container does not decompress) is named, not just an
+// "unknown signature".
+func TestCompressedNamed(t *testing.T) {
+	_, err := openBytes([]string{"vmcore.bz2"}, [][]byte{[]byte("BZh91AY&SY")}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "bzip2 stream") {
+		t.Errorf("bzip2 file: %v, want it named", err)
+	}
+}
