@@ -201,6 +201,7 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	if err := p.checkMatch(opts.Force); err != nil {
 		return nil, err
 	}
+	p.checkRelease() // vmcoreinfo_check.go
 	if err := p.setupTranslation(); err != nil {
 		// Name the dump: these errors come from its memory.
 		return nil, fmt.Errorf("%s: %w", dumpPaths[0], err)
@@ -301,7 +302,7 @@ func (p *Program) checkMatch(force bool) error {
 			// VMCOREINFO's BUILD-ID may be a prefix (it is printed from a
 			// fixed-size buffer in some kernels).
 			n := min(len(id), len(p.Vmlinux.BuildID))
-			if !bytes.Equal(id[:n], p.Vmlinux.BuildID[:n]) {
+			if !bytes.Equal(id[:n], p.Vmlinux.BuildID[:n]) && !p.vmcoreinfoBuildIDDamaged(hexID(id), hexID(p.Vmlinux.BuildID)) {
 				mm = &MismatchError{File: p.vmlinuxPath, What: "build-id", Dump: hex.EncodeToString(id), File2: hex.EncodeToString(p.Vmlinux.BuildID)}
 			}
 		}
