@@ -181,6 +181,9 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 		}
 	}()
 	p.Vmlinux, p.Syms, p.Types = vm.elf, vm.syms, vm.types
+	if r := p.Vmlinux.SymtabReport; r != nil {
+		p.warnf("%s", r)
+	}
 	order := p.Vmlinux.ByteOrder
 	if order == nil {
 		order = d.MemoryOrder
