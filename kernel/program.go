@@ -184,6 +184,9 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	if r := p.Vmlinux.SymtabReport; r != nil {
 		p.warnf("%s", r)
 	}
+	for _, w := range p.Types.Warnings() {
+		p.warnf("%s: %s", vmlinux, w)
+	}
 	order := p.Vmlinux.ByteOrder
 	if order == nil {
 		order = d.MemoryOrder

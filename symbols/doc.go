@@ -26,6 +26,13 @@
 // line tables (dis -l), frame/CFI data and location expressions, and its
 // dwarfbuilder builds the synthetic DWARF of our tests.
 //
+// Damaged input is confined, not believed: a symbol table is checked
+// against the file's own sections (symcheck.go; suspect symbols marked,
+// one SymtabReport per file, and the resolver names no address by a
+// suspect size alone), and a .debug_info unit that cannot be read is left
+// out of the type index with its offset in Types.Damaged, the other units
+// kept (fastindex.go).
+//
 // It does not find modules in a dump (package modules walks struct module
 // and fills ModuleLayout), apply relocations to code, disassemble, or decide
 // which symbol table is "right" when vmlinux and kallsyms disagree: it
