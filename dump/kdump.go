@@ -554,7 +554,7 @@ func (p *kdumpPart) scanDescs(present uint64, incomplete bool, dmg *damageLedger
 		past.flush(dmg.pastEOF)
 		unwritten.flush(dmg.unwritten)
 	}
-	buf := make([]byte, 1<<16)
+	buf := make([]byte, min(present*pageDescSize, 1<<16))
 	var n uint64
 	o := p.h.order
 	pfn := p.startPFN

@@ -271,9 +271,16 @@ func FuzzNewELF(f *testing.F) {
 			ef.RawSymbol(uint32(i))
 		}
 		tab := ef.Table()
-		for _, s := range ef.Symbols {
+		r := NewResolver()
+		r.SetVmlinux(tab)
+		_ = ef.SymtabReport.String()
+		for i, s := range ef.Symbols {
 			tab.ByAddr(s.Addr)
 			tab.ByName(s.Name)
+			if i < 64 { // the resolver over suspect symbols (symcheck.go)
+				_ = r.Lookup(s.Addr + s.Size).String()
+				_ = r.LookupKallsyms(s.Addr + s.Size/2).String()
+			}
 		}
 	})
 }

@@ -229,13 +229,18 @@ func declaredSize(f *os.File, kind Kind) (size int64, exact bool) {
 	if err != nil {
 		return 0, false
 	}
+	return declared(f, st.Size(), kind)
+}
+
+// declared is declaredSize over any reader of a file of fileSize bytes.
+func declared(r io.ReaderAt, fileSize int64, kind Kind) (size int64, exact bool) {
 	switch kind {
 	case Zstd:
-		return zstdDeclared(f, st.Size())
+		return zstdDeclared(r, fileSize)
 	case Gzip:
-		return gzipISIZE(f, st.Size()), false
+		return gzipISIZE(r, fileSize), false
 	case XZ:
-		return xzDeclared(f, st.Size())
+		return xzDeclared(r, fileSize)
 	}
 	return 0, false
 }
@@ -244,7 +249,7 @@ func declaredSize(f *os.File, kind Kind) (size int64, exact bool) {
 // file format 1.0.4, sections 2.1.2 and 4): the sum of its records'
 // uncompressed sizes. It is exact when the file is that one stream: the
 // stream header, the blocks the index lists and the index fill the file.
-func xzDeclared(f *os.File, fileSize int64) (int64, bool) {
+func xzDeclared(f io.ReaderAt, fileSize int64) (int64, bool) {
 	end := fileSize
 	var b [12]byte
 	// Stream padding: groups of four zero bytes after the footer.
