@@ -582,6 +582,10 @@ func (p *kdumpPart) scanDescs(present uint64, incomplete bool, dmg *damageLedger
 					firstMissing = min(firstMissing, pfn*bs)
 					past.add(pfn, bs, dmg.pastEOF)
 				}
+			default:
+				// An impossible offset or size: block() faults Corrupt on
+				// the page; say so before it is read.
+				dmg.corrupt(pfn*bs, bs)
 			}
 			pfn++
 		}

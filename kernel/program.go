@@ -2,7 +2,9 @@
 // and module debuginfo, the kernel's virtual address space read through its
 // own page tables, and typed objects over that memory (Object, Member,
 // ListForEachEntry — helpers named after the kernel's macros). It finds
-// VMCOREINFO (in the dump or in memory), decides radix or hash and the
+// VMCOREINFO (in the dump or in memory), believes memory and the vmlinux
+// over a VMCOREINFO note that disagrees with them (and records the
+// disagreement: vmcoreinfo_check.go), decides radix or hash and the
 // page-table geometry, and refuses a vmlinux that does not belong to the
 // dump.
 //

@@ -235,6 +235,9 @@ func decompress(in string, kind Kind, out string) error {
 		defer d.Close()
 		r = d
 	case XZ:
+		if ds := xzDictSize(f); ds > maxXZDict {
+			return fmt.Errorf("the xz stream asks for an LZMA2 dictionary of %d bytes (at most %d): refused, it would be allocated whole", ds, maxXZDict)
+		}
 		d, err := xz.NewReader(br)
 		if err != nil {
 			return err

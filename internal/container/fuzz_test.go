@@ -11,7 +11,8 @@ import (
 
 // FuzzDeclaredSize feeds any bytes, as each of the three formats, to the
 // readers of what a container declares (zstd frame and block headers,
-// the xz index, gzip's ISIZE): they read a hostile file's headers before
+// the xz index and the first block's LZMA2 dictionary size, gzip's
+// ISIZE): they read a hostile file's headers before
 // anything is decompressed, so they must return, without panicking, a
 // size that is not negative; a gzip ISIZE is at most 2^32-1.
 func FuzzDeclaredSize(f *testing.F) {
@@ -33,6 +34,7 @@ func FuzzDeclaredSize(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bytes.NewReader(b)
 		kindOf(b)
+		xzDictSize(r)
 		for _, k := range []Kind{Zstd, XZ, Gzip} {
 			size, exact := declared(r, int64(len(b)), k)
 			if size < 0 {

@@ -304,3 +304,63 @@ func xzDeclared(f io.ReaderAt, fileSize int64) (int64, bool) {
 	// index (an earlier stream would take bytes before these blocks).
 	return int64(total), uint64(idxOff) == 12+blocks
 }
+
+// maxXZDict bounds the LZMA2 dictionary an xz stream may ask for: the
+// decoder allocates it whole before the first byte (ulikunitz/xz takes the
+// filter's size as is). xz -9 uses 64 MiB; 1.5 GiB is the largest xz
+// itself writes.
+const maxXZDict = 1536 << 20
+
+// xzDictSize reads the LZMA2 dictionary size of the first block of an xz
+// file (the xz file format 1.0.4, sections 3.1 and 5.3.1): 0 when the
+// block header does not parse or has no LZMA2 filter.
+func xzDictSize(r io.ReaderAt) uint64 {
+	var b [12 + 1024]byte
+	n, _ := r.ReadAt(b[:], 0)
+	h := b[12:max(n, 12)]
+	if len(h) < 2 || h[0] == 0 {
+		return 0 // no block: an empty stream (the index indicator is 0)
+	}
+	size := (int(h[0]) + 1) * 4
+	if size > len(h) {
+		return 0
+	}
+	h = h[1:size]
+	flags := h[0]
+	p := h[1:]
+	uv := func() (uint64, bool) {
+		v, k := binary.Uvarint(p)
+		if k <= 0 || k > 9 {
+			return 0, false
+		}
+		p = p[k:]
+		return v, true
+	}
+	for _, bit := range []byte{0x40, 0x80} { // compressed, uncompressed size
+		if flags&bit != 0 {
+			if _, ok := uv(); !ok {
+				return 0
+			}
+		}
+	}
+	for range int(flags&3) + 1 {
+		id, ok1 := uv()
+		psize, ok2 := uv()
+		if !ok1 || !ok2 || psize > uint64(len(p)) {
+			return 0
+		}
+		props := p[:psize]
+		p = p[psize:]
+		if id == 0x21 && len(props) == 1 { // LZMA2
+			bits := uint64(props[0] & 0x3f)
+			if bits > 40 {
+				return 0
+			}
+			if bits == 40 {
+				return 1<<32 - 1
+			}
+			return (2 | bits&1) << (bits/2 + 11)
+		}
+	}
+	return 0
+}

@@ -435,3 +435,44 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestXZDictionaryBound: an xz file whose LZMA2 filter asks for a 4 GiB
+// dictionary (props 40: the decoder would allocate it before the first
+// byte) is refused; one of xz's usual sizes is read from the header as
+// the format gives it.
+func TestXZDictionaryBound(t *testing.T) {
+	t.Setenv("KDUMP_INSPECT_CACHE", t.TempDir())
+	var xzb bytes.Buffer
+	w, err := xz.NewWriter(&xzb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(bytes.Repeat([]byte("kdump "), 1000))
+	w.Close()
+	b := xzb.Bytes()
+	ds := xzDictSize(bytes.NewReader(b))
+	if ds == 0 || ds > maxXZDict {
+		t.Fatalf("dictionary of the writer's file: %d", ds)
+	}
+	// The block header: size byte, flags, [sizes], filter ID 0x21, props
+	// size 1, props; find the LZMA2 props byte after "21 01".
+	h := b[12 : 12+(int(b[12])+1)*4]
+	i := bytes.Index(h, []byte{0x21, 0x01})
+	if i < 0 {
+		t.Fatalf("no LZMA2 filter in block header % x", h)
+	}
+	bad := bytes.Clone(b)
+	bad[12+i+2] = 40 // 4 GiB - 1
+	// (The block header's CRC32 no longer matches; the size is refused
+	// before the decoder would see it.)
+	if got := xzDictSize(bytes.NewReader(bad)); got != 1<<32-1 {
+		t.Fatalf("dictionary %d, want 4 GiB - 1", got)
+	}
+	_, err = Open(writeFile(t, "big-dict.xz", bad))
+	if err == nil || !strings.Contains(err.Error(), "dictionary") {
+		t.Errorf("Open: %v, want the dictionary refused", err)
+	}
+	if left := cacheFiles(t); len(left) > 0 {
+		t.Errorf("left on disk: %v", left)
+	}
+}
