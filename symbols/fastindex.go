@@ -992,7 +992,7 @@ func buildIndexRaw(raw *rawDWARF) (*typeIndex, error) {
 		sort.Slice(damaged, func(i, j int) bool { return damaged[i].Off < damaged[j].Off })
 		results, parts = indexUnits(raw, units, skip)
 	}
-	if len(skip) == len(units) {
+	if len(units) > 0 && len(skip) == len(units) {
 		return nil, fmt.Errorf("no DWARF unit could be read: %v", damaged[0])
 	}
 	ix := &typeIndex{
