@@ -264,6 +264,15 @@ for n in ('FTRACE_FL_ENABLED', 'FTRACE_FL_REGS', 'FTRACE_FL_REGS_EN', 'FTRACE_FL
         FL[n] = int(prog.constant(n).value_())
     except (LookupError, ValueError):
         pass
+res['ftrace_flag_values_source'] = 'vmlinux DWARF'
+if not FL:
+    # anonymous enum not in the DWARF: include/linux/ftrace.h (same bits in 6.12 and 7.2)
+    FL = {n: 1 << b for n, b in (('FTRACE_FL_ENABLED', 31), ('FTRACE_FL_REGS', 30), ('FTRACE_FL_REGS_EN', 29),
+          ('FTRACE_FL_TRAMP', 28), ('FTRACE_FL_TRAMP_EN', 27), ('FTRACE_FL_IPMODIFY', 26),
+          ('FTRACE_FL_DISABLED', 25), ('FTRACE_FL_DIRECT', 24), ('FTRACE_FL_DIRECT_EN', 23),
+          ('FTRACE_FL_CALL_OPS', 22), ('FTRACE_FL_CALL_OPS_EN', 21), ('FTRACE_FL_TOUCHED', 20),
+          ('FTRACE_FL_MODIFIED', 19))}
+    res['ftrace_flag_values_source'] = 'include/linux/ftrace.h (6.12 = 7.2)'
 res['ftrace_flag_values'] = {k: '0x%x' % v for k, v in FL.items()}
 ranges = []
 for m_, mod in zip(res['modules'], list_for_each_entry('struct module', prog['modules'].address_of_(), 'list')):
@@ -290,7 +299,7 @@ try:
             fl = rec.flags.value_()
             w = words(ip)
             e = {'ip': '0x%x' % ip, 'sym': sym(ip), 'flags': '0x%x' % fl,
-                 'flags_decoded': [k for k, v in FL.items() if fl & v],
+                 'flags_decoded': [k for k, v in FL.items() if fl & v], 'ref': fl & ((1 << 19) - 1),
                  'words_ip-8_ip-4_ip_ip+4': w}
             for am in rec.arch.type_.members:
                 e['arch.' + am.name] = value_of(getattr(rec.arch, am.name))
