@@ -53,9 +53,12 @@ cat /proc/klp_tgt 2>/dev/null
 load klp_stub_bug
 cat /proc/klp_tgt 2>/dev/null
 cat /proc/cmdline
+# bench/ppc64-build: mprofile-kernel kernels only: 3-instruction (std r0,16(r1)) call sites
+load mcount_std
 
 # function tracer on the functions of one module only
 echo ':mod:livepatch_shadow_mod' > $T/set_ftrace_filter
+[ -d /sys/module/mcount_std ] && echo 'mcount_std_traced:mod:mcount_std' >> $T/set_ftrace_filter
 echo function > $T/current_tracer
 echo 1 > $T/tracing_on
 sleep 2

@@ -8,6 +8,7 @@ cp "$B/vmlinux" "$B/System.map" "$S/"
 cp "$B/.config" "$S/config"
 find "$B/samples" "$B/klp-test-modules" -name '*.ko' -exec cp {} "$S/modules/" \;
 cp "$B/extmod/klp_tgt.ko" "$B/extmod/klp_stub_bug.ko" "$B/extmod/modarch_dump.ko" "$S/modules/"
+[ -f "$B/extmod/mcount_std.ko" ] && cp "$B/extmod/mcount_std.ko" "$S/modules/"    # mprofile-kernel builds only
 cp "$B/extmod/klp_stub_bug.ko.unconverted" "$S/"
 "$(dirname "$0")/make-initramfs.sh" "$S/modules" "$S/initramfs.cpio.gz"
 ls -la "$S" "$S/modules"
