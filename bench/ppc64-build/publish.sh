@@ -9,7 +9,7 @@ S=${1:?}; K=${2:?}; shift 2
 O=${PB_OUT:?output dir}
 KD=$O/kernels/$K
 mkdir -p "$KD/modules"
-[ -f "$KD/vmlinux.zst" ] || nice -n 10 zstd -q -T2 -19 "$S/vmlinux" -o "$KD/vmlinux.zst"
+[ -f "$KD/vmlinux.zst" ] || nice -n 10 zstd -q -T2 -12 "$S/vmlinux" -o "$KD/vmlinux.zst"
 cp "$S/System.map" "$S/config" "$KD/"
 cp "$S/klp_stub_bug.ko.unconverted" "$KD/"
 rm -f "$KD"/modules/*.ko; cp "$S"/modules/*.ko "$KD/modules/"     # the exact files in the initramfs

@@ -29,7 +29,8 @@ for m in d['modules']:
     pats = {}
     for r in m.get('dyn_ftrace', []):
         w = r['words_ip-8_ip-4_ip_ip+4'] or []
-        key = (tuple(r['flags_decoded']), ' ; '.join(ins(x) for x in w[:3]), r.get('ip_branch_target_sym'))
+        key = (tuple(r['flags_decoded']), ' ; '.join(ins(x) if x else '(unmapped)' for x in w[:3]),
+               r.get('ip_branch_target_sym') or ('stub slot %s +%s (%s)' % (r['ip_branch_target_stub_slot'], r['ip_branch_target_stub_slot_offset'], r.get('ip_branch_target_stub_kind')) if 'ip_branch_target_stub_slot' in r else None))
         pats.setdefault(key, []).append(r['sym'])
     for (fl, p, tgt), syms in pats.items():
         print('  ftrace %-60s [ip-8; ip-4; ip] = %s  -> %s   %s' % (','.join(f.replace('FTRACE_FL_', '') for f in fl) or '-', p, tgt, syms[:4]))

@@ -281,10 +281,13 @@ for m_, mod in zip(res['modules'], list_for_each_entry('struct module', prog['mo
         if b and sz:
             ranges.append((b, b + sz, m_))
 def words(a):
-    try:
-        return ['%08x' % w for w in struct.unpack('<4I', prog.read(a - 8, 16))]
-    except FaultError:
-        return None
+    out = []
+    for x in (a - 8, a - 4, a, a + 4):
+        try:
+            out.append('%08x' % struct.unpack('<I', prog.read(x, 4))[0])
+        except FaultError:
+            out.append(None)     # e.g. ip-8 before the first page of module text
+    return out
 nrec = 0
 try:
     pg = prog['ftrace_pages_start']
@@ -303,11 +306,20 @@ try:
                  'words_ip-8_ip-4_ip_ip+4': w}
             for am in rec.arch.type_.members:
                 e['arch.' + am.name] = value_of(getattr(rec.arch, am.name))
-            if w:
+            if w[2]:
                 t = branch_target(int(w[2], 16), ip)
                 if t is not None:
                     e['ip_branch_target'] = '0x%x' % t
                     e['ip_branch_target_sym'] = sym(t)
+                    st = int(owner.get('stubs_section_addr', '0x0'), 16)
+                    sz = (owner.get('stubs_size_from_ko') or {}).get('size', 0)
+                    if st and st <= t < st + sz:
+                        e['ip_branch_target_stub_slot'] = (t - st) // STUB_SIZE
+                        e['ip_branch_target_stub_slot_offset'] = (t - st) % STUB_SIZE
+                        sl = owner.get('stub_slots') or []
+                        k = e['ip_branch_target_stub_slot']
+                        if k < len(sl):
+                            e['ip_branch_target_stub_kind'] = sl[k].get('kind')
             owner.setdefault('dyn_ftrace', []).append(e)
         pg = pg.next
     res['dyn_ftrace_records_total'] = nrec
