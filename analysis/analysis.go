@@ -1,9 +1,11 @@
 // Package analysis is the model object of one opened dump: it owns the
 // module set (package modules: every struct module, its .ko, the loader
-// model, .stubs), the ftrace and livepatch state (package ftrace) and the
-// unwound stack of every CPU and task (package stack), computes each on
-// first need, and drops what depends on the module debuginfo when a .ko is
-// loaded again (crash's `mod -s`, `mod -S`). The audit, the REPL's views
+// model, .stubs), the ftrace and livepatch state (package ftrace), the
+// unwound stack of every CPU and task (package stack) and the comparison of
+// each module's and the vmlinux's text with its ELF file (package
+// textcheck); it computes each on first need, and drops what depends on
+// the module debuginfo when a .ko is loaded again (crash's `mod -s`,
+// `mod -S`). The audit, the REPL's views
 // and the batch mode all read through one Analysis, so that they see the
 // same facts.
 //
@@ -19,6 +21,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/stack"
+	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
 
 // Analysis is the analysed state of one program. Its methods are safe for
@@ -38,6 +41,11 @@ type Analysis struct {
 	stacksDone bool
 	stacks     []stack.Unwound
 	stacksErr  error
+
+	textMu  sync.Mutex
+	textEnv *textcheck.Env
+	textGen uint64
+	text    map[string]*textcheck.Result
 }
 
 // New makes the analysis of p; nothing is read until asked.
@@ -114,6 +122,34 @@ func (a *Analysis) Stacks() ([]stack.Unwound, error) {
 		a.stacksDone = true
 	}
 	return a.stacks, a.stacksErr
+}
+
+// Text returns the comparison of one module's text with its .ko (package
+// textcheck), or of the vmlinux's when m is nil; once per generation.
+func (a *Analysis) Text(m *modules.Analysis) *textcheck.Result {
+	set := a.Modules()
+	st, stErr := a.Ftrace()
+	gen := a.Generation()
+	name := "vmlinux"
+	if m != nil {
+		name = m.Module.Name
+	}
+	a.textMu.Lock()
+	defer a.textMu.Unlock()
+	if a.textEnv == nil || a.textGen != gen {
+		a.textEnv, a.textGen, a.text = textcheck.NewEnv(set, st, stErr), gen, map[string]*textcheck.Result{}
+	}
+	if r, ok := a.text[name]; ok {
+		return r
+	}
+	var r *textcheck.Result
+	if m != nil {
+		r = a.textEnv.Module(m)
+	} else {
+		r = a.textEnv.Vmlinux()
+	}
+	a.text[name] = r
+	return r
 }
 
 // ReloadModule replaces one module's debuginfo (crash's `mod -s NAME

@@ -19,7 +19,7 @@ func checkExecInFlagged(c *Check) {
 			continue
 		}
 		for _, p := range f.Places {
-			if p.Kind == PlaceSlot || p.Kind == PlaceOOL {
+			if p.Kind == PlaceSlot || p.Kind == PlaceOOL || p.Kind == PlaceText {
 				flagged = append(flagged, f)
 				break
 			}
@@ -42,7 +42,7 @@ func checkExecInFlagged(c *Check) {
 			var names []string
 			for _, f := range flagged {
 				for _, p := range f.Places {
-					if (p.Kind == PlaceSlot || p.Kind == PlaceOOL) && p.Contains(fr.PC) {
+					if (p.Kind == PlaceSlot || p.Kind == PlaceOOL || p.Kind == PlaceText) && p.Contains(fr.PC) {
 						in = append(in, f)
 						names = append(names, fmt.Sprintf("%s (%s)", p, f.Rule))
 						break

@@ -22,6 +22,8 @@ const (
 	PlaceFrame
 	// PlaceObject is a kernel object (a klp_patch, a task).
 	PlaceObject
+	// PlaceText is a run of text bytes (Label: symbol+offset).
+	PlaceText
 )
 
 // Place is where a finding is: a typed, addressed stretch of memory.
@@ -161,7 +163,14 @@ type Report struct {
 	// (truncation, pages failing integrity checks).
 	Damage string
 	opts   Options
+	// attributed: the text differences TEXT-UNEXPLAINED left to another
+	// rule's finding, by their first address.
+	attributed map[uint64]string
 }
+
+// TextAttributedTo names the rule whose finding holds the unexplained text
+// difference starting at addr ("" when none does).
+func (r *Report) TextAttributedTo(addr uint64) string { return r.attributed[addr] }
 
 // Max returns the highest severity found, and false when there is none.
 func (r *Report) Max() (Severity, bool) {
@@ -299,6 +308,8 @@ type SubjectCoverage struct {
 	// there is none.
 	Debuginfo string
 	Rules     []RuleCoverage
+	// Text is what TEXT-UNEXPLAINED compared, when it ran.
+	Text *TextCoverage
 }
 
 // Complete says whether no rule was partial or could not check.

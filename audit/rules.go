@@ -156,8 +156,11 @@ func catalogue() []Rule {
 		{ID: "KLP-TRANSITION", Severity: Warning, Scope: System, Check: checkKlpTransition,
 			Statement: "no livepatch transition is left in progress: every task's patch_state is klp_target_state, and no task has a function the transition changes on its stack",
 			Mirrors:   "klp_try_switch_task() / klp_check_stack() in kernel/livepatch/transition.c"},
+		{ID: "TEXT-UNEXPLAINED", Severity: Critical, Scope: PerModule | Vmlinux, After: true, Check: checkTextUnexplained,
+			Statement: "every byte of executable memory equals its ELF file (a module's .ko with its relocations applied as loaded, the vmlinux's image), or differs only as a kernel mechanism changes it in the state the dump shows",
+			Mirrors:   "apply_relocate_add(); ftrace_make_call()/ftrace_make_nop()/ftrace_init_nop(); arch_jump_label_transform(); patch_feature_section(), do_lwsync_fixups() and the security fixups of lib/feature-fixups.c; arch_arm_kprobe(); klp relocations never cleared on ppc64"},
 		{ID: "EXEC-IN-FLAGGED-STUB", Severity: Critical, Scope: System, After: true, Check: checkExecInFlagged,
-			Statement: "no CPU and no task's stack is at a PC inside a .stubs slot or OOL entry that another rule flags",
+			Statement: "no CPU and no task's stack is at a PC inside a .stubs slot, an OOL entry or a run of text that another rule flags",
 			Mirrors:   "the back chain as show_stack() walks it (arch/powerpc/kernel/process.c): the broken stub was executing, or is a return address, when the dump was taken"},
 	}
 }

@@ -151,6 +151,14 @@ var mutations = []mutation{
 			}
 			t.Fatal("no klp function cmdline_proc_show")
 		}},
+	{rule: "TEXT-UNEXPLAINED", module: "trace_events_sample", what: "a trap (0x7fe00008) written at trace_events_sample's .text+0x40 with no struct kprobe registered (this kernel has no kprobes): a breakpoint no mechanism explains",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			text, ok := b.set.Find("trace_events_sample").Module.SectionAddr(".text")
+			if !ok {
+				t.Fatal("trace_events_sample: no .text")
+			}
+			must(t, v.PatchU32(text+0x40, 0x7fe00008))
+		}},
 	{rule: "EXEC-IN-FLAGGED-STUB", module: "klp_stub_bug", what: "a return address on init's sleeping stack (the LR save doubleword of its do_sys_poll frame) pointed into ftrace_ool_stub[0] of klp_stub_bug, where the livepatch stub landed",
 		patch: func(t *testing.T, b *base, v *damage.Virt) {
 			f := initReturn(t, b, "do_sys_poll")

@@ -36,7 +36,7 @@ type wirePlace struct {
 	Label string `json:"label,omitempty"`
 }
 
-var placeKinds = map[PlaceKind]string{PlaceSlot: "stub_slot", PlaceOOL: "ool_entry", PlaceSite: "ftrace_site", PlaceFunc: "function", PlaceFrame: "stack_frame", PlaceObject: "object"}
+var placeKinds = map[PlaceKind]string{PlaceSlot: "stub_slot", PlaceOOL: "ool_entry", PlaceSite: "ftrace_site", PlaceFunc: "function", PlaceFrame: "stack_frame", PlaceObject: "object", PlaceText: "text"}
 
 type wireWord struct {
 	Addr        Hex    `json:"addr"`
@@ -70,6 +70,17 @@ type wireSubject struct {
 	Complete  bool       `json:"complete"`
 	Debuginfo string     `json:"debuginfo,omitempty"`
 	Rules     []wireRule `json:"rules"`
+	Text      *wireText  `json:"text,omitempty"`
+}
+
+type wireText struct {
+	Compared    uint64         `json:"bytes_compared"`
+	Differing   uint64         `json:"bytes_differing"`
+	Explained   uint64         `json:"bytes_explained"`
+	ByMechanism map[string]int `json:"explained_by_mechanism"`
+	Attributed  int            `json:"attributed_to_other_findings"`
+	Unexplained int            `json:"unexplained"`
+	Skipped     []string       `json:"sections_skipped,omitempty"`
 }
 
 type wireResult struct {
@@ -144,6 +155,10 @@ func (d DumpResult) MarshalJSON() ([]byte, error) {
 	for i := range d.Coverage {
 		c := &d.Coverage[i]
 		ws := wireSubject{Subject: c.Subject, Complete: c.Complete(), Debuginfo: c.Debuginfo, Rules: []wireRule{}}
+		if t := c.Text; t != nil {
+			ws.Text = &wireText{Compared: t.Compared, Differing: t.Differing, Explained: t.Explained, ByMechanism: t.ByMechanism,
+				Attributed: t.Attributed, Unexplained: t.Unexplained, Skipped: t.Skipped}
+		}
 		for _, r := range c.Rules {
 			ws.Rules = append(ws.Rules, wireRule{Rule: r.Rule, Status: r.Status.String(), Reason: r.Reason})
 		}
@@ -171,6 +186,10 @@ func (d *DumpResult) UnmarshalJSON(b []byte) error {
 	}
 	for _, s := range w.Coverage {
 		c := SubjectCoverage{Subject: s.Subject, Debuginfo: s.Debuginfo}
+		if t := s.Text; t != nil {
+			c.Text = &TextCoverage{Compared: t.Compared, Differing: t.Differing, Explained: t.Explained, ByMechanism: t.ByMechanism,
+				Attributed: t.Attributed, Unexplained: t.Unexplained, Skipped: t.Skipped}
+		}
 		for _, r := range s.Rules {
 			st := Ran
 			for v := Ran; v <= CannotCheck; v++ {

@@ -232,67 +232,97 @@ func (set *Set) name(addr uint64) string {
 	return loc.String()
 }
 
-// model builds the loader model's input from the dump and runs it.
-func (set *Set) model(a *Analysis) (*LoaderModel, error) {
-	p, m := set.Prog, a.Module
+// KoImage returns the module's .ko image as the loader saw it: for a
+// livepatch module, with the .klp.rela sections the kernel kept in memory
+// merged in (an unconverted .ko lacks them). Nil without a .ko.
+func (set *Set) KoImage(a *Analysis) *KoImage {
+	if a.Debuginfo == nil {
+		return nil
+	}
 	img := *a.Debuginfo.Image
-	if m.Livepatch {
-		mem, err := KlpRelasFromMemory(p, m)
+	if a.Module.Livepatch {
+		mem, err := KlpRelasFromMemory(set.Prog, a.Module)
 		if err != nil {
-			a.Warnings = append(a.Warnings, err.Error())
+			img.Warnings = append(img.Warnings[:len(img.Warnings):len(img.Warnings)], err.Error())
 		}
 		img.MergeKlp(mem)
 	}
+	return &img
+}
+
+// Resolve is resolve_symbol() for module a: the address an undefined
+// symbol of a resolves to. find_symbol()'s order: vmlinux's exports (each
+// has a __ksymtab_NAME symbol), then other modules' (exports.go); then,
+// for symbol tables without __ksymtab_ symbols, the vmlinux symbol of that
+// name. askedExports reports whether other modules' exports were read.
+func (set *Set) Resolve(a *Analysis, name string) (addr uint64, ok bool, askedExports bool) {
+	p := set.Prog
+	s, inVmlinux := p.Syms.ByName(name)
+	if _, exp := p.Syms.ByName("__ksymtab_" + name); exp && inVmlinux {
+		return s.Addr, true, false
+	}
+	if addr, ok := set.exported(a, name); ok {
+		return addr, true, true
+	}
+	return s.Addr, inVmlinux, true
+}
+
+// ResolveKlp is klp_find_object_symbol(): NAME in OBJ ("vmlinux" or a
+// loaded module) at position POS (0: the only one); ok false when the
+// object is not loaded or has no such symbol.
+func (set *Set) ResolveKlp(obj, name string, pos uint64) (uint64, bool) {
+	var t *symbols.Table
+	if obj == "vmlinux" {
+		t = set.Prog.Syms
+	} else if o := set.Find(obj); o != nil {
+		t = o.Syms
+	}
+	if t == nil {
+		return 0, false
+	}
+	all := t.AllByName(name)
+	switch {
+	case len(all) == 0:
+		return 0, false
+	case pos == 0 || len(all) == 1:
+		return all[0].Addr, true
+	case int(pos) <= len(all):
+		return all[pos-1].Addr, true
+	}
+	return 0, false
+}
+
+// KlpObjectsApplied lists the .klp.rela.MODULE objects of img whose
+// relocations klp_init_object_loaded() applied: every target module loaded
+// now (in the order the image names them).
+func (set *Set) KlpObjectsApplied(img *KoImage) []string {
+	var out []string
+	for _, r := range img.Relas {
+		if r.Livepatch && r.Object != "vmlinux" && set.Find(r.Object) != nil {
+			out = appendOnce(out, r.Object)
+		}
+	}
+	return out
+}
+
+// model builds the loader model's input from the dump and runs it.
+func (set *Set) model(a *Analysis) (*LoaderModel, error) {
+	p, m := set.Prog, a.Module
+	img := set.KoImage(a)
 	a.Warnings = append(a.Warnings, img.Warnings...)
 	askedExports := false
 	in := LoaderInput{
-		Ko: &img, Features: set.Features, Sections: m.SectionMap(),
-		// find_symbol()'s order: vmlinux's exports (each has a
-		// __ksymtab_NAME symbol), then other modules' (exports.go); then,
-		// for symbol tables without __ksymtab_ symbols, the vmlinux
-		// symbol of that name.
+		Ko: img, Features: set.Features, Sections: m.SectionMap(),
 		Resolve: func(name string) (uint64, bool) {
-			s, inVmlinux := p.Syms.ByName(name)
-			if _, exp := p.Syms.ByName("__ksymtab_" + name); exp && inVmlinux {
-				return s.Addr, true
-			}
-			askedExports = true
-			if addr, ok := set.exported(a, name); ok {
-				return addr, true
-			}
-			return s.Addr, inVmlinux
+			addr, ok, asked := set.Resolve(a, name)
+			askedExports = askedExports || asked
+			return addr, ok
 		},
-		ResolveKlp: func(obj, name string, pos uint64) (uint64, bool) {
-			var t *symbols.Table
-			if obj == "vmlinux" {
-				t = p.Syms
-			} else if o := set.Find(obj); o != nil {
-				t = o.Syms
-			}
-			if t == nil {
-				return 0, false
-			}
-			all := t.AllByName(name)
-			switch {
-			case len(all) == 0:
-				return 0, false
-			case pos == 0 || len(all) == 1:
-				return all[0].Addr, true
-			case int(pos) <= len(all):
-				return all[pos-1].Addr, true
-			}
-			return 0, false
-		},
-		FtraceCaller:     symAddr(p, "ftrace_caller"),
-		FtraceRegsCaller: symAddr(p, "ftrace_regs_caller"),
-		KernelTOC:        kernelTOC(p),
-	}
-	// klp_init_object_loaded() applies .klp.rela.MODULE.* for every target
-	// module that is loaded while the patch is enabled.
-	for _, r := range img.Relas {
-		if r.Livepatch && r.Object != "vmlinux" && set.Find(r.Object) != nil {
-			in.KlpObjectsApplied = appendOnce(in.KlpObjectsApplied, r.Object)
-		}
+		ResolveKlp:        set.ResolveKlp,
+		FtraceCaller:      symAddr(p, "ftrace_caller"),
+		FtraceRegsCaller:  symAddr(p, "ftrace_regs_caller"),
+		KernelTOC:         kernelTOC(p),
+		KlpObjectsApplied: set.KlpObjectsApplied(img),
 	}
 	model, err := ModelLoader(in)
 	if askedExports {

@@ -73,7 +73,9 @@ var slotKind = map[string]string{"call": "call", "ftrace": "ftrace|tramp|tramp_r
 // core_layout, .stubs sizes as that get_stubs_size() computes them, every
 // slot's kind and target, and the loader model reproducing .stubs word
 // for word (no slot mismatches) — all against the dump's truth.json.
-func TestGenerationASentinel61(t *testing.T) { checkGenerationA(t, "../testdata/example/deb12-6.1", true) }
+func TestGenerationASentinel61(t *testing.T) {
+	checkGenerationA(t, "../testdata/example/deb12-6.1", true)
+}
 
 // TestGenerationASentinel612: Debian 13's 6.12 kernel, the same loader
 // generation with mem[] (6.4+) and patchable function entries (no _mcount

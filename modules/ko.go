@@ -174,7 +174,7 @@ func KlpRelasFromMemory(p *kernel.Program, m *Module) ([]RelaSection, error) {
 	syms := make([]KoSymbol, n)
 	for i := range syms {
 		b := raw[i*24:]
-		syms[i] = KoSymbol{Index: i, Shndx: elf.SectionIndex(o.Uint16(b[6:])), Value: o.Uint64(b[8:]), Binding: elf.ST_BIND(b[4])}
+		syms[i] = KoSymbol{Index: i, Shndx: elf.SectionIndex(o.Uint16(b[6:])), Value: o.Uint64(b[8:]), Binding: elf.ST_BIND(b[4]), Other: b[5]}
 		if nameOff := o.Uint32(b); nameOff != 0 && strtab != 0 {
 			if nb, err := p.Read(strtab+uint64(nameOff), 128); err == nil {
 				if j := bytes.IndexByte(nb, 0); j >= 0 {

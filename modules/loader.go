@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/reloc"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +70,7 @@ type KoSymbol struct {
 	Shndx   elf.SectionIndex
 	Value   uint64
 	Binding elf.SymBind
+	Other   uint8 // st_other (ppc64 ELFv2: the local entry offset)
 }
 
 // Rela is one relocation of a RELA section.
@@ -156,7 +158,7 @@ func ReadKo(name string, f *elf.File) (*KoImage, error) {
 	img.Symbols = make([]KoSymbol, 0, len(syms)+1)
 	img.Symbols = append(img.Symbols, KoSymbol{})
 	for i, s := range syms {
-		img.Symbols = append(img.Symbols, KoSymbol{Index: i + 1, Name: s.Name, Shndx: s.Section, Value: s.Value, Binding: elf.ST_BIND(s.Info)})
+		img.Symbols = append(img.Symbols, KoSymbol{Index: i + 1, Name: s.Name, Shndx: s.Section, Value: s.Value, Binding: elf.ST_BIND(s.Info), Other: s.Other})
 	}
 	for i, s := range f.Sections {
 		if i == 0 || s.Type != elf.SHT_RELA {
@@ -361,9 +363,7 @@ func (k SlotKind) IsStub() bool {
 // stubs to these targets use the kernel TOC from the PACA
 // (create_ftrace_stub()), because r2 may not hold the module's TOC at a
 // profiling call.
-func isMprofileFtraceCall(name string) bool {
-	return name == "_mcount" || name == "ftrace_caller" || name == "ftrace_regs_caller"
-}
+func isMprofileFtraceCall(name string) bool { return reloc.IsMprofileFtraceCall(name) }
 
 // ExpectedStub is one stub the correct loader writes.
 type ExpectedStub struct {

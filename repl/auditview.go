@@ -150,6 +150,14 @@ func WriteDumpResult(w io.Writer, r *audit.DumpResult, verbose bool) {
 	}
 	if verbose {
 		writeCoverage(w, r)
+		for _, c := range r.Coverage {
+			if c.Text != nil {
+				fmt.Fprintf(w, "   %-24s %s\n", c.Subject, c.Text.TextLine())
+			}
+		}
+	}
+	if t := audit.TextTotals(r.Coverage); t != nil {
+		fmt.Fprintf(w, "   %s\n", t.TextLine())
 	}
 	fmt.Fprintf(w, "   coverage: %s\n\n", strings.ReplaceAll(r.CoverageLine(), "\n", "\n   "))
 }

@@ -2,6 +2,7 @@ package repl
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
@@ -9,6 +10,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
 
 // maxDisInsns bounds one dis command.
@@ -31,6 +33,9 @@ type DisLine struct {
 	OOLField  string `json:"ool_field,omitempty"`  // ftrace_op, insn[1]
 	InStubs   bool   `json:"in_stubs,omitempty"`
 	Mark      string `json:"mark,omitempty"` // "<< reason" where the words contradict the model
+	// ELFDiff, where the word differs from the ELF file (package
+	// textcheck), says which mechanism explains it, or "unexplained".
+	ELFDiff string `json:"elf_diff,omitempty"`
 	// File and Line: the source position (dis -l), from the DWARF line
 	// table of the vmlinux or the module's .ko.
 	File  string `json:"file,omitempty"`
@@ -236,6 +241,18 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 		if site := s.ftraceSite(pc); site != "" {
 			l.Comment = strings.TrimSpace(l.Comment + " " + site)
 		}
+		if d, ok := s.elfDiff(pc); ok {
+			l.ELFDiff = "unexplained"
+			if d.Explained != nil {
+				l.ELFDiff = fmt.Sprintf("%s: %s (%s)", d.Explained.Mech, d.Explained.Why, d.Explained.Mirrors)
+				l.Comment = strings.TrimSpace(l.Comment + " [≠ELF: " + string(d.Explained.Mech) + "]")
+			} else if by := s.Report().TextAttributedTo(d.Addr); by != "" {
+				l.ELFDiff = "unexplained by any text mechanism; part of the " + by + " finding"
+				l.Comment = strings.TrimSpace(l.Comment + " [≠ELF: see " + by + "]")
+			} else {
+				l.Comment = strings.TrimSpace(l.Comment + " [≠ELF: unexplained]")
+			}
+		}
 		// addis rt,ra,HI: remember rt = base(ra) + HI<<16 when base known.
 		op := w >> 26
 		rt, ra := int(w>>21&31), int(w>>16&31)
@@ -414,4 +431,25 @@ func (s *Session) addSourceLines(c *Call, lines []DisLine) {
 			l.File, l.Line = sl.File, sl.Line
 		}
 	}
+}
+
+// elfDiff returns the text difference (package textcheck, through the
+// analysis: computed once, by the audit the marks come from) holding pc.
+func (s *Session) elfDiff(pc uint64) (textcheck.Diff, bool) {
+	set := s.Modules()
+	m := set.ByAddr(pc)
+	if m == nil {
+		if _, _, ok := s.Prog.Syms.ByAddr(pc); !ok {
+			return textcheck.Diff{}, false
+		}
+	}
+	if m != nil && m.Debuginfo == nil {
+		return textcheck.Diff{}, false
+	}
+	r := s.A.Text(m)
+	i := sort.Search(len(r.Diffs), func(i int) bool { return r.Diffs[i].Addr+uint64(len(r.Diffs[i].Found)) > pc })
+	if i < len(r.Diffs) && r.Diffs[i].Addr <= pc {
+		return r.Diffs[i], true
+	}
+	return textcheck.Diff{}, false
 }

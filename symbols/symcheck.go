@@ -169,6 +169,12 @@ func (f *ELFFile) checkSymbols() *SymtabReport {
 			if n.Addr == s.Addr {
 				continue // an alias
 			}
+			if s.Section == ".BTF_ids" && n.Section == ".BTF_ids" {
+				// BTF_SET_START/BTF_SET8_START (include/linux/btf_ids.h)
+				// size a set's symbol over the IDs that follow it: nested
+				// by design.
+				continue
+			}
 			// Either may be the damaged one: s's size grown, or n's
 			// address moved into s.
 			s.Suspect |= SymOverlaps

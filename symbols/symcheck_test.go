@@ -233,3 +233,32 @@ func TestSymtabReport(t *testing.T) {
 		}
 	}
 }
+
+// TestBTFIDSetsNotSuspect: Debian 13's 6.12 vmlinux (its symbol table, as
+// the example in testdata/example/deb13-6.12 keeps it) has BTF ID sets in
+// .BTF_ids whose symbols span the IDs after them (BTF_SET8_START in
+// include/linux/btf_ids.h): nested by design, not damage. Before the
+// exemption, 76 of them were reported suspect on this intact file.
+func TestBTFIDSetsNotSuspect(t *testing.T) {
+	plain, err := container.Open(filepath.Join("..", "testdata", "example", "deb13-6.12", "vmlinux.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenELF(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sets := 0
+	for _, s := range f.Symbols {
+		if s.Section == ".BTF_ids" && s.Size > 8 {
+			sets++
+		}
+	}
+	if sets == 0 {
+		t.Fatal("no BTF ID set in .BTF_ids: the test lost its subject")
+	}
+	if r := f.SymtabReport; r != nil {
+		t.Errorf("intact vmlinux reported suspect: %v", r)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -83,6 +84,7 @@ func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kerne
 	tr.Sizeof("struct ftrace_ool_stub")
 	tr.Offsetof("struct paca_struct", "kernel_toc")
 	tr.Offsetof("struct cpu_spec", "mmu_features")
+	tr.Offsetof("struct uts_namespace", "name.release") // the VMCOREINFO cross-check
 	tr.EnumConstant("PAGE_SHIFT")
 	// enum mod_mem_type, for views that index mod->mem[] by name
 	// ("mem[MOD_TEXT]").
@@ -116,7 +118,14 @@ func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kerne
 	}
 	if withFtrace {
 		a := analysis.FromSet(set)
-		triage.Explain(a, audit.Run(a, audit.Options{Subjects: subjects}))
+		// The vmlinux's text is not kept (the minimal vmlinux has none:
+		// its executable sections are SHT_NOBITS), the modules' is.
+		triage.Explain(a, audit.Run(a, audit.Options{Subjects: subjects, Skip: []string{"TEXT-UNEXPLAINED"}}))
+		for _, m := range set.Modules {
+			if len(subjects) == 0 || slices.Contains(subjects, m.Module.Name) {
+				a.Text(m)
+			}
+		}
 		// mod -t's letters.
 		p.Taints()
 		// The ftrace ring buffer (trace, and why's last events).

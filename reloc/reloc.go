@@ -1,0 +1,74 @@
+package reloc
+
+import (
+	"debug/elf"
+	"fmt"
+)
+
+// Rela is one Elf64_Rela.
+type Rela struct {
+	Off    uint64
+	Type   uint32
+	Sym    uint32
+	Addend int64
+}
+
+// Symbol is one Elf64_Sym as simplify_symbols() (kernel/module/main.c)
+// leaves it: Value is the resolved address for defined, undefined
+// (resolve_symbol()) and livepatch (klp_resolve_symbols()) symbols.
+type Symbol struct {
+	Name  string
+	Shndx elf.SectionIndex
+	Value uint64
+	Other uint8 // st_other: on ppc64 ELFv2, the local entry offset
+	// Unresolved: no value is known (the caller could not resolve it); a
+	// relocation against it is an error.
+	Unresolved bool
+}
+
+// SHN_LIVEPATCH marks symbols that klp_resolve_symbols() resolves
+// (include/uapi/linux/elf.h).
+const SHN_LIVEPATCH elf.SectionIndex = 0xff20
+
+// Section is the bytes of one section being relocated, at the address the
+// module loader gave it.
+type Section struct {
+	Name string
+	Addr uint64
+	Data []byte
+}
+
+// Write is what one relocation wrote.
+type Write struct {
+	Off  uint64 // in the target section
+	Len  int
+	Type uint32
+	Sym  uint32
+	// SymName is the symbol's name; Value is S + A.
+	SymName string
+	Value   uint64
+	// Stub is, for a call to an external function, the .stubs address the
+	// branch goes to (stub_for_addr()).
+	Stub uint64
+	// RestoreR2: the write is restore_r2()'s `ld r2,R2_STACK_OFFSET(r1)` in
+	// the slot after a call through a stub.
+	RestoreR2 bool
+}
+
+// Error is a relocation the kernel would have refused, or one the caller's
+// inputs cannot satisfy.
+type Error struct {
+	Section string
+	Off     uint64
+	Type    string
+	Sym     string
+	Msg     string
+	// NoStub: a call to an external function whose stub the caller could
+	// not place (Stub returned an error); Value is the call's target.
+	NoStub bool
+	Value  uint64
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s+%#x: %s against %q: %s", e.Section, e.Off, e.Type, e.Sym, e.Msg)
+}

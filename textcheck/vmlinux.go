@@ -1,0 +1,201 @@
+package textcheck
+
+import (
+	"debug/elf"
+	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/ppc64"
+	"sort"
+	"strings"
+)
+
+// Vmlinux compares the vmlinux's text in the dump with its ELF file.
+func (e *Env) Vmlinux() *Result {
+	e.load()
+	r := &Result{Owner: "vmlinux"}
+	p := e.Prog
+	if p.Vmlinux == nil || p.Vmlinux.File == nil {
+		r.Incomplete = append(r.Incomplete, "no vmlinux file")
+		return r
+	}
+	f := p.Vmlinux.File
+	if f.Machine != elf.EM_PPC64 {
+		r.Incomplete = append(r.Incomplete, fmt.Sprintf("text model covers ppc64, not %v", f.Machine))
+		return r
+	}
+	img := &Image{Owner: "vmlinux", Order: f.ByteOrder}
+	initBegin, _ := p.SymbolAddr("__init_begin")
+	initEnd, _ := p.SymbolAddr("__init_end")
+	var nobits []string
+	for i, s := range f.Sections {
+		if i > 0 && s.Type == elf.SHT_NOBITS && s.Flags&elf.SHF_EXECINSTR != 0 && s.Size > 0 {
+			nobits = append(nobits, s.Name)
+		}
+		if i == 0 || s.Flags&elf.SHF_ALLOC == 0 || s.Type != elf.SHT_PROGBITS {
+			continue
+		}
+		exec := s.Flags&elf.SHF_EXECINSTR != 0
+		if !exec && !strings.HasSuffix(s.Name, "_fixup") {
+			continue
+		}
+		if s.Size > maxTextBytes {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %d bytes, past the bound", s.Name, s.Size))
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s at offset %#x: %v", s.Name, s.Offset, err))
+			continue
+		}
+		is := &ImageSection{Index: i, Name: s.Name, Addr: s.Addr, Orig: data, Want: data, Exec: exec}
+		switch {
+		case !exec:
+			is.Skip = "table, not text"
+		case strings.HasPrefix(s.Name, ".init") || initBegin < initEnd && s.Addr >= initBegin && s.Addr < initEnd:
+			is.Skip = "init memory, freed after boot (free_initmem())"
+		default:
+			is.Compare = true
+		}
+		img.Sections = append(img.Sections, is)
+	}
+	for _, n := range nobits {
+		r.Sections = append(r.Sections, SectionResult{Name: n, Skip: "no bytes in the file (SHT_NOBITS: a debuginfo-only or trimmed vmlinux)"})
+	}
+	compared := false
+	for _, s := range img.Sections {
+		compared = compared || s.Compare
+	}
+	if !compared {
+		r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s holds no text to compare (executable sections without bytes: %s)", p.VmlinuxPath(), strings.Join(nobits, ", ")))
+		return r
+	}
+	cs := newCandidates()
+	inText := func(addr uint64) bool {
+		s := img.SectionAt(addr)
+		return s != nil && s.Compare
+	}
+	if e.Ftrace != nil {
+		ftraceCandidates(e, "", img, cs)
+	} else {
+		why := "no ftrace state"
+		if e.FtraceErr != nil {
+			why = e.FtraceErr.Error()
+		}
+		n, err := vmlinuxFtraceFallback(e, f, cs)
+		if err != nil {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s), and the call-site table not either: %v", why, err))
+		} else {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s): the %d call sites of __mcount_loc, and the OOL stub arrays, accept any ftrace state", why, n))
+		}
+	}
+	start, err1 := p.SymbolAddr("__start___jump_table")
+	stop, err2 := p.SymbolAddr("__stop___jump_table")
+	switch {
+	case err1 != nil || err2 != nil || stop == start:
+		// no jump labels in this kernel (CONFIG_JUMP_LABEL off): nothing to model
+	case stop < start || stop-start > 64<<20:
+		r.Incomplete = append(r.Incomplete, fmt.Sprintf("__jump_table bounds %#x..%#x not believed", start, stop))
+	case e.jlErr != nil:
+		r.Incomplete = append(r.Incomplete, "jump labels not modelled: "+e.jlErr.Error())
+	default:
+		if b, err := readFile(f, start, int(stop-start)); err == nil {
+			jumpCandidates(e, img.Order, parseJumpTable(e.jl, img.Order, start, b), inText, cs)
+		} else {
+			r.Incomplete = append(r.Incomplete, "__jump_table: "+err.Error())
+		}
+	}
+	applyFixups(img, e.features, cs, r)
+	kprobeCandidates(e, inText, cs)
+	securityCandidates(e, func(addr uint64, n int) ([]byte, error) { return readFile(f, addr, n) }, cs, r)
+	oolStubCandidates(e, img.Order, cs)
+	ftraceTextCandidates(e, cs)
+	dataInText(e, cs)
+	optinsnCandidates(e, cs)
+
+	for _, s := range img.Sections {
+		if !s.Exec {
+			continue
+		}
+		sr := SectionResult{Name: s.Name, Addr: s.Addr, Size: uint64(len(s.Want)), Compared: s.Compare, Skip: s.Skip}
+		if s.Compare {
+			found, skip, faults := readText(p, s.Addr, len(s.Want))
+			sr.Faults = faults
+			for _, f := range faults {
+				r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %s", s.Name, f))
+			}
+			compareSection(r, s.Name, s.Addr, s.Want, found, skip, 4, cs)
+		}
+		r.Sections = append(r.Sections, sr)
+	}
+	sort.SliceStable(r.Diffs, func(i, j int) bool { return r.Diffs[i].Addr < r.Diffs[j].Addr })
+	return r
+}
+
+// readFile reads [addr, addr+n) of the ELF file's loaded image.
+func readFile(f *elf.File, addr uint64, n int) ([]byte, error) {
+	for _, s := range f.Sections {
+		if s.Flags&elf.SHF_ALLOC == 0 || s.Type == elf.SHT_NOBITS || addr < s.Addr || addr-s.Addr+uint64(n) > s.Size {
+			continue
+		}
+		b := make([]byte, n)
+		if _, err := s.ReadAt(b, int64(addr-s.Addr)); err != nil {
+			return nil, fmt.Errorf("%s+%#x: %w", s.Name, addr-s.Addr, err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("%#x..%#x lies in no section of the file", addr, addr+uint64(n))
+}
+
+// vmlinuxFtraceFallback: without the ftrace records, the vmlinux's call
+// sites are the __start_mcount_loc..__stop_mcount_loc table of its file
+// (each a site address), and its OOL stub arrays (ftrace_ool_stub_text
+// and _end, zeros in the file, written at boot) may hold anything ftrace
+// writes: Loose claims.
+func vmlinuxFtraceFallback(e *Env, f *elf.File, cs *candidates) (int, error) {
+	p := e.Prog
+	o := p.Order
+	start, err1 := p.SymbolAddr("__start_mcount_loc")
+	stop, err2 := p.SymbolAddr("__stop_mcount_loc")
+	if err1 != nil || err2 != nil || stop < start || stop-start > 64<<20 {
+		return 0, fmt.Errorf("no __start_mcount_loc..__stop_mcount_loc")
+	}
+	b, err := readFile(f, start, int(stop-start))
+	if err != nil {
+		return 0, err
+	}
+	ftraceWord := func(x []byte) bool {
+		w := o.Uint32(x)
+		return w == ppc64.PPC_RAW_NOP || w == ppc64.PPC_RAW_MFLR_R0 || w>>26 == 18
+	}
+	n := 0
+	for off := 0; off+8 <= len(b); off += 8 {
+		site := o.Uint64(b[off:])
+		if site == 0 {
+			continue
+		}
+		n++
+		for _, a := range []uint64{site - 4, site, site + 4} {
+			cs.add(&Candidate{Addr: a, Len: 4, Match: ftraceWord, Loose: true, Mech: MechFtrace,
+				Why: "an ftrace call site of __mcount_loc, its record not read: a nop, mflr r0 or a branch", Mirrors: "ftrace_init_nop()/ftrace_make_call()"})
+		}
+	}
+	for _, arr := range []string{"ftrace_ool_stub_text", "ftrace_ool_stub_text_end"} {
+		base, err1 := p.SymbolAddr(arr)
+		ca, err2 := p.SymbolAddr(arr + "_count")
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		cb, err := readFile(f, ca, 4)
+		if err != nil {
+			continue
+		}
+		count := int(o.Uint32(cb))
+		if count <= 0 || count > 1<<20 {
+			continue
+		}
+		cs.add(&Candidate{Addr: base, Len: count * 24, Loose: true, Mech: MechOOLStub, Match: func([]byte) bool { return false },
+			MatchAt: func(uint64, []byte) bool { return true },
+			Why:     arr + ": OOL stubs written at boot, their records not read", Mirrors: "ftrace_init_ool_stub()"})
+	}
+	return n, nil
+}
