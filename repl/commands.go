@@ -8,13 +8,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
 // builtinCommands is the command table. Adding a command is one entry here
 // (or one Register call from another package).
 func builtinCommands() []Command {
-	return []Command{
+	return append(crashCommands(), []Command{
 		{Name: "help", Aliases: []string{"h", "?"}, Usage: "help [COMMAND]", Complete: CompleteCommand,
 			Help: "List the commands, or describe one.", Run: cmdHelp},
 		{Name: "quit", Aliases: []string{"q", "exit"}, Usage: "quit",
@@ -43,8 +42,8 @@ func builtinCommands() []Command {
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("o", false, "show member offsets")
 			}, Run: cmdWhatis},
-		{Name: "p", Aliases: []string{"print"}, Usage: "p [-x|-d] EXPR", Complete: CompleteSymbol,
-			Help: "Print an expression: a variable, `*ptr`, member paths (`var.m`, `var->m`, `a[2]`), casts `(struct module *)ADDR`, `((struct module *)ADDR)->arch`, and `sizeof(TYPE)` or `sizeof EXPR`.",
+		{Name: "p", Aliases: []string{"print"}, Usage: "p[/x|/d] [-x|-d] EXPR", Complete: CompleteSymbol,
+			Help: "Print a C expression (package cexpr): vmlinux variables, enumeration constants, symbols without type (`MODULE:NAME`, `MODULE:.stubs`, functions: take their address with &), casts `(struct module *)ADDR`, `->`, `.`, `[]`, unary `&` and `*`, + - * / % << >> & | ^ ~ ! && || ?: and comparisons with C's conversions, `sizeof(TYPE)` and `sizeof EXPR`.\nObjects print as crash prints them (pointers and unsigned words in hexadecimal, counts in decimal); a pointer value as `(TYPE) 0x… <symbol>`. `p/x` or -x prints every integer in hexadecimal, `p/d` or -d in decimal. Quote an expression holding ` > ` (or parenthesise it): a blank `>` is a redirection.",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("x", false, "integers in hexadecimal")
 				fs.Bool("d", false, "integers in decimal")
@@ -153,7 +152,7 @@ func builtinCommands() []Command {
 				fs.Bool("tasks", false, "every task's patch_state and livepatched code on its stack")
 				jsonFlag(fs)
 			}, Run: cmdKlp},
-	}
+	}...)
 }
 
 func jsonFlag(fs *flag.FlagSet) { fs.Bool("json", false, "print JSON") }
@@ -304,7 +303,6 @@ func cmdStruct(c *Call, kind string) error {
 		return &UsageError{Cmd: kind, Msg: "want NAME[.member] [ADDR] [COUNT]"}
 	}
 	sp := parseStructSpec(kind, pos[0])
-	hex := boolFlag(fs, "x") || (c.S.radix == 16 && !boolFlag(fs, "d"))
 	if len(pos) == 1 {
 		t, err := c.S.Prog.Types.Lookup(sp.Type)
 		if err != nil {
@@ -333,7 +331,7 @@ func cmdStruct(c *Call, kind string) error {
 			return err
 		}
 	}
-	return c.S.printStruct(c, sp, addr, count, hex, boolFlag(fs, "o"))
+	return c.S.printStruct(c, sp, addr, count, c.S.numFormat(fs), boolFlag(fs, "o"))
 }
 
 func cmdWhatis(c *Call) error {
@@ -356,183 +354,6 @@ func cmdWhatis(c *Call) error {
 	}
 	c.Printf("%s;\n", declare(pos[0], t))
 	return nil
-}
-
-func cmdPrint(c *Call) error {
-	fs := c.Flags()
-	pos, err := c.Parse(fs)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		return &UsageError{Cmd: "p", Msg: "want an expression"}
-	}
-	expr := strings.Join(pos, " ")
-	hex := boolFlag(fs, "x") || (c.S.radix == 16 && !boolFlag(fs, "d"))
-	if arg, ok := sizeofArg(expr); ok {
-		n, err := c.S.sizeof(arg)
-		if err != nil {
-			return err
-		}
-		if hex {
-			c.Printf("%s = %#x\n", expr, n)
-		} else {
-			c.Printf("%s = %d\n", expr, n)
-		}
-		return nil
-	}
-	o, err := c.S.evalExpr(expr)
-	if err != nil {
-		return err
-	}
-	pr := c.S.newPrinter(hex)
-	o = pr.rebase(o)
-	c.Printf("%s = %s\n", expr, pr.value(o, 0, 0))
-	return nil
-}
-
-// sizeofArg recognises "sizeof(X)" and "sizeof X".
-func sizeofArg(expr string) (string, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(expr), "sizeof")
-	if !ok {
-		return "", false
-	}
-	rest = strings.TrimSpace(rest)
-	if strings.HasPrefix(rest, "(") && strings.HasSuffix(rest, ")") {
-		return strings.TrimSpace(rest[1 : len(rest)-1]), true
-	}
-	if rest != "" && rest != expr {
-		return rest, true
-	}
-	return "", false
-}
-
-// sizeof is C's sizeof of a type name ("struct module", "u64", a pointer
-// "struct module *") or of an expression p evaluates.
-func (s *Session) sizeof(arg string) (int64, error) {
-	if strings.HasSuffix(arg, "*") {
-		return s.Prog.PtrSize, nil
-	}
-	if t, err := s.lookupType(arg); err == nil {
-		if n := s.typeSize(t); n >= 0 {
-			return n, nil
-		}
-		if n := s.typeSize(s.complete(t)); n >= 0 { // a declaration
-			return n, nil
-		}
-		return 0, fmt.Errorf("p: sizeof(%s): incomplete type", arg)
-	}
-	o, err := s.evalExpr(arg)
-	if err != nil {
-		return 0, fmt.Errorf("p: sizeof(%s): neither a type nor an expression: %w", arg, err)
-	}
-	return o.Size(), nil
-}
-
-// evalExpr evaluates p's small expression language.
-func (s *Session) evalExpr(expr string) (kernel.Object, error) {
-	expr = strings.TrimSpace(expr)
-	derefs := 0
-	for strings.HasPrefix(expr, "*") {
-		derefs++
-		expr = strings.TrimSpace(expr[1:])
-	}
-	var o kernel.Object
-	var rest string
-	switch {
-	case strings.HasPrefix(expr, "(("):
-		// ((TYPE *)ADDR)rest
-		end := strings.IndexByte(expr, ')')
-		typ := expr[2:end]
-		close := strings.IndexByte(expr[end+1:], ')')
-		if close < 0 {
-			return kernel.Object{}, fmt.Errorf("p: unbalanced parentheses in %q", expr)
-		}
-		addrS := strings.TrimSpace(expr[end+1 : end+1+close])
-		rest = strings.TrimSpace(expr[end+2+close:])
-		po, err := s.castPointer(typ, addrS)
-		if err != nil {
-			return kernel.Object{}, err
-		}
-		o = po
-	case strings.HasPrefix(expr, "("):
-		end := strings.IndexByte(expr, ')')
-		if end < 0 {
-			return kernel.Object{}, fmt.Errorf("p: unbalanced parentheses in %q", expr)
-		}
-		po, err := s.castPointer(expr[1:end], strings.TrimSpace(expr[end+1:]))
-		if err != nil {
-			return kernel.Object{}, err
-		}
-		o = po
-	default:
-		name := expr
-		if i := strings.IndexAny(expr, ".-["); i > 0 {
-			name, rest = expr[:i], expr[i:]
-		}
-		v, err := s.Prog.Variable(name)
-		if err != nil {
-			return kernel.Object{}, err
-		}
-		o = v
-	}
-	if rest != "" {
-		if strings.HasPrefix(rest, "->") || strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "[") {
-			m, err := o.Member(strings.TrimPrefix(rest, "."))
-			if strings.HasPrefix(rest, "[") {
-				m, err = indexPath(o, rest)
-			}
-			if err != nil {
-				return kernel.Object{}, err
-			}
-			o = m
-		} else {
-			return kernel.Object{}, fmt.Errorf("p: cannot parse %q", rest)
-		}
-	}
-	for range derefs {
-		d, err := o.Deref()
-		if err != nil {
-			return kernel.Object{}, err
-		}
-		o = d
-	}
-	return o, nil
-}
-
-func indexPath(o kernel.Object, rest string) (kernel.Object, error) {
-	j := strings.IndexByte(rest, ']')
-	if j < 0 {
-		return kernel.Object{}, fmt.Errorf("unbalanced [ in %q", rest)
-	}
-	n, err := parseNum(rest[1:j])
-	if err != nil {
-		return kernel.Object{}, err
-	}
-	e, err := o.Index(int64(n))
-	if err != nil {
-		return kernel.Object{}, err
-	}
-	if r := rest[j+1:]; r != "" {
-		return e.Member(strings.TrimPrefix(r, "."))
-	}
-	return e, nil
-}
-
-// castPointer makes the pointer object (TYPE *)ADDR: a pointer-typed
-// object whose Deref is TYPE at ADDR. It is modelled as the pointee with
-// one Deref pending, which Member handles transparently.
-func (s *Session) castPointer(typ, addrS string) (kernel.Object, error) {
-	typ = strings.TrimSpace(typ)
-	if !strings.HasSuffix(typ, "*") {
-		return kernel.Object{}, fmt.Errorf("p: only pointer casts are supported: (%s)", typ)
-	}
-	base := strings.TrimSpace(strings.TrimSuffix(typ, "*"))
-	addr, err := s.ParseAddr(addrS)
-	if err != nil {
-		return kernel.Object{}, err
-	}
-	return s.Prog.Object(base, addr)
 }
 
 // sortedKeys returns a map's keys sorted, for output that does not change
