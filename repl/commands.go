@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-
 )
 
 // builtinCommands is the command table. Adding a command is one entry here

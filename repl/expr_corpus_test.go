@@ -56,9 +56,9 @@ func TestPrintExprCorpus(t *testing.T) {
 		"p/x ((struct module *)" + mod + ")->arch.ool_stubs": "((struct module *)" + mod + ")->arch.ool_stubs = " + arch["ool_stubs"].(string) + " <klp_stub_bug:.stubs+0xc8>\n",
 		"p ((struct module *)" + mod + ")->arch.stub_count":  "((struct module *)" + mod + ")->arch.stub_count = " + strconv.Itoa(int(arch["stub_count"].(float64))) + "\n",
 		// truth's stub_slots[5]: the livepatch stub's magic ("stub") and funcdata
-		"p ((struct ppc64_stub_entry *)" + stubs + ")[5].magic":        "((struct ppc64_stub_entry *)" + stubs + ")[5].magic = " + slot5["magic"].(string) + "\n",
-		"p ((struct ppc64_stub_entry *)&klp_stub_bug:.stubs)[5].funcdata.addr": "((struct ppc64_stub_entry *)&klp_stub_bug:.stubs)[5].funcdata.addr = " + slot5["funcdata"].(string) + "\n",
-		"p (*(struct ftrace_ool_stub *)" + ool0["addr"].(string) + ").ftrace_op": "(*(struct ftrace_ool_stub *)" + ool0["addr"].(string) + ").ftrace_op = " + ool0["ftrace_op"].(string) + "\n",
+		"p ((struct ppc64_stub_entry *)" + stubs + ")[5].magic":                              "((struct ppc64_stub_entry *)" + stubs + ")[5].magic = " + slot5["magic"].(string) + "\n",
+		"p ((struct ppc64_stub_entry *)&klp_stub_bug:.stubs)[5].funcdata.addr":               "((struct ppc64_stub_entry *)&klp_stub_bug:.stubs)[5].funcdata.addr = " + slot5["funcdata"].(string) + "\n",
+		"p (*(struct ftrace_ool_stub *)" + ool0["addr"].(string) + ").ftrace_op":             "(*(struct ftrace_ool_stub *)" + ool0["addr"].(string) + ").ftrace_op = " + ool0["ftrace_op"].(string) + "\n",
 		"p sizeof(struct ppc64_stub_entry) * 5 + " + stubs + " == " + slot5["addr"].(string): "sizeof(struct ppc64_stub_entry) * 5 + " + stubs + " == " + slot5["addr"].(string) + " = 1\n",
 	} {
 		if got := run(t, s, line); got != want {
