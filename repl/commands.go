@@ -77,9 +77,13 @@ func builtinCommands() []Command {
 		{Name: "sys", Usage: "sys [--json]",
 			Help:  "The system, as crash's sys shows it: vmlinux and dump files, online CPUs (__num_online_cpus), the task count, init_uts_ns (nodename, release, version, machine), memory (_totalram_pages), load average (avenrun), the newest printk timestamp, and the panic or oops message when the log holds one.",
 			Flags: jsonFlag, Run: cmdSys},
-		{Name: "ps", Usage: "ps [--json]",
-			Help:  "List the tasks: every process on init_task.tasks and its threads, plus each CPU's current task (paca_ptrs[cpu]->__current; the idle tasks of CPUs other than 0 are on no list). `>` marks a task running on a CPU; ST is __state as /proc shows it (RU, IN, UN, ID, ST, TR, DE).",
-			Flags: jsonFlag, Run: cmdPs},
+		{Name: "ps", Usage: "ps [-k|-u] [--json] [PID|TASK|COMM...]",
+			Help: "List the tasks: every process on init_task.tasks and its threads, plus each CPU's current task (paca_ptrs[cpu]->__current; the idle tasks of CPUs other than 0 are on no list). `>` marks a task running on a CPU; PPID is real_parent->tgid; ST is __state as /proc shows it (RU, IN, UN, ID, ST, TR, DE); a kernel thread's name is in brackets.\nArguments select tasks as crash's ps does: a PID (decimal), a task_struct address (hexadecimal), or a command name (or a shell pattern: 'kworker/*'). -k keeps the kernel threads (PF_KTHREAD in task->flags), -u the user tasks.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("k", false, "only kernel threads")
+				fs.Bool("u", false, "only user tasks")
+				jsonFlag(fs)
+			}, Run: cmdPs},
 		{Name: "vtop", Usage: "vtop [--json] ADDR...", Complete: CompleteSymbol,
 			Help:  "Translate kernel virtual addresses as the kernel's page tables do: the linear map by arithmetic; above VMALLOC_START every level of the radix or hash walk (level, index, the entry's physical address and value); when the walk fails on a page-table page the dump lacks, the address by vm_struct->pages.",
 			Flags: jsonFlag, Run: cmdVtop},

@@ -16,5 +16,15 @@ func crashCommands() []Command {
 				fs.Bool("x", false, "(ignored: every base is printed)")
 				fs.Bool("d", false, "(ignored: every base is printed)")
 			}, Run: cmdEval},
+		{Name: "task", Usage: "task [-R MEMBER[,MEMBER]] [-x|-d] [PID|TASK|COMM...]", Complete: CompleteSymbol,
+			Help: "Print a task's task_struct as crash's task does, under a line naming its PID, address, CPU and command; -R prints only the members named (paths such as thread.ksp or se.on_rq).\nWithout an argument the task is the crashing one (as `why` finds it), else the task on CPU 0.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.String("R", "", "only these task_struct `MEMBER`s (comma-separated)")
+				fs.Bool("x", false, "integers in hexadecimal")
+				fs.Bool("d", false, "integers in decimal")
+			}, Run: cmdTask},
+		{Name: "foreach", Usage: "foreach [PID|TASK|COMM|STATE|kernel|user|active]... bt|task|ps [FLAGS]", Complete: CompleteSymbol,
+			Help: "Run bt, task or ps for every task, or for the tasks selected as crash's foreach selects them: PIDs, task addresses and command names (or patterns) are alternatives, as are states (RU IN UN ID ST TR DE ZO); `kernel` (kernel threads), `user` and `active` (running on a CPU) narrow the set. The command's own flags follow it (`foreach UN bt -l`, `foreach kworker/* task -R se.on_rq`).",
+			Run: cmdForeach},
 	}
 }
