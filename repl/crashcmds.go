@@ -25,6 +25,6 @@ func crashCommands() []Command {
 			}, Run: cmdTask},
 		{Name: "foreach", Usage: "foreach [PID|TASK|COMM|STATE|kernel|user|active]... bt|task|ps [FLAGS]", Complete: CompleteSymbol,
 			Help: "Run bt, task or ps for every task, or for the tasks selected as crash's foreach selects them: PIDs, task addresses and command names (or patterns) are alternatives, as are states (RU IN UN ID ST TR DE ZO); `kernel` (kernel threads), `user` and `active` (running on a CPU) narrow the set. The command's own flags follow it (`foreach UN bt -l`, `foreach kworker/* task -R se.on_rq`).",
-			Run: cmdForeach},
+			Run:  cmdForeach},
 	}
 }
