@@ -94,7 +94,7 @@ func recDesc(sc *ftrace.StubCheck) string {
 // checkFtraceSite: FTRACE-SITE.
 func checkFtraceSite(c *Check) {
 	if !c.Set.Features.OutOfLine {
-		c.CannotCheck("call sites without out-of-line stubs (mprofile-kernel) are not modelled")
+		checkMprofileSites(c)
 		return
 	}
 	arrs, _, ok := oolArrays(c)
@@ -301,5 +301,57 @@ func checkVmlinuxOpNull(c *Check) {
 		}
 		c.Report(Finding{Places: places, Mark: "ftrace_op NULL",
 			Message: fmt.Sprintf("vmlinux: %d of the %s stubs in use have ftrace_op = NULL%s: ftrace_init_nop() did not call ftrace_rec_set_nop_ops()", n, arr.Name, more)})
+	}
+}
+
+// checkMprofileSites: FTRACE-SITE on kernels without OOL stubs: each
+// record's `bl _mcount` site is a nop while disabled and a bl to the
+// module's trampoline stub (or the vmlinux's ftrace_caller) while
+// enabled, after mflr r0 (ftrace.SiteCheck).
+func checkMprofileSites(c *Check) {
+	st, ok := c.Ftrace()
+	if !ok {
+		return
+	}
+	owner := c.Subject
+	if owner == "vmlinux" {
+		owner = ""
+	}
+	n, unchecked := 0, 0
+	var why string
+	sites := st.SiteChecks(c.Set, owner)
+	for i := range sites {
+		sc := &sites[i]
+		r := sc.Record
+		n++
+		if sc.Unchecked != "" {
+			unchecked++
+			why = sc.Unchecked
+			continue
+		}
+		if !sc.Mismatch {
+			continue
+		}
+		flags := strings.Join(r.Flags.Names(), "|")
+		if flags == "" {
+			flags = "none"
+		}
+		words := []Word{{Addr: r.IP, Size: 4, Label: "site at rec->ip", Found: uint64(sc.Found), FoundAsm: ppc64.Disasm(sc.Found, r.IP),
+			HasExpected: true, Expected: uint64(sc.Want[0]), ExpectedAsm: sc.WantWhy}}
+		if !sc.PrevOK {
+			words = append(words, Word{Addr: r.IP - 4, Size: 4, Label: "rec->ip - 4", Found: uint64(sc.Prev), FoundAsm: ppc64.Disasm(sc.Prev, r.IP-4), ExpectedAsm: "mflr r0 (or std r0,16(r1))"})
+		}
+		c.Report(Finding{Places: []Place{{Kind: PlaceSite, Owner: r.Module, Addr: r.IP, Size: 4}}, Words: words,
+			Mark: "site not as its record says: " + sc.WantWhy + " expected",
+			Message: fmt.Sprintf("%s: the call site of %s+%#x (rec->ip %#x, flags %s) holds %s where the record's state needs %s",
+				c.Subject, r.Func, r.Off, r.IP, flags, ppc64.Disasm(sc.Found, r.IP), sc.WantWhy)})
+	}
+	switch {
+	case n == 0:
+		c.NotApplicable("no ftrace records")
+	case unchecked == n:
+		c.CannotCheck("none of the %d sites checked: %s", n, why)
+	case unchecked > 0:
+		c.Partial("%d of %d sites not checked: %s", unchecked, n, why)
 	}
 }

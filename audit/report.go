@@ -322,14 +322,26 @@ func (c *SubjectCoverage) Missing() []RuleCoverage {
 	return out
 }
 
-// CoverageLine is the one-line summary that ends the text report:
-// "16 modules: 16 fully checked; vmlinux and system fully checked" or which
-// rules could not run where and why, grouped.
+// CoverageLine is the summary that ends the text report: "16 modules: 16
+// fully checked; vmlinux fully checked; system fully checked", then one
+// line per reason something could not be checked, with the rules and
+// subjects it cost.
 func (r *Report) CoverageLine() string {
 	mods, full := 0, 0
 	others := map[string]bool{}
-	why := map[string][]string{} // "RULE: reason" -> subjects
+	type gap struct {
+		rules, subjects []string
+	}
+	gaps := map[string]*gap{}
 	var keys []string
+	add := func(list []string, x string) []string {
+		for _, y := range list {
+			if y == x {
+				return list
+			}
+		}
+		return append(list, x)
+	}
 	for i := range r.Coverage {
 		c := &r.Coverage[i]
 		isMod := c.Subject != "vmlinux" && c.Subject != "system"
@@ -345,11 +357,15 @@ func (r *Report) CoverageLine() string {
 			continue
 		}
 		for _, m := range c.Missing() {
-			k := m.Rule + " " + m.Status.String() + ": " + m.Reason
-			if _, ok := why[k]; !ok {
+			k := m.Status.String() + ": " + m.Reason
+			g, ok := gaps[k]
+			if !ok {
+				g = &gap{}
+				gaps[k] = g
 				keys = append(keys, k)
 			}
-			why[k] = append(why[k], c.Subject)
+			g.rules = add(g.rules, m.Rule)
+			g.subjects = add(g.subjects, c.Subject)
 		}
 	}
 	s := fmt.Sprintf("%d modules: %d fully checked", mods, full)
@@ -369,8 +385,8 @@ func (r *Report) CoverageLine() string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		subj := why[k]
-		s += fmt.Sprintf("\n  %s (%s)", k, list(subj, 6))
+		g := gaps[k]
+		s += fmt.Sprintf("\n  %s\n    [%s] on %s", k, strings.Join(g.rules, " "), list(g.subjects, 8))
 	}
 	return s
 }

@@ -122,6 +122,10 @@ var mutations = []mutation{
 		patch: func(t *testing.T, b *base, v *damage.Virt) {
 			must(t, v.PatchU64(b.slot(t, "klp_stub_bug", 5).Addr+32, 0xc0080000fff00000))
 		}},
+	{rule: "FTRACE-TRAMP", module: "modarch_dump", what: "mod->arch.tramp pointed at slot 0, a call stub",
+		patch: func(t *testing.T, b *base, v *damage.Virt) {
+			must(t, v.PatchU64(b.archAddr(t, "modarch_dump", "tramp"), b.slot(t, "modarch_dump", 0).Addr))
+		}},
 	{rule: "OOL-INSN", module: "modarch_dump", what: "ftrace_ool_stub[0].insn[1] (bl <tramp>) overwritten with a nop",
 		patch: func(t *testing.T, b *base, v *damage.Virt) {
 			o := b.set.Find("modarch_dump").Stubs.OOL[0]
@@ -272,6 +276,14 @@ func TestRuleMutations(t *testing.T) {
 	} else {
 		t.Errorf("seed 000 before the stub landed: want OOL-SENTINEL naming ppc64[1], got %+v", f)
 	}
+	// The sentinel-era rules fire on Debian 12's 6.1 kernel only.
+	TestGenerationAMutations(t)
+	deb61Examples.Range(func(k, v any) bool {
+		if _, ok := examples[k.(string)]; !ok {
+			examples[k.(string)] = v.(string)
+		}
+		return true
+	})
 	doc := rulesDoc(examples)
 	const path = "../docs/RULES.md"
 	if *update {

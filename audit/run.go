@@ -9,10 +9,26 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/stack"
 )
 
-// Options select rules.
+// Options select rules and subjects.
 type Options struct {
 	Only []string
 	Skip []string
+	// Subjects, when set, limits the audit to these modules (and
+	// "vmlinux", "system" when named): the others are not checked and
+	// have no coverage entry.
+	Subjects []string
+}
+
+func (o Options) subject(name string) bool {
+	if len(o.Subjects) == 0 {
+		return true
+	}
+	for _, s := range o.Subjects {
+		if s == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (o Options) enabled(id string) bool {
@@ -250,6 +266,9 @@ func Run(a *analysis.Analysis, opts Options) *Report {
 	// held: reserve first.
 	r.Coverage = make([]SubjectCoverage, 0, len(set.Modules)+3)
 	for _, m := range set.Modules {
+		if !opts.subject(m.Module.Name) {
+			continue
+		}
 		di := ""
 		switch {
 		case m.Debuginfo != nil:
@@ -264,7 +283,9 @@ func Run(a *analysis.Analysis, opts Options) *Report {
 		runModules(r, a, set, opts, subject)
 		return r
 	}
-	subject("vmlinux", a.Prog.VmlinuxPath())
+	if opts.subject("vmlinux") {
+		subject("vmlinux", a.Prog.VmlinuxPath())
+	}
 	sys := subject("system", "")
 	if set.ListErr != nil {
 		// Modules past the break in the list were checked by no rule.
@@ -287,6 +308,9 @@ type subjectFunc func(name, debuginfo string) *SubjectCoverage
 // others' findings last.
 func runRules(r *Report, a *analysis.Analysis, set *modules.Set, opts Options, subject subjectFunc, scopes Scope) {
 	runOne := func(rule *Rule, name string, mod *modules.Analysis) {
+		if !opts.subject(name) {
+			return
+		}
 		sc := subject(name, "")
 		sc.Rules = append(sc.Rules, RuleCoverage{Rule: rule.ID, Status: Ran})
 		c := &Check{Rule: rule, A: a, Set: set, Mod: mod, Subject: name, r: r, cov: &sc.Rules[len(sc.Rules)-1]}

@@ -422,3 +422,86 @@ func checkLoaderModel(c *Check) {
 				name, e.Kind, e.TargetName, i, sl.Addr, sl.Kind, where)})
 	}
 }
+
+// checkPastSentinel: STUB-PAST-SENTINEL.
+func checkPastSentinel(c *Check) {
+	m := c.Mod.Module
+	if m.Arch.HasStubCount {
+		c.NotApplicable("this kernel's stub_for_addr() counts stubs (stub_count): no sentinel scan")
+		return
+	}
+	s, ok := c.Stubs()
+	if !ok {
+		return
+	}
+	first := -1
+	for i := range s.Slots {
+		sl := &s.Slots[i]
+		if sl.InOOL {
+			continue
+		}
+		if first < 0 {
+			if sl.Funcdata == 0 {
+				first = i
+			}
+			continue
+		}
+		if sl.Kind != modules.SlotFree {
+			c.Report(Finding{Places: []Place{slotPlace(c.Subject, sl)}, Mark: fmt.Sprintf("past the sentinel (slot %d is free)", first),
+				Message: fmt.Sprintf("%s: slot %d (%s, funcdata %#x) lies past slot %d, the first with a zero funcdata: stub_for_addr() stops its scan there, so the loader did not write it", c.Subject, sl.Index, sl.Kind, sl.Funcdata, first)})
+		}
+	}
+}
+
+// checkFtraceTramp: FTRACE-TRAMP.
+func checkFtraceTramp(c *Check) {
+	m := c.Mod.Module
+	if !m.Arch.HasTramp {
+		c.NotApplicable("no mod->arch.tramp on this kernel")
+		return
+	}
+	if m.Arch.HasOOL && m.Arch.Tramp == 0 && m.Arch.OOLStubCount == 0 {
+		c.NotApplicable("the module has no ftrace call sites")
+		return
+	}
+	s, ok := c.Stubs()
+	if !ok {
+		return
+	}
+	p := c.Set.Prog
+	if p == nil {
+		c.CannotCheck("no program: ftrace_caller's address unknown")
+		return
+	}
+	for _, t := range []struct {
+		name   string
+		addr   uint64
+		kind   modules.SlotKind
+		target string
+	}{{"tramp", m.Arch.Tramp, modules.SlotTramp, "ftrace_caller"}, {"tramp_regs", m.Arch.TrampRegs, modules.SlotTrampRegs, "ftrace_regs_caller"}} {
+		if t.addr == 0 {
+			if t.name == "tramp_regs" {
+				if _, err := p.SymbolAddr("ftrace_regs_caller"); err != nil {
+					continue // no DYNAMIC_FTRACE_WITH_REGS
+				}
+			}
+			c.Report(Finding{Places: []Place{{Kind: PlaceObject, Owner: c.Subject, Label: "mod->arch." + t.name}}, Mark: "mod->arch." + t.name + " is NULL",
+				Message: fmt.Sprintf("%s: mod->arch.%s is NULL: module_finalize_ftrace() failed or the field was overwritten; an enabled call site cannot reach %s", c.Subject, t.name, t.target)})
+			continue
+		}
+		want, err := p.SymbolAddr(t.target)
+		if err != nil {
+			c.Partial("no %s symbol", t.target)
+			continue
+		}
+		sl, in := s.SlotAt(t.addr)
+		switch {
+		case !in || sl.Addr != t.addr:
+			c.Report(Finding{Places: []Place{{Kind: PlaceObject, Owner: c.Subject, Addr: t.addr, Size: 4, Label: "mod->arch." + t.name}}, Mark: "mod->arch." + t.name + " is not a .stubs slot",
+				Message: fmt.Sprintf("%s: mod->arch.%s = %#x is not the start of a slot of .stubs [%#x, %#x)", c.Subject, t.name, t.addr, s.Base, s.Base+s.Size)})
+		case sl.Kind != t.kind || sl.Funcdata != want:
+			c.Report(Finding{Places: []Place{slotPlace(c.Subject, sl)}, Mark: "not the stub to " + t.target,
+				Message: fmt.Sprintf("%s: mod->arch.%s = %#x is slot %d, a %s slot with funcdata %#x, not create_ftrace_stub()'s stub to %s (%#x)", c.Subject, t.name, t.addr, sl.Index, sl.Kind, sl.Funcdata, t.target, want)})
+		}
+	}
+}

@@ -83,22 +83,36 @@ func DetectFlagLayout(es EnumSource) *FlagLayout {
 		}
 		if err != nil || v <= 0 || bits.OnesCount64(uint64(v)) != 1 {
 			missing = append(missing, d.name)
-			l.Bits[d.name] = d.val
 			continue
 		}
 		found++
 		l.Bits[d.name] = uint64(v)
 	}
-	if found == 0 {
-		l.Warnings = append(l.Warnings, "no FTRACE_FL_* enumerators in the DWARF: using the 7.2 values of include/linux/ftrace.h")
-	} else if len(missing) > 0 {
-		l.Warnings = append(l.Warnings, fmt.Sprintf("FTRACE_FL_* enumerators missing from the DWARF, 7.2 values assumed: %s", strings.Join(missing, ", ")))
+	switch {
+	case found == 0:
+		// No enumerator at all: types without them (a minimal or damaged
+		// DWARF). The 7.2 layout is a guess, said as such.
+		for _, d := range flagDefaults {
+			l.Bits[d.name] = d.val
+		}
+		l.Warnings = append(l.Warnings, "no FTRACE_FL_* enumerators in the types: using the 7.2 values of include/linux/ftrace.h")
+	case len(missing) > 0:
+		// The kernel's enum has them or not: older kernels lack the
+		// newer flags (6.1 has no CALL_OPS, TOUCHED, MODIFIED) and their
+		// reference count reaches the bits those take in 7.2. A missing
+		// flag is never set (0).
+		for _, n := range missing {
+			l.Bits[n] = 0
+		}
 	}
 	// Distinct bits, ordered high to low.
 	seen := map[uint64]string{}
 	low := uint64(1) << 63
 	for _, d := range flagDefaults {
 		v := l.Bits[d.name]
+		if v == 0 {
+			continue
+		}
 		if o, dup := seen[v]; dup {
 			l.Warnings = append(l.Warnings, fmt.Sprintf("%s and %s share the value %#x", o, d.name, v))
 		}

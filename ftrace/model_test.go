@@ -176,8 +176,17 @@ func TestDetectFlagLayout(t *testing.T) {
 		}
 	}
 	l := DetectFlagLayout(m)
-	if l.Bits[FL_ENABLED] != 1<<29 || len(l.Warnings) == 0 {
+	if l.Bits[FL_ENABLED] != 1<<29 || len(l.Warnings) != 0 {
 		t.Errorf("ENABLED %#x, warnings %v", l.Bits[FL_ENABLED], l.Warnings)
+	}
+	// Flags the kernel's enum lacks are never set, and the reference
+	// count reaches up to the lowest flag it has (CALL_OPS_EN >> 2 = 1<<19),
+	// as in 6.1, whose count takes the bits TOUCHED and MODIFIED have in 7.2.
+	if l.Bits[FL_TOUCHED] != 0 || l.Bits[FL_MODIFIED] != 0 || l.RefMask != 1<<19-1 {
+		t.Errorf("TOUCHED %#x MODIFIED %#x mask %#x", l.Bits[FL_TOUCHED], l.Bits[FL_MODIFIED], l.RefMask)
+	}
+	if f := (Flags{Raw: 1<<29 | 1<<18 | 3, Layout: l}); f.Has(FL_TOUCHED) || f.Count() != 1<<18|3 {
+		t.Errorf("6.1-style record: %v count %#x", f.Names(), f.Count())
 	}
 	if d := DetectFlagLayout(enumMap{}); d.RefMask != 1<<19-1 || len(d.Warnings) != 1 {
 		t.Errorf("fallback: mask %#x warnings %v", d.RefMask, d.Warnings)

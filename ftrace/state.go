@@ -31,8 +31,12 @@ type State struct {
 
 	Livepatch *Livepatch
 
-	Calls   CallTargets // the vmlinux's (Module false)
-	OOL     []*OOLArray
+	Calls CallTargets // the vmlinux's (Module false)
+	OOL   []*OOLArray
+	// sites: each owner's records' call sites held against their flags,
+	// on kernels without OOL stubs (mprofile.go, SiteChecks).
+	sitesMu sync.Mutex
+	sites   map[string][]SiteCheck
 	KlpFunc []KlpFuncCheck
 	KlpStub []KlpStubsCheck
 
@@ -312,7 +316,7 @@ const maxOOLStubs = 1 << 20
 func (s *State) model(set *modules.Set) {
 	p := set.Prog
 	if !s.RecordLayout.HasOOL {
-		return
+		return // call sites are checked per owner on demand (SiteChecks)
 	}
 	sym := func(n string) uint64 {
 		a, err := p.SymbolAddr(n)

@@ -32,9 +32,10 @@ type Features struct {
 	// CONFIG_PPC_KERNEL_PCREL, modules address data PC-relative through a
 	// GOT instead of a TOC (toc_section/toc_fixed are absent then).
 	GOTSection bool
-	// StartOPD: mod_arch_specific has start_opd/end_opd:
-	// CONFIG_PPC64_ELF_ABI_V1 (big-endian ELFv1, function descriptors in
-	// .opd); absent for ELFv2.
+	// StartOPD: mod_arch_specific has start_opd/end_opd. Kernels before
+	// 6.x had them for every ppc64 ABI (Debian's ELFv2 6.1 and 6.12 have
+	// them): they do not say ELFv1; Program.ELFv1 (the vmlinux's e_flags
+	// or .opd) does.
 	StartOPD bool
 	// Tramp, TrampRegs: mod_arch_specific has tramp and tramp_regs:
 	// CONFIG_DYNAMIC_FTRACE, the module's ftrace_caller and

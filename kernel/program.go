@@ -115,6 +115,10 @@ func (p *Program) warnf(format string, args ...any) {
 	p.Warnings = append(p.Warnings, fmt.Sprintf(format, args...))
 }
 
+// ELFv1 reports whether the kernel is ppc64 ELFv1 (function descriptors
+// in .opd), from the vmlinux's e_flags or its .opd section.
+func (p *Program) ELFv1() bool { return p.Vmlinux != nil && p.Vmlinux.ABIv1 }
+
 // VmlinuxPath is the file the symbols and types came from.
 func (p *Program) VmlinuxPath() string { return p.vmlinuxPath }
 

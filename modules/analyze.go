@@ -65,7 +65,7 @@ func DetectLoaderFeatures(p *kernel.Program) LoaderFeatures {
 		OutOfLine:     p.Features.OOLStubs,
 		StubCount:     p.Features.StubCount,
 		PCREL:         p.Features.GOTSection,
-		ELFv1:         p.Features.StartOPD,
+		ELFv1:         p.ELFv1(),
 		// No terminator slot: get_stubs_size() in kernels that count stubs
 		// with stub_count (the "powerpc/module_64: Fix livepatching for
 		// RO modules"-era appending loader) reserves none.
@@ -189,7 +189,7 @@ func (set *Set) analyzeOne(a *Analysis) {
 		a.Warnings = append(a.Warnings, di.Notes...)
 	}
 	set.runModel(a)
-	a.Stubs, a.StubsErr = ReadStubs(p, m, StubsInput{Model: a.Model, Name: set.name, FtraceCaller: symAddr(p, "ftrace_caller"), FtraceRegsCaller: symAddr(p, "ftrace_regs_caller")})
+	a.Stubs, a.StubsErr = ReadStubs(p, m, set.stubsInput(a))
 }
 
 // runModel runs the loader model when the .ko is at hand and this kernel's
@@ -205,6 +205,13 @@ func (set *Set) runModel(a *Analysis) {
 	default:
 		a.Model, a.ModelErr = set.model(a)
 	}
+}
+
+// stubsInput is what ReadStubs needs for a module of this set.
+func (set *Set) stubsInput(a *Analysis) StubsInput {
+	p := set.Prog
+	return StubsInput{Model: a.Model, Name: set.name, FtraceCaller: symAddr(p, "ftrace_caller"), FtraceRegsCaller: symAddr(p, "ftrace_regs_caller"),
+		KernelTOC: kernelTOC(p), PacaKernelTOC: set.Features.PacaKernelTOC}
 }
 
 func symAddr(p *kernel.Program, n string) uint64 {

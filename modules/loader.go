@@ -41,7 +41,7 @@ type LoaderFeatures struct {
 	OutOfLine     bool // mod_arch_specific has ool_stubs (PPC_FTRACE_OUT_OF_LINE)
 	StubCount     bool // mod_arch_specific has stub_count (appending loader)
 	PCREL         bool // mod_arch_specific has got_section
-	ELFv1         bool // mod_arch_specific has start_opd
+	ELFv1         bool // the vmlinux is ELFv1 (kernel.Program.ELFv1)
 	StubEntrySize int  // sizeof(struct ppc64_stub_entry), 40 when zero
 	OOLStubSize   int  // sizeof(struct ftrace_ool_stub), 24 when zero
 	PacaKernelTOC int  // offsetof(struct paca_struct, kernel_toc)
@@ -340,17 +340,29 @@ const (
 	SlotOOL                       // part of the ftrace_ool_stub array
 	SlotKlp                       // a call stub made later by a .klp.rela.MODULE relocation
 	SlotGarbage                   // none of the above
+	// SlotFtrace is create_ftrace_stub()'s kernel-TOC stub for another
+	// mprofile ftrace target than the two trampolines: the _mcount stub
+	// recordmcount kernels make for each module's `bl _mcount` calls.
+	SlotFtrace
 )
 
 func (k SlotKind) String() string {
-	return [...]string{"free", "call", "tramp", "tramp_regs", "ool", "klp-call", "garbage"}[k]
+	return [...]string{"free", "call", "tramp", "tramp_regs", "ool", "klp-call", "garbage", "ftrace"}[k]
 }
 
 // IsStub says whether the slot holds a stub the loader wrote (a call,
 // livepatch call or trampoline stub), as opposed to free, OOL or garbage
 // words.
 func (k SlotKind) IsStub() bool {
-	return k == SlotCall || k == SlotKlp || k == SlotTramp || k == SlotTrampRegs
+	return k == SlotCall || k == SlotKlp || k == SlotTramp || k == SlotTrampRegs || k == SlotFtrace
+}
+
+// isMprofileFtraceCall mirrors is_mprofile_ftrace_call() (module_64.c):
+// stubs to these targets use the kernel TOC from the PACA
+// (create_ftrace_stub()), because r2 may not hold the module's TOC at a
+// profiling call.
+func isMprofileFtraceCall(name string) bool {
+	return name == "_mcount" || name == "ftrace_caller" || name == "ftrace_regs_caller"
 }
 
 // ExpectedStub is one stub the correct loader writes.
@@ -453,8 +465,11 @@ func ModelLoader(in LoaderInput) (*LoaderModel, error) {
 		addrSlot := base + uint64(slot)*stubSz
 		es := ExpectedStub{Slot: slot, Addr: addrSlot, Kind: kind, Target: addr, TargetName: name, Object: obj, Section: sec}
 		var err error
-		switch kind {
-		case SlotTramp, SlotTrampRegs:
+		switch {
+		case kind == SlotTramp || kind == SlotTrampRegs || isMprofileFtraceCall(name):
+			if kind != SlotTramp && kind != SlotTrampRegs {
+				es.Kind = SlotFtrace
+			}
 			es.Words, err = ppc64.FtraceTrampStubWords(uint16(f.PacaKernelTOC), in.KernelTOC, addr)
 		default:
 			es.Words, err = ppc64.CallStubWords(ppc64.ELFv2, addrSlot, m.R2)

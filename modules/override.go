@@ -75,7 +75,7 @@ func (s *Set) install(a *Analysis, di *Debuginfo) error {
 	a.Debuginfo, a.DebuginfoErr = di, nil
 	a.Warnings = append(a.Warnings, di.Notes...)
 	s.runModel(a)
-	a.Stubs, a.StubsErr = ReadStubs(p, m, StubsInput{Model: a.Model, Name: s.name, FtraceCaller: symAddr(p, "ftrace_caller"), FtraceRegsCaller: symAddr(p, "ftrace_regs_caller")})
+	a.Stubs, a.StubsErr = ReadStubs(p, m, s.stubsInput(a))
 	s.rebuildResolver()
 	if old != nil && old.ELF != nil {
 		old.ELF.Close()

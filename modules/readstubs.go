@@ -17,6 +17,11 @@ type StubsInput struct {
 	Name func(addr uint64) string
 	// FtraceCaller and FtraceRegsCaller: the vmlinux trampoline targets.
 	FtraceCaller, FtraceRegsCaller uint64
+	// KernelTOC and PacaKernelTOC (offsetof(struct paca_struct,
+	// kernel_toc)) check create_ftrace_stub()'s stubs word for word; 0
+	// accepts the template's shape alone.
+	KernelTOC     uint64
+	PacaKernelTOC int
 	// R2, when set, overrides the module TOC pointer derived from .toc
 	// (for synthetic memory whose sections are not known).
 	R2 uint64
@@ -182,13 +187,25 @@ func (s *Stubs) classify(sl *Slot, m *Module, in StubsInput) {
 			isCall = false
 		}
 	}
-	isTramp := sl.Magic == STUB_MAGIC && m.Arch.HasTramp && (sl.Addr == m.Arch.Tramp || sl.Addr == m.Arch.TrampRegs) &&
-		sl.Jump[3] == 0x7d8903a6 && sl.Jump[4] == 0x4e800420
+	// create_ftrace_stub()'s kernel-TOC template (ld r12,PACATOC(r13);
+	// addis; addi; mtctr; bctr): the trampolines, and on recordmcount
+	// kernels the _mcount stub; its addis/addi reach funcdata from the
+	// kernel TOC when that is known.
+	isFtrace := sl.Magic == STUB_MAGIC && sl.Jump[0]>>16 == 0xe98d && sl.Jump[3] == 0x7d8903a6 && sl.Jump[4] == 0x4e800420
+	if isFtrace && in.KernelTOC != 0 && in.PacaKernelTOC != 0 {
+		want, err := ppc64.FtraceTrampStubWords(uint16(in.PacaKernelTOC), in.KernelTOC, sl.Funcdata)
+		for k := 0; err == nil && k < len(want); k++ {
+			isFtrace = isFtrace && sl.Jump[k] == want[k]
+		}
+		isFtrace = isFtrace && err == nil
+	}
 	switch {
-	case isTramp && sl.Addr == m.Arch.Tramp:
+	case isFtrace && m.Arch.HasTramp && sl.Addr == m.Arch.Tramp:
 		sl.Kind = SlotTramp
-	case isTramp:
+	case isFtrace && m.Arch.HasTramp && sl.Addr == m.Arch.TrampRegs:
 		sl.Kind = SlotTrampRegs
+	case isFtrace:
+		sl.Kind = SlotFtrace
 	case isCall:
 		sl.Kind = SlotCall
 		if s.Model != nil {
@@ -205,7 +222,7 @@ func (s *Stubs) classify(sl *Slot, m *Module, in StubsInput) {
 	default:
 		sl.Kind = SlotGarbage
 	}
-	if sl.Kind == SlotCall || sl.Kind == SlotKlp || sl.Kind == SlotTramp || sl.Kind == SlotTrampRegs {
+	if sl.Kind.IsStub() {
 		sl.Target = sl.Funcdata
 		if in.Name != nil {
 			sl.TargetName = in.Name(sl.Target)

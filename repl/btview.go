@@ -66,7 +66,7 @@ func cmdBt(c *Call) error {
 		return err
 	}
 	s := c.S
-	layout, err := stack.LayoutFor(s.Prog.Context, s.Prog.Features.StartOPD)
+	layout, err := stack.LayoutFor(s.Prog.Context, s.Prog.ELFv1())
 	if err != nil {
 		return fmt.Errorf("bt: %w", err)
 	}

@@ -104,3 +104,61 @@ func jsonNum(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestFtraceEnabledOlderKernels: on Debian's 6.1 and 6.12 (flags without
+// CALL_OPS/TOUCHED/MODIFIED; mprofile sites), ftrace --enabled lists the
+// guest's enabled_functions, the R column ⇔ the REGS flag.
+func TestFtraceEnabledOlderKernels(t *testing.T) {
+	for _, ex := range []string{"deb12-6.1", "deb13-6.12"} {
+		t.Run(ex, func(t *testing.T) {
+			dir := "../testdata/example/" + ex + "/"
+			b, err := os.ReadFile(dir + "guest-enabled_functions.txt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := exampleSession(t, dir+"vmcore.zst")
+			out, err := s.capture(t.Context(), "ftrace --enabled --json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []EnabledView
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatal(err)
+			}
+			have := map[string]bool{}
+			for _, v := range got {
+				k := v.Func
+				if v.Module != "" {
+					k += " [" + v.Module + "]"
+				}
+				regs := false
+				for _, f := range v.Flags {
+					regs = regs || f == "REGS"
+				}
+				if regs {
+					k += " R"
+				}
+				have[k] = true
+			}
+			line := regexp.MustCompile(`^(\S+(?: \[\S+\])?) \(\d+\)\s*(R?)`)
+			n := 0
+			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				m := line.FindStringSubmatch(l)
+				if m == nil {
+					t.Fatalf("guest line %q", l)
+				}
+				k := m[1]
+				if m[2] == "R" {
+					k += " R"
+				}
+				if !have[k] {
+					t.Errorf("guest's %q not listed as such: %v", k, have)
+				}
+				n++
+			}
+			if n != len(got) {
+				t.Errorf("%d enabled records, guest %d", len(got), n)
+			}
+		})
+	}
+}

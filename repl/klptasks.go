@@ -64,7 +64,7 @@ func klpStateName(v int64) string {
 // klpTasks walks every task's stack, as klp_check_stack() would, against
 // the old and new bodies of every klp_func.
 func (s *Session) klpTasks(lp *ftrace.Livepatch) ([]KlpTaskView, error) {
-	layout, err := stack.LayoutFor(s.Prog.Context, s.Prog.Features.StartOPD)
+	layout, err := stack.LayoutFor(s.Prog.Context, s.Prog.ELFv1())
 	if err != nil {
 		return nil, err
 	}

@@ -132,7 +132,7 @@ type Unwound struct {
 // Without a frame layout (no struct pt_regs in the DWARF) the contexts come
 // without frames, and the error says why.
 func WalkAll(p *kernel.Program) ([]Unwound, error) {
-	l, lerr := LayoutFor(p.Context, p.Features.StartOPD)
+	l, lerr := LayoutFor(p.Context, p.ELFv1())
 	ctxs, err := AllContexts(p)
 	opt := Options{CFI: VmlinuxCFI(p).RuleFunc()}
 	out := make([]Unwound, len(ctxs))

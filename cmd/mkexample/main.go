@@ -29,7 +29,11 @@ func main() {
 	flag.StringVar(&o.CacheDir, "cache", "", "DWARF index cache directory for the real vmlinux (default: the user cache)")
 	flag.BoolVar(&o.Ftrace, "ftrace", true, "also keep the pages of the dyn_ftrace record walk")
 	flag.BoolVar(&o.Compress, "zstd", true, "write vmcore.zst and vmlinux.zst")
+	subjects := flag.String("subjects", "", "comma-separated modules (and vmlinux, system) the extract's audit covers and whose .ko it keeps (default: all)")
 	flag.Parse()
+	if *subjects != "" {
+		o.Subjects = strings.Split(*subjects, ",")
+	}
 	if *modDir != "" {
 		o.ModuleDirs = []string{*modDir}
 	}

@@ -45,6 +45,11 @@ type Options struct {
 	Compress bool
 	// Extra is more of the job, run after the rest (tests).
 	Extra func(p *kernel.Program) error
+	// Subjects, when set, limits the audit the job runs to these modules
+	// (and "vmlinux", "system"), and the .ko files copied to these
+	// modules': a distro kernel's xfs.ko and its 36,000 vmlinux call
+	// sites would make the extract megabytes bigger.
+	Subjects []string
 }
 
 // File is one file read or written, for the README.
@@ -69,7 +74,7 @@ type Result struct {
 // Job is the work whose reads the example must support: what Open reads
 // (with VMCOREINFO taken from memory, as the example has no VMCOREINFO
 // note), modules.Analyze, and, optionally, the ftrace record walk.
-func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kernel.Program) error) (*modules.Set, int, error) {
+func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kernel.Program) error, subjects []string) (*modules.Set, int, error) {
 	// kernel.Open ran DetectFeatures and, through p.Types directly,
 	// modules.DetectLoaderFeatures and mmuFeatures do lookups that bypass
 	// p.Context.Types: repeat them through the recorder.
@@ -111,7 +116,9 @@ func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kerne
 	}
 	if withFtrace {
 		a := analysis.FromSet(set)
-		triage.Explain(a, audit.Run(a, audit.Options{}))
+		triage.Explain(a, audit.Run(a, audit.Options{Subjects: subjects}))
+		// mod -t's letters.
+		p.Taints()
 		// The ftrace ring buffer (trace, and why's last events).
 		if _, err := tracebuf.Read(p, tracebuf.Options{}); err != nil {
 			ferr = errors.Join(ferr, fmt.Errorf("trace ring buffer: %w", err))
@@ -187,7 +194,7 @@ func Generate(opts Options) (*Result, error) {
 	defer p.Close()
 	tr := NewTypeRecorder(p.Types)
 	p.Context.Types = tr
-	set, nrec, ferr := Job(p, tr, opts.Ftrace, opts.Extra)
+	set, nrec, ferr := Job(p, tr, opts.Ftrace, opts.Extra, opts.Subjects)
 	if set.ListErr != nil {
 		return nil, fmt.Errorf("modules list: %w", set.ListErr)
 	}
@@ -240,7 +247,7 @@ func Generate(opts Options) (*Result, error) {
 	res.Sources = append(res.Sources, fileInfo(opts.Dump), fileInfo(p.VmlinuxPath()))
 	for _, a := range set.Modules {
 		res.Modules = append(res.Modules, a.Module.Name)
-		if a.Debuginfo == nil {
+		if a.Debuginfo == nil || !inList(opts.Subjects, a.Module.Name) {
 			continue
 		}
 		raw, err := os.ReadFile(a.Debuginfo.Path)
@@ -339,7 +346,7 @@ func lookupsOnExample(core, vml []byte, moduleDirs []string, opts Options) ([]st
 	tr := NewTypeRecorder(p.Types)
 	p.Context.Types = tr
 	// Errors of the optional walks are reported by the recording run.
-	Job(p, tr, opts.Ftrace, opts.Extra)
+	Job(p, tr, opts.Ftrace, opts.Extra, opts.Subjects)
 	types, _, _ := tr.Names()
 	return types, nil
 }
@@ -524,4 +531,17 @@ func fileInfo(path string) File {
 // SortFiles sorts files by path.
 func SortFiles(fs []File) {
 	sort.Slice(fs, func(i, j int) bool { return fs[i].Path < fs[j].Path })
+}
+
+// inList says whether name is in list, an empty list holding everything.
+func inList(list []string, name string) bool {
+	if len(list) == 0 {
+		return true
+	}
+	for _, x := range list {
+		if x == name {
+			return true
+		}
+	}
+	return false
 }

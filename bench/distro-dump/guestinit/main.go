@@ -3,10 +3,13 @@
 // Command guestinit is the /init of the initramfs that bench/distro-dump
 // boots under QEMU: it mounts proc, sysfs, devtmpfs, tracefs and debugfs,
 // loads the modules listed in /modules/load.list with finit_module, turns on
-// some ftrace (function tracer filtered to module functions plus a kprobe),
+// some ftrace (function tracer filtered to module functions plus kprobes),
+// runs loopback TCP traffic with the congestion controls of /modules/tcp.cc,
 // prints the ground truth (/proc/modules, section addresses, module symbols,
-// enabled_functions, the size and SHA-256 of each /sys/kernel/btf file)
-// between marker lines, prints KDI-READY and sleeps
+// enabled_functions, selected vmlinux symbols, VMCOREINFO, the trace tail,
+// every module's .stubs bytes and the bytes around every enabled call site
+// read from /proc/kcore, the size and SHA-256 of each /sys/kernel/btf
+// file; see extra.go) between marker lines, prints KDI-READY and sleeps
 // forever so that the host can dump the guest's memory from the QEMU
 // monitor.
 //
@@ -161,14 +164,28 @@ func main() {
 		}
 	}
 
+	// Loopback TCP traffic with the congestion controls of /modules/tcp.cc
+	// (with tracing on, so the trace shows module code running), then freeze
+	// the ring buffer (the tracer and its patched sites stay as they are).
+	runTCP()
+	if write(tracing+"/tracing_on", "0") == nil {
+		logf("tracing_on = 0")
+	}
+
 	dumpFile("uname", "/proc/version")
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil {
+		fmt.Printf("KDI-BEGIN utsname uname(2)\nutsname| %s %s %s %s\nKDI-END utsname\n",
+			unix.ByteSliceToString(uts.Sysname[:]), unix.ByteSliceToString(uts.Release[:]),
+			unix.ByteSliceToString(uts.Version[:]), unix.ByteSliceToString(uts.Machine[:]))
+	}
 	dumpFile("cmdline", "/proc/cmdline")
 	dumpFile("modules", "/proc/modules")
 	mods, _ := filepath.Glob("/sys/module/*/sections")
 	sort.Strings(mods)
 	for _, dir := range mods {
 		name := filepath.Base(filepath.Dir(dir))
-		secs, _ := filepath.Glob(dir + "/.*")
+		secs, _ := filepath.Glob(dir + "/*")
 		sort.Strings(secs)
 		fmt.Printf("KDI-BEGIN sections %s\n", name)
 		for _, s := range secs {
@@ -221,6 +238,23 @@ func main() {
 	}
 	fmt.Printf("KDI-END btf\n")
 	dumpFile("meminfo", "/proc/meminfo")
+
+	syms := readKallsyms()
+	printWantedSymbols(syms)
+	printConfig()
+	dumpFile("touched_functions", tracing+"/touched_functions")
+	printFilterAddrs()
+	printTraceTail(50)
+	if k, err := openKcore(); err != nil {
+		fmt.Printf("KDI-ERROR kcore: %v\n", err)
+	} else {
+		printKcoreSegs(k)
+		printVmcoreinfo(k)
+		areas := vmallocAreas()
+		printModuleVmalloc(areas)
+		printStubs(k, areas)
+		printSites(k, syms)
+	}
 	unix.Sync()
 	fmt.Println("KDI-READY")
 	for {
