@@ -26,5 +26,8 @@ func crashCommands() []Command {
 		{Name: "foreach", Usage: "foreach [PID|TASK|COMM|STATE|kernel|user|active]... bt|task|ps [FLAGS]", Complete: CompleteSymbol,
 			Help: "Run bt, task or ps for every task, or for the tasks selected as crash's foreach selects them: PIDs, task addresses and command names (or patterns) are alternatives, as are states (RU IN UN ID ST TR DE ZO); `kernel` (kernel threads), `user` and `active` (running on a CPU) narrow the set. The command's own flags follow it (`foreach UN bt -l`, `foreach kworker/* task -R se.on_rq`).",
 			Run:  cmdForeach},
+		{Name: "search", Usage: "search [-s START [-e END | -l LEN]] [-k | -p | --module MODULE] [-m MASK] [-w|-h] [--within LEN] [--branch] [--max N] [--json] VALUE...", Complete: CompleteSymbol,
+			Help: "Search memory for VALUEs (addresses, symbols or expressions), as crash's search: aligned 64-bit words by default (-w 32-bit, -h 16-bit), the bits of -m MASK ignored, or with --within LEN every word in [VALUE, VALUE+LEN) (every pointer into a 40-byte stub slot).\n--branch matches the instructions whose relative or absolute branch (b, bl, bc and their forms) targets VALUE (or lands within LEN of it): the calls into a .stubs slot, which hold no pointer.\nWithout -s the search covers every module's memory (mod->mem[]) and the vmlinux image (_stext to _end); -k every page of RAM through the linear map and the modules; --module one module; -p the dump's physical memory. -s START searches to -e END, for -l LEN, or to the end of the module region or image holding START (else 16 MiB). Pages the dump lacks are skipped and counted, never read as zeros; Ctrl-C stops the search.",
+			Flags: searchFlags, Run: cmdSearch},
 	}
 }
