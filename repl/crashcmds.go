@@ -32,5 +32,8 @@ func crashCommands() []Command {
 		{Name: "kmem", Usage: "kmem -i | -s [-a] [CACHE...] | ADDR... [--json]", Complete: CompleteSymbol,
 			Help:  "Kernel memory, as crash's kmem: -i the memory counters /proc/meminfo reads (_totalram_pages, vm_zone_stat, vm_node_stat, swap, vm_committed_as), each with the counter it came from; -s the SLUB caches on slab_caches with object size, stride, objects allocated and total, slabs and slab size (only caches with objects unless -a; CACHE names or name* prefixes select); ADDR says what owns an address: the module or vmlinux symbol, the vmalloc area (vm_struct, caller), the page frame and what it is used for, and for a slab page the object, its cache and whether it is free (on the slab's freelist or in a CPU's sheaf).\nThe slab counts follow mm/slub.c as the kernel's own types say it is built (feature-detected): TOTAL and SLABS are the nodes' total_objects and nr_slabs (CONFIG_SLUB_DEBUG); ALLOCATED subtracts the free objects of the partial slabs and those the CPUs hold (per-CPU slabs and their freelists, or sheaves and the barns' full sheaves); a part that cannot be read leaves it `?`.",
 			Flags: kmemFlags, Run: cmdKmem},
+		{Name: "runq", Usage: "runq [-c CPU[,CPU]] [--json]",
+			Help:  "Each CPU's run queue (per_cpu(runqueues, cpu), kernel/sched/sched.h), as crash's runq: the current task (rq->curr), nr_running, the RT priority array's lists, the deadline tree and the CFS (EEVDF) tree of tasks in order, task groups' queues nested under their entity, each task with its prio, PID and command.\nThe trees are walked depth- and count-capped and cycle-checked; a link that cannot be read ends the walk with what was found and says so.",
+			Flags: runqFlags, Run: cmdRunq},
 	}
 }
