@@ -8,6 +8,14 @@
 // memory. Whole-file-compressed dumps (.zst, .xz, .gz) are decompressed
 // once through internal/container.
 //
+// Damage is never read as data: every compressed page is checked with
+// what its codec carries (zlib's adler-32, zstd's content size and
+// checksum, the exact end of LZO and snappy streams) and must decode to
+// exactly one block, else the read faults Corrupt; Open checks every page
+// descriptor and PT_LOAD against the file's size; and Dump.Damage says
+// up front what is known to be wrong (a truncated file and the pages it
+// lost, pages that failed their checks so far, VMCOREINFO problems).
+//
 // It does not interpret kernel data structures, translate kernel virtual
 // addresses through page tables (see NewKernelSpace and package ppc64), or
 // locate VMCOREINFO in memory by symbol: ReadVMCOREINFO reads it at a
@@ -15,6 +23,7 @@
 package dump
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -141,6 +150,7 @@ type Dump struct {
 	Warnings      []string
 
 	closers []io.Closer
+	damage  damageLedger // behind Damage()
 }
 
 // Close releases the mappings and files of d.
@@ -219,7 +229,11 @@ func (d *Dump) parseMapped(files []*mappedFile, opts Options) error {
 	case n >= 8 && string(magic[:8]) == kdumpSignature:
 		err = d.openKdump(files, opts)
 	default:
-		err = &FormatError{File: files[0].Name(), Off: 0, Msg: "not a dump file: unknown signature", Val: fmt.Sprintf("%q", magic[:n])}
+		msg := "not a dump file: unknown signature"
+		if what := compressedKind(magic[:n]); what != "" {
+			msg += " (this is a " + what + " stream: decompress it first)"
+		}
+		err = &FormatError{File: files[0].Name(), Off: 0, Msg: msg, Val: fmt.Sprintf("%q", magic[:n])}
 	}
 	if err != nil {
 		return err
@@ -233,12 +247,28 @@ func (d *Dump) parseMapped(files []*mappedFile, opts Options) error {
 	if d.VMCOREINFO == nil && d.VMCOREINFORaw != nil {
 		vi, err := ParseVMCOREINFO(d.VMCOREINFORaw)
 		if err != nil {
+			d.damage.vmcoreinfo(fmt.Sprintf("the note does not parse: %v", err))
 			d.warnf("VMCOREINFO: %v", err)
 		} else {
 			d.VMCOREINFO = vi
 		}
 	}
 	return nil
+}
+
+// compressedKind names the compression formats a file's first bytes
+// show (zstd, xz and gzip files reach here only when internal/container
+// could not decompress them).
+func compressedKind(b []byte) string {
+	for _, m := range []struct{ magic, name string }{
+		{"\x28\xb5\x2f\xfd", "zstd"}, {"\xfd7zXZ\x00", "xz"}, {"\x1f\x8b", "gzip"},
+		{"BZh", "bzip2"}, {"\x04\x22\x4d\x18", "lz4"}, {"\x89LZO\x00", "lzop"}, {"PK\x03\x04", "zip"},
+	} {
+		if bytes.HasPrefix(b, []byte(m.magic)) {
+			return m.name
+		}
+	}
+	return ""
 }
 
 // parseNotesInto decodes the notes of one note area into d.Notes, d.CPUs

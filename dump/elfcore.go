@@ -73,7 +73,16 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 		if shoff > uint64(size) || len(sh) < elf64ShdrSize {
 			return &FormatError{File: name, Off: int64(min(shoff, uint64(1)<<62)), Msg: "e_phnum is PN_XNUM but section header 0 is beyond end of file"}
 		}
-		phnum = uint64(order.Uint32(sh[44:])) // sh_info
+		// The gABI uses PN_XNUM only for 0xffff program headers or
+		// more: a smaller sh_info means e_phnum (or the section header)
+		// is corrupt, and reading sh_info's count would silently drop
+		// the program headers.
+		xn := uint64(order.Uint32(sh[44:])) // sh_info
+		if xn < pnXNum {
+			return &FormatError{File: name, Off: 56, Msg: "e_phnum is PN_XNUM (0xffff) but section header 0 gives fewer program headers: e_phnum or the section header is corrupt",
+				Val: fmt.Sprintf("sh_info %d at offset %#x", xn, shoff+44)}
+		}
+		phnum = xn
 	}
 	if phnum > maxPhnum {
 		return &FormatError{File: name, Off: 56, Msg: "too many program headers", Val: phnum}
@@ -136,6 +145,10 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 		}
 	}
 
+	if len(loads) == 0 && d.VMCOREINFORaw == nil && len(d.CPUs) == 0 {
+		return &FormatError{File: name, Off: int64(phoff), Msg: "ELF core has no PT_LOAD with data, no register and no VMCOREINFO note: it holds nothing to analyse",
+			Val: fmt.Sprintf("%d program headers", phnum)}
+	}
 	allVaddrZero, allPaddrZero := true, true
 	for _, p := range loads {
 		if p.vaddr != 0 {
@@ -190,6 +203,27 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 		}
 	}
 	d.Pages.Unit = unit
+	d.damage.setUnit(unit)
+	// Every PT_LOAD's data against the file size: the pages a truncated
+	// file lacks are damage known at Open.
+	for _, p := range loads {
+		if p.off+p.filesz <= uint64(size) || d.Format == ELFProcess {
+			continue
+		}
+		have := uint64(0)
+		if p.off < uint64(size) {
+			have = uint64(size) - p.off
+		}
+		lo := p.paddr + have
+		d.damage.truncated(TruncatedFile{File: name, Size: size, Want: int64(p.off + p.filesz), FirstAddr: lo})
+		first, end := lo/unit, (p.paddr+p.filesz+unit-1)/unit
+		if end > first {
+			d.damage.pastEOF(Range{lo, p.paddr + p.filesz}, end-first)
+		}
+	}
+	if m, ok := d.Phys.(*segMemory); ok {
+		m.dmg = &d.damage
+	}
 	for _, s := range phys {
 		total := (s.memsz + unit - 1) / unit
 		held := (s.filesz + unit - 1) / unit

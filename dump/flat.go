@@ -220,3 +220,24 @@ func (ff *flatFile) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// holds reports whether the stream delivered the logical bytes [off,
+// off+n): bytes inside the logical file are held when a record wrote them
+// or, in a stream with its end marker, when they are a hole (zeros).
+func (ff *flatFile) holds(off, n int64) bool {
+	if off < 0 || n < 0 || off > ff.size || n > ff.size-off {
+		return false
+	}
+	if !ff.incomplete {
+		return true
+	}
+	end := off + n
+	i := sort.Search(len(ff.pieces), func(i int) bool { return ff.pieces[i].hi > off })
+	for pos := off; pos < end; i++ {
+		if i == len(ff.pieces) || ff.pieces[i].lo > pos {
+			return false
+		}
+		pos = ff.pieces[i].hi
+	}
+	return true
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -205,6 +206,10 @@ type kdumpPart struct {
 	bitmap1, bitmap2 bitmap
 	descOff          int64
 	ranks            []uint64 // set bits of bitmap2 in [startPFN, startPFN+i*rankChunkBits)
+	// scanned: Open checked every page descriptor of the part against
+	// the file (scanDescs), so a read that finds data past the end is
+	// already in the damage ledger.
+	scanned bool
 }
 
 func (p *kdumpPart) descIndex(pfn uint64) uint64 {
@@ -271,7 +276,9 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 		info.Parts[i].Path = parts[i].f.Name()
 	}
 	d.Kdump = info
+	d.damage.setUnit(h0.blockSize)
 	if h0.status&DumpDHCompressedIncomplete != 0 {
+		d.damage.incomplete()
 		d.warnf("kdump header: DUMP_DH_COMPRESSED_INCOMPLETE: the dump was not completely written")
 	}
 	if h0.status&DumpDHExcludedVmemmap != 0 {
@@ -289,6 +296,7 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 	}
 	if h0.sizeVmcoreinfo > 0 {
 		if b, err := readSide(f0.f, h0.offVmcoreinfo, h0.sizeVmcoreinfo, "offset_vmcoreinfo"); err != nil {
+			d.damage.vmcoreinfo(err.Error())
 			d.warnf("%v", err)
 		} else {
 			d.VMCOREINFORaw = trimNUL(b)
@@ -322,7 +330,7 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 			// page uses: the pages after it may read another page's data.
 			d.warnf("%s: the 2nd bitmap marks %d page(s) dumped that the 1st does not have in memory (corrupt bitmap?): pages after the first of them may read the wrong data", p.f.Name(), stray)
 		}
-		z, err := p.countZero(present)
+		z, err := p.scanDescs(present, h0.status&DumpDHCompressedIncomplete != 0, &d.damage)
 		if err != nil {
 			d.warnf("%v", err)
 		}
@@ -331,7 +339,7 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 	}
 	d.Ranges = mergeAdjacent(d.Ranges)
 
-	km := &kdumpMemory{parts: parts, blockSize: h0.blockSize, maxMapnr: h0.maxMapnr, incomplete: h0.status&DumpDHCompressedIncomplete != 0}
+	km := &kdumpMemory{parts: parts, blockSize: h0.blockSize, maxMapnr: h0.maxMapnr, incomplete: h0.status&DumpDHCompressedIncomplete != 0, dmg: &d.damage}
 	size := opts.CachePages
 	if size <= 0 {
 		size = defaultCacheSz
@@ -516,40 +524,131 @@ func (e errDescTruncated) Error() string {
 	return fmt.Sprintf("page descriptor at file offset %#x is beyond end of file", e.off)
 }
 
-// countZero counts the page descriptors that point at the shared zero
-// page: makedumpfile's write_kdump_pages_cyclic() (and QEMU's
-// write_dump_pages()) write one zero page at the start of the data area
-// (pd_zero, offset = end of the descriptors) and point every zero page at
-// it.
-func (p *kdumpPart) countZero(present uint64) (uint64, error) {
+// scanDescs reads every page descriptor of the part once, at Open. It
+// counts the descriptors that point at the shared zero page
+// (makedumpfile's write_kdump_pages_cyclic() and QEMU's write_dump_pages()
+// write one zero page at the start of the data area, pd_zero, offset = end
+// of the descriptors, and point every zero page at it), and records in the
+// damage ledger the pages whose data the file does not hold: descriptors
+// past the end of the file, data past the end (or in the holes of a cut
+// flattened stream), descriptors never written in an incomplete dump.
+// present is the number of descriptors (set bits of the 2nd bitmap).
+func (p *kdumpPart) scanDescs(present uint64, incomplete bool, dmg *damageLedger) (uint64, error) {
 	if present == 0 {
+		p.scanned = true
 		return 0, nil
 	}
 	if present > maxZeroScan {
-		return 0, fmt.Errorf("%s: %d page descriptors: zero pages not counted", p.f.Name(), present)
+		return 0, fmt.Errorf("%s: %d page descriptors: zero pages not counted, page data not checked against the file size at open", p.f.Name(), present)
 	}
 	// In split files makedumpfile sizes the descriptor area by the
 	// dumpable pages of the whole dump, so both ends are candidates.
 	zeroOff := p.descOff + int64(present)*pageDescSize
 	zeroAll := p.descOff + int64(p.bitmap2.count(0, p.h.maxMapnr))*pageDescSize
-	buf := make([]byte, 1<<16)
+	bs := p.h.blockSize
+	name := p.f.Name()
+	var past, unwritten pageRun
+	var want int64
+	firstMissing := ^uint64(0)
+	flush := func() {
+		past.flush(dmg.pastEOF)
+		unwritten.flush(dmg.unwritten)
+	}
+	buf := make([]byte, min(present*pageDescSize, 1<<16))
 	var n uint64
 	o := p.h.order
+	pfn := p.startPFN
 	for i := uint64(0); i < present; {
 		k := min(present-i, uint64(len(buf)/pageDescSize))
 		b := buf[:k*pageDescSize]
-		if got, _ := p.f.ReadAt(b, p.descOff+int64(i)*pageDescSize); got < len(b) {
-			return n, &FormatError{File: p.f.Name(), Off: p.descOff + int64(i)*pageDescSize + int64(got), Msg: "page descriptors extend beyond end of file"}
-		}
-		for j := uint64(0); j < k; j++ {
+		got, _ := p.f.ReadAt(b, p.descOff+int64(i)*pageDescSize)
+		full := uint64(got) / pageDescSize
+		for j := uint64(0); j < full; j++ {
+			pfn = p.bitmap2.nextSet(pfn, p.endPFN)
 			e := b[j*pageDescSize:]
-			if off := int64(o.Uint64(e)); (off == zeroOff || off == zeroAll) && o.Uint32(e[12:]) == 0 {
+			off, size, flags := int64(o.Uint64(e)), int64(o.Uint32(e[8:])), o.Uint32(e[12:])
+			if (off == zeroOff || off == zeroAll) && flags == 0 {
 				n++
 			}
+			switch {
+			case pfn >= p.endPFN:
+				// More descriptors than bits: the bitmap is corrupt;
+				// reads say so per page.
+			case off == 0 && size == 0 && incomplete:
+				unwritten.add(pfn, bs, dmg.unwritten)
+			case off > 0 && size > 0 && uint64(size) <= 2*bs && off <= math.MaxInt64-size:
+				want = max(want, off+size)
+				if !p.holds(off, size) {
+					firstMissing = min(firstMissing, pfn*bs)
+					past.add(pfn, bs, dmg.pastEOF)
+				}
+			default:
+				// An impossible offset or size: block() faults Corrupt on
+				// the page; say so before it is read.
+				dmg.corrupt(pfn*bs, bs)
+			}
+			pfn++
 		}
-		i += k
+		i += full
+		if full < k {
+			// The descriptors end with the file (or a cut stream): every
+			// page from here on is past the end.
+			at := p.descOff + int64(i)*pageDescSize
+			for ; i < present; i++ {
+				pfn = p.bitmap2.nextSet(pfn, p.endPFN)
+				if pfn >= p.endPFN {
+					break
+				}
+				firstMissing = min(firstMissing, pfn*bs)
+				past.add(pfn, bs, dmg.pastEOF)
+				pfn++
+			}
+			flush()
+			dmg.truncated(TruncatedFile{File: name, Size: heldBytes(p.f), Want: max(want, p.descOff+int64(present)*pageDescSize), FirstAddr: firstMissing})
+			return n, &FormatError{File: name, Off: at, Msg: "page descriptors extend beyond end of file"}
+		}
 	}
+	flush()
+	if firstMissing != ^uint64(0) {
+		dmg.truncated(TruncatedFile{File: name, Size: heldBytes(p.f), Want: want, FirstAddr: firstMissing})
+	}
+	p.scanned = true
 	return n, nil
+}
+
+// holds reports whether the file holds the bytes [off, off+n): inside the
+// file, and for a cut flattened stream not in a hole it never delivered.
+func (p *kdumpPart) holds(off, n int64) bool {
+	if off < 0 || n < 0 || off > p.f.Size() || n > p.f.Size()-off {
+		return false
+	}
+	if ff, ok := p.f.(*flatFile); ok {
+		return ff.holds(off, n)
+	}
+	return true
+}
+
+// pageRun coalesces consecutive page frames into one range for the
+// damage ledger.
+type pageRun struct {
+	start, end uint64 // pfns [start, end)
+	bs         uint64
+}
+
+func (r *pageRun) add(pfn, bs uint64, rec func(Range, uint64)) {
+	if r.end > r.start && pfn == r.end {
+		r.end++
+		return
+	}
+	r.flush(rec)
+	r.start, r.end, r.bs = pfn, pfn+1, bs
+}
+
+func (r *pageRun) flush(rec func(Range, uint64)) {
+	if r.end > r.start {
+		rec(Range{r.start * r.bs, r.end * r.bs}, r.end-r.start)
+	}
+	r.start, r.end = 0, 0
 }
 
 // kdumpMemory is the physical memory of a kdump-compressed dump.
@@ -559,10 +658,13 @@ type kdumpMemory struct {
 	maxMapnr   uint64
 	incomplete bool
 
+	dmg *damageLedger
+
 	mu    sync.Mutex
 	cache *lru
 	zstd  *zstd.Decoder
 	zlib  io.ReadCloser
+	zsrc  *bytes.Reader // the zlib inflater's source, reset per page
 }
 
 func (m *kdumpMemory) Close() error {
@@ -584,7 +686,8 @@ func (m *kdumpMemory) part(pfn uint64) *kdumpPart {
 }
 
 // block returns the decompressed block of pfn; the slice is shared with
-// the cache and must not be modified.
+// the cache and must not be modified. A Corrupt fault (and a Truncated
+// one the Open scan did not see) is recorded in the dump's damage ledger.
 func (m *kdumpMemory) block(pfn uint64) ([]byte, *Fault) {
 	addr := pfn * m.blockSize
 	fault := func(r FaultReason, format string, args ...any) *Fault {
@@ -608,50 +711,87 @@ func (m *kdumpMemory) block(pfn uint64) ([]byte, *Fault) {
 	if b, ok := m.cache.get(pfn); ok {
 		return b, nil
 	}
+	name := p.f.Name()
+	pastEOF := func(f *Fault) *Fault {
+		if !p.scanned && m.dmg != nil {
+			m.dmg.pastEOFPage(addr, m.blockSize)
+		}
+		return f
+	}
 	desc, err := p.readDesc(p.descIndex(pfn))
 	if err != nil {
-		return nil, fault(Truncated, "%v", err)
+		return nil, pastEOF(fault(Truncated, "page frame %#x: %v", pfn, err))
 	}
 	if desc.Size == 0 && desc.Offset == 0 && m.incomplete {
-		return nil, fault(Truncated, "page not written (incomplete dump)")
+		return nil, fault(Truncated, "page frame %#x not written (incomplete dump)", pfn)
 	}
 	if desc.Offset <= 0 || desc.Size == 0 || uint64(desc.Size) > 2*m.blockSize {
-		return nil, fault(Corrupt, "page descriptor offset %#x size %#x", desc.Offset, desc.Size)
+		f := fault(Corrupt, "%s: page frame %#x: page descriptor offset %#x size %#x", name, pfn, desc.Offset, desc.Size)
+		f.File = name
+		m.dmg.corrupt(addr, m.blockSize)
+		return nil, f
 	}
 	if desc.Offset > p.f.Size() || int64(desc.Size) > p.f.Size()-desc.Offset {
 		// Checked before the buffer is made: a corrupt size is bounded
 		// by 2 blocks, and a block by the header (up to 128 MiB a read).
-		return nil, fault(Truncated, "%s: page data [%#x,+%#x) beyond end of file at %#x", p.f.Name(), desc.Offset, desc.Size, p.f.Size())
+		f := fault(Truncated, "%s: page frame %#x: page data [%#x,+%#x) beyond end of file at %#x", name, pfn, desc.Offset, desc.Size, p.f.Size())
+		f.File, f.FileOff = name, desc.Offset
+		return nil, pastEOF(f)
 	}
 	src := make([]byte, desc.Size)
 	if n, err := p.f.ReadAt(src, desc.Offset); n < len(src) {
+		var f *Fault
 		if errors.Is(err, errFlatHole) {
-			return nil, fault(Truncated, "%s: page data [%#x,%#x): %v", p.f.Name(), desc.Offset, desc.Offset+int64(desc.Size), err)
+			f = fault(Truncated, "%s: page frame %#x: page data [%#x,%#x): %v", name, pfn, desc.Offset, desc.Offset+int64(desc.Size), err)
+		} else {
+			f = fault(Truncated, "%s: page frame %#x: page data [%#x,%#x) beyond end of file at %#x", name, pfn, desc.Offset, desc.Offset+int64(desc.Size), p.f.Size())
 		}
-		return nil, fault(Truncated, "%s: page data [%#x,%#x) beyond end of file at %#x", p.f.Name(), desc.Offset, desc.Offset+int64(desc.Size), p.f.Size())
+		f.File, f.FileOff, f.Err = name, desc.Offset, err
+		return nil, pastEOF(f)
 	}
 	out, derr := m.decode(src, desc.Flags)
 	if derr != nil {
-		return nil, fault(Corrupt, "file offset %#x flags %#x: %v", desc.Offset, desc.Flags, derr)
+		f := fault(Corrupt, "%s: page frame %#x: data at file offset %#x (%#x bytes, flags %#x): %v", name, pfn, desc.Offset, desc.Size, desc.Flags, derr)
+		f.File, f.FileOff, f.Err = name, desc.Offset, derr
+		m.dmg.corrupt(addr, m.blockSize)
+		return nil, f
 	}
 	m.cache.put(pfn, out)
 	return out, nil
 }
 
+// errBlockLen is the error of a page that decodes to more or fewer bytes
+// than a block.
 var errBlockLen = errors.New("decompressed block has the wrong length")
 
-// decode turns one stored page into a block (m.mu held).
+// errTrailing is the error of compressed page data with bytes after the
+// end of its stream.
+var errTrailing = errors.New("bytes after the end of the compressed stream")
+
+// decode turns one stored page into a block (m.mu held). Every codec's
+// output must be exactly one block, and every check the codec carries is
+// made: zlib's adler-32 trailer (makedumpfile and QEMU write pages with
+// compress2(), which ends each stream with it; crash and libkdumpfile
+// read them with uncompress(), which checks it), the zstd frame's content
+// size and its xxhash checksum when the frame has one (makedumpfile's
+// ZSTD_compressCCtx() writes the size but no checksum), and, for LZO and
+// snappy, which carry no checksum, that the stream ends exactly where the
+// stored data does.
 func (m *kdumpMemory) decode(src []byte, flags uint32) ([]byte, error) {
 	bs := int(m.blockSize)
 	switch {
 	case flags&DumpDHCompressedZlib != 0:
 		// Reuse one inflater (zlib.Resetter): a fresh one per page costs
 		// more than the inflation of a 64K page.
+		if m.zsrc == nil {
+			m.zsrc = new(bytes.Reader)
+		}
+		m.zsrc.Reset(src)
 		var err error
 		if m.zlib == nil {
-			m.zlib, err = zlib.NewReader(bytes.NewReader(src))
+			m.zlib, err = zlib.NewReader(m.zsrc)
 		} else {
-			err = m.zlib.(zlib.Resetter).Reset(bytes.NewReader(src), nil)
+			err = m.zlib.(zlib.Resetter).Reset(m.zsrc, nil)
 		}
 		if err != nil {
 			m.zlib = nil
@@ -659,17 +799,36 @@ func (m *kdumpMemory) decode(src []byte, flags uint32) ([]byte, error) {
 		}
 		out := make([]byte, bs)
 		if _, err := io.ReadFull(m.zlib, out); err != nil {
+			if err == io.ErrUnexpectedEOF || err == io.EOF {
+				return nil, fmt.Errorf("zlib: %w (stream ends before %#x bytes)", errBlockLen, bs)
+			}
 			return nil, fmt.Errorf("zlib: %w", err)
+		}
+		// compress/zlib verifies the adler-32 trailer only when it reads
+		// to the end of the stream: read on to it. (io.ReadFull drops an
+		// error that comes with the last bytes; the reader keeps it.)
+		var one [1]byte
+		n, err := m.zlib.Read(one[:])
+		switch {
+		case n > 0:
+			return nil, fmt.Errorf("zlib: %w (more than %#x bytes)", errBlockLen, bs)
+		case err != io.EOF:
+			return nil, fmt.Errorf("zlib: %w", err)
+		case m.zsrc.Len() > 0:
+			return nil, fmt.Errorf("zlib: %w (%d bytes)", errTrailing, m.zsrc.Len())
 		}
 		return out, nil
 	case flags&DumpDHCompressedLZO != 0:
 		out := make([]byte, bs)
+		// Decompress fails on a stream that does not end with its
+		// end-of-stream marker exactly at the end of src (the
+		// LZO_E_INPUT_NOT_CONSUMED of lzo1x_decompress_safe()).
 		n, err := lzo.Decompress(src, out)
 		if err != nil {
 			return nil, fmt.Errorf("lzo: %w", err)
 		}
 		if n != bs {
-			return nil, errBlockLen
+			return nil, fmt.Errorf("lzo: %w (%#x bytes)", errBlockLen, n)
 		}
 		return out, nil
 	case flags&DumpDHCompressedSnappy != 0:
@@ -678,27 +837,38 @@ func (m *kdumpMemory) decode(src []byte, flags uint32) ([]byte, error) {
 			return nil, fmt.Errorf("snappy: %w", err)
 		}
 		if n != bs {
-			return nil, errBlockLen
+			return nil, fmt.Errorf("snappy: %w (%#x bytes)", errBlockLen, n)
 		}
+		// Decode fails unless the stream decodes to exactly n bytes and
+		// ends exactly at the end of src.
 		out, err := snappy.Decode(make([]byte, bs), src)
 		if err != nil {
 			return nil, fmt.Errorf("snappy: %w", err)
 		}
 		return out, nil
 	case flags&DumpDHCompressedZstd != 0:
+		var h zstd.Header
+		if err := h.Decode(src); err != nil {
+			return nil, fmt.Errorf("zstd: frame header: %w", err)
+		}
+		if h.HasFCS && h.FrameContentSize != uint64(bs) {
+			return nil, fmt.Errorf("zstd: frame content size %#x: %w", h.FrameContentSize, errBlockLen)
+		}
 		if m.zstd == nil {
-			zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(4*bs)))
+			zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(4*bs)), zstd.WithDecodeAllCapLimit(true))
 			if err != nil {
 				return nil, err
 			}
 			m.zstd = zd
 		}
+		// DecodeAll checks the frame's content size and checksum when
+		// present; bytes after the frame must be another frame.
 		out, err := m.zstd.DecodeAll(src, make([]byte, 0, bs))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
 		if len(out) != bs {
-			return nil, errBlockLen
+			return nil, fmt.Errorf("zstd: %w (%#x bytes)", errBlockLen, len(out))
 		}
 		return out, nil
 	case flags == 0:

@@ -61,6 +61,12 @@ type Fault struct {
 	Phys   bool
 	Reason FaultReason
 	Detail string // optional: which level of the page table, file offset, ...
+	// File and FileOff name the file and the offset of the page data
+	// the fault is about (Corrupt and Truncated faults of kdump pages;
+	// for a flattened stream the offset in its kdump-compressed logical
+	// file); "" and 0 otherwise.
+	File    string
+	FileOff int64
 	// Err is the underlying error when there is one (a
 	// *FileChangedError); its text is in Detail.
 	Err error

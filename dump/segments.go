@@ -24,6 +24,7 @@ type segMemory struct {
 	sorted  []segment // by start
 	order   []segment // file order, used only when segments overlap
 	overlap bool
+	dmg     *damageLedger // nil for virtual segments
 }
 
 func newSegMemory(segs []segment, phys bool) *segMemory {
@@ -93,10 +94,15 @@ func (m *segMemory) ReadAt(p []byte, addr uint64) (int, error) {
 			k, err := s.file.copyAt(p[n:n+int(fc)], s.off+int64(off))
 			n += k
 			if err != nil {
-				return n, &Fault{Addr: addr + uint64(n), Phys: m.phys, Reason: Truncated, Detail: err.Error(), Err: err}
+				// The file shrank under its mapping after Open.
+				if fc, ok := err.(*FileChangedError); ok && m.dmg != nil {
+					m.dmg.truncated(TruncatedFile{File: fc.File, Size: fc.Off, Want: s.off + int64(s.filesz), FirstAddr: addr + uint64(n)})
+				}
+				return n, &Fault{Addr: addr + uint64(n), Phys: m.phys, Reason: Truncated, Detail: err.Error(), Err: err,
+					File: s.file.Name(), FileOff: s.off + int64(off) + int64(k)}
 			}
 			if uint64(k) < fc {
-				return n, &Fault{Addr: addr + uint64(n), Phys: m.phys, Reason: Truncated,
+				return n, &Fault{Addr: addr + uint64(n), Phys: m.phys, Reason: Truncated, File: s.file.Name(), FileOff: s.off + int64(off) + int64(k),
 					Detail: fmt.Sprintf("PT_LOAD %d wants file offset %#x, file ends at %#x", s.index, s.off+int64(off)+int64(k), s.file.Size())}
 			}
 			chunk -= fc

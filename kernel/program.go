@@ -2,7 +2,9 @@
 // and module debuginfo, the kernel's virtual address space read through its
 // own page tables, and typed objects over that memory (Object, Member,
 // ListForEachEntry — helpers named after the kernel's macros). It finds
-// VMCOREINFO (in the dump or in memory), decides radix or hash and the
+// VMCOREINFO (in the dump or in memory), believes memory and the vmlinux
+// over a VMCOREINFO note that disagrees with them (and records the
+// disagreement: vmcoreinfo_check.go), decides radix or hash and the
 // page-table geometry, and refuses a vmlinux that does not belong to the
 // dump.
 //
@@ -196,6 +198,12 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 		}
 	}()
 	p.Vmlinux, p.Syms, p.Types = vm.elf, vm.syms, vm.types
+	if r := p.Vmlinux.SymtabReport; r != nil {
+		p.warnf("%s", r)
+	}
+	for _, w := range p.Types.Warnings() {
+		p.warnf("%s: %s", vmlinux, w)
+	}
 	order := p.Vmlinux.ByteOrder
 	if order == nil {
 		order = d.MemoryOrder
@@ -216,6 +224,7 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	if err := p.checkMatch(opts.Force); err != nil {
 		return nil, err
 	}
+	p.checkRelease() // vmcoreinfo_check.go
 	if err := p.setupTranslation(); err != nil {
 		// Name the dump: these errors come from its memory.
 		return nil, fmt.Errorf("%s: %w", dumpPaths[0], err)
@@ -343,7 +352,7 @@ func (p *Program) checkMatch(force bool) error {
 			// VMCOREINFO's BUILD-ID may be a prefix (it is printed from a
 			// fixed-size buffer in some kernels).
 			n := min(len(id), len(p.Vmlinux.BuildID))
-			if !bytes.Equal(id[:n], p.Vmlinux.BuildID[:n]) {
+			if !bytes.Equal(id[:n], p.Vmlinux.BuildID[:n]) && !p.vmcoreinfoBuildIDDamaged(hexID(id), hexID(p.Vmlinux.BuildID)) {
 				mm = &MismatchError{File: p.vmlinuxPath, What: "build-id", Dump: hex.EncodeToString(id), File2: hex.EncodeToString(p.Vmlinux.BuildID)}
 			}
 		}

@@ -227,26 +227,85 @@ func (p *Program) PacaCPU(paca uint64) (int, bool) {
 	return 0, false
 }
 
-// CurrentTasks maps the task running on each CPU below nr_cpu_ids
-// (paca_ptrs[cpu]->__current, where readable) to that CPU. The idle tasks
-// of CPUs other than 0 are on no task list; this finds them.
-func (p *Program) CurrentTasks() map[uint64]int {
-	out := map[uint64]int{}
+// CPUTask is the task running on one CPU as its PACA says
+// (paca_ptrs[CPU]->__current), or why that could not be read.
+type CPUTask struct {
+	CPU  int
+	Paca uint64 // paca_ptrs[CPU]; 0 when NULL
+	Task uint64 // the task_struct; 0 when Err is set
+	// Err says why the CPU's current task is unknown: its PACA pointer
+	// is NULL, or reading __current faulted (the error wraps the
+	// *dump.Fault: errors.As gives its address and reason), or it is
+	// NULL.
+	Err error
+}
+
+// CPUTaskError is the Err of a CPUTask.
+type CPUTaskError struct {
+	CPU  int
+	Addr uint64 // the address read (&paca->__current), 0 for a NULL PACA
+	Msg  string // "paca_ptrs[1] is NULL", "__current is NULL", ...
+	Err  error  // the read's error (a *dump.Fault), or nil
+}
+
+func (e *CPUTaskError) Error() string {
+	s := fmt.Sprintf("CPU %d: current task unreadable: %s", e.CPU, e.Msg)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *CPUTaskError) Unwrap() error { return e.Err }
+
+// CPUTasks reads the task running on every CPU below nr_cpu_ids
+// (paca_ptrs[cpu]->__current; ppc64 keeps current in the PACA,
+// arch/powerpc/include/asm/current.h), one entry per CPU in order. A CPU
+// whose current task cannot be read has Err set (a *CPUTaskError); the
+// error return is for what stops every CPU: paca_ptrs[] itself
+// unreadable, or no paca_struct.__current in the DWARF.
+func (p *Program) CPUTasks() ([]CPUTask, error) {
 	pacas, err := p.PacaAddrs()
 	if err != nil {
-		return out
+		return nil, err
 	}
 	o, err := NewObject(p.Context, "struct paca_struct", 0)
 	if err != nil {
-		return out
+		return nil, err
 	}
 	m, err := o.offsetOnly("__current")
 	if err != nil {
-		return out
+		return nil, err
 	}
+	out := make([]CPUTask, len(pacas))
 	for cpu, paca := range pacas {
-		if cur, err := p.ReadU64(paca + m.Addr); err == nil && cur != 0 && paca != 0 {
-			out[cur] = cpu
+		t := CPUTask{CPU: cpu, Paca: paca}
+		switch cur, err := p.ReadU64(paca + m.Addr); {
+		case paca == 0:
+			t.Err = &CPUTaskError{CPU: cpu, Msg: fmt.Sprintf("paca_ptrs[%d] is NULL", cpu)}
+		case err != nil:
+			t.Err = &CPUTaskError{CPU: cpu, Addr: paca + m.Addr, Msg: fmt.Sprintf("reading paca_ptrs[%d]->__current at %#x", cpu, paca+m.Addr), Err: err}
+		case cur == 0:
+			t.Err = &CPUTaskError{CPU: cpu, Addr: paca + m.Addr, Msg: fmt.Sprintf("paca_ptrs[%d]->__current at %#x is NULL", cpu, paca+m.Addr)}
+		default:
+			t.Task = cur
+		}
+		out[cpu] = t
+	}
+	return out, nil
+}
+
+// CurrentTasks maps the task running on each CPU below nr_cpu_ids
+// (paca_ptrs[cpu]->__current, where readable) to that CPU. The idle tasks
+// of CPUs other than 0 are on no task list; this finds them. It leaves
+// out the CPUs whose current task cannot be read, silently: a view that
+// lists CPUs must use CPUTasks, which says which and why.
+func (p *Program) CurrentTasks() map[uint64]int {
+	out := map[uint64]int{}
+	ts, _ := p.CPUTasks()
+	for _, t := range ts {
+		if t.Err == nil {
+			out[t.Task] = t.CPU
 		}
 	}
 	return out

@@ -46,6 +46,12 @@
 // bounded by the blob, type references are range- and cycle-checked, and
 // malformed input is a *BTFError with the byte offset, never a panic
 // (FuzzBTF).
+// Damaged input is confined, not believed: a symbol table is checked
+// against the file's own sections (symcheck.go; suspect symbols marked,
+// one SymtabReport per file, and the resolver names no address by a
+// suspect size alone), and a .debug_info unit that cannot be read is left
+// out of the type index with its offset in Types.Damaged, the other units
+// kept (fastindex.go).
 //
 // It does not find modules in a dump (package modules walks struct module
 // and fills ModuleLayout), apply relocations to code, disassemble, or decide

@@ -24,7 +24,10 @@ type Symbol struct {
 	Size uint64 // 0 when unknown (kallsyms of vmlinux)
 	// Kind is the nm-style type letter: T t D d B b R r A a U W w V v i u
 	// C N n ? (uppercase: global binding).
-	Kind    byte
+	Kind byte
+	// Suspect is set on a symbol of an ELF symbol table that fails the
+	// file's own consistency checks (symcheck.go); 0 otherwise.
+	Suspect SymbolProblem
 	Module  string // "" for vmlinux
 	Section string // "" when unknown (kallsyms)
 	// LocalEntry is the ppc64 ELFv2 local entry offset: the local entry
@@ -109,6 +112,10 @@ type ELFFile struct {
 	ABIv1 bool
 	// Flags is e_flags (ppc64: EF_PPC64_ABI in bits 0-1, 1 = ELFv1, 2 = ELFv2).
 	Flags uint32
+
+	// SymtabReport says which symbols of .symtab are suspect (nil when
+	// none is): a warning to give once for the file.
+	SymtabReport *SymtabReport
 
 	raw    []RawSymbol
 	closer io.Closer
@@ -371,6 +378,7 @@ func (f *ELFFile) readSymbols() error {
 		}
 		f.Symbols = append(f.Symbols, s)
 	}
+	f.SymtabReport = f.checkSymbols()
 	return nil
 }
 

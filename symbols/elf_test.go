@@ -203,7 +203,8 @@ func TestSyntheticELFv1OPD(t *testing.T) {
 		{Name: "foo", Addr: 0x10000100, Size: 0x80, Kind: 'T', Section: ".text", Desc: 0x10020000},
 		{Name: "bar", Addr: 0x10000180, Size: 0x40, Kind: 't', Section: ".text", Desc: 0x10020018},
 		{Name: ".foo", Addr: 0x10000100, Kind: 'T', Section: ".text"},
-		{Name: "past", Addr: 0x10020030, Size: 8, Kind: 'd', Section: ".opd"},
+		// At .opd's end: not in the section it names (symcheck.go).
+		{Name: "past", Addr: 0x10020030, Size: 8, Kind: 'd', Section: ".opd", Suspect: SymOutsideSection},
 	}
 	for i, w := range want {
 		if i >= len(f.Symbols) || f.Symbols[i] != w {
@@ -270,9 +271,16 @@ func FuzzNewELF(f *testing.F) {
 			ef.RawSymbol(uint32(i))
 		}
 		tab := ef.Table()
-		for _, s := range ef.Symbols {
+		r := NewResolver()
+		r.SetVmlinux(tab)
+		_ = ef.SymtabReport.String()
+		for i, s := range ef.Symbols {
 			tab.ByAddr(s.Addr)
 			tab.ByName(s.Name)
+			if i < 64 { // the resolver over suspect symbols (symcheck.go)
+				_ = r.Lookup(s.Addr + s.Size).String()
+				_ = r.LookupKallsyms(s.Addr + s.Size/2).String()
+			}
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -733,28 +734,140 @@ func (w *unitWalker) unitHeader(off int) (bool, error) {
 	return true, nil
 }
 
-// listUnits returns the offset of every unit in .debug_info.
-func listUnits(raw *rawDWARF) ([]int, error) {
-	var offs []int
+// UnitDamage is a unit of .debug_info that could not be read: the types
+// and variables it defines are lost; every other unit is kept.
+type UnitDamage struct {
+	Off, End int // [Off, End) in .debug_info
+	Err      error
+}
+
+func (u UnitDamage) String() string {
+	return fmt.Sprintf("DWARF unit at .debug_info offset %#x (%#x bytes) unreadable, its types and variables lost: %v", u.Off, u.End-u.Off, u.Err)
+}
+
+// listUnits returns the offset of every unit in .debug_info. A unit whose
+// header cannot be read (a damaged unit_length, version or address size)
+// is still listed, so that offsets inside it are known to be in it, and
+// returned as damaged; the walk resumes at the next plausible unit header
+// (resync). err is set only when no unit at all can be read.
+func listUnits(raw *rawDWARF) (offs []int, damaged []UnitDamage, err error) {
 	info := raw.info
 	for off := 0; off < len(info); {
-		b := dbuf{data: info, off: off, order: raw.order, what: ".debug_info"}
-		n := uint64(b.u32())
-		if n == 0xffffffff {
-			n = b.u64()
-		} else if n >= 0xfffffff0 {
-			return nil, fmt.Errorf(".debug_info at offset %#x: reserved unit length %#x", off, n)
+		n, herr := unitLength(raw, off)
+		if herr == nil {
+			offs = append(offs, off)
+			off = n
+			continue
 		}
-		if b.err != nil {
-			return nil, b.err
-		}
-		if n > uint64(len(info)-b.off) {
-			return nil, fmt.Errorf(".debug_info at offset %#x: unit length %#x beyond the section", off, n)
-		}
+		next := resyncUnit(raw, off+1)
 		offs = append(offs, off)
-		off = b.off + int(n)
+		damaged = append(damaged, UnitDamage{Off: off, End: next, Err: herr})
+		off = next
 	}
-	return offs, nil
+	if len(damaged) > 0 && len(damaged) == len(offs) {
+		return nil, damaged, damaged[0].Err
+	}
+	return offs, damaged, nil
+}
+
+// unitLength checks the header of the unit at off as far as its length,
+// version and address size and returns the offset just past the unit.
+func unitLength(raw *rawDWARF, off int) (int, error) {
+	info := raw.info
+	b := dbuf{data: info, off: off, order: raw.order, what: ".debug_info"}
+	n := uint64(b.u32())
+	if n == 0xffffffff {
+		n = b.u64()
+	} else if n >= 0xfffffff0 {
+		return 0, fmt.Errorf(".debug_info at offset %#x: reserved unit length %#x", off, n)
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	if n > uint64(len(info)-b.off) {
+		return 0, fmt.Errorf(".debug_info at offset %#x: unit length %#x beyond the section", off, n)
+	}
+	end := b.off + int(n)
+	// A damaged unit_length still inside the section is seen where the
+	// unit it gives ends: not at the next unit's header.
+	if !plausibleUnitHeader(raw, off, true) {
+		return 0, fmt.Errorf(".debug_info at offset %#x: unit header (length %#x) has an unknown version, unit type or address size, or the unit does not end where another begins", off, n)
+	}
+	return end, nil
+}
+
+// plausibleUnitHeader reports whether a 32-bit DWARF unit header that
+// fits the section starts at q: version 2-5, a known unit type (5),
+// address size 4 or 8, an abbreviation offset inside .debug_abbrev; with
+// chain, the unit must also end at the section's end or at another such
+// header.
+func plausibleUnitHeader(raw *rawDWARF, q int, chain bool) bool {
+	info, o := raw.info, raw.order
+	if q < 0 || q+12 > len(info) {
+		return false
+	}
+	n := uint64(o.Uint32(info[q:]))
+	if n == 0xffffffff {
+		// 64-bit DWARF: its header is checked by unitHeader; resync
+		// does not look for one.
+		return !chain
+	}
+	if n < 8 || n >= 0xfffffff0 || n > uint64(len(info)-q-4) {
+		return false
+	}
+	var abbrev uint64
+	var as byte
+	switch v := o.Uint16(info[q+4:]); v {
+	case 2, 3, 4:
+		abbrev, as = uint64(o.Uint32(info[q+6:])), info[q+10]
+	case 5:
+		if ut := info[q+6]; ut < 1 || ut > 6 {
+			return false
+		}
+		as, abbrev = info[q+7], uint64(o.Uint32(info[q+8:]))
+	default:
+		return false
+	}
+	if (as != 4 && as != 8) || abbrev >= uint64(len(raw.abbrev)) {
+		return false
+	}
+	if !chain {
+		return true
+	}
+	return plausibleNext(raw, q+4+int(n))
+}
+
+// plausibleNext reports whether a unit ending at end is followed by the
+// section's end or by another unit: a plausible header, or one whose
+// length alone leads to the section's end or a plausible header (its own
+// version or address size may be the damaged bytes, and that is its
+// damage, not this unit's).
+func plausibleNext(raw *rawDWARF, end int) bool {
+	info := raw.info
+	if end == len(info) || plausibleUnitHeader(raw, end, false) {
+		return true
+	}
+	if end+4 > len(info) {
+		return false
+	}
+	n := uint64(raw.order.Uint32(info[end:]))
+	if n < 8 || n >= 0xfffffff0 || n > uint64(len(info)-end-4) {
+		return false
+	}
+	next := end + 4 + int(n)
+	return next == len(info) || plausibleUnitHeader(raw, next, false)
+}
+
+// resyncUnit returns the first offset at or after from where a plausible
+// unit header (one followed by another, or by the section's end) starts,
+// or the section's end.
+func resyncUnit(raw *rawDWARF, from int) int {
+	for q := from; q+12 <= len(raw.info); q++ {
+		if plausibleUnitHeader(raw, q, true) {
+			return q
+		}
+	}
+	return len(raw.info)
 }
 
 // fastIndexUnit indexes one unit as indexUnit (index.go) does. It returns
@@ -847,16 +960,72 @@ func putBytes(m map[string]candidate, key []byte, c candidate) {
 
 // buildIndexRaw is buildIndex over the raw sections, units split among
 // GOMAXPROCS workers. Pages of .debug_info already indexed are dropped from
-// the resident set as the workers go (dropPages).
+// the resident set as the workers go (dropPages). A unit that cannot be
+// read is left out (ix.damaged says which and why), with what the others
+// define kept: one flipped byte loses one unit, not the vmlinux.
 func buildIndexRaw(raw *rawDWARF) (*typeIndex, error) {
-	units, err := listUnits(raw)
+	units, damaged, err := listUnits(raw)
 	if err != nil {
 		return nil, err
 	}
-	type unitResult struct {
-		isCU     bool
-		addrSize int
+	skip := make(map[int]bool, len(damaged))
+	for _, d := range damaged {
+		skip[d.Off] = true
 	}
+	results, parts := indexUnits(raw, units, skip)
+	var failed []UnitDamage
+	for i, r := range results {
+		if r.err != nil {
+			end := len(raw.info)
+			if i+1 < len(units) {
+				end = units[i+1]
+			}
+			failed = append(failed, UnitDamage{Off: units[i], End: end, Err: r.err})
+			skip[units[i]] = true
+		}
+	}
+	if len(failed) > 0 {
+		// What a failed unit put in the index before its error may be
+		// garbage and may have displaced a good definition: index again
+		// without the failed units.
+		damaged = append(damaged, failed...)
+		sort.Slice(damaged, func(i, j int) bool { return damaged[i].Off < damaged[j].Off })
+		results, parts = indexUnits(raw, units, skip)
+	}
+	if len(units) > 0 && len(skip) == len(units) {
+		return nil, fmt.Errorf("no DWARF unit could be read: %v", damaged[0])
+	}
+	ix := &typeIndex{
+		Version:     indexVersion,
+		UnitStarts:  units,
+		Types:       make(map[string]dwarf.Offset),
+		Vars:        make(map[string]dwarf.Offset),
+		Enumerators: make(map[string]Enumerator),
+		damaged:     damaged,
+	}
+	for _, r := range results {
+		if r.isCU {
+			if ix.PtrSize == 0 {
+				ix.PtrSize = r.addrSize
+			}
+			ix.Units++
+		}
+	}
+	if err := mergeParts(ix, parts); err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+// unitResult is what indexing one unit gave.
+type unitResult struct {
+	isCU     bool
+	addrSize int
+	err      error
+}
+
+// indexUnits indexes every unit not in skip, in parallel.
+func indexUnits(raw *rawDWARF, units []int, skip map[int]bool) ([]unitResult, []partial) {
 	results := make([]unitResult, len(units))
 	workers := min(runtime.GOMAXPROCS(0), max(len(units), 1))
 	parts := make([]partial, workers)
@@ -876,12 +1045,16 @@ func buildIndexRaw(raw *rawDWARF) (*typeIndex, error) {
 				if i >= len(units) {
 					return
 				}
+				if skip[units[i]] {
+					continue
+				}
 				isCU, as, err := fastIndexUnit(w, units[i], p)
 				if err != nil {
-					p.err = fmt.Errorf("indexing DWARF unit at %#x: %w", units[i], err)
-					return
+					results[i].err = fmt.Errorf("indexing DWARF unit at %#x: %w", units[i], err)
+					w = &unitWalker{raw: raw} // no state of the bad unit carried on
+					continue
 				}
-				results[i] = unitResult{isCU, as}
+				results[i] = unitResult{isCU: isCU, addrSize: as}
 				end := len(raw.info)
 				if i+1 < len(units) {
 					end = units[i+1]
@@ -891,23 +1064,5 @@ func buildIndexRaw(raw *rawDWARF) (*typeIndex, error) {
 		}()
 	}
 	wg.Wait()
-	ix := &typeIndex{
-		Version:     indexVersion,
-		UnitStarts:  units,
-		Types:       make(map[string]dwarf.Offset),
-		Vars:        make(map[string]dwarf.Offset),
-		Enumerators: make(map[string]Enumerator),
-	}
-	for _, r := range results {
-		if r.isCU {
-			if ix.PtrSize == 0 {
-				ix.PtrSize = r.addrSize
-			}
-			ix.Units++
-		}
-	}
-	if err := mergeParts(ix, parts); err != nil {
-		return nil, err
-	}
-	return ix, nil
+	return results, parts
 }

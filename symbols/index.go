@@ -48,6 +48,10 @@ type typeIndex struct {
 	Vars map[string]dwarf.Offset
 	// Enumerators maps enumeration constant names to their values.
 	Enumerators map[string]Enumerator
+
+	// damaged are the units left out because they could not be read
+	// (buildIndexRaw); not saved: an index with damage is not cached.
+	damaged []UnitDamage
 }
 
 // candidate is one DIE for a name while the index is built.

@@ -42,12 +42,23 @@ type Location struct {
 	// when neither a section nor a symbol does.
 	Region    string
 	RegionOff uint64
+	// Suspect says why the name may be wrong: the symbol found, or one
+	// whose size alone reached the address, is suspect in its symbol
+	// table (Symbol.Suspect, symcheck.go). "" otherwise.
+	Suspect string
 }
 
 // String formats the location as crash does: "sym+0x10", "sym+0x10 [mod]",
 // and "mod:.stubs+0x28" for an address inside a module section that no
 // symbol covers.
 func (l Location) String() string {
+	if l.Suspect != "" {
+		return l.plain() + " (suspect: " + l.Suspect + ")"
+	}
+	return l.plain()
+}
+
+func (l Location) plain() string {
 	switch {
 	case l.Symbol != nil && l.Module != "":
 		return fmt.Sprintf("%s+%#x [%s]", l.Symbol.Name, l.Off, l.Module)
@@ -59,6 +70,8 @@ func (l Location) String() string {
 		return fmt.Sprintf("%s:[%s]+%#x", l.Module, l.Region, l.RegionOff)
 	case l.Module != "":
 		return fmt.Sprintf("%#x [%s]", l.Addr, l.Module)
+	case l.Section != "":
+		return fmt.Sprintf("%s+%#x", l.Section, l.SectionOff)
 	}
 	return fmt.Sprintf("%#x", l.Addr)
 }
@@ -216,8 +229,13 @@ func (e *modEntry) section(addr uint64) (secRange, bool) {
 func (r *Resolver) LookupKallsyms(addr uint64) Location {
 	loc := r.Lookup(addr)
 	if loc.Symbol == nil && loc.Module == "" && r.vmlinux != nil && (r.vmEnd == 0 || addr < r.vmEnd) {
-		if s, off, ok := r.vmlinux.Nearest(addr); ok {
+		// Not after a suspect symbol whose size alone reached addr:
+		// that is the "sym+0x5370" a damaged st_size makes.
+		if s, off, ok := r.vmlinux.Nearest(addr); ok && (loc.Suspect == "" || s.Suspect&sizeProblems == 0) {
 			loc.Symbol, loc.Off = &s, off
+			if s.Suspect != 0 {
+				loc.Suspect = suspectSym(&s)
+			}
 		}
 	}
 	return loc
@@ -247,8 +265,19 @@ func (r *Resolver) Lookup(addr uint64) Location {
 	}
 	if e == nil {
 		if r.vmlinux != nil && (r.vmEnd == 0 || addr < r.vmEnd) {
-			if s, off, ok := r.vmlinux.ByAddr(addr); ok {
+			s, off, ok, claimed := r.vmlinux.byAddr(addr)
+			switch {
+			case ok:
 				loc.Symbol, loc.Off, loc.Module = &s, off, s.Module
+				if s.Suspect != 0 {
+					loc.Suspect = suspectSym(&s)
+				}
+			case claimed != nil:
+				// Say where it is without the name a damaged size gave it.
+				if sec, ok := r.vmlinux.sectionAt(addr); ok {
+					loc.Section, loc.SectionOff = sec.Name, addr-sec.Start
+				}
+				loc.Suspect = claimedBy(claimed)
 			}
 		}
 		return loc
@@ -262,7 +291,11 @@ func (r *Resolver) Lookup(addr uint64) Location {
 		return loc
 	}
 	if e.layout.Syms != nil {
-		if s, off, ok := e.layout.Syms.ByAddr(addr); ok {
+		s, off, ok, claimed := e.layout.Syms.byAddr(addr)
+		if !ok && claimed != nil {
+			loc.Suspect = claimedBy(claimed)
+		}
+		if ok {
 			// The symbol must lie in addr's section; when addr is in no
 			// known section, in no known section either (a symbol of
 			// .text never covers what follows .stubs), and in the same
@@ -280,6 +313,9 @@ func (r *Resolver) Lookup(addr uint64) Location {
 			}
 			if same {
 				loc.Symbol, loc.Off = &s, off
+				if s.Suspect != 0 {
+					loc.Suspect = suspectSym(&s)
+				}
 				return loc
 			}
 		}
@@ -288,6 +324,16 @@ func (r *Resolver) Lookup(addr uint64) Location {
 		loc.Region, loc.RegionOff = reg.kind, addr-reg.start
 	}
 	return loc
+}
+
+// suspectSym says why a symbol found is suspect.
+func suspectSym(s *Symbol) string {
+	return fmt.Sprintf("symbol %s [%#x,+%#x): %s", s.Name, s.Addr, s.Size, s.Suspect)
+}
+
+// claimedBy says which suspect symbol's size alone reached an address.
+func claimedBy(s *Symbol) string {
+	return fmt.Sprintf("inside %s [%#x,+%#x) only by its size, which is suspect: %s", s.Name, s.Addr, s.Size, s.Suspect)
 }
 
 // SymbolByName looks a name up: "MODULE:NAME" in that module (a symbol, or

@@ -220,11 +220,24 @@ const maxBackScan = 64
 // next symbol (within its section when the table knows section ranges).
 // Among aliases the preferred one is returned (sized, global, function,
 // not a local label). ok is false in the gap after a sized symbol's end.
+// A suspect symbol (Symbol.Suspect, symcheck.go) contains addr only up to
+// its plausible end (the next symbol, its section's end): past it ByAddr
+// names nothing rather than "sym+0x5370".
 func (t *Table) ByAddr(addr uint64) (Symbol, uint64, bool) {
+	s, off, ok, _ := t.byAddr(addr)
+	return s, off, ok
+}
+
+// sizeProblems are the problems that make a symbol's extent suspect.
+const sizeProblems = SymOutsideSection | SymPastSection | SymOverlaps
+
+// byAddr is ByAddr; when no symbol is found and a suspect symbol's size
+// alone reached addr, claimed is that symbol.
+func (t *Table) byAddr(addr uint64) (sym Symbol, off uint64, ok bool, claimed *Symbol) {
 	// Last addressable symbol with Addr <= addr.
 	n := sort.Search(len(t.addrIdx), func(k int) bool { return t.syms[t.addrIdx[k]].Addr > addr }) - 1
 	if n < 0 {
-		return Symbol{}, 0, false
+		return Symbol{}, 0, false, nil
 	}
 	nearest := t.syms[t.addrIdx[n]].Addr
 	// The nearest group: all addressable symbols at address `nearest`,
@@ -237,8 +250,9 @@ func (t *Table) ByAddr(addr uint64) (Symbol, uint64, bool) {
 	for k := n; k >= 0 && t.syms[t.addrIdx[k]].Addr == nearest; k-- {
 		s := &t.syms[t.addrIdx[k]]
 		if s.Size > 0 {
-			if addr-s.Addr < s.Size {
-				return t.bestAt(k, addr)
+			if t.contains(t.addrIdx[k], addr, &claimed) {
+				s, off, ok := t.bestAt(k, addr)
+				return s, off, ok, nil
 			}
 			sizedGroup = true
 			continue
@@ -248,16 +262,53 @@ func (t *Table) ByAddr(addr uint64) (Symbol, uint64, bool) {
 		}
 	}
 	if unsized >= 0 && !sizedGroup && t.inSameSection(&t.syms[unsized], addr) {
-		return t.syms[unsized], addr - t.syms[unsized].Addr, true
+		return t.syms[unsized], addr - t.syms[unsized].Addr, true, nil
 	}
 	// Nested or overlapping sized symbols further back.
 	for k, steps := n, 0; k >= 0 && steps < maxBackScan; k, steps = k-1, steps+1 {
-		s := &t.syms[t.addrIdx[k]]
-		if s.Size > 0 && addr-s.Addr < s.Size {
-			return t.bestAt(k, addr)
+		if s := &t.syms[t.addrIdx[k]]; s.Size > 0 && t.contains(t.addrIdx[k], addr, &claimed) {
+			s, off, ok := t.bestAt(k, addr)
+			return s, off, ok, nil
 		}
 	}
-	return Symbol{}, 0, false
+	return Symbol{}, 0, false, claimed
+}
+
+// contains reports whether the sized symbol t.syms[i] contains addr. A
+// suspect symbol whose size alone reaches addr (past its plausible end)
+// does not, and is left in *claimed (the first one).
+func (t *Table) contains(i int, addr uint64, claimed **Symbol) bool {
+	s := &t.syms[i]
+	if addr-s.Addr >= s.Size {
+		return false
+	}
+	if s.Suspect&sizeProblems != 0 && addr >= t.plausibleEnd(i) {
+		if *claimed == nil {
+			*claimed = s
+		}
+		return false
+	}
+	return true
+}
+
+// plausibleEnd is where the suspect symbol t.syms[i] is taken to end: at
+// its size, cut at the next symbol at a greater address and at the end of
+// its section when the table knows section ranges.
+func (t *Table) plausibleEnd(i int) uint64 {
+	s := &t.syms[i]
+	end := s.Addr + s.Size
+	if end < s.Addr {
+		end = ^uint64(0)
+	}
+	if k := sort.Search(len(t.addrIdx), func(k int) bool { return t.syms[t.addrIdx[k]].Addr > s.Addr }); k < len(t.addrIdx) {
+		end = min(end, t.syms[t.addrIdx[k]].Addr)
+	}
+	for _, r := range t.sections {
+		if r.Start <= s.Addr && s.Addr < r.End {
+			end = min(end, r.End)
+		}
+	}
+	return end
 }
 
 // bestAt returns the preferred symbol containing addr among those sharing
@@ -265,17 +316,28 @@ func (t *Table) ByAddr(addr uint64) (Symbol, uint64, bool) {
 func (t *Table) bestAt(k int, addr uint64) (Symbol, uint64, bool) {
 	a := t.syms[t.addrIdx[k]].Addr
 	best := -1
+	var claimed *Symbol
 	for j := k; j >= 0 && t.syms[t.addrIdx[j]].Addr == a; j-- {
-		if s := &t.syms[t.addrIdx[j]]; s.Size > 0 && addr-s.Addr < s.Size && (best < 0 || t.prefer(t.addrIdx[j], best)) {
+		if s := &t.syms[t.addrIdx[j]]; s.Size > 0 && t.contains(t.addrIdx[j], addr, &claimed) && (best < 0 || t.prefer(t.addrIdx[j], best)) {
 			best = t.addrIdx[j]
 		}
 	}
 	for j := k + 1; j < len(t.addrIdx) && t.syms[t.addrIdx[j]].Addr == a; j++ {
-		if s := &t.syms[t.addrIdx[j]]; s.Size > 0 && addr-s.Addr < s.Size && (best < 0 || t.prefer(t.addrIdx[j], best)) {
+		if s := &t.syms[t.addrIdx[j]]; s.Size > 0 && t.contains(t.addrIdx[j], addr, &claimed) && (best < 0 || t.prefer(t.addrIdx[j], best)) {
 			best = t.addrIdx[j]
 		}
 	}
 	return t.syms[best], addr - t.syms[best].Addr, true
+}
+
+// sectionAt names the known section range holding addr ("" when none).
+func (t *Table) sectionAt(addr uint64) (SectionRange, bool) {
+	for _, r := range t.sections {
+		if r.Start <= addr && addr < r.End {
+			return r, true
+		}
+	}
+	return SectionRange{}, false
 }
 
 // prefer reports whether t.syms[i] is preferred to t.syms[j], two

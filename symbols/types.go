@@ -93,6 +93,9 @@ type Types struct {
 	// CacheWarning says why an existing cache file was not used or why the
 	// index could not be saved ("" when neither happened).
 	CacheWarning string
+	// Damaged are the DWARF units that could not be read: what they
+	// define is not in the index (Warnings says so); every other unit is.
+	Damaged []UnitDamage
 
 	ix *typeIndex
 	// btf, when not nil, is where the types come from (btftypes.go); the
@@ -196,7 +199,10 @@ func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cache
 		}
 		ix.BuildID = buildID
 		t.ix = ix
-		if useCache {
+		t.Damaged = ix.damaged
+		// An index with units left out is not cached: the next run says
+		// again what was lost.
+		if useCache && len(ix.damaged) == 0 {
 			if err := saveIndex(IndexCachePath(cacheDir, buildID), ix); err != nil {
 				t.CacheWarning = err.Error()
 			}
@@ -207,6 +213,20 @@ func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cache
 		t.PtrSize = 8
 	}
 	return t, nil
+}
+
+// Warnings says what the DWARF lost: one line per damaged unit (at most
+// 8, then a count).
+func (t *Types) Warnings() []string {
+	var out []string
+	for i, d := range t.Damaged {
+		if i == 8 {
+			out = append(out, fmt.Sprintf("... and %d more damaged DWARF units", len(t.Damaged)-8))
+			break
+		}
+		out = append(out, d.String())
+	}
+	return out
 }
 
 // Stats returns the number of indexed type names, variables, enumeration

@@ -49,7 +49,7 @@ func (t *Types) unitFor(off dwarf.Offset) (int, error) {
 			t.unitStarts = s
 			return
 		}
-		t.unitStarts, t.unitsErr = listUnits(t.raw)
+		t.unitStarts, _, t.unitsErr = listUnits(t.raw)
 	})
 	if t.unitsErr != nil {
 		return 0, t.unitsErr

@@ -358,18 +358,5 @@ func runRead(args []string, stdout, stderr io.Writer) int {
 		defer p.Close()
 		mem = p.Context.Mem
 	}
-	buf := make([]byte, n)
-	got, err := mem.ReadAt(buf, addr)
-	if got < len(buf) {
-		if err == nil {
-			err = fmt.Errorf("short read")
-		}
-		fmt.Fprintf(stderr, "kdump-inspect read: cannot read %#x: %v\n", addr+uint64(got), err)
-		return exitBad
-	}
-	if _, err := stdout.Write(buf); err != nil {
-		fmt.Fprintf(stderr, "kdump-inspect read: %v\n", err)
-		return exitBad
-	}
-	return exitOK
+	return streamRead(mem, addr, n, stdout, stderr)
 }

@@ -1,9 +1,24 @@
 // Package container opens files that may be stored compressed as a whole
-// (.zst, .xz, .gz): the corpus keeps its ELF dumps and vmlinux files that
-// way, as SUSE ships vmlinux-*.gz for crash. A compressed file is
-// decompressed once into a cache file keyed by the compressed file's path,
-// size and modification time, and the caller reads the cache file, which can
-// then be mmapped or read at random. It does not decompress into memory.
+// (zstd, xz, gzip): the corpus keeps its ELF dumps and vmlinux files that
+// way, as SUSE ships vmlinux-*.gz for crash. The compression is told by
+// the file's first bytes, not its name. A compressed file is decompressed
+// once into a cache file keyed by the compressed file's path, size and
+// modification time, and the caller reads the cache file, which can then
+// be mmapped or read at random. It does not decompress into memory.
+//
+// Decompression is bounded (limits.go): by what the container declares
+// (zstd's frame content size, the xz index, gzip's ISIZE as a lower
+// bound), by KDUMP_INSPECT_DECOMPRESS_MAX (default 64 GiB) and by the free
+// space of the cache's file system (1 GiB kept free), checked before the
+// first byte and while writing: a file that would pass a bound is refused
+// with a *LimitError and nothing is left on disk. The output is written to
+// an unnamed file (O_TMPFILE) that is linked into the cache only when
+// complete, so that no exit path, not even SIGKILL, leaves a partial file;
+// where O_TMPFILE is not available a named ".partial-*" file is removed on
+// every return and on SIGINT/SIGTERM, and stale ones are removed at the
+// next start. The cache is bounded (cache.go): files least recently used
+// are evicted past KDUMP_INSPECT_CACHE_MAX (default 20 GiB), never one this
+// process opened.
 //
 // It does not handle per-section compression inside ELF files
 // (SHF_COMPRESSED; that is debug/elf's job) nor per-page compression in
@@ -15,22 +30,26 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
 
-// Suffixes lists the whole-file compressions Open understands.
+// Suffixes lists the file-name suffixes of the whole-file compressions
+// Open understands (stripped from the cache file's name; the compression
+// itself is told by content, see Sniff).
 var Suffixes = []string{".zst", ".xz", ".gz"}
 
 // Compressed reports whether path names a whole-file-compressed file by its
-// suffix.
+// suffix. Open does not use it: see Sniff.
 func Compressed(path string) bool {
 	for _, s := range Suffixes {
 		if strings.HasSuffix(path, s) {
@@ -38,6 +57,57 @@ func Compressed(path string) bool {
 		}
 	}
 	return false
+}
+
+// Kind is a whole-file compression format.
+type Kind int
+
+const (
+	None Kind = iota // not compressed (or not a format this package knows)
+	Zstd
+	XZ
+	Gzip
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Zstd:
+		return "zstd"
+	case XZ:
+		return "xz"
+	case Gzip:
+		return "gzip"
+	}
+	return "uncompressed"
+}
+
+// Magic numbers: RFC 8878 (zstd frames 0xFD2FB528 and skippable frames
+// 0x184D2A50..5F, little-endian), the xz file format 1.0.4 section 2.1.1.1,
+// RFC 1952 (gzip ID1 ID2).
+func kindOf(b []byte) Kind {
+	switch {
+	case len(b) >= 4 && string(b[:4]) == "\x28\xb5\x2f\xfd":
+		return Zstd
+	case len(b) >= 4 && b[0]&0xf0 == 0x50 && string(b[1:4]) == "\x2a\x4d\x18":
+		return Zstd
+	case len(b) >= 6 && string(b[:6]) == "\xfd7zXZ\x00":
+		return XZ
+	case len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b:
+		return Gzip
+	}
+	return None
+}
+
+// Sniff tells the compression of the file at path by its first bytes.
+func Sniff(path string) (Kind, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return None, err
+	}
+	defer f.Close()
+	var b [6]byte
+	n, _ := io.ReadFull(f, b[:])
+	return kindOf(b[:n]), nil
 }
 
 // Progress, when set, is called while decompressing with the number of
@@ -56,7 +126,17 @@ func CacheDir() string {
 	return filepath.Join(os.TempDir(), "kdump-inspect-cache")
 }
 
-var mu sync.Mutex
+// filesDir is the directory of the decompressed files.
+func filesDir() string { return filepath.Join(CacheDir(), "files") }
+
+var (
+	mu sync.Mutex
+	// inUse are the cache files Open returned in this process: eviction
+	// never removes them.
+	inUse = map[string]bool{}
+	// swept: stale partial files were looked for in this directory.
+	swept = map[string]bool{}
+)
 
 // Open returns the path of a plain file with path's contents: path itself
 // when it is not compressed, else the cache file (decompressing it first
@@ -65,7 +145,9 @@ var mu sync.Mutex
 // first, so a user may name the corpus's vmlinux.zst directly.
 func Open(path string) (string, error) {
 	path = FollowLinkFile(path)
-	if !Compressed(path) {
+	kind, err := Sniff(path)
+	if err != nil || kind == None {
+		// Not compressed, or not readable: the caller's own open says why.
 		return path, nil
 	}
 	st, err := os.Stat(path)
@@ -77,47 +159,91 @@ func Open(path string) (string, error) {
 		abs = r
 	}
 	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d", abs, st.Size(), st.ModTime().UnixNano())))
-	base := strings.TrimSuffix(filepath.Base(abs), filepath.Ext(abs))
-	dir := filepath.Join(CacheDir(), "files")
+	base := filepath.Base(abs)
+	for _, s := range Suffixes {
+		if b, ok := strings.CutSuffix(base, s); ok && b != "" {
+			base = b
+			break
+		}
+	}
+	dir := filesDir()
 	out := filepath.Join(dir, hex.EncodeToString(h[:8])+"-"+base)
 
-	mu.Lock()
-	defer mu.Unlock()
-	if _, err := os.Stat(out); err == nil {
-		return out, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	made, err := openLocked(path, kind, dir, out)
+	if err != nil {
 		return "", err
 	}
-	if err := decompress(path, out); err != nil {
-		return "", fmt.Errorf("decompressing %s: %w", path, err)
+	if made {
+		// Outside the lock: List takes it per entry.
+		Evict(CacheMax())
 	}
 	return out, nil
 }
 
-func decompress(in, out string) error {
+// openLocked makes out from path unless the cache holds it, with mu
+// held; made says whether it was made.
+func openLocked(path string, kind Kind, dir, out string) (made bool, err error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, err := os.Stat(out); err == nil {
+		inUse[out] = true
+		touch(out)
+		return false, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false, err
+	}
+	if !swept[dir] {
+		swept[dir] = true
+		removeStalePartials(dir, time.Hour)
+	}
+	if err := decompress(path, kind, out); err != nil {
+		var le *LimitError
+		if errors.As(err, &le) {
+			return false, err // it names the file and the format
+		}
+		return false, fmt.Errorf("decompressing %s (%s): %w", path, kind, err)
+	}
+	inUse[out] = true
+	return true, nil
+}
+
+// decompress writes the decompressed contents of in to out, bounded (see
+// the package documentation); on any error nothing is left at out or
+// beside it.
+func decompress(in string, kind Kind, out string) error {
 	f, err := os.Open(in)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	dir := filepath.Dir(out)
+	lim, err := newLimit(f, kind, dir)
+	if err != nil {
+		return err
+	}
 	br := bufio.NewReaderSize(f, 1<<20)
 	var r io.Reader
-	switch {
-	case strings.HasSuffix(in, ".zst"):
+	switch kind {
+	case Zstd:
+		// The decoder checks each frame's content size and checksum
+		// when the frame has them.
 		d, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(0))
 		if err != nil {
 			return err
 		}
 		defer d.Close()
 		r = d
-	case strings.HasSuffix(in, ".xz"):
+	case XZ:
+		if ds := xzDictSize(f); ds > maxXZDict {
+			return fmt.Errorf("the xz stream asks for an LZMA2 dictionary of %d bytes (at most %d): refused, it would be allocated whole", ds, maxXZDict)
+		}
 		d, err := xz.NewReader(br)
 		if err != nil {
 			return err
 		}
 		r = d
-	case strings.HasSuffix(in, ".gz"):
+	case Gzip:
 		d, err := gzip.NewReader(br)
 		if err != nil {
 			return err
@@ -127,40 +253,25 @@ func decompress(in, out string) error {
 	default:
 		return fmt.Errorf("unknown compression")
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".partial-*")
+	tmp, err := newTempFile(dir)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	w := &progressWriter{w: tmp, name: filepath.Base(in)}
+	defer tmp.discard()
+	w := &limitWriter{w: tmp.f, lim: lim, name: filepath.Base(in), interrupted: tmp.interrupted}
 	if _, err := io.Copy(w, r); err != nil {
-		tmp.Close()
+		if w.err != nil {
+			return w.err
+		}
+		return err
+	}
+	if err := lim.complete(w.n); err != nil {
 		return err
 	}
 	if Progress != nil {
 		Progress(w.name, w.n, true)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), out)
-}
-
-type progressWriter struct {
-	w    io.Writer
-	name string
-	n    int64
-	last int64
-}
-
-func (p *progressWriter) Write(b []byte) (int, error) {
-	n, err := p.w.Write(b)
-	p.n += int64(n)
-	if Progress != nil && p.n-p.last >= 16<<20 {
-		p.last = p.n
-		Progress(p.name, p.n, false)
-	}
-	return n, err
+	return tmp.commit(out)
 }
 
 // FollowLinkFile resolves a "link file": a small regular file whose whole
@@ -192,3 +303,7 @@ func FollowLinkFile(path string) string {
 	}
 	return path
 }
+
+// errInterrupted is the error of a decompression stopped by SIGINT or
+// SIGTERM (named partial files only).
+var errInterrupted = errors.New("interrupted")

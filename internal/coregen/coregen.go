@@ -110,6 +110,13 @@ func (e *ELF) Bytes() []byte {
 	if e.QEMUSectionHeaders {
 		nsh = 2
 	}
+	// PN_XNUM (the ELF gABI; Linux's elf_core_dump()): with 0xffff or
+	// more program headers e_phnum is 0xffff and section 0's sh_info
+	// holds the count.
+	xnum := nph >= 0xffff
+	if xnum && nsh == 0 {
+		nsh = 1
+	}
 	off := uint64(ehdr + nph*phdr + nsh*shdr)
 	noteOff := off
 	off += uint64(len(notes))
@@ -149,10 +156,14 @@ func (e *ELF) Bytes() []byte {
 	}
 	o.PutUint16(out[52:], eh)
 	o.PutUint16(out[54:], phdr)
-	o.PutUint16(out[56:], uint16(nph))
+	if xnum {
+		o.PutUint16(out[56:], 0xffff)
+	} else {
+		o.PutUint16(out[56:], uint16(nph))
+	}
 	o.PutUint16(out[58:], shdr)
 	o.PutUint16(out[60:], uint16(nsh))
-	if nsh > 0 {
+	if nsh > 1 {
 		o.PutUint16(out[62:], 1)
 	}
 	p := out[ehdr:]
@@ -183,6 +194,9 @@ func (e *ELF) Bytes() []byte {
 		sh := out[ehdr+nph*phdr:]
 		// Section 0: sh_info would carry e_phnum under PN_XNUM.
 		o.PutUint32(sh[44:], uint32(nph))
+		if nsh < 2 {
+			return out
+		}
 		// Section 1, a string table, written in the other byte order.
 		x := other(o)
 		x.PutUint32(sh[shdr+4:], uint32(elf.SHT_STRTAB))

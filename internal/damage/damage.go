@@ -141,6 +141,9 @@ type KdumpLayout struct {
 	MidDataOff   int64 // that page's data
 	MidDataSize  int64
 	MidDataFlags uint32
+	// MidPFN is the page frame of that page (the descriptor's index
+	// among the set bits of the 2nd bitmap).
+	MidPFN uint64
 	// MidBitmapByte is the byte of either bitmap (from its start) that
 	// holds the middle dumped page's bit.
 	MidBitmapByte int64
@@ -196,6 +199,7 @@ func ParseKdumpLayout(b []byte) (*KdumpLayout, error) {
 		off, size := int64(o.Uint64(d)), int64(o.Uint32(d[8:]))
 		if off > l.DataOff && size > 16 && off+size <= int64(len(b)) {
 			l.MidDescOff, l.MidDataOff, l.MidDataSize, l.MidDataFlags = l.DescOff+i*pageDescSize, off, size, o.Uint32(d[12:])
+			l.MidPFN = nthSetBit(bm2, i)
 			break
 		}
 	}
@@ -203,6 +207,22 @@ func ParseKdumpLayout(b []byte) (*KdumpLayout, error) {
 		return nil, fmt.Errorf("damage: no page with data of its own")
 	}
 	return l, nil
+}
+
+// nthSetBit returns the index of the n-th (from 0) set bit of a kdump
+// bitmap (bit pfn&7 of byte pfn>>3).
+func nthSetBit(bm []byte, n int64) uint64 {
+	for i, c := range bm {
+		for bit := 0; bit < 8; bit++ {
+			if c&(1<<bit) != 0 {
+				if n == 0 {
+					return uint64(i)*8 + uint64(bit)
+				}
+				n--
+			}
+		}
+	}
+	return ^uint64(0)
 }
 
 // KdumpVariants returns truncations and flips of a kdump-compressed file:

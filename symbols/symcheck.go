@@ -1,0 +1,204 @@
+package symbols
+
+import (
+	"debug/elf"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Symbol-table sanity.
+//
+// A symbol table has no checksum, and a damaged one still parses: a
+// st_size flipped from 0x1a0 to 0x10001a0 made every address of the next
+// 16 MiB "mm_alloc+0x..."; a st_value moved into the next function gave
+// that function's first bytes the wrong name. What the ELF file itself
+// says about its symbols is checked instead: a sized symbol must lie in
+// the section its st_shndx names and end inside it, and must not reach
+// into another sized symbol (no symbol of a linked kernel or module
+// does: measured on the corpus vmlinux, 47 299 symbols, and its 27
+// modules). A symbol that fails is marked Suspect, once per table a
+// SymtabReport says which, and Table and Resolver do not name an address
+// past a suspect symbol's plausible end after it (see Table.ByAddr).
+//
+// It cannot see a damaged st_name (the name becomes another string of
+// .strtab) nor a st_value moved within the padding between functions:
+// both read as a plausible table.
+
+// SymbolProblem says why a symbol is suspect; 0 is none.
+type SymbolProblem uint8
+
+const (
+	// SymOutsideSection: a sized symbol whose address is not in the
+	// section its st_shndx names (or, linked, in no allocated section).
+	SymOutsideSection SymbolProblem = 1 << iota
+	// SymPastSection: a sized symbol that ends past its section's end.
+	SymPastSection
+	// SymOverlaps: a sized symbol that reaches into a sized symbol at a
+	// greater address (it contains it, or the two overlap partly).
+	SymOverlaps
+	// SymBadName: a name with bytes that are not printable ASCII.
+	SymBadName
+)
+
+func (p SymbolProblem) String() string {
+	var s []string
+	for _, x := range []struct {
+		bit  SymbolProblem
+		text string
+	}{
+		{SymOutsideSection, "outside its section"},
+		{SymPastSection, "size past its section's end"},
+		{SymOverlaps, "size reaching into the next symbol"},
+		{SymBadName, "unprintable name"},
+	} {
+		if p&x.bit != 0 {
+			s = append(s, x.text)
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+// maxReportSymbols bounds the symbols a SymtabReport names.
+const maxReportSymbols = 16
+
+// SymtabReport is what the sanity check of one symbol table found.
+type SymtabReport struct {
+	File    string
+	Count   int           // suspect symbols
+	Kinds   SymbolProblem // every problem seen
+	Symbols []Symbol      // the first maxReportSymbols suspect symbols
+}
+
+// String is a one-line warning: the file, how many, the first few with
+// their ranges.
+func (r *SymtabReport) String() string {
+	if r == nil || r.Count == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: symbol table damaged? %d suspect symbol(s) (%s); names of addresses they cover are marked suspect:", r.File, r.Count, r.Kinds)
+	for i, s := range r.Symbols {
+		if i == 4 {
+			b.WriteString(" ...")
+			break
+		}
+		fmt.Fprintf(&b, " %s [%#x,+%#x) in %s (%s);", s.Name, s.Addr, s.Size, orNone(s.Section), s.Suspect)
+	}
+	return strings.TrimSuffix(b.String(), ";")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no section"
+	}
+	return s
+}
+
+// checkSymbols marks the suspect symbols of f.Symbols and returns the
+// report (nil when none is suspect). Offsets of a relocatable .ko are
+// section-relative, so each section is checked on its own.
+func (f *ELFFile) checkSymbols() *SymtabReport {
+	rel := f.File.Type == elf.ET_REL
+	type ref struct {
+		i   int
+		sec int // index in f.Sections; 0: none
+	}
+	secIndex := map[string]int{}
+	for i, s := range f.Sections {
+		if _, ok := secIndex[s.Name]; !ok && i > 0 {
+			secIndex[s.Name] = i
+		}
+	}
+	var sized []ref
+	for i := range f.Symbols {
+		s := &f.Symbols[i]
+		if badName(s.Name) {
+			s.Suspect |= SymBadName
+		}
+		if s.Size == 0 || !addressable(s) {
+			continue
+		}
+		si := secIndex[s.Section]
+		if s.Section == "" || si == 0 {
+			if !rel && f.sectionIndexAt(s.Addr) == 0 {
+				s.Suspect |= SymOutsideSection
+			}
+			sized = append(sized, ref{i, 0})
+			continue
+		}
+		sec := f.Sections[si]
+		if sec.Flags&elf.SHF_ALLOC == 0 {
+			continue
+		}
+		start, end := sec.Addr, sec.Addr+sec.Size
+		if rel {
+			start, end = 0, sec.Size
+		}
+		switch {
+		case s.Addr < start || s.Addr >= end:
+			s.Suspect |= SymOutsideSection
+		case s.Size > end-s.Addr:
+			s.Suspect |= SymPastSection
+		}
+		sized = append(sized, ref{i, si})
+	}
+	// Overlaps: by section (a .ko's addresses are per section), then
+	// address.
+	sort.Slice(sized, func(a, b int) bool {
+		x, y := sized[a], sized[b]
+		if rel && x.sec != y.sec {
+			return x.sec < y.sec
+		}
+		return f.Symbols[x.i].Addr < f.Symbols[y.i].Addr
+	})
+	for k := 0; k < len(sized); k++ {
+		s := &f.Symbols[sized[k].i]
+		end := s.Addr + s.Size
+		if end < s.Addr {
+			end = ^uint64(0)
+		}
+		for j := k + 1; j < len(sized); j++ {
+			if rel && sized[j].sec != sized[k].sec {
+				break
+			}
+			n := &f.Symbols[sized[j].i]
+			if n.Addr >= end {
+				break
+			}
+			if n.Addr == s.Addr {
+				continue // an alias
+			}
+			// Either may be the damaged one: s's size grown, or n's
+			// address moved into s.
+			s.Suspect |= SymOverlaps
+			n.Suspect |= SymOverlaps
+			break
+		}
+	}
+	var r *SymtabReport
+	for i := range f.Symbols {
+		s := f.Symbols[i]
+		if s.Suspect == 0 {
+			continue
+		}
+		if r == nil {
+			r = &SymtabReport{File: f.Path}
+		}
+		r.Count++
+		r.Kinds |= s.Suspect
+		if len(r.Symbols) < maxReportSymbols {
+			r.Symbols = append(r.Symbols, s)
+		}
+	}
+	return r
+}
+
+func badName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return true
+		}
+	}
+	return false
+}
