@@ -115,7 +115,7 @@ func builtinCommands() []Command {
 				jsonFlag(fs)
 			}, Run: cmdLog},
 		{Name: "list", Usage: "list [-o OFFSET|TYPE.member] [-s TYPE[.member,...]] [-r] [-e END] [--max N] [--json] -H HEAD | -h START | START", Complete: CompleteSymbol,
-			Help: "Walk a linked list as crash's list does and print each entry's address, with -s its members (or the whole struct).\n-H HEAD: HEAD is a standalone struct list_head (LIST_HEAD(modules)), not itself an entry; -h START: START is an entry whose list_head lies at -o (printed first); a plain START follows the pointer at -o, which holds the next entry's address, up to NULL or START again. -o is a byte offset, TYPE.member (`list -o module.list -s module.name -H modules`) or a member of -s's TYPE; -r follows prev; -e stops at an entry. Walks are cycle-checked and capped (--max).",
+			Help:  "Walk a linked list as crash's list does and print each entry's address, with -s its members (or the whole struct).\n-H HEAD: HEAD is a standalone struct list_head (LIST_HEAD(modules)), not itself an entry; -h START: START is an entry whose list_head lies at -o (printed first); a plain START follows the pointer at -o, which holds the next entry's address, up to NULL or START again. -o is a byte offset, TYPE.member (`list -o module.list -s module.name -H modules`) or a member of -s's TYPE; -r follows prev; -e stops at an entry. Walks are cycle-checked and capped (--max).",
 			Flags: listFlags, Run: cmdList},
 		{Name: "ftrace", Usage: "ftrace [--enabled] [--module MODULE] [--func NAME] [--json] [MODULE]", Complete: CompleteModule,
 			Help: "The dyn_ftrace records: each call site, its flags and what the site holds; --enabled keeps the records enabled_functions lists, with the ops that own each and their handler.",
