@@ -12,7 +12,7 @@ import (
 // builtinCommands is the command table. Adding a command is one entry here
 // (or one Register call from another package).
 func builtinCommands() []Command {
-	return append(crashCommands(), []Command{
+	return withCrashDocs(append(crashCommands(), []Command{
 		{Name: "help", Aliases: []string{"h", "?"}, Usage: "help [COMMAND]", Complete: CompleteCommand,
 			Help: "List the commands, or describe one.", Run: cmdHelp},
 		{Name: "quit", Aliases: []string{"q", "exit"}, Usage: "quit",
@@ -42,7 +42,7 @@ func builtinCommands() []Command {
 				fs.Bool("o", false, "show member offsets")
 			}, Run: cmdWhatis},
 		{Name: "p", Aliases: []string{"print"}, Usage: "p[/x|/d] [-x|-d] EXPR", Complete: CompleteSymbol,
-			Help: "Print a C expression (package cexpr): vmlinux variables, enumeration constants, symbols without type (`MODULE:NAME`, `MODULE:.stubs`, functions: take their address with &), casts `(struct module *)ADDR`, `->`, `.`, `[]`, unary `&` and `*`, + - * / % << >> & | ^ ~ ! && || ?: and comparisons with C's conversions, `sizeof(TYPE)` and `sizeof EXPR`.\nObjects print as crash prints them (pointers and unsigned words in hexadecimal, counts in decimal); a pointer value as `(TYPE) 0x… <symbol>`. `p/x` or -x prints every integer in hexadecimal, `p/d` or -d in decimal. Quote an expression holding ` > ` (or parenthesise it): a blank `>` is a redirection.",
+			Help: "Print a C expression: variables, casts, members, arithmetic, sizeof, as crash's p.\nThe evaluator (package cexpr) knows vmlinux variables, enumeration constants, symbols without type (`MODULE:NAME`, `MODULE:.stubs`, functions: take their address with &), casts `(struct module *)ADDR`, `->`, `.`, `[]`, unary `&` and `*`, + - * / % << >> & | ^ ~ ! && || ?: and comparisons with C's conversions, `sizeof(TYPE)` and `sizeof EXPR`.\nObjects print as crash prints them (pointers and unsigned words in hexadecimal, counts in decimal); a pointer value as `(TYPE) 0x… <symbol>`. `p/x` or -x prints every integer in hexadecimal, `p/d` or -d in decimal. Quote an expression holding ` > ` (or parenthesise it): a blank `>` is a redirection.",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("x", false, "integers in hexadecimal")
 				fs.Bool("d", false, "integers in decimal")
@@ -78,7 +78,7 @@ func builtinCommands() []Command {
 			Help:  "The system, as crash's sys shows it: vmlinux and dump files, online CPUs (__num_online_cpus), the task count, init_uts_ns (nodename, release, version, machine), memory (_totalram_pages), load average (avenrun), the newest printk timestamp, and the panic or oops message when the log holds one.",
 			Flags: jsonFlag, Run: cmdSys},
 		{Name: "ps", Usage: "ps [-k|-u] [--json] [PID|TASK|COMM...]",
-			Help: "List the tasks: every process on init_task.tasks and its threads, plus each CPU's current task (paca_ptrs[cpu]->__current; the idle tasks of CPUs other than 0 are on no list). `>` marks a task running on a CPU; PPID is real_parent->tgid; ST is __state as /proc shows it (RU, IN, UN, ID, ST, TR, DE); a kernel thread's name is in brackets.\nArguments select tasks as crash's ps does: a PID (decimal), a task_struct address (hexadecimal), or a command name (or a shell pattern: 'kworker/*'). -k keeps the kernel threads (PF_KTHREAD in task->flags), -u the user tasks.",
+			Help: "List the tasks, or those selected by PID, task address or name, as crash's ps.\nThe tasks are every process on init_task.tasks and its threads, plus each CPU's current task (paca_ptrs[cpu]->__current; the idle tasks of CPUs other than 0 are on no list). `>` marks a task running on a CPU; PPID is real_parent->tgid; ST is __state as /proc shows it (RU, IN, UN, ID, ST, TR, DE); a kernel thread's name is in brackets.\nArguments select tasks as crash's ps does: a PID (decimal), a task_struct address (hexadecimal), or a command name (or a shell pattern: 'kworker/*'). -k keeps the kernel threads (PF_KTHREAD in task->flags), -u the user tasks.",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("k", false, "only kernel threads")
 				fs.Bool("u", false, "only user tasks")
@@ -115,7 +115,7 @@ func builtinCommands() []Command {
 				jsonFlag(fs)
 			}, Run: cmdLog},
 		{Name: "list", Usage: "list [-o OFFSET|TYPE.member] [-s TYPE[.member,...]] [-r] [-e END] [--max N] [--json] -H HEAD | -h START | START", Complete: CompleteSymbol,
-			Help:  "Walk a linked list as crash's list does and print each entry's address, with -s its members (or the whole struct).\n-H HEAD: HEAD is a standalone struct list_head (LIST_HEAD(modules)), not itself an entry; -h START: START is an entry whose list_head lies at -o (printed first); a plain START follows the pointer at -o, which holds the next entry's address, up to NULL or START again. -o is a byte offset, TYPE.member (`list -o module.list -s module.name -H modules`) or a member of -s's TYPE; -r follows prev; -e stops at an entry. Walks are cycle-checked and capped (--max).",
+			Help:  "Walk a linked list and print each entry, as crash's list.\nEach entry prints as its address, with -s its members (or the whole struct). -H HEAD: HEAD is a standalone struct list_head (LIST_HEAD(modules)), not itself an entry; -h START: START is an entry whose list_head lies at -o (printed first); a plain START follows the pointer at -o, which holds the next entry's address, up to NULL or START again. -o is a byte offset, TYPE.member (`list -o module.list -s module.name -H modules`) or a member of -s's TYPE; -r follows prev; -e stops at an entry. Walks are cycle-checked and capped (--max).",
 			Flags: listFlags, Run: cmdList},
 		{Name: "ftrace", Usage: "ftrace [--enabled] [--module MODULE] [--func NAME] [--json] [MODULE]", Complete: CompleteModule,
 			Help: "The dyn_ftrace records: each call site, its flags and what the site holds; --enabled keeps the records enabled_functions lists, with the ops that own each and their handler.",
@@ -149,7 +149,7 @@ func builtinCommands() []Command {
 				fs.Bool("tasks", false, "every task's patch_state and livepatched code on its stack")
 				jsonFlag(fs)
 			}, Run: cmdKlp},
-	}...)
+	}...))
 }
 
 func jsonFlag(fs *flag.FlagSet) { fs.Bool("json", false, "print JSON") }
@@ -187,7 +187,7 @@ func cmdHelp(c *Call) error {
 	if len(c.Args) > 0 {
 		cmd, ok := c.S.Lookup(c.Args[0])
 		if !ok {
-			return fmt.Errorf("help: no command %q", c.Args[0])
+			return fmt.Errorf("help: %w", c.S.unknownCommand(c.Args[0]))
 		}
 		writeCommandHelp(c.Out, cmd)
 		return nil
@@ -195,7 +195,7 @@ func cmdHelp(c *Call) error {
 	for _, cmd := range c.S.cmds {
 		c.Printf("  %-8s %s\n", cmd.Name, cmd.Summary())
 	}
-	c.Printf("\nhelp COMMAND for details; `cmd | shell command` pipes output; `cmd; cmd` runs several.\n")
+	c.Printf("\nhelp COMMAND for details and examples; `cmd > FILE`, `cmd >> FILE` and `cmd | shell command` redirect output; `!cmd` runs a shell command; `cmd; cmd` runs several.\n")
 	return nil
 }
 
@@ -212,6 +212,7 @@ func writeCommandHelp(w io.Writer, cmd *Command) {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
+	writeCrashHelp(w, cmd)
 }
 
 // flagLines describes a command's flags, one per line.

@@ -50,6 +50,11 @@ type Command struct {
 	Run   func(c *Call) error
 	// Complete says what the positional arguments complete to.
 	Complete CompleteKind
+	// Crash is crash's command for the same job ("kmem -s"), "" when
+	// crash has none; Examples are command lines `help CMD` and the docs
+	// show (crashdocs.go fills both for the older entries).
+	Crash    string
+	Examples []string
 }
 
 // CompleteKind selects tab completion for a command's arguments.
