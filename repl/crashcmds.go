@@ -46,7 +46,7 @@ func crashCommands() []Command {
 			Help: "Spell a value's bytes as ASCII, as crash's ascii.\nThe bytes are read as they lie in memory (the dump's byte order: 62696c2f7273752f is /usr/lib on little-endian), as crash's ascii; non-printable bytes as <xx>. Without a value, the ASCII chart.",
 			Run:  cmdAscii, Crash: "ascii", Examples: []string{"ascii 62696c2f7273752f", "ascii 0x73747562", "ascii"}},
 		{Name: "irq", Usage: "irq [-a] [--json] [IRQ...]",
-			Help: "The interrupt descriptors with their handlers, as crash's irq.\nEach IRQ shows its irq_desc, hardware number, chip, the count summed over the CPUs' kstat_irqs, and every irqaction (name, handler, thread function). The descriptors come from sparse_irqs (a maple tree, v6.5+), irq_desc_tree (a radix tree) or irq_desc[] (feature-detected), walked with depth and node caps. Only IRQs with a handler unless -a or IRQ numbers are given.",
+			Help:  "The interrupt descriptors with their handlers, as crash's irq.\nEach IRQ shows its irq_desc, hardware number, chip, the count summed over the CPUs' kstat_irqs, and every irqaction (name, handler, thread function). The descriptors come from sparse_irqs (a maple tree, v6.5+), irq_desc_tree (a radix tree) or irq_desc[] (feature-detected), walked with depth and node caps. Only IRQs with a handler unless -a or IRQ numbers are given.",
 			Flags: irqFlags, Run: cmdIRQ, Crash: "irq", Examples: []string{"irq", "irq -a", "irq 16 --json"}},
 	}
 }
