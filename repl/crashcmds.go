@@ -48,5 +48,8 @@ func crashCommands() []Command {
 		{Name: "irq", Usage: "irq [-a] [--json] [IRQ...]",
 			Help:  "The interrupt descriptors with their handlers, as crash's irq.\nEach IRQ shows its irq_desc, hardware number, chip, the count summed over the CPUs' kstat_irqs, and every irqaction (name, handler, thread function). The descriptors come from sparse_irqs (a maple tree, v6.5+), irq_desc_tree (a radix tree) or irq_desc[] (feature-detected), walked with depth and node caps. Only IRQs with a handler unless -a or IRQ numbers are given.",
 			Flags: irqFlags, Run: cmdIRQ, Crash: "irq", Examples: []string{"irq", "irq -a", "irq 16 --json"}},
+		{Name: "timer", Usage: "timer [--json]",
+			Help:  "The pending timers of every CPU, soonest first, as crash's timer (and timer -r).\nThe timer wheel of per_cpu(timer_bases) (each vector an hlist of timer_list, expiry in jiffies, with the base's clk and jiffies to compare) and the hrtimer clock bases of per_cpu(hrtimer_bases) (rbtrees of hrtimers, expiry in ns of their clock); each timer with its function. Lists and trees are capped and cycle-checked.",
+			Flags: jsonFlag, Run: cmdTimer, Crash: "timer", Examples: []string{"timer", "timer --json"}},
 	}
 }

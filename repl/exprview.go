@@ -109,7 +109,7 @@ func (s *Session) formatValue(pr *printer, env *cexpr.Env, v cexpr.Value, member
 		if v.Text {
 			kind = "text"
 		}
-		loc := s.resolve(v.Obj.Addr).String()
+		loc := pr.symbolFor(v.Obj.Addr)
 		return fmt.Sprintf("{<%s symbol, no type>} %#x <%s> (take its address: &%s, or cast that: *(long *)&%s)", kind, v.Obj.Addr, loc, v.Symbol, v.Symbol), nil
 	}
 	if v.LValue {
