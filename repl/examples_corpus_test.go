@@ -1,7 +1,11 @@
 package repl
 
 import (
+	"path/filepath"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
 type discard struct{}
@@ -12,10 +16,15 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // `help CMD` shows runs without error on seed 000's dump (the addresses
 // in them are this dump's).
 func TestHelpExamplesCorpus(t *testing.T) {
-	s := corpusSession(t, "buggy-radix")
+	// A session of its own: examples change settings (set radix 16)
+	// and define aliases.
+	p, err := kernel.Open([]string{filepath.Join(testcorpus.Dir(t, "buggy-radix"), "vmcore-vmcoreinfo.kdump")}, kernel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s := New(p, Options{PanicLog: t.TempDir()})
 	t.Chdir(t.TempDir()) // examples that write files write them here
-	out, errw := s.Out, s.Err
-	defer func() { s.Out, s.Err = out, errw }()
 	for _, c := range s.cmds {
 		if len(c.Examples) == 0 && c.Name != "quit" {
 			t.Errorf("%s has no examples", c.Name)
