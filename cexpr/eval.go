@@ -864,3 +864,60 @@ func (env *Env) Int(v Value) (uint64, error) {
 func (env *Env) Signed(v Value) bool {
 	return v.Type != nil && isSigned(env.under(v.Type))
 }
+
+// Kind is what a value is, for a printer that does not look at DWARF.
+type Kind int
+
+const (
+	KindNone    Kind = iota // a symbol without type
+	KindInt                 // integers and characters
+	KindPointer             // pointers (Bits is the address)
+	KindEnum                // enumerations (EnumName names the value)
+	KindBool
+	KindVoid
+	KindObject // a struct, union, array or function in memory
+)
+
+// KindOf classifies a value.
+func (env *Env) KindOf(v Value) Kind {
+	if v.Type == nil {
+		return KindNone
+	}
+	switch env.under(v.Type).(type) {
+	case *dwarf.PtrType:
+		return KindPointer
+	case *dwarf.EnumType:
+		return KindEnum
+	case *dwarf.BoolType:
+		return KindBool
+	case *dwarf.VoidType:
+		return KindVoid
+	case *dwarf.StructType, *dwarf.ArrayType, *dwarf.FuncType:
+		return KindObject
+	}
+	return KindInt
+}
+
+// EnumName names an enumeration value (by its enumerator), ok false when
+// no enumerator has it.
+func (env *Env) EnumName(v Value, bits uint64) (string, bool) {
+	if et, ok := env.under(v.Type).(*dwarf.EnumType); ok {
+		for _, e := range et.Val {
+			if uint64(e.Val) == bits {
+				return e.Name, true
+			}
+		}
+	}
+	return "", false
+}
+
+// IsChar says the value's type is a (signed or plain) char.
+func (env *Env) IsChar(v Value) bool {
+	switch u := env.under(v.Type).(type) {
+	case *dwarf.CharType:
+		return true
+	case *dwarf.IntType:
+		return u.ByteSize == 1
+	}
+	return false
+}

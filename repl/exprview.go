@@ -1,7 +1,6 @@
 package repl
 
 import (
-	"debug/dwarf"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -118,11 +117,10 @@ func (s *Session) formatValue(pr *printer, env *cexpr.Env, v cexpr.Value, member
 	if v.Type == nil {
 		return "", errors.New("no value")
 	}
-	u := symbols.Underlying(v.Type)
-	switch u := u.(type) {
-	case *dwarf.VoidType:
+	switch env.KindOf(v) {
+	case cexpr.KindVoid:
 		return "void", nil
-	case *dwarf.PtrType:
+	case cexpr.KindPointer:
 		out := fmt.Sprintf("(%s) %#x", declare("", v.Type), v.Bits)
 		if v.Bits == 0 {
 			return out, nil
@@ -131,15 +129,11 @@ func (s *Session) formatValue(pr *printer, env *cexpr.Env, v cexpr.Value, member
 			out += " <" + sym + ">"
 		}
 		return out, nil
-	case *dwarf.EnumType:
-		if !pr.hex {
-			for _, e := range u.Val {
-				if uint64(e.Val) == v.Bits {
-					return e.Name, nil
-				}
-			}
+	case cexpr.KindEnum:
+		if name, ok := env.EnumName(v, v.Bits); ok && !pr.hex {
+			return name, nil
 		}
-	case *dwarf.BoolType:
+	case cexpr.KindBool:
 		if !pr.hex {
 			return strconv.FormatBool(v.Bits != 0), nil
 		}
@@ -150,7 +144,7 @@ func (s *Session) formatValue(pr *printer, env *cexpr.Env, v cexpr.Value, member
 	}
 	if env.Signed(v) {
 		out := strconv.FormatInt(int64(v.Bits), 10)
-		if isCharType(v.Type) && v.Bits < 0x80 {
+		if env.IsChar(v) && v.Bits < 0x80 {
 			out += " " + strconv.QuoteRune(rune(v.Bits))
 		}
 		return out, nil
