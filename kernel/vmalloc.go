@@ -92,37 +92,9 @@ func (p *Program) buildVmapIndex(raw dump.Memory) (*vmapIndex, error) {
 	ctx := *p.Context
 	ctx.Mem = raw
 	ctx.MaxList = maxVmapAreas
-	var heads []uint64
-	if a, err := p.SymbolAddr("vmap_nodes"); err == nil {
-		nodes, err := readPtr(&ctx, a)
-		if err != nil {
-			return nil, fmt.Errorf("vmap_nodes: %w", err)
-		}
-		n := uint64(1)
-		if na, err := p.SymbolAddr("nr_vmap_nodes"); err == nil {
-			var b [4]byte
-			if _, err := raw.ReadAt(b[:], na); err == nil {
-				n = uint64(ctx.Order.Uint32(b[:]))
-			}
-		}
-		if n == 0 || n > 1024 {
-			return nil, fmt.Errorf("nr_vmap_nodes %d", n)
-		}
-		node, err := NewObject(&ctx, "struct vmap_node", 0)
-		if err != nil {
-			return nil, err
-		}
-		h, err := node.offsetOnly("busy.head")
-		if err != nil {
-			return nil, err
-		}
-		for i := range n {
-			heads = append(heads, nodes+h.Addr+i*uint64(node.Size()))
-		}
-	} else if a, err := p.SymbolAddr("vmap_area_list"); err == nil {
-		heads = append(heads, a)
-	} else {
-		return nil, fmt.Errorf("neither vmap_nodes nor vmap_area_list")
+	heads, err := p.vmapBusyHeads(&ctx)
+	if err != nil {
+		return nil, err
 	}
 	ix := &vmapIndex{}
 	vm, err := p.SymbolAddr("vmemmap")
@@ -167,6 +139,45 @@ func (p *Program) buildVmapIndex(raw dump.Memory) (*vmapIndex, error) {
 	}
 	sort.Slice(ix.areas, func(i, j int) bool { return ix.areas[i].start < ix.areas[j].start })
 	return ix, nil
+}
+
+// vmapBusyHeads returns the list heads of the busy vmap areas: since
+// Linux v6.9 one per node (vmap_nodes[0..nr_vmap_nodes), busy.head),
+// before that the global vmap_area_list. Feature-detected by symbol.
+func (p *Program) vmapBusyHeads(ctx *Context) ([]uint64, error) {
+	var heads []uint64
+	if a, err := p.SymbolAddr("vmap_nodes"); err == nil {
+		nodes, err := readPtr(ctx, a)
+		if err != nil {
+			return nil, fmt.Errorf("vmap_nodes: %w", err)
+		}
+		n := uint64(1)
+		if na, err := p.SymbolAddr("nr_vmap_nodes"); err == nil {
+			var b [4]byte
+			if _, err := ctx.Mem.ReadAt(b[:], na); err == nil {
+				n = uint64(ctx.Order.Uint32(b[:]))
+			}
+		}
+		if n == 0 || n > 1024 {
+			return nil, fmt.Errorf("nr_vmap_nodes %d", n)
+		}
+		node, err := NewObject(ctx, "struct vmap_node", 0)
+		if err != nil {
+			return nil, err
+		}
+		h, err := node.offsetOnly("busy.head")
+		if err != nil {
+			return nil, err
+		}
+		for i := range n {
+			heads = append(heads, nodes+h.Addr+i*uint64(node.Size()))
+		}
+		return heads, nil
+	}
+	if a, err := p.SymbolAddr("vmap_area_list"); err == nil {
+		return []uint64{a}, nil
+	}
+	return nil, fmt.Errorf("neither vmap_nodes nor vmap_area_list")
 }
 
 // vmallocPhys is __pa of the vmalloc page at va: page_to_pfn of

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/stack"
 )
@@ -383,6 +382,9 @@ type PsView struct {
 	State  string `json:"state"`
 	Comm   string `json:"comm"`
 	Active bool   `json:"active"`
+	// PPID is real_parent->tgid; KernelThread PF_KTHREAD (ps.go).
+	PPID         int64 `json:"ppid"`
+	KernelThread bool  `json:"kernel_thread"`
 }
 
 // taskState names __state as the kernel's task_state_array does
@@ -405,60 +407,4 @@ func taskState(st uint64) string {
 		return "DE"
 	}
 	return fmt.Sprintf("%#x", st)
-}
-
-func cmdPs(c *Call) error {
-	fs := c.Flags()
-	if _, err := c.Parse(fs); err != nil {
-		return err
-	}
-	s := c.S
-	onCPU := s.Prog.CurrentTasks()
-	var out []PsView
-	seen := map[uint64]bool{}
-	add := func(t kernel.Task) {
-		if seen[t.Addr] {
-			return
-		}
-		seen[t.Addr] = true
-		v := PsView{PID: t.PID, TGID: t.TGID, CPU: -1, Task: t.Addr, State: taskState(t.State), Comm: t.Comm}
-		if cpu, ok := onCPU[t.Addr]; ok {
-			v.CPU, v.Active = cpu, true
-		}
-		out = append(out, v)
-	}
-	var walkErr error
-	for t, err := range s.Prog.ForEachTask() {
-		if err != nil {
-			walkErr = err
-			break
-		}
-		add(t)
-	}
-	// Idle tasks of other CPUs are on no task list.
-	for _, cur := range sortedKeys(onCPU) {
-		if !seen[cur] {
-			if t, err := s.Prog.ReadTask(cur); err == nil {
-				add(t)
-			}
-		}
-	}
-	if boolFlag(fs, "json") {
-		if walkErr != nil {
-			return errors.Join(c.JSON(out), fmt.Errorf("ps: task list incomplete: %w", walkErr))
-		}
-		return c.JSON(out)
-	}
-	fmt.Fprintf(c.Out, "   %-7s %-7s %-4s %-16s %-3s %s\n", "PID", "TGID", "CPU", "TASK", "ST", "COMM")
-	for _, v := range out {
-		mark, cpu := " ", "-"
-		if v.Active {
-			mark, cpu = ">", strconv.Itoa(v.CPU)
-		}
-		fmt.Fprintf(c.Out, "%s  %-7d %-7d %-4s %016x %-3s %s\n", mark, v.PID, v.TGID, cpu, v.Task, v.State, v.Comm)
-	}
-	if walkErr != nil {
-		return fmt.Errorf("ps: task list incomplete: %w", walkErr)
-	}
-	return nil
 }

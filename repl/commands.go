@@ -7,14 +7,12 @@ import (
 	"io"
 	"slices"
 	"strings"
-
-	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
 // builtinCommands is the command table. Adding a command is one entry here
 // (or one Register call from another package).
 func builtinCommands() []Command {
-	return []Command{
+	return withCrashDocs(append(crashCommands(), []Command{
 		{Name: "help", Aliases: []string{"h", "?"}, Usage: "help [COMMAND]", Complete: CompleteCommand,
 			Help: "List the commands, or describe one.", Run: cmdHelp},
 		{Name: "quit", Aliases: []string{"q", "exit"}, Usage: "quit",
@@ -43,8 +41,8 @@ func builtinCommands() []Command {
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("o", false, "show member offsets")
 			}, Run: cmdWhatis},
-		{Name: "p", Aliases: []string{"print"}, Usage: "p [-x|-d] EXPR", Complete: CompleteSymbol,
-			Help: "Print an expression: a variable, `*ptr`, member paths (`var.m`, `var->m`, `a[2]`), casts `(struct module *)ADDR`, `((struct module *)ADDR)->arch`, and `sizeof(TYPE)` or `sizeof EXPR`.",
+		{Name: "p", Aliases: []string{"print"}, Usage: "p[/x|/d] [-x|-d] EXPR", Complete: CompleteSymbol,
+			Help: "Print a C expression: variables, casts, members, arithmetic, sizeof, as crash's p.\nThe evaluator (package cexpr) knows vmlinux variables, enumeration constants, symbols without type (`MODULE:NAME`, `MODULE:.stubs`, functions: take their address with &), casts `(struct module *)ADDR`, `->`, `.`, `[]`, unary `&` and `*`, + - * / % << >> & | ^ ~ ! && || ?: and comparisons with C's conversions, `sizeof(TYPE)` and `sizeof EXPR`.\nObjects print as crash prints them (pointers and unsigned words in hexadecimal, counts in decimal); a pointer value as `(TYPE) 0x… <symbol>`. `p/x` or -x prints every integer in hexadecimal, `p/d` or -d in decimal. Quote an expression holding ` > ` (or parenthesise it): a blank `>` is a redirection.",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("x", false, "integers in hexadecimal")
 				fs.Bool("d", false, "integers in decimal")
@@ -79,9 +77,13 @@ func builtinCommands() []Command {
 		{Name: "sys", Usage: "sys [--json]",
 			Help:  "The system, as crash's sys shows it: vmlinux and dump files, online CPUs (__num_online_cpus), the task count, init_uts_ns (nodename, release, version, machine), memory (_totalram_pages), load average (avenrun), the newest printk timestamp, and the panic or oops message when the log holds one.",
 			Flags: jsonFlag, Run: cmdSys},
-		{Name: "ps", Usage: "ps [--json]",
-			Help:  "List the tasks: every process on init_task.tasks and its threads, plus each CPU's current task (paca_ptrs[cpu]->__current; the idle tasks of CPUs other than 0 are on no list). `>` marks a task running on a CPU; ST is __state as /proc shows it (RU, IN, UN, ID, ST, TR, DE).",
-			Flags: jsonFlag, Run: cmdPs},
+		{Name: "ps", Usage: "ps [-k|-u] [--json] [PID|TASK|COMM...]",
+			Help: "List the tasks, or those selected by PID, task address or name, as crash's ps.\nThe tasks are every process on init_task.tasks and its threads, plus each CPU's current task (paca_ptrs[cpu]->__current; the idle tasks of CPUs other than 0 are on no list). `>` marks a task running on a CPU; PPID is real_parent->tgid; ST is __state as /proc shows it (RU, IN, UN, ID, ST, TR, DE); a kernel thread's name is in brackets.\nArguments select tasks as crash's ps does: a PID (decimal), a task_struct address (hexadecimal), or a command name (or a shell pattern: 'kworker/*'). -k keeps the kernel threads (PF_KTHREAD in task->flags), -u the user tasks.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.Bool("k", false, "only kernel threads")
+				fs.Bool("u", false, "only user tasks")
+				jsonFlag(fs)
+			}, Run: cmdPs},
 		{Name: "vtop", Usage: "vtop [--json] ADDR...", Complete: CompleteSymbol,
 			Help:  "Translate kernel virtual addresses as the kernel's page tables do: the linear map by arithmetic; above VMALLOC_START every level of the radix or hash walk (level, index, the entry's physical address and value); when the walk fails on a page-table page the dump lacks, the address by vm_struct->pages.",
 			Flags: jsonFlag, Run: cmdVtop},
@@ -112,15 +114,9 @@ func builtinCommands() []Command {
 				fs.Int("n", 0, "only the last `N` records")
 				jsonFlag(fs)
 			}, Run: cmdLog},
-		{Name: "list", Usage: "list -H HEAD -s TYPE[.member,...] -o MEMBER [--json]", Complete: CompleteSymbol,
-			Help: "Walk a list_head: HEAD (symbol or address) is the list head, TYPE the entry type and MEMBER its list_head member; prints each entry's address, or the members named after TYPE.",
-			Flags: func(fs *flag.FlagSet) {
-				fs.String("H", "", "list head `SYMBOL|ADDR`")
-				fs.String("s", "", "entry `TYPE[.member,...]`")
-				fs.String("o", "", "the list_head `MEMBER` in TYPE")
-				fs.Int("max", 10000, "stop after `N` entries")
-				jsonFlag(fs)
-			}, Run: cmdList},
+		{Name: "list", Usage: "list [-o OFFSET|TYPE.member] [-s TYPE[.member,...]] [-r] [-e END] [--max N] [--json] -H HEAD | -h START | START", Complete: CompleteSymbol,
+			Help:  "Walk a linked list and print each entry, as crash's list.\nEach entry prints as its address, with -s its members (or the whole struct). -H HEAD: HEAD is a standalone struct list_head (LIST_HEAD(modules)), not itself an entry; -h START: START is an entry whose list_head lies at -o (printed first); a plain START follows the pointer at -o, which holds the next entry's address, up to NULL or START again. -o is a byte offset, TYPE.member (`list -o module.list -s module.name -H modules`) or a member of -s's TYPE; -r follows prev; -e stops at an entry. Walks are cycle-checked and capped (--max).",
+			Flags: listFlags, Run: cmdList},
 		{Name: "ftrace", Usage: "ftrace [--enabled] [--module MODULE] [--func NAME] [--json] [MODULE]", Complete: CompleteModule,
 			Help: "The dyn_ftrace records: each call site, its flags and what the site holds; --enabled keeps the records enabled_functions lists, with the ops that own each and their handler.",
 			Flags: func(fs *flag.FlagSet) {
@@ -153,7 +149,7 @@ func builtinCommands() []Command {
 				fs.Bool("tasks", false, "every task's patch_state and livepatched code on its stack")
 				jsonFlag(fs)
 			}, Run: cmdKlp},
-	}
+	}...))
 }
 
 func jsonFlag(fs *flag.FlagSet) { fs.Bool("json", false, "print JSON") }
@@ -191,7 +187,7 @@ func cmdHelp(c *Call) error {
 	if len(c.Args) > 0 {
 		cmd, ok := c.S.Lookup(c.Args[0])
 		if !ok {
-			return fmt.Errorf("help: no command %q", c.Args[0])
+			return fmt.Errorf("help: %w", c.S.unknownCommand(c.Args[0]))
 		}
 		writeCommandHelp(c.Out, cmd)
 		return nil
@@ -199,7 +195,7 @@ func cmdHelp(c *Call) error {
 	for _, cmd := range c.S.cmds {
 		c.Printf("  %-8s %s\n", cmd.Name, cmd.Summary())
 	}
-	c.Printf("\nhelp COMMAND for details; `cmd | shell command` pipes output; `cmd; cmd` runs several.\n")
+	c.Printf("\nhelp COMMAND for details and examples; `cmd > FILE`, `cmd >> FILE` and `cmd | shell command` redirect output; `!cmd` runs a shell command; `cmd; cmd` runs several.\n")
 	return nil
 }
 
@@ -216,6 +212,7 @@ func writeCommandHelp(w io.Writer, cmd *Command) {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
+	writeCrashHelp(w, cmd)
 }
 
 // flagLines describes a command's flags, one per line.
@@ -304,7 +301,6 @@ func cmdStruct(c *Call, kind string) error {
 		return &UsageError{Cmd: kind, Msg: "want NAME[.member] [ADDR] [COUNT]"}
 	}
 	sp := parseStructSpec(kind, pos[0])
-	hex := boolFlag(fs, "x") || (c.S.radix == 16 && !boolFlag(fs, "d"))
 	if len(pos) == 1 {
 		t, err := c.S.Prog.Types.Lookup(sp.Type)
 		if err != nil {
@@ -333,7 +329,7 @@ func cmdStruct(c *Call, kind string) error {
 			return err
 		}
 	}
-	return c.S.printStruct(c, sp, addr, count, hex, boolFlag(fs, "o"))
+	return c.S.printStruct(c, sp, addr, count, c.S.numFormat(fs), boolFlag(fs, "o"))
 }
 
 func cmdWhatis(c *Call) error {
@@ -356,183 +352,6 @@ func cmdWhatis(c *Call) error {
 	}
 	c.Printf("%s;\n", declare(pos[0], t))
 	return nil
-}
-
-func cmdPrint(c *Call) error {
-	fs := c.Flags()
-	pos, err := c.Parse(fs)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		return &UsageError{Cmd: "p", Msg: "want an expression"}
-	}
-	expr := strings.Join(pos, " ")
-	hex := boolFlag(fs, "x") || (c.S.radix == 16 && !boolFlag(fs, "d"))
-	if arg, ok := sizeofArg(expr); ok {
-		n, err := c.S.sizeof(arg)
-		if err != nil {
-			return err
-		}
-		if hex {
-			c.Printf("%s = %#x\n", expr, n)
-		} else {
-			c.Printf("%s = %d\n", expr, n)
-		}
-		return nil
-	}
-	o, err := c.S.evalExpr(expr)
-	if err != nil {
-		return err
-	}
-	pr := c.S.newPrinter(hex)
-	o = pr.rebase(o)
-	c.Printf("%s = %s\n", expr, pr.value(o, 0, 0))
-	return nil
-}
-
-// sizeofArg recognises "sizeof(X)" and "sizeof X".
-func sizeofArg(expr string) (string, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(expr), "sizeof")
-	if !ok {
-		return "", false
-	}
-	rest = strings.TrimSpace(rest)
-	if strings.HasPrefix(rest, "(") && strings.HasSuffix(rest, ")") {
-		return strings.TrimSpace(rest[1 : len(rest)-1]), true
-	}
-	if rest != "" && rest != expr {
-		return rest, true
-	}
-	return "", false
-}
-
-// sizeof is C's sizeof of a type name ("struct module", "u64", a pointer
-// "struct module *") or of an expression p evaluates.
-func (s *Session) sizeof(arg string) (int64, error) {
-	if strings.HasSuffix(arg, "*") {
-		return s.Prog.PtrSize, nil
-	}
-	if t, err := s.lookupType(arg); err == nil {
-		if n := s.typeSize(t); n >= 0 {
-			return n, nil
-		}
-		if n := s.typeSize(s.complete(t)); n >= 0 { // a declaration
-			return n, nil
-		}
-		return 0, fmt.Errorf("p: sizeof(%s): incomplete type", arg)
-	}
-	o, err := s.evalExpr(arg)
-	if err != nil {
-		return 0, fmt.Errorf("p: sizeof(%s): neither a type nor an expression: %w", arg, err)
-	}
-	return o.Size(), nil
-}
-
-// evalExpr evaluates p's small expression language.
-func (s *Session) evalExpr(expr string) (kernel.Object, error) {
-	expr = strings.TrimSpace(expr)
-	derefs := 0
-	for strings.HasPrefix(expr, "*") {
-		derefs++
-		expr = strings.TrimSpace(expr[1:])
-	}
-	var o kernel.Object
-	var rest string
-	switch {
-	case strings.HasPrefix(expr, "(("):
-		// ((TYPE *)ADDR)rest
-		end := strings.IndexByte(expr, ')')
-		typ := expr[2:end]
-		close := strings.IndexByte(expr[end+1:], ')')
-		if close < 0 {
-			return kernel.Object{}, fmt.Errorf("p: unbalanced parentheses in %q", expr)
-		}
-		addrS := strings.TrimSpace(expr[end+1 : end+1+close])
-		rest = strings.TrimSpace(expr[end+2+close:])
-		po, err := s.castPointer(typ, addrS)
-		if err != nil {
-			return kernel.Object{}, err
-		}
-		o = po
-	case strings.HasPrefix(expr, "("):
-		end := strings.IndexByte(expr, ')')
-		if end < 0 {
-			return kernel.Object{}, fmt.Errorf("p: unbalanced parentheses in %q", expr)
-		}
-		po, err := s.castPointer(expr[1:end], strings.TrimSpace(expr[end+1:]))
-		if err != nil {
-			return kernel.Object{}, err
-		}
-		o = po
-	default:
-		name := expr
-		if i := strings.IndexAny(expr, ".-["); i > 0 {
-			name, rest = expr[:i], expr[i:]
-		}
-		v, err := s.Prog.Variable(name)
-		if err != nil {
-			return kernel.Object{}, err
-		}
-		o = v
-	}
-	if rest != "" {
-		if strings.HasPrefix(rest, "->") || strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "[") {
-			m, err := o.Member(strings.TrimPrefix(rest, "."))
-			if strings.HasPrefix(rest, "[") {
-				m, err = indexPath(o, rest)
-			}
-			if err != nil {
-				return kernel.Object{}, err
-			}
-			o = m
-		} else {
-			return kernel.Object{}, fmt.Errorf("p: cannot parse %q", rest)
-		}
-	}
-	for range derefs {
-		d, err := o.Deref()
-		if err != nil {
-			return kernel.Object{}, err
-		}
-		o = d
-	}
-	return o, nil
-}
-
-func indexPath(o kernel.Object, rest string) (kernel.Object, error) {
-	j := strings.IndexByte(rest, ']')
-	if j < 0 {
-		return kernel.Object{}, fmt.Errorf("unbalanced [ in %q", rest)
-	}
-	n, err := parseNum(rest[1:j])
-	if err != nil {
-		return kernel.Object{}, err
-	}
-	e, err := o.Index(int64(n))
-	if err != nil {
-		return kernel.Object{}, err
-	}
-	if r := rest[j+1:]; r != "" {
-		return e.Member(strings.TrimPrefix(r, "."))
-	}
-	return e, nil
-}
-
-// castPointer makes the pointer object (TYPE *)ADDR: a pointer-typed
-// object whose Deref is TYPE at ADDR. It is modelled as the pointee with
-// one Deref pending, which Member handles transparently.
-func (s *Session) castPointer(typ, addrS string) (kernel.Object, error) {
-	typ = strings.TrimSpace(typ)
-	if !strings.HasSuffix(typ, "*") {
-		return kernel.Object{}, fmt.Errorf("p: only pointer casts are supported: (%s)", typ)
-	}
-	base := strings.TrimSpace(strings.TrimSuffix(typ, "*"))
-	addr, err := s.ParseAddr(addrS)
-	if err != nil {
-		return kernel.Object{}, err
-	}
-	return s.Prog.Object(base, addr)
 }
 
 // sortedKeys returns a map's keys sorted, for output that does not change

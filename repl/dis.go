@@ -76,7 +76,7 @@ func (s *Session) ParseAddr(arg string) (uint64, error) {
 	} else if a, ok := s.Prog.Resolver.Address(base); ok {
 		return a + off, nil
 	}
-	return 0, fmt.Errorf("%s: no such symbol, and not an address", arg)
+	return s.exprAddr(arg) // a C expression, or did-you-mean
 }
 
 // parseNum reads 0x-prefixed hex, or bare hex when it has hex letters or

@@ -11,9 +11,14 @@ import (
 func WriteDocs(w io.Writer, cmds []Command) {
 	fmt.Fprintf(w, "# kdump-inspect commands\n\n")
 	fmt.Fprintf(w, "<!-- Generated from the command table (package repl) by `go generate ./cmd/kdump-inspect`; do not edit. -->\n\n")
-	fmt.Fprintf(w, "Every command runs in the interactive session, in `-c 'CMD; CMD'`, in `-i FILE` and from stdin. `CMD | shell` pipes the output through a shell command; `help CMD` prints the entry below.\n\n")
+	fmt.Fprintf(w, "Every command runs in the interactive session, in `-c 'CMD; CMD'`, in `-i FILE` and from stdin. `CMD > FILE` and `CMD >> FILE` write the output to FILE, `CMD | shell` pipes it through a shell command, `!CMD` runs a shell command, `p/x EXPR` is `p -x EXPR`, an unknown command or symbol gets the nearest names; `help CMD` prints the entry below with its examples. The dump and the vmlinux may come in either order (`kdump-inspect vmlinux vmcore`, as crash takes them).\n\n")
+	fmt.Fprintf(w, "| command | crash equivalent | what it does |\n|---|---|---|\n")
 	for _, c := range cmds {
-		fmt.Fprintf(w, "- [`%s`](#%s) — %s\n", c.Name, c.Name, c.Summary())
+		crash := "—"
+		if c.Crash != "" {
+			crash = "`" + c.Crash + "`"
+		}
+		fmt.Fprintf(w, "| [`%s`](#%s) | %s | %s |\n", c.Name, c.Name, crash, strings.ReplaceAll(c.Summary(), "|", "\\|"))
 	}
 	for _, c := range cmds {
 		fmt.Fprintf(w, "\n## %s\n\n```\n%s\n```\n\n", c.Name, c.Usage)
@@ -27,6 +32,14 @@ func WriteDocs(w io.Writer, cmds []Command) {
 				name, usage, _ := strings.Cut(l, "\t")
 				fmt.Fprintf(w, "| `%s` | %s |\n", name, strings.ReplaceAll(usage, "|", "\\|"))
 			}
+		}
+		if c.Crash != "" {
+			fmt.Fprintf(w, "\ncrash equivalent: `%s`\n", c.Crash)
+		} else {
+			fmt.Fprintf(w, "\ncrash equivalent: none\n")
+		}
+		if len(c.Examples) > 0 {
+			fmt.Fprintf(w, "\nExamples:\n\n```\n%s\n```\n", strings.Join(c.Examples, "\n"))
 		}
 	}
 }

@@ -47,53 +47,6 @@ func cmdLog(c *Call) error {
 	return nil
 }
 
-func cmdList(c *Call) error {
-	fs := c.Flags()
-	if _, err := c.Parse(fs); err != nil {
-		return err
-	}
-	headS, typS, member := stringFlag(fs, "H"), stringFlag(fs, "s"), stringFlag(fs, "o")
-	if headS == "" || typS == "" || member == "" {
-		return &UsageError{Cmd: "list", Msg: "want -H HEAD -s TYPE -o MEMBER"}
-	}
-	head, err := c.S.ParseAddr(headS)
-	if err != nil {
-		return err
-	}
-	sp := parseStructSpec("struct", typS)
-	ctx := *c.S.Prog.Context
-	var maxN int
-	fmt.Sscan(stringFlag(fs, "max"), &maxN)
-	ctx.MaxList = maxN
-	var addrs []uint64
-	pr := c.S.newPrinter(c.S.radix == 16)
-	for o, err := range kernel.ListForEachEntry(&ctx, head, sp.Type, member) {
-		if err != nil {
-			return fmt.Errorf("list: %w", err)
-		}
-		if cerr := c.Ctx.Err(); cerr != nil {
-			return cerr
-		}
-		addrs = append(addrs, o.Addr)
-		if boolFlag(fs, "json") {
-			continue
-		}
-		c.Printf("%x\n", o.Addr)
-		for _, m := range sp.Members {
-			mo, err := pr.rebase(o).Member(m)
-			if err != nil {
-				c.Printf("  %s = <%v>\n", m, err)
-				continue
-			}
-			c.Printf("  %s = %s\n", m, pr.value(mo, 2, 0))
-		}
-	}
-	if boolFlag(fs, "json") {
-		return c.JSON(addrs)
-	}
-	return nil
-}
-
 func cmdFtrace(c *Call) error {
 	fs := c.Flags()
 	pos, err := c.Parse(fs)

@@ -50,6 +50,11 @@ type Command struct {
 	Run   func(c *Call) error
 	// Complete says what the positional arguments complete to.
 	Complete CompleteKind
+	// Crash is crash's command for the same job ("kmem -s"), "" when
+	// crash has none; Examples are command lines `help CMD` and the docs
+	// show (crashdocs.go fills both for the older entries).
+	Crash    string
+	Examples []string
 }
 
 // CompleteKind selects tab completion for a command's arguments.
@@ -167,6 +172,8 @@ type Session struct {
 	status int
 
 	quit bool
+
+	aliases map[string]string // alias NAME COMMAND...
 }
 
 // New makes a session over an opened program.
@@ -316,24 +323,33 @@ func (s *Session) Exec(ctx context.Context, line string) (err error) {
 	if line == "" || strings.HasPrefix(line, "#") {
 		return nil
 	}
-	cmdPart, pipe := splitPipe(line)
-	args, err := SplitArgs(cmdPart)
+	if line, err = s.expandAlias(line); err != nil {
+		return err
+	}
+	if sh, ok := strings.CutPrefix(line, "!"); ok {
+		return s.runShell(ctx, sh)
+	}
+	lp, err := splitLine(line)
+	if err != nil {
+		return err
+	}
+	args, err := SplitArgs(lp.Cmd)
 	if err != nil {
 		return err
 	}
 	if len(args) == 0 {
 		return nil
 	}
+	args = formatSuffix(args)
 	cmd, ok := s.byName[args[0]]
 	if !ok {
-		return fmt.Errorf("%s: unknown command (type help)", args[0])
+		return s.unknownCommand(args[0])
 	}
 	out := s.Out
 	var finish func() error
 	switch {
-	case pipe != "":
-		out, finish, err = pipeTo(ctx, pipe, s.Out, s.Err)
-		if err != nil {
+	case lp.File != "" || lp.Pipe != "":
+		if out, finish, err = s.redirect(ctx, lp); err != nil {
 			return err
 		}
 	case s.tty && s.scroll && cmd.Name != "quit" && cmd.Name != "set":
@@ -383,24 +399,6 @@ func (s *Session) writePanic(c *Call, r any, stack []byte) string {
 		return "(could not write log: " + err.Error() + ")"
 	}
 	return path
-}
-
-// splitPipe splits "cmd | shell" at the first '|' outside quotes.
-func splitPipe(line string) (string, string) {
-	var q rune
-	for i, r := range line {
-		switch {
-		case q != 0:
-			if r == q {
-				q = 0
-			}
-		case r == '\'' || r == '"':
-			q = r
-		case r == '|':
-			return strings.TrimSpace(line[:i]), strings.TrimSpace(line[i+1:])
-		}
-	}
-	return line, ""
 }
 
 // SplitArgs splits a command line into words: whitespace separates,

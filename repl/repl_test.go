@@ -30,8 +30,8 @@ func TestSplitArgs(t *testing.T) {
 	if got := SplitCommands(`mod; log | grep ";"; ; quit`); !reflect.DeepEqual(got, []string{"mod", `log | grep ";"`, "quit"}) {
 		t.Errorf("SplitCommands = %q", got)
 	}
-	if c, p := splitPipe(`log | tail -3`); c != "log" || p != "tail -3" {
-		t.Errorf("splitPipe = %q %q", c, p)
+	if lp, err := splitLine(`log | tail -3`); err != nil || lp.Cmd != "log" || lp.Pipe != "tail -3" {
+		t.Errorf("splitLine = %+v, %v", lp, err)
 	}
 }
 

@@ -54,7 +54,7 @@ func parseStructSpec(kind, arg string) structSpec {
 // printStruct prints COUNT objects of the spec's type from addr, crash
 // style: the whole struct as "struct NAME {...}", members as
 // "  path = value,".
-func (s *Session) printStruct(c *Call, sp structSpec, addr uint64, count int, hex bool, withOffsets bool) error {
+func (s *Session) printStruct(c *Call, sp structSpec, addr uint64, count int, f numFormat, withOffsets bool) error {
 	t, err := s.Prog.Types.Lookup(sp.Type)
 	if err != nil {
 		if t, err = s.lookupType(strings.TrimPrefix(strings.TrimPrefix(sp.Type, "struct "), "union ")); err != nil {
@@ -65,7 +65,7 @@ func (s *Session) printStruct(c *Call, sp structSpec, addr uint64, count int, he
 	if count > 1 && size <= 0 {
 		return fmt.Errorf("%s has no size: cannot print %d of them", sp.Type, count)
 	}
-	pr := s.newPrinter(hex)
+	pr := s.newPrinterFormat(f)
 	for i := 0; i < count; i++ {
 		if err := c.Ctx.Err(); err != nil {
 			return err

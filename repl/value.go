@@ -2,6 +2,7 @@ package repl
 
 import (
 	"debug/dwarf"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -74,7 +75,11 @@ func (c *pageCache) ReadAt(p []byte, addr uint64) (int, error) {
 // printer formats typed values in crash's (gdb's) shape.
 type printer struct {
 	s   *Session
-	hex bool // -x; -d forces decimal
+	hex bool // every integer in hexadecimal (-x, or set radix 16)
+	// dec prints every integer in decimal (-d); without hex or dec,
+	// arrays of unsigned words (instructions, u32 jump[7], GPRs, bytes)
+	// print in hexadecimal and other integers (counts) in decimal.
+	dec bool
 	ctx *kernel.Context
 }
 
@@ -82,6 +87,23 @@ func (s *Session) newPrinter(hex bool) *printer {
 	ctx := *s.Prog.Context
 	ctx.Mem = newPageCache(s.Prog.Context.Mem)
 	return &printer{s: s, hex: hex, ctx: &ctx}
+}
+
+// numFormat is how a command asked integers printed: -x, -d, or neither
+// (the session radix and the per-type defaults decide).
+type numFormat struct{ hex, dec bool }
+
+// numFormat reads -x and -d from a command's flags, with `set radix 16`
+// as -x unless -d is given.
+func (s *Session) numFormat(fs *flag.FlagSet) numFormat {
+	dec := boolFlag(fs, "d")
+	return numFormat{hex: boolFlag(fs, "x") || (s.radix == 16 && !dec), dec: dec}
+}
+
+func (s *Session) newPrinterFormat(f numFormat) *printer {
+	pr := s.newPrinter(f.hex)
+	pr.dec = f.dec && !f.hex
+	return pr
 }
 
 // rebase makes o read through the printer's cache.
@@ -98,7 +120,12 @@ func (pr *printer) symbolFor(addr uint64) string {
 	if loc.Symbol == nil && loc.Section == "" {
 		return ""
 	}
-	return loc.String()
+	// crash and gdb name an address at a symbol's start without +0x0.
+	out := loc.String()
+	if loc.Off == 0 && loc.Symbol != nil || loc.Symbol == nil && loc.SectionOff == 0 {
+		out = strings.Replace(out, "+0x0", "", 1)
+	}
+	return out
 }
 
 // value formats o; indent is the current indentation (spaces).
@@ -123,7 +150,7 @@ func (pr *printer) value(o kernel.Object, indent, depth int) string {
 			if f.Name != "" {
 				b.WriteString(f.Name + " = ")
 			}
-			b.WriteString(pr.value(f.Object, indent+2, depth+1))
+			b.WriteString(pr.memberValue(f.Name, f.Object, indent+2, depth+1))
 			if i < len(fields)-1 {
 				b.WriteString(",")
 			}
@@ -189,7 +216,7 @@ func (pr *printer) scalar(o kernel.Object) string {
 	case *dwarf.IntType, *dwarf.CharType:
 		signed = true
 	}
-	if pr.hex || pr.s.radix == 16 {
+	if pr.hex {
 		v, err := o.Uint()
 		if err != nil {
 			return unreadable(err)
@@ -247,13 +274,22 @@ func (pr *printer) array(o kernel.Object, t *dwarf.ArrayType, indent, depth int)
 	case *dwarf.StructType, *dwarf.ArrayType:
 		composite = true
 	}
+	// Words (u32 insn[4], jump[7], unsigned long gpr[32], u8 bytes) read
+	// best in hexadecimal, as crash users expect of instructions and
+	// addresses; -d keeps them decimal.
+	elems := pr
+	if _, ok := symbols.Underlying(t.Type).(*dwarf.UintType); ok && !pr.dec && !pr.hex {
+		h := *pr
+		h.hex = true
+		elems = &h
+	}
 	for i := int64(0); i < shown; i++ {
 		e, err := o.Index(i)
 		if err != nil {
 			parts = append(parts, unreadable(err))
 			break
 		}
-		parts = append(parts, pr.value(e, indent+2, depth+1))
+		parts = append(parts, elems.value(e, indent+2, depth+1))
 	}
 	if shown < n {
 		parts = append(parts, "...")
@@ -364,4 +400,44 @@ func typeName(t dwarf.Type) string {
 		return x.Name
 	}
 	return t.String()
+}
+
+// memberValue prints a member: an unsigned member that holds an address,
+// flags or an instruction (by its name and width, wordLike) in
+// hexadecimal unless -d asked decimal; anything else as value does.
+func (pr *printer) memberValue(name string, o kernel.Object, indent, depth int) string {
+	if pr.hex || pr.dec || o.BitSize > 0 {
+		return pr.value(o, indent, depth)
+	}
+	if _, ok := symbols.Underlying(o.Type).(*dwarf.UintType); ok && wordLike(name, o.Size()) {
+		h := *pr
+		h.hex = true
+		return h.value(o, indent, depth)
+	}
+	return pr.value(o, indent, depth)
+}
+
+// Name parts of unsigned members that hold words rather than counts.
+var (
+	wordNames  = []string{"flag", "mask", "magic", "insn", "inst", "addr", "tramp", "phys", "cookie", "canary", "crc", "hash"}
+	wordSuffix = []string{"ip", "pc", "lr", "ctr", "sp", "ksp", "nip", "msr", "xer", "ccr", "trap", "dar", "dsisr", "base", "start", "end", "entry", "func", "pgd", "word"}
+)
+
+// wordLike says an unsigned member is a word (an address, flags, an
+// instruction, a magic) by its name: it contains flag, mask, magic, insn,
+// addr..., or it is or ends in _ip, _pc, _sp, _base, _start, _end ...
+// Counts, sizes and times keep decimal.
+func wordLike(name string, size int64) bool {
+	n := strings.ToLower(name)
+	for _, w := range wordNames {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	for _, w := range wordSuffix {
+		if n == w || strings.HasSuffix(n, "_"+w) {
+			return size >= 4
+		}
+	}
+	return false
 }

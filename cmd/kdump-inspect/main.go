@@ -4,6 +4,7 @@
 // the ppc64 module loader's .stubs and out-of-line ftrace stubs.
 //
 //	kdump-inspect [-s VMLINUX] [--modules DIR] [--force] DUMP [-c 'CMD; CMD' | -i FILE]
+//	kdump-inspect [flags] VMLINUX DUMP   (crash's order; either order works)
 //	kdump-inspect info [--json] [-s VMLINUX] DUMP
 //	kdump-inspect read [-s VMLINUX] [--phys] DUMP ADDR LEN
 //
@@ -199,7 +200,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage:\n  kdump-inspect [-s VMLINUX] [--modules DIR] [--force] DUMP [-c 'CMD; CMD' | -i FILE]\n")
+	fmt.Fprintf(w, "usage:\n  kdump-inspect [-s VMLINUX] [--modules DIR] [--force] DUMP [-c 'CMD; CMD' | -i FILE]\n  kdump-inspect [flags] VMLINUX DUMP (or DUMP VMLINUX: told apart by their first bytes)\n")
 	names := make([]string, 0, len(subcommands))
 	for n := range subcommands {
 		names = append(names, n)
@@ -224,6 +225,10 @@ func runSession(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "kdump-inspect: %v\n", err)
 		}
 		usage(stderr)
+		return exitBad
+	}
+	if pos, err = o.splitPositional(pos); err != nil {
+		fmt.Fprintf(stderr, "kdump-inspect: %v\n", err)
 		return exitBad
 	}
 	p, err := o.open(pos, stderr)
@@ -286,6 +291,10 @@ func runInfo(args []string, stdout, stderr io.Writer) int {
 	pos, err := parseInterspersed(fs, args)
 	if err != nil || len(pos) == 0 {
 		fmt.Fprintf(stderr, "usage: kdump-inspect %s\n", subcommands["info"].Usage)
+		return exitBad
+	}
+	if pos, err = o.splitPositional(pos); err != nil {
+		fmt.Fprintf(stderr, "kdump-inspect: %v\n", err)
 		return exitBad
 	}
 	p, err := o.open(pos, stderr)

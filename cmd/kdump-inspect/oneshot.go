@@ -26,7 +26,11 @@ func runOneShot(name string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage: kdump-inspect %s [-s VMLINUX] [--modules DIR] [--force] DUMP[,PART...] [ARGS...]\n", name)
 		return exitBad
 	}
-	rest := fs.Args()
+	rest := o.takeVmlinux(fs.Args())
+	if len(rest) == 0 {
+		fmt.Fprintf(stderr, "kdump-inspect %s: no dump, only the vmlinux %s\n", name, o.vmlinux)
+		return exitBad
+	}
 	p, err := o.open(strings.Split(rest[0], ","), stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "kdump-inspect: %v\n", err)

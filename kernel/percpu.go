@@ -1,0 +1,43 @@
+package kernel
+
+import "fmt"
+
+// PerCPUOffset is __per_cpu_offset(cpu): the __per_cpu_offset[] array
+// where the kernel has one (asm-generic/percpu.h; ppc64 keeps it beside
+// the PACA copy), else paca_ptrs[cpu]->data_offset (ppc64's
+// arch/powerpc/include/asm/percpu.h). Feature-detected by symbol.
+func (p *Program) PerCPUOffset(cpu int) (uint64, error) {
+	if n := p.NrCPUIDs(); n > 0 && cpu >= n || cpu < 0 {
+		return 0, fmt.Errorf("cpu %d: nr_cpu_ids is %d", cpu, p.NrCPUIDs())
+	}
+	if v, err := p.Variable("__per_cpu_offset"); err == nil {
+		e, err := v.Index(int64(cpu))
+		if err != nil {
+			return 0, err
+		}
+		return e.Uint()
+	}
+	paca, err := p.pacaAddr(cpu)
+	if err != nil {
+		return 0, err
+	}
+	o, err := p.Object("struct paca_struct", paca)
+	if err != nil {
+		return 0, err
+	}
+	m, err := o.Member("data_offset")
+	if err != nil {
+		return 0, err
+	}
+	return m.Uint()
+}
+
+// PerCPUPtr is per_cpu_ptr(ptr, cpu): a per-CPU address (a percpu
+// variable's symbol, or a __percpu pointer's value) for cpu.
+func (p *Program) PerCPUPtr(ptr uint64, cpu int) (uint64, error) {
+	off, err := p.PerCPUOffset(cpu)
+	if err != nil {
+		return 0, err
+	}
+	return ptr + off, nil
+}
