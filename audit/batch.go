@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"hash/fnv"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -62,7 +62,7 @@ func (d *DumpResult) Count(sev Severity) int {
 
 // CoverageLine is the report's one-line coverage summary.
 func (d *DumpResult) CoverageLine() string {
-	r := Report{Coverage: d.Coverage}
+	r := Report{Coverage: d.Coverage, Damage: d.Damage}
 	return r.CoverageLine()
 }
 
@@ -117,40 +117,76 @@ func IsDumpFile(name string) bool {
 	return strings.HasPrefix(base, "vmcore") || strings.HasSuffix(base, ".kdump") || strings.HasSuffix(base, ".elf")
 }
 
-// FindDumps walks a corpus tree for dumps. Split dumps (NAME.1, NAME.2 ...)
-// become one job. Directories named "kernels" or "modules" are not dump
-// directories and are skipped.
+// FindDumps walks a corpus tree for dumps, following symbolic links and
+// link files (to files and directories; loops and a dump reached twice are
+// taken once). Split dumps (NAME.1, NAME.2 ...) become one job.
+// Directories named "kernels" or "modules" are not dump directories and
+// are skipped.
 func FindDumps(root string) ([]Job, error) {
 	var jobs []Job
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+	seenDir := map[string]bool{}  // real paths of directories walked (symlink loops)
+	seenFile := map[string]bool{} // real paths of dumps taken (two links to one file)
+	var walk func(dir string, depth int)
+	walk = func(dir string, depth int) {
+		if depth > maxFindDepth {
+			return
+		}
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil || seenDir[real] {
+			return
+		}
+		seenDir[real] = true
+		ents, err := os.ReadDir(dir)
 		if err != nil {
-			return nil
+			return
 		}
-		if e.IsDir() {
-			if p != root && (e.Name() == "kernels" || e.Name() == "modules" || strings.HasPrefix(e.Name(), ".")) {
-				return filepath.SkipDir
+		for _, e := range ents {
+			p := filepath.Join(dir, e.Name())
+			// A symlink or a link file (a small file holding a path, as
+			// ../shared stores its links) stands for its target.
+			target := container.FollowLinkFile(p)
+			st, err := os.Stat(target)
+			if err != nil {
+				continue
 			}
-			return nil
-		}
-		if !e.Type().IsRegular() || !IsDumpFile(e.Name()) || !sniffDump(p) {
-			return nil
-		}
-		paths := []string{p}
-		if strings.HasSuffix(p, ".1") {
-			for i := 2; i < 64; i++ {
-				q := strings.TrimSuffix(p, ".1") + fmt.Sprintf(".%d", i)
-				if _, err := os.Stat(q); err != nil {
-					break
+			if st.IsDir() {
+				if e.Name() == "kernels" || e.Name() == "modules" || strings.HasPrefix(e.Name(), ".") {
+					continue
 				}
-				paths = append(paths, q)
+				walk(target, depth+1)
+				continue
 			}
+			if !st.Mode().IsRegular() || !IsDumpFile(e.Name()) && !IsDumpFile(filepath.Base(target)) || !sniffDump(target) {
+				continue
+			}
+			rp, err := filepath.EvalSymlinks(target)
+			if err != nil || seenFile[rp] {
+				continue
+			}
+			seenFile[rp] = true
+			paths := []string{p}
+			if strings.HasSuffix(p, ".1") {
+				for i := 2; i < 64; i++ {
+					q := strings.TrimSuffix(p, ".1") + fmt.Sprintf(".%d", i)
+					if _, err := os.Stat(q); err != nil {
+						break
+					}
+					paths = append(paths, q)
+				}
+			}
+			jobs = append(jobs, Job{Paths: paths})
 		}
-		jobs = append(jobs, Job{Paths: paths})
-		return nil
-	})
+	}
+	if _, err := os.Stat(root); err != nil {
+		return nil, err
+	}
+	walk(container.FollowLinkFile(root), 0)
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].Paths[0] < jobs[j].Paths[0] })
-	return jobs, err
+	return jobs, nil
 }
+
+// maxFindDepth bounds FindDumps's descent (a directory tree of links).
+const maxFindDepth = 32
 
 // Shard keeps the jobs of shard k of n (1-based), deterministically by the
 // hash of each dump's path relative to root, so that independent workers

@@ -233,7 +233,7 @@ func (r *Report) In(lo, hi uint64) []*Finding {
 // Complete says whether every selected rule that applies ran on every
 // subject.
 func (r *Report) Complete() bool {
-	if r.Fatal != "" {
+	if r.Fatal != "" || r.Damage != "" {
 		return false
 	}
 	for _, c := range r.Coverage {
@@ -398,6 +398,9 @@ func (r *Report) CoverageLine() string {
 	for _, k := range keys {
 		g := gaps[k]
 		s += fmt.Sprintf("\n  %s\n    [%s] on %s", k, strings.Join(g.rules, " "), list(g.subjects, 8))
+	}
+	if r.Damage != "" {
+		s += "\n  incomplete: the dump is damaged (" + r.Damage + "): what it lost or holds corrupt was checked by no rule"
 	}
 	return s
 }

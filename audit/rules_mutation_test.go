@@ -276,7 +276,11 @@ func TestRuleMutations(t *testing.T) {
 		binary.LittleEndian.PutUint32(raw[4*i:], w.word)
 	}
 	clear(raw[0x48:0x50])
-	m := &modules.Module{Name: "livepatch_module", Arch: modules.Arch{HasOOL: true, OOLStubs: seedOOL, OOLStubCount: 3, OOLStubIndex: 3}}
+	// A livepatch module (the seed's "livepatch_module") whose klp
+	// relocations against a module are applied after load (the seed does
+	// not name the patched module: "target_module" stands for it).
+	m := &modules.Module{Name: "livepatch_module", Livepatch: true, KlpSechdrs: []modules.SectionHeader{{Name: ".klp.rela.target_module..text"}},
+		Arch: modules.Arch{HasOOL: true, OOLStubs: seedOOL, OOLStubCount: 3, OOLStubIndex: 3}}
 	ss := modules.NewStubs(m, seedOOL, raw, binary.LittleEndian, modules.StubsInput{R2: seedOOL + 0x28 - (4<<16 - 29448)})
 	sr := RunModules(&modules.Set{Resolver: symbols.NewResolver(), Modules: []*modules.Analysis{{Module: m, Stubs: ss}}}, Options{})
 	if f := has(sr, "OOL-SENTINEL", ""); f != nil && strings.Join(f.Slots(), ",") == "ppc64[1]" {

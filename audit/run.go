@@ -292,6 +292,13 @@ func Run(a *analysis.Analysis, opts Options) *Report {
 		sys.Rules = append(sys.Rules, RuleCoverage{Rule: "module list", Status: Partial, Reason: set.ListErr.Error()})
 	}
 	runRules(r, a, set, opts, subject, PerModule|Vmlinux|System)
+	// The damage the dump's reader met, up to now: pages are decoded (and
+	// their integrity checked) as the rules read them.
+	if d := a.Prog.Dump; d != nil {
+		if dm := d.Damage(); !dm.Empty() {
+			r.Damage = dm.String()
+		}
+	}
 	if v := a.Prog.Vmalloc; v != nil {
 		if n := v.Pages.Load(); n > 0 {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("%d vmalloc pages (the module area) read through vm_struct->pages: the dump lacks their page-table pages (makedumpfile 1.7.8 takes the tail pages of slab folios, page-table caches among them, for anonymous memory)", n))

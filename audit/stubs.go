@@ -236,6 +236,14 @@ func checkOOLSentinel(c *Check) {
 		c.NotApplicable("this kernel's stub_for_addr() counts stubs (stub_count): no sentinel scan")
 		return
 	}
+	// Every stub a module's own relocations need is made before
+	// module_finalize() sets up the OOL array; only a livepatch module's
+	// .klp.rela.MODULE sections, applied when MODULE loads
+	// (klp_init_object_loaded()), call stub_for_addr() afterwards.
+	if objs := laterKlpObjects(c); len(objs) == 0 {
+		c.NotApplicable("no stub is made after the OOL array is set up: the module has no livepatch relocations against a module")
+		return
+	}
 	s, ok := c.OOL()
 	if !ok {
 		return
@@ -254,6 +262,39 @@ func checkOOLSentinel(c *Check) {
 		c.Report(Finding{Places: places, Words: words, Mark: "funcdata 0 inside ool_stubs: a free slot to stub_for_addr()",
 			Message: fmt.Sprintf("%s: %d slot(s) inside the OOL array read funcdata = 0: the sentinel scan in stub_for_addr() would reuse them and overwrite ftrace_ool_stub entries", m.Name, len(places))})
 	}
+}
+
+// laterKlpObjects names the modules whose loading would apply more of this
+// livepatch module's relocations (.klp.rela.MODULE.* sections, from the
+// .ko or from klp_info's section headers).
+func laterKlpObjects(c *Check) []string {
+	m := c.Mod.Module
+	if !m.Livepatch {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(obj string) {
+		if obj != "" && obj != "vmlinux" && !seen[obj] {
+			seen[obj] = true
+			out = append(out, obj)
+		}
+	}
+	if c.Mod.Debuginfo != nil {
+		for _, r := range c.Mod.Debuginfo.Image.Relas {
+			if r.Livepatch {
+				add(r.Object)
+			}
+		}
+	}
+	for _, h := range m.KlpSechdrs {
+		if obj, ok := strings.CutPrefix(h.Name, ".klp.rela."); ok {
+			if i := strings.Index(obj, "."); i > 0 {
+				add(obj[:i])
+			}
+		}
+	}
+	return out
 }
 
 // oolParts names the OOL entries a byte range [lo, hi) of .stubs covers,

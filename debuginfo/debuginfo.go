@@ -68,6 +68,9 @@ type Options struct {
 type Refusal struct {
 	Path   string
 	Reason string
+	// Unusable: the file is the module's by name but cannot be read (cut
+	// short, corrupt), as opposed to another build's file.
+	Unusable bool
 }
 
 // Match is the outcome of a search for one module.
@@ -93,6 +96,12 @@ func (m *Match) Summary() string {
 	var where []string
 	for _, d := range m.Searched {
 		where = append(where, d.Path)
+	}
+	for _, r := range m.Refused {
+		if r.Unusable {
+			// The module's file is there but damaged: say that first.
+			return fmt.Sprintf("%s is unusable: %s", r.Path, r.Reason)
+		}
 	}
 	s := fmt.Sprintf("no .ko for %s in %s", m.Module, strings.Join(where, ", "))
 	if len(where) == 0 {
@@ -289,7 +298,7 @@ func (ix *Index) Find(module string, want []byte) Match {
 					m.Searched = append([]Dir{{Path: filepath.Dir(filepath.Dir(p)), Origin: FromBuildID}}, m.Searched...)
 					return m
 				}
-				m.Refused = append(m.Refused, Refusal{p, refuseReason(id, err, want)})
+				m.Refused = append(m.Refused, Refusal{Path: p, Reason: refuseReason(id, err, want), Unusable: err != nil})
 			}
 		}
 	}
@@ -298,7 +307,7 @@ func (ix *Index) Find(module string, want []byte) Match {
 		id, err := ix.buildID(f)
 		switch {
 		case err != nil:
-			m.Refused = append(m.Refused, Refusal{f.path, err.Error()})
+			m.Refused = append(m.Refused, Refusal{Path: f.path, Reason: "cannot read its build-id: " + strings.TrimPrefix(err.Error(), f.path+": "), Unusable: true})
 		case len(want) == 0:
 			if m.Path == "" {
 				m.Path, m.How = f.path, "by name: the loaded module's build-id is unknown"
@@ -309,7 +318,7 @@ func (ix *Index) Find(module string, want []byte) Match {
 		case len(id) == 0:
 			noID = append(noID, f)
 		default:
-			m.Refused = append(m.Refused, Refusal{f.path, refuseReason(id, nil, want)})
+			m.Refused = append(m.Refused, Refusal{Path: f.path, Reason: refuseReason(id, nil, want)})
 		}
 	}
 	if m.Path != "" {

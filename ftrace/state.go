@@ -493,7 +493,11 @@ type KlpFuncCheck struct {
 	// Record is the first record in [old_func, old_func+old_size), as
 	// ftrace_location() finds it; nil when none.
 	Record *Record
-	// WantIP is old_func + the symbol's st_other local-entry offset.
+	// WantIP is where the record must be: with OOL stubs (patchable
+	// entries), old_func + the symbol's st_other local-entry offset; on
+	// kernels without them, the call after `mflr r0` (or gcc 5's `mflr
+	// r0; std r0,16(r1)`) that starts the function at its local entry —
+	// ftrace_location(old_func) finds that first record.
 	WantIP     uint64
 	LocalEntry uint64
 	SymKnown   bool
@@ -512,7 +516,6 @@ type KlpFuncCheck struct {
 }
 
 func (s *State) klpChecks(set *modules.Set) {
-	p := set.Prog
 	if s.Livepatch == nil {
 		return
 	}
@@ -547,7 +550,7 @@ func (s *State) klpChecks(set *modules.Set) {
 						}
 					}
 				}
-				c.check(s, p)
+				c.check(s, set)
 				s.KlpFunc = append(s.KlpFunc, c)
 			}
 		}
@@ -555,11 +558,27 @@ func (s *State) klpChecks(set *modules.Set) {
 	s.klpStubChecks(set)
 }
 
-func (c *KlpFuncCheck) check(s *State, p *kernel.Program) {
+func (c *KlpFuncCheck) check(s *State, set *modules.Set) {
+	p := set.Prog
 	bad := func(format string, args ...any) { c.Problems = append(c.Problems, fmt.Sprintf(format, args...)) }
 	unchecked := func(format string, args ...any) { c.Unchecked = append(c.Unchecked, fmt.Sprintf(format, args...)) }
 	if !c.SymKnown {
 		unchecked("no symbol at old_func %#x: local entry unknown", c.Func.OldFunc)
+	}
+	r := c.Record
+	if !s.RecordLayout.HasOOL && r != nil {
+		// -mprofile-kernel (or patchable entries without OOL stubs): the
+		// site is the call after the prologue's mflr r0 (ftrace_call_adjust()
+		// for patchable entries; recordmcount's bl _mcount).
+		le := c.Func.OldFunc + c.LocalEntry
+		switch {
+		case r.IP == le+4 && wordIs(p, le, ppc64.PPC_RAW_MFLR_R0):
+			c.WantIP = r.IP
+		case r.IP == le+8 && wordIs(p, le, ppc64.PPC_RAW_MFLR_R0) && wordIs(p, le+4, ppcStdR0):
+			c.WantIP = r.IP
+		default:
+			c.WantIP = le + 4
+		}
 	}
 	if c.Ops == nil || c.Ops.Fops == nil {
 		bad("no klp_ops has this func on its func_stack")
@@ -570,13 +589,16 @@ func (c *KlpFuncCheck) check(s *State, p *kernel.Program) {
 	} else {
 		c.InFilter = true
 	}
-	r := c.Record
 	if r == nil {
 		bad("no ftrace record in [%#x, %#x)", c.Func.OldFunc, c.Func.OldFunc+c.Func.OldSize)
 		return
 	}
 	if r.IP != c.WantIP {
-		bad("record at %#x, not at the local entry %#x", r.IP, c.WantIP)
+		if s.RecordLayout.HasOOL {
+			bad("record at %#x, not at the local entry %#x", r.IP, c.WantIP)
+		} else {
+			bad("record at %#x, not at the call after the local entry's mflr r0 (%#x)", r.IP, c.WantIP)
+		}
 	}
 	if !r.Flags.Has(FL_ENABLED) {
 		bad("record not ENABLED")
@@ -588,6 +610,22 @@ func (c *KlpFuncCheck) check(s *State, p *kernel.Program) {
 		bad("record DISABLED")
 	}
 	if !s.RecordLayout.HasOOL {
+		// The site: bl to the module's tramp (or the kernel's
+		// ftrace_caller), as the FTRACE-SITE model holds it.
+		for _, sc := range s.SiteChecks(set, r.Module) {
+			if sc.Record != r {
+				continue
+			}
+			c.Site = sc.Found
+			switch {
+			case sc.Unchecked != "":
+				unchecked("site %#x: %s", r.IP, sc.Unchecked)
+			case sc.Mismatch:
+				bad("site %#x holds %#08x, not %s", r.IP, sc.Found, sc.WantWhy)
+			default:
+				c.SiteToStub = true
+			}
+		}
 		return
 	}
 	w, err := p.ReadU32(r.IP)
@@ -610,6 +648,11 @@ func (c *KlpFuncCheck) check(s *State, p *kernel.Program) {
 	if (c.Ops == nil || c.Ops.Fops == nil || op != c.Ops.Fops.Addr) && op != s.ListOpsAddr {
 		bad("stub ftrace_op %#x is neither the klp ops nor ftrace_list_ops", op)
 	}
+}
+
+func wordIs(p *kernel.Program, addr uint64, w uint32) bool {
+	v, err := p.ReadU32(addr)
+	return err == nil && v == w
 }
 
 // KlpStubsCheck is seed 003's check of one livepatch module's call stubs:

@@ -126,23 +126,51 @@ func (p *Program) VmlinuxPath() string { return p.vmlinuxPath }
 
 // FindBeside looks for a vmlinux and a modules directory beside a dump file.
 func FindBeside(dumpPath string, release string) (vmlinux string, modules string) {
-	dir := filepath.Dir(dumpPath)
+	// Beside the path given, then beside the file it links to (a dump
+	// symlinked into a working directory keeps its vmlinux where it is).
+	dirs := []string{filepath.Dir(dumpPath)}
+	if real, err := filepath.EvalSymlinks(dumpPath); err == nil && filepath.Dir(real) != dirs[0] {
+		dirs = append(dirs, filepath.Dir(real))
+	}
 	cands := []string{"vmlinux", "vmlinux.zst", "vmlinux.xz", "vmlinux.gz"}
 	if release != "" {
 		cands = append(cands, "vmlinux-"+release, "vmlinux-"+release+".zst", "vmlinux-"+release+".gz")
 	}
-	for _, c := range cands {
-		p := container.FollowLinkFile(filepath.Join(dir, c))
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			vmlinux = p
+	for _, dir := range dirs {
+		for _, c := range cands {
+			p := container.FollowLinkFile(filepath.Join(dir, c))
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && !isLinkFile(p) {
+				vmlinux = p
+				break
+			}
+		}
+		if vmlinux != "" {
 			break
 		}
 	}
-	m := container.FollowLinkFile(filepath.Join(dir, "modules"))
-	if st, err := os.Stat(m); err == nil && st.IsDir() {
-		modules = m
+	for _, dir := range dirs {
+		m := container.FollowLinkFile(filepath.Join(dir, "modules"))
+		if st, err := os.Stat(m); err == nil && st.IsDir() {
+			modules = m
+			break
+		}
 	}
 	return vmlinux, modules
+}
+
+// isLinkFile says whether p is still a link file FollowLinkFile could not
+// resolve (its target missing): not a vmlinux.
+func isLinkFile(p string) bool {
+	st, err := os.Stat(p)
+	if err != nil || st.Size() > 4096 {
+		return false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return false
+	}
+	t := strings.TrimSpace(string(b))
+	return t != "" && !strings.ContainsAny(t, "\x00\n") && strings.Contains(t, "/") && len(b) > 0 && b[0] != 0x7f && b[0] != 0x28
 }
 
 // Open opens a dump with its debuginfo and sets up the kernel's virtual

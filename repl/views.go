@@ -19,6 +19,10 @@ import (
 type InfoView struct {
 	Files       []string        `json:"files"`
 	Format      string          `json:"format"`
+	// Damage is what the dump's files were found to lack or hold corrupt
+	// (truncation, pages past the end or failing integrity checks,
+	// VMCOREINFO disagreeing with memory); "" when none is known.
+	Damage string `json:"damage,omitempty"`
 	Quirks      []string        `json:"quirks,omitempty"`
 	Arch        string          `json:"arch"`
 	ByteOrder   string          `json:"byte_order"`
@@ -64,6 +68,9 @@ func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 	if p.Vmalloc != nil {
 		v.VmallocFallbackPages = p.Vmalloc.Pages.Load()
 	}
+	if dm := d.Damage(); !dm.Empty() {
+		v.Damage = dm.String()
+	}
 	v.DumpLevel = -1
 	if d.Kdump != nil {
 		v.DumpLevel = d.Kdump.DumpLevel
@@ -100,6 +107,9 @@ func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 // WriteInfo prints the info view as text.
 func WriteInfo(w io.Writer, v InfoView) {
 	fmt.Fprintf(w, "       FILES: %s\n", strings.Join(v.Files, " "))
+	if v.Damage != "" {
+		fmt.Fprintf(w, "      DAMAGE: %s\n", v.Damage)
+	}
 	fmt.Fprintf(w, "      FORMAT: %s\n", v.Format)
 	for _, q := range v.Quirks {
 		fmt.Fprintf(w, "       QUIRK: %s\n", q)

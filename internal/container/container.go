@@ -295,6 +295,13 @@ func FollowLinkFile(path string) string {
 		target := s
 		if !filepath.IsAbs(target) {
 			target = filepath.Join(filepath.Dir(path), target)
+			if _, err := os.Stat(target); err != nil {
+				// Relative to where the link file really is: its
+				// directory may have been reached through a symlink.
+				if rd, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+					target = filepath.Join(rd, s)
+				}
+			}
 		}
 		if _, err := os.Stat(target); err != nil {
 			return path

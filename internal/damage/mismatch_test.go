@@ -104,7 +104,7 @@ func TestWrongKoSkipped(t *testing.T) {
 		t.Errorf("the index took %s (build-id %x) for %s (build-id %x)", match.Path, otherID, m.Name, want)
 	}
 	if len(match.Refused) != 1 || !containsAll([]string{match.Refused[0].Path + ": " + match.Refused[0].Reason}, fake, hex.EncodeToString(otherID), hex.EncodeToString(want)) {
-		t.Errorf("refusals %q do not name %s and both build-ids", match.Refused, fake)
+		t.Errorf("refusals %+v do not name %s and both build-ids", match.Refused, fake)
 	}
 
 	p0.Debuginfo = ix

@@ -1,0 +1,156 @@
+package audit
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/analysis"
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+)
+
+// buildTruth is the trimmed truth.json of the bench/ppc64-build examples.
+type buildTruth struct {
+	Summary []struct {
+		Name            string `json:"name"`
+		SentinelSlot    int    `json:"sentinel_slot"`
+		OOLFirstSlot    *int   `json:"ool_stubs_first_slot"`
+		OOLCount        int    `json:"ool_stub_count"`
+		MagicInsideOOL  []int  `json:"stub_magic_slots_inside_ool_array"`
+		SlotsWithMagic  []int  `json:"slots_with_stub_magic"`
+		NotStartingMflr []int  `json:"ool_entries_not_starting_with_mflr_r0"`
+	} `json:"summary"`
+	Guest struct {
+		Blocks map[string][]string `json:"blocks"`
+	} `json:"guest"`
+}
+
+func openBuildExample(t *testing.T, name string) (*analysis.Analysis, *Report, buildTruth) {
+	t.Helper()
+	dir := filepath.Join("..", "testdata", "example", name)
+	plain, err := container.Open(filepath.Join(dir, "vmcore.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := kernel.Open([]string{plain}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr buildTruth
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatal(err)
+	}
+	a := analysis.New(p)
+	return a, Run(a, Options{}), tr
+}
+
+// TestGenerationBSeed000: the corpus's 7.2.13 with the stub_count counter
+// reverted (generation (b): the sentinel loader with OOL stubs, the
+// upstream state between the OOL stubs and the fix) reproduces seed 000
+// on its own: klp_stub_bug's livepatch call stub landed in slot 7, inside
+// its 4-entry OOL array (truth: stub_magic_slots_inside_ool_array = [7],
+// the stub serving OOL entry 3 no longer starts with mflr r0). The audit
+// reports that slot as OOL-OVERLAP, the correct loader's placement as
+// LOADER-MODEL, and nothing else at error or above: the other modules'
+// sentinel slots inside their OOL arrays are harmless, since no stub is
+// made after their OOL setup (they have no livepatch relocations against
+// a module), and the text is explained but for the call into slot 7.
+func TestGenerationBSeed000(t *testing.T) {
+	_, r, tr := openBuildExample(t, "genb-7.2")
+	var want []int
+	for _, s := range tr.Summary {
+		if s.Name == "klp_stub_bug" {
+			want = s.MagicInsideOOL
+		}
+	}
+	if len(want) != 1 {
+		t.Fatalf("truth: klp_stub_bug's stubs inside the OOL array %v, want one", want)
+	}
+	got := map[string]int{}
+	for _, f := range r.Findings {
+		if f.Severity < Error {
+			continue
+		}
+		got[f.Rule+"/"+f.Module]++
+		switch f.Rule {
+		case "OOL-OVERLAP":
+			if f.Module != "klp_stub_bug" || len(f.Places) == 0 || f.Places[0].Kind != PlaceSlot || f.Places[0].Index != want[0] {
+				t.Errorf("OOL-OVERLAP %s at %v, want klp_stub_bug slot %d", f.Module, f.Slots(), want[0])
+			}
+		case "LOADER-MODEL":
+		default:
+			t.Errorf("unexpected %s %s: %s", f.Rule, f.Module, f.Message)
+		}
+	}
+	if got["OOL-OVERLAP/klp_stub_bug"] != 1 || got["LOADER-MODEL/klp_stub_bug"] != 1 {
+		t.Errorf("findings %v, want OOL-OVERLAP and LOADER-MODEL on klp_stub_bug", got)
+	}
+	for _, c := range r.Coverage {
+		if c.Subject == "klp_stub_bug" && (c.Text == nil || c.Text.Attributed != 1 || c.Text.Unexplained != 0) {
+			t.Errorf("klp_stub_bug text %+v, want the call into slot %d attributed", c.Text, want[0])
+		}
+	}
+}
+
+// TestMprofileLivepatch: 6.12 built with gcc 12 (-mprofile-kernel, no OOL
+// stubs, the sentinel loader) with six livepatches enabled audits clean and
+// complete; KLP-FUNC checked exactly the functions the guest's
+// enabled_functions marks IPMODIFY (the livepatched ones), each record the
+// call after its local entry's mflr r0, each site a bl to the module's
+// tramp or ftrace_caller.
+func TestMprofileLivepatch(t *testing.T) {
+	a, r, tr := openBuildExample(t, "mprofile-6.12")
+	for _, f := range r.Findings {
+		t.Errorf("%s %s %s: %s", f.Severity, f.Rule, f.Module, f.Message)
+	}
+	// Complete but for the vmlinux's text, which the extract does not keep.
+	for _, c := range r.Coverage {
+		for _, rc := range c.Rules {
+			if rc.Status.Incomplete() && !(c.Subject == "vmlinux" && rc.Rule == "TEXT-UNEXPLAINED") {
+				t.Errorf("%s %s: %s (%s)", c.Subject, rc.Rule, rc.Status, rc.Reason)
+			}
+		}
+	}
+	var want []string
+	for _, l := range tr.Guest.Blocks["enabled_functions"] {
+		f := strings.Fields(l)
+		for _, x := range f {
+			if x == "I" && len(f) > 0 {
+				want = append(want, f[0])
+				break
+			}
+		}
+	}
+	sort.Strings(want)
+	st, err := a.Ftrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, k := range st.KlpFunc {
+		if len(k.Problems) > 0 || len(k.Unchecked) > 0 {
+			t.Errorf("%s: problems %v, unchecked %v", k.Func.OldName, k.Problems, k.Unchecked)
+		}
+		if k.Record == nil || k.Record.IP != k.WantIP || !k.SiteToStub {
+			t.Errorf("%s: record %v, want ip %#x, site to tramp %v", k.Func.OldName, k.Record, k.WantIP, k.SiteToStub)
+		}
+		seen[k.Func.OldName] = true
+	}
+	var got []string
+	for n := range seen {
+		got = append(got, n)
+	}
+	sort.Strings(got)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("KLP-FUNC checked %v, the guest's IPMODIFY functions are %v", got, want)
+	}
+}
