@@ -17,12 +17,12 @@ import (
 
 // InfoView is what `info` prints (and `kdump-inspect info --json`).
 type InfoView struct {
-	Files       []string        `json:"files"`
-	Format      string          `json:"format"`
+	Files  []string `json:"files"`
+	Format string   `json:"format"`
 	// Damage is what the dump's files were found to lack or hold corrupt
 	// (truncation, pages past the end or failing integrity checks,
 	// VMCOREINFO disagreeing with memory); "" when none is known.
-	Damage string `json:"damage,omitempty"`
+	Damage      string          `json:"damage,omitempty"`
 	Quirks      []string        `json:"quirks,omitempty"`
 	Arch        string          `json:"arch"`
 	ByteOrder   string          `json:"byte_order"`

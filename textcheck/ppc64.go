@@ -323,7 +323,6 @@ func stubCallCandidates(env *Env, a *modules.Analysis, img *Image, cs *candidate
 	}
 }
 
-
 // ftraceFallbackCandidates: without the ftrace records, the call sites are
 // still known from the .ko — __patchable_function_entries (the nops
 // -fpatchable-function-entry leaves, relocated to their addresses) or
