@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-
 )
 
 func kmemFlags(fs *flag.FlagSet) {
