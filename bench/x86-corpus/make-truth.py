@@ -36,9 +36,9 @@ def h(v):
 blocks = {}
 order = []
 if os.path.exists(console):
-    txt = open(console, errors='replace').read()
+    txt = open(console, errors='replace').read().replace('\r\n', '\n')
     # only the first truth print (at KDI-READY); later prints are "-N" suffixed
-    m = re.search(r'^KDI-TRUTH-BEGIN (.*)$(.*?)^KDI-TRUTH-END$', txt, re.M | re.S)
+    m = re.search(r'^KDI-TRUTH-BEGIN ([^\n]*)\n(.*?)^KDI-TRUTH-END$', txt, re.M | re.S)
     body = m.group(2) if m else ''
     for l in body.splitlines():
         l = l.rstrip('\r')

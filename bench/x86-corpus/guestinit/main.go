@@ -11,6 +11,8 @@
 //	truth      print the ground truth again (tags unchanged, block names get a suffix)
 //	loop       empty set_ftrace_filter, then forever: function > current_tracer; nop > current_tracer
 //	sync       sync and print KDI-SYNCED
+//	trace      read the whole trace file and print how long that took
+//	trace-stopped  the same with tracing_on 0 during the read
 //
 // The host dumps the guest's memory from the QEMU monitor.
 //
@@ -423,7 +425,13 @@ func printTruth(suffix string) {
 
 	dumpFile("current_tracer", tracing+"/current_tracer")
 	dumpFile("set_ftrace_filter", tracing+"/set_ftrace_filter")
-	// the last 60 lines of the trace (read with a time limit)
+	// the last 60 lines of the trace (read with a time limit). Recording is
+	// switched off for the read (tracing_on 0; the ftrace sites stay as they
+	// are): otherwise the reader's own vfs_read events keep overwriting the
+	// small ring buffer under the non-consuming iterator, and under TCG the
+	// read did not end within minutes.
+	_ = write(tracing+"/tracing_on", "0")
+	defer write(tracing+"/tracing_on", "1")
 	begin("trace_tail", tracing+"/trace (last 60 lines)")
 	done := make(chan []byte, 1)
 	go func() {
@@ -609,6 +617,15 @@ func main() {
 			fmt.Println("KDI-READY")
 		case "loop":
 			loop()
+		case "trace", "trace-stopped":
+			// a debugging aid: how long reading the trace takes now
+			if cmd == "trace-stopped" {
+				_ = write(tracing+"/tracing_on", "0")
+			}
+			t := time.Now()
+			b, err := os.ReadFile(tracing + "/trace")
+			logf("read %s/trace: %d bytes in %v (err %v)", tracing, len(b), time.Since(t), err)
+			_ = write(tracing+"/tracing_on", "1")
 		case "sync":
 			unix.Sync()
 			fmt.Println("KDI-SYNCED")
