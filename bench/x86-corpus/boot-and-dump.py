@@ -16,7 +16,9 @@ with `xp` (physical address computed from the guest's printed kallsyms,
 phys_base and page_offset_base); when non-zero, read every CPU's
 text_poke_array_refs, `info registers -a`, and dump ELF to
 DIR/inflight-NN/vmcore.elf (plus kdump-zlib for the first); `cont`. Stops
-after --keep hits. Every try is logged to DIR/inflight-tries.jsonl.
+after --keep dumps, at most half of them of one kind ("queued": entries
+queued, every CPU's refs 0; "int3-window": refs set) until the other kind
+was seen. Every try is logged to DIR/inflight-tries.jsonl.
 
 All QEMU runs under `nice -n 10`. QMP commands are logged to DIR/qmp.log.
 """
@@ -209,6 +211,7 @@ if a.inflight:
     time.sleep(a.loop_warmup)
     tries = open(os.path.join(out, 'inflight-tries.jsonl'), 'a')
     kept = 0
+    kinds = {}
     for i in range(a.inflight):
         time.sleep(random.uniform(0.3, 3.0))
         qmp('stop', quiet=True)
@@ -216,6 +219,20 @@ if a.inflight:
         rec = {'try': i, 'time': time.time(), 'nr_entries': nr}
         if nr:
             rec['text_poke_array_refs'] = [xp32(p) for p in refs_phys]
+            # two kinds: entries queued, no int3 written yet (every CPU's refs
+            # 0), and the int3 window (refs set): keep at most half of --keep
+            # of one kind while the other is missing
+            kind = 'int3-window' if any(rec['text_poke_array_refs']) else 'queued'
+            rec['kind'] = kind
+            if kinds.get(kind, 0) >= (a.keep + 1) // 2 and len(kinds) < 2:
+                rec['kept'] = False
+                tries.write(json.dumps(rec) + '\n')
+                tries.flush()
+                print('try %d: nr_entries=%d %s (enough of this kind)' % (i, nr, kind), flush=True)
+                qmp('cont', quiet=True)
+                continue
+            kinds[kind] = kinds.get(kind, 0) + 1
+            rec['kept'] = True
             regs = hmp('info registers -a')
             rec['rip'] = re.findall(r'RIP=([0-9a-f]+)', regs)
             rec['cpl'] = re.findall(r'CPL=(\d)', regs)

@@ -29,8 +29,8 @@ R=$BUILD/sid-root
 
 # name | -cpu | extra kernel command line | vmcoreinfo device | in-flight tries
 variants_all=(
-  "livepatch-kaslr|max||1|$TRIES"
-  "livepatch-its|max,vendor=GenuineIntel|setcpuid=ibrs_enhanced|1|0"
+  "livepatch-kaslr|max|no_timer_check|1|$TRIES"
+  "livepatch-its|max,vendor=GenuineIntel|setcpuid=ibrs_enhanced no_timer_check|1|0"
 )
 want_variants=("$@")
 [ ${#want_variants[@]} -gt 0 ] || want_variants=(livepatch-kaslr)

@@ -397,7 +397,8 @@ try:
         t = cpu_curr(prog, c)
         e = {'cpu': c, 'task': h(t.value_()), 'pid': t.pid.value_(), 'comm': t.comm.string_().decode()}
         try:
-            e['stack'] = [{'pc': h(fr.pc), 'sym': sym(fr.pc), 'interrupted': fr.interrupted}
+            e['stack'] = [{'pc': h(fr.pc), 'sym': sym(fr.pc), 'name': fr.name, 'inline': fr.is_inline,
+                           'interrupted': fr.interrupted, 'sp': h(fr.sp)}
                           for fr in prog.stack_trace(t)]
         except Exception as ex:
             e['stack_error'] = '%s: %s' % (type(ex).__name__, ex)

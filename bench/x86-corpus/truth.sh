@@ -19,7 +19,8 @@ if [ ! -s "$elf" ]; then
   elf=$scratch/vmcore.elf
   zstd -q -d -f "$d/vmcore.elf.zst" -o "$elf"
 fi
-if ! readelf -n "$elf" 2>/dev/null | grep -q VMCOREINFO; then
+notes=$(readelf -n "$elf" 2>/dev/null || true)   # (not piped into grep -q: SIGPIPE + pipefail)
+if ! grep -q VMCOREINFO <<< "$notes"; then
   # the console's truth (or, for in-flight dirs, the parent's console)
   con=$d/console.log; [ -s "$con" ] || con=$(dirname "$d")/console.log
   read -r paddr size < <(sed -n 's/^vmcoreinfo_location| //p' "$con" | head -1)
