@@ -6,8 +6,10 @@ usage: boot-and-dump.py --kernel BZIMAGE --initrd CPIO --outdir DIR [options]
 The guest's /init (bench/x86-corpus/guestinit) prints its ground truth and
 KDI-READY on the serial console (a socket chardev logged to DIR/console.log).
 Steady dump: `stop`, `info registers -a` (DIR/cpu-registers.txt),
-`dump-guest-memory` ELF (DIR/vmcore.elf) and kdump-zlib (DIR/vmcore.kdump),
-the same stopped state for both.
+`dump-guest-memory` ELF (DIR/vmcore.elf), kdump-zlib (DIR/vmcore.kdump: the
+makedumpfile flattened format, on every QEMU) and, where QEMU offers
+kdump-raw-zlib (8.2 and later), the normal kdump file (DIR/vmcore-raw.kdump),
+the same stopped state for all.
 
 --inflight N: afterwards `cont`, send "loop" to the guest (it empties
 set_ftrace_filter and toggles current_tracer function/nop forever), then
@@ -167,9 +169,15 @@ def dump(d, kdump):
     qmp('dump-guest-memory', paging=False, protocol='file:' + os.path.join(d, 'vmcore.elf'), format='elf')
     print('  elf dump %.1fs' % (time.time() - t0), flush=True)
     if kdump and 'kdump-zlib' in formats:
+        # the makedumpfile *flattened* format (what `dump-guest-memory -z` writes on every QEMU)
         t0 = time.time()
         qmp('dump-guest-memory', paging=False, protocol='file:' + os.path.join(d, 'vmcore.kdump'), format='kdump-zlib')
         print('  kdump-zlib dump %.1fs' % (time.time() - t0), flush=True)
+    if kdump and 'kdump-raw-zlib' in formats:
+        # QEMU >= 8.2: a normal (seekable, "reassembled") kdump file (`dump-guest-memory -z -R`)
+        t0 = time.time()
+        qmp('dump-guest-memory', paging=False, protocol='file:' + os.path.join(d, 'vmcore-raw.kdump'), format='kdump-raw-zlib')
+        print('  kdump-raw-zlib dump %.1fs' % (time.time() - t0), flush=True)
 
 
 qmp('stop')
@@ -189,15 +197,17 @@ if a.inflight:
     pcpu = [int(m.group(2), 16) for m in re.finditer(r'^percpu\| cpu(\d+) ([0-9a-f]{16})', txt, re.M)]
     START_KERNEL_map = 0xffffffff80000000
 
-    def phys(v):
+    def phys(v):  # modulo 2^64: phys_base can be "negative" (kernel loaded below its link address)
         if v >= START_KERNEL_map:
-            return v - START_KERNEL_map + var['phys_base']
-        return v - var['page_offset_base']
+            return (v - START_KERNEL_map + var['phys_base']) & 0xffffffffffffffff
+        return (v - var['page_offset_base']) & 0xffffffffffffffff
 
     tpa = ks['text_poke_array']
     refs_sym = ks['text_poke_array_refs']
     nr_phys = phys(tpa + a.nr_entries_offset)
-    refs_phys = [phys(off + refs_sym) for off in pcpu]
+    # per-CPU address = symbol + __per_cpu_offset[cpu], modulo 2^64 (x86_64
+    # per-CPU symbols are not zero-based: the offsets wrap)
+    refs_phys = [phys((off + refs_sym) & 0xffffffffffffffff) for off in pcpu]
     print('text_poke_array %#x nr_entries phys %#x; refs phys %s' % (
         tpa, nr_phys, [hex(x) for x in refs_phys]), flush=True)
 

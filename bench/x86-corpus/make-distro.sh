@@ -28,10 +28,12 @@ work=$BUILD/distro
 # (no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer check
 # can fail and panic the boot, "IO-APIC + timer doesn't work!"; seen once on
 # distro-nokaslr; distro-kaslr-la57 and distro-its were booted without it.)
+# | in-flight tries (0: none; else boot-and-dump.py --inflight, see make-livepatch.sh)
 variants_all=(
-  "distro-kaslr-la57|max||1"
-  "distro-nokaslr|qemu64|nokaslr no_timer_check|0"
-  "distro-its|max,vendor=GenuineIntel|setcpuid=ibrs_enhanced|1"
+  "distro-kaslr-la57|max||1|0"
+  "distro-nokaslr|qemu64|nokaslr no_timer_check|0|0"
+  "distro-its|max,vendor=GenuineIntel|setcpuid=ibrs_enhanced|1|0"
+  "distro-inflight|max|no_timer_check|1|${TRIES:-200}"
 )
 want_variants=("$@")
 [ ${#want_variants[@]} -gt 0 ] || want_variants=(distro-kaslr-la57 distro-nokaslr)
@@ -165,7 +167,7 @@ mknod "$ird/dev/console" c 5 1
 ls -l "$work/initramfs.cpio"; cat "$ird/kdi/load.list" "$ird/kdi/ftrace.filter" "$ird/kdi/kprobe.events"
 
 for v in "${variants_all[@]}"; do
-  IFS='|' read -r name cpu extra vmci <<< "$v"
+  IFS='|' read -r name cpu extra vmci tries <<< "$v"
   case " ${want_variants[*]} " in *" $name "*) ;; *) continue ;; esac
   d=$OUT/$name
   step "boot $name (-cpu $cpu, append '$extra', vmcoreinfo device $vmci)"
@@ -174,14 +176,32 @@ for v in "${variants_all[@]}"; do
     args=(--kernel "$kdir/vmlinuz" --initrd "$work/initramfs.cpio" --outdir "$d" --cpu "$cpu")
     [ -n "$extra" ] && args+=(--append "$extra")
     [ "$vmci" = 1 ] && args+=(--vmcoreinfo)
+    if [ "$tries" != 0 ]; then
+      # offsetof(struct smp_text_poke_array, nr_entries) from the vmlinux's DWARF (drgn, sid chroot)
+      "$here/chroot.sh" setup >/dev/null
+      nr_off=$("$here/chroot.sh" run python3 "$here/struct-offset.py" "$kdir/vmlinux" smp_text_poke_array nr_entries 2>/dev/null)
+      echo "offsetof(struct smp_text_poke_array, nr_entries) = $nr_off"
+      args+=(--inflight "$tries" --keep "${KEEP:-4}" --nr-entries-offset "$nr_off")
+      rm -rf "$d"/inflight-*
+    fi
     run python3 "$here/boot-and-dump.py" "${args[@]}"
-    run zstd -q -T2 -3 --rm -f "$d/vmcore.elf" -o "$d/vmcore.elf.zst"
+    for f in "$d"/vmcore.elf "$d"/inflight-*/vmcore.elf; do
+      [ -s "$f" ] && run zstd -q -T2 -3 --rm -f "$f" -o "$f.zst"
+    done
+    chmod a+r "$d"/vmcore.* "$d"/inflight-*/vmcore.* 2>/dev/null || true
   fi
+  for x in "$d"/inflight-*; do
+    [ -d "$x" ] || continue
+    ln -sfn "../../kernels/$release/vmlinux" "$x/vmlinux"
+    ln -sfn "../../kernels/$release/modules" "$x/modules"
+    ln -sfn ../console.log "$x/console.log"
+    ln -sfn ../qemu-cmdline.txt "$x/qemu-cmdline.txt"
+  done
   ln -sfn "../kernels/$release/vmlinux" "$d/vmlinux"
   ln -sfn "../kernels/$release/modules" "$d/modules"
   cp "$ird/kdi/load.list" "$d/guest-load.list"
   cat "$ird/kdi/ftrace.filter" "$ird/kdi/kprobe.events" > "$d/guest-ftrace.txt"
-  rm -f "$d/con.sock" "$d/qmp.sock"
+  rm -f "$d/cmd.sock" "$d/qmp.sock" "$d/mon.sock"
   grep -E 'kdi-init: (finit_module|open|mount|write|append)|KDI-ERROR' "$d/console.log" || true
   ls -l "$d"
 done

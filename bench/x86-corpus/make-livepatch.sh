@@ -131,10 +131,7 @@ mknod "$ird/dev/console" c 5 1
 ls -l "$BUILD/livepatch/initramfs.cpio"; cat "$ird/kdi/load.list" "$ird/kdi/ftrace.filter" "$ird/kdi/kprobe.events"
 
 # offsetof(struct smp_text_poke_array, nr_entries), from the vmlinux's DWARF (drgn)
-nr_off=$("$here/chroot.sh" run python3 -c '
-import drgn, sys
-p = drgn.Program(); p.load_debug_info([sys.argv[1]], default=False, main=False)
-print(drgn.offsetof(p.type("struct smp_text_poke_array"), "nr_entries"))' "$kdir/vmlinux")
+nr_off=$("$here/chroot.sh" run python3 "$here/struct-offset.py" "$kdir/vmlinux" smp_text_poke_array nr_entries 2>/dev/null)
 echo "offsetof(struct smp_text_poke_array, nr_entries) = $nr_off"
 
 for v in "${variants_all[@]}"; do
@@ -152,6 +149,7 @@ for v in "${variants_all[@]}"; do
     for f in "$d"/vmcore.elf "$d"/inflight-*/vmcore.elf; do
       [ -s "$f" ] && run zstd -q -T2 -3 --rm -f "$f" -o "$f.zst"
     done
+    chmod a+r "$d"/vmcore.* "$d"/inflight-*/vmcore.* 2>/dev/null || true
   fi
   rm -f "$d/cmd.sock" "$d/qmp.sock" "$d/mon.sock"
   for x in "$d" "$d"/inflight-*; do

@@ -84,13 +84,23 @@ for l in blocks.get('site_bytes', []):
         sites.setdefault(f[1].replace('_[', ' [').split('_(one_of')[0], []).append({'ip': '0x' + f[0], 'bytes16': f[2]})
 efs = []
 for l in blocks.get('enabled_functions', []):
-    m = re.match(r'^(\S+(?: \[\S+\])?) \((\d+)\)\s*([A-Z ]*?)\s*(?:\ttramp: 0x([0-9a-f]+) \((\S+)\))?\s*->(\S+)?', l)
+    # "NAME [MOD] (REFS) FLAGS \ttramp: ADDR|SYM (OPS_FUNC) ->CALLS" and, for
+    # direct calls, a continuation line "\tdirect-->TARGET"
+    if l[:1] in ('\t', ' ') and efs:
+        m = re.match(r'^\s*direct-->(.*)$', l)
+        efs[-1].setdefault('more', []).append(l)
+        if m:
+            efs[-1]['direct'] = m.group(1).strip()
+        continue
+    m = re.match(r'^(\S+(?: \[\S+\])?) \((\d+)\)\s*([A-Z ]*?)\s*(?:\ttramp: (\S+) \((.*?)\)\s*)?(?:->(.*))?$', l)
     if not m:
         efs.append({'line': l, 'parse_error': True})
         continue
     name = m.group(1)
+    tr = m.group(4)
     e = {'line': l, 'name': name, 'refs': int(m.group(2)), 'flags': m.group(3).split(),
-         'tramp': '0x' + m.group(4) if m.group(4) else None, 'tramp_func': m.group(5), 'calls': m.group(6),
+         'tramp': tr if tr and tr.startswith('0x') else None, 'tramp_sym': tr if tr and not tr.startswith('0x') else None,
+         'tramp_func': m.group(5), 'calls': m.group(6).strip() if m.group(6) else None,
          'sites': sites.get(name, [])}
     efs.append(e)
 g['enabled_functions'] = efs

@@ -264,6 +264,15 @@ res['ftrace_records_total'] = nrec
 res['vmlinux_records_format'] = '[ip, flags, 5 bytes at ip] of every vmlinux record with flags != 0' + (' (all records)' if all_records else '')
 res['vmlinux_records'] = vml
 res['vmlinux_records_enabled'] = sum(1 for r in vml if int(r[1], 16) & dict(fl_names)['ENABLED'])
+if len(vml) <= 2000:
+    # few (a steady dump): the same decoded form as the module records
+    dec = []
+    for ip, fl, b in vml:
+        ip, fl = int(ip, 16), int(fl, 16)
+        r = {'ip': h(ip), 'sym': sym(ip), 'flags': h(fl), 'refs': fl & ref_mask, 'flags_decoded': decode_flags(fl, fl_names)}
+        r.update(insn5(ip, bytes.fromhex(b) if b else None))
+        dec.append(r)
+    res['vmlinux_records_decoded'] = dec
 
 # --- ftrace_ops -------------------------------------------------------------
 ops_list = []
