@@ -203,6 +203,11 @@ for v in "${variants_all[@]}"; do
   cat "$ird/kdi/ftrace.filter" "$ird/kdi/kprobe.events" > "$d/guest-ftrace.txt"
   rm -f "$d/cmd.sock" "$d/qmp.sock" "$d/mon.sock"
   grep -E 'kdi-init: (finit_module|open|mount|write|append)|KDI-ERROR' "$d/console.log" || true
+  step "truth: $name (drgn in the sid chroot + the guest's console)"
+  "$here/truth.sh" "$d" "$kdir"
+  for x in "$d"/inflight-*; do
+    [ -d "$x" ] && "$here/truth.sh" "$x" "$kdir" --stale-guest --monitor "$x/monitor.json"
+  done
   ls -l "$d"
 done
 echo; echo "done"

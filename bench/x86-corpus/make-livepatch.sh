@@ -165,6 +165,11 @@ for v in "${variants_all[@]}"; do
   cp "$ird/kdi/load.list" "$d/guest-load.list"
   cat "$ird/kdi/ftrace.filter" "$ird/kdi/kprobe.events" > "$d/guest-ftrace.txt"
   grep -E 'kdi-init: (finit_module|open|mount|write|append|livepatch)|KDI-ERROR' "$d/console.log" || true
+  step "truth: $name (drgn in the sid chroot + the guest's console)"
+  "$here/truth.sh" "$d" "$kdir"
+  for x in "$d"/inflight-*; do
+    [ -d "$x" ] && "$here/truth.sh" "$x" "$kdir" --stale-guest --monitor "$x/monitor.json"
+  done
   ls -l "$d"
 done
 echo; echo "done"

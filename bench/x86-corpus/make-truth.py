@@ -236,6 +236,37 @@ if os.path.exists(drgn_path):
         for n, v in (dr['kernel'].get('symbols') or {}).items():
             if v and n in ksv and int(ksv[n], 16) != int(v, 16):
                 mism.append('symbol %s guest %s dump %s' % (n, ksv[n], v))
+    # in-flight batch: where each entry stands (smp_text_poke_batch_finish():
+    # int3 over every first byte, sync, tails, sync, first bytes, sync, refs 0)
+    tp = dr.get('text_poke_array') or {}
+    if tp.get('nr_entries'):
+        fb = {'int3': 0, 'new': 0, 'old': 0, 'other': 0}
+        tails_new = 0
+        for v in tp['vec']:
+            now = bytes.fromhex(v['now']) if v.get('now') else b''
+            text = bytes.fromhex(v['text'])
+            ln = v['len']
+            if not now:
+                fb['other'] += 1
+                continue
+            if now[0] == 0xcc:
+                fb['int3'] += 1
+            elif now[0] == text[0]:
+                fb['new'] += 1
+            elif now[0] == int(v['old'], 16):
+                fb['old'] += 1
+            else:
+                fb['other'] += 1
+            if ln > 1 and now[1:ln] == text[1:ln]:
+                tails_new += 1
+        refs = list(tp.get('refs', {}).values())
+        res['inflight_summary'] = {
+            'nr_entries': tp['nr_entries'], 'refs': tp.get('refs'),
+            'kind': 'int3-window' if any(refs) else 'queued',
+            'first_byte_now': fb, 'tails_equal_new_text': tails_new,
+            'opcodes': sorted(set(v['opcode'] for v in tp['vec'])),
+            'note': 'old is meaningful only inside the int3 window (it is saved when the int3 is written; '
+                    'a queued entry keeps the old of an earlier batch); a NOP is queued as JMP32 with disp 0'}
 res['dump_vs_guest_mismatches'] = mism
 json.dump(res, open(out_path, 'w'), indent=1)
 print('wrote %s (%d guest blocks, %d mismatches)' % (out_path, len(blocks), len(mism)))
