@@ -117,7 +117,7 @@ func (a *Analysis) Stacks() ([]stack.Unwound, error) {
 		if a.Prog == nil {
 			a.stacksErr = errNoProgram
 		} else {
-			a.stacks, a.stacksErr = stack.WalkAll(a.Prog)
+			a.stacks, a.stacksErr = stack.WalkAllWith(a.Prog, a.modulesLocked())
 		}
 		a.stacksDone = true
 	}

@@ -39,9 +39,13 @@ type x86Truth struct {
 		} `json:"modules"`
 		RecordsTotal int `json:"ftrace_records_total"`
 		CPUs         []struct {
-			CPU  int    `json:"cpu"`
-			Task string `json:"task"`
-			Comm string `json:"comm"`
+			CPU   int    `json:"cpu"`
+			Task  string `json:"task"`
+			Comm  string `json:"comm"`
+			Stack []struct {
+				PC     string `json:"pc"`
+				Inline bool   `json:"inline"`
+			} `json:"stack"`
 		} `json:"cpus"`
 		QemuCPUs []struct {
 			CPU    int    `json:"cpu"`
@@ -224,5 +228,44 @@ func TestX86ExampleFtrace(t *testing.T) {
 				t.Errorf("%s FTRACE-SITE: %s (%s)", c.Subject, rc.Status, rc.Reason)
 			}
 		}
+	}
+}
+
+// TestX86ExampleBt: each CPU's stack unwound with ORC (the vmlinux's
+// tables read from the dump's memory) is drgn's, frame for frame (drgn's
+// inline frames share their caller's PC and are left out), through the
+// freed init text of start_kernel down to common_startup_64.
+func TestX86ExampleBt(t *testing.T) {
+	_, a, tr := openX86Example(t)
+	us, err := a.Stacks()
+	if err != nil {
+		t.Logf("stacks: %v", err)
+	}
+	seen := 0
+	for _, u := range us {
+		if u.CPU < 0 || u.Stale {
+			continue
+		}
+		for _, c := range tr.Drgn.CPUs {
+			if c.CPU != u.CPU {
+				continue
+			}
+			seen++
+			var want, got []string
+			for _, f := range c.Stack {
+				if !f.Inline {
+					want = append(want, f.PC)
+				}
+			}
+			for _, f := range u.Frames {
+				got = append(got, "0x"+strconv.FormatUint(f.PC, 16))
+			}
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("CPU %d: frames %v (stopped: %v), drgn %v", u.CPU, got, u.Err, want)
+			}
+		}
+	}
+	if seen != len(tr.Drgn.CPUs) {
+		t.Errorf("%d CPU stacks compared, drgn has %d", seen, len(tr.Drgn.CPUs))
 	}
 }

@@ -13,8 +13,8 @@ type Task struct {
 	TGID  int64
 	Comm  string
 	State uint64 // __state (state before 5.14)
-	// KSP is thread.ksp: the stack pointer saved when the task was last
-	// switched out (stale while it runs on a CPU).
+	// KSP is thread.ksp (x86: thread.sp): the stack pointer saved when
+	// the task was last switched out (stale while it runs on a CPU).
 	KSP uint64
 	// Stack is task->stack, the base of its kernel stack.
 	Stack uint64
@@ -57,6 +57,8 @@ func (p *Program) ReadTask(addr uint64) (Task, error) {
 	}
 	if v, err := get("thread.ksp"); err == nil {
 		t.KSP = v
+	} else if v, err := get("thread.sp"); err == nil {
+		t.KSP = v // x86: thread.sp, at the struct inactive_task_frame
 	}
 	if m, err := o.Member("stack"); err == nil {
 		t.Stack, _ = m.Pointer()

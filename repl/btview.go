@@ -44,6 +44,10 @@ type BtException struct {
 	MSR  uint64     `json:"msr"`
 	GPR  [32]uint64 `json:"gpr"`
 	User bool       `json:"user"`
+	// X86 is the x86_64 pt_regs (struct pt_regs order, r15 ... ss);
+	// X86Partial when only its iret frame was saved.
+	X86        []uint64 `json:"x86_regs,omitempty"`
+	X86Partial bool     `json:"x86_partial,omitempty"`
 }
 
 // BtView is the backtrace of one task.
@@ -67,7 +71,7 @@ func cmdBt(c *Call) error {
 	}
 	s := c.S
 	layout, err := stack.LayoutFor(s.Prog.Context, s.Prog.ELFv1())
-	if err != nil {
+	if err != nil && stack.NeedsLayout(s.Prog) {
 		return fmt.Errorf("bt: %w", err)
 	}
 	var views []BtView
@@ -127,7 +131,7 @@ func (s *Session) btContext(l stack.Layout, c stack.Context) BtView {
 	if c.HasTask {
 		v.Task, v.PID, v.Comm = c.Task.Addr, c.Task.PID, c.Task.Comm
 	}
-	frames, err := stack.Walk(s.Prog.Mem(), l, c.Start, s.btOptions())
+	frames, err := stack.WalkContext(s.Prog, s.A.ModulesIfLoaded(), l, c, s.btOptions())
 	s.fillBt(&v, frames, err)
 	if c.Stale {
 		v.Warning = fmt.Sprintf("running on CPU %d, whose registers the dump lacks: unwound from thread.ksp, saved at its last switch; the frames may be stale", c.CPU)
@@ -191,7 +195,10 @@ func (s *Session) fillBt(v *BtView, frames []stack.Frame, err error) {
 	for i, f := range frames {
 		bf := BtFrame{Level: i, SP: f.SP, PC: f.PC, Kind: f.Kind.String(), Location: s.resolve(f.PC).String(), Note: s.pcNote(f.PC)}
 		if e := f.Exception; e != nil {
-			bf.Exception = &BtException{Regs: e.Addr, Trap: e.Regs.Trap, NIP: e.Regs.NIP, LR: e.Regs.Link, MSR: e.Regs.MSR, GPR: e.Regs.GPR, User: e.Regs.User()}
+			bf.Exception = &BtException{Regs: e.Addr, Trap: e.Regs.Trap, NIP: e.Regs.NIP, LR: e.Regs.Link, MSR: e.Regs.MSR, GPR: e.Regs.GPR, User: e.Regs.User(), X86: e.X86, X86Partial: e.X86Partial}
+			if len(e.X86) == 21 {
+				bf.Exception.User = e.X86[17]&3 == 3 // cs RPL 3
+			}
 		}
 		v.Frames = append(v.Frames, bf)
 	}
@@ -356,7 +363,9 @@ func writeBt(w io.Writer, v BtView, symOf func(uint64) string) {
 			}
 			fmt.Fprintln(w, line)
 		}
-		if e := f.Exception; e != nil {
+		if e := f.Exception; e != nil && e.X86 != nil {
+			writeX86Regs(w, e)
+		} else if e != nil {
 			mode := "kernel"
 			if e.User {
 				mode = "user"
@@ -407,4 +416,27 @@ func taskState(st uint64) string {
 		return "DE"
 	}
 	return fmt.Sprintf("%#x", st)
+}
+
+// writeX86Regs prints an x86_64 exception frame as crash does.
+func writeX86Regs(w io.Writer, e *BtException) {
+	r := e.X86 // r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss
+	mode := "kernel"
+	if e.User {
+		mode = "user"
+	}
+	if e.X86Partial {
+		fmt.Fprintf(w, "     [%s-mode iret frame at %x]\n", mode, e.Regs+16*8)
+		fmt.Fprintf(w, "    RIP: %016x  RSP: %016x  RFLAGS: %08x\n", r[16], r[19], r[18])
+		fmt.Fprintf(w, "    CS: %04x  SS: %04x\n", r[17], r[20])
+		return
+	}
+	fmt.Fprintf(w, "     [%s-mode exception frame (struct pt_regs) at %x]\n", mode, e.Regs)
+	fmt.Fprintf(w, "    RIP: %016x  RSP: %016x  RFLAGS: %08x\n", r[16], r[19], r[18])
+	fmt.Fprintf(w, "    RAX: %016x  RBX: %016x  RCX: %016x\n", r[10], r[5], r[11])
+	fmt.Fprintf(w, "    RDX: %016x  RSI: %016x  RDI: %016x\n", r[12], r[13], r[14])
+	fmt.Fprintf(w, "    RBP: %016x   R8: %016x   R9: %016x\n", r[4], r[9], r[8])
+	fmt.Fprintf(w, "    R10: %016x  R11: %016x  R12: %016x\n", r[7], r[6], r[3])
+	fmt.Fprintf(w, "    R13: %016x  R14: %016x  R15: %016x\n", r[2], r[1], r[0])
+	fmt.Fprintf(w, "    ORIG_RAX: %016x  CS: %04x  SS: %04x\n", r[15], r[17], r[20])
 }

@@ -65,7 +65,7 @@ func klpStateName(v int64) string {
 // the old and new bodies of every klp_func.
 func (s *Session) klpTasks(lp *ftrace.Livepatch) ([]KlpTaskView, error) {
 	layout, err := stack.LayoutFor(s.Prog.Context, s.Prog.ELFv1())
-	if err != nil {
+	if err != nil && stack.NeedsLayout(s.Prog) {
 		return nil, err
 	}
 	ranges := lp.Bodies()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/modules"
 )
 
 // Context is where a walk can start: a CPU from its register note, or a
@@ -53,7 +54,7 @@ func CPUContext(p *kernel.Program, i int) Context {
 // cpuContext builds note i's context for cpu; current is CurrentTasks.
 func cpuContext(p *kernel.Program, i, cpu int, current map[uint64]int) Context {
 	pr := p.Dump.CPUs[i]
-	c := Context{CPU: cpu, Note: i, Start: Start{SP: pr.GPR[1], NIP: pr.NIP, LR: pr.Link, R0: pr.GPR[0], HaveRegs: true}}
+	c := Context{CPU: cpu, Note: i, Start: Start{SP: pr.SP, NIP: pr.PC, LR: pr.Link, R0: pr.GPR[0], HaveRegs: true, Regs: pr.Regs}}
 	for cur, on := range current {
 		if on == cpu {
 			if t, err := p.ReadTask(cur); err == nil {
@@ -132,6 +133,16 @@ type Unwound struct {
 // Without a frame layout (no struct pt_regs in the DWARF) the contexts come
 // without frames, and the error says why.
 func WalkAll(p *kernel.Program) ([]Unwound, error) {
+	return WalkAllWith(p, nil)
+}
+
+// WalkAllWith is WalkAll with the module set at hand: on x86_64 the ORC
+// unwinder reads each module's table through it (without it, module
+// frames are unwound by the frame-pointer guess and marked unreliable).
+func WalkAllWith(p *kernel.Program, set *modules.Set) ([]Unwound, error) {
+	if p.Arch != nil && p.Arch.Name() == "x86_64" {
+		return walkAllX86(p, set)
+	}
 	l, lerr := LayoutFor(p.Context, p.ELFv1())
 	ctxs, err := AllContexts(p)
 	opt := Options{CFI: VmlinuxCFI(p).RuleFunc()}
@@ -147,6 +158,22 @@ func WalkAll(p *kernel.Program) ([]Unwound, error) {
 	}
 	if lerr != nil {
 		err = errors.Join(fmt.Errorf("stack frames not read: %w", lerr), err)
+	}
+	return out, err
+}
+
+func walkAllX86(p *kernel.Program, set *modules.Set) ([]Unwound, error) {
+	ctxs, err := AllContexts(p)
+	u := newX86Unwinder(p, set)
+	out := make([]Unwound, len(ctxs))
+	for i, c := range ctxs {
+		out[i].Context = c
+		if !c.Stale {
+			out[i].Frames, out[i].Err = u.walk(c)
+		}
+	}
+	if u.vmlinux == nil {
+		err = errors.Join(fmt.Errorf("stack frames not read: %w", u.err), err)
 	}
 	return out, err
 }

@@ -133,6 +133,11 @@ type Frame struct {
 type Exception struct {
 	Addr uint64
 	Regs Regs
+	// X86 is an x86_64 pt_regs (r15 ... ss, 21 words in struct pt_regs
+	// order; Regs then holds only NIP = rip and GPR[1] = rsp). X86Partial:
+	// only the iret frame (ip, cs, flags, sp, ss: words 16..20) was saved.
+	X86        []uint64
+	X86Partial bool
 }
 
 // Start is where a walk begins: a CPU's registers (HaveRegs), or a
@@ -141,6 +146,10 @@ type Start struct {
 	SP, NIP, LR uint64
 	R0          uint64 // gpr[0], where an epilogue keeps the return address
 	HaveRegs    bool
+	// Regs is the CPU's whole register note (pr_reg as stored), for
+	// architectures that unwind with more than SP and PC (x86_64's ORC
+	// reads bp and, in asm, other registers).
+	Regs []uint64
 }
 
 // RASource says where the return address of the function at a PC is.
