@@ -57,7 +57,7 @@ func Disasm(b []byte, pc uint64) (string, int) {
 			return name, 4
 		}
 	}
-	s := arm64asm.GNUSyntax(inst)
+	s := strings.TrimSpace(arm64asm.GNUSyntax(inst))
 	for _, a := range inst.Args {
 		r, ok := a.(arm64asm.PCRel)
 		if !ok {
