@@ -198,3 +198,16 @@ type FtraceFarCall interface {
 type PACStripper interface {
 	StripPAC(addr uint64) uint64
 }
+
+// ModulePLT is implemented by architectures whose module loader emits
+// fixed-size PLT entries for out-of-range branches (arm64's
+// module-plts.c): the template and its decoding, both depending on the
+// entry's own address.
+type ModulePLT interface {
+	PLTEntrySize() int
+	// PLTEntry is get_plt_entry(dst, pc): the entry at pc branching to dst.
+	PLTEntry(dst, pc uint64) []byte
+	// DecodePLT says where entry bytes at pc branch; ok false when they
+	// are not the template's shape.
+	DecodePLT(b []byte, pc uint64) (target uint64, ok bool)
+}

@@ -211,6 +211,42 @@ func checkModules(t *testing.T, p *kernel.Program, set *modules.Set, tr truth) {
 			t.Errorf("%s text at %#x, /proc/modules %v", name, base, want["addr"])
 		}
 		ma, _ := tr.at("guest", "modarch", name).(map[string]any)
+		// The PLT model (package modules) against the guest's mod->arch
+		// and .plt words.
+		if pl := a.PLT; pl == nil {
+			t.Errorf("%s: no PLT model (%v)", name, a.PLTErr)
+		} else {
+			for _, c := range []struct {
+				got int64
+				key string
+			}{{pl.Core.Shndx, "core.plt_shndx"}, {pl.Core.Num, "core.plt_num_entries"}, {pl.Core.Max, "core.plt_max_entries"},
+				{pl.Init.Num, "init.plt_num_entries"}, {pl.Init.Max, "init.plt_max_entries"}} {
+				if fmt.Sprint(c.got) != ma[c.key] {
+					t.Errorf("%s mod->arch.%s = %d, guest %v", name, c.key, c.got, ma[c.key])
+				}
+			}
+			slots, _ := tr.at("guest", "plt", name).([]any)
+			if len(slots) != len(pl.Core.Slots) {
+				t.Errorf("%s: %d .plt slots, guest %d", name, len(pl.Core.Slots), len(slots))
+			}
+			for i, x := range slots {
+				ent := x.(map[string]any)
+				if i >= len(pl.Core.Slots) {
+					break
+				}
+				s := pl.Core.Slots[i]
+				if s.Addr != hexOf(t, ent["addr"]) || (ent["kind"] == "plt") != s.Template || s.Zero != (ent["kind"] == "zero") {
+					t.Errorf("%s .plt[%d] at %#x template %v zero %v; guest %v", name, i, s.Addr, s.Template, s.Zero, ent)
+				}
+				if ent["kind"] == "plt" && s.Target != hexOf(t, ent["target"]) {
+					t.Errorf("%s .plt[%d] -> %#x, guest %v", name, i, s.Target, ent["target"])
+				}
+			}
+			if len(pl.FtraceTramps) != 1 || string(pl.FtraceTramps[0].Bytes) != string(pl.FtraceTramps[0].Want) {
+				t.Errorf("%s ftrace trampoline %+v", name, pl.FtraceTramps)
+			}
+		}
+
 		for _, m := range []string{"ftrace_trampolines", "init_ftrace_trampolines"} {
 			if v, ok := a.Module.Arch.Member(m); !ok || v != hexOf(t, ma[m]) {
 				t.Errorf("%s mod->arch.%s = %#x %v, guest %v", name, m, v, ok, ma[m])

@@ -209,3 +209,24 @@ func (k *Kernel) FtraceModulePLT(init bool) (member string, offset uint64) {
 	}
 	return "ftrace_trampolines", 0
 }
+
+// PLTEntrySize is sizeof(struct plt_entry).
+func (k *Kernel) PLTEntrySize() int { return PLTEntrySize }
+
+// PLTEntry is get_plt_entry(dst, pc) as bytes.
+func (k *Kernel) PLTEntry(dst, pc uint64) []byte {
+	e := GetPLTEntry(dst, pc)
+	var b []byte
+	for _, w := range e {
+		b = Order.AppendUint32(b, w)
+	}
+	return b
+}
+
+// DecodePLT decodes entry bytes at pc (DecodePLT of the words).
+func (k *Kernel) DecodePLT(b []byte, pc uint64) (uint64, bool) {
+	if len(b) < PLTEntrySize {
+		return 0, false
+	}
+	return DecodePLT(PLTEntry{Order.Uint32(b), Order.Uint32(b[4:]), Order.Uint32(b[8:])}, pc)
+}
