@@ -117,7 +117,7 @@ func ReadPLTs(p *kernel.Program, m *Module) (*PLTs, error) {
 					out.NotReadTramps = fmt.Sprintf("ftrace_trampolines[%d] at %#x: %v", i, at, err)
 					break
 				}
-				sl := slotOf(mp, i, at, b)
+				sl := pltSlotOf(mp, i, at, b)
 				sl.Want = mp.PLTEntry(out.FtraceAddr, at)
 				out.FtraceTramps = append(out.FtraceTramps, sl)
 			}
@@ -144,11 +144,11 @@ func readSlots(p *kernel.Program, mp arch.ModulePLT, m *Module, s *PLTSection) {
 		return
 	}
 	for i := 0; i <= int(s.Max); i++ {
-		s.Slots = append(s.Slots, slotOf(mp, i, s.Addr+uint64(i*n), b[i*n:(i+1)*n]))
+		s.Slots = append(s.Slots, pltSlotOf(mp, i, s.Addr+uint64(i*n), b[i*n:(i+1)*n]))
 	}
 }
 
-func slotOf(mp arch.ModulePLT, i int, at uint64, b []byte) PLTSlot {
+func pltSlotOf(mp arch.ModulePLT, i int, at uint64, b []byte) PLTSlot {
 	sl := PLTSlot{Index: i, Addr: at, Bytes: append([]byte(nil), b...), Zero: true}
 	for _, c := range b {
 		if c != 0 {
