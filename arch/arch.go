@@ -162,3 +162,52 @@ type FtraceCallSite interface {
 	FtraceNop(ip uint64) []byte
 	FtraceCall(ip, target uint64) ([]byte, error)
 }
+
+// FtracePrefixed is implemented by architectures whose ftrace sites need
+// a word before the call site once ftrace_init_nop() ran (arm64 with
+// DYNAMIC_FTRACE_WITH_ARGS: mov x9, x30 at rec->ip - 4): its address and
+// bytes.
+type FtracePrefixed interface {
+	FtracePrefix(ip uint64) (addr uint64, want []byte)
+}
+
+// FtraceCallOps is implemented by architectures with
+// DYNAMIC_FTRACE_WITH_CALL_OPS sites: where the 8-byte ops literal of the
+// site at ip lives (arm64: ALIGN_DOWN(rec->ip - 12, 8)). Package ftrace
+// checks it when the kernel has ftrace_nop_ops (defined only with
+// CALL_OPS).
+type FtraceCallOps interface {
+	FtraceOpsLiteral(ip uint64) uint64
+}
+
+// FtraceFarCall is implemented by architectures whose call sites reach a
+// target out of branch range through a PLT of the module holding the site
+// (arm64's ftrace_find_callable_addr(): an unreachable custom trampoline
+// becomes FTRACE_ADDR, an unreachable FTRACE_ADDR the module's ftrace
+// PLT).
+type FtraceFarCall interface {
+	FtraceReachable(ip, target uint64) bool
+	// FtraceModulePLT names the mod->arch pointer member to the module's
+	// ftrace PLT entries for its text (init false) or init text, and the
+	// byte offset of the entry used from it.
+	FtraceModulePLT(init bool) (member string, offset uint64)
+}
+
+// PACStripper is implemented by architectures with pointer
+// authentication: a return address with its PAC removed.
+type PACStripper interface {
+	StripPAC(addr uint64) uint64
+}
+
+// ModulePLT is implemented by architectures whose module loader emits
+// fixed-size PLT entries for out-of-range branches (arm64's
+// module-plts.c): the template and its decoding, both depending on the
+// entry's own address.
+type ModulePLT interface {
+	PLTEntrySize() int
+	// PLTEntry is get_plt_entry(dst, pc): the entry at pc branching to dst.
+	PLTEntry(dst, pc uint64) []byte
+	// DecodePLT says where entry bytes at pc branch; ok false when they
+	// are not the template's shape.
+	DecodePLT(b []byte, pc uint64) (target uint64, ok bool)
+}

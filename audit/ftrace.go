@@ -7,6 +7,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
+	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
 
 // The ftrace rules hold each record's call site and out-of-line stub
@@ -338,14 +339,10 @@ func checkMprofileSites(c *Check) {
 			flags = "none"
 		}
 		if sc.Size > 0 {
-			// A fixed-size site (x86_64): bytes, decoded by the architecture.
-			found := disasmBytes(c, sc.FoundBytes, r.IP)
-			c.Report(Finding{Places: []Place{{Kind: PlaceSite, Owner: r.Module, Addr: r.IP, Size: uint64(sc.Size)}},
-				Words: []Word{{Addr: r.IP, Size: sc.Size, Label: "site at rec->ip", Found: leValue(sc.FoundBytes), FoundAsm: found,
-					HasExpected: true, Expected: leValue(sc.WantBytes[0]), ExpectedAsm: disasmBytes(c, sc.WantBytes[0], r.IP)}},
-				Mark: "site not as its record says: " + sc.WantWhy + " expected",
-				Message: fmt.Sprintf("%s: the call site of %s+%#x (rec->ip %#x, flags %s) holds %s where the record's state needs %s%s",
-					c.Subject, r.Func, r.Off, r.IP, flags, found, sc.WantWhy, inFlightNote(sc.InFlight))})
+			// A fixed-size site (x86_64, arm64): bytes, decoded by the
+			// architecture; on arm64 also the word before it and the
+			// CALL_OPS literal.
+			reportCallSite(c, sc, flags)
 			continue
 		}
 		words := []Word{{Addr: r.IP, Size: 4, Label: "site at rec->ip", Found: uint64(sc.Found), FoundAsm: ppc64.Disasm(sc.Found, r.IP),
@@ -391,4 +388,68 @@ func inFlightNote(s string) string {
 		return ""
 	}
 	return "; " + s
+}
+
+// reportCallSite reports a fixed-size site that is not as its record
+// says: the site itself, the word before it (ftrace_init_nop()'s mov x9,
+// x30 on arm64) and the CALL_OPS literal (ftrace_rec_set_ops(),
+// arch/arm64/kernel/ftrace.c), whichever differ.
+func reportCallSite(c *Check, sc *ftrace.SiteCheck, flags string) {
+	r := sc.Record
+	found := disasmBytes(c, sc.FoundBytes, r.IP)
+	siteOK := false
+	for _, w := range sc.WantBytes {
+		siteOK = siteOK || string(w) == string(sc.FoundBytes)
+	}
+	var words []Word
+	var what []string
+	if !siteOK && kprobeExplains(c, r.IP, sc.WantBytes[0]) {
+		siteOK = true
+	}
+	if !siteOK {
+		words = append(words, Word{Addr: r.IP, Size: sc.Size, Label: "site at rec->ip", Found: leValue(sc.FoundBytes), FoundAsm: found,
+			HasExpected: true, Expected: leValue(sc.WantBytes[0]), ExpectedAsm: disasmBytes(c, sc.WantBytes[0], r.IP)})
+		what = append(what, fmt.Sprintf("holds %s where the record's state needs %s%s", found, sc.WantWhy, inFlightNote(sc.InFlight)))
+	}
+	if !sc.PrevOK && len(sc.PrefixWant) > 0 && !kprobeExplains(c, sc.PrefixAddr, sc.PrefixWant) {
+		f := disasmBytes(c, sc.PrefixFound, sc.PrefixAddr)
+		if len(sc.PrefixFound) == 0 {
+			f = "(unreadable)"
+		}
+		words = append(words, Word{Addr: sc.PrefixAddr, Size: len(sc.PrefixWant), Label: "before the site (ftrace_init_nop)", Found: leValue(sc.PrefixFound), FoundAsm: f,
+			HasExpected: true, Expected: leValue(sc.PrefixWant), ExpectedAsm: disasmBytes(c, sc.PrefixWant, sc.PrefixAddr)})
+		what = append(what, fmt.Sprintf("has %s before it where ftrace_init_nop() writes %s", f, disasmBytes(c, sc.PrefixWant, sc.PrefixAddr)))
+	}
+	if sc.LiteralChecked && sc.Literal != sc.LiteralWant {
+		words = append(words, Word{Addr: sc.LiteralAddr, Size: 8, Label: "CALL_OPS literal", Found: sc.Literal, FoundAsm: c.A.Resolve(sc.Literal).String(),
+			HasExpected: true, Expected: sc.LiteralWant, ExpectedAsm: sc.LiteralWhy})
+		what = append(what, fmt.Sprintf("has ops literal %#x (%s) at %#x where ftrace_rec_set_ops() leaves %s", sc.Literal, c.A.Resolve(sc.Literal), sc.LiteralAddr, sc.LiteralWhy))
+	}
+	if len(words) == 0 {
+		return
+	}
+	mark := "site not as its record says: " + sc.WantWhy + " expected"
+	if siteOK {
+		mark = "site's surroundings not as its record says"
+	}
+	c.Report(Finding{Places: []Place{{Kind: PlaceSite, Owner: r.Module, Addr: r.IP, Size: uint64(sc.Size)}}, Words: words,
+		Mark: mark,
+		Message: fmt.Sprintf("%s: the call site of %s+%#x (rec->ip %#x, flags %s) %s",
+			c.Subject, r.Func, r.Off, r.IP, flags, strings.Join(what, "; "))})
+}
+
+// kprobeExplains says whether an armed kprobe sits at addr with want as
+// its saved instruction (arch_arm_kprobe() replaced it by a breakpoint;
+// kp->opcode keeps it): the word is then as the kernel left it.
+func kprobeExplains(c *Check, addr uint64, want []byte) bool {
+	if len(want) != 4 {
+		return false
+	}
+	kps, _ := textcheck.ReadKprobes(c.A.Prog)
+	for _, k := range kps {
+		if k.At == addr && k.Armed() && uint64(k.Opcode) == leValue(want) {
+			return true
+		}
+	}
+	return false
 }

@@ -276,6 +276,11 @@ func compressedKind(b []byte) string {
 func (d *Dump) parseNotesInto(data []byte, base int64, order binary.ByteOrder, file string) error {
 	notes, err := parseNotes(data, base, order, file)
 	d.Notes = append(d.Notes, notes...)
+	if d.Machine == elf.EM_NONE {
+		// A kdump header without a machine (QEMU leaves arm64's utsname
+		// empty): the notes say it, before NT_PRSTATUS is decoded.
+		d.Machine = machineFromNotes(notes)
+	}
 	for _, n := range notes {
 		switch {
 		case n.Name == "CORE" && n.Type == elf.NT_PRSTATUS:

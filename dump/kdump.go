@@ -370,12 +370,19 @@ func machineFromUTS(m string) elf.Machine {
 const (
 	ntPPCVMX = 0x100
 	ntPPCVSX = 0x102
+	// NT_ARM_VFP (0x400) to NT_ARM_* (0x4ff): arm64's register sets
+	// (QEMU writes NT_ARM_SVE, 0x405, for every CPU).
+	ntARMFirst = 0x400
+	ntARMLast  = 0x4ff
 )
 
 func machineFromNotes(notes []Note) elf.Machine {
 	for _, n := range notes {
 		if n.Name == "CORE" && (n.Type == ntPPCVMX || n.Type == ntPPCVSX) {
 			return elf.EM_PPC64
+		}
+		if n.Name == "LINUX" && n.Type >= ntARMFirst && n.Type <= ntARMLast {
+			return elf.EM_AARCH64
 		}
 	}
 	return elf.EM_NONE

@@ -72,7 +72,7 @@ type PRStatus struct {
 	// Regs is pr_reg as stored (the architecture's ELF_NGREG words);
 	// PC and SP are its program counter and stack pointer, for every
 	// architecture. The named fields below are ppc64's pt_regs, set for
-	// EM_PPC64 notes only.
+	// EM_PPC64 notes only (and Link, x30, for EM_AARCH64).
 	Regs   []uint64
 	PC, SP uint64
 
@@ -114,6 +114,17 @@ const (
 	x86RSP   = 19
 )
 
+// arm64's pr_reg is struct user_pt_regs
+// (arch/arm64/include/uapi/asm/ptrace.h): regs[31] (x0..x30), sp, pc,
+// pstate.
+const (
+	arm64NGReg  = 34
+	arm64LR     = 30
+	arm64SP     = 31
+	arm64PC     = 32
+	arm64PState = 33
+)
+
 // ParsePRStatusFor decodes a 64-bit NT_PRSTATUS descriptor of machine m
 // (ppc64 and x86_64 layouts; others keep Regs only, with the register
 // count the descriptor's size implies).
@@ -130,6 +141,19 @@ func ParsePRStatusFor(m elf.Machine, desc []byte, order binary.ByteOrder) (PRSta
 			pr.Regs[i] = order.Uint64(desc[prstatusRegOff+8*i:])
 		}
 		pr.PC, pr.SP = pr.Regs[x86RIP], pr.Regs[x86RSP]
+		return pr, nil
+	case elf.EM_AARCH64:
+		var pr PRStatus
+		if len(desc) < prstatusRegOff+arm64NGReg*8 {
+			return pr, fmt.Errorf("NT_PRSTATUS descriptor of %d bytes is too short for arm64 (want %d)", len(desc), prstatusRegOff+arm64NGReg*8+8)
+		}
+		parsePRHeader(&pr, desc, order)
+		pr.Regs = make([]uint64, arm64NGReg)
+		for i := range pr.Regs {
+			pr.Regs[i] = order.Uint64(desc[prstatusRegOff+8*i:])
+		}
+		// Link is x30 (the link register) on arm64 too.
+		pr.PC, pr.SP, pr.Link = pr.Regs[arm64PC], pr.Regs[arm64SP], pr.Regs[arm64LR]
 		return pr, nil
 	case elf.EM_PPC64, elf.EM_NONE:
 		return ParsePRStatus(desc, order)

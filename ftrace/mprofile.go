@@ -47,6 +47,21 @@ type SiteCheck struct {
 	// what its record wants (Mismatch then false), or why it does not
 	// (an int3 no entry covers, an entry writing other bytes).
 	InFlight string
+	// Where the architecture needs a word before the site
+	// (arch.FtracePrefixed: arm64's mov x9, x30), PrefixAddr, what it
+	// holds and what it should; PrevOK says whether they agree.
+	PrefixAddr  uint64
+	PrefixFound []byte
+	PrefixWant  []byte
+	// The DYNAMIC_FTRACE_WITH_CALL_OPS literal (arch.FtraceCallOps, on
+	// kernels with ftrace_nop_ops): LiteralChecked when it was read and
+	// its expected ops known; LiteralWant and LiteralWhy name that ops.
+	LiteralAddr    uint64
+	Literal        uint64
+	LiteralWant    uint64
+	LiteralWhy     string
+	LiteralChecked bool
+	LiteralUnknown string // why the literal was not checked
 }
 
 const ppcStdR0 = 0xf8010010 // std r0,16(r1)
@@ -99,7 +114,7 @@ func (s *State) SiteChecks(set *modules.Set, owner string) []SiteCheck {
 
 func (s *State) checkSite(p *kernel.Program, set *modules.Set, r *Record, c *SiteCheck, caller, regsCaller uint64, kernelTramps []uint64) {
 	if cs, ok := p.Arch.(arch.FtraceCallSite); ok {
-		s.checkCallSite(p, cs, r, c, caller, regsCaller)
+		s.checkCallSite(p, set, cs, r, c, caller, regsCaller)
 		return
 	}
 	w, err := p.ReadU32(r.IP)
@@ -170,7 +185,7 @@ func (s *State) checkSite(p *kernel.Program, set *modules.Set, r *Record, c *Sit
 // with FTRACE_FL_TRAMP_EN (one of the registered ops whose hash holds the
 // ip and that has a trampoline), FTRACE_REGS_ADDR with REGS_EN, else
 // FTRACE_ADDR. A direct call's target is not modelled.
-func (s *State) checkCallSite(p *kernel.Program, cs arch.FtraceCallSite, r *Record, c *SiteCheck, caller, regsCaller uint64) {
+func (s *State) checkCallSite(p *kernel.Program, set *modules.Set, cs arch.FtraceCallSite, r *Record, c *SiteCheck, caller, regsCaller uint64) {
 	n := cs.FtraceSiteSize()
 	c.Size, c.PrevOK = n, true
 	b, err := p.Read(r.IP, n)
@@ -203,13 +218,25 @@ func (s *State) checkCallSite(p *kernel.Program, cs arch.FtraceCallSite, r *Reco
 	default:
 		targets, c.WantWhy = []uint64{caller}, "call ftrace_caller"
 	}
+	var farWhy string
 	for _, t := range targets {
+		if fc, ok := p.Arch.(arch.FtraceFarCall); ok {
+			var why string
+			t, why = farTarget(set, fc, r, t, caller)
+			if why != "" {
+				farWhy = why
+				continue
+			}
+		}
 		if w, err := cs.FtraceCall(r.IP, t); err == nil {
 			c.WantBytes = append(c.WantBytes, w)
 		}
 	}
 	if len(c.WantBytes) == 0 {
 		c.Unchecked = "no call encodable from the site to " + c.WantWhy
+		if farWhy != "" {
+			c.Unchecked += ": " + farWhy
+		}
 		return
 	}
 	c.Mismatch = true
@@ -218,9 +245,11 @@ func (s *State) checkCallSite(p *kernel.Program, cs arch.FtraceCallSite, r *Reco
 			c.Mismatch = false
 		}
 	}
-	if c.Mismatch {
+	if c.Mismatch && p.Arch.Name() == "x86_64" {
 		s.inFlight(p, c)
 	}
+	s.checkSiteExtras(p, r, c)
+	c.Mismatch = c.Mismatch || !c.PrevOK || c.LiteralChecked && c.Literal != c.LiteralWant
 }
 
 // inFlight holds a site that is not what its record wants against the
@@ -259,4 +288,109 @@ func (s *State) inFlight(p *kernel.Program, c *SiteCheck) {
 		}
 	}
 	c.InFlight = why + ", which is not what the record wants"
+}
+
+// farTarget is ftrace_find_callable_addr() (arch/arm64/kernel/ftrace.c):
+// a custom trampoline out of branch range becomes FTRACE_ADDR (caller);
+// FTRACE_ADDR out of range becomes the module's ftrace PLT
+// (get_ftrace_plt(): mod->arch.ftrace_trampolines, or
+// init_ftrace_trampolines for init text, entry FTRACE_PLT_IDX).
+func farTarget(set *modules.Set, fc arch.FtraceFarCall, r *Record, t, caller uint64) (uint64, string) {
+	if t != caller && !fc.FtraceReachable(r.IP, t) {
+		t = caller
+	}
+	if fc.FtraceReachable(r.IP, t) {
+		return t, ""
+	}
+	var a *modules.Analysis
+	if set != nil {
+		a = set.ByAddr(r.IP)
+	}
+	if a == nil {
+		return 0, fmt.Sprintf("%#x is out of branch range of %#x and no module holds the site", t, r.IP)
+	}
+	init := false
+	for _, reg := range a.Module.Regions {
+		if reg.Size > 0 && r.IP >= reg.Base && r.IP-reg.Base < reg.Size {
+			init = reg.Name == "MOD_INIT_TEXT"
+		}
+	}
+	member, off := fc.FtraceModulePLT(init)
+	base, ok := a.Module.Arch.Member(member)
+	if !ok || base == 0 {
+		return 0, fmt.Sprintf("%#x is out of branch range and %s has no mod->arch.%s", t, a.Module.Name, member)
+	}
+	return base + off, ""
+}
+
+// checkSiteExtras holds what surrounds a fixed-size site against the
+// record: the word before it (arch.FtracePrefixed: ftrace_init_nop()'s
+// mov x9, x30 on arm64) and the CALL_OPS literal (arch.FtraceCallOps:
+// ftrace_rec_set_ops(): ftrace_nop_ops while disabled; enabled, the
+// record's one ops (ftrace_find_unique_ops()) with CALL_OPS_EN, else
+// ftrace_list_ops — arm64_rec_get_ops()).
+func (s *State) checkSiteExtras(p *kernel.Program, r *Record, c *SiteCheck) {
+	if pf, ok := p.Arch.(arch.FtracePrefixed); ok {
+		addr, want := pf.FtracePrefix(r.IP)
+		c.PrefixAddr, c.PrefixWant = addr, want
+		if b, err := p.Read(addr, len(want)); err == nil {
+			c.PrefixFound = b
+			c.PrevOK = string(b) == string(want)
+		}
+	}
+	co, ok := p.Arch.(arch.FtraceCallOps)
+	if !ok || s.NopOps == 0 {
+		return // no CALL_OPS (ftrace_nop_ops exists only with it)
+	}
+	c.LiteralAddr = co.FtraceOpsLiteral(r.IP)
+	v, err := p.ReadU64(c.LiteralAddr)
+	if err != nil {
+		c.LiteralUnknown = fmt.Sprintf("literal at %#x unreadable: %v", c.LiteralAddr, err)
+		return
+	}
+	c.Literal = v
+	f := r.Flags
+	switch {
+	case !f.Has(FL_ENABLED) || f.Has(FL_DISABLED):
+		c.LiteralWant, c.LiteralWhy = s.NopOps, "ftrace_nop_ops"
+	case f.Has(FL_CALL_OPS_EN):
+		var found *Ops
+		for _, o := range s.OpsList {
+			if o.Addr == s.ListEnd {
+				continue
+			}
+			if !o.FilterKnown() {
+				c.LiteralUnknown = fmt.Sprintf("ops %#x's hash unreadable: its unique ops unknown", o.Addr)
+				return
+			}
+			if o.Matches(r.IP) {
+				if found != nil {
+					found = nil
+					break
+				}
+				found = o
+			}
+		}
+		if found == nil {
+			// ftrace_find_unique_ops() found none or several: WARN_ON_ONCE
+			// and ftrace_list_ops.
+			c.LiteralWant, c.LiteralWhy = s.ListOpsAddr, "ftrace_list_ops (no unique ops holds the ip)"
+		} else {
+			c.LiteralWant, c.LiteralWhy = found.Addr, "its ops "+opsLabel(found)
+		}
+	default:
+		c.LiteralWant, c.LiteralWhy = s.ListOpsAddr, "ftrace_list_ops"
+	}
+	if c.LiteralWant == 0 {
+		c.LiteralUnknown = "ftrace_list_ops unknown"
+		return
+	}
+	c.LiteralChecked = true
+}
+
+func opsLabel(o *Ops) string {
+	if o.Name != "" {
+		return o.Name
+	}
+	return fmt.Sprintf("%#x", o.Addr)
 }

@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/arch"
+	_ "github.com/kdump-inspect/kdump-inspect/arch/arm64" // registers arm64
 	_ "github.com/kdump-inspect/kdump-inspect/arch/ppc64" // registers ppc64
 	_ "github.com/kdump-inspect/kdump-inspect/arch/x86"   // registers x86_64
 	"github.com/kdump-inspect/kdump-inspect/debuginfo"

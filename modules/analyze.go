@@ -21,7 +21,11 @@ type Analysis struct {
 	ModelSkipped string
 	Stubs        *Stubs
 	StubsErr     error
-	Warnings     []string
+	// PLT is the module's PLTs on architectures whose loader makes them
+	// (plt.go: arm64); nil elsewhere.
+	PLT      *PLTs
+	PLTErr   error
+	Warnings []string
 }
 
 // Set is every module of a dump, analysed, with the resolver that knows
@@ -123,6 +127,7 @@ func Analyze(p *kernel.Program) *Set {
 			defer wg.Done()
 			defer func() { <-sem }()
 			set.analyzeOne(a)
+			a.PLT, a.PLTErr = ReadPLTs(p, a.Module)
 		}()
 	}
 	wg.Wait()

@@ -151,3 +151,9 @@ func optinsnCandidates(e *Env, cs *candidates) {
 	cs.add(&Candidate{Addr: start, Len: int(end - start), Match: any, MatchAt: func(uint64, []byte) bool { return true }, Loose: true, Mech: MechKprobe,
 		Why: fmt.Sprintf("optinsn_slot: optimized-kprobe detour buffers (%d optimized probes registered now)", opt), Mirrors: "arch_prepare_optimized_kprobe()"})
 }
+
+// Armed says whether the probe's breakpoint is in the text now: not gone,
+// disabled, optimized (a branch instead) or on ftrace (no text change).
+func (k Kprobe) Armed() bool {
+	return k.Flags&(kprobeGone|kprobeDisabled|kprobeOptimized|kprobeFtrace) == 0
+}
