@@ -9,6 +9,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/triage"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // taskRow is one task with what ps, task and foreach select on.
@@ -150,7 +151,7 @@ func selectTasks(rows []taskRow, sels []taskSelector) ([]taskRow, error) {
 }
 
 func psView(r taskRow) PsView {
-	return PsView{PID: r.PID, TGID: r.TGID, PPID: r.PPID, CPU: r.CPU, Task: r.Addr, State: taskState(r.State),
+	return PsView{PID: r.PID, TGID: r.TGID, PPID: r.PPID, CPU: r.CPU, Task: wire.Hex(r.Addr), State: taskState(r.State),
 		Comm: r.Comm, Active: r.Active, KernelThread: r.Kthread()}
 }
 
@@ -181,7 +182,7 @@ func cmdPs(c *Call) error {
 		err = fmt.Errorf("ps: %w", err)
 	}
 	if boolFlag(fs, "json") {
-		return errors.Join(c.JSON(out), err)
+		return c.JSONPartial(out, err)
 	}
 	c.Printf("   %5s  %6s  %3s  %-16s  %-2s  %s\n", "PID", "PPID", "CPU", "TASK", "ST", "COMM")
 	for _, v := range out {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/repl"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/COMMANDS.md")
@@ -114,7 +114,7 @@ func TestBatchAndSubcommands(t *testing.T) {
 	// info --json: release from truth.
 	out, errs, code = runMain(t, "", "info", "--json", dumpf)
 	var v repl.InfoView
-	if code != exitOK || json.Unmarshal([]byte(out), &v) != nil {
+	if _, err := wire.DecodeData([]byte(out), &v); code != exitOK || err != nil {
 		t.Fatalf("info: exit %d err %s", code, errs)
 	}
 	if want := tr["dump"].(map[string]any)["uts_release"]; v.Release != want {
