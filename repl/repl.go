@@ -126,7 +126,7 @@ func Commands() []Command {
 	}
 	extraMu.Unlock()
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
-	return cmds
+	return withJSONForms(cmds)
 }
 
 // Options configure a Session.

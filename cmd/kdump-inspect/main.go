@@ -36,7 +36,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/repl"
 )
 
-//go:generate go test -run TestCommandsDoc -update .
+//go:generate go test -run TestCommandsDoc|TestSchemaFiles -update .
 
 // Exit codes.
 const (

@@ -37,6 +37,44 @@ func TestCommandsDoc(t *testing.T) {
 	}
 }
 
+// TestSchemaFiles fails when docs/schema/ is not what the command table's
+// JSON forms generate (package wire); -update rewrites it.
+func TestSchemaFiles(t *testing.T) {
+	files, err := repl.SchemaFiles(repl.Commands(), filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("..", "..", "docs", "schema")
+	have, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if *update {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range have {
+			if files[filepath.Base(f)] == nil {
+				os.Remove(f) // a command that lost its --json
+			}
+		}
+		for name, b := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	for name, b := range files {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, b) {
+			t.Errorf("docs/schema/%s is stale or missing: run go generate ./cmd/kdump-inspect", name)
+		}
+	}
+	for _, f := range have {
+		if files[filepath.Base(f)] == nil {
+			t.Errorf("%s: no command generates it: run go generate ./cmd/kdump-inspect", f)
+		}
+	}
+}
+
 func runMain(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
