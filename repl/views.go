@@ -92,7 +92,7 @@ type PagesView struct {
 func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 	d := p.Dump
 	v := InfoView{Files: d.Paths, Format: d.Format.String(), Quirks: d.Quirks, Arch: d.Machine.String(),
-		PageSize: int64(p.PageSize), BlockSize: int64(d.BlockSize), MMU: p.MMU.String(), Geometry: p.Geometry.String(),
+		PageSize: int64(p.PageSize), BlockSize: int64(d.BlockSize), MMU: p.Arch.MMU(), Geometry: p.Arch.Geometry(),
 		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Warnings: p.Warnings,
 		Pages: PagesView{Unit: int64(d.Pages.Unit), Total: int64(d.Pages.Total), Present: int64(d.Pages.Present), Excluded: int64(d.Pages.Excluded), Zero: int64(d.Pages.Zero)}}
 	if p.Vmalloc != nil {
@@ -122,9 +122,12 @@ func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 		}
 	}
 	for i, c := range d.CPUs {
-		cv := CPUView{Index: i, PID: c.PID, NIP: wire.Hex(c.NIP), LR: wire.Hex(c.Link)}
+		cv := CPUView{Index: i, PID: c.PID, NIP: wire.Hex(c.PC), LR: wire.Hex(c.Link)}
 		if resolve != nil {
-			cv.NIPSym, cv.LRSym = resolve(c.NIP), resolve(c.Link)
+			cv.NIPSym = resolve(c.PC)
+			if c.Link != 0 {
+				cv.LRSym = resolve(c.Link)
+			}
 		}
 		v.CPUs = append(v.CPUs, cv)
 	}
@@ -160,7 +163,11 @@ func WriteInfo(w io.Writer, v InfoView) {
 	fmt.Fprintf(w, "     VMLINUX: %s\n", v.Vmlinux)
 	fmt.Fprintf(w, "        CPUS: %d\n", len(v.CPUs))
 	for _, c := range v.CPUs {
-		fmt.Fprintf(w, "              cpu %d pid %d  NIP %#x %s  LR %#x %s\n", c.Index, c.PID, c.NIP, angle(c.NIPSym), c.LR, angle(c.LRSym))
+		if c.LR != 0 {
+			fmt.Fprintf(w, "              cpu %d pid %d  PC %#x %s  LR %#x %s\n", c.Index, c.PID, c.NIP, angle(c.NIPSym), c.LR, angle(c.LRSym))
+		} else {
+			fmt.Fprintf(w, "              cpu %d pid %d  PC %#x %s\n", c.Index, c.PID, c.NIP, angle(c.NIPSym))
+		}
 	}
 	fmt.Fprintf(w, "      MEMORY: %d ranges\n", len(v.Ranges))
 	for _, r := range v.Ranges {

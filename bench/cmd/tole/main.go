@@ -17,9 +17,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/coregen"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
 func main() {
