@@ -138,6 +138,14 @@ type Options struct {
 	// PanicLog is the directory for stacks of recovered panics; "" means
 	// the user's cache directory.
 	PanicLog string
+	// Width is the width text fits (tables wrap their widest cells, long
+	// lines fold); 0 is unlimited. WidthFromTerminal says it is the
+	// terminal's: `> file` and `| cmd` are then unlimited (an explicit
+	// --width or $COLUMNS holds for them too).
+	Width             int
+	WidthFromTerminal bool
+	// Plain writes ASCII only (--plain).
+	Plain bool
 }
 
 // Session is one open dump and the state of the command loop.
@@ -148,6 +156,9 @@ type Session struct {
 
 	tty      bool
 	scroll   bool
+	width    int
+	ttyWidth bool
+	plain    bool
 	radix    int
 	panicDir string
 	cmds     []Command
@@ -182,7 +193,8 @@ type Session struct {
 
 // New makes a session over an opened program.
 func New(p *kernel.Program, opts Options) *Session {
-	s := &Session{Prog: p, A: analysis.New(p), Out: opts.Out, Err: opts.Err, tty: opts.TTY, scroll: opts.TTY, radix: 10, panicDir: opts.PanicLog}
+	s := &Session{Prog: p, A: analysis.New(p), Out: opts.Out, Err: opts.Err, tty: opts.TTY, scroll: opts.TTY, radix: 10, panicDir: opts.PanicLog,
+		width: max(opts.Width, 0), ttyWidth: opts.WidthFromTerminal, plain: opts.Plain}
 	if s.Out == nil {
 		s.Out = os.Stdout
 	}
@@ -396,8 +408,23 @@ func (s *Session) Exec(ctx context.Context, line string) (err error) {
 	case s.tty && s.scroll && cmd.Name != "quit" && cmd.Name != "set":
 		out, finish = s.pager(ctx)
 	}
-	call := &Call{S: s, Ctx: ctx, Out: out, Cmd: cmd, Args: args[1:], jsonMode: wantsJSON(args[1:])}
+	jsonMode := wantsJSON(args[1:])
+	var term *TermWriter
+	if !jsonMode {
+		width := s.width
+		if s.ttyWidth && (lp.File != "" || lp.Pipe != "") {
+			width = 0
+		}
+		term = NewTermWriter(out, width, s.plain)
+		out = term
+	}
+	call := &Call{S: s, Ctx: ctx, Out: out, Cmd: cmd, Args: args[1:], jsonMode: jsonMode}
 	err = s.run(call)
+	if term != nil {
+		if ferr := term.Flush(); ferr != nil && err == nil {
+			err = ferr
+		}
+	}
 	if call.jsonMode && !call.wrote && err != nil && !errors.Is(err, errHelp) {
 		// A failed command still writes its one document: data null, the
 		// error said (and returned, for stderr and the exit status).
@@ -411,8 +438,9 @@ func (s *Session) Exec(ctx context.Context, line string) (err error) {
 		}
 	}
 	if errors.Is(err, errHelp) {
-		writeCommandHelp(s.Out, cmd)
-		return nil
+		tw := NewTermWriter(s.Out, s.width, s.plain)
+		writeCommandHelp(tw, cmd)
+		return tw.Flush()
 	}
 	return err
 }
