@@ -56,3 +56,25 @@ func TestTableFits(t *testing.T) {
 		_ = flat
 	}
 }
+
+// TestTerminalWidthExample: the width rules on the committed extract (no
+// corpus needed): at 80 columns no line of help, mod, stubs, klp, ftrace
+// or audit is wider, none ends in a blank, --plain is ASCII.
+func TestTerminalWidthExample(t *testing.T) {
+	p := exampleSessions(t, "crash-ool-op-over-stub")["crash-ool-op-over-stub"].Prog
+	var out, errb bytes.Buffer
+	s := New(p, Options{Out: &out, Err: &errb, Width: 80, Plain: true})
+	for _, line := range []string{"help", "mod", "stubs --overlay klp_stub_bug", "klp", "ftrace --module klp_stub_bug", "audit"} {
+		out.Reset()
+		if err := s.Exec(t.Context(), line); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		w, trailing := widest(out.String())
+		if w > 80 || trailing != "" || out.Len() == 0 {
+			t.Errorf("%s: widest %d, trailing %q, %d bytes", line, w, trailing, out.Len())
+		}
+		if ASCII(out.String()) != out.String() {
+			t.Errorf("%s: not ASCII", line)
+		}
+	}
+}
