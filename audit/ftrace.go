@@ -344,8 +344,8 @@ func checkMprofileSites(c *Check) {
 				Words: []Word{{Addr: r.IP, Size: sc.Size, Label: "site at rec->ip", Found: leValue(sc.FoundBytes), FoundAsm: found,
 					HasExpected: true, Expected: leValue(sc.WantBytes[0]), ExpectedAsm: disasmBytes(c, sc.WantBytes[0], r.IP)}},
 				Mark: "site not as its record says: " + sc.WantWhy + " expected",
-				Message: fmt.Sprintf("%s: the call site of %s+%#x (rec->ip %#x, flags %s) holds %s where the record's state needs %s",
-					c.Subject, r.Func, r.Off, r.IP, flags, found, sc.WantWhy)})
+				Message: fmt.Sprintf("%s: the call site of %s+%#x (rec->ip %#x, flags %s) holds %s where the record's state needs %s%s",
+					c.Subject, r.Func, r.Off, r.IP, flags, found, sc.WantWhy, inFlightNote(sc.InFlight))})
 			continue
 		}
 		words := []Word{{Addr: r.IP, Size: 4, Label: "site at rec->ip", Found: uint64(sc.Found), FoundAsm: ppc64.Disasm(sc.Found, r.IP),
@@ -384,4 +384,11 @@ func leValue(b []byte) uint64 {
 		v = v<<8 | uint64(b[i])
 	}
 	return v
+}
+
+func inFlightNote(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "; " + s
 }

@@ -290,6 +290,11 @@ func TestRuleMutations(t *testing.T) {
 	}
 	// The sentinel-era rules fire on Debian 12's 6.1 kernel only.
 	TestGenerationAMutations(t)
+	TestTextPokeInflightExample(t)
+	x86Examples.Range(func(k, v any) bool {
+		examples[k.(string)] = v.(string)
+		return true
+	})
 	deb61Examples.Range(func(k, v any) bool {
 		if _, ok := examples[k.(string)]; !ok {
 			examples[k.(string)] = v.(string)

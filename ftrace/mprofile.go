@@ -3,6 +3,7 @@ package ftrace
 import (
 	"fmt"
 	"github.com/kdump-inspect/kdump-inspect/arch"
+	"github.com/kdump-inspect/kdump-inspect/textpoke"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -41,6 +42,11 @@ type SiteCheck struct {
 	Size       int
 	FoundBytes []byte
 	WantBytes  [][]byte
+	// InFlight, on x86, relates the site to the text-poke batch in the
+	// dump (textpoke): how the batch explains a site that is not yet
+	// what its record wants (Mismatch then false), or why it does not
+	// (an int3 no entry covers, an entry writing other bytes).
+	InFlight string
 }
 
 const ppcStdR0 = 0xf8010010 // std r0,16(r1)
@@ -212,4 +218,45 @@ func (s *State) checkCallSite(p *kernel.Program, cs arch.FtraceCallSite, r *Reco
 			c.Mismatch = false
 		}
 	}
+	if c.Mismatch {
+		s.inFlight(p, c)
+	}
+}
+
+// inFlight holds a site that is not what its record wants against the
+// text-poke batch: ftrace_replace_code() updates the record's flags, then
+// queues the new call or nop with smp_text_poke_batch_add(), so a site in
+// a batch that smp_text_poke_batch_finish() has not finished may still
+// hold its old bytes or an int3 (textpoke.Batch.Explains).
+func (s *State) inFlight(p *kernel.Program, c *SiteCheck) {
+	if !s.pokeRead {
+		s.poke, s.pokeErr = textpoke.Read(p)
+		s.pokeRead = true
+	}
+	b, r := s.poke, c.Record
+	if s.pokeErr != nil {
+		if c.FoundBytes[0] == 0xcc {
+			c.InFlight = "int3 at the site, and the text-poke batch could not be read: " + s.pokeErr.Error()
+		}
+		return
+	}
+	e, ok := b.At(r.IP)
+	if !ok {
+		if c.FoundBytes[0] == 0xcc {
+			c.InFlight = "int3 at the site and no text_poke_array entry for it (" + b.Summary() + "): smp_text_poke_int3_handler() will not emulate it, so a CPU that reaches it dies in do_int3()"
+		}
+		return
+	}
+	why, ok := b.Explains(e)
+	if !ok {
+		c.InFlight = fmt.Sprintf("text_poke_array entry %d covers the site, but %s: no step of smp_text_poke_batch_finish() leaves it so", e.Index, b.Summary())
+		return
+	}
+	for _, w := range c.WantBytes {
+		if string(w) == string(e.New) {
+			c.Mismatch, c.InFlight = false, why
+			return
+		}
+	}
+	c.InFlight = why + ", which is not what the record wants"
 }

@@ -2,6 +2,7 @@ package ftrace
 
 import (
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/textpoke"
 	"sort"
 	"sync"
 
@@ -37,8 +38,13 @@ type State struct {
 	// on kernels without OOL stubs (mprofile.go, SiteChecks).
 	sitesMu sync.Mutex
 	sites   map[string][]SiteCheck
-	KlpFunc []KlpFuncCheck
-	KlpStub []KlpStubsCheck
+	// poke: the x86 text-poke batch (textpoke.Read), read with the first
+	// fixed-size site check (under sitesMu).
+	poke     *textpoke.Batch
+	pokeErr  error
+	pokeRead bool
+	KlpFunc  []KlpFuncCheck
+	KlpStub  []KlpStubsCheck
 
 	Warnings []string
 

@@ -10,12 +10,14 @@ func (p *Program) PerCPUOffset(cpu int) (uint64, error) {
 	if n := p.NrCPUIDs(); n > 0 && cpu >= n || cpu < 0 {
 		return 0, fmt.Errorf("cpu %d: nr_cpu_ids is %d", cpu, p.NrCPUIDs())
 	}
-	if v, err := p.Variable("__per_cpu_offset"); err == nil {
-		e, err := v.Index(int64(cpu))
+	// unsigned long __per_cpu_offset[NR_CPUS]: read by its symbol, so
+	// that no debuginfo type is needed.
+	if a, err := p.SymbolAddr("__per_cpu_offset"); err == nil {
+		off, err := p.ReadU64(a + 8*uint64(cpu))
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("__per_cpu_offset[%d]: %w", cpu, err)
 		}
-		return e.Uint()
+		return off, nil
 	}
 	paca, err := p.pacaAddr(cpu)
 	if err != nil {

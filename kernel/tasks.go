@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 )
@@ -227,11 +228,11 @@ func (p *Program) PacaCPU(paca uint64) (int, bool) {
 	return 0, false
 }
 
-// CPUTask is the task running on one CPU as its PACA says
-// (paca_ptrs[CPU]->__current), or why that could not be read.
+// CPUTask is the task running on one CPU (see CPUTasks for where it is
+// read), or why that could not be read.
 type CPUTask struct {
 	CPU  int
-	Paca uint64 // paca_ptrs[CPU]; 0 when NULL
+	Paca uint64 // ppc64: paca_ptrs[CPU]; 0 when NULL or not ppc64
 	Task uint64 // the task_struct; 0 when Err is set
 	// Err says why the CPU's current task is unknown: its PACA pointer
 	// is NULL, or reading __current faulted (the error wraps the
@@ -258,13 +259,83 @@ func (e *CPUTaskError) Error() string {
 
 func (e *CPUTaskError) Unwrap() error { return e.Err }
 
-// CPUTasks reads the task running on every CPU below nr_cpu_ids
-// (paca_ptrs[cpu]->__current; ppc64 keeps current in the PACA,
-// arch/powerpc/include/asm/current.h), one entry per CPU in order. A CPU
-// whose current task cannot be read has Err set (a *CPUTaskError); the
-// error return is for what stops every CPU: paca_ptrs[] itself
-// unreadable, or no paca_struct.__current in the DWARF.
+// CPUTasks reads the task running on every CPU below nr_cpu_ids, one
+// entry per CPU in order, from where the architecture keeps current
+// (feature-detected by symbol): ppc64's PACA (paca_ptrs[cpu]->__current,
+// arch/powerpc/include/asm/current.h); x86_64's per-CPU current_task
+// (arch/x86/include/asm/current.h; pcpu_hot.current_task in the kernels
+// that grouped the hot per-CPU variables); elsewhere (arm64 keeps current
+// in sp_el0, which no dump records) the scheduler's view,
+// per_cpu(runqueues, cpu).curr, as crash and drgn do. A CPU whose current
+// task cannot be read has Err set (a *CPUTaskError); the error return is
+// for what stops every CPU: the array or variable itself unreadable, or
+// its type missing from the debuginfo.
 func (p *Program) CPUTasks() ([]CPUTask, error) {
+	if _, err := p.SymbolAddr("paca_ptrs"); err == nil {
+		return p.pacaCPUTasks()
+	}
+	n := max(p.NrCPUIDs(), 1)
+	// where(cpu) is the address of cpu's current-task pointer and its
+	// name for messages.
+	var where func(cpu int) (uint64, string, error)
+	if a, err := p.SymbolAddr("current_task"); err == nil {
+		where = func(cpu int) (uint64, string, error) {
+			pa, err := p.PerCPUPtr(a, cpu)
+			return pa, fmt.Sprintf("per_cpu(current_task, %d)", cpu), err
+		}
+	} else if a, err := p.SymbolAddr("pcpu_hot"); err == nil {
+		o, err := NewObject(p.Context, "struct pcpu_hot", 0)
+		if err != nil {
+			return nil, err
+		}
+		m, err := o.offsetOnly("current_task")
+		if err != nil {
+			return nil, err
+		}
+		where = func(cpu int) (uint64, string, error) {
+			pa, err := p.PerCPUPtr(a+m.Addr, cpu)
+			return pa, fmt.Sprintf("per_cpu(pcpu_hot, %d).current_task", cpu), err
+		}
+	} else if a, err := p.SymbolAddr("runqueues"); err == nil {
+		o, err := NewObject(p.Context, "struct rq", 0)
+		if err != nil {
+			return nil, err
+		}
+		m, err := o.offsetOnly("curr")
+		if err != nil {
+			return nil, err
+		}
+		where = func(cpu int) (uint64, string, error) {
+			pa, err := p.PerCPUPtr(a+m.Addr, cpu)
+			return pa, fmt.Sprintf("per_cpu(runqueues, %d).curr", cpu), err
+		}
+	} else {
+		return nil, errors.New("no paca_ptrs, current_task, pcpu_hot or runqueues symbol: the CPUs' current tasks cannot be found")
+	}
+	out := make([]CPUTask, n)
+	for cpu := range out {
+		t := CPUTask{CPU: cpu}
+		addr, name, err := where(cpu)
+		if err != nil {
+			t.Err = &CPUTaskError{CPU: cpu, Msg: name, Err: err}
+			out[cpu] = t
+			continue
+		}
+		switch cur, err := p.ReadU64(addr); {
+		case err != nil:
+			t.Err = &CPUTaskError{CPU: cpu, Addr: addr, Msg: fmt.Sprintf("reading %s at %#x", name, addr), Err: err}
+		case cur == 0:
+			t.Err = &CPUTaskError{CPU: cpu, Addr: addr, Msg: fmt.Sprintf("%s at %#x is NULL", name, addr)}
+		default:
+			t.Task = cur
+		}
+		out[cpu] = t
+	}
+	return out, nil
+}
+
+// pacaCPUTasks is CPUTasks on ppc64: paca_ptrs[cpu]->__current.
+func (p *Program) pacaCPUTasks() ([]CPUTask, error) {
 	pacas, err := p.PacaAddrs()
 	if err != nil {
 		return nil, err

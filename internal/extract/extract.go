@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/kdump-inspect/kdump-inspect/analysis"
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/textpoke"
 	"github.com/kdump-inspect/kdump-inspect/tracebuf"
 	"github.com/kdump-inspect/kdump-inspect/triage"
 	"io"
@@ -131,6 +133,25 @@ func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kerne
 		// The ftrace ring buffer (trace, and why's last events).
 		if _, err := tracebuf.Read(p, tracebuf.Options{}); err != nil {
 			ferr = errors.Join(ferr, fmt.Errorf("trace ring buffer: %w", err))
+		}
+	}
+	// ps, bt, sys: each CPU's current task, whatever the stack walk
+	// managed.
+	if _, err := p.CPUTasks(); err != nil {
+		ferr = errors.Join(ferr, fmt.Errorf("CPU tasks: %w", err))
+	}
+	// TEXT-POKE and the ftrace site model: the x86 text-poke batch and
+	// its sites.
+	if _, err := textpoke.Read(p); err != nil && !errors.Is(err, textpoke.ErrNotModelled) {
+		ferr = errors.Join(ferr, fmt.Errorf("text-poke batch: %w", err))
+	}
+	// sys: the variables it reads, whole (their members' types come
+	// with the variable's type).
+	for _, name := range []string{"__num_online_cpus", "init_uts_ns", "_totalram_pages", "avenrun", "nr_cpu_ids"} {
+		if o, err := p.Variable(name); err == nil {
+			if _, err := o.Bytes(); err != nil {
+				ferr = errors.Join(ferr, fmt.Errorf("sys: %s: %w", name, err))
+			}
 		}
 	}
 	if extra != nil {
@@ -291,9 +312,15 @@ func buildCore(p *kernel.Program, pages []uint64, res *Result) ([]byte, error) {
 		}
 		segs = append(segs, coregen.Segment{Paddr: pg, Data: append([]byte(nil), buf...)})
 	}
+	// The VMCOREINFO note is left out (the example reads VMCOREINFO from
+	// memory, as the tool must when a dump has none) unless the
+	// architecture cannot find it there without it (no early map: a
+	// relocated kernel image, x86_64's KASLR).
+	reg, rerr := arch.For(p.Dump.Machine)
+	keepInfo := rerr == nil && reg.Early == nil
 	var notes []coregen.Note
 	for _, n := range p.Dump.Notes {
-		if n.Name == "VMCOREINFO" {
+		if n.Name == "VMCOREINFO" && !keepInfo {
 			continue
 		}
 		notes = append(notes, coregen.Note{Name: n.Name, Type: uint32(n.Type), Desc: n.Desc})
@@ -302,7 +329,7 @@ func buildCore(p *kernel.Program, pages []uint64, res *Result) ([]byte, error) {
 	// The notes keep the source's byte order (a QEMU<8.0 dump of a
 	// little-endian guest has big-endian headers and notes), so the
 	// headers are written in it too.
-	e := coregen.ELF{Order: p.Dump.HeaderOrder, Machine: elf.EM_PPC64, Segments: segs, Notes: notes}
+	e := coregen.ELF{Order: p.Dump.HeaderOrder, Machine: p.Dump.Machine, Segments: segs, Notes: notes}
 	return e.Bytes(), nil
 }
 
@@ -431,7 +458,7 @@ func buildVmlinux(p *kernel.Program, res *Result) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return MinimalVmlinux(VmlinuxInput{Orig: ef, Raw: fh, BannerAddr: s.Addr, Banner: banner, Abbrev: abbrev, Info: info})
+	return MinimalVmlinux(VmlinuxInput{Orig: ef, Raw: fh, BannerAddr: p.LinkAddr(s.Addr), Banner: banner, Abbrev: abbrev, Info: info})
 }
 
 // findEnums returns, for each wanted enumeration constant, the first

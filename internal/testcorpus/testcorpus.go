@@ -112,3 +112,23 @@ func (tr Truth) Summary() []map[string]any {
 	}
 	return out
 }
+
+// Corpora returns a directory of the corpora the bench/ scripts build
+// (bench/x86-corpus, bench/arm64-corpus, bench/ppc64-build: large, outside
+// git): $KDUMP_INSPECT_CORPORA, else ../corpora beside the repository,
+// joined with parts. It skips t when that directory does not exist (CI and
+// a fresh clone have only ../shared; run the bench scripts to build them).
+func Corpora(t testing.TB, parts ...string) string {
+	t.Helper()
+	root := os.Getenv("KDUMP_INSPECT_CORPORA")
+	if root == "" {
+		if shared, ok := Root(); ok || shared != "" {
+			root = filepath.Join(filepath.Dir(filepath.Dir(shared)), "corpora")
+		}
+	}
+	d := filepath.Join(append([]string{root}, parts...)...)
+	if _, err := os.Stat(d); root == "" || err != nil {
+		t.Skipf("built-corpus test skipped: %s not found (build it with the bench/ scripts, or set KDUMP_INSPECT_CORPORA)", d)
+	}
+	return d
+}
