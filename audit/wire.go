@@ -1,39 +1,60 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
+
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // The audit's JSON output: wire types made for the output contract
-// (snake_case keys, addresses and words as "0x…" strings that jq and
-// JavaScript keep exact, enums by name), separate from the report's Go
-// types. DumpResult marshals to wireResult and reads back from it, so
-// `audit --jsonl` shards merge.
+// (docs/OUTPUT.md: snake_case keys, addresses and words as "0x…" strings
+// that jq and JavaScript keep exact, enums by name), separate from the
+// report's Go types. DumpResult marshals to wireResult and reads back from
+// it, bare or as the data of a kdump-inspect/1 document (an `audit
+// --jsonl` line), so shards merge.
 
-// Hex is a 64-bit value written as a "0x…" string.
-type Hex uint64
+// Hex is a 64-bit value written as a "0x…" string (package wire's, the
+// one type every view uses).
+type Hex = wire.Hex
 
-func (h Hex) MarshalText() ([]byte, error) { return []byte(fmt.Sprintf("%#x", uint64(h))), nil }
+// EnumValues are the severities' names, for the schemas (package wire).
+func (Severity) EnumValues() []string { return []string{"info", "warning", "error", "critical"} }
 
-func (h *Hex) UnmarshalText(b []byte) error {
-	v, err := strconv.ParseUint(string(b), 0, 64)
-	*h = Hex(v)
-	return err
+// statusName is a Status on the wire.
+type statusName string
+
+func (statusName) EnumValues() []string {
+	var out []string
+	for v := Ran; v <= CannotCheck; v++ {
+		out = append(out, v.String())
+	}
+	return out
+}
+
+// placeKind is a PlaceKind on the wire.
+type placeKind string
+
+func (placeKind) EnumValues() []string {
+	var out []string
+	for k := PlaceKind(0); k <= PlaceText; k++ {
+		if n, ok := placeKinds[k]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 type wirePlace struct {
-	Kind  string `json:"kind"`
-	Name  string `json:"name"`
-	Owner string `json:"owner,omitempty"`
-	Array string `json:"array,omitempty"`
-	Index *int   `json:"index,omitempty"`
-	Addr  Hex    `json:"addr"`
-	Size  uint64 `json:"size,omitempty"`
-	Part  string `json:"part,omitempty"`
-	Label string `json:"label,omitempty"`
+	Kind  placeKind `json:"kind"`
+	Name  string    `json:"name"`
+	Owner string    `json:"owner,omitempty"`
+	Array string    `json:"array,omitempty"`
+	Index *int      `json:"index,omitempty"`
+	Addr  Hex       `json:"addr"`
+	Size  int64     `json:"size,omitempty"`
+	Part  string    `json:"part,omitempty"`
+	Label string    `json:"label,omitempty"`
 }
 
 var placeKinds = map[PlaceKind]string{PlaceSlot: "stub_slot", PlaceOOL: "ool_entry", PlaceSite: "ftrace_site", PlaceFunc: "function", PlaceFrame: "stack_frame", PlaceObject: "object", PlaceText: "text"}
@@ -60,9 +81,9 @@ type wireFinding struct {
 }
 
 type wireRule struct {
-	Rule   string `json:"rule"`
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
+	Rule   string     `json:"rule"`
+	Status statusName `json:"status"`
+	Reason string     `json:"reason,omitempty"`
 }
 
 type wireSubject struct {
@@ -74,9 +95,9 @@ type wireSubject struct {
 }
 
 type wireText struct {
-	Compared    uint64         `json:"bytes_compared"`
-	Differing   uint64         `json:"bytes_differing"`
-	Explained   uint64         `json:"bytes_explained"`
+	Compared    int64          `json:"bytes_compared"`
+	Differing   int64          `json:"bytes_differing"`
+	Explained   int64          `json:"bytes_explained"`
 	ByMechanism map[string]int `json:"explained_by_mechanism"`
 	Attributed  int            `json:"attributed_to_other_findings"`
 	Unexplained int            `json:"unexplained"`
@@ -102,7 +123,7 @@ type wireResult struct {
 func toWireFinding(f *Finding) wireFinding {
 	w := wireFinding{Rule: f.Rule, Severity: f.Severity, Module: f.Module, Mark: f.Mark, Message: f.Message, Fix: f.Fix}
 	for _, p := range f.Places {
-		wp := wirePlace{Kind: placeKinds[p.Kind], Name: p.String(), Owner: p.Owner, Array: p.Array, Addr: Hex(p.Addr), Size: p.Size, Part: p.Part, Label: p.Label}
+		wp := wirePlace{Kind: placeKind(placeKinds[p.Kind]), Name: p.String(), Owner: p.Owner, Array: p.Array, Addr: Hex(p.Addr), Size: int64(p.Size), Part: p.Part, Label: p.Label}
 		if p.Kind == PlaceSlot || p.Kind == PlaceOOL {
 			i := p.Index
 			wp.Index = &i
@@ -125,11 +146,11 @@ func fromWireFinding(w *wireFinding) Finding {
 	for _, p := range w.Places {
 		var k PlaceKind
 		for kk, n := range placeKinds {
-			if n == p.Kind {
+			if n == string(p.Kind) {
 				k = kk
 			}
 		}
-		fp := Place{Kind: k, Owner: p.Owner, Array: p.Array, Addr: uint64(p.Addr), Size: p.Size, Part: p.Part, Label: p.Label}
+		fp := Place{Kind: k, Owner: p.Owner, Array: p.Array, Addr: uint64(p.Addr), Size: uint64(p.Size), Part: p.Part, Label: p.Label}
 		if p.Index != nil {
 			fp.Index = *p.Index
 		}
@@ -156,25 +177,41 @@ func (d DumpResult) MarshalJSON() ([]byte, error) {
 		c := &d.Coverage[i]
 		ws := wireSubject{Subject: c.Subject, Complete: c.Complete(), Debuginfo: c.Debuginfo, Rules: []wireRule{}}
 		if t := c.Text; t != nil {
-			ws.Text = &wireText{Compared: t.Compared, Differing: t.Differing, Explained: t.Explained, ByMechanism: t.ByMechanism,
+			ws.Text = &wireText{Compared: int64(t.Compared), Differing: int64(t.Differing), Explained: int64(t.Explained), ByMechanism: t.ByMechanism,
 				Attributed: t.Attributed, Unexplained: t.Unexplained, Skipped: t.Skipped}
 		}
 		for _, r := range c.Rules {
-			ws.Rules = append(ws.Rules, wireRule{Rule: r.Rule, Status: r.Status.String(), Reason: r.Reason})
+			ws.Rules = append(ws.Rules, wireRule{Rule: r.Rule, Status: statusName(r.Status.String()), Reason: r.Reason})
 		}
 		w.Coverage = append(w.Coverage, ws)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // "klp_info->sechdrs", not "klp_info-\u003esechdrs"
-	if err := enc.Encode(w); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return wire.Marshal(wire.Normalize(w), false) // "klp_info->sechdrs", not "klp_info-\u003esechdrs"
 }
 
-// UnmarshalJSON reads a result written by MarshalJSON (audit merge).
+// WireType is the result's wire struct, for the schemas (package wire).
+func (DumpResult) WireType() any { return wireResult{} }
+
+// UnmarshalJSON reads a result written by MarshalJSON (audit merge): the
+// bare object, or a document ({"schema": "kdump-inspect/1", "command":
+// "audit", "data": {...}}) as `audit --jsonl` writes one per line.
 func (d *DumpResult) UnmarshalJSON(b []byte) error {
+	var probe struct {
+		Schema string          `json:"schema"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return err
+	}
+	if probe.Schema != "" {
+		doc, err := wire.Unwrap(b)
+		if err != nil {
+			return err
+		}
+		if doc.Command != "audit" {
+			return fmt.Errorf("a %q document, not an audit", doc.Command)
+		}
+		b = doc.Data
+	}
 	var w wireResult
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -187,13 +224,13 @@ func (d *DumpResult) UnmarshalJSON(b []byte) error {
 	for _, s := range w.Coverage {
 		c := SubjectCoverage{Subject: s.Subject, Debuginfo: s.Debuginfo}
 		if t := s.Text; t != nil {
-			c.Text = &TextCoverage{Compared: t.Compared, Differing: t.Differing, Explained: t.Explained, ByMechanism: t.ByMechanism,
+			c.Text = &TextCoverage{Compared: uint64(t.Compared), Differing: uint64(t.Differing), Explained: uint64(t.Explained), ByMechanism: t.ByMechanism,
 				Attributed: t.Attributed, Unexplained: t.Unexplained, Skipped: t.Skipped}
 		}
 		for _, r := range s.Rules {
 			st := Ran
 			for v := Ran; v <= CannotCheck; v++ {
-				if v.String() == r.Status {
+				if v.String() == string(r.Status) {
 					st = v
 				}
 			}

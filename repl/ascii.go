@@ -34,7 +34,16 @@ func asciiOf(v uint64, order binary.ByteOrder) string {
 }
 
 func cmdAscii(c *Call) error {
-	if len(c.Args) == 0 {
+	fs := c.Flags()
+	args, err := c.Parse(fs)
+	if err != nil {
+		return err
+	}
+	asJSON := boolFlag(fs, "json")
+	if len(args) == 0 && asJSON {
+		return c.JSON(asciiChart())
+	}
+	if len(args) == 0 {
 		for r := 0x20; r < 0x80; r += 16 {
 			var line strings.Builder
 			for x := r; x < r+16 && x < 0x7f; x++ {
@@ -48,14 +57,21 @@ func cmdAscii(c *Call) error {
 	if c.S.Prog != nil {
 		order = c.S.Prog.Order
 	}
-	for _, a := range c.Args {
+	var vals []uint64
+	for _, a := range args {
 		v, err := parseNum(a)
 		if err != nil {
 			if v, err = parseNum("0x" + strings.TrimPrefix(a, "0x")); err != nil {
 				return &UsageError{Cmd: "ascii", Msg: fmt.Sprintf("%q is not a hexadecimal value", a)}
 			}
 		}
-		c.Printf("%s: %s\n", strings.TrimPrefix(a, "0x"), asciiOf(v, order))
+		vals = append(vals, v)
+	}
+	if asJSON {
+		return c.JSON(asciiViews(vals, order))
+	}
+	for i, v := range vals {
+		c.Printf("%s: %s\n", strings.TrimPrefix(args[i], "0x"), asciiOf(v, order))
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package repl
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // The audit's text and JSON views: one formatter for the `audit`
@@ -66,20 +66,19 @@ func splitList(s string) []string {
 func WriteAudit(w io.Writer, results []audit.DumpResult, f *AuditFlags, sev audit.Severity) int {
 	switch {
 	case f.JSONL:
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
+		// One document per line, each a dump's result (audit merge reads
+		// them back).
 		for i := range results {
-			enc.Encode(&results[i])
+			wire.Write(w, wire.New("audit", &results[i], nil), false)
 		}
 	case f.JSON:
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
+		// One document: the result of the dump, or the array of them
+		// when several were audited.
+		var data any = results
 		if len(results) == 1 {
-			enc.Encode(&results[0])
-		} else {
-			enc.Encode(results)
+			data = &results[0]
 		}
+		wire.Write(w, wire.New("audit", data, nil), true)
 	default:
 		for i := range results {
 			WriteDumpResult(w, &results[i], f.Verbose)
@@ -261,5 +260,6 @@ func cmdAudit(c *Call) error {
 	}
 	res := audit.NewDumpResult(c.S.Prog, r)
 	c.S.SetExitStatus(WriteAudit(c.Out, []audit.DumpResult{res}, &f, sev))
+	c.wrote = f.JSON || f.JSONL
 	return nil
 }

@@ -1,7 +1,6 @@
 package repl
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,12 +12,13 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/stack"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 func btJSON(t *testing.T, s *Session, args string) []BtView {
 	t.Helper()
 	var v []BtView
-	if err := json.Unmarshal([]byte(run(t, s, "bt --json "+args)), &v); err != nil {
+	if err := decodeDoc([]byte(run(t, s, "bt --json "+args)), &v); err != nil {
 		t.Fatal(err)
 	}
 	return v
@@ -111,7 +111,7 @@ func checkReturnSites(t *testing.T, s *Session, v BtView) {
 		if f.Kind == "NIP" || strings.HasPrefix(f.Note, "[init text") {
 			continue
 		}
-		w, err := s.Prog.ReadU32(f.PC - 4)
+		w, err := s.Prog.ReadU32(uint64(f.PC) - 4)
 		if err != nil || !isLinkBranch(w) {
 			t.Errorf("pid %d frame #%d %s: word before the return address is %#08x (%v), not a branch-and-link", v.PID, f.Level, f.Location, w, err)
 		}
@@ -153,13 +153,13 @@ func TestBtTasksCorpus(t *testing.T) {
 			if e == nil {
 				t.Fatalf("bt 1: no interrupt frame at the bottom: %+v", last)
 			}
-			if e.Regs != regsAt || e.Trap != trap || e.NIP != nip || e.LR != lr || !e.User {
+			if uint64(e.Regs) != regsAt || uint64(e.Trap) != trap || uint64(e.NIP) != nip || uint64(e.LR) != lr || !e.User {
 				t.Errorf("init's system call frame: regs %#x trap %#x nip %#x lr %#x user %v; console: REGS %#x TRAP %#x NIP %#x LR %#x", e.Regs, e.Trap, e.NIP, e.LR, e.User, regsAt, trap, nip, lr)
 			}
 			checkReturnSites(t, s, v)
 
 			var ps []PsView
-			if err := json.Unmarshal([]byte(run(t, s, "ps --json")), &ps); err != nil {
+			if err := decodeDoc([]byte(run(t, s, "ps --json")), &ps); err != nil {
 				t.Fatal(err)
 			}
 			byPID := map[int64]PsView{}
@@ -281,19 +281,19 @@ func TestKlpTasksCorpus(t *testing.T) {
 		t.Run(dir, func(t *testing.T) {
 			s := corpusSession(t, dir)
 			var tasks []KlpTaskView
-			if err := json.Unmarshal([]byte(run(t, s, "klp --tasks --json")), &tasks); err != nil {
+			if err := decodeDoc([]byte(run(t, s, "klp --tasks --json")), &tasks); err != nil {
 				t.Fatal(err)
 			}
 			var ps []PsView
-			if err := json.Unmarshal([]byte(run(t, s, "ps --json")), &ps); err != nil {
+			if err := decodeDoc([]byte(run(t, s, "ps --json")), &ps); err != nil {
 				t.Fatal(err)
 			}
 			if len(tasks) != len(ps) || len(tasks) < 30 {
 				t.Errorf("klp --tasks holds %d tasks, ps lists %d", len(tasks), len(ps))
 			}
 			for _, tk := range tasks {
-				if tk.PatchState != -1 || tk.Error != "" {
-					t.Errorf("PID %d %s: patch_state %d, walk error %q; want idle (-1), a full walk", tk.PID, tk.Comm, tk.PatchState, tk.Error)
+				if tk.State != "idle" || tk.Error != "" {
+					t.Errorf("PID %d %s: patch_state %s, walk error %q; want idle (-1), a full walk", tk.PID, tk.Comm, tk.State, tk.Error)
 				}
 			}
 			st, err := s.Ftrace()
@@ -330,7 +330,7 @@ func TestKlpTasksCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hits := klpHits([]BtFrame{{Level: 3, PC: sym.Addr + 8}, {Level: 4, PC: repl + 4}, {Level: 5, PC: next}}, st.Livepatch.Bodies())
+			hits := klpHits([]BtFrame{{Level: 3, PC: wire.Hex(sym.Addr + 8)}, {Level: 4, PC: wire.Hex(repl + 4)}, {Level: 5, PC: wire.Hex(next)}}, st.Livepatch.Bodies())
 			var got []string
 			for _, h := range hits {
 				got = append(got, fmt.Sprintf("#%d %s %s %s", h.Level, h.Which, h.Func, h.Patch))
@@ -359,7 +359,7 @@ func TestBtLinesCorpus(t *testing.T) {
 		"schedule":          "kernel/sched/core.c",
 	}
 	var ps []PsView
-	if err := json.Unmarshal([]byte(run(t, s, "ps --json")), &ps); err != nil {
+	if err := decodeDoc([]byte(run(t, s, "ps --json")), &ps); err != nil {
 		t.Fatal(err)
 	}
 	args := ""
@@ -407,11 +407,11 @@ func TestSysCorpus(t *testing.T) {
 			qemu, _ := os.ReadFile(filepath.Join(d, "qemu-cmdline.txt"))
 			smp := regexp.MustCompile(`-smp (\d+)`).FindSubmatch(qemu)
 			var v SysView
-			if err := json.Unmarshal([]byte(run(t, s, "sys --json")), &v); err != nil {
+			if err := decodeDoc([]byte(run(t, s, "sys --json")), &v); err != nil {
 				t.Fatal(err)
 			}
 			var ps []PsView
-			json.Unmarshal([]byte(run(t, s, "ps --json")), &ps)
+			decodeDoc([]byte(run(t, s, "ps --json")), &ps)
 			if v.Release != string(m[1]) || v.Version != strings.TrimSpace(string(m[2])) || v.Machine != "ppc64le" ||
 				smp == nil || strconv.Itoa(v.CPUs) != string(smp[1]) || v.Tasks != len(ps) || len(v.Errors) != 0 {
 				t.Errorf("sys: %+v; console: release %q version %q; -smp %s; ps lists %d", v, m[1], m[2], smp[1], len(ps))
@@ -463,7 +463,7 @@ func TestStubsOOLCallCorpus(t *testing.T) {
 			n := 0
 			for _, m := range testcorpus.LoadTruth(t, testcorpus.Dir(t, dir)).DumpModules() {
 				var v StubsView
-				if err := json.Unmarshal([]byte(run(t, s, "stubs --json "+m["name"].(string))), &v); err != nil {
+				if err := decodeDoc([]byte(run(t, s, "stubs --json "+m["name"].(string))), &v); err != nil {
 					t.Fatal(err)
 				}
 				slots := m["stub_slots"].([]any)
@@ -513,12 +513,12 @@ func TestBtCFICorpus(t *testing.T) {
 					if f.Kind != "return" || next.SP == f.SP || f.Exception != nil || strings.Contains(f.Note, "init text") || strings.Contains(f.Location, "[") {
 						continue
 					}
-					r, ok := cfi.Rule(f.PC)
+					r, ok := cfi.Rule(uint64(f.PC))
 					if !ok {
 						continue // assembly without CFI
 					}
 					checked++
-					if uint64(r.CFAOffset) != next.SP-f.SP || r.RA != stack.RAInMemory || r.RAOffset != 16 {
+					if uint64(r.CFAOffset) != uint64(next.SP-f.SP) || r.RA != stack.RAInMemory || r.RAOffset != 16 {
 						t.Errorf("pid %d #%d %s: CFI %+v, stack says frame size %#x", v.PID, i, f.Location, r, next.SP-f.SP)
 					}
 				}

@@ -10,14 +10,16 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/stack"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // BtFrame is one frame of a backtrace view.
 type BtFrame struct {
-	Level    int    `json:"level"`
-	SP       uint64 `json:"sp"`
-	PC       uint64 `json:"pc"`
-	Kind     string `json:"kind"` // NIP, LR, return
+	Level int      `json:"level"`
+	SP    wire.Hex `json:"sp"`
+	PC    wire.Hex `json:"pc"`
+	// Kind is how the PC was found: NIP, LR or return.
+	Kind     string `json:"kind"`
 	Location string `json:"location"`
 	// Note says what the PC is when it is not plain text: which .stubs
 	// slot or OOL ftrace stub, which ftrace call site.
@@ -29,7 +31,7 @@ type BtFrame struct {
 	Line int    `json:"line,omitempty"`
 	// Words (bt -f) are the frame's doublewords from SP up to its back
 	// chain (at most maxFrameWords), on the last line of each SP.
-	Words []uint64 `json:"words,omitempty"`
+	Words []wire.Hex `json:"words,omitempty"`
 }
 
 // maxFrameWords bounds what bt -f prints of one frame.
@@ -37,24 +39,27 @@ const maxFrameWords = 64
 
 // BtException is an interrupt frame.
 type BtException struct {
-	Regs uint64     `json:"regs"` // address of the pt_regs
-	Trap uint64     `json:"trap"`
-	NIP  uint64     `json:"nip"`
-	LR   uint64     `json:"lr"`
-	MSR  uint64     `json:"msr"`
-	GPR  [32]uint64 `json:"gpr"`
-	User bool       `json:"user"`
+	// Regs is the address of the pt_regs.
+	Regs wire.Hex     `json:"regs"`
+	Trap wire.Hex     `json:"trap"`
+	NIP  wire.Hex     `json:"nip"`
+	LR   wire.Hex     `json:"lr"`
+	MSR  wire.Hex     `json:"msr"`
+	GPR  [32]wire.Hex `json:"gpr"`
+	// User: the interrupted context is user mode (MSR_PR).
+	User bool `json:"user"`
 	// X86 is the x86_64 pt_regs (struct pt_regs order, r15 ... ss);
 	// X86Partial when only its iret frame was saved.
-	X86        []uint64 `json:"x86_regs,omitempty"`
-	X86Partial bool     `json:"x86_partial,omitempty"`
+	X86        []wire.Hex `json:"x86_regs,omitempty"`
+	X86Partial bool       `json:"x86_partial,omitempty"`
 }
 
 // BtView is the backtrace of one task.
 type BtView struct {
-	CPU    int       `json:"cpu"` // -1: not running on a CPU
+	// CPU is the CPU the task runs on, -1 when none.
+	CPU    int       `json:"cpu"`
 	PID    int64     `json:"pid"`
-	Task   uint64    `json:"task"`
+	Task   wire.Hex  `json:"task"`
 	Comm   string    `json:"comm"`
 	Frames []BtFrame `json:"frames"`
 	Error  string    `json:"error,omitempty"`
@@ -129,7 +134,7 @@ func cmdBt(c *Call) error {
 func (s *Session) btContext(l stack.Layout, c stack.Context) BtView {
 	v := BtView{CPU: c.CPU, PID: -1}
 	if c.HasTask {
-		v.Task, v.PID, v.Comm = c.Task.Addr, c.Task.PID, c.Task.Comm
+		v.Task, v.PID, v.Comm = wire.Hex(c.Task.Addr), c.Task.PID, c.Task.Comm
 	}
 	frames, err := stack.WalkContext(s.Prog, s.A.ModulesIfLoaded(), l, c, s.btOptions())
 	s.fillBt(&v, frames, err)
@@ -193,9 +198,16 @@ func (s *Session) funcStart(pc uint64) (uint64, bool) {
 
 func (s *Session) fillBt(v *BtView, frames []stack.Frame, err error) {
 	for i, f := range frames {
-		bf := BtFrame{Level: i, SP: f.SP, PC: f.PC, Kind: f.Kind.String(), Location: s.resolve(f.PC).String(), Note: s.pcNote(f.PC)}
+		bf := BtFrame{Level: i, SP: wire.Hex(f.SP), PC: wire.Hex(f.PC), Kind: f.Kind.String(), Location: s.resolve(f.PC).String(), Note: s.pcNote(f.PC)}
 		if e := f.Exception; e != nil {
-			bf.Exception = &BtException{Regs: e.Addr, Trap: e.Regs.Trap, NIP: e.Regs.NIP, LR: e.Regs.Link, MSR: e.Regs.MSR, GPR: e.Regs.GPR, User: e.Regs.User(), X86: e.X86, X86Partial: e.X86Partial}
+			bf.Exception = &BtException{Regs: wire.Hex(e.Addr), Trap: wire.Hex(e.Regs.Trap), NIP: wire.Hex(e.Regs.NIP), LR: wire.Hex(e.Regs.Link), MSR: wire.Hex(e.Regs.MSR), User: e.Regs.User()}
+			for k, g := range e.Regs.GPR {
+				bf.Exception.GPR[k] = wire.Hex(g)
+			}
+			for _, r := range e.X86 {
+				bf.Exception.X86 = append(bf.Exception.X86, wire.Hex(r))
+			}
+			bf.Exception.X86Partial = e.X86Partial
 			if len(e.X86) == 21 {
 				bf.Exception.User = e.X86[17]&3 == 3 // cs RPL 3
 			}
@@ -216,7 +228,7 @@ func (s *Session) addFrameWords(views []BtView) {
 			if j+1 < len(fr) && fr[j+1].SP == fr[j].SP {
 				continue
 			}
-			sp := fr[j].SP
+			sp := uint64(fr[j].SP)
 			n := uint64(4)
 			if bc, err := s.Prog.ReadU64(sp); err == nil && bc > sp && bc-sp <= 8*maxFrameWords {
 				n = (bc - sp) / 8
@@ -228,7 +240,7 @@ func (s *Session) addFrameWords(views []BtView) {
 				if err != nil {
 					break
 				}
-				fr[j].Words = append(fr[j].Words, w)
+				fr[j].Words = append(fr[j].Words, wire.Hex(w))
 			}
 		}
 	}
@@ -240,7 +252,7 @@ func (s *Session) addBtLines(views []BtView) {
 	for i := range views {
 		for j := range views[i].Frames {
 			f := &views[i].Frames[j]
-			pc := f.PC
+			pc := uint64(f.PC)
 			if f.Kind != "NIP" {
 				pc -= 4
 			}
@@ -348,13 +360,13 @@ func writeBt(w io.Writer, v BtView, symOf func(uint64) string) {
 			fmt.Fprintf(w, "     %s: %d\n", f.File, f.Line)
 		}
 		for k := 0; k < len(f.Words); k += 2 {
-			line := fmt.Sprintf("     %x: %016x", f.SP+8*uint64(k), f.Words[k])
+			line := fmt.Sprintf("     %x: %016x", uint64(f.SP)+8*uint64(k), f.Words[k])
 			if k+1 < len(f.Words) {
 				line += fmt.Sprintf(" %016x", f.Words[k+1])
 			}
 			var syms []string
 			for _, x := range f.Words[k:min(k+2, len(f.Words))] {
-				if name := symOf(x); name != "" {
+				if name := symOf(uint64(x)); name != "" {
 					syms = append(syms, name)
 				}
 			}
@@ -370,7 +382,7 @@ func writeBt(w io.Writer, v BtView, symOf func(uint64) string) {
 			if e.User {
 				mode = "user"
 			}
-			fmt.Fprintf(w, "     [%s exception frame %#x (%s) at %x]\n", mode, e.Trap, trapName(e.Trap), e.Regs)
+			fmt.Fprintf(w, "     [%s exception frame %#x (%s) at %x]\n", mode, e.Trap, trapName(uint64(e.Trap)), e.Regs)
 			fmt.Fprintf(w, "      NIP: %016x  LR: %016x  MSR: %016x\n", e.NIP, e.LR, e.MSR)
 			for r := 0; r < 32; r += 4 {
 				fmt.Fprintf(w, "      R%-2d: %016x %016x %016x %016x\n", r, e.GPR[r], e.GPR[r+1], e.GPR[r+2], e.GPR[r+3])
@@ -384,10 +396,12 @@ func writeBt(w io.Writer, v BtView, symOf func(uint64) string) {
 
 // PsView is one task line.
 type PsView struct {
-	PID    int64  `json:"pid"`
-	TGID   int64  `json:"tgid"`
-	CPU    int    `json:"cpu"` // -1 unless running on a CPU at the dump
-	Task   uint64 `json:"task"`
+	PID  int64 `json:"pid"`
+	TGID int64 `json:"tgid"`
+	// CPU is -1 unless the task runs on a CPU at the dump.
+	CPU  int      `json:"cpu"`
+	Task wire.Hex `json:"task"`
+	// State is __state as /proc shows it: RU, IN, UN, ID, ST, TR, DE, ZO.
 	State  string `json:"state"`
 	Comm   string `json:"comm"`
 	Active bool   `json:"active"`

@@ -13,11 +13,12 @@ import (
 // (or one Register call from another package).
 func builtinCommands() []Command {
 	return withCrashDocs(append(crashCommands(), []Command{
-		{Name: "help", Aliases: []string{"h", "?"}, Usage: "help [COMMAND]", Complete: CompleteCommand,
-			Help: "List the commands, or describe one.", Run: cmdHelp},
+		{Name: "help", Aliases: []string{"h", "?"}, Usage: "help [--json] [COMMAND]", Complete: CompleteCommand,
+			Help:  "List the commands, or describe one.\n--json prints the command table (names, usage, flags, examples, whether a command takes --json) for tools.",
+			Flags: jsonFlag, Run: cmdHelp},
 		{Name: "quit", Aliases: []string{"q", "exit"}, Usage: "quit",
 			Help: "Leave the session.", Run: func(c *Call) error { c.S.quit = true; return nil }},
-		{Name: "set", Usage: "set [scroll on|off] [radix 10|16]",
+		{Name: "set", Usage: "set [scroll on|off] [radix 10|16] [--json]", Flags: jsonFlag,
 			Help: "Show or change session settings.\n`scroll` sends long output through $PAGER on a terminal (as crash's `set scroll`); `radix` is the default output base of integers in struct/p.",
 			Run:  cmdSet},
 		{Name: "info", Usage: "info [--json]",
@@ -36,10 +37,11 @@ func builtinCommands() []Command {
 		{Name: "union", Usage: "union NAME[.member[,member]] [ADDR|SYMBOL] [COUNT] [-o] [-x|-d]", Complete: CompleteType,
 			Help:  "Like struct, for unions.",
 			Flags: structFlags, Run: func(c *Call) error { return cmdStruct(c, "union") }},
-		{Name: "whatis", Usage: "whatis TYPE|SYMBOL [-o]", Complete: CompleteType,
+		{Name: "whatis", Usage: "whatis TYPE|SYMBOL [-o] [--json]", Complete: CompleteType,
 			Help: "Show a type's definition or a variable's declaration.",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("o", false, "show member offsets")
+				jsonFlag(fs)
 			}, Run: cmdWhatis},
 		{Name: "p", Aliases: []string{"print"}, Usage: "p[/x|/d] [-x|-d] EXPR", Complete: CompleteSymbol,
 			Help: "Print a C expression: variables, casts, members, arithmetic, sizeof, as crash's p.\nThe evaluator (package cexpr) knows vmlinux variables, enumeration constants, symbols without type (`MODULE:NAME`, `MODULE:.stubs`, functions: take their address with &), casts `(struct module *)ADDR`, `->`, `.`, `[]`, unary `&` and `*`, + - * / % << >> & | ^ ~ ! && || ?: and comparisons with C's conversions, `sizeof(TYPE)` and `sizeof EXPR`.\nObjects print as crash prints them (pointers and unsigned words in hexadecimal, counts in decimal); a pointer value as `(TYPE) 0x… <symbol>`. `p/x` or -x prints every integer in hexadecimal, `p/d` or -d in decimal. Quote an expression holding ` > ` (or parenthesise it): a blank `>` is a redirection.",
@@ -184,10 +186,31 @@ func stringFlag(fs *flag.FlagSet, name string) string {
 }
 
 func cmdHelp(c *Call) error {
-	if len(c.Args) > 0 {
-		cmd, ok := c.S.Lookup(c.Args[0])
+	fs := c.Flags()
+	pos, err := c.Parse(fs)
+	if err != nil {
+		return err
+	}
+	if boolFlag(fs, "json") {
+		var out []HelpView
+		for i := range c.S.cmds {
+			if len(pos) == 0 || c.S.cmds[i].Name == pos[0] {
+				out = append(out, helpView(&c.S.cmds[i]))
+			}
+		}
+		if len(pos) > 0 && len(out) == 0 {
+			cmd, ok := c.S.Lookup(pos[0])
+			if !ok {
+				return fmt.Errorf("help: %w", c.S.unknownCommand(pos[0]))
+			}
+			out = append(out, helpView(cmd))
+		}
+		return c.JSON(out)
+	}
+	if len(pos) > 0 {
+		cmd, ok := c.S.Lookup(pos[0])
 		if !ok {
-			return fmt.Errorf("help: %w", c.S.unknownCommand(c.Args[0]))
+			return fmt.Errorf("help: %w", c.S.unknownCommand(pos[0]))
 		}
 		writeCommandHelp(c.Out, cmd)
 		return nil
@@ -247,13 +270,23 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-func cmdSet(c *Call) error {
-	pos, err := c.Parse(c.Flags())
+func cmdSet(c *Call) (err error) {
+	fs := c.Flags()
+	pos, err := c.Parse(fs)
 	if err != nil {
 		return err
 	}
+	if boolFlag(fs, "json") {
+		defer func() {
+			if err == nil {
+				err = c.JSON(SetView{Scroll: c.S.scroll, Radix: c.S.radix})
+			}
+		}()
+	}
 	if len(pos) == 0 {
-		c.Printf("scroll: %s\nradix: %d\n", onOff(c.S.scroll), c.S.radix)
+		if !boolFlag(fs, "json") {
+			c.Printf("scroll: %s\nradix: %d\n", onOff(c.S.scroll), c.S.radix)
+		}
 		return nil
 	}
 	if len(pos) != 2 {
@@ -343,12 +376,19 @@ func cmdWhatis(c *Call) error {
 	}
 	pos = []string{strings.Join(pos, " ")}
 	if t, err := c.S.lookupType(pos[0]); err == nil {
+		if boolFlag(fs, "json") {
+			return c.JSON(WhatisView{Name: pos[0], Kind: "type",
+				Definition: c.textOf(func(c *Call) { c.S.printDefinition(c, t, boolFlag(fs, "o")) })})
+		}
 		c.S.printDefinition(c, t, boolFlag(fs, "o"))
 		return nil
 	}
 	t, err := c.S.Prog.Types.VariableType(pos[0])
 	if err != nil {
 		return fmt.Errorf("whatis: %s is neither a type nor a variable", pos[0])
+	}
+	if boolFlag(fs, "json") {
+		return c.JSON(WhatisView{Name: pos[0], Kind: "variable", Definition: declare(pos[0], t) + ";"})
 	}
 	c.Printf("%s;\n", declare(pos[0], t))
 	return nil

@@ -3,7 +3,6 @@ package repl
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and docs/COMMANDS.md")
@@ -51,6 +51,12 @@ func run(t *testing.T, s *Session, line string) string {
 		t.Fatalf("%q: %v\nstderr: %s", line, err, errb.String())
 	}
 	return out.String()
+}
+
+// decodeDoc decodes a kdump-inspect/1 document's data into v.
+func decodeDoc(b []byte, v any) error {
+	_, err := wire.DecodeData(b, v)
+	return err
 }
 
 func golden(t *testing.T, name, got string) {
@@ -115,27 +121,27 @@ func TestStubsGolden(t *testing.T) {
 	base := hexU(t, tm["stubs_section_addr"])
 	oolStubs := hexU(t, tm["arch"].(map[string]any)["ool_stubs"])
 	var v StubsView
-	if err := json.Unmarshal([]byte(run(t, s, "stubs klp_stub_bug --overlay --json")), &v); err != nil {
+	if err := decodeDoc([]byte(run(t, s, "stubs klp_stub_bug --overlay --json")), &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.Base != base || v.OOLStubs != oolStubs {
+	if uint64(v.Base) != base || uint64(v.OOLStubs) != oolStubs {
 		t.Fatalf("base %#x ool_stubs %#x, truth %#x %#x", v.Base, v.OOLStubs, base, oolStubs)
 	}
 	// truth: stub_magic_slots_inside_ool_array = [5], funcdata_sym of slot 5 = tgt_secret.
 	slots := tm["stub_slots"].([]any)
 	want5 := slots[5].(map[string]any)
 	sl := v.Slots[5]
-	if !strings.HasPrefix(sl.Target, want5["funcdata_sym"].(string)+"+0x0") || sl.Funcdata != hexU(t, want5["funcdata"]) || !sl.InOOL {
+	if !strings.HasPrefix(sl.Target, want5["funcdata_sym"].(string)+"+0x0") || uint64(sl.Funcdata) != hexU(t, want5["funcdata"]) || !sl.InOOL {
 		t.Errorf("slot 5 = %+v, truth funcdata %v (%v), inside the OOL array", sl, want5["funcdata"], want5["funcdata_sym"])
 	}
-	if sl.Addr != oolStubs {
+	if uint64(sl.Addr) != oolStubs {
 		t.Errorf("slot 5 at %#x, ool_stubs at %#x: it should be the first OOL slot", sl.Addr, oolStubs)
 	}
 	// ftrace[1].ftrace_op reads magic|jump[6] (truth ool_stubs_decoded[1]).
 	ool := tm["ool_stubs_decoded"].([]any)
 	for i, o := range ool {
 		om := o.(map[string]any)
-		if got, want := v.OOL[i].FtraceOp, hexU(t, om["ftrace_op"]); got != want {
+		if got, want := uint64(v.OOL[i].FtraceOp), hexU(t, om["ftrace_op"]); got != want {
 			t.Errorf("ftrace[%d].ftrace_op = %#x, truth %#x", i, got, want)
 		}
 	}
@@ -146,8 +152,8 @@ func TestStubsGolden(t *testing.T) {
 	// (24 bytes) and the first 16 bytes of ftrace[1]; the overlay says so
 	// word by word, and marks them.
 	for _, w := range v.Overlay {
-		off := w.Addr - oolStubs
-		if w.Addr < oolStubs || off >= 40 {
+		off := uint64(w.Addr) - oolStubs
+		if uint64(w.Addr) < oolStubs || off >= 40 {
 			continue
 		}
 		if !strings.HasPrefix(w.Stub, "[5].") {
@@ -198,7 +204,7 @@ func TestStubsFixed(t *testing.T) {
 		t.Fatalf("truth puts tgt_secret's stub at slot %d, the brief says 8", wantSlot)
 	}
 	var v StubsView
-	if err := json.Unmarshal([]byte(run(t, s, "stubs klp_stub_bug --json")), &v); err != nil {
+	if err := decodeDoc([]byte(run(t, s, "stubs klp_stub_bug --json")), &v); err != nil {
 		t.Fatal(err)
 	}
 	for _, sl := range v.Slots {
@@ -302,7 +308,7 @@ func TestInfo(t *testing.T) {
 			s := corpusSession(t, dir)
 			tr := testcorpus.LoadTruth(t, testcorpus.Dir(t, dir))
 			var v InfoView
-			if err := json.Unmarshal([]byte(run(t, s, "info --json")), &v); err != nil {
+			if err := decodeDoc([]byte(run(t, s, "info --json")), &v); err != nil {
 				t.Fatal(err)
 			}
 			d := tr["dump"].(map[string]any)

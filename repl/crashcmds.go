@@ -7,15 +7,16 @@ import "flag"
 // builtinCommands appends them to the table.
 func crashCommands() []Command {
 	return []Command{
-		{Name: "alias", Usage: "alias [NAME [COMMAND...]]",
+		{Name: "alias", Usage: "alias [--json] | alias NAME [COMMAND...]",
 			Help: "List the aliases, or define one, as crash's alias.\nNAME then runs COMMAND with the rest of the line appended. An alias may not hide a command; the built-in aliases (q, dmesg, ...) are listed too.",
 			Run:  cmdAlias, Crash: "alias",
 			Examples: []string{"alias", "alias mods mod -t", "alias stubs5 dis klp_stub_bug:.stubs+0xc8 10"}},
-		{Name: "eval", Usage: "eval [-x|-d] EXPR", Complete: CompleteSymbol,
+		{Name: "eval", Usage: "eval [-x|-d] [--json] EXPR", Complete: CompleteSymbol,
 			Help: "Evaluate a C expression in four bases, as crash's eval.\nThe value prints in hexadecimal (with its size unit when it is a multiple of 1 KiB), decimal, octal and binary, as crash's eval does.\nThe expression is p's: symbols, casts, members, arithmetic.",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("x", false, "(ignored: every base is printed)")
 				fs.Bool("d", false, "(ignored: every base is printed)")
+				jsonFlag(fs)
 			}, Run: cmdEval, Crash: "eval",
 			Examples: []string{"eval 1 << 16", "eval sizeof(struct task_struct) * 43", "eval &init_task"}},
 		{Name: "task", Usage: "task [-R MEMBER[,MEMBER]] [-x|-d] [PID|TASK|COMM...]", Complete: CompleteSymbol,
@@ -42,7 +43,7 @@ func crashCommands() []Command {
 			Help:  "Each CPU's run queue: current task, RT, deadline and CFS queues, as crash's runq.\nThe queue is per_cpu(runqueues, cpu) (kernel/sched/sched.h): the current task (rq->curr), nr_running, the RT priority array's lists, the deadline tree and the CFS (EEVDF) tree of tasks in order, task groups' queues nested under their entity, each task with its prio, PID and command.\nThe trees are walked depth- and count-capped and cycle-checked; a link that cannot be read ends the walk with what was found and says so.",
 			Flags: runqFlags, Run: cmdRunq, Crash: "runq",
 			Examples: []string{"runq", "runq -c 0", "runq --json"}},
-		{Name: "ascii", Usage: "ascii [HEXVALUE...]",
+		{Name: "ascii", Usage: "ascii [--json] [HEXVALUE...]", Flags: jsonFlag,
 			Help: "Spell a value's bytes as ASCII, as crash's ascii.\nThe bytes are read as they lie in memory (the dump's byte order: 62696c2f7273752f is /usr/lib on little-endian), as crash's ascii; non-printable bytes as <xx>. Without a value, the ASCII chart.",
 			Run:  cmdAscii, Crash: "ascii", Examples: []string{"ascii 62696c2f7273752f", "ascii 0x73747562", "ascii"}},
 		{Name: "irq", Usage: "irq [-a] [--json] [IRQ...]",

@@ -12,6 +12,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // maxDisInsns bounds one dis command.
@@ -20,10 +21,12 @@ const maxDisInsns = 1 << 16
 // DisLine is one disassembled word (or prefixed instruction) with its
 // annotations; `dis --json` prints these.
 type DisLine struct {
-	Addr     uint64   `json:"addr"`
+	Addr     wire.Hex `json:"addr"`
 	Location string   `json:"location"`
-	Words    []uint32 `json:"words"`
-	Text     string   `json:"text"`
+	// Words are the instruction's words (two for a prefixed one).
+	Words []wire.Hex `json:"words"`
+	// Text is the instruction in GNU syntax.
+	Text string `json:"text"`
 	// Comment holds resolved targets: "<sym>" of a branch, "r11 = 0x… <…>"
 	// of an addis/addi pair.
 	Comment string `json:"comment,omitempty"`
@@ -220,7 +223,7 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 			rep = s.Report()
 			mk = marks(rep, addr, addr+uint64(n)*8)
 		}
-		l := DisLine{Addr: pc, Location: s.resolve(pc).String()}
+		l := DisLine{Addr: wire.Hex(pc), Location: s.resolve(pc).String()}
 		var buf [8]byte
 		nread, err := s.Prog.Context.Mem.ReadAt(buf[:], pc)
 		if nread < 4 {
@@ -235,11 +238,11 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 		size := uint64(4)
 		if sa == nil && w>>26 == 1 && nread >= 8 {
 			w2 := s.Prog.Order.Uint32(buf[4:])
-			l.Words = []uint32{w, w2}
+			l.Words = []wire.Hex{wire.Hex(w), wire.Hex(w2)}
 			l.Text = ppc64.DisasmPrefixed(w, w2, pc)
 			size = 8
 		} else {
-			l.Words = []uint32{w}
+			l.Words = []wire.Hex{wire.Hex(w)}
 			l.Text = ppc64.Disasm(w, pc)
 		}
 		if t, _, ok := ppc64.BranchTarget(w, pc); ok {
@@ -426,11 +429,11 @@ func (s *Session) addSourceLines(c *Call, lines []DisLine) {
 		if l.InStubs || l.Fault != "" {
 			continue // .stubs is written by the loader: no source
 		}
-		fn := uint64(0)
-		if loc := s.resolve(l.Addr); loc.Symbol != nil && loc.Off <= l.Addr {
-			fn = l.Addr - loc.Off
+		fn, pc := uint64(0), uint64(l.Addr)
+		if loc := s.resolve(pc); loc.Symbol != nil && loc.Off <= pc {
+			fn = pc - loc.Off
 		}
-		sl, ok, err := s.sourceLine(l.Addr, fn)
+		sl, ok, err := s.sourceLine(pc, fn)
 		if err != nil {
 			if !said[err.Error()] {
 				fmt.Fprintf(s.Err, "dis -l: %v\n", err)
@@ -481,7 +484,7 @@ func (s *Session) disassembleGeneric(c *Call, addr uint64, n int) ([]DisLine, er
 		if err := c.Ctx.Err(); err != nil {
 			return out, err
 		}
-		l := DisLine{Addr: pc, Location: s.resolve(pc).String()}
+		l := DisLine{Addr: wire.Hex(pc), Location: s.resolve(pc).String()}
 		var buf [16]byte
 		nread, err := s.Prog.Context.Mem.ReadAt(buf[:], pc)
 		if nread == 0 {

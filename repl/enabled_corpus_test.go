@@ -35,7 +35,7 @@ func consoleBlock(t *testing.T, dir, name string) []string {
 func TestFtraceEnabledCorpus(t *testing.T) {
 	s := corpusSession(t, "fixed-radix")
 	var got []EnabledView
-	if err := json.Unmarshal([]byte(run(t, s, "ftrace --enabled --json")), &got); err != nil {
+	if err := decodeDoc([]byte(run(t, s, "ftrace --enabled --json")), &got); err != nil {
 		t.Fatal(err)
 	}
 	byFunc := map[string]EnabledView{}
@@ -66,12 +66,16 @@ func TestFtraceEnabledCorpus(t *testing.T) {
 		}
 		// The guest names the ops by symbol or, for a dynamic one, by
 		// address.
-		ops := strings.Join(append(append([]string{}, v.Ops...), v.OpsAddr...), " ")
-		if !strings.Contains(" "+ops+" ", " "+m[4]+" ") {
-			t.Errorf("%s: ops %v %v, guest %s", m[1], v.Ops, v.OpsAddr, m[4])
+		var names, handlers []string
+		for _, o := range v.Ops {
+			names = append(names, o.Name, hx(uint64(o.Addr)))
+			handlers = append(handlers, o.Handler)
 		}
-		if h := strings.Join(v.Handler, " "); !strings.Contains(h, m[5]) {
-			t.Errorf("%s: handlers %v, guest %s", m[1], v.Handler, m[5])
+		if ops := strings.Join(names, " "); !strings.Contains(" "+ops+" ", " "+m[4]+" ") {
+			t.Errorf("%s: ops %v, guest %s", m[1], names, m[4])
+		}
+		if h := strings.Join(handlers, " "); !strings.Contains(h, m[5]) {
+			t.Errorf("%s: handlers %v, guest %s", m[1], handlers, m[5])
 		}
 	}
 }
@@ -81,12 +85,12 @@ func TestFtraceEnabledCorpus(t *testing.T) {
 func TestModTaintsCorpus(t *testing.T) {
 	s := corpusSession(t, "fixed-radix")
 	var got []ModView
-	if err := json.Unmarshal([]byte(run(t, s, "mod -t --json")), &got); err != nil {
+	if err := decodeDoc([]byte(run(t, s, "mod -t --json")), &got); err != nil {
 		t.Fatal(err)
 	}
 	taints := map[string]string{}
 	for _, v := range got {
-		taints[v.Name] = v.Taints
+		taints[v.Name] = v.TaintLetters
 	}
 	for _, l := range consoleBlock(t, "fixed-radix", "/proc/modules") {
 		f := strings.Fields(l)
@@ -122,7 +126,7 @@ func TestFtraceEnabledOlderKernels(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []EnabledView
-			if err := json.Unmarshal(out, &got); err != nil {
+			if err := decodeDoc(out, &got); err != nil {
 				t.Fatal(err)
 			}
 			have := map[string]bool{}
@@ -132,7 +136,7 @@ func TestFtraceEnabledOlderKernels(t *testing.T) {
 					k += " [" + v.Module + "]"
 				}
 				regs := false
-				for _, f := range v.Flags {
+				for _, f := range v.Flags.Names {
 					regs = regs || f == "REGS"
 				}
 				if regs {

@@ -201,6 +201,9 @@ func cmdEval(c *Call) error {
 		size = 8
 	}
 	n = truncBits(n, size)
+	if boolFlag(fs, "json") {
+		return c.JSON(evalView(strings.Join(pos, " "), n, env.Signed(v) && int64(extendSigned(n, size)) < 0, size))
+	}
 	for _, l := range evalLines(n, env.Signed(v) && int64(extendSigned(n, size)) < 0, size) {
 		c.Printf("%s\n", l)
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"debug/elf"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -34,7 +33,7 @@ func freshSession(t *testing.T, dir string) *Session {
 func disJSON(t *testing.T, s *Session, line string) []DisLine {
 	t.Helper()
 	var lines []DisLine
-	if err := json.Unmarshal([]byte(run(t, s, line+" --json")), &lines); err != nil {
+	if err := decodeDoc([]byte(run(t, s, line+" --json")), &lines); err != nil {
 		t.Fatalf("%s: %v", line, err)
 	}
 	return lines
@@ -272,7 +271,7 @@ func TestModLoad(t *testing.T) {
 
 	modJSON := func(line string) map[string]ModView {
 		var v []ModView
-		if err := json.Unmarshal([]byte(run(t, s, line+" --json")), &v); err != nil {
+		if err := decodeDoc([]byte(run(t, s, line+" --json")), &v); err != nil {
 			t.Fatalf("%s: %v", line, err)
 		}
 		out := map[string]ModView{}
@@ -313,7 +312,7 @@ func TestModLoad(t *testing.T) {
 	if len(one) != 1 || one["klp_tgt"].Object != ko {
 		t.Fatalf("mod -s klp_tgt: %+v", one)
 	}
-	if m := modJSON("mod")["klp_tgt"]; m.StubsSize != wantSize || m.StubsSource != string(modules.SizeFromKo) {
+	if m := modJSON("mod")["klp_tgt"]; uint64(m.StubsSize) != wantSize || m.StubsSource != string(modules.SizeFromKo) {
 		t.Errorf("klp_tgt .stubs after mod -s: %d bytes from %q, truth stubs_size_from_ko %d", m.StubsSize, m.StubsSource, wantSize)
 	}
 	if out := run(t, s, "stubs klp_tgt"); !strings.Contains(strings.SplitN(out, "\n", 2)[0], string(modules.SizeFromKo)) {

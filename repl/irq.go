@@ -4,23 +4,27 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // IRQView is one interrupt of `irq`.
 type IRQView struct {
-	IRQ     uint64          `json:"irq"`
-	Desc    uint64          `json:"irq_desc"`
-	HWIRQ   uint64          `json:"hwirq"`
-	Chip    string          `json:"chip,omitempty"`
-	Count   uint64          `json:"count"`
+	IRQ   int64    `json:"irq"`
+	Desc  wire.Hex `json:"irq_desc"`
+	HWIRQ int64    `json:"hwirq"`
+	Chip  string   `json:"chip,omitempty"`
+	// Count is kstat_irqs summed over the CPUs.
+	Count   int64           `json:"count"`
 	Actions []IRQActionView `json:"actions"`
 	Errors  []string        `json:"errors,omitempty"`
 }
 
 // IRQActionView is one handler.
 type IRQActionView struct {
-	Action   uint64 `json:"irqaction"`
-	Name     string `json:"name"`
+	Action wire.Hex `json:"irqaction"`
+	Name   string   `json:"name"`
+	// Handler and ThreadFn are the handler and thread function by symbol.
 	Handler  string `json:"handler"`
 	ThreadFn string `json:"thread_fn,omitempty"`
 }
@@ -50,9 +54,9 @@ func cmdIRQ(c *Call) error {
 		if len(want) > 0 && !want[q.Number] || len(want) == 0 && !boolFlag(fs, "a") && len(q.Actions) == 0 {
 			continue
 		}
-		v := IRQView{IRQ: q.Number, Desc: q.Desc, HWIRQ: q.HWIRQ, Chip: q.Chip, Count: q.Count}
+		v := IRQView{IRQ: int64(q.Number), Desc: wire.Hex(q.Desc), HWIRQ: int64(q.HWIRQ), Chip: q.Chip, Count: int64(q.Count)}
 		for _, a := range q.Actions {
-			av := IRQActionView{Action: a.Addr, Name: a.Name, Handler: c.S.textSym(a.Handler)}
+			av := IRQActionView{Action: wire.Hex(a.Addr), Name: a.Name, Handler: c.S.textSym(a.Handler)}
 			if a.ThreadFn != 0 {
 				av.ThreadFn = c.S.textSym(a.ThreadFn)
 			}
@@ -67,10 +71,7 @@ func cmdIRQ(c *Call) error {
 		ierr = fmt.Errorf("irq: the descriptor tree: %w", ierr)
 	}
 	if boolFlag(fs, "json") {
-		if jerr := c.JSON(out); jerr != nil {
-			return jerr
-		}
-		return ierr
+		return c.JSONPartial(out, ierr)
 	}
 	c.Printf("%4s  %-16s  %6s  %-12s %10s  %s\n", "IRQ", "IRQ_DESC", "HWIRQ", "CHIP", "COUNT", "ACTION")
 	for _, v := range out {

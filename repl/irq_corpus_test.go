@@ -1,7 +1,6 @@
 package repl
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,14 +32,14 @@ func TestIRQCorpus(t *testing.T) {
 			nr, _ := strconv.ParseUint(string(m[1]), 10, 64)
 			pre, _ := strconv.ParseUint(string(m[2]), 10, 64)
 			var irqs []IRQView
-			if err := json.Unmarshal([]byte(run(t, s, "irq -a --json")), &irqs); err != nil {
+			if err := decodeDoc([]byte(run(t, s, "irq -a --json")), &irqs); err != nil {
 				t.Fatal(err)
 			}
 			have := map[uint64]bool{}
 			hvc := false
 			for _, q := range irqs {
-				have[q.IRQ] = true
-				if q.IRQ >= nr {
+				have[uint64(q.IRQ)] = true
+				if uint64(q.IRQ) >= nr {
 					t.Errorf("IRQ %d >= nr_irqs %d", q.IRQ, nr)
 				}
 				if len(q.Errors) > 0 {

@@ -6,28 +6,41 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/stack"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // KlpTaskView is one task for the livepatch consistency model: its
 // patch_state and the frames of its stack inside livepatched code.
 type KlpTaskView struct {
-	PID        int64         `json:"pid"`
-	Comm       string        `json:"comm"`
-	Task       uint64        `json:"task"`
-	PatchState int64         `json:"patch_state"`
-	Frames     []KlpFrameHit `json:"frames,omitempty"`
-	Error      string        `json:"error,omitempty"`
+	PID  int64    `json:"pid"`
+	Comm string   `json:"comm"`
+	Task wire.Hex `json:"task"`
+	// State is task->patch_state by name (idle, unpatched, patched);
+	// PatchState its value.
+	State      klpState `json:"patch_state"`
+	PatchState int64    `json:"-"`
+	// Frames are the stack's frames inside a klp_func's old or new body.
+	Frames []KlpFrameHit `json:"frames,omitempty"`
+	// Error is why the stack walk stopped early.
+	Error string `json:"error,omitempty"`
 }
+
+// klpState is a patch_state or klp_target_state on the wire (enum
+// klp_transition_state without its KLP_TRANSITION_ prefix, lowercase; the
+// number for a value it does not have).
+type klpState string
+
+func (klpState) EnumValues() []string { return []string{"idle", "unpatched", "patched"} }
 
 // KlpFrameHit is a stack frame inside a function a livepatch replaces
 // (old_func) or provides (new_func).
 type KlpFrameHit struct {
-	Level    int    `json:"level"`
-	PC       uint64 `json:"pc"`
-	Location string `json:"location"`
-	Func     string `json:"func"`  // the klp_func's old_name
-	Which    string `json:"which"` // "old" or "new"
-	Patch    string `json:"patch"` // the livepatch module
+	Level    int      `json:"level"`
+	PC       wire.Hex `json:"pc"`
+	Location string   `json:"location"`
+	Func     string   `json:"func"`  // the klp_func's old_name
+	Which    string   `json:"which"` // "old" or "new"
+	Patch    string   `json:"patch"` // the livepatch module
 }
 
 // klpHits are the frames inside a livepatched body. Every frame counts,
@@ -37,7 +50,7 @@ func klpHits(frames []BtFrame, ranges []ftrace.Body) []KlpFrameHit {
 	var hits []KlpFrameHit
 	for _, f := range frames {
 		for _, r := range ranges {
-			if f.PC >= r.Lo && f.PC < r.Hi {
+			if pc := uint64(f.PC); pc >= r.Lo && pc < r.Hi {
 				which := "old"
 				if r.New {
 					which = "new"
@@ -92,7 +105,7 @@ func (s *Session) klpTasks(lp *ftrace.Livepatch) ([]KlpTaskView, error) {
 		if !t.HasPatchState {
 			return nil, fmt.Errorf("task_struct has no patch_state (kernel without CONFIG_LIVEPATCH)")
 		}
-		v := KlpTaskView{PID: t.PID, Comm: t.Comm, Task: t.Addr, PatchState: t.PatchState}
+		v := KlpTaskView{PID: t.PID, Comm: t.Comm, Task: wire.Hex(t.Addr), PatchState: t.PatchState, State: klpState(klpStateName(t.PatchState))}
 		bv := s.btContext(layout, c)
 		v.Error = bv.Error
 		v.Frames = klpHits(bv.Frames, ranges)

@@ -1,10 +1,11 @@
 package repl
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 func kmemFlags(fs *flag.FlagSet) {
@@ -33,11 +34,19 @@ func cmdKmem(c *Call) error {
 
 // MemInfoRow is one line of kmem -i.
 type MemInfoRow struct {
-	Name    string `json:"name"`
-	Pages   uint64 `json:"pages"`
-	Bytes   uint64 `json:"bytes"`
+	Name  string `json:"name"`
+	Pages int64  `json:"pages"`
+	Bytes int64  `json:"bytes"`
+	// Percent is of what ("12% of TOTAL MEM").
 	Percent string `json:"percent,omitempty"`
-	Source  string `json:"source"`
+	// Source is the kernel counter the row comes from.
+	Source string `json:"source"`
+}
+
+// MemInfoView is `kmem -i --json`.
+type MemInfoView struct {
+	PageSize int64        `json:"page_size"`
+	Rows     []MemInfoRow `json:"rows"`
 }
 
 func kmemInfo(c *Call, asJSON bool) error {
@@ -48,7 +57,7 @@ func kmemInfo(c *Call, asJSON bool) error {
 		if !mi.Have[field] {
 			return
 		}
-		r := MemInfoRow{Name: name, Pages: pages, Bytes: pages * ps, Source: source}
+		r := MemInfoRow{Name: name, Pages: int64(pages), Bytes: int64(pages * ps), Source: source}
 		if total > 0 {
 			r.Percent = fmt.Sprintf("%d%% of %s", pages*100/total, of)
 		}
@@ -86,7 +95,10 @@ func kmemInfo(c *Call, asJSON bool) error {
 		notes = append(notes, e.Error())
 	}
 	if asJSON {
-		return c.JSON(map[string]any{"page_size": ps, "rows": rows, "unread": notes})
+		for _, n := range notes {
+			c.Warn("not read: %s", n)
+		}
+		return c.JSON(MemInfoView{PageSize: int64(ps), Rows: rows})
 	}
 	c.Printf("%14s %10s %12s  %s\n", "", "PAGES", "TOTAL", "PERCENTAGE")
 	for _, r := range rows {
@@ -94,7 +106,7 @@ func kmemInfo(c *Call, asJSON bool) error {
 		if pct == "" {
 			pct = "----"
 		}
-		c.Printf("%14s %10d %12s  %s\n", r.Name, r.Pages, humanBytes(r.Bytes), pct)
+		c.Printf("%14s %10d %12s  %s\n", r.Name, r.Pages, humanBytes(uint64(r.Bytes)), pct)
 	}
 	for _, n := range notes {
 		c.Printf("(not read: %s)\n", n)
@@ -117,16 +129,19 @@ func humanBytes(b uint64) string {
 
 // SlabView is one cache of kmem -s.
 type SlabView struct {
-	Cache      uint64   `json:"cache"`
-	Name       string   `json:"name"`
-	ObjectSize uint64   `json:"object_size"`
-	Size       uint64   `json:"size"`
-	Allocated  *uint64  `json:"allocated,omitempty"`
-	Total      *uint64  `json:"total,omitempty"`
-	Slabs      *uint64  `json:"slabs,omitempty"`
-	SlabSize   uint64   `json:"slab_size"`
-	PerSlab    uint64   `json:"objects_per_slab"`
-	Errors     []string `json:"errors,omitempty"`
+	// Cache is the struct kmem_cache's address.
+	Cache wire.Hex `json:"cache"`
+	Name  string   `json:"name"`
+	// ObjectSize is the object's size, Size its stride in the slab.
+	ObjectSize int64 `json:"object_size"`
+	Size       int64 `json:"size"`
+	// Allocated, Total and Slabs are absent when they could not be read.
+	Allocated *int64   `json:"allocated,omitempty"`
+	Total     *int64   `json:"total,omitempty"`
+	Slabs     *int64   `json:"slabs,omitempty"`
+	SlabSize  int64    `json:"slab_size"`
+	PerSlab   int64    `json:"objects_per_slab"`
+	Errors    []string `json:"errors,omitempty"`
 }
 
 func kmemSlabs(c *Call, asJSON, all bool, names []string) error {
@@ -136,17 +151,17 @@ func kmemSlabs(c *Call, asJSON, all bool, names []string) error {
 		if len(names) > 0 && !matchAny(names, sc.Name) {
 			continue
 		}
-		v := SlabView{Cache: sc.Addr, Name: sc.Name, ObjectSize: sc.ObjectSize, Size: sc.Size, PerSlab: sc.PerSlab,
-			SlabSize: c.S.Prog.PageSize << sc.Order}
+		v := SlabView{Cache: wire.Hex(sc.Addr), Name: sc.Name, ObjectSize: int64(sc.ObjectSize), Size: int64(sc.Size), PerSlab: int64(sc.PerSlab),
+			SlabSize: int64(c.S.Prog.PageSize << sc.Order)}
 		if sc.HaveCounts {
-			total, slabs := sc.Total, sc.Slabs
+			total, slabs := int64(sc.Total), int64(sc.Slabs)
 			v.Total, v.Slabs = &total, &slabs
 			if !all && len(names) == 0 && total == 0 {
 				continue
 			}
 		}
 		if sc.HaveAllocated {
-			a := sc.Allocated
+			a := int64(sc.Allocated)
 			v.Allocated = &a
 		}
 		for _, e := range sc.Errs {
@@ -158,9 +173,9 @@ func kmemSlabs(c *Call, asJSON, all bool, names []string) error {
 		err = fmt.Errorf("kmem -s: %w", err)
 	}
 	if asJSON {
-		return errors.Join(c.JSON(out), err)
+		return c.JSONPartial(out, err)
 	}
-	opt := func(p *uint64) string {
+	opt := func(p *int64) string {
 		if p == nil {
 			return "?"
 		}
@@ -187,7 +202,10 @@ func matchAny(patterns []string, s string) bool {
 
 // KmemAddrView says what owns an address (kmem ADDR).
 type KmemAddrView struct {
-	Addr  uint64   `json:"addr"`
+	Addr wire.Hex `json:"addr"`
+	// Lines say what holds the address, one owner per line: the module
+	// or vmlinux symbol, the vmalloc area, the page frame, the slab
+	// object.
 	Lines []string `json:"owners"`
 }
 
@@ -198,7 +216,7 @@ func kmemAddrs(c *Call, asJSON bool, args []string) error {
 		if err != nil {
 			return fmt.Errorf("kmem: %w", err)
 		}
-		out = append(out, KmemAddrView{Addr: addr, Lines: c.S.kmemAddr(addr)})
+		out = append(out, KmemAddrView{Addr: wire.Hex(addr), Lines: c.S.kmemAddr(addr)})
 	}
 	if asJSON {
 		return c.JSON(out)

@@ -1,7 +1,6 @@
 package repl
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,17 +43,17 @@ func TestKmemInfoCorpus(t *testing.T) {
 			s := corpusSession(t, dir)
 			phys, reserved, freed := consoleKB(t, dir)
 			var v struct {
-				PageSize uint64       `json:"page_size"`
+				PageSize int64        `json:"page_size"`
 				Rows     []MemInfoRow `json:"rows"`
 			}
-			if err := json.Unmarshal([]byte(run(t, s, "kmem -i --json")), &v); err != nil {
+			if err := decodeDoc([]byte(run(t, s, "kmem -i --json")), &v); err != nil {
 				t.Fatal(err)
 			}
 			rows := map[string]MemInfoRow{}
 			for _, r := range v.Rows {
 				rows[r.Name] = r
 			}
-			if got, want := rows["TOTAL MEM"].Bytes/1024, phys-reserved+freed; got != want {
+			if got, want := uint64(rows["TOTAL MEM"].Bytes/1024), phys-reserved+freed; got != want {
 				t.Errorf("TOTAL MEM %d KiB, the console says %d - %d + %d = %d KiB", got, phys, reserved, freed, want)
 			}
 			if f, u := rows["FREE"], rows["USED"]; f.Pages == 0 || f.Pages+u.Pages != rows["TOTAL MEM"].Pages {
@@ -79,7 +78,7 @@ func TestKmemSlabsCorpus(t *testing.T) {
 	const dir = "buggy-radix"
 	s := corpusSession(t, dir)
 	var caches []SlabView
-	if err := json.Unmarshal([]byte(run(t, s, "kmem -s -a --json")), &caches); err != nil {
+	if err := decodeDoc([]byte(run(t, s, "kmem -s -a --json")), &caches); err != nil {
 		t.Fatal(err)
 	}
 	by := map[string]SlabView{}
@@ -93,7 +92,7 @@ func TestKmemSlabsCorpus(t *testing.T) {
 			if m[2] == "k" {
 				n *= 1024
 			}
-			if c.ObjectSize != n {
+			if uint64(c.ObjectSize) != n {
 				t.Errorf("%s: object size %d", c.Name, c.ObjectSize)
 			}
 		}
@@ -103,7 +102,7 @@ func TestKmemSlabsCorpus(t *testing.T) {
 			t.Errorf("no cache %q (the kernel creates it at boot)", name)
 		}
 	}
-	n := uint64(len(caches))
+	n := int64(len(caches))
 	for _, name := range []string{"kmem_cache", "kmem_cache_node"} {
 		if c := by[name]; c.Allocated == nil || *c.Allocated != n {
 			t.Errorf("%s: allocated %v, want %d (one per cache)", name, c.Allocated, n)
@@ -111,7 +110,7 @@ func TestKmemSlabsCorpus(t *testing.T) {
 	}
 	ts := by["task_struct"]
 	size := strings.TrimSpace(strings.SplitN(run(t, s, "p sizeof(struct task_struct)"), "=", 2)[1])
-	if strconv.FormatUint(ts.ObjectSize, 10) != size {
+	if strconv.FormatInt(ts.ObjectSize, 10) != size {
 		t.Errorf("task_struct object size %d, sizeof %s", ts.ObjectSize, size)
 	}
 	tasks := len(psJSON(t, s, "ps --json"))
@@ -127,8 +126,8 @@ func TestKmemAddrCorpus(t *testing.T) {
 	const dir = "buggy-radix"
 	s := corpusSession(t, dir)
 	init := psJSON(t, s, "ps --json 1")[0]
-	out := run(t, s, "kmem "+strconv.FormatUint(init.Task, 16))
-	if !strings.Contains(out, "slab object 0x"+strconv.FormatUint(init.Task, 16)+" (+0x0)") || !strings.Contains(out, `"task_struct"`) || !strings.Contains(out, ": allocated") {
+	out := run(t, s, "kmem "+strconv.FormatUint(uint64(init.Task), 16))
+	if !strings.Contains(out, "slab object 0x"+strconv.FormatUint(uint64(init.Task), 16)+" (+0x0)") || !strings.Contains(out, `"task_struct"`) || !strings.Contains(out, ": allocated") {
 		t.Errorf("kmem init's task:\n%s", out)
 	}
 	out = run(t, s, "kmem "+systemMap(t, "7.2.13-buggy", "init_task"))

@@ -1,13 +1,14 @@
 package repl
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
+
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 func listFlags(fs *flag.FlagSet) {
@@ -167,7 +168,7 @@ func cmdList(c *Call) error {
 		walkErr = fmt.Errorf("list: %w", walkErr)
 	}
 	if boolFlag(fs, "json") {
-		return errors.Join(c.JSON(addrs), walkErr)
+		return c.JSONPartial(wire.Hexes(addrs), walkErr)
 	}
 	return walkErr
 }

@@ -1,7 +1,6 @@
 package repl
 
 import (
-	"encoding/json"
 	"reflect"
 	"slices"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // listNames runs a list command printing module.name and returns the
@@ -51,8 +51,8 @@ func TestListCorpus(t *testing.T) {
 	if h := listNames(t, s, "list -s module.name -o list -h "+truthModule(t, dir, "klp_tgt")["struct_module"].(string)); len(h) != len(got)+1 || h[0] != "klp_tgt" {
 		t.Errorf("list -h klp_tgt: %q", h)
 	}
-	var addrs []uint64
-	if err := json.Unmarshal([]byte(run(t, s, "list module.list -H modules --json")), &addrs); err != nil {
+	var addrs []wire.Hex
+	if err := decodeDoc([]byte(run(t, s, "list module.list -H modules --json")), &addrs); err != nil {
 		t.Fatal(err)
 	}
 	truthAddrs := map[uint64]bool{}
@@ -63,7 +63,7 @@ func TestListCorpus(t *testing.T) {
 		t.Errorf("%d entries, truth has %d modules", len(addrs), len(truthAddrs))
 	}
 	for _, a := range addrs {
-		if !truthAddrs[a] {
+		if !truthAddrs[uint64(a)] {
 			t.Errorf("entry %#x is no module of truth.json", a)
 		}
 	}
@@ -76,7 +76,7 @@ func TestListCorpus(t *testing.T) {
 	// The plain form follows real_parent: kthreadd's child, kthreadd,
 	// init_task, whose real_parent is itself: a cycle, said as one.
 	kw := psJSON(t, s, "ps --json 3")[0]
-	err := s.Exec(t.Context(), "list -o task_struct.real_parent -s task_struct.pid "+strconv.FormatUint(kw.Task, 16))
+	err := s.Exec(t.Context(), "list -o task_struct.real_parent -s task_struct.pid "+strconv.FormatUint(uint64(kw.Task), 16))
 	if err == nil || !strings.Contains(err.Error(), "cycle") {
 		t.Errorf("real_parent chain: %v", err)
 	}

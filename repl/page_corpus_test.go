@@ -91,13 +91,13 @@ func TestPageCorpus(t *testing.T) {
 	// The PUD entry of the module area: vtop names the page-table page it
 	// could not read.
 	var vt []VtopView
-	if err := json.Unmarshal([]byte(run(t, s, "vtop --json "+mdf.Stubs[0].StubsVA)), &vt); err != nil {
+	if err := decodeDoc([]byte(run(t, s, "vtop --json "+mdf.Stubs[0].StubsVA)), &vt); err != nil {
 		t.Fatal(err)
 	}
 	if len(vt) != 1 || len(vt[0].Steps) != 1 || vt[0].Steps[0].Level != "PGD" {
 		t.Fatalf("vtop: %+v, want the walk to stop after the PGD entry", vt)
 	}
-	pud := vt[0].Steps[0].Entry & 0x0ffffffffffff000 // RPN of the PGD entry
+	pud := uint64(vt[0].Steps[0].Entry) & 0x0ffffffffffff000 // RPN of the PGD entry
 	pi, err := s.Prog.DescribePage(pud / s.Prog.PageSize)
 	if err != nil {
 		t.Fatal(err)
@@ -120,10 +120,10 @@ func TestVtopCorpus(t *testing.T) {
 	}{{full, "page tables"}, {d31, "vm_struct->pages (the page-table walk failed)"}} {
 		for _, st := range mdf.Stubs {
 			var vt []VtopView
-			if err := json.Unmarshal([]byte(run(t, c.s, "vtop --json "+st.StubsVA)), &vt); err != nil {
+			if err := decodeDoc([]byte(run(t, c.s, "vtop --json "+st.StubsVA)), &vt); err != nil {
 				t.Fatal(err)
 			}
-			if !vt[0].OK || vt[0].PA != hexNum(t, st.StubsPA) || vt[0].How != c.how {
+			if !vt[0].OK || uint64(vt[0].PA) != hexNum(t, st.StubsPA) || vt[0].How != c.how {
 				t.Errorf("%s .stubs %s: %+v, want %s by %s", st.Module, st.StubsVA, vt[0], st.StubsPA, c.how)
 			}
 		}
@@ -145,7 +145,7 @@ func TestVtopStubsBytesCorpus(t *testing.T) {
 					t.Fatalf("%s: stubs_raw_hex: %v", m["name"], err)
 				}
 				var vt []VtopView
-				if err := json.Unmarshal([]byte(run(t, s, "vtop --json "+m["stubs_section_addr"].(string))), &vt); err != nil {
+				if err := decodeDoc([]byte(run(t, s, "vtop --json "+m["stubs_section_addr"].(string))), &vt); err != nil {
 					t.Fatal(err)
 				}
 				if !vt[0].OK || vt[0].How != "page tables" || len(vt[0].Steps) < 2 {
@@ -155,9 +155,9 @@ func TestVtopStubsBytesCorpus(t *testing.T) {
 				// .stubs may cross a page: read page by page through vtop.
 				for off := 0; off < len(want); {
 					var v []VtopView
-					json.Unmarshal([]byte(run(t, s, fmt.Sprintf("vtop --json %#x", va+uint64(off)))), &v)
+					decodeDoc([]byte(run(t, s, fmt.Sprintf("vtop --json %#x", va+uint64(off)))), &v)
 					n := min(len(want)-off, int(s.Prog.PageSize-(va+uint64(off))%s.Prog.PageSize))
-					if _, err := s.Prog.Phys.ReadAt(got[off:off+n], v[0].PA); err != nil {
+					if _, err := s.Prog.Phys.ReadAt(got[off:off+n], uint64(v[0].PA)); err != nil {
 						t.Fatalf("%s: physical %#x: %v", m["name"], v[0].PA, err)
 					}
 					off += n
@@ -193,7 +193,7 @@ func TestInfoDumpLevelCorpus(t *testing.T) {
 		t.Fatalf("makedumpfile.json does not record the -d 31 command (%v)", err)
 	}
 	var v InfoView
-	if err := json.Unmarshal([]byte(run(t, openD31(t), "info --json")), &v); err != nil {
+	if err := decodeDoc([]byte(run(t, openD31(t), "info --json")), &v); err != nil {
 		t.Fatal(err)
 	}
 	if v.DumpLevel != 31 || len(v.Excluded) != 5 {

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"github.com/kdump-inspect/kdump-inspect/arch"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 func cmdPage(c *Call) error {
@@ -16,7 +19,7 @@ func cmdPage(c *Call) error {
 		return &UsageError{Cmd: "page", Msg: "want a physical address, pfn:N, or with -v a kernel virtual address"}
 	}
 	p := c.S.Prog
-	var out []any
+	var out []PageView
 	for _, arg := range pos {
 		var pfn uint64
 		switch {
@@ -48,7 +51,7 @@ func cmdPage(c *Call) error {
 			return fmt.Errorf("page: pfn %#x: %w", pfn, err)
 		}
 		if boolFlag(fs, "json") {
-			out = append(out, pi)
+			out = append(out, pageView(pi))
 			continue
 		}
 		state := "in the dump"
@@ -80,6 +83,47 @@ func cmdPage(c *Call) error {
 	return nil
 }
 
+// PageView is one page frame of `page --json` (kernel.PageInfo).
+type PageView struct {
+	PFN  wire.Hex `json:"pfn"`
+	Phys wire.Hex `json:"phys"`
+	// Page is &vmemmap[pfn], the struct page.
+	Page wire.Hex `json:"page"`
+	// Flags is page->flags with its PG_* names (enum pageflags).
+	Flags    wire.Flags `json:"flags"`
+	Mapping  wire.Hex   `json:"mapping"`
+	Private  wire.Hex   `json:"private"`
+	Refcount int64      `json:"refcount"`
+	// PageType is the page_type word (_mapcount when the page has no
+	// type), Type its PGTY_* name ("" without a type).
+	PageType wire.Hex `json:"page_type"`
+	Type     string   `json:"type,omitempty"`
+	// Head is the head page's pfn of a tail page of a compound page or
+	// folio.
+	Tail bool      `json:"tail"`
+	Head *wire.Hex `json:"head,omitempty"`
+	// Class is what the page is used for in makedumpfile's terms: free,
+	// slab, anon, file, page table, reserved, kernel; Detail adds to it.
+	Class  string `json:"class"`
+	Detail string `json:"detail,omitempty"`
+	// InDump is false when the dump lacks the frame; Fault says why,
+	// Missing why makedumpfile left it out when that is known.
+	InDump  bool   `json:"in_dump"`
+	Fault   string `json:"fault,omitempty"`
+	Missing string `json:"why_missing,omitempty"`
+}
+
+func pageView(pi kernel.PageInfo) PageView {
+	v := PageView{PFN: wire.Hex(pi.PFN), Phys: wire.Hex(pi.Phys), Page: wire.Hex(pi.Page), Flags: wire.NewFlags(pi.Flags, pi.FlagSet),
+		Mapping: wire.Hex(pi.Mapping), Private: wire.Hex(pi.Private), Refcount: pi.Refcount, PageType: wire.Hex(pi.PageType), Type: pi.Type,
+		Tail: pi.Tail, Class: pi.Class, Detail: pi.Detail, InDump: pi.InDump, Fault: pi.Fault, Missing: pi.ExclusionNote()}
+	if pi.Tail {
+		h := wire.Hex(pi.Head)
+		v.Head = &h
+	}
+	return v
+}
+
 // physOf translates a kernel virtual address: the linear map by
 // arithmetic, else the page tables, else (when their pages are not in the
 // dump) vm_struct->pages.
@@ -103,20 +147,25 @@ func (s *Session) physOf(va uint64) (uint64, error) {
 
 // VtopView is one vtop answer.
 type VtopView struct {
-	VA    uint64     `json:"va"`
-	PA    uint64     `json:"pa"`
-	OK    bool       `json:"ok"`
-	How   string     `json:"how"` // "linear map", "page tables", "vm_struct->pages"
+	VA wire.Hex `json:"va"`
+	PA wire.Hex `json:"pa"`
+	// OK: PA is known (by How).
+	OK bool `json:"ok"`
+	// How the address translated: "linear map", "page tables",
+	// "vm_struct->pages".
+	How   string     `json:"how"`
 	Steps []VtopStep `json:"steps,omitempty"`
-	Error string     `json:"error,omitempty"`
+	// Error is why the page-table walk failed.
+	Error string `json:"error,omitempty"`
 }
 
 // VtopStep is one level of the walk.
 type VtopStep struct {
-	Level     string `json:"level"`
-	Index     uint64 `json:"index"`
-	EntryAddr uint64 `json:"entry_pa"`
-	Entry     uint64 `json:"entry"`
+	Level string `json:"level"`
+	Index int64  `json:"index"`
+	// EntryAddr is the entry's physical address, Entry its value.
+	EntryAddr wire.Hex `json:"entry_pa"`
+	Entry     wire.Hex `json:"entry"`
 }
 
 func cmdVtop(c *Call) error {
@@ -139,27 +188,27 @@ func cmdVtop(c *Call) error {
 		if err != nil {
 			return err
 		}
-		v := VtopView{VA: va}
+		v := VtopView{VA: wire.Hex(va)}
 		if pa, ok := t.Linear(va); ok {
-			v.PA, v.OK, v.How = pa, true, "linear map (no page tables)"
+			v.PA, v.OK, v.How = wire.Hex(pa), true, "linear map (no page tables)"
 		} else if walker == nil {
 			pa, err := t.Translate(va)
 			if err == nil {
-				v.PA, v.OK, v.How = pa, true, "page tables"
+				v.PA, v.OK, v.How = wire.Hex(pa), true, "page tables"
 			} else {
 				v.Error = err.Error()
 			}
 		} else {
 			w, err := walker.Walk(va)
 			for _, st := range w.Steps {
-				v.Steps = append(v.Steps, VtopStep{st.Level, st.Index, st.EntryAddr, st.Entry})
+				v.Steps = append(v.Steps, VtopStep{st.Level, int64(st.Index), wire.Hex(st.EntryAddr), wire.Hex(st.Entry)})
 			}
 			if err == nil {
-				v.PA, v.OK, v.How = w.PA, true, "page tables"
+				v.PA, v.OK, v.How = wire.Hex(w.PA), true, "page tables"
 			} else {
 				v.Error = err.Error()
 				if pa, ok := c.S.Prog.VmallocPhys(va); ok {
-					v.PA, v.OK, v.How = pa, true, "vm_struct->pages (the page-table walk failed)"
+					v.PA, v.OK, v.How = wire.Hex(pa), true, "vm_struct->pages (the page-table walk failed)"
 				}
 			}
 		}

@@ -1,6 +1,8 @@
 package repl
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/triage"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // taskRow is one task with what ps, task and foreach select on.
@@ -150,7 +153,7 @@ func selectTasks(rows []taskRow, sels []taskSelector) ([]taskRow, error) {
 }
 
 func psView(r taskRow) PsView {
-	return PsView{PID: r.PID, TGID: r.TGID, PPID: r.PPID, CPU: r.CPU, Task: r.Addr, State: taskState(r.State),
+	return PsView{PID: r.PID, TGID: r.TGID, PPID: r.PPID, CPU: r.CPU, Task: wire.Hex(r.Addr), State: taskState(r.State),
 		Comm: r.Comm, Active: r.Active, KernelThread: r.Kthread()}
 }
 
@@ -181,7 +184,7 @@ func cmdPs(c *Call) error {
 		err = fmt.Errorf("ps: %w", err)
 	}
 	if boolFlag(fs, "json") {
-		return errors.Join(c.JSON(out), err)
+		return c.JSONPartial(out, err)
 	}
 	c.Printf("   %5s  %6s  %3s  %-16s  %-2s  %s\n", "PID", "PPID", "CPU", "TASK", "ST", "COMM")
 	for _, v := range out {
@@ -320,6 +323,9 @@ func cmdForeach(c *Call) error {
 		}
 	}
 	cmd, _ := c.S.Lookup(name)
+	if wantsJSON(rest) {
+		return c.foreachJSON(cmd, rest, rows, walkErr)
+	}
 	for n, r := range rows {
 		if err := c.Ctx.Err(); err != nil {
 			return err
@@ -343,4 +349,65 @@ func cmdForeach(c *Call) error {
 		return fmt.Errorf("foreach: %w", walkErr)
 	}
 	return nil
+}
+
+// ForeachItem is one task of `foreach ... CMD --json`: the task, and the
+// document CMD printed for it (a bt or ps document).
+type ForeachItem struct {
+	PID  int64       `json:"pid"`
+	Task wire.Hex    `json:"task"`
+	Comm string      `json:"comm"`
+	Doc  foreachDocs `json:"document"`
+}
+
+// foreachDocs is a task's document of the command foreach ran.
+type foreachDocs json.RawMessage
+
+// MarshalJSON writes the document as it is.
+func (d foreachDocs) MarshalJSON() ([]byte, error) {
+	if len(d) == 0 {
+		return []byte("null"), nil
+	}
+	return d, nil
+}
+
+// UnmarshalJSON keeps the document.
+func (d *foreachDocs) UnmarshalJSON(b []byte) error {
+	*d = append((*d)[:0], b...)
+	return nil
+}
+
+// JSONSchema: a bt or ps document (docs/schema/bt.json, ps.json).
+func (foreachDocs) JSONSchema() map[string]any {
+	return map[string]any{"anyOf": []any{map[string]any{"$ref": "bt.json"}, map[string]any{"$ref": "ps.json"}}}
+}
+
+func (c *Call) foreachJSON(cmd *Command, rest []string, rows []taskRow, walkErr error) error {
+	if cmd.Name == "task" {
+		return &UsageError{Cmd: "foreach", Msg: "task has no --json (foreach bt or ps --json)"}
+	}
+	var items []ForeachItem
+	for _, r := range rows {
+		if err := c.Ctx.Err(); err != nil {
+			return err
+		}
+		var b bytes.Buffer
+		if cmd.Name == "ps" {
+			wire.Write(&b, wire.New("ps", []PsView{psView(r)}, nil), false)
+		} else {
+			sub := &Call{S: c.S, Ctx: c.Ctx, Out: &b, Cmd: cmd, Args: append(append([]string(nil), rest...), fmt.Sprintf("%#x", r.Addr)), jsonMode: true}
+			if err := c.S.run(sub); err != nil && !sub.wrote {
+				sub.writeDoc(nil, err)
+			}
+		}
+		compact, err := wire.Marshal(json.RawMessage(b.Bytes()), false)
+		if err != nil {
+			return fmt.Errorf("foreach: %s of PID %d: %w", cmd.Name, r.PID, err)
+		}
+		items = append(items, ForeachItem{PID: r.PID, Task: wire.Hex(r.Addr), Comm: r.Comm, Doc: foreachDocs(compact)})
+	}
+	if walkErr != nil {
+		return c.JSONPartial(items, fmt.Errorf("foreach: %w", walkErr))
+	}
+	return c.JSON(items)
 }

@@ -2,7 +2,6 @@ package repl
 
 import (
 	"bufio"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +32,7 @@ func systemMap(t *testing.T, kernel, name string) string {
 func psJSON(t *testing.T, s *Session, line string) []PsView {
 	t.Helper()
 	var ps []PsView
-	if err := json.Unmarshal([]byte(run(t, s, line)), &ps); err != nil {
+	if err := decodeDoc([]byte(run(t, s, line)), &ps); err != nil {
 		t.Fatalf("%s: %v", line, err)
 	}
 	return ps

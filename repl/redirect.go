@@ -159,6 +159,9 @@ func (s *Session) expandAlias(line string) (string, error) {
 
 // cmdAlias lists the aliases or defines one (crash's alias).
 func cmdAlias(c *Call) error {
+	if len(c.Args) == 1 && (c.Args[0] == "--json" || c.Args[0] == "-json") {
+		return c.JSON(c.S.aliasViews())
+	}
 	if len(c.Args) == 0 {
 		names := make([]string, 0, len(c.S.aliases))
 		for n := range c.S.aliases {

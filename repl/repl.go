@@ -13,7 +13,6 @@ package repl
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,6 +31,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // Command is one entry of the command table.
@@ -55,6 +55,10 @@ type Command struct {
 	// show (crashdocs.go fills both for the older entries).
 	Crash    string
 	Examples []string
+	// JSON lists the shapes of the command's --json data, one wire.Form
+	// per flag combination that changes it (docs/schema/NAME.json is made
+	// from it); nil for a command without --json.
+	JSON []wire.Form
 }
 
 // CompleteKind selects tab completion for a command's arguments.
@@ -122,7 +126,7 @@ func Commands() []Command {
 	}
 	extraMu.Unlock()
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
-	return cmds
+	return withJSONForms(cmds)
 }
 
 // Options configure a Session.
@@ -134,6 +138,14 @@ type Options struct {
 	// PanicLog is the directory for stacks of recovered panics; "" means
 	// the user's cache directory.
 	PanicLog string
+	// Width is the width text fits (tables wrap their widest cells, long
+	// lines fold); 0 is unlimited. WidthFromTerminal says it is the
+	// terminal's: `> file` and `| cmd` are then unlimited (an explicit
+	// --width or $COLUMNS holds for them too).
+	Width             int
+	WidthFromTerminal bool
+	// Plain writes ASCII only (--plain).
+	Plain bool
 }
 
 // Session is one open dump and the state of the command loop.
@@ -144,6 +156,9 @@ type Session struct {
 
 	tty      bool
 	scroll   bool
+	width    int
+	ttyWidth bool
+	plain    bool
 	radix    int
 	panicDir string
 	cmds     []Command
@@ -178,7 +193,8 @@ type Session struct {
 
 // New makes a session over an opened program.
 func New(p *kernel.Program, opts Options) *Session {
-	s := &Session{Prog: p, A: analysis.New(p), Out: opts.Out, Err: opts.Err, tty: opts.TTY, scroll: opts.TTY, radix: 10, panicDir: opts.PanicLog}
+	s := &Session{Prog: p, A: analysis.New(p), Out: opts.Out, Err: opts.Err, tty: opts.TTY, scroll: opts.TTY, radix: 10, panicDir: opts.PanicLog,
+		width: max(opts.Width, 0), ttyWidth: opts.WidthFromTerminal, plain: opts.Plain}
 	if s.Out == nil {
 		s.Out = os.Stdout
 	}
@@ -265,6 +281,11 @@ type Call struct {
 	Out  io.Writer
 	Cmd  *Command
 	Args []string
+
+	// jsonMode: the command line asked for --json (or --jsonl); wrote: a
+	// document was written (Exec writes one for an error otherwise).
+	jsonMode, wrote bool
+	warnings        []string
 }
 
 // UsageError is a command line a command cannot parse.
@@ -302,11 +323,43 @@ func (c *Call) Parse(fs *flag.FlagSet) ([]string, error) {
 // Flags is c.Cmd.FlagSet() parsed: the common case of a command.
 func (c *Call) Flags() *flag.FlagSet { return c.Cmd.FlagSet() }
 
-// JSON writes v as indented JSON.
-func (c *Call) JSON(v any) error {
-	enc := json.NewEncoder(c.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// Warn records a warning for the command's JSON document (what makes its
+// data incomplete or doubtful); text views print their own.
+func (c *Call) Warn(format string, args ...any) {
+	c.warnings = append(c.warnings, fmt.Sprintf(format, args...))
+}
+
+// JSON writes v as the command's document (docs/OUTPUT.md): {"schema":
+// "kdump-inspect/1", "command": NAME, "data": v, "warnings": [...]}.
+func (c *Call) JSON(v any) error { return c.writeDoc(v, nil) }
+
+// JSONPartial writes v as the command's document with err as its error
+// (the data is what the command had when it failed), and returns err.
+func (c *Call) JSONPartial(v any, err error) error {
+	if werr := c.writeDoc(v, err); werr != nil {
+		return werr
+	}
+	return err
+}
+
+func (c *Call) writeDoc(v any, err error) error {
+	d := wire.New(c.Cmd.Name, v, c.warnings)
+	if err != nil {
+		d.Error = err.Error()
+	}
+	c.wrote = true
+	return wire.Write(c.Out, d, true)
+}
+
+// wantsJSON says whether a command line asks for JSON.
+func wantsJSON(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--json", "-json", "--json=true", "-json=true", "--jsonl", "-jsonl":
+			return true
+		}
+	}
+	return false
 }
 
 // Printf writes to the command's output.
@@ -355,16 +408,39 @@ func (s *Session) Exec(ctx context.Context, line string) (err error) {
 	case s.tty && s.scroll && cmd.Name != "quit" && cmd.Name != "set":
 		out, finish = s.pager(ctx)
 	}
-	call := &Call{S: s, Ctx: ctx, Out: out, Cmd: cmd, Args: args[1:]}
+	jsonMode := wantsJSON(args[1:])
+	var term *TermWriter
+	if !jsonMode {
+		width := s.width
+		if s.ttyWidth && (lp.File != "" || lp.Pipe != "") {
+			width = 0
+		}
+		term = NewTermWriter(out, width, s.plain)
+		out = term
+	}
+	call := &Call{S: s, Ctx: ctx, Out: out, Cmd: cmd, Args: args[1:], jsonMode: jsonMode}
 	err = s.run(call)
+	if term != nil {
+		if ferr := term.Flush(); ferr != nil && err == nil {
+			err = ferr
+		}
+	}
+	if call.jsonMode && !call.wrote && err != nil && !errors.Is(err, errHelp) {
+		// A failed command still writes its one document: data null, the
+		// error said (and returned, for stderr and the exit status).
+		if werr := call.writeDoc(nil, err); werr != nil {
+			err = errors.Join(err, werr)
+		}
+	}
 	if finish != nil {
 		if ferr := finish(); ferr != nil && err == nil {
 			err = ferr
 		}
 	}
 	if errors.Is(err, errHelp) {
-		writeCommandHelp(s.Out, cmd)
-		return nil
+		tw := NewTermWriter(s.Out, s.width, s.plain)
+		writeCommandHelp(tw, cmd)
+		return tw.Flush()
 	}
 	return err
 }

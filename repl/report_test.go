@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // TestReportBundle: the report of the real oops extract holds every part
@@ -29,17 +31,17 @@ func TestReportBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &d); err != nil || d.Schema != "kdump-inspect/1" {
-		t.Fatalf("report.json: %v %q", err, d.Schema)
+	if doc, err := wire.DecodeData(b, &d); err != nil || doc.Command != "report" {
+		t.Fatalf("report.json: %v %q", err, doc.Command)
 	}
 	var w WhyView
-	if err := json.Unmarshal(d.Parts["why"], &w); err != nil {
+	if err := decodeDoc(d.Parts["why"], &w); err != nil {
 		t.Fatal(err)
 	}
 	if w.Category != "stub" || w.Oops != "Oops: Exception in kernel mode, sig: 4 [#1]" {
 		t.Errorf("why in the report: %s %q", w.Category, w.Oops)
 	}
-	if sig := findingsSignature(d.Parts["audit -v"]); !strings.Contains(strings.Join(sig, "\n"), "OOL-OVERLAP klp_stub_bug ppc64[5]") {
+	if sig := findingsSignature(partData(t, d.Parts["audit -v"])); !strings.Contains(strings.Join(sig, "\n"), "OOL-OVERLAP klp_stub_bug ppc64[5]") {
 		t.Errorf("audit in the report lacks the overlap: %v", sig)
 	}
 	idx, _ := os.ReadFile(filepath.Join(dir, "index.txt"))
@@ -79,4 +81,14 @@ func TestReportCompare(t *testing.T) {
 	if !kinds["ordinary"] || !kinds["stub"] {
 		t.Errorf("kinds %v", kinds)
 	}
+}
+
+// partData is a report part's data.
+func partData(t *testing.T, raw json.RawMessage) json.RawMessage {
+	t.Helper()
+	doc, err := wire.Unwrap(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc.Data
 }

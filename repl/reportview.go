@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kdump-inspect/kdump-inspect/stack"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // A report is the first five minutes of a dump's triage as one bundle:
@@ -32,15 +36,32 @@ var reportParts = []struct{ file, cmd, title string }{
 	{"10-audit", "audit -v", "the audit and its coverage"},
 }
 
-// ReportDoc is `report --json`: every part's JSON by its command.
+// ReportDoc is the data of `report --json` (and report.json): every
+// part's own document by its command.
 type ReportDoc struct {
-	Schema  string                     `json:"schema"`
-	Command string                     `json:"command"`
-	Dump    string                     `json:"dump"`
-	Release string                     `json:"release"`
-	Made    string                     `json:"made"`
-	Parts   map[string]json.RawMessage `json:"data"`
-	Errors  map[string]string          `json:"errors,omitempty"`
+	Dump    string `json:"dump"`
+	Release string `json:"release"`
+	// Made is when the report was made (RFC 3339, UTC).
+	Made string `json:"made"`
+	// Parts are the parts' documents ({"schema", "command", "data",
+	// "warnings"}), by command line.
+	Parts reportPartDocs `json:"parts"`
+	// Errors are the parts' errors, by command line.
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// reportPartDocs maps a part's command line to its document.
+type reportPartDocs map[string]json.RawMessage
+
+// JSONSchema is the parts' schema: each the document of its command
+// (docs/schema/COMMAND.json).
+func (reportPartDocs) JSONSchema() map[string]any {
+	props := map[string]any{}
+	for _, p := range reportParts {
+		name, _, _ := strings.Cut(p.cmd, " ")
+		props[p.cmd] = map[string]any{"$ref": name + ".json"}
+	}
+	return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 }
 
 // capture runs a command line and returns its output (the session's
@@ -57,8 +78,10 @@ func (s *Session) capture(ctx context.Context, line string) ([]byte, error) {
 // TaskSummaryView is the `tasks` part: the states counted, and the stack
 // of every task in D (uninterruptible) state.
 type TaskSummaryView struct {
-	States  map[string]int `json:"states"`
-	Blocked []BtView       `json:"blocked"`
+	// States counts the tasks by ps's ST column.
+	States map[string]int `json:"states"`
+	// Blocked are the backtraces of the tasks in D state (UN).
+	Blocked []BtView `json:"blocked"`
 }
 
 func cmdTasks(c *Call) error {
@@ -66,27 +89,31 @@ func cmdTasks(c *Call) error {
 	if _, err := c.Parse(fs); err != nil {
 		return err
 	}
-	out, err := c.S.capture(c.Ctx, "ps --json")
-	var ps []PsView
-	if jerr := json.Unmarshal(out, &ps); jerr != nil && err == nil {
-		err = jerr
+	rows, err := c.S.allTasks()
+	if err != nil {
+		err = fmt.Errorf("tasks: %w", err)
 	}
 	v := TaskSummaryView{States: map[string]int{}}
-	for _, p := range ps {
+	layout, lerr := stack.LayoutFor(c.S.Prog.Context, c.S.Prog.ELFv1())
+	for _, r := range rows {
+		p := psView(r)
 		v.States[p.State]++
-		if p.State == "UN" {
-			b, berr := c.S.capture(c.Ctx, fmt.Sprintf("bt --json %d", p.PID))
-			var bv []BtView
-			if berr == nil && json.Unmarshal(b, &bv) == nil {
-				v.Blocked = append(v.Blocked, bv...)
-			}
+		if p.State != "UN" {
+			continue
+		}
+		if lerr != nil {
+			err = errors.Join(err, fmt.Errorf("tasks: bt: %w", lerr))
+			lerr = nil
+			continue
+		}
+		if bv, berr := c.S.btTaskArg(layout, fmt.Sprintf("%#x", r.Addr)); berr == nil {
+			v.Blocked = append(v.Blocked, bv)
+		} else {
+			err = errors.Join(err, fmt.Errorf("tasks: PID %d: %w", r.PID, berr))
 		}
 	}
 	if boolFlag(fs, "json") {
-		if jerr := c.JSON(v); jerr != nil {
-			return jerr
-		}
-		return err
+		return c.JSONPartial(v, err)
 	}
 	var keys []string
 	for k := range v.States {
@@ -113,8 +140,8 @@ func cmdReport(c *Call) error {
 	}
 	dir := stringFlag(fs, "o")
 	s := c.S
-	doc := ReportDoc{Schema: "kdump-inspect/1", Command: "report", Dump: strings.Join(s.Prog.Dump.Paths, ","), Release: s.Prog.Release,
-		Made: time.Now().UTC().Format(time.RFC3339), Parts: map[string]json.RawMessage{}, Errors: map[string]string{}}
+	doc := ReportDoc{Dump: strings.Join(s.Prog.Dump.Paths, ","), Release: s.Prog.Release,
+		Made: time.Now().UTC().Format(time.RFC3339), Parts: reportPartDocs{}, Errors: map[string]string{}}
 	var index strings.Builder
 	fmt.Fprintf(&index, "kdump-inspect report of %s (kernel %s)\n\n", doc.Dump, doc.Release)
 	var text strings.Builder
@@ -125,9 +152,10 @@ func cmdReport(c *Call) error {
 			doc.Errors[p.cmd] = err.Error()
 			out = append(out, []byte("error: "+err.Error()+"\n")...)
 		}
-		js, jerr := s.capture(c.Ctx, p.cmd+" --json")
-		if jerr == nil && json.Valid(js) {
-			doc.Parts[p.cmd] = json.RawMessage(bytes.TrimSpace(js))
+		js, _ := s.capture(c.Ctx, p.cmd+" --json")
+		if _, jerr := wire.Unwrap(js); jerr == nil {
+			compact, _ := wire.Marshal(json.RawMessage(js), false)
+			doc.Parts[p.cmd] = json.RawMessage(compact)
 		}
 		fmt.Fprintf(&text, "=== %s (%s)\n\n%s\n", p.title, p.cmd, out)
 		if dir != "" {
@@ -143,14 +171,14 @@ func cmdReport(c *Call) error {
 	if len(doc.Errors) == 0 {
 		doc.Errors = nil
 	}
-	js, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
 	switch {
 	case dir != "":
 		fmt.Fprintf(&index, "report.json  every part's JSON in one document\n")
-		if err := os.WriteFile(filepath.Join(dir, "report.json"), append(js, '\n'), 0o644); err != nil {
+		var js bytes.Buffer
+		if err := wire.Write(&js, wire.New("report", doc, nil), true); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "report.json"), js.Bytes(), 0o644); err != nil {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(dir, "index.txt"), []byte(index.String()), 0o644); err != nil {
@@ -158,7 +186,7 @@ func cmdReport(c *Call) error {
 		}
 		c.Printf("%s", index.String())
 	case boolFlag(fs, "json"):
-		c.Printf("%s\n", js)
+		return c.JSON(doc)
 	default:
 		c.Printf("%s", text.String())
 	}
@@ -239,16 +267,22 @@ func CompareReports(paths []string) ([]CompareGroup, error) {
 			return nil, err
 		}
 		var d ReportDoc
-		if err := json.Unmarshal(b, &d); err != nil || d.Command != "report" {
+		if doc, err := wire.DecodeData(b, &d); err != nil || doc.Command != "report" {
 			return nil, fmt.Errorf("%s: not a report.json (%v)", p, err)
 		}
 		var w WhyView
 		if raw, ok := d.Parts["why"]; ok {
-			if err := json.Unmarshal(raw, &w); err != nil {
+			if _, err := wire.DecodeData(raw, &w); err != nil {
 				return nil, fmt.Errorf("%s: why: %w", p, err)
 			}
 		}
-		g := CompareGroup{Crash: crashSignature(&w), Findings: findingsSignature(d.Parts["audit -v"])}
+		var audit json.RawMessage
+		if raw, ok := d.Parts["audit -v"]; ok {
+			if doc, err := wire.Unwrap(raw); err == nil {
+				audit = doc.Data
+			}
+		}
+		g := CompareGroup{Crash: crashSignature(&w), Findings: findingsSignature(audit)}
 		key := g.Crash + "\x00" + strings.Join(g.Findings, "\x00")
 		if groups[key] == nil {
 			groups[key] = &g

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 func runqFlags(fs *flag.FlagSet) {
@@ -17,10 +18,11 @@ func runqFlags(fs *flag.FlagSet) {
 
 // RunqView is one CPU's run queue.
 type RunqView struct {
-	CPU       int            `json:"cpu"`
-	Runqueue  uint64         `json:"runqueue"`
+	CPU int `json:"cpu"`
+	// Runqueue is per_cpu(runqueues, cpu)'s address.
+	Runqueue  wire.Hex       `json:"runqueue"`
 	Current   RunqTaskView   `json:"current"`
-	NrRunning uint64         `json:"nr_running"`
+	NrRunning int64          `json:"nr_running"`
 	RT        []RunqTaskView `json:"rt"`
 	DL        []RunqTaskView `json:"dl"`
 	CFS       []RunqTaskView `json:"cfs"`
@@ -29,16 +31,18 @@ type RunqView struct {
 
 // RunqTaskView is a task on a run queue.
 type RunqTaskView struct {
-	Task   uint64 `json:"task"`
-	PID    int64  `json:"pid"`
-	Comm   string `json:"comm"`
-	Prio   int64  `json:"prio"`
-	Group  int    `json:"group_depth,omitempty"`
-	Server uint64 `json:"dl_server,omitempty"`
+	Task wire.Hex `json:"task"`
+	PID  int64    `json:"pid"`
+	Comm string   `json:"comm"`
+	Prio int64    `json:"prio"`
+	// Group is the depth of the task group's queue it is on.
+	Group int `json:"group_depth,omitempty"`
+	// Server is a deadline server's sched_dl_entity (no task).
+	Server wire.Hex `json:"dl_server,omitempty"`
 }
 
 func (s *Session) runqTask(q kernel.QueuedTask) RunqTaskView {
-	v := RunqTaskView{Task: q.Task, Prio: q.Prio, Group: q.Group, Server: q.Server, PID: -1}
+	v := RunqTaskView{Task: wire.Hex(q.Task), Prio: q.Prio, Group: q.Group, Server: wire.Hex(q.Server), PID: -1}
 	if q.Task != 0 {
 		if t, err := s.Prog.ReadTask(q.Task); err == nil {
 			v.PID, v.Comm = t.PID, t.Comm
@@ -71,7 +75,7 @@ func cmdRunq(c *Call) error {
 		if len(only) > 0 && !only[rq.CPU] {
 			continue
 		}
-		v := RunqView{CPU: rq.CPU, Runqueue: rq.Addr, NrRunning: rq.NrRunning, Current: c.S.runqTask(kernel.QueuedTask{Task: rq.Curr, Prio: -1})}
+		v := RunqView{CPU: rq.CPU, Runqueue: wire.Hex(rq.Addr), NrRunning: int64(rq.NrRunning), Current: c.S.runqTask(kernel.QueuedTask{Task: rq.Curr, Prio: -1})}
 		if t, err := c.S.Prog.Object("struct task_struct", rq.Curr); err == nil {
 			if m, err := t.Member("prio"); err == nil {
 				v.Current.Prio, _ = m.Int()
@@ -91,10 +95,18 @@ func cmdRunq(c *Call) error {
 		}
 		out = append(out, v)
 	}
+	var errs []error
+	for _, v := range out {
+		for _, e := range v.Errors {
+			errs = append(errs, fmt.Errorf("cpu %d: %s", v.CPU, e))
+		}
+	}
 	if boolFlag(fs, "json") {
+		if len(errs) > 0 {
+			return c.JSONPartial(out, fmt.Errorf("runq: %w", errors.Join(errs...)))
+		}
 		return c.JSON(out)
 	}
-	var errs []error
 	for i, v := range out {
 		if i > 0 {
 			c.Printf("\n")
@@ -116,7 +128,6 @@ func cmdRunq(c *Call) error {
 		}
 		for _, e := range v.Errors {
 			c.Printf("  (not read: %s)\n", e)
-			errs = append(errs, fmt.Errorf("cpu %d: %s", v.CPU, e))
 		}
 	}
 	if len(errs) > 0 {

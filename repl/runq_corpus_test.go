@@ -1,10 +1,10 @@
 package repl
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // TestRunqCorpus: each CPU's rq->curr is the task bt -a finds on that
@@ -16,17 +16,17 @@ func TestRunqCorpus(t *testing.T) {
 		t.Run(dir, func(t *testing.T) {
 			s := corpusSession(t, dir)
 			var rqs []RunqView
-			if err := json.Unmarshal([]byte(run(t, s, "runq --json")), &rqs); err != nil {
+			if err := decodeDoc([]byte(run(t, s, "runq --json")), &rqs); err != nil {
 				t.Fatal(err)
 			}
 			if len(rqs) != qemuCPUs(t, dir) {
 				t.Errorf("%d run queues, QEMU had %d CPUs", len(rqs), qemuCPUs(t, dir))
 			}
 			var bts []BtView
-			if err := json.Unmarshal([]byte(run(t, s, "bt -a --json")), &bts); err != nil {
+			if err := decodeDoc([]byte(run(t, s, "bt -a --json")), &bts); err != nil {
 				t.Fatal(err)
 			}
-			onCPU := map[int]uint64{}
+			onCPU := map[int]wire.Hex{}
 			for _, b := range bts {
 				onCPU[b.CPU] = b.Task
 			}
@@ -37,7 +37,7 @@ func TestRunqCorpus(t *testing.T) {
 				if want, ok := onCPU[rq.CPU]; !ok || rq.Current.Task != want {
 					t.Errorf("cpu %d: rq->curr %#x, bt -a's task %#x", rq.CPU, rq.Current.Task, want)
 				}
-				if uint64(len(rq.CFS)+len(rq.RT)) > rq.NrRunning {
+				if int64(len(rq.CFS)+len(rq.RT)) > rq.NrRunning {
 					t.Errorf("cpu %d: %d queued, nr_running %d", rq.CPU, len(rq.CFS)+len(rq.RT), rq.NrRunning)
 				}
 			}

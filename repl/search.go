@@ -8,6 +8,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // defaultSearchLen is how far -s START searches without -e or -l when
@@ -32,21 +33,34 @@ func searchFlags(fs *flag.FlagSet) {
 
 // SearchView is what search prints (--json).
 type SearchView struct {
-	Ranges     []kernel.SearchRange `json:"ranges"`
-	Hits       []SearchHitView      `json:"hits"`
-	Searched   uint64               `json:"bytes_searched"`
-	Unreadable uint64               `json:"bytes_unreadable"`
-	Truncated  bool                 `json:"truncated,omitempty"`
+	Ranges []SearchRangeView `json:"ranges"`
+	Hits   []SearchHitView   `json:"hits"`
+	// Searched and Unreadable count bytes: read, and skipped as not in
+	// the dump.
+	Searched   int64 `json:"bytes_searched"`
+	Unreadable int64 `json:"bytes_unreadable"`
+	// Truncated: the search stopped at --max hits.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// SearchRangeView is one range searched, [start, end).
+type SearchRangeView struct {
+	Start wire.Hex `json:"start"`
+	End   wire.Hex `json:"end"`
+	// Name says what it is ("klp_stub_bug text", "vmlinux", ...).
+	Name string `json:"name"`
 }
 
 // SearchHitView is one hit with its location.
 type SearchHitView struct {
-	Addr     uint64 `json:"addr"`
-	Word     uint64 `json:"word"`
-	Location string `json:"location"`
-	Target   uint64 `json:"target,omitempty"`
-	TargetAt string `json:"target_location,omitempty"`
-	Insn     string `json:"insn,omitempty"`
+	Addr wire.Hex `json:"addr"`
+	// Word is the word found (the instruction, with --branch).
+	Word     wire.Hex `json:"word"`
+	Location string   `json:"location"`
+	// Target is the branch's target (--branch), TargetAt its symbol.
+	Target   wire.Hex `json:"target,omitempty"`
+	TargetAt string   `json:"target_location,omitempty"`
+	Insn     string   `json:"insn,omitempty"`
 }
 
 // searchRanges is the default: every module's memory (mod->mem[]) and
@@ -177,14 +191,17 @@ func cmdSearch(c *Call) error {
 		}
 	}
 	res, serr := kernel.Search(c.Ctx, mem, s.Prog.Order, ranges, q)
-	v := SearchView{Ranges: ranges, Searched: res.Searched, Unreadable: res.Unreadable, Truncated: res.Truncated}
+	v := SearchView{Searched: int64(res.Searched), Unreadable: int64(res.Unreadable), Truncated: res.Truncated}
+	for _, r := range ranges {
+		v.Ranges = append(v.Ranges, SearchRangeView{Start: wire.Hex(r.Start), End: wire.Hex(r.End), Name: r.Name})
+	}
 	for _, h := range res.Hits {
-		hv := SearchHitView{Addr: h.Addr, Word: h.Word}
+		hv := SearchHitView{Addr: wire.Hex(h.Addr), Word: wire.Hex(h.Word)}
 		if mem == s.Prog.Context.Mem {
 			hv.Location = s.resolve(h.Addr).String()
 		}
 		if q.Branch {
-			hv.Target, hv.TargetAt = h.Target, s.resolve(h.Target).String()
+			hv.Target, hv.TargetAt = wire.Hex(h.Target), s.resolve(h.Target).String()
 			hv.Insn = ppc64.Disasm(uint32(h.Word), h.Addr)
 		}
 		v.Hits = append(v.Hits, hv)
@@ -193,7 +210,10 @@ func cmdSearch(c *Call) error {
 		return fmt.Errorf("search: %w", serr)
 	}
 	if boolFlag(fs, "json") {
-		return errors.Join(c.JSON(v), serr)
+		if v.Unreadable > 0 {
+			c.Warn("%d bytes unreadable (not in the dump) were skipped", v.Unreadable)
+		}
+		return c.JSONPartial(v, serr)
 	}
 	width := 2 * q.Unit
 	if q.Branch {

@@ -2,7 +2,6 @@ package repl
 
 import (
 	"debug/elf"
-	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -45,17 +44,17 @@ func TestSearchCorpus(t *testing.T) {
 	call := klptext + ko.ByteOrder.Uint64(b[0:])
 
 	var v SearchView
-	if err := json.Unmarshal([]byte(run(t, s, "search --json --branch "+slot5["addr"].(string))), &v); err != nil {
+	if err := decodeDoc([]byte(run(t, s, "search --json --branch "+slot5["addr"].(string))), &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Hits) != 1 || v.Hits[0].Addr != call || v.Hits[0].Target != hexU(t, slot5["addr"]) || v.Hits[0].Insn[:3] != "bl " {
+	if len(v.Hits) != 1 || uint64(v.Hits[0].Addr) != call || uint64(v.Hits[0].Target) != hexU(t, slot5["addr"]) || v.Hits[0].Insn[:3] != "bl " {
 		t.Errorf("search --branch slot 5: %+v; want the bl at %#x", v.Hits, call)
 	}
 	// --within 40 finds the same call for any address inside the slot.
-	if err := json.Unmarshal([]byte(run(t, s, "search --json --branch --within 40 --module klp_stub_bug klp_stub_bug:.stubs+0xc8")), &v); err != nil {
+	if err := decodeDoc([]byte(run(t, s, "search --json --branch --within 40 --module klp_stub_bug klp_stub_bug:.stubs+0xc8")), &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Hits) != 1 || v.Hits[0].Addr != call {
+	if len(v.Hits) != 1 || uint64(v.Hits[0].Addr) != call {
 		t.Errorf("search --branch --within 40 --module: %+v", v.Hits)
 	}
 
@@ -70,10 +69,10 @@ func TestSearchCorpus(t *testing.T) {
 		t.Fatal(err, off)
 	}
 	want := hexU(t, m["struct_module"]) + uint64(archOff+off)
-	if err := json.Unmarshal([]byte(run(t, s, "search --json --module klp_stub_bug "+m["arch"].(map[string]any)["ool_stubs"].(string))), &v); err != nil {
+	if err := decodeDoc([]byte(run(t, s, "search --json --module klp_stub_bug "+m["arch"].(map[string]any)["ool_stubs"].(string))), &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Hits) != 1 || v.Hits[0].Addr != want || v.Unreadable != 0 {
+	if len(v.Hits) != 1 || uint64(v.Hits[0].Addr) != want || v.Unreadable != 0 {
 		t.Errorf("search ool_stubs in klp_stub_bug: %+v; want &mod->arch.ool_stubs = %#x", v, want)
 	}
 }

@@ -7,35 +7,47 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // StubsView is `stubs MODULE --json`.
 type StubsView struct {
-	Module       string        `json:"module"`
-	Base         uint64        `json:"base"`
-	Size         uint64        `json:"size"`
-	SizeSource   string        `json:"size_source"`
-	StubCount    uint64        `json:"stub_count"`
-	OOLStubs     uint64        `json:"ool_stubs"`
-	OOLStubCount uint64        `json:"ool_stub_count"`
-	OOLOff       uint64        `json:"ool_off"`
-	OOLEnd       uint64        `json:"ool_end"`
-	R2           uint64        `json:"r2"`
-	Slots        []SlotView    `json:"slots"`
-	OOL          []OOLView     `json:"ool"`
-	Overlay      []OverlayView `json:"overlay,omitempty"`
-	Warnings     []string      `json:"warnings,omitempty"`
+	Module string `json:"module"`
+	// Base and Size are the .stubs section's address and size in bytes;
+	// SizeSource says where the size came from.
+	Base       wire.Hex `json:"base"`
+	Size       int64    `json:"size"`
+	SizeSource string   `json:"size_source"`
+	// StubCount, OOLStubs and OOLStubCount are mod->arch's.
+	StubCount    int64    `json:"stub_count"`
+	OOLStubs     wire.Hex `json:"ool_stubs"`
+	OOLStubCount int64    `json:"ool_stub_count"`
+	// OOLOff and OOLEnd bound the OOL array as offsets into .stubs.
+	OOLOff  wire.Hex      `json:"ool_off"`
+	OOLEnd  wire.Hex      `json:"ool_end"`
+	R2      wire.Hex      `json:"r2"`
+	Slots   []SlotView    `json:"slots"`
+	OOL     []OOLView     `json:"ool"`
+	Overlay []OverlayView `json:"overlay,omitempty"`
+	// Warnings (the loader model's) go in the document's warnings.
+	Warnings []string `json:"-"`
 }
 
 // SlotView is one ppc64_stub_entry slot.
 type SlotView struct {
-	Index    int      `json:"index"`
-	Addr     uint64   `json:"addr"`
+	Index int      `json:"index"`
+	Addr  wire.Hex `json:"addr"`
+	// Kind is what the slot's words are: call, tramp, tramp_regs,
+	// klp-call, ool, free, ...
 	Kind     string   `json:"kind"`
-	Funcdata uint64   `json:"funcdata"`
-	Target   string   `json:"target,omitempty"`
-	InOOL    bool     `json:"in_ool"`
-	Expected string   `json:"expected,omitempty"`
+	Funcdata wire.Hex `json:"funcdata"`
+	// Target is funcdata by symbol.
+	Target string `json:"target,omitempty"`
+	// InOOL: the slot overlaps the OOL ftrace stub array.
+	InOOL bool `json:"in_ool"`
+	// Expected is what the loader model puts in the slot.
+	Expected string `json:"expected,omitempty"`
+	// Mismatch lists the words (0-9) that differ from the template.
 	Mismatch []int    `json:"mismatch_words,omitempty"`
 	Notes    []string `json:"notes,omitempty"`
 	// Findings are the audit's findings on the slot ("RULE: why").
@@ -44,24 +56,27 @@ type SlotView struct {
 
 // OOLView is one ftrace_ool_stub.
 type OOLView struct {
-	Index       int       `json:"index"`
-	Addr        uint64    `json:"addr"`
-	FtraceOp    uint64    `json:"ftrace_op"`
-	FtraceOpSym string    `json:"ftrace_op_sym,omitempty"`
-	Insn        [4]uint32 `json:"insn"`
-	Text        [4]string `json:"insn_text"`
-	Call        string    `json:"call,omitempty"`
-	Return      string    `json:"return,omitempty"`
-	Findings    []string  `json:"findings,omitempty"`
+	Index       int         `json:"index"`
+	Addr        wire.Hex    `json:"addr"`
+	FtraceOp    wire.Hex    `json:"ftrace_op"`
+	FtraceOpSym string      `json:"ftrace_op_sym,omitempty"`
+	Insn        [4]wire.Hex `json:"insn"`
+	Text        [4]string   `json:"insn_text"`
+	// Call is what insn[1]'s bl reaches, Return where insn[3]'s b goes.
+	Call     string   `json:"call,omitempty"`
+	Return   string   `json:"return,omitempty"`
+	Findings []string `json:"findings,omitempty"`
 }
 
 // OverlayView is one word of the overlay.
 type OverlayView struct {
-	Off  uint64 `json:"off"`
-	Addr uint64 `json:"addr"`
-	Word uint32 `json:"word"`
-	Stub string `json:"stub"`          // "[5].jump[0]"
-	OOL  string `json:"ool,omitempty"` // "[0].ftrace_op"
+	Off  wire.Hex `json:"off"`
+	Addr wire.Hex `json:"addr"`
+	Word wire.Hex `json:"word"`
+	// Stub is the word as part of ppc64_stub_entry[] ("[5].jump[0]"), OOL
+	// as part of ftrace_ool_stub[] ("[0].ftrace_op").
+	Stub string `json:"stub"`
+	OOL  string `json:"ool,omitempty"`
 	Text string `json:"text"`
 	Mark string `json:"mark,omitempty"`
 }
@@ -75,9 +90,9 @@ func (s *Session) stubsView(a *modules.Analysis, overlay bool) (StubsView, error
 		return StubsView{}, fmt.Errorf("stubs %s: no .stubs read", a.Module.Name)
 	}
 	m := a.Module
-	v := StubsView{Module: m.Name, Base: st.Base, Size: st.Size, SizeSource: string(st.SizeSource),
-		StubCount: m.Arch.StubCount, OOLStubs: m.Arch.OOLStubs, OOLStubCount: m.Arch.OOLStubCount,
-		OOLOff: st.OOLOff, OOLEnd: st.OOLEnd, R2: st.R2}
+	v := StubsView{Module: m.Name, Base: wire.Hex(st.Base), Size: int64(st.Size), SizeSource: string(st.SizeSource),
+		StubCount: int64(m.Arch.StubCount), OOLStubs: wire.Hex(m.Arch.OOLStubs), OOLStubCount: int64(m.Arch.OOLStubCount),
+		OOLOff: wire.Hex(st.OOLOff), OOLEnd: wire.Hex(st.OOLEnd), R2: wire.Hex(st.R2)}
 	v.Warnings = append(v.Warnings, st.Warnings...)
 	v.Warnings = append(v.Warnings, a.Warnings...)
 	if a.ModelErr != nil {
@@ -85,7 +100,7 @@ func (s *Session) stubsView(a *modules.Analysis, overlay bool) (StubsView, error
 	}
 	rep := s.Report()
 	for _, sl := range st.Slots {
-		sv := SlotView{Index: sl.Index, Addr: sl.Addr, Kind: sl.Kind.String(), Funcdata: sl.Funcdata, Target: sl.TargetName,
+		sv := SlotView{Index: sl.Index, Addr: wire.Hex(sl.Addr), Kind: sl.Kind.String(), Funcdata: wire.Hex(sl.Funcdata), Target: sl.TargetName,
 			InOOL: sl.InOOL, Mismatch: sl.Mismatch, Notes: sl.Notes, Findings: findingNotes(rep.In(sl.Addr, sl.Addr+modules.StubEntrySize))}
 		if e := sl.Expected; e != nil {
 			sv.Expected = e.Kind.String()
@@ -96,11 +111,12 @@ func (s *Session) stubsView(a *modules.Analysis, overlay bool) (StubsView, error
 		v.Slots = append(v.Slots, sv)
 	}
 	for _, o := range st.OOL {
-		ov := OOLView{Index: o.Index, Addr: o.Addr, FtraceOp: o.FtraceOp, Insn: o.Insn, Findings: findingNotes(rep.In(o.Addr, o.Addr+modules.OOLStubSize))}
+		ov := OOLView{Index: o.Index, Addr: wire.Hex(o.Addr), FtraceOp: wire.Hex(o.FtraceOp), Findings: findingNotes(rep.In(o.Addr, o.Addr+modules.OOLStubSize))}
 		if loc := s.resolve(o.FtraceOp); o.FtraceOp != 0 && (loc.Symbol != nil || loc.Section != "") {
 			ov.FtraceOpSym = loc.String()
 		}
 		for i, w := range o.Insn {
+			ov.Insn[i] = wire.Hex(w)
 			ov.Text[i] = ppc64.Disasm(w, o.Addr+8+uint64(i)*4)
 		}
 		if o.CallOK {
@@ -119,7 +135,7 @@ func (s *Session) stubsView(a *modules.Analysis, overlay bool) (StubsView, error
 	if overlay {
 		mk := marks(rep, st.Base, st.Base+st.Size)
 		for _, w := range st.Overlay() {
-			ow := OverlayView{Off: w.Off, Addr: w.Addr, Word: w.Word,
+			ow := OverlayView{Off: wire.Hex(w.Off), Addr: wire.Hex(w.Addr), Word: wire.Hex(w.Word),
 				Stub: fmt.Sprintf("[%d].%s", w.StubIndex, w.StubField), Text: ppc64.Disasm(w.Word, w.Addr), Mark: mk[w.Addr]}
 			if w.OOLIndex >= 0 {
 				ow.OOL = fmt.Sprintf("[%d].%s", w.OOLIndex, w.OOLField)
@@ -148,6 +164,9 @@ func cmdStubs(c *Call) error {
 		return err
 	}
 	if boolFlag(fs, "json") {
+		for _, w := range v.Warnings {
+			c.Warn("%s", w)
+		}
 		return c.JSON(v)
 	}
 	writeStubs(c, v, boolFlag(fs, "overlay"))

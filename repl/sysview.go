@@ -7,20 +7,26 @@ import (
 
 // SysView is the system summary crash's sys prints.
 type SysView struct {
-	Kernel   string    `json:"kernel"`
-	Dumpfile []string  `json:"dumpfile"`
-	CPUs     int       `json:"cpus"` // __num_online_cpus
-	CPUIDs   int       `json:"nr_cpu_ids"`
-	Tasks    int       `json:"tasks"`
-	Nodename string    `json:"nodename"`
-	Release  string    `json:"release"`
-	Version  string    `json:"version"`
-	Machine  string    `json:"machine"`
-	Memory   uint64    `json:"memory"` // totalram_pages * PAGE_SIZE
-	LoadAvg  []float64 `json:"load_average"`
-	LastLog  float64   `json:"last_log_seconds,omitempty"` // the newest printk record's timestamp
-	Panic    string    `json:"panic,omitempty"`
-	Errors   []string  `json:"errors,omitempty"`
+	Kernel   string   `json:"kernel"`
+	Dumpfile []string `json:"dumpfile"`
+	// CPUs is __num_online_cpus.
+	CPUs     int    `json:"cpus"`
+	CPUIDs   int    `json:"nr_cpu_ids"`
+	Tasks    int    `json:"tasks"`
+	Nodename string `json:"nodename"`
+	Release  string `json:"release"`
+	Version  string `json:"version"`
+	Machine  string `json:"machine"`
+	// Memory is totalram_pages * PAGE_SIZE, in bytes.
+	Memory int64 `json:"memory"`
+	// LoadAvg is avenrun[] (1, 5 and 15 minutes).
+	LoadAvg []float64 `json:"load_average"`
+	// LastLog is the newest printk record's timestamp, in seconds.
+	LastLog float64 `json:"last_log_seconds,omitempty"`
+	// Panic is the panic or oops message of the log.
+	Panic string `json:"panic,omitempty"`
+	// Errors are what could not be read (the document's warnings).
+	Errors []string `json:"-"`
 }
 
 // panicMarkers are the first words of the kernel's own crash messages
@@ -68,7 +74,7 @@ func (s *Session) sysView() SysView {
 		fail("_totalram_pages", err)
 	} else if m, err := o.Member("counter"); err == nil {
 		if n, err := m.Int(); err == nil && n > 0 {
-			v.Memory = uint64(n) * p.PageSize
+			v.Memory = n * int64(p.PageSize)
 		}
 	}
 	// avenrun[] is fixed point with FSHIFT 11 bits of fraction
@@ -108,6 +114,9 @@ func cmdSys(c *Call) error {
 	}
 	v := c.S.sysView()
 	if boolFlag(fs, "json") {
+		for _, e := range v.Errors {
+			c.Warn("unread: %s", e)
+		}
 		return c.JSON(v)
 	}
 	load := make([]string, len(v.LoadAvg))

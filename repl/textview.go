@@ -25,9 +25,9 @@ func init() {
 // TextView is the `text` command's output.
 type TextView struct {
 	Object     string         `json:"object"`
-	Compared   uint64         `json:"bytes_compared"`
-	Differing  uint64         `json:"bytes_differing"`
-	Explained  uint64         `json:"bytes_explained"`
+	Compared   int64          `json:"bytes_compared"`
+	Differing  int64          `json:"bytes_differing"`
+	Explained  int64          `json:"bytes_explained"`
 	ByMech     map[string]int `json:"explained_by_mechanism"`
 	Sections   []TextSection  `json:"sections"`
 	Incomplete []string       `json:"incomplete,omitempty"`
@@ -40,7 +40,7 @@ type TextView struct {
 type TextSection struct {
 	Name     string    `json:"name"`
 	Addr     audit.Hex `json:"addr"`
-	Size     uint64    `json:"size"`
+	Size     int64     `json:"size"`
 	Compared bool      `json:"compared"`
 	Skip     string    `json:"skip,omitempty"`
 }
@@ -94,13 +94,13 @@ func cmdText(c *Call) error {
 }
 
 func (s *Session) textView(res *textcheck.Result, explained bool, maxN int) TextView {
-	v := TextView{Object: res.Owner, Compared: res.Compared, Differing: res.Differing, Explained: res.Explained,
+	v := TextView{Object: res.Owner, Compared: int64(res.Compared), Differing: int64(res.Differing), Explained: int64(res.Explained),
 		ByMech: map[string]int{}, Incomplete: res.Incomplete, Problems: res.Problems, Diffs: []TextDiffView{}}
 	for m, n := range res.ByMech {
 		v.ByMech[string(m)] = n
 	}
 	for _, sec := range res.Sections {
-		v.Sections = append(v.Sections, TextSection{Name: sec.Name, Addr: audit.Hex(sec.Addr), Size: sec.Size, Compared: sec.Compared, Skip: sec.Skip})
+		v.Sections = append(v.Sections, TextSection{Name: sec.Name, Addr: audit.Hex(sec.Addr), Size: int64(sec.Size), Compared: sec.Compared, Skip: sec.Skip})
 	}
 	rep := s.Report()
 	o := s.Prog.Order

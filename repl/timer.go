@@ -2,12 +2,15 @@ package repl
 
 import (
 	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // TimerCPUView is one CPU's timers.
 type TimerCPUView struct {
-	CPU    int         `json:"cpu"`
-	Clk    []uint64    `json:"wheel_clk"`
+	CPU int `json:"cpu"`
+	// Clk is each timer base's clk (jiffies).
+	Clk    []int64     `json:"wheel_clk"`
 	Wheel  []TimerView `json:"timers"`
 	HR     []TimerView `json:"hrtimers"`
 	Errors []string    `json:"errors,omitempty"`
@@ -15,10 +18,20 @@ type TimerCPUView struct {
 
 // TimerView is one timer.
 type TimerView struct {
-	Expires  int64  `json:"expires"`
-	Timer    uint64 `json:"timer"`
-	Function string `json:"function"`
-	Base     int    `json:"base"`
+	// Expires is in jiffies (a timer_list) or ns of its clock (an
+	// hrtimer).
+	Expires  int64    `json:"expires"`
+	Timer    wire.Hex `json:"timer"`
+	Function string   `json:"function"`
+	// Base is the timer base or hrtimer clock base index.
+	Base int `json:"base"`
+}
+
+// TimersView is `timer --json`.
+type TimersView struct {
+	// Jiffies is jiffies at the dump, absent when unread.
+	Jiffies *int64         `json:"jiffies,omitempty"`
+	CPUs    []TimerCPUView `json:"cpus"`
 }
 
 func cmdTimer(c *Call) error {
@@ -31,19 +44,25 @@ func cmdTimer(c *Call) error {
 		return fmt.Errorf("timer: %w", err)
 	}
 	jiffies := "?"
+	var tv TimersView
 	if v, err := c.S.Prog.Variable("jiffies"); err == nil {
 		if j, err := v.Uint(); err == nil {
 			jiffies = fmt.Sprint(j)
+			jv := int64(j)
+			tv.Jiffies = &jv
 		}
 	}
 	var out []TimerCPUView
 	for _, ct := range cpus {
-		v := TimerCPUView{CPU: ct.CPU, Clk: ct.Clk}
+		v := TimerCPUView{CPU: ct.CPU}
+		for _, k := range ct.Clk {
+			v.Clk = append(v.Clk, int64(k))
+		}
 		for _, t := range ct.Wheel {
-			v.Wheel = append(v.Wheel, TimerView{Expires: t.Expires, Timer: t.Addr, Function: c.S.textSym(t.Function), Base: t.Base})
+			v.Wheel = append(v.Wheel, TimerView{Expires: t.Expires, Timer: wire.Hex(t.Addr), Function: c.S.textSym(t.Function), Base: t.Base})
 		}
 		for _, t := range ct.HR {
-			v.HR = append(v.HR, TimerView{Expires: t.Expires, Timer: t.Addr, Function: c.S.textSym(t.Function), Base: t.Base})
+			v.HR = append(v.HR, TimerView{Expires: t.Expires, Timer: wire.Hex(t.Addr), Function: c.S.textSym(t.Function), Base: t.Base})
 		}
 		for _, e := range ct.Errors {
 			v.Errors = append(v.Errors, e.Error())
@@ -51,7 +70,8 @@ func cmdTimer(c *Call) error {
 		out = append(out, v)
 	}
 	if boolFlag(fs, "json") {
-		return c.JSON(map[string]any{"jiffies": jiffies, "cpus": out})
+		tv.CPUs = out
+		return c.JSON(tv)
 	}
 	c.Printf("JIFFIES: %s\n", jiffies)
 	for _, v := range out {

@@ -1,7 +1,6 @@
 package repl
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,13 +48,13 @@ func TestTimerCorpus(t *testing.T) {
 				t.Fatalf("offsetof: %v; works %v", err, works)
 			}
 			var v struct {
-				Jiffies string         `json:"jiffies"`
+				Jiffies int64          `json:"jiffies"`
 				CPUs    []TimerCPUView `json:"cpus"`
 			}
-			if err := json.Unmarshal([]byte(run(t, s, "timer --json")), &v); err != nil {
+			if err := decodeDoc([]byte(run(t, s, "timer --json")), &v); err != nil {
 				t.Fatal(err)
 			}
-			jiffies, _ := strconv.ParseInt(v.Jiffies, 10, 64)
+			jiffies := v.Jiffies
 			for name, period := range map[string]int64{"alloc_dwork": 1, "cleanup_dwork": 3} {
 				want := works[name] + uint64(off)
 				found := false
@@ -64,7 +63,7 @@ func TestTimerCorpus(t *testing.T) {
 						t.Errorf("cpu %d: %v", c.CPU, c.Errors)
 					}
 					for _, tm := range c.Wheel {
-						if tm.Timer != want {
+						if uint64(tm.Timer) != want {
 							continue
 						}
 						found = true

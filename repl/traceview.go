@@ -8,14 +8,16 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/tracebuf"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // TraceView is `trace --json`.
 type TraceView struct {
-	Tracer   string           `json:"tracer"`
-	CPUs     []TraceCPUView   `json:"cpus"`
-	Events   []TraceEventView `json:"events"`
-	Warnings []string         `json:"warnings,omitempty"`
+	Tracer string           `json:"tracer"`
+	CPUs   []TraceCPUView   `json:"cpus"`
+	Events []TraceEventView `json:"events"`
+	// Warnings go in the document's warnings.
+	Warnings []string `json:"-"`
 }
 
 // TraceCPUView is one CPU's buffer.
@@ -29,17 +31,20 @@ type TraceCPUView struct {
 
 // TraceEventView is one event, and its line as the trace file prints it.
 type TraceEventView struct {
-	CPU    int    `json:"cpu"`
-	TS     uint64 `json:"ts_nsec"`
-	PID    int32  `json:"pid"`
-	Comm   string `json:"comm"`
-	Type   string `json:"type"`
-	Flags  string `json:"latency"`
-	IP     string `json:"ip,omitempty"`
-	Func   string `json:"func,omitempty"`
-	Parent string `json:"parent,omitempty"`
-	Text   string `json:"text,omitempty"`
-	Line   string `json:"line"`
+	CPU  int    `json:"cpu"`
+	TS   int64  `json:"ts_nsec"`
+	PID  int32  `json:"pid"`
+	Comm string `json:"comm"`
+	// Type is the event's name (function, funcgraph_entry, print, ...).
+	Type string `json:"type"`
+	// Flags are the latency flags as the trace file prints them.
+	Flags  string   `json:"latency"`
+	IP     wire.Hex `json:"ip,omitempty"`
+	Func   string   `json:"func,omitempty"`
+	Parent string   `json:"parent,omitempty"`
+	Text   string   `json:"text,omitempty"`
+	// Line is the event as the trace file prints it.
+	Line string `json:"line"`
 }
 
 // traceView reads the ring buffer and names everything.
@@ -86,20 +91,20 @@ func (s *Session) traceEvent(e *tracebuf.Event, comms map[int64]string) TraceEve
 	if comm == "" {
 		comm = "<...>"
 	}
-	ev := TraceEventView{CPU: e.CPU, TS: e.TS, PID: e.PID, Comm: comm, Type: e.TypeName, Flags: e.LatFmt(), Text: e.Text}
+	ev := TraceEventView{CPU: e.CPU, TS: int64(e.TS), PID: e.PID, Comm: comm, Type: e.TypeName, Flags: e.LatFmt(), Text: e.Text}
 	body := e.TypeName
 	switch e.Type {
 	case tracebuf.TraceFN:
-		ev.IP, ev.Func, ev.Parent = hx(e.IP), s.funcName(e.IP), s.funcName(e.Parent)
+		ev.IP, ev.Func, ev.Parent = wire.Hex(e.IP), s.funcName(e.IP), s.funcName(e.Parent)
 		body = ev.Func + " <-" + ev.Parent
 	case tracebuf.TraceGraphEnt:
-		ev.IP, ev.Func = hx(e.IP), s.funcName(e.IP)
+		ev.IP, ev.Func = wire.Hex(e.IP), s.funcName(e.IP)
 		body = fmt.Sprintf("%s%s() {", strings.Repeat("  ", int(min(max(e.Depth, 0), 32))), ev.Func)
 	case tracebuf.TraceGraphRet:
-		ev.IP, ev.Func = hx(e.IP), s.funcName(e.IP)
+		ev.IP, ev.Func = wire.Hex(e.IP), s.funcName(e.IP)
 		body = fmt.Sprintf("%s} /* %s */", strings.Repeat("  ", int(min(max(e.Depth, 0), 32))), ev.Func)
 	case tracebuf.TracePrint, tracebuf.TraceBPrint:
-		ev.IP, ev.Func = hx(e.IP), s.funcName(e.IP)
+		ev.IP, ev.Func = wire.Hex(e.IP), s.funcName(e.IP)
 		body = ev.Func + ": " + strings.TrimRight(e.Text, "\n")
 	}
 	ev.Line = fmt.Sprintf("%16s-%-7d [%03d] %s %12s: %s", comm, e.PID, e.CPU, ev.Flags, e.Time(), body)
@@ -129,6 +134,9 @@ func cmdTrace(c *Call) error {
 		return fmt.Errorf("trace: %w", err)
 	}
 	if boolFlag(fs, "json") {
+		for _, w := range v.Warnings {
+			c.Warn("%s", w)
+		}
 		return c.JSON(v)
 	}
 	writeTrace(c.Out, &v)

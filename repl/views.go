@@ -10,9 +10,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // InfoView is what `info` prints (and `kdump-inspect info --json`).
@@ -22,23 +20,28 @@ type InfoView struct {
 	// Damage is what the dump's files were found to lack or hold corrupt
 	// (truncation, pages past the end or failing integrity checks,
 	// VMCOREINFO disagreeing with memory); "" when none is known.
-	Damage      string          `json:"damage,omitempty"`
-	Quirks      []string        `json:"quirks,omitempty"`
-	Arch        string          `json:"arch"`
-	ByteOrder   string          `json:"byte_order"`
-	HeaderOrder string          `json:"header_byte_order"`
-	PageSize    uint64          `json:"page_size"`
-	BlockSize   uint64          `json:"block_size,omitempty"`
-	MMU         string          `json:"mmu"`
-	Geometry    string          `json:"geometry"`
-	Release     string          `json:"release"`
-	BuildID     string          `json:"build_id,omitempty"`
-	CrashTime   int64           `json:"crash_time,omitempty"`
-	VMCOREINFO  string          `json:"vmcoreinfo_source"`
-	Vmlinux     string          `json:"vmlinux"`
-	CPUs        []CPUView       `json:"cpus"`
-	Ranges      [][2]uint64     `json:"ranges"`
-	Pages       dump.PageCounts `json:"pages"`
+	Damage string   `json:"damage,omitempty"`
+	Quirks []string `json:"quirks,omitempty"`
+	Arch   string   `json:"arch"`
+	// ByteOrder is the guest memory's byte order, HeaderOrder the dump
+	// file headers' ("LittleEndian", "BigEndian").
+	ByteOrder   string `json:"byte_order"`
+	HeaderOrder string `json:"header_byte_order"`
+	PageSize    int64  `json:"page_size"`
+	// BlockSize is a kdump-compressed file's block size.
+	BlockSize int64  `json:"block_size,omitempty"`
+	MMU       string `json:"mmu"`
+	Geometry  string `json:"geometry"`
+	Release   string `json:"release"`
+	BuildID   string `json:"build_id,omitempty"`
+	// CrashTime is VMCOREINFO's CRASHTIME (seconds since the epoch).
+	CrashTime  int64     `json:"crash_time,omitempty"`
+	VMCOREINFO string    `json:"vmcoreinfo_source"`
+	Vmlinux    string    `json:"vmlinux"`
+	CPUs       []CPUView `json:"cpus"`
+	// Ranges are the physical memory ranges the dump describes.
+	Ranges []RangeView `json:"ranges"`
+	Pages  PagesView   `json:"pages"`
 	// VmallocFallbackPages counts the vmalloc pages read so far through
 	// vm_struct->pages because the dump lacks their page-table pages.
 	VmallocFallbackPages int64 `json:"vmalloc_fallback_pages,omitempty"`
@@ -46,25 +49,49 @@ type InfoView struct {
 	// other formats), Excluded the page classes it leaves out.
 	DumpLevel int32    `json:"dump_level"`
 	Excluded  []string `json:"excluded_classes,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
+	// Warnings (the program's, from opening the dump) go in the
+	// document's warnings.
+	Warnings []string `json:"-"`
 }
 
 // CPUView is one NT_PRSTATUS.
 type CPUView struct {
-	Index  int    `json:"index"`
-	PID    int32  `json:"pid"`
-	NIP    uint64 `json:"nip"`
-	LR     uint64 `json:"lr"`
-	NIPSym string `json:"nip_sym,omitempty"`
-	LRSym  string `json:"lr_sym,omitempty"`
+	Index  int      `json:"index"`
+	PID    int32    `json:"pid"`
+	NIP    wire.Hex `json:"nip"`
+	LR     wire.Hex `json:"lr"`
+	NIPSym string   `json:"nip_sym,omitempty"`
+	LRSym  string   `json:"lr_sym,omitempty"`
+}
+
+// RangeView is a physical memory range [start, end).
+type RangeView struct {
+	Start wire.Hex `json:"start"`
+	End   wire.Hex `json:"end"`
+}
+
+// PagesView counts the dump's pages (dump.PageCounts).
+type PagesView struct {
+	// Unit is the bytes per counted page.
+	Unit int64 `json:"unit"`
+	// Total is the pages of memory the dump describes.
+	Total int64 `json:"total"`
+	// Present is the pages the dump holds.
+	Present int64 `json:"present"`
+	// Excluded is the pages makedumpfile filtered out.
+	Excluded int64 `json:"excluded"`
+	// Zero is the present pages stored as the zero page (or beyond an ELF
+	// segment's p_filesz).
+	Zero int64 `json:"zero"`
 }
 
 // Info gathers the info view of a program (resolve may be nil).
 func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 	d := p.Dump
 	v := InfoView{Files: d.Paths, Format: d.Format.String(), Quirks: d.Quirks, Arch: d.Machine.String(),
-		PageSize: p.PageSize, BlockSize: d.BlockSize, MMU: p.Arch.MMU(), Geometry: p.Arch.Geometry(),
-		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Pages: d.Pages, Warnings: p.Warnings}
+		PageSize: int64(p.PageSize), BlockSize: int64(d.BlockSize), MMU: p.Arch.MMU(), Geometry: p.Arch.Geometry(),
+		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Warnings: p.Warnings,
+		Pages: PagesView{Unit: int64(d.Pages.Unit), Total: int64(d.Pages.Total), Present: int64(d.Pages.Present), Excluded: int64(d.Pages.Excluded), Zero: int64(d.Pages.Zero)}}
 	if p.Vmalloc != nil {
 		v.VmallocFallbackPages = p.Vmalloc.Pages.Load()
 	}
@@ -92,7 +119,7 @@ func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 		}
 	}
 	for i, c := range d.CPUs {
-		cv := CPUView{Index: i, PID: c.PID, NIP: c.PC, LR: c.Link}
+		cv := CPUView{Index: i, PID: c.PID, NIP: wire.Hex(c.PC), LR: wire.Hex(c.Link)}
 		if resolve != nil {
 			cv.NIPSym = resolve(c.PC)
 			if c.Link != 0 {
@@ -102,7 +129,7 @@ func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 		v.CPUs = append(v.CPUs, cv)
 	}
 	for _, r := range d.Ranges {
-		v.Ranges = append(v.Ranges, [2]uint64{r.Start, r.End})
+		v.Ranges = append(v.Ranges, RangeView{wire.Hex(r.Start), wire.Hex(r.End)})
 	}
 	return v
 }
@@ -141,7 +168,7 @@ func WriteInfo(w io.Writer, v InfoView) {
 	}
 	fmt.Fprintf(w, "      MEMORY: %d ranges\n", len(v.Ranges))
 	for _, r := range v.Ranges {
-		fmt.Fprintf(w, "              %#016x-%#016x (%d MiB)\n", r[0], r[1], (r[1]-r[0])>>20)
+		fmt.Fprintf(w, "              %#016x-%#016x (%d MiB)\n", r.Start, r.End, (r.End-r.Start)>>20)
 	}
 	fmt.Fprintf(w, "       PAGES: unit %d, total %d, present %d, excluded %d, zero %d\n", v.Pages.Unit, v.Pages.Total, v.Pages.Present, v.Pages.Excluded, v.Pages.Zero)
 	if v.DumpLevel >= 0 {
@@ -173,6 +200,9 @@ func cmdInfo(c *Call) error {
 	}
 	v := Info(c.S.Prog, func(a uint64) string { return c.S.resolve(a).String() })
 	if boolFlag(fs, "json") {
+		for _, w := range v.Warnings {
+			c.Warn("%s", w)
+		}
 		return c.JSON(v)
 	}
 	WriteInfo(c.Out, v)
@@ -181,9 +211,12 @@ func cmdInfo(c *Call) error {
 
 // SymView is one symbol line.
 type SymView struct {
-	Addr     uint64 `json:"addr"`
-	Kind     string `json:"kind,omitempty"`
-	Name     string `json:"name"`
+	Addr wire.Hex `json:"addr"`
+	// Kind is the symbol's nm letter (T, t, D, ...; S for a module
+	// section).
+	Kind string `json:"kind,omitempty"`
+	Name string `json:"name"`
+	// Location is the address as SYMBOL+0xOFF [MODULE].
 	Location string `json:"location"`
 	Module   string `json:"module,omitempty"`
 }
@@ -198,7 +231,7 @@ func cmdSym(c *Call) error {
 	switch {
 	case boolFlag(fs, "l"):
 		for _, s := range c.S.Prog.Syms.Symbols() {
-			out = append(out, SymView{Addr: s.Addr, Kind: string(s.Kind), Name: s.Name, Location: s.Name})
+			out = append(out, SymView{Addr: wire.Hex(s.Addr), Kind: symKind(s.Kind), Name: s.Name, Location: s.Name})
 		}
 	case stringFlag(fs, "m") != "":
 		a := c.S.Modules().Find(stringFlag(fs, "m"))
@@ -206,11 +239,11 @@ func cmdSym(c *Call) error {
 			return fmt.Errorf("sym: no module %q", stringFlag(fs, "m"))
 		}
 		for _, sec := range a.Module.Sections {
-			out = append(out, SymView{Addr: sec.Addr, Kind: "S", Name: a.Module.Name + ":" + sec.Name, Location: c.S.resolve(sec.Addr).String(), Module: a.Module.Name})
+			out = append(out, SymView{Addr: wire.Hex(sec.Addr), Kind: "S", Name: a.Module.Name + ":" + sec.Name, Location: c.S.resolve(sec.Addr).String(), Module: a.Module.Name})
 		}
 		if a.Syms != nil {
 			for _, s := range a.Syms.Symbols() {
-				out = append(out, SymView{Addr: s.Addr, Kind: string(s.Kind), Name: s.Name, Location: c.S.resolve(s.Addr).String(), Module: a.Module.Name})
+				out = append(out, SymView{Addr: wire.Hex(s.Addr), Kind: symKind(s.Kind), Name: s.Name, Location: c.S.resolve(s.Addr).String(), Module: a.Module.Name})
 			}
 		}
 	default:
@@ -220,9 +253,9 @@ func cmdSym(c *Call) error {
 		for _, arg := range pos {
 			if v, err := parseNum(arg); err == nil {
 				loc := c.S.resolve(v)
-				sv := SymView{Addr: v, Location: loc.String(), Module: loc.Module}
+				sv := SymView{Addr: wire.Hex(v), Location: loc.String(), Module: loc.Module}
 				if loc.Symbol != nil {
-					sv.Name, sv.Kind = loc.Symbol.Name, string(loc.Symbol.Kind)
+					sv.Name, sv.Kind = loc.Symbol.Name, symKind(loc.Symbol.Kind)
 				}
 				out = append(out, sv)
 				continue
@@ -232,7 +265,7 @@ func cmdSym(c *Call) error {
 				return err
 			}
 			loc := c.S.resolve(a)
-			out = append(out, SymView{Addr: a, Name: arg, Location: loc.String(), Module: loc.Module})
+			out = append(out, SymView{Addr: wire.Hex(a), Name: arg, Location: loc.String(), Module: loc.Module})
 		}
 	}
 	if boolFlag(fs, "json") {
@@ -243,12 +276,36 @@ func cmdSym(c *Call) error {
 			return err
 		}
 		kind := ""
-		if s.Kind != "" && s.Kind != "\x00" {
+		if s.Kind != "" {
 			kind = "(" + s.Kind + ") "
 		}
 		c.Printf("%016x %s%s\n", s.Addr, kind, s.Location)
 	}
 	return nil
+}
+
+// RdView is `rd --json`: COUNT units read from ADDR.
+type RdView struct {
+	Addr wire.Hex `json:"addr"`
+	// Unit is the bytes per word (1, 2, 4 or 8).
+	Unit int `json:"unit"`
+	// Physical: ADDR is a physical address (-p).
+	Physical bool `json:"physical,omitempty"`
+	// Words are the units read, in the dump's byte order.
+	Words []wire.Hex `json:"words"`
+	// Symbols (-s) name each word that resolves to a symbol or section,
+	// "" for the others.
+	Symbols []string `json:"symbols,omitempty"`
+	// Fault is the read error that ended the words early.
+	Fault string `json:"fault,omitempty"`
+}
+
+// symKind is a symbol's nm letter, "" when it has none.
+func symKind(k byte) string {
+	if k == 0 {
+		return ""
+	}
+	return string(k)
 }
 
 func cmdRd(c *Call) error {
@@ -302,9 +359,21 @@ func cmdRd(c *Call) error {
 		}
 	}
 	if boolFlag(fs, "json") {
-		v := map[string]any{"addr": addr, "unit": unit, "words": words}
+		v := RdView{Addr: wire.Hex(addr), Unit: unit, Physical: boolFlag(fs, "p"), Words: wire.Hexes(words)}
 		if rerr != nil {
-			v["fault"] = rerr.Error()
+			v.Fault = rerr.Error()
+		}
+		if boolFlag(fs, "s") {
+			for _, w := range words {
+				name := ""
+				if loc := c.S.resolve(w); w != 0 && unit == 8 && (loc.Symbol != nil || loc.Section != "") {
+					name = loc.String()
+				}
+				v.Symbols = append(v.Symbols, name)
+			}
+		}
+		if rerr != nil && len(words) < count {
+			return c.JSONPartial(v, fmt.Errorf("rd: %w", rerr))
 		}
 		return c.JSON(v)
 	}
@@ -387,10 +456,7 @@ func cmdDis(c *Call) error {
 		c.S.addSourceLines(c, lines)
 	}
 	if boolFlag(fs, "json") {
-		if jerr := c.JSON(lines); jerr != nil {
-			return jerr
-		}
-		return err
+		return c.JSONPartial(lines, err)
 	}
 	writeDis(c, lines)
 	return err
@@ -398,55 +464,77 @@ func cmdDis(c *Call) error {
 
 // ModView is one line of `mod`.
 type ModView struct {
-	Module       uint64 `json:"module"`
-	Name         string `json:"name"`
-	Base         uint64 `json:"base"`
-	Size         uint64 `json:"size"`
-	Object       string `json:"object_file"`
-	State        string `json:"state"`
-	Livepatch    bool   `json:"livepatch"`
-	StubsBase    uint64 `json:"stubs_base,omitempty"`
-	StubsSize    uint64 `json:"stubs_size,omitempty"`
-	StubsSource  string `json:"stubs_size_source,omitempty"`
-	StubCount    uint64 `json:"stub_count"`
-	OOLStubs     uint64 `json:"ool_stubs"`
-	OOLStubCount uint64 `json:"ool_stub_count"`
+	// Module is the struct module's address.
+	Module wire.Hex `json:"module"`
+	Name   string   `json:"name"`
+	// Base and Size: the text region's base, the size of all regions.
+	Base wire.Hex `json:"base"`
+	Size int64    `json:"size"`
+	// Object is the .ko file read, "(not loaded)" without one.
+	Object string `json:"object_file"`
+	// State is the enum module_state name.
+	State     string   `json:"state"`
+	Livepatch bool     `json:"livepatch"`
+	StubsBase wire.Hex `json:"stubs_base,omitempty"`
+	StubsSize int64    `json:"stubs_size,omitempty"`
+	// StubsSource says where the .stubs size came from.
+	StubsSource string `json:"stubs_size_source,omitempty"`
+	// StubCount, OOLStubs and OOLStubCount are mod->arch's stub_count,
+	// ool_stubs and ool_stub_count.
+	StubCount    int64    `json:"stub_count"`
+	OOLStubs     wire.Hex `json:"ool_stubs"`
+	OOLStubCount int64    `json:"ool_stub_count"`
 	// Findings counts the audit's findings at warning or above for the
 	// module (the one judge's, not a verdict of this view).
 	Findings int `json:"findings"`
-	// Taints are the module's taint letters as /proc/modules shows them
-	// ("OK": out-of-tree, livepatch), from the kernel's taint_flags[].
-	Taints    string   `json:"taints,omitempty"`
-	TaintDesc []string `json:"taint_descriptions,omitempty"`
+	// TaintLetters are the module's taint letters as /proc/modules shows
+	// them ("OK": out-of-tree, livepatch); Taints is mod->taints with
+	// the names of its bits, both from the kernel's taint_flags[].
+	TaintLetters string     `json:"taint_letters,omitempty"`
+	Taints       wire.Flags `json:"taints"`
+	// TaintDesc are "LETTER: NAME" lines, for the text.
+	TaintDesc []string `json:"-"`
 }
 
 func modView(a *modules.Analysis, rep *audit.Report, taints []kernel.Taint) ModView {
 	m := a.Module
-	v := ModView{Module: m.Addr, Name: m.Name, State: m.State, Livepatch: m.Livepatch,
-		StubCount: m.Arch.StubCount, OOLStubs: m.Arch.OOLStubs, OOLStubCount: m.Arch.OOLStubCount, Object: "(not loaded)"}
+	v := ModView{Module: wire.Hex(m.Addr), Name: m.Name, State: m.State, Livepatch: m.Livepatch,
+		StubCount: int64(m.Arch.StubCount), OOLStubs: wire.Hex(m.Arch.OOLStubs), OOLStubCount: int64(m.Arch.OOLStubCount), Object: "(not loaded)"}
 	for _, r := range m.Regions {
-		v.Size += r.Size
+		v.Size += int64(r.Size)
 		if r.Type == 0 && r.Size > 0 {
-			v.Base = r.Base
+			v.Base = wire.Hex(r.Base)
 		}
 	}
 	if a.Debuginfo != nil {
 		v.Object = a.Debuginfo.Path
 	}
 	if st := a.Stubs; st != nil {
-		v.StubsBase, v.StubsSize, v.StubsSource = st.Base, st.Size, string(st.SizeSource)
+		v.StubsBase, v.StubsSize, v.StubsSource = wire.Hex(st.Base), int64(st.Size), string(st.SizeSource)
 	}
 	for _, f := range rep.Findings {
 		if f.Module == m.Name && f.Severity >= audit.Warning {
 			v.Findings++
 		}
 	}
-	v.Taints = kernel.ModuleTaintLetters(taints, m.Taints)
+	v.TaintLetters = kernel.ModuleTaintLetters(taints, m.Taints)
+	var names []string
+	known := uint64(0)
 	for _, t := range taints {
-		if t.Module && t.Bit < 64 && m.Taints&(1<<t.Bit) != 0 {
-			v.TaintDesc = append(v.TaintDesc, fmt.Sprintf("%c: %s", t.True, t.Desc))
+		if t.Bit < 64 {
+			known |= 1 << t.Bit
+		}
+		if t.Bit < 64 && m.Taints&(1<<t.Bit) != 0 {
+			names = append(names, t.Desc)
+			if t.Module {
+				v.TaintDesc = append(v.TaintDesc, fmt.Sprintf("%c: %s", t.True, t.Desc))
+			}
 		}
 	}
+	if u := m.Taints &^ known; u != 0 && len(taints) > 0 {
+		names = append(names, fmt.Sprintf("%#x", u))
+	}
+	v.Taints = wire.NewFlags(m.Taints, names)
 	return v
 }
 
@@ -504,14 +592,17 @@ func cmdMod(c *Call) error {
 		}
 		tw := newTable(c.Out, "NAME", "TAINTS", "WHAT")
 		for _, v := range out {
-			if v.Taints != "" {
-				tw.Append([]string{v.Name, v.Taints, strings.Join(v.TaintDesc, "; ")})
+			if v.TaintLetters != "" {
+				tw.Append([]string{v.Name, v.TaintLetters, strings.Join(v.TaintDesc, "; ")})
 			}
 		}
 		tw.Render()
 		return nil
 	}
 	if boolFlag(fs, "json") {
+		if set.ListErr != nil {
+			return c.JSONPartial(out, fmt.Errorf("mod: module list incomplete: %w", set.ListErr))
+		}
 		return c.JSON(out)
 	}
 	tw := newTable(c.Out, "MODULE", "NAME", "BASE", "SIZE", "OBJECT FILE", "STUBS", "STUB_COUNT", "OOL", "!")
@@ -536,24 +627,4 @@ func cmdMod(c *Call) error {
 		return fmt.Errorf("mod: module list incomplete: %w", set.ListErr)
 	}
 	return nil
-}
-
-func newTable(w io.Writer, header ...string) *tablewriter.Table {
-	// crash-like plain columns: no borders, no rules, left-aligned.
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders:  tw.BorderNone,
-			Symbols:  tw.NewSymbols(tw.StyleNone),
-			Settings: tw.Settings{Lines: tw.LinesNone, Separators: tw.SeparatorsNone},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-	)
-	h := make([]any, len(header))
-	for i, s := range header {
-		h[i] = s
-	}
-	t.Header(h...)
-	return t
 }

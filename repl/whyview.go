@@ -5,11 +5,15 @@ import (
 	"io"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/triage"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // WhyView is `why --json`.
 type WhyView struct {
+	// Category is what kind of crash it is ("stub", "ftrace",
+	// "livepatch", "ordinary", "no crash", ...).
 	Category   string         `json:"category"`
 	Panic      string         `json:"panic,omitempty"`
 	Oops       string         `json:"oops,omitempty"`
@@ -17,7 +21,7 @@ type WhyView struct {
 	PID        int64          `json:"pid,omitempty"`
 	Comm       string         `json:"comm,omitempty"`
 	Taint      string         `json:"taint,omitempty"`
-	Trap       string         `json:"trap,omitempty"`
+	Trap       wire.Hex       `json:"trap,omitempty"`
 	TrapName   string         `json:"trap_name,omitempty"`
 	PC         *WhyCode       `json:"pc,omitempty"`
 	LR         *WhyCode       `json:"lr,omitempty"`
@@ -25,14 +29,14 @@ type WhyView struct {
 	Related    []WhyFinding   `json:"related_findings"`
 	Conclusion string         `json:"conclusion"`
 	Fix        string         `json:"fix,omitempty"`
-	Warnings   []string       `json:"warnings,omitempty"`
+	Warnings   []string       `json:"-"` // the document's warnings
 	LogLines   []string       `json:"log,omitempty"`
 	Trace      []WhyTraceLine `json:"trace,omitempty"`
 }
 
 // WhyCode is an address of the crash path.
 type WhyCode struct {
-	Addr         string    `json:"addr"`
+	Addr         wire.Hex  `json:"addr"`
 	Location     string    `json:"location"`
 	Where        string    `json:"where,omitempty"`
 	Found        []WhyInsn `json:"found"`
@@ -44,15 +48,15 @@ type WhyCode struct {
 
 // WhyInsn is one instruction word.
 type WhyInsn struct {
-	Addr string `json:"addr"`
-	Word string `json:"word"`
-	Asm  string `json:"asm"`
+	Addr wire.Hex `json:"addr"`
+	Word wire.Hex `json:"word"`
+	Asm  string   `json:"asm"`
 }
 
 // WhyFrame is one frame.
 type WhyFrame struct {
 	Level     int      `json:"level"`
-	PC        string   `json:"pc"`
+	PC        wire.Hex `json:"pc"`
 	Kind      string   `json:"kind"`
 	Location  string   `json:"location"`
 	Where     string   `json:"where,omitempty"`
@@ -64,10 +68,10 @@ type WhyFrame struct {
 
 // WhyFinding is a finding on the crash path.
 type WhyFinding struct {
-	Rule     string `json:"rule"`
-	Severity string `json:"severity"`
-	Module   string `json:"module"`
-	Message  string `json:"message"`
+	Rule     string         `json:"rule"`
+	Severity audit.Severity `json:"severity"`
+	Module   string         `json:"module"`
+	Message  string         `json:"message"`
 }
 
 // WhyTraceLine is an ftrace ring-buffer event of the crashing CPU.
@@ -80,7 +84,7 @@ func hx(v uint64) string { return fmt.Sprintf("%#x", v) }
 func insns(is []triage.Insn) []WhyInsn {
 	var out []WhyInsn
 	for _, i := range is {
-		out = append(out, WhyInsn{hx(i.Addr), fmt.Sprintf("%08x", i.Word), i.Asm})
+		out = append(out, WhyInsn{wire.Hex(i.Addr), wire.Hex(i.Word), i.Asm})
 	}
 	return out
 }
@@ -89,7 +93,7 @@ func whyCode(c *triage.Code) *WhyCode {
 	if c == nil {
 		return nil
 	}
-	return &WhyCode{Addr: hx(c.Addr), Location: c.Location, Where: c.Where, Found: insns(c.Found), Expected: insns(c.Expected), ExpectedFrom: c.ExpectedFrom, Pointer: c.Pointer, Findings: findingNotes(c.Findings)}
+	return &WhyCode{Addr: wire.Hex(c.Addr), Location: c.Location, Where: c.Where, Found: insns(c.Found), Expected: insns(c.Expected), ExpectedFrom: c.ExpectedFrom, Pointer: c.Pointer, Findings: findingNotes(c.Findings)}
 }
 
 // NewWhyView formats an explanation.
@@ -98,7 +102,7 @@ func NewWhyView(e *triage.Explanation) WhyView {
 		TrapName: e.TrapName, PC: whyCode(e.PC), LR: whyCode(e.LR), Frames: []WhyFrame{}, Related: []WhyFinding{},
 		Conclusion: e.Conclusion, Fix: e.Fix, Warnings: e.Warnings, LogLines: e.Panic.Lines}
 	if e.Trap != 0 {
-		v.Trap = hx(e.Trap)
+		v.Trap = wire.Hex(e.Trap)
 	}
 	if e.HaveTask {
 		v.PID, v.Comm = e.Task.PID, e.Task.Comm
@@ -106,11 +110,11 @@ func NewWhyView(e *triage.Explanation) WhyView {
 		v.PID, v.Comm = e.Panic.PID, e.Panic.Comm
 	}
 	for _, f := range e.Frames {
-		v.Frames = append(v.Frames, WhyFrame{Level: f.Level, PC: hx(f.PC), Kind: f.Kind, Location: f.Location, Where: f.Where,
+		v.Frames = append(v.Frames, WhyFrame{Level: f.Level, PC: wire.Hex(f.PC), Kind: f.Kind, Location: f.Location, Where: f.Where,
 			Livepatch: f.Livepatch, Ftrace: f.Ftrace, Via: f.Via, Findings: findingNotes(f.Findings)})
 	}
 	for _, f := range e.Related {
-		v.Related = append(v.Related, WhyFinding{Rule: f.Rule, Severity: f.Severity.String(), Module: f.Module, Message: f.Message})
+		v.Related = append(v.Related, WhyFinding{Rule: f.Rule, Severity: f.Severity, Module: f.Module, Message: f.Message})
 	}
 	return v
 }
@@ -133,7 +137,7 @@ func WriteWhy(w io.Writer, v *WhyView) {
 	}
 	fmt.Fprintf(w, "CONTEXT: %s\n", who)
 	if v.TrapName != "" {
-		fmt.Fprintf(w, "TRAP: %s %s\n", v.Trap, v.TrapName)
+		fmt.Fprintf(w, "TRAP: %#x %s\n", v.Trap, v.TrapName)
 	}
 	if v.Taint != "" {
 		fmt.Fprintf(w, "TAINT: %s\n", v.Taint)
@@ -145,11 +149,11 @@ func WriteWhy(w io.Writer, v *WhyView) {
 		if c.c == nil {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s %s  %s\n", c.name, c.c.Addr, c.c.Location)
+		fmt.Fprintf(w, "\n%s %#x  %s\n", c.name, c.c.Addr, c.c.Location)
 		if c.c.Where != "" {
 			fmt.Fprintf(w, "   is %s\n", c.c.Where)
 		}
-		exp := map[string]WhyInsn{}
+		exp := map[wire.Hex]WhyInsn{}
 		for _, e := range c.c.Expected {
 			exp[e.Addr] = e
 		}
@@ -158,10 +162,10 @@ func WriteWhy(w io.Writer, v *WhyView) {
 			if i.Addr == c.c.Addr {
 				mark = "=>"
 			}
-			line := fmt.Sprintf("   %s %s  %s  %-28s", mark, i.Addr, i.Word, i.Asm)
+			line := fmt.Sprintf("   %s %#x  %08x  %-28s", mark, i.Addr, i.Word, i.Asm)
 			if e, ok := exp[i.Addr]; ok {
 				if e.Word != i.Word {
-					line += fmt.Sprintf(" << should be %s  %s", e.Word, e.Asm)
+					line += fmt.Sprintf(" << should be %08x  %s", e.Word, e.Asm)
 				}
 			}
 			fmt.Fprintln(w, strings.TrimRight(line, " "))
@@ -179,7 +183,7 @@ func WriteWhy(w io.Writer, v *WhyView) {
 	if len(v.Frames) > 0 {
 		fmt.Fprintf(w, "\nSTACK (from the crash):\n")
 		for _, f := range v.Frames {
-			fmt.Fprintf(w, " #%-2d %s %s\n", f.Level, f.PC, f.Location)
+			fmt.Fprintf(w, " #%-2d %#x %s\n", f.Level, f.PC, f.Location)
 			for _, n := range []struct{ k, v string }{{"is", f.Where}, {"livepatch", f.Livepatch}, {"ftrace", f.Ftrace}, {"called through", f.Via}} {
 				if n.v != "" {
 					fmt.Fprintf(w, "       %s: %s\n", n.k, n.v)
@@ -234,6 +238,9 @@ func cmdWhy(c *Call) error {
 	}
 	v := c.S.Why()
 	if boolFlag(fs, "json") {
+		for _, w := range v.Warnings {
+			c.Warn("%s", w)
+		}
 		return c.JSON(v)
 	}
 	WriteWhy(c.Out, &v)

@@ -48,6 +48,12 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return audit.ExitCannot
 	}
+	if !af.JSON && !af.JSONL {
+		width, _, plain := o.term.resolve(stdout)
+		tw := repl.NewTermWriter(stdout, width, plain)
+		defer tw.Flush()
+		stdout = tw
+	}
 	if *rules {
 		repl.WriteRules(stdout)
 		return 0

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 // The audit's contract (issue 13): a dump whose debuginfo is found through
@@ -40,7 +41,7 @@ type auditJSON struct {
 func decodeAudit(t *testing.T, out string) auditJSON {
 	t.Helper()
 	var a auditJSON
-	if err := json.Unmarshal([]byte(out), &a); err != nil {
+	if doc, err := wire.DecodeData([]byte(out), &a); err != nil || doc.Command != "audit" {
 		t.Fatalf("audit --json: %v\n%s", err, out)
 	}
 	return a

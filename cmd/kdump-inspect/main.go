@@ -36,7 +36,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/repl"
 )
 
-//go:generate go test -run TestCommandsDoc -update .
+//go:generate go test -run TestCommandsDoc|TestSchemaFiles -update .
 
 // Exit codes.
 const (
@@ -103,6 +103,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 
 // openFlags are the flags every form shares.
 type openFlags struct {
+	term      termFlags
 	vmlinux   string
 	modules   stringList
 	force     bool
@@ -119,6 +120,7 @@ func (o *openFlags) register(fs *flag.FlagSet) {
 	fs.Var(&o.modules, "modules", "directory searched for module .ko files (repeatable; default: modules/ beside the dump)")
 	fs.BoolVar(&o.force, "force", false, "accept a vmlinux whose build-id or release does not match the dump")
 	fs.StringVar(&o.debugRoot, "debug-root", "", "system root whose usr/lib/debug and lib/modules layouts are searched for module debuginfo (default /)")
+	o.term.register(fs)
 }
 
 // kernelOptions are the options kernel.Open takes from the flags. The
@@ -200,7 +202,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage:\n  kdump-inspect [-s VMLINUX] [--modules DIR] [--force] DUMP [-c 'CMD; CMD' | -i FILE]\n  kdump-inspect [flags] VMLINUX DUMP (or DUMP VMLINUX: told apart by their first bytes)\n")
+	fmt.Fprintf(w, "usage:\n  kdump-inspect [-s VMLINUX] [--modules DIR] [--force] [--width N] [--plain] DUMP [-c 'CMD; CMD' | -i FILE]\n  kdump-inspect [flags] VMLINUX DUMP (or DUMP VMLINUX: told apart by their first bytes)\n")
 	names := make([]string, 0, len(subcommands))
 	for n := range subcommands {
 		names = append(names, n)
@@ -239,7 +241,7 @@ func runSession(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer p.Close()
 
 	tty := isTTY(stdout) && isTTY(stdin)
-	s := repl.New(p, repl.Options{Out: stdout, Err: stderr, TTY: tty})
+	s := repl.New(p, o.term.options(repl.Options{Out: stdout, Err: stderr, TTY: tty}, stdout))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	failed := 0

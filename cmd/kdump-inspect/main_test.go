@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/repl"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/COMMANDS.md")
@@ -34,6 +34,44 @@ func TestCommandsDoc(t *testing.T) {
 	}
 	if !bytes.Equal(got, b.Bytes()) {
 		t.Errorf("docs/COMMANDS.md is stale: run go generate ./cmd/kdump-inspect")
+	}
+}
+
+// TestSchemaFiles fails when docs/schema/ is not what the command table's
+// JSON forms generate (package wire); -update rewrites it.
+func TestSchemaFiles(t *testing.T) {
+	files, err := repl.SchemaFiles(repl.Commands(), filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("..", "..", "docs", "schema")
+	have, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if *update {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range have {
+			if files[filepath.Base(f)] == nil {
+				os.Remove(f) // a command that lost its --json
+			}
+		}
+		for name, b := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	for name, b := range files {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, b) {
+			t.Errorf("docs/schema/%s is stale or missing: run go generate ./cmd/kdump-inspect", name)
+		}
+	}
+	for _, f := range have {
+		if files[filepath.Base(f)] == nil {
+			t.Errorf("%s: no command generates it: run go generate ./cmd/kdump-inspect", f)
+		}
 	}
 }
 
@@ -114,7 +152,7 @@ func TestBatchAndSubcommands(t *testing.T) {
 	// info --json: release from truth.
 	out, errs, code = runMain(t, "", "info", "--json", dumpf)
 	var v repl.InfoView
-	if code != exitOK || json.Unmarshal([]byte(out), &v) != nil {
+	if _, err := wire.DecodeData([]byte(out), &v); code != exitOK || err != nil {
 		t.Fatalf("info: exit %d err %s", code, errs)
 	}
 	if want := tr["dump"].(map[string]any)["uts_release"]; v.Release != want {

@@ -37,7 +37,7 @@ func runOneShot(name string, args []string, stdout, stderr io.Writer) int {
 		return exitBad
 	}
 	defer p.Close()
-	s := repl.New(p, repl.Options{Out: stdout, Err: stderr})
+	s := repl.New(p, o.term.options(repl.Options{Out: stdout, Err: stderr}, stdout))
 	line := name
 	for _, a := range rest[1:] {
 		line += " " + quoteArg(a)

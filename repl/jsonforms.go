@@ -1,0 +1,80 @@
+package repl
+
+import (
+	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/wire"
+)
+
+// jsonForms are the shapes of each command's --json data (Command.JSON;
+// docs/schema/NAME.json is generated from them). A command missing here
+// has no --json: see textOnly.
+var jsonForms = map[string][]wire.Form{
+	"alias": {{Data: []AliasView{}}},
+	"ascii": {{Data: []AsciiView{}}},
+	"audit": {
+		{Data: audit.DumpResult{}},
+		{When: "(the subcommand, several dumps)", Data: []audit.DumpResult{}},
+	},
+	"bt":      {{Data: []BtView{}}},
+	"dis":     {{Data: []DisLine{}}},
+	"eval":    {{Data: EvalView{}}},
+	"foreach": {{Data: []ForeachItem{}}},
+	"ftrace": {
+		{Data: []FtraceView{}},
+		{When: "--enabled", Data: []EnabledView{}},
+	},
+	"help": {{Data: []HelpView{}}},
+	"info": {{Data: InfoView{}}},
+	"irq":  {{Data: []IRQView{}}},
+	"klp": {
+		{Data: KlpView{}},
+		{When: "--tasks", Data: []KlpTaskView{}},
+	},
+	"kmem": {
+		{When: "-i", Data: MemInfoView{}},
+		{When: "-s", Data: []SlabView{}},
+		{When: "ADDR", Data: []KmemAddrView{}},
+	},
+	"list":   {{Data: []wire.Hex{}}},
+	"log":    {{Data: []LogView{}}},
+	"mod":    {{Data: []ModView{}}},
+	"page":   {{Data: []PageView{}}},
+	"ps":     {{Data: []PsView{}}},
+	"rd":     {{Data: RdView{}}},
+	"report": {{Data: ReportDoc{}}},
+	"runq":   {{Data: []RunqView{}}},
+	"search": {{Data: SearchView{}}},
+	"set":    {{Data: SetView{}}},
+	"stubs":  {{Data: StubsView{}}},
+	"sym":    {{Data: []SymView{}}},
+	"sys":    {{Data: SysView{}}},
+	"tasks":  {{Data: TaskSummaryView{}}},
+	"text":   {{Data: TextView{}}},
+	"timer":  {{Data: TimersView{}}},
+	"trace":  {{Data: TraceView{}}},
+	"vtop":   {{Data: []VtopView{}}},
+	"whatis": {{Data: WhatisView{}}},
+	"why":    {{Data: WhyView{}}},
+}
+
+// textOnly are the commands without --json, and why.
+var textOnly = map[string]string{
+	"p":      "prints C values in crash's (gdb's) shape; a JSON model of typed values (integers wider than 2^53, unions, bitfields) is not designed yet — rd --json reads the words",
+	"struct": "as p",
+	"union":  "as p",
+	"task":   "as p (a task_struct); ps --json and bt --json carry the task's identity and stack",
+	"quit":   "prints nothing",
+}
+
+// withJSONForms fills Command.JSON from jsonForms.
+func withJSONForms(cmds []Command) []Command {
+	for i := range cmds {
+		if cmds[i].JSON == nil {
+			cmds[i].JSON = jsonForms[cmds[i].Name]
+		}
+	}
+	return cmds
+}
+
+// TextOnly says why a command has no --json ("" when it has one).
+func TextOnly(name string) string { return textOnly[name] }
