@@ -3,6 +3,9 @@ package repl
 import (
 	"bytes"
 	"fmt"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
 	"io"
 	"strings"
 	"unicode"
@@ -275,46 +278,51 @@ func (t *table) Render() error {
 		measure(r)
 	}
 	widths := fitColumns(natural, words, termWidth(t.w))
-	var b strings.Builder
-	writeRow := func(r []string) {
-		cells := make([][]string, n)
-		h := 1
-		for i := 0; i < n; i++ {
+	// The cells are wrapped here (fitColumns decides the widths); the
+	// columns are laid out by tablewriter, borderless as crash's tables,
+	// with its own wrapping off; trailing blanks are cut from each line.
+	wrap := func(r []string) []any {
+		out := make([]any, n)
+		for i := range n {
 			c := ""
 			if i < len(r) {
 				c = r[i]
 			}
-			cells[i] = wrapCell(c, widths[i])
-			h = max(h, len(cells[i]))
+			out[i] = strings.Join(wrapCell(c, widths[i]), "\n")
 		}
-		for k := 0; k < h; k++ {
-			var line strings.Builder
-			line.WriteByte(' ')
-			for i := 0; i < n; i++ {
-				s := ""
-				if k < len(cells[i]) {
-					s = cells[i][k]
-				}
-				line.WriteString(s)
-				if i < n-1 {
-					line.WriteString(strings.Repeat(" ", widths[i]-textWidth(s)+2))
-				}
-			}
-			b.WriteString(strings.TrimRight(line.String(), " "))
-			b.WriteByte('\n')
-		}
+		return out
 	}
+	var buf strings.Builder
+	tab := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders:  tw.BorderNone,
+			Symbols:  tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{Lines: tw.LinesNone, Separators: tw.SeparatorsNone},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+	)
 	if len(t.header) > 0 {
-		writeRow(t.header)
+		tab.Header(wrap(t.header)...)
 	}
 	for _, r := range t.rows {
-		writeRow(r)
-		if b.Len() > 1<<16 {
-			if _, err := io.WriteString(t.w, b.String()); err != nil {
-				return err
-			}
-			b.Reset()
+		if err := tab.Append(wrap(r)...); err != nil {
+			return err
 		}
+	}
+	if err := tab.Render(); err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(buf.String(), "\n") {
+		if l == "" {
+			continue
+		}
+		b.WriteString(strings.TrimRight(l, " \n"))
+		b.WriteByte('\n')
 	}
 	_, err := io.WriteString(t.w, b.String())
 	return err
