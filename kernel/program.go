@@ -55,6 +55,10 @@ type Options struct {
 	// other Programs of the process that use the same file
 	// (vmlinuxcache.go); for measuring a single start-up.
 	PrivateVmlinux bool
+	// Types says where the vmlinux's types come from (typesopen.go):
+	// its BTF when it has one, with the DWARF opened on demand, by
+	// default.
+	Types TypesFrom
 	// PhysWrap, when set, wraps the dump's physical memory before anything
 	// reads it (every kernel read goes through it: linear map and page
 	// walks). cmd/mkexample records the pages a job touches this way.
@@ -215,7 +219,7 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 		cache = filepath.Join(container.CacheDir(), "dwarf-index")
 	}
 	// The jobs of one process share one opened vmlinux (vmlinuxcache.go).
-	vm, releaseVM, err := openVmlinux(vmlinux, cache, opts.PrivateVmlinux)
+	vm, releaseVM, err := openVmlinux(vmlinux, cache, opts.Types, opts.PrivateVmlinux)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +232,9 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	p.Vmlinux, p.Syms, p.Types = vm.elf, vm.syms, vm.types
 	if r := p.Vmlinux.SymtabReport; r != nil {
 		p.warnf("%s", r)
+	}
+	for _, w := range vm.warnings {
+		p.warnf("%s: %s", vmlinux, w)
 	}
 	for _, w := range p.Types.Warnings() {
 		p.warnf("%s: %s", vmlinux, w)
