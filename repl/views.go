@@ -480,7 +480,7 @@ func cmdMod(c *Call) error {
 		return &UsageError{Cmd: "mod", Msg: "unexpected argument " + pos[0]}
 	}
 	set := c.S.Modules()
-	rep := c.S.Report()
+	rep := c.S.ModulesReport()
 	taints, terr := c.S.Prog.Taints()
 	var out []ModView
 	for _, a := range set.Modules {
