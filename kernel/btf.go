@@ -120,6 +120,23 @@ func (e *MemoryBTFError) Unwrap() error { return e.Err }
 // kernel's). An error means no vmlinux BTF; module failures are in
 // MemoryBTF.ModulesErr and each ModuleBTF.Err.
 func ReadMemoryBTF(mem Reader, order binary.ByteOrder, sym func(name string) (uint64, error)) (*MemoryBTF, error) {
+	m, err := readVmlinuxMemoryBTF(mem, sym)
+	if err != nil {
+		return nil, err
+	}
+	head, err := sym("btf_modules")
+	if err != nil {
+		m.ModulesErr = ErrNoBTFModules
+		return m, nil
+	}
+	vt := m.Vmlinux
+	m.Modules, m.ModulesErr = readBTFModules(&Context{Mem: mem, Order: order, Types: vt, PtrSize: vt.PtrSize, MaxList: maxBTFModules}, head, vt)
+	return m, nil
+}
+
+// readVmlinuxMemoryBTF reads the vmlinux BTF alone (MemoryBTF.Modules
+// left empty).
+func readVmlinuxMemoryBTF(mem Reader, sym func(name string) (uint64, error)) (*MemoryBTF, error) {
 	start, err1 := sym("__start_BTF")
 	stop, err2 := sym("__stop_BTF")
 	if err1 != nil || err2 != nil {
@@ -136,14 +153,7 @@ func ReadMemoryBTF(mem Reader, order binary.ByteOrder, sym func(name string) (ui
 	if err != nil {
 		return nil, &MemoryBTFError{What: "vmlinux BTF", Addr: start, Err: err}
 	}
-	m := &MemoryBTF{Vmlinux: vt, Start: start, Size: stop - start}
-	head, err := sym("btf_modules")
-	if err != nil {
-		m.ModulesErr = ErrNoBTFModules
-		return m, nil
-	}
-	m.Modules, m.ModulesErr = readBTFModules(&Context{Mem: mem, Order: order, Types: vt, PtrSize: vt.PtrSize, MaxList: maxBTFModules}, head, vt)
-	return m, nil
+	return &MemoryBTF{Vmlinux: vt, Start: start, Size: stop - start}, nil
 }
 
 // MemoryBTF reads the BTF in p's memory (ReadMemoryBTF), locating it

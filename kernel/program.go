@@ -55,6 +55,10 @@ type Options struct {
 	// other Programs of the process that use the same file
 	// (vmlinuxcache.go); for measuring a single start-up.
 	PrivateVmlinux bool
+	// DumpOnly looks for nothing beside the dump (no vmlinux, no
+	// modules/ directory): with no Vmlinux either, the program is typed
+	// by the dump's own BTF and named by its kallsyms (novmlinux.go).
+	DumpOnly bool
 	// Types says where the vmlinux's types come from (typesopen.go):
 	// its BTF when it has one, with the DWARF opened on demand, by
 	// default.
@@ -205,13 +209,21 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	}
 	vmlinux := opts.Vmlinux
 	p.ModuleDirs = append([]string(nil), opts.ModuleDirs...)
-	v, beside := FindBeside(dumpPaths[0], release)
+	var v, beside string
+	if !opts.DumpOnly {
+		v, beside = FindBeside(dumpPaths[0], release)
+	}
 	if vmlinux == "" {
 		vmlinux = v
 	}
 	p.besideModules, p.debugRoots = beside, opts.DebugRoots
 	if vmlinux == "" {
-		return nil, fmt.Errorf("%s: no vmlinux given (-s) and none beside the dump", dumpPaths[0])
+		// The dump alone: kallsyms and its own BTF (novmlinux.go).
+		if err := p.openWithoutVmlinux(opts); err != nil {
+			return nil, fmt.Errorf("%s: no vmlinux given (-s) and none beside the dump, and %w", dumpPaths[0], err)
+		}
+		ok = true
+		return p, nil
 	}
 	p.vmlinuxPath = vmlinux
 	cache := opts.CacheDir
@@ -339,6 +351,9 @@ func (p *Program) linearU32(va uint64) (uint32, error) {
 func (p *Program) SymbolAddr(name string) (uint64, error) {
 	s, ok := p.Syms.ByName(name)
 	if !ok {
+		if p.Vmlinux == nil {
+			return 0, fmt.Errorf("symbol %s not in kallsyms", name)
+		}
 		return 0, fmt.Errorf("symbol %s not in %s", name, p.vmlinuxPath)
 	}
 	return s.Addr, nil

@@ -22,23 +22,26 @@ type InfoView struct {
 	// Damage is what the dump's files were found to lack or hold corrupt
 	// (truncation, pages past the end or failing integrity checks,
 	// VMCOREINFO disagreeing with memory); "" when none is known.
-	Damage      string          `json:"damage,omitempty"`
-	Quirks      []string        `json:"quirks,omitempty"`
-	Arch        string          `json:"arch"`
-	ByteOrder   string          `json:"byte_order"`
-	HeaderOrder string          `json:"header_byte_order"`
-	PageSize    uint64          `json:"page_size"`
-	BlockSize   uint64          `json:"block_size,omitempty"`
-	MMU         string          `json:"mmu"`
-	Geometry    string          `json:"geometry"`
-	Release     string          `json:"release"`
-	BuildID     string          `json:"build_id,omitempty"`
-	CrashTime   int64           `json:"crash_time,omitempty"`
-	VMCOREINFO  string          `json:"vmcoreinfo_source"`
-	Vmlinux     string          `json:"vmlinux"`
-	CPUs        []CPUView       `json:"cpus"`
-	Ranges      [][2]uint64     `json:"ranges"`
-	Pages       dump.PageCounts `json:"pages"`
+	Damage      string   `json:"damage,omitempty"`
+	Quirks      []string `json:"quirks,omitempty"`
+	Arch        string   `json:"arch"`
+	ByteOrder   string   `json:"byte_order"`
+	HeaderOrder string   `json:"header_byte_order"`
+	PageSize    uint64   `json:"page_size"`
+	BlockSize   uint64   `json:"block_size,omitempty"`
+	MMU         string   `json:"mmu"`
+	Geometry    string   `json:"geometry"`
+	Release     string   `json:"release"`
+	BuildID     string   `json:"build_id,omitempty"`
+	CrashTime   int64    `json:"crash_time,omitempty"`
+	VMCOREINFO  string   `json:"vmcoreinfo_source"`
+	Vmlinux     string   `json:"vmlinux"`
+	// Debuginfo says where the symbols and types come from (the
+	// vmlinux's BTF or DWARF, or the dump's own BTF and kallsyms).
+	Debuginfo string          `json:"debuginfo"`
+	CPUs      []CPUView       `json:"cpus"`
+	Ranges    [][2]uint64     `json:"ranges"`
+	Pages     dump.PageCounts `json:"pages"`
 	// VmallocFallbackPages counts the vmalloc pages read so far through
 	// vm_struct->pages because the dump lacks their page-table pages.
 	VmallocFallbackPages int64 `json:"vmalloc_fallback_pages,omitempty"`
@@ -64,7 +67,7 @@ func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 	d := p.Dump
 	v := InfoView{Files: d.Paths, Format: d.Format.String(), Quirks: d.Quirks, Arch: d.Machine.String(),
 		PageSize: p.PageSize, BlockSize: d.BlockSize, MMU: p.MMU.String(), Geometry: p.Geometry.String(),
-		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Pages: d.Pages, Warnings: p.Warnings}
+		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Debuginfo: p.DebuginfoSource(), Pages: d.Pages, Warnings: p.Warnings}
 	if p.Vmalloc != nil {
 		v.VmallocFallbackPages = p.Vmalloc.Pages.Load()
 	}
@@ -127,7 +130,14 @@ func WriteInfo(w io.Writer, v InfoView) {
 		fmt.Fprintf(w, "  CRASH TIME: %d\n", v.CrashTime)
 	}
 	fmt.Fprintf(w, "  VMCOREINFO: %s\n", v.VMCOREINFO)
-	fmt.Fprintf(w, "     VMLINUX: %s\n", v.Vmlinux)
+	vml := v.Vmlinux
+	if vml == "" {
+		vml = "(none)"
+	}
+	fmt.Fprintf(w, "     VMLINUX: %s\n", vml)
+	if v.Debuginfo != "" {
+		fmt.Fprintf(w, "   DEBUGINFO: %s\n", v.Debuginfo)
+	}
 	fmt.Fprintf(w, "        CPUS: %d\n", len(v.CPUs))
 	for _, c := range v.CPUs {
 		fmt.Fprintf(w, "              cpu %d pid %d  NIP %#x %s  LR %#x %s\n", c.Index, c.PID, c.NIP, angle(c.NIPSym), c.LR, angle(c.LRSym))
