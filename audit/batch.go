@@ -69,7 +69,7 @@ func (d *DumpResult) CoverageLine() string {
 // NewDumpResult describes an audited program.
 func NewDumpResult(p *kernel.Program, r *Report) DumpResult {
 	res := DumpResult{Dump: strings.Join(p.Dump.Paths, ","), Vmlinux: p.VmlinuxPath(), Release: p.Release,
-		Format: p.Dump.Format.String(), MMU: p.MMU.String(), Modules: r.Modules, Findings: r.Findings,
+		Format: p.Dump.Format.String(), MMU: p.Arch.MMU(), Modules: r.Modules, Findings: r.Findings,
 		Coverage: r.Coverage, Damage: r.Damage, Error: r.Fatal, complete: r.Complete()}
 	res.Warnings = append(append(res.Warnings, p.Warnings...), r.Warnings...)
 	if res.Findings == nil {

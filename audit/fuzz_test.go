@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/internal/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
+	"github.com/kdump-inspect/kdump-inspect/internal/damage"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
@@ -152,5 +153,127 @@ func TestMprofileLivepatch(t *testing.T) {
 	sort.Strings(got)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("KLP-FUNC checked %v, the guest's IPMODIFY functions are %v", got, want)
+	}
+}
+
+// TestGenerationBMutations: on the generation-(b) kernel (genb-7.2), each
+// rule of that generation fires on a defect planted where the truth says
+// the kernel put things (slot addresses are .stubs + 40 * index,
+// sizeof(struct ppc64_stub_entry); the sentinel slots from truth.json).
+func TestGenerationBMutations(t *testing.T) {
+	_, _, tr := openBuildExample(t, "genb-7.2")
+	type mod struct {
+		stubs                       uint64
+		sentinel, oolSlot, oolCount int
+	}
+	mods := map[string]mod{}
+	for _, s := range tr.Summary {
+		var m mod
+		m.sentinel, m.oolCount = s.SentinelSlot, s.OOLCount
+		if s.OOLFirstSlot != nil {
+			m.oolSlot = *s.OOLFirstSlot
+		}
+		mods[s.Name] = m
+	}
+	// stubs_section_addr is not in the trimmed struct above: read it.
+	var raw struct {
+		Summary []struct {
+			Name  string `json:"name"`
+			Stubs string `json:"stubs_section_addr"`
+		} `json:"summary"`
+	}
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "example", "genb-7.2", "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range raw.Summary {
+		m := mods[s.Name]
+		m.stubs = hx(t, s.Stubs)
+		mods[s.Name] = m
+	}
+	slot := func(name string, i int) uint64 { return mods[name].stubs + uint64(i)*40 }
+	fo := mods["ftrace_ops"]
+	kb := mods["klp_stub_bug"]
+	te := mods["trace_events_sample"]
+	if fo.stubs == 0 || kb.stubs == 0 || kb.oolSlot == 0 || te.stubs == 0 {
+		t.Fatalf("truth lacks ftrace_ops, klp_stub_bug or trace_events_sample: %+v %+v %+v", fo, kb, te)
+	}
+	// The first slot wholly past trace_events_sample's OOL array (24-byte
+	// struct ftrace_ool_stub entries from the array's first slot) is free:
+	// the sentinel the scan would find outside the array.
+	teFree := (te.oolSlot*40 + te.oolCount*24 + 39) / 40
+	dir := filepath.Join("..", "testdata", "example", "genb-7.2")
+	plain, err := container.Open(filepath.Join(dir, "vmcore.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}}
+	cases := []struct {
+		rule, module, what string
+		patch              func(p *kernel.Program, v *damage.Virt) error
+	}{
+		{"STUB-PAST-SENTINEL", "trace_events_sample", "a copy of slot 0's call stub written one slot past the first free slot after its OOL array",
+			func(p *kernel.Program, v *damage.Virt) error {
+				b, err := p.Read(slot("trace_events_sample", 0), 40)
+				if err != nil {
+					return err
+				}
+				for k := 0; k < 40; k += 4 {
+					if err := v.PatchU32(slot("trace_events_sample", teFree+1)+uint64(k), p.Order.Uint32(b[k:])); err != nil {
+						return err
+					}
+				}
+				return nil
+			}},
+		{"OOL-SENTINEL", "klp_stub_bug", "the funcdata position of the OOL array's first slot zeroed (a free slot to the next klp relocation of this livepatch module)",
+			func(p *kernel.Program, v *damage.Virt) error {
+				return v.PatchU64(slot("klp_stub_bug", kb.oolSlot)+32, 0)
+			}},
+		{"FTRACE-TRAMP", "ftrace_ops", "mod->arch.tramp pointed at slot 0 (a call stub)",
+			func(p *kernel.Program, v *damage.Virt) error {
+				a, err := p.Object("struct module", moduleAddr(t, p, "ftrace_ops"))
+				if err != nil {
+					return err
+				}
+				f, err := a.Member("arch.tramp")
+				if err != nil {
+					return err
+				}
+				return v.PatchU64(f.Addr, slot("ftrace_ops", 0))
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.rule, func(t *testing.T) {
+			p0, err := kernel.Open([]string{plain}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := damage.NewVirt(p0)
+			if err := c.patch(p0, v); err != nil {
+				t.Fatal(err)
+			}
+			p0.Close()
+			o := opts
+			o.PhysWrap = v.Wrap
+			p, err := kernel.Open([]string{plain}, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			r := Run(analysis.New(p), Options{})
+			for _, f := range r.Findings {
+				if f.Rule == c.rule && f.Module == c.module {
+					return
+				}
+			}
+			var got []string
+			for _, f := range r.Findings {
+				got = append(got, f.Rule+"/"+f.Module)
+			}
+			t.Errorf("%s did not fire on %s after %s; findings %v", c.rule, c.module, c.what, got)
+		})
 	}
 }

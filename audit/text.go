@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
 

@@ -16,7 +16,10 @@ import (
 // physOf is the physical address of a kernel virtual address of p.
 func physOf(t *testing.T, p *kernel.Program, va uint64) uint64 {
 	t.Helper()
-	if pa, err := p.Translator.Translate(va); err == nil {
+	if pa, ok := p.Arch.Linear(va); ok {
+		return pa
+	}
+	if pa, err := p.Arch.Translate(va); err == nil {
 		return pa
 	}
 	if pa, ok := p.VmallocPhys(va); ok {

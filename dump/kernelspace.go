@@ -4,8 +4,35 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+)
 
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
+// Translator is an architecture's kernel address translation (package
+// arch's implementations): the direct map by arithmetic (Linear), every
+// other kernel address by a walk of the kernel's own page tables
+// (Translate). Its errors may describe the failed entry (WalkError).
+type Translator interface {
+	Linear(va uint64) (pa uint64, ok bool)
+	Translate(va uint64) (pa uint64, err error)
+	// PageShift is log2 of the base page size (the TLB's granule).
+	PageShift() uint
+}
+
+// WalkError is what a translator's error says about a failed page-table
+// walk: the level, the entry (its physical address and value), and the
+// kind of failure, one of the Walk* strings.
+type WalkError interface {
+	error
+	WalkLevel() string
+	WalkEntry() (addr, value uint64)
+	WalkKind() string
+}
+
+// The kinds of page-table walk failure.
+const (
+	WalkNotPresent      = "not present"
+	WalkBadEntry        = "bad entry"
+	WalkTableUnreadable = "page table unreadable"
+	WalkNotKernel       = "not a kernel address"
 )
 
 // overlayGranule is the unit in which the file's own virtual segments are
@@ -17,15 +44,13 @@ const overlayGranule = 4096
 // tlbEntries bounds the translation cache of a kernel space.
 const tlbEntries = 1 << 14
 
-// kernelSpace is the kernel virtual address space of a ppc64 dump: see
+// kernelSpace is the kernel virtual address space of a dump: see
 // NewKernelSpace.
 type kernelSpace struct {
-	phys         Memory
-	t            *ppc64.Translator
-	virt         Memory
-	pageOffset   uint64
-	vmallocStart uint64
-	pageShift    uint
+	phys      Memory
+	t         Translator
+	virt      Memory
+	pageShift uint
 
 	mu  sync.Mutex
 	tlb map[uint64]uint64 // va >> pageShift -> pa of the page
@@ -55,49 +80,34 @@ func WithTranslateFallback(m Memory, fb func(va uint64, raw Memory) (pa uint64, 
 	if !ok || fb == nil {
 		return m, false
 	}
-	c := &kernelSpace{phys: ks.phys, t: ks.t, virt: ks.virt, pageOffset: ks.pageOffset,
-		vmallocStart: ks.vmallocStart, pageShift: ks.pageShift, tlb: map[uint64]uint64{}}
+	c := &kernelSpace{phys: ks.phys, t: ks.t, virt: ks.virt, pageShift: ks.pageShift, tlb: map[uint64]uint64{}}
 	c.fallback = func(va uint64) (uint64, bool) { return fb(va, ks) }
 	return c, true
 }
 
-// NewKernelSpace returns the kernel virtual address space of a ppc64 dump
+// NewKernelSpace returns the kernel virtual address space of a dump
 // (drgn's program memory shape, "overlay segments, later wins"):
 //
-//   - the linear map, [t.PageOffset, t.VmallocStart): pa = va - PAGE_OFFSET,
-//     no page tables (on hash the kernel never puts it in the Linux page
-//     table; on radix it is there but the arithmetic is the same);
-//   - above VmallocStart (vmalloc and module space, I/O, vmemmap on radix):
-//     a walk of swapper_pg_dir with t, each page translated on its own, so
-//     a read that spans pages may span physical frames;
+//   - the direct map (and, where the architecture has one, the kernel
+//     image mapping) by arithmetic: t.Linear;
+//   - every other kernel address (vmalloc and module space, I/O, vmemmap)
+//     by a walk of the kernel's page tables, t.Translate, each page on its
+//     own, so a read that spans pages may span physical frames;
 //   - virt, the file's own virtual PT_LOADs (nil if none), laid over both:
 //     where it holds the bytes, it wins.
 //
-// t's zero PageOffset/VmallocStart mean the defaults; VMALLOC_START should
-// come from VMCOREINFO NUMBER(VMALLOC_START) (it differs between hash-4K,
-// 0xc0003d0000000000, and radix or hash-64K, 0xc008000000000000). A nil t
-// gives the linear map alone, bounded by the lowest VMALLOC_START of any
-// geometry so that it never misplaces a vmalloc address; everything else
-// then faults.
+// A nil t gives virt alone: everything else faults.
 //
 // Reads fault with *Fault naming the virtual address: Reason Unmapped when
 // the page tables have no valid entry (Detail names the level), Corrupt for
 // a bad entry or a table outside memory, and the physical read's reason
 // (NotInDump, Excluded, Truncated, ...) when the page maps to memory the
 // dump does not hold.
-func NewKernelSpace(phys Memory, t *ppc64.Translator, virt Memory) Memory {
-	ks := &kernelSpace{phys: phys, t: t, virt: virt, pageOffset: ppc64.PageOffset,
-		vmallocStart: ppc64.Hash4KVmallocStart, pageShift: 12, tlb: map[uint64]uint64{}}
+func NewKernelSpace(phys Memory, t Translator, virt Memory) Memory {
+	ks := &kernelSpace{phys: phys, t: t, virt: virt, pageShift: 12, tlb: map[uint64]uint64{}}
 	if t != nil {
-		if t.PageOffset != 0 {
-			ks.pageOffset = t.PageOffset
-		}
-		ks.vmallocStart = t.VmallocStart
-		if ks.vmallocStart == 0 {
-			ks.vmallocStart = ppc64.DefaultVmallocStart(t.Geom)
-		}
-		if t.Geom.PageShift >= 12 && t.Geom.PageShift <= 24 {
-			ks.pageShift = t.Geom.PageShift
+		if s := t.PageShift(); s >= 12 && s <= 24 {
+			ks.pageShift = s
 		}
 	}
 	return ks
@@ -143,15 +153,11 @@ func (ks *kernelSpace) ReadAt(p []byte, addr uint64) (int, error) {
 // readBacking reads chunk (within one page) at a through the linear map or
 // the page tables.
 func (ks *kernelSpace) readBacking(chunk []byte, a uint64) (int, error) {
-	var pa uint64
-	switch {
-	case a < ks.pageOffset:
-		return 0, &Fault{Addr: a, Reason: Unmapped, Detail: fmt.Sprintf("below PAGE_OFFSET %#x: not a kernel address", ks.pageOffset)}
-	case a < ks.vmallocStart:
-		pa = a - ks.pageOffset
-	case ks.t == nil:
-		return 0, &Fault{Addr: a, Reason: Unmapped, Detail: "above VMALLOC_START and no page tables known"}
-	default:
+	if ks.t == nil {
+		return 0, &Fault{Addr: a, Reason: Unmapped, Detail: "no address translation known"}
+	}
+	pa, ok := ks.t.Linear(a)
+	if !ok {
 		var err error
 		if pa, err = ks.translate(a); err != nil {
 			return 0, err
@@ -194,12 +200,12 @@ func (ks *kernelSpace) translate(a uint64) (uint64, error) {
 	}
 	pa, err := ks.t.Translate(a)
 	if err != nil {
-		var tf *ppc64.TranslationFault
-		if !errors.As(err, &tf) {
+		var we WalkError
+		if !errors.As(err, &we) {
 			return 0, &Fault{Addr: a, Reason: Corrupt, Detail: err.Error()}
 		}
-		f := translationFault(a, tf)
-		if ks.fallback == nil || tf.Reason != ppc64.TableUnreadable {
+		f := translationFault(a, we)
+		if ks.fallback == nil || we.WalkKind() != WalkTableUnreadable {
 			return 0, f
 		}
 		fpa, ok := ks.fallback(a &^ (1<<ks.pageShift - 1))
@@ -219,24 +225,26 @@ func (ks *kernelSpace) translate(a uint64) (uint64, error) {
 
 // translationFault turns a page-table walk failure into the dump's typed
 // fault.
-func translationFault(a uint64, tf *ppc64.TranslationFault) *Fault {
+func translationFault(a uint64, we WalkError) *Fault {
 	f := &Fault{Addr: a, Reason: Unmapped}
-	switch tf.Reason {
-	case ppc64.NotPresent:
-		f.Detail = fmt.Sprintf("%s entry %#x at physical %#x not present", tf.Level, tf.Entry, tf.EntryAddr)
-	case ppc64.BadEntry:
+	ea, val := we.WalkEntry()
+	switch we.WalkKind() {
+	case WalkNotPresent:
+		f.Detail = fmt.Sprintf("%s entry %#x at physical %#x not present", we.WalkLevel(), val, ea)
+	case WalkBadEntry:
 		f.Reason = Corrupt
-		f.Detail = fmt.Sprintf("bad %s entry %#x at physical %#x", tf.Level, tf.Entry, tf.EntryAddr)
-	case ppc64.TableUnreadable:
+		f.Detail = fmt.Sprintf("bad %s entry %#x at physical %#x", we.WalkLevel(), val, ea)
+	case WalkTableUnreadable:
 		// The table above points outside memory, or at a page the dump
 		// does not hold: say which.
 		f.Reason = Corrupt
-		if inner, ok := IsFault(tf.Err); ok && inner.Reason != NotInDump {
-			f.Reason = inner.Reason
+		inner := errors.Unwrap(we)
+		if ff, ok := IsFault(inner); ok && ff.Reason != NotInDump {
+			f.Reason = ff.Reason
 		}
-		f.Detail = fmt.Sprintf("%s table entry at physical %#x unreadable: %v", tf.Level, tf.EntryAddr, tf.Err)
+		f.Detail = fmt.Sprintf("%s table entry at physical %#x unreadable: %v", we.WalkLevel(), ea, inner)
 	default:
-		f.Detail = tf.Error()
+		f.Detail = we.Error()
 	}
 	return f
 }

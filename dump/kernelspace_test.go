@@ -1,4 +1,4 @@
-package dump
+package dump_test
 
 import (
 	"bufio"
@@ -9,14 +9,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/dump"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
 // mapMem is a sparse memory of 4 KiB frames for synthetic tests; a missing
@@ -34,7 +35,7 @@ func (m *mapMem) ReadAt(p []byte, addr uint64) (int, error) {
 		a := addr + uint64(n)
 		f, ok := m.frames[a>>12]
 		if !ok {
-			return n, &Fault{Addr: a, Phys: m.phys, Reason: NotInDump}
+			return n, &dump.Fault{Addr: a, Phys: m.phys, Reason: dump.NotInDump}
 		}
 		n += copy(p[n:], f[a&0xfff:])
 	}
@@ -115,8 +116,8 @@ func TestKernelSpaceSynthetic(t *testing.T) {
 	tr := radix64K(t, phys, map[uint64]uint64{va1: pa1, va2: pa2, 0xc008000000030000: 0x7ff0000 /* not in dump */})
 	virt := newMapMem(false)
 	virt.fill(va1+0x2000, 0x1000, 0x44) // a virtual segment over part of va1
-	ksPlain := NewKernelSpace(phys, tr, nil)
-	ksOver := NewKernelSpace(phys, tr, virt)
+	ksPlain := dump.NewKernelSpace(phys, tr, nil)
+	ksOver := dump.NewKernelSpace(phys, tr, virt)
 
 	want := func(m *mapMem, a, n uint64) []byte {
 		b := make([]byte, n)
@@ -129,7 +130,7 @@ func TestKernelSpaceSynthetic(t *testing.T) {
 
 	tests := []struct {
 		name string
-		ks   Memory
+		ks   dump.Memory
 		addr uint64
 		n    uint64
 		want []byte
@@ -157,41 +158,43 @@ func TestKernelSpaceSynthetic(t *testing.T) {
 		addr   uint64
 		n      int // bytes read before the fault
 		at     uint64
-		reason FaultReason
+		reason dump.FaultReason
 	}{
-		{"unmapped PTE", 0xc008000000040000, 0, 0xc008000000040000, Unmapped},
-		{"unmapped PGD", 0xc00c000000000000, 0, 0xc00c000000000000, Unmapped},
-		{"read runs into an unmapped page", 0xc008000000030000 - 8, 8, 0xc008000000030000, NotInDump},
-		{"mapped, frame not in dump", 0xc008000000030010, 0, 0xc008000000030010, NotInDump},
-		{"user address", 0x10000000, 0, 0x10000000, Unmapped},
-		{"linear, not in dump", 0xc000000040000000, 0, 0xc000000040000000, NotInDump},
+		{"unmapped PTE", 0xc008000000040000, 0, 0xc008000000040000, dump.Unmapped},
+		{"unmapped PGD", 0xc00c000000000000, 0, 0xc00c000000000000, dump.Unmapped},
+		{"read runs into an unmapped page", 0xc008000000030000 - 8, 8, 0xc008000000030000, dump.NotInDump},
+		{"mapped, frame not in dump", 0xc008000000030010, 0, 0xc008000000030010, dump.NotInDump},
+		{"user address", 0x10000000, 0, 0x10000000, dump.Unmapped},
+		{"linear, not in dump", 0xc000000040000000, 0, 0xc000000040000000, dump.NotInDump},
 	}
 	for _, tc := range faults {
 		b := make([]byte, 16)
 		n, err := ksPlain.ReadAt(b, tc.addr)
-		f, ok := IsFault(err)
+		f, ok := dump.IsFault(err)
 		if !ok || n != tc.n || f.Addr != tc.at || f.Reason != tc.reason || f.Phys {
 			t.Errorf("%s: ReadAt(%#x) = %d, %v; want %d bytes then %v fault at virtual %#x", tc.name, tc.addr, n, err, tc.n, tc.reason, tc.at)
 		}
 	}
 	// A fault from the page tables names the level.
 	_, err := ksPlain.ReadAt(make([]byte, 8), 0xc008000000040000)
-	if f, _ := IsFault(err); f == nil || !strings.Contains(f.Detail, "PTE") {
+	if f, _ := dump.IsFault(err); f == nil || !strings.Contains(f.Detail, "PTE") {
 		t.Errorf("unmapped PTE fault detail = %v, want the PTE level named", err)
 	}
 	// PGD pointing outside memory: Corrupt.
 	phys.put64(0x100000+(0xc00a000000000000>>39&8191)*8, 0x80000f0000000009)
 	_, err = ksPlain.ReadAt(make([]byte, 8), 0xc00a000000000000)
-	if f, ok := IsFault(err); !ok || f.Reason != Corrupt {
+	if f, ok := dump.IsFault(err); !ok || f.Reason != dump.Corrupt {
 		t.Errorf("PGD entry outside memory: err = %v, want Corrupt", err)
 	}
-	// No translator: only the linear map.
-	ks := NewKernelSpace(phys, nil, nil)
-	if _, err := ks.ReadAt(make([]byte, 8), va1); err == nil {
-		t.Error("vmalloc read without page tables succeeded")
-	}
-	if got := make([]byte, 8); func() error { _, e := ks.ReadAt(got, 0xc000000000500000); return e }() != nil || !bytes.Equal(got, want(phys, 0x500000, 8)) {
-		t.Error("linear read without page tables failed")
+	// No translator: nothing but the file's own virtual segments (none
+	// here): every read faults, naming the address.
+	ks := dump.NewKernelSpace(phys, nil, nil)
+	for _, a := range []uint64{va1, 0xc000000000500000} {
+		if _, err := ks.ReadAt(make([]byte, 8), a); err == nil {
+			t.Errorf("read at %#x without a translator succeeded", a)
+		} else if f, ok := dump.IsFault(err); !ok || f.Addr != a || f.Reason != dump.Unmapped {
+			t.Errorf("read at %#x without a translator: %v, want Unmapped at that address", a, err)
+		}
 	}
 }
 
@@ -249,13 +252,13 @@ func truthAddr(t *testing.T, v any) uint64 {
 
 // openParts opens a corpus dump file, with its second half for a split
 // pair.
-func openParts(t *testing.T, p string) *Dump {
+func openParts(t *testing.T, p string) *dump.Dump {
 	t.Helper()
 	paths := []string{p}
 	if strings.HasSuffix(p, "-split.1") {
 		paths = append(paths, strings.TrimSuffix(p, "1")+"2")
 	}
-	d, err := Open(paths, Options{})
+	d, err := dump.Open(paths, dump.Options{})
 	if err != nil {
 		t.Fatalf("Open(%v): %v", paths, err)
 	}
@@ -265,7 +268,7 @@ func openParts(t *testing.T, p string) *Dump {
 // vmallocStart is NUMBER(VMALLOC_START) of the dump's VMCOREINFO, from the
 // file or, for files without it, from guest memory at the address
 // vmcoreinfo-location.txt gives.
-func vmallocStart(t *testing.T, d *Dump, dir string) (uint64, string) {
+func vmallocStart(t *testing.T, d *dump.Dump, dir string) (uint64, string) {
 	t.Helper()
 	vi := d.VMCOREINFO
 	src := "file"
@@ -284,7 +287,7 @@ func vmallocStart(t *testing.T, d *Dump, dir string) (uint64, string) {
 		if err1 != nil || err2 != nil {
 			t.Fatalf("vmcoreinfo-location.txt %q: %v %v", b, err1, err2)
 		}
-		vi, _, err = ReadVMCOREINFO(d.Phys, addr, size, nil)
+		vi, _, err = dump.ReadVMCOREINFO(d.Phys, addr, size, nil)
 		if err != nil {
 			t.Fatalf("VMCOREINFO from memory: %v", err)
 		}
@@ -329,14 +332,14 @@ func TestKernelSpaceCorpus(t *testing.T) {
 						t.Errorf("VMALLOC_START %#x (from %s), geometry %v default %#x", vs, src, g, ppc64.DefaultVmallocStart(g))
 					}
 					trn := &ppc64.Translator{Phys: d.Phys, PGD: pgdVA - ppc64.PageOffset, Geom: g, VmallocStart: vs}
-					ks := NewKernelSpace(d.Phys, trn, d.Virt)
+					ks := dump.NewKernelSpace(d.Phys, trn, d.Virt)
 					// makedumpfile -d 31 files: a read may fault with
 					// Excluded (the corpus's filtered files lack some
 					// page-table pages), never return wrong bytes.
 					filtered := d.Pages.Excluded > 0
 					okFault := func(err error) bool {
-						f, ok := IsFault(err)
-						return ok && filtered && f.Reason == Excluded
+						f, ok := dump.IsFault(err)
+						return ok && filtered && f.Reason == dump.Excluded
 					}
 					var nStubs, nRegions, nExcluded int
 					for _, m := range tr.DumpModules() {
@@ -347,7 +350,7 @@ func TestKernelSpaceCorpus(t *testing.T) {
 						}
 						addr := truthAddr(t, m["stubs_section_addr"])
 						got := make([]byte, len(want))
-						if err := ReadFull(ks, got, addr); okFault(err) {
+						if err := dump.ReadFull(ks, got, addr); okFault(err) {
 							nExcluded++
 						} else if err != nil {
 							t.Errorf("%s .stubs at %#x: %v", name, addr, err)
@@ -366,13 +369,13 @@ func TestKernelSpaceCorpus(t *testing.T) {
 							base := truthAddr(t, reg["base"])
 							buf := make([]byte, uint64(size))
 							var h string
-							err := ReadFull(ks, buf, base)
+							err := dump.ReadFull(ks, buf, base)
 							if okFault(err) {
 								nExcluded++
 								continue
 							}
 							if err != nil {
-								var f *Fault
+								var f *dump.Fault
 								if !errors.As(err, &f) {
 									t.Errorf("%s mem %v at %#x: untyped error %v", name, reg["type"], base, err)
 								}
@@ -414,7 +417,7 @@ func TestKernelSpaceCorpus(t *testing.T) {
 // file at the physical address makedumpfile.json gives and compares it
 // with truth.json: the data pages are in the file even where the page
 // tables leading to them are not.
-func checkStubsPhysical(t *testing.T, d *Dump, dir string, tr testcorpus.Truth) {
+func checkStubsPhysical(t *testing.T, d *dump.Dump, dir string, tr testcorpus.Truth) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "makedumpfile.json"))
 	if err != nil {
@@ -440,7 +443,7 @@ func checkStubsPhysical(t *testing.T, d *Dump, dir string, tr testcorpus.Truth) 
 	for _, sp := range mj.StubsPhysical {
 		pa := truthAddr(t, sp.StubsPA)
 		got := make([]byte, sp.Len)
-		if err := ReadFull(d.Phys, got, pa); err != nil {
+		if err := dump.ReadFull(d.Phys, got, pa); err != nil {
 			t.Errorf("%s .stubs at physical %#x: %v", sp.Module, pa, err)
 			continue
 		}
@@ -493,7 +496,7 @@ func (m repeatPhys) ReadAt(p []byte, addr uint64) (int, error) {
 	for i := range p {
 		a := addr + uint64(i)
 		if a >= 1<<22 || a < addr {
-			return i, &Fault{Addr: a, Phys: true, Reason: NotInDump}
+			return i, &dump.Fault{Addr: a, Phys: true, Reason: dump.NotInDump}
 		}
 		p[i] = m[a%uint64(len(m))]
 	}
@@ -513,11 +516,11 @@ func FuzzKernelSpace(f *testing.F) {
 		// faults.
 		phys := repeatPhys(data)
 		g, _ := ppc64.KnownGeometry(ppc64.Radix, 65536)
-		ks := NewKernelSpace(phys, &ppc64.Translator{Phys: phys, PGD: 0x1000, Geom: g}, nil)
+		ks := dump.NewKernelSpace(phys, &ppc64.Translator{Phys: phys, PGD: 0x1000, Geom: g}, nil)
 		buf := make([]byte, n%2048)
 		got, err := ks.ReadAt(buf, addr)
 		if got < len(buf) {
-			if _, ok := IsFault(err); !ok {
+			if _, ok := dump.IsFault(err); !ok {
 				t.Fatalf("short read %d/%d without a *Fault: %v", got, len(buf), err)
 			}
 		}
@@ -541,9 +544,9 @@ func TestKernelSpaceFallback(t *testing.T) {
 	// The PUD table is the first table radix64K allocates.
 	delete(phys.frames, 0x200000>>12)
 
-	plain := NewKernelSpace(phys, tr, nil)
+	plain := dump.NewKernelSpace(phys, tr, nil)
 	var asked []uint64
-	ks, ok := WithTranslateFallback(plain, func(va uint64, raw Memory) (uint64, bool) {
+	ks, ok := dump.WithTranslateFallback(plain, func(va uint64, raw dump.Memory) (uint64, bool) {
 		asked = append(asked, va)
 		var b [8]byte
 		if _, err := raw.ReadAt(b[:], 0xc000000000500000); err != nil {
@@ -574,13 +577,13 @@ func TestKernelSpaceFallback(t *testing.T) {
 	}
 	_, err := ks.ReadAt(b, va2)
 	_, plainErr := plain.ReadAt(b, va2)
-	if _, ok := IsFault(err); !ok || err.Error() != plainErr.Error() {
+	if _, ok := dump.IsFault(err); !ok || err.Error() != plainErr.Error() {
 		t.Errorf("unanswered page: err %v, want the walk's fault %v", err, plainErr)
 	}
 	if len(asked) != 2 || asked[0] != va1 || asked[1] != va2 {
 		t.Errorf("fallback asked for %#x, want page addresses %#x then %#x", asked, uint64(va1), uint64(va2))
 	}
-	if _, ok := WithTranslateFallback(phys, nil); ok {
+	if _, ok := dump.WithTranslateFallback(phys, nil); ok {
 		t.Error("WithTranslateFallback accepted a memory that is not a kernel space")
 	}
 }

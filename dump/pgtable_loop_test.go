@@ -1,12 +1,13 @@
-package dump
+package dump_test
 
 import (
 	"errors"
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/dump"
 	"testing"
 	"time"
 
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 )
 
 // TestPageTableSelfReference: page tables whose entries point back at
@@ -70,11 +71,11 @@ func TestPageTableSelfReference(t *testing.T) {
 						t.Errorf("Walk(%#x) read %d entries, want 4 (one per level)", va, len(w.Steps))
 					}
 				}
-				ks := NewKernelSpace(phys, tr, nil)
+				ks := dump.NewKernelSpace(phys, tr, nil)
 				buf := make([]byte, 1<<20)
 				start := time.Now()
 				n, err := ks.ReadAt(buf, tr.VmallocStart)
-				if f, ok := IsFault(err); n != 0 || !ok || f.Reason != Unmapped || f.Addr != tr.VmallocStart {
+				if f, ok := dump.IsFault(err); n != 0 || !ok || f.Reason != dump.Unmapped || f.Addr != tr.VmallocStart {
 					t.Errorf("1 MiB read over the looped tables: %d bytes, %v; want an Unmapped fault at %#x", n, err, tr.VmallocStart)
 				}
 				if d := time.Since(start); d > 5*time.Second {

@@ -3,7 +3,7 @@ package ftrace
 import (
 	"fmt"
 
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 )
 
 // OOLStubSize is sizeof(struct ftrace_ool_stub) with CALL_OPS: the

@@ -3,7 +3,7 @@ package ftrace
 import (
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 )
 
 // fl72 is the 7.2 layout (include/linux/ftrace.h).

@@ -3,9 +3,9 @@ package ftrace
 import (
 	"fmt"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
 // Call sites on kernels without out-of-line stubs: -mprofile-kernel (or

@@ -1,8 +1,8 @@
 package ftrace
 
 import (
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/modules"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
 // SiteWant is what one record's call site may hold in the record's

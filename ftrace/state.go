@@ -6,9 +6,9 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -36,9 +37,9 @@ const NoVmlinuxReason = "no vmlinux: types from the dump's BTF, symbols from kal
 // opened without one.
 var ErrNoVmlinux = errors.New(NoVmlinuxReason)
 
-// linearMem reads kernel linear-map (and kernel image) addresses through
-// physical memory: enough for kallsyms and the vmlinux BTF, which live in
-// the kernel image, before the page tables are set up.
+// linearMem reads kernel addresses through the architecture's early map
+// (ppc64's linear map): enough for kallsyms and the vmlinux BTF, which
+// live in the kernel image, before the page tables are set up.
 type linearMem struct{ p *Program }
 
 func (m linearMem) ReadAt(b []byte, addr uint64) (int, error) {
@@ -76,6 +77,13 @@ func (p *Program) openWithoutVmlinux(opts Options) error {
 	if d.MemoryOrder == nil {
 		return errors.New("the dump does not say its memory's byte order")
 	}
+	reg, err := arch.For(d.Machine)
+	if err != nil {
+		return err
+	}
+	if p.early = reg.Early; p.early == nil {
+		return fmt.Errorf("%v has no early map of the kernel's addresses to read kallsyms through", d.Machine)
+	}
 	p.Context = &Context{Order: d.MemoryOrder, PtrSize: 8}
 	p.Info, p.InfoSource = d.VMCOREINFO, "dump note"
 	if p.Info == nil || !hasKallsyms(p.Info) {
@@ -107,10 +115,15 @@ func (p *Program) openWithoutVmlinux(opts Options) error {
 	p.Context.PtrSize = p.Types.PtrSize
 	p.Features = DetectFeatures(p.Types)
 	p.warnf("%s (no vmlinux given with -s and none beside the dump)", NoVmlinuxReason)
-	p.checkRelease()
-	if err := p.setupTranslation(); err != nil {
+	k, err := reg.Setup(archEnv{p})
+	if err != nil {
 		return err
 	}
+	// kallsyms and VMCOREINFO give run-time addresses: nothing to rebase.
+	p.Arch, p.PageSize, p.KernelOffset = k, k.PageSize(), k.KernelOffset()
+	p.Context.Mem = dump.NewKernelSpace(p.Phys, k, d.Virt)
+	p.installVmallocFallback()
+	p.checkRelease()
 	p.Resolver = symbols.NewResolver()
 	p.Resolver.SetVmlinux(p.Syms)
 	p.optModuleDirs = p.ModuleDirs

@@ -24,10 +24,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
+	_ "github.com/kdump-inspect/kdump-inspect/arch/ppc64" // registers ppc64
 	"github.com/kdump-inspect/kdump-inspect/debuginfo"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -96,11 +97,14 @@ type Program struct {
 	InfoSource string
 	Release    string
 	PageSize   uint64
-	MMU        ppc64.MMU
-	Geometry   ppc64.Geometry
-	Translator *ppc64.Translator
-	Features   Features
-	ModuleDirs []string
+	// Arch is the dump's kernel as its architecture sees it: address
+	// translation, MMU, KASLR (package arch).
+	Arch arch.Kernel
+	// KernelOffset is the KASLR slide (Arch.KernelOffset()): p.Syms holds
+	// runtime addresses, the vmlinux file link-time ones (LinkAddr).
+	KernelOffset uint64
+	Features     Features
+	ModuleDirs   []string
 	// Debuginfo finds module debuginfo (ModuleDirs, the modules/
 	// directory beside the dump, DebugRoots); see SetModuleDirs.
 	Debuginfo *debuginfo.Index
@@ -116,6 +120,9 @@ type Program struct {
 	debugRoots    []string
 	optModuleDirs []string // Options.ModuleDirs, for ResetModuleDirs
 	infoErr       error    // why VMCOREINFO was not found, when it was not
+	// early maps kernel addresses before the architecture is set up
+	// (arch.Registration.Early; nil when it cannot).
+	early func(va uint64) (uint64, bool)
 	// releaseVmlinux drops this Program's reference to the shared
 	// vmlinux (nil when Open did not open it).
 	releaseVmlinux func() error
@@ -128,6 +135,10 @@ func (p *Program) warnf(format string, args ...any) {
 // ELFv1 reports whether the kernel is ppc64 ELFv1 (function descriptors
 // in .opd), from the vmlinux's e_flags or its .opd section.
 func (p *Program) ELFv1() bool { return p.Vmlinux != nil && p.Vmlinux.ABIv1 }
+
+// LinkAddr is the vmlinux file's (link-time) address of a runtime kernel
+// image address.
+func (p *Program) LinkAddr(a uint64) uint64 { return a - p.KernelOffset }
 
 // VmlinuxPath is the file the symbols and types came from.
 func (p *Program) VmlinuxPath() string { return p.vmlinuxPath }
@@ -258,24 +269,44 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	p.Context = &Context{Mem: nil, Order: order, Types: p.Types, PtrSize: 8}
 	p.Features = DetectFeatures(p.Types)
 
-	// VMCOREINFO: from the file, else from memory.
+	reg, err := arch.For(d.Machine)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dumpPaths[0], err)
+	}
+	p.early = reg.Early
+	// VMCOREINFO: from the file, else from memory (through the
+	// architecture's early map when it has one, else after setup).
 	p.Info = d.VMCOREINFO
 	if p.Info != nil {
 		p.InfoSource = "dump note"
-	} else if info, err := p.vmcoreinfoFromMemory(); err == nil {
-		p.Info, p.InfoSource = info, "memory (vmcoreinfo_data)"
-	} else {
-		p.infoErr = err
-		p.warnf("no VMCOREINFO in the dump and none found in memory: %v", err)
+	} else if p.early != nil {
+		p.vmcoreinfoFromMemoryInto()
 	}
 	if err := p.checkMatch(opts.Force); err != nil {
 		return nil, err
 	}
-	p.checkRelease() // vmcoreinfo_check.go
-	if err := p.setupTranslation(); err != nil {
+	k, err := reg.Setup(archEnv{p})
+	if err != nil {
 		// Name the dump: these errors come from its memory.
 		return nil, fmt.Errorf("%s: %w", dumpPaths[0], err)
 	}
+	p.Arch, p.PageSize, p.KernelOffset = k, k.PageSize(), k.KernelOffset()
+	if p.KernelOffset != 0 {
+		p.Syms = p.Syms.Rebase(p.KernelOffset)
+	}
+	p.Context.Mem = dump.NewKernelSpace(p.Phys, k, p.Dump.Virt)
+	p.installVmallocFallback()
+	if p.Info == nil {
+		p.vmcoreinfoFromMemoryInto()
+		if p.Info != nil {
+			if err := p.checkMatch(opts.Force); err != nil {
+				return nil, err
+			}
+		} else {
+			p.warnf("no VMCOREINFO in the dump and none found in memory: %v", p.infoErr)
+		}
+	}
+	p.checkRelease() // vmcoreinfo_check.go
 	p.Resolver = symbols.NewResolver()
 	p.Resolver.SetVmlinux(p.Syms)
 	p.optModuleDirs = p.ModuleDirs
@@ -322,13 +353,21 @@ func (p *Program) Close() error {
 	return errors.Join(errs...)
 }
 
-// linearRead reads kernel linear-map memory through physical memory, before
-// the page tables are set up.
+// linearRead reads kernel memory before or after the architecture is set
+// up: through the kernel space once there is one, else through the
+// architecture's early map (ppc64's linear map).
 func (p *Program) linearRead(buf []byte, va uint64) error {
-	if va < ppc64.PageOffset {
-		return &dump.Fault{Addr: va, Reason: dump.Unmapped, Detail: "below PAGE_OFFSET"}
+	if p.Context != nil && p.Context.Mem != nil {
+		return dump.ReadFull(p.Context.Mem, buf, va)
 	}
-	return dump.ReadFull(p.Phys, buf, va-ppc64.PageOffset)
+	if p.early == nil {
+		return &dump.Fault{Addr: va, Reason: dump.Unmapped, Detail: "the kernel's address space is not set up yet"}
+	}
+	pa, ok := p.early(va)
+	if !ok {
+		return &dump.Fault{Addr: va, Reason: dump.Unmapped, Detail: "not in the early (link-time) direct map"}
+	}
+	return dump.ReadFull(p.Phys, buf, pa)
 }
 
 func (p *Program) linearU64(va uint64) (uint64, error) {
@@ -392,6 +431,15 @@ func (p *Program) vmcoreinfoFromMemory() (*dump.VMCOREINFO, error) {
 	return dump.ParseVMCOREINFO(buf)
 }
 
+// vmcoreinfoFromMemoryInto sets p.Info from memory, or records why not.
+func (p *Program) vmcoreinfoFromMemoryInto() {
+	if info, err := p.vmcoreinfoFromMemory(); err == nil {
+		p.Info, p.InfoSource, p.infoErr = info, "memory (vmcoreinfo_data)", nil
+	} else {
+		p.infoErr = err
+	}
+}
+
 // checkMatch refuses a vmlinux whose build-id or release differs from the
 // dump's VMCOREINFO, and, without VMCOREINFO, one whose linux_banner is not
 // what memory holds at that address.
@@ -434,7 +482,7 @@ func (p *Program) checkBanner() error {
 	if !ok {
 		return fmt.Errorf("no linux_banner symbol")
 	}
-	want, err := p.Vmlinux.ReadAddr(s.Addr, 256)
+	want, err := p.Vmlinux.ReadAddr(p.LinkAddr(s.Addr), 256)
 	if err != nil {
 		return err
 	}
@@ -465,134 +513,6 @@ func trimBanner(b []byte) string {
 		s = s[:60] + "..."
 	}
 	return s
-}
-
-// MMU_FTR_TYPE_RADIX is asm/mmu.h's radix MMU feature bit.
-const MMU_FTR_TYPE_RADIX = 0x40
-
-// setupTranslation decides MMU and geometry, and builds the kernel space:
-// radix or hash from VMCOREINFO NUMBER(RADIX_MMU), else from
-// cur_cpu_spec->mmu_features; index sizes from the kernel's own
-// __pte_index_size.. variables, cross-checked with the known geometries.
-func (p *Program) setupTranslation() error {
-	var mmuKnown bool
-	if p.Info != nil {
-		if v, ok := p.Info.Number("RADIX_MMU"); ok {
-			p.MMU, mmuKnown = ppc64.Hash, true
-			if v != 0 {
-				p.MMU = ppc64.Radix
-			}
-		}
-		if ps, ok := p.Info.PageSize(); ok {
-			p.PageSize = ps
-		}
-	}
-	if !mmuKnown {
-		f, err := p.mmuFeatures()
-		if err != nil {
-			return fmt.Errorf("cannot tell radix from hash: %w", err)
-		}
-		p.MMU = ppc64.Hash
-		if f&MMU_FTR_TYPE_RADIX != 0 {
-			p.MMU = ppc64.Radix
-		}
-	}
-	var idx [4]uint64
-	for i, n := range []string{"__pte_index_size", "__pmd_index_size", "__pud_index_size", "__pgd_index_size"} {
-		a, err := p.SymbolAddr(n)
-		if err != nil {
-			return err
-		}
-		v, err := p.linearU64(a)
-		if err != nil {
-			return fmt.Errorf("reading %s at %#x: %w", n, a, err)
-		}
-		idx[i] = v
-	}
-	if p.PageSize == 0 {
-		p.PageSize = p.pageSizeFromVmlinux()
-	}
-	if p.PageSize == 0 {
-		why := "no VMCOREINFO PAGESIZE"
-		if p.infoErr != nil {
-			why = fmt.Sprintf("no VMCOREINFO (%v)", p.infoErr)
-		}
-		return fmt.Errorf("page size unknown: %s and none derivable from the vmlinux", why)
-	}
-	g, err := ppc64.GeometryFromIndexSizes(p.PageSize, idx[0], idx[1], idx[2], idx[3])
-	if err != nil {
-		return err
-	}
-	if g.MMU != p.MMU {
-		return fmt.Errorf("index sizes %v say %s but the MMU is %s", idx, g.MMU, p.MMU)
-	}
-	p.Geometry = g
-	pgd, err := p.SymbolAddr("swapper_pg_dir")
-	if err != nil {
-		return err
-	}
-	vs := uint64(0)
-	if p.Info != nil {
-		if v, ok := p.Info.Number("VMALLOC_START"); ok {
-			vs = uint64(v)
-		}
-	}
-	if vs == 0 {
-		if a, err := p.SymbolAddr("__vmalloc_start"); err == nil {
-			if v, err := p.linearU64(a); err == nil {
-				vs = v
-			}
-		}
-	}
-	if vs == 0 {
-		vs = ppc64.DefaultVmallocStart(g)
-		p.warnf("VMALLOC_START unknown: assuming %#x for %s", vs, g)
-	}
-	p.Translator = &ppc64.Translator{Phys: p.Phys, PGD: pgd - ppc64.PageOffset, Geom: g, VmallocStart: vs}
-	p.Context.Mem = dump.NewKernelSpace(p.Phys, p.Translator, p.Dump.Virt)
-	p.installVmallocFallback()
-	return nil
-}
-
-// mmuFeatures reads cur_cpu_spec->mmu_features (cur_cpu_spec is a pointer).
-func (p *Program) mmuFeatures() (uint64, error) {
-	a, err := p.SymbolAddr("cur_cpu_spec")
-	if err != nil {
-		return 0, err
-	}
-	spec, err := p.linearU64(a)
-	if err != nil {
-		return 0, err
-	}
-	off, err := p.Types.Offsetof("struct cpu_spec", "mmu_features")
-	if err != nil {
-		return 0, err
-	}
-	return p.linearU64(spec + uint64(off))
-}
-
-// pageSizeFromVmlinux derives PAGE_SIZE when VMCOREINFO does not give it:
-// the kernel's own mmu_psize_defs[mmu_virtual_psize].shift
-// (asm/book3s/64/mmu.h; both are variables when the hash MMU is built in),
-// read through the linear map; 0 when that cannot be read or is neither 4K
-// nor 64K.
-func (p *Program) pageSizeFromVmlinux() uint64 {
-	defs, err1 := p.SymbolAddr("mmu_psize_defs")
-	vp, err2 := p.SymbolAddr("mmu_virtual_psize")
-	size, err3 := p.Types.Sizeof("struct mmu_psize_def")
-	off, err4 := p.Types.Offsetof("struct mmu_psize_def", "shift")
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || size <= 0 {
-		return 0
-	}
-	idx, err := p.linearU32(vp)
-	if err != nil || idx > 64 {
-		return 0
-	}
-	shift, err := p.linearU32(defs + uint64(idx)*uint64(size) + uint64(off))
-	if err != nil || (shift != 12 && shift != 16) {
-		return 0
-	}
-	return 1 << shift
 }
 
 // Mem is the kernel virtual address space.

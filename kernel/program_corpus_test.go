@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
 // TestProgramCorpus: for every corpus directory, the dump without a
@@ -29,7 +29,7 @@ func TestProgramCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantMMU := ppc64.Hash
-			if feat&MMU_FTR_TYPE_RADIX != 0 {
+			if feat&ppc64.MMU_FTR_TYPE_RADIX != 0 {
 				wantMMU = ppc64.Radix
 			}
 			for _, f := range testcorpus.DumpFiles(dir) {
@@ -40,13 +40,13 @@ func TestProgramCorpus(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", f, err)
 				}
-				if p.Release != wantRel || p.MMU != wantMMU || p.PageSize != 65536 {
-					t.Errorf("%s: release %q MMU %v page size %d; truth %q %v 65536", filepath.Base(f), p.Release, p.MMU, p.PageSize, wantRel, wantMMU)
+				if p.Release != wantRel || p.Arch.MMU() != wantMMU.String() || p.PageSize != 65536 {
+					t.Errorf("%s: release %q MMU %v page size %d; truth %q %v 65536", filepath.Base(f), p.Release, p.Arch.MMU(), p.PageSize, wantRel, wantMMU)
 				}
 				if p.Info == nil {
 					t.Errorf("%s: no VMCOREINFO (%s)", f, p.InfoSource)
 				}
-				if got := p.pageSizeFromVmlinux(); got != 65536 {
+				if got := ppc64.PageSizeFromKernel(archEnv{p}); got != 65536 {
 					t.Errorf("%s: mmu_psize_defs gives page size %d", f, got)
 				}
 				p.Close()

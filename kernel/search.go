@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 )
 
 // SearchQuery is what Search looks for, as crash's search: words equal to

@@ -37,7 +37,7 @@ func (p *Program) buildIDInMemory() (same bool, err error) {
 		if s.Type != elf.SHT_NOTE || s.Flags&elf.SHF_ALLOC == 0 || s.Addr == 0 || s.Size == 0 {
 			continue
 		}
-		want, err := p.Vmlinux.ReadAddr(s.Addr, int(min(s.Size, maxNotesCompare)))
+		want, err := p.Vmlinux.ReadAddr(p.LinkAddr(s.Addr), int(min(s.Size, maxNotesCompare)))
 		if err != nil {
 			return false, err
 		}
@@ -110,7 +110,7 @@ func (p *Program) bannerRelease() string {
 	if !ok {
 		return ""
 	}
-	b, err := p.Vmlinux.ReadAddr(s.Addr, 256)
+	b, err := p.Vmlinux.ReadAddr(p.LinkAddr(s.Addr), 256)
 	if err != nil {
 		return ""
 	}

@@ -2,14 +2,15 @@ package modules
 
 import (
 	"bufio"
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
 // distroExample holds the committed extracts of two real dumps of
@@ -79,8 +80,8 @@ func checkDistroExample(t *testing.T, mmu string, want ppc64.MMU) {
 	// Debian's powerpc64le flavour: 4K pages; the kernel said "Using radix
 	// MMU under hypervisor", or with disable_radix "hash-mmu: Page orders:
 	// linear mapping = 12" (bench/distro-dump).
-	if p.PageSize != 4096 || p.MMU != want {
-		t.Fatalf("page size %d, MMU %v; want 4096, %v", p.PageSize, p.MMU, want)
+	if p.PageSize != 4096 || p.Arch.MMU() != want.String() {
+		t.Fatalf("page size %d, MMU %v; want 4096, %v", p.PageSize, p.Arch.MMU(), want)
 	}
 	set := Analyze(p)
 	if set.ListErr != nil {
@@ -90,7 +91,7 @@ func checkDistroExample(t *testing.T, mmu string, want ppc64.MMU) {
 	// RADIX_PGD_INDEX_SIZE 13) and the module area's entries lie past its
 	// first 4 KiB page — the page crash reads alone.
 	if a := set.Find("tcp_vegas"); mmu == "radix" && a != nil && len(a.Module.Regions) > 0 {
-		w, err := p.Translator.Walk(a.Module.Regions[0].Base)
+		w, err := p.Arch.(arch.Walker).Walk(a.Module.Regions[0].Base)
 		if err != nil || len(w.Steps) == 0 {
 			t.Fatalf("walk of tcp_vegas's base: %v", err)
 		}

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 )
 
 // ELF constants the ppc64 loader uses that debug/elf does not name.

@@ -5,10 +5,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/modules"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )

@@ -129,7 +129,7 @@ func (s *Session) interrupt() {
 
 func (s *Session) banner() string {
 	p := s.Prog
-	return fmt.Sprintf("%s: %s, %s, %s MMU, %dK pages", strings.Join(p.Dump.Paths, ","), p.Release, p.Dump.Format, p.MMU, p.PageSize/1024)
+	return fmt.Sprintf("%s: %s, %s, %s MMU, %dK pages", strings.Join(p.Dump.Paths, ","), p.Release, p.Dump.Format, p.Arch.MMU(), p.PageSize/1024)
 }
 
 // completer completes commands, then per command kind: symbols, type names

@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
 func kmemFlags(fs *flag.FlagSet) {
@@ -235,10 +233,7 @@ func (s *Session) kmemAddr(addr uint64) []string {
 			out = append(out, fmt.Sprintf("vmlinux image: %s", s.resolve(addr)))
 		}
 	}
-	vs := uint64(ppc64.RadixVmallocStart)
-	if p.Translator != nil && p.Translator.VmallocStart != 0 {
-		vs = p.Translator.VmallocStart
-	}
+	vs, dm := p.Arch.VmallocStart(), p.Arch.DirectMap()
 	switch {
 	case addr >= vs:
 		va, ok, err := p.FindVmapArea(addr)
@@ -257,8 +252,10 @@ func (s *Session) kmemAddr(addr uint64) []string {
 		if pa, ok := p.VmallocPhys(addr); ok {
 			out = append(out, s.pageLines(pa/p.PageSize, addr)...)
 		}
-	case addr >= ppc64.PageOffset:
-		out = append(out, s.pageLines((addr-ppc64.PageOffset)/p.PageSize, addr)...)
+	case addr >= dm:
+		if pa, ok := p.Arch.Linear(addr); ok {
+			out = append(out, s.pageLines(pa/p.PageSize, addr)...)
+		}
 	default:
 		out = append(out, "not a kernel address (below PAGE_OFFSET)")
 	}
@@ -281,7 +278,8 @@ func (s *Session) pageLines(pfn, addr uint64) []string {
 		l += "; not in the dump: " + pi.Fault
 	}
 	out := []string{l}
-	if pi.Class == "slab" && addr >= ppc64.PageOffset && addr < ppc64.RadixVmallocStart {
+	dm := p.Arch.DirectMap()
+	if _, linear := p.Arch.Linear(addr); pi.Class == "slab" && linear {
 		head := pi.PFN
 		if pi.Tail {
 			head = pi.Head
@@ -291,7 +289,7 @@ func (s *Session) pageLines(pfn, addr uint64) []string {
 			return out
 		}
 		slab := pi.Page - (pi.PFN-head)*uint64(sz)
-		base := ppc64.PageOffset + head*p.PageSize
+		base := dm + head*p.PageSize
 		so, err := p.FindSlabObject(addr, slab, base)
 		if err != nil {
 			return append(out, fmt.Sprintf("slab object: %v", err))

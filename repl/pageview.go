@@ -2,6 +2,7 @@ package repl
 
 import (
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"strings"
 )
 
@@ -83,9 +84,12 @@ func cmdPage(c *Call) error {
 // arithmetic, else the page tables, else (when their pages are not in the
 // dump) vm_struct->pages.
 func (s *Session) physOf(va uint64) (uint64, error) {
-	t := s.Prog.Translator
+	t := s.Prog.Arch
 	if t == nil {
 		return 0, fmt.Errorf("no page tables known")
+	}
+	if pa, ok := t.Linear(va); ok {
+		return pa, nil
 	}
 	pa, err := t.Translate(va)
 	if err == nil {
@@ -124,10 +128,11 @@ func cmdVtop(c *Call) error {
 	if len(pos) == 0 {
 		return &UsageError{Cmd: "vtop", Msg: "want a kernel virtual address"}
 	}
-	t := c.S.Prog.Translator
+	t := c.S.Prog.Arch
 	if t == nil {
 		return fmt.Errorf("vtop: no page tables known")
 	}
+	walker, _ := t.(arch.Walker)
 	var views []VtopView
 	for _, arg := range pos {
 		va, err := c.S.ParseAddr(arg)
@@ -136,9 +141,16 @@ func cmdVtop(c *Call) error {
 		}
 		v := VtopView{VA: va}
 		if pa, ok := t.Linear(va); ok {
-			v.PA, v.OK, v.How = pa, true, "linear map (VA - PAGE_OFFSET)"
+			v.PA, v.OK, v.How = pa, true, "linear map (no page tables)"
+		} else if walker == nil {
+			pa, err := t.Translate(va)
+			if err == nil {
+				v.PA, v.OK, v.How = pa, true, "page tables"
+			} else {
+				v.Error = err.Error()
+			}
 		} else {
-			w, err := t.Walk(va)
+			w, err := walker.Walk(va)
 			for _, st := range w.Steps {
 				v.Steps = append(v.Steps, VtopStep{st.Level, st.Index, st.EntryAddr, st.Entry})
 			}

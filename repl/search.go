@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
 // defaultSearchLen is how far -s START searches without -e or -l when
@@ -74,7 +74,7 @@ func (s *Session) searchRanges(module string, all bool) ([]kernel.SearchRange, e
 	}
 	if all {
 		for _, r := range s.Prog.Dump.Ranges {
-			out = append(out, kernel.SearchRange{Start: ppc64.PageOffset + r.Start, End: ppc64.PageOffset + r.End, Name: "linear map"})
+			out = append(out, kernel.SearchRange{Start: s.Prog.Arch.DirectMap() + r.Start, End: s.Prog.Arch.DirectMap() + r.End, Name: "direct map"})
 		}
 		return out, nil
 	}

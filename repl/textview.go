@@ -6,8 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/audit"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
 

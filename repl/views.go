@@ -66,7 +66,7 @@ type CPUView struct {
 func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 	d := p.Dump
 	v := InfoView{Files: d.Paths, Format: d.Format.String(), Quirks: d.Quirks, Arch: d.Machine.String(),
-		PageSize: p.PageSize, BlockSize: d.BlockSize, MMU: p.MMU.String(), Geometry: p.Geometry.String(),
+		PageSize: p.PageSize, BlockSize: d.BlockSize, MMU: p.Arch.MMU(), Geometry: p.Arch.Geometry(),
 		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Debuginfo: p.DebuginfoSource(), Pages: d.Pages, Warnings: p.Warnings}
 	if p.Vmalloc != nil {
 		v.VmallocFallbackPages = p.Vmalloc.Pages.Load()

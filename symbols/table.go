@@ -390,3 +390,28 @@ func (t *Table) inSameSection(s *Symbol, addr uint64) bool {
 	// at a section's end, such as _etext): let it cover only itself.
 	return addr == s.Addr
 }
+
+// Rebase returns t with every addressable symbol (not undefined, not
+// absolute) moved by off, and its section ranges with them: a KASLR
+// kernel's runtime addresses from its vmlinux's link-time ones. The order
+// is unchanged (all move together).
+func (t *Table) Rebase(off uint64) *Table {
+	if off == 0 {
+		return t
+	}
+	c := *t
+	c.syms = make([]Symbol, len(t.syms))
+	copy(c.syms, t.syms)
+	for i := range c.syms {
+		if addressable(&c.syms[i]) {
+			c.syms[i].Addr += off
+		}
+	}
+	c.sections = make([]SectionRange, len(t.sections))
+	for i, s := range t.sections {
+		s.Start += off
+		s.End += off
+		c.sections[i] = s
+	}
+	return &c
+}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
 // Mechanisms that change only the vmlinux's text.

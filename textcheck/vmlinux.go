@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"sort"
 	"strings"
 )

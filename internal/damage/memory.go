@@ -7,7 +7,6 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
-	"github.com/kdump-inspect/kdump-inspect/ppc64"
 )
 
 // Memory lays patches and holes over another memory (physical, when used
@@ -111,13 +110,13 @@ func (v *Virt) Wrap(inner dump.Memory) dump.Memory {
 
 // phys translates a kernel virtual address.
 func (v *Virt) phys(va uint64) (uint64, error) {
-	if v.P.Translator != nil && va >= v.P.Translator.VmallocStart {
-		return v.P.Translator.Translate(va)
+	if v.P.Arch == nil {
+		return 0, fmt.Errorf("%#x: the program has no address translation", va)
 	}
-	if va < ppc64.PageOffset {
-		return 0, fmt.Errorf("%#x is below PAGE_OFFSET", va)
+	if pa, ok := v.P.Arch.Linear(va); ok {
+		return pa, nil
 	}
-	return va - ppc64.PageOffset, nil
+	return v.P.Arch.Translate(va)
 }
 
 // Patch makes the kernel virtual bytes at va read as b.
@@ -158,7 +157,7 @@ func (v *Virt) PatchUint(va uint64, size int64, val uint64) error {
 // tables do not map, searching upwards from start in steps of step.
 func Unmapped(p *kernel.Program, start, step uint64) (uint64, bool) {
 	for va, i := start, 0; i < 1<<12; va, i = va+step, i+1 {
-		if _, err := p.Translator.Translate(va); err != nil {
+		if _, err := p.Arch.Translate(va); err != nil {
 			return va, true
 		}
 	}

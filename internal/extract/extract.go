@@ -411,7 +411,7 @@ func buildVmlinux(p *kernel.Program, res *Result) ([]byte, error) {
 	if !ok {
 		return nil, errors.New("no linux_banner in the vmlinux")
 	}
-	banner, err := p.Vmlinux.ReadAddr(s.Addr, 256)
+	banner, err := p.Vmlinux.ReadAddr(p.LinkAddr(s.Addr), 256)
 	if err != nil {
 		return nil, err
 	}

@@ -92,6 +92,15 @@ func (f *TranslationFault) Error() string {
 
 func (f *TranslationFault) Unwrap() error { return f.Err }
 
+// WalkLevel, WalkEntry and WalkKind describe the failure to package dump
+// (dump.WalkError) without this package importing it.
+func (f *TranslationFault) WalkLevel() string { return f.Level }
+
+func (f *TranslationFault) WalkEntry() (addr, value uint64) { return f.EntryAddr, f.Entry }
+
+// WalkKind is one of dump's Walk* strings: FaultKind's names are those.
+func (f *TranslationFault) WalkKind() string { return f.Reason.String() }
+
 // Translator resolves kernel virtual addresses of one dump.
 //
 // PGD is the physical address of the kernel's top-level table,
@@ -120,6 +129,9 @@ func (t *Translator) vmallocStart() uint64 {
 	}
 	return DefaultVmallocStart(t.Geom)
 }
+
+// PageShift is log2 of the base page size.
+func (t *Translator) PageShift() uint { return t.Geom.PageShift }
 
 // Linear returns the physical address of a linear-map address
 // (PageOffset <= va < VmallocStart): __pa(va) = va - PAGE_OFFSET, no tables.

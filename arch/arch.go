@@ -1,0 +1,143 @@
+// Package arch is the architecture layer: what differs between ppc64,
+// x86_64 and arm64 kernels behind one set of interfaces, chosen once per
+// dump from its ELF machine. Each architecture package (arch/ppc64,
+// arch/x86, ...) registers itself; packages dump, kernel, modules, ftrace,
+// audit and the views use the interfaces and never switch on an
+// architecture themselves.
+//
+// An architecture decides, from the kernel's own variables and
+// VMCOREINFO: the page size and the address translation (the direct map
+// by arithmetic, the rest by a walk of the kernel's page tables), where
+// the kernel image was placed (KASLR), how instructions decode, and what
+// a CPU's saved registers are. It does not read modules, ftrace or
+// livepatch state (packages modules and ftrace do, with the architecture's
+// instruction helpers).
+package arch
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/kdump-inspect/kdump-inspect/dump"
+)
+
+// Kernel is one dump's kernel as its architecture sees it, set up.
+type Kernel interface {
+	dump.Translator
+
+	// Name is the architecture's name ("ppc64", "x86_64").
+	Name() string
+	PageSize() uint64
+	// MMU names the translation scheme ("radix", "hash", "4-level",
+	// "5-level").
+	MMU() string
+	// Geometry describes the page tables for info ("64K pages: PTE 5,
+	// PMD 9, PUD 9, PGD 13").
+	Geometry() string
+	// DirectMap is the direct map of all physical memory: virtual
+	// address start + pa for every pa (PAGE_OFFSET).
+	DirectMap() uint64
+	// VmallocStart is where vmalloc (and, on ppc64, module) space begins.
+	VmallocStart() uint64
+	// KernelOffset is the KASLR slide of the kernel image: runtime
+	// addresses of vmlinux symbols are link-time addresses plus it.
+	KernelOffset() uint64
+}
+
+// Walker is implemented by kernels that can show each level of a
+// page-table walk (vtop).
+type Walker interface {
+	Walk(va uint64) (Walk, error)
+}
+
+// Walk is one address's page-table walk, level by level.
+type Walk struct {
+	VA       uint64
+	Steps    []WalkStep
+	PA       uint64
+	LeafSize uint64 // 0 when the walk did not reach a leaf
+}
+
+// WalkStep is one level of a walk.
+type WalkStep struct {
+	Level     string
+	Index     uint64
+	EntryAddr uint64 // physical
+	Entry     uint64
+}
+
+// Env is what an architecture reads while setting a dump up. Addresses of
+// symbols are the vmlinux's link-time addresses; Linear reads memory
+// through the direct map of the link-time layout (what the kernel's own
+// early code does before relocation is known), and may fail when the
+// architecture needs its KernelOffset first (KernelRead then).
+type Env interface {
+	Symbol(name string) (uint64, error)
+	Info() *dump.VMCOREINFO
+	Phys() dump.Memory
+	Order() binary.ByteOrder
+	Sizeof(typeName string) (int64, error)
+	Offsetof(typeName, path string) (int64, error)
+	Warnf(format string, args ...any)
+}
+
+// Registration is what an architecture package registers.
+type Registration struct {
+	// Setup sets a dump's kernel up.
+	Setup func(Env) (Kernel, error)
+	// Early maps a kernel virtual address to physical before Setup, from
+	// the link-time layout alone (ppc64: the linear map, va - PAGE_OFFSET),
+	// so that VMCOREINFO can be found in memory and the vmlinux compared
+	// with it first; nil when the architecture cannot (a relocated kernel
+	// image needs VMCOREINFO's KERNELOFFSET first).
+	Early func(va uint64) (pa uint64, ok bool)
+}
+
+var (
+	mu       sync.Mutex
+	registry = map[elf.Machine]Registration{}
+)
+
+// Register makes r the architecture for machine m.
+func Register(m elf.Machine, r Registration) {
+	mu.Lock()
+	defer mu.Unlock()
+	registry[m] = r
+}
+
+// For returns the architecture registered for machine m.
+func For(m elf.Machine) (Registration, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	s, ok := registry[m]
+	if !ok {
+		var known []string
+		for k := range registry {
+			known = append(known, k.String())
+		}
+		sort.Strings(known)
+		return Registration{}, fmt.Errorf("no architecture support for %v (this build reads %v)", m, known)
+	}
+	return s, nil
+}
+
+// ReadU64 reads one word of physical memory in order.
+func ReadU64(env Env, pa uint64) (uint64, error) {
+	var b [8]byte
+	if err := dump.ReadFull(env.Phys(), b[:], pa); err != nil {
+		return 0, err
+	}
+	return env.Order().Uint64(b[:]), nil
+}
+
+// ReadU32 reads a 32-bit word of physical memory in order.
+func ReadU32(env Env, pa uint64) (uint32, error) {
+	var b [4]byte
+	if err := dump.ReadFull(env.Phys(), b[:], pa); err != nil {
+		return 0, err
+	}
+	return env.Order().Uint32(b[:]), nil
+}
