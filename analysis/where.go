@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/arch"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
@@ -120,6 +121,28 @@ func (a *Analysis) Where(addr uint64) Where {
 
 // siteState reads a call site's word and says what it is.
 func (a *Analysis) siteState(st *ftrace.State, ip uint64) (uint32, string, bool) {
+	if cs, ok := a.Prog.Arch.(arch.FtraceCallSite); ok {
+		// A fixed-size site (x86_64): the nop, or a call/jmp.
+		b, err := a.Prog.Read(ip, cs.FtraceSiteSize())
+		if err != nil {
+			return 0, "unreadable: " + err.Error(), false
+		}
+		if string(b) == string(cs.FtraceNop(ip)) {
+			return 0, "nop", true
+		}
+		if d, ok := a.Prog.Arch.(arch.Disassembler); ok {
+			if t, call, ok := d.BranchTarget(b, ip); ok {
+				op := "jmp "
+				if call {
+					op = "call "
+				}
+				return 0, op + a.Resolve(t).String(), true
+			}
+			text, _ := d.Disasm(b, ip)
+			return 0, text, true
+		}
+		return 0, fmt.Sprintf("% x", b), true
+	}
 	w, err := a.Prog.ReadU32(ip)
 	if err != nil {
 		return 0, "unreadable: " + err.Error(), false
@@ -190,6 +213,8 @@ func (w Where) String() string {
 			return "[FTRACE -> " + w.SiteState[2:] + "]"
 		case len(w.SiteState) > 3 && w.SiteState[:3] == "bl ":
 			return "[FTRACE -> " + w.SiteState[3:] + "]"
+		case len(w.SiteState) > 5 && w.SiteState[:5] == "call ":
+			return "[FTRACE -> " + w.SiteState[5:] + "]"
 		}
 		return "[FTRACE site " + w.SiteState + "]"
 	}

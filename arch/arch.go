@@ -141,3 +141,24 @@ func ReadU32(env Env, pa uint64) (uint32, error) {
 	}
 	return env.Order().Uint32(b[:]), nil
 }
+
+// Disassembler decodes instructions for dis and the models.
+type Disassembler interface {
+	// Disasm decodes the instruction at b (its address pc): the text and
+	// its length in bytes (at least 1, so that a caller always advances).
+	Disasm(b []byte, pc uint64) (text string, size int)
+	// BranchTarget decodes a direct branch or call at b: its target,
+	// whether it is a call (links), and ok false for anything else.
+	BranchTarget(b []byte, pc uint64) (target uint64, call bool, ok bool)
+}
+
+// FtraceCallSite is an architecture's ftrace call site of fixed size
+// (MCOUNT_INSN_SIZE): what a disabled site holds (ftrace_nop_replace())
+// and what an enabled one calling target holds (ftrace_call_replace()).
+// Architectures whose sites depend on more (ppc64's OOL stubs and
+// prologue) model them in package ftrace instead.
+type FtraceCallSite interface {
+	FtraceSiteSize() int
+	FtraceNop(ip uint64) []byte
+	FtraceCall(ip, target uint64) ([]byte, error)
+}

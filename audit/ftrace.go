@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
@@ -336,6 +337,17 @@ func checkMprofileSites(c *Check) {
 		if flags == "" {
 			flags = "none"
 		}
+		if sc.Size > 0 {
+			// A fixed-size site (x86_64): bytes, decoded by the architecture.
+			found := disasmBytes(c, sc.FoundBytes, r.IP)
+			c.Report(Finding{Places: []Place{{Kind: PlaceSite, Owner: r.Module, Addr: r.IP, Size: uint64(sc.Size)}},
+				Words: []Word{{Addr: r.IP, Size: sc.Size, Label: "site at rec->ip", Found: leValue(sc.FoundBytes), FoundAsm: found,
+					HasExpected: true, Expected: leValue(sc.WantBytes[0]), ExpectedAsm: disasmBytes(c, sc.WantBytes[0], r.IP)}},
+				Mark: "site not as its record says: " + sc.WantWhy + " expected",
+				Message: fmt.Sprintf("%s: the call site of %s+%#x (rec->ip %#x, flags %s) holds %s where the record's state needs %s",
+					c.Subject, r.Func, r.Off, r.IP, flags, found, sc.WantWhy)})
+			continue
+		}
 		words := []Word{{Addr: r.IP, Size: 4, Label: "site at rec->ip", Found: uint64(sc.Found), FoundAsm: ppc64.Disasm(sc.Found, r.IP),
 			HasExpected: true, Expected: uint64(sc.Want[0]), ExpectedAsm: sc.WantWhy}}
 		if !sc.PrevOK {
@@ -354,4 +366,22 @@ func checkMprofileSites(c *Check) {
 	case unchecked > 0:
 		c.Partial("%d of %d sites not checked: %s", unchecked, n, why)
 	}
+}
+
+// disasmBytes decodes b at pc with the dump's architecture.
+func disasmBytes(c *Check, b []byte, pc uint64) string {
+	if d, ok := c.A.Prog.Arch.(arch.Disassembler); ok && len(b) > 0 {
+		t, _ := d.Disasm(b, pc)
+		return t
+	}
+	return fmt.Sprintf("% x", b)
+}
+
+// leValue is up to 8 bytes as a little-endian number (for a Word).
+func leValue(b []byte) uint64 {
+	var v uint64
+	for i := len(b) - 1; i >= 0 && i < 8; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v
 }

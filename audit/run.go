@@ -115,12 +115,28 @@ func (c *Check) Stubs() (*modules.Stubs, bool) {
 	if c.Mod.Stubs != nil {
 		return c.Mod.Stubs, true
 	}
+	if !c.hasStubsSection() {
+		c.NotApplicable("this kernel's modules have no .stubs (struct mod_arch_specific has no stubs_section)")
+		return nil, false
+	}
 	if c.Mod.StubsErr != nil {
 		c.CannotCheck(".stubs unreadable: %v", c.Mod.StubsErr)
 	} else {
 		c.CannotCheck(".stubs not read")
 	}
 	return nil, false
+}
+
+// hasStubsSection says whether the module's struct mod_arch_specific has
+// ppc64's stubs_section (as DWARF or BTF describe it): the .stubs rules
+// apply only there.
+func (c *Check) hasStubsSection() bool {
+	m := c.Mod.Module
+	if len(m.Arch.Members) == 0 {
+		return true // mod->arch not read: let the rule say why
+	}
+	_, ok := m.Arch.Member("stubs_section")
+	return ok
 }
 
 // OOL returns the module's .stubs when it holds an out-of-line ftrace stub
@@ -163,6 +179,10 @@ func (c *Check) Debuginfo() (*modules.Debuginfo, bool) {
 // the rule cannot check (no .ko, a model error, a loader generation not
 // modelled).
 func (c *Check) Model() (*modules.LoaderModel, bool) {
+	if c.Mod.Stubs == nil && !c.hasStubsSection() {
+		c.NotApplicable("no loader model for this kernel's modules: mod_arch_specific has no stubs_section (the model is ppc64's module_64.c)")
+		return nil, false
+	}
 	m, why := c.model()
 	switch {
 	case m == nil:

@@ -279,7 +279,7 @@ func (d *Dump) parseNotesInto(data []byte, base int64, order binary.ByteOrder, f
 	for _, n := range notes {
 		switch {
 		case n.Name == "CORE" && n.Type == elf.NT_PRSTATUS:
-			pr, perr := ParsePRStatus(n.Desc, order)
+			pr, perr := ParsePRStatusFor(d.Machine, n.Desc, order)
 			if perr != nil {
 				d.warnf("NT_PRSTATUS at offset %#x: %v", n.Off, perr)
 				continue

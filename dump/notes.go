@@ -69,6 +69,13 @@ type PRStatus struct {
 	PID, PPID, PGRP    int32
 	SID                int32
 
+	// Regs is pr_reg as stored (the architecture's ELF_NGREG words);
+	// PC and SP are its program counter and stack pointer, for every
+	// architecture. The named fields below are ppc64's pt_regs, set for
+	// EM_PPC64 notes only.
+	Regs   []uint64
+	PC, SP uint64
+
 	GPR      [32]uint64
 	NIP      uint64
 	MSR      uint64
@@ -97,12 +104,49 @@ const (
 	msrLE = 1 << 0
 )
 
-// ParsePRStatus decodes a 64-bit ppc64 NT_PRSTATUS descriptor.
-func ParsePRStatus(desc []byte, order binary.ByteOrder) (PRStatus, error) {
-	var pr PRStatus
-	if len(desc) < prstatusRegOff+44*8 {
-		return pr, fmt.Errorf("NT_PRSTATUS descriptor of %d bytes is too short for ppc64 (want %d)", len(desc), PRStatusSize64)
+// x86_64's pr_reg is struct user_regs_struct
+// (arch/x86/include/asm/user_64.h): r15, r14, r13, r12, rbp, rbx, r11, r10,
+// r9, r8, rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss,
+// fs_base, gs_base, ds, es, fs, gs.
+const (
+	x86NGReg = 27
+	x86RIP   = 16
+	x86RSP   = 19
+)
+
+// ParsePRStatusFor decodes a 64-bit NT_PRSTATUS descriptor of machine m
+// (ppc64 and x86_64 layouts; others keep Regs only, with the register
+// count the descriptor's size implies).
+func ParsePRStatusFor(m elf.Machine, desc []byte, order binary.ByteOrder) (PRStatus, error) {
+	switch m {
+	case elf.EM_X86_64:
+		var pr PRStatus
+		if len(desc) < prstatusRegOff+x86NGReg*8 {
+			return pr, fmt.Errorf("NT_PRSTATUS descriptor of %d bytes is too short for x86_64 (want %d)", len(desc), prstatusRegOff+x86NGReg*8+8)
+		}
+		parsePRHeader(&pr, desc, order)
+		pr.Regs = make([]uint64, x86NGReg)
+		for i := range pr.Regs {
+			pr.Regs[i] = order.Uint64(desc[prstatusRegOff+8*i:])
+		}
+		pr.PC, pr.SP = pr.Regs[x86RIP], pr.Regs[x86RSP]
+		return pr, nil
+	case elf.EM_PPC64, elf.EM_NONE:
+		return ParsePRStatus(desc, order)
 	}
+	var pr PRStatus
+	if len(desc) < prstatusRegOff+8 {
+		return pr, fmt.Errorf("NT_PRSTATUS descriptor of %d bytes is too short", len(desc))
+	}
+	parsePRHeader(&pr, desc, order)
+	n := (len(desc) - prstatusRegOff - 8) / 8
+	for i := 0; i < n; i++ {
+		pr.Regs = append(pr.Regs, order.Uint64(desc[prstatusRegOff+8*i:]))
+	}
+	return pr, nil
+}
+
+func parsePRHeader(pr *PRStatus, desc []byte, order binary.ByteOrder) {
 	pr.Signo = int32(order.Uint32(desc[0:]))
 	pr.Code = int32(order.Uint32(desc[4:]))
 	pr.Errno = int32(order.Uint32(desc[8:]))
@@ -113,6 +157,15 @@ func ParsePRStatus(desc []byte, order binary.ByteOrder) (PRStatus, error) {
 	pr.PPID = int32(order.Uint32(desc[36:]))
 	pr.PGRP = int32(order.Uint32(desc[40:]))
 	pr.SID = int32(order.Uint32(desc[44:]))
+}
+
+// ParsePRStatus decodes a 64-bit ppc64 NT_PRSTATUS descriptor.
+func ParsePRStatus(desc []byte, order binary.ByteOrder) (PRStatus, error) {
+	var pr PRStatus
+	if len(desc) < prstatusRegOff+44*8 {
+		return pr, fmt.Errorf("NT_PRSTATUS descriptor of %d bytes is too short for ppc64 (want %d)", len(desc), PRStatusSize64)
+	}
+	parsePRHeader(&pr, desc, order)
 	r := func(i int) uint64 { return order.Uint64(desc[prstatusRegOff+8*i:]) }
 	for i := range pr.GPR {
 		pr.GPR[i] = r(i)
@@ -120,6 +173,10 @@ func ParsePRStatus(desc []byte, order binary.ByteOrder) (PRStatus, error) {
 	pr.NIP, pr.MSR, pr.OrigGPR3, pr.CTR = r(32), r(33), r(34), r(35)
 	pr.Link, pr.XER, pr.CCR, pr.SoftE = r(36), r(37), r(38), r(39)
 	pr.Trap, pr.DAR, pr.DSISR, pr.Result = r(40), r(41), r(42), r(43)
+	for i := range 44 {
+		pr.Regs = append(pr.Regs, r(i))
+	}
+	pr.PC, pr.SP = pr.NIP, pr.GPR[1]
 	return pr, nil
 }
 

@@ -2,6 +2,7 @@ package ftrace
 
 import (
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/arch"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -34,6 +35,12 @@ type SiteCheck struct {
 	// Unchecked says why the record's site could not be checked (an
 	// unreadable word, a state not modelled: direct calls).
 	Unchecked string
+	// On architectures with a fixed-size call site (arch.FtraceCallSite:
+	// x86's 5 bytes), the site as bytes: Size, FoundBytes, WantBytes
+	// (Want and Found, 4-byte words, stay ppc64's).
+	Size       int
+	FoundBytes []byte
+	WantBytes  [][]byte
 }
 
 const ppcStdR0 = 0xf8010010 // std r0,16(r1)
@@ -85,6 +92,10 @@ func (s *State) SiteChecks(set *modules.Set, owner string) []SiteCheck {
 }
 
 func (s *State) checkSite(p *kernel.Program, set *modules.Set, r *Record, c *SiteCheck, caller, regsCaller uint64, kernelTramps []uint64) {
+	if cs, ok := p.Arch.(arch.FtraceCallSite); ok {
+		s.checkCallSite(p, cs, r, c, caller, regsCaller)
+		return
+	}
 	w, err := p.ReadU32(r.IP)
 	if err != nil {
 		c.Unchecked = fmt.Sprintf("site %#x unreadable: %v", r.IP, err)
@@ -144,4 +155,61 @@ func (s *State) checkSite(p *kernel.Program, set *modules.Set, r *Record, c *Sit
 		}
 	}
 	c.Mismatch = c.Mismatch || !c.PrevOK
+}
+
+// checkCallSite holds a fixed-size site (x86_64: MCOUNT_INSN_SIZE 5) against
+// its record, as ftrace_replace_code() leaves it (arch/x86/kernel/ftrace.c):
+// disabled, ftrace_nop_replace() (x86_nops[5]); enabled,
+// ftrace_call_replace(ip, ftrace_get_addr_curr(rec)) — the ops trampoline
+// with FTRACE_FL_TRAMP_EN (one of the registered ops whose hash holds the
+// ip and that has a trampoline), FTRACE_REGS_ADDR with REGS_EN, else
+// FTRACE_ADDR. A direct call's target is not modelled.
+func (s *State) checkCallSite(p *kernel.Program, cs arch.FtraceCallSite, r *Record, c *SiteCheck, caller, regsCaller uint64) {
+	n := cs.FtraceSiteSize()
+	c.Size, c.PrevOK = n, true
+	b, err := p.Read(r.IP, n)
+	if err != nil {
+		c.Unchecked = fmt.Sprintf("site %#x unreadable: %v", r.IP, err)
+		return
+	}
+	c.FoundBytes = b
+	f := r.Flags
+	var targets []uint64
+	switch {
+	case f.Has(FL_DIRECT_EN):
+		c.Unchecked = "a direct call: its target is not modelled"
+		return
+	case !f.Has(FL_ENABLED) || f.Has(FL_DISABLED):
+		c.WantBytes, c.WantWhy = [][]byte{cs.FtraceNop(r.IP)}, "the 5-byte nop (ftrace_nop_replace)"
+	case f.Has(FL_TRAMP_EN):
+		for _, o := range s.Ops {
+			if o.Trampoline != 0 && o.FilterKnown() && o.Matches(r.IP) {
+				targets = append(targets, o.Trampoline)
+			}
+		}
+		if len(targets) == 0 {
+			c.Unchecked = "TRAMP_EN, and no registered ops with a trampoline holds this ip"
+			return
+		}
+		c.WantWhy = "call to its ops' trampoline (ftrace_get_addr_curr)"
+	case f.Has(FL_REGS_EN):
+		targets, c.WantWhy = []uint64{regsCaller}, "call ftrace_regs_caller"
+	default:
+		targets, c.WantWhy = []uint64{caller}, "call ftrace_caller"
+	}
+	for _, t := range targets {
+		if w, err := cs.FtraceCall(r.IP, t); err == nil {
+			c.WantBytes = append(c.WantBytes, w)
+		}
+	}
+	if len(c.WantBytes) == 0 {
+		c.Unchecked = "no call encodable from the site to " + c.WantWhy
+		return
+	}
+	c.Mismatch = true
+	for _, w := range c.WantBytes {
+		if string(w) == string(b) {
+			c.Mismatch = false
+		}
+	}
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/arch"
 	_ "github.com/kdump-inspect/kdump-inspect/arch/ppc64" // registers ppc64
+	_ "github.com/kdump-inspect/kdump-inspect/arch/x86"   // registers x86_64
 	"github.com/kdump-inspect/kdump-inspect/debuginfo"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
@@ -282,7 +283,9 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	} else if p.early != nil {
 		p.vmcoreinfoFromMemoryInto()
 	}
-	if err := p.checkMatch(opts.Force); err != nil {
+	// The build-id now; linux_banner in memory too when the early map can
+	// read it (else after setup).
+	if err := p.checkMatch(opts.Force, p.early != nil); err != nil {
 		return nil, err
 	}
 	k, err := reg.Setup(archEnv{p})
@@ -296,10 +299,15 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	}
 	p.Context.Mem = dump.NewKernelSpace(p.Phys, k, p.Dump.Virt)
 	p.installVmallocFallback()
+	if p.early == nil {
+		if err := p.checkMatch(opts.Force, true); err != nil {
+			return nil, err
+		}
+	}
 	if p.Info == nil {
 		p.vmcoreinfoFromMemoryInto()
 		if p.Info != nil {
-			if err := p.checkMatch(opts.Force); err != nil {
+			if err := p.checkMatch(opts.Force, true); err != nil {
 				return nil, err
 			}
 		} else {
@@ -443,7 +451,7 @@ func (p *Program) vmcoreinfoFromMemoryInto() {
 // checkMatch refuses a vmlinux whose build-id or release differs from the
 // dump's VMCOREINFO, and, without VMCOREINFO, one whose linux_banner is not
 // what memory holds at that address.
-func (p *Program) checkMatch(force bool) error {
+func (p *Program) checkMatch(force, banner bool) error {
 	var mm *MismatchError
 	if p.Info != nil {
 		if id := p.Info.BuildID; len(id) > 0 && len(p.Vmlinux.BuildID) > 0 {
@@ -456,7 +464,7 @@ func (p *Program) checkMatch(force bool) error {
 		}
 		p.Release = p.Info.OSRELEASE
 	}
-	if mm == nil {
+	if mm == nil && banner {
 		if err := p.checkBanner(); err != nil {
 			var me *MismatchError
 			if errors.As(err, &me) {

@@ -2,6 +2,7 @@ package repl
 
 import (
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"sort"
 	"strings"
 
@@ -36,6 +37,9 @@ type DisLine struct {
 	// ELFDiff, where the word differs from the ELF file (package
 	// textcheck), says which mechanism explains it, or "unexplained".
 	ELFDiff string `json:"elf_diff,omitempty"`
+	// Bytes are the instruction's bytes (architectures whose instructions
+	// are not 4-byte words).
+	Bytes string `json:"bytes,omitempty"`
 	// File and Line: the source position (dis -l), from the DWARF line
 	// table of the vmlinux or the module's .ko.
 	File  string `json:"file,omitempty"`
@@ -187,6 +191,9 @@ func marks(rep *audit.Report, lo, hi uint64) map[uint64]string {
 func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 	if n > maxDisInsns {
 		n = maxDisInsns
+	}
+	if s.Prog.Arch != nil && s.Prog.Arch.Name() != "ppc64" {
+		return s.disassembleGeneric(c, addr, n)
 	}
 	var out []DisLine
 	var sa *modules.Analysis
@@ -394,7 +401,11 @@ func writeDis(c *Call, lines []DisLine) {
 		if stubs {
 			fmt.Fprintf(&b, "%-9s %-9s ", l.StubField, l.OOLField)
 		}
-		fmt.Fprintf(&b, "%08x  %-32s", l.Words[0], l.Text)
+		if l.Bytes != "" {
+			fmt.Fprintf(&b, "%-21s %-36s", l.Bytes, l.Text)
+		} else {
+			fmt.Fprintf(&b, "%08x  %-32s", l.Words[0], l.Text)
+		}
 		if l.Comment != "" {
 			fmt.Fprintf(&b, " %s", l.Comment)
 		}
@@ -452,4 +463,47 @@ func (s *Session) elfDiff(pc uint64) (textcheck.Diff, bool) {
 		return r.Diffs[i], true
 	}
 	return textcheck.Diff{}, false
+}
+
+// disassembleGeneric is dis on architectures without ppc64's annotated
+// view (.stubs overlay, TOC register tracking): the architecture's decoder,
+// branch targets named, ftrace sites, differences from the ELF file and
+// the audit's marks.
+func (s *Session) disassembleGeneric(c *Call, addr uint64, n int) ([]DisLine, error) {
+	d, ok := s.Prog.Arch.(arch.Disassembler)
+	if !ok {
+		return nil, fmt.Errorf("dis: no instruction decoder for %s", s.Prog.Arch.Name())
+	}
+	mk := marks(s.Report(), addr, addr+uint64(n)*16)
+	var out []DisLine
+	pc := addr
+	for i := 0; i < n; i++ {
+		if err := c.Ctx.Err(); err != nil {
+			return out, err
+		}
+		l := DisLine{Addr: pc, Location: s.resolve(pc).String()}
+		var buf [16]byte
+		nread, err := s.Prog.Context.Mem.ReadAt(buf[:], pc)
+		if nread == 0 {
+			if err == nil {
+				err = &dump.Fault{Addr: pc, Reason: dump.Unmapped}
+			}
+			l.Fault = err.Error()
+			out = append(out, l)
+			return out, nil
+		}
+		text, size := d.Disasm(buf[:nread], pc)
+		size = max(1, min(size, nread))
+		l.Text, l.Bytes = text, fmt.Sprintf("% x", buf[:size])
+		if t, _, ok := d.BranchTarget(buf[:nread], pc); ok {
+			l.Comment = "<" + s.resolve(t).String() + ">"
+		}
+		if site := s.ftraceSite(pc); site != "" {
+			l.Comment = strings.TrimSpace(l.Comment + " " + site)
+		}
+		l.Mark = mk[pc]
+		out = append(out, l)
+		pc += uint64(size)
+	}
+	return out, nil
 }

@@ -95,9 +95,12 @@ func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 		}
 	}
 	for i, c := range d.CPUs {
-		cv := CPUView{Index: i, PID: c.PID, NIP: c.NIP, LR: c.Link}
+		cv := CPUView{Index: i, PID: c.PID, NIP: c.PC, LR: c.Link}
 		if resolve != nil {
-			cv.NIPSym, cv.LRSym = resolve(c.NIP), resolve(c.Link)
+			cv.NIPSym = resolve(c.PC)
+			if c.Link != 0 {
+				cv.LRSym = resolve(c.Link)
+			}
 		}
 		v.CPUs = append(v.CPUs, cv)
 	}
@@ -140,7 +143,11 @@ func WriteInfo(w io.Writer, v InfoView) {
 	}
 	fmt.Fprintf(w, "        CPUS: %d\n", len(v.CPUs))
 	for _, c := range v.CPUs {
-		fmt.Fprintf(w, "              cpu %d pid %d  NIP %#x %s  LR %#x %s\n", c.Index, c.PID, c.NIP, angle(c.NIPSym), c.LR, angle(c.LRSym))
+		if c.LR != 0 {
+			fmt.Fprintf(w, "              cpu %d pid %d  PC %#x %s  LR %#x %s\n", c.Index, c.PID, c.NIP, angle(c.NIPSym), c.LR, angle(c.LRSym))
+		} else {
+			fmt.Fprintf(w, "              cpu %d pid %d  PC %#x %s\n", c.Index, c.PID, c.NIP, angle(c.NIPSym))
+		}
 	}
 	fmt.Fprintf(w, "      MEMORY: %d ranges\n", len(v.Ranges))
 	for _, r := range v.Ranges {

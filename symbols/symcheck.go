@@ -169,6 +169,9 @@ func (f *ELFFile) checkSymbols() *SymtabReport {
 			if n.Addr == s.Addr {
 				continue // an alias
 			}
+			if nestedByDesign(s.Name, n.Name) {
+				continue
+			}
 			if s.Section == ".BTF_ids" && n.Section == ".BTF_ids" {
 				// BTF_SET_START/BTF_SET8_START (include/linux/btf_ids.h)
 				// size a set's symbol over the IDs that follow it: nested
@@ -205,6 +208,20 @@ func badName(s string) bool {
 		if s[i] < 0x20 || s[i] > 0x7e {
 			return true
 		}
+	}
+	return false
+}
+
+// nestedByDesign names symbol pairs the kernel overlaps on purpose:
+// x86's return thunks (arch/x86/lib/retpoline.S: srso_safe_ret starts
+// inside srso_untrain_ret, srso_alias_safe_ret inside
+// srso_alias_untrain_ret, retbleed_return_thunk inside
+// retbleed_untrain_ret), so that one sequence serves as both.
+func nestedByDesign(outer, inner string) bool {
+	switch outer + "/" + inner {
+	case "srso_untrain_ret/srso_safe_ret", "srso_alias_untrain_ret/srso_alias_safe_ret",
+		"retbleed_untrain_ret/retbleed_return_thunk", "srso_untrain_ret/srso_safe_ret_alias":
+		return true
 	}
 	return false
 }

@@ -163,10 +163,10 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 	}
 	f := a.Debuginfo.ELF.File
 	if f.Machine != elf.EM_PPC64 {
-		return nil, fmt.Errorf("%s: text model covers ppc64 modules, not %v", a.Module.Name, f.Machine)
+		return nil, fmt.Errorf("the text model covers ppc64 modules, not %v", f.Machine)
 	}
 	if set.Features.PCREL {
-		return nil, fmt.Errorf("%s: text model does not cover PC-relative (CONFIG_PPC_KERNEL_PCREL) kernels", a.Module.Name)
+		return nil, fmt.Errorf("the text model does not cover PC-relative (CONFIG_PPC_KERNEL_PCREL) kernels")
 	}
 	m := a.Module
 	img := &Image{Owner: m.Name, Order: f.ByteOrder}

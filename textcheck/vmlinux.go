@@ -25,7 +25,7 @@ func (e *Env) Vmlinux() *Result {
 	}
 	f := p.Vmlinux.File
 	if f.Machine != elf.EM_PPC64 {
-		r.Incomplete = append(r.Incomplete, fmt.Sprintf("text model covers ppc64, not %v", f.Machine))
+		r.Incomplete = append(r.Incomplete, fmt.Sprintf("the text model covers ppc64, not %v", f.Machine))
 		return r
 	}
 	img := &Image{Owner: "vmlinux", Order: f.ByteOrder}

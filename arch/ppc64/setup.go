@@ -2,6 +2,7 @@ package ppc64
 
 import (
 	"debug/elf"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/kdump-inspect/kdump-inspect/arch"
@@ -24,6 +25,7 @@ type Kernel struct {
 	Mmu      MMU
 	Geom     Geometry
 	Pagesize uint64
+	order    binary.ByteOrder
 }
 
 func (k *Kernel) Name() string                        { return "ppc64" }
@@ -85,7 +87,7 @@ func linearU32(env arch.Env, va uint64) (uint32, error) {
 // __pte_index_size.. variables, cross-checked with the known geometries;
 // VMALLOC_START from VMCOREINFO, else __vmalloc_start.
 func Setup(env arch.Env) (arch.Kernel, error) {
-	k := &Kernel{}
+	k := &Kernel{order: env.Order()}
 	info := env.Info()
 	var mmuKnown bool
 	if info != nil {
@@ -200,4 +202,21 @@ func PageSizeFromKernel(env arch.Env) uint64 {
 		return 0
 	}
 	return 1 << shift
+}
+
+// Disasm decodes one instruction (prefixed ones 8 bytes).
+func (k *Kernel) Disasm(b []byte, pc uint64) (string, int) {
+	if len(b) < 4 {
+		return "(short)", max(len(b), 1)
+	}
+	t, n := DisasmBytes(b, pc, k.order)
+	return t, max(n, 4)
+}
+
+// BranchTarget decodes b, bl, bc and their forms.
+func (k *Kernel) BranchTarget(b []byte, pc uint64) (uint64, bool, bool) {
+	if len(b) < 4 {
+		return 0, false, false
+	}
+	return BranchTarget(k.order.Uint32(b), pc)
 }
