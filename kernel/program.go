@@ -127,6 +127,8 @@ type Program struct {
 	// releaseVmlinux drops this Program's reference to the shared
 	// vmlinux (nil when Open did not open it).
 	releaseVmlinux func() error
+	// modBTF is the loaded modules' BTF (ModuleBTF), read once.
+	modBTF modBTFOnce
 }
 
 func (p *Program) warnf(format string, args ...any) {
