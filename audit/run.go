@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
@@ -304,7 +305,11 @@ func Run(a *analysis.Analysis, opts Options) *Report {
 		return r
 	}
 	if opts.subject("vmlinux") {
-		subject("vmlinux", a.Prog.VmlinuxPath())
+		di := a.Prog.VmlinuxPath()
+		if a.Prog.NoVmlinux() {
+			di = kernel.NoVmlinuxReason
+		}
+		subject("vmlinux", di)
 	}
 	sys := subject("system", "")
 	if set.ListErr != nil {

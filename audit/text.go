@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"sort"
 	"strings"
 
@@ -45,6 +46,9 @@ func checkTextUnexplained(c *Check) {
 		if _, ok := c.Debuginfo(); !ok {
 			return
 		}
+	} else if c.A.Prog.NoVmlinux() {
+		c.CannotCheck("%s", kernel.NoVmlinuxReason)
+		return
 	}
 	res := c.A.Text(c.Mod)
 	tc := &TextCoverage{Compared: res.Compared, Differing: res.Differing, Explained: res.Explained, ByMechanism: map[string]int{}}

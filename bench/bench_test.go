@@ -315,3 +315,51 @@ func BenchmarkDistroStartup(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkOpenDistroModules is the job of bench/startup/run.sh in one
+// process, warm (page cache and index cache filled by a first run): open
+// the distro dump (bench/distro-dump's vmcore.elf) and list its modules
+// (every struct module, mod->arch, section addresses), typed by the
+// vmlinux's DWARF name index ("dwarf"), by its .BTF ("btf", the default)
+// or with no vmlinux at all ("dumponly": kallsyms and the BTF in memory).
+func BenchmarkOpenDistroModules(b *testing.B) {
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, _ := os.UserHomeDir()
+		base = filepath.Join(home, ".cache")
+	}
+	dumpPath := filepath.Join(base, "kdump-inspect-bench", "distro-dump", "vmcore.elf")
+	if _, err := os.Stat(dumpPath); err != nil {
+		b.Skip("no distro dump (bench/distro-dump/make.sh)")
+	}
+	vmlinux := distroVmlinux(b)
+	cache := b.TempDir()
+	for _, mode := range []struct {
+		name string
+		opts kernel.Options
+	}{
+		{"dwarf", kernel.Options{Vmlinux: vmlinux, Types: kernel.TypesDWARF}},
+		{"btf", kernel.Options{Vmlinux: vmlinux}},
+		{"dumponly", kernel.Options{DumpOnly: true}},
+	} {
+		opts := mode.opts
+		opts.CacheDir, opts.PrivateVmlinux = cache, true
+		b.Run(mode.name, func(b *testing.B) {
+			job := func() {
+				p, err := kernel.Open([]string{dumpPath}, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				mods, err := modules.List(p)
+				if err != nil || len(mods) == 0 {
+					b.Fatal(len(mods), err)
+				}
+				p.Close()
+			}
+			job() // fills the index cache and the page cache
+			for b.Loop() {
+				job()
+			}
+		})
+	}
+}

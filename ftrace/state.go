@@ -3,6 +3,7 @@ package ftrace
 import (
 	"fmt"
 	"github.com/kdump-inspect/kdump-inspect/textpoke"
+	"slices"
 	"sort"
 	"sync"
 
@@ -422,6 +423,10 @@ func (s *State) compareArray(p *kernel.Program, arr *OOLArray, byStub map[uint64
 		return
 	}
 	ops := OpsTargets{NopOps: s.NopOps, ListOps: s.ListOpsAddr}
+	// One allocation: the vmlinux's arrays hold a stub per traceable
+	// function (tens of thousands), and growing by append copied them
+	// over and over (a third of `mod`'s CPU on the distro dump).
+	arr.Stubs = slices.Grow(arr.Stubs, arr.Count)
 	for i := range arr.Count {
 		addr := arr.Base + uint64(i*OOLStubSize)
 		insnAddr := addr + OOLInsnOffset

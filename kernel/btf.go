@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
@@ -119,6 +120,23 @@ func (e *MemoryBTFError) Unwrap() error { return e.Err }
 // kernel's). An error means no vmlinux BTF; module failures are in
 // MemoryBTF.ModulesErr and each ModuleBTF.Err.
 func ReadMemoryBTF(mem Reader, order binary.ByteOrder, sym func(name string) (uint64, error)) (*MemoryBTF, error) {
+	m, err := readVmlinuxMemoryBTF(mem, sym)
+	if err != nil {
+		return nil, err
+	}
+	head, err := sym("btf_modules")
+	if err != nil {
+		m.ModulesErr = ErrNoBTFModules
+		return m, nil
+	}
+	vt := m.Vmlinux
+	m.Modules, m.ModulesErr = readBTFModules(&Context{Mem: mem, Order: order, Types: vt, PtrSize: vt.PtrSize, MaxList: maxBTFModules}, head, vt)
+	return m, nil
+}
+
+// readVmlinuxMemoryBTF reads the vmlinux BTF alone (MemoryBTF.Modules
+// left empty).
+func readVmlinuxMemoryBTF(mem Reader, sym func(name string) (uint64, error)) (*MemoryBTF, error) {
 	start, err1 := sym("__start_BTF")
 	stop, err2 := sym("__stop_BTF")
 	if err1 != nil || err2 != nil {
@@ -135,14 +153,7 @@ func ReadMemoryBTF(mem Reader, order binary.ByteOrder, sym func(name string) (ui
 	if err != nil {
 		return nil, &MemoryBTFError{What: "vmlinux BTF", Addr: start, Err: err}
 	}
-	m := &MemoryBTF{Vmlinux: vt, Start: start, Size: stop - start}
-	head, err := sym("btf_modules")
-	if err != nil {
-		m.ModulesErr = ErrNoBTFModules
-		return m, nil
-	}
-	m.Modules, m.ModulesErr = readBTFModules(&Context{Mem: mem, Order: order, Types: vt, PtrSize: vt.PtrSize, MaxList: maxBTFModules}, head, vt)
-	return m, nil
+	return &MemoryBTF{Vmlinux: vt, Start: start, Size: stop - start}, nil
 }
 
 // MemoryBTF reads the BTF in p's memory (ReadMemoryBTF), locating it
@@ -242,22 +253,82 @@ func readBounded(mem Reader, addr, n uint64) ([]byte, error) {
 
 // KnownVariableTypes are the declared types of the kernel variables the
 // tool reads, as the kernel source declares them, for Types that have no
-// type for a variable: BTF has VAR records for per-CPU variables only.
+// type for a variable: BTF has VAR records for per-CPU variables only. An
+// array's length may be a number, an enumeration constant of the kernel
+// ("[NR_VM_NODE_STAT_ITEMS]"), or empty: then it is the symbol's size
+// over the element's when the symbol has a size (an ELF symbol table),
+// else unknown (kallsyms), for arrays the tool only indexes within
+// bounds it knows otherwise (nr_cpu_ids). A declaration is used only
+// when its type resolves and, when the symbol has a size, has that size
+// (knownDecls).
 var KnownVariableTypes = map[string]string{
-	"paca_ptrs":          "struct paca_struct **",      // arch/powerpc/include/asm/paca.h
-	"prb":                "struct printk_ringbuffer *", // kernel/printk/printk.c
-	"init_uts_ns":        "struct uts_namespace",       // include/linux/utsname.h
-	"init_task":          "struct task_struct",         // include/linux/sched/task.h
-	"nr_cpu_ids":         "unsigned int",               // include/linux/cpumask.h
-	"__num_online_cpus":  "atomic_t",                   // include/linux/cpumask.h
-	"_totalram_pages":    "atomic_long_t",              // include/linux/mm.h
-	"avenrun":            "unsigned long [3]",          // kernel/sched/loadavg.c
-	"vmemmap":            "struct page *",              // arch/powerpc/include/asm/book3s/64/pgtable.h
-	"cur_cpu_spec":       "struct cpu_spec *",          // arch/powerpc/include/asm/cputable.h
-	"modules":            "struct list_head",           // kernel/module/main.c
-	"klp_patches":        "struct list_head",           // kernel/livepatch/core.c
-	"btf_modules":        "struct list_head",           // kernel/bpf/btf.c
-	"ftrace_pages_start": "struct ftrace_page *",       // kernel/trace/ftrace.c
+	"paca_ptrs":                 "struct paca_struct **",                 // arch/powerpc/include/asm/paca.h
+	"prb":                       "struct printk_ringbuffer *",            // kernel/printk/printk.c
+	"init_uts_ns":               "struct uts_namespace",                  // include/linux/utsname.h
+	"init_task":                 "struct task_struct",                    // include/linux/sched/task.h
+	"nr_cpu_ids":                "unsigned int",                          // include/linux/cpumask.h
+	"nr_node_ids":               "unsigned int",                          // include/linux/nodemask.h
+	"__num_online_cpus":         "atomic_t",                              // include/linux/cpumask.h
+	"_totalram_pages":           "atomic_long_t",                         // include/linux/mm.h
+	"avenrun":                   "unsigned long [3]",                     // kernel/sched/loadavg.c
+	"vmemmap":                   "struct page *",                         // arch/powerpc/include/asm/book3s/64/pgtable.h
+	"cur_cpu_spec":              "struct cpu_spec *",                     // arch/powerpc/include/asm/cputable.h
+	"modules":                   "struct list_head",                      // kernel/module/main.c
+	"klp_patches":               "struct list_head",                      // kernel/livepatch/core.c
+	"btf_modules":               "struct list_head",                      // kernel/bpf/btf.c
+	"ftrace_pages_start":        "struct ftrace_page *",                  // kernel/trace/ftrace.c
+	"jiffies":                   "unsigned long",                         // include/linux/jiffies.h (volatile)
+	"global_trace":              "struct trace_array",                    // kernel/trace/trace.c
+	"kprobe_table":              "struct hlist_head [64]",                // kernel/kprobes.c: KPROBE_TABLE_SIZE, 1 << KPROBE_HASH_BITS (6)
+	"powerpc_firmware_features": "unsigned long",                         // arch/powerpc/include/asm/firmware.h
+	"total_swap_pages":          "long",                                  // include/linux/swap.h
+	"nr_swap_pages":             "atomic_long_t",                         // include/linux/swap.h
+	"vm_committed_as":           "struct percpu_counter",                 // include/linux/mman.h
+	"vm_node_stat":              "atomic_long_t [NR_VM_NODE_STAT_ITEMS]", // include/linux/vmstat.h
+	"vm_zone_stat":              "atomic_long_t [NR_VM_ZONE_STAT_ITEMS]", // include/linux/vmstat.h
+	"__per_cpu_offset":          "unsigned long []",                      // include/asm-generic/percpu.h: [NR_CPUS]
+	"taint_flags":               "struct taint_flag []",                  // include/linux/panic.h: [TAINT_FLAGS_COUNT]
+}
+
+// declaredType types a variable from its KnownVariableTypes declaration,
+// size its symbol's size (0: unknown); ok false when the declaration does
+// not resolve in ts or does not have that size.
+func declaredType(ts *symbols.Types, decl string, size uint64) (dwarf.Type, bool) {
+	var ty dwarf.Type
+	if i := strings.LastIndexByte(decl, '['); i > 0 && strings.HasSuffix(decl, "]") {
+		n := strings.TrimSpace(decl[i+1 : len(decl)-1])
+		elem, err := ts.Lookup(strings.TrimSpace(decl[:i]))
+		if err != nil {
+			return nil, false
+		}
+		es := ts.Complete(elem).Size()
+		if es <= 0 {
+			return nil, false
+		}
+		count := int64(-1)
+		switch c, err := symbols.ParseIndex(n, ts.EnumConstant); {
+		case n == "" && size > 0:
+			if size%uint64(es) != 0 {
+				return nil, false
+			}
+			count = int64(size / uint64(es))
+		case n == "":
+		case err != nil || c < 0:
+			return nil, false
+		default:
+			count = c
+		}
+		ty = &dwarf.ArrayType{CommonType: dwarf.CommonType{ByteSize: max(count, 0) * es}, Type: elem, Count: count}
+	} else {
+		var err error
+		if ty, err = ts.Lookup(decl); err != nil {
+			return nil, false
+		}
+	}
+	if size > 0 && ts.Complete(ty).Size() != int64(size) {
+		return nil, false
+	}
+	return ty, true
 }
 
 // VariableFallback is a TypeSource over Types (BTF-backed ones) whose
@@ -278,5 +349,9 @@ func (v VariableFallback) VariableType(name string) (dwarf.Type, error) {
 	if !ok {
 		return nil, err
 	}
-	return v.Types.Lookup(decl)
+	ty, ok := declaredType(v.Types, decl, 0)
+	if !ok {
+		return nil, err
+	}
+	return ty, nil
 }

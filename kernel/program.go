@@ -58,6 +58,14 @@ type Options struct {
 	// other Programs of the process that use the same file
 	// (vmlinuxcache.go); for measuring a single start-up.
 	PrivateVmlinux bool
+	// DumpOnly looks for nothing beside the dump (no vmlinux, no
+	// modules/ directory): with no Vmlinux either, the program is typed
+	// by the dump's own BTF and named by its kallsyms (novmlinux.go).
+	DumpOnly bool
+	// Types says where the vmlinux's types come from (typesopen.go):
+	// its BTF when it has one, with the DWARF opened on demand, by
+	// default.
+	Types TypesFrom
 	// PhysWrap, when set, wraps the dump's physical memory before anything
 	// reads it (every kernel read goes through it: linear map and page
 	// walks). cmd/mkexample records the pages a job touches this way.
@@ -120,6 +128,8 @@ type Program struct {
 	// releaseVmlinux drops this Program's reference to the shared
 	// vmlinux (nil when Open did not open it).
 	releaseVmlinux func() error
+	// modBTF is the loaded modules' BTF (ModuleBTF), read once.
+	modBTF modBTFOnce
 }
 
 func (p *Program) warnf(format string, args ...any) {
@@ -214,13 +224,21 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	}
 	vmlinux := opts.Vmlinux
 	p.ModuleDirs = append([]string(nil), opts.ModuleDirs...)
-	v, beside := FindBeside(dumpPaths[0], release)
+	var v, beside string
+	if !opts.DumpOnly {
+		v, beside = FindBeside(dumpPaths[0], release)
+	}
 	if vmlinux == "" {
 		vmlinux = v
 	}
 	p.besideModules, p.debugRoots = beside, opts.DebugRoots
 	if vmlinux == "" {
-		return nil, fmt.Errorf("%s: no vmlinux given (-s) and none beside the dump", dumpPaths[0])
+		// The dump alone: kallsyms and its own BTF (novmlinux.go).
+		if err := p.openWithoutVmlinux(opts); err != nil {
+			return nil, fmt.Errorf("%s: no vmlinux given (-s) and none beside the dump, and %w", dumpPaths[0], err)
+		}
+		ok = true
+		return p, nil
 	}
 	p.vmlinuxPath = vmlinux
 	cache := opts.CacheDir
@@ -228,7 +246,7 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 		cache = filepath.Join(container.CacheDir(), "dwarf-index")
 	}
 	// The jobs of one process share one opened vmlinux (vmlinuxcache.go).
-	vm, releaseVM, err := openVmlinux(vmlinux, cache, opts.PrivateVmlinux)
+	vm, releaseVM, err := openVmlinux(vmlinux, cache, opts.Types, opts.PrivateVmlinux)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +259,9 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	p.Vmlinux, p.Syms, p.Types = vm.elf, vm.syms, vm.types
 	if r := p.Vmlinux.SymtabReport; r != nil {
 		p.warnf("%s", r)
+	}
+	for _, w := range vm.warnings {
+		p.warnf("%s: %s", vmlinux, w)
 	}
 	for _, w := range p.Types.Warnings() {
 		p.warnf("%s: %s", vmlinux, w)
@@ -380,6 +401,9 @@ func (p *Program) linearU32(va uint64) (uint32, error) {
 func (p *Program) SymbolAddr(name string) (uint64, error) {
 	s, ok := p.Syms.ByName(name)
 	if !ok {
+		if p.Vmlinux == nil {
+			return 0, fmt.Errorf("symbol %s not in kallsyms", name)
+		}
 		return 0, fmt.Errorf("symbol %s not in %s", name, p.vmlinuxPath)
 	}
 	return s.Addr, nil

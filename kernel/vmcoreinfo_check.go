@@ -103,6 +103,9 @@ func (p *Program) unameRelease() (string, error) {
 // bannerRelease is the release in the vmlinux file's linux_banner
 // ("Linux version 7.2.13 (...)"), "" when it cannot be read.
 func (p *Program) bannerRelease() string {
+	if p.Vmlinux == nil {
+		return ""
+	}
 	s, ok := p.Syms.ByName("linux_banner")
 	if !ok {
 		return ""

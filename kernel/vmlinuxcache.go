@@ -42,6 +42,7 @@ type vmlinuxKey struct {
 	size       int64
 	mtime      int64 // ns
 	cacheDir   string
+	from       TypesFrom
 	hasInode   bool
 	statFailed bool
 }
@@ -53,7 +54,9 @@ type sharedVmlinux struct {
 	elf   *symbols.ELFFile
 	syms  *symbols.Table
 	types *symbols.Types
-	err   error
+	// warnings say what the open did not use (a .BTF that did not parse).
+	warnings []string
+	err      error
 
 	refs  int         // guarded by vmlinuxCache.mu
 	timer *time.Timer // pending idle close, guarded by vmlinuxCache.mu
@@ -66,7 +69,7 @@ var vmlinuxCache struct {
 
 // fileKey identifies path's current contents; ok is false when the file
 // cannot be identified (it is then not shared).
-func fileKey(path, cacheDir string) (vmlinuxKey, bool) {
+func fileKey(path, cacheDir string, from TypesFrom) (vmlinuxKey, bool) {
 	abs, err := filepath.Abs(container.FollowLinkFile(path))
 	if err != nil {
 		return vmlinuxKey{}, false
@@ -78,7 +81,7 @@ func fileKey(path, cacheDir string) (vmlinuxKey, bool) {
 	if err != nil || !st.Mode().IsRegular() {
 		return vmlinuxKey{}, false
 	}
-	k := vmlinuxKey{path: abs, size: st.Size(), mtime: st.ModTime().UnixNano(), cacheDir: cacheDir}
+	k := vmlinuxKey{path: abs, size: st.Size(), mtime: st.ModTime().UnixNano(), cacheDir: cacheDir, from: from}
 	if s, ok := st.Sys().(*syscall.Stat_t); ok {
 		k.dev, k.ino, k.hasInode = uint64(s.Dev), uint64(s.Ino), true
 	}
@@ -89,10 +92,10 @@ func fileKey(path, cacheDir string) (vmlinuxKey, bool) {
 // Programs of this process when the same file is already open) and a
 // release function that Program.Close calls once. private opens it for
 // the caller alone.
-func openVmlinux(path, cacheDir string, private bool) (*sharedVmlinux, func() error, error) {
-	key, ok := fileKey(path, cacheDir)
+func openVmlinux(path, cacheDir string, from TypesFrom, private bool) (*sharedVmlinux, func() error, error) {
+	key, ok := fileKey(path, cacheDir, from)
 	if !ok || private {
-		v := loadVmlinux(path, cacheDir)
+		v := loadVmlinux(path, cacheDir, from)
 		if v.err != nil {
 			return nil, nil, v.err
 		}
@@ -131,14 +134,14 @@ func openVmlinux(path, cacheDir string, private bool) (*sharedVmlinux, func() er
 	vmlinuxCache.m[key] = v
 	vmlinuxCache.mu.Unlock()
 
-	l := loadVmlinux(path, cacheDir)
-	v.elf, v.syms, v.types, v.err = l.elf, l.syms, l.types, l.err
+	l := loadVmlinux(path, cacheDir, from)
+	v.elf, v.syms, v.types, v.warnings, v.err = l.elf, l.syms, l.types, l.warnings, l.err
 	// A failed open is not cached (the next Open tries again), and
 	// neither is a file that changed while it was read: others must not
 	// share what may be a mix of two versions (this Program keeps it).
 	if v.err != nil {
 		uncache(v)
-	} else if k2, ok := fileKey(path, cacheDir); !ok || k2 != key {
+	} else if k2, ok := fileKey(path, cacheDir, from); !ok || k2 != key {
 		uncache(v)
 	}
 	close(v.ready)
@@ -157,21 +160,22 @@ func uncache(v *sharedVmlinux) {
 	vmlinuxCache.mu.Unlock()
 }
 
-// loadVmlinux opens path unshared.
-func loadVmlinux(path, cacheDir string) *sharedVmlinux {
+// loadVmlinux opens path unshared, its types as from says
+// (typesopen.go).
+func loadVmlinux(path, cacheDir string, from TypesFrom) *sharedVmlinux {
 	v := &sharedVmlinux{}
 	f, err := symbols.OpenELF(path)
 	if err != nil {
 		v.err = err
 		return v
 	}
-	ts, err := symbols.LoadELFTypes(f, indexKey(f), cacheDir)
+	ts, warns, err := vmlinuxTypes(f, path, cacheDir, from)
 	if err != nil {
 		f.Close()
-		v.err = &vmlinuxDWARFError{path: path, err: err}
+		v.err = err
 		return v
 	}
-	v.elf, v.syms, v.types = f, f.Table(), ts
+	v.elf, v.syms, v.types, v.warnings = f, f.Table(), ts, warns
 	return v
 }
 

@@ -69,7 +69,7 @@ func TestSharedVmlinuxCorpus(t *testing.T) {
 			users++
 		}
 	}
-	k, _ := fileKey(progs[1].VmlinuxPath(), filepath.Join(container.CacheDir(), "dwarf-index"))
+	k, _ := fileKey(progs[1].VmlinuxPath(), filepath.Join(container.CacheDir(), "dwarf-index"), TypesAuto)
 	vmlinuxCache.mu.Lock()
 	v := vmlinuxCache.m[k]
 	if v == nil || v.elf != progs[1].Vmlinux || v.refs != users {
@@ -98,7 +98,7 @@ func TestVmlinuxCacheKey(t *testing.T) {
 	if err := os.WriteFile(f, []byte("one"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k1, ok := fileKey(f, "c")
+	k1, ok := fileKey(f, "c", TypesAuto)
 	if !ok {
 		t.Fatal("no key for a regular file")
 	}
@@ -106,11 +106,14 @@ func TestVmlinuxCacheKey(t *testing.T) {
 	if err := os.Symlink(f, l); err != nil {
 		t.Fatal(err)
 	}
-	if k, _ := fileKey(l, "c"); k != k1 {
+	if k, _ := fileKey(l, "c", TypesAuto); k != k1 {
 		t.Errorf("symlink key %+v, file key %+v", k, k1)
 	}
-	if k, _ := fileKey(f, "other"); k == k1 {
+	if k, _ := fileKey(f, "other", TypesAuto); k == k1 {
 		t.Error("another cache directory gives the same key")
+	}
+	if k, _ := fileKey(f, "c", TypesDWARF); k == k1 {
+		t.Error("types from another source give the same key")
 	}
 	if err := os.WriteFile(f, []byte("two!"), 0o644); err != nil {
 		t.Fatal(err)
@@ -118,10 +121,10 @@ func TestVmlinuxCacheKey(t *testing.T) {
 	if err := os.Chtimes(f, time.Now(), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if k, _ := fileKey(f, "c"); k == k1 {
+	if k, _ := fileKey(f, "c", TypesAuto); k == k1 {
 		t.Error("rewritten file gives the same key")
 	}
-	if _, ok := fileKey(dir, "c"); ok {
+	if _, ok := fileKey(dir, "c", TypesAuto); ok {
 		t.Error("a directory has a key")
 	}
 }
@@ -135,10 +138,10 @@ func TestVmlinuxOpenErrorNotCached(t *testing.T) {
 	if err := os.WriteFile(f, []byte("not an ELF file"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := openVmlinux(f, t.TempDir(), false); err == nil {
+	if _, _, err := openVmlinux(f, t.TempDir(), TypesAuto, false); err == nil {
 		t.Fatal("opening a non-ELF file succeeded")
 	}
-	k, _ := fileKey(f, "")
+	k, _ := fileKey(f, "", TypesAuto)
 	vmlinuxCache.mu.Lock()
 	defer vmlinuxCache.mu.Unlock()
 	for key := range vmlinuxCache.m {

@@ -335,13 +335,13 @@ func cmdStruct(c *Call, kind string) error {
 	}
 	sp := parseStructSpec(kind, pos[0])
 	if len(pos) == 1 {
-		t, err := c.S.Prog.Types.Lookup(sp.Type)
+		t, ts, _, err := c.S.Prog.LookupType(sp.Type)
 		if err != nil {
 			return err
 		}
 		if len(sp.Members) > 0 {
 			for _, m := range sp.Members {
-				off, err := c.S.Prog.Types.Offsetof(sp.Type, m)
+				off, err := ts.Offsetof(sp.Type, m)
 				if err != nil {
 					return err
 				}
@@ -349,7 +349,7 @@ func cmdStruct(c *Call, kind string) error {
 			}
 			return nil
 		}
-		c.S.printDefinition(c, t, boolFlag(fs, "o"))
+		c.S.printDefinitionIn(c, t, ts, boolFlag(fs, "o"))
 		return nil
 	}
 	addr, err := c.S.ParseAddr(pos[1])
@@ -375,12 +375,12 @@ func cmdWhatis(c *Call) error {
 		return &UsageError{Cmd: "whatis", Msg: "want a type or symbol"}
 	}
 	pos = []string{strings.Join(pos, " ")}
-	if t, err := c.S.lookupType(pos[0]); err == nil {
+	if t, ts, err := c.S.lookupTypeIn(pos[0]); err == nil {
 		if boolFlag(fs, "json") {
 			return c.JSON(WhatisView{Name: pos[0], Kind: "type",
-				Definition: c.textOf(func(c *Call) { c.S.printDefinition(c, t, boolFlag(fs, "o")) })})
+				Definition: c.textOf(func(c *Call) { c.S.printDefinitionIn(c, t, ts, boolFlag(fs, "o")) })})
 		}
-		c.S.printDefinition(c, t, boolFlag(fs, "o"))
+		c.S.printDefinitionIn(c, t, ts, boolFlag(fs, "o"))
 		return nil
 	}
 	t, err := c.S.Prog.Types.VariableType(pos[0])

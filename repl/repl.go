@@ -182,6 +182,8 @@ type Session struct {
 	ftraceSites map[uint64]bool // the records' ips, for dis annotations
 	reportGen   uint64
 	report      *audit.Report // the audit with every rule, for the marks
+	modRepGen   uint64
+	modReport   *audit.Report // the audit without the vmlinux subject (ModulesReport)
 
 	// status is the exit status a command asked for (the audit's).
 	status int
@@ -250,6 +252,39 @@ func (s *Session) Report() *audit.Report {
 		s.reportGen = gen
 	}
 	return s.report
+}
+
+// ModulesReport is the audit of every module and of the system, without
+// the vmlinux's own subject (its text held against the file, its ftrace
+// sites and OOL stubs: work proportional to the whole vmlinux), for the
+// views that show findings in modules alone (`mod`, `stubs`). A finding
+// of the vmlinux subject is about the vmlinux (its Module is "vmlinux"),
+// and the system rules that name modules read the module rules'
+// findings, so every module's findings are those of Report. It is Report
+// itself once that has been computed.
+func (s *Session) ModulesReport() *audit.Report {
+	gen := s.A.Generation()
+	s.derivedMu.Lock()
+	if s.report != nil && s.reportGen == gen {
+		defer s.derivedMu.Unlock()
+		return s.report
+	}
+	s.derivedMu.Unlock()
+	set := s.A.Modules()
+	subjects := make([]string, 0, len(set.Modules)+1)
+	for _, m := range set.Modules {
+		if m.Module.Name != "vmlinux" && m.Module.Name != "system" {
+			subjects = append(subjects, m.Module.Name)
+		}
+	}
+	subjects = append(subjects, "system")
+	s.derivedMu.Lock()
+	defer s.derivedMu.Unlock()
+	if s.modReport == nil || s.modRepGen != gen {
+		s.modReport = audit.Run(s.A, audit.Options{Subjects: subjects})
+		s.modRepGen = gen
+	}
+	return s.modReport
 }
 
 // SetExitStatus records an exit status for the batch run (the audit's):

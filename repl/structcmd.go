@@ -12,21 +12,30 @@ import (
 // lookupType finds "struct X", "union X", a typedef or base type; a bare
 // name tries struct, union, then the name as given.
 func (s *Session) lookupType(name string) (dwarf.Type, error) {
+	t, _, err := s.lookupTypeIn(name)
+	return t, err
+}
+
+// lookupTypeIn is lookupType that also returns the Types that have the
+// type: the vmlinux's, or a loaded module's from the BTF in memory
+// (kernel.Program.LookupType), to complete and measure it with.
+func (s *Session) lookupTypeIn(name string) (dwarf.Type, *symbols.Types, error) {
 	name = strings.TrimSpace(name)
 	if strings.HasPrefix(name, "struct ") || strings.HasPrefix(name, "union ") || strings.HasPrefix(name, "enum ") {
-		return s.Prog.Types.Lookup(name)
+		t, ts, _, err := s.Prog.LookupType(name)
+		return t, ts, err
 	}
 	var first error
 	for _, k := range []string{"struct ", "union ", ""} {
-		t, err := s.Prog.Types.Lookup(k + name)
+		t, ts, _, err := s.Prog.LookupType(k + name)
 		if err == nil {
-			return t, nil
+			return t, ts, nil
 		}
 		if first == nil {
 			first = err
 		}
 	}
-	return nil, first
+	return nil, nil, first
 }
 
 // structSpec is "NAME[.member[,member]]" split.
@@ -55,7 +64,7 @@ func parseStructSpec(kind, arg string) structSpec {
 // style: the whole struct as "struct NAME {...}", members as
 // "  path = value,".
 func (s *Session) printStruct(c *Call, sp structSpec, addr uint64, count int, f numFormat, withOffsets bool) error {
-	t, err := s.Prog.Types.Lookup(sp.Type)
+	t, _, _, err := s.Prog.LookupType(sp.Type)
 	if err != nil {
 		if t, err = s.lookupType(strings.TrimPrefix(strings.TrimPrefix(sp.Type, "struct "), "union ")); err != nil {
 			return err
@@ -98,9 +107,15 @@ func (s *Session) printStruct(c *Call, sp structSpec, addr uint64, count int, f 
 // printDefinition prints a type's definition, crash's `struct NAME`
 // without an address; withOffsets prefixes members with [offset].
 func (s *Session) printDefinition(c *Call, t dwarf.Type, withOffsets bool) {
+	s.printDefinitionIn(c, t, s.Prog.Types, withOffsets)
+}
+
+// printDefinitionIn is printDefinition completing t with ts (a module's
+// Types for a module's type).
+func (s *Session) printDefinitionIn(c *Call, t dwarf.Type, ts *symbols.Types, withOffsets bool) {
 	u := symbols.Underlying(t)
 	if st, ok := u.(*dwarf.StructType); ok && st.Incomplete {
-		u = symbols.Underlying(s.Prog.Types.Complete(st))
+		u = symbols.Underlying(ts.Complete(st))
 	}
 	switch x := u.(type) {
 	case *dwarf.StructType:

@@ -98,7 +98,7 @@ func (s *Session) stubsView(a *modules.Analysis, overlay bool) (StubsView, error
 	if a.ModelErr != nil {
 		v.Warnings = append(v.Warnings, "loader model: "+a.ModelErr.Error())
 	}
-	rep := s.Report()
+	rep := s.ModulesReport()
 	for _, sl := range st.Slots {
 		sv := SlotView{Index: sl.Index, Addr: wire.Hex(sl.Addr), Kind: sl.Kind.String(), Funcdata: wire.Hex(sl.Funcdata), Target: sl.TargetName,
 			InOOL: sl.InOOL, Mismatch: sl.Mismatch, Notes: sl.Notes, Findings: findingNotes(rep.In(sl.Addr, sl.Addr+modules.StubEntrySize))}

@@ -2,6 +2,7 @@ package repl
 
 import (
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"strings"
 )
 
@@ -36,6 +37,9 @@ var panicMarkers = []string{"Kernel panic - not syncing:", "Oops:", "BUG:", "ker
 func (s *Session) sysView() SysView {
 	p := s.Prog
 	v := SysView{Kernel: p.VmlinuxPath(), Dumpfile: p.Dump.Paths, CPUIDs: p.NrCPUIDs()}
+	if p.NoVmlinux() {
+		v.Kernel = "(" + kernel.NoVmlinuxReason + ")"
+	}
 	fail := func(what string, err error) { v.Errors = append(v.Errors, fmt.Sprintf("%s: %v", what, err)) }
 	if o, err := p.Variable("__num_online_cpus"); err != nil {
 		fail("__num_online_cpus", err)

@@ -35,10 +35,13 @@ type InfoView struct {
 	Release   string `json:"release"`
 	BuildID   string `json:"build_id,omitempty"`
 	// CrashTime is VMCOREINFO's CRASHTIME (seconds since the epoch).
-	CrashTime  int64     `json:"crash_time,omitempty"`
-	VMCOREINFO string    `json:"vmcoreinfo_source"`
-	Vmlinux    string    `json:"vmlinux"`
-	CPUs       []CPUView `json:"cpus"`
+	CrashTime  int64  `json:"crash_time,omitempty"`
+	VMCOREINFO string `json:"vmcoreinfo_source"`
+	Vmlinux    string `json:"vmlinux"`
+	// Debuginfo says where the symbols and types come from (the
+	// vmlinux's BTF or DWARF, or the dump's own BTF and kallsyms).
+	Debuginfo string    `json:"debuginfo"`
+	CPUs      []CPUView `json:"cpus"`
 	// Ranges are the physical memory ranges the dump describes.
 	Ranges []RangeView `json:"ranges"`
 	Pages  PagesView   `json:"pages"`
@@ -90,7 +93,7 @@ func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 	d := p.Dump
 	v := InfoView{Files: d.Paths, Format: d.Format.String(), Quirks: d.Quirks, Arch: d.Machine.String(),
 		PageSize: int64(p.PageSize), BlockSize: int64(d.BlockSize), MMU: p.Arch.MMU(), Geometry: p.Arch.Geometry(),
-		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Warnings: p.Warnings,
+		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Debuginfo: p.DebuginfoSource(), Warnings: p.Warnings,
 		Pages: PagesView{Unit: int64(d.Pages.Unit), Total: int64(d.Pages.Total), Present: int64(d.Pages.Present), Excluded: int64(d.Pages.Excluded), Zero: int64(d.Pages.Zero)}}
 	if p.Vmalloc != nil {
 		v.VmallocFallbackPages = p.Vmalloc.Pages.Load()
@@ -157,7 +160,14 @@ func WriteInfo(w io.Writer, v InfoView) {
 		fmt.Fprintf(w, "  CRASH TIME: %d\n", v.CrashTime)
 	}
 	fmt.Fprintf(w, "  VMCOREINFO: %s\n", v.VMCOREINFO)
-	fmt.Fprintf(w, "     VMLINUX: %s\n", v.Vmlinux)
+	vml := v.Vmlinux
+	if vml == "" {
+		vml = "(none)"
+	}
+	fmt.Fprintf(w, "     VMLINUX: %s\n", vml)
+	if v.Debuginfo != "" {
+		fmt.Fprintf(w, "   DEBUGINFO: %s\n", v.Debuginfo)
+	}
 	fmt.Fprintf(w, "        CPUS: %d\n", len(v.CPUs))
 	for _, c := range v.CPUs {
 		if c.LR != 0 {
@@ -575,7 +585,7 @@ func cmdMod(c *Call) error {
 		return &UsageError{Cmd: "mod", Msg: "unexpected argument " + pos[0]}
 	}
 	set := c.S.Modules()
-	rep := c.S.Report()
+	rep := c.S.ModulesReport()
 	taints, terr := c.S.Prog.Taints()
 	var out []ModView
 	for _, a := range set.Modules {

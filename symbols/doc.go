@@ -39,7 +39,11 @@
 // into exactly that type's definition. What BTF does not have, it does not
 // invent: VariableType answers only for per-CPU variables (the VAR records
 // pahole writes) and wraps ErrNotInBTF otherwise; Data says ErrNoDWARF;
-// there are no line tables, locations or CFI. A module built with a
+// there are no line tables, locations or CFI — unless the caller stands
+// the same kernel's DWARF behind them (SetDWARF, btfdwarf.go: opened the
+// first time a variable BTF lacks or Data is asked for, never for a type
+// lookup) and the declarations of the variables it reads
+// (SetVariableDecls). A module built with a
 // distilled base (.BTF.base) is parsed over that base as found in the
 // file, not relocated to the vmlinux's BTF as the kernel does on load (the
 // copy in a dump's memory is already relocated). Every count and offset is

@@ -51,19 +51,32 @@ func newTable(syms []Symbol, inOrder bool) *Table {
 	// rather than sort.SliceStable moving the 100-byte Symbols with a
 	// reflection swapper (95 ms per vmlinux open) or a comparator that
 	// chases both Symbols for every comparison (docs/PERFORMANCE.md).
+	// pre holds better()'s first two criteria (a size, then rank()), so
+	// that most aliases are ordered without reaching the Symbols.
 	type key struct {
 		addr uint64
+		pre  uint32
 		i    int32
 	}
 	keys := make([]key, len(syms))
 	for i := range syms {
-		keys[i] = key{syms[i].Addr, int32(i)}
+		s := &syms[i]
+		var pre uint32
+		if !inOrder {
+			if s.Size == 0 {
+				pre = 1 << 16
+			}
+			pre |= uint32(rank(s))
+		}
+		keys[i] = key{s.Addr, pre, int32(i)}
 	}
 	slices.SortFunc(keys, func(x, y key) int {
 		switch {
 		case x.addr != y.addr:
 			return cmp.Compare(x.addr, y.addr)
 		case inOrder:
+		case x.pre != y.pre:
+			return cmp.Compare(x.pre, y.pre)
 		case better(&syms[x.i], &syms[y.i]):
 			return -1
 		case better(&syms[y.i], &syms[x.i]):

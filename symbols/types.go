@@ -101,6 +101,9 @@ type Types struct {
 	// btf, when not nil, is where the types come from (btftypes.go); the
 	// DWARF fields are then unused.
 	btf *BTF
+	// fb is what BTF-backed Types fall back to (btfdwarf.go), nil when
+	// nothing.
+	fb *btfFallback
 
 	// raw are the mapped sections (nil when the Types was made from a
 	// dwarf.Data): types are then decoded unit by unit (unitdwarf.go).
@@ -353,10 +356,16 @@ func (t *Types) Lookup(name string) (dwarf.Type, error) {
 // the DWARF has one, which completes arrays declared as "extern T x[]").
 //
 // Over BTF only per-CPU variables have a type (VAR records); any other
-// name is a *LookupError wrapping ErrNotInBTF.
+// name is answered by the declarations and the DWARF the Types were given
+// (SetVariableDecls, SetDWARF; btfdwarf.go), else is a *LookupError
+// wrapping ErrNotInBTF.
 func (t *Types) VariableType(name string) (dwarf.Type, error) {
 	if t.btf != nil {
-		return t.btfVariableType(name)
+		ty, err := t.btfVariableType(name)
+		if err != nil && errors.Is(err, ErrNotInBTF) {
+			return t.btfVariableFallback(name, err)
+		}
+		return ty, err
 	}
 	off, ok := t.ix.Vars[name]
 	if !ok {

@@ -146,7 +146,12 @@ func (t *Types) newUnitData(start int) unitData {
 // type cache is not goroutine-safe).
 func (t *Types) Data() (*dwarf.Data, error) {
 	if t.btf != nil {
-		return nil, ErrNoDWARF
+		// The DWARF behind BTF-backed Types (SetDWARF), opened now.
+		d, err := t.DWARF()
+		if err != nil {
+			return nil, err
+		}
+		return d.Data()
 	}
 	t.wholeOnce.Do(func() {
 		if t.whole == nil && t.raw != nil {

@@ -3,6 +3,7 @@ package textcheck
 import (
 	"debug/elf"
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"sort"
@@ -14,7 +15,11 @@ func (e *Env) Vmlinux() *Result {
 	e.load()
 	r := &Result{Owner: "vmlinux"}
 	p := e.Prog
-	if p.Vmlinux == nil || p.Vmlinux.File == nil {
+	if p.NoVmlinux() {
+		r.Incomplete = append(r.Incomplete, kernel.NoVmlinuxReason)
+		return r
+	}
+	if p.Vmlinux.File == nil {
 		r.Incomplete = append(r.Incomplete, "no vmlinux file")
 		return r
 	}

@@ -214,7 +214,7 @@ func walkFtrace(p *kernel.Program, set *modules.Set, tr *TypeRecorder) (int, err
 // pages), vmlinux (minimal) and modules/*.ko (debug sections dropped).
 func Generate(opts Options) (*Result, error) {
 	var rec *PageRecorder
-	p, err := kernel.Open([]string{opts.Dump}, kernel.Options{Vmlinux: opts.Vmlinux, ModuleDirs: opts.ModuleDirs, CacheDir: opts.CacheDir, PrivateVmlinux: true, PhysWrap: func(m dump.Memory) dump.Memory {
+	p, err := kernel.Open([]string{opts.Dump}, kernel.Options{Vmlinux: opts.Vmlinux, ModuleDirs: opts.ModuleDirs, CacheDir: opts.CacheDir, PrivateVmlinux: true, Types: kernel.TypesDWARF, PhysWrap: func(m dump.Memory) dump.Memory {
 		rec = NewPageRecorder(m)
 		return rec
 	}})

@@ -14,10 +14,15 @@
 // sizeof(struct ftrace_ool_stub) bytes at arch.ool_stubs. A read that
 // fails prints "fault".
 //
-// usage: modarch [-cache DIR] [-paths] -s VMLINUX DUMP
+// usage: modarch [-cache DIR] [-types auto|dwarf|btf] [-paths] -s VMLINUX DUMP
+//
+//	modarch [-cache DIR] -dumponly DUMP
 //
 // -paths prints the plain (decompressed, cached) paths of the dump and the
-// vmlinux instead, for drgn.
+// vmlinux instead, for drgn. -types says where the vmlinux's types come
+// from (kernel.Options.Types: its BTF first by default, dwarf forces the
+// DWARF name index); -dumponly opens the dump with no vmlinux and nothing
+// beside it (kallsyms and the BTF in the dump's memory).
 package main
 
 import (
@@ -25,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
@@ -36,9 +42,23 @@ func main() {
 	vmlinux := flag.String("s", "", "vmlinux")
 	cache := flag.String("cache", "", "DWARF index cache directory (default: the user's cache)")
 	paths := flag.Bool("paths", false, "print the decompressed paths of DUMP and VMLINUX and exit")
+	types := flag.String("types", "", "the vmlinux's types: auto (BTF first), dwarf or btf")
+	dumpOnly := flag.Bool("dumponly", false, "no vmlinux: kallsyms and the dump's own BTF")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the job to this file (go tool pprof)")
 	flag.Parse()
-	if flag.NArg() != 1 || *vmlinux == "" {
-		fmt.Fprintln(os.Stderr, "usage: modarch [-cache DIR] [-paths] -s VMLINUX DUMP")
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "modarch:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if flag.NArg() != 1 || (*vmlinux == "") == !*dumpOnly {
+		fmt.Fprintln(os.Stderr, "usage: modarch [-cache DIR] [-types auto|dwarf|btf] [-paths] -s VMLINUX DUMP | modarch [-cache DIR] -dumponly DUMP")
 		os.Exit(2)
 	}
 	if *paths {
@@ -52,14 +72,19 @@ func main() {
 		}
 		return
 	}
-	if err := run(flag.Arg(0), *vmlinux, *cache); err != nil {
+	from := kernel.TypesFrom(*types)
+	if *types == "auto" {
+		from = kernel.TypesAuto
+	}
+	if err := run(flag.Arg(0), kernel.Options{Vmlinux: *vmlinux, CacheDir: *cache, Types: from, DumpOnly: *dumpOnly, PrivateVmlinux: true}); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "modarch:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dumpPath, vmlinux, cache string) error {
-	p, err := kernel.Open([]string{dumpPath}, kernel.Options{Vmlinux: vmlinux, CacheDir: cache})
+func run(dumpPath string, opts kernel.Options) error {
+	p, err := kernel.Open([]string{dumpPath}, opts)
 	if err != nil {
 		return err
 	}

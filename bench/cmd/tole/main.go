@@ -2,7 +2,8 @@
 // with big-endian headers for a little-endian guest, a flattened or
 // kdump-compressed file) as a plain little-endian ELF vmcore: physical
 // PT_LOADs with the linear-map p_vaddr a kdump vmcore has, one
-// NT_PRSTATUS per CPU and the VMCOREINFO note. It exists so that crash,
+// NT_PRSTATUS per CPU and the VMCOREINFO note (the dump's, else the
+// kernel's own copy found in memory: kernel.ScanVMCOREINFO). It exists so that crash,
 // which opens neither of QEMU 7.2's dumps of the distro kernel, can be
 // held against the same memory (bench/vs-crash/README.md).
 //
@@ -20,6 +21,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/coregen"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
 func main() {
@@ -48,6 +50,13 @@ func run(in, out string) error {
 	}
 	if d.VMCOREINFORaw != nil {
 		e.Notes = append(e.Notes, coregen.Note{Name: "VMCOREINFO", Desc: d.VMCOREINFORaw})
+	} else if text, pa, err := kernel.ScanVMCOREINFO(d); err == nil {
+		// QEMU's dumps of a pseries guest have no note: the kernel's own
+		// copy, so that drgn (which needs it) can read the file too.
+		fmt.Fprintf(os.Stderr, "tole: VMCOREINFO from the kernel's page at physical %#x\n", pa)
+		e.Notes = append(e.Notes, coregen.Note{Name: "VMCOREINFO", Desc: text})
+	} else {
+		fmt.Fprintf(os.Stderr, "tole: no VMCOREINFO note, and none found in memory: %v\n", err)
 	}
 	for _, r := range d.Ranges {
 		b := make([]byte, r.End-r.Start)

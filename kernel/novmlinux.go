@@ -1,0 +1,137 @@
+package kernel
+
+// A dump with no vmlinux at all (issue 20): neither crash nor drgn can
+// type a kernel without its debuginfo, but a kernel built with
+// CONFIG_DEBUG_INFO_BTF carries its whole type graph in its own memory
+// (btf.go), and its symbols in kallsyms, whose tables VMCOREINFO names
+// (SYMBOL(kallsyms_names), ..., exported for exactly this since Linux
+// 6.x and backported by distributions). So, when no vmlinux is given or
+// found, Open reads:
+//
+//   - the symbols from kallsyms (symbols.ReadKallsyms), through the
+//     linear map, the kallsyms_* addresses from VMCOREINFO;
+//   - the types from the BTF between __start_BTF and __stop_BTF (found in
+//     those symbols), the variables the tool reads typed by their
+//     declarations (KnownVariableTypes);
+//
+// and everything after that is the same program. What needs the vmlinux
+// file — its text held against the dump, CFI, source lines, a variable
+// whose declaration the tool does not know — says it cannot, with
+// NoVmlinuxReason.
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/arch"
+	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+)
+
+// NoVmlinuxReason is what a Program opened without a vmlinux says about
+// where its symbols and types came from, and why what needs the file
+// cannot be done.
+const NoVmlinuxReason = "no vmlinux: types from the dump's BTF, symbols from kallsyms"
+
+// ErrNoVmlinux is wrapped by what needs the vmlinux file on a Program
+// opened without one.
+var ErrNoVmlinux = errors.New(NoVmlinuxReason)
+
+// linearMem reads kernel addresses through the architecture's early map
+// (ppc64's linear map): enough for kallsyms and the vmlinux BTF, which
+// live in the kernel image, before the page tables are set up.
+type linearMem struct{ p *Program }
+
+func (m linearMem) ReadAt(b []byte, addr uint64) (int, error) {
+	if err := m.p.linearRead(b, addr); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// NoVmlinux reports whether p was opened without a vmlinux file (symbols
+// from kallsyms, types from the dump's BTF).
+func (p *Program) NoVmlinux() bool { return p.Vmlinux == nil }
+
+// DebuginfoSource says where p's symbols and types come from, for `info`
+// and the audit's coverage.
+func (p *Program) DebuginfoSource() string {
+	switch {
+	case p.Vmlinux == nil:
+		return NoVmlinuxReason
+	case p.Types == nil:
+		return "symbols from " + p.vmlinuxPath
+	case p.Types.Source() == "BTF" && p.Types.HasDWARF():
+		return "types from the vmlinux's BTF (its DWARF read only for what BTF lacks), symbols from its symbol table"
+	case p.Types.Source() == "BTF":
+		return "types from the vmlinux's BTF (it has no DWARF), symbols from its symbol table"
+	}
+	return "types from the vmlinux's DWARF, symbols from its symbol table"
+}
+
+// openWithoutVmlinux sets p up from the dump alone (the file's comment).
+// p has its dump and physical memory; on success it is the program Open
+// returns.
+func (p *Program) openWithoutVmlinux(opts Options) error {
+	d := p.Dump
+	if d.MemoryOrder == nil {
+		return errors.New("the dump does not say its memory's byte order")
+	}
+	reg, err := arch.For(d.Machine)
+	if err != nil {
+		return err
+	}
+	if p.early = reg.Early; p.early == nil {
+		return fmt.Errorf("%v has no early map of the kernel's addresses to read kallsyms through", d.Machine)
+	}
+	p.Context = &Context{Order: d.MemoryOrder, PtrSize: 8}
+	p.Info, p.InfoSource = d.VMCOREINFO, "dump note"
+	if p.Info == nil || !hasKallsyms(p.Info) {
+		// No note (QEMU's pseries dumps), or one without the kallsyms
+		// tables: the kernel's own copy (vmcoreinfo_scan.go).
+		info, pa, err := scanVMCOREINFO(p.Phys, d.Ranges, p.Order)
+		if err != nil {
+			if p.Info == nil {
+				return fmt.Errorf("no VMCOREINFO in the dump or in its memory (%v), so no kallsyms to take the symbols from", err)
+			}
+			return fmt.Errorf("VMCOREINFO names no kallsyms tables (a kernel older than their export) and no other copy is in memory (%v)", err)
+		}
+		p.Info, p.InfoSource = info, fmt.Sprintf("memory (the kernel's page at physical %#x)", pa)
+	}
+	p.Release = p.Info.OSRELEASE
+	lin := linearMem{p}
+	syms, err := symbols.ReadKallsyms(lin, p.Order, p.Info.Symbol)
+	if err != nil {
+		return fmt.Errorf("reading kallsyms (VMCOREINFO names its tables): %w", err)
+	}
+	p.Syms = syms
+	m, err := readVmlinuxMemoryBTF(lin, p.SymbolAddr)
+	if err != nil {
+		return fmt.Errorf("no types: %w", err)
+	}
+	m.Vmlinux.SetVariableDecls(knownDecls(syms))
+	p.Types = m.Vmlinux
+	p.Context.Types = p.Types
+	p.Context.PtrSize = p.Types.PtrSize
+	p.Features = DetectFeatures(p.Types)
+	p.warnf("%s (no vmlinux given with -s and none beside the dump)", NoVmlinuxReason)
+	k, err := reg.Setup(archEnv{p})
+	if err != nil {
+		return err
+	}
+	// kallsyms and VMCOREINFO give run-time addresses: nothing to rebase.
+	p.Arch, p.PageSize, p.KernelOffset = k, k.PageSize(), k.KernelOffset()
+	p.Context.Mem = dump.NewKernelSpace(p.Phys, k, d.Virt)
+	p.installVmallocFallback()
+	p.checkRelease()
+	p.Resolver = symbols.NewResolver()
+	p.Resolver.SetVmlinux(p.Syms)
+	p.optModuleDirs = p.ModuleDirs
+	p.SetModuleDirs(p.ModuleDirs, false)
+	return nil
+}
+
+func hasKallsyms(info *dump.VMCOREINFO) bool {
+	_, ok := info.Symbol("kallsyms_names")
+	return ok
+}
