@@ -42,6 +42,18 @@ func checkPLTEntry(c *Check) {
 			}
 			continue
 		}
+		// module_emit_plt_entry() writes the new entry at
+		// plt[plt_num_entries] (one further when that slot's adrp would
+		// sit at an offset erratum 843419 forbids) before it checks
+		// whether it duplicates the last one (relocations are sorted);
+		// a duplicate is left there, unused: the slot after the last
+		// used one may hold the last used one's target.
+		var lastTarget uint64
+		for _, s := range sec.Slots {
+			if int64(s.Index) == sec.Num-1 && s.Template {
+				lastTarget = s.Target
+			}
+		}
 		for _, s := range sec.Slots {
 			used := int64(s.Index) < sec.Num
 			switch {
@@ -49,6 +61,8 @@ func checkPLTEntry(c *Check) {
 				// Free, or skipped for erratum 843419
 				// (is_forbidden_offset_for_adrp()).
 				continue
+			case !used && s.Template && lastTarget != 0 && s.Target == lastTarget && int64(s.Index) <= sec.Num+1:
+				continue // the abandoned duplicate
 			case !used:
 				what := "bytes"
 				if s.Template {

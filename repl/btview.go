@@ -52,6 +52,8 @@ type BtException struct {
 	// X86Partial when only its iret frame was saved.
 	X86        []wire.Hex `json:"x86_regs,omitempty"`
 	X86Partial bool       `json:"x86_partial,omitempty"`
+	// Arm64 is the arm64 pt_regs' x0..x30, sp, pc, pstate.
+	Arm64 []wire.Hex `json:"arm64_regs,omitempty"`
 }
 
 // BtView is the backtrace of one task.
@@ -208,6 +210,12 @@ func (s *Session) fillBt(v *BtView, frames []stack.Frame, err error) {
 				bf.Exception.X86 = append(bf.Exception.X86, wire.Hex(r))
 			}
 			bf.Exception.X86Partial = e.X86Partial
+			for _, r := range e.Arm64 {
+				bf.Exception.Arm64 = append(bf.Exception.Arm64, wire.Hex(r))
+			}
+			if len(e.Arm64) == 34 {
+				bf.Exception.User = e.Arm64[33]&0xf == 0 // PSTATE.M: EL0t
+			}
 			if len(e.X86) == 21 {
 				bf.Exception.User = e.X86[17]&3 == 3 // cs RPL 3
 			}
@@ -377,6 +385,8 @@ func writeBt(w io.Writer, v BtView, symOf func(uint64) string) {
 		}
 		if e := f.Exception; e != nil && e.X86 != nil {
 			writeX86Regs(w, e)
+		} else if e != nil && e.Arm64 != nil {
+			writeArm64Regs(w, e, symOf)
 		} else if e != nil {
 			mode := "kernel"
 			if e.User {
@@ -453,4 +463,30 @@ func writeX86Regs(w io.Writer, e *BtException) {
 	fmt.Fprintf(w, "    R10: %016x  R11: %016x  R12: %016x\n", r[7], r[6], r[3])
 	fmt.Fprintf(w, "    R13: %016x  R14: %016x  R15: %016x\n", r[2], r[1], r[0])
 	fmt.Fprintf(w, "    ORIG_RAX: %016x  CS: %04x  SS: %04x\n", r[15], r[17], r[20])
+}
+
+// writeArm64Regs prints an arm64 exception frame as crash does.
+func writeArm64Regs(w io.Writer, e *BtException, symOf func(uint64) string) {
+	r := e.Arm64 // x0..x30, sp, pc, pstate
+	mode := "kernel"
+	if e.User {
+		mode = "user"
+	}
+	fmt.Fprintf(w, "     [%s-mode exception frame (struct pt_regs) at %x]\n", mode, e.Regs)
+	named := func(v wire.Hex) string {
+		if n := symOf(uint64(v)); n != "" {
+			return fmt.Sprintf("%016x  [%s]", uint64(v), n)
+		}
+		return fmt.Sprintf("%016x", uint64(v))
+	}
+	fmt.Fprintf(w, "     PC: %s\n", named(r[32]))
+	fmt.Fprintf(w, "     LR: %s\n", named(r[30]))
+	fmt.Fprintf(w, "     SP: %016x  PSTATE: %08x\n", r[31], r[33])
+	for i := 29; i >= 0; i -= 3 {
+		var parts []string
+		for j := i; j > i-3 && j >= 0; j-- {
+			parts = append(parts, fmt.Sprintf("X%d: %016x", j, r[j]))
+		}
+		fmt.Fprintf(w, "    %s\n", strings.Join(parts, "  "))
+	}
 }

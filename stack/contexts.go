@@ -143,6 +143,18 @@ func WalkAllWith(p *kernel.Program, set *modules.Set) ([]Unwound, error) {
 	if p.Arch != nil && p.Arch.Name() == "x86_64" {
 		return walkAllX86(p, set)
 	}
+	if p.Arch != nil && p.Arch.Name() == "arm64" {
+		ctxs, err := AllContexts(p)
+		opt := Options{FuncStart: funcStartOf(p)}
+		out := make([]Unwound, len(ctxs))
+		for i, c := range ctxs {
+			out[i].Context = c
+			if !c.Stale {
+				out[i].Frames, out[i].Err = walkArm64(p, c, opt)
+			}
+		}
+		return out, err
+	}
 	l, lerr := LayoutFor(p.Context, p.ELFv1())
 	ctxs, err := AllContexts(p)
 	opt := Options{CFI: VmlinuxCFI(p).RuleFunc()}
@@ -176,4 +188,16 @@ func walkAllX86(p *kernel.Program, set *modules.Set) ([]Unwound, error) {
 		err = errors.Join(fmt.Errorf("stack frames not read: %w", u.err), err)
 	}
 	return out, err
+}
+
+// funcStartOf gives the start of the vmlinux function holding pc (the
+// symbol table's), for Options.FuncStart.
+func funcStartOf(p *kernel.Program) func(uint64) (uint64, bool) {
+	return func(pc uint64) (uint64, bool) {
+		s, off, ok := p.Syms.ByAddr(pc)
+		if !ok || s.Kind != 'T' && s.Kind != 't' {
+			return 0, false
+		}
+		return pc - off, true
+	}
 }

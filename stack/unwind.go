@@ -138,6 +138,9 @@ type Exception struct {
 	// only the iret frame (ip, cs, flags, sp, ss: words 16..20) was saved.
 	X86        []uint64
 	X86Partial bool
+	// Arm64 is an arm64 pt_regs' user_pt_regs (x0..x30, sp, pc, pstate;
+	// Regs then holds only NIP = pc and GPR[1] = x29).
+	Arm64 []uint64
 }
 
 // Start is where a walk begins: a CPU's registers (HaveRegs), or a

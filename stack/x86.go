@@ -182,11 +182,14 @@ func WalkContext(p *kernel.Program, set *modules.Set, l Layout, c Context, opt O
 		}
 		return u.walk(c)
 	}
+	if p.Arch != nil && p.Arch.Name() == "arm64" {
+		return walkArm64(p, c, opt)
+	}
 	return Walk(p.Mem(), l, c.Start, opt)
 }
 
 // NeedsLayout says whether the dump's architecture unwinds with a
 // Layout (LayoutFor): ppc64's back chain does, x86_64's ORC does not.
 func NeedsLayout(p *kernel.Program) bool {
-	return p.Arch == nil || p.Arch.Name() != "x86_64"
+	return p.Arch == nil || p.Arch.Name() == "ppc64"
 }
