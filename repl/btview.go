@@ -3,6 +3,7 @@ package repl
 import (
 	"errors"
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
 	"io"
 	"strconv"
 	"strings"
@@ -200,7 +201,11 @@ func (s *Session) funcStart(pc uint64) (uint64, bool) {
 
 func (s *Session) fillBt(v *BtView, frames []stack.Frame, err error) {
 	for i, f := range frames {
-		bf := BtFrame{Level: i, SP: wire.Hex(f.SP), PC: wire.Hex(f.PC), Kind: f.Kind.String(), Location: s.resolve(f.PC).String(), Note: s.pcNote(f.PC)}
+		loc := s.resolve(f.PC)
+		if f.Kind == stack.KindReturn || f.Kind == stack.KindLR {
+			loc = symbols.ReturnLocation(s.resolve, f.PC)
+		}
+		bf := BtFrame{Level: i, SP: wire.Hex(f.SP), PC: wire.Hex(f.PC), Kind: f.Kind.String(), Location: loc.String(), Note: s.pcNote(f.PC)}
 		if e := f.Exception; e != nil {
 			bf.Exception = &BtException{Regs: wire.Hex(e.Addr), Trap: wire.Hex(e.Regs.Trap), NIP: wire.Hex(e.Regs.NIP), LR: wire.Hex(e.Regs.Link), MSR: wire.Hex(e.Regs.MSR), User: e.Regs.User()}
 			for k, g := range e.Regs.GPR {

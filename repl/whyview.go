@@ -51,6 +51,9 @@ type WhyInsn struct {
 	Addr wire.Hex `json:"addr"`
 	Word wire.Hex `json:"word"`
 	Asm  string   `json:"asm"`
+	// Bytes is the instruction's bytes in hex on x86_64 (variable
+	// length; Word then holds the first four).
+	Bytes string `json:"bytes,omitempty"`
 }
 
 // WhyFrame is one frame.
@@ -84,7 +87,11 @@ func hx(v uint64) string { return fmt.Sprintf("%#x", v) }
 func insns(is []triage.Insn) []WhyInsn {
 	var out []WhyInsn
 	for _, i := range is {
-		out = append(out, WhyInsn{wire.Hex(i.Addr), wire.Hex(i.Word), i.Asm})
+		wi := WhyInsn{Addr: wire.Hex(i.Addr), Word: wire.Hex(i.Word), Asm: i.Asm}
+		if len(i.Bytes) != 4 && len(i.Bytes) > 0 {
+			wi.Bytes = fmt.Sprintf("%x", i.Bytes)
+		}
+		out = append(out, wi)
 	}
 	return out
 }
@@ -162,7 +169,11 @@ func WriteWhy(w io.Writer, v *WhyView) {
 			if i.Addr == c.c.Addr {
 				mark = "=>"
 			}
-			line := fmt.Sprintf("   %s %#x  %08x  %-28s", mark, i.Addr, i.Word, i.Asm)
+			word := fmt.Sprintf("%08x", i.Word)
+			if i.Bytes != "" {
+				word = fmt.Sprintf("%-16s", i.Bytes)
+			}
+			line := fmt.Sprintf("   %s %#x  %s  %-28s", mark, i.Addr, word, i.Asm)
 			if e, ok := exp[i.Addr]; ok {
 				if e.Word != i.Word {
 					line += fmt.Sprintf(" << should be %08x  %s", e.Word, e.Asm)

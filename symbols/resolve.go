@@ -378,3 +378,22 @@ func (r *Resolver) Address(name string) (uint64, bool) {
 	s, ok := r.SymbolByName(name)
 	return s.Addr, ok
 }
+
+// ReturnLocation names a return address: lookup(pc), unless pc is in no
+// symbol or at the very start of one, where the call it returns from was
+// the last instruction of the function before (a call to a noreturn
+// function, such as panic(), at the end of its caller: the return
+// address then lies past that caller, in padding, a CALL_OPS literal or
+// the next function). That caller is named, with pc's offset into it.
+func ReturnLocation(lookup func(uint64) Location, pc uint64) Location {
+	l := lookup(pc)
+	if l.Symbol != nil && l.Off != 0 || pc == 0 {
+		return l
+	}
+	p := lookup(pc - 1)
+	if p.Symbol == nil || !p.Symbol.Func() {
+		return l
+	}
+	p.Addr, p.Off, p.SectionOff = pc, p.Off+1, p.SectionOff+1
+	return p
+}

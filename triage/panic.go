@@ -51,6 +51,9 @@ func FindPanic(recs []kernel.LogRecord) Panic {
 	p := Panic{CPU: -1}
 	last := -1
 	for i := len(recs) - 1; i >= 0; i-- {
+		if strings.HasPrefix(strings.TrimSpace(recs[i].Text), "---[ end ") {
+			continue // panic()'s closing line repeats the message
+		}
 		if _, msg, ok := strings.Cut(recs[i].Text, "Kernel panic - not syncing: "); ok {
 			p.Found, p.Message, p.TsNsec, last = true, strings.TrimSpace(msg), recs[i].TsNsec, i
 			break

@@ -15,6 +15,8 @@ package triage
 
 import (
 	"fmt"
+	"github.com/kdump-inspect/kdump-inspect/arch"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
 	"sort"
 	"strings"
 
@@ -55,6 +57,66 @@ type Insn struct {
 	Word uint32
 	Asm  string
 	From string
+	// Bytes is the instruction's bytes on architectures whose
+	// instructions are not one 4-byte word (x86_64: Word then holds
+	// the first four, little-endian).
+	Bytes []byte
+}
+
+// x86Insns decodes the instructions around addr on x86_64: from the
+// start of its function when that is at most 512 bytes before (so that
+// the decoding is in step with the code), else from addr; the two
+// before addr and the two after it.
+func x86Insns(a *analysis.Analysis, d arch.Disassembler, addr uint64) []Insn {
+	start := addr
+	if loc := a.Resolve(addr); loc.Symbol != nil && loc.Off <= 512 {
+		start = addr - loc.Off
+	}
+	b, err := a.Prog.Read(start, int(addr-start)+48)
+	if err != nil {
+		if b, err = a.Prog.Read(addr, 32); err != nil {
+			return nil
+		}
+		start = addr
+	}
+	var all []Insn
+	at := -1
+	for off := 0; off < len(b) && len(all) < 512; {
+		t, n := d.Disasm(b[off:], start+uint64(off))
+		x := start + uint64(off)
+		if x == addr {
+			at = len(all)
+		}
+		w := make([]byte, 4)
+		copy(w, b[off:min(off+n, len(b))])
+		all = append(all, Insn{Addr: x, Word: uint32(w[0]) | uint32(w[1])<<8 | uint32(w[2])<<16 | uint32(w[3])<<24, Asm: t, Bytes: append([]byte(nil), b[off:min(off+n, len(b))]...)})
+		off += n
+	}
+	if at < 0 {
+		if start != addr {
+			// Out of step (addr is not an instruction boundary from the
+			// function's start): decode from addr itself.
+			return x86InsnsFrom(a, d, addr)
+		}
+		return nil
+	}
+	return all[max(0, at-2):min(len(all), at+3)]
+}
+
+func x86InsnsFrom(a *analysis.Analysis, d arch.Disassembler, addr uint64) []Insn {
+	b, err := a.Prog.Read(addr, 32)
+	if err != nil {
+		return nil
+	}
+	var out []Insn
+	for off := 0; off < len(b) && len(out) < 3; {
+		t, n := d.Disasm(b[off:], addr+uint64(off))
+		w := make([]byte, 4)
+		copy(w, b[off:min(off+n, len(b))])
+		out = append(out, Insn{Addr: addr + uint64(off), Word: uint32(w[0]) | uint32(w[1])<<8 | uint32(w[2])<<16 | uint32(w[3])<<24, Asm: t, Bytes: append([]byte(nil), b[off:min(off+n, len(b))]...)})
+		off += n
+	}
+	return out
 }
 
 // Code is an address of the crash path held against the models.
@@ -175,16 +237,22 @@ func Explain(a *analysis.Analysis, rep *audit.Report) *Explanation {
 			start = i + 1
 			break
 		}
-		if loc := a.Resolve(f.PC); loc.Symbol != nil && panicFuncs[loc.Symbol.Name] {
+		if loc := frameLoc(a, f); loc.Symbol != nil && panicFuncs[loc.Symbol.Name] {
 			start = i + 1
 		}
 	}
-	if exc == nil && pc == 0 && start < len(frames) {
+	direct := exc == nil && pc == 0 && start < len(frames)
+	if direct {
 		pc = frames[start].PC // a direct panic: its caller
 	}
 	st, _ := a.Ftrace()
 	if pc != 0 {
 		e.PC = code(a, rep, st, pc)
+		if direct {
+			// A return address: after a call to a noreturn panic() at
+			// the end of the caller it lies past the caller.
+			e.PC.Location = frameLoc(a, frames[start]).String()
+		}
 	}
 	if lr != 0 && exc != nil {
 		e.LR = code(a, rep, st, lr)
@@ -216,7 +284,7 @@ func crashContext(a *analysis.Analysis, p Panic, ctxs []stack.Unwound) (*stack.U
 			if ex := f.Exception; ex != nil && p.HaveRegs && ex.Regs.NIP == p.NIP && !ex.Regs.User() {
 				return u, u.Frames
 			}
-			if loc := a.Resolve(f.PC); loc.Symbol != nil && (loc.Symbol.Name == "vpanic" || loc.Symbol.Name == "panic") {
+			if loc := frameLoc(a, f); loc.Symbol != nil && (loc.Symbol.Name == "vpanic" || loc.Symbol.Name == "panic") {
 				if inPanic == nil {
 					inPanic = u
 				}
@@ -239,10 +307,22 @@ func crashContext(a *analysis.Analysis, p Panic, ctxs []stack.Unwound) (*stack.U
 func code(a *analysis.Analysis, rep *audit.Report, st *ftrace.State, addr uint64) *Code {
 	w := a.Where(addr)
 	c := &Code{Addr: addr, Location: w.Loc.String(), Where: w.String(), Findings: rep.At(addr)}
-	lo := addr - 8
-	for x := lo; x <= addr+8; x += 4 {
-		if v, err := a.Prog.ReadU32(x); err == nil {
-			c.Found = append(c.Found, Insn{Addr: x, Word: v, Asm: ppc64.Disasm(v, x)})
+	d, hasDis := a.Prog.Arch.(arch.Disassembler)
+	switch name := a.Prog.Arch.Name(); {
+	case hasDis && name == "x86_64":
+		c.Found = x86Insns(a, d, addr)
+	case hasDis && name != "ppc64":
+		for x := addr - 8; x <= addr+8; x += 4 {
+			if b, err := a.Prog.Read(x, 4); err == nil {
+				t, _ := d.Disasm(b, x)
+				c.Found = append(c.Found, Insn{Addr: x, Word: a.Prog.Order.Uint32(b), Asm: t, Bytes: b})
+			}
+		}
+	default:
+		for x := addr - 8; x <= addr+8; x += 4 {
+			if v, err := a.Prog.ReadU32(x); err == nil {
+				c.Found = append(c.Found, Insn{Addr: x, Word: v, Asm: ppc64.Disasm(v, x)})
+			}
 		}
 	}
 	if v, err := a.Prog.ReadU64(addr &^ 7); err == nil {
@@ -317,7 +397,7 @@ func code(a *analysis.Analysis, rep *audit.Report, st *ftrace.State, addr uint64
 // its call went through, the findings on it.
 func frame(a *analysis.Analysis, rep *audit.Report, st *ftrace.State, i int, f stack.Frame) Frame {
 	w := a.Where(f.PC)
-	fr := Frame{Level: i, PC: f.PC, Kind: f.Kind.String(), Location: w.Loc.String(), Where: w.String(), Findings: rep.At(f.PC)}
+	fr := Frame{Level: i, PC: f.PC, Kind: f.Kind.String(), Location: frameLoc(a, f).String(), Where: w.String(), Findings: rep.At(f.PC)}
 	if w.Loc.Symbol != nil && st != nil {
 		fn := f.PC - w.Loc.Off
 		if st.Livepatch != nil {
@@ -516,4 +596,13 @@ func TrapName(t uint64) string {
 		return "system call vectored"
 	}
 	return fmt.Sprintf("interrupt %#x", t)
+}
+
+// frameLoc names a frame's PC; a return address as
+// symbols.ReturnLocation does (a noreturn call at the end of a function).
+func frameLoc(a *analysis.Analysis, f stack.Frame) symbols.Location {
+	if f.Kind == stack.KindReturn || f.Kind == stack.KindLR {
+		return symbols.ReturnLocation(a.Resolve, f.PC)
+	}
+	return a.Resolve(f.PC)
 }
