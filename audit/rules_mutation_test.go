@@ -291,6 +291,7 @@ func TestRuleMutations(t *testing.T) {
 	// The sentinel-era rules fire on Debian 12's 6.1 kernel only.
 	TestGenerationAMutations(t)
 	TestTextPokeInflightExample(t)
+	TestITSExample(t)
 	x86Examples.Range(func(k, v any) bool {
 		examples[k.(string)] = v.(string)
 		return true

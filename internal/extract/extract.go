@@ -140,6 +140,11 @@ func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kerne
 	if _, err := p.CPUTasks(); err != nil {
 		ferr = errors.Join(ferr, fmt.Errorf("CPU tasks: %w", err))
 	}
+	// The rules that read no ftrace state, also without the ftrace walk:
+	// ITS-THUNK (the thunk pages and .retpoline_sites).
+	if !withFtrace {
+		audit.Run(analysis.FromSet(set), audit.Options{Subjects: subjects, Only: []string{"ITS-THUNK"}})
+	}
 	// TEXT-POKE and the ftrace site model: the x86 text-poke batch and
 	// its sites.
 	if _, err := textpoke.Read(p); err != nil && !errors.Is(err, textpoke.ErrNotModelled) {
