@@ -292,6 +292,7 @@ func TestRuleMutations(t *testing.T) {
 	TestGenerationAMutations(t)
 	TestTextPokeInflightExample(t)
 	TestITSExample(t)
+	TestX86ExampleOpsTrampolines(t)
 	x86Examples.Range(func(k, v any) bool {
 		examples[k.(string)] = v.(string)
 		return true

@@ -12,6 +12,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
+	"github.com/kdump-inspect/kdump-inspect/internal/damage"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
@@ -267,5 +268,91 @@ func TestX86ExampleBt(t *testing.T) {
 	}
 	if seen != len(tr.Drgn.CPUs) {
 		t.Errorf("%d CPU stacks compared, drgn has %d", seen, len(tr.Drgn.CPUs))
+	}
+}
+
+// TestX86ExampleOpsTrampolines: the two allocated ftrace_ops trampolines
+// of the dump (global_ops from ftrace_caller, kprobe_ftrace_ops from
+// ftrace_regs_caller) are read as drgn read them, sized as the kernel
+// sized them (ops->trampoline_size: the code, RET_SIZE and the ops
+// pointer), and are what create_trampoline() makes; a call redirected by
+// one byte and a stored ops pointer changed are found.
+func TestX86ExampleOpsTrampolines(t *testing.T) {
+	p, a, _ := openX86Example(t)
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "example", "x86-distro-la57", "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw []map[string]any
+	var whole map[string]map[string]json.RawMessage
+	json.Unmarshal(b, &whole)
+	json.Unmarshal(whole["drgn"]["ftrace_ops"], &raw)
+	st, err := a.Ftrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := st.CheckX86Trampolines(p)
+	if len(checks) != len(raw) {
+		t.Fatalf("%d trampolines checked, drgn lists %d ops with one", len(checks), len(raw))
+	}
+	for _, c := range checks {
+		var want map[string]any
+		for _, o := range raw {
+			if hexU(t, o["addr"].(string)) == c.Ops.Addr {
+				want = o
+			}
+		}
+		if want == nil {
+			t.Errorf("ops %#x not drgn's", c.Ops.Addr)
+			continue
+		}
+		wb, _ := hex.DecodeString(want["trampoline_bytes"].(string))
+		got, err := p.Read(c.Addr, len(wb))
+		if c.Addr != hexU(t, want["trampoline"].(string)) || err != nil || string(got) != string(wb) {
+			t.Errorf("%s: trampoline %#x (%v) not drgn's bytes", want["sym"], c.Addr, err)
+		}
+		if c.Unchecked != "" || len(c.Problems) > 0 || c.Size+5+8 != uint64(want["trampoline_size"].(float64)) {
+			t.Errorf("%s: size %d (+5+8, drgn %v), unchecked %q, problems %+v", want["sym"], c.Size, want["trampoline_size"], c.Unchecked, c.Problems)
+		}
+	}
+	// Mutations: global_ops' trampoline call one byte further; the ops
+	// pointer after kprobe_ftrace_ops' trampoline changed.
+	v := damage.NewVirt(p)
+	var gl, kp ftrace.X86TrampCheck
+	for _, c := range checks {
+		if c.Regs {
+			kp = c
+		} else {
+			gl = c
+		}
+	}
+	callSym, _ := p.SymbolAddr("ftrace_call")
+	start, _ := p.SymbolAddr("ftrace_caller")
+	site := gl.Addr + (callSym - start)
+	cur, err := p.ReadU32(site + 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, v.PatchU32(site+1, cur+1))
+	must(t, v.PatchU64(kp.Addr+kp.Size+5, kp.Ops.Addr+8))
+	p2, err := kernel.Open(p.Dump.Paths, kernel.Options{Vmlinux: p.VmlinuxPath(), CacheDir: t.TempDir(), PhysWrap: v.Wrap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Close()
+	r := Run(analysis.New(p2), Options{Subjects: []string{"system"}, Only: []string{"FTRACE-OPS-TRAMP"}})
+	var call, ptr bool
+	for _, f := range r.Findings {
+		call = call || strings.Contains(f.Message, "global_ops") && strings.Contains(f.Message, "ftrace_ops_get_func")
+		ptr = ptr || strings.Contains(f.Message, "kprobe_ftrace_ops") && strings.Contains(f.Message, "the ops ")
+		if strings.Contains(f.Message, "global_ops") {
+			x86Examples.Store("FTRACE-OPS-TRAMP", "Example (the committed extract of Debian's amd64 kernel, testdata/example/x86-distro-la57, with the call in global_ops' trampoline moved one byte):\n\n    "+f.Severity.String()+" "+f.Rule+": "+f.Message)
+		}
+	}
+	if !call || !ptr {
+		for _, f := range r.Findings {
+			t.Log(f.Message)
+		}
+		t.Errorf("redirected call found %v, changed ops pointer found %v", call, ptr)
 	}
 }

@@ -90,3 +90,27 @@ func (k *Kernel) FtraceNop(uint64) []byte { return append([]byte(nil), Nop5...) 
 func (k *Kernel) FtraceCall(ip, target uint64) ([]byte, error) {
 	return TextGenInsn(CallOpcode, ip, target)
 }
+
+// RelTarget decodes the instruction at b (address pc) and, when it refers
+// to memory or code relative to itself (a rel8/rel32 branch or call, a
+// RIP-relative operand), returns that absolute address: what
+// text_poke_apply_relocation() keeps the same when it copies code
+// elsewhere. n is the instruction's length (0 when undecodable).
+func RelTarget(b []byte, pc uint64) (target uint64, n int, ok bool) {
+	inst, err := x86asm.Decode(b, 64)
+	if err != nil || inst.Len == 0 {
+		return 0, 0, false
+	}
+	next := pc + uint64(inst.Len)
+	for _, a := range inst.Args {
+		switch a := a.(type) {
+		case x86asm.Rel:
+			return next + uint64(int64(a)), inst.Len, true
+		case x86asm.Mem:
+			if a.Base == x86asm.RIP {
+				return next + uint64(a.Disp), inst.Len, true
+			}
+		}
+	}
+	return 0, inst.Len, false
+}
