@@ -31,6 +31,7 @@ var contractRuns = []struct {
 	fails      bool
 }{
 	{"crash-ool-op-over-stub", "alias --json", false},
+	{"x86-inflight-step1", "textpoke --json", false},
 	{"crash-ool-op-over-stub", "ascii --json 62696c2f7273752f 0x73747562", false},
 	{"crash-ool-op-over-stub", "audit --json", false},
 	{"crash-ool-op-over-stub", "bt --json", false},
@@ -273,7 +274,7 @@ func hasJSONFlag(c *Command) bool {
 // the envelope and the 2^53 rule; and every command with --json has a run.
 func TestJSONContractCorpus(t *testing.T) {
 	s := corpusSession(t, "buggy-radix")
-	lines := []string{"irq -a --json", "stubs --json klp_stub_bug", "ftrace --json"}
+	lines := []string{"irq -a --json", "stubs --json klp_stub_bug", "ftrace --json", "textpoke --json"}
 	for _, r := range contractRuns {
 		if r.dump == "crash-ool-op-over-stub" {
 			lines = append(lines, r.line)
