@@ -197,9 +197,27 @@ func (s *State) checkCallSite(p *kernel.Program, set *modules.Set, cs arch.Ftrac
 	f := r.Flags
 	var targets []uint64
 	switch {
-	case f.Has(FL_DIRECT_EN):
-		c.Unchecked = "a direct call: its target is not modelled"
-		return
+	case f.Has(FL_DIRECT_EN) && f.Has(FL_ENABLED) && !f.Has(FL_DISABLED):
+		// ftrace_get_addr_curr(): the direct_functions entry of the ip;
+		// bit 0 set (ftrace_is_jmp()) makes the site a jmp, not a call.
+		d, why := s.directTarget(p, r.IP)
+		if why != "" {
+			c.Unchecked = why
+			return
+		}
+		if d&1 != 0 {
+			if j, ok := cs.(interface {
+				FtraceJmp(ip, target uint64) ([]byte, error)
+			}); ok {
+				if w, err := j.FtraceJmp(r.IP, d&^1); err == nil {
+					c.WantBytes, c.WantWhy = [][]byte{w}, fmt.Sprintf("jmp to its direct trampoline %#x (ftrace_find_rec_direct(), bit 0: ftrace_is_jmp())", d&^1)
+					break
+				}
+			}
+			c.Unchecked = "a direct jmp: not encodable on this architecture"
+			return
+		}
+		targets, c.WantWhy = []uint64{d}, fmt.Sprintf("call to its direct trampoline %#x (ftrace_find_rec_direct())", d)
 	case !f.Has(FL_ENABLED) || f.Has(FL_DISABLED):
 		c.WantBytes, c.WantWhy = [][]byte{cs.FtraceNop(r.IP)}, "the 5-byte nop (ftrace_nop_replace)"
 	case f.Has(FL_TRAMP_EN):
@@ -393,4 +411,39 @@ func opsLabel(o *Ops) string {
 		return o.Name
 	}
 	return fmt.Sprintf("%#x", o.Addr)
+}
+
+// directTarget is ftrace_find_rec_direct(ip): the direct_functions
+// hash's entry for ip; why says why it is unknown.
+func (s *State) directTarget(p *kernel.Program, ip uint64) (uint64, string) {
+	s.directOnce.Do(func() {
+		a, err := p.SymbolAddr("direct_functions")
+		if err != nil {
+			s.directErr = "no direct_functions symbol"
+			return
+		}
+		h, err := p.ReadU64(a)
+		if err != nil {
+			s.directErr = fmt.Sprintf("direct_functions at %#x unreadable: %v", a, err)
+			return
+		}
+		hash, err := ReadHash(p.Context, h, s.OpsLayout)
+		if err != nil {
+			s.directErr = fmt.Sprintf("direct_functions hash: %v", err)
+			return
+		}
+		if hash.Direct == nil && hash.Count > 0 {
+			s.directErr = "ftrace_func_entry has no direct member"
+			return
+		}
+		s.direct = hash.Direct
+	})
+	if s.directErr != "" {
+		return 0, "a direct call, and " + s.directErr
+	}
+	d, ok := s.direct[ip]
+	if !ok || d == 0 {
+		return 0, "DIRECT_EN, and direct_functions holds no entry for the ip (ftrace_get_addr_curr() would WARN)"
+	}
+	return d, ""
 }

@@ -16,6 +16,9 @@ type OpsLayout struct {
 	NotraceHash, FilterHash                 int64 // struct ftrace_ops_hash
 	SizeBits, Buckets, Count                int64 // struct ftrace_hash
 	EntryHlist, EntryIP                     int64 // struct ftrace_func_entry
+	// EntryDirect is ftrace_func_entry.direct (the direct-call target,
+	// CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS), -1 without it.
+	EntryDirect int64
 }
 
 // DetectOpsLayout reads the layouts from the DWARF.
@@ -35,6 +38,10 @@ func DetectOpsLayout(ls LayoutSource) (OpsLayout, error) {
 	l.EntryHlist = r.off("struct ftrace_func_entry", "hlist")
 	l.EntryIP = r.off("struct ftrace_func_entry", "ip")
 	l.Size = r.size("struct ftrace_ops")
+	l.EntryDirect = -1
+	if v, err := ls.Offsetof("struct ftrace_func_entry", "direct"); err == nil {
+		l.EntryDirect = v
+	}
 	return l, r.err("ftrace_ops layout")
 }
 
@@ -48,6 +55,9 @@ type Hash struct {
 	SizeBits uint64
 	Count    uint64 // hash->count as the dump holds it
 	IPs      []uint64
+	// Direct is each entry's direct-call target (direct_functions), when
+	// the kernel's entries have one.
+	Direct map[uint64]uint64
 	// Err says why IPs may be incomplete (an unreadable bucket, a
 	// cycle): Contains is then not an answer to rely on.
 	Err error
@@ -194,6 +204,16 @@ func ReadHash(ctx *kernel.Context, addr uint64, l OpsLayout) (*Hash, error) {
 				return h, &WalkError{What: "ftrace_hash", Addr: entry, Msg: "unreadable ftrace_func_entry", Err: err}
 			}
 			h.IPs = append(h.IPs, ip)
+			if l.EntryDirect >= 0 {
+				d, err := readU64(ctx, entry+uint64(l.EntryDirect))
+				if err != nil {
+					return h, &WalkError{What: "ftrace_hash", Addr: entry, Msg: "unreadable ftrace_func_entry.direct", Err: err}
+				}
+				if h.Direct == nil {
+					h.Direct = map[uint64]uint64{}
+				}
+				h.Direct[ip] = d
+			}
 			if node, err = readU64(ctx, node); err != nil { // hlist_node.next is first
 				return h, &WalkError{What: "ftrace_hash", Addr: entry, Msg: "unreadable hlist next", Err: err}
 			}

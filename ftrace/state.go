@@ -41,11 +41,15 @@ type State struct {
 	sites   map[string][]SiteCheck
 	// poke: the x86 text-poke batch (textpoke.Read), read with the first
 	// fixed-size site check (under sitesMu).
-	poke     *textpoke.Batch
-	pokeErr  error
-	pokeRead bool
-	KlpFunc  []KlpFuncCheck
-	KlpStub  []KlpStubsCheck
+	// direct_functions (ftrace_find_rec_direct()), read once.
+	directOnce sync.Once
+	direct     map[uint64]uint64
+	directErr  string
+	poke       *textpoke.Batch
+	pokeErr    error
+	pokeRead   bool
+	KlpFunc    []KlpFuncCheck
+	KlpStub    []KlpStubsCheck
 
 	Warnings []string
 

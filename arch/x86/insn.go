@@ -91,6 +91,12 @@ func (k *Kernel) FtraceCall(ip, target uint64) ([]byte, error) {
 	return TextGenInsn(CallOpcode, ip, target)
 }
 
+// FtraceJmp is ftrace_call_replace() for a direct target marked as a jump
+// (ftrace_is_jmp()): jmp rel32.
+func (k *Kernel) FtraceJmp(ip, target uint64) ([]byte, error) {
+	return TextGenInsn(Jmp32Opcode, ip, target)
+}
+
 // RelTarget decodes the instruction at b (address pc) and, when it refers
 // to memory or code relative to itself (a rel8/rel32 branch or call, a
 // RIP-relative operand), returns that absolute address: what

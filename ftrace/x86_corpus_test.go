@@ -1,0 +1,79 @@
+package ftrace_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/ftrace"
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
+	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/modules"
+)
+
+// TestX86DirectCallsCorpus: on the x86 livepatch build's dump (the
+// ftrace-direct samples on wake_up_process and handle_mm_fault), every
+// DIRECT_EN record's site is checked against its direct_functions entry
+// and holds the call drgn decoded there (to the sample's my_tramp).
+func TestX86DirectCallsCorpus(t *testing.T) {
+	dir := testcorpus.Corpora(t, "x86", "livepatch-kaslr")
+	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		Dump struct {
+			Records []struct {
+				IP     string   `json:"ip"`
+				Flags  []string `json:"flags_decoded"`
+				Target string   `json:"target"`
+			} `json:"vmlinux_records_decoded"`
+		} `json:"dump"`
+	}
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint64]uint64{}
+	for _, r := range tr.Dump.Records {
+		if strings.Contains(strings.Join(r.Flags, " "), "DIRECT_EN") {
+			ip, _ := strconv.ParseUint(strings.TrimPrefix(r.IP, "0x"), 16, 64)
+			tg, _ := strconv.ParseUint(strings.TrimPrefix(r.Target, "0x"), 16, 64)
+			want[ip] = tg
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the truth has no direct-call records")
+	}
+	plain, err := container.Open(filepath.Join(dir, "vmcore.elf.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := kernel.Open([]string{plain}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	set := modules.Analyze(p)
+	st, err := ftrace.Load(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, sc := range st.SiteChecks(set, "") {
+		tg, ok := want[sc.Record.IP]
+		if !ok {
+			continue
+		}
+		seen++
+		if sc.Unchecked != "" || sc.Mismatch || !strings.Contains(sc.WantWhy, "0x"+strconv.FormatUint(tg, 16)) {
+			t.Errorf("%s: unchecked %q mismatch %v want %q; drgn's target %#x", sc.Record.Func, sc.Unchecked, sc.Mismatch, sc.WantWhy, tg)
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("%d direct sites checked, drgn %d", seen, len(want))
+	}
+}
