@@ -545,11 +545,11 @@ func (fx *x86Finalize) smpLocks() {
 	}
 }
 
-// itsPages reads mod->its_page_array[0..its_num_pages) (pages of
-// PAGE_SIZE).
+// itsPages reads mod->arch.its_pages (struct its_array: pages[0..num),
+// each PAGE_SIZE, __its_alloc()).
 func (fx *x86Finalize) itsPages() ([][2]uint64, error) {
 	m := fx.mod.Module.Obj
-	no, err := m.Member("its_num_pages")
+	no, err := m.Member("arch.its_pages.num")
 	if err != nil {
 		return nil, err
 	}
@@ -557,7 +557,7 @@ func (fx *x86Finalize) itsPages() ([][2]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	ao, err := m.Member("its_page_array")
+	ao, err := m.Member("arch.its_pages.pages")
 	if err != nil {
 		return nil, err
 	}
@@ -585,7 +585,7 @@ func (fx *x86Finalize) candidates(cs *candidates) {
 	if len(fx.itsSites) > 0 {
 		pages, err := fx.itsPages()
 		if err != nil {
-			fx.r.Incomplete = append(fx.r.Incomplete, "mod->its_page_array unreadable ("+err.Error()+"): ITS thunk calls accept any thunk target")
+			fx.r.Incomplete = append(fx.r.Incomplete, "mod->arch.its_pages unreadable ("+err.Error()+"): ITS thunk calls accept any thunk target")
 		}
 		arr := fx.st.itsThunkArray
 		for _, s := range fx.itsSites {

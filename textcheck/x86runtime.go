@@ -176,7 +176,11 @@ func x86Kprobes(e *Env, fx *x86Finalize, inText func(uint64) bool, cs *candidate
 		if !inText(k.At) || k.Flags&(kprobeGone|kprobeFtrace) != 0 {
 			continue
 		}
-		what := fmt.Sprintf("struct kprobe at %#x (%s)", k.Addr, k.Symbol)
+		sym := k.Symbol
+		if sym == "" {
+			sym = e.name(k.At)
+		}
+		what := fmt.Sprintf("struct kprobe at %#x (%s)", k.Addr, sym)
 		switch {
 		case k.Flags&kprobeDisabled != 0:
 		case k.Flags&kprobeOptimized != 0:
