@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
@@ -114,6 +115,16 @@ func attributed(c *Check, d textcheck.Diff) string {
 		}
 	}
 	o := c.A.Prog.Order
+	if dis, ok := c.A.Prog.Arch.(arch.Disassembler); ok && c.A.Prog.Arch.Name() == "x86_64" {
+		if t, _, ok := dis.BranchTarget(d.Found, d.Addr); ok {
+			for _, f := range c.r.At(t) {
+				if f.Rule != c.Rule.ID {
+					return f.Rule
+				}
+			}
+		}
+		return ""
+	}
 	for off := 0; off+4 <= len(d.Found); off += 4 {
 		pc := d.Addr + uint64(off)
 		if t, _, ok := ppc64.BranchTarget(o.Uint32(d.Found[off:]), pc); ok {
@@ -138,7 +149,23 @@ func textFinding(c *Check, d textcheck.Diff) Finding {
 		where = fmt.Sprintf("%#x", d.Addr)
 	}
 	var words []Word
-	for off := 0; off+4 <= len(d.Found) && len(words) < maxTextWords; off += 4 {
+	if dis, ok := c.A.Prog.Arch.(arch.Disassembler); ok && c.A.Prog.Arch.Name() == "x86_64" {
+		// variable-length instructions: the run's bytes (at most 8 in
+		// one word), each side decoded from the run's first byte
+		n := min(len(d.Found), 8)
+		le := func(b []byte) uint64 {
+			var v uint64
+			for i := n - 1; i >= 0; i-- {
+				v = v<<8 | uint64(b[i])
+			}
+			return v
+		}
+		fa, _ := dis.Disasm(d.Found, d.Addr)
+		ea, _ := dis.Disasm(d.Expected, d.Addr)
+		words = append(words, Word{Addr: d.Addr, Size: n, Label: where, Found: le(d.Found), FoundAsm: fa,
+			HasExpected: true, Expected: le(d.Expected), ExpectedAsm: ea})
+	}
+	for off := 0; off+4 <= len(d.Found) && len(words) < maxTextWords && c.A.Prog.Arch.Name() != "x86_64"; off += 4 {
 		pc := d.Addr + uint64(off)
 		e, f := o.Uint32(d.Expected[off:]), o.Uint32(d.Found[off:])
 		words = append(words, Word{Addr: pc, Size: 4, Label: fmt.Sprintf("%s+%#x", where, off),

@@ -281,6 +281,7 @@ var KnownVariableTypes = map[string]string{
 	"global_trace":              "struct trace_array",                    // kernel/trace/trace.c
 	"kprobe_table":              "struct hlist_head [64]",                // kernel/kprobes.c: KPROBE_TABLE_SIZE, 1 << KPROBE_HASH_BITS (6)
 	"powerpc_firmware_features": "unsigned long",                         // arch/powerpc/include/asm/firmware.h
+	"boot_cpu_data":             "struct cpuinfo_x86",                    // arch/x86/include/asm/processor.h
 	"total_swap_pages":          "long",                                  // include/linux/swap.h
 	"nr_swap_pages":             "atomic_long_t",                         // include/linux/swap.h
 	"vm_committed_as":           "struct percpu_counter",                 // include/linux/mman.h

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
@@ -113,7 +114,15 @@ func (s *Session) textView(res *textcheck.Result, explained bool, maxN int) Text
 			continue
 		}
 		dv := TextDiffView{Addr: audit.Hex(d.Addr), Where: s.resolve(d.Addr).String(), Section: d.Section, Size: len(d.Found)}
-		for off := 0; off+4 <= len(d.Found); off += 4 {
+		if dis, ok := s.Prog.Arch.(arch.Disassembler); ok && s.Prog.Arch.Name() == "x86_64" {
+			// variable-length instructions: each side's bytes, decoded
+			// from the run's first byte
+			ea, _ := dis.Disasm(d.Expected, d.Addr)
+			fa, _ := dis.Disasm(d.Found, d.Addr)
+			dv.Expected = append(dv.Expected, fmt.Sprintf("% x  %s", d.Expected, ea))
+			dv.Found = append(dv.Found, fmt.Sprintf("% x  %s", d.Found, fa))
+		}
+		for off := 0; off+4 <= len(d.Found) && s.Prog.Arch.Name() != "x86_64"; off += 4 {
 			pc := d.Addr + uint64(off)
 			dv.Expected = append(dv.Expected, fmt.Sprintf("%08x %s", o.Uint32(d.Expected[off:]), ppc64.Disasm(o.Uint32(d.Expected[off:]), pc)))
 			dv.Found = append(dv.Found, fmt.Sprintf("%08x %s", o.Uint32(d.Found[off:]), ppc64.Disasm(o.Uint32(d.Found[off:]), pc)))

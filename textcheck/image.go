@@ -71,6 +71,8 @@ type Image struct {
 	// are the .ko's and are not compared as if applied).
 	Unapplied []*reloc.Error
 	Problems  []string
+	// Machine is the .ko's e_machine (EM_PPC64 or EM_X86_64).
+	Machine elf.Machine
 }
 
 // Section returns the image's section by name (the first of that name).
@@ -103,6 +105,9 @@ func materialised(s *elf.Section) (exec, need bool) {
 		return true, true
 	}
 	switch s.Name {
+	case ".altinstructions", ".retpoline_sites", ".return_sites", ".ibt_endbr_seal", ".smp_locks",
+		".static_call_sites", ".call_sites", ".cfi_sites":
+		return false, true // x86 module_finalize()'s tables
 	case "__jump_table", "__ftr_fixup", "__mmu_ftr_fixup", "__fw_ftr_fixup", "__lwsync_fixup",
 		"__patchable_function_entries", "__mcount_loc":
 		return false, true
@@ -162,14 +167,15 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 		return nil, fmt.Errorf("%s: no .ko", a.Module.Name)
 	}
 	f := a.Debuginfo.ELF.File
-	if f.Machine != elf.EM_PPC64 {
-		return nil, fmt.Errorf("the text model covers ppc64 modules, not %v", f.Machine)
+	x86 := f.Machine == elf.EM_X86_64
+	if f.Machine != elf.EM_PPC64 && !x86 {
+		return nil, fmt.Errorf("the text model covers ppc64 and x86_64 modules, not %v", f.Machine)
 	}
-	if set.Features.PCREL {
+	if !x86 && set.Features.PCREL {
 		return nil, fmt.Errorf("the text model does not cover PC-relative (CONFIG_PPC_KERNEL_PCREL) kernels")
 	}
 	m := a.Module
-	img := &Image{Owner: m.Name, Order: f.ByteOrder}
+	img := &Image{Owner: m.Name, Order: f.ByteOrder, Machine: f.Machine}
 	addrs := sectionAddrs(f, m)
 	byIndex := map[int]*ImageSection{}
 	total := uint64(0)
@@ -206,9 +212,11 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 	}
 	koSyms := koSymbols(set, a, f, addrs)
 	var r2 uint64
-	if a.Model != nil {
+	switch {
+	case x86:
+	case a.Model != nil:
 		r2 = a.Model.R2
-	} else {
+	default:
 		toc, ok := m.SectionAddr(".toc")
 		if !ok || !a.Debuginfo.Image.HasToc {
 			toc, _ = m.SectionAddr(".stubs")
@@ -223,7 +231,15 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 	ko := set.KoImage(a)
 	img.Problems = append(img.Problems, ko.Warnings...)
 	applied := set.KlpObjectsApplied(ko)
-	arch := &reloc.PPC64{Order: f.ByteOrder, ELFv1: set.Features.ELFv1, R2: r2, Stub: stubPlacer{a.Model}.stub}
+	var arch interface {
+		Apply(*reloc.Section, []reloc.Rela, []reloc.Symbol) ([]reloc.Write, []error)
+	} = &reloc.PPC64{Order: f.ByteOrder, ELFv1: set.Features.ELFv1, R2: r2, Stub: stubPlacer{a.Model}.stub}
+	if x86 {
+		// apply_relocate_add() of arch/x86/kernel/module.c; a livepatch
+		// relocation whose object is gone was cleared by
+		// clear_relocate_add() (x86 alone does): Pending, the .ko's bytes.
+		arch = &reloc.X86_64{}
+	}
 	apply := func(rs modules.RelaSection) {
 		is := byIndex[rs.Target]
 		if is == nil {
@@ -273,8 +289,11 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 				name = ko.Symbols[r.Sym()].Name
 			}
 			size := relocSize(r.Type())
+			if x86 {
+				size = reloc.X86Size(r.Type())
+			}
 			img.Pending = append(img.Pending, PendingWrite{Section: is, Off: r.Off, Type: r.Type(), Size: size, Object: rs.Object, Sym: name})
-			if r.Type() == uint32(elf.R_PPC64_REL24) {
+			if !x86 && r.Type() == uint32(elf.R_PPC64_REL24) {
 				img.Calls = append(img.Calls, CallSite{Section: is, Off: r.Off, Name: name, Pending: true, Object: rs.Object,
 					RestoreR2: followsLinkBranch(is.Orig, r.Off, f.ByteOrder, name)})
 			}

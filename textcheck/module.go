@@ -1,6 +1,7 @@
 package textcheck
 
 import (
+	"debug/elf"
 	"fmt"
 	"runtime"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
+	"github.com/kdump-inspect/kdump-inspect/textpoke"
 )
 
 // Env is what the mechanisms read from the dump once for every object:
@@ -29,6 +31,12 @@ type Env struct {
 	features   Features
 	jl         jumpLayout
 	jlErr      error
+
+	x86Once  sync.Once
+	x86      *x86State
+	pokeOnce sync.Once
+	poke     *textpoke.Batch
+	pokeErr  error
 
 	keysMu sync.Mutex
 	keys   map[uint64]KeyState
@@ -186,7 +194,11 @@ func (e *Env) Module(a *modules.Analysis) *Result {
 		s := img.SectionAt(addr)
 		return s != nil && s.Compare
 	}
+	align := 4
 	switch {
+	case img.Machine == elf.EM_X86_64:
+		x86Candidates(e, a, img, inText, cs, r)
+		align = 1
 	case e.Ftrace != nil:
 		ftraceCandidates(e, m.Name, img, cs)
 	default:
@@ -198,7 +210,7 @@ func (e *Env) Module(a *modules.Analysis) *Result {
 			r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s): the %d call sites the .ko lists accept any ftrace state", why, n))
 		}
 	}
-	if t := img.Section("__jump_table"); t != nil {
+	if t := img.Section("__jump_table"); t != nil && img.Machine != elf.EM_X86_64 {
 		l := e.jl
 		if e.jlErr != nil {
 			// The entries' layout from the .ko's own relocations; the
@@ -215,12 +227,14 @@ func (e *Env) Module(a *modules.Analysis) *Result {
 			r.Incomplete = append(r.Incomplete, "jump labels not modelled: the __jump_table layout is unknown")
 		}
 	}
-	applyFixups(img, e.features, cs, r)
-	if e.kprobesErr != nil {
-		r.Incomplete = append(r.Incomplete, "kprobes not all read: "+e.kprobesErr.Error())
+	if img.Machine != elf.EM_X86_64 {
+		applyFixups(img, e.features, cs, r)
+		if e.kprobesErr != nil {
+			r.Incomplete = append(r.Incomplete, "kprobes not all read: "+e.kprobesErr.Error())
+		}
+		kprobeCandidates(e, inText, cs)
+		stubCallCandidates(e, a, img, cs)
 	}
-	kprobeCandidates(e, inText, cs)
-	stubCallCandidates(e, a, img, cs)
 
 	// Bytes a relocation the model could not apply would have written are
 	// not compared (a call without a placed stub has its own candidate).
@@ -269,7 +283,7 @@ func (e *Env) Module(a *modules.Analysis) *Result {
 				skip[i] = true
 			}
 		}
-		compareSection(r, s.Name, s.Addr, s.Want, found, skip, 4, cs)
+		compareSection(r, s.Name, s.Addr, s.Want, found, skip, align, cs)
 		r.Sections = append(r.Sections, sr)
 	}
 	sort.SliceStable(r.Diffs, func(i, j int) bool { return r.Diffs[i].Addr < r.Diffs[j].Addr })

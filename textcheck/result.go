@@ -18,6 +18,15 @@ const (
 	MechKprobe         Mechanism = "kprobe"
 	MechKlpStale       Mechanism = "livepatch relocation (object not loaded)"
 	MechStubCall       Mechanism = "call through another .stubs slot"
+	// x86_64
+	MechTextPoke    Mechanism = "text-poke batch in flight"
+	MechAlternative Mechanism = "alternative"
+	MechRetpoline   Mechanism = "retpoline site"
+	MechReturn      Mechanism = "return thunk site"
+	MechCallThunk   Mechanism = "call depth thunk"
+	MechEndbrSeal   Mechanism = "sealed endbr"
+	MechSmpLock     Mechanism = "smp lock prefix"
+	MechStaticCall  Mechanism = "static call"
 )
 
 // Candidate is one mechanism's claim on a few bytes: in the state the dump
