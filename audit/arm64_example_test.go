@@ -1,16 +1,12 @@
 package audit
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
-	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
@@ -48,24 +44,8 @@ var arm64Subjects = []string{"tcp_vegas", "sch_fq_pie", "kdi_ftrace", "md4", "sy
 
 func openArm64Example(t *testing.T) (*kernel.Program, *analysis.Analysis, arm64Truth) {
 	t.Helper()
-	dir := filepath.Join("..", "testdata", "example", "arm64-ftrace-ops")
-	plain, err := container.Open(filepath.Join(dir, "vmcore.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := kernel.Open([]string{plain}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tr arm64Truth
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
+	p := openExample(t, "arm64-ftrace-ops", nil, &tr)
 	return p, analysis.New(p), tr
 }
 

@@ -32,25 +32,8 @@ type buildTruth struct {
 
 func openBuildExample(t *testing.T, name string) (*analysis.Analysis, *Report, buildTruth) {
 	t.Helper()
-	dir := filepath.Join("..", "testdata", "example", name)
-	plain, err := container.Open(filepath.Join(dir, "vmcore.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := kernel.Open([]string{plain}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tr buildTruth
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
-	a := analysis.New(p)
+	a := analysis.New(openExample(t, name, nil, &tr))
 	return a, Run(a, Options{}), tr
 }
 

@@ -3,16 +3,12 @@ package audit
 import (
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
-	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/damage"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/textpoke"
@@ -45,28 +41,8 @@ type inflightExampleTruth struct {
 
 func openInflight(t *testing.T, wrap *damage.Virt) (*kernel.Program, inflightExampleTruth) {
 	t.Helper()
-	dir := filepath.Join("..", "testdata", "example", "x86-inflight-step1")
-	plain, err := container.Open(filepath.Join(dir, "vmcore.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), CacheDir: t.TempDir()}
-	if wrap != nil {
-		opts.PhysWrap = wrap.Wrap
-	}
-	p, err := kernel.Open([]string{plain}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tr inflightExampleTruth
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
+	p := openExample(t, "x86-inflight-step1", wrap, &tr)
 	return p, tr
 }
 

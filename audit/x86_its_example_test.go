@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
-	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/damage"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -19,21 +18,7 @@ var itsSubjects = []string{"geneve", "sch_pie", "udp_tunnel"}
 
 func openITS(t *testing.T, v *damage.Virt) *kernel.Program {
 	t.Helper()
-	dir := filepath.Join("..", "testdata", "example", "x86-its")
-	plain, err := container.Open(filepath.Join(dir, "vmcore.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}, CacheDir: t.TempDir()}
-	if v != nil {
-		opts.PhysWrap = v.Wrap
-	}
-	p, err := kernel.Open([]string{plain}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
+	return openExample(t, "x86-its", v, nil)
 }
 
 func itsFindings(t *testing.T, p *kernel.Program) []Finding {
