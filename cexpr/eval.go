@@ -25,6 +25,9 @@ type Env struct {
 	Symbol func(name string) (addr uint64, text bool, ok bool)
 	// Suggest, when set, returns names near an unknown one.
 	Suggest func(name string) []string
+	// LookupType, when set, resolves a type name Ctx.Types lacks (a
+	// loaded module's own types, from its BTF in memory).
+	LookupType func(name string) (dwarf.Type, error)
 }
 
 // Value is the result of an expression: an lvalue (an object in memory,
@@ -621,7 +624,12 @@ func (env *Env) lookupType(name string) (dwarf.Type, error) {
 		}
 		var err error
 		if t, err = env.Ctx.Types.Lookup(base); err != nil {
-			return nil, err
+			if env.LookupType == nil {
+				return nil, err
+			}
+			if t, err = env.LookupType(base); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for range ptrs {

@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"debug/dwarf"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -31,6 +32,10 @@ func (s *Session) exprEnv() *cexpr.Env {
 			return sym.Addr, ok && (sym.Kind == 'T' || sym.Kind == 't'), ok
 		},
 		Suggest: s.nearSymbols,
+		LookupType: func(name string) (dwarf.Type, error) {
+			t, _, _, err := s.Prog.LookupType(name)
+			return t, err
+		},
 	}
 }
 
