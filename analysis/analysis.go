@@ -111,13 +111,21 @@ func (a *Analysis) Ftrace() (*ftrace.State, error) {
 // enumeration of every task that the audit and the views share. The error
 // says what could not be walked; what was walked comes with it.
 func (a *Analysis) Stacks() ([]stack.Unwound, error) {
+	// The ftrace state first (it takes the lock itself): on x86_64 the
+	// ORC walk maps ops trampolines to the code they copy.
+	var opt stack.Options
+	if a.Prog != nil && a.Prog.Arch != nil && a.Prog.Arch.Name() == "x86_64" {
+		if st, err := a.Ftrace(); err == nil && st != nil {
+			opt.Trampoline = st.X86TrampolineSource(a.Prog)
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.stacksDone {
 		if a.Prog == nil {
 			a.stacksErr = errNoProgram
 		} else {
-			a.stacks, a.stacksErr = stack.WalkAllWith(a.Prog, a.modulesLocked())
+			a.stacks, a.stacksErr = stack.WalkAllWith(a.Prog, a.modulesLocked(), opt)
 		}
 		a.stacksDone = true
 	}

@@ -181,7 +181,13 @@ func (s *Session) btTaskArg(l stack.Layout, arg string) (BtView, error) {
 }
 
 func (s *Session) btOptions() stack.Options {
-	return stack.Options{CFI: stack.VmlinuxCFI(s.Prog).RuleFunc(), FuncStart: s.funcStart}
+	o := stack.Options{CFI: stack.VmlinuxCFI(s.Prog).RuleFunc(), FuncStart: s.funcStart}
+	if s.Prog.Arch != nil && s.Prog.Arch.Name() == "x86_64" {
+		if st, err := s.A.Ftrace(); err == nil && st != nil {
+			o.Trampoline = st.X86TrampolineSource(s.Prog)
+		}
+	}
+	return o
 }
 
 // funcStart is the start of the function holding pc, and whether pc is

@@ -139,9 +139,15 @@ func WalkAll(p *kernel.Program) ([]Unwound, error) {
 // WalkAllWith is WalkAll with the module set at hand: on x86_64 the ORC
 // unwinder reads each module's table through it (without it, module
 // frames are unwound by the frame-pointer guess and marked unreliable).
-func WalkAllWith(p *kernel.Program, set *modules.Set) ([]Unwound, error) {
+func WalkAllWith(p *kernel.Program, set *modules.Set, opts ...Options) ([]Unwound, error) {
 	if p.Arch != nil && p.Arch.Name() == "x86_64" {
-		return walkAllX86(p, set)
+		var tramp func(uint64) (uint64, bool)
+		for _, o := range opts {
+			if o.Trampoline != nil {
+				tramp = o.Trampoline
+			}
+		}
+		return walkAllX86(p, set, tramp)
 	}
 	if p.Arch != nil && p.Arch.Name() == "arm64" {
 		ctxs, err := AllContexts(p)
@@ -174,9 +180,10 @@ func WalkAllWith(p *kernel.Program, set *modules.Set) ([]Unwound, error) {
 	return out, err
 }
 
-func walkAllX86(p *kernel.Program, set *modules.Set) ([]Unwound, error) {
+func walkAllX86(p *kernel.Program, set *modules.Set, tramp func(uint64) (uint64, bool)) ([]Unwound, error) {
 	ctxs, err := AllContexts(p)
 	u := newX86Unwinder(p, set)
+	u.tramp = tramp
 	out := make([]Unwound, len(ctxs))
 	for i, c := range ctxs {
 		out[i].Context = c

@@ -187,6 +187,10 @@ type Options struct {
 	// answers, Walk follows it for the first frame of a context instead of
 	// the LR rule (see Walk).
 	CFI func(pc uint64) (CFIRule, bool)
+	// Trampoline, on x86_64, maps an address inside an ftrace_ops
+	// trampoline to the code it was copied from, whose ORC entries
+	// describe it (ftrace.State.X86TrampolineSource); nil: none.
+	Trampoline func(ip uint64) (uint64, bool)
 }
 
 // Error stops a walk: the frame pointer SP (or the word at Addr) is bad.

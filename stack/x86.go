@@ -21,6 +21,9 @@ type x86Unwinder struct {
 	err     error
 	mu      sync.Mutex
 	mods    map[uint64]*orc.Table // by struct module address
+	// tramp maps an address in an ftrace_ops trampoline to the code it
+	// was copied from (ftrace.State.X86TrampolineSource); nil: none known.
+	tramp func(uint64) (uint64, bool)
 }
 
 func newX86Unwinder(p *kernel.Program, set *modules.Set) *x86Unwinder {
@@ -55,6 +58,12 @@ func (u *x86Unwinder) find(ip uint64) (orc.Entry, bool, error) {
 		return orc.Entry{}, false, u.err
 	}
 	if _, _, ok := u.p.Syms.ByAddr(ip); !ok {
+		// orc_ftrace_find(): an ops trampoline has its source's entries.
+		if u.tramp != nil {
+			if src, ok := u.tramp(ip); ok {
+				return u.vmlinux.Find(src)
+			}
+		}
 		return orc.Entry{}, false, nil // not kernel text: the fp guess
 	}
 	return u.vmlinux.Find(ip)
@@ -177,6 +186,9 @@ func WalkContext(p *kernel.Program, set *modules.Set, l Layout, c Context, opt O
 			x86Unwinders.Store(p, v)
 		}
 		u := v.(*x86Unwinder)
+		if opt.Trampoline != nil {
+			u.tramp = opt.Trampoline
+		}
 		if u.vmlinux == nil {
 			return nil, u.err
 		}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/textpoke"
 	"sort"
 	"strings"
 
@@ -201,6 +202,7 @@ func Explain(a *analysis.Analysis, rep *audit.Report) *Explanation {
 		if !e.Panic.Found {
 			e.Category = NoCrash
 			e.Conclusion = "The log holds no panic and no CPU is stopped in a fault: the dump was taken from a running system (a live dump, a QEMU dump-guest-memory, a hang). Use bt -a and log to see what each CPU was doing."
+			e.Conclusion += textPokeNote(a, ctxs)
 			return e
 		}
 		e.Warnings = append(e.Warnings, "no CPU's stack holds the panic or the oops's registers (the dump has no register notes, or they are not of the crash)")
@@ -605,4 +607,34 @@ func frameLoc(a *analysis.Analysis, f stack.Frame) symbols.Location {
 		return symbols.ReturnLocation(a.Resolve, f.PC)
 	}
 	return a.Resolve(f.PC)
+}
+
+// int3Funcs are the x86 int3 path's functions (arch/x86/kernel/traps.c,
+// alternative.c): a CPU with one on its stack hit a breakpoint.
+var int3Funcs = map[string]bool{"exc_int3": true, "do_int3": true, "do_int3_user": true, "smp_text_poke_int3_handler": true, "poke_int3_handler": true}
+
+// textPokeNote says, on x86_64, whether a text-poke batch was in flight
+// (package textpoke) and which CPUs are in the int3 handler: what the
+// text was becoming when the dump was taken.
+func textPokeNote(a *analysis.Analysis, ctxs []stack.Unwound) string {
+	p := a.Prog
+	if p.Arch == nil || p.Arch.Name() != "x86_64" {
+		return ""
+	}
+	var out string
+	if b, err := textpoke.Read(p); err == nil && b.NrEntries > 0 {
+		out = " A text-poke batch was in flight: " + b.Summary() + " (textpoke lists its sites)."
+	}
+	for _, u := range ctxs {
+		if u.CPU < 0 || u.Stale {
+			continue
+		}
+		for _, f := range u.Frames {
+			if loc := frameLoc(a, f); loc.Symbol != nil && int3Funcs[loc.Symbol.Name] {
+				out += fmt.Sprintf(" CPU %d is in the int3 handler (%s).", u.CPU, loc)
+				break
+			}
+		}
+	}
+	return out
 }
