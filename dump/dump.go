@@ -280,6 +280,11 @@ func (d *Dump) parseNotesInto(data []byte, base int64, order binary.ByteOrder, f
 		// A kdump header without a machine (QEMU leaves arm64's utsname
 		// empty): the notes say it, before NT_PRSTATUS is decoded.
 		d.Machine = machineFromNotes(notes)
+		for _, n := range notes {
+			if d.Machine == elf.EM_NONE && n.Name == "VMCOREINFO" {
+				d.Machine = machineFromVMCOREINFO(n.Desc)
+			}
+		}
 	}
 	for _, n := range notes {
 		switch {

@@ -305,7 +305,12 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 	if d.Machine == elf.EM_NONE {
 		d.Machine = machineFromNotes(d.Notes)
 		if d.Machine == elf.EM_NONE {
+			d.Machine = machineFromVMCOREINFO(d.VMCOREINFORaw)
+		}
+		if d.Machine == elf.EM_NONE {
 			d.warnf("kdump header: unknown machine %q", uts.Machine)
+		} else {
+			d.warnf("kdump header: machine %q; %s taken from the notes and VMCOREINFO", uts.Machine, d.Machine)
 		}
 	}
 	if strings.HasSuffix(uts.Machine, "le") && h0.order == binary.BigEndian {
@@ -384,6 +389,25 @@ func machineFromNotes(notes []Note) elf.Machine {
 		if n.Name == "LINUX" && n.Type >= ntARMFirst && n.Type <= ntARMLast {
 			return elf.EM_AARCH64
 		}
+	}
+	return elf.EM_NONE
+}
+
+// machineFromVMCOREINFO names the architecture from what only its
+// vmcore_info code writes (QEMU's kdump files say "Unknown" in utsname
+// for some targets): x86_64's NUMBER(phys_base) and SYMBOL(init_top_pgt)
+// (arch/x86/kernel/vmcore_info_64.c), arm64's NUMBER(kimage_voffset)
+// (arch/arm64/kernel/vmcore_info.c), ppc64's NUMBER(PAGE_OFFSET) with
+// SYMBOL(cur_cpu_spec) (arch/powerpc/kexec/vmcore_info.c).
+func machineFromVMCOREINFO(raw []byte) elf.Machine {
+	has := func(k string) bool { return bytes.Contains(raw, []byte("\n"+k)) || bytes.HasPrefix(raw, []byte(k)) }
+	switch {
+	case has("SYMBOL(init_top_pgt)=") && has("NUMBER(phys_base)="):
+		return elf.EM_X86_64
+	case has("NUMBER(kimage_voffset)="):
+		return elf.EM_AARCH64
+	case has("SYMBOL(cur_cpu_spec)="):
+		return elf.EM_PPC64
 	}
 	return elf.EM_NONE
 }
