@@ -289,7 +289,7 @@ func arm64Ftrace(e *Env, owner string, img *Image, cs *candidates, r *Result) {
 				Why: "CALL_OPS literal, records not read: any ops", Match: func([]byte) bool { return true }})
 			for k := uint64(8); k <= 16; k += 4 {
 				cs.add(&Candidate{Addr: ent + k, Len: 4, Loose: true, Mech: MechFtrace, Mirrors: "ftrace_init_nop()/ftrace_make_call()",
-					Why: "an ftrace site, its record not read: nop, mov x9, x30 or a bl",
+					Why:   "an ftrace site, its record not read: nop, mov x9, x30 or a bl",
 					Match: func(b []byte) bool { return anyCall(b) || a64.Order.Uint32(b) == a64.MovX9LR }})
 			}
 		}
@@ -535,4 +535,101 @@ func u64Bytes(o binary.ByteOrder, v uint64) []byte {
 	b := make([]byte, 8)
 	o.PutUint64(b, v)
 	return b
+}
+
+// a64EmptySectionAddrs gives the SHF_ALLOC sections of size 0 — absent from
+// mod->sect_attrs (add_sect_attrs() skips empty ones) but still symbols'
+// sections, an empty .bss named by an ADRP — the address
+// layout_sections() (kernel/module/main.c) gave them: sections in
+// __layout_sections()'s mask order and index order per mod_mem_type, each
+// at ALIGN(end of the one before, sh_addralign); the one before is placed
+// by the dump's address and the size the loader gave it
+// (module_frob_arch_sections() resized the PLT sections,
+// module_mark_ro_after_init() flagged .data..ro_after_init and
+// __jump_table).
+func a64EmptySectionAddrs(f *elf.File, a *modules.Analysis, addrs map[int]uint64) {
+	const shfROAfterInit = 0x00200000
+	type mask struct{ req, excl elf.SectionFlag }
+	masks := []mask{
+		{elf.SHF_EXECINSTR | elf.SHF_ALLOC, 0},
+		{elf.SHF_ALLOC, elf.SHF_WRITE},
+		{shfROAfterInit | elf.SHF_ALLOC, 0},
+		{elf.SHF_WRITE | elf.SHF_ALLOC, 0},
+	}
+	core := []string{"MOD_TEXT", "MOD_RODATA", "MOD_RO_AFTER_INIT", "MOD_DATA"}
+	init := []string{"MOD_INIT_TEXT", "MOD_INIT_RODATA", "", "MOD_INIT_DATA"}
+	base := map[string]uint64{}
+	for _, r := range a.Module.Regions {
+		base[r.Name] = r.Base
+	}
+	size := func(s *elf.Section) uint64 {
+		switch s.Name {
+		case ".text.ftrace_trampoline", ".init.text.ftrace_trampoline":
+			return a64.PLTEntrySize
+		case ".plt", ".init.plt":
+			if a.PLT != nil {
+				n := a.PLT.Core.Max
+				if s.Name == ".init.plt" {
+					n = a.PLT.Init.Max
+				}
+				return uint64(n+1) * a64.PLTEntrySize
+			}
+		}
+		return s.Size
+	}
+	flags := func(s *elf.Section) elf.SectionFlag {
+		fl := s.Flags
+		switch s.Name {
+		case ".plt", ".init.plt", ".text.ftrace_trampoline", ".init.text.ftrace_trampoline":
+			fl |= elf.SHF_EXECINSTR | elf.SHF_ALLOC
+		case ".data..ro_after_init", "__jump_table":
+			fl |= shfROAfterInit
+		}
+		return fl
+	}
+	taken := map[int]bool{}
+	for _, isInit := range []bool{false, true} {
+		names := core
+		if isInit {
+			names = init
+		}
+		cursor := map[string]uint64{}
+		known := map[string]bool{}
+		for k, mk := range masks {
+			typ := names[k]
+			if typ == "" {
+				continue
+			}
+			if _, ok := known[typ]; !ok {
+				b, ok := base[typ]
+				cursor[typ], known[typ] = b, ok
+			}
+			for i, s := range f.Sections {
+				fl := flags(s)
+				if i == 0 || taken[i] || fl&mk.req != mk.req || fl&mk.excl != 0 || strings.HasPrefix(s.Name, ".init") != isInit {
+					continue
+				}
+				taken[i] = true
+				if ad, ok := addrs[i]; ok {
+					cursor[typ], known[typ] = ad+size(s), true
+					continue
+				}
+				if !known[typ] {
+					continue
+				}
+				al := s.Addralign
+				if al == 0 {
+					al = 1
+				}
+				ad := (cursor[typ] + al - 1) / al * al
+				if size(s) == 0 {
+					addrs[i] = ad
+				}
+				cursor[typ] = ad + size(s)
+				if size(s) != 0 {
+					known[typ] = false // a section of that size should have been in sect_attrs
+				}
+			}
+		}
+	}
 }

@@ -211,6 +211,9 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 		byIndex[i] = is
 		img.Sections = append(img.Sections, is)
 	}
+	if arm {
+		a64EmptySectionAddrs(f, a, addrs)
+	}
 	koSyms := koSymbols(set, a, f, addrs)
 	var r2 uint64
 	switch {
