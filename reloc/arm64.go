@@ -262,7 +262,10 @@ func (a *ARM64) Apply(sec *Section, relas []Rela, syms []Symbol) ([]Write, []err
 				order.PutUint64(d, uint64(sval))
 			}
 		}
-		insn := insnLE.Uint32(d)
+		var insn uint32
+		if size == 4 {
+			insn = insnLE.Uint32(d)
+		}
 		put := func(v uint32, o bool) { insnLE.PutUint32(d, v); ovf = o }
 		movw := func(op a64op, lsb uint, movnz bool) { put(relocInsnMovw(op, insn, loc, val, lsb, movnz)) }
 		imm := func(op a64op, lsb, n uint, t immType) { put(relocInsnImm(op, insn, loc, val, lsb, n, t)) }
