@@ -127,7 +127,11 @@ func attributed(c *Check, d textcheck.Diff) string {
 	}
 	for off := 0; off+4 <= len(d.Found); off += 4 {
 		pc := d.Addr + uint64(off)
-		if t, _, ok := ppc64.BranchTarget(o.Uint32(d.Found[off:]), pc); ok {
+		t, _, ok := ppc64.BranchTarget(o.Uint32(d.Found[off:]), pc)
+		if dis, isDis := c.A.Prog.Arch.(arch.Disassembler); isDis && c.A.Prog.Arch.Name() == "arm64" {
+			t, _, ok = dis.BranchTarget(d.Found[off:off+4], pc)
+		}
+		if ok {
 			for _, f := range c.r.At(t) {
 				if f.Rule != c.Rule.ID {
 					return f.Rule
@@ -168,8 +172,13 @@ func textFinding(c *Check, d textcheck.Diff) Finding {
 	for off := 0; off+4 <= len(d.Found) && len(words) < maxTextWords && c.A.Prog.Arch.Name() != "x86_64"; off += 4 {
 		pc := d.Addr + uint64(off)
 		e, f := o.Uint32(d.Expected[off:]), o.Uint32(d.Found[off:])
+		ea, fa := ppc64.Disasm(e, pc), ppc64.Disasm(f, pc)
+		if dis, ok := c.A.Prog.Arch.(arch.Disassembler); ok && c.A.Prog.Arch.Name() == "arm64" {
+			ea, _ = dis.Disasm(d.Expected[off:off+4], pc)
+			fa, _ = dis.Disasm(d.Found[off:off+4], pc)
+		}
 		words = append(words, Word{Addr: pc, Size: 4, Label: fmt.Sprintf("%s+%#x", where, off),
-			Found: uint64(f), FoundAsm: ppc64.Disasm(f, pc), HasExpected: true, Expected: uint64(e), ExpectedAsm: ppc64.Disasm(e, pc)})
+			Found: uint64(f), FoundAsm: fa, HasExpected: true, Expected: uint64(e), ExpectedAsm: ea})
 	}
 	msg := fmt.Sprintf("%s: %d bytes of %s at %s (%#x) differ from the ELF file and no mechanism explains them", c.Subject, len(d.Found), d.Section, where, d.Addr)
 	if n := d.Nearest; n != nil {

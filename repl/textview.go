@@ -124,8 +124,13 @@ func (s *Session) textView(res *textcheck.Result, explained bool, maxN int) Text
 		}
 		for off := 0; off+4 <= len(d.Found) && s.Prog.Arch.Name() != "x86_64"; off += 4 {
 			pc := d.Addr + uint64(off)
-			dv.Expected = append(dv.Expected, fmt.Sprintf("%08x %s", o.Uint32(d.Expected[off:]), ppc64.Disasm(o.Uint32(d.Expected[off:]), pc)))
-			dv.Found = append(dv.Found, fmt.Sprintf("%08x %s", o.Uint32(d.Found[off:]), ppc64.Disasm(o.Uint32(d.Found[off:]), pc)))
+			ea, fa := ppc64.Disasm(o.Uint32(d.Expected[off:]), pc), ppc64.Disasm(o.Uint32(d.Found[off:]), pc)
+			if dis, ok := s.Prog.Arch.(arch.Disassembler); ok && s.Prog.Arch.Name() == "arm64" {
+				ea, _ = dis.Disasm(d.Expected[off:off+4], pc)
+				fa, _ = dis.Disasm(d.Found[off:off+4], pc)
+			}
+			dv.Expected = append(dv.Expected, fmt.Sprintf("%08x %s", o.Uint32(d.Expected[off:]), ea))
+			dv.Found = append(dv.Found, fmt.Sprintf("%08x %s", o.Uint32(d.Found[off:]), fa))
 			if len(dv.Found) >= 8 {
 				break
 			}

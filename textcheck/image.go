@@ -168,10 +168,11 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 	}
 	f := a.Debuginfo.ELF.File
 	x86 := f.Machine == elf.EM_X86_64
-	if f.Machine != elf.EM_PPC64 && !x86 {
-		return nil, fmt.Errorf("the text model covers ppc64 and x86_64 modules, not %v", f.Machine)
+	arm := f.Machine == elf.EM_AARCH64
+	if f.Machine != elf.EM_PPC64 && !x86 && !arm {
+		return nil, fmt.Errorf("the text model covers ppc64, x86_64 and arm64 modules, not %v", f.Machine)
 	}
-	if !x86 && set.Features.PCREL {
+	if f.Machine == elf.EM_PPC64 && set.Features.PCREL {
 		return nil, fmt.Errorf("the text model does not cover PC-relative (CONFIG_PPC_KERNEL_PCREL) kernels")
 	}
 	m := a.Module
@@ -210,10 +211,13 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 		byIndex[i] = is
 		img.Sections = append(img.Sections, is)
 	}
+	if arm {
+		a64EmptySectionAddrs(f, a, addrs)
+	}
 	koSyms := koSymbols(set, a, f, addrs)
 	var r2 uint64
 	switch {
-	case x86:
+	case x86, arm:
 	case a.Model != nil:
 		r2 = a.Model.R2
 	default:
@@ -240,6 +244,12 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 		// clear_relocate_add() (x86 alone does): Pending, the .ko's bytes.
 		arch = &reloc.X86_64{}
 	}
+	var al *a64Loader
+	if arm {
+		// apply_relocate_add() of arch/arm64/kernel/module.c, PLTs and
+		// veneers as module-plts.c emits them (arm64.go).
+		al = newA64Loader(set, a, f, ko, koSyms)
+	}
 	apply := func(rs modules.RelaSection) {
 		is := byIndex[rs.Target]
 		if is == nil {
@@ -254,6 +264,17 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 			relas[i] = reloc.Rela{Off: r.Off, Type: r.Type(), Sym: r.Sym(), Addend: r.Addend}
 		}
 		sec := &reloc.Section{Name: is.Name, Addr: is.Addr, Data: is.Want}
+		if arm {
+			writes, errs := al.applier(f.ByteOrder, is.Name).Apply(sec, a64Relas(f, rs, syms, is.Exec), syms)
+			_ = writes
+			for _, e := range errs {
+				var re *reloc.Error
+				if errors.As(e, &re) {
+					img.Unapplied = append(img.Unapplied, re)
+				}
+			}
+			return
+		}
 		writes, errs := arch.Apply(sec, relas, syms)
 		for _, w := range writes {
 			if w.Stub != 0 {
@@ -291,9 +312,11 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 			size := relocSize(r.Type())
 			if x86 {
 				size = reloc.X86Size(r.Type())
+			} else if arm {
+				size = reloc.ARM64Size(r.Type())
 			}
 			img.Pending = append(img.Pending, PendingWrite{Section: is, Off: r.Off, Type: r.Type(), Size: size, Object: rs.Object, Sym: name})
-			if !x86 && r.Type() == uint32(elf.R_PPC64_REL24) {
+			if !x86 && !arm && r.Type() == uint32(elf.R_PPC64_REL24) {
 				img.Calls = append(img.Calls, CallSite{Section: is, Off: r.Off, Name: name, Pending: true, Object: rs.Object,
 					RestoreR2: followsLinkBranch(is.Orig, r.Off, f.ByteOrder, name)})
 			}
@@ -316,6 +339,9 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 		if rs.Livepatch && rs.Object != "vmlinux" && !contains(applied, rs.Object) {
 			pending(rs)
 		}
+	}
+	if al != nil {
+		al.finish(set, a, img)
 	}
 	sort.Slice(img.Calls, func(i, j int) bool {
 		a, b := img.Calls[i], img.Calls[j]

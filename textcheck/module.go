@@ -186,7 +186,7 @@ func (e *Env) Module(a *modules.Analysis) *Result {
 		return r
 	}
 	r.Problems = append(r.Problems, img.Problems...)
-	if a.ModelErr != nil {
+	if a.ModelErr != nil && img.Machine != elf.EM_AARCH64 { // the ppc64 loader model; arm64's PLTs are rebuilt here
 		r.Problems = append(r.Problems, "loader model: "+a.ModelErr.Error())
 	}
 	cs := newCandidates()
@@ -199,6 +199,8 @@ func (e *Env) Module(a *modules.Analysis) *Result {
 	case img.Machine == elf.EM_X86_64:
 		x86Candidates(e, a, img, inText, cs, r)
 		align = 1
+	case img.Machine == elf.EM_AARCH64:
+		arm64Candidates(e, a, img, inText, cs, r)
 	case e.Ftrace != nil:
 		ftraceCandidates(e, m.Name, img, cs)
 	default:
@@ -210,7 +212,8 @@ func (e *Env) Module(a *modules.Analysis) *Result {
 			r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s): the %d call sites the .ko lists accept any ftrace state", why, n))
 		}
 	}
-	if t := img.Section("__jump_table"); t != nil && img.Machine != elf.EM_X86_64 {
+	ppc := img.Machine == elf.EM_PPC64
+	if t := img.Section("__jump_table"); t != nil && ppc {
 		l := e.jl
 		if e.jlErr != nil {
 			// The entries' layout from the .ko's own relocations; the
@@ -227,7 +230,7 @@ func (e *Env) Module(a *modules.Analysis) *Result {
 			r.Incomplete = append(r.Incomplete, "jump labels not modelled: the __jump_table layout is unknown")
 		}
 	}
-	if img.Machine != elf.EM_X86_64 {
+	if ppc {
 		applyFixups(img, e.features, cs, r)
 		if e.kprobesErr != nil {
 			r.Incomplete = append(r.Incomplete, "kprobes not all read: "+e.kprobesErr.Error())
