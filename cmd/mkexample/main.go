@@ -88,7 +88,11 @@ func readme(cmd, origin string, o extract.Options, res *extract.Result) string {
 		what := "module with its `.debug_*`/`.rela.debug_*` section contents dropped (headers kept at their indexes, written by `extract.StripKo` in Go, not objcopy)"
 		switch {
 		case strings.HasPrefix(f.Path, "vmcore"):
-			what = fmt.Sprintf("QEMU `dump-guest-memory`-style ELF64 core (EM_PPC64, headers and notes in the source's byte order, physical PT_LOADs, p_vaddr 0, the source's QEMU CPU notes, no VMCOREINFO note): %d pages of 4 KiB in %d PT_LOADs, %d bytes uncompressed", res.Pages, res.Segments, res.DumpBytes)
+			info := "no VMCOREINFO note"
+			if res.KeptVMCOREINFO {
+				info = "the VMCOREINFO note kept (the architecture needs it to place the kernel)"
+			}
+			what = fmt.Sprintf("QEMU `dump-guest-memory`-style ELF64 core (%s, headers and notes in the source's byte order, physical PT_LOADs, p_vaddr 0, the source's QEMU CPU notes, %s): %d pages of 4 KiB in %d PT_LOADs, %d bytes uncompressed", res.Machine, info, res.Pages, res.Segments, res.DumpBytes)
 		case strings.HasPrefix(f.Path, "vmlinux"):
 			what = fmt.Sprintf("minimal vmlinux: every section header of the original at its index (contents of allocated sections dropped as SHT_NOBITS), full .symtab/.strtab, note sections (build-id), `.rodata.linux_banner`, and DWARF 4 re-emitted for %d looked-up types (their by-value closure; pointers to other structs point to declarations) and %d enumeration constants (%d bytes of DWARF)", len(res.Types), len(res.Consts), res.DwarfSize)
 		}

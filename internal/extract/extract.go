@@ -72,6 +72,10 @@ type Result struct {
 	FtraceErr            error
 	Sources, Outputs     []File
 	DumpBytes, DwarfSize int
+	// Machine is the core's ELF machine; KeptVMCOREINFO says whether its
+	// VMCOREINFO note was kept (architectures without an early map).
+	Machine        string
+	KeptVMCOREINFO bool
 }
 
 // Job is the work whose reads the example must support: what Open reads
@@ -323,6 +327,7 @@ func buildCore(p *kernel.Program, pages []uint64, res *Result) ([]byte, error) {
 	// relocated kernel image, x86_64's KASLR).
 	reg, rerr := arch.For(p.Dump.Machine)
 	keepInfo := rerr == nil && reg.Early == nil
+	res.Machine, res.KeptVMCOREINFO = p.Dump.Machine.String(), keepInfo
 	var notes []coregen.Note
 	for _, n := range p.Dump.Notes {
 		if n.Name == "VMCOREINFO" && !keepInfo {
