@@ -28,7 +28,6 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/audit"
-	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/wire"
@@ -217,10 +216,6 @@ func New(p *kernel.Program, opts Options) *Session {
 
 // Modules returns every module analysed (once, on first use).
 func (s *Session) Modules() *modules.Set { return s.A.Modules() }
-
-// Ftrace returns the ftrace records, ops and livepatch state (once per
-// module-set generation).
-func (s *Session) Ftrace() (*ftrace.State, error) { return s.A.Ftrace() }
 
 // ftraceSiteSet returns the records' ips (once per generation of the
 // analysis), for the [FTRACE ...] annotations of `dis`.

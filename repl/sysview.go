@@ -94,7 +94,7 @@ func (s *Session) sysView() SysView {
 			}
 		}
 	}
-	recs, _, err := ReadLog(p)
+	recs, _, err := kernel.ReadLog(p)
 	if err != nil {
 		fail("log", err)
 	}
