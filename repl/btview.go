@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
-	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/stack"
 	"github.com/kdump-inspect/kdump-inspect/wire"
 )
@@ -185,18 +184,12 @@ func (s *Session) btOptions() stack.Options {
 }
 
 // funcStart is the start of the function holding pc, and whether pc is
-// kernel or module text (Options.FuncStart).
+// kernel or module text (stack.FuncStartWith: what WalkAll uses too).
 func (s *Session) funcStart(pc uint64) (uint64, bool) {
-	loc := s.resolve(pc)
-	if loc.Symbol == nil {
-		// A module's .stubs holds code without symbols: each slot is its
-		// own "function".
-		if a := s.stubsAt(pc); a != nil {
-			return a.Stubs.Base + (pc-a.Stubs.Base)/modules.StubEntrySize*modules.StubEntrySize, true
-		}
-		return 0, false
+	if f := stack.FuncStartWith(s.Prog, s.Modules()); f != nil {
+		return f(pc)
 	}
-	return pc - loc.Off, loc.Symbol.Kind == 'T' || loc.Symbol.Kind == 't' || loc.Module != ""
+	return 0, false
 }
 
 func (s *Session) fillBt(v *BtView, frames []stack.Frame, err error) {
