@@ -125,14 +125,7 @@ func isHex(s string) bool {
 }
 
 // stubsAt returns the analysed module whose .stubs holds addr.
-func (s *Session) stubsAt(addr uint64) *modules.Analysis {
-	for _, a := range s.Modules().Modules {
-		if st := a.Stubs; st != nil && addr >= st.Base && addr-st.Base < st.Size {
-			return a
-		}
-	}
-	return nil
-}
+func (s *Session) stubsAt(addr uint64) *modules.Analysis { return s.Modules().StubsAt(addr) }
 
 // marks returns the `<<` marks of the 4-byte words in [lo, hi) from the
 // audit's findings (the one judge): a finding marks each word it names

@@ -176,13 +176,11 @@ type Session struct {
 	// rebuilds until that clears them.
 	koOverride map[string]string
 
-	derivedMu   sync.Mutex
-	sitesGen    uint64
-	ftraceSites map[uint64]bool // the records' ips, for dis annotations
-	reportGen   uint64
-	report      *audit.Report // the audit with every rule, for the marks
-	modRepGen   uint64
-	modReport   *audit.Report // the audit without the vmlinux subject (ModulesReport)
+	derivedMu sync.Mutex
+	reportGen uint64
+	report    *audit.Report // the audit with every rule, for the marks
+	modRepGen uint64
+	modReport *audit.Report // the audit without the vmlinux subject (ModulesReport)
 
 	// status is the exit status a command asked for (the audit's).
 	status int
@@ -216,24 +214,6 @@ func New(p *kernel.Program, opts Options) *Session {
 
 // Modules returns every module analysed (once, on first use).
 func (s *Session) Modules() *modules.Set { return s.A.Modules() }
-
-// ftraceSiteSet returns the records' ips (once per generation of the
-// analysis), for the [FTRACE ...] annotations of `dis`.
-func (s *Session) ftraceSiteSet() map[uint64]bool {
-	gen := s.A.Generation()
-	s.derivedMu.Lock()
-	defer s.derivedMu.Unlock()
-	if s.ftraceSites == nil || s.sitesGen != gen {
-		s.ftraceSites = map[uint64]bool{}
-		if st, err := s.A.Ftrace(); err == nil {
-			for _, r := range st.Records {
-				s.ftraceSites[r.IP] = true
-			}
-		}
-		s.sitesGen = gen
-	}
-	return s.ftraceSites
-}
 
 // Report is the audit of the session's dump with every rule (once per
 // generation of the analysis): the one judge whose findings `dis`,

@@ -229,10 +229,9 @@ func FuncStartWith(p *kernel.Program, set *modules.Set) func(uint64) (uint64, bo
 		loc := r.Lookup(pc)
 		if loc.Symbol == nil {
 			if set != nil {
-				for _, a := range set.Modules {
-					if st := a.Stubs; st != nil && pc >= st.Base && pc-st.Base < st.Size {
-						return st.Base + (pc-st.Base)/modules.StubEntrySize*modules.StubEntrySize, true
-					}
+				if a := set.StubsAt(pc); a != nil {
+					st := a.Stubs
+					return st.Base + (pc-st.Base)/modules.StubEntrySize*modules.StubEntrySize, true
 				}
 			}
 			return 0, false
