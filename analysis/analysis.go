@@ -46,6 +46,8 @@ type Analysis struct {
 	textEnv *textcheck.Env
 	textGen uint64
 	text    map[string]*textcheck.Result
+
+	lines lineCache
 }
 
 // New makes the analysis of p; nothing is read until asked.
@@ -179,6 +181,7 @@ func (a *Analysis) ReloadAll(dirs []string) {
 	a.set = set
 	a.dropDerivedLocked()
 	a.mu.Unlock()
+	a.dropModuleLines()
 	if old != nil {
 		old.Close()
 	}

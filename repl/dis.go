@@ -440,6 +440,16 @@ func (s *Session) addSourceLines(c *Call, lines []DisLine) {
 	}
 }
 
+// sourceLine returns pc's source position (analysis.SourceLine), printing
+// what loading a module's line table noted.
+func (s *Session) sourceLine(pc, fn uint64) (symbols.SourceLine, bool, error) {
+	sl, ok, notes, err := s.A.SourceLine(pc, fn)
+	for _, n := range notes {
+		fmt.Fprintf(s.Err, "dis -l: %s\n", n)
+	}
+	return sl, ok, err
+}
+
 // elfDiff returns the text difference (package textcheck, through the
 // analysis: computed once, by the audit the marks come from) holding pc.
 func (s *Session) elfDiff(pc uint64) (textcheck.Diff, bool) {

@@ -52,6 +52,5 @@ func (s *Session) LoadAllModuleDebuginfo(dir string) error {
 	}
 	s.A.ReloadAll(dirs)
 	s.koOverride = nil
-	s.resetLines()
 	return nil
 }

@@ -167,8 +167,6 @@ type Session struct {
 	// state, the stacks (package analysis).
 	A *analysis.Analysis
 
-	lines lineCache
-
 	intMu         sync.Mutex
 	cancelRunning context.CancelFunc // the running command's (interactive)
 
