@@ -15,6 +15,8 @@ package analysis
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"sync"
 
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
@@ -155,8 +157,16 @@ func (a *Analysis) Text(m *modules.Analysis) *textcheck.Result {
 }
 
 // ReloadModule replaces one module's debuginfo (crash's `mod -s NAME
-// FILE`; path "" searches again) and drops the derived state.
+// FILE`; path "" searches again) and drops the derived state. The .ko
+// must be a regular file carrying the loaded module's build-id.
 func (a *Analysis) ReloadModule(name, path string) error {
+	if path != "" {
+		if st, err := os.Stat(path); err != nil {
+			return err
+		} else if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", path)
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.modulesLocked().Reanalyze(name, path); err != nil {
@@ -167,9 +177,19 @@ func (a *Analysis) ReloadModule(name, path string) error {
 }
 
 // ReloadAll analyses every module again with dirs as the only module
-// directories (crash's `mod -S DIR`; nil keeps the program's), closing the
-// old set's files.
-func (a *Analysis) ReloadAll(dirs []string) {
+// directories (crash's `mod -S DIR`; nil: the directories the program was
+// opened with), closing the old set's files. .ko files named by
+// ReloadModule are forgotten: everything is loaded from the directories.
+func (a *Analysis) ReloadAll(dirs []string) error {
+	for _, d := range dirs {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", d)
+		}
+	}
 	if dirs != nil {
 		a.Prog.SetModuleDirs(dirs, true)
 	} else {
@@ -185,6 +205,7 @@ func (a *Analysis) ReloadAll(dirs []string) {
 	if old != nil {
 		old.Close()
 	}
+	return nil
 }
 
 func (a *Analysis) dropDerivedLocked() {

@@ -170,10 +170,6 @@ type Session struct {
 	intMu         sync.Mutex
 	cancelRunning context.CancelFunc // the running command's (interactive)
 
-	// koOverride: modules whose .ko `mod -s` named, kept across `mod -S`
-	// rebuilds until that clears them.
-	koOverride map[string]string
-
 	derivedMu sync.Mutex
 	reportGen uint64
 	report    *audit.Report // the audit with every rule, for the marks
