@@ -389,14 +389,6 @@ func (p *Program) linearU64(va uint64) (uint64, error) {
 	return p.Order.Uint64(b[:]), nil
 }
 
-func (p *Program) linearU32(va uint64) (uint32, error) {
-	var b [4]byte
-	if err := p.linearRead(b[:], va); err != nil {
-		return 0, err
-	}
-	return p.Order.Uint32(b[:]), nil
-}
-
 // SymbolAddr returns a vmlinux symbol's address.
 func (p *Program) SymbolAddr(name string) (uint64, error) {
 	s, ok := p.Syms.ByName(name)
