@@ -297,19 +297,19 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 			}
 		}
 		if sa != nil {
-			st := sa.Stubs
-			off := pc - st.Base
+			// The word as ppc64_stub_entry[] and ftrace_ool_stub[]
+			// (the model's labels, as stubs --overlay shows them).
+			o, _ := sa.Stubs.OverlayAt(pc)
 			l.InStubs = true
-			if off%modules.StubEntrySize == 0 {
-				l.Stub = fmt.Sprintf("ppc64[%d]", off/modules.StubEntrySize)
+			if o.SlotStart {
+				l.Stub = fmt.Sprintf("ppc64[%d]", o.StubIndex)
 			}
-			l.StubField = stubFieldName(off % modules.StubEntrySize)
-			if len(st.OOL) > 0 && off >= st.OOLOff && off < st.OOLOff+uint64(len(st.OOL))*modules.OOLStubSize {
-				rel := off - st.OOLOff
-				if rel%modules.OOLStubSize == 0 {
-					l.OOL = fmt.Sprintf("ftrace[%d]", rel/modules.OOLStubSize)
+			l.StubField = o.StubField
+			if o.OOLIndex >= 0 {
+				if o.OOLStart {
+					l.OOL = fmt.Sprintf("ftrace[%d]", o.OOLIndex)
 				}
-				l.OOLField = oolFieldName(rel % modules.OOLStubSize)
+				l.OOLField = o.OOLField
 			}
 		}
 		l.Mark = mk[pc]
@@ -346,23 +346,6 @@ func (s *Session) regBase(ra int, pc uint64, sa *modules.Analysis, v uint64, kno
 		}
 	}
 	return 0, false
-}
-
-func stubFieldName(off uint64) string {
-	switch {
-	case off < 28:
-		return fmt.Sprintf("jump[%d]", off/4)
-	case off < 32:
-		return "magic"
-	}
-	return "funcdata"
-}
-
-func oolFieldName(off uint64) string {
-	if off < 8 {
-		return "ftrace_op"
-	}
-	return fmt.Sprintf("insn[%d]", (off-8)/4)
 }
 
 // writeDis prints lines crash-style, with the overlay columns first when
