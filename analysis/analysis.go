@@ -11,6 +11,8 @@
 //
 // It decides nothing (package audit judges) and prints nothing (package
 // repl formats).
+//
+// Layer: analysis (docs/ARCHITECTURE.md).
 package analysis
 
 import (

@@ -20,6 +20,8 @@
 // addresses through page tables (see NewKernelSpace and package ppc64), or
 // locate VMCOREINFO in memory by symbol: ReadVMCOREINFO reads it at a
 // physical address the caller supplies.
+//
+// Layer: files (docs/ARCHITECTURE.md).
 package dump
 
 import (

@@ -10,6 +10,8 @@
 //
 // It does not know what a module or an ftrace record is (packages modules
 // and ftrace do), and it prints nothing.
+//
+// Layer: program (docs/ARCHITECTURE.md).
 package kernel
 
 import (

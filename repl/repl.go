@@ -8,6 +8,8 @@
 // modules and (when present) ftrace; a view that cannot read something says
 // so on the line where the value would be, never prints zeros instead.
 // It never calls os.Exit: package main does.
+//
+// Layer: views (docs/ARCHITECTURE.md).
 package repl
 
 import (

@@ -11,6 +11,8 @@
 // It decides from the analysis and the audit's report; it does not read
 // the dump itself beyond code words and the log (package kernel), and it
 // does not print (package repl formats an Explanation).
+//
+// Layer: judges (docs/ARCHITECTURE.md).
 package triage
 
 import (

@@ -23,6 +23,8 @@
 // It does not handle per-section compression inside ELF files
 // (SHF_COMPRESSED; that is debug/elf's job) nor per-page compression in
 // kdump-compressed dumps (that is package dump's).
+//
+// Layer: files (docs/ARCHITECTURE.md).
 package container
 
 import (

@@ -77,4 +77,3 @@ func StripKo(raw []byte) ([]byte, error) {
 	}
 	return out, nil
 }
-
