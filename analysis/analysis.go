@@ -11,10 +11,14 @@
 //
 // It decides nothing (package audit judges) and prints nothing (package
 // repl formats).
+//
+// Layer: analysis (docs/ARCHITECTURE.md).
 package analysis
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"sync"
 
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
@@ -46,6 +50,8 @@ type Analysis struct {
 	textEnv *textcheck.Env
 	textGen uint64
 	text    map[string]*textcheck.Result
+
+	lines lineCache
 }
 
 // New makes the analysis of p; nothing is read until asked.
@@ -161,8 +167,16 @@ func (a *Analysis) Text(m *modules.Analysis) *textcheck.Result {
 }
 
 // ReloadModule replaces one module's debuginfo (crash's `mod -s NAME
-// FILE`; path "" searches again) and drops the derived state.
+// FILE`; path "" searches again) and drops the derived state. The .ko
+// must be a regular file carrying the loaded module's build-id.
 func (a *Analysis) ReloadModule(name, path string) error {
+	if path != "" {
+		if st, err := os.Stat(path); err != nil {
+			return err
+		} else if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", path)
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.modulesLocked().Reanalyze(name, path); err != nil {
@@ -173,9 +187,19 @@ func (a *Analysis) ReloadModule(name, path string) error {
 }
 
 // ReloadAll analyses every module again with dirs as the only module
-// directories (crash's `mod -S DIR`; nil keeps the program's), closing the
-// old set's files.
-func (a *Analysis) ReloadAll(dirs []string) {
+// directories (crash's `mod -S DIR`; nil: the directories the program was
+// opened with), closing the old set's files. .ko files named by
+// ReloadModule are forgotten: everything is loaded from the directories.
+func (a *Analysis) ReloadAll(dirs []string) error {
+	for _, d := range dirs {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", d)
+		}
+	}
 	if dirs != nil {
 		a.Prog.SetModuleDirs(dirs, true)
 	} else {
@@ -187,9 +211,11 @@ func (a *Analysis) ReloadAll(dirs []string) {
 	a.set = set
 	a.dropDerivedLocked()
 	a.mu.Unlock()
+	a.dropModuleLines()
 	if old != nil {
 		old.Close()
 	}
+	return nil
 }
 
 func (a *Analysis) dropDerivedLocked() {

@@ -12,6 +12,8 @@
 // a CPU's saved registers are. It does not read modules, ftrace or
 // livepatch state (packages modules and ftrace do, with the architecture's
 // instruction helpers).
+//
+// Layer: architecture (docs/ARCHITECTURE.md).
 package arch
 
 import (

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"hash/fnv"
 	"io"
 	"os"
@@ -14,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -331,27 +333,8 @@ func ExitCode(rs []DumpResult, failOn Severity, allowIncomplete bool) int {
 	return code
 }
 
-// dumpMagics are the first bytes of the files FindDumps takes: ELF,
-// kdump-compressed, makedumpfile flattened, and whole-file zstd, xz, gzip.
-var dumpMagics = [][]byte{
-	[]byte("\x7fELF"), []byte("KDUMP   "), []byte("makedumpfile"),
-	{0x28, 0xb5, 0x2f, 0xfd}, {0xfd, '7', 'z', 'X', 'Z', 0}, {0x1f, 0x8b},
-}
-
-// sniffDump reports whether a file starts like a dump (a name alone, such
-// as vmcoreinfo-location.txt, does not make one).
+// sniffDump reports whether a file starts like a dump (dump.Sniff).
 func sniffDump(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var b [16]byte
-	n, _ := io.ReadFull(f, b[:])
-	for _, m := range dumpMagics {
-		if n >= len(m) && string(b[:len(m)]) == string(m) {
-			return true
-		}
-	}
-	return false
+	m, err := dump.Sniff(path)
+	return err == nil && m != dump.NotDump
 }

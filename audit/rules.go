@@ -6,6 +6,8 @@
 //
 // It judges; it does not read dumps (packages modules and ftrace do) nor
 // print (packages repl and cmd do).
+//
+// Layer: judges (docs/ARCHITECTURE.md).
 package audit
 
 import "fmt"

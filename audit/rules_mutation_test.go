@@ -98,8 +98,6 @@ type mutation struct {
 	opts  kernel.Options
 }
 
-func u64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
-
 var mutations = []mutation{
 	{rule: "STUB-TEMPLATE", module: "modarch_dump", what: "jump[0] of the call stub in slot 0 overwritten with a nop, magic kept",
 		patch: func(t *testing.T, b *base, v *damage.Virt) {

@@ -11,6 +11,8 @@
 // stay lvalues until an operator needs their bits, so `sizeof`, `&` and
 // the branch not taken of `&&`, `||` and `?:` read nothing; a read that
 // faults is an error, never a zero.
+//
+// Layer: program (docs/ARCHITECTURE.md).
 package cexpr
 
 import (

@@ -15,6 +15,8 @@
 // others (another build-id, unreadable, not an ELF file). It does not open
 // or interpret the chosen file (packages symbols and modules do), and it
 // never decompresses a whole file.
+//
+// Layer: files (docs/ARCHITECTURE.md).
 package debuginfo
 
 import (

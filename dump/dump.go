@@ -20,6 +20,8 @@
 // addresses through page tables (see NewKernelSpace and package ppc64), or
 // locate VMCOREINFO in memory by symbol: ReadVMCOREINFO reads it at a
 // physical address the caller supplies.
+//
+// Layer: files (docs/ARCHITECTURE.md).
 package dump
 
 import (
@@ -218,15 +220,13 @@ func (d *Dump) parseMapped(files []*mappedFile, opts Options) error {
 	var magic [16]byte
 	n, _ := files[0].ReadAt(magic[:], 0)
 	var err error
-	switch {
-	case n >= 4 && string(magic[:4]) == elf.ELFMAG:
+	switch SniffBytes(magic[:n]) {
+	case MagicELF:
 		if len(files) != 1 {
 			return fmt.Errorf("%s: an ELF dump is one file, got %d", files[0].Name(), len(files))
 		}
 		err = d.openELF(files[0], opts)
-	case n >= 12 && string(magic[:12]) == flatSignature:
-		err = d.openKdump(files, opts)
-	case n >= 8 && string(magic[:8]) == kdumpSignature:
+	case MagicFlattened, MagicKdump:
 		err = d.openKdump(files, opts)
 	default:
 		msg := "not a dump file: unknown signature"

@@ -13,4 +13,6 @@
 // enumerators, struct ftrace_page, struct dyn_ftrace, struct ftrace_ops,
 // struct klp_patch/klp_object/klp_func/klp_ops; values from the 7.2
 // headers are a fallback with a warning.
+//
+// Layer: models (docs/ARCHITECTURE.md).
 package ftrace

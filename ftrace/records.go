@@ -229,11 +229,3 @@ func readU64(ctx *kernel.Context, addr uint64) (uint64, error) {
 	}
 	return ctx.Order.Uint64(b[:]), nil
 }
-
-func readU32(ctx *kernel.Context, addr uint64) (uint32, error) {
-	var b [4]byte
-	if err := readFull(ctx, b[:], addr); err != nil {
-		return 0, err
-	}
-	return ctx.Order.Uint32(b[:]), nil
-}

@@ -70,7 +70,7 @@ func (p *Program) ReadMemInfo() MemInfo {
 	if c, err := p.percpuCounterSum("vm_committed_as"); err == nil {
 		mi.Committed, mi.Have["Committed"] = c, true
 	} else {
-		mi.Errs = append(mi.Errs, fmt.Errorf("Committed: %w", err))
+		mi.Errs = append(mi.Errs, fmt.Errorf("Committed: %w", err)) //lint:ignore ST1005 a /proc/meminfo field name
 	}
 	return mi
 }

@@ -10,6 +10,8 @@
 //
 // It does not know what a module or an ftrace record is (packages modules
 // and ftrace do), and it prints nothing.
+//
+// Layer: program (docs/ARCHITECTURE.md).
 package kernel
 
 import (
@@ -387,14 +389,6 @@ func (p *Program) linearU64(va uint64) (uint64, error) {
 		return 0, err
 	}
 	return p.Order.Uint64(b[:]), nil
-}
-
-func (p *Program) linearU32(va uint64) (uint32, error) {
-	var b [4]byte
-	if err := p.linearRead(b[:], va); err != nil {
-		return 0, err
-	}
-	return p.Order.Uint32(b[:]), nil
 }
 
 // SymbolAddr returns a vmlinux symbol's address.

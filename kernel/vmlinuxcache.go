@@ -37,14 +37,13 @@ import (
 const vmlinuxIdle = 3 * time.Second
 
 type vmlinuxKey struct {
-	path       string
-	dev, ino   uint64
-	size       int64
-	mtime      int64 // ns
-	cacheDir   string
-	from       TypesFrom
-	hasInode   bool
-	statFailed bool
+	path     string
+	dev, ino uint64
+	size     int64
+	mtime    int64 // ns
+	cacheDir string
+	from     TypesFrom
+	hasInode bool
 }
 
 // sharedVmlinux is one opened vmlinux with its symbols and types.

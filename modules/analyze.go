@@ -50,6 +50,18 @@ func (s *Set) Find(name string) *Analysis {
 	return nil
 }
 
+// StubsAt returns the module whose .stubs section holds addr (its slots
+// and, on ppc64 with out-of-line ftrace stubs, the OOL array inside it),
+// nil when none does.
+func (s *Set) StubsAt(addr uint64) *Analysis {
+	for _, a := range s.Modules {
+		if st := a.Stubs; st != nil && addr >= st.Base && addr-st.Base < st.Size {
+			return a
+		}
+	}
+	return nil
+}
+
 // ByAddr returns the module whose memory holds addr.
 func (s *Set) ByAddr(addr uint64) *Analysis {
 	for _, a := range s.Modules {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/debuginfo"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -122,13 +121,6 @@ func readModuleKo(m *Module, path string) (*Debuginfo, error) {
 		return nil, &DebuginfoError{Module: m.Name, Problem: KoUnreadable, Match: match, Err: err}
 	}
 	return &Debuginfo{Path: path, ELF: f, Image: img}, nil
-}
-
-func noteSuffix(n []string) string {
-	if len(n) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(n, "; ") + ")"
 }
 
 // maxSyms bounds symbol tables read from memory.

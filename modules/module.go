@@ -9,6 +9,8 @@
 // It reads and models; it does not judge (package audit does) nor print
 // (package repl does). ELFv2 non-PCREL kernels are modelled; on others the
 // reader still works and the model says it does not apply.
+//
+// Layer: models (docs/ARCHITECTURE.md).
 package modules
 
 import (

@@ -96,6 +96,9 @@ type Overlay struct {
 	// OOLIndex is -1 outside the OOL range.
 	OOLIndex int
 	OOLField string // ftrace_op, insn[1]
+	// SlotStart and OOLStart: the word starts its ppc64_stub_entry, its
+	// ftrace_ool_stub.
+	SlotStart, OOLStart bool
 }
 
 // stubField names the member of struct ppc64_stub_entry at byte off (ELFv2
@@ -120,21 +123,37 @@ func oolField(off uint64) string {
 	return fmt.Sprintf("insn[%d]", (off-8)/4)
 }
 
-// Overlay returns the two-view label of every word in [from, to) bytes of
-// .stubs.
+// Overlay returns the two-view label of every word of .stubs read.
 func (s *Stubs) Overlay() []Overlay {
 	var out []Overlay
 	for off := uint64(0); off+4 <= uint64(len(s.Raw)); off += 4 {
-		o := Overlay{Off: off, Addr: s.Base + off, Word: s.order().Uint32(s.Raw[off:]),
-			StubIndex: int(off / StubEntrySize), StubField: stubField(off % StubEntrySize), OOLIndex: -1}
-		if len(s.OOL) > 0 && off >= s.OOLOff && off < s.OOLOff+uint64(len(s.OOL))*OOLStubSize {
-			rel := off - s.OOLOff
-			o.OOLIndex = int(rel / OOLStubSize)
-			o.OOLField = oolField(rel % OOLStubSize)
-		}
-		out = append(out, o)
+		out = append(out, s.overlayAt(off))
 	}
 	return out
+}
+
+// OverlayAt labels the word at addr as Overlay does (Word 0 when it was
+// not read); false outside .stubs.
+func (s *Stubs) OverlayAt(addr uint64) (Overlay, bool) {
+	if addr < s.Base || addr-s.Base >= s.Size {
+		return Overlay{}, false
+	}
+	return s.overlayAt(addr - s.Base), true
+}
+
+func (s *Stubs) overlayAt(off uint64) Overlay {
+	o := Overlay{Off: off, Addr: s.Base + off, StubIndex: int(off / StubEntrySize), StubField: stubField(off % StubEntrySize),
+		OOLIndex: -1, SlotStart: off%StubEntrySize == 0}
+	if off+4 <= uint64(len(s.Raw)) {
+		o.Word = s.order().Uint32(s.Raw[off:])
+	}
+	if len(s.OOL) > 0 && off >= s.OOLOff && off < s.OOLOff+uint64(len(s.OOL))*OOLStubSize {
+		rel := off - s.OOLOff
+		o.OOLIndex = int(rel / OOLStubSize)
+		o.OOLField = oolField(rel % OOLStubSize)
+		o.OOLStart = rel%OOLStubSize == 0
+	}
+	return o
 }
 
 func (s *Stubs) order() binary.ByteOrder { return s.Order }

@@ -12,4 +12,6 @@
 // naming the section, offset and type, never a silent zero: the module in
 // the dump was loaded, so such an error means the inputs are not the ones
 // the kernel had.
+//
+// Layer: models (docs/ARCHITECTURE.md).
 package reloc

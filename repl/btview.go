@@ -3,13 +3,14 @@ package repl
 import (
 	"errors"
 	"fmt"
-	"github.com/kdump-inspect/kdump-inspect/symbols"
 	"io"
 	"strconv"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+
 	"github.com/kdump-inspect/kdump-inspect/audit"
-	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/stack"
 	"github.com/kdump-inspect/kdump-inspect/wire"
 )
@@ -191,18 +192,12 @@ func (s *Session) btOptions() stack.Options {
 }
 
 // funcStart is the start of the function holding pc, and whether pc is
-// kernel or module text (Options.FuncStart).
+// kernel or module text (stack.FuncStartWith: what WalkAll uses too).
 func (s *Session) funcStart(pc uint64) (uint64, bool) {
-	loc := s.resolve(pc)
-	if loc.Symbol == nil {
-		// A module's .stubs holds code without symbols: each slot is its
-		// own "function".
-		if a := s.stubsAt(pc); a != nil {
-			return a.Stubs.Base + (pc-a.Stubs.Base)/modules.StubEntrySize*modules.StubEntrySize, true
-		}
-		return 0, false
+	if f := stack.FuncStartWith(s.Prog, s.Modules()); f != nil {
+		return f(pc)
 	}
-	return pc - loc.Off, loc.Symbol.Kind == 'T' || loc.Symbol.Kind == 't' || loc.Module != ""
+	return 0, false
 }
 
 func (s *Session) fillBt(v *BtView, frames []stack.Frame, err error) {
@@ -310,37 +305,8 @@ func (s *Session) pcWhere(pc uint64) string { return s.A.Where(pc).String() }
 // trapName names the common ppc64 interrupt vectors (the TRAP value of
 // pt_regs; arch/powerpc/include/asm/interrupt.h).
 func trapName(t uint64) string {
-	switch t &^ 0xf {
-	case 0x100:
-		return "system reset"
-	case 0x200:
-		return "machine check"
-	case 0x300:
-		return "data storage"
-	case 0x380:
-		return "data segment"
-	case 0x400:
-		return "instruction storage"
-	case 0x480:
-		return "instruction segment"
-	case 0x500:
-		return "hardware interrupt"
-	case 0x600:
-		return "alignment"
-	case 0x700:
-		return "program check"
-	case 0x900:
-		return "decrementer"
-	case 0xa00:
-		return "doorbell"
-	case 0xc00:
-		return "system call"
-	case 0xe60:
-		return "hypervisor instruction storage"
-	case 0xea0:
-		return "hypervisor virtualization"
-	case 0x3000:
-		return "system call vectored"
+	if short, _, ok := ppc64.TrapName(t); ok {
+		return short
 	}
 	return "interrupt"
 }

@@ -125,14 +125,7 @@ func isHex(s string) bool {
 }
 
 // stubsAt returns the analysed module whose .stubs holds addr.
-func (s *Session) stubsAt(addr uint64) *modules.Analysis {
-	for _, a := range s.Modules().Modules {
-		if st := a.Stubs; st != nil && addr >= st.Base && addr-st.Base < st.Size {
-			return a
-		}
-	}
-	return nil
-}
+func (s *Session) stubsAt(addr uint64) *modules.Analysis { return s.Modules().StubsAt(addr) }
 
 // marks returns the `<<` marks of the 4-byte words in [lo, hi) from the
 // audit's findings (the one judge): a finding marks each word it names
@@ -304,19 +297,19 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 			}
 		}
 		if sa != nil {
-			st := sa.Stubs
-			off := pc - st.Base
+			// The word as ppc64_stub_entry[] and ftrace_ool_stub[]
+			// (the model's labels, as stubs --overlay shows them).
+			o, _ := sa.Stubs.OverlayAt(pc)
 			l.InStubs = true
-			if off%modules.StubEntrySize == 0 {
-				l.Stub = fmt.Sprintf("ppc64[%d]", off/modules.StubEntrySize)
+			if o.SlotStart {
+				l.Stub = fmt.Sprintf("ppc64[%d]", o.StubIndex)
 			}
-			l.StubField = stubFieldName(off % modules.StubEntrySize)
-			if len(st.OOL) > 0 && off >= st.OOLOff && off < st.OOLOff+uint64(len(st.OOL))*modules.OOLStubSize {
-				rel := off - st.OOLOff
-				if rel%modules.OOLStubSize == 0 {
-					l.OOL = fmt.Sprintf("ftrace[%d]", rel/modules.OOLStubSize)
+			l.StubField = o.StubField
+			if o.OOLIndex >= 0 {
+				if o.OOLStart {
+					l.OOL = fmt.Sprintf("ftrace[%d]", o.OOLIndex)
 				}
-				l.OOLField = oolFieldName(rel % modules.OOLStubSize)
+				l.OOLField = o.OOLField
 			}
 		}
 		l.Mark = mk[pc]
@@ -353,23 +346,6 @@ func (s *Session) regBase(ra int, pc uint64, sa *modules.Analysis, v uint64, kno
 		}
 	}
 	return 0, false
-}
-
-func stubFieldName(off uint64) string {
-	switch {
-	case off < 28:
-		return fmt.Sprintf("jump[%d]", off/4)
-	case off < 32:
-		return "magic"
-	}
-	return "funcdata"
-}
-
-func oolFieldName(off uint64) string {
-	if off < 8 {
-		return "ftrace_op"
-	}
-	return fmt.Sprintf("insn[%d]", (off-8)/4)
 }
 
 // writeDis prints lines crash-style, with the overlay columns first when
@@ -445,6 +421,16 @@ func (s *Session) addSourceLines(c *Call, lines []DisLine) {
 			l.File, l.Line = sl.File, sl.Line
 		}
 	}
+}
+
+// sourceLine returns pc's source position (analysis.SourceLine), printing
+// what loading a module's line table noted.
+func (s *Session) sourceLine(pc, fn uint64) (symbols.SourceLine, bool, error) {
+	sl, ok, notes, err := s.A.SourceLine(pc, fn)
+	for _, n := range notes {
+		fmt.Fprintf(s.Err, "dis -l: %s\n", n)
+	}
+	return sl, ok, err
 }
 
 // elfDiff returns the text difference (package textcheck, through the

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/cexpr"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -257,10 +256,4 @@ func sizeUnit(n uint64) string {
 		}
 	}
 	return ""
-}
-
-// objectOf is a value that is an object in memory, for commands that
-// print one (task, struct with an expression).
-func objectOf(v cexpr.Value) (kernel.Object, bool) {
-	return v.Obj, v.LValue && v.Type != nil
 }

@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
-	"github.com/kdump-inspect/kdump-inspect/stack"
 	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
@@ -74,40 +73,30 @@ func klpStateName(v int64) string {
 	return strconv.FormatInt(v, 10)
 }
 
-// klpTasks walks every task's stack, as klp_check_stack() would, against
-// the old and new bodies of every klp_func.
+// klpTasks holds every task's stack, as klp_check_stack() would, against
+// the old and new bodies of every klp_func: the analysis's one enumeration
+// and walk of every task (analysis.Stacks), which the KLP-TRANSITION rule
+// reads too. A task running on a CPU whose registers the dump lacks is
+// not walked (its thread.ksp is stale).
 func (s *Session) klpTasks(lp *ftrace.Livepatch) ([]KlpTaskView, error) {
-	layout, err := stack.LayoutFor(s.Prog.Context, s.Prog.ELFv1())
-	if err != nil && stack.NeedsLayout(s.Prog) {
-		return nil, err
-	}
 	ranges := lp.Bodies()
-	ctxs, walkErr := stack.AllContexts(s.Prog)
-	// Idle tasks of CPUs without a register note are on no list.
-	seen := map[uint64]bool{}
-	for _, c := range ctxs {
-		seen[c.Task.Addr] = true
-	}
-	for _, cur := range sortedKeys(s.Prog.CurrentTasks()) {
-		if !seen[cur] {
-			if t, err := s.Prog.ReadTask(cur); err == nil {
-				seen[cur] = true
-				ctxs = append(ctxs, stack.TaskContext(s.Prog, t))
-			}
-		}
-	}
+	us, walkErr := s.A.Stacks()
 	var out []KlpTaskView
-	for _, c := range ctxs {
-		if !c.HasTask {
+	for _, u := range us {
+		if !u.HasTask {
 			continue
 		}
-		t := c.Task
+		t := u.Task
 		if !t.HasPatchState {
 			return nil, fmt.Errorf("task_struct has no patch_state (kernel without CONFIG_LIVEPATCH)")
 		}
 		v := KlpTaskView{PID: t.PID, Comm: t.Comm, Task: wire.Hex(t.Addr), PatchState: t.PatchState, State: klpState(klpStateName(t.PatchState))}
-		bv := s.btContext(layout, c)
+		var bv BtView
+		s.fillBt(&bv, u.Frames, u.Err)
 		v.Error = bv.Error
+		if u.Stale {
+			v.Error = fmt.Sprintf("running on CPU %d, whose registers the dump lacks: stack not walked", u.CPU)
+		}
 		v.Frames = klpHits(bv.Frames, ranges)
 		out = append(out, v)
 	}

@@ -5,7 +5,155 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
+	"github.com/kdump-inspect/kdump-inspect/wire"
 )
+
+func cmdKlp(c *Call) error {
+	fs := c.Flags()
+	if _, err := c.Parse(fs); err != nil {
+		return err
+	}
+	st, err := c.S.Ftrace()
+	if err != nil {
+		return fmt.Errorf("klp: %w", err)
+	}
+	if st.Livepatch == nil {
+		if _, err := c.S.Prog.SymbolAddr("klp_patches"); err != nil {
+			return fmt.Errorf("klp: this kernel has no livepatch support (no klp_patches: CONFIG_LIVEPATCH is off)")
+		}
+		return fmt.Errorf("klp: no livepatch state read")
+	}
+	if boolFlag(fs, "tasks") {
+		tasks, err := c.S.klpTasks(st.Livepatch)
+		if boolFlag(fs, "json") {
+			if err != nil {
+				return c.JSONPartial(tasks, fmt.Errorf("klp --tasks: %w", err))
+			}
+			return c.JSON(tasks)
+		} else if tasks != nil {
+			c.S.writeKlpTasks(c, st.Livepatch, tasks)
+		}
+		if err != nil {
+			return fmt.Errorf("klp --tasks: %w", err)
+		}
+		return nil
+	}
+	if boolFlag(fs, "json") {
+		for _, w := range st.Livepatch.Warnings {
+			c.Warn("%s", w)
+		}
+		return c.JSON(c.S.klpView(st.Livepatch))
+	}
+	c.S.writeKlp(c, st.Livepatch)
+	return nil
+}
+
+// KlpView is `klp --json`: the livepatch state.
+type KlpView struct {
+	// TransitionPatch is klp_transition_patch (0x0: no transition),
+	// TargetState klp_target_state by name.
+	TransitionPatch    wire.Hex       `json:"transition_patch"`
+	TransitionPatchSym string         `json:"transition_patch_sym,omitempty"`
+	TargetState        klpState       `json:"target_state,omitempty"`
+	Patches            []KlpPatchView `json:"patches"`
+	// Ops are the klp_ops (one per patched function).
+	Ops []KlpOpsView `json:"ops"`
+}
+
+// KlpPatchView is one struct klp_patch.
+type KlpPatchView struct {
+	Addr wire.Hex `json:"addr"`
+	// Mod is patch->mod, Module its name.
+	Mod     wire.Hex        `json:"mod"`
+	Module  string          `json:"module"`
+	Enabled bool            `json:"enabled"`
+	Forced  bool            `json:"forced"`
+	Replace bool            `json:"replace"`
+	Objects []KlpObjectView `json:"objects"`
+}
+
+// KlpObjectView is one struct klp_object.
+type KlpObjectView struct {
+	Addr wire.Hex `json:"addr"`
+	// Name is obj->name, "vmlinux" for NULL; Mod the loaded module
+	// (0x0: not loaded), Module its name.
+	Name    string        `json:"name"`
+	Mod     wire.Hex      `json:"mod"`
+	Module  string        `json:"module,omitempty"`
+	Dynamic bool          `json:"dynamic"`
+	Patched bool          `json:"patched"`
+	Funcs   []KlpFuncView `json:"funcs"`
+}
+
+// KlpFuncView is one struct klp_func.
+type KlpFuncView struct {
+	Addr      wire.Hex `json:"addr"`
+	OldName   string   `json:"old_name"`
+	OldSympos int64    `json:"old_sympos"`
+	// OldFunc and NewFunc are the replaced and the replacing function,
+	// with their symbols and sizes.
+	OldFunc    wire.Hex `json:"old_func"`
+	OldFuncSym string   `json:"old_func_sym,omitempty"`
+	OldSize    int64    `json:"old_size"`
+	NewFunc    wire.Hex `json:"new_func"`
+	NewFuncSym string   `json:"new_func_sym,omitempty"`
+	NewSize    int64    `json:"new_size"`
+	Nop        bool     `json:"nop"`
+	Patched    bool     `json:"patched"`
+	Transition bool     `json:"transition"`
+}
+
+// KlpOpsView is one struct klp_ops: the ftrace_ops its functions share and
+// their func_stack, the active klp_func first.
+type KlpOpsView struct {
+	Addr      wire.Hex   `json:"addr"`
+	FtraceOps wire.Hex   `json:"ftrace_ops"`
+	FuncStack []wire.Hex `json:"func_stack"`
+	OldFunc   wire.Hex   `json:"old_func"`
+}
+
+func (s *Session) symOrEmpty(a uint64) string {
+	if a == 0 {
+		return ""
+	}
+	if loc := s.resolve(a); loc.Symbol != nil || loc.Section != "" {
+		return loc.String()
+	}
+	return ""
+}
+
+func (s *Session) klpView(lp *ftrace.Livepatch) KlpView {
+	v := KlpView{TransitionPatch: wire.Hex(lp.TransitionPatch), TransitionPatchSym: s.symOrEmpty(lp.TransitionPatch)}
+	if lp.HasTargetState {
+		v.TargetState = klpState(klpStateName(lp.TargetState))
+	}
+	for _, p := range lp.Patches {
+		pv := KlpPatchView{Addr: wire.Hex(p.Addr), Mod: wire.Hex(p.Mod), Module: p.ModName, Enabled: p.Enabled, Forced: p.Forced, Replace: p.Replace}
+		for _, o := range p.Objects {
+			name := o.Name
+			if name == "" {
+				name = "vmlinux"
+			}
+			ov := KlpObjectView{Addr: wire.Hex(o.Addr), Name: name, Mod: wire.Hex(o.Mod), Module: o.ModName, Dynamic: o.Dynamic, Patched: o.Patched}
+			for _, f := range o.Funcs {
+				ov.Funcs = append(ov.Funcs, KlpFuncView{Addr: wire.Hex(f.Addr), OldName: f.OldName, OldSympos: int64(f.OldSympos),
+					OldFunc: wire.Hex(f.OldFunc), OldFuncSym: s.symOrEmpty(f.OldFunc), OldSize: int64(f.OldSize),
+					NewFunc: wire.Hex(f.NewFunc), NewFuncSym: s.symOrEmpty(f.NewFunc), NewSize: int64(f.NewSize),
+					Nop: f.Nop, Patched: f.Patched, Transition: f.Transition})
+			}
+			pv.Objects = append(pv.Objects, ov)
+		}
+		v.Patches = append(v.Patches, pv)
+	}
+	for _, o := range lp.Ops {
+		ov := KlpOpsView{Addr: wire.Hex(o.Addr), FuncStack: wire.Hexes(o.Stack), OldFunc: wire.Hex(o.OldFunc)}
+		if o.Fops != nil {
+			ov.FtraceOps = wire.Hex(o.Fops.Addr)
+		}
+		v.Ops = append(v.Ops, ov)
+	}
+	return v
+}
 
 // klpTransitionStates names klp_target_state (kernel/livepatch/transition.h
 // KLP_TRANSITION_IDLE/UNPATCHED/PATCHED).

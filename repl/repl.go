@@ -8,6 +8,8 @@
 // modules and (when present) ftrace; a view that cannot read something says
 // so on the line where the value would be, never prints zeros instead.
 // It never calls os.Exit: package main does.
+//
+// Layer: views (docs/ARCHITECTURE.md).
 package repl
 
 import (
@@ -28,7 +30,6 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/audit"
-	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/wire"
@@ -168,22 +169,14 @@ type Session struct {
 	// state, the stacks (package analysis).
 	A *analysis.Analysis
 
-	lines lineCache
-
 	intMu         sync.Mutex
 	cancelRunning context.CancelFunc // the running command's (interactive)
 
-	// koOverride: modules whose .ko `mod -s` named, kept across `mod -S`
-	// rebuilds until that clears them.
-	koOverride map[string]string
-
-	derivedMu   sync.Mutex
-	sitesGen    uint64
-	ftraceSites map[uint64]bool // the records' ips, for dis annotations
-	reportGen   uint64
-	report      *audit.Report // the audit with every rule, for the marks
-	modRepGen   uint64
-	modReport   *audit.Report // the audit without the vmlinux subject (ModulesReport)
+	derivedMu sync.Mutex
+	reportGen uint64
+	report    *audit.Report // the audit with every rule, for the marks
+	modRepGen uint64
+	modReport *audit.Report // the audit without the vmlinux subject (ModulesReport)
 
 	// status is the exit status a command asked for (the audit's).
 	status int
@@ -217,28 +210,6 @@ func New(p *kernel.Program, opts Options) *Session {
 
 // Modules returns every module analysed (once, on first use).
 func (s *Session) Modules() *modules.Set { return s.A.Modules() }
-
-// Ftrace returns the ftrace records, ops and livepatch state (once per
-// module-set generation).
-func (s *Session) Ftrace() (*ftrace.State, error) { return s.A.Ftrace() }
-
-// ftraceSiteSet returns the records' ips (once per generation of the
-// analysis), for the [FTRACE ...] annotations of `dis`.
-func (s *Session) ftraceSiteSet() map[uint64]bool {
-	gen := s.A.Generation()
-	s.derivedMu.Lock()
-	defer s.derivedMu.Unlock()
-	if s.ftraceSites == nil || s.sitesGen != gen {
-		s.ftraceSites = map[uint64]bool{}
-		if st, err := s.A.Ftrace(); err == nil {
-			for _, r := range st.Records {
-				s.ftraceSites[r.IP] = true
-			}
-		}
-		s.sitesGen = gen
-	}
-	return s.ftraceSites
-}
 
 // Report is the audit of the session's dump with every rule (once per
 // generation of the analysis): the one judge whose findings `dis`,

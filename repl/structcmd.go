@@ -104,12 +104,6 @@ func (s *Session) printStruct(c *Call, sp structSpec, addr uint64, count int, f 
 	return nil
 }
 
-// printDefinition prints a type's definition, crash's `struct NAME`
-// without an address; withOffsets prefixes members with [offset].
-func (s *Session) printDefinition(c *Call, t dwarf.Type, withOffsets bool) {
-	s.printDefinitionIn(c, t, s.Prog.Types, withOffsets)
-}
-
 // printDefinitionIn is printDefinition completing t with ts (a module's
 // Types for a module's type).
 func (s *Session) printDefinitionIn(c *Call, t dwarf.Type, ts *symbols.Types, withOffsets bool) {

@@ -30,83 +30,16 @@ type SysView struct {
 	Errors []string `json:"-"`
 }
 
-// panicMarkers are the first words of the kernel's own crash messages
-// (kernel/panic.c, arch/powerpc/kernel/traps.c die(), lib/bug.c).
-var panicMarkers = []string{"Kernel panic - not syncing:", "Oops:", "BUG:", "kernel BUG at", "Unable to handle kernel"}
-
+// sysView is the system summary (kernel.ReadSystem) with the files the
+// session reads.
 func (s *Session) sysView() SysView {
 	p := s.Prog
-	v := SysView{Kernel: p.VmlinuxPath(), Dumpfile: p.Dump.Paths, CPUIDs: p.NrCPUIDs()}
+	m := kernel.ReadSystem(p)
+	v := SysView{Kernel: p.VmlinuxPath(), Dumpfile: p.Dump.Paths, CPUs: m.CPUs, CPUIDs: m.CPUIDs, Tasks: m.Tasks,
+		Nodename: m.Nodename, Release: m.Release, Version: m.Version, Machine: m.Machine, Memory: m.Memory,
+		LoadAvg: m.LoadAvg, LastLog: m.LastLog, Panic: m.Panic, Errors: m.Errors}
 	if p.NoVmlinux() {
 		v.Kernel = "(" + kernel.NoVmlinuxReason + ")"
-	}
-	fail := func(what string, err error) { v.Errors = append(v.Errors, fmt.Sprintf("%s: %v", what, err)) }
-	if o, err := p.Variable("__num_online_cpus"); err != nil {
-		fail("__num_online_cpus", err)
-	} else if m, err := o.Member("counter"); err != nil {
-		fail("__num_online_cpus", err)
-	} else if n, err := m.Int(); err != nil {
-		fail("__num_online_cpus", err)
-	} else {
-		v.CPUs = int(n)
-	}
-	seen := map[uint64]bool{}
-	for t, err := range p.ForEachTask() {
-		if err != nil {
-			fail("task list", err)
-			break
-		}
-		seen[t.Addr] = true
-	}
-	for cur := range p.CurrentTasks() {
-		seen[cur] = true
-	}
-	v.Tasks = len(seen)
-	if uts, err := p.Variable("init_uts_ns"); err != nil {
-		fail("init_uts_ns", err)
-	} else {
-		for _, f := range []struct {
-			m   string
-			dst *string
-		}{{"nodename", &v.Nodename}, {"release", &v.Release}, {"version", &v.Version}, {"machine", &v.Machine}} {
-			if o, err := uts.Member("name." + f.m); err == nil {
-				*f.dst, _ = o.CString(65)
-			}
-		}
-	}
-	if o, err := p.Variable("_totalram_pages"); err != nil {
-		fail("_totalram_pages", err)
-	} else if m, err := o.Member("counter"); err == nil {
-		if n, err := m.Int(); err == nil && n > 0 {
-			v.Memory = n * int64(p.PageSize)
-		}
-	}
-	// avenrun[] is fixed point with FSHIFT 11 bits of fraction
-	// (include/linux/sched/loadavg.h).
-	if o, err := p.Variable("avenrun"); err != nil {
-		fail("avenrun", err)
-	} else {
-		for i := range 3 {
-			if e, err := o.Index(int64(i)); err == nil {
-				if n, err := e.Uint(); err == nil {
-					v.LoadAvg = append(v.LoadAvg, float64(n)/(1<<11))
-				}
-			}
-		}
-	}
-	recs, _, err := ReadLog(p)
-	if err != nil {
-		fail("log", err)
-	}
-	if len(recs) > 0 {
-		v.LastLog = float64(recs[len(recs)-1].TsNsec) / 1e9
-	}
-	for _, r := range recs {
-		for _, m := range panicMarkers {
-			if i := strings.Index(r.Text, m); i >= 0 && v.Panic == "" {
-				v.Panic = strings.TrimSpace(r.Text[i:])
-			}
-		}
 	}
 	return v
 }

@@ -566,7 +566,7 @@ func cmdMod(c *Call) error {
 		if len(pos) == 2 {
 			file = pos[1]
 		}
-		if err := c.S.LoadModuleDebuginfo(pos[0], file); err != nil {
+		if err := c.S.A.ReloadModule(pos[0], file); err != nil {
 			return fmt.Errorf("mod -s: %w", err)
 		}
 		only = pos[0]
@@ -574,11 +574,11 @@ func cmdMod(c *Call) error {
 		if len(pos) > 1 {
 			return &UsageError{Cmd: "mod", Msg: "want -S [DIR]"}
 		}
-		dir := ""
+		var dirs []string // none: the directories the session was opened with
 		if len(pos) == 1 {
-			dir = pos[0]
+			dirs = []string{pos[0]}
 		}
-		if err := c.S.LoadAllModuleDebuginfo(dir); err != nil {
+		if err := c.S.A.ReloadAll(dirs); err != nil {
 			return fmt.Errorf("mod -S: %w", err)
 		}
 	case len(pos) > 0:

@@ -3,6 +3,8 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"slices"
+
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -88,35 +90,55 @@ func TaskContext(p *kernel.Program, t kernel.Task) Context {
 }
 
 // AllContexts is every CPU with a register note, then every task not
-// running on one of them (for_each_process_thread order). The task list
-// error, if any, comes with the contexts read before it. The PACAs and the
-// running tasks are read once.
+// running on one of them (for_each_process_thread order), then the tasks
+// running on a CPU without a register note that the task list does not
+// hold (the idle tasks, swapper/N; by address): the one enumeration of
+// every task, which the audit, bt's callers and `klp --tasks` share. The
+// task list error, if any, comes with the other contexts. The PACAs and
+// the running tasks are read once.
 func AllContexts(p *kernel.Program) ([]Context, error) {
 	var out []Context
 	pacas, _ := p.PacaAddrs()
 	current := p.CurrentTasks()
-	running := map[uint64]bool{}
+	seen := map[uint64]bool{}
 	for i := range p.Dump.CPUs {
 		c := cpuContext(p, i, noteCPU(p, i, pacas), current)
 		if c.HasTask {
-			running[c.Task.Addr] = true
+			seen[c.Task.Addr] = true
 		}
 		out = append(out, c)
 	}
+	stale := func(t kernel.Task) {
+		seen[t.Addr] = true
+		c := Context{CPU: -1, Note: -1, Task: t, HasTask: true, Start: Start{SP: t.KSP}}
+		if cpu, ok := current[t.Addr]; ok {
+			c.CPU, c.Stale = cpu, true
+		}
+		out = append(out, c)
+	}
+	var listErr error
 	for t, err := range p.ForEachTask() {
 		if err != nil {
-			return out, err
+			listErr = err
+			break
 		}
-		if !running[t.Addr] {
-			running[t.Addr] = true
-			c := Context{CPU: -1, Note: -1, Task: t, HasTask: true, Start: Start{SP: t.KSP}}
-			if cpu, ok := current[t.Addr]; ok {
-				c.CPU, c.Stale = cpu, true
-			}
-			out = append(out, c)
+		if !seen[t.Addr] {
+			stale(t)
 		}
 	}
-	return out, nil
+	cur := make([]uint64, 0, len(current))
+	for a := range current {
+		cur = append(cur, a)
+	}
+	slices.Sort(cur)
+	for _, a := range cur {
+		if !seen[a] {
+			if t, err := p.ReadTask(a); err == nil {
+				stale(t)
+			}
+		}
+	}
+	return out, listErr
 }
 
 // Unwound is a context and its frames (none for a stale context).
@@ -163,7 +185,7 @@ func WalkAllWith(p *kernel.Program, set *modules.Set, opts ...Options) ([]Unwoun
 	}
 	l, lerr := LayoutFor(p.Context, p.ELFv1())
 	ctxs, err := AllContexts(p)
-	opt := Options{CFI: VmlinuxCFI(p).RuleFunc()}
+	opt := Options{CFI: VmlinuxCFI(p).RuleFunc(), FuncStart: FuncStartWith(p, set)}
 	out := make([]Unwound, len(ctxs))
 	for i, c := range ctxs {
 		out[i].Context = c
@@ -195,6 +217,34 @@ func walkAllX86(p *kernel.Program, set *modules.Set, tramp func(uint64) (uint64,
 		err = errors.Join(fmt.Errorf("stack frames not read: %w", u.err), err)
 	}
 	return out, err
+}
+
+// FuncStartWith gives the start of the function holding pc, and whether
+// pc is kernel or module text (Options.FuncStart): by the module set's
+// resolver (the vmlinux's without a set); inside a module's .stubs, which
+// holds code without symbols, each slot is its own function. bt and
+// WalkAll unwind with it, so both find the same frames.
+func FuncStartWith(p *kernel.Program, set *modules.Set) func(uint64) (uint64, bool) {
+	r := p.Resolver
+	if set != nil && set.Resolver != nil {
+		r = set.Resolver
+	}
+	if r == nil {
+		return nil
+	}
+	return func(pc uint64) (uint64, bool) {
+		loc := r.Lookup(pc)
+		if loc.Symbol == nil {
+			if set != nil {
+				if a := set.StubsAt(pc); a != nil {
+					st := a.Stubs
+					return st.Base + (pc-st.Base)/modules.StubEntrySize*modules.StubEntrySize, true
+				}
+			}
+			return 0, false
+		}
+		return pc - loc.Off, loc.Symbol.Kind == 'T' || loc.Symbol.Kind == 't' || loc.Module != ""
+	}
 }
 
 // funcStartOf gives the start of the vmlinux function holding pc (the

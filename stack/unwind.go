@@ -11,6 +11,8 @@
 // it (CFI, read with delve's pkg/dwarf/frame), and otherwise the kernel's
 // own rule for the LR register (see Walk). It does not name addresses;
 // callers resolve Frame.PC to symbols.
+//
+// Layer: models (docs/ARCHITECTURE.md).
 package stack
 
 import (

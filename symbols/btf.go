@@ -389,13 +389,6 @@ func (b *BTF) Name(off uint32) (string, error) {
 	return unsafe.String(&s[0], i), nil
 }
 
-// nameOf is t's name, "" when it has none or its offset is bad (the
-// offset is checked when the name matters: btfconv.go).
-func (b *BTF) nameOf(t btfType) string {
-	s, _ := b.Name(t.NameOff)
-	return s
-}
-
 // btfEnumerator is one enumeration constant.
 type btfEnumerator struct {
 	Value int64

@@ -61,4 +61,6 @@
 // and fills ModuleLayout), apply relocations to code, disassemble, or decide
 // which symbol table is "right" when vmlinux and kallsyms disagree: it
 // reports what each one says.
+//
+// Layer: files (docs/ARCHITECTURE.md).
 package symbols

@@ -32,12 +32,11 @@ func (m *flatMem) ReadAt(p []byte, addr uint64) (int, error) {
 // single byte b, except token 0x01 = "ab" to exercise multi-byte tokens),
 // and returns memory plus a lookup.
 type kallsymsImage struct {
-	mem    *flatMem
-	syms   map[string]uint64
-	order  binary.ByteOrder
-	offs   uint64
-	names  uint64
-	relBas bool
+	mem   *flatMem
+	syms  map[string]uint64
+	order binary.ByteOrder
+	offs  uint64
+	names uint64
 }
 
 type ksym struct {

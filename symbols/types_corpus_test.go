@@ -124,9 +124,10 @@ func TestCorpusArchLayout(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("offsetof(struct mod_arch_specific, %s) = %d, %v; truth %d", name, got, err, want)
 		}
-		got, err = ts.Offsetof("struct module", "arch."+name)
-		if err != nil {
-			t.Errorf("offsetof(struct module, arch.%s): %v", name, err)
+		if arch, err := ts.Offsetof("struct module", "arch"); err != nil {
+			t.Errorf("offsetof(struct module, arch): %v", err)
+		} else if got, err = ts.Offsetof("struct module", "arch."+name); err != nil || got != arch+want {
+			t.Errorf("offsetof(struct module, arch.%s) = %d, %v; want %d + %d", name, got, err, arch, want)
 		}
 		f, _ := FindField(mustLookup(t, ts, "struct mod_arch_specific"), name, binary.LittleEndian)
 		// drgn spells typedefs "typedef _Bool bool"; compare the name part.

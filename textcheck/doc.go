@@ -44,4 +44,6 @@
 //
 // It does not judge (package audit turns unexplained differences into
 // findings) and does not print (package repl formats).
+//
+// Layer: models (docs/ARCHITECTURE.md).
 package textcheck

@@ -31,9 +31,6 @@ type x86State struct {
 	uniproc                                       byte
 	uniprocErr                                    error
 	warnTrap, scReturn0                           uint64
-	batch                                         interface {
-		explains(addr uint64) ([]byte, string, bool)
-	}
 }
 
 func (s *x86State) has(bit int) bool {

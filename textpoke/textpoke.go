@@ -15,6 +15,8 @@
 // ftrace records (package ftrace asks it whether a site is in flight), and
 // it models the 7.x layout (struct smp_text_poke_array); older kernels'
 // bp_desc/int3 descriptors are reported as not modelled, never as clean.
+//
+// Layer: models (docs/ARCHITECTURE.md).
 package textpoke
 
 import (

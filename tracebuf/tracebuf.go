@@ -12,6 +12,8 @@
 // It does not format events as the kernel's trace file does beyond a
 // one-line text per event (package repl prints), and it reads only the
 // global trace array, not instances.
+//
+// Layer: models (docs/ARCHITECTURE.md).
 package tracebuf
 
 import (

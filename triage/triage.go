@@ -11,22 +11,24 @@
 // It decides from the analysis and the audit's report; it does not read
 // the dump itself beyond code words and the log (package kernel), and it
 // does not print (package repl formats an Explanation).
+//
+// Layer: judges (docs/ARCHITECTURE.md).
 package triage
 
 import (
 	"fmt"
-	"github.com/kdump-inspect/kdump-inspect/arch"
-	"github.com/kdump-inspect/kdump-inspect/symbols"
-	"github.com/kdump-inspect/kdump-inspect/textpoke"
 	"sort"
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/stack"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/textpoke"
 )
 
 // Category is what kind of crash it was.
@@ -565,37 +567,8 @@ func conclude(e *Explanation) {
 // TrapName names the ppc64 interrupt vectors (the TRAP value of pt_regs;
 // arch/powerpc/include/asm/interrupt.h).
 func TrapName(t uint64) string {
-	switch t &^ 0xf {
-	case 0x100:
-		return "system reset"
-	case 0x200:
-		return "machine check"
-	case 0x300:
-		return "data storage interrupt"
-	case 0x380:
-		return "data segment interrupt"
-	case 0x400:
-		return "instruction storage interrupt"
-	case 0x480:
-		return "instruction segment interrupt"
-	case 0x500:
-		return "hardware interrupt"
-	case 0x600:
-		return "alignment interrupt"
-	case 0x700:
-		return "program check (illegal instruction, trap or BUG)"
-	case 0x900:
-		return "decrementer"
-	case 0xa00:
-		return "doorbell"
-	case 0xc00:
-		return "system call"
-	case 0xe60:
-		return "hypervisor instruction storage interrupt"
-	case 0xea0:
-		return "hypervisor virtualization interrupt"
-	case 0x3000:
-		return "system call vectored"
+	if _, long, ok := ppc64.TrapName(t); ok {
+		return long
 	}
 	return fmt.Sprintf("interrupt %#x", t)
 }

@@ -9,6 +9,8 @@
 // enumerations are their names, keys are snake_case, and nothing is
 // HTML-escaped. The views own their wire structs; the models never carry
 // json tags for the output's sake.
+//
+// Layer: views (docs/ARCHITECTURE.md).
 package wire
 
 import (

@@ -13,6 +13,8 @@
 // insn.go decodes instructions (golang.org/x/arch/arm64/arm64asm) and
 // holds the ftrace call-site model (arch/arm64/kernel/ftrace.c) and the
 // module PLT template (arch/arm64/kernel/module-plts.c).
+//
+// Layer: architecture (docs/ARCHITECTURE.md).
 package arm64
 
 import (

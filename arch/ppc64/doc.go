@@ -19,4 +19,6 @@
 // Everything here takes hostile input: page-table entries from a crashed
 // kernel, instruction words from memory. Nothing panics; walks have a fixed
 // depth; errors are typed and name the address (%#x).
+//
+// Layer: architecture (docs/ARCHITECTURE.md).
 package ppc64

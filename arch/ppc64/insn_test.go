@@ -317,6 +317,6 @@ func FuzzDisasm(f *testing.F) {
 		if s == "" || (n != 4 && n != 8) {
 			t.Fatalf("DisasmBytes(%s) = %q, %d", hex.EncodeToString(b), s, n)
 		}
-		BranchTarget(w, pc)
+		_, _, _ = BranchTarget(w, pc) // must not panic
 	})
 }

@@ -43,17 +43,6 @@ func (m *fakePhys) put64(a, v uint64) {
 	binary.BigEndian.PutUint64(m.frame(a)[a&0xfff:], v)
 }
 
-// fill backs [a, a+size) with memory whose bytes encode their own address
-// (byte i of frame f is byte i%8 of the big-endian frame-relative address).
-func (m *fakePhys) fill(a, size uint64) {
-	for f := a &^ 0xfff; f < a+size; f += 4096 {
-		fr := m.frame(f)
-		for i := 0; i < 4096; i += 8 {
-			binary.BigEndian.PutUint64(fr[i:], f+uint64(i))
-		}
-	}
-}
-
 // Table entry as the kernel writes them: pgd_populate()/pud_populate()/
 // pmd_populate_kernel() store __pgtable_ptr_val(table) | xxx_VAL_BITS, with
 // RADIX_xxx_VAL_BITS = 0x8000000000000000 | next level's index size

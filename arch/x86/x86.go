@@ -8,6 +8,8 @@
 //
 // It does not decode instructions or unwind stacks (see the sibling
 // files as they come), nor read modules or ftrace state.
+//
+// Layer: architecture (docs/ARCHITECTURE.md).
 package x86
 
 import (

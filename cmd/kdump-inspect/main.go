@@ -13,6 +13,8 @@
 // usage). An `audit` among the commands sets the status as the audit
 // subcommand does (1 findings, 3 incomplete). This is the only package
 // that calls os.Exit.
+//
+// Layer: command (docs/ARCHITECTURE.md).
 package main
 
 import (

@@ -7,6 +7,8 @@
 // saying how it was made. It never modifies the corpus.
 //
 //	go run ./cmd/mkexample -dump ../shared/corpus/buggy-radix/vmcore-vmcoreinfo.kdump -out testdata/example/buggy-radix
+//
+// Layer: generators (docs/ARCHITECTURE.md).
 package main
 
 import (

@@ -23,6 +23,8 @@
 // It does not handle per-section compression inside ELF files
 // (SHF_COMPRESSED; that is debug/elf's job) nor per-page compression in
 // kdump-compressed dumps (that is package dump's).
+//
+// Layer: files (docs/ARCHITECTURE.md).
 package container
 
 import (
@@ -81,10 +83,11 @@ func (k Kind) String() string {
 	return "uncompressed"
 }
 
+// KindOf tells the compression of a file by its first bytes (6 suffice).
 // Magic numbers: RFC 8878 (zstd frames 0xFD2FB528 and skippable frames
 // 0x184D2A50..5F, little-endian), the xz file format 1.0.4 section 2.1.1.1,
 // RFC 1952 (gzip ID1 ID2).
-func kindOf(b []byte) Kind {
+func KindOf(b []byte) Kind {
 	switch {
 	case len(b) >= 4 && string(b[:4]) == "\x28\xb5\x2f\xfd":
 		return Zstd
@@ -107,7 +110,7 @@ func Sniff(path string) (Kind, error) {
 	defer f.Close()
 	var b [6]byte
 	n, _ := io.ReadFull(f, b[:])
-	return kindOf(b[:n]), nil
+	return KindOf(b[:n]), nil
 }
 
 // Progress, when set, is called while decompressing with the number of

@@ -33,7 +33,7 @@ func FuzzDeclaredSize(f *testing.F) {
 	f.Add(gzb.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bytes.NewReader(b)
-		kindOf(b)
+		KindOf(b)
 		xzDictSize(r)
 		for _, k := range []Kind{Zstd, XZ, Gzip} {
 			size, exact := declared(r, int64(len(b)), k)

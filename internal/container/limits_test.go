@@ -203,7 +203,7 @@ func TestDeclaredSizes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if k := kindOf(c.b); k != c.kind {
+			if k := KindOf(c.b); k != c.kind {
 				t.Fatalf("kindOf = %v, want %v", k, c.kind)
 			}
 			f, err := os.Open(writeFile(t, "f", c.b))

@@ -8,6 +8,8 @@
 //
 // It writes only what readers of the formats need; it is not a faithful
 // re-implementation of makedumpfile or QEMU, and it never reads dumps.
+//
+// Layer: test and generator support (docs/ARCHITECTURE.md).
 package coregen
 
 import (

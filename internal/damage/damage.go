@@ -8,6 +8,8 @@
 // It never writes to the good dump: every variant is a fresh copy, and
 // WriteFile writes it where the caller says (a t.TempDir()). It does not
 // judge how the readers react; the tests beside it do.
+//
+// Layer: test support (docs/ARCHITECTURE.md).
 package damage
 
 import (

@@ -3,6 +3,8 @@
 // members and bitfields (DWARF 5 DW_AT_data_bit_offset and the DWARF 2-4
 // form), pointers and arrays; and Mem, a byte slice at a base address that
 // faults like a dump outside it. It is for tests only.
+//
+// Layer: test support (docs/ARCHITECTURE.md).
 package dwarftest
 
 import (

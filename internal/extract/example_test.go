@@ -174,8 +174,6 @@ func TestMinimalTypes(t *testing.T) {
 	}
 }
 
-type dwarfType = dwarf.Type
-
 func compareFields(t *testing.T, path string, r, m dwarf.Type, depth int, count *int) {
 	if depth > 8 {
 		return

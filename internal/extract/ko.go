@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"strings"
 )
 
@@ -77,16 +76,4 @@ func StripKo(raw []byte) ([]byte, error) {
 		out = append(out, h...)
 	}
 	return out, nil
-}
-
-// readAll reads a whole file through r, bounded by limit.
-func readAll(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("extract: file larger than %d bytes", limit)
-	}
-	return b, nil
 }

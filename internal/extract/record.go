@@ -8,6 +8,8 @@
 // It does not make a general-purpose dump: any read outside the recorded
 // pages faults, and any type the job did not look up is absent. It never
 // changes the corpus.
+//
+// Layer: generators (docs/ARCHITECTURE.md).
 package extract
 
 import (

@@ -2,6 +2,8 @@
 // tests, and skips a test with a clear message when they are absent (a fresh
 // clone without ../shared). It parses truth.json into plain maps; tests take
 // their expected values from there, never from the code under test.
+//
+// Layer: test support (docs/ARCHITECTURE.md).
 package testcorpus
 
 import (

@@ -13,6 +13,8 @@
 // structures (package stack does). Where no ORC entry covers an address it
 // falls back to the frame-pointer entry the kernel uses (orc_fp_entry) and
 // marks the rest of the walk unreliable, as unwind_next_frame() does.
+//
+// Layer: models (docs/ARCHITECTURE.md).
 package orc
 
 import (

@@ -1,4 +1,4 @@
-package repl
+package symbols
 
 import (
 	"encoding/binary"

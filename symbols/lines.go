@@ -1,4 +1,4 @@
-package repl
+package symbols
 
 import (
 	"bytes"
@@ -7,11 +7,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/go-delve/delve/pkg/dwarf/line"
-	"github.com/kdump-inspect/kdump-inspect/modules"
-	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
 // Source lines for `dis -l`, read with delve's pkg/dwarf/line from
@@ -48,14 +48,17 @@ import (
 // file.
 const maxDebugLine = 1 << 30
 
-// srcLine is one resolved source position.
-type srcLine struct {
+// SourceLine is one resolved source position.
+type SourceLine struct {
 	File string
 	Line int
 }
 
-// lineTable is the line information of one ELF file.
-type lineTable struct {
+// LineTable is the line information of one ELF file. Its Lookup is safe
+// for concurrent use.
+type LineTable struct {
+	mu      sync.Mutex
+	last    *cuLines // the CU of the previous lookup
 	order   binary.ByteOrder
 	data    *dwarf.Data // vmlinux: CU lookup by pc
 	line    []byte      // .debug_line (relocated for a .ko)
@@ -83,76 +86,6 @@ func (c *cuLines) covers(pc uint64) bool {
 	return false
 }
 
-// lineCache holds the session's line tables: the vmlinux's, and each
-// module's keyed by its Debuginfo (a new .ko from `mod -s` is a new key).
-type lineCache struct {
-	mu      sync.Mutex
-	vmlinux *lineTable
-	vmErr   error
-	mods    map[*modules.Debuginfo]*lineTable
-	modErrs map[*modules.Debuginfo]error
-	last    *cuLines // the CU of the previous lookup
-}
-
-// resetLines drops the module line tables (after `mod -s`/`mod -S`).
-func (s *Session) resetLines() {
-	s.lines.mu.Lock()
-	defer s.lines.mu.Unlock()
-	s.lines.mods, s.lines.modErrs, s.lines.last = nil, nil, nil
-}
-
-// sourceLine returns the source position of pc; fn is the start of the
-// function holding it (0 if unknown), used as delve's cache key. An error
-// says why no table could be read (shown once by dis -l); a pc the table
-// does not cover returns ok false and no error.
-func (s *Session) sourceLine(pc, fn uint64) (sl srcLine, ok bool, err error) {
-	var lt *lineTable
-	if a := s.Modules().ByAddr(pc); a != nil {
-		if a.Debuginfo == nil {
-			return srcLine{}, false, fmt.Errorf("%s: no .ko loaded (mod -s %s FILE)", a.Module.Name, a.Module.Name)
-		}
-		lt, err = s.moduleLines(a)
-	} else {
-		lt, err = s.vmlinuxLines()
-	}
-	if err != nil {
-		return srcLine{}, false, err
-	}
-	s.lines.mu.Lock()
-	defer s.lines.mu.Unlock()
-	sl, ok = lt.lookup(pc, fn, &s.lines.last)
-	return sl, ok, nil
-}
-
-func (s *Session) vmlinuxLines() (*lineTable, error) {
-	s.lines.mu.Lock()
-	defer s.lines.mu.Unlock()
-	if s.lines.vmlinux == nil && s.lines.vmErr == nil {
-		s.lines.vmlinux, s.lines.vmErr = loadVmlinuxLines(s.Prog.Vmlinux, s.Prog.Types)
-	}
-	return s.lines.vmlinux, s.lines.vmErr
-}
-
-func (s *Session) moduleLines(a *modules.Analysis) (*lineTable, error) {
-	s.lines.mu.Lock()
-	defer s.lines.mu.Unlock()
-	di := a.Debuginfo
-	if lt, ok := s.lines.mods[di]; ok {
-		return lt, s.lines.modErrs[di]
-	}
-	lt, err := loadModuleLines(di.ELF, a.Module)
-	if lt != nil {
-		for _, n := range lt.notes {
-			fmt.Fprintf(s.Err, "dis -l: %s: %s\n", a.Module.Name, n)
-		}
-	}
-	if s.lines.mods == nil {
-		s.lines.mods, s.lines.modErrs = map[*modules.Debuginfo]*lineTable{}, map[*modules.Debuginfo]error{}
-	}
-	s.lines.mods[di], s.lines.modErrs[di] = lt, err
-	return lt, err
-}
-
 // sectionData reads a section's (decompressed) bytes, bounded; nil without
 // error when the file has no such section.
 func sectionData(f *elf.File, name string) ([]byte, error) {
@@ -173,14 +106,14 @@ func sectionData(f *elf.File, name string) ([]byte, error) {
 	return b, nil
 }
 
-func readLineSections(f *symbols.ELFFile) (*lineTable, error) {
+func readLineSections(f *ELFFile) (*LineTable, error) {
 	if f == nil || f.File == nil {
 		return nil, errors.New("no debuginfo file")
 	}
 	if f.ByteOrder != binary.LittleEndian {
 		return nil, fmt.Errorf("%s: big-endian line tables are not supported (delve's pkg/dwarf/line reads little-endian only)", f.Path)
 	}
-	lt := &lineTable{order: f.ByteOrder, byOff: map[int64]*cuLines{}}
+	lt := &LineTable{order: f.ByteOrder, byOff: map[int64]*cuLines{}}
 	var err error
 	if lt.line, err = sectionData(f.File, ".debug_line"); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
@@ -194,7 +127,9 @@ func readLineSections(f *symbols.ELFFile) (*lineTable, error) {
 	return lt, nil
 }
 
-func loadVmlinuxLines(f *symbols.ELFFile, types *symbols.Types) (*lineTable, error) {
+// LoadVmlinuxLines reads the vmlinux's line tables; a compile unit's
+// program is parsed when a pc first needs it.
+func LoadVmlinuxLines(f *ELFFile, types *Types) (*LineTable, error) {
 	if types == nil {
 		return nil, errors.New("no vmlinux DWARF")
 	}
@@ -212,16 +147,18 @@ func loadVmlinuxLines(f *symbols.ELFFile, types *symbols.Types) (*lineTable, err
 	return lt, nil
 }
 
-// loadModuleLines reads a .ko's line tables, relocated to the module's
-// runtime section addresses (see the comment at the top of this file).
-func loadModuleLines(f *symbols.ELFFile, m *modules.Module) (*lineTable, error) {
+// LoadModuleLines reads a .ko's line tables, relocated to the module's
+// runtime section addresses (see the comment at the top of this file):
+// secAddr gives the address of an allocated section by name (the
+// module's sect_attrs).
+func LoadModuleLines(f *ELFFile, secAddr func(string) (uint64, bool)) (*LineTable, error) {
 	lt, err := readLineSections(f)
 	if err != nil {
 		return nil, err
 	}
 	if f.File.Type == elf.ET_REL {
 		lt.line = append([]byte(nil), lt.line...) // Data() may share a cache; we write into it
-		lt.notes = relocateDebugLine(f, lt.line, lt.lineStr != nil, m.SectionAddr)
+		lt.notes = relocateDebugLine(f, lt.line, lt.lineStr != nil, secAddr)
 	}
 	d, err := f.DWARF()
 	if err != nil {
@@ -263,7 +200,7 @@ const (
 // being the runtime address of the symbol's section (secAddr) plus
 // st_value for SHF_ALLOC sections, the section offset for the others. It
 // returns notes on what it could not apply.
-func relocateDebugLine(f *symbols.ELFFile, data []byte, haveLineStr bool, secAddr func(string) (uint64, bool)) (notes []string) {
+func relocateDebugLine(f *ELFFile, data []byte, haveLineStr bool, secAddr func(string) (uint64, bool)) (notes []string) {
 	rels, err := f.Relocations(".rela.debug_line")
 	if err != nil {
 		return []string{err.Error()}
@@ -313,7 +250,7 @@ func relocateDebugLine(f *symbols.ELFFile, data []byte, haveLineStr bool, secAdd
 			notes = append(notes, fmt.Sprintf(".rela.debug_line offset %#x: relocation type %d not applied", r.Off, r.Type))
 		}
 	}
-	for _, n := range sortedKeys(missing) {
+	for _, n := range slices.Sorted(maps.Keys(missing)) {
 		notes = append(notes, fmt.Sprintf("section %s not in the module's sect_attrs: its lines are not placed", n))
 	}
 	return notes
@@ -321,7 +258,7 @@ func relocateDebugLine(f *symbols.ELFFile, data []byte, haveLineStr bool, secAdd
 
 // parse parses the line program at off (cached); nil when it cannot be
 // read.
-func (lt *lineTable) parse(off int64, compDir string) (cu *cuLines) {
+func (lt *LineTable) parse(off int64, compDir string) (cu *cuLines) {
 	if c, ok := lt.byOff[off]; ok {
 		return c
 	}
@@ -356,9 +293,27 @@ func (lt *lineTable) parse(off int64, compDir string) (cu *cuLines) {
 	return cu
 }
 
+// Lookup returns the source position of pc; fn is the start of the
+// function holding it (0 if unknown), used as delve's cache key. ok is
+// false when the table does not cover pc.
+func (lt *LineTable) Lookup(pc, fn uint64) (SourceLine, bool) {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	return lt.lookup(pc, fn, &lt.last)
+}
+
+// Notes says what could not be read or placed while loading the table
+// (relocations not applied, sections the module does not place, malformed
+// programs).
+func (lt *LineTable) Notes() []string {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	return slices.Clone(lt.notes)
+}
+
 // lookup finds pc's source position. last remembers the CU of the previous
 // lookup (a disassembly stays in one CU).
-func (lt *lineTable) lookup(pc, fn uint64, last **cuLines) (srcLine, bool) {
+func (lt *LineTable) lookup(pc, fn uint64, last **cuLines) (SourceLine, bool) {
 	if fn > pc {
 		fn = 0
 	}
@@ -370,7 +325,7 @@ func (lt *lineTable) lookup(pc, fn uint64, last **cuLines) (srcLine, bool) {
 	if lt.data != nil {
 		cu := lt.cuFor(pc)
 		if cu == nil || !cu.covers(pc) {
-			return srcLine{}, false
+			return SourceLine{}, false
 		}
 		*last = cu
 		return pcToLine(cu, fn, pc)
@@ -386,11 +341,11 @@ func (lt *lineTable) lookup(pc, fn uint64, last **cuLines) (srcLine, bool) {
 			return sl, true
 		}
 	}
-	return srcLine{}, false
+	return SourceLine{}, false
 }
 
 // cuFor finds the vmlinux CU holding pc.
-func (lt *lineTable) cuFor(pc uint64) *cuLines {
+func (lt *LineTable) cuFor(pc uint64) *cuLines {
 	r := lt.data.Reader()
 	e, err := r.SeekPC(pc)
 	if err != nil || e == nil {
@@ -407,10 +362,10 @@ func (lt *lineTable) cuFor(pc uint64) *cuLines {
 // pcToLine asks delve's state machine, under recover; with fn (the
 // function start) as its cache key, and from the start of the program when
 // that finds nothing.
-func pcToLine(cu *cuLines, fn, pc uint64) (sl srcLine, ok bool) {
+func pcToLine(cu *cuLines, fn, pc uint64) (sl SourceLine, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			sl, ok = srcLine{}, false
+			sl, ok = SourceLine{}, false
 		}
 	}()
 	file, ln := cu.info.PCToLine(fn, pc)
@@ -418,7 +373,7 @@ func pcToLine(cu *cuLines, fn, pc uint64) (sl srcLine, ok bool) {
 		file, ln = cu.info.PCToLine(0, pc)
 	}
 	if ln == 0 || file == "" {
-		return srcLine{}, false
+		return SourceLine{}, false
 	}
-	return srcLine{File: file, Line: ln}, true
+	return SourceLine{File: file, Line: ln}, true
 }

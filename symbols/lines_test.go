@@ -1,4 +1,4 @@
-package repl
+package symbols
 
 import (
 	"encoding/binary"
@@ -43,7 +43,7 @@ func lineProgram(base uint64) []byte {
 func TestLineTableSynthetic(t *testing.T) {
 	t.Parallel()
 	const base = 0xc008000000840028
-	lt := &lineTable{line: lineProgram(base), byOff: map[int64]*cuLines{}}
+	lt := &LineTable{line: lineProgram(base), byOff: map[int64]*cuLines{}}
 	cu := lt.parse(0, "/src")
 	if cu == nil {
 		t.Fatalf("parse failed: %v", lt.notes)
@@ -95,7 +95,7 @@ func FuzzLineTable(f *testing.F) {
 	f.Add(lineProgram(0x1000), uint64(0x1004))
 	f.Add(lineProgram(0)[:20], uint64(0))
 	f.Fuzz(func(t *testing.T, data []byte, pc uint64) {
-		lt := &lineTable{line: data, byOff: map[int64]*cuLines{}}
+		lt := &LineTable{line: data, byOff: map[int64]*cuLines{}}
 		if cu := lt.parse(0, ""); cu != nil {
 			lt.units = []*cuLines{cu}
 			var last *cuLines

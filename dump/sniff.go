@@ -1,0 +1,59 @@
+package dump
+
+import (
+	"debug/elf"
+	"io"
+	"os"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
+)
+
+// Magic is what a file is by its first bytes: the one place that knows the
+// signatures of the formats Open reads.
+type Magic int
+
+const (
+	// NotDump: no format Open reads.
+	NotDump Magic = iota
+	// MagicELF: an ELF core (kdump, QEMU, a process core).
+	MagicELF
+	// MagicKdump: makedumpfile's kdump-compressed (diskdump) "KDUMP   ".
+	MagicKdump
+	// MagicFlattened: makedumpfile's flattened format ("makedumpfile").
+	MagicFlattened
+	// MagicCompressed: a whole-file zstd, xz or gzip stream, which Open
+	// decompresses first (package internal/container).
+	MagicCompressed
+)
+
+// SniffBytes says what a file starting with b (16 bytes suffice) is.
+func SniffBytes(b []byte) Magic {
+	n := len(b)
+	switch {
+	case n >= 4 && string(b[:4]) == elf.ELFMAG:
+		return MagicELF
+	case n >= 12 && string(b[:12]) == flatSignature:
+		return MagicFlattened
+	case n >= 8 && string(b[:8]) == kdumpSignature:
+		return MagicKdump
+	case container.KindOf(b) != container.None:
+		return MagicCompressed
+	}
+	return NotDump
+}
+
+// Sniff says what the file at path is by its first bytes (a name alone,
+// such as vmcoreinfo-location.txt, does not make a dump).
+func Sniff(path string) (Magic, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return NotDump, err
+	}
+	defer f.Close()
+	var b [16]byte
+	n, err := io.ReadFull(f, b[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return NotDump, err
+	}
+	return SniffBytes(b[:n]), nil
+}
