@@ -56,6 +56,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -327,7 +328,8 @@ func (d *indexDecoder) byte1(what string) byte {
 	return c
 }
 
-// decodeTable parses a whole cache file made for key.
+// decodeTable parses a whole cache file made for key. The table's names
+// are b's bytes: b must not be modified afterwards.
 func decodeTable(b []byte, key []byte) (*Table, *SymtabReport, error) {
 	if len(b) < len(symcacheMagic)+4 || string(b[:len(symcacheMagic)]) != symcacheMagic {
 		return nil, nil, &IndexFormatError{Off: 0, Msg: "not a symbol cache file (no " + symcacheMagic + " magic)"}
@@ -364,7 +366,13 @@ func decodeTable(b []byte, key []byte) (*Table, *SymtabReport, error) {
 	if d.err != nil {
 		return nil, nil, d.err
 	}
-	arena := string(body[d.off : d.off+arenaLen])
+	// The names are read in place: b is the caller's buffer, never
+	// written after this (LoadCachedTable reads the file into one of its
+	// own), so a string over it saves copying ~3 MB of names.
+	arena := ""
+	if arenaLen > 0 {
+		arena = unsafe.String(&body[d.off], arenaLen)
+	}
 	d.off += arenaLen
 	t := &Table{syms: make([]Symbol, n), addrIdx: make([]int, 0, n), inOrder: flags&1 != 0}
 	at, addr := 0, uint64(0)
