@@ -123,7 +123,8 @@ func (c *idCache) flush() {
 
 // Flush writes the build-ids read so far to the cache.
 func (ix *Index) Flush() {
-	if ix.cache != nil {
-		ix.cache.flush()
+	// Not read yet: nothing was put in it.
+	if ix.cacheRead.Load() {
+		ix.idc().flush()
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
@@ -131,7 +132,11 @@ type Index struct {
 	warnings []string
 
 	idOnce sync.Once // all build-ids read (for a search by build-id alone)
-	cache  *idCache
+	// cache is the build-id cache, read at its first use (idc): most
+	// start-ups never look a module file up.
+	cache     *idCache
+	cacheOnce sync.Once
+	cacheRead atomic.Bool // cacheOnce done with a cache
 }
 
 // file is one candidate debuginfo file.
@@ -179,10 +184,18 @@ func New(opts Options) *Index {
 			}
 		}
 	}
-	if opts.CacheDir != "" {
-		ix.cache = openIDCache(opts.CacheDir)
-	}
 	return ix
+}
+
+// idc is the build-id cache (nil when there is none), read once.
+func (ix *Index) idc() *idCache {
+	ix.cacheOnce.Do(func() {
+		if ix.opts.CacheDir != "" {
+			ix.cache = openIDCache(ix.opts.CacheDir)
+			ix.cacheRead.Store(true)
+		}
+	})
+	return ix.cache
 }
 
 // Dirs are the directories searched, in order.
@@ -236,15 +249,16 @@ func (ix *Index) build() {
 // buildID reads (once) a file's build-id, through the cache.
 func (ix *Index) buildID(f *file) ([]byte, error) {
 	f.idOnce.Do(func() {
-		if ix.cache != nil {
-			if id, ok := ix.cache.get(f.real, f.size, f.mtime); ok {
+		cache := ix.idc()
+		if cache != nil {
+			if id, ok := cache.get(f.real, f.size, f.mtime); ok {
 				f.id = id
 				return
 			}
 		}
 		f.id, f.idErr = ReadBuildID(f.real)
-		if f.idErr == nil && ix.cache != nil {
-			ix.cache.put(f.real, f.size, f.mtime, f.id)
+		if f.idErr == nil && cache != nil {
+			cache.put(f.real, f.size, f.mtime, f.id)
 		}
 	})
 	return f.id, f.idErr
@@ -269,8 +283,8 @@ func (ix *Index) readAllIDs() {
 		}
 		close(work)
 		wg.Wait()
-		if ix.cache != nil {
-			ix.cache.flush()
+		if c := ix.idc(); c != nil {
+			c.flush()
 		}
 	})
 }

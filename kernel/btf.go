@@ -236,11 +236,14 @@ func memberPointer(o Object, name string) (uint64, error) {
 	return f.Pointer()
 }
 
-// readBounded reads n bytes at addr, growing the buffer as the bytes are
-// read (a corrupt size costs what memory holds, not what it claims).
+// readBounded reads n bytes at addr, growing the buffer past its first
+// 16 MiB as the bytes are read (a corrupt size costs what memory holds,
+// not what it claims). A vmlinux's BTF (~5 MB) is read into one buffer
+// sized up front: growing it 1 MiB at a time copied it over and over
+// (~10 ms of a dump-only start-up).
 func readBounded(mem Reader, addr, n uint64) ([]byte, error) {
 	const chunk = 1 << 20
-	b := make([]byte, 0, min(n, chunk))
+	b := make([]byte, 0, min(n, 16*chunk))
 	for off := uint64(0); off < n; off += chunk {
 		k := min(chunk, n-off)
 		b = slices.Grow(b, int(k))[:off+k]

@@ -20,6 +20,7 @@ package kernel
 // NoVmlinuxReason.
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -72,7 +73,7 @@ func (p *Program) DebuginfoSource() string {
 // openWithoutVmlinux sets p up from the dump alone (the file's comment).
 // p has its dump and physical memory; on success it is the program Open
 // returns.
-func (p *Program) openWithoutVmlinux(opts Options) error {
+func (p *Program) openWithoutVmlinux(opts Options, paths []string, cacheDir string) error {
 	d := p.Dump
 	if d.MemoryOrder == nil {
 		return errors.New("the dump does not say its memory's byte order")
@@ -86,21 +87,42 @@ func (p *Program) openWithoutVmlinux(opts Options) error {
 	}
 	p.Context = &Context{Order: d.MemoryOrder, PtrSize: 8}
 	p.Info, p.InfoSource = d.VMCOREINFO, "dump note"
+	// What this start-up may remember for the next (startcache.go): not
+	// when the memory is wrapped (mkexample records what is read).
+	var key []byte
+	if opts.PhysWrap == nil {
+		key = dumpIdentity(paths, d.MemoryOrder)
+	}
 	if p.Info == nil || !hasKallsyms(p.Info) {
 		// No note (QEMU's pseries dumps), or one without the kallsyms
-		// tables: the kernel's own copy (vmcoreinfo_scan.go).
-		info, pa, err := scanVMCOREINFO(p.Phys, d.Ranges, p.Order)
-		if err != nil {
-			if p.Info == nil {
-				return fmt.Errorf("no VMCOREINFO in the dump or in its memory (%v), so no kallsyms to take the symbols from", err)
+		// tables: the kernel's own copy (vmcoreinfo_scan.go), at the page
+		// a previous start-up found it when it did.
+		var info *dump.VMCOREINFO
+		var pa uint64
+		if key != nil {
+			info, pa = rememberedVMCOREINFO(p.Phys, p.Order, cacheDir, symbols.StampKey(key))
+		}
+		if info == nil {
+			var err error
+			info, pa, err = scanVMCOREINFO(p.Phys, d.Ranges, p.Order)
+			if err != nil {
+				if p.Info == nil {
+					return fmt.Errorf("no VMCOREINFO in the dump or in its memory (%v), so no kallsyms to take the symbols from", err)
+				}
+				return fmt.Errorf("VMCOREINFO names no kallsyms tables (a kernel older than their export) and no other copy is in memory (%v)", err)
 			}
-			return fmt.Errorf("VMCOREINFO names no kallsyms tables (a kernel older than their export) and no other copy is in memory (%v)", err)
+			if k := symbols.StampKey(key); k != nil {
+				rememberVMCOREINFO(cacheDir, k, pa)
+			}
 		}
 		p.Info, p.InfoSource = info, fmt.Sprintf("memory (the kernel's page at physical %#x)", pa)
+		if key != nil {
+			key = binary.LittleEndian.AppendUint64(key, pa)
+		}
 	}
 	p.Release = p.Info.OSRELEASE
 	lin := linearMem{p}
-	syms, err := symbols.ReadKallsyms(lin, p.Order, p.Info.Symbol)
+	syms, err := kallsymsCached(lin, p.Order, p.Info.Symbol, cacheDir, key)
 	if err != nil {
 		return fmt.Errorf("reading kallsyms (VMCOREINFO names its tables): %w", err)
 	}

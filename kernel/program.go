@@ -51,8 +51,10 @@ type Options struct {
 	// Force accepts a vmlinux whose build-id or release does not match the
 	// dump (with a warning).
 	Force bool
-	// CacheDir holds the DWARF name-index cache; "" means the user's cache
-	// directory.
+	// CacheDir holds the DWARF name-index cache, the vmlinux's symbol
+	// table (symbols.OpenELFCached) and, for a dump opened without a
+	// vmlinux, its kallsyms table and where its VMCOREINFO page is
+	// (startcache.go); "" means the user's cache directory.
 	CacheDir string
 	Dump     dump.Options
 	// PrivateVmlinux opens the vmlinux for this Program alone instead of
@@ -234,19 +236,19 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 		vmlinux = v
 	}
 	p.besideModules, p.debugRoots = beside, opts.DebugRoots
+	cache := opts.CacheDir
+	if cache == "" {
+		cache = filepath.Join(container.CacheDir(), "dwarf-index")
+	}
 	if vmlinux == "" {
 		// The dump alone: kallsyms and its own BTF (novmlinux.go).
-		if err := p.openWithoutVmlinux(opts); err != nil {
+		if err := p.openWithoutVmlinux(opts, dumpPaths, cache); err != nil {
 			return nil, fmt.Errorf("%s: no vmlinux given (-s) and none beside the dump, and %w", dumpPaths[0], err)
 		}
 		ok = true
 		return p, nil
 	}
 	p.vmlinuxPath = vmlinux
-	cache := opts.CacheDir
-	if cache == "" {
-		cache = filepath.Join(container.CacheDir(), "dwarf-index")
-	}
 	// The jobs of one process share one opened vmlinux (vmlinuxcache.go).
 	vm, releaseVM, err := openVmlinux(vmlinux, cache, opts.Types, opts.PrivateVmlinux)
 	if err != nil {

@@ -58,32 +58,16 @@ func ScanVMCOREINFO(d *dump.Dump) ([]byte, uint64, error) {
 }
 
 func scanVMCOREINFOText(phys dump.Memory, ranges []dump.Range, order binary.ByteOrder) (*dump.VMCOREINFO, []byte, uint64, error) {
-	var head [24]byte
 	scanned := uint64(0)
+	head := make([]byte, vmciHead)
 	for _, r := range ranges {
 		start := (r.Start + scanStep - 1) &^ (scanStep - 1)
-		for pa := start; pa+uint64(len(head)) <= r.End; pa += scanStep {
+		for pa := start; pa+vmciHead <= r.End; pa += scanStep {
 			if scanned >= maxScanBytes {
 				return nil, nil, 0, fmt.Errorf("no VMCOREINFO page in the first %d MiB of physical memory", maxScanBytes>>20)
 			}
 			scanned += scanStep
-			if n, _ := phys.ReadAt(head[:], pa); n < len(head) {
-				continue
-			}
-			var textAt uint64
-			var limit uint64 = vmcoreinfoBytes
-			switch {
-			case bytes.HasPrefix(head[:], []byte("OSRELEASE=")):
-				textAt = pa
-			case order.Uint32(head[0:]) == uint32(len(noteName)) && order.Uint32(head[8:]) == 0 && bytes.Equal(head[12:23], noteName):
-				textAt = pa + 24 // Elf64_Nhdr, then the name padded to 4
-				if n := uint64(order.Uint32(head[4:])); n > 0 && n < limit {
-					limit = n
-				}
-			default:
-				continue
-			}
-			info, text, err := readVMCOREINFOText(phys, textAt, limit)
+			info, text, err := vmcoreinfoAtPage(phys, order, pa, head)
 			if err != nil {
 				continue
 			}
@@ -91,6 +75,37 @@ func scanVMCOREINFOText(phys dump.Memory, ranges []dump.Range, order binary.Byte
 		}
 	}
 	return nil, nil, 0, errors.New("no page of physical memory starts with the VMCOREINFO text or note")
+}
+
+// vmciHead is how much of a page vmcoreinfoAtPage looks at first.
+const vmciHead = 24
+
+// errNotVMCOREINFOPage: the page starts with neither form.
+var errNotVMCOREINFOPage = errors.New("the page starts with neither the VMCOREINFO text nor its note")
+
+// vmcoreinfoAtPage reads the VMCOREINFO text at the page at pa, as the
+// text itself or in its note, as the scan takes it.
+// head is a buffer of vmciHead bytes (the scan's, reused page after
+// page).
+func vmcoreinfoAtPage(phys dump.Memory, order binary.ByteOrder, pa uint64, head []byte) (*dump.VMCOREINFO, []byte, error) {
+	head = head[:vmciHead]
+	if n, _ := phys.ReadAt(head, pa); n < len(head) {
+		return nil, nil, errNotVMCOREINFOPage
+	}
+	var textAt uint64
+	var limit uint64 = vmcoreinfoBytes
+	switch {
+	case bytes.HasPrefix(head, []byte("OSRELEASE=")):
+		textAt = pa
+	case order.Uint32(head[0:]) == uint32(len(noteName)) && order.Uint32(head[8:]) == 0 && bytes.Equal(head[12:23], noteName):
+		textAt = pa + 24 // Elf64_Nhdr, then the name padded to 4
+		if n := uint64(order.Uint32(head[4:])); n > 0 && n < limit {
+			limit = n
+		}
+	default:
+		return nil, nil, errNotVMCOREINFOPage
+	}
+	return readVMCOREINFOText(phys, textAt, limit)
 }
 
 // readVMCOREINFOText reads the text at pa (up to its NUL, at most limit

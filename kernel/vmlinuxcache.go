@@ -163,7 +163,8 @@ func uncache(v *sharedVmlinux) {
 // (typesopen.go).
 func loadVmlinux(path, cacheDir string, from TypesFrom) *sharedVmlinux {
 	v := &sharedVmlinux{}
-	f, err := symbols.OpenELF(path)
+	// The symbol table is cached beside the DWARF index (symcache.go).
+	f, err := symbols.OpenELFCached(path, cacheDir)
 	if err != nil {
 		v.err = err
 		return v

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
@@ -102,7 +104,8 @@ type ELFFile struct {
 	BuildID   []byte // .note.gnu.build-id descriptor; nil when absent
 	ByteOrder binary.ByteOrder
 	// Symbols are the named symbols of .symtab (section and file symbols
-	// left out), in symbol-table order.
+	// left out), in symbol-table order; nil when they came from the
+	// symbol cache (OpenELFCached: Table has them).
 	Symbols  []Symbol
 	Sections []Section
 	// Module is the module name (.modinfo "name=", else the file name with
@@ -116,10 +119,22 @@ type ELFFile struct {
 	// SymtabReport says which symbols of .symtab are suspect (nil when
 	// none is): a warning to give once for the file.
 	SymtabReport *SymtabReport
+	// SymbolsFromCache: the symbol table came from the symbol cache
+	// (OpenELFCached); SymbolCacheWarning says why a cache file there was
+	// not used or could not be written ("" when neither happened).
+	SymbolsFromCache   bool
+	SymbolCacheWarning string
 
-	raw    []RawSymbol
-	closer io.Closer
-	osFile *os.File // the opened file when OpenELF opened it (for mapping DWARF)
+	raw []RawSymbol
+	// rawOnce reads raw (at open, or when the symbols came from the
+	// cache at the first RawSymbols).
+	rawOnce sync.Once
+	rawErr  error
+	// table is Table's result, made once.
+	tableOnce sync.Once
+	table     *Table
+	closer    io.Closer
+	osFile    *os.File // the opened file when OpenELF opened it (for mapping DWARF)
 }
 
 // maxSymbols bounds the symbol table read from one file (a distro vmlinux
@@ -128,7 +143,20 @@ const maxSymbols = 1 << 24
 
 // OpenELF opens a vmlinux or module .ko, decompressing a whole-file
 // .zst/.xz/.gz once through internal/container.
-func OpenELF(path string) (*ELFFile, error) {
+func OpenELF(path string) (*ELFFile, error) { return openELF(path, "") }
+
+// OpenELFCached is OpenELF with the symbol table of a linked file (a
+// vmlinux) kept in cacheDir (symcache.go), keyed by the file's build-id,
+// size and modification time: read from there when a valid cache file
+// is, else read from .symtab, checked, built and saved. Table and
+// SymtabReport are the same either way; Symbols is nil when the table
+// came from the cache (Table has them, in address order), and the raw
+// symbols are read from .symtab only when asked for (RawSymbols). A
+// cacheDir of "", a file without a build-id, or a relocatable .ko is not
+// cached.
+func OpenELFCached(path, cacheDir string) (*ELFFile, error) { return openELF(path, cacheDir) }
+
+func openELF(path, cacheDir string) (*ELFFile, error) {
 	plain, err := container.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -137,7 +165,10 @@ func OpenELF(path string) (*ELFFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	f, err := NewELF(fh, path)
+	f, err := newELF(fh, path, false)
+	if err == nil {
+		err = f.symbolsCached(path, cacheDir)
+	}
 	if err != nil {
 		fh.Close()
 		return nil, err
@@ -146,9 +177,72 @@ func OpenELF(path string) (*ELFFile, error) {
 	return f, nil
 }
 
+// symbolsCached reads the symbols of f (opened from path) from the symbol
+// cache under cacheDir, else from the file (saving them there).
+func (f *ELFFile) symbolsCached(path, cacheDir string) error {
+	key := f.symcacheKey(path)
+	if cacheDir == "" || key == nil {
+		return f.readSymbols()
+	}
+	cpath := SymbolCachePath(cacheDir, "symtab", f.BuildID)
+	t, rep, err := LoadCachedTable(cpath, key, f.Path)
+	if err == nil {
+		f.table, f.SymtabReport, f.SymbolsFromCache = f.withSections(t), rep, true
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		f.SymbolCacheWarning = err.Error()
+	}
+	if err := f.readSymbols(); err != nil {
+		return err
+	}
+	if err := SaveCachedTable(cpath, key, f.Table(), f.SymtabReport); err != nil {
+		f.SymbolCacheWarning = err.Error()
+	}
+	return nil
+}
+
+// symcacheKey is what the cached symbols of f depend on: its build-id,
+// the size and modification time of the file at path (the compressed
+// one when it is compressed: the decompressed copy's times change as the
+// container cache touches it), and where .symtab and .strtab lie. nil
+// when f is not to be cached (no build-id, relocatable, not a file).
+func (f *ELFFile) symcacheKey(path string) []byte {
+	if len(f.BuildID) == 0 || f.File.Type == elf.ET_REL {
+		return nil
+	}
+	src := container.FollowLinkFile(path)
+	if r, err := filepath.EvalSymlinks(src); err == nil {
+		src = r
+	}
+	st, err := os.Stat(src)
+	if err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	k := append([]byte("symtab\x00"), f.BuildID...)
+	k = binary.LittleEndian.AppendUint64(k, uint64(st.Size()))
+	k = binary.LittleEndian.AppendUint64(k, uint64(st.ModTime().UnixNano()))
+	for _, s := range f.File.Sections {
+		if s.Type == elf.SHT_SYMTAB || s.Type == elf.SHT_STRTAB {
+			k = binary.LittleEndian.AppendUint64(k, s.Offset)
+			k = binary.LittleEndian.AppendUint64(k, s.Size)
+		}
+	}
+	return k
+}
+
 // NewELF reads an ELF file from r; name is used in errors and for the
 // module name of a .ko.
 func NewELF(r io.ReaderAt, name string) (f *ELFFile, err error) {
+	f, err = newELF(r, name, true)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// newELF is NewELF; the symbols are read only with syms.
+func newELF(r io.ReaderAt, name string, syms bool) (f *ELFFile, err error) {
 	// debug/elf is fuzzed upstream; this only turns a bug there into an
 	// error instead of taking the whole tool down on one bad file.
 	defer func() {
@@ -188,8 +282,10 @@ func NewELF(r io.ReaderAt, name string) (f *ELFFile, err error) {
 		return nil, err
 	}
 	f.readModuleName()
-	if err := f.readSymbols(); err != nil {
-		return nil, err
+	if syms {
+		if err := f.readSymbols(); err != nil {
+			return nil, err
+		}
 	}
 	return f, nil
 }
@@ -325,7 +421,8 @@ func (f *ELFFile) readModuleName() {
 	f.Module = strings.ReplaceAll(base, "-", "_")
 }
 
-func (f *ELFFile) readSymbols() error {
+// readRaw reads .symtab into f.raw (nil when the file has none).
+func (f *ELFFile) readRaw() error {
 	symtab := f.File.SectionByType(elf.SHT_SYMTAB)
 	if symtab == nil {
 		return nil
@@ -344,6 +441,14 @@ func (f *ELFFile) readSymbols() error {
 	f.raw = append(f.raw, RawSymbol{}) // index 0: the null symbol, which debug/elf drops
 	for i, s := range syms {
 		f.raw = append(f.raw, RawSymbol{Index: i + 1, Name: s.Name, Info: s.Info, Other: s.Other, Shndx: s.Section, Value: s.Value, Size: s.Size})
+	}
+	return nil
+}
+
+func (f *ELFFile) readSymbols() error {
+	f.rawOnce.Do(func() { f.rawErr = f.readRaw() })
+	if f.rawErr != nil || f.raw == nil {
+		return f.rawErr
 	}
 	opd := f.opdReader()
 	f.Symbols = make([]Symbol, 0, len(f.raw)) // one allocation: 137 701 symbols in a distro vmlinux
@@ -502,18 +607,29 @@ func (f *ELFFile) kind(r RawSymbol) byte {
 
 // NumRawSymbols is the number of .symtab entries including the null
 // symbol at index 0 (0 when the file has no symbol table).
-func (f *ELFFile) NumRawSymbols() int { return len(f.raw) }
+func (f *ELFFile) NumRawSymbols() int { return len(f.rawSymbols()) }
 
 // RawSymbols returns every .symtab entry, the null symbol first (the
 // caller must not modify them).
-func (f *ELFFile) RawSymbols() []RawSymbol { return f.raw }
+func (f *ELFFile) RawSymbols() []RawSymbol { return f.rawSymbols() }
+
+// rawSymbols is f.raw, read from .symtab at the first call when the
+// symbols came from the cache (nil when it cannot be read).
+func (f *ELFFile) rawSymbols() []RawSymbol {
+	f.rawOnce.Do(func() { f.rawErr = f.readRaw() })
+	return f.raw
+}
 
 // RawSymbol returns .symtab entry i (as a relocation's Sym indexes it).
 func (f *ELFFile) RawSymbol(i uint32) (RawSymbol, error) {
-	if uint64(i) >= uint64(len(f.raw)) {
-		return RawSymbol{}, fmt.Errorf("%s: symbol index %d out of range (%d symbols)", f.Path, i, len(f.raw))
+	raw := f.rawSymbols()
+	if f.rawErr != nil {
+		return RawSymbol{}, f.rawErr
 	}
-	return f.raw[i], nil
+	if uint64(i) >= uint64(len(raw)) {
+		return RawSymbol{}, fmt.Errorf("%s: symbol index %d out of range (%d symbols)", f.Path, i, len(raw))
+	}
+	return raw[i], nil
 }
 
 // maxRelaSection bounds the size of one relocation section read.
@@ -557,9 +673,21 @@ func (f *ELFFile) Relocations(name string) ([]Rela, error) {
 }
 
 // Table returns the file's symbols as a Table (section bounds known, so
-// size-0 symbols do not reach past their section).
+// size-0 symbols do not reach past their section). It is made once (the
+// sort and the name index of a distro vmlinux's 137 701 symbols cost
+// ~95 ms) and shared by every caller: a Table is read-only.
 func (f *ELFFile) Table() *Table {
-	t := NewTable(f.Symbols)
+	f.tableOnce.Do(func() {
+		if f.table == nil {
+			f.table = f.withSections(NewTable(f.Symbols))
+		}
+	})
+	return f.table
+}
+
+// withSections gives t the file's allocated sections' ranges (a linked
+// file's; a relocatable .ko has none).
+func (f *ELFFile) withSections(t *Table) *Table {
 	if f.File.Type != elf.ET_REL {
 		var secs []SectionRange
 		for _, s := range f.Sections {

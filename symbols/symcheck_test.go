@@ -138,7 +138,9 @@ func TestDamagedSymtab(t *testing.T) {
 		claimed := Symbol{Addr: badRaw.Value, Size: badRaw.Size}
 		addrs := probeAddrs(sorted, []uint64{goodRaw.Value, badRaw.Value}, claimed)
 		for _, check := range []bool{false, true} {
-			tab := badF.Table()
+			// A fresh table each time (Table() is made once and shared):
+			// the marks are cleared on this one.
+			tab := badF.withSections(NewTable(badF.Symbols))
 			if !check { // the table as it was before symcheck.go
 				for i := range tab.syms {
 					tab.syms[i].Suspect = 0

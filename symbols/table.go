@@ -23,9 +23,14 @@ type Table struct {
 	// every index of the names several symbols share (statics of
 	// different files). One map entry and no slice per unique name: a
 	// distro vmlinux has 137 701 symbols.
-	byName   map[string]int32
-	dups     map[string][]int32
-	sections []SectionRange // sorted by Start; nil when unknown
+	byName map[string]int32
+	dups   map[string][]int32
+	// nameOrder, when byName is nil, indexes the names instead: every
+	// index into syms, sorted by name and then index (a Table loaded from
+	// the symbol cache, symcache.go, which stores it rather than build
+	// the map at every start-up).
+	nameOrder []int32
+	sections  []SectionRange // sorted by Start; nil when unknown
 	// inOrder: among aliases the first in the given order is preferred
 	// (NewKallsymsTable), not the better() one.
 	inOrder bool
@@ -106,6 +111,21 @@ func newTable(syms []Symbol, inOrder bool) *Table {
 // indices returns the indices in t.syms of every symbol named name, by
 // address (first: the only one, when the name is unique).
 func (t *Table) indices(name string) (first int32, all []int32, ok bool) {
+	if t.byName == nil {
+		o := t.nameOrder
+		lo, _ := slices.BinarySearchFunc(o, name, func(i int32, n string) int { return strings.Compare(t.syms[i].Name, n) })
+		if lo == len(o) || t.syms[o[lo]].Name != name {
+			return 0, nil, false
+		}
+		hi := lo + 1
+		for hi < len(o) && t.syms[o[hi]].Name == name {
+			hi++
+		}
+		if hi-lo > 1 {
+			all = o[lo:hi:hi]
+		}
+		return o[lo], all, true
+	}
 	first, ok = t.byName[name]
 	return first, t.dups[name], ok
 }

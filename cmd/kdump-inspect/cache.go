@@ -11,7 +11,7 @@ import (
 
 func init() {
 	subcommands["cache"] = subcommand{Name: "cache", Usage: "cache [--list|--clear|--evict]",
-		Help: "list (default), clear or trim to KDUMP_INSPECT_CACHE_MAX the cache of decompressed files and DWARF indexes", Run: runCache}
+		Help: "list (default), clear or trim to KDUMP_INSPECT_CACHE_MAX the cache of decompressed files, DWARF indexes and symbol tables", Run: runCache}
 }
 
 func runCache(args []string, stdout, stderr io.Writer) int {

@@ -26,8 +26,11 @@ type Entry struct {
 	Size    int64 // bytes on disk
 	LastUse time.Time
 	// Kind is "file" (a decompressed file), "dwarf-index" (package
-	// symbols' name index) or "partial" (a decompression in progress,
-	// or left by a process killed while writing one).
+	// symbols' name index), "symbols" (a vmlinux's or a dump's kallsyms
+	// symbol table, symbols/symcache.go), "vmcoreinfo" (where a dump's
+	// VMCOREINFO page is, kernel/startcache.go) or "partial" (a
+	// decompression in progress, or left by a process killed while
+	// writing one).
 	Kind string
 	// InUse: this process opened it (eviction and Clear leave it).
 	InUse bool
@@ -56,6 +59,10 @@ func List() ([]Entry, error) {
 			switch {
 			case strings.HasPrefix(e.Name(), ".partial-"):
 				kind = "partial"
+			case sub == "dwarf-index" && (strings.HasPrefix(e.Name(), "symtab-") || strings.HasPrefix(e.Name(), "kallsyms-")):
+				kind = "symbols"
+			case sub == "dwarf-index" && strings.HasPrefix(e.Name(), "vmcoreinfo-"):
+				kind = "vmcoreinfo"
 			case sub == "dwarf-index":
 				kind = "dwarf-index"
 			}

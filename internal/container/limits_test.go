@@ -476,3 +476,40 @@ func TestXZDictionaryBound(t *testing.T) {
 		t.Errorf("left on disk: %v", left)
 	}
 }
+
+// TestCacheKinds: the files beside the DWARF index are listed by what
+// they are, and evicted like the rest.
+func TestCacheKinds(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("KDUMP_INSPECT_CACHE", dir)
+	idx := filepath.Join(dir, "dwarf-index")
+	os.MkdirAll(idx, 0o755)
+	want := map[string]string{
+		"dwarf-index-ab.idx":     "dwarf-index",
+		"symtab-ab.sym":          "symbols",
+		"kallsyms-cd.sym":        "symbols",
+		"vmcoreinfo-ef.loc":      "vmcoreinfo",
+		".symtab-123":            "dwarf-index",
+		"debuginfo-ids-sideways": "dwarf-index",
+	}
+	for name := range want {
+		if err := os.WriteFile(filepath.Join(idx, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ents, err := List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if k := want[filepath.Base(e.Path)]; e.Kind != k {
+			t.Errorf("%s: kind %q, want %q", e.Path, e.Kind, k)
+		}
+	}
+	if len(ents) != len(want) {
+		t.Errorf("%d entries, want %d", len(ents), len(want))
+	}
+	if n, _, _ := Evict(0); n != len(want) {
+		t.Errorf("evicted %d, want %d", n, len(want))
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 
@@ -83,8 +84,26 @@ func main() {
 	}
 }
 
+// quietGC is cmd/kdump-inspect's (main.go): the collector off during
+// kernel.Open, whose allocations all stay live, with a 512 MiB memory
+// limit as the backstop; a GOGC or GOMEMLIMIT of the caller's is left
+// alone. The job is timed as the tool runs it.
+func quietGC() (restore func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	pct := debug.SetGCPercent(-1)
+	limit := debug.SetMemoryLimit(512 << 20)
+	return func() {
+		debug.SetMemoryLimit(limit)
+		debug.SetGCPercent(pct)
+	}
+}
+
 func run(dumpPath string, opts kernel.Options) error {
+	restore := quietGC()
 	p, err := kernel.Open([]string{dumpPath}, opts)
+	restore()
 	if err != nil {
 		return err
 	}
