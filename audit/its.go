@@ -68,10 +68,21 @@ func checkITSThunk(c *Check) {
 		c.Partial("the call sites into the thunks were not checked: .retpoline_sites at %#x unreadable: %v", addr, err)
 		return
 	}
+	unread := 0
+	var firstUnread error
+	defer func() {
+		if unread > 0 {
+			c.Partial("%d of the %d rewritten branch sites unreadable (first: %v)", unread, len(raw)/4, firstUnread)
+		}
+	}()
 	for i := 0; i+4 <= len(raw); i += 4 {
 		site := addr + uint64(i) + uint64(int64(int32(p.Order.Uint32(raw[i:]))))
 		b, err := p.Read(site, 7)
 		if err != nil {
+			if unread == 0 {
+				firstUnread = err
+			}
+			unread++
 			continue
 		}
 		target, off, ok := modules.RetpolineSiteTarget(b, site)

@@ -28,7 +28,6 @@ func checkOpsTramp(c *Check) {
 	for _, t := range checks {
 		if t.Unchecked != "" {
 			unchecked = append(unchecked, fmt.Sprintf("%s: %s", opsName(t.Ops.Name, t.Ops.Addr), t.Unchecked))
-			continue
 		}
 		if len(t.Problems) == 0 {
 			continue

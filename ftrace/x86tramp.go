@@ -167,7 +167,10 @@ func (s *State) checkX86Tramp(p *kernel.Program, o *Ops, regs bool) X86TrampChec
 	case tail[0] != x86.RetOpcode || opsPtr-(o.Trampoline+c.Size) > 1 && tail[1] != x86.Int3Opcode:
 		bad(o.Trampoline+c.Size, fmt.Sprintf("% x", tail[:2]), "c3 cc (ret; int3)")
 	}
-	if v, err := p.ReadU64(opsPtr); err != nil || v != o.Addr {
+	switch v, err := p.ReadU64(opsPtr); {
+	case err != nil:
+		c.Unchecked = fmt.Sprintf("the ops pointer at %#x unreadable: %v", opsPtr, err)
+	case v != o.Addr:
 		bad(opsPtr, fmt.Sprintf("%#x", v), fmt.Sprintf("the ops %#x (%s)", o.Addr, o.Name))
 	}
 	return c
