@@ -404,6 +404,11 @@ func arm64Kprobes(e *Env, img *Image, inText func(uint64) bool, cs *candidates, 
 			}
 		}
 		saved := false
+		for _, c := range cs.byAddr[k.At] {
+			// a mechanism whose state was not read (ftrace without its
+			// records): the saved word is one it could have written
+			saved = saved || c.Match != nil && c.Len == 4 && c.Match(a64Word(k.Opcode))
+		}
 		for _, w := range orig {
 			saved = saved || w == k.Opcode
 		}
@@ -445,6 +450,13 @@ func arm64Alternatives(e *Env, img *Image, cs *candidates, r *Result) {
 		return w>>(c%64)&1 != 0, nil
 	}
 	o := img.Order
+	unmodelled := map[string]int{}
+	var cbOrder []string
+	defer func() {
+		for _, cb := range cbOrder {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("alternatives: callback %s not modelled: its %d sites (cpucap set) accept any content", cb, unmodelled[cb]))
+		}
+	}()
 	for off := 0; off+12 <= len(t.Want); off += 12 {
 		ent := t.Addr + uint64(off)
 		orig := ent + uint64(int64(int32(o.Uint32(t.Want[off:]))))
@@ -478,7 +490,11 @@ func arm64Alternatives(e *Env, img *Image, cs *candidates, r *Result) {
 					Why: why + " set: callback alt_cb_patch_nops, nops"})
 				continue
 			}
-			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: callback %s not modelled: any content accepted", why, e.name(repl)))
+			cb := e.name(repl)
+			if unmodelled[cb] == 0 {
+				cbOrder = append(cbOrder, cb)
+			}
+			unmodelled[cb]++
 			cs.add(&Candidate{Addr: orig, Len: origLen, Loose: true, Mech: MechAlternative, Mirrors: "__apply_alternatives()",
 				Why: why + " set: callback " + e.name(repl) + " not modelled", Match: func([]byte) bool { return true }})
 			continue

@@ -30,7 +30,16 @@
 //     boot (package ftrace's OOL model), ftrace_tramp_text
 //     (ftrace_dyn_arch_init()), ftrace_call/ftrace_regs_call and
 //     ftrace_graph_call, optimized kprobes' detour buffers in
-//     optinsn_slot, and head_64.S's variables in .head.text.
+//     optinsn_slot, and head_64.S's variables in .head.text;
+//   - in the arm64 vmlinux: its image relocated as relocate_kernel()
+//     does by the KASLR offset (.rela.dyn R_AARCH64_RELATIVE, .relr.dyn),
+//     then alternatives by system_cpucaps (callbacks other than
+//     alt_cb_patch_nops accept any content and are reported partial),
+//     ftrace sites, jump labels and kprobes as in its modules, the
+//     runtime constants of runtime_const_init(), the nVHE hyp
+//     relocations of kvm_apply_hyp_relocations(), and the PE CheckSum and
+//     Certificate Table fields a Secure Boot signer writes in the Image
+//     header.
 //
 // Where a mechanism's state cannot be read (no ftrace records, no
 // struct jump_entry or struct kprobe in the types), its sites — known from

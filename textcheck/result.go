@@ -27,6 +27,10 @@ const (
 	MechEndbrSeal   Mechanism = "sealed endbr"
 	MechSmpLock     Mechanism = "smp lock prefix"
 	MechStaticCall  Mechanism = "static call"
+	// arm64 vmlinux
+	MechRuntimeConst Mechanism = "runtime constant"
+	MechPESign       Mechanism = "PE signature fields"
+	MechHypReloc     Mechanism = "KVM hyp relocation"
 )
 
 // Candidate is one mechanism's claim on a few bytes: in the state the dump

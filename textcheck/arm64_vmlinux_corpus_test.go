@@ -1,0 +1,209 @@
+package textcheck
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	a64 "github.com/kdump-inspect/kdump-inspect/arch/arm64"
+	"github.com/kdump-inspect/kdump-inspect/ftrace"
+	"github.com/kdump-inspect/kdump-inspect/internal/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/modules"
+)
+
+// a64VmlinuxPartial are the only incomplete parts the arm64 vmlinux model
+// admits on the corpus: alternative callbacks it does not rebuild, and the
+// runtime constants whose variable the compiler dropped.
+var a64VmlinuxPartial = []string{"alternatives: callback ", "runtime_ptr_"}
+
+func openArm64(t *testing.T, dir string, wrap *damage.Virt, noFtrace bool) (*kernel.Program, *modules.Set, *Env) {
+	t.Helper()
+	opt := kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}}
+	if wrap != nil {
+		opt.PhysWrap = wrap.Wrap
+	}
+	p, err := kernel.Open([]string{filepath.Join(dir, "vmcore.elf.zst")}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	set := modules.Analyze(p)
+	if noFtrace {
+		return p, set, NewEnv(set, nil, errors.New("ftrace state withheld by the test"))
+	}
+	st, err := ftrace.Load(set)
+	return p, set, NewEnv(set, st, err)
+}
+
+// TestArm64VmlinuxTextCorpus: on every arm64 corpus dump (outside git,
+// skipped when absent) the vmlinux's resident text (.head.text, .text with
+// the entry, idmap and hyp code, .rodata.text) is relocated by the KASLR
+// offset and compared with nothing unexplained and no model problem,
+// incomplete only where the model says partial (a64VmlinuxPartial); the
+// guest's vmlinux kprobe (truth.json) is a brk #0x4 the kprobe model
+// explains. Without the ftrace records the __mcount_loc fallback still
+// leaves nothing unexplained.
+func TestArm64VmlinuxTextCorpus(t *testing.T) {
+	root := testcorpus.Corpora(t, "arm64")
+	if testing.Short() {
+		t.Skip("-short: the arm64 corpus dumps take seconds each")
+	}
+	for _, d := range []string{"distro-kaslr", "distro-nokaslr", "distro-kaslr-sysrq", "distro-ftrace-ops", "distro-ftrace-ops-nokaslr", "distro-a53"} {
+		dir := filepath.Join(root, d)
+		if _, err := os.Stat(filepath.Join(dir, "vmcore.elf.zst")); err != nil {
+			t.Logf("%s absent: skipped", dir)
+			continue
+		}
+		t.Run(d, func(t *testing.T) {
+			var tr struct {
+				Guest struct {
+					Kprobes []struct {
+						Addr string  `json:"addr"`
+						Sym  string  `json:"sym"`
+						Mod  *string `json:"mod"`
+					} `json:"kprobes"`
+				} `json:"guest"`
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &tr); err != nil {
+				t.Fatal(err)
+			}
+			for _, noFtrace := range []bool{false, true} {
+				_, _, env := openArm64(t, dir, nil, noFtrace)
+				r := env.Vmlinux()
+				t.Logf("ftrace withheld %v: %s; %d bytes differ, %d explained", noFtrace, r.Summary(), r.Differing, r.Explained)
+				if r.Compared < 16<<20 {
+					t.Errorf("%d bytes compared", r.Compared)
+				}
+				for _, d := range r.Unexplained() {
+					t.Errorf("unexplained %d bytes at %#x (%s): expected % x, found % x", len(d.Found), d.Addr, env.name(d.Addr), d.Expected, d.Found)
+				}
+				for _, s := range r.Problems {
+					t.Errorf("problem: %s", s)
+				}
+				for _, s := range r.Incomplete {
+					ok := noFtrace && strings.HasPrefix(s, "ftrace records not read")
+					for _, p := range a64VmlinuxPartial {
+						ok = ok || strings.HasPrefix(s, p)
+					}
+					if !ok {
+						t.Errorf("incomplete: %s", s)
+					}
+				}
+				for _, m := range []Mechanism{MechFtrace, MechFtracePrologue, MechAlternative, MechJumpLabel, MechRuntimeConst, MechHypReloc} {
+					if r.ByMech[m] == 0 && !(noFtrace && m == MechFtracePrologue) {
+						t.Errorf("no difference explained by %s", m)
+					}
+				}
+				for _, k := range tr.Guest.Kprobes {
+					if k.Mod != nil {
+						continue
+					}
+					at, err := strconv.ParseUint(k.Addr, 0, 64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					found := false
+					for _, d := range r.Diffs {
+						if d.Addr == at {
+							found = true
+							if d.Explained == nil || d.Explained.Mech != MechKprobe || len(d.Found) != 4 || a64.Order.Uint32(d.Found) != a64.BrkKprobe {
+								t.Errorf("kprobe %s at %#x: %+v, want brk #0x4 explained by the kprobe", k.Sym, at, d)
+							}
+						}
+					}
+					if !found {
+						t.Errorf("kprobe %s at %#x: no difference seen", k.Sym, at)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestArm64VmlinuxPlanted: in a copy of distro-kaslr's memory a brk #0
+// planted in vfs_read, a jump label site of a disabled key turned into its
+// branch, and one movz of a runtime constant (the second site of __filp_cache's) given
+// another value than its sibling sites are each unexplained, and nothing
+// else is.
+func TestArm64VmlinuxPlanted(t *testing.T) {
+	dir := testcorpus.Corpora(t, "arm64", "distro-kaslr")
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	p, _, env := openArm64(t, dir, nil, false)
+	env.load()
+	vfsRead, err := p.SymbolAddr("vfs_read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	brk := vfsRead + 0x40
+	// a jump label of a disabled key, nop in the dump
+	start, _ := p.SymbolAddr("__start___jump_table")
+	stop, _ := p.SymbolAddr("__stop___jump_table")
+	tab, err := readFile(p.Vmlinux.File, p.LinkAddr(start), int(stop-start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jl JumpEntry
+	for _, j := range parseJumpTable(env.jl, p.Order, start, tab) {
+		if ks := env.keyState(j.Key); ks.Err == nil && ks.Enabled == 0 && !j.Branch {
+			if w, err := p.ReadU32(j.Code); err == nil && w == a64.Nop && j.Code != brk {
+				jl = j
+				break
+			}
+		}
+	}
+	if jl.Code == 0 {
+		t.Fatal("no nop jump label site of a disabled key")
+	}
+	jmp, err := a64.BranchImm(jl.Code, jl.Target, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the second site of runtime_ptr___filp_cache: its movz's immediate
+	base, err := p.SymbolAddr("__start_runtime_ptr___filp_cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := readFile(p.Vmlinux.File, p.LinkAddr(base+4), 4) // init data: freed, read the file
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := base + 4 + uint64(int64(int32(p.Order.Uint32(rb))))
+	w, err := p.ReadU32(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := damage.NewVirt(p)
+	for _, pl := range []struct {
+		at uint64
+		w  uint32
+	}{{brk, 0xd4200000}, {jl.Code, jmp}, {rc, w ^ 0x20}} {
+		if err := v.Patch(pl.at, a64.Order.AppendUint32(nil, pl.w)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, env2 := openArm64(t, dir, v, false)
+	r := env2.Vmlinux()
+	t.Logf("%s", r.Summary())
+	want := map[uint64]bool{brk: true, jl.Code: true, rc: true}
+	for _, d := range r.Unexplained() {
+		if !want[d.Addr] {
+			t.Errorf("unexplained %#x (%s), not planted", d.Addr, env2.name(d.Addr))
+		}
+		delete(want, d.Addr)
+	}
+	for a := range want {
+		t.Errorf("planted %#x (%s): not reported", a, env2.name(a))
+	}
+}

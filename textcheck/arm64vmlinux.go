@@ -1,0 +1,403 @@
+package textcheck
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// R_AARCH64_RELATIVE (elf.h).
+const rAarch64Relative = 1027
+
+// vmlinuxArm64 compares the arm64 vmlinux's resident text with its ELF
+// file: the image relocated as relocate_kernel() (arch/arm64/kernel/pi/
+// relocate.c) does it by the KASLR displacement (every R_AARCH64_RELATIVE
+// of __rela_start..__rela_end written as addend + offset, every .relr.dyn
+// place incremented by offset), then the run-time mechanisms the module
+// model has: alternatives by system_cpucaps, ftrace sites, jump labels,
+// kprobes.
+func (e *Env) vmlinuxArm64(r *Result, f *elf.File) *Result {
+	p := e.Prog
+	off := p.KernelOffset
+	img := &Image{Owner: "vmlinux", Order: f.ByteOrder, Machine: elf.EM_AARCH64}
+	initBegin, _ := p.SymbolAddr("__init_begin")
+	initEnd, _ := p.SymbolAddr("__init_end")
+	for i, s := range f.Sections {
+		if i == 0 || s.Flags&elf.SHF_ALLOC == 0 || s.Type != elf.SHT_PROGBITS {
+			continue
+		}
+		exec := s.Flags&elf.SHF_EXECINSTR != 0
+		if !exec && s.Name != ".altinstructions" && s.Name != "__jump_table" {
+			continue
+		}
+		if s.Size > maxTextBytes {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %d bytes, past the bound", s.Name, s.Size))
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s at offset %#x: %v", s.Name, s.Offset, err))
+			continue
+		}
+		addr := s.Addr + off
+		is := &ImageSection{Index: i, Name: s.Name, Addr: addr, Orig: data, Want: append([]byte(nil), data...), Exec: exec}
+		switch {
+		case !exec:
+			is.Skip = "table, not text"
+		case strings.HasPrefix(s.Name, ".init") || strings.HasPrefix(s.Name, ".exit") || initBegin < initEnd && addr >= initBegin && addr < initEnd:
+			is.Skip = "init memory, freed after boot (free_initmem())"
+		default:
+			is.Compare = true
+		}
+		img.Sections = append(img.Sections, is)
+	}
+	if start, err1 := p.SymbolAddr("__start___jump_table"); err1 == nil {
+		if stop, err2 := p.SymbolAddr("__stop___jump_table"); err2 == nil && stop > start && stop-start < 64<<20 {
+			// the vmlinux's own table as the file holds it: relative
+			// entries, so the runtime address is all they need
+			// (jump_label_init() sorts it in place: the same entries)
+			if b, err := readFile(f, p.LinkAddr(start), int(stop-start)); err == nil {
+				img.Sections = append(img.Sections, &ImageSection{Index: -1, Name: "__jump_table", Addr: start, Orig: b, Want: b, Skip: "table, not text"})
+			} else {
+				r.Incomplete = append(r.Incomplete, "__jump_table: "+err.Error())
+			}
+		}
+	}
+	if _, err := a64RelocateKernel(f, img, off); err != nil {
+		r.Problems = append(r.Problems, "relocate_kernel(): "+err.Error())
+	}
+	if e.Ftrace == nil {
+		// arm64Ftrace's fallback reads the call sites from a
+		// __patchable_function_entries section: the vmlinux keeps them
+		// in __start_mcount_loc..__stop_mcount_loc (link-time addresses,
+		// RELR-relocated by the KASLR offset)
+		start, err1 := p.SymbolAddr("__start_mcount_loc")
+		stop, err2 := p.SymbolAddr("__stop_mcount_loc")
+		if err1 == nil && err2 == nil && stop > start && stop-start < 64<<20 {
+			if b, err := readFile(f, p.LinkAddr(start), int(stop-start)); err == nil {
+				o := f.ByteOrder
+				for k := 0; k+8 <= len(b); k += 8 {
+					if v := o.Uint64(b[k:]); v != 0 {
+						o.PutUint64(b[k:], v+off)
+					}
+				}
+				img.Sections = append(img.Sections, &ImageSection{Index: -1, Name: "__patchable_function_entries", Addr: start, Orig: b, Want: b, Skip: "table, not text"})
+			} else {
+				r.Incomplete = append(r.Incomplete, "__mcount_loc: "+err.Error())
+			}
+		} else {
+			r.Incomplete = append(r.Incomplete, "no ftrace state and no __start_mcount_loc..__stop_mcount_loc: ftrace sites not modelled")
+		}
+	}
+	cs := newCandidates()
+	inText := func(addr uint64) bool {
+		s := img.SectionAt(addr)
+		return s != nil && s.Compare
+	}
+	arm64Alternatives(e, img, cs, r)
+	arm64Ftrace(e, "", img, cs, r)
+	arm64JumpLabels(e, img, inText, cs, r)
+	arm64Kprobes(e, img, inText, cs, r)
+	a64RuntimeConsts(e, f, img, cs, r)
+	a64PESignature(img, cs)
+	a64HypRelocations(e, f, img, cs, r)
+	if addr, err := p.SymbolAddr("dynamic_scs_enabled"); err == nil {
+		if ks := e.keyState(addr); ks.Err != nil || ks.Enabled > 0 {
+			r.Incomplete = append(r.Incomplete, "dynamic shadow call stack enabled (or its key unreadable): scs_patch() of paciasp/autiasp is not modelled")
+		}
+	}
+	for _, s := range img.Sections {
+		if !s.Exec {
+			continue
+		}
+		sr := SectionResult{Name: s.Name, Addr: s.Addr, Size: uint64(len(s.Want)), Compared: s.Compare, Skip: s.Skip}
+		if s.Compare {
+			found, skip, faults := readText(p, s.Addr, len(s.Want))
+			sr.Faults = faults
+			for _, f := range faults {
+				r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %s", s.Name, f))
+			}
+			compareSection(r, s.Name, s.Addr, s.Want, found, skip, 4, cs)
+		}
+		r.Sections = append(r.Sections, sr)
+	}
+	sort.SliceStable(r.Diffs, func(i, j int) bool { return r.Diffs[i].Addr < r.Diffs[j].Addr })
+	return r
+}
+
+// a64RelocateKernel is relocate_kernel() over the image's sections: RELA
+// R_AARCH64_RELATIVE places get addend + offset, RELR places their file
+// value + offset. It returns how many places in the image it wrote.
+func a64RelocateKernel(f *elf.File, img *Image, off uint64) (int, error) {
+	o := f.ByteOrder
+	n := 0
+	put := func(link uint64, v func(old uint64) uint64) {
+		at := link + off
+		s := img.SectionAt(at)
+		if s == nil || at+8 > s.Addr+uint64(len(s.Want)) {
+			return
+		}
+		k := at - s.Addr
+		o.PutUint64(s.Want[k:], v(o.Uint64(s.Want[k:])))
+		n++
+	}
+	var rela, relr *elf.Section
+	for _, s := range f.Sections {
+		switch s.Type {
+		case elf.SHT_RELA:
+			if s.Flags&elf.SHF_ALLOC != 0 {
+				rela = s
+			}
+		case 19: // SHT_RELR
+			relr = s
+		}
+	}
+	if rela == nil {
+		return 0, fmt.Errorf("no allocated .rela.dyn")
+	}
+	b, err := rela.Data()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", rela.Name, err)
+	}
+	for k := 0; k+24 <= len(b); k += 24 {
+		if uint32(o.Uint64(b[k+8:])) != rAarch64Relative {
+			continue
+		}
+		add := o.Uint64(b[k+16:])
+		put(o.Uint64(b[k:]), func(uint64) uint64 { return add + off })
+	}
+	if relr != nil {
+		b, err := relr.Data()
+		if err != nil {
+			return n, fmt.Errorf("%s: %w", relr.Name, err)
+		}
+		var where uint64
+		for k := 0; k+8 <= len(b); k += 8 {
+			w := o.Uint64(b[k:])
+			if w&1 == 0 {
+				where = w
+				put(where, func(v uint64) uint64 { return v + off })
+				where += 8
+				continue
+			}
+			for i, bits := uint64(0), w>>1; bits != 0; i, bits = i+1, bits>>1 {
+				if bits&1 != 0 {
+					put(where+8*i, func(v uint64) uint64 { return v + off })
+				}
+			}
+			where += 63 * 8
+		}
+	}
+	return n, nil
+}
+
+// a64RuntimeConsts is runtime_const_init() (arch/arm64/include/asm/
+// runtime-const.h): each runtime_ptr_SYM section lists (s32, relative to
+// the entry) the movz/movk x4 sequences __runtime_fixup_ptr() fills with
+// SYM's value, each runtime_shift_SYM the lsr whose immr
+// __runtime_fixup_shift() sets to SYM & 63. SYM is read from the dump.
+func a64RuntimeConsts(e *Env, f *elf.File, img *Image, cs *candidates, r *Result) {
+	p := e.Prog
+	o := img.Order
+	reported := map[string]bool{}
+	shared := map[string]*a64ConstSeen{}
+	for _, s := range f.Sections {
+		var kind, sym string
+		switch {
+		case strings.HasPrefix(s.Name, "runtime_ptr_"):
+			kind, sym = "ptr", strings.TrimPrefix(s.Name, "runtime_ptr_")
+		case strings.HasPrefix(s.Name, "runtime_shift_"):
+			kind, sym = "shift", strings.TrimPrefix(s.Name, "runtime_shift_")
+		default:
+			continue
+		}
+		b, err := s.Data()
+		if err != nil {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %v", s.Name, err))
+			continue
+		}
+		shared[s.Name] = &a64ConstSeen{}
+		at, err := p.SymbolAddr(sym)
+		var val uint64
+		if err == nil {
+			if kind == "ptr" {
+				val, err = p.ReadU64(at)
+			} else {
+				var v uint32
+				v, err = p.ReadU32(at)
+				val = uint64(v)
+			}
+		}
+		base := s.Addr + p.KernelOffset
+		for k := 0; k+4 <= len(b); k += 4 {
+			where := base + uint64(k) + uint64(int64(int32(o.Uint32(b[k:]))))
+			sec := img.SectionAt(where)
+			n := 1
+			if kind == "ptr" {
+				n = 4
+			}
+			if sec == nil || !sec.Compare || where+uint64(4*n) > sec.Addr+uint64(len(sec.Want)) {
+				continue
+			}
+			if err != nil {
+				// The variable only the fixups read is dropped by the
+				// compiler (runtime_const_ptr() reads no memory): its value
+				// is not in the dump. Every site must then carry the same
+				// value in the immediates alone.
+				why := fmt.Sprintf("%s: %s not readable (%v): the sites agree on one value, not checked against the variable", s.Name, sym, err)
+				if !reported[s.Name] {
+					reported[s.Name] = true
+					r.Incomplete = append(r.Incomplete, why)
+				}
+				orig := sec.Want[where-sec.Addr : where-sec.Addr+uint64(4*n)]
+				cs.add(&Candidate{Addr: where, Len: 4 * n, Loose: true, Mech: MechRuntimeConst, Why: why, Mirrors: "runtime_const_init()",
+					Match: a64SameConst(kind, orig, shared[s.Name])})
+				continue
+			}
+			var w []byte
+			for i := range n {
+				insn := o.Uint32(sec.Want[where-sec.Addr+uint64(4*i):])
+				if kind == "ptr" {
+					insn = insn&0xffe0001f | uint32(val>>(16*i)&0xffff)<<5
+				} else {
+					insn = insn&0xffc0ffff | uint32(val&63)<<16
+				}
+				w = binary.LittleEndian.AppendUint32(w, insn) // arm64 instructions are little-endian
+			}
+			fn := "__runtime_fixup_ptr()"
+			if kind == "shift" {
+				fn = "__runtime_fixup_shift()"
+			}
+			cs.add(&Candidate{Addr: where, Want: w, Mech: MechRuntimeConst, Mirrors: fn,
+				Why: fmt.Sprintf("%s: %s = %#x", s.Name, sym, val)})
+		}
+	}
+}
+
+// a64PESignature: the arm64 Image is a PE/COFF file (efi-header.S) and a
+// distribution signs it for UEFI Secure Boot after the link (sbsign):
+// the signer writes the optional header's CheckSum and the Certificate
+// Table data directory entry, which the vmlinux leaves zero. The kernel
+// never executes them; they may hold anything.
+func a64PESignature(img *Image, cs *candidates) {
+	s := img.Section(".head.text")
+	if s == nil || len(s.Want) < 0x40 || s.Want[0] != 'M' || s.Want[1] != 'Z' {
+		return
+	}
+	o := img.Order
+	pe := uint64(o.Uint32(s.Want[0x3c:]))
+	opt := pe + 4 + 20
+	if opt+0x70+5*8 > uint64(len(s.Want)) || string(s.Want[pe:pe+4]) != "PE\x00\x00" || o.Uint16(s.Want[opt:]) != 0x20b {
+		return
+	}
+	any := func([]byte) bool { return true }
+	cs.add(&Candidate{Addr: s.Addr + opt + 0x40, Len: 4, Loose: true, Mech: MechPESign, Match: any, Mirrors: "sbsign (after the link)",
+		Why: "PE32+ optional header CheckSum, written when the Image is signed"})
+	cs.add(&Candidate{Addr: s.Addr + opt + 0x70 + 4*8, Len: 8, Loose: true, Mech: MechPESign, Match: any, Mirrors: "sbsign (after the link)",
+		Why: "PE32+ Certificate Table directory entry, written when the Image is signed"})
+}
+
+// a64ConstSeen is the value the first site of a runtime constant showed.
+type a64ConstSeen struct {
+	seen bool
+	val  uint64
+}
+
+// a64SameConst accepts found words that differ from the file's only in
+// the immediates the fixup writes and carry the value every other site of
+// the same constant carries.
+func a64SameConst(kind string, orig []byte, seen *a64ConstSeen) func([]byte) bool {
+	return func(b []byte) bool {
+		var val uint64
+		for i := 0; i+4 <= len(orig); i += 4 {
+			w, o := binary.LittleEndian.Uint32(b[i:]), binary.LittleEndian.Uint32(orig[i:])
+			mask := uint32(0xffe0001f)
+			if kind == "shift" {
+				mask = 0xffc0ffff
+			}
+			if w&mask != o&mask {
+				return false
+			}
+			if kind == "shift" {
+				val = uint64(w>>16) & 63
+			} else {
+				val |= uint64(w>>5&0xffff) << (16 * (i / 4))
+			}
+		}
+		if !seen.seen {
+			seen.seen, seen.val = true, val
+		}
+		return seen.val == val
+	}
+}
+
+// a64HypRelocations is kvm_apply_hyp_relocations() (arch/arm64/kvm/
+// va_layout.c), run by hyp_mode_check() when the kernel is not in hyp
+// mode: each .hyp.reloc entry (s32 relative to itself) names a 64-bit
+// kernel image address in the nVHE hyp objects, rewritten as
+// __early_kern_hyp_va(lm_alias(va)): its linear-map alias (va -
+// kimage_voffset is the physical address, minus memstart_addr the offset
+// in the linear map; PAGE_OFFSET's bits lie above va_mask) masked by
+// va_mask, with tag_val << tag_lsb. va_mask, tag_val and tag_lsb are read
+// from the dump; va_mask zero means kvm_compute_layout() never ran.
+func a64HypRelocations(e *Env, f *elf.File, img *Image, cs *candidates, r *Result) {
+	p := e.Prog
+	begin, err1 := p.SymbolAddr("__hyp_reloc_begin")
+	end, err2 := p.SymbolAddr("__hyp_reloc_end")
+	if err1 != nil || err2 != nil || end <= begin || end-begin > 1<<20 {
+		return
+	}
+	b, err := readFile(f, p.LinkAddr(begin), int(end-begin))
+	if err != nil {
+		r.Incomplete = append(r.Incomplete, "__hyp_reloc: "+err.Error())
+		return
+	}
+	read := func(name string, n int) (uint64, error) {
+		a, err := p.SymbolAddr(name)
+		if err != nil {
+			return 0, err
+		}
+		if n == 1 {
+			v, err := p.Read(a, 1)
+			if err != nil {
+				return 0, err
+			}
+			return uint64(v[0]), nil
+		}
+		return p.ReadU64(a)
+	}
+	vaMask, err1 := read("va_mask", 8)
+	tagVal, err2 := read("tag_val", 8)
+	tagLsb, err3 := read("tag_lsb", 1)
+	voff, err4 := read("kimage_voffset", 8)
+	memstart, err5 := read("memstart_addr", 8)
+	var bad error
+	for _, err := range []error{err1, err2, err3, err4, err5} {
+		if err != nil && bad == nil {
+			bad = err
+		}
+	}
+	o := img.Order
+	for k := 0; k+4 <= len(b); k += 4 {
+		at := begin + uint64(k) + uint64(int64(int32(o.Uint32(b[k:]))))
+		sec := img.SectionAt(at)
+		if sec == nil || !sec.Compare || at+8 > sec.Addr+uint64(len(sec.Want)) {
+			continue
+		}
+		if bad != nil {
+			why := fmt.Sprintf("hyp relocation at %#x: the hyp VA layout unreadable (%v): any value", at, bad)
+			r.Incomplete = append(r.Incomplete, why)
+			cs.add(&Candidate{Addr: at, Len: 8, Loose: true, Mech: MechHypReloc, Why: why, Mirrors: "kvm_apply_hyp_relocations()", Match: func([]byte) bool { return true }})
+			continue
+		}
+		if vaMask == 0 {
+			continue // not run: the relocated image's value stands
+		}
+		va := o.Uint64(sec.Want[at-sec.Addr:])
+		hyp := (va-voff-memstart)&vaMask | tagVal<<tagLsb
+		cs.add(&Candidate{Addr: at, Want: u64Bytes(o, hyp), Mech: MechHypReloc, Mirrors: "kvm_apply_hyp_relocations()",
+			Why: fmt.Sprintf("%#x as a hyp VA (va_mask %#x, tag_val %#x << %d)", va, vaMask, tagVal, tagLsb)})
+	}
+}
