@@ -490,6 +490,27 @@ func arm64Alternatives(e *Env, img *Image, cs *candidates, r *Result) {
 					Why: why + " set: callback alt_cb_patch_nops, nops"})
 				continue
 			}
+			if sec.Addr <= orig && orig+uint64(origLen) <= sec.Addr+uint64(len(sec.Want)) {
+				ow := make([]uint32, nr)
+				for i := range ow {
+					ow[i] = a64.Order.Uint32(sec.Want[orig-sec.Addr+uint64(4*i):])
+				}
+				if fn, cbWhy, ok := e.a64Callback(repl); ok {
+					want, err := fn(ow)
+					if err != nil {
+						r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: callback %s: %v: any content accepted", why, cbWhy, err))
+						cs.add(&Candidate{Addr: orig, Len: origLen, Loose: true, Mech: MechAlternative, Mirrors: cbWhy,
+							Why: why + " set: callback " + cbWhy + " not computed: " + err.Error(), Match: func([]byte) bool { return true }})
+						continue
+					}
+					var w []byte
+					for _, x := range want {
+						w = append(w, a64Word(x)...)
+					}
+					cs.add(&Candidate{Addr: orig, Want: w, Mech: MechAlternative, Mirrors: cbWhy, Why: why + " set: callback " + cbWhy})
+					continue
+				}
+			}
 			cb := e.name(repl)
 			if unmodelled[cb] == 0 {
 				cbOrder = append(cbOrder, cb)

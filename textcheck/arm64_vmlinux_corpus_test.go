@@ -1,6 +1,7 @@
 package textcheck
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"os"
@@ -184,11 +185,46 @@ func TestArm64VmlinuxPlanted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// the first resident kvm_update_va_mask() site: its and's immediate changed
+	initBegin, err := p.SymbolAddr("__init_begin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := p.SymbolAddr("kvm_update_va_mask")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alt *elf.Section
+	for _, s := range p.Vmlinux.File.Sections {
+		if s.Name == ".altinstructions" {
+			alt = s
+		}
+	}
+	if alt == nil {
+		t.Fatal("no .altinstructions")
+	}
+	ab, err := alt.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var va uint64
+	for off := 0; off+12 <= len(ab) && va == 0; off += 12 {
+		ent := alt.Addr + p.KernelOffset + uint64(off)
+		if ent+4+uint64(int64(int32(p.Order.Uint32(ab[off+4:])))) == cb {
+			if at := ent + uint64(int64(int32(p.Order.Uint32(ab[off:])))); at < initBegin {
+				va = at
+			}
+		}
+	}
+	vw, err := p.ReadU32(va)
+	if va == 0 || err != nil {
+		t.Fatalf("no kvm_update_va_mask site read (%#x): %v", va, err)
+	}
 	v := damage.NewVirt(p)
 	for _, pl := range []struct {
 		at uint64
 		w  uint32
-	}{{brk, 0xd4200000}, {jl.Code, jmp}, {rc, w ^ 0x20}} {
+	}{{brk, 0xd4200000}, {jl.Code, jmp}, {rc, w ^ 0x20}, {va, vw ^ 1<<10}} {
 		if err := v.Patch(pl.at, a64.Order.AppendUint32(nil, pl.w)); err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +232,7 @@ func TestArm64VmlinuxPlanted(t *testing.T) {
 	_, _, env2 := openArm64(t, dir, v, false)
 	r := env2.Vmlinux()
 	t.Logf("%s", r.Summary())
-	want := map[uint64]bool{brk: true, jl.Code: true, rc: true}
+	want := map[uint64]bool{brk: true, jl.Code: true, rc: true, va: true}
 	for _, d := range r.Unexplained() {
 		if !want[d.Addr] {
 			t.Errorf("unexplained %#x (%s), not planted", d.Addr, env2.name(d.Addr))

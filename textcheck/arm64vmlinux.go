@@ -401,3 +401,203 @@ func a64HypRelocations(e *Env, f *elf.File, img *Image, cs *candidates, r *Resul
 			Why: fmt.Sprintf("%#x as a hyp VA (va_mask %#x, tag_val %#x << %d)", va, vaMask, tagVal, tagLsb)})
 	}
 }
+
+// a64Callback gives the model of an alternative callback at addr, when
+// there is one (arch/arm64/kvm/va_layout.c): it maps the original
+// instructions to what the callback writes.
+func (e *Env) a64Callback(addr uint64) (func(orig []uint32) ([]uint32, error), string, bool) {
+	p := e.Prog
+	is := func(name string) bool {
+		a, err := p.SymbolAddr(name)
+		return err == nil && a == addr
+	}
+	u64 := func(name string) (uint64, error) {
+		a, err := p.SymbolAddr(name)
+		if err != nil {
+			return 0, err
+		}
+		return p.ReadU64(a)
+	}
+	switch {
+	case is("kvm_get_kimage_voffset"):
+		return func(orig []uint32) ([]uint32, error) {
+			v, err := u64("kimage_voffset")
+			if err != nil {
+				return nil, err
+			}
+			return a64MovQ(v, orig)
+		}, "kvm_get_kimage_voffset() (generate_mov_q(kimage_voffset))", true
+	case is("kvm_compute_final_ctr_el0"):
+		return func(orig []uint32) ([]uint32, error) {
+			off, err := typesOf(p).Offsetof("struct arm64_ftr_reg", "sys_val")
+			if err != nil {
+				return nil, err
+			}
+			a, err := p.SymbolAddr("arm64_ftr_reg_ctrel0")
+			if err != nil {
+				return nil, err
+			}
+			v, err := p.ReadU64(a + uint64(off))
+			if err != nil {
+				return nil, err
+			}
+			return a64MovQ(v, orig)
+		}, "kvm_compute_final_ctr_el0() (generate_mov_q(read_sanitised_ftr_reg(SYS_CTR_EL0)))", true
+	case is("kvm_update_va_mask"):
+		return func(orig []uint32) ([]uint32, error) {
+			if len(orig) != 5 {
+				return nil, fmt.Errorf("%d instructions, not 5", len(orig))
+			}
+			vaMask, err := u64("va_mask")
+			if err != nil {
+				return nil, err
+			}
+			tagVal, err := u64("tag_val")
+			if err != nil {
+				return nil, err
+			}
+			a, err := p.SymbolAddr("tag_lsb")
+			if err != nil {
+				return nil, err
+			}
+			b, err := p.Read(a, 1)
+			if err != nil {
+				return nil, err
+			}
+			tagLsb := uint32(b[0])
+			out := make([]uint32, 5)
+			for i, o := range orig {
+				// va_mask zero: kvm_compute_layout() never ran, which on a
+				// KVM kernel means VHE (hyp_mode_check()): all nops
+				if vaMask == 0 || tagVal == 0 && i > 0 {
+					out[i] = 0xd503201f
+					continue
+				}
+				if tagLsb == 0 || tagLsb >= 64 || vaMask != 1<<tagLsb-1 {
+					return nil, fmt.Errorf("va_mask %#x is not GENMASK(tag_lsb %d - 1, 0)", vaMask, tagLsb)
+				}
+				rd, rn := o&31, o>>5&31
+				switch i {
+				case 0: // and rd, rn, #va_mask (N=1, immr=0, imms=ones-1)
+					out[i] = 0x92400000 | (tagLsb-1)<<10 | rn<<5 | rd
+				case 1: // ror rd, rn, #tag_lsb (extr rd, rn, rn, #tag_lsb)
+					out[i] = 0x93c00000 | rn<<16 | tagLsb<<10 | rn<<5 | rd
+				case 2: // add rd, rn, #(tag_val & GENMASK(11, 0))
+					out[i] = 0x91000000 | uint32(tagVal&0xfff)<<10 | rn<<5 | rd
+				case 3: // add rd, rn, #(tag_val & GENMASK(23, 12))
+					v := uint32(tagVal & 0xfff000)
+					if v != 0 {
+						out[i] = 0x91400000 | (v>>12)<<10 | rn<<5 | rd
+					} else {
+						out[i] = 0x91000000 | rn<<5 | rd
+					}
+				case 4: // ror rd, rn, #(64 - tag_lsb)
+					out[i] = 0x93c00000 | rn<<16 | (64-tagLsb)<<10 | rn<<5 | rd
+				}
+			}
+			return out, nil
+		}, "kvm_update_va_mask()", true
+	case is("spectre_bhb_patch_loop_mitigation_enable"), is("spectre_bhb_patch_clearbhb"), is("spectre_bhb_patch_loop_iter"), is("spectre_bhb_patch_wa3"):
+		bit := func(name string) (bool, error) {
+			n, err := typesOf(p).EnumConstant(name)
+			if err != nil {
+				return false, err
+			}
+			m, err := u64("system_bhb_mitigations")
+			if err != nil {
+				return false, err
+			}
+			return n >= 0 && n < 64 && m>>uint(n)&1 != 0, nil
+		}
+		switch {
+		case is("spectre_bhb_patch_loop_mitigation_enable"):
+			return func(orig []uint32) ([]uint32, error) {
+				on, err := bit("BHB_LOOP")
+				if err != nil || !on {
+					return orig, err
+				}
+				return []uint32{0xd503201f}, nil
+			}, "spectre_bhb_patch_loop_mitigation_enable() (nop when BHB_LOOP is in system_bhb_mitigations)", true
+		case is("spectre_bhb_patch_clearbhb"):
+			return func(orig []uint32) ([]uint32, error) {
+				on, err := bit("BHB_INSN")
+				if err != nil || on {
+					return orig, err
+				}
+				return []uint32{0xd503201f, 0xd503201f}, nil
+			}, "spectre_bhb_patch_clearbhb() (nops unless BHB_INSN is in system_bhb_mitigations)", true
+		case is("spectre_bhb_patch_loop_iter"):
+			return func(orig []uint32) ([]uint32, error) {
+				a, err := p.SymbolAddr("max_bhb_k")
+				if err != nil {
+					return nil, err
+				}
+				b, err := p.Read(a, 1)
+				if err != nil {
+					return nil, err
+				}
+				// movz rd, #max_bhb_k (64-bit)
+				return []uint32{0xd2800000 | uint32(b[0])<<5 | orig[0]&31}, nil
+			}, "spectre_bhb_patch_loop_iter() (movz rd, #max_bhb_k)", true
+		default:
+			return func(orig []uint32) ([]uint32, error) {
+				on, err := bit("BHB_FW")
+				if err != nil || !on {
+					return orig, err
+				}
+				// orr wd, wzr, #ARM_SMCCC_ARCH_WORKAROUND_3 (0x80003fff:
+				// 15 ones rotated right by 1: N=0, immr=1, imms=14)
+				return []uint32{0x32000000 | 1<<16 | 14<<10 | 31<<5 | orig[0]&31}, nil
+			}, "spectre_bhb_patch_wa3() (mov wd, #ARM_SMCCC_ARCH_WORKAROUND_3 when BHB_FW is in system_bhb_mitigations)", true
+		}
+	case is("smccc_patch_fw_mitigation_conduit"):
+		return func(orig []uint32) ([]uint32, error) {
+			// arm_smccc_1_1_get_conduit(): none before SMCCC 1.1
+			va, err := p.SymbolAddr("smccc_version")
+			if err != nil {
+				return nil, err
+			}
+			ver, err := p.ReadU32(va)
+			if err != nil {
+				return nil, err
+			}
+			ca, err := p.SymbolAddr("smccc_conduit")
+			if err != nil {
+				return nil, err
+			}
+			conduit, err := p.ReadU32(ca)
+			if err != nil {
+				return nil, err
+			}
+			hvc, err1 := typesOf(p).EnumConstant("SMCCC_CONDUIT_HVC")
+			smc, err2 := typesOf(p).EnumConstant("SMCCC_CONDUIT_SMC")
+			if err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("enum arm_smccc_conduit not in the types")
+			}
+			switch {
+			case ver < 0x10001: // ARM_SMCCC_VERSION_1_1
+				return orig, nil
+			case int64(conduit) == hvc:
+				return []uint32{0xd4000002}, nil // hvc #0
+			case int64(conduit) == smc:
+				return []uint32{0xd4000003}, nil // smc #0
+			}
+			return orig, nil
+		}, "smccc_patch_fw_mitigation_conduit() (hvc or smc by arm_smccc_1_1_get_conduit())", true
+	}
+	return nil, "", false
+}
+
+// a64MovQ is generate_mov_q(): movz/movk of val into the first
+// instruction's Rd.
+func a64MovQ(val uint64, orig []uint32) ([]uint32, error) {
+	if len(orig) != 4 {
+		return nil, fmt.Errorf("%d instructions, not 4", len(orig))
+	}
+	rd := orig[0] & 31
+	out := []uint32{0xd2800000, 0xf2a00000, 0xf2c00000, 0xf2e00000}
+	for i := range out {
+		out[i] |= uint32(val>>(16*i)&0xffff)<<5 | rd
+	}
+	return out, nil
+}

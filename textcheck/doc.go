@@ -33,8 +33,11 @@
 //     optinsn_slot, and head_64.S's variables in .head.text;
 //   - in the arm64 vmlinux: its image relocated as relocate_kernel()
 //     does by the KASLR offset (.rela.dyn R_AARCH64_RELATIVE, .relr.dyn),
-//     then alternatives by system_cpucaps (callbacks other than
-//     alt_cb_patch_nops accept any content and are reported partial),
+//     then alternatives by system_cpucaps (the callbacks
+//     alt_cb_patch_nops, kvm_update_va_mask, kvm_get_kimage_voffset,
+//     kvm_compute_final_ctr_el0, smccc_patch_fw_mitigation_conduit and
+//     the spectre_bhb_patch_* ones rebuilt from the variables they read;
+//     other callbacks accept any content and are reported partial),
 //     ftrace sites, jump labels and kprobes as in its modules, the
 //     runtime constants of runtime_const_init(), the nVHE hyp
 //     relocations of kvm_apply_hyp_relocations(), and the PE CheckSum and
