@@ -30,7 +30,17 @@
 //     boot (package ftrace's OOL model), ftrace_tramp_text
 //     (ftrace_dyn_arch_init()), ftrace_call/ftrace_regs_call and
 //     ftrace_graph_call, optimized kprobes' detour buffers in
-//     optinsn_slot, and head_64.S's variables in .head.text.
+//     optinsn_slot, and head_64.S's variables in .head.text;
+//   - in the x86_64 vmlinux (.text at the KASLR-moved addresses; init
+//     text not compared): handle_relocations()'s KASLR relocations, found
+//     from the bytes since x86 strips .rela from the vmlinux (a 4-byte
+//     field now its file value plus or minus KERNELOFFSET, an 8-byte one
+//     plus it), the boot-time patchers over the vmlinux's own tables
+//     (alternatives, retpolines and ITS thunks, return thunks, sealed
+//     endbr, smp locks), runtime_const_fixup()'s runtime constants, the
+//     static call trampolines and sites, ftrace_call/ftrace_regs_call
+//     (ftrace_update_ftrace_func()), besides ftrace, jump labels, kprobes
+//     and the text-poke batch.
 //
 // Where a mechanism's state cannot be read (no ftrace records, no
 // struct jump_entry or struct kprobe in the types), its sites — known from

@@ -24,6 +24,9 @@ func (e *Env) Vmlinux() *Result {
 		return r
 	}
 	f := p.Vmlinux.File
+	if f.Machine == elf.EM_X86_64 {
+		return e.x86Vmlinux(r, f)
+	}
 	if f.Machine != elf.EM_PPC64 {
 		r.Incomplete = append(r.Incomplete, fmt.Sprintf("the text model covers ppc64, not %v", f.Machine))
 		return r
