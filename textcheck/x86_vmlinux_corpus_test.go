@@ -1,7 +1,9 @@
 package textcheck_test
 
 import (
+	"errors"
 	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 
@@ -80,6 +82,23 @@ func TestX86VmlinuxTextCorpus(t *testing.T) {
 	if ran == 0 {
 		return
 	}
+	t.Run("without-ftrace", func(t *testing.T) {
+		// ftrace state unreadable: the sites of __mcount_loc accept any
+		// state, the result says so, and nothing is unexplained
+		dir := filepath.Join(root, "distro-its")
+		if _, err := os.Stat(filepath.Join(dir, "vmcore.kdump")); err != nil {
+			t.Skip("distro-its absent")
+		}
+		_, a := open(dir, nil)
+		r := textcheck.NewEnv(a.Modules(), nil, errors.New("planted: no ftrace state")).Vmlinux()
+		t.Logf("%s; incomplete: %q", r.Summary(), r.Incomplete)
+		for _, d := range r.Unexplained() {
+			t.Errorf("unexplained %d bytes at %#x: expected % x, found % x", len(d.Found), d.Addr, d.Expected, d.Found)
+		}
+		if len(r.Incomplete) != 1 || !strings.Contains(r.Incomplete[0], "call sites of __mcount_loc accept any ftrace state") {
+			t.Errorf("incomplete %q, want the ftrace fallback named", r.Incomplete)
+		}
+	})
 	t.Run("planted", func(t *testing.T) {
 		dir := filepath.Join(root, "distro-its")
 		if _, err := os.Stat(filepath.Join(dir, "vmcore.kdump")); err != nil {

@@ -102,7 +102,11 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 		if e.FtraceErr != nil {
 			why = e.FtraceErr.Error()
 		}
-		r.Incomplete = append(r.Incomplete, "ftrace records not read ("+why+"): the vmlinux's ftrace sites are not explained")
+		if n, err := x86VmlinuxFtraceFallback(p, f, cs); err != nil {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s), and the call-site table not either: %v", why, err))
+		} else {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s): the %d call sites of __mcount_loc accept any ftrace state", why, n))
+		}
 	}
 	e.x86Once.Do(func() { e.x86 = readX86State(p) })
 	fx := &x86Finalize{img: img, st: e.x86, prog: p, scratch: map[*ImageSection][]byte{}, r: r}
@@ -330,4 +334,32 @@ func x86StaticCallTramps(e *Env, fx *x86Finalize, inText func(uint64) bool, cs *
 	if bad > 0 {
 		r.Incomplete = append(r.Incomplete, fmt.Sprintf("%d static call keys unreadable: their trampolines not explained", bad))
 	}
+}
+
+// x86VmlinuxFtraceFallback: without the records, the vmlinux's call sites
+// are its file's __start_mcount_loc..__stop_mcount_loc table (absolute
+// link addresses, moved by the KASLR offset like the text): each accepts
+// the nop or any call/jmp.
+func x86VmlinuxFtraceFallback(p *kernel.Program, f *elf.File, cs *candidates) (int, error) {
+	start, err1 := p.SymbolAddr("__start_mcount_loc")
+	stop, err2 := p.SymbolAddr("__stop_mcount_loc")
+	if err1 != nil || err2 != nil || stop < start || stop-start > 64<<20 {
+		return 0, fmt.Errorf("no __start_mcount_loc..__stop_mcount_loc")
+	}
+	b, err := readFile(f, start-p.KernelOffset, int(stop-start))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for off := 0; off+8 <= len(b); off += 8 {
+		site := binary.LittleEndian.Uint64(b[off:])
+		if site == 0 {
+			continue
+		}
+		n++
+		cs.add(&Candidate{Addr: site + p.KernelOffset, Len: 5, Loose: true, Mech: MechFtrace, Mirrors: "ftrace_init_nop()/ftrace_make_call()",
+			Why:   "an ftrace call site listed in __mcount_loc, its record not read: the nop or a call",
+			Match: func(b []byte) bool { return string(b) == string(x86Nop5) || b[0] == 0xe8 || b[0] == 0xe9 }})
+	}
+	return n, nil
 }
