@@ -3,8 +3,8 @@ package textcheck_test
 import (
 	"errors"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
