@@ -41,7 +41,11 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 	img := &Image{Owner: "vmlinux", Order: binary.LittleEndian, Machine: elf.EM_X86_64}
 	initBegin, _ := p.SymbolAddr("__init_begin")
 	initEnd, _ := p.SymbolAddr("__init_end")
+	var nobits []string
 	for i, s := range f.Sections {
+		if i > 0 && s.Type == elf.SHT_NOBITS && s.Flags&elf.SHF_EXECINSTR != 0 && s.Size > 0 {
+			nobits = append(nobits, s.Name)
+		}
 		if i == 0 || s.Flags&elf.SHF_ALLOC == 0 || s.Type != elf.SHT_PROGBITS {
 			continue
 		}
@@ -76,6 +80,17 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 			is.Compare = true
 		}
 		img.Sections = append(img.Sections, is)
+	}
+	for _, n := range nobits {
+		r.Sections = append(r.Sections, SectionResult{Name: n, Skip: "no bytes in the file (SHT_NOBITS: a debuginfo-only or trimmed vmlinux)"})
+	}
+	compared := false
+	for _, s := range img.Sections {
+		compared = compared || s.Compare
+	}
+	if !compared {
+		r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s holds no text to compare (executable sections without bytes: %s)", p.VmlinuxPath(), strings.Join(nobits, ", ")))
+		return r
 	}
 	for _, t := range x86VmlinuxTableSyms {
 		start, err1 := p.SymbolAddr(t[1])
