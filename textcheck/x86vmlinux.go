@@ -124,6 +124,17 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 		}
 	}
 	e.x86Once.Do(func() { e.x86 = readX86State(p) })
+	// Without the CPU's features every patched site would be a
+	// difference; with call depth tracking every call is rewritten
+	// (callthunks_patch_builtin_calls(), not modelled): not compared.
+	switch {
+	case e.x86.capsErr != nil:
+		r.Incomplete = append(r.Incomplete, "boot_cpu_data.x86_capability unreadable ("+e.x86.capsErr.Error()+"): the boot-time patches cannot be modelled, .text not compared")
+		return x86VmlinuxSkipped(r, img, "not compared: the CPU's features unreadable")
+	case e.x86.has(featCallDepth):
+		r.Incomplete = append(r.Incomplete, "X86_FEATURE_CALL_DEPTH is set: callthunks_patch_builtin_calls() is not modelled, .text not compared")
+		return x86VmlinuxSkipped(r, img, "not compared: call depth tracking (callthunks) not modelled")
+	}
 	fx := &x86Finalize{img: img, st: e.x86, prog: p, scratch: map[*ImageSection][]byte{}, r: r}
 	fx.run()
 	fx.candidates(cs)
@@ -377,4 +388,19 @@ func x86VmlinuxFtraceFallback(p *kernel.Program, f *elf.File, cs *candidates) (i
 			Match: func(b []byte) bool { return string(b) == string(x86Nop5) || b[0] == 0xe8 || b[0] == 0xe9 }})
 	}
 	return n, nil
+}
+
+// x86VmlinuxSkipped lists the image's text sections, none compared.
+func x86VmlinuxSkipped(r *Result, img *Image, why string) *Result {
+	for _, s := range img.Sections {
+		if !s.Exec {
+			continue
+		}
+		skip := s.Skip
+		if s.Compare {
+			skip = why
+		}
+		r.Sections = append(r.Sections, SectionResult{Name: s.Name, Addr: s.Addr, Size: uint64(len(s.Want)), Skip: skip})
+	}
+	return r
 }
