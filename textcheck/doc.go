@@ -43,6 +43,16 @@
 //     relocations of kvm_apply_hyp_relocations(), and the PE CheckSum and
 //     Certificate Table fields a Secure Boot signer writes in the Image
 //     header.
+//   - in the x86_64 vmlinux (.text at the KASLR-moved addresses; init
+//     text not compared): handle_relocations()'s KASLR relocations, found
+//     from the bytes since x86 strips .rela from the vmlinux (a 4-byte
+//     field now its file value plus or minus KERNELOFFSET, an 8-byte one
+//     plus it), the boot-time patchers over the vmlinux's own tables
+//     (alternatives, retpolines and ITS thunks, return thunks, sealed
+//     endbr, smp locks), runtime_const_fixup()'s runtime constants, the
+//     static call trampolines and sites, ftrace_call/ftrace_regs_call
+//     (ftrace_update_ftrace_func()), besides ftrace, jump labels, kprobes
+//     and the text-poke batch.
 //
 // Where a mechanism's state cannot be read (no ftrace records, no
 // struct jump_entry or struct kprobe in the types), its sites — known from

@@ -27,7 +27,8 @@ const (
 	MechEndbrSeal   Mechanism = "sealed endbr"
 	MechSmpLock     Mechanism = "smp lock prefix"
 	MechStaticCall  Mechanism = "static call"
-	// arm64 vmlinux
+	// the vmlinux's own (arm64 and x86_64): runtime_const_init() wrote a
+	// __ro_after_init value into the instructions that use it.
 	MechRuntimeConst Mechanism = "runtime constant"
 	MechPESign       Mechanism = "PE signature fields"
 	MechHypReloc     Mechanism = "KVM hyp relocation"

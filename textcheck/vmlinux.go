@@ -27,6 +27,9 @@ func (e *Env) Vmlinux() *Result {
 	if f.Machine == elf.EM_AARCH64 {
 		return e.vmlinuxArm64(r, f)
 	}
+	if f.Machine == elf.EM_X86_64 {
+		return e.x86Vmlinux(r, f)
+	}
 	if f.Machine != elf.EM_PPC64 {
 		r.Incomplete = append(r.Incomplete, fmt.Sprintf("the text model covers ppc64, not %v", f.Machine))
 		return r

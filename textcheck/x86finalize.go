@@ -527,9 +527,15 @@ func (fx *x86Finalize) smpLocks() {
 		return
 	}
 	var lo, hi uint64
-	for _, r := range fx.mod.Module.Regions {
-		if r.Name == "MOD_TEXT" {
-			lo, hi = r.Base, r.Base+r.Size
+	if fx.mod == nil {
+		// alternatives_smp_module_add(NULL, "core kernel", ..., _text, _etext)
+		lo, _ = fx.prog.SymbolAddr("_text")
+		hi, _ = fx.prog.SymbolAddr("_etext")
+	} else {
+		for _, r := range fx.mod.Module.Regions {
+			if r.Name == "MOD_TEXT" {
+				lo, hi = r.Base, r.Base+r.Size
+			}
 		}
 	}
 	for _, a := range sites {
@@ -543,10 +549,21 @@ func (fx *x86Finalize) smpLocks() {
 }
 
 // itsPages reads mod->arch.its_pages (struct its_array: pages[0..num),
-// each PAGE_SIZE, __its_alloc()).
+// each PAGE_SIZE, __its_alloc()); for the vmlinux (its_mod NULL) the
+// global its_pages (its_alloc()).
 func (fx *x86Finalize) itsPages() ([][2]uint64, error) {
-	m := fx.mod.Module.Obj
-	no, err := m.Member("arch.its_pages.num")
+	var m kernel.Object
+	prefix := "arch.its_pages."
+	if fx.mod == nil {
+		v, err := fx.prog.Variable("its_pages")
+		if err != nil {
+			return nil, err
+		}
+		m, prefix = v, ""
+	} else {
+		m = fx.mod.Module.Obj
+	}
+	no, err := m.Member(prefix + "num")
 	if err != nil {
 		return nil, err
 	}
@@ -554,7 +571,7 @@ func (fx *x86Finalize) itsPages() ([][2]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	ao, err := m.Member("arch.its_pages.pages")
+	ao, err := m.Member(prefix + "pages")
 	if err != nil {
 		return nil, err
 	}
@@ -580,7 +597,12 @@ func (fx *x86Finalize) itsPages() ([][2]uint64, error) {
 // candidates turns every decided site into a claim on its final bytes.
 func (fx *x86Finalize) candidates(cs *candidates) {
 	if len(fx.itsSites) > 0 {
-		pages, err := fx.itsPages()
+		var pages [][2]uint64
+		var err error
+		core := fx.mod == nil
+		if !core {
+			pages, err = fx.itsPages()
+		}
 		if err != nil {
 			fx.r.Incomplete = append(fx.r.Incomplete, "mod->arch.its_pages unreadable ("+err.Error()+"): ITS thunk calls accept any thunk target")
 		}
@@ -609,6 +631,11 @@ func (fx *x86Finalize) candidates(cs *candidates) {
 					if err != nil || t == arr+uint64(s.reg)*32 {
 						return true
 					}
+					if core {
+						// its_fini_core() kfree()d its_pages.pages: the
+						// target must hold its_init_thunk()'s jmp *%reg; int3
+						return fx.itsThunkAt(t, s.reg)
+					}
 					for _, pg := range pages {
 						if t >= pg[0] && t < pg[1] {
 							return true
@@ -626,4 +653,16 @@ func (fx *x86Finalize) candidates(cs *candidates) {
 		}
 		cs.add(&Candidate{Addr: s.addr, Want: append([]byte(nil), b...), Mech: s.mech, Why: s.why, Mirrors: s.fn})
 	}
+}
+
+// itsThunkAt says whether the dump holds its_init_thunk()'s thunk for reg
+// at t (no cfi_paranoid): [REX.B] jmp *%reg; int3.
+func (fx *x86Finalize) itsThunkAt(t uint64, reg int) bool {
+	want := []byte{}
+	if reg >= 8 {
+		want = append(want, 0x41)
+	}
+	want = append(want, 0xff, 0xe0|byte(reg&7), 0xcc)
+	b, err := fx.prog.Read(t, len(want))
+	return err == nil && string(b) == string(want)
 }
