@@ -3,11 +3,13 @@ package textcheck
 import (
 	"debug/elf"
 	"fmt"
+
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 
-	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"sort"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 )
 
 // Vmlinux compares the vmlinux's text in the dump with its ELF file.
@@ -69,15 +71,7 @@ func (e *Env) Vmlinux() *Result {
 		}
 		img.Sections = append(img.Sections, is)
 	}
-	for _, n := range nobits {
-		r.Sections = append(r.Sections, SectionResult{Name: n, Skip: "no bytes in the file (SHT_NOBITS: a debuginfo-only or trimmed vmlinux)"})
-	}
-	compared := false
-	for _, s := range img.Sections {
-		compared = compared || s.Compare
-	}
-	if !compared {
-		r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s holds no text to compare (executable sections without bytes: %s)", p.VmlinuxPath(), strings.Join(nobits, ", ")))
+	if noTextToCompare(r, img, nobits, p.VmlinuxPath()) {
 		return r
 	}
 	cs := newCandidates()
@@ -209,4 +203,20 @@ func vmlinuxFtraceFallback(e *Env, f *elf.File, cs *candidates) (int, error) {
 			Why:     arr + ": OOL stubs written at boot, their records not read", Mirrors: "ftrace_init_ool_stub()"})
 	}
 	return n, nil
+}
+
+// noTextToCompare records the vmlinux's executable sections without bytes
+// and says whether no section is left to compare (a debuginfo-only or
+// trimmed vmlinux), recording why in r.
+func noTextToCompare(r *Result, img *Image, nobits []string, path string) bool {
+	for _, n := range nobits {
+		r.Sections = append(r.Sections, SectionResult{Name: n, Skip: "no bytes in the file (SHT_NOBITS: a debuginfo-only or trimmed vmlinux)"})
+	}
+	for _, s := range img.Sections {
+		if s.Compare {
+			return false
+		}
+	}
+	r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s holds no text to compare (executable sections without bytes: %s)", path, strings.Join(nobits, ", ")))
+	return true
 }

@@ -81,15 +81,7 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 		}
 		img.Sections = append(img.Sections, is)
 	}
-	for _, n := range nobits {
-		r.Sections = append(r.Sections, SectionResult{Name: n, Skip: "no bytes in the file (SHT_NOBITS: a debuginfo-only or trimmed vmlinux)"})
-	}
-	compared := false
-	for _, s := range img.Sections {
-		compared = compared || s.Compare
-	}
-	if !compared {
-		r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s holds no text to compare (executable sections without bytes: %s)", p.VmlinuxPath(), strings.Join(nobits, ", ")))
+	if noTextToCompare(r, img, nobits, p.VmlinuxPath()) {
 		return r
 	}
 	for _, t := range x86VmlinuxTableSyms {
