@@ -32,6 +32,20 @@ func checkTextPoke(c *Check) {
 	if b.NrEntries == 0 {
 		return
 	}
+	// A site that cannot be read is neither judged nor fits a step: the
+	// rule did not check it.
+	unread, first := 0, ""
+	for i := range b.Entries {
+		if e := &b.Entries[i]; e.FoundErr != nil {
+			if unread == 0 {
+				first = fmt.Sprintf("vec[%d] at %#x: %v", i, e.Addr, e.FoundErr)
+			}
+			unread++
+		}
+	}
+	if unread > 0 {
+		c.Partial("%d of the %d sites unreadable (first: %s)", unread, len(b.Entries), first)
+	}
 	if !b.RefsKnown() {
 		c.Partial("text_poke_array_refs unreadable on some CPU: whether smp_text_poke_batch_finish() runs is unknown, so emulations were not judged")
 	}
