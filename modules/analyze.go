@@ -209,7 +209,9 @@ func (set *Set) analyzeOne(a *Analysis) {
 	a.Stubs, a.StubsErr = ReadStubs(p, m, set.stubsInput(a))
 }
 
-// runModel runs the loader model when the .ko is at hand and this kernel's
+// runModel runs the loader model when the .ko is at hand, has the .stubs
+// section that module_frob_arch_sections() (arch/powerpc/kernel/
+// module_64.c) sizes, and this kernel's
 // loader and the module agree on having OOL stubs (a module built for
 // another configuration cannot have been loaded by this loader as-is).
 func (set *Set) runModel(a *Analysis) {
@@ -217,6 +219,10 @@ func (set *Set) runModel(a *Analysis) {
 	switch m := a.Module; {
 	case a.Debuginfo == nil:
 		a.ModelSkipped = "no .ko"
+	case a.Debuginfo.Image == nil || !a.Debuginfo.Image.hasSection(".stubs"):
+		// an x86_64 or arm64 module: no module_frob_arch_sections()
+		// reserved a .stubs area, so there is no stub loader to model
+		a.ModelSkipped = "the .ko has no .stubs section (no out-of-line stub area to model)"
 	case set.Features.OutOfLine != m.Arch.HasOOL:
 		a.ModelSkipped = fmt.Sprintf("the kernel's loader has out-of-line ftrace stubs = %v but the module's mod_arch_specific says %v", set.Features.OutOfLine, m.Arch.HasOOL)
 	default:

@@ -120,6 +120,16 @@ type KoImage struct {
 	Warnings []string
 }
 
+// hasSection reports whether the .ko has a section of that name.
+func (k *KoImage) hasSection(name string) bool {
+	for _, s := range k.Sections {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // KoSection is one section header of the .ko.
 type KoSection struct {
 	Index int

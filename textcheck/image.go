@@ -211,8 +211,11 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 		byIndex[i] = is
 		img.Sections = append(img.Sections, is)
 	}
-	if arm {
-		a64EmptySectionAddrs(f, a, addrs)
+	switch {
+	case arm:
+		emptySectionAddrs(f, a, arm64Layout(a), addrs)
+	case x86:
+		emptySectionAddrs(f, a, x86Layout, addrs)
 	}
 	koSyms := koSymbols(set, a, f, addrs)
 	var r2 uint64
