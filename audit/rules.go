@@ -1,6 +1,8 @@
-// Package audit holds a dump's modules (and, where package ftrace supplies
-// them, ftrace records and livepatch state) against the models of the
-// correct ppc64 loader and out-of-line ftrace stubs, and reports findings:
+// Package audit holds a dump's modules, vmlinux text and system state
+// (ftrace records, livepatch, the text-poke batch) against the models of
+// the correct loader, ftrace and livepatch of that kernel — ppc64 .stubs
+// and out-of-line ftrace stubs, arm64 PLTs and ftrace trampolines, x86_64
+// ftrace trampolines, ITS thunks and int3 patching — and reports findings:
 // which slot is wrong, what was expected, what was found, and which kernel
 // fix addresses it.
 //

@@ -3,6 +3,7 @@ package textcheck
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -157,7 +158,8 @@ func (r *Result) Skipped() []SectionResult {
 type candidates struct {
 	byAddr map[uint64][]*Candidate
 	maxLen int
-	sorted []uint64 // built on first nearest() call
+	sorted []uint64 // the byAddr keys sorted, built on first use
+	buf    []*Candidate
 	// regions are large claims (a buffer the kernel fills at run time),
 	// kept apart so that covering() need not look back their length.
 	regions []*Candidate
@@ -180,33 +182,50 @@ func (cs *candidates) add(c *Candidate) {
 	cs.sorted = nil
 }
 
-// covering returns the claims that cover addr.
+// covering returns the claims that cover addr: the regions, then the
+// claims starting at addr, addr-1, ... back to the longest claim's length
+// (that order decides which matching claim explains a difference). The
+// slice is reused by the next call.
 func (cs *candidates) covering(addr uint64) []*Candidate {
-	var out []*Candidate
+	out := cs.buf[:0]
 	for _, c := range cs.regions {
 		if c.Anywhere || addr >= c.Addr && addr-c.Addr < uint64(c.size()) {
 			out = append(out, c)
 		}
 	}
-	for back := 0; back < cs.maxLen && uint64(back) <= addr; back++ {
-		for _, c := range cs.byAddr[addr-uint64(back)] {
-			if uint64(c.size()) > uint64(back) {
+	starts := cs.starts()
+	// the last start <= addr, walking back while within maxLen
+	for i := sort.Search(len(starts), func(i int) bool { return starts[i] > addr }) - 1; i >= 0; i-- {
+		back := addr - starts[i]
+		if back >= uint64(cs.maxLen) {
+			break
+		}
+		for _, c := range cs.byAddr[starts[i]] {
+			if uint64(c.size()) > back {
 				out = append(out, c)
 			}
 		}
 	}
+	cs.buf = out
 	return out
+}
+
+// starts is every claim's start address, sorted.
+func (cs *candidates) starts() []uint64 {
+	if cs.sorted == nil {
+		cs.sorted = make([]uint64, 0, len(cs.byAddr))
+		for a := range cs.byAddr {
+			cs.sorted = append(cs.sorted, a)
+		}
+		slices.Sort(cs.sorted)
+	}
+	return cs.sorted
 }
 
 // nearest returns the claim closest to addr within window bytes.
 func (cs *candidates) nearest(addr uint64, window uint64) *Candidate {
-	if cs.sorted == nil {
-		for a := range cs.byAddr {
-			cs.sorted = append(cs.sorted, a)
-		}
-		sort.Slice(cs.sorted, func(i, j int) bool { return cs.sorted[i] < cs.sorted[j] })
-	}
-	i := sort.Search(len(cs.sorted), func(i int) bool { return cs.sorted[i] >= addr })
+	sorted := cs.starts()
+	i := sort.Search(len(sorted), func(i int) bool { return sorted[i] >= addr })
 	var best *Candidate
 	bestD := window + 1
 	for _, j := range []int{i - 1, i} {
@@ -236,7 +255,35 @@ func compareSection(r *Result, name string, addr uint64, want, found []byte, ski
 		expl *Candidate
 		near *Candidate
 	}
-	var units []unit
+	// runs of adjacent differing units with the same explanation (or,
+	// unexplained, the same nearest claim) become one Diff
+	var run, last unit
+	inRun := false
+	flush := func() {
+		if !inRun {
+			return
+		}
+		start, end := run.off, min(last.off+align, n)
+		d := Diff{Addr: addr + uint64(start), Section: name,
+			Expected: append([]byte(nil), want[start:end]...), Found: append([]byte(nil), found[start:end]...),
+			Explained: run.expl, Nearest: run.near}
+		for k := start; k < end; k++ {
+			if (skip == nil || !skip[k]) && want[k] != found[k] {
+				r.Differing++
+				if d.Explained != nil {
+					r.Explained++
+				}
+			}
+		}
+		if d.Explained != nil {
+			if r.ByMech == nil {
+				r.ByMech = map[Mechanism]int{}
+			}
+			r.ByMech[d.Explained.Mech]++
+		}
+		r.Diffs = append(r.Diffs, d)
+		inRun = false
+	}
 	for off := 0; off < n; off += align {
 		end := min(off+align, n)
 		differs := false
@@ -283,35 +330,14 @@ func compareSection(r *Result, name string, addr uint64, want, found []byte, ski
 		if u.expl == nil && u.near == nil {
 			u.near = cs.nearest(addr+uint64(off), 64)
 		}
-		units = append(units, u)
+		if inRun && u.off == last.off+align && u.expl == run.expl && (run.expl != nil || u.near == run.near) {
+			last = u
+			continue
+		}
+		flush()
+		run, last, inRun = u, u, true
 	}
-	for i := 0; i < len(units); {
-		j := i + 1
-		for j < len(units) && units[j].off == units[j-1].off+align && units[j].expl == units[i].expl &&
-			(units[i].expl != nil || units[j].near == units[i].near) {
-			j++
-		}
-		start, end := units[i].off, min(units[j-1].off+align, n)
-		d := Diff{Addr: addr + uint64(start), Section: name,
-			Expected: append([]byte(nil), want[start:end]...), Found: append([]byte(nil), found[start:end]...),
-			Explained: units[i].expl, Nearest: units[i].near}
-		for k := start; k < end; k++ {
-			if (skip == nil || !skip[k]) && want[k] != found[k] {
-				r.Differing++
-				if d.Explained != nil {
-					r.Explained++
-				}
-			}
-		}
-		if d.Explained != nil {
-			if r.ByMech == nil {
-				r.ByMech = map[Mechanism]int{}
-			}
-			r.ByMech[d.Explained.Mech]++
-		}
-		r.Diffs = append(r.Diffs, d)
-		i = j
-	}
+	flush()
 	for i := 0; i < n; i++ {
 		if skip == nil || !skip[i] {
 			r.Compared++

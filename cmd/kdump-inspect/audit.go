@@ -21,7 +21,9 @@ const auditUsage = `usage: kdump-inspect audit [-s VMLINUX] [--modules DIR] [fla
        kdump-inspect audit --rules
 
 Audits every module, the vmlinux and the system of each dump against the
-models of the correct ppc64 loader, out-of-line ftrace stubs and livepatch,
+models of the correct loader, ftrace and livepatch of its kernel (ppc64
+.stubs and OOL stubs, arm64 PLTs and ftrace trampolines, x86_64 ftrace
+trampolines, ITS thunks and int3 text poking; text integrity on all three),
 and says for every module which rules could not check and why.
 Exit status: 0 no finding and every applicable rule ran everywhere; 1
 findings at or above --fail-on; 2 a dump could not be analysed (the others
