@@ -402,10 +402,11 @@ func a64HypRelocations(e *Env, f *elf.File, img *Image, cs *candidates, r *Resul
 	}
 }
 
-// a64Callback gives the model of an alternative callback at addr, when
+// a64Callback gives the model of an alternative callback at addr for the
+// site at, when
 // there is one (arch/arm64/kvm/va_layout.c): it maps the original
 // instructions to what the callback writes.
-func (e *Env) a64Callback(addr uint64) (func(orig []uint32) ([]uint32, error), string, bool) {
+func (e *Env) a64Callback(addr, at uint64) (func(orig []uint32) ([]uint32, error), string, bool) {
 	p := e.Prog
 	is := func(name string) bool {
 		a, err := p.SymbolAddr(name)
@@ -550,6 +551,14 @@ func (e *Env) a64Callback(addr uint64) (func(orig []uint32) ([]uint32, error), s
 				return []uint32{0x32000000 | 1<<16 | 14<<10 | 31<<5 | orig[0]&31}, nil
 			}, "spectre_bhb_patch_wa3() (mov wd, #ARM_SMCCC_ARCH_WORKAROUND_3 when BHB_FW is in system_bhb_mitigations)", true
 		}
+	case is("spectre_v4_patch_fw_mitigation_enable"):
+		return e.a64SpectreV4FwEnable, "spectre_v4_patch_fw_mitigation_enable() (nop when the Spectre-v4 policy is dynamic, mitigations not off, no SSBS)", true
+	case is("kvm_patch_vector_branch"):
+		return func(orig []uint32) ([]uint32, error) {
+			return e.a64PatchVectorBranch(at, orig)
+		}, "kvm_patch_vector_branch() (with ARM64_SPECTRE_V3A and no VHE: movz/movk x0 of the hyp vector, br x0)", true
+	case is("kvm_compute_ich_hcr_trap_bits"):
+		return e.a64IchHcrTrapBits, "kvm_compute_ich_hcr_trap_bits() (movz rd, #ICH_HCR_EL2 trap bits of group0/group1/common/dir_trap)", true
 	case is("smccc_patch_fw_mitigation_conduit"):
 		return func(orig []uint32) ([]uint32, error) {
 			// arm_smccc_1_1_get_conduit(): none before SMCCC 1.1

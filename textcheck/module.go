@@ -40,6 +40,8 @@ type Env struct {
 
 	keysMu sync.Mutex
 	keys   map[uint64]KeyState
+
+	a64caps a64Caps
 }
 
 // NewEnv prepares the shared inputs.
