@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
 // The state the three alternative callbacks of arch/arm64/kernel/
@@ -295,4 +297,64 @@ func (e *Env) a64IchHcrTrapBits(orig []uint32) ([]uint32, error) {
 		}
 	}
 	return []uint32{0xd2800000 | hcr<<5 | orig[0]&31}, nil
+}
+
+// a64RuntimeCache: the runtime_const_ptr() variables whose only readers
+// are the fixed-up sites (so the compiler drops the variable itself), each
+// set once to the kmem_cache it creates, and that cache's name: fs/
+// dcache.c dcache_init() KMEM_CACHE_USERCOPY(dentry, ...), fs/namei.c
+// kmem_cache_create_usercopy("names_cache", ...), fs/file_table.c
+// files_init() kmem_cache_create("filp", ...) and ("bfilp", ...). The
+// value is then found from the dump as the struct kmem_cache of that
+// name in slab_caches (a usercopy or SLAB_TYPESAFE_BY_RCU cache is never
+// merged into another: kmem_cache_create() returned that very cache).
+var a64RuntimeCache = map[string]string{
+	"__dentry_cache": "dentry",
+	"__names_cache":  "names_cache",
+	"__filp_cache":   "filp",
+	"__bfilp_cache":  "bfilp",
+}
+
+// slabCacheNamed is the address of the one struct kmem_cache in
+// slab_caches with the name; none or several is an error.
+func (e *Env) slabCacheNamed(name string) (uint64, error) {
+	e.slabNamesOnce.Do(func() {
+		p := e.Prog
+		head, err := p.SymbolAddr("slab_caches")
+		if err != nil {
+			e.slabNamesErr = err
+			return
+		}
+		c := *p.Context
+		c.MaxList = 1 << 14
+		e.slabNames = map[string][]uint64{}
+		for o, err := range kernel.ListForEachEntry(&c, head, "struct kmem_cache", "list") {
+			if err != nil {
+				e.slabNamesErr = fmt.Errorf("slab_caches: %w", err)
+				return
+			}
+			n, err := o.Member("name")
+			if err != nil {
+				e.slabNamesErr = err
+				return
+			}
+			s, err := n.CString(128)
+			if err != nil {
+				e.slabNamesErr = fmt.Errorf("slab_caches: kmem_cache at %#x: name: %w", o.Addr, err)
+				return
+			}
+			e.slabNames[s] = append(e.slabNames[s], o.Addr)
+		}
+	})
+	if e.slabNamesErr != nil {
+		return 0, e.slabNamesErr
+	}
+	switch a := e.slabNames[name]; len(a) {
+	case 1:
+		return a[0], nil
+	case 0:
+		return 0, fmt.Errorf("no kmem_cache named %q in slab_caches", name)
+	default:
+		return 0, fmt.Errorf("%d kmem_caches named %q in slab_caches", len(a), name)
+	}
 }

@@ -221,6 +221,7 @@ func a64RuntimeConsts(e *Env, f *elf.File, img *Image, cs *candidates, r *Result
 		shared[s.Name] = &a64ConstSeen{}
 		at, err := p.SymbolAddr(sym)
 		var val uint64
+		from := sym
 		if err == nil {
 			if kind == "ptr" {
 				val, err = p.ReadU64(at)
@@ -228,6 +229,16 @@ func a64RuntimeConsts(e *Env, f *elf.File, img *Image, cs *candidates, r *Result
 				var v uint32
 				v, err = p.ReadU32(at)
 				val = uint64(v)
+			}
+		} else if name, ok := a64RuntimeCache[sym]; ok && kind == "ptr" {
+			// the variable is gone, but the cache it pointed to is in
+			// slab_caches under the name it was created with
+			v, cerr := e.slabCacheNamed(name)
+			if cerr == nil {
+				val, err = v, nil
+				from = fmt.Sprintf("%s (the kmem_cache named %q in slab_caches)", sym, name)
+			} else {
+				err = fmt.Errorf("%w; the cache %q it points to: %w", err, name, cerr)
 			}
 		}
 		base := s.Addr + p.KernelOffset
@@ -271,7 +282,7 @@ func a64RuntimeConsts(e *Env, f *elf.File, img *Image, cs *candidates, r *Result
 				fn = "__runtime_fixup_shift()"
 			}
 			cs.add(&Candidate{Addr: where, Want: w, Mech: MechRuntimeConst, Mirrors: fn,
-				Why: fmt.Sprintf("%s: %s = %#x", s.Name, sym, val)})
+				Why: fmt.Sprintf("%s: %s = %#x", s.Name, from, val)})
 		}
 	}
 }
