@@ -495,7 +495,7 @@ func arm64Alternatives(e *Env, img *Image, cs *candidates, r *Result) {
 				for i := range ow {
 					ow[i] = a64.Order.Uint32(sec.Want[orig-sec.Addr+uint64(4*i):])
 				}
-				if fn, cbWhy, ok := e.a64Callback(repl); ok {
+				if fn, cbWhy, ok := e.a64Callback(repl, orig); ok {
 					want, err := fn(ow)
 					if err != nil {
 						r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: callback %s: %v: any content accepted", why, cbWhy, err))

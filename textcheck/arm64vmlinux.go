@@ -221,6 +221,7 @@ func a64RuntimeConsts(e *Env, f *elf.File, img *Image, cs *candidates, r *Result
 		shared[s.Name] = &a64ConstSeen{}
 		at, err := p.SymbolAddr(sym)
 		var val uint64
+		from := sym
 		if err == nil {
 			if kind == "ptr" {
 				val, err = p.ReadU64(at)
@@ -228,6 +229,16 @@ func a64RuntimeConsts(e *Env, f *elf.File, img *Image, cs *candidates, r *Result
 				var v uint32
 				v, err = p.ReadU32(at)
 				val = uint64(v)
+			}
+		} else if name, ok := a64RuntimeCache[sym]; ok && kind == "ptr" {
+			// the variable is gone, but the cache it pointed to is in
+			// slab_caches under the name it was created with
+			v, cerr := e.slabCacheNamed(name)
+			if cerr == nil {
+				val, err = v, nil
+				from = fmt.Sprintf("%s (the kmem_cache named %q in slab_caches)", sym, name)
+			} else {
+				err = fmt.Errorf("%w; the cache %q it points to: %w", err, name, cerr)
 			}
 		}
 		base := s.Addr + p.KernelOffset
@@ -271,7 +282,7 @@ func a64RuntimeConsts(e *Env, f *elf.File, img *Image, cs *candidates, r *Result
 				fn = "__runtime_fixup_shift()"
 			}
 			cs.add(&Candidate{Addr: where, Want: w, Mech: MechRuntimeConst, Mirrors: fn,
-				Why: fmt.Sprintf("%s: %s = %#x", s.Name, sym, val)})
+				Why: fmt.Sprintf("%s: %s = %#x", s.Name, from, val)})
 		}
 	}
 }
@@ -402,10 +413,11 @@ func a64HypRelocations(e *Env, f *elf.File, img *Image, cs *candidates, r *Resul
 	}
 }
 
-// a64Callback gives the model of an alternative callback at addr, when
+// a64Callback gives the model of an alternative callback at addr for the
+// site at, when
 // there is one (arch/arm64/kvm/va_layout.c): it maps the original
 // instructions to what the callback writes.
-func (e *Env) a64Callback(addr uint64) (func(orig []uint32) ([]uint32, error), string, bool) {
+func (e *Env) a64Callback(addr, at uint64) (func(orig []uint32) ([]uint32, error), string, bool) {
 	p := e.Prog
 	is := func(name string) bool {
 		a, err := p.SymbolAddr(name)
@@ -550,6 +562,14 @@ func (e *Env) a64Callback(addr uint64) (func(orig []uint32) ([]uint32, error), s
 				return []uint32{0x32000000 | 1<<16 | 14<<10 | 31<<5 | orig[0]&31}, nil
 			}, "spectre_bhb_patch_wa3() (mov wd, #ARM_SMCCC_ARCH_WORKAROUND_3 when BHB_FW is in system_bhb_mitigations)", true
 		}
+	case is("spectre_v4_patch_fw_mitigation_enable"):
+		return e.a64SpectreV4FwEnable, "spectre_v4_patch_fw_mitigation_enable() (nop when the Spectre-v4 policy is dynamic, mitigations not off, no SSBS)", true
+	case is("kvm_patch_vector_branch"):
+		return func(orig []uint32) ([]uint32, error) {
+			return e.a64PatchVectorBranch(at, orig)
+		}, "kvm_patch_vector_branch() (with ARM64_SPECTRE_V3A and no VHE: movz/movk x0 of the hyp vector, br x0)", true
+	case is("kvm_compute_ich_hcr_trap_bits"):
+		return e.a64IchHcrTrapBits, "kvm_compute_ich_hcr_trap_bits() (movz rd, #ICH_HCR_EL2 trap bits of group0/group1/common/dir_trap)", true
 	case is("smccc_patch_fw_mitigation_conduit"):
 		return func(orig []uint32) ([]uint32, error) {
 			// arm_smccc_1_1_get_conduit(): none before SMCCC 1.1

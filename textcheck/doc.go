@@ -35,11 +35,15 @@
 //     does by the KASLR offset (.rela.dyn R_AARCH64_RELATIVE, .relr.dyn),
 //     then alternatives by system_cpucaps (the callbacks
 //     alt_cb_patch_nops, kvm_update_va_mask, kvm_get_kimage_voffset,
-//     kvm_compute_final_ctr_el0, smccc_patch_fw_mitigation_conduit and
-//     the spectre_bhb_patch_* ones rebuilt from the variables they read;
-//     other callbacks accept any content and are reported partial),
-//     ftrace sites, jump labels and kprobes as in its modules, the
-//     runtime constants of runtime_const_init(), the nVHE hyp
+//     kvm_compute_final_ctr_el0, smccc_patch_fw_mitigation_conduit,
+//     spectre_v4_patch_fw_mitigation_enable, kvm_patch_vector_branch,
+//     kvm_compute_ich_hcr_trap_bits and the spectre_bhb_patch_* ones
+//     rebuilt from the variables they read, cpucaps found by their .desc
+//     in cpucap_ptrs[]; other callbacks accept any content and are
+//     reported partial), ftrace sites, jump labels and kprobes as in its
+//     modules, the runtime constants of runtime_const_init() (a pointer
+//     whose variable the compiler dropped checked against the kmem_cache
+//     of the name it was created with in slab_caches), the nVHE hyp
 //     relocations of kvm_apply_hyp_relocations(), and the PE CheckSum and
 //     Certificate Table fields a Secure Boot signer writes in the Image
 //     header.

@@ -40,6 +40,11 @@ type Env struct {
 
 	keysMu sync.Mutex
 	keys   map[uint64]KeyState
+
+	a64caps       a64Caps
+	slabNamesOnce sync.Once
+	slabNames     map[string][]uint64
+	slabNamesErr  error
 }
 
 // NewEnv prepares the shared inputs.
