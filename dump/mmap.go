@@ -87,6 +87,10 @@ func (e *FileChangedError) Error() string {
 
 func (e *FileChangedError) Unwrap() error { return e.Err }
 
+// preadMin is the size from which copyAt reads with pread(2) rather than
+// from the mapping.
+const preadMin = 1 << 20
+
 // copyAt copies the mapped bytes at off into dst, as many as the file
 // holds, turning a memory fault during the copy into a *FileChangedError.
 func (m *mappedFile) copyAt(dst []byte, off int64) (n int, err error) {
@@ -96,6 +100,17 @@ func (m *mappedFile) copyAt(dst []byte, off int64) (n int, err error) {
 	src := m.data[off:]
 	if m.f == nil { // bytes in memory cannot fault
 		return copy(dst, src), nil
+	}
+	if len(dst) >= preadMin {
+		// a large read (the vmlinux BTF from memory, 4.7 MB): pread
+		// copies it in the kernel, where faulting the mapping in costs
+		// page faults (~5 ms per MB) and keeps the pages resident
+		want := min(len(dst), len(src))
+		n, err := m.f.ReadAt(dst[:want], off)
+		if n < want {
+			return n, &FileChangedError{File: m.name, Off: off + int64(n), Err: err}
+		}
+		return n, nil
 	}
 	// No closure and no slice here: this is every read's path.
 	old := debug.SetPanicOnFault(true)

@@ -201,12 +201,12 @@ func nameOrderOf(t *Table) []int32 {
 	if t.byName == nil {
 		return t.nameOrder
 	}
-	o := make([]int32, len(t.syms))
+	o := make([]int32, len(t.recs))
 	for i := range o {
 		o[i] = int32(i)
 	}
 	slices.SortFunc(o, func(a, b int32) int {
-		if c := strings.Compare(t.syms[a].Name, t.syms[b].Name); c != 0 {
+		if c := strings.Compare(t.name(int(a)), t.name(int(b))); c != 0 {
 			return c
 		}
 		return int(a - b)
@@ -217,8 +217,8 @@ func nameOrderOf(t *Table) []int32 {
 // encodeTable writes the cache file of t (the file's comment).
 func encodeTable(w io.Writer, key []byte, t *Table, rep *SymtabReport) error {
 	module := ""
-	if len(t.syms) > 0 {
-		module = t.syms[0].Module
+	if len(t.recs) > 0 {
+		module = t.mods[t.recs[0].mod]
 	}
 	secIdx := map[string]int{"": 0}
 	secs := []string{""}
@@ -232,13 +232,13 @@ func encodeTable(w io.Writer, key []byte, t *Table, rep *SymtabReport) error {
 		return i
 	}
 	var arena int
-	for i := range t.syms {
-		s := &t.syms[i]
-		if s.Module != module {
-			return fmt.Errorf("symbols of modules %q and %q in one table", module, s.Module)
+	for i := range t.recs {
+		r := &t.recs[i]
+		if m := t.mods[r.mod]; m != module {
+			return fmt.Errorf("symbols of modules %q and %q in one table", module, m)
 		}
-		sec(s.Section)
-		arena += len(s.Name)
+		sec(t.secs[r.sec])
+		arena += int(r.nameLen)
 	}
 	if rep != nil {
 		for _, s := range rep.Symbols {
@@ -263,14 +263,15 @@ func encodeTable(w io.Writer, key []byte, t *Table, rep *SymtabReport) error {
 	for _, s := range secs {
 		str(s)
 	}
-	uv(uint64(len(t.syms)))
+	uv(uint64(len(t.recs)))
 	uv(uint64(arena))
-	for i := range t.syms {
-		bw.WriteString(t.syms[i].Name)
+	for i := range t.recs {
+		bw.WriteString(t.name(i))
 	}
 	prev := uint64(0)
-	for i := range t.syms {
-		s := &t.syms[i]
+	for i := range t.recs {
+		sy := t.sym(i)
+		s := &sy
 		if s.Addr < prev {
 			return fmt.Errorf("symbols not in address order: %#x after %#x", s.Addr, prev)
 		}
@@ -374,31 +375,32 @@ func decodeTable(b []byte, key []byte) (*Table, *SymtabReport, error) {
 		arena = unsafe.String(&body[d.off], arenaLen)
 	}
 	d.off += arenaLen
-	t := &Table{syms: make([]Symbol, n), addrIdx: make([]int, 0, n), inOrder: flags&1 != 0}
+	tb := newTableBuilder(n, 0)
+	tb.inPlace = true
+	t := tb.t
+	t.names, t.inOrder, t.secs, t.mods = arena, flags&1 != 0, secs, []string{module}
 	at, addr := 0, uint64(0)
-	for i := range t.syms {
+	for range n {
 		l := d.small("name length", uint64(arenaLen-at))
 		delta := d.uv("address")
 		if d.err == nil && addr+delta < addr {
 			d.fail("address past 2^64")
 		}
 		addr += delta
-		s := &t.syms[i]
-		s.Name, s.Addr, s.Module = arena[at:at+l], addr, module
-		at += l
-		s.Size = d.uv("size")
-		s.Kind = d.byte1("kind")
-		s.Suspect = SymbolProblem(d.byte1("suspect"))
-		s.Section = secs[d.small("section index", uint64(len(secs)-1))]
-		s.LocalEntry = d.uv("local entry")
-		s.Desc = d.uv("descriptor")
+		r := rec{addr: addr, name: uint32(at), nameLen: uint32(l)}
+		r.size = d.uv("size")
+		r.kind = d.byte1("kind")
+		r.suspect = SymbolProblem(d.byte1("suspect"))
+		r.sec = uint32(d.small("section index", uint64(len(secs)-1)))
+		local := d.uv("local entry")
+		desc := d.uv("descriptor")
 		if d.err != nil {
 			return nil, nil, d.err
 		}
-		if addressable(s) {
-			t.addrIdx = append(t.addrIdx, i)
-		}
+		tb.push(r, local, desc)
+		at += l
 	}
+	tb.done()
 	if at != arenaLen {
 		return nil, nil, &IndexFormatError{Off: d.off, Msg: fmt.Sprintf("names use %d of %d name bytes", at, arenaLen)}
 	}
@@ -417,7 +419,7 @@ func decodeTable(b []byte, key []byte) (*Table, *SymtabReport, error) {
 		t.nameOrder[k] = int32(i)
 		if k > 0 {
 			p := t.nameOrder[k-1]
-			if c := strings.Compare(t.syms[p].Name, t.syms[i].Name); c > 0 || c == 0 && int(p) > i {
+			if c := strings.Compare(t.name(int(p)), t.name(i)); c > 0 || c == 0 && int(p) > i {
 				return nil, nil, &IndexFormatError{Off: d.off, Msg: fmt.Sprintf("name order not sorted at %d", k)}
 			}
 		}

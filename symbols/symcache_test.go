@@ -22,8 +22,8 @@ func sameTables(t *testing.T, what string, want, got *Table) {
 	if !reflect.DeepEqual(want.Symbols(), got.Symbols()) {
 		n := 0
 		for i := range min(len(want.Symbols()), len(got.Symbols())) {
-			if want.syms[i] != got.syms[i] && n < 5 {
-				t.Errorf("%s: symbol %d = %+v, want %+v", what, i, got.syms[i], want.syms[i])
+			if want.Symbols()[i] != got.Symbols()[i] && n < 5 {
+				t.Errorf("%s: symbol %d = %+v, want %+v", what, i, got.Symbols()[i], want.Symbols()[i])
 				n++
 			}
 		}
@@ -33,7 +33,7 @@ func sameTables(t *testing.T, what string, want, got *Table) {
 		t.Fatalf("%s: sections, order or address index differ", what)
 	}
 	seen := map[string]bool{}
-	for _, s := range want.syms {
+	for _, s := range want.Symbols() {
 		if seen[s.Name] {
 			continue
 		}
@@ -54,9 +54,9 @@ func sameTables(t *testing.T, what string, want, got *Table) {
 	}
 	// Each distinct address (at most ~20 000 of them, evenly spread: an
 	// address shared by many aliases costs a walk over them all).
-	step := max(len(want.syms)/20000, 1)
-	for i, s := range want.syms {
-		if i%step != 0 || i > 0 && want.syms[i-1].Addr == s.Addr {
+	step := max(len(want.Symbols())/20000, 1)
+	for i, s := range want.Symbols() {
+		if i%step != 0 || i > 0 && want.Symbols()[i-1].Addr == s.Addr {
 			continue
 		}
 		for _, a := range []uint64{s.Addr, s.Addr + 1, s.Addr + s.Size/2, s.Addr + s.Size, s.Addr - 1} {
@@ -270,7 +270,7 @@ func FuzzDecodeSymcache(f *testing.F) {
 		{Name: "a", Addr: 0x30, Size: 4, Kind: 'd', Section: ".data", LocalEntry: 8, Desc: 0x99},
 	})
 	var buf bytes.Buffer
-	rep := &SymtabReport{Count: 1, Kinds: SymOverlaps, Symbols: []Symbol{small.syms[1]}}
+	rep := &SymtabReport{Count: 1, Kinds: SymOverlaps, Symbols: []Symbol{small.Symbols()[1]}}
 	if err := encodeTable(&buf, key, small, rep); err != nil {
 		f.Fatal(err)
 	}

@@ -142,8 +142,8 @@ func TestDamagedSymtab(t *testing.T) {
 			// the marks are cleared on this one.
 			tab := badF.withSections(NewTable(badF.Symbols))
 			if !check { // the table as it was before symcheck.go
-				for i := range tab.syms {
-					tab.syms[i].Suspect = 0
+				for i := range tab.recs {
+					tab.recs[i].suspect = 0
 				}
 			}
 			r := NewResolver()

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // SectionRange is an address range of a named section, used by Table to
@@ -16,9 +17,23 @@ type SectionRange struct {
 
 // Table is one symbol set sorted by address, with a name index. It is
 // read-only after NewTable and safe for concurrent use.
+//
+// The symbols are held compactly (rec: 40 bytes, the names in one
+// string, sections and modules interned) rather than as 96-byte Symbols:
+// a distro vmlinux or kallsyms table has ~140 000 of them and start-up
+// decodes them from the symbol cache (docs/PERFORMANCE.md). A Symbol is
+// made when asked for; Symbols() makes them all, once.
 type Table struct {
-	syms    []Symbol // sorted by Addr, then preference
-	addrIdx []int    // indices into syms of symbols that have an address (not U, not absolute)
+	recs  []rec  // sorted by addr, then preference
+	names string // every rec's name, at rec.name
+	secs  []string
+	mods  []string
+	// locals holds LocalEntry values rec.local cannot (rec.local is then
+	// localFar); descs every Desc, nil when all are 0 (not ELFv1).
+	locals  map[int32]uint64
+	descs   []uint64
+	all     *allSymbols // Symbols()'s slice, made on first use
+	addrIdx []int       // indices into recs of symbols that have an address (not U, not absolute)
 	// byName holds the index in syms of each name's first symbol; dups
 	// every index of the names several symbols share (statics of
 	// different files). One map entry and no slice per unique name: a
@@ -36,6 +51,121 @@ type Table struct {
 	inOrder bool
 }
 
+// rec is one symbol of a Table.
+type rec struct {
+	addr, size    uint64
+	name, nameLen uint32 // Table.names[name : name+nameLen]
+	sec, mod      uint32 // indexes into Table.secs, Table.mods
+	kind          byte
+	suspect       SymbolProblem
+	local         uint8 // LocalEntry, or localFar
+}
+
+// localFar marks a LocalEntry held in Table.locals (the ELFv2 ABI's
+// largest is 64; a table built from anything else still keeps it).
+const localFar = 0xff
+
+// allSymbols is the materialised []Symbol of a Table, made once.
+type allSymbols struct {
+	once sync.Once
+	syms []Symbol
+}
+
+// tableBuilder appends symbols to a Table, interning sections and
+// modules.
+type tableBuilder struct {
+	t          *Table
+	names      strings.Builder
+	secIdx     map[string]uint32
+	modIdx     map[string]uint32
+	inPlace    bool // names already in t.names (the symbol cache's arena)
+	namesAdded int
+}
+
+func newTableBuilder(n int, nameBytes int) *tableBuilder {
+	b := &tableBuilder{t: &Table{recs: make([]rec, 0, n), addrIdx: make([]int, 0, n), all: &allSymbols{}},
+		secIdx: map[string]uint32{}, modIdx: map[string]uint32{}}
+	b.names.Grow(nameBytes)
+	return b
+}
+
+func (b *tableBuilder) intern(m map[string]uint32, list *[]string, s string) uint32 {
+	i, ok := m[s]
+	if !ok {
+		i = uint32(len(*list))
+		m[s] = i
+		*list = append(*list, s)
+	}
+	return i
+}
+
+// add appends s; nameAt is its name's offset in the names already given
+// (inPlace), else the name is copied.
+func (b *tableBuilder) add(s *Symbol, nameAt int) {
+	r := rec{addr: s.Addr, size: s.Size, nameLen: uint32(len(s.Name)), kind: s.Kind, suspect: s.Suspect,
+		sec: b.intern(b.secIdx, &b.t.secs, s.Section), mod: b.intern(b.modIdx, &b.t.mods, s.Module)}
+	if b.inPlace {
+		r.name = uint32(nameAt)
+	} else {
+		r.name = uint32(b.names.Len())
+		b.names.WriteString(s.Name)
+	}
+	b.push(r, s.LocalEntry, s.Desc)
+}
+
+// push appends r, whose section and module are already interned, its
+// name placed.
+func (b *tableBuilder) push(r rec, local, desc uint64) {
+	t := b.t
+	i := int32(len(t.recs))
+	if local < localFar {
+		r.local = uint8(local)
+	} else {
+		r.local = localFar
+		if t.locals == nil {
+			t.locals = map[int32]uint64{}
+		}
+		t.locals[i] = local
+	}
+	if desc != 0 && t.descs == nil {
+		t.descs = make([]uint64, len(t.recs), cap(t.recs))
+	}
+	if t.descs != nil {
+		t.descs = append(t.descs, desc)
+	}
+	if addressableKind(r.kind) {
+		t.addrIdx = append(t.addrIdx, len(t.recs))
+	}
+	t.recs = append(t.recs, r)
+}
+
+func (b *tableBuilder) done() *Table {
+	if !b.inPlace {
+		b.t.names = b.names.String()
+	}
+	return b.t
+}
+
+// name is the name of symbol i.
+func (t *Table) name(i int) string {
+	r := &t.recs[i]
+	return t.names[r.name : r.name+r.nameLen]
+}
+
+// sym makes symbol i.
+func (t *Table) sym(i int) Symbol {
+	r := &t.recs[i]
+	s := Symbol{Name: t.names[r.name : r.name+r.nameLen], Addr: r.addr, Size: r.size, Kind: r.kind, Suspect: r.suspect,
+		Module: t.mods[r.mod], Section: t.secs[r.sec], LocalEntry: uint64(r.local)}
+	if r.local == localFar {
+		s.LocalEntry = t.locals[int32(i)]
+	}
+	if t.descs != nil {
+		s.Desc = t.descs[i]
+	}
+	return s
+}
+
 // NewTable builds a Table from syms (copied).
 func NewTable(syms []Symbol) *Table { return newTable(syms, false) }
 
@@ -49,7 +179,6 @@ func NewTable(syms []Symbol) *Table { return newTable(syms, false) }
 func NewKallsymsTable(syms []Symbol) *Table { return newTable(syms, true) }
 
 func newTable(syms []Symbol, inOrder bool) *Table {
-	t := &Table{byName: make(map[string]int32, len(syms)), dups: map[string][]int32{}, inOrder: inOrder}
 	// A stable sort by address, then better(): sorted as (address, index)
 	// keys held contiguously (ties broken by better(), then by index,
 	// which makes it stable) and the Symbols copied once in that order,
@@ -64,8 +193,10 @@ func newTable(syms []Symbol, inOrder bool) *Table {
 		i    int32
 	}
 	keys := make([]key, len(syms))
+	nameBytes := 0
 	for i := range syms {
 		s := &syms[i]
+		nameBytes += len(s.Name)
 		var pre uint32
 		if !inOrder {
 			if s.Size == 0 {
@@ -89,20 +220,22 @@ func newTable(syms []Symbol, inOrder bool) *Table {
 		}
 		return cmp.Compare(x.i, y.i)
 	})
-	t.syms = make([]Symbol, len(syms))
-	t.addrIdx = make([]int, 0, len(syms))
-	for k, x := range keys {
-		t.syms[k] = syms[x.i]
-		s := &t.syms[k]
-		if first, ok := t.byName[s.Name]; !ok {
-			t.byName[s.Name] = int32(k)
-		} else if d, ok := t.dups[s.Name]; ok {
-			t.dups[s.Name] = append(d, int32(k))
+	b := newTableBuilder(len(syms), nameBytes)
+	t := b.t
+	t.inOrder = inOrder
+	t.byName, t.dups = make(map[string]int32, len(syms)), map[string][]int32{}
+	for _, x := range keys {
+		b.add(&syms[x.i], 0)
+	}
+	b.done()
+	for k := range t.recs {
+		name := t.name(k)
+		if first, ok := t.byName[name]; !ok {
+			t.byName[name] = int32(k)
+		} else if d, ok := t.dups[name]; ok {
+			t.dups[name] = append(d, int32(k))
 		} else {
-			t.dups[s.Name] = []int32{first, int32(k)}
-		}
-		if addressable(s) {
-			t.addrIdx = append(t.addrIdx, k)
+			t.dups[name] = []int32{first, int32(k)}
 		}
 	}
 	return t
@@ -113,12 +246,12 @@ func newTable(syms []Symbol, inOrder bool) *Table {
 func (t *Table) indices(name string) (first int32, all []int32, ok bool) {
 	if t.byName == nil {
 		o := t.nameOrder
-		lo, _ := slices.BinarySearchFunc(o, name, func(i int32, n string) int { return strings.Compare(t.syms[i].Name, n) })
-		if lo == len(o) || t.syms[o[lo]].Name != name {
+		lo, _ := slices.BinarySearchFunc(o, name, func(i int32, n string) int { return strings.Compare(t.name(int(i)), n) })
+		if lo == len(o) || t.name(int(o[lo])) != name {
 			return 0, nil, false
 		}
 		hi := lo + 1
-		for hi < len(o) && t.syms[o[hi]].Name == name {
+		for hi < len(o) && t.name(int(o[hi])) == name {
 			hi++
 		}
 		if hi-lo > 1 {
@@ -142,8 +275,10 @@ func (t *Table) WithSections(secs []SectionRange) *Table {
 
 // addressable reports whether a symbol names a place in memory: not
 // undefined, not absolute (file names, TOC. in module kallsyms, ...).
-func addressable(s *Symbol) bool {
-	switch s.Kind {
+func addressable(s *Symbol) bool { return addressableKind(s.Kind) }
+
+func addressableKind(kind byte) bool {
+	switch kind {
 	case 'U', 'u', 'w', 'v', 'a', 'A', 'N', 'n':
 		// 'u' is also STB_GNU_UNIQUE in nm, but /proc/kallsyms shows the
 		// kernel's undefined module symbols as 'u'; neither is wanted here.
@@ -197,11 +332,19 @@ func better(a, b *Symbol) bool {
 }
 
 // Len is the number of symbols.
-func (t *Table) Len() int { return len(t.syms) }
+func (t *Table) Len() int { return len(t.recs) }
 
 // Symbols returns the symbols sorted by address (the caller must not
-// modify them).
-func (t *Table) Symbols() []Symbol { return t.syms }
+// modify them). The first call makes them (96 bytes each).
+func (t *Table) Symbols() []Symbol {
+	t.all.once.Do(func() {
+		t.all.syms = make([]Symbol, len(t.recs))
+		for i := range t.recs {
+			t.all.syms[i] = t.sym(i)
+		}
+	})
+	return t.all.syms
+}
 
 // ByName returns the preferred symbol of that name (global over local,
 // function over data); several static symbols can share a name, see
@@ -211,21 +354,21 @@ func (t *Table) ByName(name string) (Symbol, bool) {
 	if !ok {
 		return Symbol{}, false
 	}
-	best := &t.syms[first]
+	best := t.sym(int(first))
 	for _, i := range dups {
-		s := &t.syms[i]
+		s := t.sym(int(i))
 		// Prefer a defined symbol over an undefined reference.
-		if addressable(s) != addressable(best) {
-			if addressable(s) {
+		if addressable(&s) != addressable(&best) {
+			if addressable(&s) {
 				best = s
 			}
 			continue
 		}
-		if rank(s) < rank(best) {
+		if rank(&s) < rank(&best) {
 			best = s
 		}
 	}
-	return *best, true
+	return best, true
 }
 
 // AllByName returns every symbol of that name, by address.
@@ -235,11 +378,11 @@ func (t *Table) AllByName(name string) []Symbol {
 	case !ok:
 		return nil
 	case dups == nil:
-		return []Symbol{t.syms[first]}
+		return []Symbol{t.sym(int(first))}
 	}
 	out := make([]Symbol, len(dups))
 	for k, i := range dups {
-		out[k] = t.syms[i]
+		out[k] = t.sym(int(i))
 	}
 	return out
 }
@@ -268,11 +411,11 @@ const sizeProblems = SymOutsideSection | SymPastSection | SymOverlaps
 // alone reached addr, claimed is that symbol.
 func (t *Table) byAddr(addr uint64) (sym Symbol, off uint64, ok bool, claimed *Symbol) {
 	// Last addressable symbol with Addr <= addr.
-	n := sort.Search(len(t.addrIdx), func(k int) bool { return t.syms[t.addrIdx[k]].Addr > addr }) - 1
+	n := sort.Search(len(t.addrIdx), func(k int) bool { return t.recs[t.addrIdx[k]].addr > addr }) - 1
 	if n < 0 {
 		return Symbol{}, 0, false, nil
 	}
-	nearest := t.syms[t.addrIdx[n]].Addr
+	nearest := t.recs[t.addrIdx[n]].addr
 	// The nearest group: all addressable symbols at address `nearest`,
 	// preferred first (the sort order). Look for a containing sized symbol,
 	// else a size-0 one.
@@ -280,9 +423,9 @@ func (t *Table) byAddr(addr uint64) (sym Symbol, off uint64, ok bool, claimed *S
 	// does not reach past the sized symbol's end.
 	unsized := -1
 	sizedGroup := false
-	for k := n; k >= 0 && t.syms[t.addrIdx[k]].Addr == nearest; k-- {
-		s := &t.syms[t.addrIdx[k]]
-		if s.Size > 0 {
+	for k := n; k >= 0 && t.recs[t.addrIdx[k]].addr == nearest; k-- {
+		r := &t.recs[t.addrIdx[k]]
+		if r.size > 0 {
 			if t.contains(t.addrIdx[k], addr, &claimed) {
 				s, off, ok := t.bestAt(k, addr)
 				return s, off, ok, nil
@@ -294,12 +437,12 @@ func (t *Table) byAddr(addr uint64) (sym Symbol, off uint64, ok bool, claimed *S
 			unsized = t.addrIdx[k]
 		}
 	}
-	if unsized >= 0 && !sizedGroup && t.inSameSection(&t.syms[unsized], addr) {
-		return t.syms[unsized], addr - t.syms[unsized].Addr, true, nil
+	if unsized >= 0 && !sizedGroup && t.inSameSection(unsized, addr) {
+		return t.sym(unsized), addr - t.recs[unsized].addr, true, nil
 	}
 	// Nested or overlapping sized symbols further back.
 	for k, steps := n, 0; k >= 0 && steps < maxBackScan; k, steps = k-1, steps+1 {
-		if s := &t.syms[t.addrIdx[k]]; s.Size > 0 && t.contains(t.addrIdx[k], addr, &claimed) {
+		if r := &t.recs[t.addrIdx[k]]; r.size > 0 && t.contains(t.addrIdx[k], addr, &claimed) {
 			s, off, ok := t.bestAt(k, addr)
 			return s, off, ok, nil
 		}
@@ -307,60 +450,61 @@ func (t *Table) byAddr(addr uint64) (sym Symbol, off uint64, ok bool, claimed *S
 	return Symbol{}, 0, false, claimed
 }
 
-// contains reports whether the sized symbol t.syms[i] contains addr. A
-// suspect symbol whose size alone reaches addr (past its plausible end)
-// does not, and is left in *claimed (the first one).
+// contains reports whether the sized symbol i contains addr. A suspect
+// symbol whose size alone reaches addr (past its plausible end) does not,
+// and is left in *claimed (the first one).
 func (t *Table) contains(i int, addr uint64, claimed **Symbol) bool {
-	s := &t.syms[i]
-	if addr-s.Addr >= s.Size {
+	r := &t.recs[i]
+	if addr-r.addr >= r.size {
 		return false
 	}
-	if s.Suspect&sizeProblems != 0 && addr >= t.plausibleEnd(i) {
+	if r.suspect&sizeProblems != 0 && addr >= t.plausibleEnd(i) {
 		if *claimed == nil {
-			*claimed = s
+			s := t.sym(i)
+			*claimed = &s
 		}
 		return false
 	}
 	return true
 }
 
-// plausibleEnd is where the suspect symbol t.syms[i] is taken to end: at
-// its size, cut at the next symbol at a greater address and at the end of
-// its section when the table knows section ranges.
+// plausibleEnd is where the suspect symbol i is taken to end: at its
+// size, cut at the next symbol at a greater address and at the end of its
+// section when the table knows section ranges.
 func (t *Table) plausibleEnd(i int) uint64 {
-	s := &t.syms[i]
-	end := s.Addr + s.Size
-	if end < s.Addr {
+	r := &t.recs[i]
+	end := r.addr + r.size
+	if end < r.addr {
 		end = ^uint64(0)
 	}
-	if k := sort.Search(len(t.addrIdx), func(k int) bool { return t.syms[t.addrIdx[k]].Addr > s.Addr }); k < len(t.addrIdx) {
-		end = min(end, t.syms[t.addrIdx[k]].Addr)
+	if k := sort.Search(len(t.addrIdx), func(k int) bool { return t.recs[t.addrIdx[k]].addr > r.addr }); k < len(t.addrIdx) {
+		end = min(end, t.recs[t.addrIdx[k]].addr)
 	}
-	for _, r := range t.sections {
-		if r.Start <= s.Addr && s.Addr < r.End {
-			end = min(end, r.End)
+	for _, sr := range t.sections {
+		if sr.Start <= r.addr && r.addr < sr.End {
+			end = min(end, sr.End)
 		}
 	}
 	return end
 }
 
 // bestAt returns the preferred symbol containing addr among those sharing
-// the address of t.syms[t.addrIdx[k]].
+// the address of symbol t.addrIdx[k].
 func (t *Table) bestAt(k int, addr uint64) (Symbol, uint64, bool) {
-	a := t.syms[t.addrIdx[k]].Addr
+	a := t.recs[t.addrIdx[k]].addr
 	best := -1
 	var claimed *Symbol
-	for j := k; j >= 0 && t.syms[t.addrIdx[j]].Addr == a; j-- {
-		if s := &t.syms[t.addrIdx[j]]; s.Size > 0 && t.contains(t.addrIdx[j], addr, &claimed) && (best < 0 || t.prefer(t.addrIdx[j], best)) {
+	for j := k; j >= 0 && t.recs[t.addrIdx[j]].addr == a; j-- {
+		if r := &t.recs[t.addrIdx[j]]; r.size > 0 && t.contains(t.addrIdx[j], addr, &claimed) && (best < 0 || t.prefer(t.addrIdx[j], best)) {
 			best = t.addrIdx[j]
 		}
 	}
-	for j := k + 1; j < len(t.addrIdx) && t.syms[t.addrIdx[j]].Addr == a; j++ {
-		if s := &t.syms[t.addrIdx[j]]; s.Size > 0 && t.contains(t.addrIdx[j], addr, &claimed) && (best < 0 || t.prefer(t.addrIdx[j], best)) {
+	for j := k + 1; j < len(t.addrIdx) && t.recs[t.addrIdx[j]].addr == a; j++ {
+		if r := &t.recs[t.addrIdx[j]]; r.size > 0 && t.contains(t.addrIdx[j], addr, &claimed) && (best < 0 || t.prefer(t.addrIdx[j], best)) {
 			best = t.addrIdx[j]
 		}
 	}
-	return t.syms[best], addr - t.syms[best].Addr, true
+	return t.sym(best), addr - t.recs[best].addr, true
 }
 
 // sectionAt names the known section range holding addr ("" when none).
@@ -373,14 +517,15 @@ func (t *Table) sectionAt(addr uint64) (SectionRange, bool) {
 	return SectionRange{}, false
 }
 
-// prefer reports whether t.syms[i] is preferred to t.syms[j], two
-// symbols at one address: better(), or for a kallsyms table the earlier
-// in the kernel's order (syms is sorted stably, so the earlier index).
+// prefer reports whether symbol i is preferred to symbol j, two symbols
+// at one address: better(), or for a kallsyms table the earlier in the
+// kernel's order (the table is sorted stably, so the earlier index).
 func (t *Table) prefer(i, j int) bool {
 	if t.inOrder {
 		return i < j
 	}
-	return better(&t.syms[i], &t.syms[j])
+	a, b := t.sym(i), t.sym(j)
+	return better(&a, &b)
 }
 
 // Nearest returns the symbol as the kernel's kallsyms_lookup() finds it,
@@ -391,37 +536,38 @@ func (t *Table) prefer(i, j int) bool {
 // then named after the symbol before it, as the kernel prints it
 // ("sys_ni_syscall+0x10"), where ByAddr names nothing.
 func (t *Table) Nearest(addr uint64) (Symbol, uint64, bool) {
-	n := sort.Search(len(t.addrIdx), func(k int) bool { return t.syms[t.addrIdx[k]].Addr > addr }) - 1
+	n := sort.Search(len(t.addrIdx), func(k int) bool { return t.recs[t.addrIdx[k]].addr > addr }) - 1
 	if n < 0 {
 		return Symbol{}, 0, false
 	}
 	best := t.addrIdx[n]
-	for k := n - 1; k >= 0 && t.syms[t.addrIdx[k]].Addr == t.syms[best].Addr; k-- {
+	for k := n - 1; k >= 0 && t.recs[t.addrIdx[k]].addr == t.recs[best].addr; k-- {
 		if t.prefer(t.addrIdx[k], best) {
 			best = t.addrIdx[k]
 		}
 	}
-	s := &t.syms[best]
-	if !t.inSameSection(s, addr) {
+	if !t.inSameSection(best, addr) {
 		return Symbol{}, 0, false
 	}
-	return *s, addr - s.Addr, true
+	return t.sym(best), addr - t.recs[best].addr, true
 }
 
-// inSameSection reports whether addr lies in the section of s, when the
-// table knows section ranges (always true otherwise).
-func (t *Table) inSameSection(s *Symbol, addr uint64) bool {
+// inSameSection reports whether addr lies in the section of symbol i,
+// when the table knows section ranges (always true otherwise).
+func (t *Table) inSameSection(i int, addr uint64) bool {
 	if t.sections == nil {
 		return true
 	}
-	for _, r := range t.sections {
-		if r.Start <= s.Addr && s.Addr < r.End && (s.Section == "" || s.Section == r.Name) {
-			return addr < r.End
+	r := &t.recs[i]
+	sec := t.secs[r.sec]
+	for _, sr := range t.sections {
+		if sr.Start <= r.addr && r.addr < sr.End && (sec == "" || sec == sr.Name) {
+			return addr < sr.End
 		}
 	}
 	// The symbol is in no known allocated section (a linker-script marker
 	// at a section's end, such as _etext): let it cover only itself.
-	return addr == s.Addr
+	return addr == r.addr
 }
 
 // Rebase returns t with every addressable symbol (not undefined, not
@@ -433,13 +579,13 @@ func (t *Table) Rebase(off uint64) *Table {
 		return t
 	}
 	c := *t
-	c.syms = make([]Symbol, len(t.syms))
-	copy(c.syms, t.syms)
-	for i := range c.syms {
-		if addressable(&c.syms[i]) {
-			c.syms[i].Addr += off
+	c.recs = slices.Clone(t.recs)
+	for i := range c.recs {
+		if addressableKind(c.recs[i].kind) {
+			c.recs[i].addr += off
 		}
 	}
+	c.all = &allSymbols{}
 	c.sections = make([]SectionRange, len(t.sections))
 	for i, s := range t.sections {
 		s.Start += off
