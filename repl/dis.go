@@ -2,9 +2,10 @@ package repl
 
 import (
 	"fmt"
-	"github.com/kdump-inspect/kdump-inspect/arch"
 	"sort"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/arch"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/audit"
@@ -188,7 +189,7 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 	if n > maxDisInsns {
 		n = maxDisInsns
 	}
-	if s.Prog.Arch != nil && s.Prog.Arch.Name() != "ppc64" {
+	if s.Prog.Arch != nil && !arch.Has(s.Prog.Arch, arch.TOCStubs) {
 		return s.disassembleGeneric(c, addr, n)
 	}
 	var out []DisLine
