@@ -1,7 +1,7 @@
 package kernel
 
 // A process-wide cache of opened vmlinux files: the jobs of one batch
-// (audit.RunBatch) mostly audit dumps of one kernel, and without this each
+// (batch.Run) mostly audit dumps of one kernel, and without this each
 // job re-read the same symbol table and re-parsed the same DWARF (OpenELF +
 // LoadELFTypes: 60–100 ms of a ~150 ms corpus audit; docs/PERFORMANCE.md).
 //
