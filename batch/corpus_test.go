@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // TestCorpusBatch: FindDumps takes exactly the corpus's dump files (not

@@ -8,4 +8,6 @@
 //
 // It contains no library code that other packages import. Benchmarks that
 // need the corpus skip without it.
+//
+// Layer: bench, outside the tool (docs/ARCHITECTURE.md).
 package bench

@@ -11,6 +11,8 @@
 //
 // -warm audits the first dump once, untimed, so that the DWARF index cache
 // and the decompressed files exist before timing.
+//
+// Layer: bench, outside the tool (docs/ARCHITECTURE.md).
 package main
 
 import (
