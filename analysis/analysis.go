@@ -21,6 +21,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -118,9 +119,9 @@ func (a *Analysis) Ftrace() (*ftrace.State, error) {
 // says what could not be walked; what was walked comes with it.
 func (a *Analysis) Stacks() ([]stack.Unwound, error) {
 	// The ftrace state first (it takes the lock itself): on x86_64 the
-	// ORC walk maps ops trampolines to the code they copy.
+	// unwinder maps ops trampolines to the code they copy (x86_64).
 	var opt stack.Options
-	if a.Prog != nil && a.Prog.Arch != nil && a.Prog.Arch.Name() == "x86_64" {
+	if a.Prog != nil && arch.Has(a.Prog.Arch, arch.OpsTrampolines) {
 		if st, err := a.Ftrace(); err == nil && st != nil {
 			opt.Trampoline = st.X86TrampolineSource(a.Prog)
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
-	"github.com/kdump-inspect/kdump-inspect/internal/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
-	"github.com/kdump-inspect/kdump-inspect/internal/dwarftest"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/symbols"

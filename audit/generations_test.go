@@ -10,7 +10,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/dump"
-	"github.com/kdump-inspect/kdump-inspect/internal/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )

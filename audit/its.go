@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
 
@@ -14,7 +15,7 @@ import (
 // that goes into those pages lands on the start of a thunk.
 func checkITSThunk(c *Check) {
 	p := c.A.Prog
-	if p == nil || p.Arch == nil || p.Arch.Name() != "x86_64" {
+	if p == nil || !arch.Has(p.Arch, arch.ITSThunks) {
 		c.NotApplicable("ITS thunks are x86's")
 		return
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
-	"github.com/kdump-inspect/kdump-inspect/internal/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/stack"

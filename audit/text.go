@@ -2,12 +2,12 @@ package audit
 
 import (
 	"fmt"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"sort"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+
 	"github.com/kdump-inspect/kdump-inspect/arch"
-	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
 
@@ -114,24 +114,20 @@ func attributed(c *Check, d textcheck.Diff) string {
 			return f.Rule
 		}
 	}
-	o := c.A.Prog.Order
-	if dis, ok := c.A.Prog.Arch.(arch.Disassembler); ok && c.A.Prog.Arch.Name() == "x86_64" {
-		if t, _, ok := dis.BranchTarget(d.Found, d.Addr); ok {
-			for _, f := range c.r.At(t) {
-				if f.Rule != c.Rule.ID {
-					return f.Rule
+	if words, ok := c.A.Prog.Arch.(arch.InsnWords); ok {
+		for off := 0; off+4 <= len(d.Found); off += 4 {
+			if t, _, ok := words.BranchTarget(d.Found[off:off+4], d.Addr+uint64(off)); ok {
+				for _, f := range c.r.At(t) {
+					if f.Rule != c.Rule.ID {
+						return f.Rule
+					}
 				}
 			}
 		}
 		return ""
 	}
-	for off := 0; off+4 <= len(d.Found); off += 4 {
-		pc := d.Addr + uint64(off)
-		t, _, ok := ppc64.BranchTarget(o.Uint32(d.Found[off:]), pc)
-		if dis, isDis := c.A.Prog.Arch.(arch.Disassembler); isDis && c.A.Prog.Arch.Name() == "arm64" {
-			t, _, ok = dis.BranchTarget(d.Found[off:off+4], pc)
-		}
-		if ok {
+	if dis, ok := c.A.Prog.Arch.(arch.Disassembler); ok {
+		if t, _, ok := dis.BranchTarget(d.Found, d.Addr); ok {
 			for _, f := range c.r.At(t) {
 				if f.Rule != c.Rule.ID {
 					return f.Rule
@@ -153,7 +149,15 @@ func textFinding(c *Check, d textcheck.Diff) Finding {
 		where = fmt.Sprintf("%#x", d.Addr)
 	}
 	var words []Word
-	if dis, ok := c.A.Prog.Arch.(arch.Disassembler); ok && c.A.Prog.Arch.Name() == "x86_64" {
+	if iw, ok := c.A.Prog.Arch.(arch.InsnWords); ok {
+		for off := 0; off+4 <= len(d.Found) && len(words) < maxTextWords; off += 4 {
+			pc := d.Addr + uint64(off)
+			e, f := o.Uint32(d.Expected[off:]), o.Uint32(d.Found[off:])
+			words = append(words, Word{Addr: pc, Size: 4, Label: fmt.Sprintf("%s+%#x", where, off),
+				Found: uint64(f), FoundAsm: iw.DisasmWord(d.Found[off:off+4], pc), HasExpected: true,
+				Expected: uint64(e), ExpectedAsm: iw.DisasmWord(d.Expected[off:off+4], pc)})
+		}
+	} else if dis, ok := c.A.Prog.Arch.(arch.Disassembler); ok {
 		// variable-length instructions: the run's bytes (at most 8 in
 		// one word), each side decoded from the run's first byte
 		n := min(len(d.Found), 8)
@@ -168,17 +172,6 @@ func textFinding(c *Check, d textcheck.Diff) Finding {
 		ea, _ := dis.Disasm(d.Expected, d.Addr)
 		words = append(words, Word{Addr: d.Addr, Size: n, Label: where, Found: le(d.Found), FoundAsm: fa,
 			HasExpected: true, Expected: le(d.Expected), ExpectedAsm: ea})
-	}
-	for off := 0; off+4 <= len(d.Found) && len(words) < maxTextWords && c.A.Prog.Arch.Name() != "x86_64"; off += 4 {
-		pc := d.Addr + uint64(off)
-		e, f := o.Uint32(d.Expected[off:]), o.Uint32(d.Found[off:])
-		ea, fa := ppc64.Disasm(e, pc), ppc64.Disasm(f, pc)
-		if dis, ok := c.A.Prog.Arch.(arch.Disassembler); ok && c.A.Prog.Arch.Name() == "arm64" {
-			ea, _ = dis.Disasm(d.Expected[off:off+4], pc)
-			fa, _ = dis.Disasm(d.Found[off:off+4], pc)
-		}
-		words = append(words, Word{Addr: pc, Size: 4, Label: fmt.Sprintf("%s+%#x", where, off),
-			Found: uint64(f), FoundAsm: fa, HasExpected: true, Expected: uint64(e), ExpectedAsm: ea})
 	}
 	msg := fmt.Sprintf("%s: %d bytes of %s at %s (%#x) differ from the ELF file and no mechanism explains them", c.Subject, len(d.Found), d.Section, where, d.Addr)
 	if n := d.Nearest; n != nil {

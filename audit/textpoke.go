@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/textpoke"
 )
 
@@ -16,7 +17,7 @@ import (
 // are not ftrace findings (FTRACE-SITE asks the same model).
 func checkTextPoke(c *Check) {
 	p := c.A.Prog
-	if p == nil || p.Arch == nil || p.Arch.Name() != "x86_64" {
+	if p == nil || !arch.Has(p.Arch, arch.TextPokeBatch) {
 		c.NotApplicable("int3 text patching through text_poke_array is x86's")
 		return
 	}

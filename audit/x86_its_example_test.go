@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
-	"github.com/kdump-inspect/kdump-inspect/internal/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )

@@ -3,6 +3,8 @@ package audit
 import (
 	"fmt"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/arch"
 )
 
 // checkOpsTramp: FTRACE-OPS-TRAMP. On x86_64, each ftrace_ops trampoline
@@ -11,7 +13,7 @@ import (
 // tail as that function writes them (ftrace.X86TrampCheck).
 func checkOpsTramp(c *Check) {
 	p := c.A.Prog
-	if p == nil || p.Arch == nil || p.Arch.Name() != "x86_64" {
+	if p == nil || !arch.Has(p.Arch, arch.OpsTrampolines) {
 		c.NotApplicable("allocated ftrace_ops trampolines (create_trampoline()) are modelled on x86_64")
 		return
 	}

@@ -10,8 +10,9 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/batch"
 	"github.com/kdump-inspect/kdump-inspect/dump"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
@@ -204,12 +205,12 @@ func BenchmarkAuditDump(b *testing.B) {
 	})
 }
 
-// BenchmarkBatchAudit is audit.RunBatch over every corpus dump with 1 and
+// BenchmarkBatchAudit is batch.Run over every corpus dump with 1 and
 // 2 workers, the vmlinux private to each job (as before the shared
 // vmlinux cache) or shared between them.
 func BenchmarkBatchAudit(b *testing.B) {
 	root := testcorpus.Require(b)
-	js, err := audit.FindDumps(root)
+	js, err := batch.FindDumps(root)
 	if err != nil || len(js) == 0 {
 		b.Fatal("no dumps", err)
 	}
@@ -228,7 +229,7 @@ func BenchmarkBatchAudit(b *testing.B) {
 					js[i].Options.PrivateVmlinux = private
 				}
 				for b.Loop() {
-					audit.RunBatch(js, jobs, audit.Options{}, nil)
+					batch.Run(js, jobs, audit.Options{}, nil)
 				}
 			})
 		}

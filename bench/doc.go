@@ -3,9 +3,11 @@
 // module list, the audit) and, under cmd/, the small programs the
 // measurements in docs/PERFORMANCE.md run: startup (vmlinux-side start-up,
 // for peak RSS), modarch (the canonical module/arch/.stubs output compared
-// with drgn by vs-drgn) and corpusaudit (audit.RunBatch with N workers and
+// with drgn by vs-drgn) and corpusaudit (batch.Run with N workers and
 // pages touched per dump).
 //
 // It contains no library code that other packages import. Benchmarks that
 // need the corpus skip without it.
+//
+// Layer: bench, outside the tool (docs/ARCHITECTURE.md).
 package bench

@@ -26,16 +26,48 @@ const (
 
 // openELF parses an ELF64 core by hand: QEMU writes e_ehsize 8 and section
 // headers that overlap the program headers, which debug/elf refuses, so
-// only what a core needs is read and the rest is tolerated.
+// only what a core needs is read and the rest is tolerated. The steps: the
+// ELF header, the program headers (notes parsed, loads kept), the flavour
+// (QEMU, process, kdump), the segments mapped, and the pages accounted.
 func (d *Dump) openELF(f *mappedFile, opts Options) error {
+	h, err := d.readELFHeader(f)
+	if err != nil {
+		return err
+	}
+	loads, hasQEMUNote, err := d.readProgramHeaders(f, h)
+	if err != nil {
+		return err
+	}
+	if len(loads) == 0 && d.VMCOREINFORaw == nil && len(d.CPUs) == 0 {
+		return &FormatError{File: f.Name(), Off: int64(h.phoff), Msg: "ELF core has no PT_LOAD with data, no register and no VMCOREINFO note: it holds nothing to analyse",
+			Val: fmt.Sprintf("%d program headers", h.phnum)}
+	}
+	d.Format = elfFlavour(loads, hasQEMUNote, d.VMCOREINFORaw != nil)
+	phys := d.mapSegments(f, loads)
+	d.detectMemoryOrder(QuirkQEMUBigEndianHeader)
+	d.accountELFPages(f, loads, phys)
+	_ = opts
+	return nil
+}
+
+// elfHeader is what openELF keeps of an ELF64 core's header.
+type elfHeader struct {
+	order                   binary.ByteOrder
+	phoff, phentsize, phnum uint64
+}
+
+// readELFHeader checks the ELF identification and header of a core (byte
+// order, class, type, program header table within the file, PN_XNUM) and
+// sets the dump's byte orders and machine.
+func (d *Dump) readELFHeader(f *mappedFile) (elfHeader, error) {
 	name := f.Name()
 	size := f.Size()
 	hdr := f.slice(0, elf64EhdrSize)
 	if len(hdr) < 16 {
-		return &FormatError{File: name, Off: int64(len(hdr)), Msg: "truncated ELF identification"}
+		return elfHeader{}, &FormatError{File: name, Off: int64(len(hdr)), Msg: "truncated ELF identification"}
 	}
 	if elf.Class(hdr[elf.EI_CLASS]) != elf.ELFCLASS64 {
-		return &FormatError{File: name, Off: elf.EI_CLASS, Msg: "unsupported ELF class (only ELF64 cores)", Val: elf.Class(hdr[elf.EI_CLASS])}
+		return elfHeader{}, &FormatError{File: name, Off: elf.EI_CLASS, Msg: "unsupported ELF class (only ELF64 cores)", Val: elf.Class(hdr[elf.EI_CLASS])}
 	}
 	var order binary.ByteOrder
 	switch elf.Data(hdr[elf.EI_DATA]) {
@@ -44,10 +76,10 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 	case elf.ELFDATA2MSB:
 		order = binary.BigEndian
 	default:
-		return &FormatError{File: name, Off: elf.EI_DATA, Msg: "unknown ELF data encoding", Val: hdr[elf.EI_DATA]}
+		return elfHeader{}, &FormatError{File: name, Off: elf.EI_DATA, Msg: "unknown ELF data encoding", Val: hdr[elf.EI_DATA]}
 	}
 	if len(hdr) < elf64EhdrSize {
-		return &FormatError{File: name, Off: int64(len(hdr)), Msg: "truncated ELF header"}
+		return elfHeader{}, &FormatError{File: name, Off: int64(len(hdr)), Msg: "truncated ELF header"}
 	}
 	d.HeaderOrder = order
 	d.MemoryOrder = order
@@ -59,19 +91,19 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 	phentsize := uint64(order.Uint16(hdr[54:]))
 	phnum := uint64(order.Uint16(hdr[56:]))
 	if etype != elf.ET_CORE {
-		return &FormatError{File: name, Off: 16, Msg: "not an ELF core file", Val: etype}
+		return elfHeader{}, &FormatError{File: name, Off: 16, Msg: "not an ELF core file", Val: etype}
 	}
 	if ehsize != elf64EhdrSize {
 		// QEMU's dump-guest-memory writes 8 here; nothing depends on it.
 		d.warnf("ELF header: e_ehsize is %d, not %d (ignored)", ehsize, elf64EhdrSize)
 	}
 	if phentsize < elf64PhdrSize {
-		return &FormatError{File: name, Off: 54, Msg: "e_phentsize too small", Val: phentsize}
+		return elfHeader{}, &FormatError{File: name, Off: 54, Msg: "e_phentsize too small", Val: phentsize}
 	}
 	if phnum == pnXNum {
 		sh := f.slice(int64(min(shoff, uint64(size))), elf64ShdrSize)
 		if shoff > uint64(size) || len(sh) < elf64ShdrSize {
-			return &FormatError{File: name, Off: int64(min(shoff, uint64(1)<<62)), Msg: "e_phnum is PN_XNUM but section header 0 is beyond end of file"}
+			return elfHeader{}, &FormatError{File: name, Off: int64(min(shoff, uint64(1)<<62)), Msg: "e_phnum is PN_XNUM but section header 0 is beyond end of file"}
 		}
 		// The gABI uses PN_XNUM only for 0xffff program headers or
 		// more: a smaller sh_info means e_phnum (or the section header)
@@ -79,28 +111,35 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 		// the program headers.
 		xn := uint64(order.Uint32(sh[44:])) // sh_info
 		if xn < pnXNum {
-			return &FormatError{File: name, Off: 56, Msg: "e_phnum is PN_XNUM (0xffff) but section header 0 gives fewer program headers: e_phnum or the section header is corrupt",
+			return elfHeader{}, &FormatError{File: name, Off: 56, Msg: "e_phnum is PN_XNUM (0xffff) but section header 0 gives fewer program headers: e_phnum or the section header is corrupt",
 				Val: fmt.Sprintf("sh_info %d at offset %#x", xn, shoff+44)}
 		}
 		phnum = xn
 	}
 	if phnum > maxPhnum {
-		return &FormatError{File: name, Off: 56, Msg: "too many program headers", Val: phnum}
+		return elfHeader{}, &FormatError{File: name, Off: 56, Msg: "too many program headers", Val: phnum}
 	}
 	if phoff > uint64(size) || phnum*phentsize > uint64(size)-phoff {
-		return &FormatError{File: name, Off: int64(min(phoff, uint64(size))), Msg: "program headers extend beyond end of file", Val: fmt.Sprintf("%d headers at %#x, file size %#x", phnum, phoff, size)}
+		return elfHeader{}, &FormatError{File: name, Off: int64(min(phoff, uint64(size))), Msg: "program headers extend beyond end of file", Val: fmt.Sprintf("%d headers at %#x, file size %#x", phnum, phoff, size)}
 	}
+	return elfHeader{order: order, phoff: phoff, phentsize: phentsize, phnum: phnum}, nil
+}
 
-	type phdr struct {
-		typ                              elf.ProgType
-		off, vaddr, paddr, filesz, memsz uint64
-		index                            int
-	}
-	var loads []phdr
-	hasQEMUNote := false
-	for i := uint64(0); i < phnum; i++ {
-		b := f.slice(int64(phoff+i*phentsize), elf64PhdrSize)
-		p := phdr{
+// elfPhdr is one program header of a core.
+type elfPhdr struct {
+	typ                              elf.ProgType
+	off, vaddr, paddr, filesz, memsz uint64
+	index                            int
+}
+
+// readProgramHeaders reads every program header: each PT_NOTE's notes
+// into the dump (whether one is QEMU's says who wrote the core), each
+// PT_LOAD with memory kept (a truncated one warned about).
+func (d *Dump) readProgramHeaders(f *mappedFile, h elfHeader) (loads []elfPhdr, hasQEMUNote bool, err error) {
+	name, size, order := f.Name(), f.Size(), h.order
+	for i := uint64(0); i < h.phnum; i++ {
+		b := f.slice(int64(h.phoff+i*h.phentsize), elf64PhdrSize)
+		p := elfPhdr{
 			typ:    elf.ProgType(order.Uint32(b[0:])),
 			off:    order.Uint64(b[8:]),
 			vaddr:  order.Uint64(b[16:]),
@@ -109,9 +148,9 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 			memsz:  order.Uint64(b[40:]),
 			index:  int(i),
 		}
-		phAt := int64(phoff + i*phentsize)
+		phAt := int64(h.phoff + i*h.phentsize)
 		if p.off > 1<<62 || p.filesz > 1<<62 || p.memsz > 1<<62 {
-			return &FormatError{File: name, Off: phAt, Msg: "program header offset or size out of range", Val: fmt.Sprintf("offset %#x filesz %#x memsz %#x", p.off, p.filesz, p.memsz)}
+			return nil, false, &FormatError{File: name, Off: phAt, Msg: "program header offset or size out of range", Val: fmt.Sprintf("offset %#x filesz %#x memsz %#x", p.off, p.filesz, p.memsz)}
 		}
 		switch p.typ {
 		case elf.PT_NOTE:
@@ -144,11 +183,12 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 			loads = append(loads, p)
 		}
 	}
+	return loads, hasQEMUNote, nil
+}
 
-	if len(loads) == 0 && d.VMCOREINFORaw == nil && len(d.CPUs) == 0 {
-		return &FormatError{File: name, Off: int64(phoff), Msg: "ELF core has no PT_LOAD with data, no register and no VMCOREINFO note: it holds nothing to analyse",
-			Val: fmt.Sprintf("%d program headers", phnum)}
-	}
+// elfFlavour tells who wrote the core: QEMU (its note, or every vaddr
+// zero), a process core (every paddr zero, no VMCOREINFO), else kdump.
+func elfFlavour(loads []elfPhdr, hasQEMUNote, hasVMCOREINFO bool) Format {
 	allVaddrZero, allPaddrZero := true, true
 	for _, p := range loads {
 		if p.vaddr != 0 {
@@ -160,13 +200,17 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 	}
 	switch {
 	case hasQEMUNote || (allVaddrZero && len(loads) > 0):
-		d.Format = ELFQEMU
-	case allPaddrZero && d.VMCOREINFORaw == nil:
-		d.Format = ELFProcess
-	default:
-		d.Format = ELFKdump
+		return ELFQEMU
+	case allPaddrZero && !hasVMCOREINFO:
+		return ELFProcess
 	}
+	return ELFKdump
+}
 
+// mapSegments makes the dump's physical memory (by paddr, not for process
+// cores) and virtual memory (by vaddr) of the loads, and returns the
+// physical segments.
+func (d *Dump) mapSegments(f *mappedFile, loads []elfPhdr) []segment {
 	var phys, virt []segment
 	for _, p := range loads {
 		s := segment{memsz: p.memsz, filesz: p.filesz, off: int64(p.off), file: f, index: p.index}
@@ -190,9 +234,14 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 	if len(virt) > 0 {
 		d.Virt = newSegMemory(virt, false)
 	}
+	return phys
+}
 
-	d.detectMemoryOrder(QuirkQEMUBigEndianHeader)
-
+// accountELFPages sets the page unit (VMCOREINFO's PAGESIZE, else 4K),
+// records the pages a truncated file lacks as damage known at Open, and
+// counts total, present and zero-filled pages.
+func (d *Dump) accountELFPages(f *mappedFile, loads []elfPhdr, phys []segment) {
+	name, size := f.Name(), f.Size()
 	unit := uint64(4096)
 	if d.VMCOREINFORaw != nil {
 		if vi, err := ParseVMCOREINFO(d.VMCOREINFORaw); err == nil {
@@ -231,8 +280,6 @@ func (d *Dump) openELF(f *mappedFile, opts Options) error {
 		d.Pages.Present += total
 		d.Pages.Zero += total - held
 	}
-	_ = opts
-	return nil
 }
 
 // detectMemoryOrder decides the guest memory's byte order. A ppc64 CPU's

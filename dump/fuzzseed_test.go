@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/coregen"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/gen/coregen"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 var writeSeeds = flag.Bool("writeseeds", false, "rewrite testdata/fuzz/{FuzzKdump,FuzzFlattened}/corpus-* from ../shared/corpus")

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/coregen"
+	"github.com/kdump-inspect/kdump-inspect/internal/gen/coregen"
 )
 
 // TestFlattenedSparseBitmapBounded: a flattened stream of a few KiB whose

@@ -11,7 +11,7 @@ import (
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/coregen"
+	"github.com/kdump-inspect/kdump-inspect/internal/gen/coregen"
 )
 
 // TestDecodeIntegrity: every codec's stored page must decode to exactly

@@ -218,15 +218,45 @@ func (p *kdumpPart) descIndex(pfn uint64) uint64 {
 	return p.ranks[c] + p.bitmap2.count(p.startPFN+c*rankChunkBits, pfn)
 }
 
-// openKdump opens the parts of a kdump-compressed (or flattened) dump.
+// openKdump opens the parts of a kdump-compressed (or flattened) dump:
+// each part's header and bitmaps, the parts held together, the first
+// header described, its side data (notes, VMCOREINFO) read, the pages
+// counted, and the memory made.
 func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
+	parts, err := d.loadParts(files)
+	if err != nil {
+		return err
+	}
+	// The first file's header describes the dump (checkParts sorts the
+	// parts by their first page frame).
+	h0 := parts[0].h
+	if err := d.checkParts(parts); err != nil {
+		return err
+	}
+	d.describeKdump(h0, parts)
+	d.readKdumpSide(h0, parts[0].f)
+	d.countKdumpPages(h0, parts)
+	km := &kdumpMemory{parts: parts, blockSize: h0.blockSize, maxMapnr: h0.maxMapnr, incomplete: h0.status&DumpDHCompressedIncomplete != 0, dmg: &d.damage}
+	size := opts.CachePages
+	if size <= 0 {
+		size = defaultCacheSz
+	}
+	km.cache = newLRU(size)
+	d.Phys = km
+	d.closers = append(d.closers, km)
+	return nil
+}
+
+// loadParts reads each file's header and bitmaps (a flattened stream
+// indexed first); the first file's kind is the dump's format.
+func (d *Dump) loadParts(files []*mappedFile) ([]*kdumpPart, error) {
 	var parts []*kdumpPart
 	for i, mf := range files {
 		var f kfile = mf
 		if head := mf.slice(0, 12); string(head) == flatSignature {
 			ff, err := indexFlat(mf, d.warnf)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			f = ff
 			if i == 0 {
@@ -237,11 +267,18 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 		}
 		p, err := d.loadPart(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		parts = append(parts, p)
 	}
-	h0 := parts[0].h
+	return parts, nil
+}
+
+// checkParts holds split parts together: the same block size, max_mapnr
+// and byte order, no overlap (they are sorted by start), and a warning
+// when they do not cover every page frame.
+func (d *Dump) checkParts(parts []*kdumpPart) error {
+	h0 := parts[0].h // before sorting: the first file's
 	for _, p := range parts[1:] {
 		if p.h.blockSize != h0.blockSize || p.h.maxMapnr != h0.maxMapnr || p.h.order != h0.order {
 			return &FormatError{File: p.f.Name(), Off: offBlockSize, Msg: "split part disagrees with the first part (block_size, max_mapnr or byte order)"}
@@ -261,7 +298,12 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 	if covered < h0.maxMapnr {
 		d.warnf("kdump parts cover %#x of %#x page frames: a split dump is missing parts", covered, h0.maxMapnr)
 	}
+	return nil
+}
 
+// describeKdump takes the byte order, block size, utsname, machine and
+// header status from the first file's header h0.
+func (d *Dump) describeKdump(h0 *kdumpHeader, parts []*kdumpPart) {
 	d.HeaderOrder = h0.order
 	d.MemoryOrder = h0.order
 	d.BlockSize = h0.blockSize
@@ -284,18 +326,23 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 	if h0.status&DumpDHExcludedVmemmap != 0 {
 		d.warnf("kdump header: DUMP_DH_EXCLUDED_VMEMMAP: unused vmemmap pages were excluded")
 	}
+}
 
-	// Side data from the first file (every part carries the same).
-	f0 := parts[0]
+// readKdumpSide reads the side data at h0's offsets in the part f holding
+// the lowest page frames (every part carries the same): notes and
+// VMCOREINFO, the machine from them when utsname does not name one, and
+// the byte order of guest memory.
+func (d *Dump) readKdumpSide(h0 *kdumpHeader, f kfile) {
+	uts := h0.uts
 	if h0.sizeNote > 0 {
-		if b, err := readSide(f0.f, h0.offNote, h0.sizeNote, "offset_note"); err != nil {
+		if b, err := readSide(f, h0.offNote, h0.sizeNote, "offset_note"); err != nil {
 			d.warnf("%v", err)
-		} else if err := d.parseNotesInto(b, h0.offNote, h0.order, f0.f.Name()); err != nil {
+		} else if err := d.parseNotesInto(b, h0.offNote, h0.order, f.Name()); err != nil {
 			d.warnf("kdump notes: %v", err)
 		}
 	}
 	if h0.sizeVmcoreinfo > 0 {
-		if b, err := readSide(f0.f, h0.offVmcoreinfo, h0.sizeVmcoreinfo, "offset_vmcoreinfo"); err != nil {
+		if b, err := readSide(f, h0.offVmcoreinfo, h0.sizeVmcoreinfo, "offset_vmcoreinfo"); err != nil {
 			d.damage.vmcoreinfo(err.Error())
 			d.warnf("%v", err)
 		} else {
@@ -320,8 +367,11 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 	} else {
 		d.detectMemoryOrder(QuirkQEMUBigEndianKdump)
 	}
+}
 
-	// Page counts and ranges.
+// countKdumpPages counts pages (in memory, dumped, excluded, zero) and
+// the ranges held, part by part.
+func (d *Dump) countKdumpPages(h0 *kdumpHeader, parts []*kdumpPart) {
 	d.Pages.Unit = h0.blockSize
 	for _, p := range parts {
 		d.Pages.Total += p.bitmap1.count(p.startPFN, p.endPFN)
@@ -343,16 +393,6 @@ func (d *Dump) openKdump(files []*mappedFile, opts Options) error {
 		d.Ranges = append(d.Ranges, bitmapRanges(&p.bitmap1, p.startPFN, p.endPFN, h0.blockSize)...)
 	}
 	d.Ranges = mergeAdjacent(d.Ranges)
-
-	km := &kdumpMemory{parts: parts, blockSize: h0.blockSize, maxMapnr: h0.maxMapnr, incomplete: h0.status&DumpDHCompressedIncomplete != 0, dmg: &d.damage}
-	size := opts.CachePages
-	if size <= 0 {
-		size = defaultCacheSz
-	}
-	km.cache = newLRU(size)
-	d.Phys = km
-	d.closers = append(d.closers, km)
-	return nil
 }
 
 func machineFromUTS(m string) elf.Machine {

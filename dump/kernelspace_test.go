@@ -17,7 +17,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // mapMem is a sparse memory of 4 KiB frames for synthetic tests; a missing

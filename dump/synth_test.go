@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/coregen"
+	"github.com/kdump-inspect/kdump-inspect/internal/gen/coregen"
 )
 
 // Synthetic inputs: every expected value below is what the test put into

@@ -2,6 +2,7 @@ package ftrace
 
 import (
 	"fmt"
+
 	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/textpoke"
 
@@ -263,7 +264,7 @@ func (s *State) checkCallSite(p *kernel.Program, set *modules.Set, cs arch.Ftrac
 			c.Mismatch = false
 		}
 	}
-	if c.Mismatch && p.Arch.Name() == "x86_64" {
+	if c.Mismatch && arch.Has(p.Arch, arch.TextPokeBatch) {
 		s.inFlight(p, c)
 	}
 	s.checkSiteExtras(p, r, c)

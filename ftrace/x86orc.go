@@ -1,6 +1,9 @@
 package ftrace
 
-import "github.com/kdump-inspect/kdump-inspect/kernel"
+import (
+	"github.com/kdump-inspect/kdump-inspect/arch"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
+)
 
 // X86TrampolineSource is orc_ftrace_find()'s mapping
 // (arch/x86/kernel/unwind_orc.c): an address inside an ftrace_ops
@@ -9,7 +12,7 @@ import "github.com/kdump-inspect/kdump-inspect/kernel"
 // else ftrace_caller), whose ORC entries describe it. ok is false outside
 // every trampoline.
 func (s *State) X86TrampolineSource(p *kernel.Program) func(ip uint64) (uint64, bool) {
-	if p.Arch == nil || p.Arch.Name() != "x86_64" {
+	if !arch.Has(p.Arch, arch.OpsTrampolines) {
 		return nil
 	}
 	type span struct{ lo, hi, src uint64 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/arch/x86"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
@@ -46,7 +47,7 @@ func opsFlag(p *kernel.Program, name string, def uint64) uint64 {
 
 // CheckX86Trampolines checks every ops with an allocated trampoline.
 func (s *State) CheckX86Trampolines(p *kernel.Program) []X86TrampCheck {
-	if p.Arch == nil || p.Arch.Name() != "x86_64" {
+	if !arch.Has(p.Arch, arch.OpsTrampolines) {
 		return nil
 	}
 	saveRegs := opsFlag(p, "FTRACE_OPS_FL_SAVE_REGS", 1<<2)

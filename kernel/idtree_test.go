@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
-	"github.com/kdump-inspect/kdump-inspect/internal/dwarftest"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 

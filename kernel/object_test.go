@@ -8,7 +8,7 @@ import (
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
 	"github.com/kdump-inspect/kdump-inspect/dump"
-	"github.com/kdump-inspect/kdump-inspect/internal/dwarftest"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // TestProgramCorpus: for every corpus directory, the dump without a

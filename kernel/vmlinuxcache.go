@@ -1,7 +1,7 @@
 package kernel
 
 // A process-wide cache of opened vmlinux files: the jobs of one batch
-// (audit.RunBatch) mostly audit dumps of one kernel, and without this each
+// (batch.Run) mostly audit dumps of one kernel, and without this each
 // job re-read the same symbol table and re-parsed the same DWARF (OpenELF +
 // LoadELFTypes: 60–100 ms of a ~150 ms corpus audit; docs/PERFORMANCE.md).
 //
@@ -15,7 +15,7 @@ package kernel
 // What is shared is read-only after Open: the ELFFile (its methods only read
 // the file), its symbol Table, and the Types (safe for concurrent use; its
 // type cache is behind a mutex). A caller that decodes types through
-// Types.Data() itself bypasses that mutex (internal/extract's findEnums does, from one
+// Types.Data() itself bypasses that mutex (internal/gen/extract's findEnums does, from one
 // goroutine) and must not run while another Program of the process
 // decodes types; Options.PrivateVmlinux gives it a Types of its own.
 //

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // TestSharedVmlinuxCorpus: Programs of this process that open the same

@@ -438,6 +438,40 @@ type LoaderModel struct {
 // OOL array in stub_count); then klp_init_object_loaded() applying
 // .klp.rela.MODULE.* sections, whose stubs append at stub_count.
 func ModelLoader(in LoaderInput) (*LoaderModel, error) {
+	l, err := newLoaderRun(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.applyRelocations(); err != nil {
+		return nil, err
+	}
+	if err := l.finalizeFtrace(); err != nil {
+		return nil, err
+	}
+	if err := l.klpObjectsLoaded(); err != nil {
+		return nil, err
+	}
+	m := l.m
+	if uint64(m.StubCount)*l.stubSz > m.Size.Size {
+		return m, fmt.Errorf("%s: model needs %d stubs but get_stubs_size() reserves %d", l.ko.Name, m.StubCount, m.Size.TotalSlots)
+	}
+	return m, nil
+}
+
+// loaderRun is one run of the loader model: its input and the model as
+// it grows.
+type loaderRun struct {
+	in     LoaderInput
+	ko     *KoImage
+	f      LoaderFeatures
+	m      *LoaderModel
+	base   uint64 // .stubs address
+	stubSz uint64
+}
+
+// newLoaderRun checks the input (an ELFv2 non-PCREL .ko with a .stubs
+// address) and sets the model's size, base and my_r2().
+func newLoaderRun(in LoaderInput) (*loaderRun, error) {
 	ko := in.Ko
 	if ko == nil {
 		return nil, fmt.Errorf("loader model needs the module's .ko")
@@ -457,99 +491,107 @@ func ModelLoader(in LoaderInput) (*LoaderModel, error) {
 		toc = t
 	}
 	m.R2 = (toc &^ 0xff) + 0x8000
-	stubSz := uint64(f.stubSize())
+	return &loaderRun{in: in, ko: ko, f: f, m: m, base: base, stubSz: uint64(f.stubSize())}, nil
+}
 
-	// stubForAddr mirrors stub_for_addr(): reuse a stub among the first
-	// stub_count with the same target, else create one at stub_count.
-	stubForAddr := func(kind SlotKind, addr uint64, name, obj, sec string) error {
-		for _, s := range m.Stubs {
-			if s.Slot < m.StubCount && s.Target == addr {
-				return nil
-			}
+// stubForAddr mirrors stub_for_addr(): reuse a stub among the first
+// stub_count with the same target, else create one at stub_count.
+func (l *loaderRun) stubForAddr(kind SlotKind, addr uint64, name, obj, sec string) error {
+	for _, s := range l.m.Stubs {
+		if s.Slot < l.m.StubCount && s.Target == addr {
+			return nil
 		}
-		slot := m.StubCount
-		if f.OutOfLine && m.OOLSlots > 0 && slot < m.StubCountAtOOL+m.OOLSlots && slot >= m.StubCountAtOOL {
-			// Cannot happen in the fixed loader: stub_count already counts the array.
-			return fmt.Errorf("%s: model error: stub %d inside OOL area", ko.Name, slot)
+	}
+	slot := l.m.StubCount
+	if l.f.OutOfLine && l.m.OOLSlots > 0 && slot < l.m.StubCountAtOOL+l.m.OOLSlots && slot >= l.m.StubCountAtOOL {
+		// Cannot happen in the fixed loader: stub_count already counts the array.
+		return fmt.Errorf("%s: model error: stub %d inside OOL area", l.ko.Name, slot)
+	}
+	addrSlot := l.base + uint64(slot)*l.stubSz
+	es := ExpectedStub{Slot: slot, Addr: addrSlot, Kind: kind, Target: addr, TargetName: name, Object: obj, Section: sec}
+	var err error
+	switch {
+	case kind == SlotTramp || kind == SlotTrampRegs || isMprofileFtraceCall(name):
+		if kind != SlotTramp && kind != SlotTrampRegs {
+			es.Kind = SlotFtrace
 		}
-		addrSlot := base + uint64(slot)*stubSz
-		es := ExpectedStub{Slot: slot, Addr: addrSlot, Kind: kind, Target: addr, TargetName: name, Object: obj, Section: sec}
-		var err error
+		es.Words, err = ppc64.FtraceTrampStubWords(uint16(l.f.PacaKernelTOC), l.in.KernelTOC, addr)
+	default:
+		es.Words, err = ppc64.CallStubWords(ppc64.ELFv2, addrSlot, l.m.R2)
+	}
+	for i := range es.Words {
+		es.WordMask[i] = true
+	}
+	if err != nil {
+		return fmt.Errorf("%s: slot %d (%s): %w", l.ko.Name, slot, name, err)
+	}
+	l.m.Stubs = append(l.m.Stubs, es)
+	l.m.StubCount++
+	return nil
+}
+
+// rel24 makes the stubs of a RELA section's R_PPC_REL24 relocations
+// (apply_relocate_add()): to SHN_UNDEF symbols (resolve_symbol(),
+// dedotified) and SHN_LIVEPATCH ones (klp_find_object_symbol()); an
+// internal call needs none, an unresolved symbol is recorded.
+func (l *loaderRun) rel24(rs RelaSection, kind SlotKind) error {
+	for _, r := range rs.Relas {
+		if r.Type() != R_PPC_REL24 {
+			continue
+		}
+		symtab := l.ko.Symbols
+		if rs.Syms != nil {
+			symtab = rs.Syms
+		}
+		si := int(r.Sym())
+		if si >= len(symtab) {
+			return fmt.Errorf("%s: %s: relocation at %#x names symbol %d of %d", l.ko.Name, rs.Name, r.Off, si, len(symtab))
+		}
+		sym := symtab[si]
+		var addr uint64
+		var obj string
+		name := sym.Name
 		switch {
-		case kind == SlotTramp || kind == SlotTrampRegs || isMprofileFtraceCall(name):
-			if kind != SlotTramp && kind != SlotTrampRegs {
-				es.Kind = SlotFtrace
+		case si == 0:
+			// The null symbol: a .ko whose klp relocations were not
+			// converted (see KoImage.Warnings). The kernel would make a
+			// stub to address 0; the model records it as unresolved.
+			l.m.Unresolved = append(l.m.Unresolved, fmt.Sprintf("%s+%#x: symbol 0", rs.Name, r.Off))
+			continue
+		case sym.Shndx == elf.SHN_UNDEF:
+			// dedotify(): ".name" calls "name"
+			name = strings.TrimPrefix(name, ".")
+			a, ok := l.in.Resolve(name)
+			if !ok {
+				l.m.Unresolved = append(l.m.Unresolved, name)
+				continue
 			}
-			es.Words, err = ppc64.FtraceTrampStubWords(uint16(f.PacaKernelTOC), in.KernelTOC, addr)
+			addr = a
+		case sym.Shndx == SHN_LIVEPATCH:
+			o, n, pos, ok := ParseKlpSym(sym.Name)
+			if !ok {
+				return fmt.Errorf("%s: malformed livepatch symbol %q", l.ko.Name, sym.Name)
+			}
+			a, found := l.in.ResolveKlp(o, n, pos)
+			if !found {
+				l.m.Unresolved = append(l.m.Unresolved, sym.Name)
+				continue
+			}
+			addr, name, obj = a, n, o
 		default:
-			es.Words, err = ppc64.CallStubWords(ppc64.ELFv2, addrSlot, m.R2)
+			continue // internal call: no stub
 		}
-		for i := range es.Words {
-			es.WordMask[i] = true
+		if err := l.stubForAddr(kind, uint64(int64(addr)+r.Addend), name, obj, rs.Name); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("%s: slot %d (%s): %w", ko.Name, slot, name, err)
-		}
-		m.Stubs = append(m.Stubs, es)
-		m.StubCount++
-		return nil
 	}
+	return nil
+}
 
-	rel24 := func(rs RelaSection, kind SlotKind) error {
-		for _, r := range rs.Relas {
-			if r.Type() != R_PPC_REL24 {
-				continue
-			}
-			symtab := ko.Symbols
-			if rs.Syms != nil {
-				symtab = rs.Syms
-			}
-			si := int(r.Sym())
-			if si >= len(symtab) {
-				return fmt.Errorf("%s: %s: relocation at %#x names symbol %d of %d", ko.Name, rs.Name, r.Off, si, len(symtab))
-			}
-			sym := symtab[si]
-			var addr uint64
-			var obj string
-			name := sym.Name
-			switch {
-			case si == 0:
-				// The null symbol: a .ko whose klp relocations were not
-				// converted (see KoImage.Warnings). The kernel would make a
-				// stub to address 0; the model records it as unresolved.
-				m.Unresolved = append(m.Unresolved, fmt.Sprintf("%s+%#x: symbol 0", rs.Name, r.Off))
-				continue
-			case sym.Shndx == elf.SHN_UNDEF:
-				// dedotify(): ".name" calls "name"
-				name = strings.TrimPrefix(name, ".")
-				a, ok := in.Resolve(name)
-				if !ok {
-					m.Unresolved = append(m.Unresolved, name)
-					continue
-				}
-				addr = a
-			case sym.Shndx == SHN_LIVEPATCH:
-				o, n, pos, ok := ParseKlpSym(sym.Name)
-				if !ok {
-					return fmt.Errorf("%s: malformed livepatch symbol %q", ko.Name, sym.Name)
-				}
-				a, found := in.ResolveKlp(o, n, pos)
-				if !found {
-					m.Unresolved = append(m.Unresolved, sym.Name)
-					continue
-				}
-				addr, name, obj = a, n, o
-			default:
-				continue // internal call: no stub
-			}
-			if err := stubForAddr(kind, uint64(int64(addr)+r.Addend), name, obj, rs.Name); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-
-	// 1. apply_relocations(): section index order; .klp.rela.vmlinux.* too.
+// applyRelocations is apply_relocations(): RELA sections of allocated
+// sections in index order, .klp.rela.vmlinux.* among them.
+func (l *loaderRun) applyRelocations() error {
+	ko := l.ko
 	for _, rs := range ko.Relas {
 		if rs.Target <= 0 || rs.Target >= len(ko.Sections) || ko.Sections[rs.Target].Flags&elf.SHF_ALLOC == 0 {
 			continue
@@ -561,41 +603,51 @@ func ModelLoader(in LoaderInput) (*LoaderModel, error) {
 		if rs.Livepatch {
 			kind = SlotKlp
 		}
-		if err := rel24(rs, kind); err != nil {
-			return nil, err
+		if err := l.rel24(rs, kind); err != nil {
+			return err
 		}
 	}
-	// 2. module_finalize_ftrace()
+	return nil
+}
+
+// finalizeFtrace is module_finalize_ftrace(): the tramp and tramp_regs
+// stubs, then setup_ftrace_ool_stubs() with the fix that counts the OOL
+// array in stub_count.
+func (l *loaderRun) finalizeFtrace() error {
+	f, m, in := l.f, l.m, l.in
 	if f.DynamicFtrace {
-		if err := stubForAddr(SlotTramp, in.FtraceCaller, "ftrace_caller", "vmlinux", ""); err != nil {
-			return nil, err
+		if err := l.stubForAddr(SlotTramp, in.FtraceCaller, "ftrace_caller", "vmlinux", ""); err != nil {
+			return err
 		}
 		if f.WithRegs {
-			if err := stubForAddr(SlotTrampRegs, in.FtraceRegsCaller, "ftrace_regs_caller", "vmlinux", ""); err != nil {
-				return nil, err
+			if err := l.stubForAddr(SlotTrampRegs, in.FtraceRegsCaller, "ftrace_regs_caller", "vmlinux", ""); err != nil {
+				return err
 			}
 		}
 	}
 	m.StubCountAtOOL = m.StubCount
-	m.OOLStart = base + uint64(m.StubCount)*stubSz
+	m.OOLStart = l.base + uint64(m.StubCount)*l.stubSz
 	if f.OutOfLine {
 		m.OOLStubCount = m.Size.Patchable
 		m.OOLSlots = m.Size.OOLSlots
 		m.StubCount += m.OOLSlots // the fix: "powerpc64/modules: correctly iterate over stubs in setup_ftrace_ool_stubs"
 	}
-	// 3. klp_init_object_loaded(): .klp.rela.MODULE.* for loaded objects.
-	for _, obj := range in.KlpObjectsApplied {
-		for _, rs := range ko.Relas {
+	return nil
+}
+
+// klpObjectsLoaded is klp_init_object_loaded(): .klp.rela.MODULE.* of
+// each loaded object in patch object order, their stubs appended at
+// stub_count.
+func (l *loaderRun) klpObjectsLoaded() error {
+	for _, obj := range l.in.KlpObjectsApplied {
+		for _, rs := range l.ko.Relas {
 			if !rs.Livepatch || rs.Object != obj || obj == "vmlinux" {
 				continue
 			}
-			if err := rel24(rs, SlotKlp); err != nil {
-				return nil, err
+			if err := l.rel24(rs, SlotKlp); err != nil {
+				return err
 			}
 		}
 	}
-	if uint64(m.StubCount)*stubSz > m.Size.Size {
-		return m, fmt.Errorf("%s: model needs %d stubs but get_stubs_size() reserves %d", ko.Name, m.StubCount, m.Size.TotalSlots)
-	}
-	return m, nil
+	return nil
 }

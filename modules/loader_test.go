@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // kernelDir returns the kernels/7.2.13-* directory a dump directory links to.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/stack"
 	"github.com/kdump-inspect/kdump-inspect/wire"
 )

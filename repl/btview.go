@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 
@@ -183,7 +184,7 @@ func (s *Session) btTaskArg(l stack.Layout, arg string) (BtView, error) {
 
 func (s *Session) btOptions() stack.Options {
 	o := stack.Options{CFI: stack.VmlinuxCFI(s.Prog).RuleFunc(), FuncStart: s.funcStart}
-	if s.Prog.Arch != nil && s.Prog.Arch.Name() == "x86_64" {
+	if arch.Has(s.Prog.Arch, arch.OpsTrampolines) {
 		if st, err := s.A.Ftrace(); err == nil && st != nil {
 			o.Trampoline = st.X86TrampolineSource(s.Prog)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/batch"
 	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
@@ -401,7 +402,7 @@ func TestSchemaRejects(t *testing.T) {
 
 // TestAuditJSONLRoundTrip: `audit --jsonl` writes one document per dump
 // per line, each valid against docs/schema/audit.json, and audit merge's
-// reader (audit.ReadJSONL) reads them back to the same results — the
+// reader (batch.ReadJSONL) reads them back to the same results — the
 // envelope does not break sharding. A bare result (the format before the
 // envelope) still reads.
 func TestAuditJSONLRoundTrip(t *testing.T) {
@@ -418,7 +419,7 @@ func TestAuditJSONLRoundTrip(t *testing.T) {
 	for _, l := range lines {
 		checkDocument(t, "audit", []byte(l))
 	}
-	back, err := audit.ReadJSONL(strings.NewReader(b.String()))
+	back, err := batch.ReadJSONL(strings.NewReader(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +434,7 @@ func TestAuditJSONLRoundTrip(t *testing.T) {
 		}
 	}
 	bare, _ := json.Marshal(res)
-	if old, err := audit.ReadJSONL(bytes.NewReader(bare)); err != nil || len(old) != 1 || old[0].Dump != res.Dump {
+	if old, err := batch.ReadJSONL(bytes.NewReader(bare)); err != nil || len(old) != 1 || old[0].Dump != res.Dump {
 		t.Errorf("bare result: %v %d", err, len(old))
 	}
 }

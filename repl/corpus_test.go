@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/wire"
 )

@@ -2,9 +2,10 @@ package repl
 
 import (
 	"fmt"
-	"github.com/kdump-inspect/kdump-inspect/arch"
 	"sort"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/arch"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/audit"
@@ -188,7 +189,7 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 	if n > maxDisInsns {
 		n = maxDisInsns
 	}
-	if s.Prog.Arch != nil && s.Prog.Arch.Name() != "ppc64" {
+	if s.Prog.Arch != nil && !arch.Has(s.Prog.Arch, arch.TOCStubs) {
 		return s.disassembleGeneric(c, addr, n)
 	}
 	var out []DisLine
@@ -196,10 +197,6 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 	var rep *audit.Report
 	var mk map[uint64]string
 	// r11/r12 tracking for addis/addi pairs and ld through them.
-	type regVal struct {
-		v  uint64
-		ok bool
-	}
 	var regs [32]regVal
 	pc := addr
 	for i := 0; i < n; i++ {
@@ -244,79 +241,104 @@ func (s *Session) disassemble(c *Call, addr uint64, n int) ([]DisLine, error) {
 		if site := s.ftraceSite(pc); site != "" {
 			l.Comment = strings.TrimSpace(l.Comment + " " + site)
 		}
-		if d, ok := s.elfDiff(pc); ok {
-			l.ELFDiff = "unexplained"
-			if d.Explained != nil {
-				l.ELFDiff = fmt.Sprintf("%s: %s (%s)", d.Explained.Mech, d.Explained.Why, d.Explained.Mirrors)
-				l.Comment = strings.TrimSpace(l.Comment + " [≠ELF: " + string(d.Explained.Mech) + "]")
-			} else if by := s.Report().TextAttributedTo(d.Addr); by != "" {
-				l.ELFDiff = "unexplained by any text mechanism; part of the " + by + " finding"
-				l.Comment = strings.TrimSpace(l.Comment + " [≠ELF: see " + by + "]")
-			} else {
-				l.Comment = strings.TrimSpace(l.Comment + " [≠ELF: unexplained]")
-			}
-		}
-		// addis rt,ra,HI: remember rt = base(ra) + HI<<16 when base known.
-		op := w >> 26
-		rt, ra := int(w>>21&31), int(w>>16&31)
-		imm := int64(int16(uint16(w)))
-		switch op {
-		case 15: // addis
-			base, ok := s.regBase(ra, pc, sa, regs[ra].v, regs[ra].ok)
-			regs[rt] = regVal{base + uint64(imm<<16), ok}
-		case 14: // addi
-			if ra != 0 && regs[ra].ok {
-				v := regs[ra].v + uint64(imm)
-				regs[rt] = regVal{v, true}
-				l.Comment = fmt.Sprintf("r%d = %#x <%s>", rt, v, s.resolve(v).String())
-			} else {
-				regs[rt] = regVal{}
-			}
-		case 58: // ld rt,DS(ra)
-			if w&3 == 0 && ra == 13 && s.Modules().Features.PacaKernelTOC != 0 && imm == int64(s.Modules().Features.PacaKernelTOC) {
-				// ld rX,PACATOC(r13): the kernel TOC (create_ftrace_stub()).
-				if t, err := s.Prog.SymbolAddr(".TOC."); err == nil {
-					regs[rt] = regVal{t, true}
-					l.Comment = fmt.Sprintf("r%d = paca->kernel_toc = %#x", rt, t)
-					break
-				}
-			}
-			if w&3 == 0 && ra != 0 && regs[ra].ok {
-				ea := regs[ra].v + uint64(imm&^3)
-				if v, err := s.Prog.ReadU64(ea); err == nil {
-					l.Comment = fmt.Sprintf("r%d = *%#x = %#x", rt, ea, v)
-					if loc := s.resolve(v); loc.Symbol != nil || loc.Section != "" {
-						l.Comment += " <" + loc.String() + ">"
-					}
-				}
-			}
-			regs[rt] = regVal{}
-		default:
-			if op != 62 && op != 31 { // std, mtctr/mflr: leave registers
-				regs[rt] = regVal{}
-			}
-		}
+		s.noteELFDiff(&l, pc)
+		s.followTOC(&l, w, pc, sa, &regs)
 		if sa != nil {
-			// The word as ppc64_stub_entry[] and ftrace_ool_stub[]
-			// (the model's labels, as stubs --overlay shows them).
-			o, _ := sa.Stubs.OverlayAt(pc)
-			l.InStubs = true
-			if o.SlotStart {
-				l.Stub = fmt.Sprintf("ppc64[%d]", o.StubIndex)
-			}
-			l.StubField = o.StubField
-			if o.OOLIndex >= 0 {
-				if o.OOLStart {
-					l.OOL = fmt.Sprintf("ftrace[%d]", o.OOLIndex)
-				}
-				l.OOLField = o.OOLField
-			}
+			stubOverlay(&l, sa, pc)
 		}
 		l.Mark = mk[pc]
 		out = append(out, l)
 		pc += size
 	}
 	return out, nil
+}
+
+// regVal is a register's value as dis follows it (unknown when !ok).
+type regVal struct {
+	v  uint64
+	ok bool
+}
+
+// noteELFDiff marks a word that differs from the ELF file: the mechanism
+// that explains it, the finding it belongs to, or unexplained.
+func (s *Session) noteELFDiff(l *DisLine, pc uint64) {
+	d, ok := s.elfDiff(pc)
+	if !ok {
+		return
+	}
+	l.ELFDiff = "unexplained"
+	if d.Explained != nil {
+		l.ELFDiff = fmt.Sprintf("%s: %s (%s)", d.Explained.Mech, d.Explained.Why, d.Explained.Mirrors)
+		l.Comment = strings.TrimSpace(l.Comment + " [≠ELF: " + string(d.Explained.Mech) + "]")
+	} else if by := s.Report().TextAttributedTo(d.Addr); by != "" {
+		l.ELFDiff = "unexplained by any text mechanism; part of the " + by + " finding"
+		l.Comment = strings.TrimSpace(l.Comment + " [≠ELF: see " + by + "]")
+	} else {
+		l.Comment = strings.TrimSpace(l.Comment + " [≠ELF: unexplained]")
+	}
+}
+
+// followTOC follows the TOC arithmetic of the word w at pc: addis/addi
+// pairs (the value named), ld through a known register or PACATOC(r13),
+// registers that other instructions overwrite forgotten.
+func (s *Session) followTOC(l *DisLine, w uint32, pc uint64, sa *modules.Analysis, regs *[32]regVal) {
+	// addis rt,ra,HI: remember rt = base(ra) + HI<<16 when base known.
+	op := w >> 26
+	rt, ra := int(w>>21&31), int(w>>16&31)
+	imm := int64(int16(uint16(w)))
+	switch op {
+	case 15: // addis
+		base, ok := s.regBase(ra, pc, sa, regs[ra].v, regs[ra].ok)
+		regs[rt] = regVal{base + uint64(imm<<16), ok}
+	case 14: // addi
+		if ra != 0 && regs[ra].ok {
+			v := regs[ra].v + uint64(imm)
+			regs[rt] = regVal{v, true}
+			l.Comment = fmt.Sprintf("r%d = %#x <%s>", rt, v, s.resolve(v).String())
+		} else {
+			regs[rt] = regVal{}
+		}
+	case 58: // ld rt,DS(ra)
+		if w&3 == 0 && ra == 13 && s.Modules().Features.PacaKernelTOC != 0 && imm == int64(s.Modules().Features.PacaKernelTOC) {
+			// ld rX,PACATOC(r13): the kernel TOC (create_ftrace_stub()).
+			if t, err := s.Prog.SymbolAddr(".TOC."); err == nil {
+				regs[rt] = regVal{t, true}
+				l.Comment = fmt.Sprintf("r%d = paca->kernel_toc = %#x", rt, t)
+				break
+			}
+		}
+		if w&3 == 0 && ra != 0 && regs[ra].ok {
+			ea := regs[ra].v + uint64(imm&^3)
+			if v, err := s.Prog.ReadU64(ea); err == nil {
+				l.Comment = fmt.Sprintf("r%d = *%#x = %#x", rt, ea, v)
+				if loc := s.resolve(v); loc.Symbol != nil || loc.Section != "" {
+					l.Comment += " <" + loc.String() + ">"
+				}
+			}
+		}
+		regs[rt] = regVal{}
+	default:
+		if op != 62 && op != 31 { // std, mtctr/mflr: leave registers
+			regs[rt] = regVal{}
+		}
+	}
+}
+
+// stubOverlay labels a word inside .stubs as ppc64_stub_entry[] and
+// ftrace_ool_stub[] (the model's labels, as stubs --overlay shows them).
+func stubOverlay(l *DisLine, sa *modules.Analysis, pc uint64) {
+	o, _ := sa.Stubs.OverlayAt(pc)
+	l.InStubs = true
+	if o.SlotStart {
+		l.Stub = fmt.Sprintf("ppc64[%d]", o.StubIndex)
+	}
+	l.StubField = o.StubField
+	if o.OOLIndex >= 0 {
+		if o.OOLStart {
+			l.OOL = fmt.Sprintf("ftrace[%d]", o.OOLIndex)
+		}
+		l.OOLField = o.OOLField
+	}
 }
 
 // regBase is the value of ra before an addis: r2 is the module's TOC

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // consoleBlock returns the lines the guest printed between

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // TestIRQCorpus: the guest's boot said "NR_IRQS: 512, nr_irqs: 512,

@@ -56,7 +56,7 @@ func cmdTextPoke(c *Call) error {
 		return err
 	}
 	p := c.S.Prog
-	if p.Arch == nil || p.Arch.Name() != "x86_64" {
+	if !arch.Has(p.Arch, arch.TextPokeBatch) {
 		// Not an error: a ppc64 or arm64 kernel patches text without an
 		// int3 batch.
 		v := TextPokeView{Step: "not applicable", Summary: fmt.Sprintf("no int3 text-poke batch on %s (text_poke_array is x86's)", p.Arch.Name()), Entries: []TextPokeEntryView{}, Refs: []int64{}}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/arch"
-	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
@@ -114,26 +113,23 @@ func (s *Session) textView(res *textcheck.Result, explained bool, maxN int) Text
 			continue
 		}
 		dv := TextDiffView{Addr: audit.Hex(d.Addr), Where: s.resolve(d.Addr).String(), Section: d.Section, Size: len(d.Found)}
-		if dis, ok := s.Prog.Arch.(arch.Disassembler); ok && s.Prog.Arch.Name() == "x86_64" {
+		if iw, ok := s.Prog.Arch.(arch.InsnWords); ok {
+			for off := 0; off+4 <= len(d.Found); off += 4 {
+				pc := d.Addr + uint64(off)
+				ea, fa := iw.DisasmWord(d.Expected[off:off+4], pc), iw.DisasmWord(d.Found[off:off+4], pc)
+				dv.Expected = append(dv.Expected, fmt.Sprintf("%08x %s", o.Uint32(d.Expected[off:]), ea))
+				dv.Found = append(dv.Found, fmt.Sprintf("%08x %s", o.Uint32(d.Found[off:]), fa))
+				if len(dv.Found) >= 8 {
+					break
+				}
+			}
+		} else if dis, ok := s.Prog.Arch.(arch.Disassembler); ok {
 			// variable-length instructions: each side's bytes, decoded
 			// from the run's first byte
 			ea, _ := dis.Disasm(d.Expected, d.Addr)
 			fa, _ := dis.Disasm(d.Found, d.Addr)
 			dv.Expected = append(dv.Expected, fmt.Sprintf("% x  %s", d.Expected, ea))
 			dv.Found = append(dv.Found, fmt.Sprintf("% x  %s", d.Found, fa))
-		}
-		for off := 0; off+4 <= len(d.Found) && s.Prog.Arch.Name() != "x86_64"; off += 4 {
-			pc := d.Addr + uint64(off)
-			ea, fa := ppc64.Disasm(o.Uint32(d.Expected[off:]), pc), ppc64.Disasm(o.Uint32(d.Found[off:]), pc)
-			if dis, ok := s.Prog.Arch.(arch.Disassembler); ok && s.Prog.Arch.Name() == "arm64" {
-				ea, _ = dis.Disasm(d.Expected[off:off+4], pc)
-				fa, _ = dis.Disasm(d.Found[off:off+4], pc)
-			}
-			dv.Expected = append(dv.Expected, fmt.Sprintf("%08x %s", o.Uint32(d.Expected[off:]), ea))
-			dv.Found = append(dv.Found, fmt.Sprintf("%08x %s", o.Uint32(d.Found[off:]), fa))
-			if len(dv.Found) >= 8 {
-				break
-			}
 		}
 		if e := d.Explained; e != nil {
 			dv.Mechanism, dv.Why, dv.Mirrors = string(e.Mech), e.Why, e.Mirrors

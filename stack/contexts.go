@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -162,7 +163,8 @@ func WalkAll(p *kernel.Program) ([]Unwound, error) {
 // unwinder reads each module's table through it (without it, module
 // frames are unwound by the frame-pointer guess and marked unreliable).
 func WalkAllWith(p *kernel.Program, set *modules.Set, opts ...Options) ([]Unwound, error) {
-	if p.Arch != nil && p.Arch.Name() == "x86_64" {
+	switch arch.UnwindOf(p.Arch) {
+	case arch.UnwindORC:
 		var tramp func(uint64) (uint64, bool)
 		for _, o := range opts {
 			if o.Trampoline != nil {
@@ -170,8 +172,7 @@ func WalkAllWith(p *kernel.Program, set *modules.Set, opts ...Options) ([]Unwoun
 			}
 		}
 		return walkAllX86(p, set, tramp)
-	}
-	if p.Arch != nil && p.Arch.Name() == "arm64" {
+	case arch.UnwindFrameRecords:
 		ctxs, err := AllContexts(p)
 		opt := Options{FuncStart: funcStartOf(p)}
 		out := make([]Unwound, len(ctxs))

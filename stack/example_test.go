@@ -7,12 +7,12 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
 // example is the committed extract of the corpus's buggy-radix dump: it
-// holds every CPU's and task's stack (internal/extract walks them).
+// holds every CPU's and task's stack (internal/gen/extract walks them).
 const example = "../testdata/example/buggy-radix/vmcore.zst"
 
 func openExample(t testing.TB) *kernel.Program {

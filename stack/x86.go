@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/stack/orc"
@@ -179,7 +180,8 @@ var x86Unwinders sync.Map // *kernel.Program → *x86Unwinder
 // on x86_64 (the module tables through set; nil leaves module frames to
 // the frame-pointer guess), else the back chain with layout l.
 func WalkContext(p *kernel.Program, set *modules.Set, l Layout, c Context, opt Options) ([]Frame, error) {
-	if p.Arch != nil && p.Arch.Name() == "x86_64" {
+	switch arch.UnwindOf(p.Arch) {
+	case arch.UnwindORC:
 		v, ok := x86Unwinders.Load(p)
 		if !ok || v.(*x86Unwinder).set != set {
 			v = newX86Unwinder(p, set)
@@ -193,8 +195,7 @@ func WalkContext(p *kernel.Program, set *modules.Set, l Layout, c Context, opt O
 			return nil, u.err
 		}
 		return u.walk(c)
-	}
-	if p.Arch != nil && p.Arch.Name() == "arm64" {
+	case arch.UnwindFrameRecords:
 		return walkArm64(p, c, opt)
 	}
 	return Walk(p.Mem(), l, c.Start, opt)
@@ -203,5 +204,5 @@ func WalkContext(p *kernel.Program, set *modules.Set, l Layout, c Context, opt O
 // NeedsLayout says whether the dump's architecture unwinds with a
 // Layout (LayoutFor): ppc64's back chain does, x86_64's ORC does not.
 func NeedsLayout(p *kernel.Program) bool {
-	return p.Arch == nil || p.Arch.Name() == "ppc64"
+	return arch.UnwindOf(p.Arch) == arch.UnwindBackChain
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/extract"
+	"github.com/kdump-inspect/kdump-inspect/internal/gen/extract"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // sameTables fails unless the two tables answer alike: the symbols in

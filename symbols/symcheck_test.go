@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // flipReader reads base with the byte at off XORed with mask.

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
-	"github.com/kdump-inspect/kdump-inspect/internal/dwarftest"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 )
 
 func TestCanonicalBaseName(t *testing.T) {

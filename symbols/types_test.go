@@ -10,7 +10,7 @@ import (
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
-	"github.com/kdump-inspect/kdump-inspect/internal/dwarftest"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 )
 
 // synth is the synthetic DWARF of these tests, written as C (the DIEs below

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
-	"github.com/kdump-inspect/kdump-inspect/internal/damage"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 

@@ -311,23 +311,14 @@ func crashContext(a *analysis.Analysis, p Panic, ctxs []stack.Unwound) (*stack.U
 func code(a *analysis.Analysis, rep *audit.Report, st *ftrace.State, addr uint64) *Code {
 	w := a.Where(addr)
 	c := &Code{Addr: addr, Location: w.Loc.String(), Where: w.String(), Findings: rep.At(addr)}
-	d, hasDis := a.Prog.Arch.(arch.Disassembler)
-	switch name := a.Prog.Arch.Name(); {
-	case hasDis && name == "x86_64":
-		c.Found = x86Insns(a, d, addr)
-	case hasDis && name != "ppc64":
+	if iw, ok := a.Prog.Arch.(arch.InsnWords); ok {
 		for x := addr - 8; x <= addr+8; x += 4 {
 			if b, err := a.Prog.Read(x, 4); err == nil {
-				t, _ := d.Disasm(b, x)
-				c.Found = append(c.Found, Insn{Addr: x, Word: a.Prog.Order.Uint32(b), Asm: t, Bytes: b})
+				c.Found = append(c.Found, Insn{Addr: x, Word: a.Prog.Order.Uint32(b), Asm: iw.DisasmWord(b, x), Bytes: b})
 			}
 		}
-	default:
-		for x := addr - 8; x <= addr+8; x += 4 {
-			if v, err := a.Prog.ReadU32(x); err == nil {
-				c.Found = append(c.Found, Insn{Addr: x, Word: v, Asm: ppc64.Disasm(v, x)})
-			}
-		}
+	} else if d, ok := a.Prog.Arch.(arch.Disassembler); ok {
+		c.Found = x86Insns(a, d, addr)
 	}
 	if v, err := a.Prog.ReadU64(addr &^ 7); err == nil {
 		if loc := a.Resolve(v); loc.Symbol != nil && loc.Off == 0 && !loc.Symbol.Func() {
@@ -591,7 +582,7 @@ var int3Funcs = map[string]bool{"exc_int3": true, "do_int3": true, "do_int3_user
 // text was becoming when the dump was taken.
 func textPokeNote(a *analysis.Analysis, ctxs []stack.Unwound) string {
 	p := a.Prog
-	if p.Arch == nil || p.Arch.Name() != "x86_64" {
+	if !arch.Has(p.Arch, arch.TextPokeBatch) {
 		return ""
 	}
 	var out string

@@ -395,3 +395,11 @@ func (k *Kernel) setTTBR1Offset() {
 		k.pgdWidth = k.VABits - shift
 	}
 }
+
+// Unwind: frame records (x29/x30).
+func (k *Kernel) Unwind() arch.Unwind { return arch.UnwindFrameRecords }
+
+var (
+	_ arch.InsnWords = (*Kernel)(nil)
+	_ arch.Unwinding = (*Kernel)(nil)
+)

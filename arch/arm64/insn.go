@@ -230,3 +230,9 @@ func (k *Kernel) DecodePLT(b []byte, pc uint64) (uint64, bool) {
 	}
 	return DecodePLT(PLTEntry{Order.Uint32(b), Order.Uint32(b[4:]), Order.Uint32(b[8:])}, pc)
 }
+
+// DisasmWord decodes one word alone (arch.InsnWords).
+func (k *Kernel) DisasmWord(b []byte, pc uint64) string {
+	t, _ := Disasm(b[:min(len(b), 4)], pc)
+	return t
+}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // Disassembly lines from seed 000 (/work/shared/seeds/000_*.txt, crash's

@@ -220,3 +220,23 @@ func (k *Kernel) BranchTarget(b []byte, pc uint64) (uint64, bool, bool) {
 	}
 	return BranchTarget(k.order.Uint32(b), pc)
 }
+
+// DisasmWord decodes one word alone (arch.InsnWords).
+func (k *Kernel) DisasmWord(b []byte, pc uint64) string {
+	if len(b) < 4 {
+		return "(short)"
+	}
+	return Disasm(k.order.Uint32(b), pc)
+}
+
+// Has: ppc64 module code goes through the TOC and the loader's .stubs.
+func (k *Kernel) Has(f arch.Feature) bool { return f == arch.TOCStubs }
+
+// Unwind: the back chain (show_stack()).
+func (k *Kernel) Unwind() arch.Unwind { return arch.UnwindBackChain }
+
+var (
+	_ arch.InsnWords = (*Kernel)(nil)
+	_ arch.Features  = (*Kernel)(nil)
+	_ arch.Unwinding = (*Kernel)(nil)
+)

@@ -245,3 +245,22 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 	}
 	return k, nil
 }
+
+// Has: x86_64's int3 text-poke batches, ftrace_ops trampolines copied
+// from ftrace_caller, and ITS thunks.
+func (k *Kernel) Has(f arch.Feature) bool {
+	switch f {
+	case arch.TextPokeBatch, arch.OpsTrampolines, arch.ITSThunks:
+		return true
+	}
+	return false
+}
+
+// Unwind: ORC.
+func (k *Kernel) Unwind() arch.Unwind { return arch.UnwindORC }
+
+var (
+	_ arch.Disassembler = (*Kernel)(nil)
+	_ arch.Features     = (*Kernel)(nil)
+	_ arch.Unwinding    = (*Kernel)(nil)
+)

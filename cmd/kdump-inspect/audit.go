@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/mattn/go-isatty"
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/batch"
 	"github.com/kdump-inspect/kdump-inspect/repl"
 )
 
@@ -68,15 +68,15 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 	kopts := o.kernelOptions()
 	var jobList []audit.Job
 	if *corpus != "" {
-		jobList, err = audit.FindDumps(*corpus)
+		jobList, err = batch.FindDumps(*corpus)
 		if err != nil {
 			fmt.Fprintln(stderr, "kdump-inspect audit:", err)
 			return audit.ExitCannot
 		}
 		if *shard != "" {
-			k, n, err := parseShard(*shard)
+			k, n, err := batch.ParseShard(*shard)
 			if err == nil {
-				jobList, err = audit.Shard(jobList, *corpus, k, n)
+				jobList, err = batch.Shard(jobList, *corpus, k, n)
 			}
 			if err != nil {
 				fmt.Fprintln(stderr, "kdump-inspect audit:", err)
@@ -107,7 +107,7 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	results := audit.RunBatch(jobList, *jobs, opts, progress)
+	results := batch.Run(jobList, *jobs, opts, progress)
 	code := repl.WriteAudit(stdout, results, &af, sev)
 	for _, r := range results {
 		if r.Failed() {
@@ -129,7 +129,7 @@ func runAuditMerge(files []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "kdump-inspect audit merge:", err)
 			return audit.ExitCannot
 		}
-		rs, err := audit.ReadJSONL(fh)
+		rs, err := batch.ReadJSONL(fh)
 		fh.Close()
 		if err != nil {
 			fmt.Fprintf(stderr, "kdump-inspect audit merge: %s: %v\n", f, err)
@@ -140,16 +140,6 @@ func runAuditMerge(files []string, stdout, stderr io.Writer) int {
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Dump < all[j].Dump })
 	repl.WriteAuditSummary(stdout, all)
 	return audit.ExitCode(all, audit.Error, false)
-}
-
-func parseShard(s string) (int, int, error) {
-	a, b, ok := strings.Cut(s, "/")
-	k, err1 := strconv.Atoi(a)
-	n, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil {
-		return 0, 0, fmt.Errorf("--shard %q: want K/N", s)
-	}
-	return k, n, nil
 }
 
 func init() {

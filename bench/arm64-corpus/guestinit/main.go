@@ -26,6 +26,8 @@
 // module of ours prints them.
 //
 // Build: CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build ./bench/arm64-corpus/guestinit
+//
+// Layer: bench, outside the tool (docs/ARCHITECTURE.md).
 package main
 
 import (

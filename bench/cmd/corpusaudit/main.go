@@ -1,5 +1,5 @@
-// Command corpusaudit measures the batch audit: audit.RunBatch over every
-// dump audit.FindDumps finds under a corpus directory, with -jobs workers,
+// Command corpusaudit measures the batch audit: batch.Run over every
+// dump batch.FindDumps finds under a corpus directory, with -jobs workers,
 // and the physical pages each dump's audit touched (distinct pages read
 // through kernel.Options.PhysWrap, at 4 KiB and 64 KiB granularity). It
 // prints one line per dump and the total wall time.
@@ -11,6 +11,8 @@
 //
 // -warm audits the first dump once, untimed, so that the DWARF index cache
 // and the decompressed files exist before timing.
+//
+// Layer: bench, outside the tool (docs/ARCHITECTURE.md).
 package main
 
 import (
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/batch"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
@@ -70,7 +73,7 @@ func main() {
 	if root == "" {
 		root = filepath.Join("..", "shared", "corpus")
 	}
-	js, err := audit.FindDumps(root)
+	js, err := batch.FindDumps(root)
 	if err != nil || len(js) == 0 {
 		fmt.Fprintln(os.Stderr, "corpusaudit: no dumps under", root, err)
 		os.Exit(1)
@@ -95,7 +98,7 @@ func main() {
 		w = runtime.GOMAXPROCS(0)
 	}
 	t0 := time.Now()
-	res := audit.RunBatch(js, w, audit.Options{}, nil)
+	res := batch.Run(js, w, audit.Options{}, nil)
 	wall := time.Since(t0)
 	var sum float64
 	for i, r := range res {

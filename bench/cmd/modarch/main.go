@@ -23,6 +23,8 @@
 // from (kernel.Options.Types: its BTF first by default, dwarf forces the
 // DWARF name index); -dumponly opens the dump with no vmlinux and nothing
 // beside it (kallsyms and the BTF in the dump's memory).
+//
+// Layer: bench, outside the tool (docs/ARCHITECTURE.md).
 package main
 
 import (

@@ -6,6 +6,8 @@
 // usage: startup [-cache DIR] [-cold] VMLINUX
 //
 // -cold empties the cache directory's index for this vmlinux first.
+//
+// Layer: bench, outside the tool (docs/ARCHITECTURE.md).
 package main
 
 import (

@@ -10,6 +10,8 @@
 // The whole of memory is held in memory while the file is built.
 //
 // usage: tole DUMP OUT
+//
+// Layer: bench, outside the tool (docs/ARCHITECTURE.md).
 package main
 
 import (
@@ -20,7 +22,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/dump"
-	"github.com/kdump-inspect/kdump-inspect/internal/coregen"
+	"github.com/kdump-inspect/kdump-inspect/internal/gen/coregen"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 

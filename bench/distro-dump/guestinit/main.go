@@ -14,6 +14,8 @@
 // monitor.
 //
 // Build: CGO_ENABLED=0 GOOS=linux GOARCH=ppc64le go build ./bench/distro-dump/guestinit
+//
+// Layer: bench, outside the tool (docs/ARCHITECTURE.md).
 package main
 
 import (

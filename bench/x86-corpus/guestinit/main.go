@@ -26,6 +26,8 @@
 // /sys/kernel/vmcoreinfo location and the note text, read from memory).
 //
 // Build: CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build ./bench/x86-corpus/guestinit
+//
+// Layer: bench, outside the tool (docs/ARCHITECTURE.md).
 package main
 
 import (

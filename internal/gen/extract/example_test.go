@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
 // example is the committed example, relative to this package.
-var example = filepath.Join("..", "..", "testdata", "example", "buggy-radix", "vmcore.zst")
+var example = filepath.Join("..", "..", "..", "testdata", "example", "buggy-radix", "vmcore.zst")
 
 func openExample(t *testing.T) (*kernel.Program, *modules.Set) {
 	t.Helper()

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/kdump-inspect/kdump-inspect/dump"
-	"github.com/kdump-inspect/kdump-inspect/internal/coregen"
+	"github.com/kdump-inspect/kdump-inspect/internal/gen/coregen"
 )
 
 // within runs f in a goroutine and fails t when it has not returned after

@@ -9,7 +9,7 @@
 // It writes only what readers of the formats need; it is not a faithful
 // re-implementation of makedumpfile or QEMU, and it never reads dumps.
 //
-// Layer: test and generator support (docs/ARCHITECTURE.md).
+// Layer: generators (docs/ARCHITECTURE.md); the tests use it too.
 package coregen
 
 import (

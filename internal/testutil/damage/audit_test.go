@@ -7,9 +7,10 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/batch"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
@@ -186,7 +187,7 @@ func TestFindDumpsThroughLinks(t *testing.T) {
 	must(os.Symlink(real, filepath.Join(tmp, "again.kdump"))) // the same dump twice
 	must(os.Symlink(hashAbs, filepath.Join(tmp, "hashdir")))
 	must(os.Symlink(tmp, filepath.Join(tmp, "loop"))) // a loop
-	jobs, err := audit.FindDumps(tmp)
+	jobs, err := batch.FindDumps(tmp)
 	must(err)
 	if len(jobs) != 2 {
 		var got []string
