@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	a64 "github.com/kdump-inspect/kdump-inspect/arch/arm64"
-	"github.com/kdump-inspect/kdump-inspect/internal/damage"
-	"github.com/kdump-inspect/kdump-inspect/internal/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
