@@ -87,6 +87,9 @@ func (p *Program) openWithoutVmlinux(opts Options, paths []string, cacheDir stri
 	}
 	p.Context = &Context{Order: d.MemoryOrder, PtrSize: 8}
 	p.Info, p.InfoSource = d.VMCOREINFO, "dump note"
+	if opts.IgnoreVMCOREINFONote {
+		p.Info = nil
+	}
 	// What this start-up may remember for the next (startcache.go): not
 	// when the memory is wrapped (mkexample records what is read).
 	var key []byte
