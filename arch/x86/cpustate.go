@@ -128,6 +128,9 @@ func layoutFromCPU(phys dump.Memory, order binary.ByteOrder, sym symbolFunc, cpu
 		return l, err
 	}
 	textVA := text + l.offset
+	if textVA < StartKernelMap || textVA-StartKernelMap >= defaultImageSize {
+		return l, fmt.Errorf("the IDT gives KASLR offset %#x, which puts _text at %#x, outside the 1G kernel image mapping", l.offset, textVA)
+	}
 	pa, err := walker.Translate(textVA)
 	if err != nil {
 		return l, fmt.Errorf("_text at %#x through CR3 %#x: %w", textVA, s.CR[3], err)
