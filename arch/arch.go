@@ -113,6 +113,11 @@ type Registration struct {
 	// with it first; nil when the architecture cannot (a relocated kernel
 	// image needs VMCOREINFO's KERNELOFFSET first).
 	Early func(va uint64) (pa uint64, ok bool)
+	// NoEarly, when Early is nil, says why the architecture cannot map
+	// the kernel's addresses before Setup (so cannot read kallsyms from
+	// a dump opened without its vmlinux); NoLayout why, without
+	// VMCOREINFO, the layout needs the vmlinux.
+	NoEarly, NoLayout string
 }
 
 var (

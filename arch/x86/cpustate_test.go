@@ -340,14 +340,46 @@ func TestQEMUNoteELF(t *testing.T) {
 		}
 		return p
 	}
-	for _, withQEMU := range []bool{true, false} {
-		d, err := dump.Open([]string{build(withQEMU)}, dump.Options{})
+	// The same as a kdump-compressed file (QEMU's -z/-l/-s formats write
+	// the notes into it too), the machine from the header's utsname.
+	buildKdump := func(withQEMU bool) string {
+		k := &coregen.Kdump{UTS: coregen.UTSName{Sysname: "Linux", Machine: "x86_64"}, Compression: coregen.Zstd,
+			MaxMapnr: uint64(len(f.mem)) / 4096, Pages: map[uint64][]byte{}, ZeroPages: true}
+		for pfn := uint64(0); pfn < k.MaxMapnr; pfn++ {
+			k.Pages[pfn] = f.mem[pfn*4096 : (pfn+1)*4096]
+		}
+		for i := 0; i < 2; i++ {
+			k.Notes = append(k.Notes, coregen.Note{Name: "CORE", Type: uint32(elf.NT_PRSTATUS), Desc: prstatus})
+			if withQEMU {
+				k.Notes = append(k.Notes, coregen.Note{Name: "QEMU", Type: 0, Desc: f.state(f.root)})
+			}
+		}
+		b, err := k.Bytes()
 		if err != nil {
 			t.Fatal(err)
 		}
+		p := filepath.Join(t.TempDir(), "vmcore.kdump")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	formats := map[dump.Format]bool{}
+	for _, c := range []struct {
+		withQEMU bool
+		file     func(bool) string
+	}{{true, build}, {false, build}, {true, buildKdump}, {false, buildKdump}} {
+		withQEMU := c.withQEMU
+		d, err := dump.Open([]string{c.file(withQEMU)}, dump.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		formats[d.Format] = true
 		env := &fakeEnv{f: f, phys: d.Phys, notes: d.Notes}
 		k, err := Setup(env)
 		switch {
+		case d.Machine != elf.EM_X86_64:
+			t.Errorf("%s: machine %v", d.Format, d.Machine)
 		case withQEMU && err != nil:
 			t.Errorf("with QEMU notes: %v", err)
 		case withQEMU && (k.KernelOffset() != 0x1c400000 || k.(*Kernel).PhysBase != f.physBase() || k.MMU() != "5-level"):
@@ -360,6 +392,9 @@ func TestQEMUNoteELF(t *testing.T) {
 			t.Errorf("QEMU notes read back: %d states, %v", len(states), errs)
 		}
 		d.Close()
+	}
+	if !formats[dump.ELFQEMU] && !formats[dump.ELFKdump] || !formats[dump.KdumpCompressed] {
+		t.Errorf("formats opened: %v", formats)
 	}
 }
 

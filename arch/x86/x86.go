@@ -20,7 +20,11 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/dump"
 )
 
-func init() { arch.Register(elf.EM_X86_64, arch.Registration{Setup: Setup}) }
+func init() {
+	arch.Register(elf.EM_X86_64, arch.Registration{Setup: Setup,
+		NoEarly:  "x86_64 has no map of the kernel image's link-time addresses: the image sits at __START_KERNEL_map + phys_base, slid by KERNELOFFSET, so kallsyms cannot be read before the layout is set up, and this tool reads it only through such an early map",
+		NoLayout: "without VMCOREINFO the layout (KASLR offset, phys_base) is found from the QEMU CPU state by holding the IDT's gate handlers against the vmlinux's symbols (asm_exc_divide_error, ..., _text), which only the vmlinux has"})
+}
 
 // Constants of arch/x86/include/asm/page_64_types.h and pgtable_64_types.h.
 const (
@@ -205,7 +209,7 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 			return nil, fmt.Errorf("x86_64: %w", err)
 		}
 		k.Offset, k.PhysBase, k.L5 = l.offset, l.physBase, l.l5
-		k.From = fmt.Sprintf("KASLR offset %#x, phys_base %#x, %s paging: from the QEMU CPU state; no VMCOREINFO (%s)", k.Offset, k.PhysBase, k.MMU(), l.how)
+		k.From = fmt.Sprintf("KASLR offset %#x, phys_base %s, %s paging: from the QEMU CPU state; no VMCOREINFO (%s)", k.Offset, signedHex(k.PhysBase), k.MMU(), l.how)
 	} else {
 		if off, ok := info.KernelOffset(); ok {
 			k.Offset = off
@@ -278,4 +282,14 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 		k.VmallocBase = v
 	}
 	return k, nil
+}
+
+// signedHex prints phys_base as the kernel's signed long (VMCOREINFO
+// prints NUMBER(phys_base) in decimal, negative when the image sits below
+// LOAD_PHYSICAL_ADDR's slot).
+func signedHex(v uint64) string {
+	if int64(v) < 0 {
+		return fmt.Sprintf("-%#x", -v)
+	}
+	return fmt.Sprintf("%#x", v)
 }
