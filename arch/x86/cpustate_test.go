@@ -414,3 +414,24 @@ func FuzzQEMUCPUState(f *testing.F) {
 		_, _ = Setup(k.env(desc))
 	})
 }
+
+// TestCheckVMCOREINFO: a layout found without VMCOREINFO against the
+// kernel's own copy read afterwards: agreement says nothing, each
+// disagreement is named.
+func TestCheckVMCOREINFO(t *testing.T) {
+	k := &Kernel{Offset: 0x1c400000, PhysBase: 0xfffffffffa000000, L5: true}
+	parse := func(s string) *dump.VMCOREINFO {
+		vi, err := dump.ParseVMCOREINFO([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vi
+	}
+	if d := k.CheckVMCOREINFO(parse("OSRELEASE=7.2.13\nKERNELOFFSET=1c400000\nNUMBER(phys_base)=-100663296\nNUMBER(pgtable_l5_enabled)=1\n")); len(d) != 0 {
+		t.Errorf("agreeing: %q", d)
+	}
+	d := k.CheckVMCOREINFO(parse("OSRELEASE=7.2.13\nKERNELOFFSET=1c600000\nNUMBER(phys_base)=0\nNUMBER(pgtable_l5_enabled)=0\n"))
+	if len(d) != 3 || !strings.Contains(d[0], "KERNELOFFSET=1c600000 in VMCOREINFO, 0x1c400000 found") || !strings.Contains(d[1], "phys_base)=0x0") || !strings.Contains(d[2], "5-level paging found") {
+		t.Errorf("disagreeing: %q", d)
+	}
+}
