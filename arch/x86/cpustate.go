@@ -64,19 +64,22 @@ type cpuLayout struct {
 // symbolFunc is env.Symbol.
 type symbolFunc func(name string) (uint64, error)
 
-// layoutFromCPU derives the layout from one CPU's state.
-func layoutFromCPU(phys dump.Memory, order binary.ByteOrder, sym symbolFunc, cpu int, s *QEMUCPUState) (cpuLayout, error) {
-	l := cpuLayout{cpu: cpu, l5: s.LA57(), root: s.PGD()}
-	if l.root == 0 {
-		return l, fmt.Errorf("CR3 is %#x: no page tables", s.CR[3])
-	}
-	walker := &Kernel{Phys: phys, L5: l.l5, PGD: l.root}
-	// The IDT: 16-byte gates (struct gate_struct: offset_low u16,
-	// segment u16, bits u16, offset_middle u16, offset_high u32, reserved).
+// errIDTInconsistent marks an IDT that answers, but not consistently: the
+// state or the memory is not what it seems, so no other evidence is
+// taken instead.
+var errIDTInconsistent = errors.New("inconsistent IDT")
+
+// offsetFromIDT is the KASLR offset the IDT's gates give, with the gates
+// used.
+func offsetFromIDT(walker *Kernel, order binary.ByteOrder, sym symbolFunc, s *QEMUCPUState) (uint64, string, error) {
+	phys := walker.Phys
+	// 16-byte gates (struct gate_struct: offset_low u16, segment u16,
+	// bits u16, offset_middle u16, offset_high u32, reserved u32).
 	if s.IDT.Base>>63 == 0 {
-		return l, fmt.Errorf("IDTR base %#x is not a kernel address (the CPU was not running Linux's IDT)", s.IDT.Base)
+		return 0, "", fmt.Errorf("IDTR base %#x is not a kernel address (the CPU was not running Linux's IDT)", s.IDT.Base)
 	}
 	var offs []string
+	var offset uint64
 	have := false
 	for _, g := range idtGates {
 		end := uint64(g.vector)*16 + 15
@@ -96,40 +99,95 @@ func layoutFromCPU(phys dump.Memory, order binary.ByteOrder, sym symbolFunc, cpu
 		va := s.IDT.Base + uint64(g.vector)*16
 		pa, err := walker.Translate(va)
 		if err != nil {
-			return l, fmt.Errorf("IDT gate %d at %#x (IDTR %#x, CR3 %#x): %w", g.vector, va, s.IDT.Base, s.CR[3], err)
+			return 0, "", fmt.Errorf("IDT gate %d at %#x (IDTR %#x, CR3 %#x): %w", g.vector, va, s.IDT.Base, s.CR[3], err)
 		}
 		var b [16]byte
 		if err := dump.ReadFull(phys, b[:], pa); err != nil {
-			return l, fmt.Errorf("IDT gate %d at %#x (physical %#x): %w", g.vector, va, pa, err)
+			return 0, "", fmt.Errorf("IDT gate %d at %#x (physical %#x): %w", g.vector, va, pa, err)
 		}
 		bits := order.Uint16(b[4:])
 		if bits&(1<<15) == 0 { // gate_desc.bits.p
-			return l, fmt.Errorf("IDT gate %d at %#x is not present (%x)", g.vector, va, b)
+			return 0, "", fmt.Errorf("IDT gate %d at %#x is not present (%x)", g.vector, va, b)
 		}
 		handler := uint64(order.Uint16(b[0:])) | uint64(order.Uint16(b[6:]))<<16 | uint64(order.Uint32(b[8:]))<<32
 		off := handler - link
 		switch {
 		case !have:
-			l.offset, have = off, true
-		case off != l.offset:
-			return l, fmt.Errorf("IDT gates disagree: gate %d's handler %#x is %s+%#x, but earlier gates gave offset %#x (%s)", g.vector, handler, name, off, l.offset, strings.Join(offs, ", "))
+			offset, have = off, true
+		case off != offset:
+			return 0, "", fmt.Errorf("%w: gate %d's handler %#x is %s+%#x, but earlier gates gave offset %#x (%s)", errIDTInconsistent, g.vector, handler, name, off, offset, strings.Join(offs, ", "))
 		}
 		offs = append(offs, fmt.Sprintf("gate %d %s", g.vector, name))
 	}
 	if !have {
-		return l, fmt.Errorf("none of IDT gates 0, 1, 3, 6, 14 is both within IDTR's limit %#x and named by the vmlinux (asm_exc_divide_error, ...)", s.IDT.Limit)
+		return 0, "", fmt.Errorf("none of IDT gates 0, 1, 3, 6, 14 is both within IDTR's limit %#x and named by the vmlinux (asm_exc_divide_error, ...)", s.IDT.Limit)
 	}
-	if l.offset%kaslrAlign != 0 || l.offset >= defaultImageSize {
-		return l, fmt.Errorf("the IDT gives KASLR offset %#x (%s): not a multiple of 2M within the 1G image area", l.offset, strings.Join(offs, ", "))
+	if offset%kaslrAlign != 0 || offset >= defaultImageSize {
+		return 0, "", fmt.Errorf("%w: it gives KASLR offset %#x (%s): not a multiple of 2M within the 1G image area", errIDTInconsistent, offset, strings.Join(offs, ", "))
 	}
-	// phys_base: where the tables put the runtime _text.
+	return offset, "IDTR " + fmt.Sprintf("%#x", s.IDT.Base) + ": " + strings.Join(offs, ", "), nil
+}
+
+// offsetFromImageMap is the KASLR offset the kernel image mapping gives:
+// cleanup_highmap() (arch/x86/mm/init_64.c) clears every PMD of
+// level2_kernel_pgt below _text, which is 2M aligned
+// (CONFIG_PHYSICAL_ALIGN), so the first mapped 2M step of
+// [__START_KERNEL_map, +1G) is the runtime _text.
+func offsetFromImageMap(walker *Kernel, text uint64) (uint64, error) {
+	for va := StartKernelMap; va-StartKernelMap < defaultImageSize; va += kaslrAlign {
+		if _, err := walker.Translate(va); err != nil {
+			var f *Fault
+			if errors.As(err, &f) && f.Kind == dump.WalkNotPresent {
+				continue
+			}
+			return 0, fmt.Errorf("the kernel image mapping at %#x: %w", va, err)
+		}
+		if va < text {
+			return 0, fmt.Errorf("the kernel image mapping starts at %#x, below the vmlinux's _text %#x", va, text)
+		}
+		return va - text, nil
+	}
+	return 0, fmt.Errorf("nothing is mapped in the kernel image area [%#x, +1G)", StartKernelMap)
+}
+
+// layoutFromCPU derives the layout from one CPU's state: the KASLR offset
+// from the IDT, held against the image mapping's (either alone when the
+// other cannot be read; an error when they disagree), then phys_base.
+func layoutFromCPU(phys dump.Memory, order binary.ByteOrder, sym symbolFunc, cpu int, s *QEMUCPUState) (cpuLayout, error) {
+	l := cpuLayout{cpu: cpu, l5: s.LA57(), root: s.PGD()}
+	if l.root == 0 {
+		return l, fmt.Errorf("CR3 is %#x: no page tables", s.CR[3])
+	}
+	walker := &Kernel{Phys: phys, L5: l.l5, PGD: l.root}
 	text, err := sym("_text")
 	if err != nil {
 		return l, err
 	}
+	idtOff, idtHow, idtErr := offsetFromIDT(walker, order, sym, s)
+	if errors.Is(idtErr, errIDTInconsistent) {
+		return l, fmt.Errorf("IDT (IDTR %#x): %w", s.IDT.Base, idtErr)
+	}
+	imgOff, imgErr := offsetFromImageMap(walker, text)
+	var how string
+	switch {
+	case idtErr == nil && imgErr == nil && idtOff != imgOff:
+		return l, fmt.Errorf("the IDT gives KASLR offset %#x (%s) but the kernel image mapping starts at %#x (offset %#x)", idtOff, idtHow, text+imgOff, imgOff)
+	case idtErr == nil && imgErr == nil:
+		l.offset, how = idtOff, idtHow+"; the image mapping starts at _text"
+	case idtErr == nil:
+		l.offset, how = idtOff, idtHow+"; the image mapping not checked: "+imgErr.Error()
+	case imgErr == nil:
+		l.offset, how = imgOff, fmt.Sprintf("the image mapping's first 2M step at %#x is _text (the IDT gave nothing: %v)", text+imgOff, idtErr)
+	default:
+		return l, fmt.Errorf("neither the IDT (%v) nor the kernel image mapping (%v) gives the KASLR offset", idtErr, imgErr)
+	}
+	if l.offset%kaslrAlign != 0 || l.offset >= defaultImageSize {
+		return l, fmt.Errorf("KASLR offset %#x (%s): not a multiple of 2M within the 1G image area", l.offset, how)
+	}
+	// phys_base: where the tables put the runtime _text.
 	textVA := text + l.offset
 	if textVA < StartKernelMap || textVA-StartKernelMap >= defaultImageSize {
-		return l, fmt.Errorf("the IDT gives KASLR offset %#x, which puts _text at %#x, outside the 1G kernel image mapping", l.offset, textVA)
+		return l, fmt.Errorf("KASLR offset %#x (%s) puts _text at %#x, outside the 1G kernel image mapping", l.offset, how, textVA)
 	}
 	pa, err := walker.Translate(textVA)
 	if err != nil {
@@ -160,7 +218,7 @@ func layoutFromCPU(phys dump.Memory, order binary.ByteOrder, sym symbolFunc, cpu
 			return l, fmt.Errorf("%s at %#x maps to physical %#x, but phys_base %#x (from _text) puts it at %#x", n, va, got, l.physBase, want)
 		}
 	}
-	l.how = fmt.Sprintf("CPU %d: CR3 %#x, CR4 %#x (LA57 %s), IDTR %#x: %s", cpu, s.CR[3], s.CR[4], onOff(l.l5), s.IDT.Base, strings.Join(offs, ", "))
+	l.how = fmt.Sprintf("CPU %d: CR3 %#x, CR4 %#x (LA57 %s), %s", cpu, s.CR[3], s.CR[4], onOff(l.l5), how)
 	return l, nil
 }
 

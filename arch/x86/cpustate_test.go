@@ -228,7 +228,7 @@ func TestSetupFromQEMUCPUState(t *testing.T) {
 		if pa, err := k.Translate(idtVA + 16); err != nil || pa != fkIDTPA+16 {
 			t.Errorf("IDT through init_top_pgt: %#x, %v", pa, err)
 		}
-		if !strings.Contains(k.LayoutFrom(), "from the QEMU CPU state; no VMCOREINFO") || !strings.Contains(k.LayoutFrom(), "gate 0 asm_exc_divide_error") {
+		if !strings.Contains(k.LayoutFrom(), "from the QEMU CPU state; no VMCOREINFO") || !strings.Contains(k.LayoutFrom(), "gate 0 asm_exc_divide_error") || !strings.Contains(k.LayoutFrom(), "; the image mapping starts at _text") {
 			t.Errorf("LayoutFrom: %s", k.LayoutFrom())
 		}
 		if len(env.warnings) != 0 {
@@ -250,11 +250,7 @@ func TestCPUStateRefusals(t *testing.T) {
 		{"gates disagree", func(f *fakeKernel) *fakeEnv {
 			f.setGate(14, f.syms["asm_exc_page_fault"]+f.offset+0x200000)
 			return f.env(f.state(f.root))
-		}, []string{"IDT gates disagree: gate 14"}},
-		{"gate not present", func(f *fakeKernel) *fakeEnv {
-			le.PutUint16(f.mem[fkIDTPA+4:], 0)
-			return f.env(f.state(f.root))
-		}, []string{"IDT gate 0", "not present"}},
+		}, []string{"inconsistent IDT: gate 14's handler 0xffffffff9d601280 is asm_exc_page_fault+0x1c600000"}},
 		{"offset not 2M aligned", func(f *fakeKernel) *fakeEnv {
 			for _, g := range idtGates {
 				f.setGate(g.vector, f.syms[g.names[0]]+f.offset+0x1000)
@@ -266,9 +262,11 @@ func TestCPUStateRefusals(t *testing.T) {
 				f.setGate(g.vector, f.syms[g.names[0]]+0x3fe00000)
 			}
 			return f.env(f.state(f.root))
-		}, []string{"puts _text at 0xffffffffc0e00000, outside the 1G kernel image mapping"}},
-		{"IDT unmapped", func(f *fakeKernel) *fakeEnv { return f.env(qemuNote(440, f.root, 0x6f0, idtVA+0x200000, 0xfff)) }, []string{"IDT gate 0 at 0xfffffe0000200000", "not present"}},
-		{"user-mode IDTR", func(f *fakeKernel) *fakeEnv { return f.env(qemuNote(440, f.root, 0x6f0, 0x1000, 0xfff)) }, []string{"not a kernel address"}},
+		}, []string{"the IDT gives KASLR offset 0x3fe00000", "but the kernel image mapping starts at 0xffffffff9d400000 (offset 0x1c400000)"}},
+		{"IDT and image map unreadable", func(f *fakeKernel) *fakeEnv {
+			clear(f.mem[fkTables+4096 : fkTables+3*4096]) // the image's PUD and PMD under the root
+			return f.env(qemuNote(440, f.root, 0x6f0, 0x1000, 0xfff))
+		}, []string{"neither the IDT (IDTR base 0x1000 is not a kernel address", "nor the kernel image mapping (nothing is mapped in the kernel image area"}},
 		{"image not contiguous", func(f *fakeKernel) *fakeEnv {
 			f.mapPage(linkText+f.offset+0x3000, fkTextPA+0x8000) // linux_banner elsewhere
 			return f.env(f.state(f.root))
@@ -287,14 +285,6 @@ func TestCPUStateRefusals(t *testing.T) {
 			copy(f.mem[0x1c0000:], g.mem[0x1c0000:0x200000])
 			return f.env(f.state(f.root), f.state(0x1c0000))
 		}, []string{"the QEMU CPU states disagree: CPU 0 gives KASLR offset 0x1c400000"}},
-		{"no vmlinux symbol for any gate", func(f *fakeKernel) *fakeEnv {
-			for _, g := range idtGates {
-				for _, n := range g.names {
-					delete(f.syms, n)
-				}
-			}
-			return f.env(f.state(f.root))
-		}, []string{"none of IDT gates 0, 1, 3, 6, 14"}},
 	} {
 		f := mk()
 		_, err := Setup(c.edit(f))
@@ -306,6 +296,39 @@ func TestCPUStateRefusals(t *testing.T) {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("%s: %v\n want %q", c.name, err, w)
 			}
+		}
+	}
+	// An IDT that gives nothing: the image mapping alone, the IDT's
+	// failure said.
+	for _, c := range []struct {
+		name string
+		edit func(f *fakeKernel) *fakeEnv
+		want string
+	}{
+		{"gate not present", func(f *fakeKernel) *fakeEnv {
+			le.PutUint16(f.mem[fkIDTPA+4:], 0)
+			return f.env(f.state(f.root))
+		}, "IDT gate 0 at 0xfffffe0000000000 is not present"},
+		{"IDT unmapped", func(f *fakeKernel) *fakeEnv { return f.env(qemuNote(440, f.root, 0x6f0, idtVA+0x200000, 0xfff)) }, "IDT gate 0 at 0xfffffe0000200000"},
+		{"user-mode IDTR", func(f *fakeKernel) *fakeEnv { return f.env(qemuNote(440, f.root, 0x6f0, 0x1000, 0xfff)) }, "not a kernel address"},
+		{"no vmlinux symbol for any gate", func(f *fakeKernel) *fakeEnv {
+			for _, g := range idtGates {
+				for _, n := range g.names {
+					delete(f.syms, n)
+				}
+			}
+			return f.env(f.state(f.root))
+		}, "none of IDT gates 0, 1, 3, 6, 14"},
+	} {
+		f := mk()
+		k, err := Setup(c.edit(f))
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		from := k.(*Kernel).LayoutFrom()
+		if k.KernelOffset() != 0x1c400000 || k.(*Kernel).PhysBase != f.physBase() || !strings.Contains(from, "the image mapping's first 2M step at 0xffffffff9d400000 is _text (the IDT gave nothing: ") || !strings.Contains(from, c.want) {
+			t.Errorf("%s: offset %#x, %s", c.name, k.KernelOffset(), from)
 		}
 	}
 	// One CPU whose state gives nothing (CR3 0) and one that works: the
