@@ -79,11 +79,28 @@ type WalkStep struct {
 type Env interface {
 	Symbol(name string) (uint64, error)
 	Info() *dump.VMCOREINFO
+	// Notes is every ELF note of the dump (QEMU's per-CPU state among
+	// them), in file order.
+	Notes() []dump.Note
 	Phys() dump.Memory
 	Order() binary.ByteOrder
 	Sizeof(typeName string) (int64, error)
 	Offsetof(typeName, path string) (int64, error)
 	Warnf(format string, args ...any)
+}
+
+// LayoutSource is implemented by kernels that say where their layout
+// (KASLR offset, physical base, paging mode) came from, for info: from
+// VMCOREINFO, or found without it.
+type LayoutSource interface {
+	LayoutFrom() string
+}
+
+// LayoutChecker is implemented by kernels that can hold the layout they
+// found against a VMCOREINFO read only afterwards (from memory): each
+// disagreement described, none when they agree.
+type LayoutChecker interface {
+	CheckVMCOREINFO(info *dump.VMCOREINFO) []string
 }
 
 // Registration is what an architecture package registers.
@@ -96,6 +113,11 @@ type Registration struct {
 	// with it first; nil when the architecture cannot (a relocated kernel
 	// image needs VMCOREINFO's KERNELOFFSET first).
 	Early func(va uint64) (pa uint64, ok bool)
+	// NoEarly, when Early is nil, says why the architecture cannot map
+	// the kernel's addresses before Setup (so cannot read kallsyms from
+	// a dump opened without its vmlinux); NoLayout why, without
+	// VMCOREINFO, the layout needs the vmlinux.
+	NoEarly, NoLayout string
 }
 
 var (

@@ -12,6 +12,7 @@ type archEnv struct{ p *Program }
 
 func (e archEnv) Symbol(name string) (uint64, error) { return e.p.SymbolAddr(name) }
 func (e archEnv) Info() *dump.VMCOREINFO             { return e.p.Info }
+func (e archEnv) Notes() []dump.Note                 { return e.p.Dump.Notes }
 func (e archEnv) Phys() dump.Memory                  { return e.p.Phys }
 func (e archEnv) Order() binary.ByteOrder            { return e.p.Order }
 func (e archEnv) Sizeof(t string) (int64, error)     { return e.p.Types.Sizeof(t) }

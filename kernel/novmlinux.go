@@ -83,10 +83,20 @@ func (p *Program) openWithoutVmlinux(opts Options, paths []string, cacheDir stri
 		return err
 	}
 	if p.early = reg.Early; p.early == nil {
-		return fmt.Errorf("%v has no early map of the kernel's addresses to read kallsyms through", d.Machine)
+		why := reg.NoEarly
+		if why == "" {
+			why = fmt.Sprintf("%v has no early map of the kernel's addresses to read kallsyms through", d.Machine)
+		}
+		if d.VMCOREINFO == nil && reg.NoLayout != "" {
+			why += "; and the dump has no VMCOREINFO note: " + reg.NoLayout
+		}
+		return errors.New(why)
 	}
 	p.Context = &Context{Order: d.MemoryOrder, PtrSize: 8}
 	p.Info, p.InfoSource = d.VMCOREINFO, "dump note"
+	if opts.IgnoreVMCOREINFONote {
+		p.Info = nil
+	}
 	// What this start-up may remember for the next (startcache.go): not
 	// when the memory is wrapped (mkexample records what is read).
 	var key []byte

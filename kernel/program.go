@@ -70,6 +70,11 @@ type Options struct {
 	// its BTF when it has one, with the DWARF opened on demand, by
 	// default.
 	Types TypesFrom
+	// IgnoreVMCOREINFONote opens the dump as if it had no VMCOREINFO note
+	// (a test hook, KDUMP_INSPECT_IGNORE_VMCOREINFO=1 in the command): the
+	// architecture finds the layout without it (x86_64: from QEMU's CPU
+	// state), to be held against the note's values.
+	IgnoreVMCOREINFONote bool
 	// PhysWrap, when set, wraps the dump's physical memory before anything
 	// reads it (every kernel read goes through it: linear map and page
 	// walks). cmd/mkexample records the pages a job touches this way.
@@ -285,6 +290,10 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 	// VMCOREINFO: from the file, else from memory (through the
 	// architecture's early map when it has one, else after setup).
 	p.Info = d.VMCOREINFO
+	if opts.IgnoreVMCOREINFONote {
+		p.Info = nil
+		p.warnf("the dump's VMCOREINFO note is ignored (KDUMP_INSPECT_IGNORE_VMCOREINFO)")
+	}
 	if p.Info != nil {
 		p.InfoSource = "dump note"
 	} else if p.early != nil {
@@ -316,6 +325,15 @@ func Open(dumpPaths []string, opts Options) (*Program, error) {
 		if p.Info != nil {
 			if err := p.checkMatch(opts.Force, true); err != nil {
 				return nil, err
+			}
+			// A layout found without VMCOREINFO, held against the
+			// kernel's own copy now readable.
+			if c, ok := k.(arch.LayoutChecker); ok {
+				if diffs := c.CheckVMCOREINFO(p.Info); len(diffs) > 0 {
+					p.warnf("the layout found without VMCOREINFO disagrees with the VMCOREINFO in memory: %s", strings.Join(diffs, "; "))
+				} else {
+					p.InfoSource += ", read after the layout was found without it; they agree"
+				}
 			}
 		} else {
 			p.warnf("no VMCOREINFO in the dump and none found in memory: %v", p.infoErr)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -32,8 +33,13 @@ type InfoView struct {
 	BlockSize int64  `json:"block_size,omitempty"`
 	MMU       string `json:"mmu"`
 	Geometry  string `json:"geometry"`
-	Release   string `json:"release"`
-	BuildID   string `json:"build_id,omitempty"`
+	// Layout says where the kernel's layout (KASLR offset, physical
+	// base, paging mode) came from: VMCOREINFO, or, without it, how it was
+	// found (x86_64: the QEMU CPU state); "" when the architecture does
+	// not say.
+	Layout  string `json:"layout_source,omitempty"`
+	Release string `json:"release"`
+	BuildID string `json:"build_id,omitempty"`
 	// CrashTime is VMCOREINFO's CRASHTIME (seconds since the epoch).
 	CrashTime  int64  `json:"crash_time,omitempty"`
 	VMCOREINFO string `json:"vmcoreinfo_source"`
@@ -88,12 +94,20 @@ type PagesView struct {
 	Zero int64 `json:"zero"`
 }
 
+// layoutFrom is the architecture's arch.LayoutSource, or "".
+func layoutFrom(k arch.Kernel) string {
+	if ls, ok := k.(arch.LayoutSource); ok {
+		return ls.LayoutFrom()
+	}
+	return ""
+}
+
 // Info gathers the info view of a program (resolve may be nil).
 func Info(p *kernel.Program, resolve func(uint64) string) InfoView {
 	d := p.Dump
 	v := InfoView{Files: d.Paths, Format: d.Format.String(), Quirks: d.Quirks, Arch: d.Machine.String(),
 		PageSize: int64(p.PageSize), BlockSize: int64(d.BlockSize), MMU: p.Arch.MMU(), Geometry: p.Arch.Geometry(),
-		Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Debuginfo: p.DebuginfoSource(), Warnings: p.Warnings,
+		Layout: layoutFrom(p.Arch), Release: p.Release, VMCOREINFO: p.InfoSource, Vmlinux: p.VmlinuxPath(), Debuginfo: p.DebuginfoSource(), Warnings: p.Warnings,
 		Pages: PagesView{Unit: int64(d.Pages.Unit), Total: int64(d.Pages.Total), Present: int64(d.Pages.Present), Excluded: int64(d.Pages.Excluded), Zero: int64(d.Pages.Zero)}}
 	if p.Vmalloc != nil {
 		v.VmallocFallbackPages = p.Vmalloc.Pages.Load()
@@ -154,6 +168,9 @@ func WriteInfo(w io.Writer, v InfoView) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "         MMU: %s (%s)\n", v.MMU, v.Geometry)
+	if v.Layout != "" {
+		fmt.Fprintf(w, "      LAYOUT: %s\n", v.Layout)
+	}
 	fmt.Fprintf(w, "     RELEASE: %s\n", v.Release)
 	fmt.Fprintf(w, "    BUILD-ID: %s\n", v.BuildID)
 	if v.CrashTime != 0 {

@@ -20,7 +20,11 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/dump"
 )
 
-func init() { arch.Register(elf.EM_X86_64, arch.Registration{Setup: Setup}) }
+func init() {
+	arch.Register(elf.EM_X86_64, arch.Registration{Setup: Setup,
+		NoEarly:  "x86_64 has no map of the kernel image's link-time addresses: the image sits at __START_KERNEL_map + phys_base, slid by KERNELOFFSET, so kallsyms cannot be read before the layout is set up, and this tool reads it only through such an early map",
+		NoLayout: "without VMCOREINFO the layout (KASLR offset, phys_base) is found from the QEMU CPU state by holding the IDT's gate handlers against the vmlinux's symbols (asm_exc_divide_error, ..., _text), which only the vmlinux has"})
+}
 
 // Constants of arch/x86/include/asm/page_64_types.h and pgtable_64_types.h.
 const (
@@ -52,6 +56,28 @@ type Kernel struct {
 	VmallocBase uint64 // vmalloc_base
 	MaxPhys     uint64 // 1 << MAX_PHYSMEM_BITS: the direct map's reach
 	SMEMask     uint64 // sme_mask: the memory-encryption bit in entries
+	// From says where the layout (Offset, PhysBase, L5) came from.
+	From string
+}
+
+// LayoutFrom says where the kernel's layout came from (arch.LayoutSource).
+func (k *Kernel) LayoutFrom() string { return k.From }
+
+// CheckVMCOREINFO holds a layout found without VMCOREINFO against the
+// VMCOREINFO read from memory afterwards (arch.LayoutChecker): every
+// disagreement, described.
+func (k *Kernel) CheckVMCOREINFO(info *dump.VMCOREINFO) []string {
+	var out []string
+	if off, ok := info.KernelOffset(); ok && off != k.Offset {
+		out = append(out, fmt.Sprintf("KERNELOFFSET=%x in VMCOREINFO, %#x found", off, k.Offset))
+	}
+	if pb, ok := info.Number("phys_base"); ok && uint64(pb) != k.PhysBase {
+		out = append(out, fmt.Sprintf("NUMBER(phys_base)=%#x in VMCOREINFO, %#x found", uint64(pb), k.PhysBase))
+	}
+	if v, ok := info.Number("pgtable_l5_enabled"); ok && (v != 0) != k.L5 {
+		out = append(out, fmt.Sprintf("NUMBER(pgtable_l5_enabled)=%d in VMCOREINFO, %s paging found", v, k.MMU()))
+	}
+	return out
 }
 
 func (k *Kernel) Name() string     { return "x86_64" }
@@ -175,26 +201,34 @@ func (k *Kernel) Walk(va uint64) (arch.Walk, error) {
 // init_top_pgt, then page_offset_base and vmalloc_base from memory.
 func Setup(env arch.Env) (arch.Kernel, error) {
 	info := env.Info()
-	if info == nil {
-		return nil, fmt.Errorf("x86_64: no VMCOREINFO: the kernel image's physical base (phys_base) and KASLR offset are unknown (QEMU: -device vmcoreinfo; kdump writes it)")
-	}
 	k := &Kernel{Phys: env.Phys(), ImageSize: defaultImageSize}
-	if off, ok := info.KernelOffset(); ok {
-		k.Offset = off
-	}
-	pb, ok := info.Number("phys_base")
-	if !ok {
-		return nil, fmt.Errorf("x86_64: VMCOREINFO lacks NUMBER(phys_base)")
-	}
-	k.PhysBase = uint64(pb)
-	if v, ok := info.Number("KERNEL_IMAGE_SIZE"); ok && v > 0 {
-		k.ImageSize = uint64(v)
-	}
-	if v, ok := info.Number("pgtable_l5_enabled"); ok {
-		k.L5 = v != 0
-	}
-	if v, ok := info.Number("sme_mask"); ok {
-		k.SMEMask = uint64(v)
+	if info == nil {
+		// QEMU without -device vmcoreinfo: the CPUs' state (cpustate.go).
+		l, err := layoutFromCPUs(env.Phys(), env.Order(), env.Notes(), env.Symbol, env.Warnf)
+		if err != nil {
+			return nil, fmt.Errorf("x86_64: %w", err)
+		}
+		k.Offset, k.PhysBase, k.L5 = l.offset, l.physBase, l.l5
+		k.From = fmt.Sprintf("KASLR offset %#x, phys_base %s, %s paging: from the QEMU CPU state; no VMCOREINFO (%s)", k.Offset, signedHex(k.PhysBase), k.MMU(), l.how)
+	} else {
+		if off, ok := info.KernelOffset(); ok {
+			k.Offset = off
+		}
+		pb, ok := info.Number("phys_base")
+		if !ok {
+			return nil, fmt.Errorf("x86_64: VMCOREINFO lacks NUMBER(phys_base)")
+		}
+		k.PhysBase = uint64(pb)
+		if v, ok := info.Number("KERNEL_IMAGE_SIZE"); ok && v > 0 {
+			k.ImageSize = uint64(v)
+		}
+		if v, ok := info.Number("pgtable_l5_enabled"); ok {
+			k.L5 = v != 0
+		}
+		if v, ok := info.Number("sme_mask"); ok {
+			k.SMEMask = uint64(v)
+		}
+		k.From = "KASLR offset, phys_base, paging levels: from VMCOREINFO"
 	}
 	k.MaxPhys = 1 << 46
 	k.PageOffset, k.VmallocBase = pageOffsetL4, vmallocL4
@@ -202,7 +236,11 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 		k.MaxPhys = 1 << 52
 		k.PageOffset, k.VmallocBase = pageOffsetL5, vmallocL5
 	}
-	pgtVA, ok := info.Symbol("init_top_pgt")
+	var pgtVA uint64
+	ok := false
+	if info != nil {
+		pgtVA, ok = info.Symbol("init_top_pgt")
+	}
 	if !ok {
 		// The vmlinux's link-time address, slid by KASLR.
 		a, err := env.Symbol("init_top_pgt")
@@ -264,3 +302,13 @@ var (
 	_ arch.Features     = (*Kernel)(nil)
 	_ arch.Unwinding    = (*Kernel)(nil)
 )
+
+// signedHex prints phys_base as the kernel's signed long (VMCOREINFO
+// prints NUMBER(phys_base) in decimal, negative when the image sits below
+// LOAD_PHYSICAL_ADDR's slot).
+func signedHex(v uint64) string {
+	if int64(v) < 0 {
+		return fmt.Sprintf("-%#x", -v)
+	}
+	return fmt.Sprintf("%#x", v)
+}

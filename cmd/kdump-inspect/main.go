@@ -133,7 +133,10 @@ func (o *openFlags) kernelOptions() kernel.Options {
 	if o.debugRoot != "" {
 		roots = []string{o.debugRoot}
 	}
-	return kernel.Options{Vmlinux: o.vmlinux, ModuleDirs: o.modules, Force: o.force, DebugRoots: roots}
+	// KDUMP_INSPECT_IGNORE_VMCOREINFO=1 (a test hook, not a flag): open the
+	// dump as if it had no VMCOREINFO note.
+	return kernel.Options{Vmlinux: o.vmlinux, ModuleDirs: o.modules, Force: o.force, DebugRoots: roots,
+		IgnoreVMCOREINFONote: os.Getenv("KDUMP_INSPECT_IGNORE_VMCOREINFO") == "1"}
 }
 
 func (o *openFlags) open(paths []string, stderr io.Writer) (*kernel.Program, error) {
