@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -18,8 +19,8 @@ func builtinCommands() []Command {
 			Flags: jsonFlag, Run: cmdHelp},
 		{Name: "quit", Aliases: []string{"q", "exit"}, Usage: "quit",
 			Help: "Leave the session.", Run: func(c *Call) error { c.S.quit = true; return nil }},
-		{Name: "set", Usage: "set [scroll on|off] [radix 10|16] [--json]", Flags: jsonFlag,
-			Help: "Show or change session settings.\n`scroll` sends long output through $PAGER on a terminal (as crash's `set scroll`); `radix` is the default output base of integers in struct/p.",
+		{Name: "set", Usage: "set [scroll on|off] [radix 10|16] [width N] [--json]", Flags: jsonFlag,
+			Help: "Show or change session settings.\n`scroll` sends long output through $PAGER on a terminal (as crash's `set scroll`); `radix` is the default output base of integers in struct/p; `width` the columns text fits (0: unlimited), overriding --width, $COLUMNS and the terminal's width for the rest of the session.",
 			Run:  cmdSet},
 		{Name: "info", Usage: "info [--json]",
 			Help:  "Describe the dump: format and quirks, byte order, page size, MMU, release, build-id, crash time, CPUs with NIP/LR, memory ranges, page counts.",
@@ -281,13 +282,14 @@ func cmdSet(c *Call) (err error) {
 	if boolFlag(fs, "json") {
 		defer func() {
 			if err == nil {
-				err = c.JSON(SetView{Scroll: c.S.scroll, Radix: c.S.radix})
+				w := c.S.width
+				err = c.JSON(SetView{Scroll: c.S.scroll, Radix: c.S.radix, Width: &w})
 			}
 		}()
 	}
 	if len(pos) == 0 {
 		if !boolFlag(fs, "json") {
-			c.Printf("scroll: %s\nradix: %d\n", onOff(c.S.scroll), c.S.radix)
+			c.Printf("scroll: %s\nradix: %d\nwidth: %s\n", onOff(c.S.scroll), c.S.radix, widthSetting(c.S.width, c.S.ttyWidth))
 		}
 		return nil
 	}
@@ -313,10 +315,28 @@ func cmdSet(c *Call) (err error) {
 		default:
 			return &UsageError{Cmd: "set", Msg: "radix is 10 or 16"}
 		}
+	case "width":
+		n, err := strconv.Atoi(pos[1])
+		if err != nil || n < 0 || n > 10000 {
+			return &UsageError{Cmd: "set", Msg: "width is a number of columns (0: unlimited)"}
+		}
+		// An explicit width holds for > file and | cmd too, as --width.
+		c.S.width, c.S.ttyWidth = n, false
 	default:
 		return &UsageError{Cmd: "set", Msg: "unknown setting " + pos[0]}
 	}
 	return nil
+}
+
+// widthSetting describes the session's text width for `set`.
+func widthSetting(w int, fromTerminal bool) string {
+	switch {
+	case w == 0:
+		return "0 (unlimited)"
+	case fromTerminal:
+		return strconv.Itoa(w) + " (the terminal's)"
+	}
+	return strconv.Itoa(w)
 }
 
 func onOff(b bool) string {
