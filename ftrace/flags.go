@@ -201,5 +201,8 @@ func (f Flags) Letters() string {
 
 func (f Flags) String() string {
 	n := f.Names()
+	if len(n) == 0 { // no flag set: not "0x0 (; count 0)"
+		return fmt.Sprintf("%#x (count %d)", f.Raw, f.Count())
+	}
 	return fmt.Sprintf("%#x (%s; count %d)", f.Raw, strings.Join(n, "|"), f.Count())
 }

@@ -92,7 +92,7 @@ func WriteAudit(w io.Writer, results []audit.DumpResult, f *AuditFlags, sev audi
 
 // WriteRules prints the rule catalogue.
 func WriteRules(w io.Writer) {
-	t := newTable(w, "RULE", "SEVERITY", "WHAT MUST HOLD", "FIX")
+	t := newTable(w, "RULE", "SEVERITY", "WHAT MUST HOLD", "FIX").Prose("WHAT MUST HOLD", "FIX").Blocks(2)
 	for _, r := range audit.Rules {
 		t.Append([]string{r.ID, r.Severity.String(), wrap(r.Statement, 60), wrap(r.Fix.String(), 40)})
 	}
@@ -115,7 +115,7 @@ func WriteDumpResult(w io.Writer, r *audit.DumpResult, verbose bool) {
 		fmt.Fprintf(w, "   warning: %s\n", wn)
 	}
 	if len(r.Findings) > 0 {
-		t := newTable(w, "SEVERITY", "RULE", "MODULE", "WHERE", "FINDING")
+		t := newTable(w, "SEVERITY", "RULE", "MODULE", "WHERE", "FINDING").Prose("WHERE", "FINDING").Blocks(3)
 		for i := range r.Findings {
 			f := &r.Findings[i]
 			t.Append([]string{f.Severity.String(), f.Rule, f.Module, compactSlots(f.Slots()), wrap(f.Message, 70)})
@@ -162,7 +162,7 @@ func WriteDumpResult(w io.Writer, r *audit.DumpResult, verbose bool) {
 }
 
 func writeCoverage(w io.Writer, r *audit.DumpResult) {
-	t := newTable(w, "SUBJECT", "RULE", "STATUS", "WHY")
+	t := newTable(w, "SUBJECT", "RULE", "STATUS", "WHY").Prose("WHY").Blocks(3)
 	for _, c := range r.Coverage {
 		for _, rc := range c.Rules {
 			t.Append([]string{c.Subject, rc.Rule, rc.Status.String(), wrap(rc.Reason, 70)})

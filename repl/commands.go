@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -18,8 +19,8 @@ func builtinCommands() []Command {
 			Flags: jsonFlag, Run: cmdHelp},
 		{Name: "quit", Aliases: []string{"q", "exit"}, Usage: "quit",
 			Help: "Leave the session.", Run: func(c *Call) error { c.S.quit = true; return nil }},
-		{Name: "set", Usage: "set [scroll on|off] [radix 10|16] [--json]", Flags: jsonFlag,
-			Help: "Show or change session settings.\n`scroll` sends long output through $PAGER on a terminal (as crash's `set scroll`); `radix` is the default output base of integers in struct/p.",
+		{Name: "set", Usage: "set [scroll on|off] [radix 10|16] [width N] [--json]", Flags: jsonFlag,
+			Help: "Show or change session settings.\n`scroll` sends long output through $PAGER on a terminal (as crash's `set scroll`); `radix` is the default output base of integers in struct/p; `width` the columns text fits (0: unlimited), overriding --width, $COLUMNS and the terminal's width for the rest of the session.",
 			Run:  cmdSet},
 		{Name: "info", Usage: "info [--json]",
 			Help:  "Describe the dump: format and quirks, byte order, page size, MMU, release, build-id, crash time, CPUs with NIP/LR, memory ranges, page counts.",
@@ -31,10 +32,10 @@ func builtinCommands() []Command {
 				fs.String("m", "", "list the symbols and sections of `MODULE`")
 				jsonFlag(fs)
 			}, Run: cmdSym},
-		{Name: "struct", Usage: "struct NAME[.member[,member]] [ADDR|SYMBOL] [COUNT] [-o] [-x|-d]", Complete: CompleteType,
-			Help:  "Print a struct at an address, crash style (nested structs indented, arrays, enums by name, pointers with the symbol they hit), or its definition without an address.\nCOUNT prints consecutive structs (`struct ftrace_ool_stub ADDR 7`).",
+		{Name: "struct", Usage: "struct NAME[.member[,member]] [ADDR|SYMBOL] [COUNT] [-o] [-x|-d] [--json]", Complete: CompleteType,
+			Help:  "Print a struct at an address, crash style (nested structs indented, arrays, enums by name, pointers with the symbol they hit), or its definition without an address.\nCOUNT prints consecutive structs (`struct ftrace_ool_stub ADDR 7`).\n--json prints each object as a tree of typed values (docs/OUTPUT.md, *Typed values*); without ADDR use whatis --json.",
 			Flags: structFlags, Run: func(c *Call) error { return cmdStruct(c, "struct") }},
-		{Name: "union", Usage: "union NAME[.member[,member]] [ADDR|SYMBOL] [COUNT] [-o] [-x|-d]", Complete: CompleteType,
+		{Name: "union", Usage: "union NAME[.member[,member]] [ADDR|SYMBOL] [COUNT] [-o] [-x|-d] [--json]", Complete: CompleteType,
 			Help:  "Like struct, for unions.",
 			Flags: structFlags, Run: func(c *Call) error { return cmdStruct(c, "union") }},
 		{Name: "whatis", Usage: "whatis TYPE|SYMBOL [-o] [--json]", Complete: CompleteType,
@@ -43,11 +44,12 @@ func builtinCommands() []Command {
 				fs.Bool("o", false, "show member offsets")
 				jsonFlag(fs)
 			}, Run: cmdWhatis},
-		{Name: "p", Aliases: []string{"print"}, Usage: "p[/x|/d] [-x|-d] EXPR", Complete: CompleteSymbol,
-			Help: "Print a C expression: variables, casts, members, arithmetic, sizeof, as crash's p.\nThe evaluator (package cexpr) knows vmlinux variables, enumeration constants, symbols without type (`MODULE:NAME`, `MODULE:.stubs`, functions: take their address with &), casts `(struct module *)ADDR`, `->`, `.`, `[]`, unary `&` and `*`, + - * / % << >> & | ^ ~ ! && || ?: and comparisons with C's conversions, `sizeof(TYPE)` and `sizeof EXPR`.\nObjects print as crash prints them (pointers and unsigned words in hexadecimal, counts in decimal); a pointer value as `(TYPE) 0x… <symbol>`. `p/x` or -x prints every integer in hexadecimal, `p/d` or -d in decimal. Quote an expression holding ` > ` (or parenthesise it): a blank `>` is a redirection.",
+		{Name: "p", Aliases: []string{"print"}, Usage: "p[/x|/d] [-x|-d] [--json] EXPR", Complete: CompleteSymbol,
+			Help: "Print a C expression: variables, casts, members, arithmetic, sizeof, as crash's p.\nThe evaluator (package cexpr) knows vmlinux variables, enumeration constants, symbols without type (`MODULE:NAME`, `MODULE:.stubs`, functions: take their address with &), casts `(struct module *)ADDR`, `->`, `.`, `[]`, unary `&` and `*`, + - * / % << >> & | ^ ~ ! && || ?: and comparisons with C's conversions, `sizeof(TYPE)` and `sizeof EXPR`.\nObjects print as crash prints them (pointers and unsigned words in hexadecimal, counts in decimal); a pointer value as `(TYPE) 0x… <symbol>`. `p/x` or -x prints every integer in hexadecimal, `p/d` or -d in decimal. Quote an expression holding ` > ` (or parenthesise it): a blank `>` is a redirection.\n--json prints the value as a tree of typed values (members, elements, pointers and integers as \"0x…\" strings, enumerations by name and value, bitfields with their position).",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("x", false, "integers in hexadecimal")
 				fs.Bool("d", false, "integers in decimal")
+				jsonFlag(fs)
 			}, Run: cmdPrint},
 		{Name: "rd", Usage: "rd [-8|-16|-32|-64] [-s] [-p] [--json] ADDR|SYMBOL [COUNT]", Complete: CompleteSymbol,
 			Help: "Read memory: COUNT units (default 1) shown as hexadecimal words with ASCII, or with -s as symbols where they resolve.",
@@ -160,6 +162,7 @@ func structFlags(fs *flag.FlagSet) {
 	fs.Bool("o", false, "show member offsets")
 	fs.Bool("x", false, "integers in hexadecimal")
 	fs.Bool("d", false, "integers in decimal")
+	jsonFlag(fs)
 }
 
 func boolFlag(fs *flag.FlagSet, name string) bool {
@@ -279,13 +282,14 @@ func cmdSet(c *Call) (err error) {
 	if boolFlag(fs, "json") {
 		defer func() {
 			if err == nil {
-				err = c.JSON(SetView{Scroll: c.S.scroll, Radix: c.S.radix})
+				w := c.S.width
+				err = c.JSON(SetView{Scroll: c.S.scroll, Radix: c.S.radix, Width: &w})
 			}
 		}()
 	}
 	if len(pos) == 0 {
 		if !boolFlag(fs, "json") {
-			c.Printf("scroll: %s\nradix: %d\n", onOff(c.S.scroll), c.S.radix)
+			c.Printf("scroll: %s\nradix: %d\nwidth: %s\n", onOff(c.S.scroll), c.S.radix, widthSetting(c.S.width, c.S.ttyWidth))
 		}
 		return nil
 	}
@@ -311,10 +315,28 @@ func cmdSet(c *Call) (err error) {
 		default:
 			return &UsageError{Cmd: "set", Msg: "radix is 10 or 16"}
 		}
+	case "width":
+		n, err := strconv.Atoi(pos[1])
+		if err != nil || n < 0 || n > 10000 {
+			return &UsageError{Cmd: "set", Msg: "width is a number of columns (0: unlimited)"}
+		}
+		// An explicit width holds for > file and | cmd too, as --width.
+		c.S.width, c.S.ttyWidth = n, false
 	default:
 		return &UsageError{Cmd: "set", Msg: "unknown setting " + pos[0]}
 	}
 	return nil
+}
+
+// widthSetting describes the session's text width for `set`.
+func widthSetting(w int, fromTerminal bool) string {
+	switch {
+	case w == 0:
+		return "0 (unlimited)"
+	case fromTerminal:
+		return strconv.Itoa(w) + " (the terminal's)"
+	}
+	return strconv.Itoa(w)
 }
 
 func onOff(b bool) string {
@@ -334,6 +356,9 @@ func cmdStruct(c *Call, kind string) error {
 		return &UsageError{Cmd: kind, Msg: "want NAME[.member] [ADDR] [COUNT]"}
 	}
 	sp := parseStructSpec(kind, pos[0])
+	if len(pos) == 1 && boolFlag(fs, "json") {
+		return &UsageError{Cmd: kind, Msg: "--json wants an ADDR (whatis --json " + sp.Type + " prints the definition)"}
+	}
 	if len(pos) == 1 {
 		t, ts, _, err := c.S.Prog.LookupType(sp.Type)
 		if err != nil {
@@ -361,6 +386,13 @@ func cmdStruct(c *Call, kind string) error {
 		if count, err = parseCount(pos[2]); err != nil {
 			return err
 		}
+	}
+	if boolFlag(fs, "json") {
+		out, err := c.S.structViews(sp, addr, count)
+		if err != nil {
+			return err
+		}
+		return c.JSON(out)
 	}
 	return c.S.printStruct(c, sp, addr, count, c.S.numFormat(fs), boolFlag(fs, "o"))
 }

@@ -19,14 +19,15 @@ func crashCommands() []Command {
 				jsonFlag(fs)
 			}, Run: cmdEval, Crash: "eval",
 			Examples: []string{"eval 1 << 16", "eval sizeof(struct task_struct) * 43", "eval &init_task"}},
-		{Name: "task", Usage: "task [-R MEMBER[,MEMBER]] [-x|-d] [PID|TASK|COMM...]", Complete: CompleteSymbol,
-			Help: "Print a task's task_struct, as crash's task.\nThe struct prints under a line naming its PID, address, CPU and command; -R prints only the members named (paths such as thread.ksp or se.on_rq).\nWithout an argument the task is the crashing one (as `why` finds it), else the task on CPU 0.",
+		{Name: "task", Usage: "task [-R MEMBER[,MEMBER]] [-x|-d] [--json] [PID|TASK|COMM...]", Complete: CompleteSymbol,
+			Help: "Print a task's task_struct, as crash's task.\nThe struct prints under a line naming its PID, address, CPU and command; -R prints only the members named (paths such as thread.ksp or se.on_rq).\nWithout an argument the task is the crashing one (as `why` finds it), else the task on CPU 0.\n--json prints each task's identity and its task_struct (or the -R members) as a tree of typed values, as p --json.",
 			Flags: func(fs *flag.FlagSet) {
 				fs.String("R", "", "only these task_struct `MEMBER`s (comma-separated)")
 				fs.Bool("x", false, "integers in hexadecimal")
 				fs.Bool("d", false, "integers in decimal")
+				jsonFlag(fs)
 			}, Run: cmdTask, Crash: "task",
-			Examples: []string{"task", "task 1", "task -R pid,comm,se.on_rq kthreadd", "task -x -R thread.ksp c0000000023aaa80"}},
+			Examples: []string{"task", "task 1", "task -R pid,comm,se.on_rq kthreadd", "task -x -R thread.ksp c0000000023aaa80", "task --json -R pid,comm 1"}},
 		{Name: "foreach", Usage: "foreach [PID|TASK|COMM|STATE|kernel|user|active]... bt|task|ps [FLAGS]", Complete: CompleteSymbol,
 			Help: "Run bt, task or ps for every task or the tasks selected, as crash's foreach.\nSelectors as crash's: PIDs, task addresses and command names (or patterns) are alternatives, as are states (RU IN UN ID ST TR DE ZO); `kernel` (kernel threads), `user` and `active` (running on a CPU) narrow the set. The command's own flags follow it (`foreach UN bt -l`, `foreach kworker/* task -R se.on_rq`).",
 			Run:  cmdForeach, Crash: "foreach",

@@ -95,6 +95,9 @@ func cmdPrint(c *Call) error {
 		return fmt.Errorf("p: %w", err)
 	}
 	pr := c.S.newPrinterFormat(c.S.numFormat(fs))
+	if boolFlag(fs, "json") {
+		return c.JSON(PrintView{Expr: expr, Value: c.S.exprValueView(pr, env, v)})
+	}
 	text, err := c.S.formatValue(pr, env, v, trailingMember(expr))
 	if err != nil {
 		return fmt.Errorf("p: %s: %w", expr, err)

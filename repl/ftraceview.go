@@ -57,7 +57,8 @@ func cmdFtrace(c *Call) error {
 	for _, w := range st.Warnings {
 		c.Printf("warning: %s\n", w)
 	}
-	tw := newTable(c.Out, "IP", "FUNCTION", "MODULE", "FLAGS", "SITE")
+	tw := newTable(c.Out, "IP", "FUNCTION", "MODULE", "FLAGS", "SITE").
+		Prose("FUNCTION", "FLAGS", "SITE").Droppable("MODULE").FoldInto("MODULE", "FUNCTION")
 	for _, r := range recs {
 		if err := c.Ctx.Err(); err != nil {
 			return err
@@ -122,7 +123,8 @@ func writeEnabled(c *Call, st *ftrace.State, recs []ftrace.Record, asJSON bool) 
 		}
 		return c.JSON(out)
 	}
-	tw := newTable(c.Out, "IP", "FUNCTION", "MODULE", "FLAGS", "REFS", "OPS", "HANDLER", "SITE")
+	tw := newTable(c.Out, "IP", "FUNCTION", "MODULE", "FLAGS", "REFS", "OPS", "HANDLER", "SITE").
+		Prose("FUNCTION", "FLAGS", "OPS", "HANDLER", "SITE").Droppable("MODULE").FoldInto("MODULE", "FUNCTION").Blocks(2)
 	for _, v := range out {
 		var ops, handlers []string
 		for _, o := range v.Ops {

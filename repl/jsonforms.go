@@ -38,6 +38,7 @@ var jsonForms = map[string][]wire.Form{
 	"list":     {{Data: []wire.Hex{}}},
 	"log":      {{Data: []LogView{}}},
 	"mod":      {{Data: []ModView{}}},
+	"p":        {{Data: PrintView{}}},
 	"page":     {{Data: []PageView{}}},
 	"ps":       {{Data: []PsView{}}},
 	"rd":       {{Data: RdView{}}},
@@ -46,13 +47,16 @@ var jsonForms = map[string][]wire.Form{
 	"search":   {{Data: SearchView{}}},
 	"set":      {{Data: SetView{}}},
 	"stubs":    {{Data: StubsView{}}},
+	"struct":   {{Data: []StructView{}}},
 	"sym":      {{Data: []SymView{}}},
 	"sys":      {{Data: SysView{}}},
+	"task":     {{Data: []TaskView{}}},
 	"tasks":    {{Data: TaskSummaryView{}}},
 	"text":     {{Data: TextView{}}},
 	"textpoke": {{Data: TextPokeView{}}},
 	"timer":    {{Data: TimersView{}}},
 	"trace":    {{Data: TraceView{}}},
+	"union":    {{Data: []StructView{}}},
 	"vtop":     {{Data: []VtopView{}}},
 	"whatis":   {{Data: WhatisView{}}},
 	"why":      {{Data: WhyView{}}},
@@ -60,11 +64,7 @@ var jsonForms = map[string][]wire.Form{
 
 // textOnly are the commands without --json, and why.
 var textOnly = map[string]string{
-	"p":      "prints C values in crash's (gdb's) shape; a JSON model of typed values (integers wider than 2^53, unions, bitfields) is not designed yet — rd --json reads the words",
-	"struct": "as p",
-	"union":  "as p",
-	"task":   "as p (a task_struct); ps --json and bt --json carry the task's identity and stack",
-	"quit":   "prints nothing",
+	"quit": "prints nothing",
 }
 
 // withJSONForms fills Command.JSON from jsonForms.

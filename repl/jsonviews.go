@@ -67,6 +67,9 @@ type SetView struct {
 	Scroll bool `json:"scroll"`
 	// Radix is the default base of integers in struct and p (10 or 16).
 	Radix int `json:"radix"`
+	// Width is the columns text output fits (0: unlimited): --width,
+	// $COLUMNS, the terminal's, or set width.
+	Width *int `json:"width,omitempty"`
 }
 
 // AliasView is one alias.

@@ -159,7 +159,8 @@ func (s *Session) klpView(lp *ftrace.Livepatch) KlpView {
 // KLP_TRANSITION_IDLE/UNPATCHED/PATCHED).
 var klpTransitionStates = map[int64]string{-1: "KLP_TRANSITION_IDLE", 0: "KLP_TRANSITION_UNPATCHED", 1: "KLP_TRANSITION_PATCHED"}
 
-// writeKlp prints the livepatch state as a table: one row per klp_func,
+// writeKlp prints the livepatch state as a table (a tree when the table
+// is wider than the terminal): one row per klp_func,
 // its patch and object named on their first row, with old_func and
 // new_func resolved to symbols and the patched/transition flags
 // (struct klp_patch, klp_object, klp_func of include/linux/livepatch.h).
@@ -250,7 +251,26 @@ func (s *Session) writeKlp(c *Call, lp *ftrace.Livepatch) {
 			}
 		}
 	}
-	tw.Render()
+	if width := termWidth(c.Out); width > 0 && !tw.fitsNarrow(width) {
+		// Narrower than the table: a tree of patch, object and klp_func
+		// (each function's old and new body on lines of their own).
+		for _, r := range tw.rows {
+			if r[0] != "" {
+				c.Printf(" %s\n", r[0])
+			}
+			if r[1] != "" {
+				c.Printf("   %s\n", r[1])
+			}
+			if r[2] == "-" {
+				continue
+			}
+			c.Printf("     klp_func %s  %s\n", r[2], r[5])
+			c.Printf("       old_func  %s\n", r[3])
+			c.Printf("       new_func  %s\n", r[4])
+		}
+	} else {
+		tw.Render()
+	}
 	for _, w := range lp.Warnings {
 		c.Printf("warning: %s\n", w)
 	}

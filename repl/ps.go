@@ -264,6 +264,20 @@ func cmdTask(c *Call) error {
 			return fmt.Errorf("task: %w", errors.Join(err, walkErr))
 		}
 	}
+	if boolFlag(fs, "json") {
+		var out []TaskView
+		for _, r := range sel {
+			tv, err := c.S.taskView(r, stringFlag(fs, "R"))
+			if err != nil {
+				return c.JSONPartial(out, err)
+			}
+			out = append(out, tv)
+		}
+		if walkErr != nil {
+			return c.JSONPartial(out, fmt.Errorf("task: %w", walkErr))
+		}
+		return c.JSON(out)
+	}
 	for i, r := range sel {
 		if i > 0 {
 			c.Printf("\n")
@@ -284,6 +298,25 @@ func (s *Session) printTask(c *Call, r taskRow, members string, f numFormat) err
 		sp = parseStructSpec("struct", "task_struct."+members)
 	}
 	return s.printStruct(c, sp, r.Addr, 1, f, false)
+}
+
+// taskView is a task's identity and task_struct (or the members named) as
+// task --json prints them.
+func (s *Session) taskView(r taskRow, members string) (TaskView, error) {
+	sp := structSpec{Type: "struct task_struct"}
+	if members != "" {
+		sp = parseStructSpec("struct", "task_struct."+members)
+	}
+	svs, err := s.structViews(sp, r.Addr, 1)
+	if err != nil {
+		return TaskView{}, err
+	}
+	tv := TaskView{PID: r.PID, Task: wire.Hex(r.Addr), Comm: r.Comm, Struct: svs[0]}
+	if r.Active {
+		cpu := r.CPU
+		tv.CPU = &cpu
+	}
+	return tv, nil
 }
 
 // foreachCommands are the commands foreach runs per task.
@@ -352,7 +385,7 @@ func cmdForeach(c *Call) error {
 }
 
 // ForeachItem is one task of `foreach ... CMD --json`: the task, and the
-// document CMD printed for it (a bt or ps document).
+// document CMD printed for it (a bt, task or ps document).
 type ForeachItem struct {
 	PID  int64       `json:"pid"`
 	Task wire.Hex    `json:"task"`
@@ -377,15 +410,13 @@ func (d *foreachDocs) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// JSONSchema: a bt or ps document (docs/schema/bt.json, ps.json).
+// JSONSchema: a bt, task or ps document (docs/schema/bt.json, task.json,
+// ps.json).
 func (foreachDocs) JSONSchema() map[string]any {
-	return map[string]any{"anyOf": []any{map[string]any{"$ref": "bt.json"}, map[string]any{"$ref": "ps.json"}}}
+	return map[string]any{"anyOf": []any{map[string]any{"$ref": "bt.json"}, map[string]any{"$ref": "task.json"}, map[string]any{"$ref": "ps.json"}}}
 }
 
 func (c *Call) foreachJSON(cmd *Command, rest []string, rows []taskRow, walkErr error) error {
-	if cmd.Name == "task" {
-		return &UsageError{Cmd: "foreach", Msg: "task has no --json (foreach bt or ps --json)"}
-	}
 	var items []ForeachItem
 	for _, r := range rows {
 		if err := c.Ctx.Err(); err != nil {

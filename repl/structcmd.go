@@ -98,7 +98,9 @@ func (s *Session) printStruct(c *Call, sp structSpec, addr uint64, count int, f 
 			if withOffsets {
 				prefix = fmt.Sprintf("[%#x] ", mo.Addr-a)
 			}
-			c.Printf("  %s%s = %s\n", prefix, m, pr.value(mo, 2, 0))
+			// The last name of the path decides hexadecimal for words, as for
+			// members of a whole struct (arch.tramp is an address).
+			c.Printf("  %s%s = %s\n", prefix, m, pr.memberValue(m[strings.LastIndexAny(m, ".>")+1:], mo, 2, 0))
 		}
 	}
 	return nil

@@ -189,7 +189,8 @@ func writeStubs(c *Call, v StubsView, overlay bool) {
 		return
 	}
 	c.Printf("\n")
-	tw := newTable(c.Out, "SLOT", "ADDR", "KIND", "FUNCDATA", "TARGET", "IN OOL", "MODEL", "STATE")
+	tw := newTable(c.Out, "SLOT", "ADDR", "KIND", "FUNCDATA", "TARGET", "IN OOL", "MODEL", "STATE").
+		Prose("TARGET", "STATE").Droppable("MODEL", "FUNCDATA", "IN OOL")
 	for _, s := range v.Slots {
 		state := "ok"
 		if len(s.Findings) > 0 {
@@ -203,7 +204,8 @@ func writeStubs(c *Call, v StubsView, overlay bool) {
 	tw.Render()
 	if len(v.OOL) > 0 {
 		c.Printf("\nftrace_ool_stub[%d] at %#x:\n", len(v.OOL), v.OOLStubs)
-		tw := newTable(c.Out, "IDX", "ADDR", "FTRACE_OP", "INSN", "CALLS", "RETURNS TO", "STATE")
+		tw := newTable(c.Out, "IDX", "ADDR", "FTRACE_OP", "INSN", "CALLS", "RETURNS TO", "STATE").
+			Prose("CALLS", "RETURNS TO", "STATE").Droppable("INSN", "RETURNS TO", "FTRACE_OP")
 		for _, o := range v.OOL {
 			op := fmt.Sprintf("%x", o.FtraceOp)
 			if o.FtraceOpSym != "" {

@@ -7,6 +7,7 @@ import (
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 	"io"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -240,6 +241,66 @@ type table struct {
 	w      io.Writer
 	header []string
 	rows   [][]string
+	// drop are the columns (by header) that may be left out, first to
+	// last, when the table cannot fit the width with its words whole
+	// (addresses, names); a line under the table says which were left out.
+	drop []string
+	// prose are the columns of text that wrap well (findings, states,
+	// symbol+offset [module]): when deciding to leave columns out they
+	// count at 20 columns at most, the others at their natural width.
+	prose []string
+	// fold maps a droppable column to the column its cells join (" [v]")
+	// when it is dropped: MODULE into FUNCTION, as crash writes
+	// "func [module]".
+	fold map[string]string
+	// blockKeys > 0: when the table still does not fit, each row prints as
+	// a block: its first blockKeys cells on one line, then each other cell
+	// under it as "HEADER  value".
+	blockKeys int
+}
+
+// FoldInto makes a dropped column's cells join another column's.
+func (t *table) FoldInto(col, into string) *table {
+	if t.fold == nil {
+		t.fold = map[string]string{}
+	}
+	t.fold[col] = into
+	return t
+}
+
+// Blocks lets the table print as blocks of its rows (see blockKeys) when
+// it cannot fit its width as a table.
+func (t *table) Blocks(keys int) *table {
+	t.blockKeys = keys
+	return t
+}
+
+// Prose names the columns of wrapping text.
+func (t *table) Prose(cols ...string) *table {
+	t.prose = append(t.prose, cols...)
+	return t
+}
+
+// fitsNarrow says the table fits its width with every column but the
+// prose ones at its natural width.
+func (t *table) fitsNarrow(width int) bool {
+	_, natural, _ := t.measure()
+	total := 1 + 2*(len(natural)-1)
+	for i := range natural {
+		if i < len(t.header) && slices.Contains(t.prose, t.header[i]) {
+			total += min(natural[i], 20)
+		} else {
+			total += natural[i]
+		}
+	}
+	return total <= width
+}
+
+// Droppable names the columns that may be left out at narrow widths, in
+// the order they go.
+func (t *table) Droppable(cols ...string) *table {
+	t.drop = append(t.drop, cols...)
+	return t
 }
 
 func newTable(w io.Writer, header ...string) *table {
@@ -252,18 +313,15 @@ func (t *table) Append(row []string) error {
 	return nil
 }
 
-// Render writes the table.
-func (t *table) Render() error {
-	n := len(t.header)
+// measure is each column's natural width and its longest word.
+func (t *table) measure() (n int, natural, words []int) {
+	n = len(t.header)
 	for _, r := range t.rows {
 		n = max(n, len(r))
 	}
-	if n == 0 {
-		return nil
-	}
-	natural := make([]int, n)
-	words := make([]int, n) // the longest word of each column
-	measure := func(r []string) {
+	natural = make([]int, n)
+	words = make([]int, n)
+	m := func(r []string) {
 		for i, c := range r {
 			for _, l := range strings.Split(c, "\n") {
 				natural[i] = max(natural[i], textWidth(l))
@@ -273,9 +331,78 @@ func (t *table) Render() error {
 			}
 		}
 	}
-	measure(t.header)
+	m(t.header)
 	for _, r := range t.rows {
-		measure(r)
+		m(r)
+	}
+	return n, natural, words
+}
+
+// wholeWidth is the narrowest the columns can be with every word of up to
+// 18 columns (addresses, numbers, names) whole: fitColumns' second floor.
+func wholeWidth(natural, words []int) int {
+	total := 1 + 2*(len(natural)-1)
+	for i := range natural {
+		total += min(natural[i], words[i], max(18, min(words[i], 24)/2))
+	}
+	return total
+}
+
+// FitsWhole says the table fits its writer's width without splitting a
+// word of up to 18 columns (always true when the width is unlimited).
+func (t *table) FitsWhole() bool {
+	width := termWidth(t.w)
+	if width <= 0 {
+		return true
+	}
+	_, natural, words := t.measure()
+	return wholeWidth(natural, words) <= width
+}
+
+// dropColumns leaves out the droppable columns, in order, until the table
+// fits its width (fitsNarrow); it returns the headers left out.
+func (t *table) dropColumns() []string {
+	width := termWidth(t.w)
+	if width <= 0 {
+		return nil
+	}
+	var left []string
+	for _, name := range t.drop {
+		if t.fitsNarrow(width) {
+			break
+		}
+		col := slices.Index(t.header, name)
+		if col < 0 {
+			continue
+		}
+		into := slices.Index(t.header, t.fold[name])
+		t.header = slices.Delete(slices.Clone(t.header), col, col+1)
+		for i, r := range t.rows {
+			if col >= len(r) {
+				continue
+			}
+			r = slices.Clone(r)
+			if into >= 0 && into < len(r) && r[col] != "" {
+				r[into] += " [" + r[col] + "]"
+			}
+			t.rows[i] = slices.Delete(r, col, col+1)
+		}
+		if into < 0 {
+			left = append(left, name)
+		}
+	}
+	return left
+}
+
+// Render writes the table.
+func (t *table) Render() error {
+	left := t.dropColumns()
+	n, natural, words := t.measure()
+	if n == 0 {
+		return nil
+	}
+	if width := termWidth(t.w); t.blockKeys > 0 && width > 0 && !t.fitsNarrow(width) {
+		return t.renderBlocks(width, left)
 	}
 	widths := fitColumns(natural, words, termWidth(t.w))
 	// The cells are wrapped here (fitColumns decides the widths); the
@@ -324,7 +451,69 @@ func (t *table) Render() error {
 		b.WriteString(strings.TrimRight(l, " \n"))
 		b.WriteByte('\n')
 	}
+	if len(left) > 0 {
+		fmt.Fprintf(&b, "(%s left out at %d columns; --width 0 shows them)\n", strings.Join(left, ", "), termWidth(t.w))
+	}
 	_, err := io.WriteString(t.w, b.String())
+	return err
+}
+
+// renderBlocks prints each row as a block: its first blockKeys cells on
+// one line, then every other non-empty cell as "HEADER  value", wrapped
+// under its value.
+func (t *table) renderBlocks(width int, left []string) error {
+	var b strings.Builder
+	hw := 0
+	for _, h := range t.header[min(t.blockKeys, len(t.header)):] {
+		hw = max(hw, textWidth(h))
+	}
+	// The key cells are aligned in columns (up to 24 wide).
+	kw := make([]int, t.blockKeys)
+	for _, r := range t.rows {
+		for i := 0; i < t.blockKeys && i < len(r); i++ {
+			kw[i] = max(kw[i], min(24, textWidth(strings.ReplaceAll(r[i], "\n", " "))))
+		}
+	}
+	for _, r := range t.rows {
+		var keys []string
+		for i := 0; i < t.blockKeys && i < len(r); i++ {
+			k := strings.ReplaceAll(r[i], "\n", " ")
+			if pad := kw[i] - textWidth(k); pad > 0 {
+				k += strings.Repeat(" ", pad)
+			}
+			keys = append(keys, k)
+		}
+		if line := strings.TrimRight(strings.Join(keys, "  "), " "); line != "" {
+			b.WriteString(" " + line + "\n")
+		}
+		indent := 5 + hw + 2
+		for i := t.blockKeys; i < len(r); i++ {
+			if r[i] == "" {
+				continue
+			}
+			h := ""
+			if i < len(t.header) {
+				h = t.header[i]
+			}
+			for j, l := range wrapCell(strings.ReplaceAll(r[i], "\n", " "), max(width-indent, 20)) {
+				if j == 0 {
+					fmt.Fprintf(&b, "     %-*s  %s\n", hw, h, l)
+				} else {
+					b.WriteString(strings.Repeat(" ", indent) + l + "\n")
+				}
+			}
+		}
+	}
+	if len(left) > 0 {
+		fmt.Fprintf(&b, "(%s left out at %d columns; --width 0 shows them)\n", strings.Join(left, ", "), width)
+	}
+	var out strings.Builder
+	for _, l := range strings.SplitAfter(b.String(), "\n") {
+		if l != "" {
+			out.WriteString(strings.TrimRight(l, " \n") + "\n")
+		}
+	}
+	_, err := io.WriteString(t.w, out.String())
 	return err
 }
 
@@ -394,7 +583,7 @@ func wrapCell(c string, width int) []string {
 				k := width - len(cur)
 				// split after a separator in the last third, if any
 				for j := k; j > k*2/3 && j > 1; j-- {
-					if strings.ContainsRune("/_+,;:.-[(<", wr[j-1]) {
+					if strings.ContainsRune("/_+,;:.-[(<|", wr[j-1]) {
 						k = j
 						break
 					}

@@ -113,7 +113,8 @@ func cmdTextPoke(c *Call) error {
 	if len(v.Entries) == 0 {
 		return nil
 	}
-	tw := newTable(c.Out, "#", "SITE", "LOCATION", "NOW", "STATE", "BECOMING", "INT3 EMULATES", "!")
+	tw := newTable(c.Out, "#", "SITE", "LOCATION", "NOW", "STATE", "BECOMING", "INT3 EMULATES", "!").
+		Prose("LOCATION", "NOW", "STATE", "BECOMING", "INT3 EMULATES").Blocks(3)
 	for _, e := range v.Entries {
 		tw.Append([]string{strconv.Itoa(e.Index), fmt.Sprintf("%016x", uint64(e.Addr)), e.Location, e.Found, e.State, e.Becoming, e.Emulates, e.Problem})
 	}

@@ -632,7 +632,7 @@ func cmdMod(c *Call) error {
 		}
 		return c.JSON(out)
 	}
-	tw := newTable(c.Out, "MODULE", "NAME", "BASE", "SIZE", "OBJECT FILE", "STUBS", "STUB_COUNT", "OOL", "!")
+	tw := newTable(c.Out, "MODULE", "NAME", "BASE", "SIZE", "OBJECT FILE", "STUBS", "STUB_COUNT", "OOL", "!").Droppable("OBJECT FILE", "STUB_COUNT", "SIZE", "BASE")
 	for _, v := range out {
 		stubs := "-"
 		if v.StubsSize > 0 {
