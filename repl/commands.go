@@ -13,7 +13,7 @@ import (
 // builtinCommands is the command table. Adding a command is one entry here
 // (or one Register call from another package).
 func builtinCommands() []Command {
-	return withCrashDocs(append(crashCommands(), []Command{
+	return withCrashDocs(slices.Concat(crashCommands(), textCommands(), textPokeCommands(), []Command{
 		{Name: "help", Aliases: []string{"h", "?"}, Usage: "help [--json] [COMMAND]", Complete: CompleteCommand,
 			Help:  "List the commands, or describe one.\n--json prints the command table (names, usage, flags, examples, whether a command takes --json) for tools.",
 			Flags: jsonFlag, Run: cmdHelp},
@@ -153,7 +153,7 @@ func builtinCommands() []Command {
 				fs.Bool("tasks", false, "every task's patch_state and livepatched code on its stack")
 				jsonFlag(fs)
 			}, Run: cmdKlp},
-	}...))
+	}))
 }
 
 func jsonFlag(fs *flag.FlagSet) { fs.Bool("json", false, "print JSON") }

@@ -95,10 +95,11 @@ var (
 	extra   []Command
 )
 
-// Register adds a command to the table (package main's audit command
-// registers itself this way from an init function). A later registration of
+// register adds a command to the table for the running process, after
+// builtinCommands (the one table every command is declared in); only
+// tests use it, for commands that exist to fail. A later registration of
 // the same name replaces the earlier one.
-func Register(c Command) {
+func register(c Command) {
 	extraMu.Lock()
 	defer extraMu.Unlock()
 	for i := range extra {

@@ -39,7 +39,7 @@ func TestSplitArgs(t *testing.T) {
 // TestPanicBoundary: a panicking command becomes an error naming a log
 // file, and the session goes on.
 func TestPanicBoundary(t *testing.T) {
-	Register(Command{Name: "zz-panic", Usage: "zz-panic", Help: "test", Run: func(c *Call) error { panic("boom") }})
+	register(Command{Name: "zz-panic", Usage: "zz-panic", Help: "test", Run: func(c *Call) error { panic("boom") }})
 	defer func() {
 		// Remove only this command: text and textpoke are registered by
 		// their files' init and later tests run them.

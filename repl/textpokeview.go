@@ -11,14 +11,16 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/wire"
 )
 
-func init() {
-	Register(Command{Name: "textpoke", Usage: "textpoke [--all] [--json]",
+// textPokeCommands are the commands of this file, in the one command table
+// (builtinCommands).
+func textPokeCommands() []Command {
+	return []Command{{Name: "textpoke", Usage: "textpoke [--all] [--json]",
 		Examples: []string{"textpoke", "textpoke --all"},
 		Help:     "The x86_64 kernel's batch of live text patches (text_poke_array): which step of smp_text_poke_batch_finish() the dump caught it in, each CPU's text_poke_array_refs, and per entry its site, what the site holds now (old, int3 + old tail, int3 + new tail, new), what it is becoming, and what a CPU that hits the int3 executes as smp_text_poke_int3_handler() emulates it. Entries no step explains and emulations that are not the new instruction are marked (the TEXT-POKE rule's findings).\n--all lists every entry (else the first 16 and every marked one).",
 		Flags: func(fs *flag.FlagSet) {
 			fs.Bool("all", false, "list every entry")
 			jsonFlag(fs)
-		}, Run: cmdTextPoke})
+		}, Run: cmdTextPoke}}
 }
 
 // TextPokeView is the textpoke command's output.

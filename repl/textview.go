@@ -11,15 +11,17 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
 
-func init() {
-	Register(Command{Name: "text", Usage: "text MODULE|vmlinux [--explained] [--max N] [--json]", Complete: CompleteModule,
+// textCommands are the commands of this file, in the one command table
+// (builtinCommands).
+func textCommands() []Command {
+	return []Command{{Name: "text", Usage: "text MODULE|vmlinux [--explained] [--max N] [--json]", Complete: CompleteModule,
 		Examples: []string{"text klp_stub_bug", "text --explained --max 5 vmlinux"},
 		Help:     "The object's text held against its ELF file (a module's .ko with its relocations applied at this dump's addresses, the vmlinux's image): what was compared, every difference the kernel's mechanisms explain, counted by mechanism, and every one they do not, expected and found side by side.\n--explained lists the explained differences too, each with the model that explains it (ftrace, jump labels, feature fixups, kprobes, ...).",
 		Flags: func(fs *flag.FlagSet) {
 			fs.Bool("explained", false, "list the explained differences too")
 			fs.Int("max", 200, "list at most `N` differences")
 			jsonFlag(fs)
-		}, Run: cmdText})
+		}, Run: cmdText}}
 }
 
 // TextView is the `text` command's output.
