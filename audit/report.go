@@ -184,9 +184,12 @@ func (r *Report) Max() (Severity, bool) {
 }
 
 // Count returns how many findings are at or above sev.
-func (r *Report) Count(sev Severity) int {
+func (r *Report) Count(sev Severity) int { return countAtLeast(r.Findings, sev) }
+
+// countAtLeast counts the findings at or above sev.
+func countAtLeast(fs []Finding, sev Severity) int {
 	n := 0
-	for _, f := range r.Findings {
+	for _, f := range fs {
 		if f.Severity >= sev {
 			n++
 		}

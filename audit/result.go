@@ -43,15 +43,7 @@ func (d *DumpResult) Failed() bool { return d.Error != "" }
 func (d *DumpResult) Complete() bool { return d.complete && !d.Failed() }
 
 // Count returns the findings at or above sev.
-func (d *DumpResult) Count(sev Severity) int {
-	n := 0
-	for _, f := range d.Findings {
-		if f.Severity >= sev {
-			n++
-		}
-	}
-	return n
-}
+func (d *DumpResult) Count(sev Severity) int { return countAtLeast(d.Findings, sev) }
 
 // CoverageLine is the report's one-line coverage summary.
 func (d *DumpResult) CoverageLine() string {
