@@ -372,7 +372,7 @@ func (s *State) model(set *modules.Set) {
 		s.OOL = append(s.OOL, arr)
 	}
 	// Records by stub: rec->arch.ool_stub names its stub.
-	byStub := map[uint64]*Record{}
+	byStub := make(map[uint64]*Record, len(s.Records))
 	for i := range s.Records {
 		r := &s.Records[i]
 		if r.OOLStub != 0 {
@@ -382,7 +382,7 @@ func (s *State) model(set *modules.Set) {
 			byStub[r.OOLStub] = r
 		}
 	}
-	inArray := map[uint64]bool{}
+	inArray := make(map[uint64]bool, len(s.Records))
 	for _, arr := range s.OOL {
 		s.compareArray(p, arr, byStub, inArray)
 	}
