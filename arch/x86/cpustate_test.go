@@ -184,6 +184,7 @@ type fakeEnv struct {
 
 func (e *fakeEnv) Symbol(n string) (uint64, error)        { return e.f.sym(n) }
 func (e *fakeEnv) Info() *dump.VMCOREINFO                 { return nil }
+func (e *fakeEnv) RuntimeSymbols() bool                   { return false }
 func (e *fakeEnv) Notes() []dump.Note                     { return e.notes }
 func (e *fakeEnv) Phys() dump.Memory                      { return e.phys }
 func (e *fakeEnv) Order() binary.ByteOrder                { return le }
