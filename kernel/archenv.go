@@ -15,11 +15,11 @@ func (e archEnv) Info() *dump.VMCOREINFO             { return e.p.Info }
 
 // RuntimeSymbols: without a vmlinux the symbols are kallsyms', at their
 // run-time addresses.
-func (e archEnv) RuntimeSymbols() bool { return e.p.Vmlinux == nil }
-func (e archEnv) Notes() []dump.Note                 { return e.p.Dump.Notes }
-func (e archEnv) Phys() dump.Memory                  { return e.p.Phys }
-func (e archEnv) Order() binary.ByteOrder            { return e.p.Order }
-func (e archEnv) Sizeof(t string) (int64, error)     { return e.p.Types.Sizeof(t) }
+func (e archEnv) RuntimeSymbols() bool           { return e.p.Vmlinux == nil }
+func (e archEnv) Notes() []dump.Note             { return e.p.Dump.Notes }
+func (e archEnv) Phys() dump.Memory              { return e.p.Phys }
+func (e archEnv) Order() binary.ByteOrder        { return e.p.Order }
+func (e archEnv) Sizeof(t string) (int64, error) { return e.p.Types.Sizeof(t) }
 func (e archEnv) Offsetof(t, path string) (int64, error) {
 	return e.p.Types.Offsetof(t, path)
 }
