@@ -12,6 +12,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	_ "github.com/kdump-inspect/kdump-inspect/arch/arm64"
 	_ "github.com/kdump-inspect/kdump-inspect/arch/x86"
+	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
@@ -229,6 +230,33 @@ func TestDumpOnlyCorpus(t *testing.T) {
 				}
 				if !found {
 					t.Errorf("CPU %d: no context for task %s", w.CPU, w.Task)
+				}
+			}
+			// The audit: the rules that need no .ko and no vmlinux ran on
+			// every module, with no finding (the truth's kernels are
+			// clean: the same audit with the vmlinux and modules is); the
+			// text comparison could not check; never a clean verdict.
+			rep := audit.Run(a, audit.Options{})
+			if len(rep.Findings) > 0 || rep.Complete() || rep.Fatal != "" {
+				t.Errorf("audit without vmlinux: %d findings, complete %v, fatal %q", len(rep.Findings), rep.Complete(), rep.Fatal)
+			}
+			ran := map[string]int{}
+			for _, c := range rep.Coverage {
+				for _, r := range c.Rules {
+					if r.Status == audit.Ran {
+						ran[r.Rule]++
+					}
+					if r.Rule == "TEXT-UNEXPLAINED" && r.Status != audit.CannotCheck {
+						t.Errorf("%s: TEXT-UNEXPLAINED %v without vmlinux or .ko", c.Subject, r.Status)
+					}
+				}
+			}
+			if ran["FTRACE-SITE"] != len(set.Modules)+1 {
+				t.Errorf("FTRACE-SITE ran on %d subjects, want the %d modules and the vmlinux", ran["FTRACE-SITE"], len(set.Modules))
+			}
+			for _, r := range map[string][]string{"x86": {"TEXT-POKE", "FTRACE-OPS-TRAMP"}, "arm64": {"PLT-ENTRY", "FTRACE-PLT"}}[c.arch] {
+				if ran[r] == 0 {
+					t.Errorf("%s did not run", r)
 				}
 			}
 			t.Logf("%s: %d modules, %d enabled ftrace records (%d vmlinux), %d CPUs' %d frames as drgn read them with the DWARF vmlinux",
