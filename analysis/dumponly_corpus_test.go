@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	_ "github.com/kdump-inspect/kdump-inspect/arch/arm64"
 	_ "github.com/kdump-inspect/kdump-inspect/arch/x86"
 	"github.com/kdump-inspect/kdump-inspect/audit"
@@ -126,6 +127,12 @@ func TestDumpOnlyCorpus(t *testing.T) {
 			defer p.Close()
 			if !p.NoVmlinux() || p.Types.Source() != "BTF" {
 				t.Fatalf("opened with vmlinux %q, types from %s", p.VmlinuxPath(), p.Types.Source())
+			}
+			// x86: the layout from VMCOREINFO (the note, or for
+			// distro-nokaslr the copy in memory) agrees with the QEMU CPU
+			// state's IDT gates and page tables.
+			if ls, ok := p.Arch.(arch.LayoutSource); c.arch == "x86" && (!ok || !strings.Contains(ls.LayoutFrom(), "from VMCOREINFO; the QEMU CPU state agrees")) {
+				t.Errorf("layout: %v", p.Arch)
 			}
 			tr, wantEnabled := loadDumpOnlyTruth(t, c.arch, dir)
 			a := analysis.New(p)

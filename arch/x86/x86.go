@@ -14,6 +14,7 @@ package x86
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 
 	"github.com/kdump-inspect/kdump-inspect/arch"
@@ -250,6 +251,9 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 			k.SMEMask = uint64(v)
 		}
 		k.From = "KASLR offset, phys_base, paging levels: from VMCOREINFO"
+		if env.RuntimeSymbols() {
+			k.From += k.crossCheckCPUs(env)
+		}
 	}
 	k.MaxPhys = 1 << 46
 	k.PageOffset, k.VmallocBase = pageOffsetL4, vmallocL4
@@ -309,6 +313,31 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 		k.VmallocBase = v
 	}
 	return k, nil
+}
+
+// crossCheckCPUs holds a layout read from VMCOREINFO against the one the
+// QEMU CPU state gives (cpustate.go), for a dump opened without its
+// vmlinux: kallsyms' run-time addresses minus KERNELOFFSET stand for the
+// vmlinux's link-time symbols. Without a vmlinux nothing else confirms a
+// VMCOREINFO (one found in memory may be another kernel's); what it says
+// is appended to the layout's source ("" for a dump without CPU state).
+func (k *Kernel) crossCheckCPUs(env arch.Env) string {
+	link := func(name string) (uint64, error) {
+		a, err := env.Symbol(name)
+		return a - k.Offset, err
+	}
+	l, err := layoutFromCPUs(env.Phys(), env.Order(), env.Notes(), link, env.Warnf)
+	switch {
+	case errors.Is(err, errNoCPUState):
+		return ""
+	case err != nil:
+		return fmt.Sprintf("; the QEMU CPU state gives no layout to compare (%v)", err)
+	case l.offset != k.Offset || l.physBase != k.PhysBase || l.l5 != k.L5:
+		env.Warnf("x86_64: VMCOREINFO's layout (KASLR offset %#x, phys_base %s, LA57 %s) disagrees with the QEMU CPU state's (%#x, %s, %s: %s)",
+			k.Offset, signedHex(k.PhysBase), onOff(k.L5), l.offset, signedHex(l.physBase), onOff(l.l5), l.how)
+		return "; the QEMU CPU state disagrees (see the warning)"
+	}
+	return fmt.Sprintf("; the QEMU CPU state agrees (%s)", l.how)
 }
 
 // Has: x86_64's int3 text-poke batches, ftrace_ops trampolines copied
