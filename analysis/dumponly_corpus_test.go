@@ -162,6 +162,16 @@ func TestDumpOnlyCorpus(t *testing.T) {
 				if m.Name != w.Name || m.Addr != truthHex(t, w.StructModule) || got != text || text == 0 {
 					t.Errorf("module %d: %s %#x text %#x; truth %s %s text %#x", i, m.Name, m.Addr, got, w.Name, w.StructModule, text)
 				}
+				// Without a .ko, the struct module's section ends where
+				// the struct does: its core_kallsyms symtab, after it in
+				// the module's data, is not named as inside it.
+				if symtab, err := m.Obj.Member("core_kallsyms.symtab"); err == nil {
+					if a, err := symtab.Uint(); err == nil {
+						if loc := set.Resolver.Lookup(a); loc.Section == ".gnu.linkonce.this_module" {
+							t.Errorf("%s: core_kallsyms.symtab %#x named %s+%#x", m.Name, a, loc.Section, loc.SectionOff)
+						}
+					}
+				}
 			}
 
 			st, err := a.Ftrace()
