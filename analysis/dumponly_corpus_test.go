@@ -109,13 +109,15 @@ func loadDumpOnlyTruth(t *testing.T, arch, dir string) (dumpOnlyTruth, int) {
 // without CONFIG_DEBUG_INFO_BTF, is refused with ErrNoMemoryBTF.
 func TestDumpOnlyCorpus(t *testing.T) {
 	for _, c := range []struct{ arch, name string }{
-		{"x86", "distro-kaslr-la57"}, {"x86", "distro-nokaslr"}, {"x86", "livepatch-kaslr"},
+		{"x86", "distro-kaslr-la57"}, {"x86", "distro-nokaslr"}, {"x86", "distro-its"}, {"x86", "distro-inflight"},
+		{"x86", "livepatch-kaslr"}, {"x86", "livepatch-its"},
 		{"arm64", "distro-kaslr"}, {"arm64", "distro-a53"}, {"arm64", "distro-nokaslr"},
+		{"arm64", "distro-ftrace-ops"}, {"arm64", "distro-ftrace-ops-nokaslr"}, {"arm64", "distro-kaslr-sysrq"},
 	} {
 		t.Run(c.arch+"/"+c.name, func(t *testing.T) {
 			dir := testcorpus.Corpora(t, c.arch, c.name)
 			p, err := kernel.Open([]string{filepath.Join(dir, "vmcore.kdump")}, kernel.Options{DumpOnly: true, CacheDir: t.TempDir()})
-			if c.name == "livepatch-kaslr" {
+			if strings.HasPrefix(c.name, "livepatch-") {
 				if !errors.Is(err, kernel.ErrNoMemoryBTF) {
 					t.Fatalf("a kernel without CONFIG_DEBUG_INFO_BTF opened alone: %v", err)
 				}
