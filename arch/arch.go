@@ -129,8 +129,8 @@ type Registration struct {
 	// NoEarly, when Early is nil, says why the architecture cannot map
 	// the kernel's addresses before Setup without VMCOREINFO (EarlyFrom
 	// needs it), so cannot read kallsyms from a dump opened without its
-	// vmlinux; NoLayout why, without
-	// VMCOREINFO, the layout needs the vmlinux.
+	// vmlinux; NoLayout why, without any VMCOREINFO (the note or the
+	// kernel's copy in memory), the layout needs the vmlinux.
 	NoEarly, NoLayout string
 }
 

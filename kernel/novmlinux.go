@@ -118,7 +118,11 @@ func (p *Program) openWithoutVmlinux(opts Options, paths []string, cacheDir stri
 			info, pa, err = scanVMCOREINFO(p.Phys, d.Ranges, p.Order)
 			if err != nil {
 				if p.Info == nil {
-					return fmt.Errorf("no VMCOREINFO in the dump or in its memory (%v), so no kallsyms to take the symbols from", err)
+					why := ""
+					if reg.NoLayout != "" {
+						why = "; " + reg.NoLayout
+					}
+					return fmt.Errorf("no VMCOREINFO in the dump or in its memory (%v), so no kallsyms to take the symbols from%s", err, why)
 				}
 				return fmt.Errorf("VMCOREINFO names no kallsyms tables (a kernel older than their export) and no other copy is in memory (%v)", err)
 			}

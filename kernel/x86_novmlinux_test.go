@@ -26,7 +26,7 @@ func TestX86NoVmlinuxRefusals(t *testing.T) {
 		name, info string
 		want       []string
 	}{
-		{"no VMCOREINFO", "", []string{"no VMCOREINFO in the dump or in its memory", "no kallsyms to take the symbols from"}},
+		{"no VMCOREINFO", "", []string{"no VMCOREINFO in the dump or in its memory", "no kallsyms to take the symbols from; without VMCOREINFO the layout (KASLR offset, phys_base) is found from the QEMU CPU state by holding the IDT's gate handlers against the vmlinux's symbols"}},
 		{"no kallsyms tables", "OSRELEASE=7.2.13\nPAGESIZE=4096\nKERNELOFFSET=0\nNUMBER(phys_base)=0\n", []string{"VMCOREINFO names no kallsyms tables"}},
 		{"no phys_base", "OSRELEASE=7.2.13\nPAGESIZE=4096\nKERNELOFFSET=0\n" + ksyms, []string{"x86_64 maps its kernel image at __START_KERNEL_map + phys_base", "VMCOREINFO lacks NUMBER(phys_base)"}},
 		{"tables outside memory", "OSRELEASE=7.2.13\nPAGESIZE=4096\nKERNELOFFSET=0\nNUMBER(phys_base)=0\n" + ksyms, []string{"reading kallsyms (VMCOREINFO names its tables): kallsyms_num_syms: reading 4 bytes at 0xffffffff81fffff0"}},
