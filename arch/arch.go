@@ -72,12 +72,18 @@ type WalkStep struct {
 }
 
 // Env is what an architecture reads while setting a dump up. Addresses of
-// symbols are the vmlinux's link-time addresses; Linear reads memory
+// symbols are the vmlinux's link-time addresses (the setup adds the KASLR
+// offset it finds), or, when RuntimeSymbols says so, run-time addresses
+// already (kallsyms read from a dump opened without its vmlinux: the
+// setup must not add the offset again); Linear reads memory
 // through the direct map of the link-time layout (what the kernel's own
 // early code does before relocation is known), and may fail when the
 // architecture needs its KernelOffset first (KernelRead then).
 type Env interface {
 	Symbol(name string) (uint64, error)
+	// RuntimeSymbols reports whether Symbol gives run-time addresses
+	// (kallsyms) rather than the vmlinux's link-time ones.
+	RuntimeSymbols() bool
 	Info() *dump.VMCOREINFO
 	// Notes is every ELF note of the dump (QEMU's per-CPU state among
 	// them), in file order.
@@ -113,10 +119,18 @@ type Registration struct {
 	// with it first; nil when the architecture cannot (a relocated kernel
 	// image needs VMCOREINFO's KERNELOFFSET first).
 	Early func(va uint64) (pa uint64, ok bool)
+	// EarlyFrom, for an architecture without Early, maps the kernel
+	// image's run-time addresses before Setup from VMCOREINFO alone
+	// (x86_64: va - __START_KERNEL_map + NUMBER(phys_base); arm64: va -
+	// NUMBER(kimage_voffset)), enough to read kallsyms and the vmlinux BTF
+	// of a dump opened without its vmlinux, whose addresses VMCOREINFO's
+	// SYMBOL()s give at run time. An error says what VMCOREINFO lacks.
+	EarlyFrom func(info *dump.VMCOREINFO) (early func(va uint64) (pa uint64, ok bool), err error)
 	// NoEarly, when Early is nil, says why the architecture cannot map
-	// the kernel's addresses before Setup (so cannot read kallsyms from
-	// a dump opened without its vmlinux); NoLayout why, without
-	// VMCOREINFO, the layout needs the vmlinux.
+	// the kernel's addresses before Setup without VMCOREINFO (EarlyFrom
+	// needs it), so cannot read kallsyms from a dump opened without its
+	// vmlinux; NoLayout why, without any VMCOREINFO (the note or the
+	// kernel's copy in memory), the layout needs the vmlinux.
 	NoEarly, NoLayout string
 }
 

@@ -8,8 +8,11 @@ package kernel
 // 6.x and backported by distributions). So, when no vmlinux is given or
 // found, Open reads:
 //
-//   - the symbols from kallsyms (symbols.ReadKallsyms), through the
-//     linear map, the kallsyms_* addresses from VMCOREINFO;
+//   - the symbols from kallsyms (symbols.ReadKallsyms), the kallsyms_*
+//     addresses from VMCOREINFO, read through the architecture's early
+//     map: ppc64's linear map, or the kernel image mapping VMCOREINFO's
+//     numbers give (arch.Registration.EarlyFrom: x86_64's phys_base,
+//     arm64's kimage_voffset);
 //   - the types from the BTF between __start_BTF and __stop_BTF (found in
 //     those symbols), the variables the tool reads typed by their
 //     declarations (KnownVariableTypes);
@@ -82,13 +85,11 @@ func (p *Program) openWithoutVmlinux(opts Options, paths []string, cacheDir stri
 	if err != nil {
 		return err
 	}
-	if p.early = reg.Early; p.early == nil {
+	p.early = reg.Early
+	if p.early == nil && reg.EarlyFrom == nil {
 		why := reg.NoEarly
 		if why == "" {
 			why = fmt.Sprintf("%v has no early map of the kernel's addresses to read kallsyms through", d.Machine)
-		}
-		if d.VMCOREINFO == nil && reg.NoLayout != "" {
-			why += "; and the dump has no VMCOREINFO note: " + reg.NoLayout
 		}
 		return errors.New(why)
 	}
@@ -117,7 +118,11 @@ func (p *Program) openWithoutVmlinux(opts Options, paths []string, cacheDir stri
 			info, pa, err = scanVMCOREINFO(p.Phys, d.Ranges, p.Order)
 			if err != nil {
 				if p.Info == nil {
-					return fmt.Errorf("no VMCOREINFO in the dump or in its memory (%v), so no kallsyms to take the symbols from", err)
+					why := ""
+					if reg.NoLayout != "" {
+						why = "; " + reg.NoLayout
+					}
+					return fmt.Errorf("no VMCOREINFO in the dump or in its memory (%v), so no kallsyms to take the symbols from%s", err, why)
 				}
 				return fmt.Errorf("VMCOREINFO names no kallsyms tables (a kernel older than their export) and no other copy is in memory (%v)", err)
 			}
@@ -129,6 +134,20 @@ func (p *Program) openWithoutVmlinux(opts Options, paths []string, cacheDir stri
 		if key != nil {
 			key = binary.LittleEndian.AppendUint64(key, pa)
 		}
+	}
+	if p.early == nil {
+		// x86_64, arm64: the kernel image mapped from VMCOREINFO's
+		// numbers; its SYMBOL()s (the kallsyms tables) are run-time
+		// addresses, so no KASLR offset is needed first.
+		early, err := reg.EarlyFrom(p.Info)
+		if err != nil {
+			why := reg.NoEarly
+			if why == "" {
+				why = fmt.Sprintf("%v cannot map the kernel's addresses before its layout is set up", d.Machine)
+			}
+			return fmt.Errorf("%s: %w", why, err)
+		}
+		p.early = early
 	}
 	p.Release = p.Info.OSRELEASE
 	lin := linearMem{p}

@@ -176,6 +176,15 @@ func layout(a *Analysis) symbols.ModuleLayout {
 			}
 		}
 	}
+	// Without a .ko, the one section whose size the types give: the
+	// struct module itself (so that what follows it, the module's
+	// core_kallsyms symtab and strtab, is not named as inside it).
+	const thisModule = ".gnu.linkonce.this_module"
+	if _, ok := l.SectionSizes[thisModule]; !ok && l.Sections[thisModule] == m.Addr && m.Obj.Type != nil {
+		if n := m.Obj.Size(); n > 0 {
+			l.SectionSizes[thisModule] = uint64(n)
+		}
+	}
 	return l
 }
 

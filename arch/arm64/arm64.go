@@ -26,7 +26,37 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/dump"
 )
 
-func init() { arch.Register(elf.EM_AARCH64, arch.Registration{Setup: Setup}) }
+func init() {
+	arch.Register(elf.EM_AARCH64, arch.Registration{Setup: Setup, EarlyFrom: EarlyFrom,
+		NoEarly: "arm64 maps its kernel image at va - kimage_voffset, which only VMCOREINFO's NUMBER(kimage_voffset) says before the layout is set up, so kallsyms cannot be read without it"})
+}
+
+// earlyImageSpan bounds the early image mapping: from 2 MiB below
+// SYMBOL(_stext) (_text and the image header sit below it) to 1 GiB above
+// (a distro Image is some 60 MiB with its BSS).
+const earlyImageSpan = 1 << 30
+
+// EarlyFrom is the kernel image mapping from VMCOREINFO alone (arch's
+// Registration.EarlyFrom): __kimg_to_phys(), va - kimage_voffset, for
+// run-time addresses near SYMBOL(_stext) (the image's bounds, _text and
+// _end, are symbols VMCOREINFO does not carry).
+func EarlyFrom(info *dump.VMCOREINFO) (func(va uint64) (uint64, bool), error) {
+	kv, ok := info.Number("kimage_voffset")
+	if !ok {
+		return nil, fmt.Errorf("arm64: VMCOREINFO lacks NUMBER(kimage_voffset), so the kernel image cannot be mapped before the layout is set up")
+	}
+	stext, ok := info.Symbol("_stext")
+	if !ok {
+		return nil, fmt.Errorf("arm64: VMCOREINFO lacks SYMBOL(_stext), so where the kernel image lies is unknown before the layout is set up")
+	}
+	lo := stext - 2<<20
+	return func(va uint64) (uint64, bool) {
+		if va >= lo && va-lo < earlyImageSpan {
+			return va - uint64(kv), true
+		}
+		return 0, false
+	}, nil
+}
 
 // Kernel is an arm64 kernel set up.
 type Kernel struct {
@@ -356,7 +386,11 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 		k.VmallocEnd = uint64(v)
 	}
 	// The image: [_text, _end) at their link-time addresses plus
-	// KERNELOFFSET.
+	// KERNELOFFSET (kallsyms' run-time addresses as they are).
+	slide := k.Offset
+	if env.RuntimeSymbols() {
+		slide = 0
+	}
 	text, err := env.Symbol("_text")
 	if err != nil {
 		return nil, fmt.Errorf("arm64: %v", err)
@@ -365,14 +399,14 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 	if err != nil || end <= text {
 		return nil, fmt.Errorf("arm64: no _end after _text in the vmlinux (%v)", err)
 	}
-	k.ImageStart, k.ImageEnd = text+k.Offset, end+k.Offset
+	k.ImageStart, k.ImageEnd = text+slide, end+slide
 	pgdVA, ok := info.Symbol("swapper_pg_dir")
 	if !ok {
 		a, err := env.Symbol("swapper_pg_dir")
 		if err != nil {
 			return nil, fmt.Errorf("arm64: no SYMBOL(swapper_pg_dir) in VMCOREINFO and %v", err)
 		}
-		pgdVA = a + k.Offset
+		pgdVA = a + slide
 	}
 	pgd, ok := k.Linear(pgdVA)
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/dump"
@@ -275,5 +276,41 @@ func TestStripPAC(t *testing.T) {
 	}
 	if got := StripPAC(0xffffacef8868cd80, mask); got != 0xffffacef8868cd80 {
 		t.Errorf("StripPAC of an unsigned address = %#x", got)
+	}
+}
+
+// TestEarlyFrom: the kernel image mapped from VMCOREINFO alone for a dump
+// opened without its vmlinux (__kimg_to_phys(): va - kimage_voffset), the
+// values of the distro-kaslr corpus dump's VMCOREINFO (bench/arm64-corpus
+// truth.json: _text at 0xffffacef87400000 is physical 0x40200000, its
+// /proc/kcore load); an address far from SYMBOL(_stext) is not mapped,
+// and a VMCOREINFO without kimage_voffset or _stext is refused by name.
+func TestEarlyFrom(t *testing.T) {
+	const base = "OSRELEASE=7.2.13+deb14-arm64\nPAGESIZE=4096\n"
+	vi, err := dump.ParseVMCOREINFO([]byte(base + "SYMBOL(_stext)=ffffacef87410000\nNUMBER(kimage_voffset)=0xffffacef47200000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	early, err := EarlyFrom(vi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pa, ok := early(0xffffacef87400000); !ok || pa != 0x40200000 {
+		t.Errorf("_text: %#x %v, want 0x40200000", pa, ok)
+	}
+	if _, ok := early(0xfff0000000000000); ok {
+		t.Error("a linear-map address mapped as the image")
+	}
+	for _, c := range []struct{ info, want string }{
+		{base + "SYMBOL(_stext)=ffffacef87410000\n", "lacks NUMBER(kimage_voffset)"},
+		{base + "NUMBER(kimage_voffset)=0xffffacef47200000\n", "lacks SYMBOL(_stext)"},
+	} {
+		vi, err := dump.ParseVMCOREINFO([]byte(c.info))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := EarlyFrom(vi); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.info, err, c.want)
+		}
 	}
 }

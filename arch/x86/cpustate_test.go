@@ -180,10 +180,21 @@ type fakeEnv struct {
 	phys     dump.Memory
 	notes    []dump.Note
 	warnings []string
+	// info and runtime: a dump opened without its vmlinux (VMCOREINFO,
+	// kallsyms' run-time addresses).
+	info    *dump.VMCOREINFO
+	runtime bool
 }
 
-func (e *fakeEnv) Symbol(n string) (uint64, error)        { return e.f.sym(n) }
-func (e *fakeEnv) Info() *dump.VMCOREINFO                 { return nil }
+func (e *fakeEnv) Symbol(n string) (uint64, error) {
+	a, err := e.f.sym(n)
+	if e.runtime {
+		a += e.f.offset
+	}
+	return a, err
+}
+func (e *fakeEnv) Info() *dump.VMCOREINFO                 { return e.info }
+func (e *fakeEnv) RuntimeSymbols() bool                   { return e.runtime }
 func (e *fakeEnv) Notes() []dump.Note                     { return e.notes }
 func (e *fakeEnv) Phys() dump.Memory                      { return e.phys }
 func (e *fakeEnv) Order() binary.ByteOrder                { return le }
@@ -456,5 +467,55 @@ func TestCheckVMCOREINFO(t *testing.T) {
 	d := k.CheckVMCOREINFO(parse("OSRELEASE=7.2.13\nKERNELOFFSET=1c600000\nNUMBER(phys_base)=0\nNUMBER(pgtable_l5_enabled)=0\n"))
 	if len(d) != 3 || !strings.Contains(d[0], "KERNELOFFSET=1c600000 in VMCOREINFO, 0x1c400000 found") || !strings.Contains(d[1], "phys_base)=0x0") || !strings.Contains(d[2], "5-level paging found") {
 		t.Errorf("disagreeing: %q", d)
+	}
+}
+
+// TestSetupRuntimeSymbols: a dump opened without its vmlinux (kallsyms'
+// run-time addresses, VMCOREINFO): EarlyFrom maps the image from
+// NUMBER(phys_base) alone, Setup adds no KASLR offset to the symbols, and
+// the layout is held against the QEMU CPU state: agreement said in
+// LayoutFrom, a VMCOREINFO with another phys_base (another kernel's copy)
+// warned about.
+func TestSetupRuntimeSymbols(t *testing.T) {
+	const offset = 0x1c400000
+	for _, c := range []struct {
+		physBase int64
+		agree    bool
+	}{{0, true}, {0x200000, false}} {
+		f := newFakeKernel(false, offset)
+		pb := int64(f.physBase()) + c.physBase
+		vi, err := dump.ParseVMCOREINFO([]byte(fmt.Sprintf("OSRELEASE=7.2.13\nKERNELOFFSET=%x\nNUMBER(phys_base)=%d\nSYMBOL(init_top_pgt)=%x\nNUMBER(pgtable_l5_enabled)=0\n",
+			offset, pb, f.syms["init_top_pgt"]+offset)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		early, err := EarlyFrom(vi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pa, ok := early(f.syms["linux_banner"] + offset); c.agree && (!ok || pa != fkTextPA+0x3000) {
+			t.Errorf("early map of linux_banner: %#x %v, want %#x", pa, ok, fkTextPA+0x3000)
+		}
+		env := f.env(f.state(f.root))
+		env.info, env.runtime = vi, true
+		ak, err := Setup(env)
+		if !c.agree {
+			// init_top_pgt then maps elsewhere: the walk of a wrong
+			// root may fail; the warning comes first either way.
+			if len(env.warnings) != 1 || !strings.Contains(env.warnings[0], "disagrees with the QEMU CPU state's (0x1c400000, ") {
+				t.Errorf("phys_base off by %#x: warnings %q (setup: %v)", c.physBase, env.warnings, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := ak.(*Kernel)
+		if k.Offset != offset || k.PGD != fkTextPA+0x4000 {
+			t.Errorf("offset %#x, PGD %#x (want %#x: init_top_pgt's run-time address taken as it is)", k.Offset, k.PGD, fkTextPA+0x4000)
+		}
+		if !strings.Contains(k.LayoutFrom(), "from VMCOREINFO; the QEMU CPU state agrees (CPU 0: ") || len(env.warnings) != 0 {
+			t.Errorf("LayoutFrom %q, warnings %q", k.LayoutFrom(), env.warnings)
+		}
 	}
 }

@@ -14,6 +14,7 @@ package x86
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 
 	"github.com/kdump-inspect/kdump-inspect/arch"
@@ -21,8 +22,8 @@ import (
 )
 
 func init() {
-	arch.Register(elf.EM_X86_64, arch.Registration{Setup: Setup,
-		NoEarly:  "x86_64 has no map of the kernel image's link-time addresses: the image sits at __START_KERNEL_map + phys_base, slid by KERNELOFFSET, so kallsyms cannot be read before the layout is set up, and this tool reads it only through such an early map",
+	arch.Register(elf.EM_X86_64, arch.Registration{Setup: Setup, EarlyFrom: EarlyFrom,
+		NoEarly:  "x86_64 maps its kernel image at __START_KERNEL_map + phys_base, which only VMCOREINFO's NUMBER(phys_base) says before the layout is set up, so kallsyms cannot be read without it",
 		NoLayout: "without VMCOREINFO the layout (KASLR offset, phys_base) is found from the QEMU CPU state by holding the IDT's gate handlers against the vmlinux's symbols (asm_exc_divide_error, ..., _text), which only the vmlinux has"})
 }
 
@@ -196,6 +197,27 @@ func (k *Kernel) Walk(va uint64) (arch.Walk, error) {
 	return w, nil
 }
 
+// EarlyFrom is the kernel image mapping from VMCOREINFO alone (arch's
+// Registration.EarlyFrom): __phys_addr_symbol(), va - __START_KERNEL_map +
+// phys_base, for run-time addresses within KERNEL_IMAGE_SIZE of
+// __START_KERNEL_map. The KASLR slide is in the addresses already.
+func EarlyFrom(info *dump.VMCOREINFO) (func(va uint64) (uint64, bool), error) {
+	pb, ok := info.Number("phys_base")
+	if !ok {
+		return nil, fmt.Errorf("x86_64: VMCOREINFO lacks NUMBER(phys_base), so the kernel image cannot be mapped before the layout is set up")
+	}
+	size := uint64(defaultImageSize)
+	if v, ok := info.Number("KERNEL_IMAGE_SIZE"); ok && v > 0 {
+		size = uint64(v)
+	}
+	return func(va uint64) (uint64, bool) {
+		if va >= StartKernelMap && va-StartKernelMap < size {
+			return va - StartKernelMap + uint64(pb), true
+		}
+		return 0, false
+	}, nil
+}
+
 // Setup reads the layout: KERNELOFFSET and phys_base from VMCOREINFO (the
 // image mapping needs both before anything can be read), 4 or 5 levels,
 // init_top_pgt, then page_offset_base and vmalloc_base from memory.
@@ -229,12 +251,21 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 			k.SMEMask = uint64(v)
 		}
 		k.From = "KASLR offset, phys_base, paging levels: from VMCOREINFO"
+		if env.RuntimeSymbols() {
+			k.From += k.crossCheckCPUs(env)
+		}
 	}
 	k.MaxPhys = 1 << 46
 	k.PageOffset, k.VmallocBase = pageOffsetL4, vmallocL4
 	if k.L5 {
 		k.MaxPhys = 1 << 52
 		k.PageOffset, k.VmallocBase = pageOffsetL5, vmallocL5
+	}
+	// What to add to a symbol for its run-time address: nothing when the
+	// symbols are kallsyms' (a dump opened without its vmlinux).
+	slide := k.Offset
+	if env.RuntimeSymbols() {
+		slide = 0
 	}
 	var pgtVA uint64
 	ok := false
@@ -247,7 +278,7 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 		if err != nil {
 			return nil, fmt.Errorf("x86_64: no SYMBOL(init_top_pgt) in VMCOREINFO and %v", err)
 		}
-		pgtVA = a + k.Offset
+		pgtVA = a + slide
 	}
 	pgd, ok := k.Linear(pgtVA)
 	if !ok {
@@ -261,9 +292,9 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 		if err != nil {
 			return 0, false, nil
 		}
-		pa, ok := k.Linear(a + k.Offset)
+		pa, ok := k.Linear(a + slide)
 		if !ok {
-			return 0, false, fmt.Errorf("x86_64: %s at %#x outside the image mapping", name, a+k.Offset)
+			return 0, false, fmt.Errorf("x86_64: %s at %#x outside the image mapping", name, a+slide)
 		}
 		v, err := arch.ReadU64(env, pa)
 		if err != nil {
@@ -282,6 +313,31 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 		k.VmallocBase = v
 	}
 	return k, nil
+}
+
+// crossCheckCPUs holds a layout read from VMCOREINFO against the one the
+// QEMU CPU state gives (cpustate.go), for a dump opened without its
+// vmlinux: kallsyms' run-time addresses minus KERNELOFFSET stand for the
+// vmlinux's link-time symbols. Without a vmlinux nothing else confirms a
+// VMCOREINFO (one found in memory may be another kernel's); what it says
+// is appended to the layout's source ("" for a dump without CPU state).
+func (k *Kernel) crossCheckCPUs(env arch.Env) string {
+	link := func(name string) (uint64, error) {
+		a, err := env.Symbol(name)
+		return a - k.Offset, err
+	}
+	l, err := layoutFromCPUs(env.Phys(), env.Order(), env.Notes(), link, env.Warnf)
+	switch {
+	case errors.Is(err, errNoCPUState):
+		return ""
+	case err != nil:
+		return fmt.Sprintf("; the QEMU CPU state gives no layout to compare (%v)", err)
+	case l.offset != k.Offset || l.physBase != k.PhysBase || l.l5 != k.L5:
+		env.Warnf("x86_64: VMCOREINFO's layout (KASLR offset %#x, phys_base %s, LA57 %s) disagrees with the QEMU CPU state's (%#x, %s, %s: %s)",
+			k.Offset, signedHex(k.PhysBase), onOff(k.L5), l.offset, signedHex(l.physBase), onOff(l.l5), l.how)
+		return "; the QEMU CPU state disagrees (see the warning)"
+	}
+	return fmt.Sprintf("; the QEMU CPU state agrees (%s)", l.how)
 }
 
 // Has: x86_64's int3 text-poke batches, ftrace_ops trampolines copied
