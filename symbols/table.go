@@ -74,12 +74,11 @@ type allSymbols struct {
 // tableBuilder appends symbols to a Table, interning sections and
 // modules.
 type tableBuilder struct {
-	t          *Table
-	names      strings.Builder
-	secIdx     map[string]uint32
-	modIdx     map[string]uint32
-	inPlace    bool // names already in t.names (the symbol cache's arena)
-	namesAdded int
+	t       *Table
+	names   strings.Builder
+	secIdx  map[string]uint32
+	modIdx  map[string]uint32
+	inPlace bool // names already in t.names (the symbol cache's arena)
 }
 
 func newTableBuilder(n int, nameBytes int) *tableBuilder {
