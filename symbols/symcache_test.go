@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
@@ -309,4 +310,47 @@ func FuzzDecodeSymcache(f *testing.F) {
 			tab.ByAddr(s.Addr)
 		}
 	})
+}
+
+// TestCompactTableFields: every Symbol field survives the compact Table
+// (a LocalEntry past what rec holds inline, descriptors, modules and
+// sections interned) through NewTable, the cache file and Rebase.
+func TestCompactTableFields(t *testing.T) {
+	in := []Symbol{
+		{Name: "f", Addr: 0x1000, Size: 0x40, Kind: 'T', Section: ".text", Module: "m", LocalEntry: 8, Desc: 0x5000},
+		{Name: "g", Addr: 0x1040, Size: 0x10, Kind: 't', Section: ".text", Module: "m", LocalEntry: 300, Suspect: SymOverlaps},
+		{Name: "d", Addr: 0x2000, Size: 8, Kind: 'd', Section: ".data", Module: "m"},
+		{Name: "u", Kind: 'U', Module: "m"},
+	}
+	tab := NewTable(in)
+	byName := map[string]Symbol{}
+	for _, s := range in {
+		byName[s.Name] = s
+	}
+	for _, s := range tab.Symbols() {
+		if s != byName[s.Name] {
+			t.Errorf("Symbols(): %+v, want %+v", s, byName[s.Name])
+		}
+	}
+	var buf bytes.Buffer
+	if err := encodeTable(&buf, []byte("k"), tab, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := decodeTable(buf.Bytes(), []byte("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Symbols(), tab.Symbols()) {
+		t.Errorf("from the cache: %+v, want %+v", got.Symbols(), tab.Symbols())
+	}
+	r := got.Rebase(0x100000)
+	if s, ok := r.ByName("g"); !ok || s.Addr != 0x101040 || s.LocalEntry != 300 || s.Suspect != SymOverlaps {
+		t.Errorf("rebased g = %+v, %v", s, ok)
+	}
+	if s, ok := r.ByName("u"); !ok || s.Addr != 0 {
+		t.Errorf("rebased undefined u = %+v, %v (must not move)", s, ok)
+	}
+	if s, _, ok := got.ByAddr(0x1008); !ok || s.Name != "f" || s.Desc != 0x5000 {
+		t.Errorf("ByAddr(0x1008) = %+v, %v", s, ok)
+	}
 }
