@@ -42,28 +42,15 @@ func checkPLTEntry(c *Check) {
 			}
 			continue
 		}
-		// module_emit_plt_entry() writes the new entry at
-		// plt[plt_num_entries] (one further when that slot's adrp would
-		// sit at an offset erratum 843419 forbids) before it checks
-		// whether it duplicates the last one (relocations are sorted);
-		// a duplicate is left there, unused: the slot after the last
-		// used one may hold the last used one's target.
-		var lastTarget uint64
 		for _, s := range sec.Slots {
-			if int64(s.Index) == sec.Num-1 && s.Template {
-				lastTarget = s.Target
-			}
-		}
-		for _, s := range sec.Slots {
-			used := int64(s.Index) < sec.Num
-			switch {
-			case s.Zero:
-				// Free, or skipped for erratum 843419
-				// (is_forbidden_offset_for_adrp()).
+			switch sec.Use(s) {
+			case modules.PLTSkipped, modules.PLTFree, modules.PLTDuplicate:
+				// Free, skipped for erratum 843419
+				// (is_forbidden_offset_for_adrp()), or the duplicate
+				// module_emit_plt_entry() writes past the last used
+				// entry before it checks for it (modules.PLTSection.Use).
 				continue
-			case !used && s.Template && lastTarget != 0 && s.Target == lastTarget && int64(s.Index) <= sec.Num+1:
-				continue // the abandoned duplicate
-			case !used:
+			case modules.PLTStray:
 				what := "bytes"
 				if s.Template {
 					what = "get_plt_entry() to " + c.Set.Resolver.Lookup(s.Target).String()
@@ -71,6 +58,9 @@ func checkPLTEntry(c *Check) {
 				c.Report(Finding{Places: []Place{{Kind: PlaceSlot, Owner: c.Subject, Array: sec.Name, Index: s.Index, Addr: s.Addr, Size: uint64(len(s.Bytes))}},
 					Words: pltWords(c, s, nil), Mark: fmt.Sprintf("written past plt_num_entries (%d)", sec.Num),
 					Message: fmt.Sprintf("%s: %s[%d] at %#x holds %s but plt_num_entries is %d: module_emit_plt_entry() never wrote it", c.Subject, sec.Name, s.Index, s.Addr, what, sec.Num)})
+				continue
+			}
+			switch {
 			case !s.Template:
 				c.Report(Finding{Places: []Place{{Kind: PlaceSlot, Owner: c.Subject, Array: sec.Name, Index: s.Index, Addr: s.Addr, Size: uint64(len(s.Bytes))}},
 					Words: pltWords(c, s, nil), Mark: "not get_plt_entry()",

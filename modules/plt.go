@@ -161,3 +161,102 @@ func pltSlotOf(mp arch.ModulePLT, i int, at uint64, b []byte) PLTSlot {
 	}
 	return sl
 }
+
+// SlotUse is what one PLT slot is to module_emit_plt_entry().
+type SlotUse int
+
+const (
+	// PLTUsed: below plt_num_entries and written.
+	PLTUsed SlotUse = iota
+	// PLTSkipped: below plt_num_entries but zero — the slot whose adrp
+	// would sit at an offset erratum 843419 forbids
+	// (is_forbidden_offset_for_adrp()), left unwritten.
+	PLTSkipped
+	// PLTFree: at or past plt_num_entries and zero.
+	PLTFree
+	// PLTDuplicate: just past plt_num_entries, holding the last used
+	// entry's target: module_emit_plt_entry() writes the new entry before
+	// it checks whether it duplicates the previous one (relocations are
+	// sorted) and leaves it there, unused.
+	PLTDuplicate
+	// PLTStray: at or past plt_num_entries and written, not the
+	// duplicate: nothing in the loader writes it.
+	PLTStray
+)
+
+func (u SlotUse) String() string {
+	switch u {
+	case PLTUsed:
+		return "used"
+	case PLTSkipped:
+		return "skipped (erratum 843419)"
+	case PLTFree:
+		return "free"
+	case PLTDuplicate:
+		return "abandoned duplicate"
+	case PLTStray:
+		return "written past plt_num_entries"
+	}
+	return fmt.Sprintf("SlotUse(%d)", int(u))
+}
+
+// Use says what slot i of s is (s.Slots[i]).
+func (s *PLTSection) Use(sl PLTSlot) SlotUse {
+	used := int64(sl.Index) < s.Num
+	switch {
+	case sl.Zero && used:
+		return PLTSkipped
+	case sl.Zero:
+		return PLTFree
+	case used:
+		return PLTUsed
+	}
+	var last uint64
+	for _, o := range s.Slots {
+		if int64(o.Index) == s.Num-1 && o.Template {
+			last = o.Target
+		}
+	}
+	if sl.Template && last != 0 && sl.Target == last && int64(sl.Index) <= s.Num+1 {
+		return PLTDuplicate
+	}
+	return PLTStray
+}
+
+// SlotAt returns the PLT entry holding addr: the array it belongs to
+// (".plt", ".init.plt", or "ftrace" for mod->arch.ftrace_trampolines) and
+// the slot.
+func (p *PLTs) SlotAt(addr uint64) (array string, slot PLTSlot, ok bool) {
+	if p == nil || p.EntrySize <= 0 {
+		return "", PLTSlot{}, false
+	}
+	n := uint64(p.EntrySize)
+	for _, sec := range []*PLTSection{&p.Core, &p.Init} {
+		if len(sec.Slots) == 0 || addr < sec.Slots[0].Addr {
+			continue
+		}
+		if i := (addr - sec.Slots[0].Addr) / n; i < uint64(len(sec.Slots)) {
+			return sec.Name, sec.Slots[i], true
+		}
+	}
+	for _, sl := range p.FtraceTramps {
+		if addr >= sl.Addr && addr-sl.Addr < n {
+			return "ftrace", sl, true
+		}
+	}
+	return "", PLTSlot{}, false
+}
+
+// PLTAt returns the module whose PLT entries hold addr, with the array and
+// the slot (PLTs.SlotAt).
+func (set *Set) PLTAt(addr uint64) (*Analysis, string, PLTSlot, bool) {
+	if set == nil {
+		return nil, "", PLTSlot{}, false
+	}
+	for _, a := range set.Modules {
+		if arr, sl, ok := a.PLT.SlotAt(addr); ok {
+			return a, arr, sl, true
+		}
+	}
+	return nil, "", PLTSlot{}, false
+}

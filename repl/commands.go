@@ -13,7 +13,7 @@ import (
 // builtinCommands is the command table. Adding a command is one entry here
 // (or one Register call from another package).
 func builtinCommands() []Command {
-	return withCrashDocs(slices.Concat(crashCommands(), textCommands(), textPokeCommands(), []Command{
+	return withCrashDocs(slices.Concat(crashCommands(), textCommands(), textPokeCommands(), pltCommands(), []Command{
 		{Name: "help", Aliases: []string{"h", "?"}, Usage: "help [--json] [COMMAND]", Complete: CompleteCommand,
 			Help:  "List the commands, or describe one.\n--json prints the command table (names, usage, flags, examples, whether a command takes --json) for tools.",
 			Flags: jsonFlag, Run: cmdHelp},
@@ -62,8 +62,8 @@ func builtinCommands() []Command {
 				fs.Bool("p", false, "ADDR is physical")
 				jsonFlag(fs)
 			}, Run: cmdRd},
-		{Name: "dis", Usage: "dis [-r] [-l] [--json] ADDR|SYMBOL|MODULE:.stubs [COUNT]", Complete: CompleteDis,
-			Help: "Disassemble (GNU syntax, ISA 3.1 prefixed instructions included) with branch and addis/addi targets resolved to symbols.\nInside a module's .stubs every word shows as the loader laid it out twice: `ppc64[i]` at each 40-byte ppc64_stub_entry and `ftrace[j]` at each 24-byte ftrace_ool_stub, with the member each word belongs to (jump[3], magic, funcdata, ftrace_op, insn[1]), and `<<` where the words contradict the loader model (a call stub inside the OOL array, a NULL ftrace_op, an OOL stub not starting with mflr r0, a word differing from the template).\nA symbol without COUNT disassembles the whole function; MODULE:.stubs without COUNT the whole section; -r disassembles from the function start up to ADDR; -l prints `FILE: LINE` above the instructions of each source line, as crash does (module functions need the module's .ko: see mod -s).",
+		{Name: "dis", Usage: "dis [-r] [-l] [--json] ADDR|SYMBOL|MODULE:.stubs|MODULE:.plt [COUNT]", Complete: CompleteDis,
+			Help: "Disassemble (GNU syntax, ISA 3.1 prefixed instructions included) with branch and addis/addi targets resolved to symbols.\nInside a module's .stubs every word shows as the loader laid it out twice: `ppc64[i]` at each 40-byte ppc64_stub_entry and `ftrace[j]` at each 24-byte ftrace_ool_stub, with the member each word belongs to (jump[3], magic, funcdata, ftrace_op, insn[1]), and `<<` where the words contradict the loader model (a call stub inside the OOL array, a NULL ftrace_op, an OOL stub not starting with mflr r0, a word differing from the template).\nOn arm64, inside a module's .plt and its ftrace trampoline (MODULE:.text.ftrace_trampoline) each struct plt_entry is labelled at its first word (`plt[i]`, `ftrace[i]`), its words named adrp/add/br, and at the br its target and what the slot is to module_emit_plt_entry() (used, free, skipped for erratum 843419, abandoned duplicate, written past plt_num_entries), as `plt MODULE` shows them.\nA symbol without COUNT disassembles the whole function; MODULE:.stubs or MODULE:.plt without COUNT the whole section; -r disassembles from the function start up to ADDR; -l prints `FILE: LINE` above the instructions of each source line, as crash does (module functions need the module's .ko: see mod -s).",
 			Flags: func(fs *flag.FlagSet) {
 				fs.Bool("r", false, "from the start of the function up to ADDR")
 				fs.Bool("l", false, "show source FILE: LINE above the instructions (DWARF line tables of the vmlinux or the module's .ko)")

@@ -127,6 +127,8 @@ var archRuns = []struct {
 	{"arm64-ftrace-ops", "ftrace --enabled --json", false},
 	{"arm64-ftrace-ops", "ftrace --json --module kdi_ftrace", false},
 	{"arm64-ftrace-ops", "text --json kdi_ftrace", false},
+	{"arm64-ftrace-ops", "plt --json kdi_ftrace", false},
+	{"arm64-ftrace-ops", "plt --json sch_fq_pie", false},
 	{"arm64-ftrace-ops", "text --json vmlinux", false},
 	{"arm64-ftrace-ops", "bt --json", false},
 	{"arm64-ftrace-ops", "audit --json", false},
@@ -334,7 +336,7 @@ func hasJSONFlag(c *Command) bool {
 // the envelope and the 2^53 rule; and every command with --json has a run.
 func TestJSONContractCorpus(t *testing.T) {
 	s := corpusSession(t, "buggy-radix")
-	lines := []string{"irq -a --json", "stubs --json klp_stub_bug", "ftrace --json", "textpoke --json"}
+	lines := []string{"irq -a --json", "stubs --json klp_stub_bug", "ftrace --json", "textpoke --json", "plt --json klp_stub_bug"}
 	for _, r := range contractRuns {
 		if r.dump == "crash-ool-op-over-stub" {
 			lines = append(lines, r.line)

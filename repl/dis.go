@@ -476,6 +476,45 @@ func (s *Session) elfDiff(pc uint64) (textcheck.Diff, bool) {
 	return textcheck.Diff{}, false
 }
 
+// pltAnnotate labels a word inside a module's PLT entries (arm64): the
+// entry at its first word ("plt[3]", "ftrace[0]"), the word's place in
+// struct plt_entry, and at the br the entry's target, as package modules
+// decoded it, with what the slot is to module_emit_plt_entry().
+func (s *Session) pltAnnotate(l *DisLine, pc uint64) {
+	a, arr, sl, ok := s.Modules().PLTAt(pc)
+	if !ok {
+		return
+	}
+	off := pc - sl.Addr
+	l.InStubs = true
+	if off == 0 {
+		l.Stub = fmt.Sprintf("%s[%d]", strings.TrimPrefix(arr, "."), sl.Index)
+	}
+	l.StubField = [...]string{"adrp", "add", "br"}[min(off/4, 2)]
+	if off+4 < uint64(len(sl.Bytes)) {
+		return
+	}
+	var what string
+	switch {
+	case sl.Zero:
+		what = "zero"
+	case !sl.Decoded:
+		what = "not a PLT entry"
+	case sl.Template:
+		what = "x16 = " + s.resolve(sl.Target).String()
+	default:
+		what = fmt.Sprintf("x16 = %s (not get_plt_entry() for this address)", s.resolve(sl.Target))
+	}
+	if arr != "ftrace" {
+		sec := &a.PLT.Core
+		if arr == a.PLT.Init.Name {
+			sec = &a.PLT.Init
+		}
+		what += "; " + sec.Use(sl).String()
+	}
+	l.Comment = strings.TrimSpace(l.Comment + " " + what)
+}
+
 // disassembleGeneric is dis on architectures without ppc64's annotated
 // view (.stubs overlay, TOC register tracking): the architecture's decoder,
 // branch targets named, ftrace sites, differences from the ELF file and
@@ -512,6 +551,7 @@ func (s *Session) disassembleGeneric(c *Call, addr uint64, n int) ([]DisLine, er
 		if site := s.ftraceSite(pc); site != "" {
 			l.Comment = strings.TrimSpace(l.Comment + " " + site)
 		}
+		s.pltAnnotate(&l, pc)
 		l.Mark = mk[pc]
 		out = append(out, l)
 		pc += uint64(size)

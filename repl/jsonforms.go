@@ -39,6 +39,7 @@ var jsonForms = map[string][]wire.Form{
 	"log":      {{Data: []LogView{}}},
 	"mod":      {{Data: []ModView{}}},
 	"p":        {{Data: PrintView{}}},
+	"plt":      {{Data: PLTView{}}},
 	"page":     {{Data: []PageView{}}},
 	"ps":       {{Data: []PsView{}}},
 	"rd":       {{Data: RdView{}}},

@@ -83,6 +83,9 @@ type OverlayView struct {
 
 func (s *Session) stubsView(a *modules.Analysis, overlay bool) (StubsView, error) {
 	st := a.Stubs
+	if st == nil && a.PLT != nil {
+		return StubsView{}, fmt.Errorf("stubs %s: no .stubs — this kernel's modules reach out-of-range code through PLTs: see plt %s", a.Module.Name, a.Module.Name)
+	}
 	if st == nil {
 		if a.StubsErr != nil {
 			return StubsView{}, fmt.Errorf("stubs %s: %w", a.Module.Name, a.StubsErr)

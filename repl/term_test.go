@@ -91,7 +91,7 @@ func TestTerminalWidthExample(t *testing.T) {
 // textpoke print a block per row. `set width N` overrides the session's
 // width (and `set` lists it).
 func TestNarrowTerminal(t *testing.T) {
-	ss := exampleSessions(t, "crash-ool-op-over-stub", "x86-inflight-step1")
+	ss := exampleSessions(t, "crash-ool-op-over-stub", "x86-inflight-step1", "arm64-ftrace-ops")
 	type run struct {
 		dump, line, json string
 		addrs            func(doc map[string]any) []string // the addresses that must show whole
@@ -115,6 +115,23 @@ func TestNarrowTerminal(t *testing.T) {
 			}
 			return out
 		}
+	}
+	pltSlots := func(doc map[string]any) []string {
+		var out []string
+		d, _ := doc["data"].(map[string]any)
+		secs, _ := d["sections"].([]any)
+		for _, sec := range secs {
+			sm, _ := sec.(map[string]any)
+			es, _ := sm["entries"].([]any)
+			for _, e := range es {
+				if m, ok := e.(map[string]any); ok {
+					if a, ok := m["addr"].(string); ok {
+						out = append(out, a)
+					}
+				}
+			}
+		}
+		return out
 	}
 	klpFuncs := func(doc map[string]any) []string {
 		var out []string
@@ -140,6 +157,8 @@ func TestNarrowTerminal(t *testing.T) {
 		{"crash-ool-op-over-stub", "help", "", nil},
 		{"crash-ool-op-over-stub", "help mod", "", nil},
 		{"x86-inflight-step1", "textpoke", "textpoke --json", field("entries", "addr")},
+		{"arm64-ftrace-ops", "plt sch_fq_pie", "plt --json sch_fq_pie", pltSlots},
+		{"arm64-ftrace-ops", "mod", "mod --json", field("", "module")},
 	}
 	for _, width := range []int{80, 120} {
 		for _, r := range runs {

@@ -468,6 +468,20 @@ func cmdDis(c *Call) error {
 		}
 		count = int((addr-start)/4) + 1
 		addr = start
+	case count == 0 && (strings.HasSuffix(pos[0], ":.plt") || strings.HasSuffix(pos[0], ":.text.ftrace_trampoline")):
+		if _, arr, _, ok := c.S.Modules().PLTAt(addr); ok {
+			a, _, _, _ := c.S.Modules().PLTAt(addr)
+			switch arr {
+			case ".plt", ".init.plt":
+				sec := &a.PLT.Core
+				if arr == ".init.plt" {
+					sec = &a.PLT.Init
+				}
+				count = len(sec.Slots) * a.PLT.EntrySize / 4
+			default:
+				count = len(a.PLT.FtraceTramps) * a.PLT.EntrySize / 4
+			}
+		}
 	case count == 0 && strings.HasSuffix(pos[0], ":.stubs"):
 		if a := c.S.stubsAt(addr); a != nil {
 			count = int(a.Stubs.Size / 4)
@@ -511,6 +525,9 @@ type ModView struct {
 	StubCount    int64    `json:"stub_count"`
 	OOLStubs     wire.Hex `json:"ool_stubs"`
 	OOLStubCount int64    `json:"ool_stub_count"`
+	// PLT is mod->arch.core's PLT use (arm64: plt_num_entries of
+	// plt_max_entries), when the kernel's modules have PLTs.
+	PLT *ModPLTView `json:"plt,omitempty"`
 	// Findings counts the audit's findings at warning or above for the
 	// module (the one judge's, not a verdict of this view).
 	Findings int `json:"findings"`
@@ -521,6 +538,14 @@ type ModView struct {
 	Taints       wire.Flags `json:"taints"`
 	// TaintDesc are "LETTER: NAME" lines, for the text.
 	TaintDesc []string `json:"-"`
+}
+
+// ModPLTView is a module's PLT use in mod.
+type ModPLTView struct {
+	NumEntries int64 `json:"plt_num_entries"`
+	MaxEntries int64 `json:"plt_max_entries"`
+	// FtraceTrampolines: mod->arch.ftrace_trampolines is set.
+	FtraceTrampolines bool `json:"ftrace_trampolines"`
 }
 
 func modView(a *modules.Analysis, rep *audit.Report, taints []kernel.Taint) ModView {
@@ -538,6 +563,9 @@ func modView(a *modules.Analysis, rep *audit.Report, taints []kernel.Taint) ModV
 	}
 	if st := a.Stubs; st != nil {
 		v.StubsBase, v.StubsSize, v.StubsSource = wire.Hex(st.Base), int64(st.Size), string(st.SizeSource)
+	}
+	if pl := a.PLT; pl != nil {
+		v.PLT = &ModPLTView{NumEntries: pl.Core.Num, MaxEntries: pl.Core.Max, FtraceTrampolines: pl.FtraceTrampsPtr != 0}
 	}
 	for _, f := range rep.Findings {
 		if f.Module == m.Name && f.Severity >= audit.Warning {
@@ -632,12 +660,22 @@ func cmdMod(c *Call) error {
 		}
 		return c.JSON(out)
 	}
-	tw := newTable(c.Out, "MODULE", "NAME", "BASE", "SIZE", "OBJECT FILE", "STUBS", "STUB_COUNT", "OOL", "!").Droppable("OBJECT FILE", "STUB_COUNT", "SIZE", "BASE")
+	// The out-of-line code columns of what this kernel's modules have:
+	// ppc64's .stubs and OOL arrays, arm64's PLTs (neither: x86_64).
+	hasStubs, hasPLT := false, false
+	for _, a := range set.Modules {
+		hasStubs = hasStubs || a.Stubs != nil || a.Module.Arch.HasOOL
+		hasPLT = hasPLT || a.PLT != nil
+	}
+	cols := []string{"MODULE", "NAME", "BASE", "SIZE", "OBJECT FILE"}
+	switch {
+	case hasStubs:
+		cols = append(cols, "STUBS", "STUB_COUNT", "OOL")
+	case hasPLT:
+		cols = append(cols, "PLT", "FTRACE PLT")
+	}
+	tw := newTable(c.Out, append(cols, "!")...).Droppable("OBJECT FILE", "STUB_COUNT", "SIZE", "BASE")
 	for _, v := range out {
-		stubs := "-"
-		if v.StubsSize > 0 {
-			stubs = fmt.Sprintf("%d slots", v.StubsSize/modules.StubEntrySize)
-		}
 		name := v.Name
 		if v.Livepatch {
 			name += " [K]"
@@ -646,8 +684,25 @@ func cmdMod(c *Call) error {
 		if v.Findings > 0 {
 			bad = fmt.Sprintf("%d <<", v.Findings)
 		}
-		tw.Append([]string{fmt.Sprintf("%x", v.Module), name, fmt.Sprintf("%x", v.Base), fmt.Sprint(v.Size), v.Object,
-			stubs, fmt.Sprint(v.StubCount), fmt.Sprint(v.OOLStubCount), bad})
+		row := []string{fmt.Sprintf("%x", v.Module), name, fmt.Sprintf("%x", v.Base), fmt.Sprint(v.Size), v.Object}
+		switch {
+		case hasStubs:
+			stubs := "-"
+			if v.StubsSize > 0 {
+				stubs = fmt.Sprintf("%d slots", v.StubsSize/modules.StubEntrySize)
+			}
+			row = append(row, stubs, fmt.Sprint(v.StubCount), fmt.Sprint(v.OOLStubCount))
+		case hasPLT:
+			plt, ft := "-", "-"
+			if v.PLT != nil {
+				plt = fmt.Sprintf("%d/%d", v.PLT.NumEntries, v.PLT.MaxEntries)
+				if v.PLT.FtraceTrampolines {
+					ft = "yes"
+				}
+			}
+			row = append(row, plt, ft)
+		}
+		tw.Append(append(row, bad))
 	}
 	tw.Render()
 	if set.ListErr != nil {
