@@ -97,6 +97,4 @@ func checkITSThunk(c *Check) {
 	}
 }
 
-func x86Reg(r int) string {
-	return [...]string{"%rax", "%rcx", "%rdx", "%rbx", "%rsp", "%rbp", "%rsi", "%rdi", "%r8", "%r9", "%r10", "%r11", "%r12", "%r13", "%r14", "%r15"}[r&15]
-}
+func x86Reg(r int) string { return modules.ITSThunk{Reg: r}.RegName() }

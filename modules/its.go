@@ -27,6 +27,11 @@ type ITSThunk struct {
 	Misplaced bool
 }
 
+// RegName is the register the thunk jumps through, in AT&T syntax.
+func (t ITSThunk) RegName() string {
+	return [...]string{"%rax", "%rcx", "%rdx", "%rbx", "%rsp", "%rbp", "%rsi", "%rdi", "%r8", "%r9", "%r10", "%r11", "%r12", "%r13", "%r14", "%r15"}[t.Reg&15]
+}
+
 // ITSStray is a run of bytes in a page that is neither int3 fill nor a
 // thunk: nothing its_allocate_thunk() writes.
 type ITSStray struct {

@@ -13,7 +13,7 @@ import (
 // builtinCommands is the command table. Adding a command is one entry here
 // (or one Register call from another package).
 func builtinCommands() []Command {
-	return withCrashDocs(slices.Concat(crashCommands(), textCommands(), textPokeCommands(), pltCommands(), []Command{
+	return withCrashDocs(slices.Concat(crashCommands(), textCommands(), textPokeCommands(), pltCommands(), itsCommands(), []Command{
 		{Name: "help", Aliases: []string{"h", "?"}, Usage: "help [--json] [COMMAND]", Complete: CompleteCommand,
 			Help:  "List the commands, or describe one.\n--json prints the command table (names, usage, flags, examples, whether a command takes --json) for tools.",
 			Flags: jsonFlag, Run: cmdHelp},

@@ -117,6 +117,7 @@ var archRuns = []struct {
 	{"x86-its", "mod --json", false},
 	{"x86-its", "textpoke --json", false},
 	{"x86-its", "text --json geneve", false},
+	{"x86-its", "its --json geneve", false},
 	{"x86-its", "text --json vmlinux", false},
 	{"x86-its", "bt --json", false},
 	{"x86-its", "audit --json", false},
@@ -336,7 +337,7 @@ func hasJSONFlag(c *Command) bool {
 // the envelope and the 2^53 rule; and every command with --json has a run.
 func TestJSONContractCorpus(t *testing.T) {
 	s := corpusSession(t, "buggy-radix")
-	lines := []string{"irq -a --json", "stubs --json klp_stub_bug", "ftrace --json", "textpoke --json", "plt --json klp_stub_bug"}
+	lines := []string{"irq -a --json", "stubs --json klp_stub_bug", "ftrace --json", "textpoke --json", "plt --json klp_stub_bug", "its --json klp_stub_bug"}
 	for _, r := range contractRuns {
 		if r.dump == "crash-ool-op-over-stub" {
 			lines = append(lines, r.line)

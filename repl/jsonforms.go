@@ -26,6 +26,7 @@ var jsonForms = map[string][]wire.Form{
 	"help": {{Data: []HelpView{}}},
 	"info": {{Data: InfoView{}}},
 	"irq":  {{Data: []IRQView{}}},
+	"its":  {{Data: ITSView{}}},
 	"klp": {
 		{Data: KlpView{}},
 		{When: "--tasks", Data: []KlpTaskView{}},
