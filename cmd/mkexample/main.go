@@ -94,8 +94,18 @@ func readme(cmd, origin string, o extract.Options, res *extract.Result) string {
 	b.WriteString(".\n")
 	switch {
 	case res.DumpOnlyPages > 0:
-		fmt.Fprintf(&b, "\nThen, with a second recorder, a session on the source dump alone (`kernel.Options{DumpOnly: true}`: no vmlinux, no modules; kallsyms' tables found through VMCOREINFO's early map, the types from the vmlinux BTF between `__start_BTF` and `__stop_BTF` and the modules' BTF through `btf_modules`) running `%s`, `struct module ADDR` of each subject module, the module list, the modules' BTF, every CPU's and task's stack (what `mod`, `bt -a` and `ps` show) and the audit of the subjects with `why` on it (`extract.DumpOnlyJob`): %d pages, %d of them not read by the run with the vmlinux.\n",
-			strings.Join(extract.DumpOnlyCommands, "`, `"), res.DumpOnlyPages, res.DumpOnlyNew)
+		var cmds []string
+		for _, c := range extract.DumpOnlyCommands {
+			if o.Ftrace || !strings.HasPrefix(c, "ftrace") {
+				cmds = append(cmds, c)
+			}
+		}
+		audited := " and the audit of the subjects with `why` on it"
+		if !o.Ftrace {
+			audited = ""
+		}
+		fmt.Fprintf(&b, "\nThen, with a second recorder, a session on the source dump alone (`kernel.Options{DumpOnly: true}`: no vmlinux, no modules; kallsyms' tables found through VMCOREINFO's early map, the types from the vmlinux BTF between `__start_BTF` and `__stop_BTF` and the modules' BTF through `btf_modules`) running `%s`, `struct module ADDR` of each subject module, the module list, the modules' BTF, every CPU's and task's stack (what `mod`, `bt -a` and `ps` show)%s (`extract.DumpOnlyJob`): %d pages, %d of them not read by the run with the vmlinux.\n",
+			strings.Join(cmds, "`, `"), audited, res.DumpOnlyPages, res.DumpOnlyNew)
 	case res.DumpOnlySkipped != "":
 		fmt.Fprintf(&b, "\nNot dump-only capable: %s.\n", res.DumpOnlySkipped)
 	}
@@ -143,7 +153,7 @@ func readme(cmd, origin string, o extract.Options, res *extract.Result) string {
 	fmt.Fprintf(&b, "stubs views; their results equal those on the source dump (checked by\n%s).\n", checked)
 	if res.DumpOnlyPages > 0 {
 		b.WriteString("\nOpened with the dump alone (`kernel.Options{DumpOnly: true}`, or `kdump-inspect` on a copy of the\n")
-		b.WriteString("core alone in a directory): the dump-only session's commands and the audit of the subjects, with\n")
+		b.WriteString("core alone in a directory): the dump-only session's commands, with\n")
 		b.WriteString("symbols from kallsyms and types from the BTF in the dump's memory.\n")
 	}
 	b.WriteString("\n")

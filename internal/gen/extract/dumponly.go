@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/dump"
@@ -38,7 +39,9 @@ var DumpOnlyCommands = []string{"info", "ftrace --enabled", "log"}
 // audit of the subjects with `why` on it. It returns the physical pages
 // that session read. A kernel without BTF in its memory cannot be opened
 // alone: the error is then kernel.ErrNoMemoryBTF (the caller skips).
-func DumpOnlyJob(path string, subjects []string) ([]uint64, error) {
+// Without withFtrace (mkexample -ftrace=false) neither `ftrace` nor the
+// audit runs, as in the job with the vmlinux.
+func DumpOnlyJob(path string, subjects []string, withFtrace bool) ([]uint64, error) {
 	cache, err := os.MkdirTemp("", "mkexample-dumponly-")
 	if err != nil {
 		return nil, err
@@ -60,6 +63,9 @@ func DumpOnlyJob(path string, subjects []string) ([]uint64, error) {
 	ctx := context.Background()
 	var jerr error
 	for _, c := range DumpOnlyCommands {
+		if !withFtrace && strings.HasPrefix(c, "ftrace") {
+			continue
+		}
 		if err := s.Exec(ctx, c); err != nil {
 			jerr = errors.Join(jerr, fmt.Errorf("%s: %w", c, err))
 		}
@@ -84,7 +90,9 @@ func DumpOnlyJob(path string, subjects []string) ([]uint64, error) {
 			}
 		}
 	}
-	triage.Explain(s.A, audit.Run(s.A, audit.Options{Subjects: subjects}))
+	if withFtrace {
+		triage.Explain(s.A, audit.Run(s.A, audit.Options{Subjects: subjects}))
+	}
 	_ = jerr // commands' own errors (a faulting view) are the views'; the pages are what matters
 	return rec.Pages(), nil
 }

@@ -251,7 +251,7 @@ func Generate(opts Options) (*Result, error) {
 	res.Types, res.Vars, res.Consts = tr.Names()
 	pages := rec.Pages()
 	if opts.DumpOnly {
-		more, err := DumpOnlyJob(opts.Dump, opts.Subjects)
+		more, err := DumpOnlyJob(opts.Dump, opts.Subjects, opts.Ftrace)
 		switch {
 		case errors.Is(err, kernel.ErrNoMemoryBTF):
 			res.DumpOnlySkipped = err.Error()
