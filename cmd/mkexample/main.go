@@ -31,6 +31,7 @@ func main() {
 	flag.StringVar(&o.CacheDir, "cache", "", "DWARF index cache directory for the real vmlinux (default: the user cache)")
 	flag.BoolVar(&o.Ftrace, "ftrace", true, "also keep the pages of the dyn_ftrace record walk")
 	flag.BoolVar(&o.Compress, "zstd", true, "write vmcore.zst and vmlinux.zst")
+	flag.BoolVar(&o.DumpOnly, "dumponly", true, "also keep the pages a session on the dump alone reads (no vmlinux, no modules: kallsyms, the BTF in memory), where the kernel has BTF")
 	subjects := flag.String("subjects", "", "comma-separated modules (and vmlinux, system) the extract's audit covers and whose .ko it keeps (default: all)")
 	flag.Parse()
 	if *subjects != "" {
@@ -59,6 +60,12 @@ func main() {
 	}
 	fmt.Printf("%d pages in %d segments, %d types, %d constants, %d modules (%d .ko), %d ftrace records; %d bytes written\n",
 		res.Pages, res.Segments, len(res.Types), len(res.Consts), len(res.Modules), len(res.Kos), res.FtraceRecords, total)
+	switch {
+	case res.DumpOnlySkipped != "":
+		fmt.Println("not dump-only capable:", res.DumpOnlySkipped)
+	case o.DumpOnly:
+		fmt.Printf("dump-only session: %d pages read, %d not read with the vmlinux\n", res.DumpOnlyPages, res.DumpOnlyNew)
+	}
 	if res.FtraceErr != nil {
 		fmt.Println("ftrace/printk:", res.FtraceErr)
 	}
@@ -84,14 +91,35 @@ func readme(cmd, origin string, o extract.Options, res *extract.Result) string {
 	if o.Ftrace {
 		b.WriteString(", and the whole audit with `why` on it (`audit.Run`, `triage.Explain`)")
 	}
-	b.WriteString(".\n\n## Files\n\n")
+	b.WriteString(".\n")
+	switch {
+	case res.DumpOnlyPages > 0:
+		var cmds []string
+		for _, c := range extract.DumpOnlyCommands {
+			if o.Ftrace || !strings.HasPrefix(c, "ftrace") {
+				cmds = append(cmds, c)
+			}
+		}
+		audited := " and the audit of the subjects with `why` on it"
+		if !o.Ftrace {
+			audited = ""
+		}
+		fmt.Fprintf(&b, "\nThen, with a second recorder, a session on the source dump alone (`kernel.Options{DumpOnly: true}`: no vmlinux, no modules; kallsyms' tables found through VMCOREINFO's early map, the types from the vmlinux BTF between `__start_BTF` and `__stop_BTF` and the modules' BTF through `btf_modules`) running `%s`, `struct module ADDR` of each subject module, the module list, the modules' BTF, every CPU's and task's stack (what `mod`, `bt -a` and `ps` show)%s (`extract.DumpOnlyJob`): %d pages, %d of them not read by the run with the vmlinux.\n",
+			strings.Join(cmds, "`, `"), audited, res.DumpOnlyPages, res.DumpOnlyNew)
+	case res.DumpOnlySkipped != "":
+		fmt.Fprintf(&b, "\nNot dump-only capable: %s.\n", res.DumpOnlySkipped)
+	}
+	b.WriteString("\n## Files\n\n")
 	b.WriteString("| file | what | size | sha256 |\n|---|---|---|---|\n")
 	for _, f := range res.Outputs {
 		what := "module with its `.debug_*`/`.rela.debug_*` section contents dropped (headers kept at their indexes, written by `extract.StripKo` in Go, not objcopy)"
 		switch {
 		case strings.HasPrefix(f.Path, "vmcore"):
 			info := "no VMCOREINFO note"
-			if res.KeptVMCOREINFO {
+			switch {
+			case res.KeptVMCOREINFO && res.DumpOnlyPages > 0:
+				info = "the VMCOREINFO note kept (the dump-only start maps the kernel image from its numbers)"
+			case res.KeptVMCOREINFO:
 				info = "the VMCOREINFO note kept (the architecture needs it to place the kernel)"
 			}
 			what = fmt.Sprintf("QEMU `dump-guest-memory`-style ELF64 core (%s, headers and notes in the source's byte order, physical PT_LOADs, p_vaddr 0, the source's QEMU CPU notes, %s): %d pages of 4 KiB in %d PT_LOADs, %d bytes uncompressed", res.Machine, info, res.Pages, res.Segments, res.DumpBytes)
@@ -122,7 +150,13 @@ func readme(cmd, origin string, o extract.Options, res *extract.Result) string {
 		b.WriteString(".zst")
 	}
 	b.WriteString("\"}, kernel.Options{})`,\nwhich finds `vmlinux` and `modules/` beside the dump), `modules.Analyze`, and so the audit, mod and\n")
-	fmt.Fprintf(&b, "stubs views; their results equal those on the source dump (checked by\n%s).\n\n", checked)
+	fmt.Fprintf(&b, "stubs views; their results equal those on the source dump (checked by\n%s).\n", checked)
+	if res.DumpOnlyPages > 0 {
+		b.WriteString("\nOpened with the dump alone (`kernel.Options{DumpOnly: true}`, or `kdump-inspect` on a copy of the\n")
+		b.WriteString("core alone in a directory): the dump-only session's commands, with\n")
+		b.WriteString("symbols from kallsyms and types from the BTF in the dump's memory.\n")
+	}
+	b.WriteString("\n")
 	b.WriteString("## What it does not\n\n")
 	b.WriteString("Any other read faults (`*dump.Fault`, page not in the dump): tasks, `dis` of\n")
 	b.WriteString("kernel text, `struct` of types the job never looked up (absent from the DWARF). Symbols in\n")

@@ -53,6 +53,11 @@ type Options struct {
 	// modules': a distro kernel's xfs.ko and its 36,000 vmlinux call
 	// sites would make the extract megabytes bigger.
 	Subjects []string
+	// DumpOnly also runs DumpOnlyJob on the source dump and keeps the
+	// pages it reads (kallsyms' tables, the vmlinux and module BTF, the
+	// VMCOREINFO note), so the example opens with the dump alone; it is
+	// skipped, and said so, when the kernel has no BTF in its memory.
+	DumpOnly bool
 }
 
 // File is one file read or written, for the README.
@@ -76,6 +81,11 @@ type Result struct {
 	// VMCOREINFO note was kept (architectures without an early map).
 	Machine        string
 	KeptVMCOREINFO bool
+	// DumpOnlyPages is how many pages the dump-only session read
+	// (DumpOnlyNew of them not read by the job with the vmlinux);
+	// DumpOnlySkipped says why the example is not dump-only capable.
+	DumpOnlyPages, DumpOnlyNew int
+	DumpOnlySkipped            string
 }
 
 // Job is the work whose reads the example must support: what Open reads
@@ -239,12 +249,27 @@ func Generate(opts Options) (*Result, error) {
 	}
 	res := &Result{FtraceRecords: nrec, FtraceErr: ferr}
 	res.Types, res.Vars, res.Consts = tr.Names()
+	pages := rec.Pages()
+	if opts.DumpOnly {
+		more, err := DumpOnlyJob(opts.Dump, opts.Subjects, opts.Ftrace)
+		switch {
+		case errors.Is(err, kernel.ErrNoMemoryBTF):
+			res.DumpOnlySkipped = err.Error()
+		case err != nil:
+			return nil, err
+		default:
+			res.DumpOnlyPages = len(more)
+			all := union64(pages, more)
+			res.DumpOnlyNew = len(all) - len(pages)
+			pages = all
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(opts.Out, "modules"), 0o755); err != nil {
 		return nil, err
 	}
 
 	// The dump.
-	core, err := buildCore(p, rec.Pages(), res)
+	core, err := buildCore(p, pages, res)
 	if err != nil {
 		return nil, err
 	}
@@ -324,9 +349,11 @@ func buildCore(p *kernel.Program, pages []uint64, res *Result) ([]byte, error) {
 	// The VMCOREINFO note is left out (the example reads VMCOREINFO from
 	// memory, as the tool must when a dump has none) unless the
 	// architecture cannot find it there without it (no early map: a
-	// relocated kernel image, x86_64's KASLR).
+	// relocated kernel image, x86_64's KASLR) or the example is
+	// dump-only capable (EarlyFrom maps the image from the note's
+	// numbers).
 	reg, rerr := arch.For(p.Dump.Machine)
-	keepInfo := rerr == nil && reg.Early == nil
+	keepInfo := rerr == nil && reg.Early == nil || res.DumpOnlyPages > 0
 	res.Machine, res.KeptVMCOREINFO = p.Dump.Machine.String(), keepInfo
 	var notes []coregen.Note
 	for _, n := range p.Dump.Notes {
@@ -395,6 +422,22 @@ func lookupsOnExample(core, vml []byte, moduleDirs []string, opts Options) ([]st
 	Job(p, tr, opts.Ftrace, opts.Extra, opts.Subjects)
 	types, _, _ := tr.Names()
 	return types, nil
+}
+
+func union64(a, b []uint64) []uint64 {
+	m := map[uint64]bool{}
+	for _, x := range a {
+		m[x] = true
+	}
+	for _, x := range b {
+		m[x] = true
+	}
+	out := make([]uint64, 0, len(m))
+	for x := range m {
+		out = append(out, x)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func union(a, b []string) []string {
