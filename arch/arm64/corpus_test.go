@@ -441,6 +441,7 @@ func checkTranslations(t *testing.T, p *kernel.Program, tr truth, must bool) {
 	}
 	k := p.Arch.(*arm64.Kernel)
 	n := 0
+	leaves := map[string]int{} // leaf level and size -> count
 	for _, x := range ents {
 		e := x.(map[string]any)
 		if e["pa"] == nil {
@@ -455,12 +456,15 @@ func checkTranslations(t *testing.T, p *kernel.Program, tr truth, must bool) {
 		if w.LeafSize != 0 && w.LeafSize != k.PageSize() && w.LeafSize%k.PageSize() != 0 {
 			t.Errorf("%v: leaf of %#x bytes", e["what"], w.LeafSize)
 		}
+		if len(w.Steps) > 0 {
+			leaves[fmt.Sprintf("%s %dK", w.Steps[len(w.Steps)-1].Level, w.LeafSize>>10)]++
+		}
 		n++
 	}
 	if must && n < 40 {
 		t.Errorf("only %d translations compared", n)
 	}
-	t.Logf("%d translations equal drgn's", n)
+	t.Logf("%d translations equal drgn's; leaves %v", n, leaves)
 }
 
 // checkStacks: each CPU's task and its stack by frame records, PC by PC,

@@ -22,6 +22,8 @@
 # distro-ftrace-ops (kdi_ftrace.ko built against the 16k headers):
 #   distro16k-kaslr    -cpu max, KASLR (booted again when modules land within BL range)
 #   distro16k-nokaslr  -cpu max, nokaslr
+#   distro16k-va47     -cpu max,lpa2=off, KASLR: no LPA2, the VA_BITS=52 kernel runs
+#                      with 47 bits (T1SZ 17, 3 levels)
 # The KASLR dumps (distro-kaslr, distro-a53, distro-ftrace-ops) are booted again when
 # KASLR placed the modules within BL range of the kernel (plt-placement.py).
 # Every step is skipped when its output exists (FORCE_BOOT=1 boots again).
@@ -56,7 +58,7 @@ arm64-16k)
   [linux-headers-$REL:arm64]=67bf3401a51120c409bc44a831ca0905501eb72115faebe66d0a67c11bc13981
   )
   D=$BUILD/distro-16k
-  DEFAULT_DUMPS="distro16k-kaslr distro16k-nokaslr" ;;
+  DEFAULT_DUMPS="distro16k-kaslr distro16k-nokaslr distro16k-va47" ;;
 *) echo "unknown FLAVOUR $FLAVOUR (arm64, arm64-16k)" >&2; exit 1 ;;
 esac
 SHA+=(
@@ -182,6 +184,8 @@ for name in $DUMPS; do
   # 16K pages (FLAVOUR=arm64-16k)
   distro16k-kaslr) v=ops; plt=1; cpu=max,pauth-impdef=on; app=""; crash=() ;;
   distro16k-nokaslr) v=ops; plt=0; cpu=max,pauth-impdef=on; app="nokaslr"; crash=() ;;
+  # no FEAT_LPA2: the 52-bit kernel falls back to 47 bits (3 levels, the pud folded)
+  distro16k-va47) v=ops; plt=1; cpu=max,pauth-impdef=on,lpa2=off; app=""; crash=() ;;
   *) echo "unknown dump $name" >&2; exit 1 ;;
   esac
   case $name:$FLAVOUR in
