@@ -76,7 +76,8 @@ func TestCorpus(t *testing.T) {
 	for _, f := range []string{"vmcore.elf.zst", "vmcore.kdump", "vmcore-flat.kdump"} {
 		jobs = append(jobs, job{"distro16k-kaslr", f})
 	}
-	jobs = append(jobs, job{"distro16k-nokaslr", "vmcore.elf.zst"}, job{"distro16k-nokaslr", "vmcore.kdump"})
+	jobs = append(jobs, job{"distro16k-nokaslr", "vmcore.elf.zst"}, job{"distro16k-nokaslr", "vmcore.kdump"},
+		job{"distro16k-va47", "vmcore.elf.zst"}, job{"distro16k-va47", "vmcore.kdump"})
 	for _, j := range jobs {
 		dir := filepath.Join(root, j.dir)
 		path := filepath.Join(dir, j.file)
@@ -128,19 +129,29 @@ func checkLayout(t *testing.T, p *kernel.Program, tr truth, dir string) {
 		t.Errorf("KernelOffset %#x, truth KERNELOFFSET %#x", p.KernelOffset, off)
 	}
 	// The granule and VA size from the kernel's VMCOREINFO; the level
-	// count from the kernel's config (CONFIG_PGTABLE_LEVELS: these dumps
-	// run with the full CONFIG_ARM64_VA_BITS, TCR_EL1_T1SZ = 64 - VA_BITS).
+	// count from the kernel's config (CONFIG_PGTABLE_LEVELS) when the CPU
+	// runs the full CONFIG_ARM64_VA_BITS (TCR_EL1_T1SZ = 64 - VA_BITS),
+	// else ARM64_HW_PGTABLE_LEVELS(vabits_actual) = (va - 4) / (PAGE_SHIFT
+	// - 3) of asm/pgtable-hwdef.h (distro16k-va47: no LPA2, 47 bits).
 	pageSize, _ := strconv.ParseUint(fmt.Sprint(vi["PAGESIZE"]), 10, 64)
 	t1sz := hexOrDec(t, vi["NUMBER(TCR_EL1_T1SZ)"])
 	vaBits := hexOrDec(t, vi["NUMBER(VA_BITS)"])
+	actual := 64 - t1sz
 	levels := configNumber(t, dir, "CONFIG_PGTABLE_LEVELS")
-	k, ok := p.Arch.(*arm64.Kernel)
-	if !ok || 64-t1sz != vaBits {
-		t.Fatalf("arch %T; truth T1SZ %d VA_BITS %d", p.Arch, t1sz, vaBits)
+	if actual != vaBits {
+		shift := uint64(0)
+		for 1<<shift < pageSize {
+			shift++
+		}
+		levels = (actual - 4) / (shift - 3)
 	}
-	if k.PageSize() != pageSize || uint64(k.VABitsActual) != 64-t1sz || k.LPA2 != (vaBits == 52 && pageSize != 65536) || uint64(k.Levels) != levels {
-		t.Errorf("arch: %d-byte pages, %d-bit VA, LPA2 %v, %d levels; truth PAGESIZE %d, TCR_EL1_T1SZ %d, CONFIG_PGTABLE_LEVELS %d",
-			k.PageSize(), k.VABitsActual, k.LPA2, k.Levels, pageSize, t1sz, levels)
+	k, ok := p.Arch.(*arm64.Kernel)
+	if !ok {
+		t.Fatalf("arch %T", p.Arch)
+	}
+	if k.PageSize() != pageSize || uint64(k.VABitsActual) != actual || k.LPA2 != (actual == 52 && pageSize != 65536) || uint64(k.Levels) != levels {
+		t.Errorf("arch: %d-byte pages, %d-bit VA, LPA2 %v, %d levels; truth PAGESIZE %d, TCR_EL1_T1SZ %d, VA_BITS %d, %d levels",
+			k.PageSize(), k.VABitsActual, k.LPA2, k.Levels, pageSize, t1sz, vaBits, levels)
 	}
 	syms, _ := tr.at("guest", "kallsyms_vmlinux").(map[string]any)
 	if len(syms) < 20 {

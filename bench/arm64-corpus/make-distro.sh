@@ -73,10 +73,17 @@ $here/chroot.sh up
 trap '$here/chroot.sh down' EXIT
 
 # 1. packages, pinned, SHA256 = the pinned value = the sid index's
+#    The -dbg package (1.1-1.2 GB) is needed only until its vmlinux and the loaded modules'
+#    .ko are unpacked: DROP_DBG_DEB=1 deletes it after unpacking, and a later run does not
+#    fetch it again while the unpacked files exist.
 DL=$BUILD/dl; mkdir -p $DL
+K=$D/root/usr/lib/modules/$REL; DBG=$D/dbg/usr/lib/debug/lib/modules/$REL
 for pa in "${!SHA[@]}"; do
   p=${pa%:*}; a=${pa#*:}; q=$p; [ $a = arm64 ] && q=$p:arm64
   f=$DL/${p}_${VER}_$a.deb
+  if [ $p = linux-image-$REL-dbg ] && [ ! -f $f ] && [ -f $DBG/vmlinux ] && [ -f $DBG/kernel/fs/xfs/xfs.ko ]; then
+    echo "$p: not fetched, its files are unpacked in $D/dbg"; continue
+  fi
   [ -f $f ] || chroot $R sh -c "cd $DL && apt-get download $q=$VER"
   idx=$(chroot $R apt-cache show $q=$VER | awk '/^SHA256:/{print $2; exit}')
   got=$(sha256sum $f | cut -d' ' -f1)
@@ -86,7 +93,6 @@ for pa in "${!SHA[@]}"; do
 done
 
 # 2. unpack: the Image, config, modules; from -dbg the vmlinux and the loaded modules' debug .ko
-K=$D/root/usr/lib/modules/$REL; DBG=$D/dbg/usr/lib/debug/lib/modules/$REL
 mkdir -p $D/root $D/dbg
 if [ ! -f $K/vmlinuz ]; then
   dpkg-deb -x $DL/linux-binary-${REL}_${VER}_arm64.deb $D/root
@@ -97,6 +103,7 @@ if [ ! -f $DBG/vmlinux ] || [ ! -f $DBG/kernel/fs/xfs/xfs.ko ]; then
   dpkg-deb --fsys-tarfile $DL/linux-image-${REL}-dbg_${VER}_arm64.deb | tar x -C $D/dbg \
     ./usr/lib/debug/lib/modules/$REL/vmlinux $(for m in $MODS; do echo "./usr/lib/debug/lib/modules/$REL/$(cd $K && find kernel -name $m.ko.xz | sed 's/\.xz$//')"; done)
 fi
+[ "${DROP_DBG_DEB:-}" = 1 ] && rm -f $DL/linux-image-${REL}-dbg_${VER}_arm64.deb
 
 # 3. kernel dir (OUT/kernels/KN): Image as booted, config, System.map, vmlinux.zst (DWARF),
 #    modules/ = the DWARF .ko of the loaded modules, modules/loaded/ = the .ko.xz as loaded
