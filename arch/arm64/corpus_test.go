@@ -102,6 +102,7 @@ func TestCorpus(t *testing.T) {
 			checkLayout(t, p, tr, dir)
 			checkCPUs(t, p, tr)
 			checkTranslations(t, p, tr, strings.HasPrefix(j.dir, "distro16k-"))
+			checkPages(t, p, tr)
 			set := modules.Analyze(p)
 			checkModules(t, p, set, tr)
 			checkFtrace(t, p, set, tr)
@@ -523,5 +524,57 @@ func checkStacks(t *testing.T, p *kernel.Program, tr truth) {
 			t.Errorf("CPU %d not unwound", cpu)
 		}
 		t.Logf("CPU %d: %d frames compared", cpu, len(want))
+	}
+}
+
+// checkPages: struct page of the kernel image's first page, of
+// swapper_pg_dir's and of a module's text page (physical addresses from
+// drgn's translations, else the image by kimage_voffset) at
+// SYMBOL(vmemmap) + pfn * SIZE(page) of the kernel's VMCOREINFO (vmemmap
+// is a macro on arm64: no variable to read); the image pages are
+// PG_reserved (memblock-reserved at boot), the module page is not.
+func checkPages(t *testing.T, p *kernel.Program, tr truth) {
+	vi, _ := tr.at("dump", "vmcoreinfo").(map[string]any)
+	vmemmap := hexOf(t, vi["SYMBOL(vmemmap)"])
+	size := hexOrDec(t, vi["SIZE(page)"])
+	k := p.Arch.(*arm64.Kernel)
+	type pg struct {
+		what     string
+		pa       uint64
+		reserved bool
+	}
+	text, err := p.SymbolAddr("_text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := []pg{{"_text", text - hexOf(t, vi["NUMBER(kimage_voffset)"]), true}}
+	ents, _ := tr.at("dump", "translations", "entries").([]any)
+	for _, x := range ents {
+		e := x.(map[string]any)
+		what := fmt.Sprint(e["what"])
+		if e["pa"] != nil && (what == "swapper_pg_dir" || what == "tcp_vegas MOD_TEXT") {
+			pages = append(pages, pg{what, hexOf(t, e["pa"]), what == "swapper_pg_dir"})
+		}
+	}
+	for _, c := range pages {
+		pfn := c.pa >> k.PageShift()
+		pi, err := p.DescribePage(pfn)
+		if err != nil {
+			t.Errorf("page of %s (pfn %#x): %v", c.what, pfn, err)
+			continue
+		}
+		if pi.Page != vmemmap+pfn*size || !pi.InDump || pi.Phys != pfn<<k.PageShift() {
+			t.Errorf("page of %s: pfn %#x struct page %#x in dump %v phys %#x; VMCOREINFO vmemmap %#x + pfn * %d", c.what, pfn, pi.Page, pi.InDump, pi.Phys, vmemmap, size)
+		}
+		reserved := false
+		for _, f := range pi.FlagSet {
+			reserved = reserved || f == "PG_reserved"
+		}
+		if reserved != c.reserved || pi.Refcount < 1 || pi.Class == "free" {
+			t.Errorf("page of %s: flags %v refcount %d class %s; want PG_reserved %v, in use", c.what, pi.FlagSet, pi.Refcount, pi.Class, c.reserved)
+		}
+	}
+	if len(pages) < 2 && len(ents) > 0 {
+		t.Errorf("only %d pages described", len(pages))
 	}
 }
