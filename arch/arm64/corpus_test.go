@@ -67,7 +67,7 @@ func TestCorpus(t *testing.T) {
 	root := corpusDir(t)
 	type job struct{ dir, file string }
 	var jobs []job
-	for _, d := range []string{"distro-kaslr", "distro-nokaslr", "distro-kaslr-sysrq"} {
+	for _, d := range []string{"distro-kaslr", "distro-nokaslr", "distro-kaslr-sysrq", "distro-a53"} {
 		jobs = append(jobs, job{d, "vmcore.elf.zst"})
 	}
 	jobs = append(jobs, job{"distro-kaslr", "vmcore.kdump"}, job{"distro-kaslr", "vmcore-flat.kdump"})
