@@ -627,6 +627,17 @@ try:
             tr_one(name, int(prog.symbol(name).address))
         except Exception as e:
             tr['entries'].append({'what': name, 'error': '%s: %s' % (type(e).__name__, str(e)[:200])})
+    # the linear map across RAM: 16 addresses per PT_LOAD, phys_to_virt() (arithmetic)
+    # then drgn's walk back to the physical address
+    try:
+        from drgn.helpers.linux.mm import phys_to_virt
+        for ld in res['elf']['loads']:
+            base, size = int(ld['paddr'], 16), int(ld['memsz'], 16)
+            for i in range(16):
+                pa = base + (size // 16) * i + 0x1238 * (i + 1)
+                tr_one('linear map pa %s' % h(pa), int(phys_to_virt(prog, pa).value_()))
+    except Exception as e:
+        tr['entries'].append({'what': 'linear map', 'error': '%s: %s' % (type(e).__name__, str(e)[:200])})
     try:
         tr_one('vmcoreinfo_data (linear map)', int(prog['vmcoreinfo_data'].value_()))
     except Exception as e:
