@@ -97,10 +97,15 @@ func (p *Program) readPage(addr uint64) (rawPage, error) {
 		}
 		return m.Uint()
 	}
-	if r.flags, err = u("flags.f"); err != nil {
-		if r.flags, err = u("flags"); err != nil {
-			return r, fmt.Errorf("struct page at %#x: %w", addr, err)
-		}
+	// memdesc_flags_t flags (v6.18+: { unsigned long f; }), else unsigned
+	// long flags: the member decides which, so that a read fault of
+	// flags.f is reported as that, not as flags being no integer.
+	path := "flags.f"
+	if _, err := o.Member(path); err != nil {
+		path = "flags"
+	}
+	if r.flags, err = u(path); err != nil {
+		return r, fmt.Errorf("struct page at %#x: %w", addr, err)
 	}
 	// compound_info since v7.x, compound_head before.
 	if r.compound, err = u("compound_info"); err != nil {
@@ -115,12 +120,31 @@ func (p *Program) readPage(addr uint64) (rawPage, error) {
 	return r, nil
 }
 
+// vmemmapBase is the address of struct page 0: the vmemmap variable
+// where the kernel has one (ppc64: struct page *vmemmap), else
+// VMCOREINFO's SYMBOL(vmemmap), which holds the value, not an address
+// (VMCOREINFO_SYMBOL_ARRAY(vmemmap) in kernel/vmcore_info.c): arm64 and
+// x86_64 define vmemmap as a macro (arm64: VMEMMAP_START -
+// (memstart_addr >> PAGE_SHIFT) pages; x86_64: vmemmap_base).
 func (p *Program) vmemmapBase() (uint64, error) {
 	v, err := p.Variable("vmemmap")
-	if err != nil {
-		return 0, err
+	if err == nil {
+		return v.Pointer()
 	}
-	return v.Pointer()
+	if b, ok := p.vmemmapFromInfo(); ok {
+		return b, nil
+	}
+	return 0, fmt.Errorf("%w, and VMCOREINFO has no SYMBOL(vmemmap)", err)
+}
+
+// vmemmapFromInfo is VMCOREINFO's SYMBOL(vmemmap) (a value: see
+// vmemmapBase).
+func (p *Program) vmemmapFromInfo() (uint64, bool) {
+	if p.Info == nil {
+		return 0, false
+	}
+	b, ok := p.Info.Symbol("vmemmap")
+	return b, ok && b != 0
 }
 
 // pageFlagNames names the set bits below __NR_PAGEFLAGS by enum pageflags

@@ -97,12 +97,14 @@ func (p *Program) buildVmapIndex(raw dump.Memory) (*vmapIndex, error) {
 		return nil, err
 	}
 	ix := &vmapIndex{}
-	vm, err := p.SymbolAddr("vmemmap")
-	if err != nil {
+	if vm, err := p.SymbolAddr("vmemmap"); err == nil {
+		if ix.vmemmap, err = readPtr(&ctx, vm); err != nil {
+			return nil, fmt.Errorf("vmemmap: %w", err)
+		}
+	} else if b, ok := p.vmemmapFromInfo(); ok {
+		ix.vmemmap = b // a macro (arm64, x86_64): VMCOREINFO has its value
+	} else {
 		return nil, err
-	}
-	if ix.vmemmap, err = readPtr(&ctx, vm); err != nil {
-		return nil, fmt.Errorf("vmemmap: %w", err)
 	}
 	sz, err := p.Types.Sizeof("struct page")
 	if err != nil || sz <= 0 {

@@ -100,7 +100,8 @@ func TestArm64AltCallbacksCorpus(t *testing.T) {
 		t.Skip("-short")
 	}
 	feat := regexp.MustCompile(`CPU features: detected: (.*)`)
-	for _, d := range []string{"distro-kaslr", "distro-nokaslr", "distro-kaslr-sysrq", "distro-ftrace-ops", "distro-ftrace-ops-nokaslr", "distro-a53"} {
+	for _, d := range []string{"distro-kaslr", "distro-nokaslr", "distro-kaslr-sysrq", "distro-ftrace-ops", "distro-ftrace-ops-nokaslr", "distro-a53",
+		"distro16k-kaslr", "distro16k-nokaslr", "distro16k-va47"} {
 		dir := filepath.Join(root, d)
 		con, err := os.ReadFile(filepath.Join(dir, "console.log"))
 		if err != nil {

@@ -56,7 +56,8 @@ func TestArm64VmlinuxTextCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the arm64 corpus dumps take seconds each")
 	}
-	for _, d := range []string{"distro-kaslr", "distro-nokaslr", "distro-kaslr-sysrq", "distro-ftrace-ops", "distro-ftrace-ops-nokaslr", "distro-a53"} {
+	for _, d := range []string{"distro-kaslr", "distro-nokaslr", "distro-kaslr-sysrq", "distro-ftrace-ops", "distro-ftrace-ops-nokaslr", "distro-a53",
+		"distro16k-kaslr", "distro16k-nokaslr", "distro16k-va47"} {
 		dir := filepath.Join(root, d)
 		if _, err := os.Stat(filepath.Join(dir, "vmcore.elf.zst")); err != nil {
 			t.Logf("%s absent: skipped", dir)

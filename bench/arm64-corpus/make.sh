@@ -5,7 +5,8 @@
 #      (skipped when the chroot exists; `chroot.sh setup` again re-installs the packages)
 #   2. make-distro.sh: the pinned Debian arm64 kernel packages, kdi_ftrace.ko, the guest
 #      initramfs, the boots and dumps, the truth (each step skipped when its output exists)
-# Default dumps: distro-kaslr (+ distro-kaslr-sysrq) distro-nokaslr distro-a53 distro-ftrace-ops.
+# Default dumps: distro-kaslr (+ distro-kaslr-sysrq) distro-nokaslr distro-a53 distro-ftrace-ops
+# distro-ftrace-ops-nokaslr (4K pages), distro16k-kaslr distro16k-nokaslr (16K pages).
 # Env: BUILD (scratch, default /work/corpus-build/arm64), OUT (default /work/corpora/arm64),
 #      FORCE_BOOT=1 (boot again), FORCE_TRUTH=1 (recompute truth.json from the kept raw files).
 # Needs: root, debootstrap (installed with apt-get if missing), Go (/usr/local/go or $GO) for
@@ -17,5 +18,13 @@ mkdir -p "$BUILD" "$OUT"
 [ -x "$BUILD/sid-root/usr/bin/apt-get" ] && [ -x "$BUILD/sid-root/usr/bin/qemu-system-aarch64" ] ||
   "$here/chroot.sh" setup 2>&1 | tee "$BUILD/setup.log"
 t0=$(date +%s)
-"$here/make-distro.sh" "$@" 2>&1 | tee -a "$BUILD/make.log"
+# the 4K dumps (FLAVOUR=arm64), then the 16K ones (FLAVOUR=arm64-16k: dumps distro16k-*)
+k4=() k16=()
+for d in "$@"; do case $d in distro16k-*) k16+=("$d") ;; *) k4+=("$d") ;; esac; done
+if [ $# = 0 ] || [ ${#k4[@]} -gt 0 ]; then
+  FLAVOUR=arm64 "$here/make-distro.sh" "${k4[@]}" 2>&1 | tee -a "$BUILD/make.log"
+fi
+if [ $# = 0 ] || [ ${#k16[@]} -gt 0 ]; then
+  FLAVOUR=arm64-16k "$here/make-distro.sh" "${k16[@]}" 2>&1 | tee -a "$BUILD/make.log"
+fi
 echo "make.sh: $(( $(date +%s) - t0 )) s" | tee -a "$BUILD/make.log"

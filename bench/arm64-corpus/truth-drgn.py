@@ -34,6 +34,7 @@ Sections of the output:
   livepatch: klp_patches (objects, funcs: old/new, patched, transition)
   cpus[]: per CPU the task (rq->curr), its PRSTATUS pc, drgn's stack trace
   crash: panic_cpu, the task on it, its stack (when the kernel panicked)
+  translations: drgn's follow_phys(init_mm) of module regions and a few kernel addresses
   kdump_files: what drgn did with the kdump-compressed files
 """
 import argparse, json, os, struct, sys, traceback
@@ -593,6 +594,57 @@ try:
 except Exception as e:
     err('panic_cpu', e)
 res['crash'] = crash
+
+# ---- page-table translations (drgn's own walk of init_mm) ------------------------------
+# For every module memory region: its first byte, the first byte of its second page and
+# its last byte, virtual -> physical by drgn.helpers.linux.mm.follow_phys(init_mm, addr),
+# plus a few kernel-image and linear-map addresses. An independent check of a reader's
+# page-table walk (the granule, the level count, LPA2 output addresses).
+tr = {'walker': 'drgn.helpers.linux.mm.follow_phys(init_mm)', 'entries': []}
+try:
+    from drgn.helpers.linux.mm import follow_phys
+    init_mm = prog['init_mm'].address_of_()
+    psz = int(vmi.get('PAGESIZE', '4096') or 4096)
+
+    def tr_one(what, va):
+        d = {'what': what, 'va': h(va)}
+        try:
+            d['pa'] = h(int(follow_phys(init_mm, va)))
+        except Exception as e:
+            d['error'] = '%s: %s' % (type(e).__name__, str(e)[:200])
+        tr['entries'].append(d)
+    for m in mods:
+        for mm in m.get('mem') or []:
+            b, sz = int(mm['base'], 16), int(mm['size'])
+            if b == 0 or sz == 0:
+                continue
+            tr_one('%s %s' % (m['name'], mm['type']), b)
+            if sz > psz:
+                tr_one('%s %s +page' % (m['name'], mm['type']), (b & ~(psz - 1)) + psz)
+            tr_one('%s %s last' % (m['name'], mm['type']), b + sz - 1)
+    for name in ('_text', 'swapper_pg_dir', 'init_task', 'ftrace_caller', 'vmcoreinfo_data'):
+        try:
+            tr_one(name, int(prog.symbol(name).address))
+        except Exception as e:
+            tr['entries'].append({'what': name, 'error': '%s: %s' % (type(e).__name__, str(e)[:200])})
+    # the linear map across RAM: 16 addresses per PT_LOAD, phys_to_virt() (arithmetic)
+    # then drgn's walk back to the physical address
+    try:
+        from drgn.helpers.linux.mm import phys_to_virt
+        for ld in res['elf']['loads']:
+            base, size = int(ld['paddr'], 16), int(ld['memsz'], 16)
+            for i in range(16):
+                pa = base + (size // 16) * i + 0x1238 * (i + 1)
+                tr_one('linear map pa %s' % h(pa), int(phys_to_virt(prog, pa).value_()))
+    except Exception as e:
+        tr['entries'].append({'what': 'linear map', 'error': '%s: %s' % (type(e).__name__, str(e)[:200])})
+    try:
+        tr_one('vmcoreinfo_data (linear map)', int(prog['vmcoreinfo_data'].value_()))
+    except Exception as e:
+        tr['entries'].append({'what': 'vmcoreinfo_data value', 'error': '%s: %s' % (type(e).__name__, str(e)[:200])})
+except Exception as e:
+    tr['error'] = '%s: %s' % (type(e).__name__, str(e)[:200])
+res['translations'] = tr
 
 # ---- the kdump-compressed files ---------------------------------------------------------
 kd = []
