@@ -102,17 +102,9 @@ func (s *Session) itsView(a *modules.Analysis) (ITSView, error) {
 }
 
 func cmdITS(c *Call) error {
-	fs := c.Flags()
-	pos, err := c.Parse(fs)
+	a, fs, err := moduleArg(c, "its")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return &UsageError{Cmd: "its", Msg: "want one MODULE"}
-	}
-	a := c.S.Modules().Find(pos[0])
-	if a == nil {
-		return fmt.Errorf("its: no module %q (see mod)", pos[0])
 	}
 	v, err := c.S.itsView(a)
 	if err != nil {

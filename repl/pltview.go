@@ -128,27 +128,16 @@ func (s *Session) pltView(a *modules.Analysis) (PLTView, error) {
 }
 
 func cmdPLT(c *Call) error {
-	fs := c.Flags()
-	pos, err := c.Parse(fs)
+	a, fs, err := moduleArg(c, "plt")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return &UsageError{Cmd: "plt", Msg: "want one MODULE"}
-	}
-	a := c.S.Modules().Find(pos[0])
-	if a == nil {
-		return fmt.Errorf("plt: no module %q (see mod)", pos[0])
 	}
 	v, err := c.S.pltView(a)
 	if err != nil {
 		return err
 	}
 	if boolFlag(fs, "json") {
-		for _, w := range v.Warnings {
-			c.Warn("%s", w)
-		}
-		return c.JSON(v)
+		return jsonWithWarnings(c, v, v.Warnings)
 	}
 	writePLT(c, v)
 	return nil

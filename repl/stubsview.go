@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"flag"
 	"fmt"
 	"strings"
 
@@ -149,28 +150,44 @@ func (s *Session) stubsView(a *modules.Analysis, overlay bool) (StubsView, error
 	return v, nil
 }
 
-func cmdStubs(c *Call) error {
+// moduleArg parses the flags and the one MODULE argument of a
+// per-module view (stubs, plt, its).
+func moduleArg(c *Call, cmd string) (*modules.Analysis, *flag.FlagSet, error) {
 	fs := c.Flags()
 	pos, err := c.Parse(fs)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if len(pos) != 1 {
-		return &UsageError{Cmd: "stubs", Msg: "want one MODULE"}
+		return nil, nil, &UsageError{Cmd: cmd, Msg: "want one MODULE"}
 	}
 	a := c.S.Modules().Find(pos[0])
 	if a == nil {
-		return fmt.Errorf("stubs: no module %q (see mod)", pos[0])
+		return nil, nil, fmt.Errorf("%s: no module %q (see mod)", cmd, pos[0])
+	}
+	return a, fs, nil
+}
+
+// jsonWithWarnings prints v as the command's JSON document with the
+// view's warnings in the envelope.
+func jsonWithWarnings(c *Call, v any, warnings []string) error {
+	for _, w := range warnings {
+		c.Warn("%s", w)
+	}
+	return c.JSON(v)
+}
+
+func cmdStubs(c *Call) error {
+	a, fs, err := moduleArg(c, "stubs")
+	if err != nil {
+		return err
 	}
 	v, err := c.S.stubsView(a, boolFlag(fs, "overlay"))
 	if err != nil {
 		return err
 	}
 	if boolFlag(fs, "json") {
-		for _, w := range v.Warnings {
-			c.Warn("%s", w)
-		}
-		return c.JSON(v)
+		return jsonWithWarnings(c, v, v.Warnings)
 	}
 	writeStubs(c, v, boolFlag(fs, "overlay"))
 	return nil
