@@ -249,3 +249,31 @@ type ModulePLT interface {
 	// are not the template's shape.
 	DecodePLT(b []byte, pc uint64) (target uint64, ok bool)
 }
+
+// WalkFault is a failed page-table walk of an architecture whose kernel
+// page tables the architecture package walks itself (x86_64, arm64); it
+// describes itself to package dump (dump.WalkError).
+type WalkFault struct {
+	Arch      string // "x86_64", "arm64": the message's prefix
+	VA        uint64
+	Level     string
+	EntryAddr uint64
+	Entry     uint64
+	Kind      string // one of dump's Walk* strings
+	Err       error
+}
+
+func (f *WalkFault) Error() string {
+	if f.Level == "" {
+		return fmt.Sprintf("%s: translating %#x: %s", f.Arch, f.VA, f.Kind)
+	}
+	s := fmt.Sprintf("%s: translating %#x: %s entry at physical %#x = %#x: %s", f.Arch, f.VA, f.Level, f.EntryAddr, f.Entry, f.Kind)
+	if f.Err != nil {
+		s += ": " + f.Err.Error()
+	}
+	return s
+}
+func (f *WalkFault) Unwrap() error                   { return f.Err }
+func (f *WalkFault) WalkLevel() string               { return f.Level }
+func (f *WalkFault) WalkEntry() (addr, value uint64) { return f.EntryAddr, f.Entry }
+func (f *WalkFault) WalkKind() string                { return f.Kind }

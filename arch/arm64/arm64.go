@@ -167,31 +167,8 @@ func StripPAC(addr, mask uint64) uint64 {
 	return addr &^ mask
 }
 
-// Fault is a failed arm64 page-table walk; it describes itself to
-// package dump (dump.WalkError).
-type Fault struct {
-	VA        uint64
-	Level     string
-	EntryAddr uint64
-	Entry     uint64
-	Kind      string // one of dump's Walk* strings
-	Err       error
-}
-
-func (f *Fault) Error() string {
-	if f.Level == "" {
-		return fmt.Sprintf("arm64: translating %#x: %s", f.VA, f.Kind)
-	}
-	s := fmt.Sprintf("arm64: translating %#x: %s entry at physical %#x = %#x: %s", f.VA, f.Level, f.EntryAddr, f.Entry, f.Kind)
-	if f.Err != nil {
-		s += ": " + f.Err.Error()
-	}
-	return s
-}
-func (f *Fault) Unwrap() error                   { return f.Err }
-func (f *Fault) WalkLevel() string               { return f.Level }
-func (f *Fault) WalkEntry() (addr, value uint64) { return f.EntryAddr, f.Entry }
-func (f *Fault) WalkKind() string                { return f.Kind }
+// Fault is a failed arm64 page-table walk (arch.WalkFault).
+type Fault = arch.WalkFault
 
 // LevelsFor is ARM64_HW_PGTABLE_LEVELS(va_bits) for a granule of
 // 1<<pageShift: ((va_bits) - 4) / (PAGE_SHIFT - 3).
@@ -247,7 +224,7 @@ func (k *Kernel) Walk(va uint64) (arch.Walk, error) {
 	w := arch.Walk{VA: va}
 	top := uint64(1)<<(64-k.VABitsActual) - 1
 	if va>>k.VABitsActual != top {
-		return w, &Fault{VA: va, Kind: dump.WalkNotKernel}
+		return w, &Fault{Arch: "arm64", VA: va, Kind: dump.WalkNotKernel}
 	}
 	g := k.PageShift_
 	per := g - 3
@@ -267,18 +244,18 @@ func (k *Kernel) Walk(va uint64) (arch.Walk, error) {
 		idx := va >> shift & (1<<width - 1)
 		ea := table + idx*8
 		if err := dump.ReadFull(k.Phys, b[:], ea); err != nil {
-			return w, &Fault{VA: va, Level: names[i], EntryAddr: ea, Kind: dump.WalkTableUnreadable, Err: err}
+			return w, &Fault{Arch: "arm64", VA: va, Level: names[i], EntryAddr: ea, Kind: dump.WalkTableUnreadable, Err: err}
 		}
 		e := k.Order.Uint64(b[:])
 		w.Steps = append(w.Steps, arch.WalkStep{Level: names[i], Index: idx, EntryAddr: ea, Entry: e})
 		if e&1 == 0 {
-			return w, &Fault{VA: va, Level: names[i], EntryAddr: ea, Entry: e, Kind: dump.WalkNotPresent}
+			return w, &Fault{Arch: "arm64", VA: va, Level: names[i], EntryAddr: ea, Entry: e, Kind: dump.WalkNotPresent}
 		}
 		addr := k.outputAddress(e)
 		last := i == k.Levels-1
 		if last {
 			if e&2 == 0 { // 0b01 at the last level is reserved
-				return w, &Fault{VA: va, Level: names[i], EntryAddr: ea, Entry: e, Kind: dump.WalkBadEntry}
+				return w, &Fault{Arch: "arm64", VA: va, Level: names[i], EntryAddr: ea, Entry: e, Kind: dump.WalkBadEntry}
 			}
 			w.PA, w.LeafSize = addr|va&(1<<g-1), 1<<g
 			return w, nil
@@ -289,7 +266,7 @@ func (k *Kernel) Walk(va uint64) (arch.Walk, error) {
 			hw := startLevel + i
 			ok := hw == 2 || hw == 1 && (g != 14 || k.LPA2) || hw == 0 && g == 12 && k.LPA2
 			if !ok {
-				return w, &Fault{VA: va, Level: names[i], EntryAddr: ea, Entry: e, Kind: dump.WalkBadEntry}
+				return w, &Fault{Arch: "arm64", VA: va, Level: names[i], EntryAddr: ea, Entry: e, Kind: dump.WalkBadEntry}
 			}
 			size := uint64(1) << shift
 			w.PA, w.LeafSize = addr&^(size-1)|va&(size-1), size

@@ -114,31 +114,8 @@ func (k *Kernel) Linear(va uint64) (uint64, bool) {
 	return 0, false
 }
 
-// Fault is a failed x86_64 page-table walk; it describes itself to
-// package dump (dump.WalkError).
-type Fault struct {
-	VA        uint64
-	Level     string
-	EntryAddr uint64
-	Entry     uint64
-	Kind      string // one of dump's Walk* strings
-	Err       error
-}
-
-func (f *Fault) Error() string {
-	if f.Level == "" {
-		return fmt.Sprintf("x86_64: translating %#x: %s", f.VA, f.Kind)
-	}
-	s := fmt.Sprintf("x86_64: translating %#x: %s entry at physical %#x = %#x: %s", f.VA, f.Level, f.EntryAddr, f.Entry, f.Kind)
-	if f.Err != nil {
-		s += ": " + f.Err.Error()
-	}
-	return s
-}
-func (f *Fault) Unwrap() error                   { return f.Err }
-func (f *Fault) WalkLevel() string               { return f.Level }
-func (f *Fault) WalkEntry() (addr, value uint64) { return f.EntryAddr, f.Entry }
-func (f *Fault) WalkKind() string                { return f.Kind }
+// Fault is a failed x86_64 page-table walk (arch.WalkFault).
+type Fault = arch.WalkFault
 
 // Translate walks init_top_pgt (pgd_offset_k(), p4d_offset(),
 // pud_offset(), pmd_offset(), pte_offset_kernel()) for a kernel address.
@@ -155,7 +132,7 @@ func (k *Kernel) Walk(va uint64) (arch.Walk, error) {
 	w := arch.Walk{VA: va}
 	// A kernel address is canonical with bit 63 set.
 	if va>>63 == 0 {
-		return w, &Fault{VA: va, Kind: dump.WalkNotKernel}
+		return w, &Fault{Arch: "x86_64", VA: va, Kind: dump.WalkNotKernel}
 	}
 	type level struct {
 		name  string
@@ -171,19 +148,19 @@ func (k *Kernel) Walk(va uint64) (arch.Walk, error) {
 		idx := va >> lv.shift & 511
 		ea := table + idx*8
 		if err := dump.ReadFull(k.Phys, b[:], ea); err != nil {
-			return w, &Fault{VA: va, Level: lv.name, EntryAddr: ea, Kind: dump.WalkTableUnreadable, Err: err}
+			return w, &Fault{Arch: "x86_64", VA: va, Level: lv.name, EntryAddr: ea, Kind: dump.WalkTableUnreadable, Err: err}
 		}
 		e := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 | uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 		w.Steps = append(w.Steps, arch.WalkStep{Level: lv.name, Index: idx, EntryAddr: ea, Entry: e})
 		if e&pagePresent == 0 {
-			return w, &Fault{VA: va, Level: lv.name, EntryAddr: ea, Entry: e, Kind: dump.WalkNotPresent}
+			return w, &Fault{Arch: "x86_64", VA: va, Level: lv.name, EntryAddr: ea, Entry: e, Kind: dump.WalkNotPresent}
 		}
 		addr := e & physMask &^ k.SMEMask
 		last := i == len(levels)-1
 		if !last && e&pagePSE != 0 {
 			size := uint64(1) << lv.shift
 			if lv.name != "PUD" && lv.name != "PMD" {
-				return w, &Fault{VA: va, Level: lv.name, EntryAddr: ea, Entry: e, Kind: dump.WalkBadEntry}
+				return w, &Fault{Arch: "x86_64", VA: va, Level: lv.name, EntryAddr: ea, Entry: e, Kind: dump.WalkBadEntry}
 			}
 			w.PA, w.LeafSize = addr&^(size-1)|va&(size-1), size
 			return w, nil
