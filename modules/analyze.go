@@ -164,6 +164,17 @@ func layout(a *Analysis) symbols.ModuleLayout {
 	if a.Stubs != nil {
 		l.SectionSizes[".stubs"] = a.Stubs.Size
 	}
+	if pl := a.PLT; pl != nil {
+		// as module_frob_arch_sections() sized them: plt_max_entries + 1
+		// entries, NR_FTRACE_PLTS for the ftrace trampoline (the .ko's
+		// sh_size is a placeholder)
+		for _, sec := range []*PLTSection{&pl.Core, &pl.Init} {
+			if sec.Max >= 0 && sec.Max < maxPLTEntries {
+				l.SectionSizes[sec.Name] = uint64(sec.Max+1) * uint64(pl.EntrySize)
+			}
+		}
+		l.SectionSizes[".text.ftrace_trampoline"] = nrFtracePLTs * uint64(pl.EntrySize)
+	}
 	for _, h := range m.KlpSechdrs {
 		if h.Addr != 0 && h.Size != 0 {
 			l.SectionSizes[h.Name] = h.Size

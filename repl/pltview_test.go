@@ -82,6 +82,11 @@ func TestPLTExample(t *testing.T) {
 		if first.Stub != fmt.Sprintf("plt[%d]", i) || uint64(first.Addr) != uint64(e.Addr) || br.StubField != "br" {
 			t.Errorf("entry %d: %+v / %+v", i, first, br)
 		}
+		// the resolver knows .plt's size as the loader made it
+		// (plt_max_entries + 1 entries), not the .ko's placeholder
+		if want := fmt.Sprintf("kdi_ftrace:.plt+%#x", 12*i+8); br.Location != want {
+			t.Errorf("entry %d: br at %s, want %s", i, br.Location, want)
+		}
 		if e.Target != nil && !strings.Contains(br.Comment, "x16 = "+e.TargetSym+"; "+e.Use) {
 			t.Errorf("entry %d: br comment %q, plt says %s (%s)", i, br.Comment, e.TargetSym, e.Use)
 		}
