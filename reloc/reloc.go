@@ -72,3 +72,29 @@ type Error struct {
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s+%#x: %s against %q: %s", e.Section, e.Off, e.Type, e.Sym, e.Msg)
 }
+
+// relaTarget is what every architecture's apply_relocate_add() checks
+// before it computes a value: the symbol index within the table, a type
+// it knows (size > 0; 0 is R_*_NONE, skipped), a resolved symbol, and the
+// field inside the section. It returns the symbol, or skip (nothing to
+// write) with the error when there is one.
+func relaTarget(sec *Section, r Rela, syms []Symbol, size int, typeName string) (sym Symbol, skip bool, err *Error) {
+	fail := func(name, format string, args ...any) *Error {
+		return &Error{Section: sec.Name, Off: r.Off, Type: typeName, Sym: name, Msg: fmt.Sprintf(format, args...)}
+	}
+	if int(r.Sym) >= len(syms) {
+		return Symbol{}, true, fail("", "symbol index %d of %d", r.Sym, len(syms))
+	}
+	sym = syms[r.Sym]
+	switch {
+	case size == 0:
+		return sym, true, nil
+	case size < 0:
+		return sym, true, fail(sym.Name, "unsupported RELA relocation (the kernel refuses the module)")
+	case sym.Unresolved:
+		return sym, true, fail(sym.Name, "symbol not resolved")
+	case r.Off > uint64(len(sec.Data)) || uint64(len(sec.Data))-r.Off < uint64(size):
+		return sym, true, fail(sym.Name, "offset past the section's %d bytes", len(sec.Data))
+	}
+	return sym, false, nil
+}

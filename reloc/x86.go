@@ -52,23 +52,12 @@ func (a *X86_64) Apply(sec *Section, relas []Rela, syms []Symbol) ([]Write, []er
 		fail := func(sym, format string, args ...any) {
 			errs = append(errs, &Error{Section: sec.Name, Off: r.Off, Type: elf.R_X86_64(r.Type).String(), Sym: sym, Msg: fmt.Sprintf(format, args...)})
 		}
-		if int(r.Sym) >= len(syms) {
-			fail("", "symbol index %d of %d", r.Sym, len(syms))
-			continue
-		}
-		sym := syms[r.Sym]
 		size := X86Size(r.Type)
-		switch {
-		case size == 0:
-			continue
-		case size < 0:
-			fail(sym.Name, "unknown rela relocation (the kernel refuses the module)")
-			continue
-		case sym.Unresolved:
-			fail(sym.Name, "symbol not resolved")
-			continue
-		case r.Off > uint64(len(sec.Data)) || uint64(len(sec.Data))-r.Off < uint64(size):
-			fail(sym.Name, "offset past the section's %d bytes", len(sec.Data))
+		sym, skip, e := relaTarget(sec, r, syms, size, elf.R_X86_64(r.Type).String())
+		if e != nil {
+			errs = append(errs, e)
+		}
+		if skip {
 			continue
 		}
 		loc := sec.Addr + r.Off
