@@ -315,26 +315,30 @@ func IndexCachePath(cacheDir string, buildID []byte) string {
 	return filepath.Join(cacheDir, "dwarf-index-"+hex.EncodeToString(buildID)+".idx")
 }
 
-// CacheError says why a cached index was not used; LoadTypes rebuilds the
-// index and records it in Types.CacheWarning.
+// CacheError says why a cache file was not used (the DWARF type index:
+// LoadTypes rebuilds it and records this in Types.CacheWarning; the
+// symbol cache: the table is built from the ELF).
 type CacheError struct {
-	Path string
-	Msg  string
-	Err  error
+	Cache string // "type index cache", "symbol cache"
+	Path  string
+	Msg   string
+	Err   error
 }
 
 func (e *CacheError) Error() string {
-	s := "type index cache " + e.Path + ": " + e.Msg
+	s := e.Cache + " " + e.Path + ": " + e.Msg
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}
 	return s
 }
 
-func (e *CacheError) Unwrap() error { return e.Err }
+const indexCache = "type index cache"
 
-// loadIndex reads and verifies a cached index.
-func loadIndex(path string, buildID []byte) (*typeIndex, error) {
+// readCacheFile reads a whole cache file of at most limit bytes; an error
+// other than the file's absence (fs.ErrNotExist, returned as is) is a
+// *CacheError of that cache.
+func readCacheFile(cache, path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -342,27 +346,38 @@ func loadIndex(path string, buildID []byte) (*typeIndex, error) {
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, &CacheError{Path: path, Msg: "stat", Err: err}
+		return nil, &CacheError{Cache: cache, Path: path, Msg: "stat", Err: err}
 	}
-	if st.Size() > maxCacheFile {
-		return nil, &CacheError{Path: path, Msg: fmt.Sprintf("file of %d bytes is larger than the %d-byte limit", st.Size(), maxCacheFile)}
+	if st.Size() > limit {
+		return nil, &CacheError{Cache: cache, Path: path, Msg: fmt.Sprintf("file of %d bytes is larger than the %d-byte limit", st.Size(), limit)}
 	}
 	b := make([]byte, st.Size())
 	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, &CacheError{Path: path, Msg: "reading", Err: err}
+		return nil, &CacheError{Cache: cache, Path: path, Msg: "reading", Err: err}
+	}
+	return b, nil
+}
+
+func (e *CacheError) Unwrap() error { return e.Err }
+
+// loadIndex reads and verifies a cached index.
+func loadIndex(path string, buildID []byte) (*typeIndex, error) {
+	b, err := readCacheFile(indexCache, path, maxCacheFile)
+	if err != nil {
+		return nil, err
 	}
 	ix, err := decodeIndex(b)
 	if err != nil {
-		return nil, &CacheError{Path: path, Msg: "decoding", Err: err}
+		return nil, &CacheError{Cache: indexCache, Path: path, Msg: "decoding", Err: err}
 	}
 	if ix.Version != indexVersion {
-		return nil, &CacheError{Path: path, Msg: fmt.Sprintf("version %d, want %d", ix.Version, indexVersion)}
+		return nil, &CacheError{Cache: indexCache, Path: path, Msg: fmt.Sprintf("version %d, want %d", ix.Version, indexVersion)}
 	}
 	if !bytes.Equal(ix.BuildID, buildID) {
-		return nil, &CacheError{Path: path, Msg: fmt.Sprintf("build-id %x, want %x", ix.BuildID, buildID)}
+		return nil, &CacheError{Cache: indexCache, Path: path, Msg: fmt.Sprintf("build-id %x, want %x", ix.BuildID, buildID)}
 	}
 	if ix.Types == nil || ix.Vars == nil || ix.Enumerators == nil {
-		return nil, &CacheError{Path: path, Msg: "incomplete index"}
+		return nil, &CacheError{Cache: indexCache, Path: path, Msg: "incomplete index"}
 	}
 	return ix, nil
 }

@@ -112,49 +112,26 @@ func fullKey(key []byte) []byte {
 	return append(k, p...)
 }
 
-// SymcacheError says why a cached table was not used.
-type SymcacheError struct {
-	Path string
-	Msg  string
-	Err  error
-}
+// SymcacheError says why a cached table was not used (Cache is "symbol
+// cache").
+type SymcacheError = CacheError
 
-func (e *SymcacheError) Error() string {
-	s := "symbol cache " + e.Path + ": " + e.Msg
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-func (e *SymcacheError) Unwrap() error { return e.Err }
+const symCache = "symbol cache"
 
 // LoadCachedTable reads the table saved at path for key; the report's
 // File is file. An error (fs.ErrNotExist among them) means: build it.
 func LoadCachedTable(path string, key []byte, file string) (*Table, *SymtabReport, error) {
 	fk := fullKey(key)
 	if fk == nil {
-		return nil, nil, &SymcacheError{Path: path, Msg: "no key (no build-id, or the executable not identified)"}
+		return nil, nil, &SymcacheError{Cache: symCache, Path: path, Msg: "no key (no build-id, or the executable not identified)"}
 	}
-	fh, err := os.Open(path)
+	b, err := readCacheFile(symCache, path, maxSymcacheFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, nil, &SymcacheError{Path: path, Msg: "stat", Err: err}
-	}
-	if st.Size() > maxSymcacheFile {
-		return nil, nil, &SymcacheError{Path: path, Msg: fmt.Sprintf("file of %d bytes is larger than the %d-byte limit", st.Size(), maxSymcacheFile)}
-	}
-	b := make([]byte, st.Size())
-	if _, err := io.ReadFull(fh, b); err != nil {
-		return nil, nil, &SymcacheError{Path: path, Msg: "reading", Err: err}
-	}
 	t, rep, err := decodeTable(b, fk)
 	if err != nil {
-		return nil, nil, &SymcacheError{Path: path, Msg: "decoding", Err: err}
+		return nil, nil, &SymcacheError{Cache: symCache, Path: path, Msg: "decoding", Err: err}
 	}
 	if rep != nil {
 		rep.File = file
