@@ -24,29 +24,13 @@ func (e *Env) vmlinuxArm64(r *Result, f *elf.File) *Result {
 	img := &Image{Owner: "vmlinux", Order: f.ByteOrder, Machine: elf.EM_AARCH64}
 	initBegin, _ := p.SymbolAddr("__init_begin")
 	initEnd, _ := p.SymbolAddr("__init_end")
-	for i, s := range f.Sections {
-		if i == 0 || s.Flags&elf.SHF_ALLOC == 0 || s.Type != elf.SHT_PROGBITS {
-			continue
-		}
-		exec := s.Flags&elf.SHF_EXECINSTR != 0
-		if !exec && s.Name != ".altinstructions" && s.Name != "__jump_table" {
-			continue
-		}
-		if s.Size > maxTextBytes {
-			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %d bytes, past the bound", s.Name, s.Size))
-			continue
-		}
-		data, err := s.Data()
-		if err != nil {
-			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s at offset %#x: %v", s.Name, s.Offset, err))
-			continue
-		}
-		addr := s.Addr + off
-		is := &ImageSection{Index: i, Name: s.Name, Addr: addr, Orig: data, Want: append([]byte(nil), data...), Exec: exec}
+	secs, _ := vmlinuxImageSections(r, f, off, func(name string) bool { return name == ".altinstructions" || name == "__jump_table" })
+	for _, is := range secs {
+		is.Want = append([]byte(nil), is.Orig...) // relocate_kernel() writes into it
 		switch {
-		case !exec:
+		case !is.Exec:
 			is.Skip = "table, not text"
-		case strings.HasPrefix(s.Name, ".init") || strings.HasPrefix(s.Name, ".exit") || initBegin < initEnd && addr >= initBegin && addr < initEnd:
+		case strings.HasPrefix(is.Name, ".init") || strings.HasPrefix(is.Name, ".exit") || initBegin < initEnd && is.Addr >= initBegin && is.Addr < initEnd:
 			is.Skip = "init memory, freed after boot (free_initmem())"
 		default:
 			is.Compare = true

@@ -39,32 +39,12 @@ func (e *Env) Vmlinux() *Result {
 	img := &Image{Owner: "vmlinux", Order: f.ByteOrder}
 	initBegin, _ := p.SymbolAddr("__init_begin")
 	initEnd, _ := p.SymbolAddr("__init_end")
-	var nobits []string
-	for i, s := range f.Sections {
-		if i > 0 && s.Type == elf.SHT_NOBITS && s.Flags&elf.SHF_EXECINSTR != 0 && s.Size > 0 {
-			nobits = append(nobits, s.Name)
-		}
-		if i == 0 || s.Flags&elf.SHF_ALLOC == 0 || s.Type != elf.SHT_PROGBITS {
-			continue
-		}
-		exec := s.Flags&elf.SHF_EXECINSTR != 0
-		if !exec && !strings.HasSuffix(s.Name, "_fixup") {
-			continue
-		}
-		if s.Size > maxTextBytes {
-			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %d bytes, past the bound", s.Name, s.Size))
-			continue
-		}
-		data, err := s.Data()
-		if err != nil {
-			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s at offset %#x: %v", s.Name, s.Offset, err))
-			continue
-		}
-		is := &ImageSection{Index: i, Name: s.Name, Addr: s.Addr, Orig: data, Want: data, Exec: exec}
+	secs, nobits := vmlinuxImageSections(r, f, 0, func(name string) bool { return strings.HasSuffix(name, "_fixup") })
+	for _, is := range secs {
 		switch {
-		case !exec:
+		case !is.Exec:
 			is.Skip = "table, not text"
-		case strings.HasPrefix(s.Name, ".init") || initBegin < initEnd && s.Addr >= initBegin && s.Addr < initEnd:
+		case strings.HasPrefix(is.Name, ".init") || initBegin < initEnd && is.Addr >= initBegin && is.Addr < initEnd:
 			is.Skip = "init memory, freed after boot (free_initmem())"
 		default:
 			is.Compare = true
@@ -219,4 +199,37 @@ func noTextToCompare(r *Result, img *Image, nobits []string, path string) bool {
 	}
 	r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s holds no text to compare (executable sections without bytes: %s)", path, strings.Join(nobits, ", ")))
 	return true
+}
+
+// vmlinuxImageSections reads the vmlinux's SHF_ALLOC SHT_PROGBITS sections
+// that hold text or a table keep names, within maxTextBytes, each an
+// ImageSection at its run-time address (link address + off) with Orig and
+// Want the file's bytes, for the caller to classify (Skip, Compare); a
+// section too large or unreadable is listed in r.Incomplete. nobits are
+// the executable SHT_NOBITS sections with a size (noTextToCompare: a
+// debuginfo-only vmlinux).
+func vmlinuxImageSections(r *Result, f *elf.File, off uint64, keep func(name string) bool) (secs []*ImageSection, nobits []string) {
+	for i, s := range f.Sections {
+		if i > 0 && s.Type == elf.SHT_NOBITS && s.Flags&elf.SHF_EXECINSTR != 0 && s.Size > 0 {
+			nobits = append(nobits, s.Name)
+		}
+		if i == 0 || s.Flags&elf.SHF_ALLOC == 0 || s.Type != elf.SHT_PROGBITS {
+			continue
+		}
+		exec := s.Flags&elf.SHF_EXECINSTR != 0
+		if !exec && !keep(s.Name) {
+			continue
+		}
+		if s.Size > maxTextBytes {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %d bytes, past the bound", s.Name, s.Size))
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s at offset %#x: %v", s.Name, s.Offset, err))
+			continue
+		}
+		secs = append(secs, &ImageSection{Index: i, Name: s.Name, Addr: s.Addr + off, Orig: data, Want: data, Exec: exec})
+	}
+	return secs, nobits
 }

@@ -41,40 +41,18 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 	img := &Image{Owner: "vmlinux", Order: binary.LittleEndian, Machine: elf.EM_X86_64}
 	initBegin, _ := p.SymbolAddr("__init_begin")
 	initEnd, _ := p.SymbolAddr("__init_end")
-	var nobits []string
-	for i, s := range f.Sections {
-		if i > 0 && s.Type == elf.SHT_NOBITS && s.Flags&elf.SHF_EXECINSTR != 0 && s.Size > 0 {
-			nobits = append(nobits, s.Name)
-		}
-		if i == 0 || s.Flags&elf.SHF_ALLOC == 0 || s.Type != elf.SHT_PROGBITS {
-			continue
-		}
-		exec := s.Flags&elf.SHF_EXECINSTR != 0
-		table := contains(x86VmlinuxTables, s.Name)
-		if !exec && !table {
-			continue
-		}
-		if s.Size > maxTextBytes {
-			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %d bytes, past the bound", s.Name, s.Size))
-			continue
-		}
-		data, err := s.Data()
-		if err != nil {
-			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s at offset %#x: %v", s.Name, s.Offset, err))
-			continue
-		}
-		addr := s.Addr + off
-		is := &ImageSection{Index: i, Name: s.Name, Addr: addr, Orig: data, Want: data, Exec: exec}
+	secs, nobits := vmlinuxImageSections(r, f, off, func(name string) bool { return contains(x86VmlinuxTables, name) })
+	for _, is := range secs {
 		switch {
-		case table && !exec:
+		case contains(x86VmlinuxTables, is.Name) && !is.Exec:
 			is.Skip = "table, not text"
-		case s.Name == ".altinstr_replacement" || s.Name == ".altinstr_aux":
+		case is.Name == ".altinstr_replacement" || is.Name == ".altinstr_aux":
 			is.Skip = "init memory, freed after boot (free_initmem())"
 			is.Exec = false
-		case s.Flags&elf.SHF_WRITE != 0:
+		case f.Sections[is.Index].Flags&elf.SHF_WRITE != 0:
 			is.Skip = "writable data (an executable flag from assembly), not text"
 			is.Exec = false
-		case initBegin < initEnd && addr >= initBegin && addr < initEnd:
+		case initBegin < initEnd && is.Addr >= initBegin && is.Addr < initEnd:
 			is.Skip = "init memory, freed after boot (free_initmem())"
 		default:
 			is.Compare = true
