@@ -151,7 +151,7 @@ func (a *Analysis) siteState(st *ftrace.State, ip uint64) (uint32, string, bool)
 		return w, "nop", true
 	}
 	if t, link, ok := ppc64.BranchTarget(w, ip); ok {
-		for _, arr := range st.OOL {
+		for _, arr := range st.AllOOL() {
 			if t >= arr.Base && t < arr.Base+uint64(arr.Count)*modules.OOLStubSize {
 				return w, fmt.Sprintf("b ool stub %d", (t-arr.Base)/modules.OOLStubSize), true
 			}

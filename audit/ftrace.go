@@ -38,15 +38,12 @@ func oolArrays(c *Check) ([]*ftrace.OOLArray, *ftrace.State, bool) {
 	if !ok {
 		return nil, nil, false
 	}
+	owner := c.Subject
+	if owner == "vmlinux" {
+		owner = ""
+	}
 	var out []*ftrace.OOLArray
-	for _, arr := range st.OOL {
-		owner := arr.Owner
-		if owner == "" {
-			owner = "vmlinux"
-		}
-		if owner != c.Subject {
-			continue
-		}
+	for _, arr := range st.OOLArrays(owner) {
 		if len(arr.Warnings) > 0 && len(arr.Stubs) == 0 && arr.Unused < arr.Count {
 			c.CannotCheck("%s: %s", arr.Name, strings.Join(arr.Warnings, "; "))
 			continue

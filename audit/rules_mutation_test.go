@@ -76,7 +76,7 @@ func (b *base) sym(t *testing.T, name string) uint64 {
 // enabledRecord returns an ENABLED record of a module, with its OOL stub.
 func (b *base) enabledRecord(t *testing.T, mod string) (*ftrace.Record, ftrace.StubCheck) {
 	t.Helper()
-	for _, arr := range b.st.OOL {
+	for _, arr := range b.st.AllOOL() {
 		if arr.Owner != mod {
 			continue
 		}

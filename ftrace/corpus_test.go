@@ -189,7 +189,7 @@ func TestOOLFixed(t *testing.T) {
 			if n == 0 {
 				t.Fatal("no OOL stubs compared")
 			}
-			for _, a := range l.state.OOL {
+			for _, a := range l.state.AllOOL() {
 				for _, c := range a.Stubs {
 					if c.Status != StubOK {
 						t.Errorf("%s %s[%d]: %v: %s", a.Owner, a.Name, c.Index, c.Status, c.Reason)
@@ -213,7 +213,7 @@ func (a arrayView) stub(i int) *StubCheck {
 
 func (l *loaded) moduleArrays() map[string]*arrayView {
 	out := map[string]*arrayView{}
-	for _, a := range l.state.OOL {
+	for _, a := range l.state.AllOOL() {
 		if a.Owner != "" {
 			out[a.Owner] = &arrayView{a}
 		}

@@ -25,10 +25,7 @@ type SiteWant struct {
 func (s *State) SiteWants(set *modules.Set, owner string) []SiteWant {
 	var out []SiteWant
 	if s.RecordLayout.HasOOL {
-		for _, arr := range s.OOL {
-			if arr.Owner != owner {
-				continue
-			}
+		for _, arr := range s.OOLArrays(owner) {
 			for i := range arr.Stubs {
 				c := &arr.Stubs[i]
 				if c.Record == nil {

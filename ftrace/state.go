@@ -34,7 +34,13 @@ type State struct {
 	Livepatch *Livepatch
 
 	Calls CallTargets // the vmlinux's (Module false)
-	OOL   []*OOLArray
+	// ool: every OOL array, each held against the model the first time
+	// someone asks for it (OOLArrays, AllOOL): the vmlinux's hold a stub
+	// per traceable function, and `mod` needs only the modules'.
+	ool []*OOLArray
+	// byStub: the records with an OOL stub, sorted by rec->arch.ool_stub.
+	byStub []*Record
+	prog   *kernel.Program // for the arrays compared on demand
 	// sites: each owner's records' call sites held against their flags,
 	// on kernels without OOL stubs (mprofile.go, SiteChecks).
 	sitesMu sync.Mutex
@@ -77,6 +83,33 @@ func (s *State) warnf(format string, args ...any) {
 	s.Warnings = append(s.Warnings, fmt.Sprintf(format, args...))
 }
 
+// OOLArrays returns the OOL arrays of owner (a module's name, "" for the
+// vmlinux), each held against the model (Stubs, Unused, Warnings) by the
+// time it is returned. Safe for concurrent use.
+func (s *State) OOLArrays(owner string) []*OOLArray {
+	var out []*OOLArray
+	for _, arr := range s.ool {
+		if arr.Owner == owner {
+			out = append(out, s.compared(arr))
+		}
+	}
+	return out
+}
+
+// AllOOL returns every OOL array, the vmlinux's first, each held against
+// the model.
+func (s *State) AllOOL() []*OOLArray {
+	for _, arr := range s.ool {
+		s.compared(arr)
+	}
+	return s.ool
+}
+
+func (s *State) compared(arr *OOLArray) *OOLArray {
+	arr.compared.Do(func() { s.compareArray(arr) })
+	return arr
+}
+
 // OOLArray is one array of struct ftrace_ool_stub: a module's
 // mod->arch.ool_stubs, or the vmlinux's ftrace_ool_stub_text,
 // ftrace_ool_stub_text_end, ftrace_ool_stub_inittext.
@@ -97,6 +130,8 @@ type OOLArray struct {
 	// or without a record (vmlinux, whose unused reserve is never set up).
 	Unused   int
 	Warnings []string
+
+	compared sync.Once
 }
 
 // StubCheck is one stub held against the model.
@@ -124,7 +159,7 @@ type StubCheck struct {
 // error is returned only when no records can be read at all.
 func Load(set *modules.Set) (*State, error) {
 	p := set.Prog
-	s := &State{Ops: map[uint64]*Ops{}}
+	s := &State{Ops: map[uint64]*Ops{}, prog: p}
 	s.FlagLayout = DetectFlagLayout(p.Types)
 	s.Warnings = append(s.Warnings, s.FlagLayout.Warnings...)
 	var err error
@@ -182,10 +217,10 @@ func (s *State) attribute(r *symbols.Resolver) {
 	}
 	for i := range s.Records {
 		rec := &s.Records[i]
-		loc := r.LookupKallsyms(rec.IP) // named as the kernel names it
-		rec.Module = loc.Module
-		if loc.Symbol != nil {
-			rec.Func, rec.FuncAddr, rec.Off, rec.LocalEntry = loc.Symbol.Name, loc.Symbol.Addr, loc.Off, loc.Symbol.LocalEntry
+		mod, sym, off, ok := r.KallsymsSymbol(rec.IP) // named as the kernel names it
+		rec.Module = mod
+		if ok {
+			rec.Func, rec.FuncAddr, rec.Off, rec.LocalEntry = sym.Name, sym.Addr, off, sym.LocalEntry
 		}
 	}
 }
@@ -359,7 +394,7 @@ func (s *State) model(set *modules.Set) {
 			s.warnf("%s_count at %#x: %v", n, ca, err)
 			continue
 		}
-		s.OOL = append(s.OOL, &OOLArray{Name: n, Base: base, Count: int(c), Index: -1, Calls: s.Calls})
+		s.ool = append(s.ool, &OOLArray{Name: n, Base: base, Count: int(c), Index: -1, Calls: s.Calls})
 	}
 	for _, a := range set.Modules {
 		m := a.Module
@@ -369,32 +404,80 @@ func (s *State) model(set *modules.Set) {
 		arr := &OOLArray{Owner: m.Name, Name: "ool_stubs", Base: m.Arch.OOLStubs, Count: int(min(m.Arch.OOLStubCount, maxOOLStubs)), Index: int(min(m.Arch.OOLStubIndex, maxOOLStubs))}
 		arr.Calls = CallTargets{FtraceAddr: s.Calls.FtraceAddr, FtraceRegsAddr: s.Calls.FtraceRegsAddr, Module: true, Tramp: m.Arch.Tramp, TrampRegs: m.Arch.TrampRegs}
 		arr.StubsBase, _ = m.SectionAddr(".stubs")
-		s.OOL = append(s.OOL, arr)
+		s.ool = append(s.ool, arr)
 	}
-	// Records by stub: rec->arch.ool_stub names its stub.
-	byStub := make(map[uint64]*Record, len(s.Records))
+	s.indexStubs()
+}
+
+// indexStubs sorts the records by OOL stub and warns of a record whose
+// stub is shared or lies in no array (by address arithmetic: nothing is
+// read, the arrays are compared later, on demand).
+func (s *State) indexStubs() {
+	n := 0
 	for i := range s.Records {
-		r := &s.Records[i]
-		if r.OOLStub != 0 {
-			if o := byStub[r.OOLStub]; o != nil {
-				s.warnf("records at %#x and %#x share the OOL stub %#x", o.IP, r.IP, r.OOLStub)
-			}
-			byStub[r.OOLStub] = r
+		if s.Records[i].OOLStub != 0 {
+			n++
 		}
 	}
-	inArray := make(map[uint64]bool, len(s.Records))
-	for _, arr := range s.OOL {
-		s.compareArray(p, arr, byStub, inArray)
+	s.byStub = make([]*Record, 0, n)
+	for i := range s.Records {
+		if s.Records[i].OOLStub != 0 {
+			s.byStub = append(s.byStub, &s.Records[i])
+		}
+	}
+	byStub := func(a, b *Record) int { return cmpU64(a.OOLStub, b.OOLStub) }
+	if !slices.IsSortedFunc(s.byStub, byStub) { // in order on the corpus: stubs are handed out as records are made
+		slices.SortStableFunc(s.byStub, byStub)
+	}
+	for i := 1; i < len(s.byStub); i++ {
+		if o, r := s.byStub[i-1], s.byStub[i]; o.OOLStub == r.OOLStub {
+			s.warnf("records at %#x and %#x share the OOL stub %#x", o.IP, r.IP, r.OOLStub)
+		}
 	}
 	for i := range s.Records {
 		r := &s.Records[i]
-		if r.OOLStub == 0 || !inArray[r.OOLStub] {
+		if r.OOLStub == 0 || !s.inSomeArray(r.OOLStub) {
 			s.warnf("record %#x (%s): rec->arch.ool_stub %#x is in no OOL array", r.IP, r.Func, r.OOLStub)
 		}
 	}
 }
 
-func (s *State) compareArray(p *kernel.Program, arr *OOLArray, byStub map[uint64]*Record, inArray map[uint64]bool) {
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// inSomeArray: stub is the instructions of one stub of an array
+// (&ool[i].insn[0], i below the array's count).
+func (s *State) inSomeArray(stub uint64) bool {
+	for _, arr := range s.ool {
+		n := min(arr.Count, maxOOLStubs)
+		if stub < arr.Base+OOLInsnOffset {
+			continue
+		}
+		off := stub - arr.Base - OOLInsnOffset
+		if off%OOLStubSize == 0 && off/OOLStubSize < uint64(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// recordsIn returns the records (sorted by stub) whose stub lies in
+// [lo, hi).
+func (s *State) recordsIn(lo, hi uint64) []*Record {
+	i, _ := slices.BinarySearchFunc(s.byStub, lo, func(r *Record, a uint64) int { return cmpU64(r.OOLStub, a) })
+	j, _ := slices.BinarySearchFunc(s.byStub, hi, func(r *Record, a uint64) int { return cmpU64(r.OOLStub, a) })
+	return s.byStub[i:j]
+}
+
+func (s *State) compareArray(arr *OOLArray) {
+	p := s.prog
 	if arr.Count > maxOOLStubs {
 		arr.Warnings = append(arr.Warnings, fmt.Sprintf("count %d capped at %d", arr.Count, maxOOLStubs))
 		arr.Count = maxOOLStubs
@@ -408,14 +491,7 @@ func (s *State) compareArray(p *kernel.Program, arr *OOLArray, byStub map[uint64
 		// memory that ftrace_free_init_mem() and free_initmem() released
 		// with the init records: skip an array no record refers to.
 		end := arr.Base + uint64(arr.Count)*OOLStubSize
-		used := false
-		for a := range byStub {
-			if a >= arr.Base && a < end {
-				used = true
-				break
-			}
-		}
-		if !used {
+		if len(s.recordsIn(arr.Base, end)) == 0 {
 			arr.Unused = arr.Count
 			arr.Warnings = append(arr.Warnings, "not compared: no record refers to it (freed init memory or unused reserve)")
 			return
@@ -431,6 +507,7 @@ func (s *State) compareArray(p *kernel.Program, arr *OOLArray, byStub map[uint64
 	// function (tens of thousands), and growing by append copied them
 	// over and over (a third of `mod`'s CPU on the distro dump).
 	arr.Stubs = slices.Grow(arr.Stubs, arr.Count)
+	recs := s.recordsIn(arr.Base, arr.Base+uint64(arr.Count)*OOLStubSize)
 	for i := range arr.Count {
 		addr := arr.Base + uint64(i*OOLStubSize)
 		insnAddr := addr + OOLInsnOffset
@@ -439,9 +516,14 @@ func (s *State) compareArray(p *kernel.Program, arr *OOLArray, byStub map[uint64
 		for j := range 4 {
 			f.Insn[j] = p.Order.Uint32(b[OOLInsnOffset+4*j:])
 		}
-		rec := byStub[insnAddr]
-		if rec != nil {
-			inArray[insnAddr] = true
+		// recs is sorted by stub: skip those before this stub (a
+		// misplaced one is in the Load warnings), take the first at it.
+		for len(recs) > 0 && recs[0].OOLStub < insnAddr {
+			recs = recs[1:]
+		}
+		var rec *Record
+		if len(recs) > 0 && recs[0].OOLStub == insnAddr {
+			rec = recs[0]
 		}
 		if rec == nil && (arr.Index < 0 || i >= arr.Index) {
 			arr.Unused++

@@ -227,18 +227,37 @@ func (e *modEntry) section(addr uint64) (secRange, bool) {
 // kallsyms_lookup() (which has no sizes) names it: ftrace records in the
 // gap after a function read as the kernel's enabled_functions prints them.
 func (r *Resolver) LookupKallsyms(addr uint64) Location {
-	loc := r.Lookup(addr)
-	if loc.Symbol == nil && loc.Module == "" && r.vmlinux != nil && (r.vmEnd == 0 || addr < r.vmEnd) {
+	var s Symbol
+	loc, found := r.lookupKallsyms(addr, &s)
+	if found {
+		loc.Symbol = &s
+	}
+	return loc
+}
+
+// KallsymsSymbol is LookupKallsyms without the Location: the symbol by
+// value, for callers naming many addresses (every ftrace record) that
+// need not allocate one Symbol each.
+func (r *Resolver) KallsymsSymbol(addr uint64) (module string, s Symbol, off uint64, ok bool) {
+	loc, ok := r.lookupKallsyms(addr, &s)
+	return loc.Module, s, loc.Off, ok
+}
+
+// lookupKallsyms is LookupKallsyms with the symbol written to *sym
+// (found true) instead of loc.Symbol.
+func (r *Resolver) lookupKallsyms(addr uint64, sym *Symbol) (loc Location, found bool) {
+	loc, found = r.lookup(addr, sym)
+	if !found && loc.Module == "" && r.vmlinux != nil && (r.vmEnd == 0 || addr < r.vmEnd) {
 		// Not after a suspect symbol whose size alone reached addr:
 		// that is the "sym+0x5370" a damaged st_size makes.
 		if s, off, ok := r.vmlinux.Nearest(addr); ok && (loc.Suspect == "" || s.Suspect&sizeProblems == 0) {
-			loc.Symbol, loc.Off = &s, off
+			*sym, loc.Off, found = s, off, true
 			if s.Suspect != 0 {
 				loc.Suspect = suspectSym(&s)
 			}
 		}
 	}
-	return loc
+	return loc, found
 }
 
 // Lookup returns where addr lies. Inside a module it names a symbol only
@@ -247,7 +266,18 @@ func (r *Resolver) LookupKallsyms(addr uint64) Location {
 // .stubs of ppc64 modules always — is named by section:
 // "mod:.stubs+0x28", never by the nearest function before it.
 func (r *Resolver) Lookup(addr uint64) Location {
-	loc := Location{Addr: addr}
+	var s Symbol
+	loc, found := r.lookup(addr, &s)
+	if found {
+		loc.Symbol = &s
+	}
+	return loc
+}
+
+// lookup is Lookup with the symbol written to *sym (found true) instead
+// of loc.Symbol.
+func (r *Resolver) lookup(addr uint64, sym *Symbol) (loc Location, found bool) {
+	loc = Location{Addr: addr}
 	reg, inReg := r.region(addr)
 	var e *modEntry
 	if inReg {
@@ -268,7 +298,7 @@ func (r *Resolver) Lookup(addr uint64) Location {
 			s, off, ok, claimed := r.vmlinux.byAddr(addr)
 			switch {
 			case ok:
-				loc.Symbol, loc.Off, loc.Module = &s, off, s.Module
+				*sym, loc.Off, loc.Module, found = s, off, s.Module, true
 				if s.Suspect != 0 {
 					loc.Suspect = suspectSym(&s)
 				}
@@ -280,7 +310,7 @@ func (r *Resolver) Lookup(addr uint64) Location {
 				loc.Suspect = claimedBy(claimed)
 			}
 		}
-		return loc
+		return loc, found
 	}
 	loc.Module = e.layout.Name
 	sec, inSec := e.section(addr)
@@ -288,7 +318,7 @@ func (r *Resolver) Lookup(addr uint64) Location {
 		loc.Section, loc.SectionOff = sec.name, addr-sec.start
 	}
 	if inSec && sec.name == ".stubs" {
-		return loc
+		return loc, found
 	}
 	if e.layout.Syms != nil {
 		s, off, ok, claimed := e.layout.Syms.byAddr(addr)
@@ -312,18 +342,18 @@ func (r *Resolver) Lookup(addr uint64) Location {
 				}
 			}
 			if same {
-				loc.Symbol, loc.Off = &s, off
+				*sym, loc.Off, found = s, off, true
 				if s.Suspect != 0 {
 					loc.Suspect = suspectSym(&s)
 				}
-				return loc
+				return loc, found
 			}
 		}
 	}
 	if !inSec && inReg {
 		loc.Region, loc.RegionOff = reg.kind, addr-reg.start
 	}
-	return loc
+	return loc, found
 }
 
 // suspectSym says why a symbol found is suspect.

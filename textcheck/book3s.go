@@ -324,8 +324,8 @@ func oolStubCandidates(e *Env, o binary.ByteOrder, cs *candidates) {
 		return
 	}
 	const size = 24 // struct ftrace_ool_stub: ftrace_op, insn[4]
-	for _, arr := range e.Ftrace.OOL {
-		if arr.Owner != "" || arr.Count == 0 || len(arr.Stubs) == 0 {
+	for _, arr := range e.Ftrace.OOLArrays("") {
+		if arr.Count == 0 || len(arr.Stubs) == 0 {
 			continue
 		}
 		type stub struct {

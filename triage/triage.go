@@ -334,7 +334,7 @@ func code(a *analysis.Analysis, rep *audit.Report, st *ftrace.State, addr uint64
 	}
 	exp := map[uint64]want{}
 	if w.OOL != nil && st != nil {
-		for _, arr := range st.OOL {
+		for _, arr := range st.AllOOL() {
 			for _, sc := range arr.Stubs {
 				if sc.Addr != w.OOL.Addr {
 					continue
@@ -367,7 +367,7 @@ func code(a *analysis.Analysis, rep *audit.Report, st *ftrace.State, addr uint64
 		}
 	}
 	if w.Kind == analysis.AtFtraceSite && st != nil {
-		for _, arr := range st.OOL {
+		for _, arr := range st.AllOOL() {
 			for _, sc := range arr.Stubs {
 				if sc.Record != nil && sc.Record.IP == addr {
 					exp[addr] = want{sc.Expected.Site, "ftrace (the site for the record's flags)"}
