@@ -166,7 +166,7 @@ func (t *Types) btfStats() (types, vars, enumerators, units int) {
 		types += len(ix.structs) + len(ix.unions) + len(ix.enums) + len(ix.others)
 		vars += len(ix.vars)
 		o.enOnce.Do(o.buildEnumerators)
-		enumerators += len(o.enums)
+		enumerators += o.enums.n
 	}
 	return types, vars, enumerators, 0
 }
