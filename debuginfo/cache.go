@@ -3,7 +3,9 @@ package debuginfo
 import (
 	"bufio"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -107,6 +109,11 @@ func (c *idCache) flush() {
 	w := bufio.NewWriter(tmp)
 	fmt.Fprintln(w, cacheMagic)
 	for p, e := range c.ids {
+		// Forget files that are gone (test and scratch directories):
+		// the cache is read whole by every run that needs an id.
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		id := "-"
 		if len(e.id) > 0 {
 			id = hex.EncodeToString(e.id)

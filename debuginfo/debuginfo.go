@@ -267,6 +267,9 @@ func (ix *Index) buildID(f *file) ([]byte, error) {
 // readAllIDs reads every file's build-id in parallel (once).
 func (ix *Index) readAllIDs() {
 	ix.idOnce.Do(func() {
+		if len(ix.files) == 0 {
+			return // nothing to read: leave the cache file unread
+		}
 		work := make(chan *file)
 		var wg sync.WaitGroup
 		for range 4 {

@@ -283,3 +283,42 @@ func TestIDCache(t *testing.T) {
 		t.Error("a malformed line was believed")
 	}
 }
+
+// TestIDCacheForgetsRemovedFiles: writing the cache drops the entries of
+// files that no longer exist (test and scratch directories filled this
+// machine's cache with 7 000 lines for files long gone, read whole by
+// every start-up that needed one id); the entries of files still there
+// stay.
+func TestIDCacheForgetsRemovedFiles(t *testing.T) {
+	tmp := t.TempDir()
+	cache := filepath.Join(tmp, "cache")
+	kept := filepath.Join(tmp, "d/klp_stub_bug.ko")
+	write(t, kept, ko(t, "klp_stub_bug.ko"))
+	gone := filepath.Join(tmp, "gone/old.ko")
+	c := openIDCache(cache)
+	c.put(gone, 10, 20, []byte{1, 2, 3})
+	c.put(kept, 30, 40, []byte{4, 5, 6})
+	c.flush()
+	c = openIDCache(cache)
+	if _, ok := c.get(gone, 10, 20); ok {
+		t.Error("the entry of a removed file was kept")
+	}
+	if id, ok := c.get(kept, 30, 40); !ok || !bytes.Equal(id, []byte{4, 5, 6}) {
+		t.Errorf("the entry of an existing file: %x %v", id, ok)
+	}
+}
+
+// TestNoFilesNoCacheRead: an index with no candidate files (a dump-only
+// start-up) never reads the build-id cache.
+func TestNoFilesNoCacheRead(t *testing.T) {
+	tmp := t.TempDir()
+	cache := filepath.Join(tmp, "cache")
+	write(t, filepath.Join(cache, "debuginfo-ids"), []byte(cacheMagic+"\n"))
+	ix := New(Options{Dirs: []Dir{{Path: filepath.Join(tmp, "empty")}}, CacheDir: cache})
+	if m := ix.Find("xfs", []byte{1, 2, 3}); m.Path != "" {
+		t.Fatalf("found %+v in an empty index", m)
+	}
+	if ix.cacheRead.Load() {
+		t.Error("the build-id cache was read for an index without files")
+	}
+}
