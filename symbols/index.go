@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
 
 // indexVersion is bumped whenever the layout or meaning of the cached index
@@ -356,6 +359,16 @@ func readCacheFile(cache, path string, limit int64) ([]byte, error) {
 		return nil, &CacheError{Cache: cache, Path: path, Msg: "reading", Err: err}
 	}
 	return b, nil
+}
+
+// mapCacheFile maps a cache file read-only (container.MapFile), for a
+// decoder that uses its bytes in place.
+func mapCacheFile(cache, path string, limit int64) (b []byte, unmap func(), err error) {
+	b, unmap, err = container.MapFile(path, limit)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, &CacheError{Cache: cache, Path: path, Msg: "reading", Err: err}
+	}
+	return b, unmap, err
 }
 
 func (e *CacheError) Unwrap() error { return e.Err }

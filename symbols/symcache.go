@@ -33,10 +33,18 @@ package symbols
 //	len, module name                    every symbol's Module
 //	n, n × (len, name)                  section names; index 0 is ""
 //	n                                   symbols
-//	len, name bytes                     every name, in table order
-//	n × (name len, address delta, size, kind byte, suspect byte,
-//	     section index, local entry, descriptor)
-//	n × index                           the name order (by name, then index)
+//	len                                 name bytes
+//	m, m × (index, local entry)         local entries rec.local cannot hold
+//	descs                               1 if the symbols have descriptors
+//	a                                   symbols that have an address
+//	zero bytes to an 8-byte file offset
+//	n × 40-byte symbol (recSize: little-endian address, size, name
+//	     offset, name length, section index, module 0, kind, suspect,
+//	     local entry or 0xff, 5 zero bytes) — rec's own layout
+//	[n × 8-byte descriptor]             when descs
+//	a × 4-byte index                    the symbols that have an address
+//	n × 4-byte index                    the name order (by name, then index)
+//	name bytes                          every name, in table order
 //	report count, report kinds, m, m × (name len, name, address, size,
 //	     kind byte, suspect byte, section index, local entry, descriptor)
 //	CRC-32C (Castagnoli) of all the above, 4 bytes little-endian
@@ -49,6 +57,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -62,7 +71,7 @@ import (
 const (
 	symcacheMagic = "KDISYMTB"
 	// symcacheVersion is bumped whenever the layout or meaning changes.
-	symcacheVersion = 1
+	symcacheVersion = 2
 	// maxSymcacheFile bounds a cache file read (a distro vmlinux's is
 	// ~4 MB).
 	maxSymcacheFile = 256 << 20
@@ -125,14 +134,19 @@ func LoadCachedTable(path string, key []byte, file string) (*Table, *SymtabRepor
 	if fk == nil {
 		return nil, nil, &SymcacheError{Cache: symCache, Path: path, Msg: "no key (no build-id, or the executable not identified)"}
 	}
-	b, err := readCacheFile(symCache, path, maxSymcacheFile)
+	b, unmap, err := mapCacheFile(symCache, path, maxSymcacheFile)
 	if err != nil {
 		return nil, nil, err
 	}
 	t, rep, err := decodeTable(b, fk)
 	if err != nil {
+		unmap()
 		return nil, nil, &SymcacheError{Cache: symCache, Path: path, Msg: "decoding", Err: err}
 	}
+	// The table is the mapping (its symbols, indexes and names, and every
+	// Symbol.Name handed out): it stays mapped for the life of the
+	// process. Cache files are replaced by rename, never rewritten in
+	// place, so the mapping keeps the file it was made from.
 	if rep != nil {
 		rep.File = file
 	}
@@ -223,7 +237,8 @@ func encodeTable(w io.Writer, key []byte, t *Table, rep *SymtabReport) error {
 		}
 	}
 	h := crc32.New(crcTable)
-	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 256<<10)
+	cw := &countWriter{w: io.MultiWriter(w, h)}
+	bw := bufio.NewWriterSize(cw, 256<<10)
 	var tmp [binary.MaxVarintLen64]byte
 	uv := func(v uint64) { bw.Write(tmp[:binary.PutUvarint(tmp[:], v)]) }
 	str := func(s string) { uv(uint64(len(s))); bw.WriteString(s) }
@@ -242,28 +257,52 @@ func encodeTable(w io.Writer, key []byte, t *Table, rep *SymtabReport) error {
 	}
 	uv(uint64(len(t.recs)))
 	uv(uint64(arena))
-	for i := range t.recs {
-		bw.WriteString(t.name(i))
-	}
+	// The fixed-size part (recAt): read in place from the mapped file.
 	prev := uint64(0)
 	for i := range t.recs {
-		sy := t.sym(i)
-		s := &sy
-		if s.Addr < prev {
-			return fmt.Errorf("symbols not in address order: %#x after %#x", s.Addr, prev)
+		if t.recs[i].addr < prev {
+			return fmt.Errorf("symbols not in address order: %#x after %#x", t.recs[i].addr, prev)
 		}
-		uv(uint64(len(s.Name)))
-		uv(s.Addr - prev)
-		prev = s.Addr
-		uv(s.Size)
-		bw.WriteByte(s.Kind)
-		bw.WriteByte(byte(s.Suspect))
-		uv(uint64(secIdx[s.Section]))
-		uv(s.LocalEntry)
-		uv(s.Desc)
+		prev = t.recs[i].addr
 	}
-	for _, i := range nameOrderOf(t) {
+	uv(uint64(len(t.locals)))
+	for _, i := range slices.Sorted(maps.Keys(t.locals)) {
 		uv(uint64(i))
+		uv(t.locals[i])
+	}
+	hasDescs := uint64(0)
+	if t.descs != nil {
+		hasDescs = 1
+	}
+	uv(hasDescs)
+	uv(uint64(len(t.addrIdx)))
+	for w := cw.n + int64(bw.Buffered()); w%8 != 0; w++ {
+		bw.WriteByte(0)
+	}
+	var rb [recSize]byte
+	at := uint32(0)
+	for i := range t.recs {
+		r := t.recs[i]
+		r.name, r.sec, r.mod = at, uint32(secIdx[t.secs[r.sec]]), 0
+		at += r.nameLen
+		putRec(rb[:], &r)
+		bw.Write(rb[:])
+	}
+	var w8 [8]byte
+	for _, d := range t.descs {
+		binary.LittleEndian.PutUint64(w8[:], d)
+		bw.Write(w8[:])
+	}
+	for _, k := range t.addrIdx {
+		binary.LittleEndian.PutUint32(w8[:], uint32(k))
+		bw.Write(w8[:4])
+	}
+	for _, k := range nameOrderOf(t) {
+		binary.LittleEndian.PutUint32(w8[:], uint32(k))
+		bw.Write(w8[:4])
+	}
+	for i := range t.recs {
+		bw.WriteString(t.name(i))
 	}
 	if rep == nil {
 		uv(0)
@@ -306,8 +345,65 @@ func (d *indexDecoder) byte1(what string) byte {
 	return c
 }
 
-// decodeTable parses a whole cache file made for key. The table's names
-// are b's bytes: b must not be modified afterwards.
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// recSize is a rec as the cache file stores it: little-endian addr,
+// size, name, nameLen, sec, mod, then kind, suspect, local and 5 zero
+// bytes — the in-memory layout of rec on a little-endian 64-bit host,
+// where the file's array is used in place (recInPlace).
+const recSize = 40
+
+var recInPlace = func() bool {
+	var r rec
+	one := uint16(1)
+	little := *(*byte)(unsafe.Pointer(&one)) == 1
+	return little && unsafe.Sizeof(r) == recSize && unsafe.Offsetof(r.size) == 8 &&
+		unsafe.Offsetof(r.name) == 16 && unsafe.Offsetof(r.nameLen) == 20 && unsafe.Offsetof(r.sec) == 24 &&
+		unsafe.Offsetof(r.mod) == 28 && unsafe.Offsetof(r.kind) == 32 && unsafe.Offsetof(r.suspect) == 33 &&
+		unsafe.Offsetof(r.local) == 34
+}()
+
+func putRec(b []byte, r *rec) {
+	le := binary.LittleEndian
+	le.PutUint64(b, r.addr)
+	le.PutUint64(b[8:], r.size)
+	le.PutUint32(b[16:], r.name)
+	le.PutUint32(b[20:], r.nameLen)
+	le.PutUint32(b[24:], r.sec)
+	le.PutUint32(b[28:], r.mod)
+	b[32], b[33], b[34] = r.kind, byte(r.suspect), r.local
+	clear(b[35:recSize])
+}
+
+func getRec(b []byte) rec {
+	le := binary.LittleEndian
+	return rec{addr: le.Uint64(b), size: le.Uint64(b[8:]), name: le.Uint32(b[16:]), nameLen: le.Uint32(b[20:]),
+		sec: le.Uint32(b[24:]), mod: le.Uint32(b[28:]), kind: b[32], suspect: SymbolProblem(b[33]), local: b[34]}
+}
+
+// inPlace returns b as n values of T when b's address suits T's
+// alignment and the host reads the file's layout as is; nil otherwise.
+func inPlace[T any](b []byte, n int, ok bool) []T {
+	var z T
+	if !ok || n == 0 || uintptr(unsafe.Pointer(&b[0]))%unsafe.Alignof(z) != 0 {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&b[0])), n)
+}
+
+// decodeTable parses a whole cache file made for key. The table's
+// names, symbols and indexes are b's bytes where the host's layout
+// allows (recInPlace): b must not be modified or unmapped afterwards.
 func decodeTable(b []byte, key []byte) (*Table, *SymtabReport, error) {
 	if len(b) < len(symcacheMagic)+4 || string(b[:len(symcacheMagic)]) != symcacheMagic {
 		return nil, nil, &IndexFormatError{Off: 0, Msg: "not a symbol cache file (no " + symcacheMagic + " magic)"}
@@ -332,74 +428,85 @@ func decodeTable(b []byte, key []byte) (*Table, *SymtabReport, error) {
 	if d.err == nil && (len(secs) == 0 || secs[0] != "") {
 		d.fail("section name 0 is not empty")
 	}
-	// Each symbol takes at least 8 bytes (and 1 of name order).
-	n := d.count("symbol", 9)
+	// Each symbol takes recSize bytes and 4 of name order.
+	n := d.count("symbol", recSize+4)
 	if d.err == nil && n > maxSymbols {
 		d.fail(fmt.Sprintf("%d symbols, more than %d", n, maxSymbols))
 	}
 	arenaLen := d.small("name bytes", uint64(len(body)))
-	if d.err == nil && arenaLen > len(body)-d.off {
-		d.fail(fmt.Sprintf("names of %d bytes run past the end", arenaLen))
+	t := &Table{secs: secs, mods: []string{module}, inOrder: flags&1 != 0, all: &allSymbols{}}
+	nLocals := d.count("local entry", 2)
+	if d.err == nil && nLocals > n {
+		d.fail(fmt.Sprintf("%d far local entries for %d symbols", nLocals, n))
+	}
+	for range nLocals {
+		i, v := d.small("local entry index", uint64(max(n-1, 0))), d.uv("local entry")
+		if d.err != nil {
+			break
+		}
+		if t.locals == nil {
+			t.locals = make(map[int32]uint64, nLocals)
+		}
+		t.locals[int32(i)] = v
+	}
+	hasDescs := d.small("descriptors flag", 1) == 1
+	nAddr := d.small("addressed symbols", uint64(n))
+	for d.err == nil && d.off%8 != 0 {
+		if d.byte1("padding") != 0 {
+			d.fail("padding not zero")
+		}
+	}
+	need := uint64(n)*(recSize+4) + uint64(nAddr)*4 + uint64(arenaLen)
+	if hasDescs {
+		need += uint64(n) * 8
+	}
+	if d.err == nil && need > uint64(len(body)-d.off) {
+		d.fail(fmt.Sprintf("%d symbols need %d bytes, %d left", n, need, len(body)-d.off))
 	}
 	if d.err != nil {
 		return nil, nil, d.err
 	}
-	// The names are read in place: b is the caller's buffer, never
-	// written after this (LoadCachedTable reads the file into one of its
-	// own), so a string over it saves copying ~3 MB of names.
-	arena := ""
-	if arenaLen > 0 {
-		arena = unsafe.String(&body[d.off], arenaLen)
+	take := func(size int) []byte {
+		r := body[d.off : d.off+size : d.off+size]
+		d.off += size
+		return r
 	}
-	d.off += arenaLen
-	tb := newTableBuilder(n, 0)
-	tb.inPlace = true
-	t := tb.t
-	t.names, t.inOrder, t.secs, t.mods = arena, flags&1 != 0, secs, []string{module}
-	at, addr := 0, uint64(0)
-	for range n {
-		l := d.small("name length", uint64(arenaLen-at))
-		delta := d.uv("address")
-		if d.err == nil && addr+delta < addr {
-			d.fail("address past 2^64")
+	recBytes := take(n * recSize)
+	if t.recs = inPlace[rec](recBytes, n, recInPlace); t.recs == nil {
+		t.recs = make([]rec, n)
+		for i := range t.recs {
+			t.recs[i] = getRec(recBytes[i*recSize:])
 		}
-		addr += delta
-		r := rec{addr: addr, name: uint32(at), nameLen: uint32(l)}
-		r.size = d.uv("size")
-		r.kind = d.byte1("kind")
-		r.suspect = SymbolProblem(d.byte1("suspect"))
-		r.sec = uint32(d.small("section index", uint64(len(secs)-1)))
-		local := d.uv("local entry")
-		desc := d.uv("descriptor")
-		if d.err != nil {
-			return nil, nil, d.err
-		}
-		tb.push(r, local, desc)
-		at += l
 	}
-	tb.done()
-	if at != arenaLen {
-		return nil, nil, &IndexFormatError{Off: d.off, Msg: fmt.Sprintf("names use %d of %d name bytes", at, arenaLen)}
-	}
-	// The name order: a permutation, sorted by name and then index.
-	t.nameOrder = make([]int32, n)
-	seen := make([]bool, n)
-	for k := range t.nameOrder {
-		i := d.small("name order", uint64(max(n-1, 0)))
-		if d.err != nil {
-			return nil, nil, d.err
-		}
-		if seen[i] {
-			return nil, nil, &IndexFormatError{Off: d.off, Msg: fmt.Sprintf("symbol %d twice in the name order", i)}
-		}
-		seen[i] = true
-		t.nameOrder[k] = int32(i)
-		if k > 0 {
-			p := t.nameOrder[k-1]
-			if c := strings.Compare(t.name(int(p)), t.name(i)); c > 0 || c == 0 && int(p) > i {
-				return nil, nil, &IndexFormatError{Off: d.off, Msg: fmt.Sprintf("name order not sorted at %d", k)}
+	if hasDescs {
+		db := take(n * 8)
+		if t.descs = inPlace[uint64](db, n, recInPlace); t.descs == nil {
+			t.descs = make([]uint64, n)
+			for i := range t.descs {
+				t.descs[i] = binary.LittleEndian.Uint64(db[8*i:])
 			}
 		}
+	}
+	i32s := func(b []byte, n int) []int32 {
+		if v := inPlace[int32](b, n, recInPlace); v != nil || n == 0 {
+			return v
+		}
+		v := make([]int32, n)
+		for i := range v {
+			v[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		return v
+	}
+	t.addrIdx = i32s(take(nAddr*4), nAddr)
+	t.nameOrder = i32s(take(n*4), n)
+	// The names are read in place: a string over b saves copying ~3 MB.
+	if arenaLen > 0 {
+		t.names = unsafe.String(&body[d.off], arenaLen)
+	}
+	d.off += arenaLen
+	if err := checkCachedTable(t, nLocals); err != nil {
+		err.Off = d.off
+		return nil, nil, err
 	}
 	var rep *SymtabReport
 	count := d.small("report count", uint64(n))
@@ -430,4 +537,63 @@ func decodeTable(b []byte, key []byte) (*Table, *SymtabReport, error) {
 		return nil, nil, d.err
 	}
 	return t, rep, nil
+}
+
+// checkCachedTable checks what a cached table claims before it is used:
+// names laid end to end in table order inside the names, sections and
+// the module in range, addresses ascending, far local entries where
+// rec.local says so, the addressed symbols exactly those of an
+// addressable kind in order, the name order a permutation sorted by name
+// and then index.
+func checkCachedTable(t *Table, nLocals int) *IndexFormatError {
+	bad := func(format string, args ...any) *IndexFormatError {
+		return &IndexFormatError{Msg: fmt.Sprintf(format, args...)}
+	}
+	at, prev, far, addressed := uint64(0), uint64(0), 0, 0
+	for i := range t.recs {
+		r := &t.recs[i]
+		if uint64(r.name) != at || at+uint64(r.nameLen) > uint64(len(t.names)) {
+			return bad("symbol %d: name at %d+%d, want %d within %d name bytes", i, r.name, r.nameLen, at, len(t.names))
+		}
+		at += uint64(r.nameLen)
+		if int(r.sec) >= len(t.secs) || r.mod != 0 {
+			return bad("symbol %d: section %d or module %d out of range", i, r.sec, r.mod)
+		}
+		if r.addr < prev {
+			return bad("symbol %d: address %#x after %#x", i, r.addr, prev)
+		}
+		prev = r.addr
+		if r.local == localFar {
+			if _, ok := t.locals[int32(i)]; !ok {
+				return bad("symbol %d: far local entry missing", i)
+			}
+			far++
+		}
+		if addressableKind(r.kind) {
+			if addressed >= len(t.addrIdx) || int(t.addrIdx[addressed]) != i {
+				return bad("symbol %d: not where the addressed list has it", i)
+			}
+			addressed++
+		}
+	}
+	if at != uint64(len(t.names)) {
+		return bad("names use %d of %d name bytes", at, len(t.names))
+	}
+	if far != nLocals || addressed != len(t.addrIdx) {
+		return bad("%d far local entries for %d marked, %d addressed symbols listed for %d", nLocals, far, len(t.addrIdx), addressed)
+	}
+	seen := make([]bool, len(t.recs))
+	for k, i := range t.nameOrder {
+		if i < 0 || int(i) >= len(seen) || seen[i] {
+			return bad("name order: symbol %d out of range or twice", i)
+		}
+		seen[i] = true
+		if k > 0 {
+			p := t.nameOrder[k-1]
+			if c := strings.Compare(t.name(int(p)), t.name(int(i))); c > 0 || c == 0 && p > i {
+				return bad("name order not sorted at %d", k)
+			}
+		}
+	}
+	return nil
 }

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
@@ -116,6 +118,56 @@ func TestSymcacheExamples(t *testing.T) {
 	}
 	for _, p := range paths {
 		t.Run(filepath.Base(filepath.Dir(p)), func(t *testing.T) { checkCachedELF(t, p) })
+	}
+}
+
+// TestSymcacheInPlace: the cache file's symbols, address index and name
+// order are used in place where the host's layout is the file's (every
+// little-endian 64-bit Go target, this one included), and decoded field
+// by field from a buffer that is not aligned for them; both give the
+// table that was saved (ELFv1 descriptors and far local entries too).
+func TestSymcacheInPlace(t *testing.T) {
+	if runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" || runtime.GOARCH == "ppc64le" {
+		if !recInPlace {
+			t.Fatalf("rec's layout (size %d) is not the file's on %s", unsafe.Sizeof(rec{}), runtime.GOARCH)
+		}
+	}
+	paths, _ := filepath.Glob("../testdata/example/*/vmlinux.zst")
+	syms := []Symbol{
+		{Name: "far", Addr: 0x10, Size: 8, Kind: 'T', Section: ".text", LocalEntry: 1 << 20, Desc: 0x99},
+		{Name: "u", Kind: 'U'},
+	}
+	if len(paths) > 0 {
+		if ex, err := OpenELF(paths[0]); err == nil {
+			syms = append(syms, ex.Table().Symbols()...)
+			ex.Close()
+		}
+	}
+	want := NewTable(syms)
+	var buf bytes.Buffer
+	if err := encodeTable(&buf, []byte("k"), want, nil); err != nil {
+		t.Fatal(err)
+	}
+	// An 8-aligned copy (as a mapping is) and one at an odd address.
+	aligned := make([]uint64, buf.Len()/8+1)
+	a := unsafe.Slice((*byte)(unsafe.Pointer(&aligned[0])), len(aligned)*8)[:buf.Len()]
+	copy(a, buf.Bytes())
+	odd := make([]byte, buf.Len()+1)[1:]
+	copy(odd, buf.Bytes())
+	for what, b := range map[string][]byte{"aligned": a, "odd address": odd} {
+		got, _, err := decodeTable(b, []byte("k"))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		inMapping := len(got.recs) > 0 && uintptr(unsafe.Pointer(&got.recs[0])) >= uintptr(unsafe.Pointer(&b[0])) &&
+			uintptr(unsafe.Pointer(&got.recs[0])) < uintptr(unsafe.Pointer(&b[0]))+uintptr(len(b))
+		if wantIn := what == "aligned" && recInPlace; inMapping != wantIn {
+			t.Errorf("%s: symbols used in place %v, want %v", what, inMapping, wantIn)
+		}
+		sameTables(t, what, want, got)
+		if s, ok := got.ByName("far"); !ok || s.LocalEntry != 1<<20 || s.Desc != 0x99 {
+			t.Errorf("%s: far = %+v %v", what, s, ok)
+		}
 	}
 }
 

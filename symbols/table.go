@@ -33,7 +33,7 @@ type Table struct {
 	locals  map[int32]uint64
 	descs   []uint64
 	all     *allSymbols // Symbols()'s slice, made on first use
-	addrIdx []int       // indices into recs of symbols that have an address (not U, not absolute)
+	addrIdx []int32     // indices into recs of symbols that have an address (not U, not absolute)
 	// byName holds the index in syms of each name's first symbol; dups
 	// every index of the names several symbols share (statics of
 	// different files). One map entry and no slice per unique name: a
@@ -50,6 +50,9 @@ type Table struct {
 	// (NewKallsymsTable), not the better() one.
 	inOrder bool
 }
+
+// ai is the index into recs of the k-th symbol that has an address.
+func (t *Table) ai(k int) int { return int(t.addrIdx[k]) }
 
 // rec is one symbol of a Table.
 type rec struct {
@@ -82,7 +85,7 @@ type tableBuilder struct {
 }
 
 func newTableBuilder(n int, nameBytes int) *tableBuilder {
-	b := &tableBuilder{t: &Table{recs: make([]rec, 0, n), addrIdx: make([]int, 0, n), all: &allSymbols{}},
+	b := &tableBuilder{t: &Table{recs: make([]rec, 0, n), addrIdx: make([]int32, 0, n), all: &allSymbols{}},
 		secIdx: map[string]uint32{}, modIdx: map[string]uint32{}}
 	b.names.Grow(nameBytes)
 	return b
@@ -133,7 +136,7 @@ func (b *tableBuilder) push(r rec, local, desc uint64) {
 		t.descs = append(t.descs, desc)
 	}
 	if addressableKind(r.kind) {
-		t.addrIdx = append(t.addrIdx, len(t.recs))
+		t.addrIdx = append(t.addrIdx, int32(len(t.recs)))
 	}
 	t.recs = append(t.recs, r)
 }
@@ -410,11 +413,11 @@ const sizeProblems = SymOutsideSection | SymPastSection | SymOverlaps
 // alone reached addr, claimed is that symbol.
 func (t *Table) byAddr(addr uint64) (sym Symbol, off uint64, ok bool, claimed *Symbol) {
 	// Last addressable symbol with Addr <= addr.
-	n := sort.Search(len(t.addrIdx), func(k int) bool { return t.recs[t.addrIdx[k]].addr > addr }) - 1
+	n := sort.Search(len(t.addrIdx), func(k int) bool { return t.recs[t.ai(k)].addr > addr }) - 1
 	if n < 0 {
 		return Symbol{}, 0, false, nil
 	}
-	nearest := t.recs[t.addrIdx[n]].addr
+	nearest := t.recs[t.ai(n)].addr
 	// The nearest group: all addressable symbols at address `nearest`,
 	// preferred first (the sort order). Look for a containing sized symbol,
 	// else a size-0 one.
@@ -422,18 +425,18 @@ func (t *Table) byAddr(addr uint64) (sym Symbol, off uint64, ok bool, claimed *S
 	// does not reach past the sized symbol's end.
 	unsized := -1
 	sizedGroup := false
-	for k := n; k >= 0 && t.recs[t.addrIdx[k]].addr == nearest; k-- {
-		r := &t.recs[t.addrIdx[k]]
+	for k := n; k >= 0 && t.recs[t.ai(k)].addr == nearest; k-- {
+		r := &t.recs[t.ai(k)]
 		if r.size > 0 {
-			if t.contains(t.addrIdx[k], addr, &claimed) {
+			if t.contains(t.ai(k), addr, &claimed) {
 				s, off, ok := t.bestAt(k, addr)
 				return s, off, ok, nil
 			}
 			sizedGroup = true
 			continue
 		}
-		if unsized < 0 || t.prefer(t.addrIdx[k], unsized) {
-			unsized = t.addrIdx[k]
+		if unsized < 0 || t.prefer(t.ai(k), unsized) {
+			unsized = t.ai(k)
 		}
 	}
 	if unsized >= 0 && !sizedGroup && t.inSameSection(unsized, addr) {
@@ -441,7 +444,7 @@ func (t *Table) byAddr(addr uint64) (sym Symbol, off uint64, ok bool, claimed *S
 	}
 	// Nested or overlapping sized symbols further back.
 	for k, steps := n, 0; k >= 0 && steps < maxBackScan; k, steps = k-1, steps+1 {
-		if r := &t.recs[t.addrIdx[k]]; r.size > 0 && t.contains(t.addrIdx[k], addr, &claimed) {
+		if r := &t.recs[t.ai(k)]; r.size > 0 && t.contains(t.ai(k), addr, &claimed) {
 			s, off, ok := t.bestAt(k, addr)
 			return s, off, ok, nil
 		}
@@ -476,8 +479,8 @@ func (t *Table) plausibleEnd(i int) uint64 {
 	if end < r.addr {
 		end = ^uint64(0)
 	}
-	if k := sort.Search(len(t.addrIdx), func(k int) bool { return t.recs[t.addrIdx[k]].addr > r.addr }); k < len(t.addrIdx) {
-		end = min(end, t.recs[t.addrIdx[k]].addr)
+	if k := sort.Search(len(t.addrIdx), func(k int) bool { return t.recs[t.ai(k)].addr > r.addr }); k < len(t.addrIdx) {
+		end = min(end, t.recs[t.ai(k)].addr)
 	}
 	for _, sr := range t.sections {
 		if sr.Start <= r.addr && r.addr < sr.End {
@@ -488,19 +491,19 @@ func (t *Table) plausibleEnd(i int) uint64 {
 }
 
 // bestAt returns the preferred symbol containing addr among those sharing
-// the address of symbol t.addrIdx[k].
+// the address of symbol t.ai(k).
 func (t *Table) bestAt(k int, addr uint64) (Symbol, uint64, bool) {
-	a := t.recs[t.addrIdx[k]].addr
+	a := t.recs[t.ai(k)].addr
 	best := -1
 	var claimed *Symbol
-	for j := k; j >= 0 && t.recs[t.addrIdx[j]].addr == a; j-- {
-		if r := &t.recs[t.addrIdx[j]]; r.size > 0 && t.contains(t.addrIdx[j], addr, &claimed) && (best < 0 || t.prefer(t.addrIdx[j], best)) {
-			best = t.addrIdx[j]
+	for j := k; j >= 0 && t.recs[t.ai(j)].addr == a; j-- {
+		if r := &t.recs[t.ai(j)]; r.size > 0 && t.contains(t.ai(j), addr, &claimed) && (best < 0 || t.prefer(t.ai(j), best)) {
+			best = t.ai(j)
 		}
 	}
-	for j := k + 1; j < len(t.addrIdx) && t.recs[t.addrIdx[j]].addr == a; j++ {
-		if r := &t.recs[t.addrIdx[j]]; r.size > 0 && t.contains(t.addrIdx[j], addr, &claimed) && (best < 0 || t.prefer(t.addrIdx[j], best)) {
-			best = t.addrIdx[j]
+	for j := k + 1; j < len(t.addrIdx) && t.recs[t.ai(j)].addr == a; j++ {
+		if r := &t.recs[t.ai(j)]; r.size > 0 && t.contains(t.ai(j), addr, &claimed) && (best < 0 || t.prefer(t.ai(j), best)) {
+			best = t.ai(j)
 		}
 	}
 	return t.sym(best), addr - t.recs[best].addr, true
@@ -535,14 +538,14 @@ func (t *Table) prefer(i, j int) bool {
 // then named after the symbol before it, as the kernel prints it
 // ("sys_ni_syscall+0x10"), where ByAddr names nothing.
 func (t *Table) Nearest(addr uint64) (Symbol, uint64, bool) {
-	n := sort.Search(len(t.addrIdx), func(k int) bool { return t.recs[t.addrIdx[k]].addr > addr }) - 1
+	n := sort.Search(len(t.addrIdx), func(k int) bool { return t.recs[t.ai(k)].addr > addr }) - 1
 	if n < 0 {
 		return Symbol{}, 0, false
 	}
-	best := t.addrIdx[n]
-	for k := n - 1; k >= 0 && t.recs[t.addrIdx[k]].addr == t.recs[best].addr; k-- {
-		if t.prefer(t.addrIdx[k], best) {
-			best = t.addrIdx[k]
+	best := t.ai(n)
+	for k := n - 1; k >= 0 && t.recs[t.ai(k)].addr == t.recs[best].addr; k-- {
+		if t.prefer(t.ai(k), best) {
+			best = t.ai(k)
 		}
 	}
 	if !t.inSameSection(best, addr) {
