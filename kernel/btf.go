@@ -137,6 +137,12 @@ func ReadMemoryBTF(mem Reader, order binary.ByteOrder, sym func(name string) (ui
 // readVmlinuxMemoryBTF reads the vmlinux BTF alone (MemoryBTF.Modules
 // left empty).
 func readVmlinuxMemoryBTF(mem Reader, sym func(name string) (uint64, error)) (*MemoryBTF, error) {
+	return readVmlinuxMemoryBTFWith(mem, sym, readBounded)
+}
+
+// readVmlinuxMemoryBTFWith is readVmlinuxMemoryBTF with the BTF's bytes
+// read by read (btfCached: through the start-up cache).
+func readVmlinuxMemoryBTFWith(mem Reader, sym func(name string) (uint64, error), read func(Reader, uint64, uint64) ([]byte, error)) (*MemoryBTF, error) {
 	start, err1 := sym("__start_BTF")
 	stop, err2 := sym("__stop_BTF")
 	if err1 != nil || err2 != nil {
@@ -145,7 +151,7 @@ func readVmlinuxMemoryBTF(mem Reader, sym func(name string) (uint64, error)) (*M
 	if stop <= start || stop-start > maxMemoryBTF {
 		return nil, &MemoryBTFError{What: "vmlinux BTF", Addr: start, Err: fmt.Errorf("__stop_BTF %#x gives %d bytes (limit %d)", stop, int64(stop-start), maxMemoryBTF)}
 	}
-	data, err := readBounded(mem, start, stop-start)
+	data, err := read(mem, start, stop-start)
 	if err != nil {
 		return nil, &MemoryBTFError{What: "vmlinux BTF", Addr: start, Err: err}
 	}

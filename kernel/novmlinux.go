@@ -156,7 +156,9 @@ func (p *Program) openWithoutVmlinux(opts Options, paths []string, cacheDir stri
 		return fmt.Errorf("reading kallsyms (VMCOREINFO names its tables): %w", err)
 	}
 	p.Syms = syms
-	m, err := readVmlinuxMemoryBTF(lin, p.SymbolAddr)
+	m, err := readVmlinuxMemoryBTFWith(lin, p.SymbolAddr, func(mem Reader, addr, n uint64) ([]byte, error) {
+		return btfCached(mem, addr, n, cacheDir, key)
+	})
 	if err != nil {
 		return fmt.Errorf("no types: %w", err)
 	}

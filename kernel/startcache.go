@@ -10,7 +10,9 @@ package kernel
 //     the remembered page is read and parsed as the scan would, and a
 //     page that no longer passes falls back to the scan;
 //   - the symbol table read from the dump's kallsyms (~45 ms to decode,
-//     sort and index on the distro kernel), in the symbol cache's format.
+//     sort and index on the distro kernel), in the symbol cache's format;
+//   - the vmlinux BTF read from the dump's memory (4.7 MB on the distro
+//     kernel), mapped in place at the next start (btfCached).
 //
 // Both depend on nothing but the dump's bytes (and the code that read
 // them: the key is stamped with the executable's identity, StampKey), so
@@ -175,4 +177,108 @@ func kallsymsCached(mem symbols.Memory, order binary.ByteOrder, lookup func(stri
 	}
 	symbols.SaveCachedTable(path, key, t, nil)
 	return t, nil
+}
+
+const (
+	btfCacheMagic = "KDIBTF01"
+	// maxBTFCacheFile bounds a cached BTF file (maxMemoryBTF and a key).
+	maxBTFCacheFile = maxMemoryBTF + 1<<20
+)
+
+func btfCachePath(cacheDir string, key []byte) string {
+	return filepath.Join(cacheDir, "btf-"+hex.EncodeToString(cacheID(key))+".btf")
+}
+
+// encodeBTFCache is the cached vmlinux BTF of a dump: magic, key length
+// (u32 LE), key, the BTF's address and length (u64 LE each), zero bytes
+// to an 8-byte offset, the BTF, CRC-32C of all that (u32 LE).
+func encodeBTFCache(key []byte, addr uint64, data []byte) []byte {
+	b := make([]byte, 0, len(btfCacheMagic)+4+len(key)+16+8+len(data)+4)
+	b = append(b, btfCacheMagic...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(key)))
+	b = append(b, key...)
+	b = binary.LittleEndian.AppendUint64(b, addr)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(data)))
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	b = append(b, data...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// decodeBTFCache returns the BTF a cache file holds for key, address and
+// length (a slice of b).
+func decodeBTFCache(b, key []byte, addr, n uint64) ([]byte, error) {
+	h := len(btfCacheMagic) + 4
+	if len(b) < h+4 || string(b[:len(btfCacheMagic)]) != btfCacheMagic {
+		return nil, errors.New("not a cached BTF file")
+	}
+	body := b[:len(b)-4]
+	if crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return nil, errors.New("CRC-32C mismatch (corrupt)")
+	}
+	kl := uint64(binary.LittleEndian.Uint32(b[len(btfCacheMagic):]))
+	if kl > uint64(len(body)-h) || len(body)-h-int(kl) < 16 {
+		return nil, errors.New("key runs past the end")
+	}
+	if string(body[h:h+int(kl)]) != string(key) {
+		return nil, errors.New("made for another dump or by another executable")
+	}
+	off := h + int(kl)
+	if binary.LittleEndian.Uint64(body[off:]) != addr || binary.LittleEndian.Uint64(body[off+8:]) != n {
+		return nil, errors.New("made for another BTF range")
+	}
+	off += 16
+	for off%8 != 0 {
+		off++
+	}
+	if off > len(body) || uint64(len(body)-off) != n {
+		return nil, errors.New("BTF length does not match the file's")
+	}
+	return body[off:], nil
+}
+
+// btfCached reads the n bytes of vmlinux BTF at addr through the cache:
+// a warm dump-only start-up maps the copy it saved (4.7 MB on the distro
+// kernel: read from the dump, they are a heap copy faulted in page by
+// page) instead of reading the dump. key identifies the dump and what was
+// read from it before (nil: read, do not cache). The bytes returned stay
+// mapped for the life of the process (type names point into them).
+func btfCached(mem Reader, addr, n uint64, cacheDir string, key []byte) ([]byte, error) {
+	if key == nil || cacheDir == "" {
+		return readBounded(mem, addr, n)
+	}
+	sk := symbols.StampKey(key)
+	if sk == nil {
+		return readBounded(mem, addr, n)
+	}
+	path := btfCachePath(cacheDir, sk)
+	if b, unmap, err := container.MapFile(path, maxBTFCacheFile); err == nil {
+		if data, err := decodeBTFCache(b, sk, addr, n); err == nil {
+			return data, nil
+		}
+		unmap()
+	}
+	data, err := readBounded(mem, addr, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return data, nil
+	}
+	tmp, err := os.CreateTemp(cacheDir, ".btf-*")
+	if err != nil {
+		return data, nil
+	}
+	_, err = tmp.Write(encodeBTFCache(sk, addr, data))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return data, nil
 }

@@ -28,7 +28,8 @@ type Entry struct {
 	// Kind is "file" (a decompressed file), "dwarf-index" (package
 	// symbols' name index), "symbols" (a vmlinux's or a dump's kallsyms
 	// symbol table, symbols/symcache.go), "vmcoreinfo" (where a dump's
-	// VMCOREINFO page is, kernel/startcache.go) or "partial" (a
+	// VMCOREINFO page is, kernel/startcache.go), "btf" (the vmlinux BTF
+	// read from a dump's memory, kernel/startcache.go) or "partial" (a
 	// decompression in progress, or left by a process killed while
 	// writing one).
 	Kind string
@@ -63,6 +64,8 @@ func List() ([]Entry, error) {
 				kind = "symbols"
 			case sub == "dwarf-index" && strings.HasPrefix(e.Name(), "vmcoreinfo-"):
 				kind = "vmcoreinfo"
+			case sub == "dwarf-index" && strings.HasPrefix(e.Name(), "btf-"):
+				kind = "btf"
 			case sub == "dwarf-index":
 				kind = "dwarf-index"
 			}
