@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"sort"
@@ -78,6 +79,18 @@ func main() {
 				os.Exit(code)
 			}
 		}
+	}
+	// KDUMP_INSPECT_MEMPROFILE=FILE writes a heap profile (every
+	// allocation made, by bytes: -sample_index=alloc_space) at the end.
+	if path := os.Getenv("KDUMP_INSPECT_MEMPROFILE"); path != "" {
+		runtime.MemProfileRate = 4096
+		code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		runtime.GC() // the profile is as of the last collection
+		if f, err := os.Create(path); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+		os.Exit(code)
 	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
