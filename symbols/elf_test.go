@@ -6,6 +6,7 @@ import (
 	"compress/zlib"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
@@ -245,6 +247,61 @@ func TestNewELFMalformed(t *testing.T) {
 	}
 }
 
+// sameSymtab fails unless readSymtab64 reads st as debug/elf's
+// File.Symbols does: the same error or none, the same symbols after the
+// null one.
+func sameSymtab(t *testing.T, df *elf.File, st *elf.Section) {
+	t.Helper()
+	want, werr := df.Symbols()
+	raw, err := readSymtab64(df, st)
+	if (werr == nil) != (err == nil) || errors.Is(werr, elf.ErrNoSymbols) != errors.Is(err, elf.ErrNoSymbols) {
+		t.Fatalf("readSymtab64: %v; debug/elf: %v", err, werr)
+	}
+	if err != nil {
+		return
+	}
+	if len(raw) != len(want)+1 || raw[0] != (RawSymbol{}) {
+		t.Fatalf("%d symbols (null first: %v), debug/elf %d", len(raw), raw[0] == RawSymbol{}, len(want))
+	}
+	for i, w := range want {
+		r := raw[i+1]
+		if r.Index != i+1 || r.Name != w.Name || r.Info != w.Info || r.Other != w.Other || r.Shndx != w.Section || r.Value != w.Value || r.Size != w.Size {
+			t.Fatalf("symbol %d: %+v, debug/elf %+v", i+1, r, w)
+		}
+	}
+}
+
+// TestReadSymtab64: on every committed example's vmlinux and module, and
+// the corpus vmlinux when present, the symbol table reads as debug/elf
+// reads it.
+func TestReadSymtab64(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/example/*/vmlinux.zst")
+	kos, _ := filepath.Glob("../testdata/example/*/modules/*.ko*")
+	files = append(files, kos...)
+	if c := "../../shared/corpus/kernels/7.2.13-buggy/vmlinux.zst"; func() bool { _, err := os.Stat(c); return err == nil }() {
+		files = append(files, c)
+	}
+	n := 0
+	for _, p := range files {
+		path, err := container.Open(p)
+		if err != nil {
+			continue
+		}
+		df, err := elf.Open(path)
+		if err != nil {
+			continue
+		}
+		if st := df.SectionByType(elf.SHT_SYMTAB); st != nil && df.Class == elf.ELFCLASS64 {
+			sameSymtab(t, df, st)
+			n++
+		}
+		df.Close()
+	}
+	if n < 10 {
+		t.Fatalf("compared %d symbol tables, want at least 10 (the examples' vmlinux and modules)", n)
+	}
+}
+
 func FuzzNewELF(f *testing.F) {
 	o := binary.LittleEndian
 	f.Add((&testELF{order: o, typ: elf.ET_REL, machine: elf.EM_PPC64, flags: 2,
@@ -258,6 +315,11 @@ func FuzzNewELF(f *testing.F) {
 		secs: []testSection{{name: ".opd", typ: elf.SHT_PROGBITS, flags: elf.SHF_ALLOC, addr: 0x100, data: make([]byte, 24)}},
 		syms: []testSym{{name: "f", info: stInfo(elf.STB_GLOBAL, elf.STT_FUNC), shndx: 1, value: 0x100}}}).bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if df, err := elf.NewFile(bytes.NewReader(data)); err == nil && df.Class == elf.ELFCLASS64 {
+			if st := df.SectionByType(elf.SHT_SYMTAB); st != nil && st.Size < 1<<20 {
+				sameSymtab(t, df, st)
+			}
+		}
 		ef, err := NewELF(bytes.NewReader(data), "fuzz")
 		if err != nil {
 			return
