@@ -186,24 +186,9 @@ func SaveCachedTable(path string, key []byte, t *Table, rep *SymtabReport) error
 	return nil
 }
 
-// nameOrderOf is t's name order: every index of t.syms by name, then
+// nameOrderOf is t's name order: every index of t.recs by name, then
 // index.
-func nameOrderOf(t *Table) []int32 {
-	if t.byName == nil {
-		return t.nameOrder
-	}
-	o := make([]int32, len(t.recs))
-	for i := range o {
-		o[i] = int32(i)
-	}
-	slices.SortFunc(o, func(a, b int32) int {
-		if c := strings.Compare(t.name(int(a)), t.name(int(b))); c != 0 {
-			return c
-		}
-		return int(a - b)
-	})
-	return o
-}
+func nameOrderOf(t *Table) []int32 { return t.nameOrder }
 
 // encodeTable writes the cache file of t (the file's comment).
 func encodeTable(w io.Writer, key []byte, t *Table, rep *SymtabReport) error {

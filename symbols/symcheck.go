@@ -1,9 +1,10 @@
 package symbols
 
 import (
+	"cmp"
 	"debug/elf"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -101,8 +102,9 @@ func orNone(s string) string {
 func (f *ELFFile) checkSymbols() *SymtabReport {
 	rel := f.File.Type == elf.ET_REL
 	type ref struct {
-		i   int
-		sec int // index in f.Sections; 0: none
+		addr uint64
+		i    int
+		sec  int // index in f.Sections; 0: none
 	}
 	secIndex := map[string]int{}
 	for i, s := range f.Sections {
@@ -110,7 +112,7 @@ func (f *ELFFile) checkSymbols() *SymtabReport {
 			secIndex[s.Name] = i
 		}
 	}
-	var sized []ref
+	sized := make([]ref, 0, len(f.Symbols))
 	for i := range f.Symbols {
 		s := &f.Symbols[i]
 		if badName(s.Name) && !asmLocalLabel(s.Name) {
@@ -124,7 +126,7 @@ func (f *ELFFile) checkSymbols() *SymtabReport {
 			if !rel && f.sectionIndexAt(s.Addr) == 0 {
 				s.Suspect |= SymOutsideSection
 			}
-			sized = append(sized, ref{i, 0})
+			sized = append(sized, ref{s.Addr, i, 0})
 			continue
 		}
 		sec := f.Sections[si]
@@ -141,16 +143,18 @@ func (f *ELFFile) checkSymbols() *SymtabReport {
 		case s.Size > end-s.Addr:
 			s.Suspect |= SymPastSection
 		}
-		sized = append(sized, ref{i, si})
+		sized = append(sized, ref{s.Addr, i, si})
 	}
 	// Overlaps: by section (a .ko's addresses are per section), then
 	// address.
-	sort.Slice(sized, func(a, b int) bool {
-		x, y := sized[a], sized[b]
+	slices.SortFunc(sized, func(x, y ref) int {
 		if rel && x.sec != y.sec {
-			return x.sec < y.sec
+			return cmp.Compare(x.sec, y.sec)
 		}
-		return f.Symbols[x.i].Addr < f.Symbols[y.i].Addr
+		if c := cmp.Compare(x.addr, y.addr); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.i, y.i)
 	})
 	for k := 0; k < len(sized); k++ {
 		s := &f.Symbols[sized[k].i]

@@ -34,16 +34,10 @@ type Table struct {
 	descs   []uint64
 	all     *allSymbols // Symbols()'s slice, made on first use
 	addrIdx []int32     // indices into recs of symbols that have an address (not U, not absolute)
-	// byName holds the index in syms of each name's first symbol; dups
-	// every index of the names several symbols share (statics of
-	// different files). One map entry and no slice per unique name: a
-	// distro vmlinux has 137 701 symbols.
-	byName map[string]int32
-	dups   map[string][]int32
-	// nameOrder, when byName is nil, indexes the names instead: every
-	// index into syms, sorted by name and then index (a Table loaded from
-	// the symbol cache, symcache.go, which stores it rather than build
-	// the map at every start-up).
+	// nameOrder indexes the names: every index into recs, sorted by name
+	// and then index (the symbol cache, symcache.go, stores it as is). A
+	// sort of int32s rather than a map of 137 701 names: half the time to
+	// make on a distro vmlinux, and no map at all once cached.
 	nameOrder []int32
 	sections  []SectionRange // sorted by Start; nil when unknown
 	// inOrder: among aliases the first in the given order is preferred
@@ -225,44 +219,39 @@ func newTable(syms []Symbol, inOrder bool) *Table {
 	b := newTableBuilder(len(syms), nameBytes)
 	t := b.t
 	t.inOrder = inOrder
-	t.byName, t.dups = make(map[string]int32, len(syms)), map[string][]int32{}
 	for _, x := range keys {
 		b.add(&syms[x.i], 0)
 	}
 	b.done()
-	for k := range t.recs {
-		name := t.name(k)
-		if first, ok := t.byName[name]; !ok {
-			t.byName[name] = int32(k)
-		} else if d, ok := t.dups[name]; ok {
-			t.dups[name] = append(d, int32(k))
-		} else {
-			t.dups[name] = []int32{first, int32(k)}
-		}
+	t.nameOrder = make([]int32, len(t.recs))
+	for i := range t.nameOrder {
+		t.nameOrder[i] = int32(i)
 	}
+	slices.SortFunc(t.nameOrder, func(a, b int32) int {
+		if c := strings.Compare(t.name(int(a)), t.name(int(b))); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
 	return t
 }
 
 // indices returns the indices in t.syms of every symbol named name, by
 // address (first: the only one, when the name is unique).
 func (t *Table) indices(name string) (first int32, all []int32, ok bool) {
-	if t.byName == nil {
-		o := t.nameOrder
-		lo, _ := slices.BinarySearchFunc(o, name, func(i int32, n string) int { return strings.Compare(t.name(int(i)), n) })
-		if lo == len(o) || t.name(int(o[lo])) != name {
-			return 0, nil, false
-		}
-		hi := lo + 1
-		for hi < len(o) && t.name(int(o[hi])) == name {
-			hi++
-		}
-		if hi-lo > 1 {
-			all = o[lo:hi:hi]
-		}
-		return o[lo], all, true
+	o := t.nameOrder
+	lo, _ := slices.BinarySearchFunc(o, name, func(i int32, n string) int { return strings.Compare(t.name(int(i)), n) })
+	if lo == len(o) || t.name(int(o[lo])) != name {
+		return 0, nil, false
 	}
-	first, ok = t.byName[name]
-	return first, t.dups[name], ok
+	hi := lo + 1
+	for hi < len(o) && t.name(int(o[hi])) == name {
+		hi++
+	}
+	if hi-lo > 1 {
+		all = o[lo:hi:hi]
+	}
+	return o[lo], all, true
 }
 
 // WithSections returns t with known section ranges (for tables whose
