@@ -5,12 +5,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
 
 // idCache keeps files' build-ids by path, size and modification time, so a
@@ -98,32 +101,24 @@ func (c *idCache) flush() {
 	if !c.dirty {
 		return
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".debuginfo-ids-*")
-	if err != nil {
-		return
-	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
-	fmt.Fprintln(w, cacheMagic)
-	for p, e := range c.ids {
-		// Forget files that are gone (test and scratch directories):
-		// the cache is read whole by every run that needs an id.
-		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
-			continue
+	err := container.WriteAtomic(c.path, ".debuginfo-ids", func(f io.Writer) error {
+		w := bufio.NewWriter(f)
+		fmt.Fprintln(w, cacheMagic)
+		for p, e := range c.ids {
+			// Forget files that are gone (test and scratch directories):
+			// the cache is read whole by every run that needs an id.
+			if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			id := "-"
+			if len(e.id) > 0 {
+				id = hex.EncodeToString(e.id)
+			}
+			fmt.Fprintf(w, "%s %d %d %s\n", id, e.size, e.mtime, p)
 		}
-		id := "-"
-		if len(e.id) > 0 {
-			id = hex.EncodeToString(e.id)
-		}
-		fmt.Fprintf(w, "%s %d %d %s\n", id, e.size, e.mtime, p)
-	}
-	if w.Flush() != nil || tmp.Close() != nil {
-		return
-	}
-	if os.Rename(tmp.Name(), c.path) == nil {
+		return w.Flush()
+	})
+	if err == nil {
 		c.dirty = false
 	}
 }

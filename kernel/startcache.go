@@ -141,23 +141,10 @@ func rememberedVMCOREINFO(phys dump.Memory, order binary.ByteOrder, cacheDir str
 // rememberVMCOREINFO saves pa as the VMCOREINFO page of this dump
 // (atomically; failures are ignored: the scan runs again next time).
 func rememberVMCOREINFO(cacheDir string, key []byte, pa uint64) {
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(cacheDir, ".vmcoreinfo-*")
-	if err != nil {
-		return
-	}
-	_, err = tmp.Write(encodeVmciLoc(key, pa))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), vmcoreinfoLocPath(cacheDir, key))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
+	container.WriteAtomic(vmcoreinfoLocPath(cacheDir, key), ".vmcoreinfo", func(w io.Writer) error {
+		_, err := w.Write(encodeVmciLoc(key, pa))
+		return err
+	})
 }
 
 // kallsymsCached is symbols.ReadKallsyms through the symbol cache: key
@@ -263,22 +250,10 @@ func btfCached(mem Reader, addr, n uint64, cacheDir string, key []byte) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return data, nil
-	}
-	tmp, err := os.CreateTemp(cacheDir, ".btf-*")
-	if err != nil {
-		return data, nil
-	}
-	_, err = tmp.Write(encodeBTFCache(sk, addr, data))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
+	// Failures are ignored: the BTF is read from the dump again next time.
+	container.WriteAtomic(path, ".btf", func(w io.Writer) error {
+		_, err := w.Write(encodeBTFCache(sk, addr, data))
+		return err
+	})
 	return data, nil
 }

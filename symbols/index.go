@@ -397,22 +397,8 @@ func loadIndex(path string, buildID []byte) (*typeIndex, error) {
 
 // saveIndex writes the index atomically (temporary file, then rename).
 func saveIndex(path string, ix *typeIndex) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".dwarf-index-*")
+	err := container.WriteAtomic(path, ".dwarf-index", func(w io.Writer) error { return encodeIndex(w, ix) })
 	if err != nil {
-		return err
-	}
-	err = encodeIndex(tmp, ix)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
 		return errors.Join(errors.New("writing type index cache"), err)
 	}
 	return nil

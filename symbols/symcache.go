@@ -66,6 +66,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
 
 const (
@@ -165,22 +167,8 @@ func SaveCachedTable(path string, key []byte, t *Table, rep *SymtabReport) error
 	if fk == nil {
 		return errors.New("no key to cache the symbol table under")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".symtab-*")
+	err := container.WriteAtomic(path, ".symtab", func(w io.Writer) error { return encodeTable(w, fk, t, rep) })
 	if err != nil {
-		return err
-	}
-	err = encodeTable(tmp, fk, t, rep)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
 		return errors.Join(errors.New("writing symbol cache"), err)
 	}
 	return nil

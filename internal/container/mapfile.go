@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -38,4 +39,31 @@ func MapFile(path string, limit int64) (b []byte, unmap func(), err error) {
 		err = fmt.Errorf("%s: file grew past the %d-byte limit", path, limit)
 	}
 	return b, func() {}, err
+}
+
+// WriteAtomic writes the file at path through write, atomically: into a
+// temporary file (named prefix-*, in path's directory, made if missing)
+// that is renamed over path only when write and the close succeed, and
+// removed otherwise. Readers see the old file or the whole new one, and a
+// mapping of the old file (MapFile) keeps the old contents.
+func WriteAtomic(path, prefix string, write func(w io.Writer) error) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, prefix+"-*")
+	if err != nil {
+		return err
+	}
+	err = write(tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
 }
