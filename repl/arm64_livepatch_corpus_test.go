@@ -354,3 +354,92 @@ func checkArm64Livepatch(t *testing.T, dir string, kaslr bool) {
 		t.Errorf("coverage %q (complete %v), want %q", rep.CoverageLine(), rep.Complete(), want)
 	}
 }
+
+// TestArm64LivepatchCrashCorpus: the livepatch-kaslr-klpcrash dump (the
+// same boot after klp_stub_bug's livepatch_tgt_show stored to NULL,
+// reached through klp_ftrace_handler; skipped without the corpus): `why`
+// puts the PC where drgn's crash stack has livepatch_tgt_show, on the
+// crashing CPU and task drgn names, says it is the replacement of the
+// function drgn's klp_func of klp_stub_bug patches, and, with no finding
+// on the path (the audit is clean), calls the crash ordinary; `bt` of the
+// crashing task reaches the same frame.
+func TestArm64LivepatchCrashCorpus(t *testing.T) {
+	dir := testcorpus.Corpora(t, "arm64", "livepatch-kaslr-klpcrash")
+	if testing.Short() {
+		t.Skip("-short: opens a 1 GiB dump")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		Dump struct {
+			Crash struct {
+				CPU   int    `json:"panic_cpu"`
+				PID   int64  `json:"pid"`
+				Comm  string `json:"comm"`
+				Stack []struct {
+					PC  string `json:"pc"`
+					Sym string `json:"sym"`
+				} `json:"stack"`
+			} `json:"crash"`
+			Livepatch struct {
+				Patches []struct {
+					Mod  string `json:"mod"`
+					Objs []struct {
+						Funcs []struct {
+							OldName    string `json:"old_name"`
+							NewFuncSym string `json:"new_func_sym"`
+						} `json:"funcs"`
+					} `json:"objs"`
+				} `json:"patches"`
+			} `json:"livepatch"`
+		} `json:"dump"`
+	}
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatal(err)
+	}
+	var pc uint64
+	sym := ""
+	for _, f := range tr.Dump.Crash.Stack {
+		if strings.HasPrefix(f.Sym, "livepatch_tgt_show+") {
+			pc, _ = strconv.ParseUint(f.PC, 0, 64)
+			sym = f.Sym
+		}
+	}
+	old := ""
+	for _, p := range tr.Dump.Livepatch.Patches {
+		for _, o := range p.Objs {
+			for _, f := range o.Funcs {
+				if p.Mod == "klp_stub_bug" && f.NewFuncSym == "livepatch_tgt_show" {
+					old = f.OldName
+				}
+			}
+		}
+	}
+	if pc == 0 || old == "" {
+		t.Fatalf("truth: no livepatch_tgt_show frame (%#x) or klp_func (%q)", pc, old)
+	}
+	p, err := kernel.Open([]string{filepath.Join(dir, "vmcore.kdump")}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	s := New(p, Options{Out: os.Stdout, Err: os.Stderr})
+	var v WhyView
+	jsonData(t, s, "why", "why --json", &v)
+	want := fmt.Sprintf("replacement of %s (livepatch klp_stub_bug)", old)
+	if v.PC == nil || uint64(v.PC.Addr) != pc || v.PC.Livepatch != want {
+		t.Fatalf("why: PC %+v; drgn %#x, want livepatch %q", v.PC, pc, want)
+	}
+	if v.CPU != tr.Dump.Crash.CPU || v.PID != tr.Dump.Crash.PID || v.Comm != tr.Dump.Crash.Comm {
+		t.Errorf("why: CPU %d PID %d %s; drgn CPU %d PID %d %s", v.CPU, v.PID, v.Comm, tr.Dump.Crash.CPU, tr.Dump.Crash.PID, tr.Dump.Crash.Comm)
+	}
+	if v.Category != "ordinary" || len(v.Related) != 0 || !strings.Contains(v.Conclusion, "in the "+want) {
+		t.Errorf("why: %s, %d related findings: %s", v.Category, len(v.Related), v.Conclusion)
+	}
+	out, err := s.capture(t.Context(), fmt.Sprintf("bt %d", tr.Dump.Crash.PID))
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("%s [klp_stub_bug] at %x", sym, pc)) {
+		t.Errorf("bt %d: %v\n%s", tr.Dump.Crash.PID, err, out)
+	}
+}
