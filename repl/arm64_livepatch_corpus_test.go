@@ -64,6 +64,12 @@ type arm64LPTruth struct {
 		} `json:"livepatch"`
 		Modules []struct {
 			Name string `json:"name"`
+			PLT  []struct {
+				Addr      string `json:"addr"`
+				TargetSym string `json:"target_sym"`
+				Index     int    `json:"index"`
+				Used      bool   `json:"used"`
+			} `json:"plt"`
 			Arch struct {
 				Core struct {
 					Num int `json:"plt_num_entries"`
@@ -342,6 +348,23 @@ func checkArm64Livepatch(t *testing.T, dir string, kaslr bool) {
 	// PLTs and ftrace trampolines, slot by slot.
 	if slots := checkPLTCorpus(t, dir, s); slots < 100 {
 		t.Errorf("%d PLT slots compared", slots)
+	}
+	// klp_stub_bug's .klp.rela.vmlinux call: through the PLT entry drgn
+	// found for version_proc_show (KASLR), else straight to it.
+	dwant := "<version_proc_show+0x0>"
+	for _, m := range tr.Dump.Modules {
+		for _, e := range m.PLT {
+			if m.Name == "klp_stub_bug" && e.Used && e.TargetSym == "version_proc_show" {
+				dwant = fmt.Sprintf("bl %s <klp_stub_bug:.plt+%#x> plt[%d] -> version_proc_show+0x0", e.Addr, 12*e.Index, e.Index)
+			}
+		}
+	}
+	if kaslr == (dwant == "<version_proc_show+0x0>") {
+		t.Fatalf("truth: klp_stub_bug's PLT entry for version_proc_show: %q (KASLR %v)", dwant, kaslr)
+	}
+	dis, err := s.capture(t.Context(), "dis klp_call_version 3")
+	if err != nil || !strings.Contains(strings.Join(strings.Fields(string(dis)), " "), dwant) {
+		t.Errorf("dis klp_call_version: %v, want %q in\n%s", err, dwant, dis)
 	}
 
 	// The audit: nothing found, everything checked.
