@@ -8,6 +8,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
+	"github.com/kdump-inspect/kdump-inspect/modules"
 )
 
 // arm64LPTruth is testdata/example/arm64-livepatch/truth.json, trimmed
@@ -247,6 +248,104 @@ func TestArm64LivepatchMutations(t *testing.T) {
 				got = append(got, f.Rule+": "+f.Message)
 			}
 			t.Errorf("no KLP-FUNC finding on %s with %q; findings %v", m.fn, m.want, got)
+		})
+	}
+}
+
+// TestArm64LivepatchKlpNameBeforeHole: a .klp.rela section name of
+// klp_stub_bug in klp_info->secstrings with the bytes after its NUL
+// missing from the dump, as makedumpfile -d 31
+// left a page of the livepatch-nokaslr dump: the name is still read (up
+// to its NUL), the klp relocations still applied, so klp_stub_bug's text
+// is fully explained. Reading a fixed 128 bytes failed there, left the
+// section without its object name, and the applied klp relocations
+// (bl tgt_secret, bl version_proc_show through the PLT) showed as
+// TEXT-UNEXPLAINED.
+func TestArm64LivepatchKlpNameBeforeHole(t *testing.T) {
+	base := openExample(t, "arm64-livepatch", nil, nil)
+	set := analysis.New(base).Modules()
+	a := set.Find("klp_stub_bug")
+	if a == nil {
+		t.Fatal("no klp_stub_bug")
+	}
+	info, err := a.Module.Obj.Member("klp_info")
+	if err == nil {
+		info, err = info.Deref()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := func(name string) uint64 {
+		m, err := info.Member(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := m.Uint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	shdrs, strs := field("sechdrs"), field("secstrings")
+	// the livepatch relocation section whose name lies last in
+	// secstrings: the bytes after it hold no other one's name
+	name, nameOff := "", uint32(0)
+	for _, h := range a.Module.KlpSechdrs {
+		if h.Flags&modules.SHF_RELA_LIVEPATCH == 0 {
+			continue
+		}
+		off, err := base.ReadU32(shdrs + uint64(h.Index)*64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "" || off > nameOff {
+			name, nameOff = h.Name, off
+		}
+	}
+	if !strings.HasPrefix(name, ".klp.rela.") {
+		t.Fatalf("no livepatch relocation section in klp_info (%q)", name)
+	}
+	at := strs + uint64(nameOff)
+	after := at + uint64(len(name)) + 1
+	for _, c := range []struct {
+		what   string
+		lo, n  uint64
+		warned bool
+	}{
+		{"the bytes after the name", after, min(uint64(64), 4096-after%4096), false},
+		// the name itself gone: the .ko's (klp-converted) sections are used
+		{"the name", at, 8, true},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			v := damage.NewVirt(base)
+			if err := v.Hole(c.lo, c.n); err != nil {
+				t.Fatal(err)
+			}
+			p := openExample(t, "arm64-livepatch", v, nil)
+			if _, err := p.Read(c.lo, 1); err == nil {
+				t.Fatalf("%#x still readable", c.lo)
+			}
+			an := analysis.New(p)
+			r := Run(an, Options{Subjects: []string{"klp_stub_bug"}})
+			for _, f := range r.Findings {
+				t.Errorf("finding %s %s: %s", f.Rule, f.Module, f.Message)
+			}
+			for _, sc := range r.Coverage {
+				if sc.Subject == "klp_stub_bug" {
+					for _, rc := range sc.Rules {
+						if rc.Rule == "TEXT-UNEXPLAINED" && rc.Status != Ran {
+							t.Errorf("TEXT-UNEXPLAINED on klp_stub_bug: %v %s", rc.Status, rc.Reason)
+						}
+					}
+				}
+			}
+			warned := false
+			for _, w := range an.Modules().KoImage(an.Modules().Find("klp_stub_bug")).Warnings {
+				warned = warned || strings.Contains(w, "unreadable")
+			}
+			if warned != c.warned {
+				t.Errorf("warned about the unreadable name: %v, want %v", warned, c.warned)
+			}
 		})
 	}
 }
