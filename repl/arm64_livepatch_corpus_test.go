@@ -466,3 +466,130 @@ func TestArm64LivepatchCrashCorpus(t *testing.T) {
 		t.Errorf("bt %d: %v\n%s", tr.Dump.Crash.PID, err, out)
 	}
 }
+
+// TestArm64LivepatchTransitionCorpus: the livepatch-transition dump
+// (test_klp_callbacks_busy's work function looping in msleep(), then
+// test_klp_callbacks_demo patching it: the transition cannot finish;
+// skipped without the corpus): `klp --json` has drgn's
+// klp_transition_patch and its func in transition; `klp --tasks --json`
+// lists every task drgn found with its patch_state, and the tasks not
+// yet switched (drgn: patch_state != klp_target_state) each with a frame
+// in the original function at a PC of drgn's stack of that task; the
+// audit's only finding is KLP-TRANSITION naming exactly those tasks, and
+// its coverage is full.
+func TestArm64LivepatchTransitionCorpus(t *testing.T) {
+	dir := testcorpus.Corpora(t, "arm64", "livepatch-transition")
+	if testing.Short() {
+		t.Skip("-short: opens a 1 GiB dump")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		Dump struct {
+			Livepatch struct {
+				TransitionPatch string `json:"klp_transition_patch"`
+				TargetState     int64  `json:"klp_target_state"`
+				Tasks           []struct {
+					PID        int64       `json:"pid"`
+					Comm       string      `json:"comm"`
+					PatchState int64       `json:"patch_state"`
+					Stack      []drgnFrame `json:"stack"`
+				} `json:"tasks"`
+			} `json:"livepatch"`
+		} `json:"dump"`
+		Guest struct {
+			Livepatch []string `json:"livepatch"`
+		} `json:"guest"`
+	}
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatal(err)
+	}
+	lp := tr.Dump.Livepatch
+	if lp.TransitionPatch == "0x0" || lp.TargetState != 1 {
+		t.Fatalf("truth: no transition to patched in progress (%s, %d)", lp.TransitionPatch, lp.TargetState)
+	}
+	p, err := kernel.Open([]string{filepath.Join(dir, "vmcore.kdump")}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	s := New(p, Options{Out: os.Stdout, Err: os.Stderr})
+
+	var v KlpView
+	jsonData(t, s, "klp", "klp --json", &v)
+	if fmt.Sprintf("%#x", uint64(v.TransitionPatch)) != lp.TransitionPatch || v.TargetState != "patched" {
+		t.Errorf("klp_transition_patch %#x target %s; drgn %s %d", uint64(v.TransitionPatch), v.TargetState, lp.TransitionPatch, lp.TargetState)
+	}
+	inTransition := ""
+	for _, pt := range v.Patches {
+		if fmt.Sprintf("%#x", uint64(pt.Addr)) != lp.TransitionPatch {
+			continue
+		}
+		for _, o := range pt.Objects {
+			for _, f := range o.Funcs {
+				if f.Transition {
+					inTransition = f.OldName
+				}
+			}
+		}
+		if !slices.Contains(tr.Guest.Livepatch, "/sys/kernel/livepatch/"+pt.Module+"/transition 1") {
+			t.Errorf("the guest's /sys/kernel/livepatch/%s/transition is not 1: %v", pt.Module, tr.Guest.Livepatch)
+		}
+	}
+	if inTransition == "" {
+		t.Fatal("no klp_func of the transition patch in transition")
+	}
+
+	var tasks []KlpTaskView
+	jsonData(t, s, "klp", "klp --tasks --json", &tasks)
+	byPID := map[int64]KlpTaskView{}
+	for _, tv := range tasks {
+		byPID[tv.PID] = tv
+	}
+	var behind []string
+	for _, dt := range lp.Tasks {
+		tv, ok := byPID[dt.PID]
+		if !ok {
+			t.Errorf("task %d (%s) missing", dt.PID, dt.Comm)
+			continue
+		}
+		if want := klpStateName(dt.PatchState); string(tv.State) != want {
+			t.Errorf("task %d (%s): patch_state %s, drgn %s", dt.PID, dt.Comm, tv.State, want)
+		}
+		if dt.PatchState == lp.TargetState {
+			continue
+		}
+		behind = append(behind, fmt.Sprintf("PID %d (%s)", dt.PID, dt.Comm))
+		hit := false
+		for _, h := range tv.Frames {
+			pcs := slices.IndexFunc(dt.Stack, func(f drgnFrame) bool { return f.PC == fmt.Sprintf("%#x", uint64(h.PC)) })
+			hit = hit || h.Func == inTransition && h.Which == "old" && pcs >= 0
+		}
+		if !hit {
+			t.Errorf("task %d (%s): frames %+v; drgn's stack %v has %s", dt.PID, dt.Comm, tv.Frames, dt.Stack, inTransition)
+		}
+	}
+	if len(behind) == 0 {
+		t.Fatal("truth: no task behind the transition")
+	}
+
+	rep := s.Report()
+	if len(rep.Findings) != 1 || rep.Findings[0].Rule != "KLP-TRANSITION" {
+		t.Fatalf("findings %+v, want one KLP-TRANSITION", rep.Findings)
+	}
+	msg := rep.Findings[0].Message
+	if !strings.Contains(msg, fmt.Sprintf("%d tasks not yet switched (%s)", len(behind), strings.Join(behind, ", "))) || !strings.Contains(msg, "original "+inTransition) {
+		t.Errorf("KLP-TRANSITION: %s; drgn: %v behind, in %s", msg, behind, inTransition)
+	}
+	if !rep.Complete() || !strings.Contains(rep.CoverageLine(), "vmlinux fully checked; system fully checked") {
+		t.Errorf("coverage %q", rep.CoverageLine())
+	}
+}
+
+// drgnFrame is one frame of a stack drgn unwound (truth.json).
+type drgnFrame struct {
+	PC  string `json:"pc"`
+	Sym string `json:"sym"`
+}

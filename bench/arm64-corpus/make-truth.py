@@ -69,9 +69,15 @@ for l in blocks.get('modules', []):
     pm.append({'name': f[0], 'size': int(f[1]), 'refs': int(f[2]), 'deps': f[3], 'state': f[4], 'addr': f[5]})
 g['proc_modules'] = pm
 secs = {}
+malformed = []
 for l in blocks.get('sections', []):
-    m, s, ad = l.split()
+    f = l.split()
+    if len(f) != 3 or not re.fullmatch(r'0x[0-9a-f]+', f[2]):
+        malformed.append('sections| ' + l)  # a kernel message printed into the line
+        continue
+    m, s, ad = f
     secs.setdefault(m, {})[s] = '0x%x' % int(ad, 16)
+g['malformed_lines'] = malformed
 g['sections'] = secs
 ma, plt, tramp = {}, {}, {}
 for l in blocks.get('modarch_kcore', []):

@@ -33,7 +33,7 @@ Sections of the output:
   kprobes[]: kprobe_table: addr, symbol, flags, saved opcode, word at addr now
   livepatch: klp_patches (objects, funcs: old/new, sizes, nop, patched, transition), klp_ops
        (each fops and its func_stack), klp_transition_patch, klp_target_state, every task's
-       patch_state (and TIF_PATCH_PENDING)
+       patch_state (and TIF_PATCH_PENDING), and the stack of each task a transition waits for
   cpus[]: per CPU the task (rq->curr), its PRSTATUS pc, drgn's stack trace
   crash: panic_cpu, the task on it, its stack (when the kernel panicked)
   translations: drgn's follow_phys(init_mm) of module regions and a few kernel addresses
@@ -580,6 +580,15 @@ try:
                       # TIF_PATCH_PENDING is 13 in arch/arm64/include/asm/thread_info.h (7.2.13)
                       'tif_patch_pending': bool(int(t.thread_info.flags) & (1 << 13))})
     lp['task_patch_state_counts'] = st
+    # the tasks a transition in progress waits for: their stacks (klp_check_stack())
+    target = lp['klp_target_state']
+    if target != -1:
+        for t, d in zip(for_each_task(prog), tasks):
+            if d['patch_state'] != target:
+                try:
+                    d['stack'] = [{'pc': h(fr.pc), 'sym': sym(fr.pc)} for fr in prog.stack_trace(t)]
+                except Exception as e:
+                    d['stack_error'] = '%s: %s' % (type(e).__name__, e)
     lp['tasks'] = tasks
 except Exception as e:
     lp['tasks_error'] = '%s: %s' % (type(e).__name__, e)

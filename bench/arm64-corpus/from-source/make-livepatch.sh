@@ -14,6 +14,9 @@
 #   livepatch-kaslr-klpcrash  the same boot after a NULL dereference in klp_stub_bug's
 #                             livepatch_tgt_show (reached through klp_ftrace_handler)
 #   livepatch-nokaslr         nokaslr: modules within BL range, no PLT used
+#   livepatch-transition      KASLR, as livepatch-kaslr plus a livepatch whose transition
+#                             cannot finish (test_klp_callbacks_busy block_transition=1,
+#                             then test_klp_callbacks_demo)
 # Kernel files: $OUT/kernels/7.2.13-livepatch. Every step is skipped when its output
 # exists (FORCE_BOOT=1 boots again). Env: BUILD, OUT as make-distro.sh; NOCRASH=1 skips
 # the -klpcrash dump. FRAG=arm64-64k.config KVAR=64k: another page size (untried).
@@ -24,12 +27,14 @@ export BUILD=${BUILD:-/work/corpus-build/arm64} OUT=${OUT:-/work/corpora/arm64}
 R=$BUILD/sid-root
 KVAR=${KVAR:-4k}
 KN=7.2.13-livepatch; [ "$KVAR" = 4k ] || KN=7.2.13-livepatch-$KVAR
-DUMPS=${*:-livepatch-kaslr livepatch-nokaslr}
+DUMPS=${*:-livepatch-kaslr livepatch-nokaslr livepatch-transition}
 SRC=$BUILD/linux-source-7.2
 B=$BUILD/build-$KVAR
 [ -x $R/usr/bin/apt-get ] || $top/chroot.sh setup
+# unmount at the end only what this run mounted: another session may be using the chroot
+premounted=0; mountpoint -q $R/proc && premounted=1
 $top/chroot.sh up
-trap '$top/chroot.sh down' EXIT
+[ $premounted = 1 ] || trap '$top/chroot.sh down' EXIT
 
 # 1. source: linux-source-7.2 7.2.13-1 from sid (checked against the index's SHA256)
 if [ ! -d $SRC ]; then
@@ -110,20 +115,31 @@ L
   need_vml; chroot $R python3 $top/offsets.py $VML > $KDI/offsets
   $top/make-initramfs.sh $KDI $D/initramfs.cpio.gz
 fi
+# the -transition variant: the same, then test_klp_callbacks_busy with block_transition=1
+# (its work function loops in msleep() until the module is removed) and
+# test_klp_callbacks_demo, which patches that function: its transition stays in
+# progress (klp_check_stack() refuses the kworker), and the guest does not wait for it
+if [ ! -f $D/initramfs-transition.cpio.gz ]; then
+  rm -rf $D/kdi-transition; cp -r $KDI $D/kdi-transition
+  printf '%s\n' 'test_klp_callbacks_busy.ko block_transition=1' '!sleep 1s' 'test_klp_callbacks_demo.ko' '!sleep 3s' \
+    >> $D/kdi-transition/load.list
+  $top/make-initramfs.sh $D/kdi-transition $D/initramfs-transition.cpio.gz
+fi
 
 # 5. boots, dumps, truth
 QEMU="chroot $R qemu-system-aarch64"
 for name in $DUMPS; do
   RAW=$BUILD/dumps/$name
-  cpu=max,pauth-impdef=on; app=""; crash=(); kaslr=1
+  cpu=max,pauth-impdef=on; app=""; crash=(); kaslr=1; initrd=$D/initramfs.cpio.gz
   case $name in
     *-nokaslr) app=nokaslr; kaslr=0 ;;
+    *-transition) initrd=$D/initramfs-transition.cpio.gz ;;
     *) [ "${NOCRASH:-}" = 1 ] || crash=(--crash crash-klp $BUILD/dumps/$name-klpcrash) ;;
   esac
   if [ ! -f $RAW/vmcore.kdump ] || [ "${FORCE_BOOT:-}" = 1 ]; then
     for try in 1 2 3 4; do
       rm -rf $RAW ${crash[2]:-}
-      python3 $top/boot-and-dump.py --kernel $KD/Image --initrd $D/initramfs.cpio.gz --outdir $RAW \
+      python3 $top/boot-and-dump.py --kernel $KD/Image --initrd $initrd --outdir $RAW \
         --cpu $cpu --append "$app" --qemu "$QEMU" "${crash[@]}" 2>&1 | tee $BUILD/boot-$name.log
       [ -f $RAW/vmcore.kdump ] || { echo "boot of $name made no dump" >&2; exit 1; }
       [ $kaslr = 0 ] && break
