@@ -1,7 +1,6 @@
 package modules
 
 import (
-	"bytes"
 	"debug/elf"
 	"encoding/hex"
 	"fmt"
@@ -168,10 +167,8 @@ func KlpRelasFromMemory(p *kernel.Program, m *Module) ([]RelaSection, error) {
 		b := raw[i*24:]
 		syms[i] = KoSymbol{Index: i, Shndx: elf.SectionIndex(o.Uint16(b[6:])), Value: o.Uint64(b[8:]), Binding: elf.ST_BIND(b[4]), Other: b[5]}
 		if nameOff := o.Uint32(b); nameOff != 0 && strtab != 0 {
-			if nb, err := p.Read(strtab+uint64(nameOff), 128); err == nil {
-				if j := bytes.IndexByte(nb, 0); j >= 0 {
-					syms[i].Name = string(nb[:j])
-				}
+			if name, err := p.Context.CStringAt(strtab+uint64(nameOff), 128); err == nil {
+				syms[i].Name = name
 			}
 		}
 	}
@@ -182,6 +179,11 @@ func KlpRelasFromMemory(p *kernel.Program, m *Module) ([]RelaSection, error) {
 		}
 		if h.Size/24 > maxRelas {
 			return nil, fmt.Errorf("%s: %s claims %d relocations", m.Name, h.Name, h.Size/24)
+		}
+		if h.Name == "" {
+			// .klp.rela.OBJ.SECTION names the object: without it the
+			// relocations cannot be placed (the .ko's are used)
+			return nil, fmt.Errorf("%s: the name of livepatch relocation section %d is unreadable (klp_info->secstrings)", m.Name, h.Index)
 		}
 		data, err := p.Read(h.Addr, int(h.Size))
 		if err != nil {

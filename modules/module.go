@@ -17,7 +17,6 @@ import (
 	"debug/dwarf"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
@@ -500,10 +499,10 @@ func (m *Module) readKlpInfo(p *kernel.Program) {
 			Size: o.Uint64(b[32:]), Link: o.Uint32(b[40:]), Info: o.Uint32(b[44:]), EntSize: o.Uint64(b[56:]),
 		}
 		nameOff := o.Uint32(b[0:])
-		if nb, err := p.Read(strs+uint64(nameOff), 128); err == nil {
-			if j := strings.IndexByte(string(nb), 0); j >= 0 {
-				h.Name = string(nb[:j])
-			}
+		// byte-exact up to a NUL: a name may end just before a page the
+		// dump lacks (makedumpfile -d 31)
+		if name, err := p.Context.CStringAt(strs+uint64(nameOff), 128); err == nil {
+			h.Name = name
 		}
 		m.KlpSechdrs = append(m.KlpSechdrs, h)
 	}

@@ -547,6 +547,10 @@ func (s *Session) disassembleGeneric(c *Call, addr uint64, n int) ([]DisLine, er
 		l.Text, l.Bytes = text, fmt.Sprintf("% x", buf[:size])
 		if t, _, ok := d.BranchTarget(buf[:nread], pc); ok {
 			l.Comment = "<" + s.resolve(t).String() + ">"
+			// a branch to a PLT entry (arm64): which entry, and where it goes
+			if _, arr, sl, ok := s.Modules().PLTAt(t); ok && t == sl.Addr && sl.Decoded {
+				l.Comment += fmt.Sprintf(" %s[%d] -> %s", strings.TrimPrefix(arr, "."), sl.Index, s.resolve(sl.Target))
+			}
 		}
 		if site := s.ftraceSite(pc); site != "" {
 			l.Comment = strings.TrimSpace(l.Comment + " " + site)

@@ -69,9 +69,15 @@ for l in blocks.get('modules', []):
     pm.append({'name': f[0], 'size': int(f[1]), 'refs': int(f[2]), 'deps': f[3], 'state': f[4], 'addr': f[5]})
 g['proc_modules'] = pm
 secs = {}
+malformed = []
 for l in blocks.get('sections', []):
-    m, s, ad = l.split()
+    f = l.split()
+    if len(f) != 3 or not re.fullmatch(r'0x[0-9a-f]+', f[2]):
+        malformed.append('sections| ' + l)  # a kernel message printed into the line
+        continue
+    m, s, ad = f
     secs.setdefault(m, {})[s] = '0x%x' % int(ad, 16)
+g['malformed_lines'] = malformed
 g['sections'] = secs
 ma, plt, tramp = {}, {}, {}
 for l in blocks.get('modarch_kcore', []):
@@ -342,6 +348,33 @@ if md:
             bad.append(m.group(1))
     checks['moddump_ftrace_words_equal'] = not bad
     details['moddump_ftrace_words_equal'] = bad[:50]
+# livepatch: the guest's /sys/kernel/livepatch/<patch>/{enabled,transition},
+# <patch>/<obj>/patched against drgn's klp_patches
+glp = {}
+for l in g.get('livepatch') or []:
+    f = l.split()
+    if len(f) == 2 and f[0].startswith('/sys/kernel/livepatch/'):
+        glp[f[0][len('/sys/kernel/livepatch/'):]] = f[1]
+dlp = dr.get('livepatch') or {}
+if glp or dlp.get('patches'):
+    bad = []
+    for pt in dlp.get('patches', []):
+        name = pt['mod']
+        if glp.get(name + '/enabled') != str(int(pt['enabled'])):
+            bad.append('%s/enabled guest %s drgn %s' % (name, glp.get(name + '/enabled'), pt['enabled']))
+        trans = any(f['transition'] for o in pt['objs'] for f in o['funcs'])
+        if glp.get(name + '/transition') not in (None, str(int(trans and dlp.get('klp_transition_patch') == pt.get('addr')))):
+            bad.append('%s/transition guest %s' % (name, glp.get(name + '/transition')))
+        for o in pt['objs']:
+            k = '%s/%s/patched' % (name, o['name'])
+            if k in glp and glp[k] != str(int(o['patched'])):
+                bad.append('%s guest %s drgn %s' % (k, glp[k], o['patched']))
+    gp = {k.split('/')[0] for k in glp if k.endswith('/enabled')}
+    dp = {pt['mod'] for pt in dlp.get('patches', [])}
+    if gp != dp:
+        bad.append('patch set guest %s drgn %s' % (sorted(gp), sorted(dp)))
+    checks['livepatch_equal'] = not bad
+    details['livepatch_equal'] = bad
 res['checks'] = checks
 res['checks_failed'] = [k for k, v in checks.items() if not v]
 res['check_details'] = details

@@ -489,6 +489,11 @@ func siteLine(kc *kcore, ks *kallsyms, tag, label string, ip uint64) {
 }
 
 func printTruth(suffix string) {
+	// the kernel's own messages (a module's periodic pr_info) must not be
+	// printed into the middle of the truth's lines: console loglevel 1
+	// (KERN_EMERG only) while it prints, 7 again afterwards
+	_ = write("/proc/sys/kernel/printk", "1")
+	defer write("/proc/sys/kernel/printk", "7")
 	fmt.Printf("KDI-TRUTH-BEGIN%s %s\n", suffix, time.Now().UTC().Format(time.RFC3339Nano))
 	kc := openKcore()
 	if kc != nil {

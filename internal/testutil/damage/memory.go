@@ -131,6 +131,22 @@ func (v *Virt) Patch(va uint64, b []byte) error {
 	return nil
 }
 
+// Hole makes the n kernel virtual bytes from va unreadable, as a page the
+// dump lacks would be (makedumpfile's exclusions); the range must lie in
+// one page.
+func (v *Virt) Hole(va, n uint64) error {
+	pa, err := v.phys(va)
+	if err != nil {
+		return fmt.Errorf("damage: translating %#x: %w", va, err)
+	}
+	end, err := v.phys(va + n - 1)
+	if err != nil || end != pa+n-1 {
+		return fmt.Errorf("damage: hole [%#x, +%#x) is not physically contiguous", va, n)
+	}
+	v.Mem.Hole(pa, pa+n)
+	return nil
+}
+
 // PatchU64 writes a kernel-order 64-bit word at va.
 func (v *Virt) PatchU64(va, val uint64) error {
 	b := make([]byte, 8)
