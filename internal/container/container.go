@@ -20,6 +20,11 @@
 // are evicted past KDUMP_INSPECT_CACHE_MAX (default 20 GiB), never one this
 // process opened.
 //
+// The cache's own small files (the DWARF index, symbol tables, a dump's
+// BTF) are written with WriteAtomic and read back with MapFile
+// (mapfile.go): replaced by rename, never rewritten in place, so a decoder
+// may keep using a mapping of the old file.
+//
 // It does not handle per-section compression inside ELF files
 // (SHF_COMPRESSED; that is debug/elf's job) nor per-page compression in
 // kdump-compressed dumps (that is package dump's).
