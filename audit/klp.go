@@ -2,7 +2,10 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/ftrace"
 )
 
 // checkKlpFunc: KLP-FUNC (seed 001), each patched function's record and
@@ -31,17 +34,42 @@ func checkKlpFunc(c *Check) {
 		for _, u := range k.Unchecked {
 			gaps = append(gaps, fmt.Sprintf("%s: %s", k.Func.OldName, u))
 		}
-		if len(k.Problems) == 0 {
+		problems := append(slices.Clip(k.Problems), klpSiteProblems(c, k)...)
+		if len(problems) == 0 {
 			continue
 		}
 		c.Report(Finding{Module: k.Patch,
 			Places:  []Place{{Kind: PlaceFunc, Owner: k.Object, Addr: k.WantIP, Size: 4, Label: fmt.Sprintf("%s:%s", obj, k.Func.OldName)}},
-			Mark:    "livepatched function: " + strings.Join(k.Problems, "; "),
-			Message: fmt.Sprintf("%s: patched function %s (%s): %s", k.Patch, k.Func.OldName, obj, strings.Join(k.Problems, "; "))})
+			Mark:    "livepatched function: " + strings.Join(problems, "; "),
+			Message: fmt.Sprintf("%s: patched function %s (%s): %s", k.Patch, k.Func.OldName, obj, strings.Join(problems, "; "))})
 	}
 	if len(gaps) > 0 {
 		c.Partial("%s", list(gaps, 6))
 	}
+}
+
+// klpSiteProblems: on a fixed-size call site (x86_64, arm64) the call at
+// the record and the word ftrace_init_nop() wrote before it (arm64's
+// mov x9, x30) where they differ from the FTRACE-SITE model, unless an
+// armed kprobe holds the word with the expected one as its saved
+// instruction (arch_arm_kprobe(): a kprobe on a livepatched function's
+// first word is a brk, and klp_ftrace_handler still runs behind it).
+func klpSiteProblems(c *Check, k *ftrace.KlpFuncCheck) []string {
+	var out []string
+	if k.Record == nil {
+		return nil
+	}
+	if k.SiteMismatch && len(k.SiteWant) > 0 && !kprobeExplains(c, k.Record.IP, k.SiteWant[0]) {
+		out = append(out, fmt.Sprintf("site %#x holds %s, not %s", k.Record.IP, disasmBytes(c, k.SiteBytes, k.Record.IP), k.SiteWantWhy))
+	}
+	if len(k.PrefixWant) > 0 && !kprobeExplains(c, k.PrefixAddr, k.PrefixWant) {
+		f := disasmBytes(c, k.PrefixFound, k.PrefixAddr)
+		if len(k.PrefixFound) == 0 {
+			f = "(unreadable)"
+		}
+		out = append(out, fmt.Sprintf("%s at %#x before the site, where ftrace_init_nop() writes %s", f, k.PrefixAddr, disasmBytes(c, k.PrefixWant, k.PrefixAddr)))
+	}
+	return out
 }
 
 // checkKlpTransition: KLP-TRANSITION. With a livepatch transition in

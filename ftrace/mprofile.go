@@ -48,6 +48,10 @@ type SiteCheck struct {
 	// what its record wants (Mismatch then false), or why it does not
 	// (an int3 no entry covers, an entry writing other bytes).
 	InFlight string
+	// CallMismatch: the call site itself (Size bytes at the record's ip)
+	// is none of WantBytes, after the text-poke batch had its say;
+	// Mismatch adds the prefix and the CALL_OPS literal to it.
+	CallMismatch bool
 	// Where the architecture needs a word before the site
 	// (arch.FtracePrefixed: arm64's mov x9, x30), PrefixAddr, what it
 	// holds and what it should; PrevOK says whether they agree.
@@ -267,6 +271,7 @@ func (s *State) checkCallSite(p *kernel.Program, set *modules.Set, cs arch.Ftrac
 	if c.Mismatch && arch.Has(p.Arch, arch.TextPokeBatch) {
 		s.inFlight(p, c)
 	}
+	c.CallMismatch = c.Mismatch
 	s.checkSiteExtras(p, r, c)
 	c.Mismatch = c.Mismatch || !c.PrevOK || c.LiteralChecked && c.Literal != c.LiteralWant
 }

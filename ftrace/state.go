@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -601,8 +602,33 @@ type KlpFuncCheck struct {
 	Ops        *KlpOps
 	InFilter   bool   // WantIP in the klp ops' filter hash
 	Site       uint32 // the word at the record's ip
-	SiteToStub bool   // Site is `b rec->arch.ool_stub`
+	SiteToStub bool   // Site is `b rec->arch.ool_stub` (or the call the FTRACE-SITE model wants)
 	StubOp     uint64 // the stub's ftrace_op
+	// On architectures with a fixed-size call site (arch.FtraceCallSite:
+	// x86_64, arm64), SiteBytes is what the site holds. Where the
+	// architecture writes a word before the site (arch.FtracePrefixed:
+	// arm64's mov x9, x30) and the dump holds something else there,
+	// PrefixAddr, PrefixFound and PrefixWant say so: not a problem here,
+	// since an armed kprobe replaces that word by its breakpoint, which
+	// only the judge (audit, with the kprobe table) can tell apart.
+	// SiteMismatch: SiteBytes are none of SiteWant (SiteWantWhy names
+	// them). Not a problem here either: a kprobe armed on the site
+	// replaced it by its breakpoint, which the judge tells apart.
+	SiteBytes    []byte
+	SiteMismatch bool
+	SiteWant     [][]byte
+	SiteWantWhy  string
+	PrefixAddr   uint64
+	PrefixFound  []byte
+	PrefixWant   []byte
+	// The DYNAMIC_FTRACE_WITH_CALL_OPS literal before the function
+	// (arch.FtraceCallOps): LiteralChecked when read and its expected
+	// ops known (the klp ops when they alone hold the ip, else
+	// ftrace_list_ops).
+	LiteralAddr    uint64
+	Literal        uint64
+	LiteralWant    uint64
+	LiteralChecked bool
 	// Problems lists what does not hold, in words ("record not at the
 	// local entry", "not ENABLED", ...); empty when all holds.
 	Problems []string
@@ -663,7 +689,14 @@ func (c *KlpFuncCheck) check(s *State, set *modules.Set) {
 		unchecked("no symbol at old_func %#x: local entry unknown", c.Func.OldFunc)
 	}
 	r := c.Record
-	if !s.RecordLayout.HasOOL && r != nil {
+	_, callSite := p.Arch.(arch.FtraceCallSite)
+	if callSite && r != nil {
+		// x86_64, arm64: ftrace_location(old_func) takes the first record
+		// in the function wherever ftrace_call_adjust() put it (after an
+		// ENDBR or BTI, past CALL_OPS's pre-function NOPs); the FTRACE-SITE
+		// model holds the words around it.
+		c.WantIP = r.IP
+	} else if !s.RecordLayout.HasOOL && r != nil {
 		// -mprofile-kernel (or patchable entries without OOL stubs): the
 		// site is the call after the prologue's mflr r0 (ftrace_call_adjust()
 		// for patchable entries; recordmcount's bl _mcount).
@@ -717,6 +750,8 @@ func (c *KlpFuncCheck) check(s *State, set *modules.Set) {
 			switch {
 			case sc.Unchecked != "":
 				unchecked("site %#x: %s", r.IP, sc.Unchecked)
+			case len(sc.FoundBytes) > 0:
+				c.callSiteCheck(sc, bad, unchecked)
 			case sc.Mismatch:
 				bad("site %#x holds %#08x, not %s", r.IP, sc.Found, sc.WantWhy)
 			default:
@@ -745,6 +780,35 @@ func (c *KlpFuncCheck) check(s *State, set *modules.Set) {
 	if (c.Ops == nil || c.Ops.Fops == nil || op != c.Ops.Fops.Addr) && op != s.ListOpsAddr {
 		bad("stub ftrace_op %#x is neither the klp ops nor ftrace_list_ops", op)
 	}
+}
+
+// callSiteCheck takes the FTRACE-SITE model's verdict on a fixed-size
+// call site (x86_64, arm64) apart: the CALL_OPS literal (which must name
+// the klp ops when they alone hold the ip: ftrace_find_unique_ops()) is
+// a problem when wrong; the call itself and the word before it, which a
+// kprobe may hold, are left to the judge (SiteMismatch, PrefixAddr).
+func (c *KlpFuncCheck) callSiteCheck(sc SiteCheck, bad, unchecked func(string, ...any)) {
+	r := c.Record
+	c.SiteBytes, c.SiteWant, c.SiteWantWhy = sc.FoundBytes, sc.WantBytes, sc.WantWhy
+	ok := true
+	if sc.CallMismatch {
+		c.SiteMismatch, ok = true, false
+	}
+	c.LiteralAddr = sc.LiteralAddr
+	switch {
+	case sc.LiteralChecked:
+		c.Literal, c.LiteralWant, c.LiteralChecked = sc.Literal, sc.LiteralWant, true
+		if sc.Literal != sc.LiteralWant {
+			bad("CALL_OPS literal at %#x holds %#x, not %s (%#x)", sc.LiteralAddr, sc.Literal, sc.LiteralWhy, sc.LiteralWant)
+			ok = false
+		}
+	case sc.LiteralUnknown != "":
+		unchecked("CALL_OPS literal of %#x: %s", r.IP, sc.LiteralUnknown)
+	}
+	if !sc.PrevOK && len(sc.PrefixWant) > 0 {
+		c.PrefixAddr, c.PrefixFound, c.PrefixWant = sc.PrefixAddr, sc.PrefixFound, sc.PrefixWant
+	}
+	c.SiteToStub = ok
 }
 
 func wordIs(p *kernel.Program, addr uint64, w uint32) bool {

@@ -109,6 +109,23 @@ func TestPLTCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: opens a 1 GiB dump")
 	}
+	p, err := kernel.Open([]string{filepath.Join(dir, "vmcore.kdump")}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if slots := checkPLTCorpus(t, dir, New(p, Options{Out: os.Stdout, Err: os.Stderr})); slots < 1000 {
+		t.Errorf("%d PLT slots compared, the dump has over a thousand", slots)
+	}
+}
+
+// checkPLTCorpus holds `plt --json` of every module of the session's
+// dump against dir's truth.json (drgn: dump.modules[].plt,
+// ftrace_trampolines_entries) and returns how many .plt slots it
+// compared.
+func checkPLTCorpus(t *testing.T, dir string, s *Session) int {
+	t.Helper()
+	p := s.Prog
 	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -135,12 +152,6 @@ func TestPLTCorpus(t *testing.T) {
 	if err := json.Unmarshal(b, &truth); err != nil {
 		t.Fatal(err)
 	}
-	p, err := kernel.Open([]string{filepath.Join(dir, "vmcore.kdump")}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}, CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	s := New(p, Options{Out: os.Stdout, Err: os.Stderr})
 	words := func(ws []uint64) string {
 		var o []string
 		for _, w := range ws {
@@ -205,7 +216,5 @@ func TestPLTCorpus(t *testing.T) {
 			}
 		})
 	}
-	if slots < 1000 {
-		t.Errorf("%d PLT slots compared, the dump has over a thousand", slots)
-	}
+	return slots
 }

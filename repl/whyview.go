@@ -36,9 +36,12 @@ type WhyView struct {
 
 // WhyCode is an address of the crash path.
 type WhyCode struct {
-	Addr         wire.Hex  `json:"addr"`
-	Location     string    `json:"location"`
-	Where        string    `json:"where,omitempty"`
+	Addr     wire.Hex `json:"addr"`
+	Location string   `json:"location"`
+	Where    string   `json:"where,omitempty"`
+	// Livepatch says the address is in a livepatched function or a
+	// livepatch's replacement of one, and which livepatch.
+	Livepatch    string    `json:"livepatch,omitempty"`
 	Found        []WhyInsn `json:"found"`
 	Expected     []WhyInsn `json:"expected,omitempty"`
 	ExpectedFrom string    `json:"expected_from,omitempty"`
@@ -100,7 +103,7 @@ func whyCode(c *triage.Code) *WhyCode {
 	if c == nil {
 		return nil
 	}
-	return &WhyCode{Addr: wire.Hex(c.Addr), Location: c.Location, Where: c.Where, Found: insns(c.Found), Expected: insns(c.Expected), ExpectedFrom: c.ExpectedFrom, Pointer: c.Pointer, Findings: findingNotes(c.Findings)}
+	return &WhyCode{Addr: wire.Hex(c.Addr), Location: c.Location, Where: c.Where, Livepatch: c.Livepatch, Found: insns(c.Found), Expected: insns(c.Expected), ExpectedFrom: c.ExpectedFrom, Pointer: c.Pointer, Findings: findingNotes(c.Findings)}
 }
 
 // NewWhyView formats an explanation.
@@ -159,6 +162,9 @@ func WriteWhy(w io.Writer, v *WhyView) {
 		fmt.Fprintf(w, "\n%s %#x  %s\n", c.name, c.c.Addr, c.c.Location)
 		if c.c.Where != "" {
 			fmt.Fprintf(w, "   is %s\n", c.c.Where)
+		}
+		if c.c.Livepatch != "" {
+			fmt.Fprintf(w, "   livepatch: %s\n", c.c.Livepatch)
 		}
 		exp := map[wire.Hex]WhyInsn{}
 		for _, e := range c.c.Expected {

@@ -128,6 +128,9 @@ type Code struct {
 	Location string // symbol+off [module], or .stubs+off
 	// Where is what the models say the address is (analysis.Where).
 	Where string
+	// Livepatch says the address is in a livepatched function or in a
+	// replacement, and by which livepatch (as Frame.Livepatch).
+	Livepatch string
 	// Found are the words around the address (Addr-8 .. Addr+8).
 	Found []Insn
 	// Expected are the words the loader or ftrace would have put at
@@ -310,7 +313,7 @@ func crashContext(a *analysis.Analysis, p Panic, ctxs []stack.Unwound) (*stack.U
 // code reads the words around addr and holds them against the models.
 func code(a *analysis.Analysis, rep *audit.Report, st *ftrace.State, addr uint64) *Code {
 	w := a.Where(addr)
-	c := &Code{Addr: addr, Location: w.Loc.String(), Where: w.String(), Findings: rep.At(addr)}
+	c := &Code{Addr: addr, Location: w.Loc.String(), Where: w.String(), Livepatch: livepatchAt(st, addr), Findings: rep.At(addr)}
 	if iw, ok := a.Prog.Arch.(arch.InsnWords); ok {
 		for x := addr - 8; x <= addr+8; x += 4 {
 			if b, err := a.Prog.Read(x, 4); err == nil {
@@ -388,6 +391,25 @@ func code(a *analysis.Analysis, rep *audit.Report, st *ftrace.State, addr uint64
 	return c
 }
 
+// livepatchAt says whether addr lies in the old or the new body of a
+// klp_func (ftrace.Livepatch.Bodies), "" when in neither.
+func livepatchAt(st *ftrace.State, addr uint64) string {
+	out := ""
+	if st == nil || st.Livepatch == nil {
+		return out
+	}
+	for _, b := range st.Livepatch.Bodies() {
+		if addr >= b.Lo && addr < b.Hi {
+			if b.New {
+				out = fmt.Sprintf("replacement of %s (livepatch %s)", b.Func, b.Patch)
+			} else {
+				out = fmt.Sprintf("patched by livepatch %s: calls go to its replacement", b.Patch)
+			}
+		}
+	}
+	return out
+}
+
 // frame describes one frame: where, livepatch and ftrace state, the stub
 // its call went through, the findings on it.
 func frame(a *analysis.Analysis, rep *audit.Report, st *ftrace.State, i int, f stack.Frame) Frame {
@@ -395,17 +417,7 @@ func frame(a *analysis.Analysis, rep *audit.Report, st *ftrace.State, i int, f s
 	fr := Frame{Level: i, PC: f.PC, Kind: f.Kind.String(), Location: frameLoc(a, f).String(), Where: w.String(), Findings: rep.At(f.PC)}
 	if w.Loc.Symbol != nil && st != nil {
 		fn := f.PC - w.Loc.Off
-		if st.Livepatch != nil {
-			for _, b := range st.Livepatch.Bodies() {
-				if f.PC >= b.Lo && f.PC < b.Hi {
-					if b.New {
-						fr.Livepatch = fmt.Sprintf("replacement of %s (livepatch %s)", b.Func, b.Patch)
-					} else {
-						fr.Livepatch = fmt.Sprintf("patched by livepatch %s: calls go to its replacement", b.Patch)
-					}
-				}
-			}
-		}
+		fr.Livepatch = livepatchAt(st, f.PC)
 		if r := recordIn(st, fn, fn+w.Loc.Symbol.Size); r != nil && r.Flags.Has(ftrace.FL_ENABLED) {
 			fr.Ftrace = "traced: ftrace record " + strings.Join(r.Flags.Names(), "|")
 		}
@@ -504,6 +516,12 @@ func conclude(e *Explanation) {
 	if main == nil {
 		e.Category = Ordinary
 		e.Conclusion = fmt.Sprintf("%s %s%s. Nothing connects this crash to module stubs, ftrace or livepatch: no finding of the audit lies on its path (PC, LR, the stack, the stubs the calls went through). Ordinary triage: the panic says %q", who, what, where, e.Panic.Message)
+		if e.PC != nil && e.PC.Livepatch != "" {
+			// The PC in a livepatch's code is no finding: the patch is
+			// wired as the kernel would have it, and the fault is the
+			// code's own.
+			e.Conclusion = fmt.Sprintf("%s %s%s, in the %s. The livepatch is wired as the kernel would have it: no finding of the audit lies on its path (PC, LR, the stack, the stubs the calls went through), so the fault is that code's own. Ordinary triage: the panic says %q", who, what, where, e.PC.Livepatch, e.Panic.Message)
+		}
 		if e.Panic.Taint != "" {
 			e.Conclusion += "; taint " + e.Panic.Taint
 		}

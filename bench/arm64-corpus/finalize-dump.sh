@@ -25,6 +25,7 @@ need_elf() {
 if [ ! -f $RAW/makedumpfile.json ] || [ "${FORCE_TRUTH:-}" = 1 ]; then
   need_elf
   python3 $here/elf-for-makedumpfile.py $RAW/vmcore.elf $RAW/vmcore-mdf.elf
+  rm -f $RAW/vmcore-d31.kdump   # makedumpfile refuses to overwrite (FORCE_TRUTH=1)
   set +e
   t0=$(date +%s.%N)
   chroot $R qemu-aarch64 /usr/bin/makedumpfile -c -d 31 $RAW/vmcore-mdf.elf $RAW/vmcore-d31.kdump > $RAW/makedumpfile.log 2>&1

@@ -342,6 +342,33 @@ if md:
             bad.append(m.group(1))
     checks['moddump_ftrace_words_equal'] = not bad
     details['moddump_ftrace_words_equal'] = bad[:50]
+# livepatch: the guest's /sys/kernel/livepatch/<patch>/{enabled,transition},
+# <patch>/<obj>/patched against drgn's klp_patches
+glp = {}
+for l in g.get('livepatch') or []:
+    f = l.split()
+    if len(f) == 2 and f[0].startswith('/sys/kernel/livepatch/'):
+        glp[f[0][len('/sys/kernel/livepatch/'):]] = f[1]
+dlp = dr.get('livepatch') or {}
+if glp or dlp.get('patches'):
+    bad = []
+    for pt in dlp.get('patches', []):
+        name = pt['mod']
+        if glp.get(name + '/enabled') != str(int(pt['enabled'])):
+            bad.append('%s/enabled guest %s drgn %s' % (name, glp.get(name + '/enabled'), pt['enabled']))
+        trans = any(f['transition'] for o in pt['objs'] for f in o['funcs'])
+        if glp.get(name + '/transition') not in (None, str(int(trans and dlp.get('klp_transition_patch') == pt.get('addr')))):
+            bad.append('%s/transition guest %s' % (name, glp.get(name + '/transition')))
+        for o in pt['objs']:
+            k = '%s/%s/patched' % (name, o['name'])
+            if k in glp and glp[k] != str(int(o['patched'])):
+                bad.append('%s guest %s drgn %s' % (k, glp[k], o['patched']))
+    gp = {k.split('/')[0] for k in glp if k.endswith('/enabled')}
+    dp = {pt['mod'] for pt in dlp.get('patches', [])}
+    if gp != dp:
+        bad.append('patch set guest %s drgn %s' % (sorted(gp), sorted(dp)))
+    checks['livepatch_equal'] = not bad
+    details['livepatch_equal'] = bad
 res['checks'] = checks
 res['checks_failed'] = [k for k, v in checks.items() if not v]
 res['check_details'] = details

@@ -65,7 +65,12 @@ for p in lp.get('patches', []):
     print('\nlivepatch %s enabled=%s' % (p['mod'], p['enabled']))
     for o in p['objs']:
         for f in o['funcs']:
-            print('   %s: %s %s -> %s patched=%s' % (o['name'], f['old_name'], f['old_func'], f['new_func_sym'], f['patched']))
+            print('   %s: %s %s -> %s patched=%s transition=%s' % (o['name'], f['old_name'], f['old_func'], f['new_func_sym'], f['patched'], f['transition']))
+for o in lp.get('klp_ops', []):
+    print('klp_ops %s fops %s func %s flags %s stack %s' % (o['klp_ops'], o['fops'], o['fops_func'], o['fops_flags'],
+          ' '.join('%s->%s' % (f['old_name'], f['new_func_sym']) for f in o['func_stack'])))
+if 'task_patch_state_counts' in lp:
+    print('klp_transition_patch %s target_state %s task patch_state counts %s' % (lp['klp_transition_patch'], lp['klp_target_state'], lp['task_patch_state_counts']))
 print('\nftrace_ops (ftrace_ops_list):')
 for o in d['ftrace_ops']:
     print('   %s %s func %s flags %s%s filter %s' % (o['addr'], o['sym'], o['func_sym'], o['flags'],

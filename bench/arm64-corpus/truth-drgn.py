@@ -31,7 +31,9 @@ Sections of the output:
   vmlinux_records: every vmlinux record whose flags are not 0 (as above, compact)
   ftrace_ops[]: the ftrace_ops_list: address, symbol, func, flags, trampoline
   kprobes[]: kprobe_table: addr, symbol, flags, saved opcode, word at addr now
-  livepatch: klp_patches (objects, funcs: old/new, patched, transition)
+  livepatch: klp_patches (objects, funcs: old/new, sizes, nop, patched, transition), klp_ops
+       (each fops and its func_stack), klp_transition_patch, klp_target_state, every task's
+       patch_state (and TIF_PATCH_PENDING)
   cpus[]: per CPU the task (rq->curr), its PRSTATUS pc, drgn's stack trace
   crash: panic_cpu, the task on it, its stack (when the kernel panicked)
   translations: drgn's follow_phys(init_mm) of module regions and a few kernel addresses
@@ -516,21 +518,71 @@ except Exception as e:
 res['kprobes'] = kps
 
 # ---- livepatch ----------------------------------------------------------------------------
+# klp_patches (kernel/livepatch/core.c): every patch, object, func; klp_ops
+# (kernel/livepatch/patch.c, a static LIST_HEAD): one ftrace_ops per patched old_func and
+# its func_stack (the active klp_func first); the transition state
+# (kernel/livepatch/transition.c) and every task's patch_state.
 lp = {'patches': []}
+
+
+def cstr(p):
+    return p.string_().decode(errors='replace') if p else None
+
+
 try:
     for p in list_for_each_entry('struct klp_patch', prog['klp_patches'].address_of_(), 'list'):
-        pd = {'mod': p.mod.name.string_().decode(), 'enabled': bool(p.enabled), 'objs': []}
+        pd = {'addr': h(p.value_()), 'mod': p.mod.name.string_().decode(), 'enabled': bool(p.enabled),
+              'replace': bool(p.replace), 'forced': bool(p.forced), 'objs': []}
         for o in list_for_each_entry('struct klp_object', p.obj_list.address_of_(), 'node'):
-            od = {'name': o.name.string_().decode() if o.name else 'vmlinux', 'patched': bool(o.patched), 'funcs': []}
+            od = {'addr': h(o.value_()), 'name': o.name.string_().decode() if o.name else 'vmlinux',
+                  'mod': cstr(o.mod.name) if o.mod else None,
+                  'patched': bool(o.patched), 'dynamic': bool(o.dynamic), 'funcs': []}
             for f in list_for_each_entry('struct klp_func', o.func_list.address_of_(), 'node'):
-                od['funcs'].append({'old_name': f.old_name.string_().decode(), 'old_func': h(f.old_func.value_()),
-                                    'old_func_sym': sym(f.old_func.value_()), 'new_func': h(f.new_func.value_()),
-                                    'new_func_sym': sym(f.new_func.value_()), 'patched': bool(f.patched),
+                od['funcs'].append({'addr': h(f.value_()), 'old_name': f.old_name.string_().decode(),
+                                    'old_sympos': int(f.old_sympos),
+                                    'old_func': h(f.old_func.value_()),
+                                    'old_func_sym': sym(f.old_func.value_()), 'old_size': int(f.old_size),
+                                    'new_func': h(f.new_func.value_()),
+                                    'new_func_sym': sym(f.new_func.value_()), 'new_size': int(f.new_size),
+                                    'nop': bool(f.nop), 'patched': bool(f.patched),
                                     'transition': bool(f.transition)})
             pd['objs'].append(od)
         lp['patches'].append(pd)
 except Exception as e:
     lp['error'] = '%s: %s' % (type(e).__name__, e)
+try:
+    ops_l = []
+    for ko in list_for_each_entry('struct klp_ops', prog['klp_ops'].address_of_(), 'node'):
+        fo = ko.fops
+        stack = []
+        for f in list_for_each_entry('struct klp_func', ko.func_stack.address_of_(), 'stack_node'):
+            stack.append({'func': h(f.value_()), 'old_name': f.old_name.string_().decode(),
+                          'old_func': h(f.old_func.value_()), 'new_func': h(f.new_func.value_()),
+                          'new_func_sym': sym(f.new_func.value_()), 'patched': bool(f.patched),
+                          'transition': bool(f.transition)})
+        ops_l.append({'klp_ops': h(ko.value_()), 'fops': h(fo.address_of_().value_()),
+                      'fops_func': sym(fo.func.value_()), 'fops_flags': h(int(fo.flags)),
+                      'fops_trampoline': h(int(fo.trampoline)), 'func_stack': stack})
+    lp['klp_ops'] = ops_l
+except Exception as e:
+    lp['klp_ops_error'] = '%s: %s' % (type(e).__name__, e)
+try:
+    tp = prog['klp_transition_patch']
+    lp['klp_transition_patch'] = h(tp.value_())
+    lp['klp_target_state'] = int(prog['klp_target_state'])
+    from drgn.helpers.linux.pid import for_each_task
+    st = {}
+    tasks = []
+    for t in for_each_task(prog):
+        ps = int(t.patch_state)
+        st[str(ps)] = st.get(str(ps), 0) + 1
+        tasks.append({'pid': int(t.pid), 'comm': t.comm.string_().decode(errors='replace'), 'patch_state': ps,
+                      # TIF_PATCH_PENDING is 13 in arch/arm64/include/asm/thread_info.h (7.2.13)
+                      'tif_patch_pending': bool(int(t.thread_info.flags) & (1 << 13))})
+    lp['task_patch_state_counts'] = st
+    lp['tasks'] = tasks
+except Exception as e:
+    lp['tasks_error'] = '%s: %s' % (type(e).__name__, e)
 res['livepatch'] = lp
 
 # ---- CPUs, the crash --------------------------------------------------------------------

@@ -1,28 +1,30 @@
 #!/bin/bash
 # bench/arm64-corpus/from-source/make-livepatch.sh [DUMP...]
-# UNFINISHED: never ran to the end (the first build was stopped in its compile step);
-# not run by ../make.sh. See ../NOTES.md.
 # Debian sid's linux-source-7.2 (7.2.13-1) cross-built for arm64 (allnoconfig +
 # arm64-corpus.config: 4K pages, 48-bit VA, KASLR with the 2 GiB module region,
 # LIVEPATCH, DYNAMIC_FTRACE_WITH_ARGS + CALL_OPS + DIRECT_CALLS, KPROBES, DWARF 5),
 # with the livepatch/ftrace/kprobe samples, the selftest livepatch modules and
 # extmod/ (klp_tgt, klp_stub_bug with two klp relocation sections, modarch_dump),
 # booted under qemu-system-aarch64 -M virt (TCG, -cpu max), modules loaded, six
-# livepatches enabled, the function tracer on livepatch_shadow_mod's functions,
-# klp_tgt:tgt_secret, vfs_read and do_sys_openat2, kprobes; dumped over QMP.
-#   lp4k-kaslr            the steady state
-#   lp4k-kaslr-klpcrash   the same boot after a NULL dereference in klp_stub_bug's
-#                         livepatch_tgt_show (reached through klp_ftrace_handler)
-# FRAG=arm64-64k.config KVAR=64k: the same with 64K pages (dumps lp64k-kaslr...).
-# Every step is skipped when its output exists. Env: BUILD, OUT as make-distro.sh.
+# livepatches enabled one after another (the guest waits for each transition), the
+# function tracer on livepatch_shadow_mod's functions, klp_tgt:tgt_secret, vfs_read and
+# do_sys_openat2, kprobes; dumped over QMP (ELF + kdump-compressed).
+#   livepatch-kaslr           the steady state, KASLR (modules out of BL range of the
+#                             kernel: booted again, at most 4 times, until they are)
+#   livepatch-kaslr-klpcrash  the same boot after a NULL dereference in klp_stub_bug's
+#                             livepatch_tgt_show (reached through klp_ftrace_handler)
+#   livepatch-nokaslr         nokaslr: modules within BL range, no PLT used
+# Kernel files: $OUT/kernels/7.2.13-livepatch. Every step is skipped when its output
+# exists (FORCE_BOOT=1 boots again). Env: BUILD, OUT as make-distro.sh; NOCRASH=1 skips
+# the -klpcrash dump. FRAG=arm64-64k.config KVAR=64k: another page size (untried).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)   # the shared scripts of bench/arm64-corpus
 export BUILD=${BUILD:-/work/corpus-build/arm64} OUT=${OUT:-/work/corpora/arm64}
 R=$BUILD/sid-root
 KVAR=${KVAR:-4k}
-KN=7.2.13-lp$KVAR
-DUMPS=${*:-lp$KVAR-kaslr}
+KN=7.2.13-livepatch; [ "$KVAR" = 4k ] || KN=7.2.13-livepatch-$KVAR
+DUMPS=${*:-livepatch-kaslr livepatch-nokaslr}
 SRC=$BUILD/linux-source-7.2
 B=$BUILD/build-$KVAR
 [ -x $R/usr/bin/apt-get ] || $top/chroot.sh setup
@@ -39,15 +41,17 @@ if [ ! -d $SRC ]; then
   (cd $BUILD && nice -n 10 tar xf pkg72/usr/src/linux-source-7.2.tar.xz) && rm -rf $BUILD/pkg72
 fi
 
-# 2. build (inside the chroot, nice 10, -j2)
-if [ ! -f $B/extmod/klp_stub_bug.ko ]; then
+# 2. build (inside the chroot, nice 10, -j2); skipped when the kernel files are out
+#    (the build's objects may be deleted afterwards: make clean)
+KD=$OUT/kernels/$KN
+if [ ! -f $B/extmod/klp_stub_bug.ko ] && [ ! -f $KD/modules/modarch_dump.ko ]; then
   date > $B.start 2>/dev/null || true
   nice -n 10 chroot $R env FRAG=${FRAG:-} bash $here/build-kernel.sh $SRC $B $([ -f $B/.config ] || echo config) 2>&1 | tee $BUILD/build-$KVAR.log
   date > $BUILD/build-$KVAR.end
 fi
 
 # 3. kernel dir: vmlinux.zst, Image, System.map, config, modules/ (every .ko as loaded)
-KD=$OUT/kernels/$KN; mkdir -p $KD/modules
+mkdir -p $KD/modules
 [ -f $KD/Image ] || cp $B/arch/arm64/boot/Image $KD/Image
 [ -f $KD/config ] || cp $B/.config $KD/config
 [ -f $KD/System.map ] || cp $B/System.map $KD/System.map
@@ -59,6 +63,12 @@ if [ ! -f $KD/modules/modarch_dump.ko ]; then
   cp $B/fragment-not-applied.txt $KD/ 2>/dev/null || true
   (cd $KD && sha256sum Image config System.map vmlinux.zst modules/*.ko > SHA256SUMS)
 fi
+
+# the DWARF vmlinux for offsets.py and drgn: the build's, else the kernel dir's,
+# decompressed when something needs it (need_vml)
+VML=$B/vmlinux
+[ -f $VML ] || VML=$BUILD/vmlinux-$KN
+need_vml() { [ -f $VML ] || zstd -q -d $KD/vmlinux.zst -o $VML; }
 
 # 4. the guest's /kdi
 D=$BUILD/stage-$KVAR; KDI=$D/kdi
@@ -97,7 +107,7 @@ L
   printf '%s\n' 'p:kdi/kp_tgt_show tgt_show' 'p:kdi/kp_fix1 livepatch_fix1_dummy_alloc+0x10' 'p:kdi/kp_vfs_write vfs_write' > $KDI/kprobe.events
   printf '%s\n' 'cat /proc/klp_tgt' 'cat /proc/cmdline' > $KDI/commands
   cp $top/symbols.list $top/variables.list $KDI/
-  chroot $R python3 $top/offsets.py $B/vmlinux > $KDI/offsets
+  need_vml; chroot $R python3 $top/offsets.py $VML > $KDI/offsets
   $top/make-initramfs.sh $KDI $D/initramfs.cpio.gz
 fi
 
@@ -105,13 +115,28 @@ fi
 QEMU="chroot $R qemu-system-aarch64"
 for name in $DUMPS; do
   RAW=$BUILD/dumps/$name
-  cpu=max,pauth-impdef=on; app=""; crash=(--crash crash-klp $BUILD/dumps/$name-klpcrash)
+  cpu=max,pauth-impdef=on; app=""; crash=(); kaslr=1
+  case $name in
+    *-nokaslr) app=nokaslr; kaslr=0 ;;
+    *) [ "${NOCRASH:-}" = 1 ] || crash=(--crash crash-klp $BUILD/dumps/$name-klpcrash) ;;
+  esac
   if [ ! -f $RAW/vmcore.kdump ] || [ "${FORCE_BOOT:-}" = 1 ]; then
-    rm -rf $RAW ${crash[2]}
-    python3 $top/boot-and-dump.py --kernel $KD/Image --initrd $D/initramfs.cpio.gz --outdir $RAW \
-      --cpu $cpu --append "$app" --qemu "$QEMU" "${crash[@]}" 2>&1 | tee $BUILD/boot-$name.log
-    cp $RAW/qemu-cmdline.txt ${crash[2]}/ 2>/dev/null || true
+    for try in 1 2 3 4; do
+      rm -rf $RAW ${crash[2]:-}
+      python3 $top/boot-and-dump.py --kernel $KD/Image --initrd $D/initramfs.cpio.gz --outdir $RAW \
+        --cpu $cpu --append "$app" --qemu "$QEMU" "${crash[@]}" 2>&1 | tee $BUILD/boot-$name.log
+      [ -f $RAW/vmcore.kdump ] || { echo "boot of $name made no dump" >&2; exit 1; }
+      [ $kaslr = 0 ] && break
+      python3 $top/plt-placement.py $RAW/console.log | tee -a $BUILD/boot-$name.log && break
+      echo "$name: boot $try put modules within BL range of the kernel; booting again" | tee -a $BUILD/boot-$name.log
+      [ $try = 4 ] && { echo "$name: 4 boots, modules always within range" >&2; exit 1; }
+    done
+    [ ${#crash[@]} -gt 0 ] && cp $RAW/qemu-cmdline.txt ${crash[2]}/ 2>/dev/null || true
   fi
-  $top/finalize-dump.sh $RAW $OUT/$name $KN $B/vmlinux $KD/modules
-  [ -d ${crash[2]} ] && $top/finalize-dump.sh ${crash[2]} $OUT/$name-klpcrash $KN $B/vmlinux $KD/modules
+  { [ -f $RAW/truth.json ] && [ "${FORCE_TRUTH:-}" != 1 ]; } || need_vml
+  $top/finalize-dump.sh $RAW $OUT/$name $KN $VML $KD/modules
+  if [ ${#crash[@]} -gt 0 ] && [ -d ${crash[2]} ]; then
+    { [ -f ${crash[2]}/truth.json ] && [ "${FORCE_TRUTH:-}" != 1 ]; } || need_vml
+    $top/finalize-dump.sh ${crash[2]} $OUT/$name-klpcrash $KN $VML $KD/modules
+  fi
 done
