@@ -102,13 +102,16 @@ type arm64LPTruth struct {
 // and ftrace trampoline is drgn's (checkPLTCorpus); the audit finds
 // nothing and checks every module, the vmlinux and the system fully.
 func TestArm64LivepatchCorpus(t *testing.T) {
-	for _, name := range []string{"livepatch-kaslr", "livepatch-nokaslr"} {
+	// k64-va52-*: the same kernel built with 64K pages and 52-bit VA
+	// (FRAG=arm64-64k.config KVAR=64k), booted with FEAT_LVA (3-level
+	// walks from a 52-bit TTBR1); its nokaslr boot had rodata=off.
+	for _, name := range []string{"livepatch-kaslr", "livepatch-nokaslr", "k64-va52-kaslr", "k64-va52-nokaslr"} {
 		t.Run(name, func(t *testing.T) {
 			dir := testcorpus.Corpora(t, "arm64", name)
 			if testing.Short() {
 				t.Skip("-short: opens a 1 GiB dump")
 			}
-			checkArm64Livepatch(t, dir, name == "livepatch-kaslr")
+			checkArm64Livepatch(t, dir, strings.HasSuffix(name, "-kaslr"))
 		})
 	}
 }

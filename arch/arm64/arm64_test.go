@@ -212,6 +212,57 @@ func TestWalk(t *testing.T) {
 	}
 }
 
+// TestWalkRealK64: real descriptors of the k64-va52-nokaslr dump (the
+// livepatch kernel with 64K pages and VA_BITS 52 on a CPU with FEAT_LVA,
+// TCR_EL1.T1SZ 12, booted with rodata=off), read straight from the ELF
+// dump's PT_LOADs by bench/arm64-corpus/from-source/walk-words.py, with
+// the physical address drgn's follow_phys(init_mm) gave for each virtual
+// one: module text and a VMAP stack (PGD, PMD, PTE), the kernel image
+// mapping, the linear map by 64K pages (contiguous hint set) and by a
+// 512 MiB PMD block; table descriptors carry APTable/PXNTable bits (59,
+// 60), leaves DBM, PXN/UXN and software bits above the address.
+func TestWalkRealK64(t *testing.T) {
+	cases := []struct {
+		what        string
+		pgd, va, pa uint64
+		steps       []uint64 // entry address, entry, ...
+	}{
+		{"klp_tgt MOD_TEXT last", 0x40880000, 0xffff80007917ffff, 0x49f8ffff, []uint64{0x40881f00, 0x1000000040ca0003, 0x40ca0018, 0x1000000041410403, 0x4141c8b8, 0x00c0000049f80783}},
+		{"_text", 0x40880000, 0xffff800080000000, 0x40200000, []uint64{0x40881f00, 0x1000000040ca0003, 0x40ca0020, 0x1000000040cb0003, 0x40cb0000, 0x00e8000040200703}},
+		{"linear map pa 0x40001238", 0x40880000, 0xfff0000000001238, 0x40001238, []uint64{0x40880000, 0x180000007fff0403, 0x7fff0000, 0x180000007ffe0403, 0x7ffe0000, 0x00f8000040000707}},
+		{"linear map pa 0x6400b630", 0x40880000, 0xfff000002400b630, 0x6400b630, []uint64{0x40880000, 0x180000007fff0403, 0x7fff0008, 0x00e8000060000705}},
+		{"linear map pa 0x7c012380", 0x40880000, 0xfff000003c012380, 0x7c012380, []uint64{0x40880000, 0x180000007fff0403, 0x7fff0008, 0x00e8000060000705}},
+		{"stack of pid 2 last", 0x40880000, 0xffff800080bcffff, 0x4016ffff, []uint64{0x40881f00, 0x1000000040ca0003, 0x40ca0020, 0x1000000040cb0003, 0x40cb05e0, 0x00e8000040160703}},
+	}
+	for _, c := range cases {
+		m := newWords()
+		for i := 0; i < len(c.steps); i += 2 {
+			m.table(c.steps[i]&^0xfff, 4096)
+			m.put(c.steps[i], c.steps[i+1])
+		}
+		k := kernelFor(16, 52, 52)
+		k.Phys, k.Order, k.PGD = m, binary.LittleEndian, c.pgd
+		k.setTTBR1Offset()
+		w, err := k.Walk(c.va)
+		if err != nil || w.PA != c.pa || len(w.Steps) != len(c.steps)/2 {
+			t.Errorf("%s: Walk(%#x) = %#x in %d steps (%v); drgn %#x in %d", c.what, c.va, w.PA, len(w.Steps), err, c.pa, len(c.steps)/2)
+			continue
+		}
+		want := uint64(64 << 10)
+		if len(c.steps) == 4 {
+			want = 512 << 20 // a block at the second level
+		}
+		if w.LeafSize != want {
+			t.Errorf("%s: leaf %#x, want %#x", c.what, w.LeafSize, want)
+		}
+		for i, s := range w.Steps {
+			if s.EntryAddr != c.steps[2*i] || s.Entry != c.steps[2*i+1] {
+				t.Errorf("%s step %d: entry %#x at %#x, the dump's %#x at %#x", c.what, i, s.Entry, s.EntryAddr, c.steps[2*i+1], c.steps[2*i])
+			}
+		}
+	}
+}
+
 func TestWalkFaults(t *testing.T) {
 	k := kernelFor(12, 48, 48)
 	b := newBuilder(k, 0)

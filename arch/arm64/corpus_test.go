@@ -78,6 +78,14 @@ func TestCorpus(t *testing.T) {
 	}
 	jobs = append(jobs, job{"distro16k-nokaslr", "vmcore.elf.zst"}, job{"distro16k-nokaslr", "vmcore.kdump"},
 		job{"distro16k-va47", "vmcore.elf.zst"}, job{"distro16k-va47", "vmcore.kdump"})
+	// The livepatch kernel built from source (bench/arm64-corpus/from-source),
+	// with 4K pages and with 64K pages and 52-bit VA (FEAT_LVA: 3 levels,
+	// TCR_EL1_T1SZ 12; k64-va52-nokaslr booted with rodata=off, its linear
+	// map in 512 MiB blocks).
+	for _, d := range []string{"livepatch-kaslr", "livepatch-nokaslr", "k64-va52-kaslr", "k64-va52-nokaslr"} {
+		jobs = append(jobs, job{d, "vmcore.kdump"})
+	}
+	jobs = append(jobs, job{"k64-va52-kaslr", "vmcore.elf.zst"})
 	for _, j := range jobs {
 		dir := filepath.Join(root, j.dir)
 		path := filepath.Join(dir, j.file)
@@ -101,7 +109,10 @@ func TestCorpus(t *testing.T) {
 			defer p.Close()
 			checkLayout(t, p, tr, dir)
 			checkCPUs(t, p, tr)
-			checkTranslations(t, p, tr, strings.HasPrefix(j.dir, "distro16k-"))
+			leaves := checkTranslations(t, p, tr, strings.HasPrefix(j.dir, "distro16k-") || strings.HasPrefix(j.dir, "k64-"))
+			if j.dir == "k64-va52-nokaslr" && leaves["PMD 524288K"] == 0 {
+				t.Errorf("no 512 MiB PMD block among the translations of the rodata=off boot: %v", leaves)
+			}
 			checkPages(t, p, tr)
 			set := modules.Analyze(p)
 			checkModules(t, p, set, tr)
@@ -443,13 +454,13 @@ func configNumber(t *testing.T, dir, name string) uint64 {
 // byte, second page, last byte), of kernel-image and linear-map addresses,
 // against drgn's follow_phys(init_mm) (truth dump.translations; the 4K
 // dumps made before truth-drgn.py wrote it have none unless must).
-func checkTranslations(t *testing.T, p *kernel.Program, tr truth, must bool) {
+func checkTranslations(t *testing.T, p *kernel.Program, tr truth, must bool) map[string]int {
 	ents, _ := tr.at("dump", "translations", "entries").([]any)
 	if len(ents) == 0 {
 		if must {
 			t.Errorf("truth has no dump.translations (%v)", tr.at("dump", "translations", "error"))
 		}
-		return
+		return nil
 	}
 	k := p.Arch.(*arm64.Kernel)
 	n := 0
@@ -477,6 +488,7 @@ func checkTranslations(t *testing.T, p *kernel.Program, tr truth, must bool) {
 		t.Errorf("only %d translations compared", n)
 	}
 	t.Logf("%d translations equal drgn's; leaves %v", n, leaves)
+	return leaves
 }
 
 // checkStacks: each CPU's task and its stack by frame records, PC by PC,

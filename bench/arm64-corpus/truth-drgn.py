@@ -699,6 +699,25 @@ try:
                 tr_one('linear map pa %s' % h(pa), int(phys_to_virt(prog, pa).value_()))
     except Exception as e:
         tr['entries'].append({'what': 'linear map', 'error': '%s: %s' % (type(e).__name__, str(e)[:200])})
+    # vmalloc: the kernel stacks of the first tasks (VMAP_STACK: each one a vmalloc
+    # area), their first byte, second page and last byte
+    try:
+        from drgn.helpers.linux.pid import for_each_task
+        n = 0
+        for task in for_each_task(prog):
+            st = int(task.stack.value_())
+            if not st:
+                continue
+            tsz = 16384 if psz < 16384 else psz   # THREAD_SIZE: 16K, or a page when bigger
+            tr_one('stack of pid %d' % int(task.pid), st)
+            if tsz > psz:
+                tr_one('stack of pid %d +page' % int(task.pid), st + psz)
+            tr_one('stack of pid %d last' % int(task.pid), st + tsz - 1)
+            n += 1
+            if n == 6:
+                break
+    except Exception as e:
+        tr['entries'].append({'what': 'task stacks', 'error': '%s: %s' % (type(e).__name__, str(e)[:200])})
     try:
         tr_one('vmcoreinfo_data (linear map)', int(prog['vmcoreinfo_data'].value_()))
     except Exception as e:

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """example-truth.py TRUTH.json SUBJECT,... > testdata/example/arm64-livepatch/truth.json
+   (and testdata/example/arm64-k64-va52 from k64-va52-kaslr's truth.json)
 
 Trims a livepatch dump's truth.json (make-truth.py: drgn 0.3.0 on the dump, checked
 against the guest) to what the committed extract's tests read: the livepatch state
@@ -8,8 +9,11 @@ klp_transition_patch), the guest's /sys/kernel/livepatch files, for each subject
 (and every module with enabled records) its struct module, MOD_TEXT, mod->arch.core
 PLT counts and enabled ftrace records (ip,
 symbol, flags, the words from ALIGN_DOWN(ip-12, 8) to ip+4, the CALL_OPS literal), the
-vmlinux's enabled records, the total of enabled records, and the kprobes."""
-import json, sys
+vmlinux's enabled records, the total of enabled records, and the kprobes; the
+layout (PAGESIZE, VA_BITS, TCR_EL1_T1SZ, KERNELPACMASK, KERNELOFFSET of VMCOREINFO),
+/proc/modules (every module's text base) and drgn's page-table translations
+(follow_phys(init_mm)) of the subject modules' memory regions."""
+import json, os, sys
 
 t = json.load(open(sys.argv[1]))
 subjects = sys.argv[2].split(',')
@@ -22,7 +26,11 @@ def rec(r):
 
 lp = d['livepatch']
 out = {
-    'source': 'bench/arm64-corpus/from-source/make-livepatch.sh livepatch-kaslr: truth.json (drgn 0.3.0 on the ELF dump; checks_failed %s)' % (t['checks_failed'] or 'none'),
+    'source': 'bench/arm64-corpus/from-source/make-livepatch.sh %s: truth.json (drgn 0.3.0 on the ELF dump; checks_failed %s)' % (
+        os.path.basename(os.path.dirname(os.path.abspath(sys.argv[1]))), t['checks_failed'] or 'none'),
+    'vmcoreinfo': {k: d['vmcoreinfo'].get(k) for k in ('PAGESIZE', 'NUMBER(VA_BITS)', 'NUMBER(TCR_EL1_T1SZ)', 'NUMBER(KERNELPACMASK)', 'KERNELOFFSET')},
+    'proc_modules': [{'name': m['name'], 'addr': m['addr']} for m in t['guest']['proc_modules']],
+    'translations': [e for e in d['translations']['entries'] if 'pa' in e and e['what'].split(' ')[0] in subjects],
     'livepatch': {
         'patches': lp['patches'],
         'klp_ops': [{'klp_ops': o['klp_ops'], 'fops': o['fops'], 'fops_func': o['fops_func'],

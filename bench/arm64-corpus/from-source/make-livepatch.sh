@@ -19,15 +19,32 @@
 #                             then test_klp_callbacks_demo)
 # Kernel files: $OUT/kernels/7.2.13-livepatch. Every step is skipped when its output
 # exists (FORCE_BOOT=1 boots again). Env: BUILD, OUT as make-distro.sh; NOCRASH=1 skips
-# the -klpcrash dump. FRAG=arm64-64k.config KVAR=64k: another page size (untried).
+# the -klpcrash dump.
+# FRAG=arm64-64k.config KVAR=64k: the same kernel with 64K pages and 52-bit VA (LVA;
+# -cpu max has FEAT_LVA, so TCR_EL1.T1SZ = 12 and 3 levels), kernel files in
+# $OUT/kernels/7.2.13-livepatch-64k, dumps k64-va52-kaslr and k64-va52-nokaslr (the
+# latter booted with rodata=off too: the linear map in 512 MiB PMD blocks, so the
+# walk meets block descriptors, not only pages).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# A mount namespace of its own: the chroot's bind mounts (chroot.sh up) and their
+# removal at exit (chroot.sh down) stay inside it, so another script using the same
+# chroot at the same time neither loses its mounts to this one's exit nor takes ours.
+if [ -z "${KDI_MNTNS:-}" ] && command -v unshare >/dev/null; then
+  exec env KDI_MNTNS=1 unshare -m --propagation private bash "$0" "$@"
+fi
 top=$(cd "$here/.." && pwd)   # the shared scripts of bench/arm64-corpus
 export BUILD=${BUILD:-/work/corpus-build/arm64} OUT=${OUT:-/work/corpora/arm64}
 R=$BUILD/sid-root
 KVAR=${KVAR:-4k}
 KN=7.2.13-livepatch; [ "$KVAR" = 4k ] || KN=7.2.13-livepatch-$KVAR
 DUMPS=${*:-livepatch-kaslr livepatch-nokaslr livepatch-transition}
+# extra kernel parameters of the nokaslr boot
+NOKASLR_APPEND=${NOKASLR_APPEND:-}
+if [ "$KVAR" = 64k ]; then
+  DUMPS=${*:-k64-va52-kaslr k64-va52-nokaslr}
+  NOKASLR_APPEND=${NOKASLR_APPEND:-rodata=off}
+fi
 SRC=$BUILD/linux-source-7.2
 B=$BUILD/build-$KVAR
 [ -x $R/usr/bin/apt-get ] || $top/chroot.sh setup
@@ -132,7 +149,7 @@ for name in $DUMPS; do
   RAW=$BUILD/dumps/$name
   cpu=max,pauth-impdef=on; app=""; crash=(); kaslr=1; initrd=$D/initramfs.cpio.gz
   case $name in
-    *-nokaslr) app=nokaslr; kaslr=0 ;;
+    *-nokaslr) app="nokaslr $NOKASLR_APPEND"; kaslr=0 ;;
     *-transition) initrd=$D/initramfs-transition.cpio.gz ;;
     *) [ "${NOCRASH:-}" = 1 ] || crash=(--crash crash-klp $BUILD/dumps/$name-klpcrash) ;;
   esac
