@@ -52,21 +52,28 @@ type SiteCheck struct {
 	// is none of WantBytes, after the text-poke batch had its say;
 	// Mismatch adds the prefix and the CALL_OPS literal to it.
 	CallMismatch bool
-	// Where the architecture needs a word before the site
-	// (arch.FtracePrefixed: arm64's mov x9, x30), PrefixAddr, what it
-	// holds and what it should; PrevOK says whether they agree.
-	PrefixAddr  uint64
-	PrefixFound []byte
-	PrefixWant  []byte
-	// The DYNAMIC_FTRACE_WITH_CALL_OPS literal (arch.FtraceCallOps, on
-	// kernels with ftrace_nop_ops): LiteralChecked when it was read and
-	// its expected ops known; LiteralWant and LiteralWhy name that ops.
+	SiteWords
+	// LiteralWhy names the ops LiteralWant is (on kernels with
+	// ftrace_nop_ops); LiteralUnknown says why the literal was not
+	// checked.
+	LiteralWhy     string
+	LiteralUnknown string
+}
+
+// SiteWords are the words an architecture keeps beside a call site, read
+// and held against what they should be: where it needs a word before the
+// site (arch.FtracePrefixed: arm64's mov x9, x30), its address, what it
+// holds and what it should; and the DYNAMIC_FTRACE_WITH_CALL_OPS literal
+// before the function (arch.FtraceCallOps), LiteralChecked when it was
+// read and its expected ops known.
+type SiteWords struct {
+	PrefixAddr     uint64
+	PrefixFound    []byte
+	PrefixWant     []byte
 	LiteralAddr    uint64
 	Literal        uint64
 	LiteralWant    uint64
-	LiteralWhy     string
 	LiteralChecked bool
-	LiteralUnknown string // why the literal was not checked
 }
 
 const ppcStdR0 = 0xf8010010 // std r0,16(r1)

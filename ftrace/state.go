@@ -618,17 +618,10 @@ type KlpFuncCheck struct {
 	SiteMismatch bool
 	SiteWant     [][]byte
 	SiteWantWhy  string
-	PrefixAddr   uint64
-	PrefixFound  []byte
-	PrefixWant   []byte
-	// The DYNAMIC_FTRACE_WITH_CALL_OPS literal before the function
-	// (arch.FtraceCallOps): LiteralChecked when read and its expected
-	// ops known (the klp ops when they alone hold the ip, else
+	// The word before the site and the CALL_OPS literal (its expected
+	// ops: the klp ops when they alone hold the ip, else
 	// ftrace_list_ops).
-	LiteralAddr    uint64
-	Literal        uint64
-	LiteralWant    uint64
-	LiteralChecked bool
+	SiteWords
 	// Problems lists what does not hold, in words ("record not at the
 	// local entry", "not ENABLED", ...); empty when all holds.
 	Problems []string
