@@ -30,6 +30,13 @@
 # Env: BUILD (scratch, default /work/corpus-build/arm64), OUT (default /work/corpora/arm64).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# A mount namespace of its own (as from-source/make-livepatch.sh): the chroot's bind
+# mounts (chroot.sh up) and their removal at exit (chroot.sh down) stay inside it, so
+# a concurrent run on the same chroot neither loses its mounts to this one's exit nor
+# takes ours.
+if [ -z "${KDI_MNTNS:-}" ] && command -v unshare >/dev/null; then
+  exec env KDI_MNTNS=1 unshare -m --propagation private bash "$0" "$@"
+fi
 export BUILD=${BUILD:-/work/corpus-build/arm64} OUT=${OUT:-/work/corpora/arm64}
 R=$BUILD/sid-root
 # FLAVOUR: arm64 (4K pages) or arm64-16k (16K pages: Debian's linux-image-7.2.13+deb14-arm64-16k)
