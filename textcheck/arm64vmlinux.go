@@ -4,7 +4,6 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -92,22 +91,7 @@ func (e *Env) vmlinuxArm64(r *Result, f *elf.File) *Result {
 			r.Incomplete = append(r.Incomplete, "dynamic shadow call stack enabled (or its key unreadable): scs_patch() of paciasp/autiasp is not modelled")
 		}
 	}
-	for _, s := range img.Sections {
-		if !s.Exec {
-			continue
-		}
-		sr := SectionResult{Name: s.Name, Addr: s.Addr, Size: uint64(len(s.Want)), Compared: s.Compare, Skip: s.Skip}
-		if s.Compare {
-			found, skip, faults := readText(p, s.Addr, len(s.Want))
-			sr.Faults = faults
-			for _, f := range faults {
-				r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %s", s.Name, f))
-			}
-			compareSection(r, s.Name, s.Addr, s.Want, found, skip, 4, cs)
-		}
-		r.Sections = append(r.Sections, sr)
-	}
-	sort.SliceStable(r.Diffs, func(i, j int) bool { return r.Diffs[i].Addr < r.Diffs[j].Addr })
+	compareExecSections(p, img, r, cs, 4, nil)
 	return r
 }
 

@@ -97,23 +97,36 @@ func (e *Env) Vmlinux() *Result {
 	dataInText(e, cs)
 	optinsnCandidates(e, cs)
 
+	compareExecSections(p, img, r, cs, 4, nil)
+	return r
+}
+
+// compareExecSections is the comparison every vmlinux model ends with:
+// each executable section of img read from the dump (what could not be
+// read listed as incomplete) and compared with what the model expects,
+// unit bytes at a time, the differences sorted by address. found, when
+// not nil, sees each compared section's bytes first (x86_64: the KASLR
+// relocations found from them).
+func compareExecSections(p *kernel.Program, img *Image, r *Result, cs *candidates, unit int, found func(s *ImageSection, found []byte)) {
 	for _, s := range img.Sections {
 		if !s.Exec {
 			continue
 		}
 		sr := SectionResult{Name: s.Name, Addr: s.Addr, Size: uint64(len(s.Want)), Compared: s.Compare, Skip: s.Skip}
 		if s.Compare {
-			found, skip, faults := readText(p, s.Addr, len(s.Want))
+			b, skip, faults := readText(p, s.Addr, len(s.Want))
 			sr.Faults = faults
 			for _, f := range faults {
 				r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %s", s.Name, f))
 			}
-			compareSection(r, s.Name, s.Addr, s.Want, found, skip, 4, cs)
+			if found != nil {
+				found(s, b)
+			}
+			compareSection(r, s.Name, s.Addr, s.Want, b, skip, unit, cs)
 		}
 		r.Sections = append(r.Sections, sr)
 	}
 	sort.SliceStable(r.Diffs, func(i, j int) bool { return r.Diffs[i].Addr < r.Diffs[j].Addr })
-	return r
 }
 
 // readFile reads [addr, addr+n) of the ELF file's loaded image.

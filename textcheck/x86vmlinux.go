@@ -4,7 +4,6 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -116,25 +115,13 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 	x86FtraceFunc(e, inText, cs, r)
 	x86StaticCallTramps(e, fx, inText, cs, r)
 
-	for _, s := range img.Sections {
-		if !s.Exec {
-			continue
+	var kaslr func(s *ImageSection, found []byte)
+	if off != 0 {
+		kaslr = func(s *ImageSection, found []byte) {
+			cs.add(kaslrCandidate(s, fx.bytesAt(s.Addr, len(s.Want)), found, off))
 		}
-		sr := SectionResult{Name: s.Name, Addr: s.Addr, Size: uint64(len(s.Want)), Compared: s.Compare, Skip: s.Skip}
-		if s.Compare {
-			found, skip, faults := readText(p, s.Addr, len(s.Want))
-			sr.Faults = faults
-			for _, f := range faults {
-				r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: %s", s.Name, f))
-			}
-			if off != 0 {
-				cs.add(kaslrCandidate(s, fx.bytesAt(s.Addr, len(s.Want)), found, off))
-			}
-			compareSection(r, s.Name, s.Addr, s.Want, found, skip, 1, cs)
-		}
-		r.Sections = append(r.Sections, sr)
 	}
-	sort.SliceStable(r.Diffs, func(i, j int) bool { return r.Diffs[i].Addr < r.Diffs[j].Addr })
+	compareExecSections(p, img, r, cs, 1, kaslr)
 	return r
 }
 
