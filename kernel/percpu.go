@@ -19,15 +19,7 @@ func (p *Program) PerCPUOffset(cpu int) (uint64, error) {
 		}
 		return off, nil
 	}
-	paca, err := p.pacaAddr(cpu)
-	if err != nil {
-		return 0, err
-	}
-	o, err := p.Object("struct paca_struct", paca)
-	if err != nil {
-		return 0, err
-	}
-	m, err := o.Member("data_offset")
+	m, err := p.pacaMember(cpu, "data_offset")
 	if err != nil {
 		return 0, err
 	}

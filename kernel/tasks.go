@@ -176,19 +176,24 @@ func (p *Program) pacaAddr(cpu int) (uint64, error) {
 // CPUCurrent returns the task running on cpu: paca_ptrs[cpu]->__current
 // (ppc64 keeps current in the PACA, arch/powerpc/include/asm/current.h).
 func (p *Program) CPUCurrent(cpu int) (uint64, error) {
-	paca, err := p.pacaAddr(cpu)
-	if err != nil {
-		return 0, err
-	}
-	o, err := p.Object("struct paca_struct", paca)
-	if err != nil {
-		return 0, err
-	}
-	cur, err := o.Member("__current")
+	cur, err := p.pacaMember(cpu, "__current")
 	if err != nil {
 		return 0, err
 	}
 	return cur.Pointer()
+}
+
+// pacaMember is paca_ptrs[cpu]->member.
+func (p *Program) pacaMember(cpu int, member string) (Object, error) {
+	paca, err := p.pacaAddr(cpu)
+	if err != nil {
+		return Object{}, err
+	}
+	o, err := p.Object("struct paca_struct", paca)
+	if err != nil {
+		return Object{}, err
+	}
+	return o.Member(member)
 }
 
 // PacaAddrs reads paca_ptrs[0..nr_cpu_ids) in one read: the address of
