@@ -210,6 +210,13 @@ func (l *damageLedger) unwritten(r Range, pages uint64) {
 
 // corrupt records the block at addr (size unit) once.
 func (l *damageLedger) corrupt(addr, unit uint64) {
+	l.once(addr, unit, &l.d.Corrupt)
+}
+
+// once adds the block at addr (size unit) to list, unless it was recorded
+// before (as corrupt or past the end: a block is read once and fails one
+// way).
+func (l *damageLedger) once(addr, unit uint64, list *PageList) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.seen[addr] {
@@ -221,7 +228,7 @@ func (l *damageLedger) corrupt(addr, unit uint64) {
 	if len(l.seen) < maxDamageSeen {
 		l.seen[addr] = true
 	}
-	l.d.Corrupt.add(Range{addr, addr + unit}, 1)
+	list.add(Range{addr, addr + unit}, 1)
 }
 
 func (l *damageLedger) incomplete() {
@@ -254,16 +261,5 @@ func (d *Dump) AddVMCOREINFOProblem(msg string) {
 // pastEOFPage records the block at addr as past the end of its file once
 // (reads of parts the Open scan did not cover).
 func (l *damageLedger) pastEOFPage(addr, unit uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.seen[addr] {
-		return
-	}
-	if l.seen == nil {
-		l.seen = map[uint64]bool{}
-	}
-	if len(l.seen) < maxDamageSeen {
-		l.seen[addr] = true
-	}
-	l.d.PastEOF.add(Range{addr, addr + unit}, 1)
+	l.once(addr, unit, &l.d.PastEOF)
 }
