@@ -8,16 +8,26 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 )
 
+// livepatchState is the ftrace state of a dump with a livepatch enabled;
+// false (the rule not applicable, or unable to check) otherwise.
+func livepatchState(c *Check) (*ftrace.State, bool) {
+	st, ok := c.Ftrace()
+	if !ok {
+		return nil, false
+	}
+	if st.Livepatch == nil {
+		c.NotApplicable("no livepatch is enabled")
+		return nil, false
+	}
+	return st, true
+}
+
 // checkKlpFunc: KLP-FUNC (seed 001), each patched function's record and
 // site against its livepatch ops. What the dump does not hold readable is
 // a gap in the check, never a finding.
 func checkKlpFunc(c *Check) {
-	st, ok := c.Ftrace()
+	st, ok := livepatchState(c)
 	if !ok {
-		return
-	}
-	if st.Livepatch == nil {
-		c.NotApplicable("no livepatch is enabled")
 		return
 	}
 	if len(st.KlpFunc) == 0 {
@@ -78,12 +88,8 @@ func klpSiteProblems(c *Check, k *ftrace.KlpFuncCheck) []string {
 // transition changes on its stack is what klp_check_stack() keeps
 // refusing to switch (kernel/livepatch/transition.c).
 func checkKlpTransition(c *Check) {
-	st, ok := c.Ftrace()
+	st, ok := livepatchState(c)
 	if !ok {
-		return
-	}
-	if st.Livepatch == nil {
-		c.NotApplicable("no livepatch is enabled")
 		return
 	}
 	lp := st.Livepatch

@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
-	"sort"
 )
 
 // ELF64 layout sizes (Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr).
@@ -305,18 +304,9 @@ func (d *Dump) detectMemoryOrder(quirk string) {
 }
 
 func mergeRanges(segs []segment) []Range {
-	var rs []Range
+	rs := make([]Range, 0, len(segs))
 	for _, s := range segs {
 		rs = append(rs, Range{s.start, s.end()})
 	}
-	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
-	var out []Range
-	for _, r := range rs {
-		if len(out) > 0 && r.Start <= out[len(out)-1].End {
-			out[len(out)-1].End = max(out[len(out)-1].End, r.End)
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
+	return mergeAdjacent(rs)
 }
