@@ -152,6 +152,16 @@ func (o *openFlags) kernelOptions() kernel.Options {
 		IgnoreVMCOREINFONote: os.Getenv("KDUMP_INSPECT_IGNORE_VMCOREINFO") == "1"}
 }
 
+// openPositional opens the dump the positional arguments name, the
+// vmlinux among them taken out first (splitPositional).
+func (o *openFlags) openPositional(pos []string, stderr io.Writer) (*kernel.Program, error) {
+	pos, err := o.splitPositional(pos)
+	if err != nil {
+		return nil, err
+	}
+	return o.open(pos, stderr)
+}
+
 func (o *openFlags) open(paths []string, stderr io.Writer) (*kernel.Program, error) {
 	setupProgress(stderr)
 	defer quietGC()()
@@ -247,11 +257,7 @@ func runSession(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitBad
 	}
-	if pos, err = o.splitPositional(pos); err != nil {
-		fmt.Fprintf(stderr, "kdump-inspect: %v\n", err)
-		return exitBad
-	}
-	p, err := o.open(pos, stderr)
+	p, err := o.openPositional(pos, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "kdump-inspect: %v\n", err)
 		return exitBad
@@ -313,11 +319,7 @@ func runInfo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage: kdump-inspect %s\n", subcommands["info"].Usage)
 		return exitBad
 	}
-	if pos, err = o.splitPositional(pos); err != nil {
-		fmt.Fprintf(stderr, "kdump-inspect: %v\n", err)
-		return exitBad
-	}
-	p, err := o.open(pos, stderr)
+	p, err := o.openPositional(pos, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "kdump-inspect: %v\n", err)
 		return exitBad
