@@ -78,14 +78,20 @@ func TestCorpus(t *testing.T) {
 	}
 	jobs = append(jobs, job{"distro16k-nokaslr", "vmcore.elf.zst"}, job{"distro16k-nokaslr", "vmcore.kdump"},
 		job{"distro16k-va47", "vmcore.elf.zst"}, job{"distro16k-va47", "vmcore.kdump"})
+	// distro16k-blocks: nokaslr rodata=off kfence.sample_interval=100 (KFENCE
+	// initialised early, so the linear map is not forced to pages): 32 MiB
+	// level-2 blocks in the linear map.
+	jobs = append(jobs, job{"distro16k-blocks", "vmcore.elf.zst"}, job{"distro16k-blocks", "vmcore.kdump"})
 	// The livepatch kernel built from source (bench/arm64-corpus/from-source),
 	// with 4K pages and with 64K pages and 52-bit VA (FEAT_LVA: 3 levels,
 	// TCR_EL1_T1SZ 12; k64-va52-nokaslr booted with rodata=off, its linear
-	// map in 512 MiB blocks).
-	for _, d := range []string{"livepatch-kaslr", "livepatch-nokaslr", "k64-va52-kaslr", "k64-va52-nokaslr"} {
+	// map in 512 MiB blocks), and with 16K pages and 52-bit VA (FEAT_LPA2:
+	// 4 levels, TCR_EL1_T1SZ 12; k16-va52-nokaslr booted with rodata=off,
+	// its linear map in 32 MiB level-2 blocks).
+	for _, d := range []string{"livepatch-kaslr", "livepatch-nokaslr", "k64-va52-kaslr", "k64-va52-nokaslr", "k16-va52-kaslr", "k16-va52-nokaslr"} {
 		jobs = append(jobs, job{d, "vmcore.kdump"})
 	}
-	jobs = append(jobs, job{"k64-va52-kaslr", "vmcore.elf.zst"})
+	jobs = append(jobs, job{"k64-va52-kaslr", "vmcore.elf.zst"}, job{"k16-va52-kaslr", "vmcore.elf.zst"}, job{"k16-va52-nokaslr", "vmcore.elf.zst"})
 	for _, j := range jobs {
 		dir := filepath.Join(root, j.dir)
 		path := filepath.Join(dir, j.file)
@@ -109,9 +115,12 @@ func TestCorpus(t *testing.T) {
 			defer p.Close()
 			checkLayout(t, p, tr, dir)
 			checkCPUs(t, p, tr)
-			leaves := checkTranslations(t, p, tr, strings.HasPrefix(j.dir, "distro16k-") || strings.HasPrefix(j.dir, "k64-"))
+			leaves := checkTranslations(t, p, tr, strings.HasPrefix(j.dir, "distro16k-") || strings.HasPrefix(j.dir, "k64-") || strings.HasPrefix(j.dir, "k16-"))
 			if j.dir == "k64-va52-nokaslr" && leaves["PMD 524288K"] == 0 {
 				t.Errorf("no 512 MiB PMD block among the translations of the rodata=off boot: %v", leaves)
+			}
+			if (j.dir == "k16-va52-nokaslr" || j.dir == "distro16k-blocks") && leaves["PMD 32768K"] == 0 {
+				t.Errorf("no 32 MiB PMD block among the translations of the rodata=off boot: %v", leaves)
 			}
 			checkPages(t, p, tr)
 			set := modules.Analyze(p)
