@@ -269,7 +269,9 @@ func TestWalkRealK64(t *testing.T) {
 // PT_LOADs by bench/arm64-corpus/from-source/walk-words.py, with the
 // physical address drgn's follow_phys(init_mm) gave for each virtual one.
 // distro16k-blocks is Debian's 7.2.13+deb14-arm64-16k booted nokaslr
-// rodata=off kfence.sample_interval=100: module text and a VMAP stack
+// rodata=off kfence.sample_interval=100, k16-va52-nokaslr the from-source
+// livepatch kernel with 16K pages booted nokaslr rodata=off; in each,
+// module text and a VMAP stack
 // (PGD index 31), the kernel image, the linear map by a 16K page (the
 // 32 MiB around the image, contiguous hint set) and by 32 MiB level-2
 // blocks; table descriptors carry APTable/PXNTable bits and bit 10, page
@@ -289,6 +291,13 @@ func TestWalkReal16K(t *testing.T) {
 		{"linear map pa 0x7c012380", 0x42738000, 0xfff000003c012380, 0x7c012380, []uint64{0x42738000, 0x180000007f7fc403, 0x7f7fc000, 0x180000007f7f8403, 0x7f7f80f0, 0x00e800007c000405}},
 		{"stack of pid 2 last", 0x42738000, 0xffffc00083f8bfff, 0x4436ffff, []uint64{0x427380f8, 0x1000000043178003, 0x4317a000, 0x100000004317c003, 0x4317c208, 0x1000000043184003, 0x43187f10, 0x00e800004436c403}},
 		{"vmcoreinfo_data (linear map)", 0x42738000, 0xfff0000004930000, 0x44930000, []uint64{0x42738000, 0x180000007f7fc403, 0x7f7fc000, 0x180000007f7f8403, 0x7f7f8010, 0x00e8000044000405}},
+		// k16-va52-nokaslr (the livepatch kernel built with 16K pages and
+		// VA_BITS 52, FRAG=arm64-16k.config KVAR=16k, nokaslr rodata=off)
+		{"k16 klp_tgt MOD_TEXT last", 0x407c8000, 0xffffc00078aa3fff, 0x42cdffff, []uint64{0x407c80f8, 0x1000000040ae8003, 0x40aea000, 0x1000000040aec003, 0x40aec1e0, 0x10000000424f8403, 0x424f9540, 0x00c0000042cdc483}},
+		{"k16 _text", 0x407c8000, 0xffffc00080000000, 0x40200000, []uint64{0x407c80f8, 0x1000000040ae8003, 0x40aea000, 0x1000000040aec003, 0x40aec200, 0x1000000040af0003, 0x40af0000, 0x00e8000040200403}},
+		{"k16 linear map pa 0x40001238", 0x407c8000, 0xfff0000000001238, 0x40001238, []uint64{0x407c8000, 0x180000007fffc403, 0x7fffc000, 0x180000007fff8403, 0x7fff8000, 0x180000007fff4403, 0x7fff4000, 0x00f8000040000407}},
+		{"k16 linear map pa 0x6400b630", 0x407c8000, 0xfff000002400b630, 0x6400b630, []uint64{0x407c8000, 0x180000007fffc403, 0x7fffc000, 0x180000007fff8403, 0x7fff8090, 0x00e8000064000405}},
+		{"k16 stack of pid 2 last", 0x407c8000, 0xffffc0008094bfff, 0x4221ffff, []uint64{0x407c80f8, 0x1000000040ae8003, 0x40aea000, 0x1000000040aec003, 0x40aec200, 0x1000000040af0003, 0x40af1290, 0x00e800004221c403}},
 	}
 	blocks := 0
 	for _, c := range cases {
