@@ -8,9 +8,10 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/arch/arm64"
 )
 
-// arm64K64Truth is testdata/example/arm64-k64-va52/truth.json, trimmed by
-// bench/arm64-corpus/from-source/example-truth.py from the k64-va52-kaslr
-// dump's truth (drgn 0.3.0 on the dump, checked against the guest).
+// arm64K64Truth is testdata/example/arm64-k64-va52/truth.json (and
+// arm64-k16-va52's), trimmed by bench/arm64-corpus/from-source/example-truth.py
+// from the k64-va52-kaslr (k16-va52-kaslr) dump's truth (drgn 0.3.0 on the
+// dump, checked against the guest).
 type arm64K64Truth struct {
 	VMCOREINFO  map[string]string `json:"vmcoreinfo"`
 	ProcModules []struct {
@@ -46,8 +47,25 @@ type arm64K64Truth struct {
 // livepatch, and the audit of klp_tgt, klp_stub_bug and the system: no
 // finding, KLP-FUNC run.
 func TestArm64K64Example(t *testing.T) {
+	checkArm64VA52Example(t, "arm64-k64-va52", 16, 3, false)
+}
+
+// TestArm64K16Example: the same kernel built with 16K pages and 52-bit
+// VA, booted on a CPU with FEAT_LPA2 (TCR_EL1.DS, T1SZ 12), as the
+// committed extract testdata/example/arm64-k16-va52 holds it: a 16K
+// granule, ARM64_HW_PGTABLE_LEVELS = (52 - 4) / (14 - 3) = 4 levels, LPA2
+// (output-address bits 51:50 in descriptor bits 9:8), the module regions'
+// walks equal to drgn's in four steps with a 16K leaf, and the rest as
+// for the 64K extract.
+func TestArm64K16Example(t *testing.T) {
+	checkArm64VA52Example(t, "arm64-k16-va52", 14, 4, true)
+}
+
+// checkArm64VA52Example: a 52-bit-VA extract of the from-source livepatch
+// kernel with 1<<pageShift pages, walked in levels steps, LPA2 or not.
+func checkArm64VA52Example(t *testing.T, name string, pageShift uint, levels int, lpa2 bool) {
 	var tr arm64K64Truth
-	p := openExample(t, "arm64-k64-va52", nil, &tr)
+	p := openExample(t, name, nil, &tr)
 	k, ok := p.Arch.(*arm64.Kernel)
 	if !ok {
 		t.Fatalf("arch %T", p.Arch)
@@ -60,11 +78,11 @@ func TestArm64K64Example(t *testing.T) {
 		}
 		return v
 	}
-	if num("PAGESIZE") != 65536 || num("NUMBER(VA_BITS)") != 52 || num("NUMBER(TCR_EL1_T1SZ)") != 12 {
-		t.Fatalf("truth %v: not the 64K, 52-bit-VA dump this test expects", tr.VMCOREINFO)
+	if num("PAGESIZE") != 1<<pageShift || num("NUMBER(VA_BITS)") != 52 || num("NUMBER(TCR_EL1_T1SZ)") != 12 {
+		t.Fatalf("truth %v: not the %dK, 52-bit-VA dump this test expects", tr.VMCOREINFO, 1<<(pageShift-10))
 	}
 	if k.PageSize() != num("PAGESIZE") || uint64(k.VABitsActual) != 64-num("NUMBER(TCR_EL1_T1SZ)") || k.VABits != 52 ||
-		k.Levels != 3 || k.LPA2 || k.PACMask != num("NUMBER(KERNELPACMASK)") {
+		k.Levels != levels || k.LPA2 != lpa2 || k.PACMask != num("NUMBER(KERNELPACMASK)") {
 		t.Errorf("arch: %d-byte pages, %d-bit VA of %d, %d levels, LPA2 %v, PAC mask %#x; truth %v",
 			k.PageSize(), k.VABitsActual, k.VABits, k.Levels, k.LPA2, k.PACMask, tr.VMCOREINFO)
 	}
@@ -79,7 +97,7 @@ func TestArm64K64Example(t *testing.T) {
 	for _, e := range tr.Translations {
 		va, pa := hexU(t, e.VA), hexU(t, e.PA)
 		w, err := k.Walk(va)
-		if err != nil || w.PA != pa || len(w.Steps) != 3 || w.LeafSize != 64<<10 {
+		if err != nil || w.PA != pa || len(w.Steps) != levels || w.LeafSize != 1<<pageShift {
 			t.Errorf("%s: walk of %#x = %#x in %d steps, leaf %#x (%v); drgn %#x", e.What, va, w.PA, len(w.Steps), w.LeafSize, err, pa)
 		}
 	}

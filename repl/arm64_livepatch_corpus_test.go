@@ -105,7 +105,9 @@ func TestArm64LivepatchCorpus(t *testing.T) {
 	// k64-va52-*: the same kernel built with 64K pages and 52-bit VA
 	// (FRAG=arm64-64k.config KVAR=64k), booted with FEAT_LVA (3-level
 	// walks from a 52-bit TTBR1); its nokaslr boot had rodata=off.
-	for _, name := range []string{"livepatch-kaslr", "livepatch-nokaslr", "k64-va52-kaslr", "k64-va52-nokaslr"} {
+	// k16-va52-*: the same with 16K pages and 52-bit VA (FRAG=arm64-16k.config
+	// KVAR=16k), booted with FEAT_LPA2 (4 levels); nokaslr with rodata=off.
+	for _, name := range []string{"livepatch-kaslr", "livepatch-nokaslr", "k64-va52-kaslr", "k64-va52-nokaslr", "k16-va52-kaslr", "k16-va52-nokaslr"} {
 		t.Run(name, func(t *testing.T) {
 			dir := testcorpus.Corpora(t, "arm64", name)
 			if testing.Short() {

@@ -263,6 +263,79 @@ func TestWalkRealK64(t *testing.T) {
 	}
 }
 
+// TestWalkReal16K: real descriptors of a 16K-granule, 52-bit VA kernel
+// with FEAT_LPA2 (TCR_EL1.DS = 1, TCR_EL1.T1SZ 12, 4 levels: a 32-entry
+// first table indexing VA bits 51:47), read straight from the ELF dump's
+// PT_LOADs by bench/arm64-corpus/from-source/walk-words.py, with the
+// physical address drgn's follow_phys(init_mm) gave for each virtual one.
+// distro16k-blocks is Debian's 7.2.13+deb14-arm64-16k booted nokaslr
+// rodata=off kfence.sample_interval=100, k16-va52-nokaslr the from-source
+// livepatch kernel with 16K pages booted nokaslr rodata=off; in each,
+// module text and a VMAP stack
+// (PGD index 31), the kernel image, the linear map by a 16K page (the
+// 32 MiB around the image, contiguous hint set) and by 32 MiB level-2
+// blocks; table descriptors carry APTable/PXNTable bits and bit 10, page
+// and block descriptors bits 9:8 clear (with DS = 1 they are OA[51:50],
+// not shareability).
+func TestWalkReal16K(t *testing.T) {
+	cases := []struct {
+		what        string
+		pgd, va, pa uint64
+		steps       []uint64 // entry address, entry, ...
+	}{
+		// distro16k-blocks
+		{"xfs MOD_TEXT last", 0x42738000, 0xffffc0007b3dffff, 0x45787fff, []uint64{0x427380f8, 0x1000000043178003, 0x4317a000, 0x100000004317c003, 0x4317c1e8, 0x1000000045700403, 0x457027b8, 0x00c0000045784483}},
+		{"_text", 0x42738000, 0xffffc00080000000, 0x40200000, []uint64{0x427380f8, 0x1000000043178003, 0x4317a000, 0x100000004317c003, 0x4317c200, 0x1000000043180003, 0x43180000, 0x00e8000040200403}},
+		{"linear map pa 0x40001238", 0x42738000, 0xfff0000000001238, 0x40001238, []uint64{0x42738000, 0x180000007f7fc403, 0x7f7fc000, 0x180000007f7f8403, 0x7f7f8000, 0x180000007f7f0403, 0x7f7f0000, 0x00f8000040000407}},
+		{"linear map pa 0x44002470", 0x42738000, 0xfff0000004002470, 0x44002470, []uint64{0x42738000, 0x180000007f7fc403, 0x7f7fc000, 0x180000007f7f8403, 0x7f7f8010, 0x00e8000044000405}},
+		{"linear map pa 0x7c012380", 0x42738000, 0xfff000003c012380, 0x7c012380, []uint64{0x42738000, 0x180000007f7fc403, 0x7f7fc000, 0x180000007f7f8403, 0x7f7f80f0, 0x00e800007c000405}},
+		{"stack of pid 2 last", 0x42738000, 0xffffc00083f8bfff, 0x4436ffff, []uint64{0x427380f8, 0x1000000043178003, 0x4317a000, 0x100000004317c003, 0x4317c208, 0x1000000043184003, 0x43187f10, 0x00e800004436c403}},
+		{"vmcoreinfo_data (linear map)", 0x42738000, 0xfff0000004930000, 0x44930000, []uint64{0x42738000, 0x180000007f7fc403, 0x7f7fc000, 0x180000007f7f8403, 0x7f7f8010, 0x00e8000044000405}},
+		// k16-va52-nokaslr (the livepatch kernel built with 16K pages and
+		// VA_BITS 52, FRAG=arm64-16k.config KVAR=16k, nokaslr rodata=off)
+		{"k16 klp_tgt MOD_TEXT last", 0x407c8000, 0xffffc00078aa3fff, 0x42cdffff, []uint64{0x407c80f8, 0x1000000040ae8003, 0x40aea000, 0x1000000040aec003, 0x40aec1e0, 0x10000000424f8403, 0x424f9540, 0x00c0000042cdc483}},
+		{"k16 _text", 0x407c8000, 0xffffc00080000000, 0x40200000, []uint64{0x407c80f8, 0x1000000040ae8003, 0x40aea000, 0x1000000040aec003, 0x40aec200, 0x1000000040af0003, 0x40af0000, 0x00e8000040200403}},
+		{"k16 linear map pa 0x40001238", 0x407c8000, 0xfff0000000001238, 0x40001238, []uint64{0x407c8000, 0x180000007fffc403, 0x7fffc000, 0x180000007fff8403, 0x7fff8000, 0x180000007fff4403, 0x7fff4000, 0x00f8000040000407}},
+		{"k16 linear map pa 0x6400b630", 0x407c8000, 0xfff000002400b630, 0x6400b630, []uint64{0x407c8000, 0x180000007fffc403, 0x7fffc000, 0x180000007fff8403, 0x7fff8090, 0x00e8000064000405}},
+		{"k16 stack of pid 2 last", 0x407c8000, 0xffffc0008094bfff, 0x4221ffff, []uint64{0x407c80f8, 0x1000000040ae8003, 0x40aea000, 0x1000000040aec003, 0x40aec200, 0x1000000040af0003, 0x40af1290, 0x00e800004221c403}},
+	}
+	blocks := 0
+	for _, c := range cases {
+		m := newWords()
+		for i := 0; i < len(c.steps); i += 2 {
+			m.table(c.steps[i]&^0xfff, 4096)
+			m.put(c.steps[i], c.steps[i+1])
+		}
+		k := kernelFor(14, 52, 52)
+		if !k.LPA2 || k.Levels != 4 {
+			t.Fatalf("kernelFor(14, 52, 52): LPA2 %v, %d levels", k.LPA2, k.Levels)
+		}
+		k.Phys, k.Order, k.PGD = m, binary.LittleEndian, c.pgd
+		k.setTTBR1Offset()
+		w, err := k.Walk(c.va)
+		if err != nil || w.PA != c.pa || len(w.Steps) != len(c.steps)/2 {
+			t.Errorf("%s: Walk(%#x) = %#x in %d steps (%v); drgn %#x in %d", c.what, c.va, w.PA, len(w.Steps), err, c.pa, len(c.steps)/2)
+			continue
+		}
+		want := uint64(16 << 10)
+		if len(c.steps) == 6 {
+			want = 32 << 20 // a block at the third step (level 2)
+			blocks++
+		}
+		if w.LeafSize != want {
+			t.Errorf("%s: leaf %#x, want %#x", c.what, w.LeafSize, want)
+		}
+		for i, s := range w.Steps {
+			if s.EntryAddr != c.steps[2*i] || s.Entry != c.steps[2*i+1] {
+				t.Errorf("%s step %d: entry %#x at %#x, the dump's %#x at %#x", c.what, i, s.Entry, s.EntryAddr, c.steps[2*i+1], c.steps[2*i])
+			}
+		}
+	}
+	if blocks == 0 {
+		t.Error("no block among the cases")
+	}
+}
+
 func TestWalkFaults(t *testing.T) {
 	k := kernelFor(12, 48, 48)
 	b := newBuilder(k, 0)

@@ -24,6 +24,8 @@
 #   distro16k-nokaslr  -cpu max, nokaslr
 #   distro16k-va47     -cpu max,lpa2=off, KASLR: no LPA2, the VA_BITS=52 kernel runs
 #                      with 47 bits (T1SZ 17, 3 levels)
+#   distro16k-blocks   (only when named) nokaslr rodata=off kfence.sample_interval=100:
+#                      the linear map in 32 MiB level-2 blocks
 # The KASLR dumps (distro-kaslr, distro-a53, distro-ftrace-ops) are booted again when
 # KASLR placed the modules within BL range of the kernel (plt-placement.py).
 # Every step is skipped when its output exists (FORCE_BOOT=1 boots again).
@@ -200,6 +202,10 @@ for name in $DUMPS; do
   distro16k-nokaslr) v=ops; plt=0; cpu=max,pauth-impdef=on; app="nokaslr"; crash=() ;;
   # no FEAT_LPA2: the 52-bit kernel falls back to 47 bits (3 levels, the pud folded)
   distro16k-va47) v=ops; plt=1; cpu=max,pauth-impdef=on,lpa2=off; app=""; crash=() ;;
+  # not a default: nokaslr rodata=off with KFENCE initialised early (Debian's
+  # CONFIG_KFENCE_SAMPLE_INTERVAL=0 leaves kfence_early_init false, and then
+  # force_pte_mapping() maps the whole linear map by pages, rodata=off or not)
+  distro16k-blocks) v=ops; plt=0; cpu=max,pauth-impdef=on; app="nokaslr rodata=off kfence.sample_interval=100"; crash=() ;;
   *) echo "unknown dump $name" >&2; exit 1 ;;
   esac
   case $name:$FLAVOUR in

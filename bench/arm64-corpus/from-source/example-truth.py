@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """example-truth.py TRUTH.json SUBJECT,... > testdata/example/arm64-livepatch/truth.json
-   (and testdata/example/arm64-k64-va52 from k64-va52-kaslr's truth.json)
+   (and testdata/example/arm64-k64-va52 and arm64-k16-va52 from k64-va52-kaslr's and
+   k16-va52-kaslr's truth.json)
 
 Trims a livepatch dump's truth.json (make-truth.py: drgn 0.3.0 on the dump, checked
 against the guest) to what the committed extract's tests read: the livepatch state

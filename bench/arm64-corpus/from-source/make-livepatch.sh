@@ -25,6 +25,10 @@
 # $OUT/kernels/7.2.13-livepatch-64k, dumps k64-va52-kaslr and k64-va52-nokaslr (the
 # latter booted with rodata=off too: the linear map in 512 MiB PMD blocks, so the
 # walk meets block descriptors, not only pages).
+# FRAG=arm64-16k.config KVAR=16k: 16K pages and 52-bit VA (LPA2, FEAT_LPA2; 4 levels
+# with -cpu max), kernel files in $OUT/kernels/7.2.13-livepatch-16k, dumps
+# k16-va52-kaslr and k16-va52-nokaslr (rodata=off: the linear map may use 32 MiB
+# level-2 blocks).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # A mount namespace of its own: the chroot's bind mounts (chroot.sh up) and their
@@ -41,8 +45,8 @@ KN=7.2.13-livepatch; [ "$KVAR" = 4k ] || KN=7.2.13-livepatch-$KVAR
 DUMPS=${*:-livepatch-kaslr livepatch-nokaslr livepatch-transition}
 # extra kernel parameters of the nokaslr boot
 NOKASLR_APPEND=${NOKASLR_APPEND:-}
-if [ "$KVAR" = 64k ]; then
-  DUMPS=${*:-k64-va52-kaslr k64-va52-nokaslr}
+if [ "$KVAR" = 64k ] || [ "$KVAR" = 16k ]; then
+  DUMPS=${*:-k${KVAR%k}-va52-kaslr k${KVAR%k}-va52-nokaslr}
   NOKASLR_APPEND=${NOKASLR_APPEND:-rodata=off}
 fi
 SRC=$BUILD/linux-source-7.2
