@@ -2,7 +2,6 @@ package repl
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -119,14 +118,8 @@ func TestArm64LivepatchCorpus(t *testing.T) {
 }
 
 func checkArm64Livepatch(t *testing.T, dir string, kaslr bool) {
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tr arm64LPTruth
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
+	testcorpus.LoadTruthInto(t, dir, &tr)
 	hexv := func(s string) uint64 {
 		t.Helper()
 		v, err := strconv.ParseUint(s, 0, 64)
@@ -396,10 +389,6 @@ func TestArm64LivepatchCrashCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: opens a 1 GiB dump")
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tr struct {
 		Dump struct {
 			Crash struct {
@@ -424,9 +413,7 @@ func TestArm64LivepatchCrashCorpus(t *testing.T) {
 			} `json:"livepatch"`
 		} `json:"dump"`
 	}
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
+	testcorpus.LoadTruthInto(t, dir, &tr)
 	var pc uint64
 	sym := ""
 	for _, f := range tr.Dump.Crash.Stack {
@@ -487,10 +474,6 @@ func TestArm64LivepatchTransitionCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: opens a 1 GiB dump")
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tr struct {
 		Dump struct {
 			Livepatch struct {
@@ -508,9 +491,7 @@ func TestArm64LivepatchTransitionCorpus(t *testing.T) {
 			Livepatch []string `json:"livepatch"`
 		} `json:"guest"`
 	}
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
+	testcorpus.LoadTruthInto(t, dir, &tr)
 	lp := tr.Dump.Livepatch
 	if lp.TransitionPatch == "0x0" || lp.TargetState != 1 {
 		t.Fatalf("truth: no transition to patched in progress (%s, %d)", lp.TransitionPatch, lp.TargetState)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 )
 
@@ -212,6 +213,20 @@ func TestWalk(t *testing.T) {
 	}
 }
 
+// walkRealWords walks va with k over page-table words read from a real
+// dump: steps are (entry address, entry value) pairs, each in a table
+// page of its own, and pgd the table the walk starts from.
+func walkRealWords(k *Kernel, pgd uint64, steps []uint64, va uint64) (arch.Walk, error) {
+	m := newWords()
+	for i := 0; i+1 < len(steps); i += 2 {
+		m.table(steps[i]&^0xfff, 4096)
+		m.put(steps[i], steps[i+1])
+	}
+	k.Phys, k.Order, k.PGD = m, binary.LittleEndian, pgd
+	k.setTTBR1Offset()
+	return k.Walk(va)
+}
+
 // TestWalkRealK64: real descriptors of the k64-va52-nokaslr dump (the
 // livepatch kernel with 64K pages and VA_BITS 52 on a CPU with FEAT_LVA,
 // TCR_EL1.T1SZ 12, booted with rodata=off), read straight from the ELF
@@ -235,15 +250,7 @@ func TestWalkRealK64(t *testing.T) {
 		{"stack of pid 2 last", 0x40880000, 0xffff800080bcffff, 0x4016ffff, []uint64{0x40881f00, 0x1000000040ca0003, 0x40ca0020, 0x1000000040cb0003, 0x40cb05e0, 0x00e8000040160703}},
 	}
 	for _, c := range cases {
-		m := newWords()
-		for i := 0; i < len(c.steps); i += 2 {
-			m.table(c.steps[i]&^0xfff, 4096)
-			m.put(c.steps[i], c.steps[i+1])
-		}
-		k := kernelFor(16, 52, 52)
-		k.Phys, k.Order, k.PGD = m, binary.LittleEndian, c.pgd
-		k.setTTBR1Offset()
-		w, err := k.Walk(c.va)
+		w, err := walkRealWords(kernelFor(16, 52, 52), c.pgd, c.steps, c.va)
 		if err != nil || w.PA != c.pa || len(w.Steps) != len(c.steps)/2 {
 			t.Errorf("%s: Walk(%#x) = %#x in %d steps (%v); drgn %#x in %d", c.what, c.va, w.PA, len(w.Steps), err, c.pa, len(c.steps)/2)
 			continue
@@ -301,18 +308,11 @@ func TestWalkReal16K(t *testing.T) {
 	}
 	blocks := 0
 	for _, c := range cases {
-		m := newWords()
-		for i := 0; i < len(c.steps); i += 2 {
-			m.table(c.steps[i]&^0xfff, 4096)
-			m.put(c.steps[i], c.steps[i+1])
-		}
 		k := kernelFor(14, 52, 52)
 		if !k.LPA2 || k.Levels != 4 {
 			t.Fatalf("kernelFor(14, 52, 52): LPA2 %v, %d levels", k.LPA2, k.Levels)
 		}
-		k.Phys, k.Order, k.PGD = m, binary.LittleEndian, c.pgd
-		k.setTTBR1Offset()
-		w, err := k.Walk(c.va)
+		w, err := walkRealWords(k, c.pgd, c.steps, c.va)
 		if err != nil || w.PA != c.pa || len(w.Steps) != len(c.steps)/2 {
 			t.Errorf("%s: Walk(%#x) = %#x in %d steps (%v); drgn %#x in %d", c.what, c.va, w.PA, len(w.Steps), err, c.pa, len(c.steps)/2)
 			continue

@@ -79,15 +79,22 @@ type Truth map[string]any
 // LoadTruth reads dir/truth.json.
 func LoadTruth(t testing.TB, dir string) Truth {
 	t.Helper()
+	var tr Truth
+	LoadTruthInto(t, dir, &tr)
+	return tr
+}
+
+// LoadTruthInto reads dir/truth.json into v (a struct naming the fields a
+// test needs).
+func LoadTruthInto(t testing.TB, dir string, v any) {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
 	if err != nil {
 		t.Fatalf("reading truth.json: %v", err)
 	}
-	var tr Truth
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatalf("parsing truth.json: %v", err)
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("parsing %s/truth.json: %v", dir, err)
 	}
-	return tr
 }
 
 // DumpModules returns truth["dump"]["modules"] as a slice of maps.
