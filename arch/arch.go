@@ -17,7 +17,6 @@
 package arch
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"sort"
@@ -136,18 +135,18 @@ type Registration struct {
 
 var (
 	mu       sync.Mutex
-	registry = map[elf.Machine]Registration{}
+	registry = map[dump.Machine]Registration{}
 )
 
 // Register makes r the architecture for machine m.
-func Register(m elf.Machine, r Registration) {
+func Register(m dump.Machine, r Registration) {
 	mu.Lock()
 	defer mu.Unlock()
 	registry[m] = r
 }
 
 // For returns the architecture registered for machine m.
-func For(m elf.Machine) (Registration, error) {
+func For(m dump.Machine) (Registration, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	s, ok := registry[m]

@@ -1,12 +1,12 @@
 package cexpr
 
 import (
-	"debug/dwarf"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -27,14 +27,14 @@ type Env struct {
 	Suggest func(name string) []string
 	// LookupType, when set, resolves a type name Ctx.Types lacks (a
 	// loaded module's own types, from its BTF in memory).
-	LookupType func(name string) (dwarf.Type, error)
+	LookupType func(name string) (ctype.Type, error)
 }
 
 // Value is the result of an expression: an lvalue (an object in memory,
 // read only when an operator needs its value) or an rvalue (an integer or
 // pointer held in Bits, extended to 64 bits by its type's signedness).
 type Value struct {
-	Type   dwarf.Type // nil for a symbol without a type
+	Type   ctype.Type // nil for a symbol without a type
 	LValue bool
 	Obj    kernel.Object // for an lvalue: where it lives
 	Bits   uint64        // for an rvalue
@@ -198,15 +198,15 @@ func (ev *evaluator) load(n node, v Value) (Value, error) {
 	}
 	u := ev.under(v.Type)
 	switch u := u.(type) {
-	case *dwarf.ArrayType:
+	case *ctype.ArrayType:
 		return rvalue(ev.ptrTo(u.Type), v.Obj.Addr), nil
-	case *dwarf.FuncType:
+	case *ctype.FuncType:
 		return rvalue(ev.ptrTo(v.Type), v.Obj.Addr), nil
-	case *dwarf.StructType:
+	case *ctype.StructType:
 		return v, nil
-	case *dwarf.VoidType:
+	case *ctype.VoidType:
 		return Value{}, ev.errf(n, "a void object has no value")
-	case *dwarf.FloatType:
+	case *ctype.FloatType:
 		return Value{}, ev.errf(n, "floating point is not supported")
 	}
 	if isSigned(u) {
@@ -254,7 +254,7 @@ func (ev *evaluator) unary(n *unaryNode) (Value, error) {
 			return Value{}, ev.errf(n, "& of a value that is not in memory")
 		}
 		if x.Type == nil {
-			return Value{Type: ev.ptrTo(&dwarf.VoidType{}), Bits: x.Obj.Addr, Symbol: x.Symbol, Text: x.Text}, nil
+			return Value{Type: ev.ptrTo(&ctype.VoidType{}), Bits: x.Obj.Addr, Symbol: x.Symbol, Text: x.Text}, nil
 		}
 		if x.Obj.BitSize > 0 {
 			return Value{}, ev.errf(n, "cannot take the address of a bitfield")
@@ -265,7 +265,7 @@ func (ev *evaluator) unary(n *unaryNode) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		pt, ok := ev.under(r.Type).(*dwarf.PtrType)
+		pt, ok := ev.under(r.Type).(*ctype.PtrType)
 		if r.LValue || !ok {
 			return Value{}, ev.errf(n, "* of %s, which is not a pointer (cast it: *(TYPE *)ADDR)", typeName(r.Type))
 		}
@@ -281,7 +281,7 @@ func (ev *evaluator) unary(n *unaryNode) (Value, error) {
 	if n.op == "!" {
 		return boolValue(r.Bits == 0), nil
 	}
-	if _, ok := ev.under(r.Type).(*dwarf.PtrType); ok {
+	if _, ok := ev.under(r.Type).(*ctype.PtrType); ok {
 		return Value{}, ev.errf(n, "%s of a pointer", n.op)
 	}
 	t, size, signed := promote(ev.under(r.Type))
@@ -329,8 +329,8 @@ func (ev *evaluator) binary(n *binaryNode) (Value, error) {
 	if y, err = ev.scalar(n.y, y); err != nil {
 		return Value{}, err
 	}
-	xp, xPtr := ev.under(x.Type).(*dwarf.PtrType)
-	yp, yPtr := ev.under(y.Type).(*dwarf.PtrType)
+	xp, xPtr := ev.under(x.Type).(*ctype.PtrType)
+	yp, yPtr := ev.under(y.Type).(*ctype.PtrType)
 	switch {
 	case n.op == "+" && xPtr && !yPtr:
 		return ev.ptrAdd(n, x, xp, y, 1)
@@ -433,7 +433,7 @@ func compare(op string, a, b uint64, signed bool) bool {
 
 // ptrAdd is p + sign*i, scaled by the size of what p points to (1 for
 // void *, as GCC does).
-func (ev *evaluator) ptrAdd(n node, p Value, pt *dwarf.PtrType, i Value, sign int64) (Value, error) {
+func (ev *evaluator) ptrAdd(n node, p Value, pt *ctype.PtrType, i Value, sign int64) (Value, error) {
 	es := int64(1)
 	if !isVoid(pt.Type) {
 		var err error
@@ -451,7 +451,7 @@ func (ev *evaluator) ptrAdd(n node, p Value, pt *dwarf.PtrType, i Value, sign in
 	return r, nil
 }
 
-func (ev *evaluator) elemSize(n node, t dwarf.Type) (int64, error) {
+func (ev *evaluator) elemSize(n node, t ctype.Type) (int64, error) {
 	s := ev.sizeOf(t)
 	if s <= 0 {
 		return 0, ev.errf(n, "pointer arithmetic on %s, which has no size", typeName(t))
@@ -470,7 +470,7 @@ func (ev *evaluator) cast(n *castNode) (Value, error) {
 	}
 	u := ev.under(t)
 	switch u.(type) {
-	case *dwarf.StructType, *dwarf.ArrayType:
+	case *ctype.StructType, *ctype.ArrayType:
 		// gdb's {TYPE} ADDR: the same memory seen as another type.
 		if !x.LValue {
 			return Value{}, ev.errf(n, "cast of a value that is not in memory to %s (cast to a pointer and dereference: *(%s *)ADDR)", n.typ, n.typ)
@@ -478,7 +478,7 @@ func (ev *evaluator) cast(n *castNode) (Value, error) {
 		o := x.Obj
 		o.Type = t
 		return Value{Type: t, LValue: true, Obj: o.Named("(" + n.typ + ")" + exprText(ev.src, n.x))}, nil
-	case *dwarf.VoidType:
+	case *ctype.VoidType:
 		return Value{Type: t}, nil
 	}
 	if !isScalar(u) {
@@ -488,7 +488,7 @@ func (ev *evaluator) cast(n *castNode) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	if _, ok := u.(*dwarf.BoolType); ok {
+	if _, ok := u.(*ctype.BoolType); ok {
 		return rvalue(t, boolBits(r.Bits != 0)), nil
 	}
 	size := ev.sizeOf(t)
@@ -499,7 +499,7 @@ func (ev *evaluator) cast(n *castNode) (Value, error) {
 }
 
 func (ev *evaluator) sizeof(n *sizeofNode) (Value, error) {
-	var t dwarf.Type
+	var t ctype.Type
 	if n.typ != "" {
 		var err error
 		if t, err = ev.env.lookupType(n.typ); err != nil {
@@ -538,7 +538,7 @@ func (ev *evaluator) member(n *memberNode) (Value, error) {
 	case x.LValue:
 		o = x.Obj
 	default:
-		pt, ok := ev.under(x.Type).(*dwarf.PtrType)
+		pt, ok := ev.under(x.Type).(*ctype.PtrType)
 		if !ok {
 			return Value{}, ev.errf(n, "%s%s of %s, which is neither a struct nor a pointer to one", map[bool]string{true: "->", false: "."}[n.arrow], n.name, typeName(x.Type))
 		}
@@ -567,7 +567,7 @@ func (ev *evaluator) index(n *indexNode) (Value, error) {
 	}
 	i := int64(iv.Bits)
 	if x.LValue && x.Type != nil {
-		if _, ok := ev.under(x.Type).(*dwarf.ArrayType); ok {
+		if _, ok := ev.under(x.Type).(*ctype.ArrayType); ok {
 			e, err := x.Obj.Index(i)
 			if err != nil {
 				return Value{}, err
@@ -579,7 +579,7 @@ func (ev *evaluator) index(n *indexNode) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	pt, ok := ev.under(p.Type).(*dwarf.PtrType)
+	pt, ok := ev.under(p.Type).(*ctype.PtrType)
 	if p.LValue || !ok {
 		return Value{}, ev.errf(n, "[] of %s, which is neither an array nor a pointer", typeName(p.Type))
 	}
@@ -593,7 +593,7 @@ func (ev *evaluator) index(n *indexNode) (Value, error) {
 	return ev.lvalueAt(pt.Type, p.Bits+uint64(i*es), fmt.Sprintf("(%s)[%d]", exprText(ev.src, n.x), i)), nil
 }
 
-func (ev *evaluator) lvalueAt(t dwarf.Type, addr uint64, name string) Value {
+func (ev *evaluator) lvalueAt(t ctype.Type, addr uint64, name string) Value {
 	o := kernel.Object{Ctx: ev.env.Ctx, Type: t, Addr: addr}.Named(name)
 	return Value{Type: t, LValue: true, Obj: o}
 }
@@ -608,16 +608,16 @@ func exprText(src string, n node) string {
 }
 
 // lookupType resolves a type name as written in a cast.
-func (env *Env) lookupType(name string) (dwarf.Type, error) {
+func (env *Env) lookupType(name string) (ctype.Type, error) {
 	base := strings.TrimSpace(name)
 	ptrs := 0
 	for strings.HasSuffix(base, "*") {
 		ptrs++
 		base = strings.TrimSpace(base[:len(base)-1])
 	}
-	var t dwarf.Type
+	var t ctype.Type
 	if base == "void" {
-		t = &dwarf.VoidType{}
+		t = &ctype.VoidType{}
 	} else {
 		if env.Ctx == nil || env.Ctx.Types == nil {
 			return nil, errors.New("no types")
@@ -633,7 +633,7 @@ func (env *Env) lookupType(name string) (dwarf.Type, error) {
 		}
 	}
 	for range ptrs {
-		t = &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: env.ptrSize()}, Type: t}
+		t = &ctype.PtrType{CommonType: ctype.CommonType{ByteSize: env.ptrSize()}, Type: t}
 	}
 	return t, nil
 }
@@ -645,16 +645,16 @@ func (env *Env) ptrSize() int64 {
 	return 8
 }
 
-func (ev *evaluator) ptrTo(t dwarf.Type) dwarf.Type {
-	return &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: ev.env.ptrSize()}, Type: t}
+func (ev *evaluator) ptrTo(t ctype.Type) ctype.Type {
+	return &ctype.PtrType{CommonType: ctype.CommonType{ByteSize: ev.env.ptrSize()}, Type: t}
 }
 
 // under strips typedefs and qualifiers and completes a declaration.
-func (ev *evaluator) under(t dwarf.Type) dwarf.Type { return ev.env.under(t) }
+func (ev *evaluator) under(t ctype.Type) ctype.Type { return ev.env.under(t) }
 
-func (env *Env) under(t dwarf.Type) dwarf.Type {
+func (env *Env) under(t ctype.Type) ctype.Type {
 	u := symbols.Underlying(t)
-	if st, ok := u.(*dwarf.StructType); ok && st.Incomplete && st.StructName != "" && env.Ctx != nil && env.Ctx.Types != nil {
+	if st, ok := u.(*ctype.StructType); ok && st.Incomplete && st.StructName != "" && env.Ctx != nil && env.Ctx.Types != nil {
 		if def, err := env.Ctx.Types.Lookup(st.Kind + " " + st.StructName); err == nil {
 			return symbols.Underlying(def)
 		}
@@ -664,23 +664,23 @@ func (env *Env) under(t dwarf.Type) dwarf.Type {
 
 // sizeOf is the size of t in bytes, -1 when it has none; a pointer whose
 // DWARF gives no size has the target's pointer size.
-func (ev *evaluator) sizeOf(t dwarf.Type) int64 { return ev.env.SizeOf(t) }
+func (ev *evaluator) sizeOf(t ctype.Type) int64 { return ev.env.SizeOf(t) }
 
 // SizeOf is sizeof(t): a declaration is completed, a pointer without a
 // DWARF size has the target's pointer size; -1 for void and incomplete
 // types.
-func (env *Env) SizeOf(t dwarf.Type) int64 {
+func (env *Env) SizeOf(t ctype.Type) int64 {
 	if t == nil {
 		return -1
 	}
 	u := env.under(t)
 	switch u.(type) {
-	case *dwarf.PtrType:
+	case *ctype.PtrType:
 		if s := u.Size(); s > 0 {
 			return s
 		}
 		return env.ptrSize()
-	case *dwarf.VoidType:
+	case *ctype.VoidType:
 		return -1
 	}
 	if s := t.Size(); s >= 0 {
@@ -689,7 +689,7 @@ func (env *Env) SizeOf(t dwarf.Type) int64 {
 	return u.Size()
 }
 
-func rvalue(t dwarf.Type, bits uint64) Value { return Value{Type: t, Bits: bits} }
+func rvalue(t ctype.Type, bits uint64) Value { return Value{Type: t, Bits: bits} }
 
 func boolBits(b bool) uint64 {
 	if b {
@@ -701,14 +701,14 @@ func boolBits(b bool) uint64 {
 func boolValue(b bool) Value { return rvalue(intType(4, true), boolBits(b)) }
 
 var (
-	tInt   = &dwarf.IntType{BasicType: dwarf.BasicType{CommonType: dwarf.CommonType{ByteSize: 4, Name: "int"}}}
-	tUint  = &dwarf.UintType{BasicType: dwarf.BasicType{CommonType: dwarf.CommonType{ByteSize: 4, Name: "unsigned int"}}}
-	tLong  = &dwarf.IntType{BasicType: dwarf.BasicType{CommonType: dwarf.CommonType{ByteSize: 8, Name: "long"}}}
-	tUlong = &dwarf.UintType{BasicType: dwarf.BasicType{CommonType: dwarf.CommonType{ByteSize: 8, Name: "unsigned long"}}}
+	tInt   = &ctype.IntType{BasicType: ctype.BasicType{CommonType: ctype.CommonType{ByteSize: 4, Name: "int"}}}
+	tUint  = &ctype.UintType{BasicType: ctype.BasicType{CommonType: ctype.CommonType{ByteSize: 4, Name: "unsigned int"}}}
+	tLong  = &ctype.IntType{BasicType: ctype.BasicType{CommonType: ctype.CommonType{ByteSize: 8, Name: "long"}}}
+	tUlong = &ctype.UintType{BasicType: ctype.BasicType{CommonType: ctype.CommonType{ByteSize: 8, Name: "unsigned long"}}}
 )
 
 // intType is int, unsigned int, long or unsigned long (LP64).
-func intType(size int64, signed bool) dwarf.Type {
+func intType(size int64, signed bool) ctype.Type {
 	switch {
 	case size <= 4 && signed:
 		return tInt
@@ -720,7 +720,7 @@ func intType(size int64, signed bool) dwarf.Type {
 	return tUlong
 }
 
-func constType(k intKind) dwarf.Type {
+func constType(k intKind) ctype.Type {
 	switch k {
 	case kUint:
 		return tUint
@@ -732,18 +732,18 @@ func constType(k intKind) dwarf.Type {
 	return tInt
 }
 
-func isVoid(t dwarf.Type) bool {
+func isVoid(t ctype.Type) bool {
 	if t == nil {
 		return true
 	}
-	_, ok := symbols.Underlying(t).(*dwarf.VoidType)
+	_, ok := symbols.Underlying(t).(*ctype.VoidType)
 	return ok
 }
 
-func isScalar(u dwarf.Type) bool {
+func isScalar(u ctype.Type) bool {
 	switch u.(type) {
-	case *dwarf.IntType, *dwarf.UintType, *dwarf.CharType, *dwarf.UcharType, *dwarf.BoolType,
-		*dwarf.EnumType, *dwarf.PtrType, *dwarf.AddrType:
+	case *ctype.IntType, *ctype.UintType, *ctype.CharType, *ctype.UcharType, *ctype.BoolType,
+		*ctype.EnumType, *ctype.PtrType, *ctype.AddrType:
 		return true
 	}
 	return false
@@ -751,11 +751,11 @@ func isScalar(u dwarf.Type) bool {
 
 // isSigned says an integer type is signed; an enum is signed when a
 // value of it is negative (GCC gives other enums unsigned int).
-func isSigned(u dwarf.Type) bool {
+func isSigned(u ctype.Type) bool {
 	switch x := u.(type) {
-	case *dwarf.IntType, *dwarf.CharType:
+	case *ctype.IntType, *ctype.CharType:
 		return true
-	case *dwarf.EnumType:
+	case *ctype.EnumType:
 		for _, v := range x.Val {
 			if v.Val < 0 {
 				return true
@@ -767,10 +767,10 @@ func isSigned(u dwarf.Type) bool {
 
 // promote is C's integer promotion: anything narrower than int becomes
 // int; the result's type, size and signedness.
-func promote(u dwarf.Type) (dwarf.Type, int64, bool) {
+func promote(u ctype.Type) (ctype.Type, int64, bool) {
 	size := u.Size()
 	signed := isSigned(u)
-	if _, ok := u.(*dwarf.PtrType); ok {
+	if _, ok := u.(*ctype.PtrType); ok {
 		return intType(8, false), 8, false
 	}
 	if size < 4 {
@@ -783,7 +783,7 @@ func promote(u dwarf.Type) (dwarf.Type, int64, bool) {
 }
 
 // arith is C's usual arithmetic conversion of two promoted operands.
-func arith(a, b dwarf.Type) (dwarf.Type, int64, bool) {
+func arith(a, b ctype.Type) (ctype.Type, int64, bool) {
 	_, as, asg := promote(a)
 	_, bs, bsg := promote(b)
 	switch {
@@ -818,7 +818,7 @@ func extend(v uint64, size int64, signed bool) uint64 {
 }
 
 // typeName names a type for messages.
-func typeName(t dwarf.Type) string {
+func typeName(t ctype.Type) string {
 	if t == nil {
 		return "a symbol without type"
 	}
@@ -839,13 +839,13 @@ func (env *Env) Address(v Value) (uint64, error) {
 		return v.Obj.Addr, nil
 	}
 	switch env.under(v.Type).(type) {
-	case *dwarf.ArrayType, *dwarf.StructType, *dwarf.FuncType:
+	case *ctype.ArrayType, *ctype.StructType, *ctype.FuncType:
 		return v.Obj.Addr, nil
 	}
 	if v.Obj.BitSize > 0 {
 		return 0, fmt.Errorf("a bitfield is not an address")
 	}
-	if _, ok := env.under(v.Type).(*dwarf.PtrType); ok {
+	if _, ok := env.under(v.Type).(*ctype.PtrType); ok {
 		return v.Obj.Uint()
 	}
 	if isScalar(env.under(v.Type)) {
@@ -892,15 +892,15 @@ func (env *Env) KindOf(v Value) Kind {
 		return KindNone
 	}
 	switch env.under(v.Type).(type) {
-	case *dwarf.PtrType:
+	case *ctype.PtrType:
 		return KindPointer
-	case *dwarf.EnumType:
+	case *ctype.EnumType:
 		return KindEnum
-	case *dwarf.BoolType:
+	case *ctype.BoolType:
 		return KindBool
-	case *dwarf.VoidType:
+	case *ctype.VoidType:
 		return KindVoid
-	case *dwarf.StructType, *dwarf.ArrayType, *dwarf.FuncType:
+	case *ctype.StructType, *ctype.ArrayType, *ctype.FuncType:
 		return KindObject
 	}
 	return KindInt
@@ -909,7 +909,7 @@ func (env *Env) KindOf(v Value) Kind {
 // EnumName names an enumeration value (by its enumerator), ok false when
 // no enumerator has it.
 func (env *Env) EnumName(v Value, bits uint64) (string, bool) {
-	if et, ok := env.under(v.Type).(*dwarf.EnumType); ok {
+	if et, ok := env.under(v.Type).(*ctype.EnumType); ok {
 		for _, e := range et.Val {
 			if uint64(e.Val) == bits {
 				return e.Name, true
@@ -922,9 +922,9 @@ func (env *Env) EnumName(v Value, bits uint64) (string, bool) {
 // IsChar says the value's type is a (signed or plain) char.
 func (env *Env) IsChar(v Value) bool {
 	switch u := env.under(v.Type).(type) {
-	case *dwarf.CharType:
+	case *ctype.CharType:
 		return true
-	case *dwarf.IntType:
+	case *ctype.IntType:
 		return u.ByteSize == 1
 	}
 	return false

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -452,7 +453,7 @@ func TestModuleTypeFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.LookupType = func(name string) (dwarf.Type, error) {
+	env.LookupType = func(name string) (ctype.Type, error) {
 		if name == "struct modonly" {
 			return node, nil // any complete type: the fallback's answer is used as is
 		}

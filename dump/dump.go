@@ -26,7 +26,6 @@ package dump
 
 import (
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -99,7 +98,7 @@ type PageCounts struct {
 // Note is one ELF note as the file holds it.
 type Note struct {
 	Name string
-	Type elf.NType
+	Type uint32
 	Desc []byte
 	Off  int64 // file offset of the note header (logical file for kdump)
 }
@@ -136,7 +135,7 @@ type Dump struct {
 	// MemoryOrder is the byte order of the guest's memory; it differs from
 	// HeaderOrder under the QEMU<8.0 pseries quirk.
 	MemoryOrder binary.ByteOrder
-	Machine     elf.Machine
+	Machine     Machine
 	Phys        Memory // physical memory (nil for a process core)
 	Virt        Memory // PT_LOAD virtual segments, nil if the file has none
 	VMCOREINFO  *VMCOREINFO
@@ -276,19 +275,19 @@ func compressedKind(b []byte) string {
 func (d *Dump) parseNotesInto(data []byte, base int64, order binary.ByteOrder, file string) error {
 	notes, err := parseNotes(data, base, order, file)
 	d.Notes = append(d.Notes, notes...)
-	if d.Machine == elf.EM_NONE {
+	if d.Machine == MachineNone {
 		// A kdump header without a machine (QEMU leaves arm64's utsname
 		// empty): the notes say it, before NT_PRSTATUS is decoded.
 		d.Machine = machineFromNotes(notes)
 		for _, n := range notes {
-			if d.Machine == elf.EM_NONE && n.Name == "VMCOREINFO" {
+			if d.Machine == MachineNone && n.Name == "VMCOREINFO" {
 				d.Machine = machineFromVMCOREINFO(n.Desc)
 			}
 		}
 	}
 	for _, n := range notes {
 		switch {
-		case n.Name == "CORE" && n.Type == elf.NT_PRSTATUS:
+		case n.Name == "CORE" && n.Type == ntPRStatus:
 			pr, perr := ParsePRStatusFor(d.Machine, n.Desc, order)
 			if perr != nil {
 				d.warnf("NT_PRSTATUS at offset %#x: %v", n.Off, perr)

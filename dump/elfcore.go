@@ -2,7 +2,6 @@ package dump
 
 import (
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 )
@@ -65,32 +64,32 @@ func (d *Dump) readELFHeader(f *mappedFile) (elfHeader, error) {
 	if len(hdr) < 16 {
 		return elfHeader{}, &FormatError{File: name, Off: int64(len(hdr)), Msg: "truncated ELF identification"}
 	}
-	if elf.Class(hdr[elf.EI_CLASS]) != elf.ELFCLASS64 {
-		return elfHeader{}, &FormatError{File: name, Off: elf.EI_CLASS, Msg: "unsupported ELF class (only ELF64 cores)", Val: elf.Class(hdr[elf.EI_CLASS])}
+	if hdr[eiClass] != elfClass64 {
+		return elfHeader{}, &FormatError{File: name, Off: eiClass, Msg: "unsupported ELF class (only ELF64 cores)", Val: elfName(elfClassNames, uint64(hdr[eiClass]))}
 	}
 	var order binary.ByteOrder
-	switch elf.Data(hdr[elf.EI_DATA]) {
-	case elf.ELFDATA2LSB:
+	switch hdr[eiData] {
+	case elfData2LSB:
 		order = binary.LittleEndian
-	case elf.ELFDATA2MSB:
+	case elfData2MSB:
 		order = binary.BigEndian
 	default:
-		return elfHeader{}, &FormatError{File: name, Off: elf.EI_DATA, Msg: "unknown ELF data encoding", Val: hdr[elf.EI_DATA]}
+		return elfHeader{}, &FormatError{File: name, Off: eiData, Msg: "unknown ELF data encoding", Val: hdr[eiData]}
 	}
 	if len(hdr) < elf64EhdrSize {
 		return elfHeader{}, &FormatError{File: name, Off: int64(len(hdr)), Msg: "truncated ELF header"}
 	}
 	d.HeaderOrder = order
 	d.MemoryOrder = order
-	etype := elf.Type(order.Uint16(hdr[16:]))
-	d.Machine = elf.Machine(order.Uint16(hdr[18:]))
+	etype := order.Uint16(hdr[16:])
+	d.Machine = Machine(order.Uint16(hdr[18:]))
 	phoff := order.Uint64(hdr[32:])
 	shoff := order.Uint64(hdr[40:])
 	ehsize := order.Uint16(hdr[52:])
 	phentsize := uint64(order.Uint16(hdr[54:]))
 	phnum := uint64(order.Uint16(hdr[56:]))
-	if etype != elf.ET_CORE {
-		return elfHeader{}, &FormatError{File: name, Off: 16, Msg: "not an ELF core file", Val: etype}
+	if etype != etCore {
+		return elfHeader{}, &FormatError{File: name, Off: 16, Msg: "not an ELF core file", Val: elfName(elfTypeNames, uint64(etype))}
 	}
 	if ehsize != elf64EhdrSize {
 		// QEMU's dump-guest-memory writes 8 here; nothing depends on it.
@@ -126,7 +125,7 @@ func (d *Dump) readELFHeader(f *mappedFile) (elfHeader, error) {
 
 // elfPhdr is one program header of a core.
 type elfPhdr struct {
-	typ                              elf.ProgType
+	typ                              uint32
 	off, vaddr, paddr, filesz, memsz uint64
 	index                            int
 }
@@ -139,7 +138,7 @@ func (d *Dump) readProgramHeaders(f *mappedFile, h elfHeader) (loads []elfPhdr, 
 	for i := uint64(0); i < h.phnum; i++ {
 		b := f.slice(int64(h.phoff+i*h.phentsize), elf64PhdrSize)
 		p := elfPhdr{
-			typ:    elf.ProgType(order.Uint32(b[0:])),
+			typ:    order.Uint32(b[0:]),
 			off:    order.Uint64(b[8:]),
 			vaddr:  order.Uint64(b[16:]),
 			paddr:  order.Uint64(b[24:]),
@@ -152,7 +151,7 @@ func (d *Dump) readProgramHeaders(f *mappedFile, h elfHeader) (loads []elfPhdr, 
 			return nil, false, &FormatError{File: name, Off: phAt, Msg: "program header offset or size out of range", Val: fmt.Sprintf("offset %#x filesz %#x memsz %#x", p.off, p.filesz, p.memsz)}
 		}
 		switch p.typ {
-		case elf.PT_NOTE:
+		case ptNote:
 			n := min(p.filesz, maxNoteBytes)
 			// Copied out of the mapping: notes outlive the parse.
 			data := bytes.Clone(f.slice(int64(p.off), n))
@@ -168,7 +167,7 @@ func (d *Dump) readProgramHeaders(f *mappedFile, h elfHeader) (loads []elfPhdr, 
 					hasQEMUNote = true
 				}
 			}
-		case elf.PT_LOAD:
+		case ptLoad:
 			if p.filesz > p.memsz {
 				d.warnf("PT_LOAD %d: p_filesz %#x > p_memsz %#x; using p_filesz", i, p.filesz, p.memsz)
 				p.memsz = p.filesz
@@ -285,7 +284,7 @@ func (d *Dump) accountELFPages(f *mappedFile, loads []elfPhdr, phys []segment) {
 // MSR_LE bit in NT_PRSTATUS says how the guest ran; QEMU before 8.0 wrote
 // a big-endian header (and notes) for little-endian pseries guests.
 func (d *Dump) detectMemoryOrder(quirk string) {
-	if d.Machine != elf.EM_PPC64 || len(d.CPUs) == 0 {
+	if d.Machine != MachinePPC64 || len(d.CPUs) == 0 {
 		return
 	}
 	le := 0

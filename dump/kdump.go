@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"container/list"
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -349,12 +348,12 @@ func (d *Dump) readKdumpSide(h0 *kdumpHeader, f kfile) {
 			d.VMCOREINFORaw = trimNUL(b)
 		}
 	}
-	if d.Machine == elf.EM_NONE {
+	if d.Machine == MachineNone {
 		d.Machine = machineFromNotes(d.Notes)
-		if d.Machine == elf.EM_NONE {
+		if d.Machine == MachineNone {
 			d.Machine = machineFromVMCOREINFO(d.VMCOREINFORaw)
 		}
-		if d.Machine == elf.EM_NONE {
+		if d.Machine == MachineNone {
 			d.warnf("kdump header: unknown machine %q", uts.Machine)
 		} else {
 			d.warnf("kdump header: machine %q; %s taken from the notes and VMCOREINFO", uts.Machine, d.Machine)
@@ -395,20 +394,20 @@ func (d *Dump) countKdumpPages(h0 *kdumpHeader, parts []*kdumpPart) {
 	d.Ranges = mergeAdjacent(d.Ranges)
 }
 
-func machineFromUTS(m string) elf.Machine {
+func machineFromUTS(m string) Machine {
 	switch m {
 	case "ppc64", "ppc64le":
-		return elf.EM_PPC64
+		return MachinePPC64
 	case "ppc":
-		return elf.EM_PPC
+		return MachinePPC
 	case "x86_64":
-		return elf.EM_X86_64
+		return MachineX86_64
 	case "aarch64":
-		return elf.EM_AARCH64
+		return MachineAArch64
 	case "s390x":
-		return elf.EM_S390
+		return MachineS390
 	}
-	return elf.EM_NONE
+	return MachineNone
 }
 
 // ELF note types only ppc writes (include/uapi/linux/elf.h).
@@ -421,16 +420,16 @@ const (
 	ntARMLast  = 0x4ff
 )
 
-func machineFromNotes(notes []Note) elf.Machine {
+func machineFromNotes(notes []Note) Machine {
 	for _, n := range notes {
 		if n.Name == "CORE" && (n.Type == ntPPCVMX || n.Type == ntPPCVSX) {
-			return elf.EM_PPC64
+			return MachinePPC64
 		}
 		if n.Name == "LINUX" && n.Type >= ntARMFirst && n.Type <= ntARMLast {
-			return elf.EM_AARCH64
+			return MachineAArch64
 		}
 	}
-	return elf.EM_NONE
+	return MachineNone
 }
 
 // machineFromVMCOREINFO names the architecture from what only its
@@ -439,17 +438,17 @@ func machineFromNotes(notes []Note) elf.Machine {
 // (arch/x86/kernel/vmcore_info_64.c), arm64's NUMBER(kimage_voffset)
 // (arch/arm64/kernel/vmcore_info.c), ppc64's NUMBER(PAGE_OFFSET) with
 // SYMBOL(cur_cpu_spec) (arch/powerpc/kexec/vmcore_info.c).
-func machineFromVMCOREINFO(raw []byte) elf.Machine {
+func machineFromVMCOREINFO(raw []byte) Machine {
 	has := func(k string) bool { return bytes.Contains(raw, []byte("\n"+k)) || bytes.HasPrefix(raw, []byte(k)) }
 	switch {
 	case has("SYMBOL(init_top_pgt)=") && has("NUMBER(phys_base)="):
-		return elf.EM_X86_64
+		return MachineX86_64
 	case has("NUMBER(kimage_voffset)="):
-		return elf.EM_AARCH64
+		return MachineAArch64
 	case has("SYMBOL(cur_cpu_spec)="):
-		return elf.EM_PPC64
+		return MachinePPC64
 	}
-	return elf.EM_NONE
+	return MachineNone
 }
 
 func readSide(f kfile, off int64, size uint64, what string) ([]byte, error) {

@@ -9,12 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/kdump-inspect/kdump-inspect/dump"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/dump"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"

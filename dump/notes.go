@@ -2,7 +2,6 @@ package dump
 
 import (
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 )
@@ -46,7 +45,7 @@ func parseNotes(data []byte, base int64, order binary.ByteOrder, file string) ([
 		name := string(bytes.TrimRight(data[p:nameEnd], "\x00"))
 		desc := make([]byte, descsz)
 		copy(desc, data[descStart:descEnd])
-		out = append(out, Note{Name: name, Type: elf.NType(typ), Desc: desc, Off: base + int64(off)})
+		out = append(out, Note{Name: name, Type: uint32(typ), Desc: desc, Off: base + int64(off)})
 		next := align4(descEnd)
 		if next > uint64(len(data)) {
 			next = uint64(len(data))
@@ -128,9 +127,9 @@ const (
 // ParsePRStatusFor decodes a 64-bit NT_PRSTATUS descriptor of machine m
 // (ppc64 and x86_64 layouts; others keep Regs only, with the register
 // count the descriptor's size implies).
-func ParsePRStatusFor(m elf.Machine, desc []byte, order binary.ByteOrder) (PRStatus, error) {
+func ParsePRStatusFor(m Machine, desc []byte, order binary.ByteOrder) (PRStatus, error) {
 	switch m {
-	case elf.EM_X86_64:
+	case MachineX86_64:
 		var pr PRStatus
 		if len(desc) < prstatusRegOff+x86NGReg*8 {
 			return pr, fmt.Errorf("NT_PRSTATUS descriptor of %d bytes is too short for x86_64 (want %d)", len(desc), prstatusRegOff+x86NGReg*8+8)
@@ -142,7 +141,7 @@ func ParsePRStatusFor(m elf.Machine, desc []byte, order binary.ByteOrder) (PRSta
 		}
 		pr.PC, pr.SP = pr.Regs[x86RIP], pr.Regs[x86RSP]
 		return pr, nil
-	case elf.EM_AARCH64:
+	case MachineAArch64:
 		var pr PRStatus
 		if len(desc) < prstatusRegOff+arm64NGReg*8 {
 			return pr, fmt.Errorf("NT_PRSTATUS descriptor of %d bytes is too short for arm64 (want %d)", len(desc), prstatusRegOff+arm64NGReg*8+8)
@@ -155,7 +154,7 @@ func ParsePRStatusFor(m elf.Machine, desc []byte, order binary.ByteOrder) (PRSta
 		// Link is x30 (the link register) on arm64 too.
 		pr.PC, pr.SP, pr.Link = pr.Regs[arm64PC], pr.Regs[arm64SP], pr.Regs[arm64LR]
 		return pr, nil
-	case elf.EM_PPC64, elf.EM_NONE:
+	case MachinePPC64, MachineNone:
 		return ParsePRStatus(desc, order)
 	}
 	var pr PRStatus

@@ -3,9 +3,10 @@ package dump_test
 import (
 	"errors"
 	"fmt"
-	"github.com/kdump-inspect/kdump-inspect/dump"
 	"testing"
 	"time"
+
+	"github.com/kdump-inspect/kdump-inspect/dump"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 )

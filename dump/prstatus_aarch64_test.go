@@ -28,7 +28,7 @@ func TestParsePRStatusARM64(t *testing.T) {
 	}
 	regs[29], regs[30] = 0xffffacef89ce3d60, 0xffffacef8868cd80
 	regs[31], regs[32], regs[33] = 0xffffacef89ce3d60, 0xffffacef8868cd68, 0x614020c5
-	pr, err := ParsePRStatusFor(elf.EM_AARCH64, arm64PRStatus(1, regs), binary.LittleEndian)
+	pr, err := ParsePRStatusFor(Machine(elf.EM_AARCH64), arm64PRStatus(1, regs), binary.LittleEndian)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestParsePRStatusARM64(t *testing.T) {
 	if len(pr.Regs) != 34 || pr.Regs[29] != 0xffffacef89ce3d60 || pr.Regs[33] != 0x614020c5 || pr.Regs[5] != 5 {
 		t.Errorf("regs %x", pr.Regs)
 	}
-	if _, err := ParsePRStatusFor(elf.EM_AARCH64, make([]byte, 112+33*8), binary.LittleEndian); err == nil {
+	if _, err := ParsePRStatusFor(Machine(elf.EM_AARCH64), make([]byte, 112+33*8), binary.LittleEndian); err == nil {
 		t.Error("a descriptor one register short parsed")
 	}
 }
@@ -49,7 +49,7 @@ func FuzzPRStatusARM64(f *testing.F) {
 	f.Add(arm64PRStatus(7, regs))
 	f.Add(make([]byte, 10))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pr, err := ParsePRStatusFor(elf.EM_AARCH64, b, binary.LittleEndian)
+		pr, err := ParsePRStatusFor(Machine(elf.EM_AARCH64), b, binary.LittleEndian)
 		if err != nil {
 			return
 		}
@@ -65,10 +65,10 @@ func FuzzPRStatusARM64(f *testing.F) {
 // QEMU's arm64 kdump files leave the header's utsname empty; the NT_ARM_*
 // notes name the machine.
 func TestMachineFromARMNotes(t *testing.T) {
-	if m := machineFromNotes([]Note{{Name: "CORE", Type: 1}, {Name: "LINUX", Type: 0x405}}); m != elf.EM_AARCH64 {
+	if m := machineFromNotes([]Note{{Name: "CORE", Type: 1}, {Name: "LINUX", Type: 0x405}}); m != Machine(elf.EM_AARCH64) {
 		t.Errorf("machine %v", m)
 	}
-	if m := machineFromNotes([]Note{{Name: "CORE", Type: 1}}); m != elf.EM_NONE {
+	if m := machineFromNotes([]Note{{Name: "CORE", Type: 1}}); m != Machine(elf.EM_NONE) {
 		t.Errorf("machine %v from PRSTATUS alone", m)
 	}
 }

@@ -1,7 +1,6 @@
 package dump
 
 import (
-	"debug/elf"
 	"io"
 	"os"
 
@@ -30,7 +29,7 @@ const (
 func SniffBytes(b []byte) Magic {
 	n := len(b)
 	switch {
-	case n >= 4 && string(b[:4]) == elf.ELFMAG:
+	case n >= 4 && string(b[:4]) == elfMag:
 		return MagicELF
 	case n >= 12 && string(b[:12]) == flatSignature:
 		return MagicFlattened

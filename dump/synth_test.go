@@ -92,7 +92,7 @@ func TestELFCores(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer d.Close()
-				if d.Format != tc.format || d.HeaderOrder != order || d.Machine != elf.EM_PPC64 {
+				if d.Format != tc.format || d.HeaderOrder != order || d.Machine != Machine(elf.EM_PPC64) {
 					t.Errorf("format %v order %v machine %v, want %v %v EM_PPC64", d.Format, d.HeaderOrder, d.Machine, tc.format, order)
 				}
 				if len(d.Quirks) != 0 {
@@ -257,7 +257,7 @@ func synthKdump(c kdumpCase) (*coregen.Kdump, map[uint64][]byte) {
 func checkKdump(t *testing.T, d *Dump, c kdumpCase, pages map[uint64][]byte, pfns []uint64) {
 	t.Helper()
 	bs := uint64(c.bs)
-	if d.BlockSize != bs || d.HeaderOrder != c.order || d.Machine != elf.EM_PPC64 || d.UTSName.Release != "7.2.13" {
+	if d.BlockSize != bs || d.HeaderOrder != c.order || d.Machine != Machine(elf.EM_PPC64) || d.UTSName.Release != "7.2.13" {
 		t.Errorf("block size %d order %v machine %v uts %+v", d.BlockSize, d.HeaderOrder, d.Machine, d.UTSName)
 	}
 	if d.VMCOREINFO == nil || d.VMCOREINFO.OSRELEASE != "7.2.13" {

@@ -27,13 +27,13 @@ package kernel
 // ModuleBTF and the walk goes on.
 
 import (
-	"debug/dwarf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -303,8 +303,8 @@ var KnownVariableTypes = map[string]string{
 // declaredType types a variable from its KnownVariableTypes declaration,
 // size its symbol's size (0: unknown); ok false when the declaration does
 // not resolve in ts or does not have that size.
-func declaredType(ts *symbols.Types, decl string, size uint64) (dwarf.Type, bool) {
-	var ty dwarf.Type
+func declaredType(ts *symbols.Types, decl string, size uint64) (ctype.Type, bool) {
+	var ty ctype.Type
 	if i := strings.LastIndexByte(decl, '['); i > 0 && strings.HasSuffix(decl, "]") {
 		n := strings.TrimSpace(decl[i+1 : len(decl)-1])
 		elem, err := ts.Lookup(strings.TrimSpace(decl[:i]))
@@ -328,7 +328,7 @@ func declaredType(ts *symbols.Types, decl string, size uint64) (dwarf.Type, bool
 		default:
 			count = c
 		}
-		ty = &dwarf.ArrayType{CommonType: dwarf.CommonType{ByteSize: max(count, 0) * es}, Type: elem, Count: count}
+		ty = &ctype.ArrayType{CommonType: ctype.CommonType{ByteSize: max(count, 0) * es}, Type: elem, Count: count}
 	} else {
 		var err error
 		if ty, err = ts.Lookup(decl); err != nil {
@@ -350,7 +350,7 @@ func declaredType(ts *symbols.Types, decl string, size uint64) (dwarf.Type, bool
 type VariableFallback struct{ *symbols.Types }
 
 // VariableType is Types.VariableType with the fallback.
-func (v VariableFallback) VariableType(name string) (dwarf.Type, error) {
+func (v VariableFallback) VariableType(name string) (ctype.Type, error) {
 	t, err := v.Types.VariableType(name)
 	if err == nil || !errors.Is(err, symbols.ErrNotInBTF) {
 		return t, err

@@ -2,11 +2,11 @@ package kernel
 
 import (
 	"bytes"
-	"debug/dwarf"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -106,7 +106,7 @@ func TestBTFEnumeratorIndex(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		if e, ok := ty.(*dwarf.EnumType); ok {
+		if e, ok := ty.(*ctype.EnumType); ok {
 			for _, v := range e.Val {
 				if _, had := first[v.Name]; !had && v.Name != "" {
 					first[v.Name] = v.Val

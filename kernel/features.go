@@ -1,8 +1,7 @@
 package kernel
 
 import (
-	"debug/dwarf"
-
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -87,9 +86,9 @@ func DetectFeatures(ts TypeSource) Features {
 	if ts != nil {
 		if t, err := ts.Lookup("struct module"); err == nil {
 			if m, ok := findPath(ts, t, "mem"); ok {
-				if at, ok := symbols.Underlying(m).(*dwarf.ArrayType); ok {
+				if at, ok := symbols.Underlying(m).(*ctype.ArrayType); ok {
 					el := symbols.Underlying(at.Type)
-					st, ok := el.(*dwarf.StructType)
+					st, ok := el.(*ctype.StructType)
 					f.ModuleMem = ok && st.StructName == "module_memory"
 				}
 			}
@@ -99,14 +98,14 @@ func DetectFeatures(ts TypeSource) Features {
 }
 
 // hasMember reports whether t has the "."-separated member path.
-func hasMember(ts TypeSource, t dwarf.Type, path string) bool {
+func hasMember(ts TypeSource, t ctype.Type, path string) bool {
 	_, ok := findPath(ts, t, path)
 	return ok
 }
 
 // findPath returns the type of a "."-separated member path (no indexes),
 // completing declaration-only structs through ts.
-func findPath(ts TypeSource, t dwarf.Type, path string) (dwarf.Type, bool) {
+func findPath(ts TypeSource, t ctype.Type, path string) (ctype.Type, bool) {
 	start := 0
 	for i := 0; i <= len(path); i++ {
 		if i < len(path) && path[i] != '.' {
@@ -115,7 +114,7 @@ func findPath(ts TypeSource, t dwarf.Type, path string) (dwarf.Type, bool) {
 		name := path[start:i]
 		start = i + 1
 		u := symbols.Underlying(t)
-		if st, ok := u.(*dwarf.StructType); ok && st.Incomplete && st.StructName != "" {
+		if st, ok := u.(*ctype.StructType); ok && st.Incomplete && st.StructName != "" {
 			if def, err := ts.Lookup(st.Kind + " " + st.StructName); err == nil {
 				u = def
 			}

@@ -1,9 +1,10 @@
 package kernel
 
 import (
-	"debug/dwarf"
 	"errors"
 	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // IndexedEntry is one entry of an index-keyed kernel tree (a maple tree
@@ -110,7 +111,7 @@ func (w *mapleWalk) layout(typ string, pivots bool) (mapleLayout, error) {
 
 // arrayLen is the element count of an array object, -1 for others.
 func arrayLen(o Object) int64 {
-	if a, ok := o.resolved().(*dwarf.ArrayType); ok {
+	if a, ok := o.resolved().(*ctype.ArrayType); ok {
 		return a.Count
 	}
 	return -1

@@ -10,11 +10,11 @@ package kernel
 // for a module's type with no .ko anywhere, and with no vmlinux either.
 
 import (
-	"debug/dwarf"
 	"errors"
 	"fmt"
 	"sync"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -67,7 +67,7 @@ func (p *Program) readModuleBTF() (*MemoryBTF, error) {
 // btf_modules order. module is the module whose types have it ("" for
 // the vmlinux's); types are the Types to complete and measure it with
 // (the module's split Types, which include the vmlinux's).
-func (p *Program) LookupType(name string) (t dwarf.Type, types *symbols.Types, module string, err error) {
+func (p *Program) LookupType(name string) (t ctype.Type, types *symbols.Types, module string, err error) {
 	t, err = p.Types.Lookup(name)
 	if err == nil || !errors.Is(err, symbols.ErrNotFound) {
 		return t, p.Types, "", err

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // koStruct is a struct type as a module's DWARF defines it.
@@ -189,10 +191,10 @@ func TestModuleTypesFromMemory(t *testing.T) {
 					if got := full.Size(); got != want.size {
 						t.Errorf("%s: sizeof(struct %s) = %d from memory BTF, %d in DWARF", mod, sname, got, want.size)
 					}
-					st, _ := full.(*dwarf.StructType)
+					st, _ := full.(*ctype.StructType)
 					for _, mm := range want.members {
 						if mm.bits > 0 {
-							var f *dwarf.StructField
+							var f *ctype.StructField
 							for _, x := range st.Field {
 								if x.Name == mm.name {
 									f = x

@@ -1,12 +1,12 @@
 package kernel
 
 import (
-	"debug/dwarf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -20,7 +20,7 @@ type Reader interface {
 // TypeSource resolves type names and enumeration constants (*symbols.Types
 // is one).
 type TypeSource interface {
-	Lookup(name string) (dwarf.Type, error)
+	Lookup(name string) (ctype.Type, error)
 	EnumConstant(name string) (int64, error)
 }
 
@@ -49,7 +49,7 @@ const maxObjectBytes = 64 << 20
 // bit on little-endian, from the most significant on big-endian).
 type Object struct {
 	Ctx       *Context
-	Type      dwarf.Type
+	Type      ctype.Type
 	Addr      uint64
 	BitOffset int64
 	BitSize   int64
@@ -136,9 +136,9 @@ func (o Object) typeErr(op, msg string) error {
 
 // resolved strips typedefs and qualifiers and completes a declaration-only
 // struct ("struct module;") from the type index.
-func (o Object) resolved() dwarf.Type {
+func (o Object) resolved() ctype.Type {
 	t := symbols.Underlying(o.Type)
-	if st, ok := t.(*dwarf.StructType); ok && st.Incomplete && st.StructName != "" && o.Ctx != nil && o.Ctx.Types != nil {
+	if st, ok := t.(*ctype.StructType); ok && st.Incomplete && st.StructName != "" && o.Ctx != nil && o.Ctx.Types != nil {
 		if def, err := o.Ctx.Types.Lookup(st.Kind + " " + st.StructName); err == nil {
 			return symbols.Underlying(def)
 		}
@@ -168,12 +168,12 @@ func (o Object) Address() (uint64, error) {
 
 // AddressOf returns a pointer-to-type value for the object as an
 // Object-free pair: the address and the pointer type (for printers).
-func (o Object) AddressOf() (uint64, dwarf.Type, error) {
+func (o Object) AddressOf() (uint64, ctype.Type, error) {
 	a, err := o.Address()
 	if err != nil {
 		return 0, nil, err
 	}
-	return a, &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: o.ptrSize()}, Type: o.Type}, nil
+	return a, &ctype.PtrType{CommonType: ctype.CommonType{ByteSize: o.ptrSize()}, Type: o.Type}, nil
 }
 
 func (o Object) ptrSize() int64 {
@@ -251,14 +251,14 @@ func (o Object) member(name string) (Object, error) {
 		return Object{}, o.typeErr("Member", "a bitfield has no members")
 	}
 	t := o.resolved()
-	if _, ok := t.(*dwarf.PtrType); ok {
+	if _, ok := t.(*ctype.PtrType); ok {
 		d, err := o.Deref()
 		if err != nil {
 			return Object{}, err
 		}
 		return d.member(name)
 	}
-	if _, ok := t.(*dwarf.StructType); !ok {
+	if _, ok := t.(*ctype.StructType); !ok {
 		return Object{}, o.typeErr("Member", fmt.Sprintf("not a struct or union (looking for %q)", name))
 	}
 	f, ok := symbols.FindField(t, name, o.Ctx.order())
@@ -297,7 +297,7 @@ type Field struct {
 // (package repl) can walk a value without knowing DWARF.
 func (o Object) Fields() ([]Field, error) {
 	t := o.resolved()
-	if _, ok := t.(*dwarf.StructType); !ok {
+	if _, ok := t.(*ctype.StructType); !ok {
 		return nil, o.typeErr("Fields", "not a struct or union")
 	}
 	var out []Field
@@ -310,7 +310,7 @@ func (o Object) Fields() ([]Field, error) {
 // Deref follows a pointer (C's *p); the result is a void object when the
 // pointer is void *.
 func (o Object) Deref() (Object, error) {
-	pt, ok := o.resolved().(*dwarf.PtrType)
+	pt, ok := o.resolved().(*ctype.PtrType)
 	if !ok {
 		return Object{}, o.typeErr("Deref", "not a pointer")
 	}
@@ -318,9 +318,9 @@ func (o Object) Deref() (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	var t dwarf.Type = pt.Type
+	var t ctype.Type = pt.Type
 	if t == nil {
-		t = &dwarf.VoidType{}
+		t = &ctype.VoidType{}
 	}
 	return Object{Ctx: o.Ctx, Type: t, Addr: p, expr: "*(" + o.Expr() + ")"}, nil
 }
@@ -330,7 +330,7 @@ func (o Object) Deref() (Object, error) {
 func (o Object) Index(i int64) (Object, error) {
 	expr := fmt.Sprintf("%s[%d]", o.Expr(), i)
 	switch t := o.resolved().(type) {
-	case *dwarf.ArrayType:
+	case *ctype.ArrayType:
 		if t.Count > 0 && (i < 0 || i >= t.Count) {
 			return Object{}, &IndexError{Expr: o.Expr(), Index: i, Len: t.Count}
 		}
@@ -342,7 +342,7 @@ func (o Object) Index(i int64) (Object, error) {
 			return Object{}, err
 		}
 		return Object{Ctx: o.Ctx, Type: t.Type, Addr: o.Addr + uint64(i*es), expr: expr}, nil
-	case *dwarf.PtrType:
+	case *ctype.PtrType:
 		if t.Type == nil {
 			return Object{}, o.typeErr("Index", "cannot index void *")
 		}
@@ -359,7 +359,7 @@ func (o Object) Index(i int64) (Object, error) {
 	return Object{}, o.typeErr("Index", "not an array or pointer")
 }
 
-func elemSize(t dwarf.Type, o Object) (int64, error) {
+func elemSize(t ctype.Type, o Object) (int64, error) {
 	e := Object{Ctx: o.Ctx, Type: t}.Size()
 	if e <= 0 {
 		return 0, o.typeErr("Index", "element type "+symbols.TypeString(t)+" has no size")
@@ -415,16 +415,16 @@ func (o Object) Bytes() ([]byte, error) {
 func (o Object) rawUint(op string) (v uint64, bits int64, signed bool, err error) {
 	t := o.resolved()
 	switch x := t.(type) {
-	case *dwarf.IntType, *dwarf.CharType:
+	case *ctype.IntType, *ctype.CharType:
 		signed = true
-	case *dwarf.EnumType:
+	case *ctype.EnumType:
 		signed = false
 		for _, v := range x.Val {
 			if v.Val < 0 {
 				signed = true
 			}
 		}
-	case *dwarf.UintType, *dwarf.UcharType, *dwarf.BoolType, *dwarf.PtrType, *dwarf.AddrType:
+	case *ctype.UintType, *ctype.UcharType, *ctype.BoolType, *ctype.PtrType, *ctype.AddrType:
 	default:
 		return 0, 0, false, o.typeErr(op, "not an integer, enum, bool or pointer")
 	}
@@ -513,7 +513,7 @@ func (o Object) Bool() (bool, error) {
 
 // Pointer reads a pointer's value.
 func (o Object) Pointer() (uint64, error) {
-	if _, ok := o.resolved().(*dwarf.PtrType); !ok {
+	if _, ok := o.resolved().(*ctype.PtrType); !ok {
 		return 0, o.typeErr("Pointer", "not a pointer")
 	}
 	return o.Uint()
@@ -533,7 +533,7 @@ func (o Object) CString(max int) (string, error) {
 		max = 0
 	}
 	switch t := o.resolved().(type) {
-	case *dwarf.ArrayType:
+	case *ctype.ArrayType:
 		if !isChar(t.Type) {
 			return "", o.typeErr("CString", "not a char array")
 		}
@@ -549,7 +549,7 @@ func (o Object) CString(max int) (string, error) {
 			b = b[:i]
 		}
 		return string(b), nil
-	case *dwarf.PtrType:
+	case *ctype.PtrType:
 		if t.Type != nil && !isChar(t.Type) {
 			return "", o.typeErr("CString", "not a char pointer")
 		}
@@ -601,13 +601,13 @@ func indexByte0(b []byte) int {
 	return -1
 }
 
-func isChar(t dwarf.Type) bool {
+func isChar(t ctype.Type) bool {
 	switch u := symbols.Underlying(t).(type) {
-	case *dwarf.CharType, *dwarf.UcharType:
+	case *ctype.CharType, *ctype.UcharType:
 		return true
-	case *dwarf.IntType:
+	case *ctype.IntType:
 		return u.Size() == 1
-	case *dwarf.UintType:
+	case *ctype.UintType:
 		return u.Size() == 1
 	}
 	return false
@@ -632,7 +632,7 @@ func ContainerOf(ctx *Context, ptr uint64, typeName, member string) (Object, err
 
 // memberOffset is offsetof(type, member) for a "."-separated path, with
 // array indexes allowed, following no pointers.
-func memberOffset(ctx *Context, t dwarf.Type, typeName, member string) (int64, error) {
+func memberOffset(ctx *Context, t ctype.Type, typeName, member string) (int64, error) {
 	// Lay the object at address 0 and walk the path without reading.
 	o := Object{Ctx: ctx, Type: t, expr: typeName}
 	if strings.Contains(member, "->") {

@@ -1,10 +1,11 @@
 package kernel
 
 import (
-	"debug/dwarf"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // PageInfo is what a struct page says about one page frame, and whether
@@ -154,7 +155,7 @@ func (p *Program) pageFlagNames(flags uint64) []string {
 	if err != nil {
 		return nil
 	}
-	et, ok := t.(*dwarf.EnumType)
+	et, ok := t.(*ctype.EnumType)
 	if !ok {
 		return nil
 	}
@@ -185,7 +186,7 @@ func (p *Program) pageTypeName(pt uint64) string {
 	if err != nil {
 		return ""
 	}
-	et, ok := t.(*dwarf.EnumType)
+	et, ok := t.(*ctype.EnumType)
 	if !ok {
 		return ""
 	}

@@ -16,7 +16,6 @@ package kernel
 
 import (
 	"bytes"
-	"debug/dwarf"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -30,6 +29,7 @@ import (
 	_ "github.com/kdump-inspect/kdump-inspect/arch/arm64" // registers arm64
 	_ "github.com/kdump-inspect/kdump-inspect/arch/ppc64" // registers ppc64
 	_ "github.com/kdump-inspect/kdump-inspect/arch/x86"   // registers x86_64
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/debuginfo"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
@@ -582,12 +582,12 @@ func (p *Program) ReadU32(addr uint64) (uint32, error) {
 
 // Variable returns the typed object of a vmlinux global variable.
 func (p *Program) Variable(name string) (Object, error) {
-	var t dwarf.Type
+	var t ctype.Type
 	var err error
 	// Through Context.Types when it can (a recorder in the example
 	// generator stands there).
 	if vt, ok := p.Context.Types.(interface {
-		VariableType(string) (dwarf.Type, error)
+		VariableType(string) (ctype.Type, error)
 	}); ok {
 		t, err = vt.VariableType(name)
 	} else {

@@ -3,8 +3,7 @@ package kernel
 import (
 	"fmt"
 
-	"debug/dwarf"
-
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -26,7 +25,7 @@ func (p *Program) Taints() ([]Taint, error) {
 	if err != nil {
 		return nil, err
 	}
-	at, ok := symbols.Underlying(v.Type).(*dwarf.ArrayType)
+	at, ok := symbols.Underlying(v.Type).(*ctype.ArrayType)
 	if !ok || at.Count <= 0 || at.Count > 64 {
 		return nil, fmt.Errorf("taint_flags is %s, not an array of at most 64", v.Type)
 	}

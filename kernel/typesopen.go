@@ -14,10 +14,10 @@ package kernel
 // or when asked (Options.Types), the DWARF is opened at once, as before.
 
 import (
-	"debug/dwarf"
 	"errors"
 	"fmt"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -79,8 +79,8 @@ func hasSection(f *symbols.ELFFile, name string) bool {
 // knownDecls types the variables of KnownVariableTypes (declaredType),
 // checked against the size of their symbol in tab (none when tab has no
 // size: kallsyms).
-func knownDecls(tab *symbols.Table) func(*symbols.Types, string) (dwarf.Type, bool) {
-	return func(ts *symbols.Types, name string) (dwarf.Type, bool) {
+func knownDecls(tab *symbols.Table) func(*symbols.Types, string) (ctype.Type, bool) {
+	return func(ts *symbols.Types, name string) (ctype.Type, bool) {
 		d, ok := KnownVariableTypes[name]
 		if !ok {
 			return nil, false

@@ -14,10 +14,10 @@
 package modules
 
 import (
-	"debug/dwarf"
 	"fmt"
 	"sort"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -224,7 +224,7 @@ func (m *Module) readRegions(p *kernel.Program) {
 		m.warnf("mem[]: %v", err)
 		return
 	}
-	at, ok := symbols.Underlying(mem.Type).(*dwarf.ArrayType)
+	at, ok := symbols.Underlying(mem.Type).(*ctype.ArrayType)
 	if !ok {
 		m.warnf("mem is %s, not an array", mem.Type)
 		return
@@ -415,7 +415,7 @@ func (m *Module) readArch() {
 		m.warnf("arch: %v", err)
 		return
 	}
-	st, ok := symbols.Underlying(arch.Type).(*dwarf.StructType)
+	st, ok := symbols.Underlying(arch.Type).(*ctype.StructType)
 	if !ok {
 		m.warnf("mod->arch is not a struct")
 		return
@@ -429,7 +429,7 @@ func (m *Module) readArch() {
 		}
 		am := ArchMember{Name: f.Name, Offset: f.ByteOffset, Type: f.Type.String()}
 		switch symbols.Underlying(f.Type).(type) {
-		case *dwarf.StructType, *dwarf.ArrayType:
+		case *ctype.StructType, *ctype.ArrayType:
 			// bug_list (a list_head) and the like: no value to show.
 			am.Aggregate = true
 			a.Members = append(a.Members, am)
@@ -518,8 +518,8 @@ func (m *Module) KlpSection(name string) (SectionHeader, bool) {
 	return SectionHeader{}, false
 }
 
-func enumName(t dwarf.Type, v int64) string {
-	if et, ok := symbols.Underlying(t).(*dwarf.EnumType); ok {
+func enumName(t ctype.Type, v int64) string {
+	if et, ok := symbols.Underlying(t).(*ctype.EnumType); ok {
 		for _, e := range et.Val {
 			if e.Val == v {
 				return e.Name

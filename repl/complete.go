@@ -1,10 +1,10 @@
 package repl
 
 import (
-	"debug/dwarf"
 	"sort"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -130,8 +130,8 @@ func (s *Session) memberCandidates(typ, path string) []string {
 	}
 	last := parts[len(parts)-1]
 	var out []string
-	var walk func(t dwarf.Type, depth int)
-	walk = func(t dwarf.Type, depth int) {
+	var walk func(t ctype.Type, depth int)
+	walk = func(t ctype.Type, depth int) {
 		for _, f := range symbols.Fields(s.complete(t), s.Prog.Order) {
 			if f.Name == "" && depth < 8 {
 				walk(f.Type, depth+1)
@@ -149,14 +149,14 @@ func (s *Session) memberCandidates(typ, path string) []string {
 
 // complete strips typedefs/qualifiers and pointers to reach a struct, and
 // completes a declaration.
-func (s *Session) complete(t dwarf.Type) dwarf.Type {
+func (s *Session) complete(t ctype.Type) ctype.Type {
 	for range 8 {
 		t = symbols.Underlying(t)
-		if p, ok := t.(*dwarf.PtrType); ok && p.Type != nil {
+		if p, ok := t.(*ctype.PtrType); ok && p.Type != nil {
 			t = p.Type
 			continue
 		}
-		if a, ok := t.(*dwarf.ArrayType); ok {
+		if a, ok := t.(*ctype.ArrayType); ok {
 			t = a.Type
 			continue
 		}

@@ -1,7 +1,6 @@
 package repl
 
 import (
-	"debug/dwarf"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kdump-inspect/kdump-inspect/cexpr"
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -31,7 +31,7 @@ func (s *Session) exprEnv() *cexpr.Env {
 			return sym.Addr, ok && (sym.Kind == 'T' || sym.Kind == 't'), ok
 		},
 		Suggest: s.nearSymbols,
-		LookupType: func(name string) (dwarf.Type, error) {
+		LookupType: func(name string) (ctype.Type, error) {
 			t, _, _, err := s.Prog.LookupType(name)
 			return t, err
 		},

@@ -1,17 +1,17 @@
 package repl
 
 import (
-	"debug/dwarf"
 	"fmt"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
 // lookupType finds "struct X", "union X", a typedef or base type; a bare
 // name tries struct, union, then the name as given.
-func (s *Session) lookupType(name string) (dwarf.Type, error) {
+func (s *Session) lookupType(name string) (ctype.Type, error) {
 	t, _, err := s.lookupTypeIn(name)
 	return t, err
 }
@@ -19,7 +19,7 @@ func (s *Session) lookupType(name string) (dwarf.Type, error) {
 // lookupTypeIn is lookupType that also returns the Types that have the
 // type: the vmlinux's, or a loaded module's from the BTF in memory
 // (kernel.Program.LookupType), to complete and measure it with.
-func (s *Session) lookupTypeIn(name string) (dwarf.Type, *symbols.Types, error) {
+func (s *Session) lookupTypeIn(name string) (ctype.Type, *symbols.Types, error) {
 	name = strings.TrimSpace(name)
 	if strings.HasPrefix(name, "struct ") || strings.HasPrefix(name, "union ") || strings.HasPrefix(name, "enum ") {
 		t, ts, _, err := s.Prog.LookupType(name)
@@ -108,17 +108,17 @@ func (s *Session) printStruct(c *Call, sp structSpec, addr uint64, count int, f 
 
 // printDefinitionIn is printDefinition completing t with ts (a module's
 // Types for a module's type).
-func (s *Session) printDefinitionIn(c *Call, t dwarf.Type, ts *symbols.Types, withOffsets bool) {
+func (s *Session) printDefinitionIn(c *Call, t ctype.Type, ts *symbols.Types, withOffsets bool) {
 	u := symbols.Underlying(t)
-	if st, ok := u.(*dwarf.StructType); ok && st.Incomplete {
+	if st, ok := u.(*ctype.StructType); ok && st.Incomplete {
 		u = symbols.Underlying(ts.Complete(st))
 	}
 	switch x := u.(type) {
-	case *dwarf.StructType:
+	case *ctype.StructType:
 		c.Printf("%s {\n", typeName(x))
 		s.defMembers(c, x, 0, 4, withOffsets)
 		c.Printf("}\nSIZE: %d\n", x.ByteSize)
-	case *dwarf.EnumType:
+	case *ctype.EnumType:
 		c.Printf("%s {\n", typeName(x))
 		for i, v := range x.Val {
 			sep := ","
@@ -129,7 +129,7 @@ func (s *Session) printDefinitionIn(c *Call, t dwarf.Type, ts *symbols.Types, wi
 		}
 		c.Printf("};\nSIZE: %d\n", x.ByteSize)
 	default:
-		if td, ok := t.(*dwarf.TypedefType); ok {
+		if td, ok := t.(*ctype.TypedefType); ok {
 			c.Printf("typedef %s;\n", declare(td.Name, td.Type))
 		} else {
 			c.Printf("type = %s\n", declare("", t))
@@ -140,7 +140,7 @@ func (s *Session) printDefinitionIn(c *Call, t dwarf.Type, ts *symbols.Types, wi
 	}
 }
 
-func (s *Session) defMembers(c *Call, st *dwarf.StructType, base int64, indent int, withOffsets bool) {
+func (s *Session) defMembers(c *Call, st *ctype.StructType, base int64, indent int, withOffsets bool) {
 	for _, f := range st.Field {
 		pad := strings.Repeat(" ", indent)
 		off := ""
@@ -155,7 +155,7 @@ func (s *Session) defMembers(c *Call, st *dwarf.StructType, base int64, indent i
 				}
 			}
 		}
-		if inner, ok := symbols.Underlying(f.Type).(*dwarf.StructType); ok && inner.StructName == "" {
+		if inner, ok := symbols.Underlying(f.Type).(*ctype.StructType); ok && inner.StructName == "" {
 			c.Printf("%s%s%s {\n", pad, off, inner.Kind)
 			s.defMembers(c, inner, base+f.ByteOffset, indent+4, withOffsets)
 			name := f.Name
@@ -185,11 +185,11 @@ func parseCount(s string) (int, error) {
 // typeSize is the size of t; a pointer (or a typedef of one, such as a
 // function-pointer typedef) whose DWARF gives no byte size has the
 // target's pointer size.
-func (s *Session) typeSize(t dwarf.Type) int64 {
+func (s *Session) typeSize(t ctype.Type) int64 {
 	if n := t.Size(); n >= 0 {
 		return n
 	}
-	if _, ok := symbols.Underlying(t).(*dwarf.PtrType); ok {
+	if _, ok := symbols.Underlying(t).(*ctype.PtrType); ok {
 		return s.Prog.PtrSize
 	}
 	return -1

@@ -1,12 +1,12 @@
 package repl
 
 import (
-	"debug/dwarf"
 	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -134,11 +134,11 @@ func (pr *printer) value(o kernel.Object, indent, depth int) string {
 		return "{...}"
 	}
 	t := symbols.Underlying(o.Type)
-	if st, ok := t.(*dwarf.StructType); ok && st.Incomplete {
+	if st, ok := t.(*ctype.StructType); ok && st.Incomplete {
 		t = symbols.Underlying(pr.s.Prog.Types.Complete(st))
 	}
 	switch t := t.(type) {
-	case *dwarf.StructType:
+	case *ctype.StructType:
 		fields, err := o.Fields()
 		if err != nil {
 			return unreadable(err)
@@ -158,9 +158,9 @@ func (pr *printer) value(o kernel.Object, indent, depth int) string {
 		}
 		b.WriteString(strings.Repeat(" ", indent) + "}")
 		return b.String()
-	case *dwarf.ArrayType:
+	case *ctype.ArrayType:
 		return pr.array(o, t, indent, depth)
-	case *dwarf.PtrType:
+	case *ctype.PtrType:
 		v, err := o.Uint()
 		if err != nil {
 			return unreadable(err)
@@ -172,7 +172,7 @@ func (pr *printer) value(o kernel.Object, indent, depth int) string {
 			return fmt.Sprintf("%#x <%s>", v, sym)
 		}
 		return fmt.Sprintf("%#x", v)
-	case *dwarf.EnumType:
+	case *ctype.EnumType:
 		v, err := o.Int()
 		if err != nil {
 			return unreadable(err)
@@ -183,7 +183,7 @@ func (pr *printer) value(o kernel.Object, indent, depth int) string {
 			}
 		}
 		return strconv.FormatInt(v, 10)
-	case *dwarf.BoolType:
+	case *ctype.BoolType:
 		v, err := o.Uint()
 		if err != nil {
 			return unreadable(err)
@@ -195,15 +195,15 @@ func (pr *printer) value(o kernel.Object, indent, depth int) string {
 			return "true"
 		}
 		return fmt.Sprintf("%d", v)
-	case *dwarf.FuncType:
+	case *ctype.FuncType:
 		return fmt.Sprintf("{%s} %#x", symbols.TypeString(t), o.Addr)
-	case *dwarf.FloatType:
+	case *ctype.FloatType:
 		b, err := o.Bytes()
 		if err != nil {
 			return unreadable(err)
 		}
 		return fmt.Sprintf("<float %x>", b)
-	case *dwarf.VoidType:
+	case *ctype.VoidType:
 		return "void"
 	}
 	return pr.scalar(o)
@@ -213,7 +213,7 @@ func (pr *printer) value(o kernel.Object, indent, depth int) string {
 func (pr *printer) scalar(o kernel.Object) string {
 	signed := false
 	switch symbols.Underlying(o.Type).(type) {
-	case *dwarf.IntType, *dwarf.CharType:
+	case *ctype.IntType, *ctype.CharType:
 		signed = true
 	}
 	if pr.hex {
@@ -240,19 +240,19 @@ func (pr *printer) scalar(o kernel.Object) string {
 	return strconv.FormatUint(v, 10)
 }
 
-func isCharType(t dwarf.Type) bool {
+func isCharType(t ctype.Type) bool {
 	switch u := symbols.Underlying(t).(type) {
-	case *dwarf.CharType, *dwarf.UcharType:
+	case *ctype.CharType, *ctype.UcharType:
 		return true
-	case *dwarf.IntType:
+	case *ctype.IntType:
 		return u.ByteSize == 1 && (u.Name == "char" || u.Name == "signed char")
-	case *dwarf.UintType:
+	case *ctype.UintType:
 		return u.ByteSize == 1 && u.Name == "unsigned char" && false
 	}
 	return false
 }
 
-func (pr *printer) array(o kernel.Object, t *dwarf.ArrayType, indent, depth int) string {
+func (pr *printer) array(o kernel.Object, t *ctype.ArrayType, indent, depth int) string {
 	n := t.Count
 	if n < 0 {
 		n = 0
@@ -271,14 +271,14 @@ func (pr *printer) array(o kernel.Object, t *dwarf.ArrayType, indent, depth int)
 	var parts []string
 	composite := false
 	switch symbols.Underlying(t.Type).(type) {
-	case *dwarf.StructType, *dwarf.ArrayType:
+	case *ctype.StructType, *ctype.ArrayType:
 		composite = true
 	}
 	// Words (u32 insn[4], jump[7], unsigned long gpr[32], u8 bytes) read
 	// best in hexadecimal, as crash users expect of instructions and
 	// addresses; -d keeps them decimal.
 	elems := pr
-	if _, ok := symbols.Underlying(t.Type).(*dwarf.UintType); ok && !pr.dec && !pr.hex {
+	if _, ok := symbols.Underlying(t.Type).(*ctype.UintType); ok && !pr.dec && !pr.hex {
 		h := *pr
 		h.hex = true
 		elems = &h
@@ -332,28 +332,28 @@ func unreadable(err error) string {
 
 // declare writes a C declaration of name with type t ("char name[56]",
 // "void (*fn)(void)", "struct list_head *next").
-func declare(name string, t dwarf.Type) string {
+func declare(name string, t ctype.Type) string {
 	switch x := t.(type) {
-	case *dwarf.ArrayType:
+	case *ctype.ArrayType:
 		n := ""
 		if x.Count >= 0 {
 			n = strconv.FormatInt(x.Count, 10)
 		}
 		return declare(name+"["+n+"]", x.Type)
-	case *dwarf.PtrType:
+	case *ctype.PtrType:
 		if x.Type == nil {
 			return joinDecl("void", "*"+name)
 		}
-		if f, ok := x.Type.(*dwarf.FuncType); ok {
+		if f, ok := x.Type.(*ctype.FuncType); ok {
 			return declareFunc("(*"+name+")", f)
 		}
-		if _, ok := x.Type.(*dwarf.ArrayType); ok {
+		if _, ok := x.Type.(*ctype.ArrayType); ok {
 			return declare("(*"+name+")", x.Type)
 		}
 		return declare("*"+name, x.Type)
-	case *dwarf.FuncType:
+	case *ctype.FuncType:
 		return declareFunc(name, x)
-	case *dwarf.QualType:
+	case *ctype.QualType:
 		return x.Qual + " " + declare(name, x.Type)
 	case nil:
 		return joinDecl("void", name)
@@ -361,7 +361,7 @@ func declare(name string, t dwarf.Type) string {
 	return joinDecl(typeName(t), name)
 }
 
-func declareFunc(name string, f *dwarf.FuncType) string {
+func declareFunc(name string, f *ctype.FuncType) string {
 	var ps []string
 	for _, p := range f.ParamType {
 		ps = append(ps, declare("", p))
@@ -384,19 +384,19 @@ func joinDecl(t, name string) string {
 }
 
 // typeName is a type's C name; an anonymous struct prints as "struct {...}".
-func typeName(t dwarf.Type) string {
+func typeName(t ctype.Type) string {
 	switch x := t.(type) {
-	case *dwarf.StructType:
+	case *ctype.StructType:
 		if x.StructName == "" {
 			return x.Kind + " {...}"
 		}
 		return x.Kind + " " + x.StructName
-	case *dwarf.EnumType:
+	case *ctype.EnumType:
 		if x.EnumName == "" {
 			return "enum {...}"
 		}
 		return "enum " + x.EnumName
-	case *dwarf.TypedefType:
+	case *ctype.TypedefType:
 		return x.Name
 	}
 	return t.String()
@@ -409,7 +409,7 @@ func (pr *printer) memberValue(name string, o kernel.Object, indent, depth int) 
 	if pr.hex || pr.dec || o.BitSize > 0 {
 		return pr.value(o, indent, depth)
 	}
-	if _, ok := symbols.Underlying(o.Type).(*dwarf.UintType); ok && wordLike(name, o.Size()) {
+	if _, ok := symbols.Underlying(o.Type).(*ctype.UintType); ok && wordLike(name, o.Size()) {
 		h := *pr
 		h.hex = true
 		return h.value(o, indent, depth)

@@ -1,10 +1,10 @@
 package repl
 
 import (
-	"debug/dwarf"
 	"fmt"
 
 	"github.com/kdump-inspect/kdump-inspect/cexpr"
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 	"github.com/kdump-inspect/kdump-inspect/wire"
@@ -107,7 +107,7 @@ func (v *ValueView) setInt(raw uint64, nbits int64, signed bool) {
 // jsonValue is o as a ValueView; name is the member's name.
 func (pr *printer) jsonValue(name string, o kernel.Object, depth int) ValueView {
 	t := symbols.Underlying(o.Type)
-	if st, ok := t.(*dwarf.StructType); ok && st.Incomplete {
+	if st, ok := t.(*ctype.StructType); ok && st.Incomplete {
 		t = symbols.Underlying(pr.s.Prog.Types.Complete(st))
 	}
 	v := ValueView{Name: name, Type: typeNameOf(o.Type), Addr: hexPtr(o.Addr)}
@@ -126,7 +126,7 @@ func (pr *printer) jsonValue(name string, o kernel.Object, depth int) ValueView 
 		return v
 	}
 	switch t := t.(type) {
-	case *dwarf.StructType:
+	case *ctype.StructType:
 		v.Kind = "struct"
 		if t.Kind == "union" {
 			v.Kind = "union"
@@ -144,7 +144,7 @@ func (pr *printer) jsonValue(name string, o kernel.Object, depth int) ValueView 
 			v.Members = append(v.Members, pr.jsonValue(f.Name, f.Object, depth+1))
 		}
 		return v
-	case *dwarf.ArrayType:
+	case *ctype.ArrayType:
 		n := t.Count
 		if n < 0 {
 			n = 0
@@ -179,7 +179,7 @@ func (pr *printer) jsonValue(name string, o kernel.Object, depth int) ValueView 
 			v.Elements = append(v.Elements, ev)
 		}
 		return v
-	case *dwarf.PtrType:
+	case *ctype.PtrType:
 		v.Kind = "pointer"
 		p, err := o.Uint()
 		if err != nil {
@@ -188,7 +188,7 @@ func (pr *printer) jsonValue(name string, o kernel.Object, depth int) ValueView 
 		v.Raw = hexPtr(p)
 		v.Symbol = pr.symbolFor(p)
 		return v
-	case *dwarf.EnumType:
+	case *ctype.EnumType:
 		v.Kind = "enum"
 		u, err := o.Uint()
 		if err != nil {
@@ -210,7 +210,7 @@ func (pr *printer) jsonValue(name string, o kernel.Object, depth int) ValueView 
 			}
 		}
 		return v
-	case *dwarf.BoolType:
+	case *ctype.BoolType:
 		v.Kind = "bool"
 		u, err := o.Uint()
 		if err != nil {
@@ -220,11 +220,11 @@ func (pr *printer) jsonValue(name string, o kernel.Object, depth int) ValueView 
 		v.Bool = &b
 		v.setInt(u, 64, false)
 		return v
-	case *dwarf.FuncType:
+	case *ctype.FuncType:
 		v.Kind = "function"
 		v.Symbol = pr.symbolFor(o.Addr)
 		return v
-	case *dwarf.FloatType:
+	case *ctype.FloatType:
 		v.Kind = "float"
 		b, err := o.Bytes()
 		if err != nil {
@@ -244,7 +244,7 @@ func (pr *printer) jsonValue(name string, o kernel.Object, depth int) ValueView 
 			v.Raw = hexPtr(raw)
 		}
 		return v
-	case *dwarf.VoidType:
+	case *ctype.VoidType:
 		v.Kind = "void"
 		return v
 	}
@@ -259,7 +259,7 @@ func (pr *printer) jsonValue(name string, o kernel.Object, depth int) ValueView 
 	}
 	signed := false
 	switch symbols.Underlying(o.Type).(type) {
-	case *dwarf.IntType, *dwarf.CharType:
+	case *ctype.IntType, *ctype.CharType:
 		signed = true
 	}
 	v.setInt(u, nbits, signed)
@@ -267,7 +267,7 @@ func (pr *printer) jsonValue(name string, o kernel.Object, depth int) ValueView 
 }
 
 // typeNameOf is a type's C name for the wire ("struct module", "u32 [7]").
-func typeNameOf(t dwarf.Type) string {
+func typeNameOf(t ctype.Type) string {
 	if t == nil {
 		return "void"
 	}

@@ -22,7 +22,6 @@ package symbols
 
 import (
 	"bytes"
-	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
@@ -30,6 +29,8 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // BTF magic and version (include/uapi/linux/btf.h).
@@ -170,10 +171,10 @@ type BTF struct {
 	// Conversion state (btfconv.go) of this blob's IDs, guarded by
 	// root.mu.
 	mu      sync.Mutex
-	full    map[uint32]dwarf.Type
-	shallow map[uint32]dwarf.Type
-	shells  map[*dwarf.StructType]uint32 // shells handed out -> type ID
-	void    *dwarf.VoidType
+	full    map[uint32]ctype.Type
+	shallow map[uint32]ctype.Type
+	shells  map[*ctype.StructType]uint32 // shells handed out -> type ID
+	void    *ctype.VoidType
 }
 
 // ParseBTF parses a BTF blob. base is nil for base BTF (a vmlinux's) and

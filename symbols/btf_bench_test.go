@@ -1,37 +1,38 @@
 package symbols
 
 import (
-	"debug/dwarf"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // closure converts every type reachable from t, completing the structs
 // pointers point to: what debug/dwarf's eager decoding of a type gives,
 // here over the whole vmlinux rather than one unit. It returns the number
 // of types visited.
-func closure(ts *Types, t dwarf.Type, seen map[dwarf.Type]bool) int {
+func closure(ts *Types, t ctype.Type, seen map[ctype.Type]bool) int {
 	if t == nil || seen[t] {
 		return 0
 	}
 	seen[t] = true
 	n := 1
 	switch x := t.(type) {
-	case *dwarf.StructType:
+	case *ctype.StructType:
 		if x.Incomplete {
 			return n + closure(ts, ts.Complete(x), seen)
 		}
 		for _, f := range x.Field {
 			n += closure(ts, f.Type, seen)
 		}
-	case *dwarf.PtrType:
+	case *ctype.PtrType:
 		n += closure(ts, x.Type, seen)
-	case *dwarf.ArrayType:
+	case *ctype.ArrayType:
 		n += closure(ts, x.Type, seen)
-	case *dwarf.TypedefType:
+	case *ctype.TypedefType:
 		n += closure(ts, x.Type, seen)
-	case *dwarf.QualType:
+	case *ctype.QualType:
 		n += closure(ts, x.Type, seen)
-	case *dwarf.FuncType:
+	case *ctype.FuncType:
 		n += closure(ts, x.ReturnType, seen)
 		for _, p := range x.ParamType {
 			n += closure(ts, p, seen)
@@ -64,7 +65,7 @@ func BenchmarkBTFLoad(b *testing.B) {
 		}
 		return ts
 	}
-	module := func(b *testing.B, ts *Types) dwarf.Type {
+	module := func(b *testing.B, ts *Types) ctype.Type {
 		m, err := ts.Lookup("struct module")
 		if err != nil {
 			b.Fatal(err)
@@ -104,7 +105,7 @@ func BenchmarkBTFLoad(b *testing.B) {
 		for b.Loop() {
 			ts := load(b)
 			for _, fl := range Fields(module(b, ts), nil) {
-				if p, ok := Underlying(fl.Type).(*dwarf.PtrType); ok {
+				if p, ok := Underlying(fl.Type).(*ctype.PtrType); ok {
 					ts.Complete(p.Type)
 				}
 			}
@@ -115,7 +116,7 @@ func BenchmarkBTFLoad(b *testing.B) {
 		n := 0
 		for b.Loop() {
 			ts := load(b)
-			n = closure(ts, module(b, ts), map[dwarf.Type]bool{})
+			n = closure(ts, module(b, ts), map[ctype.Type]bool{})
 		}
 		b.ReportMetric(float64(n), "types")
 	})

@@ -1,7 +1,6 @@
 package symbols
 
 import (
-	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // btfJobTypes are the types the jobs read (grep the repository for
@@ -90,16 +91,16 @@ type btfComparer struct {
 	bt, dt    *Types
 	order     binary.ByteOrder
 	ptrHops   int
-	seen      map[[2]dwarf.Type]bool
+	seen      map[[2]ctype.Type]bool
 	diffs     []typeDiff
 	structs   int // struct/union pairs compared
 	members   int
 	bitfields int
 	nodes     int
-	explains  func(d typeDiff, a, b dwarf.Type) string
+	explains  func(d typeDiff, a, b ctype.Type) string
 }
 
-func (c *btfComparer) diff(path string, a, b dwarf.Type, format string, args ...any) {
+func (c *btfComparer) diff(path string, a, b ctype.Type, format string, args ...any) {
 	d := typeDiff{Path: path, What: fmt.Sprintf(format, args...)}
 	if c.explains != nil {
 		d.Why = c.explains(d, a, b)
@@ -109,16 +110,16 @@ func (c *btfComparer) diff(path string, a, b dwarf.Type, format string, args ...
 
 // complete turns a declaration-shaped struct into its definition (BTF:
 // the exact type behind a pointer's shell; DWARF: by name).
-func complete(ts *Types, t dwarf.Type) dwarf.Type {
-	if s, ok := t.(*dwarf.StructType); ok && s.Incomplete {
-		if def, ok := ts.Complete(s).(*dwarf.StructType); ok && !def.Incomplete {
+func complete(ts *Types, t ctype.Type) ctype.Type {
+	if s, ok := t.(*ctype.StructType); ok && s.Incomplete {
+		if def, ok := ts.Complete(s).(*ctype.StructType); ok && !def.Incomplete {
 			return def
 		}
 	}
 	return t
 }
 
-func (c *btfComparer) cmp(a, b dwarf.Type, path string, hops int) {
+func (c *btfComparer) cmp(a, b ctype.Type, path string, hops int) {
 	if a == nil || b == nil {
 		if a != nil || b != nil {
 			c.diff(path, a, b, "%v vs %v", a, b)
@@ -126,10 +127,10 @@ func (c *btfComparer) cmp(a, b dwarf.Type, path string, hops int) {
 		return
 	}
 	a, b = complete(c.bt, a), complete(c.dt, b)
-	if c.seen[[2]dwarf.Type{a, b}] {
+	if c.seen[[2]ctype.Type{a, b}] {
 		return
 	}
-	c.seen[[2]dwarf.Type{a, b}] = true
+	c.seen[[2]ctype.Type{a, b}] = true
 	c.nodes++
 	if ta, tb := fmt.Sprintf("%T", a), fmt.Sprintf("%T", b); ta != tb {
 		c.diff(path, a, b, "kind %s %s vs %s %s", ta, TypeString(a), tb, TypeString(b))
@@ -142,8 +143,8 @@ func (c *btfComparer) cmp(a, b dwarf.Type, path string, hops int) {
 		c.diff(path, a, b, "name %q vs %q", a.Common().Name, b.Common().Name)
 	}
 	switch x := a.(type) {
-	case *dwarf.StructType:
-		y := b.(*dwarf.StructType)
+	case *ctype.StructType:
+		y := b.(*ctype.StructType)
 		if x.Kind != y.Kind || x.StructName != y.StructName || x.Incomplete != y.Incomplete {
 			c.diff(path, a, b, "%s %q incomplete %v vs %s %q incomplete %v", x.Kind, x.StructName, x.Incomplete, y.Kind, y.StructName, y.Incomplete)
 			return
@@ -174,9 +175,9 @@ func (c *btfComparer) cmp(a, b dwarf.Type, path string, hops int) {
 			}
 			c.cmp(f.Type, g.Type, p, hops)
 		}
-	case *dwarf.ArrayType:
-		y := b.(*dwarf.ArrayType)
-		if inner, ok := y.Type.(*dwarf.ArrayType); ok && x.Count != y.Count && x.Count == y.Count*inner.Count {
+	case *ctype.ArrayType:
+		y := b.(*ctype.ArrayType)
+		if inner, ok := y.Type.(*ctype.ArrayType); ok && x.Count != y.Count && x.Count == y.Count*inner.Count {
 			// some pahole builds flatten T x[2][3] into T x[6].
 			c.diff(path, a, b, "array [%d] vs [%d][%d] of %s", x.Count, y.Count, inner.Count, TypeString(x.Type))
 			c.cmp(x.Type, inner.Type, path+"[]", hops)
@@ -186,8 +187,8 @@ func (c *btfComparer) cmp(a, b dwarf.Type, path string, hops int) {
 			c.diff(path, a, b, "array [%d] vs [%d] of %s", x.Count, y.Count, TypeString(x.Type))
 		}
 		c.cmp(x.Type, y.Type, path+"[]", hops)
-	case *dwarf.PtrType:
-		y := b.(*dwarf.PtrType)
+	case *ctype.PtrType:
+		y := b.(*ctype.PtrType)
 		if TypeString(x.Type) != TypeString(y.Type) {
 			c.diff(path, a, b, "pointer to %s vs %s", TypeString(x.Type), TypeString(y.Type))
 			return
@@ -195,16 +196,16 @@ func (c *btfComparer) cmp(a, b dwarf.Type, path string, hops int) {
 		if hops < c.ptrHops {
 			c.cmp(x.Type, y.Type, "(*"+path+")", hops+1)
 		}
-	case *dwarf.TypedefType:
-		c.cmp(x.Type, b.(*dwarf.TypedefType).Type, path+"(typedef "+x.Name+")", hops)
-	case *dwarf.QualType:
-		y := b.(*dwarf.QualType)
+	case *ctype.TypedefType:
+		c.cmp(x.Type, b.(*ctype.TypedefType).Type, path+"(typedef "+x.Name+")", hops)
+	case *ctype.QualType:
+		y := b.(*ctype.QualType)
 		if x.Qual != y.Qual {
 			c.diff(path, a, b, "qualifier %s vs %s", x.Qual, y.Qual)
 		}
 		c.cmp(x.Type, y.Type, path, hops)
-	case *dwarf.EnumType:
-		y := b.(*dwarf.EnumType)
+	case *ctype.EnumType:
+		y := b.(*ctype.EnumType)
 		if x.EnumName != y.EnumName || len(x.Val) != len(y.Val) {
 			c.diff(path, a, b, "enum %s (%d values) vs %s (%d)", x.EnumName, len(x.Val), y.EnumName, len(y.Val))
 			return
@@ -214,8 +215,8 @@ func (c *btfComparer) cmp(a, b dwarf.Type, path string, hops int) {
 				c.diff(path, a, b, "enumerator %+v vs %+v", *v, *y.Val[i])
 			}
 		}
-	case *dwarf.FuncType:
-		y := b.(*dwarf.FuncType)
+	case *ctype.FuncType:
+		y := b.(*ctype.FuncType)
 		if len(x.ParamType) != len(y.ParamType) {
 			c.diff(path, a, b, "%d parameters vs %d", len(x.ParamType), len(y.ParamType))
 			return
@@ -228,8 +229,8 @@ func (c *btfComparer) cmp(a, b dwarf.Type, path string, hops int) {
 		if a.String() != b.String() {
 			c.diff(path, a, b, "%s vs %s", a, b)
 		}
-		ba, okA := a.(interface{ Basic() *dwarf.BasicType })
-		bb, okB := b.(interface{ Basic() *dwarf.BasicType })
+		ba, okA := a.(interface{ Basic() *ctype.BasicType })
+		bb, okB := b.(interface{ Basic() *ctype.BasicType })
 		if okA && okB && (ba.Basic().BitSize != bb.Basic().BitSize || ba.Basic().DataBitOffset != bb.Basic().DataBitOffset) {
 			c.diff(path, a, b, "base type bits %d@%d vs %d@%d", ba.Basic().BitSize, ba.Basic().DataBitOffset, bb.Basic().BitSize, bb.Basic().DataBitOffset)
 		}
@@ -309,7 +310,7 @@ func btfMatchesDWARF(t *testing.T, path string) {
 	if h := os.Getenv("BTF_COMPARE_HOPS"); h != "" {
 		fmt.Sscan(h, &hops)
 	}
-	c := &btfComparer{bt: bt, dt: dt, order: f.ByteOrder, ptrHops: hops, seen: map[[2]dwarf.Type]bool{}, explains: btfExplain}
+	c := &btfComparer{bt: bt, dt: dt, order: f.ByteOrder, ptrHops: hops, seen: map[[2]ctype.Type]bool{}, explains: btfExplain}
 	compared := 0
 	for _, name := range btfJobTypes {
 		a, errA := bt.Lookup(name)
@@ -431,7 +432,7 @@ var btfJobPaths = [][2]string{
 
 // btfExplain says why a difference between the BTF (a) and DWARF (b)
 // decodings is expected, "" when it is not.
-func btfExplain(d typeDiff, a, b dwarf.Type) string {
+func btfExplain(d typeDiff, a, b ctype.Type) string {
 	switch {
 	case isDeclStruct(b) && !isDeclStruct(a) && (strings.HasPrefix(d.What, "size ") || strings.HasSuffix(d.What, "incomplete true")):
 		return "a module's DWARF (one unit) only declares a struct the vmlinux defines; the module's split BTF has the vmlinux BTF's definition"
@@ -448,8 +449,8 @@ func btfExplain(d typeDiff, a, b dwarf.Type) string {
 
 // isDeclStruct: t is, under typedefs and qualifiers, a struct or union
 // without members marked Incomplete.
-func isDeclStruct(t dwarf.Type) bool {
-	s, ok := Underlying(t).(*dwarf.StructType)
+func isDeclStruct(t ctype.Type) bool {
+	s, ok := Underlying(t).(*ctype.StructType)
 	return ok && s.Incomplete
 }
 
@@ -506,7 +507,7 @@ func TestBTFDistroModulesMatchDWARF(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := &btfComparer{bt: bt, dt: dt, order: f.ByteOrder, ptrHops: 1, seen: map[[2]dwarf.Type]bool{}, explains: btfExplain}
+			c := &btfComparer{bt: bt, dt: dt, order: f.ByteOrder, ptrHops: 1, seen: map[[2]ctype.Type]bool{}, explains: btfExplain}
 			own := bt.BTF().btfOwnKeys()
 			for _, n := range own {
 				a, errA := bt.Lookup(n)

@@ -1,12 +1,13 @@
 package symbols
 
 import (
-	"debug/dwarf"
 	"encoding/binary"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // btfBuilder lays out a BTF blob by hand (include/uapi/linux/btf.h) in
@@ -171,13 +172,13 @@ func TestBTFEdgeKinds(t *testing.T) {
 			}
 			// The type tag is looked through; the pointer's struct is
 			// node itself once completed.
-			next := fs[0].Type.(*dwarf.PtrType).Type.(*dwarf.StructType)
+			next := fs[0].Type.(*ctype.PtrType).Type.(*ctype.StructType)
 			if next.StructName != "node" || !next.Incomplete || ts.Complete(next) != Underlying(node) {
 				t.Errorf("next points to %+v", next)
 			}
 			// A pointer to an anonymous struct has no name to complete
 			// by: it points to the definition.
-			if a := fs[3].Type.(*dwarf.PtrType).Type.(*dwarf.StructType); a.Incomplete || len(a.Field) != 1 {
+			if a := fs[3].Type.(*ctype.PtrType).Type.(*ctype.StructType); a.Incomplete || len(a.Field) != 1 {
 				t.Errorf("anon points to %+v", a)
 			}
 			if _, err := b.Type(10); err != nil {
@@ -343,7 +344,7 @@ func TestSplitOfSplit(t *testing.T) {
 	if err != nil || ty.String() != "two" || Underlying(ty).String() != "int" || ty.Size() != 4 {
 		t.Errorf("Lookup(two) = %v, %v", ty, err)
 	}
-	if ty, err := ts.Lookup("one"); err != nil || ty.(*dwarf.TypedefType).Type.String() != "int" {
+	if ty, err := ts.Lookup("one"); err != nil || ty.(*ctype.TypedefType).Type.String() != "int" {
 		t.Errorf("Lookup(one) = %v, %v", ty, err)
 	}
 	if _, err := top.Type(4); !isBTFError(err) {
@@ -398,7 +399,7 @@ func FuzzBTF(f *testing.F) {
 			_ = ty.String()
 			_ = ty.Size()
 			for _, fl := range Fields(ty, b.Order) {
-				if p, ok := fl.Type.(*dwarf.PtrType); ok {
+				if p, ok := fl.Type.(*ctype.PtrType); ok {
 					c := ts.Complete(p.Type)
 					_, _ = c.String(), c.Size()
 				}

@@ -3,7 +3,6 @@ package symbols
 import (
 	"bufio"
 	"bytes"
-	"debug/dwarf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
@@ -240,7 +240,7 @@ func TestBTFFixtureMatchesDWARF(t *testing.T) {
 	for _, e := range []string{"le", "be"} {
 		t.Run(e, func(t *testing.T) {
 			bt, dt, f := kernelishTypes(t, e)
-			c := &btfComparer{bt: bt, dt: dt, order: f.ByteOrder, ptrHops: 100, seen: map[[2]dwarf.Type]bool{}, explains: btfExplain}
+			c := &btfComparer{bt: bt, dt: dt, order: f.ByteOrder, ptrHops: 100, seen: map[[2]ctype.Type]bool{}, explains: btfExplain}
 			names, _ := dt.Names("", "", 0)
 			compared := 0
 			for _, n := range names {
@@ -367,16 +367,16 @@ func TestBTFTypesAPI(t *testing.T) {
 	// none and stays a declaration.
 	m, _ := ts.Lookup("struct module_like")
 	f, _ := FindField(m, "ops", binary.BigEndian)
-	q := f.Type.(*dwarf.PtrType).Type.(*dwarf.QualType)
-	shell := q.Type.(*dwarf.StructType)
+	q := f.Type.(*ctype.PtrType).Type.(*ctype.QualType)
+	shell := q.Type.(*ctype.StructType)
 	if !shell.Incomplete || shell.ByteSize != 32 {
 		t.Errorf("ops points to %+v; want a declaration-shaped struct ops of 32 bytes", shell)
 	}
-	if def, ok := ts.Complete(f.Type.(*dwarf.PtrType).Type).(*dwarf.StructType); !ok || def.Incomplete || len(def.Field) != 4 {
+	if def, ok := ts.Complete(f.Type.(*ctype.PtrType).Type).(*ctype.StructType); !ok || def.Incomplete || len(def.Field) != 4 {
 		t.Errorf("Complete(const struct ops) = %v", def)
 	}
 	f, _ = FindField(m, "opaque_u", binary.BigEndian)
-	if fwd := ts.Complete(f.Type.(*dwarf.PtrType).Type).(*dwarf.StructType); !fwd.Incomplete || fwd.Kind != "union" {
+	if fwd := ts.Complete(f.Type.(*ctype.PtrType).Type).(*ctype.StructType); !fwd.Incomplete || fwd.Kind != "union" {
 		t.Errorf("Complete(union opaque_u) = %+v", fwd)
 	}
 	if _, err := ts.Sizeof("struct opaque"); err == nil {
@@ -384,7 +384,7 @@ func TestBTFTypesAPI(t *testing.T) {
 	}
 	// Variadic prototypes end in "...".
 	f, _ = FindField(ts.Complete(shell), "open", binary.BigEndian)
-	ft := f.Type.(*dwarf.PtrType).Type.(*dwarf.FuncType)
+	ft := f.Type.(*ctype.PtrType).Type.(*ctype.FuncType)
 	if len(ft.ParamType) != 3 || ft.ParamType[2].String() != "..." || ft.ReturnType.String() != "int" {
 		t.Errorf("open is %v", ft)
 	}
@@ -415,11 +415,11 @@ func TestSplitBTF(t *testing.T) {
 	}
 	// seq_file is defined by livepatch-sample (modarch_dump only
 	// declares it): from the split's own records and strings.
-	if d, err := base.Lookup("struct seq_file"); err != nil || !d.(*dwarf.StructType).Incomplete {
+	if d, err := base.Lookup("struct seq_file"); err != nil || !d.(*ctype.StructType).Incomplete {
 		t.Errorf("struct seq_file in the base: %v, %v; want a declaration", d, err)
 	}
 	sf, err := split.Lookup("struct seq_file")
-	if err != nil || sf.(*dwarf.StructType).Incomplete {
+	if err != nil || sf.(*ctype.StructType).Incomplete {
 		t.Fatal(sf, err)
 	}
 	if f, ok := FindField(sf, "private", nil); !ok || f.BitOffset != 832 || TypeString(f.Type) != "*void" {
@@ -456,7 +456,7 @@ func TestBTFCorpusModuleMatchesDWARF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &btfComparer{bt: bt, dt: dt, order: f.ByteOrder, ptrHops: 100, seen: map[[2]dwarf.Type]bool{}, explains: btfExplain}
+	c := &btfComparer{bt: bt, dt: dt, order: f.ByteOrder, ptrHops: 100, seen: map[[2]ctype.Type]bool{}, explains: btfExplain}
 	names, _ := bt.Names("", "", 0)
 	for _, n := range names {
 		a, _ := bt.Lookup(n)

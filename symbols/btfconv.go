@@ -30,9 +30,10 @@ package symbols
 // maxConvDepth is a *BTFError, never a panic or an infinite String().
 
 import (
-	"debug/dwarf"
 	"fmt"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // maxConvDepth bounds how deeply one conversion nests (by-value members,
@@ -45,7 +46,7 @@ const maxConvDepth = 512
 const maxTypeBytes = 1 << 40
 
 // Type converts the type with ID id (0 is void) to a debug/dwarf type.
-func (b *BTF) Type(id uint32) (dwarf.Type, error) {
+func (b *BTF) Type(id uint32) (ctype.Type, error) {
 	b.root.mu.Lock()
 	defer b.root.mu.Unlock()
 	c := btfConv{b: b}
@@ -54,7 +55,7 @@ func (b *BTF) Type(id uint32) (dwarf.Type, error) {
 
 // shellID returns the type ID behind a shell this BTF (or a base) handed
 // out.
-func (b *BTF) shellID(s *dwarf.StructType) (uint32, bool) {
+func (b *BTF) shellID(s *ctype.StructType) (uint32, bool) {
 	b.root.mu.Lock()
 	defer b.root.mu.Unlock()
 	for o := b; o != nil; o = o.base {
@@ -93,11 +94,11 @@ func modeMatters(kind uint8) bool {
 	return false
 }
 
-func (c *btfConv) conv(id uint32, shallow bool) (dwarf.Type, error) {
+func (c *btfConv) conv(id uint32, shallow bool) (ctype.Type, error) {
 	if id == 0 {
 		r := c.b.root
 		if r.void == nil {
-			r.void = &dwarf.VoidType{}
+			r.void = &ctype.VoidType{}
 		}
 		return r.void, nil
 	}
@@ -138,7 +139,7 @@ func (c *btfConv) conv(id uint32, shallow bool) (dwarf.Type, error) {
 		return nil, err
 	}
 	if *memo == nil {
-		*memo = make(map[uint32]dwarf.Type)
+		*memo = make(map[uint32]ctype.Type)
 	}
 	(*memo)[id] = ty
 	return ty, nil
@@ -158,7 +159,7 @@ func (c *btfConv) name(t btfType) (string, error) {
 	return s, nil
 }
 
-func (c *btfConv) make(t btfType, shallow bool) (dwarf.Type, error) {
+func (c *btfConv) make(t btfType, shallow bool) (ctype.Type, error) {
 	name, err := c.name(t)
 	if err != nil {
 		return nil, err
@@ -167,7 +168,7 @@ func (c *btfConv) make(t btfType, shallow bool) (dwarf.Type, error) {
 	case BTF_KIND_INT:
 		return c.intType(t, name)
 	case BTF_KIND_FLOAT:
-		ft := &dwarf.FloatType{}
+		ft := &ctype.FloatType{}
 		ft.Name, ft.ByteSize = name, int64(t.SizeType)
 		return ft, nil
 	case BTF_KIND_PTR:
@@ -175,7 +176,7 @@ func (c *btfConv) make(t btfType, shallow bool) (dwarf.Type, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: c.b.PtrSize()}, Type: to}, nil
+		return &ctype.PtrType{CommonType: ctype.CommonType{ByteSize: c.b.PtrSize()}, Type: to}, nil
 	case BTF_KIND_ARRAY:
 		elem, err := c.conv(t.u32(0), false)
 		if err != nil {
@@ -185,25 +186,25 @@ func (c *btfConv) make(t btfType, shallow bool) (dwarf.Type, error) {
 		if es := elem.Size(); es > 0 && n > maxTypeBytes/es {
 			return nil, errAt(t, "array of %d elements of %d bytes is larger than %d bytes", n, es, int64(maxTypeBytes))
 		}
-		return &dwarf.ArrayType{CommonType: dwarf.CommonType{ByteSize: -1}, Type: elem, Count: n}, nil
+		return &ctype.ArrayType{CommonType: ctype.CommonType{ByteSize: -1}, Type: elem, Count: n}, nil
 	case BTF_KIND_STRUCT, BTF_KIND_UNION:
 		kind := "struct"
 		if k == BTF_KIND_UNION {
 			kind = "union"
 		}
 		if shallow && name != "" {
-			s := &dwarf.StructType{CommonType: dwarf.CommonType{ByteSize: int64(t.SizeType)}, StructName: name, Kind: kind, Incomplete: true}
+			s := &ctype.StructType{CommonType: ctype.CommonType{ByteSize: int64(t.SizeType)}, StructName: name, Kind: kind, Incomplete: true}
 			if t.owner.shells == nil {
-				t.owner.shells = make(map[*dwarf.StructType]uint32)
+				t.owner.shells = make(map[*ctype.StructType]uint32)
 			}
 			t.owner.shells[s] = t.ID
 			return s, nil
 		}
 		return c.structType(t, kind, name)
 	case BTF_KIND_ENUM, BTF_KIND_ENUM64:
-		e := &dwarf.EnumType{CommonType: dwarf.CommonType{ByteSize: int64(t.SizeType)}, EnumName: name}
-		vals := make([]dwarf.EnumValue, t.Vlen())
-		e.Val = make([]*dwarf.EnumValue, len(vals))
+		e := &ctype.EnumType{CommonType: ctype.CommonType{ByteSize: int64(t.SizeType)}, EnumName: name}
+		vals := make([]ctype.EnumValue, t.Vlen())
+		e.Val = make([]*ctype.EnumValue, len(vals))
 		for j := range vals {
 			var off uint32
 			if k == BTF_KIND_ENUM {
@@ -222,20 +223,20 @@ func (c *btfConv) make(t btfType, shallow bool) (dwarf.Type, error) {
 		if t.KindFlag() {
 			kind = "union"
 		}
-		return &dwarf.StructType{CommonType: dwarf.CommonType{ByteSize: -1}, StructName: name, Kind: kind, Incomplete: true}, nil
+		return &ctype.StructType{CommonType: ctype.CommonType{ByteSize: -1}, StructName: name, Kind: kind, Incomplete: true}, nil
 	case BTF_KIND_TYPEDEF:
 		to, err := c.conv(t.SizeType, shallow)
 		if err != nil {
 			return nil, err
 		}
-		return &dwarf.TypedefType{CommonType: dwarf.CommonType{ByteSize: to.Size(), Name: name}, Type: to}, nil
+		return &ctype.TypedefType{CommonType: ctype.CommonType{ByteSize: to.Size(), Name: name}, Type: to}, nil
 	case BTF_KIND_VOLATILE, BTF_KIND_CONST, BTF_KIND_RESTRICT:
 		to, err := c.conv(t.SizeType, shallow)
 		if err != nil {
 			return nil, err
 		}
 		q := map[uint8]string{BTF_KIND_VOLATILE: "volatile", BTF_KIND_CONST: "const", BTF_KIND_RESTRICT: "restrict"}[k]
-		return &dwarf.QualType{CommonType: dwarf.CommonType{ByteSize: -1}, Qual: q, Type: to}, nil
+		return &ctype.QualType{CommonType: ctype.CommonType{ByteSize: -1}, Qual: q, Type: to}, nil
 	case BTF_KIND_TYPE_TAG:
 		return c.conv(t.SizeType, shallow)
 	case BTF_KIND_FUNC:
@@ -246,7 +247,7 @@ func (c *btfConv) make(t btfType, shallow bool) (dwarf.Type, error) {
 		return nil, errAt(t, "a %s is not a type", BTFKindName(k))
 	default:
 		// A kind the layout section let the parser skip.
-		u := &dwarf.UnsupportedType{}
+		u := &ctype.UnsupportedType{}
 		u.Name, u.ByteSize = name, -1
 		return u, nil
 	}
@@ -257,7 +258,7 @@ func (c *btfConv) make(t btfType, shallow bool) (dwarf.Type, error) {
 // and BOOL), signed or unsigned; an int of fewer bits than its size or at
 // a bit offset (the bitfield encoding of BTF without kind_flag) keeps
 // them as BitSize and DataBitOffset.
-func (c *btfConv) intType(t btfType, name string) (dwarf.Type, error) {
+func (c *btfConv) intType(t btfType, name string) (ctype.Type, error) {
 	w := t.u32(0)
 	enc, off, bits := w>>24&0xf, w>>16&0xff, w&0xff
 	size := t.SizeType
@@ -269,25 +270,25 @@ func (c *btfConv) intType(t btfType, name string) (dwarf.Type, error) {
 	if bits == 0 || off+bits > 8*size {
 		return nil, errAt(t, "INT %q: %d bits at offset %d do not fit %d bytes", name, bits, off, size)
 	}
-	var ty dwarf.Type
-	var basic *dwarf.BasicType
+	var ty ctype.Type
+	var basic *ctype.BasicType
 	switch {
 	case enc&BTF_INT_BOOL != 0:
-		x := &dwarf.BoolType{}
+		x := &ctype.BoolType{}
 		ty, basic = x, &x.BasicType
 	case enc&BTF_INT_CHAR != 0 || size == 1 && strings.Contains(name, "char"):
 		if enc&BTF_INT_SIGNED != 0 {
-			x := &dwarf.CharType{}
+			x := &ctype.CharType{}
 			ty, basic = x, &x.BasicType
 		} else {
-			x := &dwarf.UcharType{}
+			x := &ctype.UcharType{}
 			ty, basic = x, &x.BasicType
 		}
 	case enc&BTF_INT_SIGNED != 0:
-		x := &dwarf.IntType{}
+		x := &ctype.IntType{}
 		ty, basic = x, &x.BasicType
 	default:
-		x := &dwarf.UintType{}
+		x := &ctype.UintType{}
 		ty, basic = x, &x.BasicType
 	}
 	basic.Name, basic.ByteSize = name, int64(size)
@@ -321,11 +322,11 @@ func (c *btfConv) intBits(id uint32) (bits, off uint32, ok bool) {
 // a member's offset holds the bitfield size in its top 8 bits and the bit
 // offset in the low 24; without, it is the bit offset, and a member of an
 // irregular INT type is a bitfield of that INT's bits.
-func (c *btfConv) structType(t btfType, kind, name string) (dwarf.Type, error) {
-	st := &dwarf.StructType{CommonType: dwarf.CommonType{ByteSize: int64(t.SizeType)}, StructName: name, Kind: kind}
+func (c *btfConv) structType(t btfType, kind, name string) (ctype.Type, error) {
+	st := &ctype.StructType{CommonType: ctype.CommonType{ByteSize: int64(t.SizeType)}, StructName: name, Kind: kind}
 	n := t.Vlen()
-	fields := make([]dwarf.StructField, n)
-	st.Field = make([]*dwarf.StructField, n)
+	fields := make([]ctype.StructField, n)
+	st.Field = make([]*ctype.StructField, n)
 	for j := range n {
 		f := &fields[j]
 		nameOff, typ, off := t.u32(3*j), t.u32(3*j+1), t.u32(3*j+2)
@@ -357,19 +358,19 @@ func (c *btfConv) structType(t btfType, kind, name string) (dwarf.Type, error) {
 
 // funcProto converts a BTF_KIND_FUNC_PROTO: return type (0: void) and
 // parameter types, a last parameter of type 0 being "...".
-func (c *btfConv) funcProto(t btfType) (dwarf.Type, error) {
+func (c *btfConv) funcProto(t btfType) (ctype.Type, error) {
 	ret, err := c.conv(t.SizeType, false)
 	if err != nil {
 		return nil, err
 	}
-	ft := &dwarf.FuncType{CommonType: dwarf.CommonType{ByteSize: -1}, ReturnType: ret, ParamType: make([]dwarf.Type, t.Vlen())}
+	ft := &ctype.FuncType{CommonType: ctype.CommonType{ByteSize: -1}, ReturnType: ret, ParamType: make([]ctype.Type, t.Vlen())}
 	for j := range ft.ParamType {
 		typ := t.u32(2*j + 1)
 		if typ == 0 {
 			if j != len(ft.ParamType)-1 {
 				return nil, errAt(t, "FUNC_PROTO parameter %d of %d is void", j, len(ft.ParamType))
 			}
-			ft.ParamType[j] = &dwarf.DotDotDotType{}
+			ft.ParamType[j] = &ctype.DotDotDotType{}
 			continue
 		}
 		if ft.ParamType[j], err = c.conv(typ, false); err != nil {

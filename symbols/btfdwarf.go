@@ -20,10 +20,11 @@ package symbols
 // feature detection asks for types that may not exist on every call.
 
 import (
-	"debug/dwarf"
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // btfFallback is what BTF-backed Types fall back to (set before the
@@ -32,7 +33,7 @@ type btfFallback struct {
 	// open opens the DWARF of the same kernel (nil: there is none).
 	open func() (*Types, error)
 	// decl types a variable the caller knows the declaration of.
-	decl func(t *Types, name string) (dwarf.Type, bool)
+	decl func(t *Types, name string) (ctype.Type, bool)
 
 	once   sync.Once
 	dwarf  *Types
@@ -63,7 +64,7 @@ func (t *Types) SetDWARF(open func() (*Types, error)) {
 // knows the declaration of (looked up in the Types it is passed), ok
 // false for any other, and VariableType then goes on to the DWARF
 // (SetDWARF). Call it before the Types are used.
-func (t *Types) SetVariableDecls(decl func(t *Types, name string) (dwarf.Type, bool)) {
+func (t *Types) SetVariableDecls(decl func(t *Types, name string) (ctype.Type, bool)) {
 	if t.btf == nil {
 		return
 	}
@@ -118,7 +119,7 @@ func (t *Types) DWARFOpened() bool {
 // btfVariableFallback answers VariableType for a variable the BTF has no
 // record for (err wraps ErrNotInBTF): the caller's declaration, then the
 // DWARF.
-func (t *Types) btfVariableFallback(name string, err error) (dwarf.Type, error) {
+func (t *Types) btfVariableFallback(name string, err error) (ctype.Type, error) {
 	fb := t.fb
 	if fb == nil {
 		return nil, err

@@ -1,12 +1,13 @@
 package symbols
 
 import (
-	"debug/dwarf"
 	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // TestBTFDWARFOnDemand: BTF-backed Types with the DWARF of the same
@@ -24,7 +25,7 @@ func TestBTFDWARFOnDemand(t *testing.T) {
 				opens.Add(1)
 				return dt, nil
 			})
-			bt.SetVariableDecls(func(ts *Types, name string) (dwarf.Type, bool) {
+			bt.SetVariableDecls(func(ts *Types, name string) (ctype.Type, bool) {
 				if name != "kernelish_btf_module" {
 					return nil, false
 				}
@@ -53,7 +54,7 @@ func TestBTFDWARFOnDemand(t *testing.T) {
 			for range 4 {
 				wg.Go(func() {
 					ty, err := bt.VariableType("global_mod")
-					if err != nil || Underlying(ty).(*dwarf.StructType).StructName != "module_like" {
+					if err != nil || Underlying(ty).(*ctype.StructType).StructName != "module_like" {
 						t.Errorf("variable from the DWARF: %v, %v", ty, err)
 					}
 				})

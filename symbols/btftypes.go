@@ -4,10 +4,11 @@ package symbols
 // (types.go calls these when t.btf is set).
 
 import (
-	"debug/dwarf"
 	"debug/elf"
 	"errors"
 	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // ErrNoDWARF is returned by Types.Data for Types backed by BTF.
@@ -55,7 +56,7 @@ func NewBTFTypes(b *BTF) (*Types, error) {
 			return nil, err
 		}
 	}
-	return &Types{btf: b, PtrSize: b.PtrSize(), byName: map[string]dwarf.Type{}, units: map[int]unitData{}}, nil
+	return &Types{btf: b, PtrSize: b.PtrSize(), byName: map[string]ctype.Type{}, units: map[int]unitData{}}, nil
 }
 
 // BTFSection returns the bytes of f's .BTF section (ErrNoBTF when it has
@@ -121,7 +122,7 @@ func (t *Types) Source() string {
 // BTF returns the BTF the types come from, nil for DWARF.
 func (t *Types) BTF() *BTF { return t.btf }
 
-func (t *Types) btfNamed(key string) (dwarf.Type, bool, error) {
+func (t *Types) btfNamed(key string) (ctype.Type, bool, error) {
 	id, ok, err := t.btf.lookupID(key)
 	if err != nil || !ok {
 		return nil, ok, err
@@ -130,7 +131,7 @@ func (t *Types) btfNamed(key string) (dwarf.Type, bool, error) {
 	return ty, true, err
 }
 
-func (t *Types) btfVariableType(name string) (dwarf.Type, error) {
+func (t *Types) btfVariableType(name string) (ctype.Type, error) {
 	id, ok, err := t.btf.varID(name)
 	if err != nil {
 		return nil, &LookupError{Kind: "variable", Name: name, Err: err, Source: "BTF"}
@@ -140,7 +141,7 @@ func (t *Types) btfVariableType(name string) (dwarf.Type, error) {
 	}
 	v, err := t.btf.typ(id)
 	if err == nil {
-		var ty dwarf.Type
+		var ty ctype.Type
 		if ty, err = t.btf.Type(v.SizeType); err == nil {
 			return ty, nil
 		}
@@ -151,7 +152,7 @@ func (t *Types) btfVariableType(name string) (dwarf.Type, error) {
 // btfComplete returns the definition behind a declaration-shaped struct:
 // the exact type of a shell, else (a FWD, or a shell of another Types)
 // the definition by name.
-func (t *Types) btfComplete(s *dwarf.StructType) (dwarf.Type, bool) {
+func (t *Types) btfComplete(s *ctype.StructType) (ctype.Type, bool) {
 	if id, ok := t.btf.shellID(s); ok {
 		if def, err := t.btf.Type(id); err == nil {
 			return def, true

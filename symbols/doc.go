@@ -18,7 +18,8 @@
 // It also loads DWARF types (LoadTypes): a name index of top-level types
 // and variables built in parallel across compile units and cached on disk,
 // and types resolved lazily, each through a debug/dwarf Data over its own
-// compile unit (unitdwarf.go). Types come from the standard library's
+// compile unit (unitdwarf.go) and handed out as the project's type model,
+// package ctype (dwarfconv.go), so nothing above symbols reads DWARF. Types come from the standard library's
 // debug/dwarf, not from delve's godwarf: godwarf drops
 // DW_AT_data_bit_offset, so DWARF 5 bitfields (gcc's default now) read at
 // the wrong bits; debug/dwarf reads them right (a test keeps checking that
@@ -32,7 +33,7 @@
 // which), every kind of include/uapi/linux/btf.h up to ENUM64, and kinds
 // newer than that skipped through 7.2's layout section. LoadBTFTypes and
 // LoadSplitBTFTypes return the same Types as LoadTypes does, backed by the
-// BTF: types are converted to debug/dwarf ones lazily and once per type
+// BTF: types are built as ctype ones lazily and once per type
 // ID, in the shapes debug/dwarf gives for GCC's DWARF 5 (a bitfield's
 // DataBitOffset, a typedef's size, ...), so that no consumer changes; a
 // pointer's struct is a declaration-shaped shell that Types.Complete turns

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
@@ -177,7 +178,7 @@ func structOffsets(t *testing.T, d *dwarf.Data, name string, members ...string) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := typ.(*dwarf.StructType)
+		st := symbols.FromDWARF(typ).(*ctype.StructType)
 		var out []int64
 		for _, m := range members {
 			found := false

@@ -26,6 +26,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // ErrNotFound is wrapped by every LookupError of a name that is not there.
@@ -81,9 +83,9 @@ func (e *MemberError) Error() string {
 
 // Types is the type information of one vmlinux (or module): a name
 // index of top-level types, variables and enumeration constants, and lazy
-// type decoding, from DWARF through debug/dwarf (LoadTypes, LoadELFTypes)
-// or from BTF converted to the same debug/dwarf types (LoadBTFTypes,
-// LoadSplitBTFTypes; btfconv.go). Its methods are safe for concurrent use.
+// type decoding into the project's type model (package ctype), from DWARF
+// through debug/dwarf (LoadTypes, LoadELFTypes; dwarfconv.go) or from BTF
+// (LoadBTFTypes, LoadSplitBTFTypes; btfconv.go). Its methods are safe for concurrent use.
 type Types struct {
 	BuildID []byte
 	// PtrSize is the address size of the first compilation unit.
@@ -120,8 +122,10 @@ type Types struct {
 	// mu guards the type caches of every Data (debug/dwarf's is not
 	// goroutine-safe), byName and units.
 	mu     sync.Mutex
-	byName map[string]dwarf.Type
+	byName map[string]ctype.Type
 	units  map[int]unitData
+	// conv turns what debug/dwarf decodes into ctype types (dwarfconv.go).
+	conv dwarfConv
 }
 
 // LoadTypes indexes d. With a non-empty cacheDir and build-id, the index is
@@ -163,7 +167,7 @@ func LoadELFTypes(f *ELFFile, key []byte, cacheDir string) (*Types, error) {
 // loadTypes reads the cached index, then asks get for the DWARF: a
 // whole-file Data, or mapped sections.
 func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cacheDir string) (*Types, error) {
-	t := &Types{BuildID: buildID, byName: make(map[string]dwarf.Type), units: make(map[int]unitData)}
+	t := &Types{BuildID: buildID, byName: make(map[string]ctype.Type), units: make(map[int]unitData)}
 	useCache := cacheDir != "" && len(buildID) > 0
 	if useCache {
 		path := IndexCachePath(cacheDir, buildID)
@@ -243,7 +247,7 @@ func (t *Types) Stats() (types, vars, enumerators, units int) {
 
 // typeAt decodes the type DIE at off after checking that the DIE there is
 // what the index says (a stale or corrupt cache must not yield a wrong type).
-func (t *Types) typeAt(key string, off dwarf.Offset) (dwarf.Type, error) {
+func (t *Types) typeAt(key string, off dwarf.Offset) (ctype.Type, error) {
 	u, err := t.dataFor(off)
 	if err != nil {
 		return nil, fmt.Errorf("DIE at %#x: %w", off, err)
@@ -266,11 +270,15 @@ func (t *Types) typeAt(key string, off dwarf.Offset) (dwarf.Type, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return u.d.Type(off - u.base)
+	dt, err := u.d.Type(off - u.base)
+	if err != nil {
+		return nil, err
+	}
+	return t.conv.conv(dt), nil
 }
 
 // named returns the type indexed under key ("struct module", "u64").
-func (t *Types) named(key string) (dwarf.Type, bool, error) {
+func (t *Types) named(key string) (ctype.Type, bool, error) {
 	if t.btf != nil {
 		return t.btfNamed(key)
 	}
@@ -300,7 +308,7 @@ func (t *Types) named(key string) (dwarf.Type, bool, error) {
 // typedef or base type). A trailing "*" makes pointers and trailing "[N]"
 // arrays ("struct module *", "char [16]"); leading "const"/"volatile" are
 // ignored.
-func (t *Types) Lookup(name string) (dwarf.Type, error) {
+func (t *Types) Lookup(name string) (ctype.Type, error) {
 	s := strings.TrimSpace(name)
 	var dims []int64
 	for strings.HasSuffix(s, "]") {
@@ -328,7 +336,7 @@ func (t *Types) Lookup(name string) (dwarf.Type, error) {
 	if !strings.HasPrefix(s, "struct ") && !strings.HasPrefix(s, "union ") && !strings.HasPrefix(s, "enum ") {
 		keys = []string{"struct " + s, "union " + s, "enum " + s, s}
 	}
-	var ty dwarf.Type
+	var ty ctype.Type
 	for _, k := range keys {
 		got, ok, err := t.named(k)
 		if err != nil {
@@ -343,11 +351,11 @@ func (t *Types) Lookup(name string) (dwarf.Type, error) {
 		return nil, &LookupError{Kind: "type", Name: name, Err: ErrNotFound, Source: t.Source()}
 	}
 	for range ptrs {
-		ty = &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: t.PtrSize}, Type: ty}
+		ty = &ctype.PtrType{CommonType: ctype.CommonType{ByteSize: t.PtrSize}, Type: ty}
 	}
 	// "T [2][3]": the last dimension binds tightest.
 	for _, n := range dims {
-		ty = &dwarf.ArrayType{CommonType: dwarf.CommonType{ByteSize: n * ty.Size()}, Type: ty, Count: n}
+		ty = &ctype.ArrayType{CommonType: ctype.CommonType{ByteSize: n * ty.Size()}, Type: ty, Count: n}
 	}
 	return ty, nil
 }
@@ -359,7 +367,7 @@ func (t *Types) Lookup(name string) (dwarf.Type, error) {
 // name is answered by the declarations and the DWARF the Types were given
 // (SetVariableDecls, SetDWARF; btfdwarf.go), else is a *LookupError
 // wrapping ErrNotInBTF.
-func (t *Types) VariableType(name string) (dwarf.Type, error) {
+func (t *Types) VariableType(name string) (ctype.Type, error) {
 	if t.btf != nil {
 		ty, err := t.btfVariableType(name)
 		if err != nil && errors.Is(err, ErrNotInBTF) {
@@ -388,11 +396,11 @@ func (t *Types) VariableType(name string) (dwarf.Type, error) {
 		if to, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
 			t.mu.Lock()
 			defer t.mu.Unlock()
-			ty, err := u.d.Type(to)
+			dt, err := u.d.Type(to)
 			if err != nil {
 				return nil, &LookupError{Kind: "variable", Name: name, Err: err}
 			}
-			return ty, nil
+			return t.conv.conv(dt), nil
 		}
 		spec, ok := e.Val(dwarf.AttrSpecification).(dwarf.Offset)
 		if !ok {
@@ -437,10 +445,10 @@ func (t *Types) Sizeof(typeName string) (int64, error) {
 // with its definition from the index when there is one. Over BTF, the
 // struct a pointer points to is such a declaration until completed (see
 // btfconv.go), and completes to the definition of exactly that type.
-func (t *Types) Complete(ty dwarf.Type) dwarf.Type {
+func (t *Types) Complete(ty ctype.Type) ctype.Type {
 	ty = Underlying(ty)
 	switch s := ty.(type) {
-	case *dwarf.StructType:
+	case *ctype.StructType:
 		if s.Incomplete && t.btf != nil {
 			if def, ok := t.btfComplete(s); ok {
 				return def
@@ -483,7 +491,7 @@ func (t *Types) Offsetof(typeName, path string) (int64, error) {
 		ty = f.Type
 		cur = typeString(ty)
 		if hasIdx {
-			at, ok := t.Complete(ty).(*dwarf.ArrayType)
+			at, ok := t.Complete(ty).(*ctype.ArrayType)
 			if !ok {
 				return 0, &MemberError{Type: cur, Member: el, Msg: "not an array"}
 			}
@@ -590,12 +598,12 @@ func slicesContains(s []string, w string) bool {
 }
 
 // Underlying strips typedefs and const/volatile/restrict qualifiers.
-func Underlying(t dwarf.Type) dwarf.Type {
+func Underlying(t ctype.Type) ctype.Type {
 	for range 64 { // a typedef cycle in corrupt DWARF must not loop forever
 		switch x := t.(type) {
-		case *dwarf.TypedefType:
+		case *ctype.TypedefType:
 			t = x.Type
-		case *dwarf.QualType:
+		case *ctype.QualType:
 			t = x.Type
 		default:
 			return t
@@ -606,7 +614,7 @@ func Underlying(t dwarf.Type) dwarf.Type {
 
 // typeString names a type for messages; unnamed types print their
 // definition, which can be long, so it is bounded.
-func typeString(t dwarf.Type) string {
+func typeString(t ctype.Type) string {
 	if t == nil {
 		return "void"
 	}
@@ -618,7 +626,7 @@ func typeString(t dwarf.Type) string {
 }
 
 // TypeString names a type for messages (bounded length).
-func TypeString(t dwarf.Type) string { return typeString(t) }
+func TypeString(t ctype.Type) string { return typeString(t) }
 
 // Field is a member found by FindField, its position normalised to a bit
 // offset from the start of the struct searched (DW_AT_data_bit_offset
@@ -626,7 +634,7 @@ func TypeString(t dwarf.Type) string { return typeString(t) }
 // of byte 0, for big-endian the most significant).
 type Field struct {
 	Name      string
-	Type      dwarf.Type
+	Type      ctype.Type
 	BitOffset int64 // from the start of the struct searched
 	BitSize   int64 // 0 unless a bitfield
 }
@@ -635,12 +643,12 @@ type Field struct {
 // members of anonymous struct and union members transparently (C11). order
 // is the target byte order, needed only to convert DWARF 2-4
 // DW_AT_bit_offset bitfields; nil means little-endian.
-func FindField(t dwarf.Type, name string, order binary.ByteOrder) (Field, bool) {
+func FindField(t ctype.Type, name string, order binary.ByteOrder) (Field, bool) {
 	return findField(t, name, order, 0)
 }
 
-func findField(t dwarf.Type, name string, order binary.ByteOrder, depth int) (Field, bool) {
-	st, ok := Underlying(t).(*dwarf.StructType)
+func findField(t ctype.Type, name string, order binary.ByteOrder, depth int) (Field, bool) {
+	st, ok := Underlying(t).(*ctype.StructType)
 	if !ok || depth > 16 {
 		return Field{}, false
 	}
@@ -664,8 +672,8 @@ func findField(t dwarf.Type, name string, order binary.ByteOrder, depth int) (Fi
 // Fields returns the members of a struct or union in declaration order,
 // anonymous members included as they are (Name ""), positions normalised as
 // in FindField.
-func Fields(t dwarf.Type, order binary.ByteOrder) []Field {
-	st, ok := Underlying(t).(*dwarf.StructType)
+func Fields(t ctype.Type, order binary.ByteOrder) []Field {
+	st, ok := Underlying(t).(*ctype.StructType)
 	if !ok {
 		return nil
 	}
@@ -689,7 +697,7 @@ func Fields(t dwarf.Type, order binary.ByteOrder) []Field {
 // bits into the unit. debug/dwarf cannot tell "DW_AT_data_bit_offset 0"
 // from "absent"; a member with DW_AT_byte_size and no data bit offset is
 // taken as the DWARF 2-4 form.
-func fieldBitOffset(f *dwarf.StructField, order binary.ByteOrder) int64 {
+func fieldBitOffset(f *ctype.StructField, order binary.ByteOrder) int64 {
 	if f.BitSize == 0 {
 		return f.ByteOffset * 8
 	}

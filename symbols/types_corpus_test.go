@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
@@ -139,8 +140,8 @@ func TestCorpusArchLayout(t *testing.T) {
 }
 
 // typeName spells a type as C does for the cases in truth.json.
-func typeName(t dwarf.Type) string {
-	if p, ok := t.(*dwarf.PtrType); ok {
+func typeName(t ctype.Type) string {
+	if p, ok := t.(*ctype.PtrType); ok {
 		return typeName(p.Type) + " *"
 	}
 	return t.String()
@@ -260,7 +261,7 @@ func TestCorpusBitfield(t *testing.T) {
 	}
 	// The vmlinux is DWARF 5: the raw member has DataBitOffset, no
 	// BitOffset (the form godwarf cannot read).
-	st := Underlying(mustLookup(t, ts, "struct printk_info")).(*dwarf.StructType)
+	st := Underlying(mustLookup(t, ts, "struct printk_info")).(*ctype.StructType)
 	for _, f := range st.Field {
 		if f.Name == "level" && (f.DataBitOffset != 157 || f.BitOffset != 0) {
 			t.Errorf("raw printk_info.level: DataBitOffset %d BitOffset %d, want the DWARF 5 form 157/0", f.DataBitOffset, f.BitOffset)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 )
 
@@ -157,7 +158,7 @@ func TestUnitTypesSeed(t *testing.T) {
 	if err != nil || ty.Size() != 8 {
 		t.Fatalf("Lookup(struct x) = %v, %v", ty, err)
 	}
-	st, ok := ty.(*dwarf.StructType)
+	st, ok := ty.(*ctype.StructType)
 	if !ok || len(st.Field) != 2 || st.Field[1].Name != "b" || st.Field[1].ByteOffset != 4 || st.Field[1].Type.String() != "unsigned int" {
 		t.Fatalf("struct x = %#v", ty)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 )
 
@@ -182,7 +183,7 @@ func TestLookupSynthetic(t *testing.T) {
 				t.Fatal(err)
 			}
 			str := ty.String()
-			if e, ok := ty.(*dwarf.EnumType); ok {
+			if e, ok := ty.(*ctype.EnumType); ok {
 				str = "enum " + e.EnumName
 			}
 			if ty.Size() != tt.wantSize || str != tt.wantStr {
@@ -196,7 +197,7 @@ func TestLookupSynthetic(t *testing.T) {
 		t.Errorf("Underlying(my_u32) = %s, want unsigned int", u)
 	}
 	// The definition is preferred over the declaration that precedes it.
-	if st := Underlying(mustLookup(t, ts, "struct mod")).(*dwarf.StructType); st.Incomplete || len(st.Field) != 8 {
+	if st := Underlying(mustLookup(t, ts, "struct mod")).(*ctype.StructType); st.Incomplete || len(st.Field) != 8 {
 		t.Errorf("struct mod: incomplete=%v with %d fields, want the 8-field definition", st.Incomplete, len(st.Field))
 	}
 	for _, bad := range []string{"struct nosuch", "nosuch", "char [x]"} {
@@ -211,7 +212,7 @@ func TestLookupSynthetic(t *testing.T) {
 	}
 }
 
-func mustLookup(t testing.TB, ts *Types, name string) dwarf.Type {
+func mustLookup(t testing.TB, ts *Types, name string) ctype.Type {
 	t.Helper()
 	ty, err := ts.Lookup(name)
 	if err != nil {
@@ -405,5 +406,5 @@ func TestIndexCache(t *testing.T) {
 // typesOver is a Types over a whole-file Data with a given index (what
 // LoadTypes makes, without building the index).
 func typesOver(d *dwarf.Data, ix *typeIndex) *Types {
-	return &Types{whole: d, ix: ix, PtrSize: 8, byName: map[string]dwarf.Type{}, units: map[int]unitData{}}
+	return &Types{whole: d, ix: ix, PtrSize: 8, byName: map[string]ctype.Type{}, units: map[int]unitData{}}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
@@ -24,23 +25,23 @@ var lazyJobTypes = []string{
 // sameType compares two type graphs: kinds, names, sizes, members
 // (offsets, bit positions), element counts, enumerators, parameters,
 // recursively, each pair of nodes once (the graphs have cycles).
-func sameType(a, b dwarf.Type, seen map[[2]dwarf.Type]bool, path string) error {
+func sameType(a, b ctype.Type, seen map[[2]ctype.Type]bool, path string) error {
 	if a == nil || b == nil {
 		if a == nil && b == nil {
 			return nil
 		}
 		return fmt.Errorf("%s: %v vs %v", path, a, b)
 	}
-	if seen[[2]dwarf.Type{a, b}] {
+	if seen[[2]ctype.Type{a, b}] {
 		return nil
 	}
-	seen[[2]dwarf.Type{a, b}] = true
+	seen[[2]ctype.Type{a, b}] = true
 	if fmt.Sprintf("%T", a) != fmt.Sprintf("%T", b) || a.Size() != b.Size() || a.Common().Name != b.Common().Name {
 		return fmt.Errorf("%s: %T %q size %d vs %T %q size %d", path, a, a.Common().Name, a.Size(), b, b.Common().Name, b.Size())
 	}
 	switch x := a.(type) {
-	case *dwarf.StructType:
-		y := b.(*dwarf.StructType)
+	case *ctype.StructType:
+		y := b.(*ctype.StructType)
 		if x.Kind != y.Kind || x.StructName != y.StructName || x.Incomplete != y.Incomplete || len(x.Field) != len(y.Field) {
 			return fmt.Errorf("%s: %s %s (%d members, incomplete %v) vs %s %s (%d, %v)", path,
 				x.Kind, x.StructName, len(x.Field), x.Incomplete, y.Kind, y.StructName, len(y.Field), y.Incomplete)
@@ -55,24 +56,24 @@ func sameType(a, b dwarf.Type, seen map[[2]dwarf.Type]bool, path string) error {
 				return err
 			}
 		}
-	case *dwarf.ArrayType:
-		y := b.(*dwarf.ArrayType)
+	case *ctype.ArrayType:
+		y := b.(*ctype.ArrayType)
 		if x.Count != y.Count || x.StrideBitSize != y.StrideBitSize {
 			return fmt.Errorf("%s: array [%d] vs [%d]", path, x.Count, y.Count)
 		}
 		return sameType(x.Type, y.Type, seen, path+"[]")
-	case *dwarf.PtrType:
-		return sameType(x.Type, b.(*dwarf.PtrType).Type, seen, path+"*")
-	case *dwarf.TypedefType:
-		return sameType(x.Type, b.(*dwarf.TypedefType).Type, seen, path+"(typedef)")
-	case *dwarf.QualType:
-		y := b.(*dwarf.QualType)
+	case *ctype.PtrType:
+		return sameType(x.Type, b.(*ctype.PtrType).Type, seen, path+"*")
+	case *ctype.TypedefType:
+		return sameType(x.Type, b.(*ctype.TypedefType).Type, seen, path+"(typedef)")
+	case *ctype.QualType:
+		y := b.(*ctype.QualType)
 		if x.Qual != y.Qual {
 			return fmt.Errorf("%s: %s vs %s", path, x.Qual, y.Qual)
 		}
 		return sameType(x.Type, y.Type, seen, path+"("+x.Qual+")")
-	case *dwarf.EnumType:
-		y := b.(*dwarf.EnumType)
+	case *ctype.EnumType:
+		y := b.(*ctype.EnumType)
 		if x.EnumName != y.EnumName || len(x.Val) != len(y.Val) {
 			return fmt.Errorf("%s: enum %s (%d) vs %s (%d)", path, x.EnumName, len(x.Val), y.EnumName, len(y.Val))
 		}
@@ -81,8 +82,8 @@ func sameType(a, b dwarf.Type, seen map[[2]dwarf.Type]bool, path string) error {
 				return fmt.Errorf("%s: enumerator %+v vs %+v", path, *v, *y.Val[i])
 			}
 		}
-	case *dwarf.FuncType:
-		y := b.(*dwarf.FuncType)
+	case *ctype.FuncType:
+		y := b.(*ctype.FuncType)
 		if len(x.ParamType) != len(y.ParamType) {
 			return fmt.Errorf("%s: %d vs %d parameters", path, len(x.ParamType), len(y.ParamType))
 		}
@@ -123,14 +124,15 @@ func compareUnitDecoding(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	found, alone := 0, 0
-	var first dwarf.Type
+	var first ctype.Type
 	for _, name := range lazyJobTypes {
 		off, ok := ts.ix.Types[name]
 		if !ok {
 			continue
 		}
 		found++
-		want, err := whole.Type(off)
+		wantD, err := whole.Type(off)
+		want := FromDWARF(wantD)
 		if err != nil {
 			t.Fatalf("%s: whole-file Data: %v", name, err)
 		}
@@ -138,7 +140,7 @@ func compareUnitDecoding(t *testing.T, path string) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if err := sameType(want, got, map[[2]dwarf.Type]bool{}, name); err != nil {
+		if err := sameType(want, got, map[[2]ctype.Type]bool{}, name); err != nil {
 			t.Errorf("whole-file and per-unit decodings differ: %v", err)
 		}
 		u, err := ts.dataFor(off)
@@ -153,7 +155,7 @@ func compareUnitDecoding(t *testing.T, path string) {
 		// The comparison can fail: two different job types differ.
 		if first == nil {
 			first = want
-		} else if sameType(first, got, map[[2]dwarf.Type]bool{}, name) == nil {
+		} else if sameType(first, got, map[[2]ctype.Type]bool{}, name) == nil {
 			t.Errorf("sameType(%s, %s) found no difference", first, name)
 		}
 	}
@@ -257,14 +259,16 @@ func benchUnit(b *testing.B, unit bool) {
 	}
 	off := ts.ix.Types["struct module"]
 	for b.Loop() {
-		var ty dwarf.Type
+		var ty ctype.Type
 		if unit {
-			fresh := &Types{raw: ts.raw, ix: ts.ix, PtrSize: 8, byName: map[string]dwarf.Type{}, units: map[int]unitData{}}
+			fresh := &Types{raw: ts.raw, ix: ts.ix, PtrSize: 8, byName: map[string]ctype.Type{}, units: map[int]unitData{}}
 			ty, err = fresh.Lookup("struct module")
 		} else {
 			var d *dwarf.Data
 			if d, err = ts.raw.whole(); err == nil {
-				ty, err = d.Type(off)
+				var dt dwarf.Type
+				dt, err = d.Type(off)
+				ty = FromDWARF(dt)
 			}
 		}
 		if err != nil {

@@ -18,7 +18,6 @@
 package arm64
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 
@@ -27,7 +26,7 @@ import (
 )
 
 func init() {
-	arch.Register(elf.EM_AARCH64, arch.Registration{Setup: Setup, EarlyFrom: EarlyFrom,
+	arch.Register(dump.MachineAArch64, arch.Registration{Setup: Setup, EarlyFrom: EarlyFrom,
 		NoEarly: "arm64 maps its kernel image at va - kimage_voffset, which only VMCOREINFO's NUMBER(kimage_voffset) says before the layout is set up, so kallsyms cannot be read without it"})
 }
 

@@ -1,7 +1,6 @@
 package ppc64
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 
@@ -10,7 +9,7 @@ import (
 )
 
 func init() {
-	arch.Register(elf.EM_PPC64, arch.Registration{Setup: Setup, Early: func(va uint64) (uint64, bool) {
+	arch.Register(dump.MachinePPC64, arch.Registration{Setup: Setup, Early: func(va uint64) (uint64, bool) {
 		if va < PageOffset || va >= Hash4KVmallocStart {
 			return 0, false
 		}

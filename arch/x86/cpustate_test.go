@@ -412,7 +412,7 @@ func TestQEMUNoteELF(t *testing.T) {
 		env := &fakeEnv{f: f, phys: d.Phys, notes: d.Notes}
 		k, err := Setup(env)
 		switch {
-		case d.Machine != elf.EM_X86_64:
+		case d.Machine != dump.Machine(elf.EM_X86_64):
 			t.Errorf("%s: machine %v", d.Format, d.Machine)
 		case withQEMU && err != nil:
 			t.Errorf("with QEMU notes: %v", err)

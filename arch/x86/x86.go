@@ -13,7 +13,6 @@
 package x86
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 
@@ -22,7 +21,7 @@ import (
 )
 
 func init() {
-	arch.Register(elf.EM_X86_64, arch.Registration{Setup: Setup, EarlyFrom: EarlyFrom,
+	arch.Register(dump.MachineX86_64, arch.Registration{Setup: Setup, EarlyFrom: EarlyFrom,
 		NoEarly:  "x86_64 maps its kernel image at __START_KERNEL_map + phys_base, which only VMCOREINFO's NUMBER(phys_base) says before the layout is set up, so kallsyms cannot be read without it",
 		NoLayout: "without VMCOREINFO the layout (KASLR offset, phys_base) is found from the QEMU CPU state by holding the IDT's gate handlers against the vmlinux's symbols (asm_exc_divide_error, ..., _text), which only the vmlinux has"})
 }

@@ -2,10 +2,11 @@ package extract
 
 import (
 	"bytes"
-	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
 	"sort"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // DWARF constants (DWARF 4, section 7) used by the writer.
@@ -71,7 +72,7 @@ const (
 // Variable is a global variable to emit: its name, type and address.
 type Variable struct {
 	Name string
-	Type dwarf.Type
+	Type ctype.Type
 	Addr uint64
 }
 
@@ -80,17 +81,17 @@ type Variable struct {
 // or union outside that closure points to a declaration), variables, and
 // whole enumerations (for their constants).
 type DWARFInput struct {
-	Types []dwarf.Type
+	Types []ctype.Type
 	Vars  []Variable
-	Enums []*dwarf.EnumType
+	Enums []*ctype.EnumType
 }
 
 // WriteDWARF returns .debug_abbrev and .debug_info (one DWARF 4 unit,
 // little-endian, 8-byte addresses, strings inline) for in.
 func WriteDWARF(in DWARFInput) (abbrev, info []byte, err error) {
 	w := &dwarfWriter{
-		full:    map[dwarf.Type]bool{},
-		off:     map[dwarf.Type]uint32{},
+		full:    map[ctype.Type]bool{},
+		off:     map[ctype.Type]uint32{},
 		declOff: map[string]uint32{},
 		abbrevs: map[string]uint64{},
 	}
@@ -166,7 +167,7 @@ func WriteDWARF(in DWARFInput) (abbrev, info []byte, err error) {
 	return w.abbrev.Bytes(), out.Bytes(), nil
 }
 
-func describe(t dwarf.Type, decl string) string {
+func describe(t ctype.Type, decl string) string {
 	if decl != "" {
 		return "declaration of " + decl
 	}
@@ -179,13 +180,13 @@ type attr struct {
 }
 
 type refTo struct {
-	t    dwarf.Type
+	t    ctype.Type
 	decl string
 }
 
 type fixup struct {
 	pos  int // offset in w.info (unit-relative minus the header)
-	t    dwarf.Type
+	t    ctype.Type
 	decl string
 }
 
@@ -198,33 +199,33 @@ type dwarfWriter struct {
 	abbrev   bytes.Buffer
 	abbrevs  map[string]uint64
 	info     bytes.Buffer
-	full     map[dwarf.Type]bool
-	off      map[dwarf.Type]uint32
-	queued   map[dwarf.Type]bool
-	queue    []dwarf.Type
+	full     map[ctype.Type]bool
+	off      map[ctype.Type]uint32
+	queued   map[ctype.Type]bool
+	queue    []ctype.Type
 	declWant map[string]declKind
 	declOff  map[string]uint32
 	fixups   []fixup
 }
 
 // markFull adds t and everything it holds by value to the closure.
-func (w *dwarfWriter) markFull(t dwarf.Type) {
+func (w *dwarfWriter) markFull(t ctype.Type) {
 	if t == nil || w.full[t] {
 		return
 	}
 	w.full[t] = true
 	switch t := t.(type) {
-	case *dwarf.StructType:
+	case *ctype.StructType:
 		for _, f := range t.Field {
 			w.markFull(f.Type)
 		}
-	case *dwarf.ArrayType:
+	case *ctype.ArrayType:
 		w.markFull(t.Type)
-	case *dwarf.TypedefType:
+	case *ctype.TypedefType:
 		w.markFull(t.Type)
-	case *dwarf.QualType:
+	case *ctype.QualType:
 		w.markFull(t.Type)
-	case *dwarf.PtrType:
+	case *ctype.PtrType:
 		w.markPtr(t.Type, 0)
 	}
 }
@@ -232,32 +233,32 @@ func (w *dwarfWriter) markFull(t dwarf.Type) {
 // markPtr follows a pointer's target: named structs and unions stay out
 // of the closure (they become declarations), anonymous ones are needed by
 // value.
-func (w *dwarfWriter) markPtr(t dwarf.Type, depth int) {
+func (w *dwarfWriter) markPtr(t ctype.Type, depth int) {
 	if t == nil || depth > 64 {
 		return
 	}
 	switch t := t.(type) {
-	case *dwarf.StructType:
+	case *ctype.StructType:
 		if t.StructName == "" {
 			w.markFull(t)
 		}
-	case *dwarf.TypedefType:
+	case *ctype.TypedefType:
 		w.markPtr(t.Type, depth+1)
-	case *dwarf.QualType:
+	case *ctype.QualType:
 		w.markPtr(t.Type, depth+1)
-	case *dwarf.PtrType:
+	case *ctype.PtrType:
 		w.markPtr(t.Type, depth+1)
-	case *dwarf.ArrayType:
+	case *ctype.ArrayType:
 		w.markPtr(t.Type, depth+1)
-	case *dwarf.EnumType, *dwarf.CharType, *dwarf.UcharType, *dwarf.IntType, *dwarf.UintType,
-		*dwarf.FloatType, *dwarf.ComplexType, *dwarf.BoolType, *dwarf.AddrType:
+	case *ctype.EnumType, *ctype.CharType, *ctype.UcharType, *ctype.IntType, *ctype.UintType,
+		*ctype.FloatType, *ctype.ComplexType, *ctype.BoolType, *ctype.AddrType:
 		w.markFull(t)
 	}
 }
 
-func isVoid(t dwarf.Type) bool {
+func isVoid(t ctype.Type) bool {
 	switch t.(type) {
-	case nil, *dwarf.VoidType, *dwarf.UnsupportedType, *dwarf.DotDotDotType:
+	case nil, *ctype.VoidType, *ctype.UnsupportedType, *ctype.DotDotDotType:
 		return true
 	}
 	return false
@@ -265,11 +266,11 @@ func isVoid(t dwarf.Type) bool {
 
 // ref returns a DW_AT_type attribute referring to t; ok is false for void
 // (no DW_AT_type). fromPtr says t is reached through a pointer.
-func (w *dwarfWriter) ref(t dwarf.Type, fromPtr bool) (attr, bool) {
+func (w *dwarfWriter) ref(t ctype.Type, fromPtr bool) (attr, bool) {
 	if isVoid(t) {
 		return attr{}, false
 	}
-	if st, ok := t.(*dwarf.StructType); ok && st.StructName != "" && (st.Incomplete || fromPtr && !w.full[t]) {
+	if st, ok := t.(*ctype.StructType); ok && st.StructName != "" && (st.Incomplete || fromPtr && !w.full[t]) {
 		key := st.Kind + " " + st.StructName
 		if w.declWant == nil {
 			w.declWant = map[string]declKind{}
@@ -285,7 +286,7 @@ func (w *dwarfWriter) ref(t dwarf.Type, fromPtr bool) (attr, bool) {
 		return attr{atType, formRef4, refTo{decl: key}}, true
 	}
 	if w.queued == nil {
-		w.queued = map[dwarf.Type]bool{}
+		w.queued = map[ctype.Type]bool{}
 	}
 	if !w.queued[t] {
 		w.queued[t] = true
@@ -294,7 +295,7 @@ func (w *dwarfWriter) ref(t dwarf.Type, fromPtr bool) (attr, bool) {
 	return attr{atType, formRef4, refTo{t: t}}, true
 }
 
-func (w *dwarfWriter) withType(as []attr, t dwarf.Type, fromPtr bool) []attr {
+func (w *dwarfWriter) withType(as []attr, t ctype.Type, fromPtr bool) []attr {
 	if r, ok := w.ref(t, fromPtr); ok {
 		as = append(as, r)
 	}
@@ -309,11 +310,11 @@ func nameAttr(as []attr, n string) []attr {
 }
 
 // emit writes t's DIE (and its children) as a child of the unit.
-func (w *dwarfWriter) emit(t dwarf.Type) error {
+func (w *dwarfWriter) emit(t ctype.Type) error {
 	w.off[t] = uint32(cuHeaderSize + w.info.Len())
 	ptrMode := !w.full[t]
 	switch t := t.(type) {
-	case *dwarf.StructType:
+	case *ctype.StructType:
 		tag := uint64(tagStructType)
 		switch t.Kind {
 		case "union":
@@ -340,7 +341,7 @@ func (w *dwarfWriter) emit(t dwarf.Type) error {
 		if len(t.Field) > 0 {
 			w.info.WriteByte(0)
 		}
-	case *dwarf.ArrayType:
+	case *ctype.ArrayType:
 		w.die(tagArrayType, true, w.withType(nil, t.Type, ptrMode))
 		var sub []attr
 		if t.Count >= 0 {
@@ -348,9 +349,9 @@ func (w *dwarfWriter) emit(t dwarf.Type) error {
 		}
 		w.die(tagSubrangeType, false, sub)
 		w.info.WriteByte(0)
-	case *dwarf.TypedefType:
+	case *ctype.TypedefType:
 		w.die(tagTypedef, false, w.withType(nameAttr(nil, t.Name), t.Type, ptrMode))
-	case *dwarf.QualType:
+	case *ctype.QualType:
 		tag := uint64(tagConstType)
 		switch t.Qual {
 		case "volatile":
@@ -359,11 +360,11 @@ func (w *dwarfWriter) emit(t dwarf.Type) error {
 			tag = tagRestrictType
 		}
 		w.die(tag, false, w.withType(nil, t.Type, ptrMode))
-	case *dwarf.PtrType:
+	case *ctype.PtrType:
 		w.die(tagPointerType, false, w.withType([]attr{{atByteSize, formData1, uint64(8)}}, t.Type, true))
-	case *dwarf.FuncType:
+	case *ctype.FuncType:
 		w.die(tagSubroutineType, false, []attr{{atPrototyped, formFlagPresent, nil}})
-	case *dwarf.EnumType:
+	case *ctype.EnumType:
 		as := append(nameAttr(nil, t.EnumName), attr{atByteSize, formUdata, uint64(t.ByteSize)})
 		w.die(tagEnumerationType, len(t.Val) > 0, as)
 		for _, v := range t.Val {
@@ -372,7 +373,7 @@ func (w *dwarfWriter) emit(t dwarf.Type) error {
 		if len(t.Val) > 0 {
 			w.info.WriteByte(0)
 		}
-	case *dwarf.UnspecifiedType:
+	case *ctype.UnspecifiedType:
 		w.die(tagUnspecifiedType, false, nameAttr(nil, t.Name))
 	default:
 		enc, ok := encoding(t)
@@ -385,23 +386,23 @@ func (w *dwarfWriter) emit(t dwarf.Type) error {
 	return nil
 }
 
-func encoding(t dwarf.Type) (int, bool) {
+func encoding(t ctype.Type) (int, bool) {
 	switch t.(type) {
-	case *dwarf.CharType:
+	case *ctype.CharType:
 		return ateSignedChar, true
-	case *dwarf.UcharType:
+	case *ctype.UcharType:
 		return ateUnsignedChar, true
-	case *dwarf.IntType:
+	case *ctype.IntType:
 		return ateSigned, true
-	case *dwarf.UintType:
+	case *ctype.UintType:
 		return ateUnsigned, true
-	case *dwarf.FloatType:
+	case *ctype.FloatType:
 		return ateFloat, true
-	case *dwarf.ComplexType:
+	case *ctype.ComplexType:
 		return ateComplexFloat, true
-	case *dwarf.BoolType:
+	case *ctype.BoolType:
 		return ateBoolean, true
-	case *dwarf.AddrType:
+	case *ctype.AddrType:
 		return ateAddress, true
 	}
 	return 0, false
@@ -410,7 +411,7 @@ func encoding(t dwarf.Type) (int, bool) {
 // bitOffsetLE is a bitfield's DW_AT_data_bit_offset on a little-endian
 // target, from whichever form the source DWARF used (as
 // symbols.fieldBitOffset reads it).
-func bitOffsetLE(f *dwarf.StructField) int64 {
+func bitOffsetLE(f *ctype.StructField) int64 {
 	if f.BitOffset == 0 && (f.DataBitOffset != 0 || f.ByteSize == 0) {
 		return f.DataBitOffset
 	}

@@ -1,13 +1,13 @@
 package extract
 
 import (
-	"debug/dwarf"
 	"encoding/hex"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -174,7 +174,7 @@ func TestMinimalTypes(t *testing.T) {
 	}
 }
 
-func compareFields(t *testing.T, path string, r, m dwarf.Type, depth int, count *int) {
+func compareFields(t *testing.T, path string, r, m ctype.Type, depth int, count *int) {
 	if depth > 8 {
 		return
 	}
@@ -190,7 +190,7 @@ func compareFields(t *testing.T, path string, r, m dwarf.Type, depth int, count 
 			t.Errorf("%s.%s: minimal %s bit %d size %d/%d, real bit %d size %d/%d", path, a.Name, b.Name, b.BitOffset, b.BitSize, b.Type.Size(), a.BitOffset, a.BitSize, a.Type.Size())
 			continue
 		}
-		if _, ok := symbols.Underlying(a.Type).(*dwarf.StructType); ok {
+		if _, ok := symbols.Underlying(a.Type).(*ctype.StructType); ok {
 			compareFields(t, path+"."+a.Name, a.Type, b.Type, depth+1, count)
 		}
 		*count++

@@ -8,18 +8,21 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/kdump-inspect/kdump-inspect/analysis"
-	"github.com/kdump-inspect/kdump-inspect/arch"
-	"github.com/kdump-inspect/kdump-inspect/audit"
-	"github.com/kdump-inspect/kdump-inspect/textpoke"
-	"github.com/kdump-inspect/kdump-inspect/tracebuf"
-	"github.com/kdump-inspect/kdump-inspect/triage"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/analysis"
+	"github.com/kdump-inspect/kdump-inspect/arch"
+	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/ctype"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/textpoke"
+	"github.com/kdump-inspect/kdump-inspect/tracebuf"
+	"github.com/kdump-inspect/kdump-inspect/triage"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -366,7 +369,7 @@ func buildCore(p *kernel.Program, pages []uint64, res *Result) ([]byte, error) {
 	// The notes keep the source's byte order (a QEMU<8.0 dump of a
 	// little-endian guest has big-endian headers and notes), so the
 	// headers are written in it too.
-	e := coregen.ELF{Order: p.Dump.HeaderOrder, Machine: p.Dump.Machine, Segments: segs, Notes: notes}
+	e := coregen.ELF{Order: p.Dump.HeaderOrder, Machine: elf.Machine(p.Dump.Machine), Segments: segs, Notes: notes}
 	return e.Bytes(), nil
 }
 
@@ -453,7 +456,7 @@ func union(a, b []string) []string {
 
 func buildVmlinux(p *kernel.Program, res *Result) ([]byte, error) {
 	var in DWARFInput
-	seen := map[dwarf.Type]bool{}
+	seen := map[ctype.Type]bool{}
 	for _, n := range res.Types {
 		t, err := p.Types.Lookup(baseTypeName(n))
 		if err != nil || seen[t] {
@@ -518,7 +521,7 @@ func buildVmlinux(p *kernel.Program, res *Result) ([]byte, error) {
 // enumeration type (in DIE order, as the symbols index picks) that defines
 // it. It scans the top-level DIEs of every unit and stops when all are
 // found.
-func findEnums(d *dwarf.Data, want []string) ([]*dwarf.EnumType, error) {
+func findEnums(d *dwarf.Data, want []string) ([]*ctype.EnumType, error) {
 	left := map[string]bool{}
 	for _, w := range want {
 		left[w] = true
@@ -565,13 +568,13 @@ func findEnums(d *dwarf.Data, want []string) ([]*dwarf.EnumType, error) {
 			r.SkipChildren()
 		}
 	}
-	var out []*dwarf.EnumType
+	var out []*ctype.EnumType
 	for _, o := range offs {
 		t, err := d.Type(o)
 		if err != nil {
 			return nil, err
 		}
-		if et, ok := t.(*dwarf.EnumType); ok {
+		if et, ok := symbols.FromDWARF(t).(*ctype.EnumType); ok {
 			out = append(out, et)
 		}
 	}

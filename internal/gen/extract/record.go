@@ -13,11 +13,11 @@
 package extract
 
 import (
-	"debug/dwarf"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -89,7 +89,7 @@ func (r *TypeRecorder) add(m map[string]bool, k string) {
 }
 
 // Lookup records name and looks it up.
-func (r *TypeRecorder) Lookup(name string) (dwarf.Type, error) {
+func (r *TypeRecorder) Lookup(name string) (ctype.Type, error) {
 	r.add(r.types, name)
 	return r.T.Lookup(name)
 }
@@ -118,7 +118,7 @@ func (r *TypeRecorder) Offsetof(typeName, path string) (int64, error) {
 }
 
 // VariableType records name and looks it up.
-func (r *TypeRecorder) VariableType(name string) (dwarf.Type, error) {
+func (r *TypeRecorder) VariableType(name string) (ctype.Type, error) {
 	r.add(r.vars, name)
 	return r.T.VariableType(name)
 }
