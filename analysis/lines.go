@@ -14,9 +14,9 @@ import (
 type lineCache struct {
 	mu      sync.Mutex
 	vmDone  bool
-	vmlinux *symbols.LineTable
+	vmlinux symbols.LineTable
 	vmErr   error
-	mods    map[*modules.Debuginfo]*symbols.LineTable
+	mods    map[*modules.Debuginfo]symbols.LineTable
 	modErrs map[*modules.Debuginfo]error
 }
 
@@ -28,7 +28,7 @@ type lineCache struct {
 // no table could be read; a pc the table does not cover returns ok false
 // and no error.
 func (a *Analysis) SourceLine(pc, fn uint64) (sl symbols.SourceLine, ok bool, notes []string, err error) {
-	var lt *symbols.LineTable
+	var lt symbols.LineTable
 	if m := a.Modules().ByAddr(pc); m != nil {
 		if m.Debuginfo == nil {
 			return sl, false, nil, fmt.Errorf("%s: no .ko loaded (mod -s %s FILE)", m.Module.Name, m.Module.Name)
@@ -44,7 +44,7 @@ func (a *Analysis) SourceLine(pc, fn uint64) (sl symbols.SourceLine, ok bool, no
 	return sl, ok, notes, nil
 }
 
-func (a *Analysis) vmlinuxLines() (*symbols.LineTable, error) {
+func (a *Analysis) vmlinuxLines() (symbols.LineTable, error) {
 	c := &a.lines
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -55,7 +55,7 @@ func (a *Analysis) vmlinuxLines() (*symbols.LineTable, error) {
 	return c.vmlinux, c.vmErr
 }
 
-func (a *Analysis) moduleLines(m *modules.Analysis) (*symbols.LineTable, []string, error) {
+func (a *Analysis) moduleLines(m *modules.Analysis) (symbols.LineTable, []string, error) {
 	c := &a.lines
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -71,7 +71,7 @@ func (a *Analysis) moduleLines(m *modules.Analysis) (*symbols.LineTable, []strin
 		}
 	}
 	if c.mods == nil {
-		c.mods, c.modErrs = map[*modules.Debuginfo]*symbols.LineTable{}, map[*modules.Debuginfo]error{}
+		c.mods, c.modErrs = map[*modules.Debuginfo]symbols.LineTable{}, map[*modules.Debuginfo]error{}
 	}
 	c.mods[di], c.modErrs[di] = lt, err
 	return lt, notes, err

@@ -3,6 +3,7 @@ package textcheck
 import (
 	"encoding/binary"
 
+	"github.com/kdump-inspect/kdump-inspect/arch/x86"
 	"golang.org/x/arch/x86/x86asm"
 )
 
@@ -20,6 +21,9 @@ type xinsn struct {
 }
 
 func decodeX86(b []byte) (xinsn, bool) {
+	if _, ok := x86.Endbr(b); ok { // not known to x86asm; 4 bytes, no branch, not a nop
+		return xinsn{n: 4, op0: 0x0f, op1: 0x1e}, true
+	}
 	inst, err := x86asm.Decode(b, 64)
 	if err != nil || inst.Len == 0 || inst.Len > len(b) {
 		return xinsn{}, false

@@ -23,8 +23,28 @@ var Nop5 = []byte{0x0f, 0x1f, 0x44, 0x00, 0x00}
 // it), relative targets made absolute; an undecodable byte is ".byte".
 func (k *Kernel) Disasm(b []byte, pc uint64) (string, int) { return Disasm(b, pc) }
 
+// Endbr names ENDBR64 (f3 0f 1e fa) or ENDBR32 (f3 0f 1e fb) at b, the
+// first instruction of every function of an IBT kernel
+// (arch/x86/include/asm/ibt.h, is_endbr()). x86asm does not know them: it
+// decodes a one-byte "rep" and loses the instruction boundary.
+func Endbr(b []byte) (string, bool) {
+	if len(b) < 4 || b[0] != 0xf3 || b[1] != 0x0f || b[2] != 0x1e {
+		return "", false
+	}
+	switch b[3] {
+	case 0xfa:
+		return "endbr64", true
+	case 0xfb:
+		return "endbr32", true
+	}
+	return "", false
+}
+
 // Disasm is Kernel.Disasm without a kernel.
 func Disasm(b []byte, pc uint64) (string, int) {
+	if name, ok := Endbr(b); ok {
+		return name, 4
+	}
 	inst, err := x86asm.Decode(b, 64)
 	if err != nil || inst.Len == 0 {
 		if len(b) == 0 {
@@ -103,6 +123,9 @@ func (k *Kernel) FtraceJmp(ip, target uint64) ([]byte, error) {
 // text_poke_apply_relocation() keeps the same when it copies code
 // elsewhere. n is the instruction's length (0 when undecodable).
 func RelTarget(b []byte, pc uint64) (target uint64, n int, ok bool) {
+	if _, ok := Endbr(b); ok {
+		return 0, 4, false
+	}
 	inst, err := x86asm.Decode(b, 64)
 	if err != nil || inst.Len == 0 {
 		return 0, 0, false

@@ -43,3 +43,34 @@ func FuzzRelTarget(f *testing.F) {
 		BranchTarget(b, pc)
 	})
 }
+
+// TestEndbr: every function of an IBT kernel starts with ENDBR64 (the
+// little-endian word 0xfa1e0ff3 of arch/x86/include/asm/ibt.h,
+// __is_endbr()). x86asm decodes f3 as a one-byte "rep" and the rest as
+// junk; the bytes are livepatch_cmdline_proc_show's first ten in the x86
+// livepatch corpus dump, which objdump shows as "endbr64" then the
+// 5-byte ftrace nop.
+func TestEndbr(t *testing.T) {
+	b := []byte{0xf3, 0x0f, 0x1e, 0xfa, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xc3}
+	const pc = 0xffffffffc0204060
+	var got []string
+	for off := 0; off < len(b); {
+		s, n := Disasm(b[off:], pc+uint64(off))
+		got = append(got, s)
+		off += n
+	}
+	if len(got) != 3 || got[0] != "endbr64" || got[1] != "nopl 0(%rax,%rax,1)" && got[1] != "nopl (%rax,%rax)" || got[2] != "ret" && got[2] != "retq" {
+		t.Errorf("decoded %q, want endbr64, the 5-byte nop, ret", got)
+	}
+	if _, n, ok := RelTarget(b, pc); n != 4 || ok {
+		t.Errorf("RelTarget over endbr64: length %d ok %v, want 4 false", n, ok)
+	}
+	if s, ok := Endbr([]byte{0xf3, 0x0f, 0x1e, 0xfb}); !ok || s != "endbr32" {
+		t.Errorf("endbr32: %q %v", s, ok)
+	}
+	for _, nb := range [][]byte{{0xf3, 0x0f, 0x1e}, {0xf3, 0x0f, 0x1e, 0xc8}, {0xf3, 0x90}} {
+		if _, ok := Endbr(nb); ok {
+			t.Errorf("% x taken for endbr", nb)
+		}
+	}
+}

@@ -37,6 +37,10 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/repl"
+
+	// The readers of debug information the models ask for through
+	// symbols' registries (the views build without them).
+	_ "github.com/kdump-inspect/kdump-inspect/symbols/dwarflines"
 )
 
 //go:generate go test -run TestCommandsDoc|TestSchemaFiles -update .

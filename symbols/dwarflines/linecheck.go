@@ -1,4 +1,4 @@
-package symbols
+package dwarflines
 
 import (
 	"encoding/binary"
