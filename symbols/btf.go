@@ -471,7 +471,7 @@ func (b *BTF) buildIndex() {
 		case BTF_KIND_TYPEDEF, BTF_KIND_FLOAT:
 			put(ix.others, name, id, false)
 		case BTF_KIND_INT:
-			put(ix.others, CanonicalBaseName(name), id, false)
+			put(ix.others, ctype.CanonicalBaseName(name), id, false)
 			if ix.ptrSize == 0 && (name == "long int" || name == "long unsigned int" || name == "long" || name == "unsigned long") {
 				ix.ptrSize = int64(t.SizeType)
 			}

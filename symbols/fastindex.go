@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
 
 // A minimal DIE walker over raw .debug_info/.debug_abbrev for the name
@@ -922,7 +924,7 @@ func fastIndexUnit(w *unitWalker, off int, p *partial) (isCU bool, addrSize int,
 			}
 		case dwarf.TagBaseType:
 			if len(e.name) > 0 {
-				put(p.types, CanonicalBaseName(string(e.name)), candidate{e.off, e.decl})
+				put(p.types, ctype.CanonicalBaseName(string(e.name)), candidate{e.off, e.decl})
 			}
 		case dwarf.TagVariable:
 			name := e.name

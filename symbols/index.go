@@ -7,13 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
 
@@ -245,7 +244,7 @@ func indexUnit(r *dwarf.Reader, off dwarf.Offset, p *partial) error {
 			}
 		case dwarf.TagBaseType:
 			if name != "" {
-				put(p.types, CanonicalBaseName(name), candidate{e.Offset, decl})
+				put(p.types, ctype.CanonicalBaseName(name), candidate{e.Offset, decl})
 			}
 		case dwarf.TagVariable:
 			if name == "" {
@@ -318,79 +317,26 @@ func IndexCachePath(cacheDir string, buildID []byte) string {
 	return filepath.Join(cacheDir, "dwarf-index-"+hex.EncodeToString(buildID)+".idx")
 }
 
-// CacheError says why a cache file was not used (the DWARF type index:
-// LoadTypes rebuilds it and records this in Types.CacheWarning; the
-// symbol cache: the table is built from the ELF).
-type CacheError struct {
-	Cache string // "type index cache", "symbol cache"
-	Path  string
-	Msg   string
-	Err   error
-}
-
-func (e *CacheError) Error() string {
-	s := e.Cache + " " + e.Path + ": " + e.Msg
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
 const indexCache = "type index cache"
-
-// readCacheFile reads a whole cache file of at most limit bytes; an error
-// other than the file's absence (fs.ErrNotExist, returned as is) is a
-// *CacheError of that cache.
-func readCacheFile(cache, path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, &CacheError{Cache: cache, Path: path, Msg: "stat", Err: err}
-	}
-	if st.Size() > limit {
-		return nil, &CacheError{Cache: cache, Path: path, Msg: fmt.Sprintf("file of %d bytes is larger than the %d-byte limit", st.Size(), limit)}
-	}
-	b := make([]byte, st.Size())
-	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, &CacheError{Cache: cache, Path: path, Msg: "reading", Err: err}
-	}
-	return b, nil
-}
-
-// mapCacheFile maps a cache file read-only (container.MapFile), for a
-// decoder that uses its bytes in place.
-func mapCacheFile(cache, path string, limit int64) (b []byte, unmap func(), err error) {
-	b, unmap, err = container.MapFile(path, limit)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, &CacheError{Cache: cache, Path: path, Msg: "reading", Err: err}
-	}
-	return b, unmap, err
-}
-
-func (e *CacheError) Unwrap() error { return e.Err }
 
 // loadIndex reads and verifies a cached index.
 func loadIndex(path string, buildID []byte) (*typeIndex, error) {
-	b, err := readCacheFile(indexCache, path, maxCacheFile)
+	b, err := container.ReadCacheFile(indexCache, path, maxCacheFile)
 	if err != nil {
 		return nil, err
 	}
 	ix, err := decodeIndex(b)
 	if err != nil {
-		return nil, &CacheError{Cache: indexCache, Path: path, Msg: "decoding", Err: err}
+		return nil, &container.CacheError{Cache: indexCache, Path: path, Msg: "decoding", Err: err}
 	}
 	if ix.Version != indexVersion {
-		return nil, &CacheError{Cache: indexCache, Path: path, Msg: fmt.Sprintf("version %d, want %d", ix.Version, indexVersion)}
+		return nil, &container.CacheError{Cache: indexCache, Path: path, Msg: fmt.Sprintf("version %d, want %d", ix.Version, indexVersion)}
 	}
 	if !bytes.Equal(ix.BuildID, buildID) {
-		return nil, &CacheError{Cache: indexCache, Path: path, Msg: fmt.Sprintf("build-id %x, want %x", ix.BuildID, buildID)}
+		return nil, &container.CacheError{Cache: indexCache, Path: path, Msg: fmt.Sprintf("build-id %x, want %x", ix.BuildID, buildID)}
 	}
 	if ix.Types == nil || ix.Vars == nil || ix.Enumerators == nil {
-		return nil, &CacheError{Cache: indexCache, Path: path, Msg: "incomplete index"}
+		return nil, &container.CacheError{Cache: indexCache, Path: path, Msg: "incomplete index"}
 	}
 	return ix, nil
 }

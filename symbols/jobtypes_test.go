@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/internal/gen/extract"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
@@ -72,7 +73,7 @@ func TestJobTypesCovered(t *testing.T) {
 // isScalar says whether a name is a C scalar type (compared as a member
 // type wherever it occurs).
 func isScalar(n string) bool {
-	switch symbols.CanonicalBaseName(n) {
+	switch ctype.CanonicalBaseName(n) {
 	case "char", "signed char", "unsigned char", "short", "unsigned short", "int", "unsigned int",
 		"long", "unsigned long", "long long", "unsigned long long", "_Bool", "bool", "void",
 		"u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64":

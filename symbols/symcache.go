@@ -136,7 +136,7 @@ func LoadCachedTable(path string, key []byte, file string) (*Table, *SymtabRepor
 	if fk == nil {
 		return nil, nil, &SymcacheError{Cache: symCache, Path: path, Msg: "no key (no build-id, or the executable not identified)"}
 	}
-	b, unmap, err := mapCacheFile(symCache, path, maxSymcacheFile)
+	b, unmap, err := container.MapCacheFile(symCache, path, maxSymcacheFile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -570,3 +570,6 @@ func checkCachedTable(t *Table, nLocals int) *IndexFormatError {
 	}
 	return nil
 }
+
+// CacheError says why a cache file was not used (container.CacheError).
+type CacheError = container.CacheError

@@ -264,7 +264,7 @@ func (t *Types) typeAt(key string, off dwarf.Offset) (ctype.Type, error) {
 	name, _ := e.Val(dwarf.AttrName).(string)
 	ok := tagPrefix[e.Tag] != "" && tagPrefix[e.Tag]+name == key ||
 		e.Tag == dwarf.TagTypedef && name == key ||
-		e.Tag == dwarf.TagBaseType && CanonicalBaseName(name) == key
+		e.Tag == dwarf.TagBaseType && ctype.CanonicalBaseName(name) == key
 	if !ok {
 		return nil, fmt.Errorf("index names DIE %#x %q but it is %v %q (stale cache?)", off, key, e.Tag, name)
 	}
@@ -331,7 +331,7 @@ func (t *Types) Lookup(name string) (ctype.Type, error) {
 	for _, q := range []string{"const ", "volatile "} {
 		s = strings.TrimPrefix(s, q)
 	}
-	s = CanonicalBaseName(strings.Join(strings.Fields(s), " "))
+	s = ctype.CanonicalBaseName(strings.Join(strings.Fields(s), " "))
 	keys := []string{s}
 	if !strings.HasPrefix(s, "struct ") && !strings.HasPrefix(s, "union ") && !strings.HasPrefix(s, "enum ") {
 		keys = []string{"struct " + s, "union " + s, "enum " + s, s}
@@ -530,71 +530,6 @@ func ParseIndex(s string, enum func(string) (int64, error)) (int64, error) {
 		return 0, fmt.Errorf("bad index %q", s)
 	}
 	return enum(s)
-}
-
-// CanonicalBaseName spells a C integer type the one way the index uses:
-// GCC's "long unsigned int" and "unsigned long" both become "unsigned
-// long", "short int" becomes "short", "signed int" "int". Other names
-// are returned unchanged.
-func CanonicalBaseName(name string) string {
-	var unsigned, signed, short, char, other bool
-	longs := 0
-	words := strings.Fields(name)
-	for _, w := range words {
-		switch w {
-		case "unsigned":
-			unsigned = true
-		case "signed":
-			signed = true
-		case "short":
-			short = true
-		case "long":
-			longs++
-		case "char":
-			char = true
-		case "int":
-		default:
-			other = true
-		}
-	}
-	if other || len(words) == 0 || longs > 2 || (short && (longs > 0 || char)) || (unsigned && signed) {
-		return name
-	}
-	var parts []string
-	switch {
-	case char:
-		if longs > 0 || slicesContains(words, "int") {
-			return name
-		}
-		if unsigned {
-			return "unsigned char"
-		}
-		if signed {
-			return "signed char"
-		}
-		return "char"
-	case unsigned:
-		parts = append(parts, "unsigned")
-	}
-	if short {
-		parts = append(parts, "short")
-	}
-	for range longs {
-		parts = append(parts, "long")
-	}
-	if !short && longs == 0 {
-		parts = append(parts, "int")
-	}
-	return strings.Join(parts, " ")
-}
-
-func slicesContains(s []string, w string) bool {
-	for _, x := range s {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
 
 // Underlying strips typedefs and const/volatile/restrict qualifiers.

@@ -133,7 +133,7 @@ func TestCorpusArchLayout(t *testing.T) {
 		f, _ := FindField(mustLookup(t, ts, "struct mod_arch_specific"), name, binary.LittleEndian)
 		// drgn spells typedefs "typedef _Bool bool"; compare the name part.
 		wantType := m["type"].(string)
-		if CanonicalBaseName(typeName(f.Type)) != wantType && "typedef "+typeName(Underlying(f.Type))+" "+typeName(f.Type) != wantType {
+		if ctype.CanonicalBaseName(typeName(f.Type)) != wantType && "typedef "+typeName(Underlying(f.Type))+" "+typeName(f.Type) != wantType {
 			t.Errorf("mod_arch_specific.%s type %s, truth %q", name, typeName(f.Type), wantType)
 		}
 	}
