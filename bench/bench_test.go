@@ -16,6 +16,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 // corpusDump returns a fixed-radix dump file, skipping b without the corpus.
@@ -72,20 +73,20 @@ func BenchmarkStructModule(b *testing.B) {
 	}
 	defer f.Close()
 	dir := b.TempDir()
-	d, err := f.DWARF()
+	d, err := dwarfread.FileData(f)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := symbols.LoadTypes(d, f.BuildID, dir); err != nil {
+	if _, err := dwarfread.LoadTypes(d, f.BuildID, dir); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
 		b.StopTimer()
-		d, err := f.DWARF() // a fresh debug/dwarf type cache
+		d, err := dwarfread.FileData(f) // a fresh debug/dwarf type cache
 		if err != nil {
 			b.Fatal(err)
 		}
-		ts, err := symbols.LoadTypes(d, f.BuildID, dir)
+		ts, err := dwarfread.LoadTypes(d, f.BuildID, dir)
 		if err != nil || !ts.FromCache {
 			b.Fatal(err)
 		}
@@ -106,7 +107,7 @@ func BenchmarkDWARFOpen(b *testing.B) {
 	}
 	defer f.Close()
 	for b.Loop() {
-		if _, err := f.DWARF(); err != nil {
+		if _, err := dwarfread.FileData(f); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 // Synthetic types (C, LP64), offsets written out by hand:
@@ -80,7 +81,7 @@ func synthTypes(t testing.TB) *symbols.Types {
 	s.Member("c", color, 48)
 	s.TagClose()
 	s.PatchOffset(nextAt, s.Ptr(nodeT))
-	ts, err := symbols.LoadTypes(s.Data(t), nil, "")
+	ts, err := dwarfread.LoadTypes(s.Data(t), nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,4 +31,3 @@ func TestCanonicalBaseName(t *testing.T) {
 		}
 	}
 }
-

@@ -8,7 +8,7 @@ import (
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
-	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 // mapleProgram has the maple types of include/linux/maple_tree.h (64-bit:
@@ -40,7 +40,7 @@ func mapleProgram(t *testing.T, segs map[uint64][]byte) *Program {
 	s.Member("parent", voidp, 0)
 	s.Member("slot", s.Array(voidp, 31), 8)
 	s.TagClose()
-	ts, err := symbols.LoadTypes(s.Data(t), nil, "")
+	ts, err := dwarfread.LoadTypes(s.Data(t), nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
-	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 // TestCorpusFeatures detects the features of the corpus's fixed vmlinux
@@ -30,7 +30,7 @@ func TestCorpusFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := symbols.LoadTypes(d, nil, "")
+	ts, err := dwarfread.LoadTypes(d, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

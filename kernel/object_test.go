@@ -10,6 +10,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 // Layout of the synthetic types (C, LP64), offsets written out by hand:
@@ -128,7 +129,7 @@ func synthTypes(t testing.TB) *symbols.Types {
 	s.TagClose()
 
 	d := s.Data(t)
-	ts, err := symbols.LoadTypes(d, nil, "")
+	ts, err := dwarfread.LoadTypes(d, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

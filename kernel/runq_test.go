@@ -9,7 +9,7 @@ import (
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
-	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 // rbProgram is a Program over memory holding rb_nodes (include/linux/
@@ -27,7 +27,7 @@ func rbProgram(t *testing.T, nodes map[uint64][2]uint64) *Program {
 	p := s.Ptr(rb)
 	s.PatchOffset(r, p)
 	s.PatchOffset(l, p)
-	ts, err := symbols.LoadTypes(s.Data(t), nil, "")
+	ts, err := dwarfread.LoadTypes(s.Data(t), nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

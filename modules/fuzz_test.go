@@ -10,6 +10,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 // fuzzBase is where the fuzz bytes lie in the synthetic kernel space.
@@ -119,7 +120,7 @@ func fuzzTypes(t testing.TB) *symbols.Types {
 	s.TagClose()
 
 	d := s.Data(t)
-	ts, err := symbols.LoadTypes(d, nil, "")
+	ts, err := dwarfread.LoadTypes(d, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

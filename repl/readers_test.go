@@ -1,5 +1,6 @@
 package repl
 
-// The tests' program links the readers cmd/kdump-inspect links (main.go
-// there): dis -l and bt -l read line tables through them.
-import _ "github.com/kdump-inspect/kdump-inspect/symbols/dwarflines"
+// The tests' program links the DWARF readers cmd/kdump-inspect links
+// (symbols.LoadELFTypes and the line tables of dis -l and bt -l go
+// through them).
+import _ "github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"

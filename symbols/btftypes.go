@@ -56,7 +56,7 @@ func NewBTFTypes(b *BTF) (*Types, error) {
 			return nil, err
 		}
 	}
-	return &Types{btf: b, PtrSize: b.PtrSize(), byName: map[string]ctype.Type{}, units: map[int]unitData{}}, nil
+	return &Types{btf: b, PtrSize: b.PtrSize(), byName: map[string]ctype.Type{}}, nil
 }
 
 // BTFSection returns the bytes of f's .BTF section (ErrNoBTF when it has

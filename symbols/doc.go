@@ -15,34 +15,33 @@
 // and module tables with module memory regions and section addresses into
 // crash-style locations ("sym+0x10 [mod]", "mod:.stubs+0x28").
 //
-// It also loads DWARF types (LoadTypes): a name index of top-level types
-// and variables built in parallel across compile units and cached on disk,
-// and types resolved lazily, each through a debug/dwarf Data over its own
-// compile unit (unitdwarf.go) and handed out as the project's type model,
-// package ctype (dwarfconv.go), so nothing above symbols reads DWARF. Types come from the standard library's
-// debug/dwarf, not from delve's godwarf: godwarf drops
-// DW_AT_data_bit_offset, so DWARF 5 bitfields (gcc's default now) read at
-// the wrong bits; debug/dwarf reads them right (a test keeps checking that
-// godwarf still loses them). Delve's pkg/dwarf stays the better tool for
-// line tables (dis -l), frame/CFI data and location expressions, and its
-// dwarfbuilder builds the synthetic DWARF of our tests.
+// It also stands in front of DWARF types (Types: Lookup, Offsetof,
+// Sizeof, VariableType, EnumConstant, Complete, FindField) without reading
+// DWARF itself: a DWARFSource does (symbols/dwarftypes: a name index built
+// in parallel across units and cached on disk, types decoded by
+// debug/dwarf, each over its own unit, and handed out as the project's
+// type model, package ctype), registered by symbols/dwarfread, which also
+// registers the line-table reader (LoadVmlinuxLines, LoadModuleLines).
+// A program that links neither gets ErrNoDWARFReader and ErrNoLineReader,
+// never an empty answer. So symbols imports no DWARF reader, and neither
+// does anything above it that only asks for a type or a line.
 //
 // It also reads BTF (btf.go, btfconv.go, btftypes.go): a vmlinux's .BTF
 // (base BTF) and a module's (split BTF over it, type IDs and string
 // offsets continuing the base's), in either byte order (the magic says
 // which), every kind of include/uapi/linux/btf.h up to ENUM64, and kinds
 // newer than that skipped through 7.2's layout section. LoadBTFTypes and
-// LoadSplitBTFTypes return the same Types as LoadTypes does, backed by the
+// LoadSplitBTFTypes return the same Types as DWARF gives, backed by the
 // BTF: types are built as ctype ones lazily and once per type
 // ID, in the shapes debug/dwarf gives for GCC's DWARF 5 (a bitfield's
 // DataBitOffset, a typedef's size, ...), so that no consumer changes; a
 // pointer's struct is a declaration-shaped shell that Types.Complete turns
 // into exactly that type's definition. What BTF does not have, it does not
 // invent: VariableType answers only for per-CPU variables (the VAR records
-// pahole writes) and wraps ErrNotInBTF otherwise; Data says ErrNoDWARF;
+// pahole writes) and wraps ErrNotInBTF otherwise; DWARF says ErrNoDWARF;
 // there are no line tables, locations or CFI — unless the caller stands
 // the same kernel's DWARF behind them (SetDWARF, btfdwarf.go: opened the
-// first time a variable BTF lacks or Data is asked for, never for a type
+// first time a variable BTF lacks or DWARF is asked for, never for a type
 // lookup) and the declarations of the variables it reads
 // (SetVariableDecls). A module built with a
 // distilled base (.BTF.base) is parsed over that base as found in the
@@ -55,8 +54,8 @@
 // against the file's own sections (symcheck.go; suspect symbols marked,
 // one SymtabReport per file, and the resolver names no address by a
 // suspect size alone), and a .debug_info unit that cannot be read is left
-// out of the type index with its offset in Types.Damaged, the other units
-// kept (fastindex.go).
+// out of the type index, said in Types.Warnings, the other units kept
+// (symbols/dwarftypes).
 //
 // It does not find modules in a dump (package modules walks struct module
 // and fills ModuleLayout), apply relocations to code, disassemble, or decide

@@ -2,7 +2,6 @@ package symbols
 
 import (
 	"bytes"
-	"debug/dwarf"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -300,35 +299,9 @@ func (f *ELFFile) Close() error {
 	return nil
 }
 
-// DWARF returns the DWARF data; debug/elf decompresses SHF_COMPRESSED
-// (zlib and zstd) sections and applies a .ko's relocations to them. A
-// plain vmlinux opened with OpenELF is not copied: debug/dwarf reads
-// slices of a read-only mapping of the file (dwarfmap.go). Each call
-// parses afresh (a fresh debug/dwarf type cache each).
-func (f *ELFFile) DWARF() (*dwarf.Data, error) {
-	raw, err := f.mapDWARF()
-	if err != nil {
-		return nil, err
-	}
-	if raw != nil {
-		return raw.whole()
-	}
-	return f.stdDWARF()
-}
-
-// stdDWARF is debug/elf's File.DWARF, its panics turned into errors.
-func (f *ELFFile) stdDWARF() (d *dwarf.Data, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			d, err = nil, fmt.Errorf("%s: malformed DWARF (debug/elf panicked: %v)", f.Path, p)
-		}
-	}()
-	d, err = f.File.DWARF()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
-	}
-	return d, nil
-}
+// OSFile is the open file f was read from (nil when f was made from bytes
+// with NewELF), for readers that map its sections (symbols/dwarftypes).
+func (f *ELFFile) OSFile() *os.File { return f.osFile }
 
 // SectionByName returns the first section with that name.
 func (f *ELFFile) SectionByName(name string) (Section, bool) {

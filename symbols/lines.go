@@ -4,7 +4,7 @@ package symbols
 //
 // The reader itself — delve's pkg/dwarf/line over .debug_line, with a
 // module's .rela.debug_line applied at its runtime section addresses — is
-// package symbols/dwarflines, which registers itself here when a program
+// package symbols/dwarfread, which registers itself here when a program
 // imports it (cmd/kdump-inspect does, as database/sql's drivers do). So the
 // packages that only ask for a line (analysis, the views) build without a
 // DWARF line reader, and a program without one says so instead of
@@ -32,7 +32,7 @@ type LineTable interface {
 	Notes() []string
 }
 
-// LineReader reads line tables; symbols/dwarflines registers the one the
+// LineReader reads line tables; symbols/dwarfread registers the one the
 // tool uses.
 type LineReader struct {
 	// Vmlinux reads the vmlinux's line tables, finding a pc's unit
@@ -50,8 +50,8 @@ var lineReader atomic.Pointer[LineReader]
 func RegisterLineReader(r LineReader) { lineReader.Store(&r) }
 
 // ErrNoLineReader is what LoadVmlinuxLines and LoadModuleLines return in
-// a program that links no line reader (no import of symbols/dwarflines).
-var ErrNoLineReader = errors.New("no DWARF line-table reader in this program (symbols/dwarflines not linked in)")
+// a program that links no line reader (no import of symbols/dwarfread).
+var ErrNoLineReader = errors.New("no DWARF line-table reader in this program (symbols/dwarfread not linked in)")
 
 // LoadVmlinuxLines reads the vmlinux's line tables through the registered
 // reader; a compile unit's program is parsed when a pc first needs it.

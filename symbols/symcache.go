@@ -209,7 +209,7 @@ func encodeTable(w io.Writer, key []byte, t *Table, rep *SymtabReport) error {
 			sec(s.Section)
 		}
 	}
-	h := crc32.New(crcTable)
+	h := crc32.New(container.CRCTable)
 	cw := &countWriter{w: io.MultiWriter(w, h)}
 	bw := bufio.NewWriterSize(cw, 256<<10)
 	var tmp [binary.MaxVarintLen64]byte
@@ -305,19 +305,6 @@ func encodeTable(w io.Writer, key []byte, t *Table, rep *SymtabReport) error {
 	return err
 }
 
-func (d *indexDecoder) byte1(what string) byte {
-	if d.err != nil {
-		return 0
-	}
-	if d.off >= len(d.b) {
-		d.fail("cut short at " + what)
-		return 0
-	}
-	c := d.b[d.off]
-	d.off++
-	return c
-}
-
 // countWriter counts the bytes written through it.
 type countWriter struct {
 	w io.Writer
@@ -382,39 +369,39 @@ func decodeTable(b []byte, key []byte) (*Table, *SymtabReport, error) {
 		return nil, nil, &IndexFormatError{Off: 0, Msg: "not a symbol cache file (no " + symcacheMagic + " magic)"}
 	}
 	body := b[:len(b)-4]
-	if got, want := crc32.Checksum(body, crcTable), binary.LittleEndian.Uint32(b[len(b)-4:]); got != want {
+	if got, want := crc32.Checksum(body, container.CRCTable), binary.LittleEndian.Uint32(b[len(b)-4:]); got != want {
 		return nil, nil, &IndexFormatError{Off: len(body), Msg: fmt.Sprintf("CRC-32C %#08x, file says %#08x (corrupt)", got, want)}
 	}
-	d := &indexDecoder{b: body, off: len(symcacheMagic)}
-	if v := d.small("version", math.MaxInt32); d.err == nil && v != symcacheVersion {
-		return nil, nil, &IndexFormatError{Off: d.off, Msg: fmt.Sprintf("version %d, want %d", v, symcacheVersion)}
+	d := &container.Decoder{B: body, Off: len(symcacheMagic)}
+	if v := d.Small("version", math.MaxInt32); d.Err == nil && v != symcacheVersion {
+		return nil, nil, &IndexFormatError{Off: d.Off, Msg: fmt.Sprintf("version %d, want %d", v, symcacheVersion)}
 	}
-	if k := d.str("key"); d.err == nil && k != string(key) {
-		return nil, nil, &IndexFormatError{Off: d.off, Msg: "made from another file or by another executable (key differs)"}
+	if k := d.Str("key"); d.Err == nil && k != string(key) {
+		return nil, nil, &IndexFormatError{Off: d.Off, Msg: "made from another file or by another executable (key differs)"}
 	}
-	flags := d.small("flags", 1)
-	module := d.str("module")
-	secs := make([]string, d.count("section", 1))
+	flags := d.Small("flags", 1)
+	module := d.Str("module")
+	secs := make([]string, d.Count("section", 1))
 	for i := range secs {
-		secs[i] = d.str("section name")
+		secs[i] = d.Str("section name")
 	}
-	if d.err == nil && (len(secs) == 0 || secs[0] != "") {
-		d.fail("section name 0 is not empty")
+	if d.Err == nil && (len(secs) == 0 || secs[0] != "") {
+		d.Fail("section name 0 is not empty")
 	}
 	// Each symbol takes recSize bytes and 4 of name order.
-	n := d.count("symbol", recSize+4)
-	if d.err == nil && n > maxSymbols {
-		d.fail(fmt.Sprintf("%d symbols, more than %d", n, maxSymbols))
+	n := d.Count("symbol", recSize+4)
+	if d.Err == nil && n > maxSymbols {
+		d.Fail(fmt.Sprintf("%d symbols, more than %d", n, maxSymbols))
 	}
-	arenaLen := d.small("name bytes", uint64(len(body)))
+	arenaLen := d.Small("name bytes", uint64(len(body)))
 	t := &Table{secs: secs, mods: []string{module}, inOrder: flags&1 != 0, all: &allSymbols{}}
-	nLocals := d.count("local entry", 2)
-	if d.err == nil && nLocals > n {
-		d.fail(fmt.Sprintf("%d far local entries for %d symbols", nLocals, n))
+	nLocals := d.Count("local entry", 2)
+	if d.Err == nil && nLocals > n {
+		d.Fail(fmt.Sprintf("%d far local entries for %d symbols", nLocals, n))
 	}
 	for range nLocals {
-		i, v := d.small("local entry index", uint64(max(n-1, 0))), d.uv("local entry")
-		if d.err != nil {
+		i, v := d.Small("local entry index", uint64(max(n-1, 0))), d.Uv("local entry")
+		if d.Err != nil {
 			break
 		}
 		if t.locals == nil {
@@ -422,26 +409,26 @@ func decodeTable(b []byte, key []byte) (*Table, *SymtabReport, error) {
 		}
 		t.locals[int32(i)] = v
 	}
-	hasDescs := d.small("descriptors flag", 1) == 1
-	nAddr := d.small("addressed symbols", uint64(n))
-	for d.err == nil && d.off%8 != 0 {
-		if d.byte1("padding") != 0 {
-			d.fail("padding not zero")
+	hasDescs := d.Small("descriptors flag", 1) == 1
+	nAddr := d.Small("addressed symbols", uint64(n))
+	for d.Err == nil && d.Off%8 != 0 {
+		if d.Byte1("padding") != 0 {
+			d.Fail("padding not zero")
 		}
 	}
 	need := uint64(n)*(recSize+4) + uint64(nAddr)*4 + uint64(arenaLen)
 	if hasDescs {
 		need += uint64(n) * 8
 	}
-	if d.err == nil && need > uint64(len(body)-d.off) {
-		d.fail(fmt.Sprintf("%d symbols need %d bytes, %d left", n, need, len(body)-d.off))
+	if d.Err == nil && need > uint64(len(body)-d.Off) {
+		d.Fail(fmt.Sprintf("%d symbols need %d bytes, %d left", n, need, len(body)-d.Off))
 	}
-	if d.err != nil {
-		return nil, nil, d.err
+	if d.Err != nil {
+		return nil, nil, d.Err
 	}
 	take := func(size int) []byte {
-		r := body[d.off : d.off+size : d.off+size]
-		d.off += size
+		r := body[d.Off : d.Off+size : d.Off+size]
+		d.Off += size
 		return r
 	}
 	recBytes := take(n * recSize)
@@ -474,40 +461,40 @@ func decodeTable(b []byte, key []byte) (*Table, *SymtabReport, error) {
 	t.nameOrder = i32s(take(n*4), n)
 	// The names are read in place: a string over b saves copying ~3 MB.
 	if arenaLen > 0 {
-		t.names = unsafe.String(&body[d.off], arenaLen)
+		t.names = unsafe.String(&body[d.Off], arenaLen)
 	}
-	d.off += arenaLen
+	d.Off += arenaLen
 	if err := checkCachedTable(t, nLocals); err != nil {
-		err.Off = d.off
+		err.Off = d.Off
 		return nil, nil, err
 	}
 	var rep *SymtabReport
-	count := d.small("report count", uint64(n))
-	kinds := d.small("report kinds", math.MaxUint8)
-	m := d.count("report symbol", 8)
-	if d.err == nil && m != min(count, maxReportSymbols) {
-		d.fail(fmt.Sprintf("report of %d symbols names %d", count, m))
+	count := d.Small("report count", uint64(n))
+	kinds := d.Small("report kinds", math.MaxUint8)
+	m := d.Count("report symbol", 8)
+	if d.Err == nil && m != min(count, maxReportSymbols) {
+		d.Fail(fmt.Sprintf("report of %d symbols names %d", count, m))
 	}
-	if count > 0 && d.err == nil {
+	if count > 0 && d.Err == nil {
 		rep = &SymtabReport{Count: count, Kinds: SymbolProblem(kinds), Symbols: make([]Symbol, m)}
 		for i := range rep.Symbols {
 			s := &rep.Symbols[i]
-			s.Name = d.str("report name")
-			s.Addr = d.uv("report address")
-			s.Size = d.uv("report size")
-			s.Kind = d.byte1("report kind")
-			s.Suspect = SymbolProblem(d.byte1("report suspect"))
-			s.Section = secs[d.small("report section", uint64(len(secs)-1))]
-			s.LocalEntry = d.uv("report local entry")
-			s.Desc = d.uv("report descriptor")
+			s.Name = d.Str("report name")
+			s.Addr = d.Uv("report address")
+			s.Size = d.Uv("report size")
+			s.Kind = d.Byte1("report kind")
+			s.Suspect = SymbolProblem(d.Byte1("report suspect"))
+			s.Section = secs[d.Small("report section", uint64(len(secs)-1))]
+			s.LocalEntry = d.Uv("report local entry")
+			s.Desc = d.Uv("report descriptor")
 			s.Module = module
 		}
 	}
-	if d.err == nil && d.off != len(body) {
-		d.fail(fmt.Sprintf("%d bytes left over", len(body)-d.off))
+	if d.Err == nil && d.Off != len(body) {
+		d.Fail(fmt.Sprintf("%d bytes left over", len(body)-d.Off))
 	}
-	if d.err != nil {
-		return nil, nil, d.err
+	if d.Err != nil {
+		return nil, nil, d.Err
 	}
 	return t, rep, nil
 }
@@ -573,3 +560,7 @@ func checkCachedTable(t *Table, nLocals int) *IndexFormatError {
 
 // CacheError says why a cache file was not used (container.CacheError).
 type CacheError = container.CacheError
+
+// IndexFormatError says where a cache file stops making sense
+// (IndexFormatError).
+type IndexFormatError = container.FormatError

@@ -269,9 +269,9 @@ func TestSymcacheRejects(t *testing.T) {
 	// The key's last byte (the executable's mtime) changed, CRC made good.
 	var key []byte
 	{
-		d := &indexDecoder{b: good, off: len(symcacheMagic)}
-		d.uv("version")
-		key = []byte(d.str("key"))
+		d := &container.Decoder{B: good, Off: len(symcacheMagic)}
+		d.Uv("version")
+		key = []byte(d.Str("key"))
 	}
 	i := bytes.Index(other, key) + len(key) - 1
 	other[i] ^= 1
@@ -304,7 +304,7 @@ func TestSymcacheRejects(t *testing.T) {
 	}
 }
 
-func crc32Castagnoli(b []byte) uint32 { return crc32.Checksum(b, crcTable) }
+func crc32Castagnoli(b []byte) uint32 { return crc32.Checksum(b, container.CRCTable) }
 
 func fixCRC(b []byte) {
 	body := b[:len(b)-4]

@@ -30,11 +30,8 @@ func (t *Types) typeKeys() []string {
 	var keys []string
 	if t.btf != nil {
 		keys = t.btf.btfKeys()
-	} else if t.ix != nil {
-		keys = make([]string, 0, len(t.ix.Types))
-		for k := range t.ix.Types {
-			keys = append(keys, k)
-		}
+	} else if t.dw != nil {
+		keys = t.dw.TypeKeys()
 	}
 	sort.Strings(keys)
 	sortedNames[t] = keys

@@ -1,31 +1,18 @@
-// DWARF types (this file, index.go, dwarf.go).
-//
-// Types are read with the standard library's debug/dwarf, not with delve's
-// github.com/go-delve/delve/pkg/dwarf/godwarf: godwarf's StructField keeps
-// only DW_AT_bit_offset (the DWARF 2-4 attribute) and drops
-// DW_AT_data_bit_offset, which GCC and Clang emit for every bitfield under
-// DWARF 5, so with godwarf a DWARF 5 bitfield reads at the wrong bits (its
-// BitOffset is 0, i.e. the start of the struct). debug/dwarf keeps both
-// (StructField.DataBitOffset and BitOffset, with BitSize); Field below
-// normalises them to one bit offset for either byte order. The test
-// TestGodwarfDropsDataBitOffset demonstrates the trap on synthetic DWARF.
-//
-// Delve's pkg/dwarf is still the better tool where it goes beyond the
-// standard library: line tables (pkg/dwarf/line, for `dis -l`), call frame
-// information (pkg/dwarf/frame), location expressions (pkg/dwarf/op), and
-// pkg/dwarf/dwarfbuilder, which the tests use to build synthetic DWARF.
+// Types: the one front of the kernel's C types, whichever source they
+// come from (a DWARFSource, or BTF), and the member-path arithmetic over
+// them (Offsetof, FindField, Fields; bitfields normalised to one bit
+// offset for either byte order and either DWARF bitfield form).
 
 package symbols
 
 import (
-	"debug/dwarf"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kdump-inspect/kdump-inspect/ctype"
 )
@@ -84,156 +71,104 @@ func (e *MemberError) Error() string {
 // Types is the type information of one vmlinux (or module): a name
 // index of top-level types, variables and enumeration constants, and lazy
 // type decoding into the project's type model (package ctype), from DWARF
-// through debug/dwarf (LoadTypes, LoadELFTypes; dwarfconv.go) or from BTF
-// (LoadBTFTypes, LoadSplitBTFTypes; btfconv.go). Its methods are safe for concurrent use.
+// (a DWARFSource: symbols/dwarftypes, connected by symbols/dwarfread) or
+// from BTF (LoadBTFTypes, LoadSplitBTFTypes; btfconv.go). Its methods are
+// safe for concurrent use.
 type Types struct {
 	BuildID []byte
 	// PtrSize is the address size of the first compilation unit.
 	PtrSize int64
-	// FromCache says whether the index was loaded from cacheDir.
+	// FromCache says whether the DWARF index was loaded from a cache.
 	FromCache bool
 	// CacheWarning says why an existing cache file was not used or why the
 	// index could not be saved ("" when neither happened).
 	CacheWarning string
-	// Damaged are the DWARF units that could not be read: what they
-	// define is not in the index (Warnings says so); every other unit is.
-	Damaged []UnitDamage
 
-	ix *typeIndex
-	// btf, when not nil, is where the types come from (btftypes.go); the
-	// DWARF fields are then unused.
+	// dw, when not nil, is where the types come from (DWARF).
+	dw DWARFSource
+	// btf, when not nil, is where the types come from (btftypes.go).
 	btf *BTF
 	// fb is what BTF-backed Types fall back to (btfdwarf.go), nil when
 	// nothing.
 	fb *btfFallback
 
-	// raw are the mapped sections (nil when the Types was made from a
-	// dwarf.Data): types are then decoded unit by unit (unitdwarf.go).
-	raw        *rawDWARF
-	unitsOnce  sync.Once
-	unitStarts []int
-	unitsErr   error
-
-	// whole is the whole-file Data (see Data).
-	wholeOnce sync.Once
-	whole     *dwarf.Data
-	wholeErr  error
-
-	// mu guards the type caches of every Data (debug/dwarf's is not
-	// goroutine-safe), byName and units.
+	// mu guards byName.
 	mu     sync.Mutex
 	byName map[string]ctype.Type
-	units  map[int]unitData
-	// conv turns what debug/dwarf decodes into ctype types (dwarfconv.go).
-	conv dwarfConv
 }
 
-// LoadTypes indexes d. With a non-empty cacheDir and build-id, the index is
-// read from cacheDir/dwarf-index-<hex build-id>.idx when that file exists
-// and verifies (version and build-id), else built and saved there; any cache
-// problem falls back to building and is reported in CacheWarning, never as
-// an error.
-//
-// (docs/ARCHITECTURE.md has LoadTypes(f *ELFFile, cacheDir); this form takes
-// f.DWARF() and f.BuildID so as not to depend on the ELF reader.)
-func LoadTypes(d *dwarf.Data, buildID []byte, cacheDir string) (*Types, error) {
-	if d == nil {
-		return nil, errors.New("LoadTypes: no DWARF data")
-	}
-	return loadTypes(func() (*dwarf.Data, *rawDWARF, error) { return d, nil, nil }, buildID, cacheDir)
+// DWARFSource is DWARF type information as Types uses it; package
+// symbols/dwarftypes implements it (a name index over debug/dwarf, types
+// converted to ctype). Implementations are safe for concurrent use.
+type DWARFSource interface {
+	// Named returns the type indexed under key ("struct module", "u64"):
+	// found false when the index has no such name.
+	Named(key string) (ty ctype.Type, found bool, err error)
+	// VariableType returns a top-level variable's type.
+	VariableType(name string) (ty ctype.Type, found bool, err error)
+	// EnumConstant returns an enumeration constant's value.
+	EnumConstant(name string) (int64, bool)
+	// Stats counts the indexed types, variables, enumerators and units.
+	Stats() (types, vars, enumerators, units int)
+	// TypeKeys lists the indexed type names.
+	TypeKeys() []string
+	// Warnings: one line per damaged unit the index left out.
+	Warnings() []string
+	// Info says what the index was loaded with.
+	Info() (buildID []byte, ptrSize int64, fromCache bool, cacheWarning string)
 }
 
-// LoadELFTypes is LoadTypes over f's DWARF (f.DWARF()), with the cache
-// keyed by key (nil: f.BuildID). When the DWARF sections are mapped from
-// the file (a plain vmlinux, see ELFFile.DWARF), the index is built by a
-// minimal DIE walker over the raw sections (fastindex.go) rather than by
-// debug/dwarf's Reader (both build the same index), types are decoded
-// through a Data of their own unit (unitdwarf.go), and the whole-file
-// Data is made only when Data is called.
-func LoadELFTypes(f *ELFFile, key []byte, cacheDir string) (*Types, error) {
-	if key == nil {
-		key = f.BuildID
-	}
-	return loadTypes(func() (*dwarf.Data, *rawDWARF, error) {
-		raw, err := f.mapDWARF()
-		if err != nil || raw != nil {
-			return nil, raw, err
-		}
-		d, err := f.stdDWARF()
-		return d, nil, err
-	}, key, cacheDir)
-}
-
-// loadTypes reads the cached index, then asks get for the DWARF: a
-// whole-file Data, or mapped sections.
-func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cacheDir string) (*Types, error) {
-	t := &Types{BuildID: buildID, byName: make(map[string]ctype.Type), units: make(map[int]unitData)}
-	useCache := cacheDir != "" && len(buildID) > 0
-	if useCache {
-		path := IndexCachePath(cacheDir, buildID)
-		ix, err := loadIndex(path, buildID)
-		switch {
-		case err == nil:
-			t.ix, t.FromCache = ix, true
-		case errors.Is(err, errors.ErrUnsupported), isNotExist(err):
-		default:
-			t.CacheWarning = err.Error()
-		}
-	}
-	d, raw, err := get()
-	if err != nil {
-		return nil, err
-	}
-	if d == nil && raw == nil {
-		return nil, errors.New("LoadTypes: no DWARF data")
-	}
-	t.whole, t.raw = d, raw
-	if t.ix == nil {
-		var ix *typeIndex
-		err := errors.ErrUnsupported
-		if raw != nil {
-			// On a unit the walker cannot read, the reference indexer
-			// below decides (and reports what debug/dwarf says).
-			ix, err = buildIndexRaw(raw)
-		}
-		if err != nil {
-			if d, err = t.Data(); err != nil {
-				return nil, err
-			}
-			if ix, err = buildIndex(d); err != nil {
-				return nil, err
-			}
-		}
-		ix.BuildID = buildID
-		t.ix = ix
-		t.Damaged = ix.damaged
-		// An index with units left out is not cached: the next run says
-		// again what was lost.
-		if useCache && len(ix.damaged) == 0 {
-			if err := saveIndex(IndexCachePath(cacheDir, buildID), ix); err != nil {
-				t.CacheWarning = err.Error()
-			}
-		}
-	}
-	t.PtrSize = int64(t.ix.PtrSize)
+// NewDWARFTypes puts Types in front of a DWARF source.
+func NewDWARFTypes(src DWARFSource) *Types {
+	t := &Types{dw: src, byName: make(map[string]ctype.Type)}
+	t.BuildID, t.PtrSize, t.FromCache, t.CacheWarning = src.Info()
 	if t.PtrSize == 0 {
 		t.PtrSize = 8
 	}
-	return t, nil
+	return t
+}
+
+// DWARFSource returns the DWARF source of DWARF-backed Types (nil for
+// BTF-backed ones: see DWARF for what stands behind those).
+func (t *Types) DWARFSource() DWARFSource { return t.dw }
+
+// DWARFLoader reads the DWARF types of an ELF file, the index cached
+// under cacheDir keyed by key; symbols/dwarfread registers the tool's.
+type DWARFLoader func(f *ELFFile, key []byte, cacheDir string) (DWARFSource, error)
+
+var dwarfLoader atomic.Pointer[DWARFLoader]
+
+// RegisterDWARFLoader makes l the loader LoadELFTypes uses.
+func RegisterDWARFLoader(l DWARFLoader) { dwarfLoader.Store(&l) }
+
+// ErrNoDWARFReader is what LoadELFTypes returns in a program that links
+// no DWARF type reader (no import of symbols/dwarfread).
+var ErrNoDWARFReader = errors.New("no DWARF type reader in this program (symbols/dwarfread not linked in)")
+
+// LoadELFTypes reads f's DWARF types through the registered loader, the
+// name index cached under cacheDir keyed by key (nil: f.BuildID).
+func LoadELFTypes(f *ELFFile, key []byte, cacheDir string) (*Types, error) {
+	l := dwarfLoader.Load()
+	if l == nil {
+		return nil, ErrNoDWARFReader
+	}
+	if key == nil {
+		key = f.BuildID
+	}
+	src, err := (*l)(f, key, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	return NewDWARFTypes(src), nil
 }
 
 // Warnings says what the DWARF lost: one line per damaged unit (at most
-// 8, then a count).
+// 8, then a count); nothing for BTF.
 func (t *Types) Warnings() []string {
-	var out []string
-	for i, d := range t.Damaged {
-		if i == 8 {
-			out = append(out, fmt.Sprintf("... and %d more damaged DWARF units", len(t.Damaged)-8))
-			break
-		}
-		out = append(out, d.String())
+	if t.dw == nil {
+		return nil
 	}
-	return out
+	return t.dw.Warnings()
 }
 
 // Stats returns the number of indexed type names, variables, enumeration
@@ -242,39 +177,7 @@ func (t *Types) Stats() (types, vars, enumerators, units int) {
 	if t.btf != nil {
 		return t.btfStats()
 	}
-	return len(t.ix.Types), len(t.ix.Vars), len(t.ix.Enumerators), t.ix.Units
-}
-
-// typeAt decodes the type DIE at off after checking that the DIE there is
-// what the index says (a stale or corrupt cache must not yield a wrong type).
-func (t *Types) typeAt(key string, off dwarf.Offset) (ctype.Type, error) {
-	u, err := t.dataFor(off)
-	if err != nil {
-		return nil, fmt.Errorf("DIE at %#x: %w", off, err)
-	}
-	r := u.d.Reader()
-	r.Seek(off - u.base)
-	e, err := r.Next()
-	if err != nil {
-		return nil, fmt.Errorf("DIE at %#x: %w", off, err)
-	}
-	if e == nil {
-		return nil, fmt.Errorf("no DIE at %#x", off)
-	}
-	name, _ := e.Val(dwarf.AttrName).(string)
-	ok := tagPrefix[e.Tag] != "" && tagPrefix[e.Tag]+name == key ||
-		e.Tag == dwarf.TagTypedef && name == key ||
-		e.Tag == dwarf.TagBaseType && ctype.CanonicalBaseName(name) == key
-	if !ok {
-		return nil, fmt.Errorf("index names DIE %#x %q but it is %v %q (stale cache?)", off, key, e.Tag, name)
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	dt, err := u.d.Type(off - u.base)
-	if err != nil {
-		return nil, err
-	}
-	return t.conv.conv(dt), nil
+	return t.dw.Stats()
 }
 
 // named returns the type indexed under key ("struct module", "u64").
@@ -288,13 +191,9 @@ func (t *Types) named(key string) (ctype.Type, bool, error) {
 	if ok {
 		return ty, true, nil
 	}
-	off, ok := t.ix.Types[key]
-	if !ok {
-		return nil, false, nil
-	}
-	ty, err := t.typeAt(key, off)
-	if err != nil {
-		return nil, true, err
+	ty, found, err := t.dw.Named(key)
+	if !found || err != nil {
+		return nil, found, err
 	}
 	t.mu.Lock()
 	t.byName[key] = ty
@@ -375,40 +274,14 @@ func (t *Types) VariableType(name string) (ctype.Type, error) {
 		}
 		return ty, err
 	}
-	off, ok := t.ix.Vars[name]
-	if !ok {
+	ty, found, err := t.dw.VariableType(name)
+	switch {
+	case !found:
 		return nil, &LookupError{Kind: "variable", Name: name, Err: ErrNotFound}
-	}
-	u, err := t.dataFor(off)
-	if err != nil {
+	case err != nil:
 		return nil, &LookupError{Kind: "variable", Name: name, Err: err}
 	}
-	r := u.d.Reader()
-	// Follow DW_AT_specification (at most a few hops) to find DW_AT_type;
-	// offsets within u.d are relative to u.base.
-	rel := off - u.base
-	for range 4 {
-		r.Seek(rel)
-		e, err := r.Next()
-		if err != nil || e == nil || e.Tag != dwarf.TagVariable {
-			return nil, &LookupError{Kind: "variable", Name: name, Err: fmt.Errorf("no variable DIE at %#x (%v)", rel+u.base, err)}
-		}
-		if to, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
-			t.mu.Lock()
-			defer t.mu.Unlock()
-			dt, err := u.d.Type(to)
-			if err != nil {
-				return nil, &LookupError{Kind: "variable", Name: name, Err: err}
-			}
-			return t.conv.conv(dt), nil
-		}
-		spec, ok := e.Val(dwarf.AttrSpecification).(dwarf.Offset)
-		if !ok {
-			break
-		}
-		rel = spec
-	}
-	return nil, &LookupError{Kind: "variable", Name: name, Err: errors.New("DIE has no type")}
+	return ty, nil
 }
 
 // EnumConstant returns the value of an enumeration constant ("MOD_TEXT").
@@ -420,11 +293,11 @@ func (t *Types) EnumConstant(name string) (int64, error) {
 		}
 		return e.Value, nil
 	}
-	e, ok := t.ix.Enumerators[name]
+	v, ok := t.dw.EnumConstant(name)
 	if !ok {
 		return 0, &LookupError{Kind: "enumerator", Name: name, Err: ErrNotFound}
 	}
-	return e.Value, nil
+	return v, nil
 }
 
 // Sizeof returns the size in bytes of a type named as for Lookup.
@@ -647,10 +520,6 @@ func fieldBitOffset(f *ctype.StructField, order binary.ByteOrder) int64 {
 		return f.ByteOffset*8 + f.BitOffset
 	}
 	return f.ByteOffset*8 + unit*8 - f.BitOffset - f.BitSize
-}
-
-func isNotExist(err error) bool {
-	return errors.Is(err, fs.ErrNotExist)
 }
 
 // IsBigEndian reports whether order is big-endian (binary.BigEndian or any

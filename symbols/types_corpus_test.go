@@ -14,6 +14,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarftypes"
 )
 
 // corpusVmlinux opens the corpus's fixed 7.2.13 vmlinux (DWARF 5) and
@@ -272,7 +273,7 @@ func TestCorpusBitfield(t *testing.T) {
 func BenchmarkIndexBuildCold(b *testing.B) {
 	c := requireVmlinux(b)
 	for b.Loop() {
-		if _, err := buildIndex(c.d); err != nil {
+		if _, err := dwarftypes.Load(c.d, nil, ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -300,7 +301,7 @@ func BenchmarkLookupStructModule(b *testing.B) {
 	b.Run("first", func(b *testing.B) {
 		// A fresh Types each time: index lookup + debug/dwarf decode of
 		// struct module and everything it reaches.
-		ix, err := buildIndex(c.d)
+		src, err := dwarftypes.Load(c.d, nil, "")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -308,7 +309,7 @@ func BenchmarkLookupStructModule(b *testing.B) {
 			b.StopTimer()
 			d, _ := c.f.DWARF() // fresh debug/dwarf type cache
 			b.StartTimer()
-			ts := typesOver(d, ix)
+			ts := NewDWARFTypes(src.Over(d))
 			if _, err := ts.Lookup("struct module"); err != nil {
 				b.Fatal(err)
 			}

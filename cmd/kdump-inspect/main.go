@@ -40,7 +40,7 @@ import (
 
 	// The readers of debug information the models ask for through
 	// symbols' registries (the views build without them).
-	_ "github.com/kdump-inspect/kdump-inspect/symbols/dwarflines"
+	_ "github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 //go:generate go test -run TestCommandsDoc|TestSchemaFiles -update .

@@ -28,6 +28,9 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/batch"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
+
+	// The DWARF type and line readers the models ask for.
+	_ "github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 // pageCounter records the distinct physical pages read through it.

@@ -39,6 +39,9 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
+
+	// The DWARF type and line readers the models ask for.
+	_ "github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 func main() {

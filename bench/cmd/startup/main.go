@@ -19,6 +19,10 @@ import (
 	"time"
 
 	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarftypes"
+
+	// The DWARF type and line readers the models ask for.
+	_ "github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 func main() {
@@ -44,7 +48,7 @@ func run(path, cache string, cold bool) error {
 	defer f.Close()
 	tOpen := time.Since(t0)
 	if cold && len(f.BuildID) > 0 {
-		os.Remove(symbols.IndexCachePath(cache, f.BuildID))
+		os.Remove(dwarftypes.IndexCachePath(cache, f.BuildID))
 	}
 	ts, err := symbols.LoadELFTypes(f, nil, cache)
 	if err != nil {

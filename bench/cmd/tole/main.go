@@ -24,6 +24,9 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/gen/coregen"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
+
+	// The DWARF type and line readers the models ask for.
+	_ "github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
 )
 
 func main() {

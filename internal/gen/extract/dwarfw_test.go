@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/ctype"
-	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarftypes"
 )
 
 // TestWriteDWARFRoundTrip builds types in code, writes them and reads them
@@ -43,7 +43,7 @@ func TestWriteDWARFRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got = symbols.FromDWARF(ty).(*ctype.StructType)
+			got = dwarftypes.FromDWARF(ty).(*ctype.StructType)
 			break
 		}
 	}

@@ -19,7 +19,8 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/ctype"
-	"github.com/kdump-inspect/kdump-inspect/symbols"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
+	"github.com/kdump-inspect/kdump-inspect/symbols/dwarftypes"
 	"github.com/kdump-inspect/kdump-inspect/textpoke"
 	"github.com/kdump-inspect/kdump-inspect/tracebuf"
 	"github.com/kdump-inspect/kdump-inspect/triage"
@@ -476,7 +477,7 @@ func buildVmlinux(p *kernel.Program, res *Result) ([]byte, error) {
 		}
 		in.Vars = append(in.Vars, Variable{Name: n, Type: t, Addr: a})
 	}
-	d, err := p.Types.Data()
+	d, err := dwarfread.Data(p.Types)
 	if err != nil {
 		return nil, err
 	}
@@ -574,7 +575,7 @@ func findEnums(d *dwarf.Data, want []string) ([]*ctype.EnumType, error) {
 		if err != nil {
 			return nil, err
 		}
-		if et, ok := symbols.FromDWARF(t).(*ctype.EnumType); ok {
+		if et, ok := dwarftypes.FromDWARF(t).(*ctype.EnumType); ok {
 			out = append(out, et)
 		}
 	}

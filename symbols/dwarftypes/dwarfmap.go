@@ -1,4 +1,4 @@
-package symbols
+package dwarftypes
 
 import (
 	"debug/dwarf"
@@ -53,20 +53,20 @@ func hold[T any](m *fileMapping, obj *T) {
 // .debug_loclists, .debug_frame and .debug_aranges, which debug/dwarf then
 // ignores — which on a 384 MB distro vmlinux is about 1.5 GB of allocation
 // and 1 GB of peak RSS (see docs/PERFORMANCE.md). It applies only where
-// debug/elf would return the bytes unchanged: a file of our own (OpenELF),
+// debug/elf would return the bytes unchanged: a file of our own (File.OS set),
 // not ET_REL, no SHF_COMPRESSED or .zdebug_ section, no relocation section
 // that applies to a debug section, every section inside the file. It
 // returns nil, nil otherwise and the caller falls back to debug/elf.
 //
 // Nothing is parsed here: the whole-file dwarf.Data (raw.whole) and the
 // per-unit ones (unitdwarf.go) are made when first needed.
-func (f *ELFFile) mapDWARF() (*rawDWARF, error) {
-	if f.osFile == nil || f.File.Type == elf.ET_REL {
+func mapDWARF(f File) (*rawDWARF, error) {
+	if f.OS == nil || f.ELF.Type == elf.ET_REL {
 		return nil, nil
 	}
 	want := map[string]*elf.Section{}
 	debugIdx := map[int]bool{}
-	for i, s := range f.File.Sections {
+	for i, s := range f.ELF.Sections {
 		if strings.HasPrefix(s.Name, ".zdebug_") {
 			return nil, nil
 		}
@@ -86,8 +86,8 @@ func (f *ELFFile) mapDWARF() (*rawDWARF, error) {
 			want[s.Name] = s
 		}
 	}
-	if f.File.Type != elf.ET_EXEC { // debug/elf applies relocations except to ET_EXEC
-		for _, s := range f.File.Sections {
+	if f.ELF.Type != elf.ET_EXEC { // debug/elf applies relocations except to ET_EXEC
+		for _, s := range f.ELF.Sections {
 			if (s.Type == elf.SHT_RELA || s.Type == elf.SHT_REL) && debugIdx[int(s.Info)] {
 				return nil, nil
 			}
@@ -96,7 +96,7 @@ func (f *ELFFile) mapDWARF() (*rawDWARF, error) {
 	if want[".debug_info"] == nil || want[".debug_types"] != nil {
 		return nil, nil
 	}
-	st, err := f.osFile.Stat()
+	st, err := f.OS.Stat()
 	if err != nil {
 		return nil, nil
 	}
@@ -109,7 +109,7 @@ func (f *ELFFile) mapDWARF() (*rawDWARF, error) {
 			return nil, nil // debug/elf reports this one properly
 		}
 	}
-	m, err := syscall.Mmap(int(f.osFile.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	m, err := syscall.Mmap(int(f.OS.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, nil
 	}
@@ -129,7 +129,7 @@ func (f *ELFFile) mapDWARF() (*rawDWARF, error) {
 		lineStr: sec(".debug_line_str"), strOffsets: sec(".debug_str_offsets"),
 		line: sec(".debug_line"), ranges: sec(".debug_ranges"),
 		addr: sec(".debug_addr"), rnglists: sec(".debug_rnglists"),
-		order: f.File.ByteOrder, path: f.Path, mapping: &fileMapping{b: m},
+		order: f.ELF.ByteOrder, path: f.Path, mapping: &fileMapping{b: m},
 	}
 	hold(raw.mapping, raw)
 	return raw, nil

@@ -1,4 +1,4 @@
-package symbols
+package dwarftypes
 
 // debug/dwarf types to the project's type model (package ctype).
 //

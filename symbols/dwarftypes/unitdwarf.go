@@ -1,4 +1,4 @@
-package symbols
+package dwarftypes
 
 // Per-unit type decoding.
 //
@@ -43,7 +43,7 @@ type unitData struct {
 // header (the largest unit start ≤ off). The unit starts come from the
 // index (cached with it) when they are plausible, else from reading every
 // unit header.
-func (t *Types) unitFor(off dwarf.Offset) (int, error) {
+func (t *Source) unitFor(off dwarf.Offset) (int, error) {
 	t.unitsOnce.Do(func() {
 		if s := t.ix.UnitStarts; plausibleStarts(s, len(t.raw.info)) {
 			t.unitStarts = s
@@ -99,7 +99,7 @@ func unitSafe(raw *rawDWARF, start int) (end int, safe bool, why string, err err
 // offset) with, and the offset to subtract from off for it. Without
 // mapped sections that is the whole-file Data. The choice for a unit is
 // made once and kept.
-func (t *Types) dataFor(off dwarf.Offset) (unitData, error) {
+func (t *Source) dataFor(off dwarf.Offset) (unitData, error) {
 	if t.raw == nil {
 		d, err := t.Data()
 		return unitData{d: d}, err
@@ -124,7 +124,7 @@ func (t *Types) dataFor(off dwarf.Offset) (unitData, error) {
 
 // newUnitData makes the Data of the unit at start, or says why the unit
 // is left to the whole-file Data.
-func (t *Types) newUnitData(start int) unitData {
+func (t *Source) newUnitData(start int) unitData {
 	end, safe, why, err := unitSafe(t.raw, start)
 	if err != nil {
 		return unitData{why: err.Error()}
@@ -141,18 +141,10 @@ func (t *Types) newUnitData(start int) unitData {
 
 // Data returns the whole-file debug/dwarf Data, parsing every unit header
 // the first time it is called on a Types loaded from a mapped vmlinux
-// (LoadELFTypes). Type lookups do not need it; callers that decode types
+// (LoadFile). Type lookups do not need it; callers that decode types
 // through it themselves must not do so concurrently with each other (its
 // type cache is not goroutine-safe).
-func (t *Types) Data() (*dwarf.Data, error) {
-	if t.btf != nil {
-		// The DWARF behind BTF-backed Types (SetDWARF), opened now.
-		d, err := t.DWARF()
-		if err != nil {
-			return nil, err
-		}
-		return d.Data()
-	}
+func (t *Source) Data() (*dwarf.Data, error) {
 	t.wholeOnce.Do(func() {
 		if t.whole == nil && t.raw != nil {
 			t.whole, t.wholeErr = t.raw.whole()

@@ -1,4 +1,4 @@
-package symbols
+package dwarftypes
 
 import (
 	"debug/dwarf"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
 	"github.com/kdump-inspect/kdump-inspect/ctype"
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 )
 
@@ -74,7 +75,7 @@ func FuzzUnitTypes(f *testing.F) {
 
 // exerciseTypes looks up what the fuzzers' seeds define (and a variable
 // they do not).
-func exerciseTypes(ts *Types) {
+func exerciseTypes(ts *testTypes) {
 	for _, n := range []string{"struct x", "x", "unsigned int", "enum e", "struct x *"} {
 		if ty, err := ts.Lookup(n); err == nil {
 			FindField(ty, "b", nil)
@@ -132,11 +133,11 @@ func TestUnitTypesSeed(t *testing.T) {
 	if !ok || len(st.Field) != 2 || st.Field[1].Name != "b" || st.Field[1].ByteOffset != 4 || st.Field[1].Type.String() != "unsigned int" {
 		t.Fatalf("struct x = %#v", ty)
 	}
-	u, err := ts.dataFor(ts.ix.Types["struct x"])
+	u, err := ts.src.dataFor(ts.src.ix.Types["struct x"])
 	if err != nil || !u.alone {
 		t.Errorf("struct x not decoded through its unit's Data: %+v, %v", u, err)
 	}
-	if ts.whole != nil {
+	if ts.src.whole != nil {
 		t.Error("whole-file Data made")
 	}
 }
@@ -159,7 +160,7 @@ func FuzzLoadIndex(f *testing.F) {
 		// Recompute the trailing CRC-32C so that mutations reach the
 		// decoder instead of stopping at the checksum.
 		if len(b) >= 4 {
-			binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], crcTable))
+			binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], container.CRCTable))
 		}
 		p := filepath.Join(t.TempDir(), "i.idx")
 		if err := os.WriteFile(p, b, 0o644); err != nil {

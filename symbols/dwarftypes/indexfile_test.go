@@ -1,4 +1,4 @@
-package symbols
+package dwarftypes
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
 
 func sampleIndex() *typeIndex {
@@ -48,7 +50,7 @@ func TestIndexFileCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := b.Bytes()
-	var fe *IndexFormatError
+	var fe *container.FormatError
 
 	// One flipped bit anywhere is caught by the checksum.
 	for _, at := range []int{len(indexMagic), len(good) / 2, len(good) - 5} {
@@ -74,7 +76,7 @@ func TestIndexFileCorrupt(t *testing.T) {
 	}
 	h.Write(binary.AppendUvarint(nil, 1<<32)) // type count
 	h.WriteString("\x01x\x01")
-	withCRC := binary.LittleEndian.AppendUint32(bytes.Clone(h.Bytes()), crc32.Checksum(h.Bytes(), crcTable))
+	withCRC := binary.LittleEndian.AppendUint32(bytes.Clone(h.Bytes()), crc32.Checksum(h.Bytes(), container.CRCTable))
 	allocs := testing.AllocsPerRun(5, func() { decodeIndex(withCRC) })
 	_, err := decodeIndex(withCRC)
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "type count 4294967296 exceeds") {

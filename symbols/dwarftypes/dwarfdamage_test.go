@@ -1,4 +1,4 @@
-package symbols
+package dwarftypes
 
 import (
 	"debug/dwarf"
@@ -44,13 +44,13 @@ func TestDWARFDamageConfined(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := gf.mapDWARF()
+	raw, err := mapDWARF(fileOf(gf))
 	if err != nil || raw == nil {
 		t.Fatalf("mapDWARF: %v", err)
 	}
 	units, damaged, err := listUnits(raw)
-	if err != nil || len(damaged) > 0 || len(gt.Damaged) > 0 {
-		t.Fatalf("good vmlinux: %v %v %v", err, damaged, gt.Damaged)
+	if err != nil || len(damaged) > 0 || len(gt.src.Damaged) > 0 {
+		t.Fatalf("good vmlinux: %v %v %v", err, damaged, gt.src.Damaged)
 	}
 	// A unit in the middle, not one of the types looked up below.
 	k := len(units) / 2
@@ -62,7 +62,7 @@ func TestDWARFDamageConfined(t *testing.T) {
 		if err != nil {
 			t.Fatalf("good vmlinux: %s: %v", n, err)
 		}
-		if off := gt.ix.Types[n]; int(off) >= u && int(off) < next {
+		if off := gt.src.ix.Types[n]; int(off) >= u && int(off) < next {
 			t.Fatalf("%s is defined in the unit damaged below: pick another", n)
 		}
 		sizes[n] = sz
@@ -92,8 +92,8 @@ func TestDWARFDamageConfined(t *testing.T) {
 			if err != nil {
 				t.Fatalf("LoadELFTypes: %v (the whole vmlinux lost)", err)
 			}
-			if len(ty.Damaged) != 1 || ty.Damaged[0].Off != u || ty.Damaged[0].End != next {
-				t.Fatalf("damaged units %v, want [%#x,%#x)", ty.Damaged, u, next)
+			if len(ty.src.Damaged) != 1 || ty.src.Damaged[0].Off != u || ty.src.Damaged[0].End != next {
+				t.Fatalf("damaged units %v, want [%#x,%#x)", ty.src.Damaged, u, next)
 			}
 			if w := ty.Warnings(); len(w) != 1 || !strings.Contains(w[0], fmt.Sprintf("offset %#x", u)) {
 				t.Errorf("warnings %q do not name offset %#x", w, u)
@@ -103,7 +103,7 @@ func TestDWARFDamageConfined(t *testing.T) {
 					t.Errorf("%s: size %d, %v; good vmlinux %d", n, sz, err, sizes[n])
 				}
 			}
-			for m, idx := range []map[string]dwarf.Offset{ty.ix.Types, ty.ix.Vars} {
+			for m, idx := range []map[string]dwarf.Offset{ty.src.ix.Types, ty.src.ix.Vars} {
 				for n, off := range idx {
 					if int(off) >= u && int(off) < next {
 						t.Errorf("index %d: %s at %#x, inside the damaged unit", m, n, off)

@@ -1,4 +1,4 @@
-package dwarflines
+package dwarfread
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package dwarflines
+package dwarfread
 
 import (
 	"bytes"
@@ -130,7 +130,7 @@ func LoadVmlinuxLines(f *symbols.ELFFile, types *symbols.Types) (*LineTable, err
 	}
 	// The whole-file Data (every unit header parsed, on first use) finds
 	// the unit that holds a pc through .debug_aranges/DW_AT_ranges.
-	d, err := types.Data()
+	d, err := Data(types)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func LoadModuleLines(f *symbols.ELFFile, secAddr func(string) (uint64, bool)) (*
 		lt.line = append([]byte(nil), lt.line...) // Data() may share a cache; we write into it
 		lt.notes = relocateDebugLine(f, lt.line, lt.lineStr != nil, secAddr)
 	}
-	d, err := f.DWARF()
+	d, err := FileData(f)
 	if err != nil {
 		return nil, err
 	}

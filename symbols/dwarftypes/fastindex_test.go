@@ -1,4 +1,4 @@
-package symbols
+package dwarftypes
 
 import (
 	"debug/dwarf"
@@ -17,7 +17,6 @@ import (
 // variable and enumerator at the same DIE offset, same unit count and
 // pointer size.
 func TestFastIndexMatchesReference(t *testing.T) {
-	requireVmlinux(t)
 	compareIndexes(t, filepath.Join(testcorpus.Require(t), "kernels", "7.2.13-fixed", "vmlinux.zst"))
 }
 
@@ -44,7 +43,7 @@ func compareIndexes(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	raw, err := f.mapDWARF()
+	raw, err := mapDWARF(fileOf(f))
 	if err != nil {
 		t.Fatal(err)
 	}

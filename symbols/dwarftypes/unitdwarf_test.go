@@ -1,4 +1,4 @@
-package symbols
+package dwarftypes
 
 import (
 	"debug/dwarf"
@@ -116,17 +116,17 @@ func compareUnitDecoding(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ts.raw == nil {
+	if ts.src.raw == nil {
 		t.Fatal("DWARF not mapped (uncompressed sections expected)")
 	}
-	whole, err := f.DWARF() // a Data of its own, not ts's
+	whole, err := FileData(fileOf(f)) // a Data of its own, not ts's
 	if err != nil {
 		t.Fatal(err)
 	}
 	found, alone := 0, 0
 	var first ctype.Type
 	for _, name := range lazyJobTypes {
-		off, ok := ts.ix.Types[name]
+		off, ok := ts.src.ix.Types[name]
 		if !ok {
 			continue
 		}
@@ -143,7 +143,7 @@ func compareUnitDecoding(t *testing.T, path string) {
 		if err := sameType(want, got, map[[2]ctype.Type]bool{}, name); err != nil {
 			t.Errorf("whole-file and per-unit decodings differ: %v", err)
 		}
-		u, err := ts.dataFor(off)
+		u, err := ts.src.dataFor(off)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,10 +174,10 @@ func compareUnitDecoding(t *testing.T, path string) {
 		t.Errorf("VariableType(modules) = %v, %v; want struct list_head", ty, err)
 	}
 	// Nothing above needed the whole-file Data.
-	if ts.whole != nil {
+	if ts.src.whole != nil {
 		t.Error("the whole-file Data was made for type lookups")
 	}
-	d, err := ts.Data()
+	d, err := ts.src.Data()
 	if err != nil || d == nil {
 		t.Fatalf("Data() = %v, %v", d, err)
 	}
@@ -254,18 +254,18 @@ func benchUnit(b *testing.B, unit bool) {
 	}
 	defer f.Close()
 	ts, err := LoadELFTypes(f, nil, "")
-	if err != nil || ts.raw == nil {
+	if err != nil || ts.src.raw == nil {
 		b.Fatal("no mapped DWARF", err)
 	}
-	off := ts.ix.Types["struct module"]
+	off := ts.src.ix.Types["struct module"]
 	for b.Loop() {
 		var ty ctype.Type
 		if unit {
-			fresh := &Types{raw: ts.raw, ix: ts.ix, PtrSize: 8, byName: map[string]ctype.Type{}, units: map[int]unitData{}}
+			fresh := over(&Source{raw: ts.src.raw, ix: ts.src.ix, PtrSize: 8, units: map[int]unitData{}})
 			ty, err = fresh.Lookup("struct module")
 		} else {
 			var d *dwarf.Data
-			if d, err = ts.raw.whole(); err == nil {
+			if d, err = ts.src.raw.whole(); err == nil {
 				var dt dwarf.Type
 				dt, err = d.Type(off)
 				ty = FromDWARF(dt)

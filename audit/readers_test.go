@@ -1,0 +1,5 @@
+package audit
+
+// The tests' program links the DWARF readers cmd/kdump-inspect links
+// (symbols.LoadELFTypes and the line tables go through them).
+import _ "github.com/kdump-inspect/kdump-inspect/symbols/dwarfread"
