@@ -7,6 +7,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/texttest"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
@@ -94,14 +95,6 @@ func exampleText(t *testing.T, a *analysis.Analysis, name string) *textcheck.Res
 	if r.Compared == 0 || r.Differing == 0 {
 		t.Errorf("%s: %d bytes compared, %d differing; want text compared and the guest's patches seen", name, r.Compared, r.Differing)
 	}
-	for _, d := range r.Unexplained() {
-		t.Errorf("%s: unexplained %d bytes at %#x: expected % x, found % x", name, len(d.Found), d.Addr, d.Expected, d.Found)
-	}
-	for _, s := range r.Incomplete {
-		t.Errorf("%s: incomplete: %s", name, s)
-	}
-	for _, s := range r.Problems {
-		t.Errorf("%s: problem: %s", name, s)
-	}
+	texttest.CheckExplained(t, name, r)
 	return r
 }

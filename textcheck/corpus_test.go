@@ -10,6 +10,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/texttest"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
@@ -27,15 +28,7 @@ func checkModuleText(t *testing.T, name string, r *textcheck.Result) {
 	if r.Compared == 0 {
 		t.Errorf("%s: no text compared", name)
 	}
-	for _, d := range r.Unexplained() {
-		t.Errorf("%s: unexplained %d bytes at %#x: expected % x, found % x", name, len(d.Found), d.Addr, d.Expected, d.Found)
-	}
-	for _, s := range r.Incomplete {
-		t.Errorf("%s: incomplete: %s", name, s)
-	}
-	for _, s := range r.Problems {
-		t.Errorf("%s: problem: %s", name, s)
-	}
+	texttest.CheckExplained(t, name, r)
 }
 
 // enabledByOwner: the guest's enabled_functions, by module ("" for the
