@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
@@ -73,6 +74,17 @@ func (c *Check) setStatus(s Status, reason string) {
 	if s > c.cov.Status {
 		c.cov.Status, c.cov.Reason = s, reason
 	}
+}
+
+// withCapability returns the program when its architecture declares
+// capability f, else says the rule does not apply (why) and returns false.
+func (c *Check) withCapability(f arch.Feature, why string) (*kernel.Program, bool) {
+	p := c.A.Prog
+	if p == nil || !arch.Has(p.Arch, f) {
+		c.NotApplicable("%s", why)
+		return nil, false
+	}
+	return p, true
 }
 
 // NotApplicable says the rule does not apply to the subject.
