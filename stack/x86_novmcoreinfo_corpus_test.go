@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,7 +114,7 @@ func TestX86NoVMCOREINFOCorpus(t *testing.T) {
 						}
 					}
 				}
-				if len(want) == 0 || !equalU64(want, have) {
+				if len(want) == 0 || !slices.Equal(want, have) {
 					t.Errorf("CPU %d: frames %#x, drgn's %#x", cpu, have, want)
 				}
 			}
@@ -140,7 +141,7 @@ func TestX86NoVMCOREINFOCorpus(t *testing.T) {
 			}
 			sort.Slice(en, func(i, j int) bool { return en[i] < en[j] })
 			sort.Slice(wantEn, func(i, j int) bool { return wantEn[i] < wantEn[j] })
-			if want := int(tr["checks"].(map[string]any)["dump_enabled_records"].(float64)); len(wantEn) != want || !equalU64(en, wantEn) {
+			if want := int(tr["checks"].(map[string]any)["dump_enabled_records"].(float64)); len(wantEn) != want || !slices.Equal(en, wantEn) {
 				t.Errorf("enabled records: %d, drgn's %d (truth checks: %d)", len(en), len(wantEn), want)
 			}
 		})
@@ -185,16 +186,4 @@ func TestX86LayoutWithoutNoteCorpus(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalU64(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
