@@ -232,14 +232,5 @@ func TestArm64AltCallbacksMutation(t *testing.T) {
 		plant(at, w+0x100<<5) // movz: the low 16 bits of the pointer + 0x100
 	}
 	_, _, env := openArm64(t, dir, v, false)
-	r := env.Vmlinux()
-	for _, d := range r.Unexplained() {
-		if !want[d.Addr] {
-			t.Errorf("unexplained %#x (%s), not planted", d.Addr, env.name(d.Addr))
-		}
-		delete(want, d.Addr)
-	}
-	for a := range want {
-		t.Errorf("planted %#x (%s): not reported", a, env.name(a))
-	}
+	checkPlanted(t, env, env.Vmlinux(), want)
 }

@@ -90,3 +90,18 @@ func altInstructions(t *testing.T, p *kernel.Program) (*elf.Section, []byte) {
 	}
 	return alt, b
 }
+
+// checkPlanted: the differences r leaves unexplained are at exactly the
+// planted addresses (want, emptied as they are found).
+func checkPlanted(t *testing.T, env *Env, r *Result, want map[uint64]bool) {
+	t.Helper()
+	for _, d := range r.Unexplained() {
+		if !want[d.Addr] {
+			t.Errorf("unexplained %#x (%s), not planted", d.Addr, env.name(d.Addr))
+		}
+		delete(want, d.Addr)
+	}
+	for a := range want {
+		t.Errorf("planted %#x (%s): not reported", a, env.name(a))
+	}
+}

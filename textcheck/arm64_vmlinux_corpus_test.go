@@ -177,14 +177,5 @@ func TestArm64VmlinuxPlanted(t *testing.T) {
 	_, _, env2 := openArm64(t, dir, v, false)
 	r := env2.Vmlinux()
 	t.Logf("%s", r.Summary())
-	want := map[uint64]bool{brk: true, jl.Code: true, rc: true, va: true}
-	for _, d := range r.Unexplained() {
-		if !want[d.Addr] {
-			t.Errorf("unexplained %#x (%s), not planted", d.Addr, env2.name(d.Addr))
-		}
-		delete(want, d.Addr)
-	}
-	for a := range want {
-		t.Errorf("planted %#x (%s): not reported", a, env2.name(a))
-	}
+	checkPlanted(t, env2, r, map[uint64]bool{brk: true, jl.Code: true, rc: true, va: true})
 }
