@@ -3,9 +3,7 @@ package analysis_test
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -43,15 +41,6 @@ type dumpOnlyTruth struct {
 	Enabled *int `json:"ftrace_records_enabled"`
 }
 
-func truthHex(t *testing.T, s string) uint64 {
-	t.Helper()
-	v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-	if err != nil {
-		t.Fatalf("truth value %q: %v", s, err)
-	}
-	return v
-}
-
 // loadDumpOnlyTruth reads dir's drgn truth and the count of enabled
 // ftrace records the guest and drgn agreed on.
 func loadDumpOnlyTruth(t *testing.T, arch, dir string) (dumpOnlyTruth, int) {
@@ -59,37 +48,19 @@ func loadDumpOnlyTruth(t *testing.T, arch, dir string) (dumpOnlyTruth, int) {
 	var tr dumpOnlyTruth
 	switch arch {
 	case "x86":
-		b, err := os.ReadFile(filepath.Join(dir, "truth-drgn.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, &tr); err != nil {
-			t.Fatal(err)
-		}
+		testcorpus.LoadJSON(t, filepath.Join(dir, "truth-drgn.json"), &tr)
 		var guest struct {
 			Checks struct {
 				Enabled int `json:"dump_enabled_records"`
 			} `json:"checks"`
 		}
-		b, err = os.ReadFile(filepath.Join(dir, "truth.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, &guest); err != nil {
-			t.Fatal(err)
-		}
+		testcorpus.LoadTruthInto(t, dir, &guest)
 		return tr, guest.Checks.Enabled
 	default:
 		var whole struct {
 			Dump dumpOnlyTruth `json:"dump"`
 		}
-		b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, &whole); err != nil {
-			t.Fatal(err)
-		}
+		testcorpus.LoadTruthInto(t, dir, &whole)
 		if whole.Dump.Enabled == nil {
 			t.Fatal("truth.json has no dump.ftrace_records_enabled")
 		}
@@ -158,10 +129,10 @@ func TestDumpOnlyCorpus(t *testing.T) {
 				var text uint64
 				for _, r := range w.Mem {
 					if r.Type == "MOD_TEXT" {
-						text = truthHex(t, r.Base)
+						text = testcorpus.Hex(t, r.Base)
 					}
 				}
-				if m.Name != w.Name || m.Addr != truthHex(t, w.StructModule) || got != text || text == 0 {
+				if m.Name != w.Name || m.Addr != testcorpus.Hex(t, w.StructModule) || got != text || text == 0 {
 					t.Errorf("module %d: %s %#x text %#x; truth %s %s text %#x", i, m.Name, m.Addr, got, w.Name, w.StructModule, text)
 				}
 				// Without a .ko, the struct module's section ends where
@@ -205,11 +176,11 @@ func TestDumpOnlyCorpus(t *testing.T) {
 				} else if json.Unmarshal(raw, &obj) == nil {
 					ip, flags = obj.IP, obj.Flags
 				}
-				if truthHex(t, flags)&0x80000000 == 0 {
+				if testcorpus.Hex(t, flags)&0x80000000 == 0 {
 					continue
 				}
 				wantVmlinux++
-				if !vmlinuxEnabled[truthHex(t, ip)] {
+				if !vmlinuxEnabled[testcorpus.Hex(t, ip)] {
 					t.Errorf("vmlinux record at %s enabled in the truth, not read enabled", ip)
 				}
 			}
@@ -225,7 +196,7 @@ func TestDumpOnlyCorpus(t *testing.T) {
 			for _, w := range tr.CPUs {
 				var want []uint64
 				for _, f := range w.Stack {
-					pc := truthHex(t, f.PC)
+					pc := testcorpus.Hex(t, f.PC)
 					// drgn lists inlined frames at their caller's pc.
 					if len(want) == 0 || want[len(want)-1] != pc {
 						want = append(want, pc)
@@ -233,7 +204,7 @@ func TestDumpOnlyCorpus(t *testing.T) {
 				}
 				found := false
 				for _, u := range us {
-					if u.CPU != w.CPU || u.Stale || !u.HasTask || u.Task.Addr != truthHex(t, w.Task) {
+					if u.CPU != w.CPU || u.Stale || !u.HasTask || u.Task.Addr != testcorpus.Hex(t, w.Task) {
 						continue
 					}
 					found = true
@@ -255,29 +226,8 @@ func TestDumpOnlyCorpus(t *testing.T) {
 			// every module, with no finding (the truth's kernels are
 			// clean: the same audit with the vmlinux and modules is); the
 			// text comparison could not check; never a clean verdict.
-			rep := audit.Run(a, audit.Options{})
-			if len(rep.Findings) > 0 || rep.Complete() || rep.Fatal != "" {
-				t.Errorf("audit without vmlinux: %d findings, complete %v, fatal %q", len(rep.Findings), rep.Complete(), rep.Fatal)
-			}
-			ran := map[string]int{}
-			for _, c := range rep.Coverage {
-				for _, r := range c.Rules {
-					if r.Status == audit.Ran {
-						ran[r.Rule]++
-					}
-					if r.Rule == "TEXT-UNEXPLAINED" && r.Status != audit.CannotCheck {
-						t.Errorf("%s: TEXT-UNEXPLAINED %v without vmlinux or .ko", c.Subject, r.Status)
-					}
-				}
-			}
-			if ran["FTRACE-SITE"] != len(set.Modules)+1 {
-				t.Errorf("FTRACE-SITE ran on %d subjects, want the %d modules and the vmlinux", ran["FTRACE-SITE"], len(set.Modules))
-			}
-			for _, r := range map[string][]string{"x86": {"TEXT-POKE", "FTRACE-OPS-TRAMP"}, "arm64": {"PLT-ENTRY", "FTRACE-PLT"}}[c.arch] {
-				if ran[r] == 0 {
-					t.Errorf("%s did not run", r)
-				}
-			}
+			checkDumpOnlyAudit(t, audit.Run(a, audit.Options{}), len(set.Modules)+1, "the modules and the vmlinux",
+				map[string][]string{"x86": {"TEXT-POKE", "FTRACE-OPS-TRAMP"}, "arm64": {"PLT-ENTRY", "FTRACE-PLT"}}[c.arch])
 			t.Logf("%s: %d modules, %d enabled ftrace records (%d vmlinux), %d CPUs' %d frames as drgn read them with the DWARF vmlinux",
 				p.DebuginfoSource(), len(set.Modules), enabled, wantVmlinux, len(tr.CPUs), frames)
 		})

@@ -12,6 +12,8 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/audit"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/repl"
 )
@@ -39,13 +41,6 @@ type truthCPU struct {
 	task uint64
 	pcs  []uint64 // inlined frames folded (drgn repeats their caller's pc)
 	syms map[uint64]string
-}
-
-func appendPC(pcs []uint64, pc uint64) []uint64 {
-	if len(pcs) == 0 || pcs[len(pcs)-1] != pc {
-		pcs = append(pcs, pc)
-	}
-	return pcs
 }
 
 func readExampleTruth(t *testing.T, name string) exampleTruth {
@@ -88,23 +83,23 @@ func readExampleTruth(t *testing.T, name string) exampleTruth {
 			t.Fatal(err)
 		}
 		for _, m := range x.Drgn.Modules {
-			tr.modules = append(tr.modules, truthModule{name: m.Name, addr: truthHex(t, m.StructModule), text: truthHex(t, m.Text.Base), enabledCount: -1})
+			tr.modules = append(tr.modules, truthModule{name: m.Name, addr: testcorpus.Hex(t, m.StructModule), text: testcorpus.Hex(t, m.Text.Base), enabledCount: -1})
 		}
 		// The guest read 16 bytes at each enabled site: "ip name bytes".
 		for _, l := range x.Guest.SiteBytes {
-			tr.enabled[truthHex(t, strings.Fields(l)[0])] = true
+			tr.enabled[testcorpus.Hex(t, strings.Fields(l)[0])] = true
 		}
 		if len(tr.enabled) != len(x.Guest.EnabledFunctions) {
 			t.Fatalf("truth: %d site ips, %d enabled_functions lines", len(tr.enabled), len(x.Guest.EnabledFunctions))
 		}
 		for _, r := range x.Drgn.Vmlinux {
-			tr.syms[truthHex(t, r.IP)] = r.Sym
+			tr.syms[testcorpus.Hex(t, r.IP)] = r.Sym
 		}
 		for _, c := range x.Drgn.CPUs {
-			tc := truthCPU{cpu: c.CPU, task: truthHex(t, c.Task), syms: map[uint64]string{}}
+			tc := truthCPU{cpu: c.CPU, task: testcorpus.Hex(t, c.Task), syms: map[uint64]string{}}
 			for _, f := range c.Stack {
-				pc := truthHex(t, f.PC)
-				tc.pcs = appendPC(tc.pcs, pc)
+				pc := testcorpus.Hex(t, f.PC)
+				tc.pcs = testprog.AppendPC(tc.pcs, pc)
 				if _, ok := tc.syms[pc]; !ok {
 					tc.syms[pc] = f.Sym
 				}
@@ -136,22 +131,22 @@ func readExampleTruth(t *testing.T, name string) exampleTruth {
 			t.Fatal(err)
 		}
 		for _, m := range x.Modules {
-			tr.modules = append(tr.modules, truthModule{name: m.Name, addr: truthHex(t, m.StructModule), text: truthHex(t, m.Text), enabledCount: len(m.Enabled)})
+			tr.modules = append(tr.modules, truthModule{name: m.Name, addr: testcorpus.Hex(t, m.StructModule), text: testcorpus.Hex(t, m.Text), enabledCount: len(m.Enabled)})
 			for _, e := range m.Enabled {
-				tr.enabled[truthHex(t, e.IP)] = true
+				tr.enabled[testcorpus.Hex(t, e.IP)] = true
 			}
 		}
 		for _, e := range x.VmlinuxEnabled {
-			tr.enabled[truthHex(t, e.IP)] = true
-			tr.syms[truthHex(t, e.IP)] = e.Sym
+			tr.enabled[testcorpus.Hex(t, e.IP)] = true
+			tr.syms[testcorpus.Hex(t, e.IP)] = e.Sym
 		}
 		if len(tr.enabled) != x.EnabledTotal {
 			t.Fatalf("truth lists %d enabled records, says %d", len(tr.enabled), x.EnabledTotal)
 		}
 		for _, c := range x.CPUs {
-			tc := truthCPU{cpu: c.CPU, task: truthHex(t, c.Task)}
+			tc := truthCPU{cpu: c.CPU, task: testcorpus.Hex(t, c.Task)}
 			for _, pc := range c.Stack {
-				tc.pcs = appendPC(tc.pcs, truthHex(t, pc))
+				tc.pcs = testprog.AppendPC(tc.pcs, testcorpus.Hex(t, pc))
 			}
 			tr.cpus = append(tr.cpus, tc)
 		}
@@ -162,6 +157,36 @@ func readExampleTruth(t *testing.T, name string) exampleTruth {
 		t.Fatalf("truth of %s: %d modules, %d enabled records, %d CPUs", name, len(tr.modules), len(tr.enabled), len(tr.cpus))
 	}
 	return tr
+}
+
+// checkDumpOnlyAudit holds the audit of a dump opened without vmlinux or
+// .ko: no finding, never complete, no fatal error; TEXT-UNEXPLAINED could
+// not check (no .ko, no vmlinux) wherever it applies; FTRACE-SITE ran on
+// sites subjects (named by which) and each rule of archRules somewhere.
+func checkDumpOnlyAudit(t *testing.T, rep *audit.Report, sites int, which string, archRules []string) {
+	t.Helper()
+	if len(rep.Findings) > 0 || rep.Complete() || rep.Fatal != "" {
+		t.Errorf("audit without vmlinux: %d findings, complete %v, fatal %q", len(rep.Findings), rep.Complete(), rep.Fatal)
+	}
+	ran := map[string]int{}
+	for _, cv := range rep.Coverage {
+		for _, r := range cv.Rules {
+			if r.Status == audit.Ran {
+				ran[r.Rule]++
+			}
+			if r.Rule == "TEXT-UNEXPLAINED" && cv.Subject != "system" && (r.Status != audit.CannotCheck || !strings.Contains(r.Reason, "no .ko") && !strings.Contains(r.Reason, "no vmlinux")) {
+				t.Errorf("%s: TEXT-UNEXPLAINED %v (%s) without vmlinux or .ko", cv.Subject, r.Status, r.Reason)
+			}
+		}
+	}
+	if ran["FTRACE-SITE"] != sites {
+		t.Errorf("FTRACE-SITE ran on %d subjects, want %s (%d)", ran["FTRACE-SITE"], which, sites)
+	}
+	for _, r := range archRules {
+		if ran[r] == 0 {
+			t.Errorf("%s did not run", r)
+		}
+	}
 }
 
 // symAt names a vmlinux address from kallsyms as drgn does: "func+0xoff",
@@ -190,7 +215,7 @@ func checkSym(t *testing.T, p *kernel.Program, what string, a uint64, drgn strin
 	name, offs, _ := strings.Cut(drgn, "+")
 	off := uint64(0)
 	if offs != "" {
-		off = truthHex(t, offs)
+		off = testcorpus.Hex(t, offs)
 	}
 	if s, ok := p.Syms.ByName(name); ok && s.Addr == a-off {
 		if k, _, ok := p.Syms.ByAddr(a); ok && k.Addr >= s.Addr {
@@ -338,26 +363,17 @@ func TestDumpOnlyExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var want []testprog.CPUStack
 			for _, w := range tr.cpus {
-				found := false
-				for _, u := range us {
-					if u.CPU != w.cpu || u.Stale || !u.HasTask {
-						continue
-					}
-					found = true
-					var pcs []uint64
-					for _, f := range u.Frames {
-						pcs = append(pcs, f.PC)
-					}
-					if fmt.Sprintf("%#x", pcs) != fmt.Sprintf("%#x", w.pcs) || u.Task.Addr != w.task {
-						t.Errorf("CPU %d (task %#x): %#x (%v); drgn task %#x %#x", w.cpu, u.Task.Addr, pcs, u.Err, w.task, w.pcs)
-					}
-					for pc, sym := range w.syms {
-						checkSym(t, p, fmt.Sprintf("CPU %d frame", w.cpu), pc, sym)
-					}
+				want = append(want, testprog.CPUStack{CPU: w.cpu, Task: w.task, PCs: w.pcs})
+			}
+			unwound := testprog.CheckCPUStacks(t, us, want)
+			for _, w := range tr.cpus {
+				if unwound[w.cpu] == nil {
+					continue
 				}
-				if !found {
-					t.Errorf("CPU %d not unwound", w.cpu)
+				for pc, sym := range w.syms {
+					checkSym(t, p, fmt.Sprintf("CPU %d frame", w.cpu), pc, sym)
 				}
 			}
 
@@ -365,30 +381,7 @@ func TestDumpOnlyExamples(t *testing.T) {
 			// complete; the text comparison cannot check without a .ko
 			// or vmlinux; the site model and the architecture's rules ran
 			// on the modules (their text is in the extract).
-			rep := audit.Run(a, audit.Options{Subjects: c.subjects})
-			if len(rep.Findings) > 0 || rep.Complete() || rep.Fatal != "" {
-				t.Errorf("audit: %d findings, complete %v, fatal %q", len(rep.Findings), rep.Complete(), rep.Fatal)
-			}
-			ran := map[string]int{}
-			for _, cv := range rep.Coverage {
-				for _, r := range cv.Rules {
-					if r.Status == audit.Ran {
-						ran[r.Rule]++
-					}
-					if r.Rule == "TEXT-UNEXPLAINED" && cv.Subject != "system" && (r.Status != audit.CannotCheck || !strings.Contains(r.Reason, "no .ko") && !strings.Contains(r.Reason, "no vmlinux")) {
-						t.Errorf("%s: TEXT-UNEXPLAINED %v (%s) without vmlinux or .ko", cv.Subject, r.Status, r.Reason)
-					}
-				}
-			}
-			mods := len(c.subjects) - 1
-			if ran["FTRACE-SITE"] != mods {
-				t.Errorf("FTRACE-SITE ran on %d subjects, want the %d modules", ran["FTRACE-SITE"], mods)
-			}
-			for _, r := range c.archRule {
-				if ran[r] == 0 {
-					t.Errorf("%s did not run", r)
-				}
-			}
+			checkDumpOnlyAudit(t, audit.Run(a, audit.Options{Subjects: c.subjects}), len(c.subjects)-1, "the modules", c.archRule)
 
 			// The session's own audit (every module, the vmlinux, the
 			// system): nothing found, some rule could not check: exit 3,

@@ -54,6 +54,42 @@ type Walker interface {
 	Walk(va uint64) (Walk, error)
 }
 
+// Slide is what Setup adds to a vmlinux symbol for its run-time address:
+// the KASLR offset, or nothing when env's symbols are kallsyms' run-time
+// addresses (a dump opened without its vmlinux).
+func Slide(env Env, offset uint64) uint64 {
+	if env.RuntimeSymbols() {
+		return 0
+	}
+	return offset
+}
+
+// SymbolVA is a kernel variable's run-time address for Setup:
+// VMCOREINFO's SYMBOL(name) when info (nil: none) has it, else env's
+// symbol plus slide.
+func SymbolVA(env Env, info *dump.VMCOREINFO, name string, slide uint64) (uint64, error) {
+	if info != nil {
+		if va, ok := info.Symbol(name); ok {
+			return va, nil
+		}
+	}
+	a, err := env.Symbol(name)
+	if err != nil {
+		return 0, fmt.Errorf("no SYMBOL(%s) in VMCOREINFO and %v", name, err)
+	}
+	return a + slide, nil
+}
+
+// WalkPA is Translate through a Walker: the physical address the walk
+// of va reaches, or the walk's fault.
+func WalkPA(w Walker, va uint64) (uint64, error) {
+	r, err := w.Walk(va)
+	if err != nil {
+		return 0, err
+	}
+	return r.PA, nil
+}
+
 // Walk is one address's page-table walk, level by level.
 type Walk struct {
 	VA       uint64

@@ -1,12 +1,12 @@
 package audit
 
 import (
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
@@ -73,7 +73,7 @@ func TestArm64Example(t *testing.T) {
 			t.Errorf("module %s missing", m.Name)
 			continue
 		}
-		if an.Module.Addr != hexU(t, m.StructModule) || textBase(an.Module) != hexU(t, m.Text) {
+		if an.Module.Addr != testcorpus.Hex(t, m.StructModule) || textBase(an.Module) != testcorpus.Hex(t, m.Text) {
 			t.Errorf("%s: struct module %#x text %#x; drgn %s %s", m.Name, an.Module.Addr, textBase(an.Module), m.StructModule, m.Text)
 		}
 		for _, s := range arm64Subjects {
@@ -85,11 +85,11 @@ func TestArm64Example(t *testing.T) {
 			}
 		}
 		for _, e := range m.Enabled {
-			want[hexU(t, e.IP)] = m.Name
+			want[testcorpus.Hex(t, e.IP)] = m.Name
 		}
 	}
 	for _, e := range tr.VmlinuxEnabled {
-		want[hexU(t, e.IP)] = ""
+		want[testcorpus.Hex(t, e.IP)] = ""
 	}
 	if len(want) != tr.EnabledTotal {
 		t.Fatalf("truth lists %d enabled records, says %d", len(want), tr.EnabledTotal)
@@ -130,44 +130,19 @@ func TestArm64Example(t *testing.T) {
 		t.Errorf("%d enabled subject sites checked, the truth has 16", checked)
 	}
 	r := Run(a, Options{Subjects: arm64Subjects})
-	for _, f := range r.Findings {
-		t.Errorf("finding %s %s %s: %s", f.Severity, f.Rule, f.Module, f.Message)
-	}
-	ran := map[string]int{}
-	for _, c := range r.Coverage {
-		for _, rc := range c.Rules {
-			if rc.Status == Ran {
-				ran[rc.Rule]++
-			}
-		}
-	}
+	noFindings(t, r)
+	ran := ranOn(r)
 	if ran["PLT-ENTRY"] < 4 || ran["FTRACE-PLT"] < 4 || ran["FTRACE-SITE"] < 4 {
 		t.Errorf("rules ran on %v subjects; want PLT-ENTRY, FTRACE-PLT and FTRACE-SITE on the 4 modules", ran)
 	}
 	us, _ := a.Stacks()
+	var cpus []testprog.CPUStack
 	for _, c := range tr.CPUs {
-		var wantPCs []string
+		w := testprog.CPUStack{CPU: c.CPU, Task: testcorpus.Hex(t, c.Task)}
 		for _, pc := range c.Stack {
-			if len(wantPCs) == 0 || wantPCs[len(wantPCs)-1] != pc { // drgn repeats a PC for inlined frames
-				wantPCs = append(wantPCs, pc)
-			}
+			w.PCs = testprog.AppendPC(w.PCs, testcorpus.Hex(t, pc))
 		}
-		found := false
-		for _, u := range us {
-			if u.CPU != c.CPU || u.Stale || !u.HasTask {
-				continue
-			}
-			found = true
-			var got []string
-			for _, f := range u.Frames {
-				got = append(got, "0x"+strconv.FormatUint(f.PC, 16))
-			}
-			if strings.Join(got, " ") != strings.Join(wantPCs, " ") || u.Task.Addr != hexU(t, c.Task) {
-				t.Errorf("CPU %d (task %#x): %v (%v); drgn task %s %v", c.CPU, u.Task.Addr, got, u.Err, c.Task, wantPCs)
-			}
-		}
-		if !found {
-			t.Errorf("CPU %d not unwound", c.CPU)
-		}
+		cpus = append(cpus, w)
 	}
+	testprog.CheckCPUStacks(t, us, cpus)
 }

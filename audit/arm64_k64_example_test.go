@@ -6,6 +6,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/arch/arm64"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // arm64K64Truth is testdata/example/arm64-k64-va52/truth.json (and
@@ -95,7 +96,7 @@ func checkArm64VA52Example(t *testing.T, name string, pageShift uint, levels int
 		t.Fatalf("truth has %d translations", len(tr.Translations))
 	}
 	for _, e := range tr.Translations {
-		va, pa := hexU(t, e.VA), hexU(t, e.PA)
+		va, pa := testcorpus.Hex(t, e.VA), testcorpus.Hex(t, e.PA)
 		w, err := k.Walk(va)
 		if err != nil || w.PA != pa || len(w.Steps) != levels || w.LeafSize != 1<<pageShift {
 			t.Errorf("%s: walk of %#x = %#x in %d steps, leaf %#x (%v); drgn %#x", e.What, va, w.PA, len(w.Steps), w.LeafSize, err, pa)
@@ -119,7 +120,7 @@ func checkArm64VA52Example(t *testing.T, name string, pageShift uint, levels int
 				base = r.Base
 			}
 		}
-		if base != hexU(t, pm.Addr) {
+		if base != testcorpus.Hex(t, pm.Addr) {
 			t.Errorf("%s text at %#x, /proc/modules %s", pm.Name, base, pm.Addr)
 		}
 	}
@@ -143,16 +144,8 @@ func checkArm64VA52Example(t *testing.T, name string, pageShift uint, levels int
 		t.Errorf("livepatch %+v; drgn %d patches", st.Livepatch, len(tr.Livepatch.Patches))
 	}
 	r := Run(a, Options{Subjects: []string{"klp_tgt", "klp_stub_bug", "system"}})
-	for _, f := range r.Findings {
-		t.Errorf("finding %s %s %s: %s", f.Severity, f.Rule, f.Module, f.Message)
-	}
-	ran := false
-	for _, c := range r.Coverage {
-		for _, rc := range c.Rules {
-			ran = ran || rc.Rule == "KLP-FUNC" && rc.Status == Ran
-		}
-	}
-	if !ran {
+	noFindings(t, r)
+	if ranOn(r)["KLP-FUNC"] == 0 {
 		t.Errorf("KLP-FUNC did not run: %s", r.CoverageLine())
 	}
 }

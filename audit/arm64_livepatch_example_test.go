@@ -8,6 +8,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
 
@@ -90,7 +91,7 @@ func TestArm64LivepatchExample(t *testing.T) {
 	}
 	for i, tp := range tr.Livepatch.Patches {
 		gp := lp.Patches[i]
-		if gp.Addr != hexU(t, tp.Addr) || gp.ModName != tp.Mod || gp.Enabled != tp.Enabled || len(gp.Objects) != len(tp.Objs) {
+		if gp.Addr != testcorpus.Hex(t, tp.Addr) || gp.ModName != tp.Mod || gp.Enabled != tp.Enabled || len(gp.Objects) != len(tp.Objs) {
 			t.Errorf("patch %d: %#x %s enabled=%v %d objects; drgn %s %s %v %d", i, gp.Addr, gp.ModName, gp.Enabled, len(gp.Objects), tp.Addr, tp.Mod, tp.Enabled, len(tp.Objs))
 			continue
 		}
@@ -106,7 +107,7 @@ func TestArm64LivepatchExample(t *testing.T) {
 			}
 			for k, tf := range to.Funcs {
 				f := o.Funcs[k]
-				if f.Addr != hexU(t, tf.Addr) || f.OldName != tf.OldName || f.OldFunc != hexU(t, tf.OldFunc) || f.NewFunc != hexU(t, tf.NewFunc) ||
+				if f.Addr != testcorpus.Hex(t, tf.Addr) || f.OldName != tf.OldName || f.OldFunc != testcorpus.Hex(t, tf.OldFunc) || f.NewFunc != testcorpus.Hex(t, tf.NewFunc) ||
 					f.Patched != tf.Patched || f.Transition != tf.Transition {
 					t.Errorf("%s %s: %+v; drgn %+v", tp.Mod, tf.OldName, f, tf)
 				}
@@ -115,17 +116,17 @@ func TestArm64LivepatchExample(t *testing.T) {
 	}
 	fopsOf := map[uint64]uint64{}
 	for _, to := range tr.Livepatch.KlpOps {
-		i := slices.IndexFunc(lp.Ops, func(k ftrace.KlpOps) bool { return k.Addr == hexU(t, to.KlpOps) })
+		i := slices.IndexFunc(lp.Ops, func(k ftrace.KlpOps) bool { return k.Addr == testcorpus.Hex(t, to.KlpOps) })
 		if i < 0 {
 			t.Errorf("klp_ops %s missing", to.KlpOps)
 			continue
 		}
 		var want []uint64
 		for _, f := range to.FuncStack {
-			want = append(want, hexU(t, f))
-			fopsOf[hexU(t, f)] = hexU(t, to.Fops)
+			want = append(want, testcorpus.Hex(t, f))
+			fopsOf[testcorpus.Hex(t, f)] = testcorpus.Hex(t, to.Fops)
 		}
-		if k := lp.Ops[i]; k.Fops == nil || k.Fops.Addr != hexU(t, to.Fops) || !slices.Equal(k.Stack, want) {
+		if k := lp.Ops[i]; k.Fops == nil || k.Fops.Addr != testcorpus.Hex(t, to.Fops) || !slices.Equal(k.Stack, want) {
 			t.Errorf("klp_ops %s: %+v; drgn fops %s stack %x", to.KlpOps, k, to.Fops, want)
 		}
 	}
@@ -137,11 +138,11 @@ func TestArm64LivepatchExample(t *testing.T) {
 	enabled := map[uint64]rec{}
 	for _, m := range tr.Modules {
 		for _, r := range m.Enabled {
-			enabled[hexU(t, r.IP)] = rec{hexU(t, r.Literal), slices.Contains(r.Flags, "CALL_OPS_EN")}
+			enabled[testcorpus.Hex(t, r.IP)] = rec{testcorpus.Hex(t, r.Literal), slices.Contains(r.Flags, "CALL_OPS_EN")}
 		}
 	}
 	for _, r := range tr.VmlinuxEnabled {
-		enabled[hexU(t, r.IP)] = rec{hexU(t, r.Literal), slices.Contains(r.Flags, "CALL_OPS_EN")}
+		enabled[testcorpus.Hex(t, r.IP)] = rec{testcorpus.Hex(t, r.Literal), slices.Contains(r.Flags, "CALL_OPS_EN")}
 	}
 	var kprobed []string
 	for _, k := range st.KlpFunc {
@@ -160,7 +161,7 @@ func TestArm64LivepatchExample(t *testing.T) {
 		switch {
 		case want.callOps && want.literal != fopsOf[k.Func.Addr]:
 			t.Errorf("%s: CALL_OPS_EN and literal %#x, its klp_ops' fops %#x (drgn)", k.Func.OldName, want.literal, fopsOf[k.Func.Addr])
-		case !want.callOps && want.literal != hexU(t, tr.ListOps):
+		case !want.callOps && want.literal != testcorpus.Hex(t, tr.ListOps):
 			t.Errorf("%s: literal %#x, not ftrace_list_ops %s (drgn)", k.Func.OldName, want.literal, tr.ListOps)
 		}
 		if len(k.PrefixWant) > 0 {
@@ -170,7 +171,7 @@ func TestArm64LivepatchExample(t *testing.T) {
 	var wantKprobed []string
 	for _, kp := range tr.Kprobes {
 		for _, k := range st.KlpFunc {
-			if k.Record != nil && hexU(t, kp.Addr) == k.Record.IP-4 {
+			if k.Record != nil && testcorpus.Hex(t, kp.Addr) == k.Record.IP-4 {
 				wantKprobed = append(wantKprobed, k.Func.OldName)
 			}
 		}
@@ -182,16 +183,8 @@ func TestArm64LivepatchExample(t *testing.T) {
 		t.Errorf("%d patched functions checked", len(st.KlpFunc))
 	}
 	r := Run(a, Options{Subjects: arm64LPSubjects})
-	for _, f := range r.Findings {
-		t.Errorf("finding %s %s %s: %s", f.Severity, f.Rule, f.Module, f.Message)
-	}
-	ran := false
-	for _, c := range r.Coverage {
-		for _, rc := range c.Rules {
-			ran = ran || rc.Rule == "KLP-FUNC" && rc.Status == Ran
-		}
-	}
-	if !ran {
+	noFindings(t, r)
+	if ranOn(r)["KLP-FUNC"] == 0 {
 		t.Error("KLP-FUNC did not run")
 	}
 }

@@ -2,13 +2,11 @@ package audit
 
 import (
 	"encoding/binary"
-	"path/filepath"
+	"fmt"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
-	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
 
@@ -25,24 +23,7 @@ func TestArm64TextExample(t *testing.T) {
 	_, a, _ := openArm64Example(t)
 	set := a.Modules()
 	for _, name := range []string{"tcp_vegas", "sch_fq_pie", "kdi_ftrace", "md4"} {
-		m := set.Find(name)
-		if m == nil {
-			t.Fatalf("%s not loaded", name)
-		}
-		r := a.Text(m)
-		t.Logf("%s: %s", name, r.Summary())
-		if r.Compared == 0 || r.Differing == 0 {
-			t.Errorf("%s: %d bytes compared, %d differing; want text compared and the guest's patches seen", name, r.Compared, r.Differing)
-		}
-		for _, d := range r.Unexplained() {
-			t.Errorf("%s: unexplained %d bytes at %#x: expected % x, found % x", name, len(d.Found), d.Addr, d.Expected, d.Found)
-		}
-		for _, s := range r.Incomplete {
-			t.Errorf("%s: incomplete: %s", name, s)
-		}
-		for _, s := range r.Problems {
-			t.Errorf("%s: problem: %s", name, s)
-		}
+		r := exampleText(t, a, name)
 		if r.ByMech[textcheck.MechFtrace] == 0 || r.ByMech[textcheck.MechFtracePrologue] == 0 {
 			t.Errorf("%s: explained by %v; want ftrace call sites and their mov x9, x30", name, r.ByMech)
 		}
@@ -82,37 +63,13 @@ func TestArm64TextPlantedWord(t *testing.T) {
 	}
 	orig := binary.LittleEndian.Uint32(b)
 	const stray = 0xd4200000 // brk #0: no mechanism writes it
-	dir := filepath.Join("..", "testdata", "example", "arm64-ftrace-ops")
-	plain, err := container.Open(filepath.Join(dir, "vmcore.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	v := damage.NewVirt(p)
 	if err := v.Patch(at, binary.LittleEndian.AppendUint32(nil, stray)); err != nil {
 		t.Fatal(err)
 	}
-	q, err := kernel.Open([]string{plain}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}, PhysWrap: v.Wrap})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := openExample(t, "arm64-ftrace-ops", v, nil)
 	r := Run(analysis.New(q), Options{Subjects: arm64Subjects})
-	var text []Finding
-	for _, f := range r.Findings {
-		if f.Rule == "TEXT-UNEXPLAINED" {
-			text = append(text, f)
-		}
-	}
-	if len(r.Findings) != len(base.Findings)+1 || len(text) != 1 {
-		for _, f := range r.Findings {
-			t.Logf("finding %s %s: %s", f.Rule, f.Module, f.Message)
-		}
-		t.Fatalf("planted %#x over %#x at %#x: %d findings (the original %d), %d TEXT-UNEXPLAINED", stray, orig, at, len(r.Findings), len(base.Findings), len(text))
-	}
-	f := text[0]
-	if f.Module != "tcp_vegas" || len(f.Places) != 1 || f.Places[0].Addr != at || f.Places[0].Size != 4 {
-		t.Errorf("finding %s at %+v, want tcp_vegas at %#x, 4 bytes", f.Module, f.Places, at)
-	}
+	f := plantedFinding(t, base, r, "tcp_vegas", at, 4, fmt.Sprintf("planted %#x over %#x at %#x", stray, orig, at))
 	if len(f.Words) != 1 || f.Words[0].Found != stray || f.Words[0].Expected != uint64(orig) || f.Words[0].FoundAsm != "brk #0x0" {
 		t.Errorf("words %+v, want found %#x (brk #0x0) expected %#x", f.Words, stray, orig)
 	}

@@ -2,23 +2,17 @@ package audit
 
 import (
 	"fmt"
-	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
 )
 
 func auditDir(t *testing.T, d string) (*Report, testcorpus.Truth) {
 	t.Helper()
-	dir := testcorpus.Dir(t, d)
-	p, err := kernel.Open([]string{filepath.Join(dir, "vmcore-vmcoreinfo.kdump")}, kernel.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p, dir := testprog.OpenCorpus(t, d)
 	r := Run(analysis.New(p), Options{})
 	for _, w := range r.Warnings {
 		t.Logf("warning: %s", w)

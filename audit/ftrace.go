@@ -65,6 +65,25 @@ func underAStub(c *Check, idx int) bool {
 	return underStub(c.Mod.Stubs, idx)
 }
 
+// forOwnStubs calls f on each OOL entry of the subject's arrays that is
+// this rule's to judge: not under a .stubs stub (OOL-OVERLAP's), and in
+// the vmlinux not an entry a module's call stub overlays.
+func forOwnStubs(c *Check, f func(*ftrace.OOLArray, *ftrace.StubCheck)) {
+	arrs, _, ok := oolArrays(c)
+	if !ok {
+		return
+	}
+	for _, arr := range arrs {
+		for i := range arr.Stubs {
+			sc := &arr.Stubs[i]
+			if underAStub(c, sc.Index) || (c.Mod == nil && sc.OverlaySlot >= 0) {
+				continue
+			}
+			f(arr, sc)
+		}
+	}
+}
+
 func has(diffs []ftrace.Field, f ftrace.Field) bool {
 	for _, d := range diffs {
 		if d == f {
@@ -141,39 +160,29 @@ func checkOOLInsn(c *Check) {
 			return
 		}
 	}
-	arrs, _, ok := oolArrays(c)
-	if !ok {
-		return
-	}
-	for _, arr := range arrs {
-		for i := range arr.Stubs {
-			sc := &arr.Stubs[i]
-			if underAStub(c, sc.Index) || (c.Mod == nil && sc.OverlaySlot >= 0) {
+	forOwnStubs(c, func(arr *ftrace.OOLArray, sc *ftrace.StubCheck) {
+		var words []Word
+		var which []string
+		for _, d := range sc.Diffs {
+			k, ok := d.Insn()
+			if !ok {
 				continue
 			}
-			var words []Word
-			var which []string
-			for _, d := range sc.Diffs {
-				k, ok := d.Insn()
-				if !ok {
-					continue
-				}
-				pc := sc.Addr + ftrace.OOLInsnOffset + uint64(k)*4
-				w := Word{Addr: pc, Size: 4, Label: fmt.Sprintf("%s[%d].%s", arr.Name, sc.Index, d), Found: uint64(sc.Found.Insn[k]), FoundAsm: ppc64.Disasm(sc.Found.Insn[k], pc)}
-				if sc.Expected.InsnKnown[k] {
-					w.HasExpected, w.Expected, w.ExpectedAsm = true, uint64(sc.Expected.Insn[k]), ppc64.Disasm(sc.Expected.Insn[k], pc)
-				}
-				words = append(words, w)
-				which = append(which, d.String())
+			pc := sc.Addr + ftrace.OOLInsnOffset + uint64(k)*4
+			w := Word{Addr: pc, Size: 4, Label: fmt.Sprintf("%s[%d].%s", arr.Name, sc.Index, d), Found: uint64(sc.Found.Insn[k]), FoundAsm: ppc64.Disasm(sc.Found.Insn[k], pc)}
+			if sc.Expected.InsnKnown[k] {
+				w.HasExpected, w.Expected, w.ExpectedAsm = true, uint64(sc.Expected.Insn[k]), ppc64.Disasm(sc.Expected.Insn[k], pc)
 			}
-			if len(words) == 0 {
-				continue
-			}
-			c.Report(Finding{Places: []Place{entryPlace(c, arr, sc)}, Words: words, Mark: strings.Join(which, ", ") + " not as ftrace_init_ool_stub() writes",
-				Message: fmt.Sprintf("%s: %s[%d] at %#x%s is not mflr r0; bl <tramp>; mtlr r0; b <rec->ip+4>: %s differ",
-					c.Subject, arr.Name, sc.Index, sc.Addr, recDesc(sc), strings.Join(which, ", "))})
+			words = append(words, w)
+			which = append(which, d.String())
 		}
-	}
+		if len(words) == 0 {
+			return
+		}
+		c.Report(Finding{Places: []Place{entryPlace(c, arr, sc)}, Words: words, Mark: strings.Join(which, ", ") + " not as ftrace_init_ool_stub() writes",
+			Message: fmt.Sprintf("%s: %s[%d] at %#x%s is not mflr r0; bl <tramp>; mtlr r0; b <rec->ip+4>: %s differ",
+				c.Subject, arr.Name, sc.Index, sc.Addr, recDesc(sc), strings.Join(which, ", "))})
+	})
 }
 
 // oolInsnArrayOnly: OOL-INSN without records: each used entry against
@@ -209,23 +218,16 @@ func oolInsnArrayOnly(c *Check) {
 
 // checkFtraceOp: FTRACE-OP, a non-NULL ftrace_op other than the model's.
 func checkFtraceOp(c *Check) {
-	arrs, _, ok := oolArrays(c)
-	if !ok {
-		return
-	}
-	for _, arr := range arrs {
-		for i := range arr.Stubs {
-			sc := &arr.Stubs[i]
-			if !has(sc.Diffs, ftrace.FieldOp) || sc.Found.Op == 0 || underAStub(c, sc.Index) || (c.Mod == nil && sc.OverlaySlot >= 0) {
-				continue
-			}
-			c.Report(Finding{Places: []Place{entryPlace(c, arr, sc)}, Mark: "ftrace_op: " + sc.Expected.OpReason + " expected",
-				Words: []Word{{Addr: sc.Addr, Size: 8, Label: fmt.Sprintf("%s[%d].ftrace_op", arr.Name, sc.Index), Found: sc.Found.Op,
-					HasExpected: true, Expected: sc.Expected.Op, ExpectedAsm: sc.Expected.OpReason}},
-				Message: fmt.Sprintf("%s: %s[%d] at %#x%s has ftrace_op %#x, the model %#x (%s)",
-					c.Subject, arr.Name, sc.Index, sc.Addr, recDesc(sc), sc.Found.Op, sc.Expected.Op, sc.Expected.OpReason)})
+	forOwnStubs(c, func(arr *ftrace.OOLArray, sc *ftrace.StubCheck) {
+		if !has(sc.Diffs, ftrace.FieldOp) || sc.Found.Op == 0 {
+			return
 		}
-	}
+		c.Report(Finding{Places: []Place{entryPlace(c, arr, sc)}, Mark: "ftrace_op: " + sc.Expected.OpReason + " expected",
+			Words: []Word{{Addr: sc.Addr, Size: 8, Label: fmt.Sprintf("%s[%d].ftrace_op", arr.Name, sc.Index), Found: sc.Found.Op,
+				HasExpected: true, Expected: sc.Expected.Op, ExpectedAsm: sc.Expected.OpReason}},
+			Message: fmt.Sprintf("%s: %s[%d] at %#x%s has ftrace_op %#x, the model %#x (%s)",
+				c.Subject, arr.Name, sc.Index, sc.Addr, recDesc(sc), sc.Found.Op, sc.Expected.Op, sc.Expected.OpReason)})
+	})
 }
 
 // checkOOLOpNull: OOL-FTRACE-OP-NULL. Modules: every used entry of the

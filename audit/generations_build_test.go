@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
@@ -165,16 +164,10 @@ func TestGenerationBMutations(t *testing.T) {
 			Stubs string `json:"stubs_section_addr"`
 		} `json:"summary"`
 	}
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "example", "genb-7.2", "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		t.Fatal(err)
-	}
+	testcorpus.LoadTruthInto(t, filepath.Join("..", "testdata", "example", "genb-7.2"), &raw)
 	for _, s := range raw.Summary {
 		m := mods[s.Name]
-		m.stubs = hx(t, s.Stubs)
+		m.stubs = testcorpus.Hex(t, s.Stubs)
 		mods[s.Name] = m
 	}
 	slot := func(name string, i int) uint64 { return mods[name].stubs + uint64(i)*40 }

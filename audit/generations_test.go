@@ -1,9 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +8,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
@@ -44,24 +42,9 @@ type deb61Truth struct {
 
 func loadDeb61Truth(t *testing.T) deb61Truth {
 	t.Helper()
-	b, err := os.ReadFile(deb61 + "/truth.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tr deb61Truth
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
+	testcorpus.LoadJSON(t, deb61+"/truth.json", &tr)
 	return tr
-}
-
-func hx(t *testing.T, s string) uint64 {
-	t.Helper()
-	v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 func auditDeb61(t *testing.T, wrap func(*kernel.Program) func(dump.Memory) dump.Memory) *Report {
@@ -125,7 +108,7 @@ func TestGenerationAMutations(t *testing.T) {
 				recs[strings.SplitN(r.Sym, "+", 2)[0]] = r.IP
 			}
 			for _, s := range m.Slots {
-				slots[s.Index] = hx(t, s.Addr)
+				slots[s.Index] = testcorpus.Hex(t, s.Addr)
 				kinds[s.Index] = s.Kind + " " + s.Sym
 			}
 		}
@@ -142,7 +125,7 @@ func TestGenerationAMutations(t *testing.T) {
 	}{
 		{"FTRACE-SITE", "tcp_vegas", "tcp_vegas_init's enabled call site (truth: ENABLED) put back to a nop",
 			func(p *kernel.Program, v *damage.Virt) error {
-				return v.PatchU32(hx(t, vegasRecs["tcp_vegas_init"]), 0x60000000)
+				return v.PatchU32(testcorpus.Hex(t, vegasRecs["tcp_vegas_init"]), 0x60000000)
 			}},
 		{"STUB-PAST-SENTINEL", "tcp_yeah", "a copy of slot 1's call stub written into slot 9, past the free slot 8",
 			func(p *kernel.Program, v *damage.Virt) error {

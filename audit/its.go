@@ -14,9 +14,8 @@ import (
 // every rewritten indirect branch (.retpoline_sites, apply_retpolines())
 // that goes into those pages lands on the start of a thunk.
 func checkITSThunk(c *Check) {
-	p := c.A.Prog
-	if p == nil || !arch.Has(p.Arch, arch.ITSThunks) {
-		c.NotApplicable("ITS thunks are x86's")
+	p, ok := c.withCapability(arch.ITSThunks, "ITS thunks are x86's")
+	if !ok {
 		return
 	}
 	its, err := modules.ReadITSPages(p, c.Mod.Module)

@@ -12,6 +12,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/stack"
@@ -33,11 +34,7 @@ type base struct {
 
 func openBase(t *testing.T) *base {
 	t.Helper()
-	p, err := kernel.Open([]string{example}, kernel.Options{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("opening the example: %v", err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := testprog.Open(t, []string{example}, kernel.Options{CacheDir: t.TempDir()})
 	set := modules.Analyze(p)
 	st, err := ftrace.Load(set)
 	if err != nil {

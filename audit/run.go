@@ -2,6 +2,9 @@ package audit
 
 import (
 	"fmt"
+	"slices"
+
+	"github.com/kdump-inspect/kdump-inspect/arch"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
@@ -20,33 +23,15 @@ type Options struct {
 	Subjects []string
 }
 
-func (o Options) subject(name string) bool {
-	if len(o.Subjects) == 0 {
-		return true
-	}
-	for _, s := range o.Subjects {
-		if s == name {
-			return true
-		}
-	}
-	return false
-}
+func (o Options) subject(name string) bool { return allOrIn(o.Subjects, name) }
 
 func (o Options) enabled(id string) bool {
-	for _, s := range o.Skip {
-		if s == id {
-			return false
-		}
-	}
-	if len(o.Only) == 0 {
-		return true
-	}
-	for _, s := range o.Only {
-		if s == id {
-			return true
-		}
-	}
-	return false
+	return !slices.Contains(o.Skip, id) && allOrIn(o.Only, id)
+}
+
+// allOrIn: an empty selection takes everything, else only what it names.
+func allOrIn(sel []string, x string) bool {
+	return len(sel) == 0 || slices.Contains(sel, x)
 }
 
 // Check is one run of one rule on one subject: what the check reads (the
@@ -89,6 +74,17 @@ func (c *Check) setStatus(s Status, reason string) {
 	if s > c.cov.Status {
 		c.cov.Status, c.cov.Reason = s, reason
 	}
+}
+
+// withCapability returns the program when its architecture declares
+// capability f, else says the rule does not apply (why) and returns false.
+func (c *Check) withCapability(f arch.Feature, why string) (*kernel.Program, bool) {
+	p := c.A.Prog
+	if p == nil || !arch.Has(p.Arch, f) {
+		c.NotApplicable("%s", why)
+		return nil, false
+	}
+	return p, true
 }
 
 // NotApplicable says the rule does not apply to the subject.

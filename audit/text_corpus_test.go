@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
@@ -33,11 +35,8 @@ func physOf(t *testing.T, p *kernel.Program, va uint64) uint64 {
 // (truth.json guest.blocks).
 func guestSymbol(t *testing.T, tr testcorpus.Truth, module, name string) uint64 {
 	t.Helper()
-	g, _ := tr["guest"].(map[string]any)
-	b, _ := g["blocks"].(map[string]any)
-	lines, _ := b["module kallsyms"].([]any)
-	for _, x := range lines {
-		f := strings.Fields(x.(string))
+	for _, x := range tr.GuestBlock(t, "module kallsyms") {
+		f := strings.Fields(x)
 		if len(f) >= 4 && f[2] == name && f[3] == "["+module+"]" {
 			v, err := strconv.ParseUint(f[0], 16, 64)
 			if err != nil {
@@ -94,19 +93,7 @@ func TestTextPlantedWord(t *testing.T) {
 	}
 	defer q.Close()
 	r := Run(analysis.New(q), Options{})
-	var text []Finding
-	for _, f := range r.Findings {
-		if f.Rule == "TEXT-UNEXPLAINED" {
-			text = append(text, f)
-		}
-	}
-	if len(r.Findings) != len(base.Findings)+1 || len(text) != 1 {
-		t.Fatalf("planted %#x over %#x at %#x: %d findings (the original %d), %d TEXT-UNEXPLAINED", planted, was, at, len(r.Findings), len(base.Findings), len(text))
-	}
-	f := text[0]
-	if f.Module != "klp_stub_bug" || len(f.Places) != 1 || f.Places[0].Addr != at || f.Places[0].Size != 4 {
-		t.Errorf("finding %s at %v, want klp_stub_bug at %#x, 4 bytes", f.Module, f.Places, at)
-	}
+	f := plantedFinding(t, base, r, "klp_stub_bug", at, 4, fmt.Sprintf("planted %#x over %#x at %#x", planted, was, at))
 	if len(f.Words) != 1 || f.Words[0].Found != planted || f.Words[0].Expected != uint64(was) {
 		t.Errorf("words %+v, want found %#x expected %#x", f.Words, planted, was)
 	}
@@ -119,12 +106,7 @@ func TestTextPlantedWord(t *testing.T) {
 // the OOL array (seed 000) is not a second finding: TEXT-UNEXPLAINED
 // leaves it to OOL-OVERLAP and counts it as attributed.
 func TestTextAttributedNotReported(t *testing.T) {
-	dir := testcorpus.Dir(t, "buggy-radix")
-	p, err := kernel.Open([]string{filepath.Join(dir, "vmcore-vmcoreinfo.kdump")}, kernel.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, _ := testprog.OpenCorpus(t, "buggy-radix")
 	r := Run(analysis.New(p), Options{})
 	for _, f := range r.Findings {
 		if f.Rule == "TEXT-UNEXPLAINED" {

@@ -16,9 +16,8 @@ import (
 // emulate exactly what the site is becoming). Sites the batch explains
 // are not ftrace findings (FTRACE-SITE asks the same model).
 func checkTextPoke(c *Check) {
-	p := c.A.Prog
-	if p == nil || !arch.Has(p.Arch, arch.TextPokeBatch) {
-		c.NotApplicable("int3 text patching through text_poke_array is x86's")
+	p, ok := c.withCapability(arch.TextPokeBatch, "int3 text patching through text_poke_array is x86's")
+	if !ok {
 		return
 	}
 	b, err := textpoke.Read(p)

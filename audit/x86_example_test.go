@@ -12,6 +12,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
@@ -55,15 +56,6 @@ type x86Truth struct {
 	} `json:"drgn"`
 }
 
-func hexU(t *testing.T, s string) uint64 {
-	t.Helper()
-	v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-	if err != nil {
-		t.Fatalf("truth value %q: %v", s, err)
-	}
-	return v
-}
-
 func textBase(m *modules.Module) uint64 {
 	for _, r := range m.Regions {
 		if r.Name == "MOD_TEXT" {
@@ -92,7 +84,7 @@ func TestX86ExampleKernel(t *testing.T) {
 	}
 	for _, l := range tr.Guest.VMCOREINFO {
 		if v, ok := strings.CutPrefix(l, "KERNELOFFSET="); ok {
-			if got := p.KernelOffset; got != hexU(t, v) {
+			if got := p.KernelOffset; got != testcorpus.Hex(t, v) {
 				t.Errorf("KASLR offset %#x, the guest's VMCOREINFO says %s", got, v)
 			}
 		}
@@ -115,14 +107,14 @@ func TestX86ExampleKernel(t *testing.T) {
 			continue
 		}
 		m := set.Modules[i].Module
-		if m.Addr != hexU(t, want.StructModule) || textBase(m) != hexU(t, want.Text.Base) {
+		if m.Addr != testcorpus.Hex(t, want.StructModule) || textBase(m) != testcorpus.Hex(t, want.Text.Base) {
 			t.Errorf("%s: struct module %#x text %#x; drgn %s text %s", want.Name, m.Addr, textBase(m), want.StructModule, want.Text.Base)
 		}
 	}
 	// /proc/modules: "name size refs deps state base".
 	for _, l := range tr.Guest.Modules {
 		f := strings.Fields(l)
-		if i, ok := byName[f[0]]; !ok || textBase(set.Modules[i].Module) != hexU(t, f[len(f)-1]) {
+		if i, ok := byName[f[0]]; !ok || textBase(set.Modules[i].Module) != testcorpus.Hex(t, f[len(f)-1]) {
 			t.Errorf("/proc/modules %q: not matched", l)
 		}
 	}
@@ -131,7 +123,7 @@ func TestX86ExampleKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range tr.Drgn.CPUs {
-		if c.CPU >= len(cts) || cts[c.CPU].Err != nil || cts[c.CPU].Task != hexU(t, c.Task) {
+		if c.CPU >= len(cts) || cts[c.CPU].Err != nil || cts[c.CPU].Task != testcorpus.Hex(t, c.Task) {
 			t.Errorf("CPU %d current task: got %+v, drgn %s (%s)", c.CPU, cts, c.Task, c.Comm)
 		}
 	}
@@ -139,7 +131,7 @@ func TestX86ExampleKernel(t *testing.T) {
 		t.Fatalf("%d register notes, QEMU had %d CPUs", len(p.Dump.CPUs), len(tr.Drgn.QemuCPUs))
 	}
 	for i, q := range tr.Drgn.QemuCPUs {
-		if pc := p.Dump.CPUs[i].PC; pc != hexU(t, q.RIP) {
+		if pc := p.Dump.CPUs[i].PC; pc != testcorpus.Hex(t, q.RIP) {
 			t.Errorf("note %d PC %#x, QEMU's CPU %d RIP %s (%s)", i, pc, q.CPU, q.RIP, q.RIPSym)
 		} else if s, off, ok := p.Syms.ByAddr(pc); !ok || s.Name+"+0x"+strconv.FormatUint(off, 16) != q.RIPSym {
 			t.Errorf("PC %#x symbolised %v, QEMU %s", pc, s, q.RIPSym)
@@ -173,7 +165,7 @@ func TestX86ExampleFtrace(t *testing.T) {
 	want := map[uint64][]byte{}
 	for _, l := range tr.Guest.SiteBytes {
 		f := strings.Fields(l)
-		ip := hexU(t, f[0])
+		ip := testcorpus.Hex(t, f[0])
 		b, err := hex.DecodeString(f[2])
 		if err != nil {
 			t.Fatal(err)
@@ -203,9 +195,7 @@ func TestX86ExampleFtrace(t *testing.T) {
 		t.Errorf("%d enabled module sites checked against the guest's bytes, want %d", checked, len(want)-2)
 	}
 	r := Run(a, Options{Subjects: []string{"geneve", "sch_pie", "tcp_yeah", "system"}})
-	for _, f := range r.Findings {
-		t.Errorf("finding %s %s %s: %s", f.Severity, f.Rule, f.Module, f.Message)
-	}
+	noFindings(t, r)
 	for _, c := range r.Coverage {
 		for _, rc := range c.Rules {
 			if rc.Rule == "FTRACE-SITE" && rc.Status != Ran {
@@ -281,7 +271,7 @@ func TestX86ExampleOpsTrampolines(t *testing.T) {
 	for _, c := range checks {
 		var want map[string]any
 		for _, o := range raw {
-			if hexU(t, o["addr"].(string)) == c.Ops.Addr {
+			if testcorpus.Hex(t, o["addr"].(string)) == c.Ops.Addr {
 				want = o
 			}
 		}
@@ -291,7 +281,7 @@ func TestX86ExampleOpsTrampolines(t *testing.T) {
 		}
 		wb, _ := hex.DecodeString(want["trampoline_bytes"].(string))
 		got, err := p.Read(c.Addr, len(wb))
-		if c.Addr != hexU(t, want["trampoline"].(string)) || err != nil || string(got) != string(wb) {
+		if c.Addr != testcorpus.Hex(t, want["trampoline"].(string)) || err != nil || string(got) != string(wb) {
 			t.Errorf("%s: trampoline %#x (%v) not drgn's bytes", want["sym"], c.Addr, err)
 		}
 		if c.Unchecked != "" || len(c.Problems) > 0 || c.Size+5+8 != uint64(want["trampoline_size"].(float64)) {

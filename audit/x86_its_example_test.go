@@ -2,14 +2,13 @@ package audit
 
 import (
 	"encoding/hex"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
@@ -24,15 +23,7 @@ func openITS(t *testing.T, v *damage.Virt) *kernel.Program {
 func itsFindings(t *testing.T, p *kernel.Program) []Finding {
 	t.Helper()
 	r := Run(analysis.New(p), Options{Subjects: itsSubjects, Only: []string{"ITS-THUNK"}})
-	ran := 0
-	for _, c := range r.Coverage {
-		for _, rc := range c.Rules {
-			if rc.Rule == "ITS-THUNK" && rc.Status == Ran {
-				ran++
-			}
-		}
-	}
-	if ran != len(itsSubjects) {
+	if ran := ranOn(r)["ITS-THUNK"]; ran != len(itsSubjects) {
 		t.Errorf("ITS-THUNK ran on %d of %d subjects", ran, len(itsSubjects))
 	}
 	return r.Findings
@@ -46,10 +37,6 @@ func itsFindings(t *testing.T, p *kernel.Program) []Finding {
 // of geneve's .retpoline_sites sent one byte into its thunk.
 func TestITSExample(t *testing.T) {
 	p := openITS(t, nil)
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "example", "x86-its", "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tr struct {
 		Modules map[string]struct {
 			Num       int      `json:"num"`
@@ -57,9 +44,7 @@ func TestITSExample(t *testing.T) {
 			PageBytes []string `json:"page_bytes"`
 		} `json:"modules"`
 	}
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
+	testcorpus.LoadTruthInto(t, filepath.Join("..", "testdata", "example", "x86-its"), &tr)
 	a := analysis.New(p)
 	set := a.Modules()
 	pages := map[string]*modules.ITSPages{}
@@ -80,7 +65,7 @@ func TestITSExample(t *testing.T) {
 		for i, pa := range its.Pages {
 			raw, err := p.Read(pa, 4096)
 			wb, _ := hex.DecodeString(want.PageBytes[i])
-			if pa != hexU(t, want.PageAddrs[i]) || err != nil || string(raw) != string(wb) {
+			if pa != testcorpus.Hex(t, want.PageAddrs[i]) || err != nil || string(raw) != string(wb) {
 				t.Errorf("%s page %d: %#x (%v); drgn %s, bytes equal %v", name, i, pa, err, want.PageAddrs[i], string(raw) == string(wb))
 			}
 		}

@@ -1,13 +1,11 @@
 package audit
 
 import (
-	"path/filepath"
+	"fmt"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
-	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
 
@@ -21,21 +19,7 @@ func TestX86TextExample(t *testing.T) {
 	p, a, _ := openX86Example(t)
 	set := a.Modules()
 	for _, name := range []string{"geneve", "sch_pie", "tcp_yeah"} {
-		m := set.Find(name)
-		if m == nil {
-			t.Fatalf("%s not loaded", name)
-		}
-		r := a.Text(m)
-		t.Logf("%s: %s", name, r.Summary())
-		if r.Compared == 0 || r.Differing == 0 {
-			t.Errorf("%s: %d bytes compared, %d differing; want text compared and the guest's patches seen", name, r.Compared, r.Differing)
-		}
-		for _, d := range r.Unexplained() {
-			t.Errorf("%s: unexplained %d bytes at %#x: expected % x, found % x", name, len(d.Found), d.Addr, d.Expected, d.Found)
-		}
-		for _, s := range r.Incomplete {
-			t.Errorf("%s: incomplete: %s", name, s)
-		}
+		r := exampleText(t, a, name)
 		if r.ByMech[textcheck.MechFtrace] == 0 || r.ByMech[textcheck.MechReturn] == 0 {
 			t.Errorf("%s: explained by %v; want ftrace call sites and return thunk sites", name, r.ByMech)
 		}
@@ -79,34 +63,13 @@ func TestX86TextPlantedByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join("..", "testdata", "example", "x86-distro-la57")
-	plain, err := container.Open(filepath.Join(dir, "vmcore.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	v := damage.NewVirt(p)
 	if err := v.Patch(at, []byte{b[0] ^ 0xff}); err != nil {
 		t.Fatal(err)
 	}
-	q, err := kernel.Open([]string{plain}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}, PhysWrap: v.Wrap})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := openExample(t, "x86-distro-la57", v, nil)
 	r := Run(analysis.New(q), Options{})
-	var text []Finding
-	for _, f := range r.Findings {
-		if f.Rule == "TEXT-UNEXPLAINED" {
-			text = append(text, f)
-		}
-	}
-	if len(r.Findings) != len(base.Findings)+1 || len(text) != 1 {
-		t.Fatalf("planted %#x over %#x at %#x: %d findings (the original %d), %d TEXT-UNEXPLAINED", b[0]^0xff, b[0], at, len(r.Findings), len(base.Findings), len(text))
-	}
-	f := text[0]
-	if f.Module != "sch_pie" || len(f.Places) != 1 || f.Places[0].Addr != at || f.Places[0].Size != 1 {
-		t.Errorf("finding %s at %+v, want sch_pie at %#x, 1 byte", f.Module, f.Places, at)
-	}
+	f := plantedFinding(t, base, r, "sch_pie", at, 1, fmt.Sprintf("planted %#x over %#x at %#x", b[0]^0xff, b[0], at))
 	if len(f.Words) != 1 || f.Words[0].Found != uint64(b[0]^0xff) || f.Words[0].Expected != uint64(b[0]) {
 		t.Errorf("words %+v, want found %#x expected %#x", f.Words, b[0]^0xff, b[0])
 	}

@@ -12,9 +12,8 @@ import (
 // ftrace_regs_caller) with its call, ops pointer load, nopped jnz and
 // tail as that function writes them (ftrace.X86TrampCheck).
 func checkOpsTramp(c *Check) {
-	p := c.A.Prog
-	if p == nil || !arch.Has(p.Arch, arch.OpsTrampolines) {
-		c.NotApplicable("allocated ftrace_ops trampolines (create_trampoline()) are modelled on x86_64")
+	p, ok := c.withCapability(arch.OpsTrampolines, "allocated ftrace_ops trampolines (create_trampoline()) are modelled on x86_64")
+	if !ok {
 		return
 	}
 	st, ok := c.Ftrace()

@@ -53,8 +53,10 @@ func openCorpus(t testing.TB, paths []string) *Dump {
 	return d
 }
 
-// vmcoreinfoLocation parses vmcoreinfo-location.txt ("0x... size").
-func vmcoreinfoLocation(t *testing.T, dir string) (addr, size uint64) {
+// VMCOREINFOLocation parses a corpus directory's vmcoreinfo-location.txt,
+// the guest's /sys/kernel/vmcoreinfo: the note's physical address and
+// size, printed "%pa %x" (kernel/ksysfs.c).
+func VMCOREINFOLocation(t testing.TB, dir string) (addr, size uint64) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "vmcoreinfo-location.txt"))
 	if err != nil {
@@ -65,9 +67,9 @@ func vmcoreinfoLocation(t *testing.T, dir string) (addr, size uint64) {
 		t.Fatalf("vmcoreinfo-location.txt: %q", b)
 	}
 	addr, err1 := strconv.ParseUint(f[0], 0, 64)
-	size, err2 := strconv.ParseUint(f[1], 10, 64)
+	size, err2 := strconv.ParseUint(f[1], 16, 64)
 	if err1 != nil || err2 != nil {
-		t.Fatalf("vmcoreinfo-location.txt: %q", b)
+		t.Fatalf("vmcoreinfo-location.txt %q: %v %v", b, err1, err2)
 	}
 	return addr, size
 }
@@ -81,7 +83,7 @@ func TestCorpusOpenAll(t *testing.T) {
 			if release == "" {
 				t.Fatal("truth.json has no dump.uts_release")
 			}
-			viAddr, viSize := vmcoreinfoLocation(t, dir)
+			viAddr, viSize := VMCOREINFOLocation(t, dir)
 			var headerText []byte
 			for _, paths := range corpusDumps(dir) {
 				t.Run(filepath.Base(paths[0]), func(t *testing.T) {

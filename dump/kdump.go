@@ -376,8 +376,10 @@ func (d *Dump) countKdumpPages(h0 *kdumpHeader, parts []*kdumpPart) {
 		d.Pages.Total += p.bitmap1.count(p.startPFN, p.endPFN)
 		present := p.bitmap2.count(p.startPFN, p.endPFN)
 		d.Pages.Present += present
-		d.Pages.Excluded += excludedCount(&p.bitmap1, &p.bitmap2, p.startPFN, p.endPFN)
-		if stray := strayCount(&p.bitmap1, &p.bitmap2, p.startPFN, p.endPFN); stray > 0 {
+		// excluded by makedumpfile's dump level: in memory (1st bitmap),
+		// not dumped (2nd)
+		d.Pages.Excluded += setNotIn(&p.bitmap1, &p.bitmap2, p.startPFN, p.endPFN)
+		if stray := setNotIn(&p.bitmap2, &p.bitmap1, p.startPFN, p.endPFN); stray > 0 {
 			// makedumpfile's 2nd bitmap (pages dumped) is a subset of the
 			// 1st (pages in memory). A bit set only in the 2nd is
 			// corruption, and it shifts which page descriptor every later
@@ -522,24 +524,12 @@ func (d *Dump) loadPart(f kfile) (*kdumpPart, error) {
 	return p, nil
 }
 
-// excludedCount counts the page frames in [lo, hi) set in the 1st bitmap
-// and clear in the 2nd (excluded by makedumpfile's dump level).
-func excludedCount(b1, b2 *bitmap, lo, hi uint64) uint64 {
+// setNotIn counts the page frames in [lo, hi) set in bitmap a and clear
+// in b.
+func setNotIn(a, b *bitmap, lo, hi uint64) uint64 {
 	var n uint64
-	for pfn := b1.nextSet(lo, hi); pfn < hi; pfn = b1.nextSet(pfn+1, hi) {
-		if !b2.bit(pfn) {
-			n++
-		}
-	}
-	return n
-}
-
-// strayCount counts the page frames in [lo, hi) set in the 2nd bitmap and
-// clear in the 1st.
-func strayCount(b1, b2 *bitmap, lo, hi uint64) uint64 {
-	var n uint64
-	for pfn := b2.nextSet(lo, hi); pfn < hi; pfn = b2.nextSet(pfn+1, hi) {
-		if !b1.bit(pfn) {
+	for pfn := a.nextSet(lo, hi); pfn < hi; pfn = a.nextSet(pfn+1, hi) {
+		if !b.bit(pfn) {
 			n++
 		}
 	}

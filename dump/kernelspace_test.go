@@ -241,16 +241,6 @@ func kernelDir(t *testing.T, dir string) string {
 	return filepath.Dir(target)
 }
 
-func truthAddr(t *testing.T, v any) uint64 {
-	t.Helper()
-	s, _ := v.(string)
-	a, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-	if err != nil {
-		t.Fatalf("truth address %v: %v", v, err)
-	}
-	return a
-}
-
 // openParts opens a corpus dump file, with its second half for a split
 // pair.
 func openParts(t *testing.T, p string) *dump.Dump {
@@ -274,20 +264,8 @@ func vmallocStart(t *testing.T, d *dump.Dump, dir string) (uint64, string) {
 	vi := d.VMCOREINFO
 	src := "file"
 	if vi == nil {
-		b, err := os.ReadFile(filepath.Join(dir, "vmcoreinfo-location.txt"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// /sys/kernel/vmcoreinfo: "%pa %x" (kernel/ksysfs.c).
-		fs := strings.Fields(string(b))
-		if len(fs) != 2 {
-			t.Fatalf("vmcoreinfo-location.txt %q", b)
-		}
-		addr, err1 := strconv.ParseUint(fs[0], 0, 64)
-		size, err2 := strconv.ParseUint(fs[1], 16, 64)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("vmcoreinfo-location.txt %q: %v %v", b, err1, err2)
-		}
+		addr, size := dump.VMCOREINFOLocation(t, dir)
+		var err error
 		vi, _, err = dump.ReadVMCOREINFO(d.Phys, addr, size, nil)
 		if err != nil {
 			t.Fatalf("VMCOREINFO from memory: %v", err)
@@ -312,7 +290,7 @@ func TestKernelSpaceCorpus(t *testing.T) {
 			dir := testcorpus.Dir(t, dirName)
 			tr := testcorpus.LoadTruth(t, dir)
 			dumpTruth, _ := tr["dump"].(map[string]any)
-			feat := truthAddr(t, dumpTruth["cur_cpu_spec_mmu_features"])
+			feat := testcorpus.Hex(t, dumpTruth["cur_cpu_spec_mmu_features"])
 			mmu := ppc64.MMUFromFeatures(feat)
 			g, err := ppc64.KnownGeometry(mmu, 65536) // corpus README: 64K pages
 			if err != nil {
@@ -349,7 +327,7 @@ func TestKernelSpaceCorpus(t *testing.T) {
 						if err != nil {
 							t.Fatalf("%s stubs_raw_hex: %v", name, err)
 						}
-						addr := truthAddr(t, m["stubs_section_addr"])
+						addr := testcorpus.Hex(t, m["stubs_section_addr"])
 						got := make([]byte, len(want))
 						if err := dump.ReadFull(ks, got, addr); okFault(err) {
 							nExcluded++
@@ -367,7 +345,7 @@ func TestKernelSpaceCorpus(t *testing.T) {
 							if size <= 0 || size > 64<<20 {
 								continue
 							}
-							base := truthAddr(t, reg["base"])
+							base := testcorpus.Hex(t, reg["base"])
 							buf := make([]byte, uint64(size))
 							var h string
 							err := dump.ReadFull(ks, buf, base)
@@ -442,7 +420,7 @@ func checkStubsPhysical(t *testing.T, d *dump.Dump, dir string, tr testcorpus.Tr
 	}
 	n := 0
 	for _, sp := range mj.StubsPhysical {
-		pa := truthAddr(t, sp.StubsPA)
+		pa := testcorpus.Hex(t, sp.StubsPA)
 		got := make([]byte, sp.Len)
 		if err := dump.ReadFull(d.Phys, got, pa); err != nil {
 			t.Errorf("%s .stubs at physical %#x: %v", sp.Module, pa, err)
@@ -479,7 +457,7 @@ func checkTranslations(t *testing.T, trn *ppc64.Translator, dir string) {
 	}
 	t.Logf("checking %d page-table walks against makedumpfile.json stubs_pa", len(mj.StubsPhysical))
 	for _, sp := range mj.StubsPhysical {
-		va, want := truthAddr(t, sp.StubsVA), truthAddr(t, sp.StubsPA)
+		va, want := testcorpus.Hex(t, sp.StubsVA), testcorpus.Hex(t, sp.StubsPA)
 		w, err := trn.Walk(va)
 		if err != nil {
 			t.Errorf("%s: Walk(%#x): %v", sp.Module, va, err)

@@ -130,30 +130,18 @@ const (
 func ParsePRStatusFor(m Machine, desc []byte, order binary.ByteOrder) (PRStatus, error) {
 	switch m {
 	case MachineX86_64:
-		var pr PRStatus
-		if len(desc) < prstatusRegOff+x86NGReg*8 {
-			return pr, fmt.Errorf("NT_PRSTATUS descriptor of %d bytes is too short for x86_64 (want %d)", len(desc), prstatusRegOff+x86NGReg*8+8)
+		pr, err := parsePRRegs(desc, order, x86NGReg, "x86_64")
+		if err == nil {
+			pr.PC, pr.SP = pr.Regs[x86RIP], pr.Regs[x86RSP]
 		}
-		parsePRHeader(&pr, desc, order)
-		pr.Regs = make([]uint64, x86NGReg)
-		for i := range pr.Regs {
-			pr.Regs[i] = order.Uint64(desc[prstatusRegOff+8*i:])
-		}
-		pr.PC, pr.SP = pr.Regs[x86RIP], pr.Regs[x86RSP]
-		return pr, nil
+		return pr, err
 	case MachineAArch64:
-		var pr PRStatus
-		if len(desc) < prstatusRegOff+arm64NGReg*8 {
-			return pr, fmt.Errorf("NT_PRSTATUS descriptor of %d bytes is too short for arm64 (want %d)", len(desc), prstatusRegOff+arm64NGReg*8+8)
+		pr, err := parsePRRegs(desc, order, arm64NGReg, "arm64")
+		if err == nil {
+			// Link is x30 (the link register) on arm64 too.
+			pr.PC, pr.SP, pr.Link = pr.Regs[arm64PC], pr.Regs[arm64SP], pr.Regs[arm64LR]
 		}
-		parsePRHeader(&pr, desc, order)
-		pr.Regs = make([]uint64, arm64NGReg)
-		for i := range pr.Regs {
-			pr.Regs[i] = order.Uint64(desc[prstatusRegOff+8*i:])
-		}
-		// Link is x30 (the link register) on arm64 too.
-		pr.PC, pr.SP, pr.Link = pr.Regs[arm64PC], pr.Regs[arm64SP], pr.Regs[arm64LR]
-		return pr, nil
+		return pr, err
 	case MachinePPC64, MachineNone:
 		return ParsePRStatus(desc, order)
 	}
@@ -165,6 +153,21 @@ func ParsePRStatusFor(m Machine, desc []byte, order binary.ByteOrder) (PRStatus,
 	n := (len(desc) - prstatusRegOff - 8) / 8
 	for i := 0; i < n; i++ {
 		pr.Regs = append(pr.Regs, order.Uint64(desc[prstatusRegOff+8*i:]))
+	}
+	return pr, nil
+}
+
+// parsePRRegs decodes the header and the ngreg registers of pr_reg of an
+// NT_PRSTATUS descriptor of the named architecture.
+func parsePRRegs(desc []byte, order binary.ByteOrder, ngreg int, arch string) (PRStatus, error) {
+	var pr PRStatus
+	if len(desc) < prstatusRegOff+ngreg*8 {
+		return pr, fmt.Errorf("NT_PRSTATUS descriptor of %d bytes is too short for %s (want %d)", len(desc), arch, prstatusRegOff+ngreg*8+8)
+	}
+	parsePRHeader(&pr, desc, order)
+	pr.Regs = make([]uint64, ngreg)
+	for i := range pr.Regs {
+		pr.Regs[i] = order.Uint64(desc[prstatusRegOff+8*i:])
 	}
 	return pr, nil
 }

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,33 +48,6 @@ func load(t *testing.T, name string) *loaded {
 	return l
 }
 
-func (l *loaded) guestBlock(t *testing.T, name string) []string {
-	g, _ := l.truth["guest"].(map[string]any)
-	b, _ := g["blocks"].(map[string]any)
-	raw, ok := b[name].([]any)
-	if !ok {
-		t.Fatalf("truth.json guest.blocks[%q] missing", name)
-	}
-	var out []string
-	for _, x := range raw {
-		out = append(out, x.(string))
-	}
-	return out
-}
-
-func hexU(t *testing.T, v any) uint64 {
-	t.Helper()
-	s, ok := v.(string)
-	if !ok {
-		t.Fatalf("not a hex string: %v", v)
-	}
-	n, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-	if err != nil {
-		t.Fatalf("%q: %v", s, err)
-	}
-	return n
-}
-
 // enabledLine: "NAME [MOD] (N) FLAGS\tops: ADDR-or-SYM (...)" as t_show()
 // prints it.
 var enabledLine = regexp.MustCompile(`^(\S+)(?: \[(\S+)\])?( \(\d+\).*?)(?:\tops: (\S+) .*)?$`)
@@ -89,7 +61,7 @@ func TestEnabledFunctions(t *testing.T) {
 			l := load(t, name)
 			want := map[string]string{}
 			wantOps := map[string]string{}
-			for _, line := range l.guestBlock(t, "enabled_functions") {
+			for _, line := range l.truth.GuestBlock(t, "enabled_functions") {
 				m := enabledLine.FindStringSubmatch(line)
 				if m == nil {
 					t.Fatalf("cannot parse %q", line)
@@ -142,8 +114,8 @@ func TestOOLFixed(t *testing.T) {
 	for _, name := range []string{"fixed-radix", "fixed-hash"} {
 		t.Run(name, func(t *testing.T) {
 			l := load(t, name)
-			nop := hexU(t, l.truth["dump"].(map[string]any)["ftrace_nop_ops"])
-			list := hexU(t, l.truth["dump"].(map[string]any)["ftrace_list_ops"])
+			nop := testcorpus.Hex(t, l.truth["dump"].(map[string]any)["ftrace_nop_ops"])
+			list := testcorpus.Hex(t, l.truth["dump"].(map[string]any)["ftrace_list_ops"])
 			if l.state.NopOps != nop || l.state.ListOpsAddr != list {
 				t.Errorf("ftrace_nop_ops %#x ftrace_list_ops %#x, truth %#x %#x", l.state.NopOps, l.state.ListOpsAddr, nop, list)
 			}
@@ -166,7 +138,7 @@ func TestOOLFixed(t *testing.T) {
 						continue
 					}
 					n++
-					if c.Addr != hexU(t, dm["addr"]) {
+					if c.Addr != testcorpus.Hex(t, dm["addr"]) {
 						t.Errorf("%s[%d]: addr %#x, truth %s", mod, i, c.Addr, dm["addr"])
 					}
 					for j, w := range dm["insn"].([]any) {
@@ -174,7 +146,7 @@ func TestOOLFixed(t *testing.T) {
 							t.Errorf("%s[%d].insn[%d] = %08x, truth %s", mod, i, j, c.Found.Insn[j], w)
 						}
 					}
-					op := hexU(t, dm["ftrace_op"])
+					op := testcorpus.Hex(t, dm["ftrace_op"])
 					if op == 0 || c.Found.Op != op {
 						t.Errorf("%s[%d].ftrace_op = %#x, truth %#x", mod, i, c.Found.Op, op)
 					}
@@ -281,7 +253,7 @@ func TestLivepatch(t *testing.T) {
 			for _, p := range lp.Patches {
 				got = append(got, fmt.Sprintf("/sys/kernel/livepatch/%s enabled=%d transition=%d", p.ModName, b2i(p.Enabled), b2i(lp.TransitionPatch == p.Addr)))
 			}
-			want = l.guestBlock(t, "livepatch state")
+			want = l.truth.GuestBlock(t, "livepatch state")
 			sort.Strings(got)
 			sort.Strings(want)
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {

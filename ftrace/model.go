@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
+	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
 // OOLStubSize is sizeof(struct ftrace_ool_stub) with CALL_OPS: the
@@ -13,6 +14,42 @@ const (
 	OOLStubSize   = 24
 	OOLInsnOffset = 8
 )
+
+// symbolOrZero is a kernel symbol's address, 0 when there is none.
+func symbolOrZero(p *kernel.Program, name string) uint64 {
+	a, err := p.SymbolAddr(name)
+	if err != nil {
+		return 0
+	}
+	return a
+}
+
+// ftraceAddrs are FTRACE_ADDR (ftrace_caller) and FTRACE_REGS_ADDR
+// (ftrace_regs_caller, or ftrace_caller again without
+// DYNAMIC_FTRACE_WITH_REGS); 0 for a symbol the kernel lacks.
+func ftraceAddrs(p *kernel.Program) (caller, regsCaller uint64) {
+	caller, regsCaller = symbolOrZero(p, "ftrace_caller"), symbolOrZero(p, "ftrace_regs_caller")
+	if regsCaller == 0 {
+		regsCaller = caller
+	}
+	return caller, regsCaller
+}
+
+// ftraceTramps reads ftrace_tramps[NUM_FTRACE_TRAMPS], the kernel's
+// trampolines for ftrace calls out of branch range: the entries that
+// read and are set; ok is false when the kernel has no such array.
+func ftraceTramps(p *kernel.Program) (tramps []uint64, ok bool) {
+	a := symbolOrZero(p, "ftrace_tramps")
+	if a == 0 {
+		return nil, false
+	}
+	for i := range 2 { // NUM_FTRACE_TRAMPS
+		if v, err := p.ReadU64(a + uint64(8*i)); err == nil && v != 0 {
+			tramps = append(tramps, v)
+		}
+	}
+	return tramps, true
+}
 
 // CallTargets is what ftrace_get_call_inst() (arch/powerpc/kernel/trace/
 // ftrace.c) needs to choose the target of the `bl` at a stub's insn[1].

@@ -91,25 +91,8 @@ func (s *State) SiteChecks(set *modules.Set, owner string) []SiteCheck {
 		s.sites = map[string][]SiteCheck{}
 	}
 	p := set.Prog
-	sym := func(n string) uint64 {
-		a, err := p.SymbolAddr(n)
-		if err != nil {
-			return 0
-		}
-		return a
-	}
-	caller, regsCaller := sym("ftrace_caller"), sym("ftrace_regs_caller")
-	if regsCaller == 0 {
-		regsCaller = caller
-	}
-	var kernelTramps []uint64
-	if a := sym("ftrace_tramps"); a != 0 {
-		for i := range 2 { // NUM_FTRACE_TRAMPS
-			if v, err := p.ReadU64(a + uint64(8*i)); err == nil && v != 0 {
-				kernelTramps = append(kernelTramps, v)
-			}
-		}
-	}
+	caller, regsCaller := ftraceAddrs(p)
+	kernelTramps, _ := ftraceTramps(p)
 	var out []SiteCheck
 	for i := range s.Records {
 		r := &s.Records[i]

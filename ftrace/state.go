@@ -228,13 +228,7 @@ func (s *State) attribute(r *symbols.Resolver) {
 
 func (s *State) readOps(p *kernel.Program) {
 	l := s.OpsLayout
-	addr := func(n string) uint64 {
-		a, err := p.SymbolAddr(n)
-		if err != nil {
-			return 0
-		}
-		return a
-	}
+	addr := func(n string) uint64 { return symbolOrZero(p, n) }
 	s.ListEnd, s.GlobalOps, s.NopOps, s.ListOpsAddr = addr("ftrace_list_end"), addr("global_ops"), addr("ftrace_nop_ops"), addr("ftrace_list_ops")
 	if la := addr("ftrace_ops_list"); la != 0 && s.ListEnd != 0 {
 		first, err := p.ReadU64(la)
@@ -365,28 +359,15 @@ func (s *State) model(set *modules.Set) {
 	if !s.RecordLayout.HasOOL {
 		return // call sites are checked per owner on demand (SiteChecks)
 	}
-	sym := func(n string) uint64 {
-		a, err := p.SymbolAddr(n)
-		if err != nil {
-			return 0
-		}
-		return a
-	}
-	s.Calls = CallTargets{FtraceAddr: sym("ftrace_caller"), FtraceRegsAddr: sym("ftrace_regs_caller")}
-	if s.Calls.FtraceRegsAddr == 0 {
-		s.Calls.FtraceRegsAddr = s.Calls.FtraceAddr
-	}
-	if a := sym("ftrace_tramps"); a != 0 {
-		for i := range 2 { // NUM_FTRACE_TRAMPS
-			if v, err := p.ReadU64(a + uint64(8*i)); err == nil && v != 0 {
-				s.Calls.KernelTramps = append(s.Calls.KernelTramps, v)
-			}
-		}
-	} else if a := sym("ftrace_tramp_text"); a != 0 {
+	caller, regsCaller := ftraceAddrs(p)
+	s.Calls = CallTargets{FtraceAddr: caller, FtraceRegsAddr: regsCaller}
+	if t, ok := ftraceTramps(p); ok {
+		s.Calls.KernelTramps = t
+	} else if a := symbolOrZero(p, "ftrace_tramp_text"); a != 0 {
 		s.Calls.KernelTramps = []uint64{a}
 	}
 	for _, n := range []string{"ftrace_ool_stub_text", "ftrace_ool_stub_text_end", "ftrace_ool_stub_inittext"} {
-		base, ca := sym(n), sym(n+"_count")
+		base, ca := symbolOrZero(p, n), symbolOrZero(p, n+"_count")
 		if base == 0 || ca == 0 {
 			continue
 		}

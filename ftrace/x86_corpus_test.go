@@ -1,17 +1,13 @@
 package ftrace_test
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
-	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
 
@@ -21,10 +17,6 @@ import (
 // and holds the call drgn decoded there (to the sample's my_tramp).
 func TestX86DirectCallsCorpus(t *testing.T) {
 	dir := testcorpus.Corpora(t, "x86", "livepatch-kaslr")
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tr struct {
 		Dump struct {
 			Records []struct {
@@ -34,29 +26,17 @@ func TestX86DirectCallsCorpus(t *testing.T) {
 			} `json:"vmlinux_records_decoded"`
 		} `json:"dump"`
 	}
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
+	testcorpus.LoadTruthInto(t, dir, &tr)
 	want := map[uint64]uint64{}
 	for _, r := range tr.Dump.Records {
 		if strings.Contains(strings.Join(r.Flags, " "), "DIRECT_EN") {
-			ip, _ := strconv.ParseUint(strings.TrimPrefix(r.IP, "0x"), 16, 64)
-			tg, _ := strconv.ParseUint(strings.TrimPrefix(r.Target, "0x"), 16, 64)
-			want[ip] = tg
+			want[testcorpus.Hex(t, r.IP)] = testcorpus.Hex(t, r.Target)
 		}
 	}
 	if len(want) == 0 {
 		t.Fatal("the truth has no direct-call records")
 	}
-	plain, err := container.Open(filepath.Join(dir, "vmcore.elf.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := kernel.Open([]string{plain}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := testprog.OpenWithVmlinux(t, dir, "vmcore.elf.zst")
 	set := modules.Analyze(p)
 	st, err := ftrace.Load(set)
 	if err != nil {

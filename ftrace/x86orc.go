@@ -18,10 +18,7 @@ func (s *State) X86TrampolineSource(p *kernel.Program) func(ip uint64) (uint64, 
 	type span struct{ lo, hi, src uint64 }
 	var spans []span
 	saveRegs := opsFlag(p, "FTRACE_OPS_FL_SAVE_REGS", 1<<2)
-	sym := func(n string) uint64 {
-		a, _ := p.SymbolAddr(n)
-		return a
-	}
+	sym := func(n string) uint64 { return symbolOrZero(p, n) }
 	caller, callerEnd := sym("ftrace_caller"), sym("ftrace_caller_end")
 	regs, regsEnd := sym("ftrace_regs_caller"), sym("ftrace_regs_caller_end")
 	for _, o := range s.OpsList {

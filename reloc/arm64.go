@@ -217,15 +217,10 @@ func (a *ARM64) Apply(sec *Section, relas []Rela, syms []Symbol) ([]Write, []err
 			errs = append(errs, &Error{Section: sec.Name, Off: r.Off, Type: tname, Sym: sym, Msg: fmt.Sprintf(format, args...)})
 		}
 		size := ARM64Size(r.Type)
-		sym, skip, e := relaTarget(sec, r, syms, size, tname)
-		if e != nil {
-			errs = append(errs, e)
-		}
-		if skip {
+		sym, loc, val, ok := relaTarget(sec, r, syms, size, tname, &errs)
+		if !ok {
 			continue
 		}
-		loc := sec.Addr + r.Off
-		val := sym.Value + uint64(r.Addend)
 		d := sec.Data[r.Off:]
 		w := Write{Off: r.Off, Len: size, Type: r.Type, Sym: r.Sym, SymName: sym.Name, Value: val}
 		check := true

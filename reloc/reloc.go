@@ -76,25 +76,30 @@ func (e *Error) Error() string {
 // relaTarget is what every architecture's apply_relocate_add() checks
 // before it computes a value: the symbol index within the table, a type
 // it knows (size > 0; 0 is R_*_NONE, skipped), a resolved symbol, and the
-// field inside the section. It returns the symbol, or skip (nothing to
-// write) with the error when there is one.
-func relaTarget(sec *Section, r Rela, syms []Symbol, size int, typeName string) (sym Symbol, skip bool, err *Error) {
-	fail := func(name, format string, args ...any) *Error {
-		return &Error{Section: sec.Name, Off: r.Off, Type: typeName, Sym: name, Msg: fmt.Sprintf(format, args...)}
+// field inside the section. It returns the symbol, the field's address
+// (loc) and S + A (val), or !ok when there is nothing to write, the error
+// (if any) appended to errs.
+func relaTarget(sec *Section, r Rela, syms []Symbol, size int, typeName string, errs *[]error) (sym Symbol, loc, val uint64, ok bool) {
+	fail := func(name, format string, args ...any) {
+		*errs = append(*errs, &Error{Section: sec.Name, Off: r.Off, Type: typeName, Sym: name, Msg: fmt.Sprintf(format, args...)})
 	}
 	if int(r.Sym) >= len(syms) {
-		return Symbol{}, true, fail("", "symbol index %d of %d", r.Sym, len(syms))
+		fail("", "symbol index %d of %d", r.Sym, len(syms))
+		return Symbol{}, 0, 0, false
 	}
 	sym = syms[r.Sym]
 	switch {
 	case size == 0:
-		return sym, true, nil
+		return sym, 0, 0, false
 	case size < 0:
-		return sym, true, fail(sym.Name, "unsupported RELA relocation (the kernel refuses the module)")
+		fail(sym.Name, "unsupported RELA relocation (the kernel refuses the module)")
+		return sym, 0, 0, false
 	case sym.Unresolved:
-		return sym, true, fail(sym.Name, "symbol not resolved")
+		fail(sym.Name, "symbol not resolved")
+		return sym, 0, 0, false
 	case r.Off > uint64(len(sec.Data)) || uint64(len(sec.Data))-r.Off < uint64(size):
-		return sym, true, fail(sym.Name, "offset past the section's %d bytes", len(sec.Data))
+		fail(sym.Name, "offset past the section's %d bytes", len(sec.Data))
+		return sym, 0, 0, false
 	}
-	return sym, false, nil
+	return sym, sec.Addr + r.Off, sym.Value + uint64(r.Addend), true
 }

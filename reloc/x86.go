@@ -53,15 +53,10 @@ func (a *X86_64) Apply(sec *Section, relas []Rela, syms []Symbol) ([]Write, []er
 			errs = append(errs, &Error{Section: sec.Name, Off: r.Off, Type: elf.R_X86_64(r.Type).String(), Sym: sym, Msg: fmt.Sprintf(format, args...)})
 		}
 		size := X86Size(r.Type)
-		sym, skip, e := relaTarget(sec, r, syms, size, elf.R_X86_64(r.Type).String())
-		if e != nil {
-			errs = append(errs, e)
-		}
-		if skip {
+		sym, loc, val, ok := relaTarget(sec, r, syms, size, elf.R_X86_64(r.Type).String(), &errs)
+		if !ok {
 			continue
 		}
-		loc := sec.Addr + r.Off
-		val := sym.Value + uint64(r.Addend)
 		v, ok := X86Value(r.Type, val, loc)
 		if !ok {
 			fail(sym.Name, "overflow in relocation (value %#x; the kernel refuses the module)", val)

@@ -18,9 +18,7 @@ import (
 func btJSON(t *testing.T, s *Session, args string) []BtView {
 	t.Helper()
 	var v []BtView
-	if err := decodeDoc([]byte(run(t, s, "bt --json "+args)), &v); err != nil {
-		t.Fatal(err)
-	}
+	runDoc(t, s, "bt --json "+args, &v)
 	return v
 }
 
@@ -159,9 +157,7 @@ func TestBtTasksCorpus(t *testing.T) {
 			checkReturnSites(t, s, v)
 
 			var ps []PsView
-			if err := decodeDoc([]byte(run(t, s, "ps --json")), &ps); err != nil {
-				t.Fatal(err)
-			}
+			runDoc(t, s, "ps --json", &ps)
 			byPID := map[int64]PsView{}
 			sample := int64(-1)
 			for _, p := range ps {
@@ -200,16 +196,8 @@ func TestBtTasksCorpus(t *testing.T) {
 func TestPCNoteStubsCorpus(t *testing.T) {
 	s := corpusSession(t, "buggy-radix")
 	tr := testcorpus.LoadTruth(t, testcorpus.Dir(t, "buggy-radix"))
-	var mod map[string]any
-	for _, m := range tr.DumpModules() {
-		if m["name"] == "klp_stub_bug" {
-			mod = m
-		}
-	}
-	if mod == nil {
-		t.Fatal("truth.json: no klp_stub_bug")
-	}
-	hex := func(v any) uint64 { return hexNum(t, v.(string)) }
+	mod := tr.DumpModule(t, "klp_stub_bug")
+	hex := func(v any) uint64 { return testcorpus.Hex(t, v.(string)) }
 	ool := mod["ool_stubs_decoded"].([]any)
 	slots := mod["stub_slots"].([]any)
 	slot := func(i int) map[string]any { return slots[i].(map[string]any) }
@@ -281,13 +269,9 @@ func TestKlpTasksCorpus(t *testing.T) {
 		t.Run(dir, func(t *testing.T) {
 			s := corpusSession(t, dir)
 			var tasks []KlpTaskView
-			if err := decodeDoc([]byte(run(t, s, "klp --tasks --json")), &tasks); err != nil {
-				t.Fatal(err)
-			}
+			runDoc(t, s, "klp --tasks --json", &tasks)
 			var ps []PsView
-			if err := decodeDoc([]byte(run(t, s, "ps --json")), &ps); err != nil {
-				t.Fatal(err)
-			}
+			runDoc(t, s, "ps --json", &ps)
 			if len(tasks) != len(ps) || len(tasks) < 30 {
 				t.Errorf("klp --tasks holds %d tasks, ps lists %d", len(tasks), len(ps))
 			}
@@ -359,9 +343,7 @@ func TestBtLinesCorpus(t *testing.T) {
 		"schedule":          "kernel/sched/core.c",
 	}
 	var ps []PsView
-	if err := decodeDoc([]byte(run(t, s, "ps --json")), &ps); err != nil {
-		t.Fatal(err)
-	}
+	runDoc(t, s, "ps --json", &ps)
 	args := ""
 	for _, p := range ps {
 		if p.Comm == "event-sample" {
@@ -407,9 +389,7 @@ func TestSysCorpus(t *testing.T) {
 			qemu, _ := os.ReadFile(filepath.Join(d, "qemu-cmdline.txt"))
 			smp := regexp.MustCompile(`-smp (\d+)`).FindSubmatch(qemu)
 			var v SysView
-			if err := decodeDoc([]byte(run(t, s, "sys --json")), &v); err != nil {
-				t.Fatal(err)
-			}
+			runDoc(t, s, "sys --json", &v)
 			var ps []PsView
 			decodeDoc([]byte(run(t, s, "ps --json")), &ps)
 			if v.Release != string(m[1]) || v.Version != strings.TrimSpace(string(m[2])) || v.Machine != "ppc64le" ||
@@ -463,9 +443,7 @@ func TestStubsOOLCallCorpus(t *testing.T) {
 			n := 0
 			for _, m := range testcorpus.LoadTruth(t, testcorpus.Dir(t, dir)).DumpModules() {
 				var v StubsView
-				if err := decodeDoc([]byte(run(t, s, "stubs --json "+m["name"].(string))), &v); err != nil {
-					t.Fatal(err)
-				}
+				runDoc(t, s, "stubs --json "+m["name"].(string), &v)
 				slots := m["stub_slots"].([]any)
 				for i, o := range m["ool_stubs_decoded"].([]any) {
 					om := o.(map[string]any)

@@ -346,6 +346,15 @@ func onOff(b bool) string {
 	return "off"
 }
 
+// countArg is a command's COUNT when it is the last argument, pos[i]
+// (parseCount), else def.
+func countArg(pos []string, i, def int) (int, error) {
+	if len(pos) != i+1 {
+		return def, nil
+	}
+	return parseCount(pos[i])
+}
+
 func cmdStruct(c *Call, kind string) error {
 	fs := c.Flags()
 	pos, err := c.Parse(fs)
@@ -381,11 +390,9 @@ func cmdStruct(c *Call, kind string) error {
 	if err != nil {
 		return err
 	}
-	count := 1
-	if len(pos) == 3 {
-		if count, err = parseCount(pos[2]); err != nil {
-			return err
-		}
+	count, err := countArg(pos, 2, 1)
+	if err != nil {
+		return err
 	}
 	if boolFlag(fs, "json") {
 		out, err := c.S.structViews(sp, addr, count)

@@ -53,6 +53,15 @@ func run(t *testing.T, s *Session, line string) string {
 	return out.String()
 }
 
+// runDoc runs a --json command line and decodes its document's data
+// into v.
+func runDoc(t *testing.T, s *Session, line string, v any) {
+	t.Helper()
+	if err := decodeDoc([]byte(run(t, s, line)), v); err != nil {
+		t.Fatalf("%q: %v", line, err)
+	}
+}
+
 // decodeDoc decodes a kdump-inspect/1 document's data into v.
 func decodeDoc(b []byte, v any) error {
 	_, err := wire.DecodeData(b, v)
@@ -80,32 +89,9 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func hexU(t *testing.T, v any) uint64 {
-	t.Helper()
-	switch x := v.(type) {
-	case string:
-		n, err := strconv.ParseUint(x, 0, 64)
-		if err != nil {
-			t.Fatalf("bad number %q", x)
-		}
-		return n
-	case float64:
-		return uint64(x)
-	}
-	t.Fatalf("unexpected %T %v", v, v)
-	return 0
-}
-
 func truthModule(t *testing.T, dir, name string) map[string]any {
 	t.Helper()
-	tr := testcorpus.LoadTruth(t, testcorpus.Dir(t, dir))
-	for _, m := range tr.DumpModules() {
-		if m["name"] == name {
-			return m
-		}
-	}
-	t.Fatalf("%s: no module %s in truth.json", dir, name)
-	return nil
+	return testcorpus.LoadTruth(t, testcorpus.Dir(t, dir)).DumpModule(t, name)
 }
 
 // TestStubsGolden renders the two views of seed 000 happening for real and
@@ -118,12 +104,10 @@ func TestStubsGolden(t *testing.T) {
 	golden(t, "buggy-radix-stubs-klp_stub_bug-overlay.txt", run(t, s, "stubs klp_stub_bug --overlay"))
 
 	tm := truthModule(t, "buggy-radix", "klp_stub_bug")
-	base := hexU(t, tm["stubs_section_addr"])
-	oolStubs := hexU(t, tm["arch"].(map[string]any)["ool_stubs"])
+	base := truthWord(t, tm["stubs_section_addr"])
+	oolStubs := truthWord(t, tm["arch"].(map[string]any)["ool_stubs"])
 	var v StubsView
-	if err := decodeDoc([]byte(run(t, s, "stubs klp_stub_bug --overlay --json")), &v); err != nil {
-		t.Fatal(err)
-	}
+	runDoc(t, s, "stubs klp_stub_bug --overlay --json", &v)
 	if uint64(v.Base) != base || uint64(v.OOLStubs) != oolStubs {
 		t.Fatalf("base %#x ool_stubs %#x, truth %#x %#x", v.Base, v.OOLStubs, base, oolStubs)
 	}
@@ -131,7 +115,7 @@ func TestStubsGolden(t *testing.T) {
 	slots := tm["stub_slots"].([]any)
 	want5 := slots[5].(map[string]any)
 	sl := v.Slots[5]
-	if !strings.HasPrefix(sl.Target, want5["funcdata_sym"].(string)+"+0x0") || uint64(sl.Funcdata) != hexU(t, want5["funcdata"]) || !sl.InOOL {
+	if !strings.HasPrefix(sl.Target, want5["funcdata_sym"].(string)+"+0x0") || uint64(sl.Funcdata) != truthWord(t, want5["funcdata"]) || !sl.InOOL {
 		t.Errorf("slot 5 = %+v, truth funcdata %v (%v), inside the OOL array", sl, want5["funcdata"], want5["funcdata_sym"])
 	}
 	if uint64(sl.Addr) != oolStubs {
@@ -141,7 +125,7 @@ func TestStubsGolden(t *testing.T) {
 	ool := tm["ool_stubs_decoded"].([]any)
 	for i, o := range ool {
 		om := o.(map[string]any)
-		if got, want := uint64(v.OOL[i].FtraceOp), hexU(t, om["ftrace_op"]); got != want {
+		if got, want := uint64(v.OOL[i].FtraceOp), truthWord(t, om["ftrace_op"]); got != want {
 			t.Errorf("ftrace[%d].ftrace_op = %#x, truth %#x", i, got, want)
 		}
 	}
@@ -204,9 +188,7 @@ func TestStubsFixed(t *testing.T) {
 		t.Fatalf("truth puts tgt_secret's stub at slot %d, the brief says 8", wantSlot)
 	}
 	var v StubsView
-	if err := decodeDoc([]byte(run(t, s, "stubs klp_stub_bug --json")), &v); err != nil {
-		t.Fatal(err)
-	}
+	runDoc(t, s, "stubs klp_stub_bug --json", &v)
 	for _, sl := range v.Slots {
 		isTgt := strings.HasPrefix(sl.Target, "tgt_secret+0x0")
 		if isTgt != (sl.Index == wantSlot) {
@@ -237,7 +219,7 @@ func TestStructModuleArch(t *testing.T) {
 					t.Errorf("%s: printed %d members, truth has %d:\n%s", name, len(got), len(arch), out)
 				}
 				for k, v := range arch {
-					want := hexU(t, v)
+					want := truthWord(t, v)
 					g, ok := got[k]
 					if !ok {
 						t.Errorf("%s: arch.%s not printed", name, k)
@@ -308,14 +290,12 @@ func TestInfo(t *testing.T) {
 			s := corpusSession(t, dir)
 			tr := testcorpus.LoadTruth(t, testcorpus.Dir(t, dir))
 			var v InfoView
-			if err := decodeDoc([]byte(run(t, s, "info --json")), &v); err != nil {
-				t.Fatal(err)
-			}
+			runDoc(t, s, "info --json", &v)
 			d := tr["dump"].(map[string]any)
 			if v.Release != d["uts_release"] {
 				t.Errorf("release %q, truth %q", v.Release, d["uts_release"])
 			}
-			radix := hexU(t, d["cur_cpu_spec_mmu_features"])&0x40 != 0
+			radix := truthWord(t, d["cur_cpu_spec_mmu_features"])&0x40 != 0
 			if (v.MMU == "radix") != radix && !strings.EqualFold(v.MMU, map[bool]string{true: "radix", false: "hash"}[radix]) {
 				t.Errorf("MMU %q, truth mmu_features radix=%v", v.MMU, radix)
 			}

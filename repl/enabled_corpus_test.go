@@ -35,9 +35,7 @@ func consoleBlock(t *testing.T, dir, name string) []string {
 func TestFtraceEnabledCorpus(t *testing.T) {
 	s := corpusSession(t, "fixed-radix")
 	var got []EnabledView
-	if err := decodeDoc([]byte(run(t, s, "ftrace --enabled --json")), &got); err != nil {
-		t.Fatal(err)
-	}
+	runDoc(t, s, "ftrace --enabled --json", &got)
 	byFunc := map[string]EnabledView{}
 	for _, v := range got {
 		byFunc[v.Func] = v
@@ -85,9 +83,7 @@ func TestFtraceEnabledCorpus(t *testing.T) {
 func TestModTaintsCorpus(t *testing.T) {
 	s := corpusSession(t, "fixed-radix")
 	var got []ModView
-	if err := decodeDoc([]byte(run(t, s, "mod -t --json")), &got); err != nil {
-		t.Fatal(err)
-	}
+	runDoc(t, s, "mod -t --json", &got)
 	taints := map[string]string{}
 	for _, v := range got {
 		taints[v.Name] = v.TaintLetters

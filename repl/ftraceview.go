@@ -118,10 +118,7 @@ func writeEnabled(c *Call, st *ftrace.State, recs []ftrace.Record, asJSON bool) 
 		out = append(out, v)
 	}
 	if asJSON {
-		for _, w := range st.Warnings {
-			c.Warn("%s", w)
-		}
-		return c.JSON(out)
+		return jsonWithWarnings(c, out, st.Warnings)
 	}
 	tw := newTable(c.Out, "IP", "FUNCTION", "MODULE", "FLAGS", "REFS", "OPS", "HANDLER", "SITE").
 		Prose("FUNCTION", "FLAGS", "OPS", "HANDLER", "SITE").Droppable("MODULE").FoldInto("MODULE", "FUNCTION").Blocks(2)

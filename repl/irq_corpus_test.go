@@ -32,9 +32,7 @@ func TestIRQCorpus(t *testing.T) {
 			nr, _ := strconv.ParseUint(string(m[1]), 10, 64)
 			pre, _ := strconv.ParseUint(string(m[2]), 10, 64)
 			var irqs []IRQView
-			if err := decodeDoc([]byte(run(t, s, "irq -a --json")), &irqs); err != nil {
-				t.Fatal(err)
-			}
+			runDoc(t, s, "irq -a --json", &irqs)
 			have := map[uint64]bool{}
 			hvc := false
 			for _, q := range irqs {

@@ -2,11 +2,10 @@ package repl
 
 import (
 	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // TestITSExample: on the committed x86-its extract, `its MODULE --json`
@@ -17,10 +16,6 @@ import (
 // address, through the same register.
 func TestITSExample(t *testing.T) {
 	const dir = "../testdata/example/x86-its"
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var truth struct {
 		Modules map[string]struct {
 			Num   int      `json:"num"`
@@ -28,9 +23,7 @@ func TestITSExample(t *testing.T) {
 			Bytes []string `json:"page_bytes"`
 		} `json:"modules"`
 	}
-	if err := json.Unmarshal(b, &truth); err != nil {
-		t.Fatal(err)
-	}
+	testcorpus.LoadTruthInto(t, dir, &truth)
 	if len(truth.Modules) < 3 {
 		t.Fatalf("truth.json has %d modules", len(truth.Modules))
 	}

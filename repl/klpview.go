@@ -39,10 +39,7 @@ func cmdKlp(c *Call) error {
 		return nil
 	}
 	if boolFlag(fs, "json") {
-		for _, w := range st.Livepatch.Warnings {
-			c.Warn("%s", w)
-		}
-		return c.JSON(c.S.klpView(st.Livepatch))
+		return jsonWithWarnings(c, c.S.klpView(st.Livepatch), st.Livepatch.Warnings)
 	}
 	c.S.writeKlp(c, st.Livepatch)
 	return nil

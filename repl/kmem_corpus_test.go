@@ -46,9 +46,7 @@ func TestKmemInfoCorpus(t *testing.T) {
 				PageSize int64        `json:"page_size"`
 				Rows     []MemInfoRow `json:"rows"`
 			}
-			if err := decodeDoc([]byte(run(t, s, "kmem -i --json")), &v); err != nil {
-				t.Fatal(err)
-			}
+			runDoc(t, s, "kmem -i --json", &v)
 			rows := map[string]MemInfoRow{}
 			for _, r := range v.Rows {
 				rows[r.Name] = r
@@ -78,9 +76,7 @@ func TestKmemSlabsCorpus(t *testing.T) {
 	const dir = "buggy-radix"
 	s := corpusSession(t, dir)
 	var caches []SlabView
-	if err := decodeDoc([]byte(run(t, s, "kmem -s -a --json")), &caches); err != nil {
-		t.Fatal(err)
-	}
+	runDoc(t, s, "kmem -s -a --json", &caches)
 	by := map[string]SlabView{}
 	for _, c := range caches {
 		by[c.Name] = c
@@ -137,7 +133,7 @@ func TestKmemAddrCorpus(t *testing.T) {
 	m := truthModule(t, dir, "klp_stub_bug")
 	text := m["mem"].([]any)[0].(map[string]any)
 	out = run(t, s, "kmem "+m["stub_slots"].([]any)[5].(map[string]any)["addr"].(string))
-	base := hexU(t, text["base"])
+	base := truthWord(t, text["base"])
 	want := "module klp_stub_bug, MOD_TEXT [0x" + strconv.FormatUint(base, 16) + "-0x" + strconv.FormatUint(base+uint64(text["size"].(float64)), 16) + ")"
 	if !strings.Contains(out, want) || !strings.Contains(out, "vmalloc area") {
 		t.Errorf("kmem slot 5 lacks %q:\n%s", want, out)

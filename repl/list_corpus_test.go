@@ -52,12 +52,10 @@ func TestListCorpus(t *testing.T) {
 		t.Errorf("list -h klp_tgt: %q", h)
 	}
 	var addrs []wire.Hex
-	if err := decodeDoc([]byte(run(t, s, "list module.list -H modules --json")), &addrs); err != nil {
-		t.Fatal(err)
-	}
+	runDoc(t, s, "list module.list -H modules --json", &addrs)
 	truthAddrs := map[uint64]bool{}
 	for _, m := range tr.DumpModules() {
-		truthAddrs[hexU(t, m["struct_module"])] = true
+		truthAddrs[truthWord(t, m["struct_module"])] = true
 	}
 	if len(addrs) != len(truthAddrs) {
 		t.Errorf("%d entries, truth has %d modules", len(addrs), len(truthAddrs))

@@ -3,11 +3,9 @@ package repl
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -29,27 +27,12 @@ type mdfJSON struct {
 
 func loadMDF(t *testing.T) mdfJSON {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testcorpus.Dir(t, "fixed-radix"), "makedumpfile.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m mdfJSON
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	testcorpus.LoadJSON(t, filepath.Join(testcorpus.Dir(t, "fixed-radix"), "makedumpfile.json"), &m)
 	if len(m.Excluded) == 0 || len(m.Present) == 0 || len(m.Stubs) == 0 || m.Stubs[0].StubsVA == "" {
 		t.Fatal("makedumpfile.json: missing lists")
 	}
 	return m
-}
-
-func hexNum(t *testing.T, s string) uint64 {
-	t.Helper()
-	v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 func openD31(t *testing.T) *Session {
@@ -74,16 +57,16 @@ func TestPageCorpus(t *testing.T) {
 	s := openD31(t)
 	classOf := map[string]string{"free": "free", "cache": "file", "user(anon)": "anon"}
 	for _, e := range mdf.Excluded {
-		pi, err := s.Prog.DescribePage(hexNum(t, e.PFN))
+		pi, err := s.Prog.DescribePage(testcorpus.Hex(t, e.PFN))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pi.InDump || pi.Class != classOf[e.Class] || pi.Phys != hexNum(t, e.PA) {
+		if pi.InDump || pi.Class != classOf[e.Class] || pi.Phys != testcorpus.Hex(t, e.PA) {
 			t.Errorf("pfn %s (makedumpfile: %s, excluded): in dump %v, class %q (%s), phys %#x", e.PFN, e.Class, pi.InDump, pi.Class, pi.Detail, pi.Phys)
 		}
 	}
 	for _, p := range mdf.Present {
-		if pi, err := s.Prog.DescribePage(hexNum(t, p.PFN)); err != nil || !pi.InDump {
+		if pi, err := s.Prog.DescribePage(testcorpus.Hex(t, p.PFN)); err != nil || !pi.InDump {
 			t.Errorf("pfn %s (%s): in dump %v, %v", p.PFN, p.What, pi.InDump, err)
 		}
 	}
@@ -91,9 +74,7 @@ func TestPageCorpus(t *testing.T) {
 	// The PUD entry of the module area: vtop names the page-table page it
 	// could not read.
 	var vt []VtopView
-	if err := decodeDoc([]byte(run(t, s, "vtop --json "+mdf.Stubs[0].StubsVA)), &vt); err != nil {
-		t.Fatal(err)
-	}
+	runDoc(t, s, "vtop --json "+mdf.Stubs[0].StubsVA, &vt)
 	if len(vt) != 1 || len(vt[0].Steps) != 1 || vt[0].Steps[0].Level != "PGD" {
 		t.Fatalf("vtop: %+v, want the walk to stop after the PGD entry", vt)
 	}
@@ -123,7 +104,7 @@ func TestVtopCorpus(t *testing.T) {
 			if err := decodeDoc([]byte(run(t, c.s, "vtop --json "+st.StubsVA)), &vt); err != nil {
 				t.Fatal(err)
 			}
-			if !vt[0].OK || uint64(vt[0].PA) != hexNum(t, st.StubsPA) || vt[0].How != c.how {
+			if !vt[0].OK || uint64(vt[0].PA) != testcorpus.Hex(t, st.StubsPA) || vt[0].How != c.how {
 				t.Errorf("%s .stubs %s: %+v, want %s by %s", st.Module, st.StubsVA, vt[0], st.StubsPA, c.how)
 			}
 		}
@@ -139,15 +120,13 @@ func TestVtopStubsBytesCorpus(t *testing.T) {
 			s := corpusSession(t, dir)
 			tr := testcorpus.LoadTruth(t, testcorpus.Dir(t, dir))
 			for _, m := range tr.DumpModules() {
-				va := hexNum(t, m["stubs_section_addr"].(string))
+				va := testcorpus.Hex(t, m["stubs_section_addr"].(string))
 				want, err := hex.DecodeString(m["stubs_raw_hex"].(string))
 				if err != nil || len(want) == 0 {
 					t.Fatalf("%s: stubs_raw_hex: %v", m["name"], err)
 				}
 				var vt []VtopView
-				if err := decodeDoc([]byte(run(t, s, "vtop --json "+m["stubs_section_addr"].(string))), &vt); err != nil {
-					t.Fatal(err)
-				}
+				runDoc(t, s, "vtop --json "+m["stubs_section_addr"].(string), &vt)
 				if !vt[0].OK || vt[0].How != "page tables" || len(vt[0].Steps) < 2 {
 					t.Fatalf("%s: vtop %#x: %+v", m["name"], va, vt[0])
 				}

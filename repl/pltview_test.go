@@ -1,7 +1,6 @@
 package repl
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,10 +19,6 @@ import (
 // arm64 module points at plt.
 func TestPLTExample(t *testing.T) {
 	const dir = "../testdata/example/arm64-ftrace-ops"
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var truth struct {
 		Modules []struct {
 			Name    string `json:"name"`
@@ -34,9 +29,7 @@ func TestPLTExample(t *testing.T) {
 			} `json:"plt_core"`
 		} `json:"modules"`
 	}
-	if err := json.Unmarshal(b, &truth); err != nil {
-		t.Fatal(err)
-	}
+	testcorpus.LoadTruthInto(t, dir, &truth)
 	if len(truth.Modules) < 10 {
 		t.Fatalf("truth.json lists %d modules", len(truth.Modules))
 	}
@@ -126,10 +119,6 @@ func TestPLTCorpus(t *testing.T) {
 func checkPLTCorpus(t *testing.T, dir string, s *Session) int {
 	t.Helper()
 	p := s.Prog
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	type slot struct {
 		Addr     string `json:"addr"`
 		Words    string `json:"words"`
@@ -149,9 +138,7 @@ func checkPLTCorpus(t *testing.T, dir string, s *Session) int {
 			} `json:"modules"`
 		} `json:"dump"`
 	}
-	if err := json.Unmarshal(b, &truth); err != nil {
-		t.Fatal(err)
-	}
+	testcorpus.LoadTruthInto(t, dir, &truth)
 	words := func(ws []uint64) string {
 		var o []string
 		for _, w := range ws {

@@ -340,6 +340,15 @@ func (c *Call) Warn(format string, args ...any) {
 // "kdump-inspect/1", "command": NAME, "data": v, "warnings": [...]}.
 func (c *Call) JSON(v any) error { return c.writeDoc(v, nil) }
 
+// jsonWithWarnings prints v as the command's JSON document with the
+// view's warnings in the envelope.
+func jsonWithWarnings(c *Call, v any, warnings []string) error {
+	for _, w := range warnings {
+		c.Warn("%s", w)
+	}
+	return c.JSON(v)
+}
+
 // JSONPartial writes v as the command's document with err as its error
 // (the data is what the command had when it failed), and returns err.
 func (c *Call) JSONPartial(v any, err error) error {

@@ -16,16 +16,12 @@ func TestRunqCorpus(t *testing.T) {
 		t.Run(dir, func(t *testing.T) {
 			s := corpusSession(t, dir)
 			var rqs []RunqView
-			if err := decodeDoc([]byte(run(t, s, "runq --json")), &rqs); err != nil {
-				t.Fatal(err)
-			}
+			runDoc(t, s, "runq --json", &rqs)
 			if len(rqs) != qemuCPUs(t, dir) {
 				t.Errorf("%d run queues, QEMU had %d CPUs", len(rqs), qemuCPUs(t, dir))
 			}
 			var bts []BtView
-			if err := decodeDoc([]byte(run(t, s, "bt -a --json")), &bts); err != nil {
-				t.Fatal(err)
-			}
+			runDoc(t, s, "bt -a --json", &bts)
 			onCPU := map[int]wire.Hex{}
 			for _, b := range bts {
 				onCPU[b.CPU] = b.Task

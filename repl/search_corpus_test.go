@@ -22,7 +22,7 @@ func TestSearchCorpus(t *testing.T) {
 	s := corpusSession(t, dir)
 	m := truthModule(t, dir, "klp_stub_bug")
 	slot5 := m["stub_slots"].([]any)[5].(map[string]any)
-	klptext := hexU(t, m["sections"].(map[string]any)[".klptext"])
+	klptext := truthWord(t, m["sections"].(map[string]any)[".klptext"])
 
 	ko, err := elf.Open(filepath.Join(testcorpus.Require(t), "kernels", "7.2.13-buggy", "modules", "klp_stub_bug.ko"))
 	if err != nil {
@@ -44,16 +44,12 @@ func TestSearchCorpus(t *testing.T) {
 	call := klptext + ko.ByteOrder.Uint64(b[0:])
 
 	var v SearchView
-	if err := decodeDoc([]byte(run(t, s, "search --json --branch "+slot5["addr"].(string))), &v); err != nil {
-		t.Fatal(err)
-	}
-	if len(v.Hits) != 1 || uint64(v.Hits[0].Addr) != call || uint64(v.Hits[0].Target) != hexU(t, slot5["addr"]) || v.Hits[0].Insn[:3] != "bl " {
+	runDoc(t, s, "search --json --branch "+slot5["addr"].(string), &v)
+	if len(v.Hits) != 1 || uint64(v.Hits[0].Addr) != call || uint64(v.Hits[0].Target) != truthWord(t, slot5["addr"]) || v.Hits[0].Insn[:3] != "bl " {
 		t.Errorf("search --branch slot 5: %+v; want the bl at %#x", v.Hits, call)
 	}
 	// --within 40 finds the same call for any address inside the slot.
-	if err := decodeDoc([]byte(run(t, s, "search --json --branch --within 40 --module klp_stub_bug klp_stub_bug:.stubs+0xc8")), &v); err != nil {
-		t.Fatal(err)
-	}
+	runDoc(t, s, "search --json --branch --within 40 --module klp_stub_bug klp_stub_bug:.stubs+0xc8", &v)
 	if len(v.Hits) != 1 || uint64(v.Hits[0].Addr) != call {
 		t.Errorf("search --branch --within 40 --module: %+v", v.Hits)
 	}
@@ -68,10 +64,8 @@ func TestSearchCorpus(t *testing.T) {
 	if err != nil || off < 0 {
 		t.Fatal(err, off)
 	}
-	want := hexU(t, m["struct_module"]) + uint64(archOff+off)
-	if err := decodeDoc([]byte(run(t, s, "search --json --module klp_stub_bug "+m["arch"].(map[string]any)["ool_stubs"].(string))), &v); err != nil {
-		t.Fatal(err)
-	}
+	want := truthWord(t, m["struct_module"]) + uint64(archOff+off)
+	runDoc(t, s, "search --json --module klp_stub_bug "+m["arch"].(map[string]any)["ool_stubs"].(string), &v)
 	if len(v.Hits) != 1 || uint64(v.Hits[0].Addr) != want || v.Unreadable != 0 {
 		t.Errorf("search ool_stubs in klp_stub_bug: %+v; want &mod->arch.ool_stubs = %#x", v, want)
 	}

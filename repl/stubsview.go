@@ -168,15 +168,6 @@ func moduleArg(c *Call, cmd string) (*modules.Analysis, *flag.FlagSet, error) {
 	return a, fs, nil
 }
 
-// jsonWithWarnings prints v as the command's JSON document with the
-// view's warnings in the envelope.
-func jsonWithWarnings(c *Call, v any, warnings []string) error {
-	for _, w := range warnings {
-		c.Warn("%s", w)
-	}
-	return c.JSON(v)
-}
-
 func cmdStubs(c *Call) error {
 	a, fs, err := moduleArg(c, "stubs")
 	if err != nil {

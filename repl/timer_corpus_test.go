@@ -51,9 +51,7 @@ func TestTimerCorpus(t *testing.T) {
 				Jiffies int64          `json:"jiffies"`
 				CPUs    []TimerCPUView `json:"cpus"`
 			}
-			if err := decodeDoc([]byte(run(t, s, "timer --json")), &v); err != nil {
-				t.Fatal(err)
-			}
+			runDoc(t, s, "timer --json", &v)
 			jiffies := v.Jiffies
 			for name, period := range map[string]int64{"alloc_dwork": 1, "cleanup_dwork": 3} {
 				want := works[name] + uint64(off)

@@ -134,10 +134,7 @@ func cmdTrace(c *Call) error {
 		return fmt.Errorf("trace: %w", err)
 	}
 	if boolFlag(fs, "json") {
-		for _, w := range v.Warnings {
-			c.Warn("%s", w)
-		}
-		return c.JSON(v)
+		return jsonWithWarnings(c, v, v.Warnings)
 	}
 	writeTrace(c.Out, &v)
 	return nil

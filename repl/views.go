@@ -227,10 +227,7 @@ func cmdInfo(c *Call) error {
 	}
 	v := Info(c.S.Prog, func(a uint64) string { return c.S.resolve(a).String() })
 	if boolFlag(fs, "json") {
-		for _, w := range v.Warnings {
-			c.Warn("%s", w)
-		}
-		return c.JSON(v)
+		return jsonWithWarnings(c, v, v.Warnings)
 	}
 	WriteInfo(c.Out, v)
 	return nil
@@ -358,11 +355,9 @@ func cmdRd(c *Call) error {
 	} else if addr, err = c.S.ParseAddr(pos[0]); err != nil {
 		return err
 	}
-	count := 1
-	if len(pos) == 2 {
-		if count, err = parseCount(pos[1]); err != nil {
-			return err
-		}
+	count, err := countArg(pos, 1, 1)
+	if err != nil {
+		return err
 	}
 	var mem dump.Memory = c.S.Prog.Context.Mem
 	if boolFlag(fs, "p") {
@@ -450,11 +445,9 @@ func cmdDis(c *Call) error {
 	if err != nil {
 		return err
 	}
-	count := 0
-	if len(pos) == 2 {
-		if count, err = parseCount(pos[1]); err != nil {
-			return err
-		}
+	count, err := countArg(pos, 1, 0)
+	if err != nil {
+		return err
 	}
 	_, isNum := parseNum(pos[0])
 	loc := c.S.resolve(addr)

@@ -255,10 +255,7 @@ func cmdWhy(c *Call) error {
 	}
 	v := c.S.Why()
 	if boolFlag(fs, "json") {
-		for _, w := range v.Warnings {
-			c.Warn("%s", w)
-		}
-		return c.JSON(v)
+		return jsonWithWarnings(c, v, v.Warnings)
 	}
 	WriteWhy(c.Out, &v)
 	return nil

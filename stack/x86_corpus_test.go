@@ -1,13 +1,11 @@
 package stack_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
-	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
 )
 
 // TestORCThroughOpsTrampoline: bench/x86-corpus's livepatch-kaslr
@@ -22,15 +20,7 @@ import (
 // system call under it (drgn 0.3.0 stops at the trampoline).
 func TestORCThroughOpsTrampoline(t *testing.T) {
 	dir := testcorpus.Corpora(t, "x86", "livepatch-kaslr", "inflight-01")
-	plain, err := container.Open(filepath.Join(dir, "vmcore.elf.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := kernel.Open([]string{plain}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := testprog.OpenWithVmlinux(t, dir, "vmcore.elf.zst")
 	a := analysis.New(p)
 	st, err := a.Ftrace()
 	if err != nil {

@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -9,20 +10,10 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/arch/x86"
-	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
-
-func hexU(t *testing.T, v any) uint64 {
-	t.Helper()
-	s, _ := v.(string)
-	n, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-	if err != nil {
-		t.Fatalf("truth value %v: %v", v, err)
-	}
-	return n
-}
 
 // guestVMCOREINFO is the guest's own VMCOREINFO (truth.json
 // guest.blocks.vmcoreinfo: what the guest printed before the dump).
@@ -63,15 +54,7 @@ func TestX86NoVMCOREINFOCorpus(t *testing.T) {
 
 	for _, name := range []string{"vmcore.kdump", "vmcore.elf.zst"} {
 		t.Run(name, func(t *testing.T) {
-			plain, err := container.Open(filepath.Join(dir, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := kernel.Open([]string{plain}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
+			p := testprog.OpenWithVmlinux(t, dir, name)
 			if p.Dump.VMCOREINFO != nil || p.Dump.VMCOREINFORaw != nil {
 				t.Fatalf("the dump has a VMCOREINFO note: not the case under test")
 			}
@@ -105,10 +88,10 @@ func TestX86NoVMCOREINFOCorpus(t *testing.T) {
 				var text uint64
 				for _, r := range tm["mem"].([]any) {
 					if r := r.(map[string]any); r["type"] == "MOD_TEXT" {
-						text = hexU(t, r["base"])
+						text = testcorpus.Hex(t, r["base"])
 					}
 				}
-				want := [2]uint64{hexU(t, tm["struct_module"]), text}
+				want := [2]uint64{testcorpus.Hex(t, tm["struct_module"]), text}
 				if got[tm["name"].(string)] != want {
 					t.Errorf("module %s: %#x, truth %#x", tm["name"], got[tm["name"].(string)], want)
 				}
@@ -121,7 +104,7 @@ func TestX86NoVMCOREINFOCorpus(t *testing.T) {
 				var want, have []uint64
 				for _, f := range c["stack"].([]any) {
 					if f := f.(map[string]any); f["inline"] != true {
-						want = append(want, hexU(t, f["pc"]))
+						want = append(want, testcorpus.Hex(t, f["pc"]))
 					}
 				}
 				for _, u := range us {
@@ -131,7 +114,7 @@ func TestX86NoVMCOREINFOCorpus(t *testing.T) {
 						}
 					}
 				}
-				if len(want) == 0 || !equalU64(want, have) {
+				if len(want) == 0 || !slices.Equal(want, have) {
 					t.Errorf("CPU %d: frames %#x, drgn's %#x", cpu, have, want)
 				}
 			}
@@ -145,20 +128,20 @@ func TestX86NoVMCOREINFOCorpus(t *testing.T) {
 				en = append(en, r.IP)
 			}
 			for _, r := range dm["vmlinux_records_decoded"].([]any) {
-				wantEn = append(wantEn, hexU(t, r.(map[string]any)["ip"]))
+				wantEn = append(wantEn, testcorpus.Hex(t, r.(map[string]any)["ip"]))
 			}
 			for _, tm := range tms {
 				recs, _ := tm["ftrace_records"].([]any)
 				for _, r := range recs {
 					r := r.(map[string]any)
-					if hexU(t, r["flags"])&0x80000000 != 0 { // FTRACE_FL_ENABLED
-						wantEn = append(wantEn, hexU(t, r["ip"]))
+					if testcorpus.Hex(t, r["flags"])&0x80000000 != 0 { // FTRACE_FL_ENABLED
+						wantEn = append(wantEn, testcorpus.Hex(t, r["ip"]))
 					}
 				}
 			}
 			sort.Slice(en, func(i, j int) bool { return en[i] < en[j] })
 			sort.Slice(wantEn, func(i, j int) bool { return wantEn[i] < wantEn[j] })
-			if want := int(tr["checks"].(map[string]any)["dump_enabled_records"].(float64)); len(wantEn) != want || !equalU64(en, wantEn) {
+			if want := int(tr["checks"].(map[string]any)["dump_enabled_records"].(float64)); len(wantEn) != want || !slices.Equal(en, wantEn) {
 				t.Errorf("enabled records: %d, drgn's %d (truth checks: %d)", len(en), len(wantEn), want)
 			}
 		})
@@ -203,16 +186,4 @@ func TestX86LayoutWithoutNoteCorpus(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalU64(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -267,46 +267,16 @@ func a64Word(w uint32) []byte { return a64.Order.AppendUint32(nil, w) }
 // ftrace_init_nop()'s mov x9, x30 before it, and the CALL_OPS literal
 // ftrace_rec_set_ops() keeps at ALIGN_DOWN(ip - 12, 8).
 func arm64Ftrace(e *Env, owner string, img *Image, cs *candidates, r *Result) {
-	anyCall := func(b []byte) bool {
-		w := a64.Order.Uint32(b)
-		return w == a64.Nop || w&0xfc000000 == 0x94000000
-	}
 	if e.Ftrace == nil {
-		why := "no ftrace state"
-		if e.FtraceErr != nil {
-			why = e.FtraceErr.Error()
-		}
-		t := img.Section("__patchable_function_entries")
-		if t == nil {
-			return
-		}
-		n := 0
-		for off := 0; off+8 <= len(t.Want); off += 8 {
-			ent := img.Order.Uint64(t.Want[off:])
-			n++
-			// ftrace_call_adjust(): the literal's two words, [bti c,] mov x9, x30, the site
-			cs.add(&Candidate{Addr: ent, Len: 8, Loose: true, Mech: MechFtrace, Mirrors: "ftrace_rec_set_ops()",
-				Why: "CALL_OPS literal, records not read: any ops", Match: func([]byte) bool { return true }})
-			for k := uint64(8); k <= 16; k += 4 {
-				cs.add(&Candidate{Addr: ent + k, Len: 4, Loose: true, Mech: MechFtrace, Mirrors: "ftrace_init_nop()/ftrace_make_call()",
-					Why:   "an ftrace site, its record not read: nop, mov x9, x30 or a bl",
-					Match: func(b []byte) bool { return anyCall(b) || a64.Order.Uint32(b) == a64.MovX9LR }})
-			}
-		}
-		if n > 0 {
-			r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s): the %d call sites the .ko lists accept any ftrace state", why, n))
-		}
+		e.ftraceNotRead(r, arm64FtraceFallback(img, cs))
 		return
 	}
 	for _, c := range e.Ftrace.SiteChecks(e.Set, owner) {
 		ip := c.Record.IP
-		why := fmt.Sprintf("record %s flags %s: %s", c.Record.Func, c.Record.Flags.Letters(), c.WantWhy)
-		for _, w := range c.WantBytes {
-			cs.add(&Candidate{Addr: ip, Want: w, Mech: MechFtrace, Why: why, Mirrors: "ftrace_make_call()/ftrace_make_nop()"})
-		}
+		siteWantCandidates(cs, &c, "ftrace_make_call()/ftrace_make_nop()")
 		if c.Unchecked != "" && len(c.WantBytes) == 0 {
 			cs.add(&Candidate{Addr: ip, Len: 4, Loose: true, Mech: MechFtrace, Mirrors: "ftrace_modify_call()",
-				Why: "record " + c.Record.Func + ": " + c.Unchecked + ": the nop or any bl", Match: anyCall})
+				Why: "record " + c.Record.Func + ": " + c.Unchecked + ": the nop or any bl", Match: a64NopOrBL})
 		}
 		if c.PrefixAddr != 0 && len(c.PrefixWant) > 0 {
 			cs.add(&Candidate{Addr: c.PrefixAddr, Want: c.PrefixWant, Mech: MechFtracePrologue, Mirrors: "ftrace_init_nop()",
@@ -324,6 +294,37 @@ func arm64Ftrace(e *Env, owner string, img *Image, cs *candidates, r *Result) {
 	}
 }
 
+// a64NopOrBL: the word is a nop or any bl.
+func a64NopOrBL(b []byte) bool {
+	w := a64.Order.Uint32(b)
+	return w == a64.Nop || w&0xfc000000 == 0x94000000
+}
+
+// arm64FtraceFallback: without the records, each entry of
+// __patchable_function_entries (a relocated address) accepts any ops in
+// its CALL_OPS literal and a nop, mov x9, x30 or any bl in each word up
+// to the site; it returns how many entries.
+func arm64FtraceFallback(img *Image, cs *candidates) int {
+	t := img.Section("__patchable_function_entries")
+	if t == nil {
+		return 0
+	}
+	n := 0
+	for off := 0; off+8 <= len(t.Want); off += 8 {
+		ent := img.Order.Uint64(t.Want[off:])
+		n++
+		// ftrace_call_adjust(): the literal's two words, [bti c,] mov x9, x30, the site
+		cs.add(&Candidate{Addr: ent, Len: 8, Loose: true, Mech: MechFtrace, Mirrors: "ftrace_rec_set_ops()",
+			Why: "CALL_OPS literal, records not read: any ops", Match: func([]byte) bool { return true }})
+		for k := uint64(8); k <= 16; k += 4 {
+			cs.add(&Candidate{Addr: ent + k, Len: 4, Loose: true, Mech: MechFtrace, Mirrors: "ftrace_init_nop()/ftrace_make_call()",
+				Why:   "an ftrace site, its record not read: nop, mov x9, x30 or a bl",
+				Match: func(b []byte) bool { return a64NopOrBL(b) || a64.Order.Uint32(b) == a64.MovX9LR }})
+		}
+	}
+	return n
+}
+
 // arm64JumpLabels is arch_jump_label_transform() (arch/arm64/kernel/
 // jump_label.c) for each __jump_table entry in compared text:
 // JUMP_LABEL_JMP a `b target` (aarch64_insn_gen_branch_imm NOLINK), else
@@ -333,12 +334,7 @@ func arm64JumpLabels(e *Env, img *Image, inText func(uint64) bool, cs *candidate
 	if t == nil {
 		return
 	}
-	l := e.jl
-	if e.jlErr != nil {
-		r.Incomplete = append(r.Incomplete, "jump labels: key states not modelled ("+e.jlErr.Error()+"): either state of each site accepted")
-		l = jumpLayout{size: 16, relative: true}
-	}
-	for _, j := range parseJumpTable(l, img.Order, t.Addr, t.Want) {
+	for _, j := range e.relativeJumpTable(img.Order, t, r) {
 		if !inText(j.Code) {
 			continue
 		}
@@ -346,30 +342,14 @@ func arm64JumpLabels(e *Env, img *Image, inText func(uint64) bool, cs *candidate
 		if err != nil {
 			continue
 		}
-		keyName := e.name(j.Key)
-		add := func(w uint32, why string, loose bool) {
-			cs.add(&Candidate{Addr: j.Code, Want: a64Word(w), Mech: MechJumpLabel, Why: why, Loose: loose, Mirrors: "arch_jump_label_transform()"})
-		}
 		if e.jlErr != nil {
-			add(b, "key state not read: either state", true)
-			add(a64.Nop, "key state not read: either state", true)
+			for _, w := range []uint32{b, a64.Nop} {
+				cs.add(&Candidate{Addr: j.Code, Want: a64Word(w), Mech: MechJumpLabel, Why: "key state not read: either state", Loose: true, Mirrors: "arch_jump_label_transform()"})
+			}
 			continue
 		}
-		ks := e.keyState(j.Key)
-		switch {
-		case ks.Err != nil:
-			why := fmt.Sprintf("key %s unreadable (%v): either state", keyName, ks.Err)
-			add(b, why, true)
-			add(a64.Nop, why, true)
+		if why := e.jumpLabelClaims(cs, j, e.keyState(j.Key), a64Word(b), a64Word(a64.Nop), "b", "arch_jump_label_transform()"); why != "" {
 			r.Incomplete = append(r.Incomplete, why)
-		case ks.Enabled < 0:
-			why := fmt.Sprintf("key %s enabled=%d (static_key_enable() in progress): either state", keyName, ks.Enabled)
-			add(b, why, true)
-			add(a64.Nop, why, true)
-		case (ks.Enabled > 0) != j.Branch:
-			add(b, fmt.Sprintf("key %s enabled=%d, branch=%v: JUMP_LABEL_JMP, b %#x", keyName, ks.Enabled, j.Branch, j.Target), false)
-		default:
-			add(a64.Nop, fmt.Sprintf("key %s enabled=%d, branch=%v: JUMP_LABEL_NOP", keyName, ks.Enabled, j.Branch), false)
 		}
 	}
 }
@@ -437,18 +417,7 @@ func arm64Alternatives(e *Env, img *Image, cs *candidates, r *Result) {
 		return
 	}
 	p := e.Prog
-	caps, capsErr := p.SymbolAddr("system_cpucaps")
 	nops, _ := p.SymbolAddr("alt_cb_patch_nops")
-	have := func(c uint16) (bool, error) {
-		if capsErr != nil {
-			return false, capsErr
-		}
-		w, err := p.ReadU64(caps + uint64(c/64)*8)
-		if err != nil {
-			return false, err
-		}
-		return w>>(c%64)&1 != 0, nil
-	}
 	o := img.Order
 	unmodelled := map[string]int{}
 	var cbOrder []string
@@ -468,7 +437,7 @@ func arm64Alternatives(e *Env, img *Image, cs *candidates, r *Result) {
 		if sec == nil || !sec.Compare || origLen == 0 || origLen%4 != 0 {
 			continue
 		}
-		on, err := have(cap)
+		on, err := a64CpusHaveCap(p, cap)
 		why := fmt.Sprintf("alt_instr at %#x, cpucap %d", ent, cap)
 		if err != nil {
 			r.Incomplete = append(r.Incomplete, fmt.Sprintf("%s: system_cpucaps unreadable (%v): either state accepted", why, err))

@@ -1,7 +1,6 @@
 package textcheck
 
 import (
-	"debug/elf"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,19 +38,7 @@ func a64CallbackSites(t *testing.T, p *kernel.Program, cb string) map[uint64]int
 	if err != nil {
 		t.Fatal(err)
 	}
-	var alt *elf.Section
-	for _, s := range p.Vmlinux.File.Sections {
-		if s.Name == ".altinstructions" {
-			alt = s
-		}
-	}
-	if alt == nil {
-		t.Fatal("no .altinstructions")
-	}
-	b, err := alt.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
+	alt, b := altInstructions(t, p)
 	initBegin, _ := p.SymbolAddr("__init_begin")
 	initEnd, _ := p.SymbolAddr("__init_end")
 	out := map[uint64]int{}
@@ -245,14 +232,5 @@ func TestArm64AltCallbacksMutation(t *testing.T) {
 		plant(at, w+0x100<<5) // movz: the low 16 bits of the pointer + 0x100
 	}
 	_, _, env := openArm64(t, dir, v, false)
-	r := env.Vmlinux()
-	for _, d := range r.Unexplained() {
-		if !want[d.Addr] {
-			t.Errorf("unexplained %#x (%s), not planted", d.Addr, env.name(d.Addr))
-		}
-		delete(want, d.Addr)
-	}
-	for a := range want {
-		t.Errorf("planted %#x (%s): not reported", a, env.name(a))
-	}
+	checkPlanted(t, env, env.Vmlinux(), want)
 }

@@ -1,13 +1,11 @@
 package textcheck
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	a64 "github.com/kdump-inspect/kdump-inspect/arch/arm64"
-	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
@@ -21,31 +19,11 @@ import (
 // unexplained. Then the same sites rewritten with the key left alone:
 // each is unexplained. Skipped without the arm64 corpus.
 func TestArm64JumpLabelFlipCorpus(t *testing.T) {
-	root := os.Getenv("KDUMP_INSPECT_ARM64_CORPUS")
-	if root == "" {
-		root = "/work/corpora/arm64"
-	}
-	dir := filepath.Join(root, "distro-kaslr")
-	if _, err := os.Stat(filepath.Join(dir, "vmcore.elf.zst")); err != nil {
-		t.Skipf("arm64 corpus dump %s absent: %v", dir, err)
-	}
+	dir := testcorpus.Corpora(t, "arm64", "distro-kaslr")
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	open := func(wrap *damage.Virt) (*kernel.Program, *modules.Set, *Env) {
-		opt := kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux.zst"), ModuleDirs: []string{filepath.Join(dir, "modules")}}
-		if wrap != nil {
-			opt.PhysWrap = wrap.Wrap
-		}
-		p, err := kernel.Open([]string{filepath.Join(dir, "vmcore.elf.zst")}, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
-		set := modules.Analyze(p)
-		st, err := ftrace.Load(set)
-		return p, set, NewEnv(set, st, err)
-	}
+	open := func(wrap *damage.Virt) (*kernel.Program, *modules.Set, *Env) { return openArm64(t, dir, wrap, false) }
 	p, set, env := open(nil)
 	m := set.Find("ext4")
 	if m == nil {

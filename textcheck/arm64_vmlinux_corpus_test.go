@@ -1,12 +1,8 @@
 package textcheck
 
 import (
-	"debug/elf"
-	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -52,34 +48,9 @@ func openArm64(t *testing.T, dir string, wrap *damage.Virt, noFtrace bool) (*ker
 // explains. Without the ftrace records the __mcount_loc fallback still
 // leaves nothing unexplained.
 func TestArm64VmlinuxTextCorpus(t *testing.T) {
-	root := testcorpus.Corpora(t, "arm64")
-	if testing.Short() {
-		t.Skip("-short: the arm64 corpus dumps take seconds each")
-	}
-	for _, d := range []string{"distro-kaslr", "distro-nokaslr", "distro-kaslr-sysrq", "distro-ftrace-ops", "distro-ftrace-ops-nokaslr", "distro-a53",
-		"distro16k-kaslr", "distro16k-nokaslr", "distro16k-va47"} {
-		dir := filepath.Join(root, d)
-		if _, err := os.Stat(filepath.Join(dir, "vmcore.elf.zst")); err != nil {
-			t.Logf("%s absent: skipped", dir)
-			continue
-		}
-		t.Run(d, func(t *testing.T) {
-			var tr struct {
-				Guest struct {
-					Kprobes []struct {
-						Addr string  `json:"addr"`
-						Sym  string  `json:"sym"`
-						Mod  *string `json:"mod"`
-					} `json:"kprobes"`
-				} `json:"guest"`
-			}
-			b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(b, &tr); err != nil {
-				t.Fatal(err)
-			}
+	for _, dir := range Arm64CorpusDirs(t, "the arm64 corpus dumps take seconds each") {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			kprobes := LoadArm64Kprobes(t, dir)
 			for _, noFtrace := range []bool{false, true} {
 				_, _, env := openArm64(t, dir, nil, noFtrace)
 				r := env.Vmlinux()
@@ -107,25 +78,9 @@ func TestArm64VmlinuxTextCorpus(t *testing.T) {
 						t.Errorf("no difference explained by %s", m)
 					}
 				}
-				for _, k := range tr.Guest.Kprobes {
-					if k.Mod != nil {
-						continue
-					}
-					at, err := strconv.ParseUint(k.Addr, 0, 64)
-					if err != nil {
-						t.Fatal(err)
-					}
-					found := false
-					for _, d := range r.Diffs {
-						if d.Addr == at {
-							found = true
-							if d.Explained == nil || d.Explained.Mech != MechKprobe || len(d.Found) != 4 || a64.Order.Uint32(d.Found) != a64.BrkKprobe {
-								t.Errorf("kprobe %s at %#x: %+v, want brk #0x4 explained by the kprobe", k.Sym, at, d)
-							}
-						}
-					}
-					if !found {
-						t.Errorf("kprobe %s at %#x: no difference seen", k.Sym, at)
+				for _, k := range kprobes {
+					if k.Mod == nil {
+						CheckArm64Kprobe(t, k, r.Diffs)
 					}
 				}
 			}
@@ -196,19 +151,7 @@ func TestArm64VmlinuxPlanted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var alt *elf.Section
-	for _, s := range p.Vmlinux.File.Sections {
-		if s.Name == ".altinstructions" {
-			alt = s
-		}
-	}
-	if alt == nil {
-		t.Fatal("no .altinstructions")
-	}
-	ab, err := alt.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
+	alt, ab := altInstructions(t, p)
 	var va uint64
 	for off := 0; off+12 <= len(ab) && va == 0; off += 12 {
 		ent := alt.Addr + p.KernelOffset + uint64(off)
@@ -234,14 +177,5 @@ func TestArm64VmlinuxPlanted(t *testing.T) {
 	_, _, env2 := openArm64(t, dir, v, false)
 	r := env2.Vmlinux()
 	t.Logf("%s", r.Summary())
-	want := map[uint64]bool{brk: true, jl.Code: true, rc: true, va: true}
-	for _, d := range r.Unexplained() {
-		if !want[d.Addr] {
-			t.Errorf("unexplained %#x (%s), not planted", d.Addr, env2.name(d.Addr))
-		}
-		delete(want, d.Addr)
-	}
-	for a := range want {
-		t.Errorf("planted %#x (%s): not reported", a, env2.name(a))
-	}
+	checkPlanted(t, env2, r, map[uint64]bool{brk: true, jl.Code: true, rc: true, va: true})
 }

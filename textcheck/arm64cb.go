@@ -111,7 +111,12 @@ func (e *Env) a64HaveCap(desc string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	p := e.Prog
+	return a64CpusHaveCap(e.Prog, n)
+}
+
+// a64CpusHaveCap is cpus_have_cap() by number: cpucap n's bit in
+// system_cpucaps.
+func a64CpusHaveCap(p *kernel.Program, n uint16) (bool, error) {
 	caps, err := p.SymbolAddr("system_cpucaps")
 	if err != nil {
 		return false, err
@@ -235,32 +240,14 @@ func (e *Env) a64EarlyKernHypVA(sym string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	rd := func(name string, n int) (uint64, error) {
-		a, err := p.SymbolAddr(name)
-		if err != nil {
-			return 0, err
-		}
-		if n == 1 {
-			b, err := p.Read(a, 1)
-			if err != nil {
-				return 0, err
-			}
-			return uint64(b[0]), nil
-		}
-		return p.ReadU64(a)
+	l, errs := readHypVALayout(p)
+	if len(errs) > 0 {
+		return 0, errors.Join(errs...)
 	}
-	vaMask, err1 := rd("va_mask", 8)
-	tagVal, err2 := rd("tag_val", 8)
-	tagLsb, err3 := rd("tag_lsb", 1)
-	voff, err4 := rd("kimage_voffset", 8)
-	memstart, err5 := rd("memstart_addr", 8)
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
-		return 0, err
+	if l.tagLsb >= 64 {
+		return 0, fmt.Errorf("tag_lsb %d", l.tagLsb)
 	}
-	if tagLsb >= 64 {
-		return 0, fmt.Errorf("tag_lsb %d", tagLsb)
-	}
-	return (va-voff-memstart)&vaMask | tagVal<<tagLsb, nil
+	return l.hypVA(va), nil
 }
 
 // ICH_HCR_EL2 trap bits (arch/arm64/tools/sysreg, Sysreg ICH_HCR_EL2).

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
 // R_AARCH64_RELATIVE (elf.h).
@@ -21,16 +23,15 @@ func (e *Env) vmlinuxArm64(r *Result, f *elf.File) *Result {
 	p := e.Prog
 	off := p.KernelOffset
 	img := &Image{Owner: "vmlinux", Order: f.ByteOrder, Machine: elf.EM_AARCH64}
-	initBegin, _ := p.SymbolAddr("__init_begin")
-	initEnd, _ := p.SymbolAddr("__init_end")
+	inInit := initMemory(p)
 	secs, _ := vmlinuxImageSections(r, f, off, func(name string) bool { return name == ".altinstructions" || name == "__jump_table" })
 	for _, is := range secs {
 		is.Want = append([]byte(nil), is.Orig...) // relocate_kernel() writes into it
 		switch {
 		case !is.Exec:
-			is.Skip = "table, not text"
-		case strings.HasPrefix(is.Name, ".init") || strings.HasPrefix(is.Name, ".exit") || initBegin < initEnd && is.Addr >= initBegin && is.Addr < initEnd:
-			is.Skip = "init memory, freed after boot (free_initmem())"
+			is.Skip = skipTable
+		case strings.HasPrefix(is.Name, ".init") || strings.HasPrefix(is.Name, ".exit") || inInit(is.Addr):
+			is.Skip = skipInit
 		default:
 			is.Compare = true
 		}
@@ -42,7 +43,7 @@ func (e *Env) vmlinuxArm64(r *Result, f *elf.File) *Result {
 			// entries, so the runtime address is all they need
 			// (jump_label_init() sorts it in place: the same entries)
 			if b, err := readFile(f, p.LinkAddr(start), int(stop-start)); err == nil {
-				img.Sections = append(img.Sections, &ImageSection{Index: -1, Name: "__jump_table", Addr: start, Orig: b, Want: b, Skip: "table, not text"})
+				img.Sections = append(img.Sections, &ImageSection{Index: -1, Name: "__jump_table", Addr: start, Orig: b, Want: b, Skip: skipTable})
 			} else {
 				r.Incomplete = append(r.Incomplete, "__jump_table: "+err.Error())
 			}
@@ -66,7 +67,7 @@ func (e *Env) vmlinuxArm64(r *Result, f *elf.File) *Result {
 						o.PutUint64(b[k:], v+off)
 					}
 				}
-				img.Sections = append(img.Sections, &ImageSection{Index: -1, Name: "__patchable_function_entries", Addr: start, Orig: b, Want: b, Skip: "table, not text"})
+				img.Sections = append(img.Sections, &ImageSection{Index: -1, Name: "__patchable_function_entries", Addr: start, Orig: b, Want: b, Skip: skipTable})
 			} else {
 				r.Incomplete = append(r.Incomplete, "__mcount_loc: "+err.Error())
 			}
@@ -333,30 +334,10 @@ func a64HypRelocations(e *Env, f *elf.File, img *Image, cs *candidates, r *Resul
 		r.Incomplete = append(r.Incomplete, "__hyp_reloc: "+err.Error())
 		return
 	}
-	read := func(name string, n int) (uint64, error) {
-		a, err := p.SymbolAddr(name)
-		if err != nil {
-			return 0, err
-		}
-		if n == 1 {
-			v, err := p.Read(a, 1)
-			if err != nil {
-				return 0, err
-			}
-			return uint64(v[0]), nil
-		}
-		return p.ReadU64(a)
-	}
-	vaMask, err1 := read("va_mask", 8)
-	tagVal, err2 := read("tag_val", 8)
-	tagLsb, err3 := read("tag_lsb", 1)
-	voff, err4 := read("kimage_voffset", 8)
-	memstart, err5 := read("memstart_addr", 8)
+	l, errs := readHypVALayout(p)
 	var bad error
-	for _, err := range []error{err1, err2, err3, err4, err5} {
-		if err != nil && bad == nil {
-			bad = err
-		}
+	if len(errs) > 0 {
+		bad = errs[0]
 	}
 	o := img.Order
 	for k := 0; k+4 <= len(b); k += 4 {
@@ -371,14 +352,56 @@ func a64HypRelocations(e *Env, f *elf.File, img *Image, cs *candidates, r *Resul
 			cs.add(&Candidate{Addr: at, Len: 8, Loose: true, Mech: MechHypReloc, Why: why, Mirrors: "kvm_apply_hyp_relocations()", Match: func([]byte) bool { return true }})
 			continue
 		}
-		if vaMask == 0 {
+		if l.vaMask == 0 {
 			continue // not run: the relocated image's value stands
 		}
 		va := o.Uint64(sec.Want[at-sec.Addr:])
-		hyp := (va-voff-memstart)&vaMask | tagVal<<tagLsb
-		cs.add(&Candidate{Addr: at, Want: u64Bytes(o, hyp), Mech: MechHypReloc, Mirrors: "kvm_apply_hyp_relocations()",
-			Why: fmt.Sprintf("%#x as a hyp VA (va_mask %#x, tag_val %#x << %d)", va, vaMask, tagVal, tagLsb)})
+		cs.add(&Candidate{Addr: at, Want: u64Bytes(o, l.hypVA(va)), Mech: MechHypReloc, Mirrors: "kvm_apply_hyp_relocations()",
+			Why: fmt.Sprintf("%#x as a hyp VA (va_mask %#x, tag_val %#x << %d)", va, l.vaMask, l.tagVal, l.tagLsb)})
 	}
+}
+
+// hypVALayout is what __early_kern_hyp_va() computes with (arch/arm64/
+// kvm/va_layout.c, kvm_compute_layout()'s va_mask, tag_val and tag_lsb)
+// and lm_alias() subtracts (kimage_voffset, memstart_addr).
+type hypVALayout struct {
+	vaMask, tagVal, tagLsb, voff, memstart uint64
+}
+
+// readHypVALayout reads the hyp VA layout from the dump; errs are the
+// reads that failed, in that order.
+func readHypVALayout(p *kernel.Program) (l hypVALayout, errs []error) {
+	read := func(name string, n int) uint64 {
+		a, err := p.SymbolAddr(name)
+		if err != nil {
+			errs = append(errs, err)
+			return 0
+		}
+		if n == 1 {
+			v, err := p.Read(a, 1)
+			if err != nil {
+				errs = append(errs, err)
+				return 0
+			}
+			return uint64(v[0])
+		}
+		v, err := p.ReadU64(a)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return v
+	}
+	l.vaMask = read("va_mask", 8)
+	l.tagVal = read("tag_val", 8)
+	l.tagLsb = read("tag_lsb", 1)
+	l.voff = read("kimage_voffset", 8)
+	l.memstart = read("memstart_addr", 8)
+	return l, errs
+}
+
+// hypVA is __early_kern_hyp_va(lm_alias(va)).
+func (l hypVALayout) hypVA(va uint64) uint64 {
+	return (va-l.voff-l.memstart)&l.vaMask | l.tagVal<<l.tagLsb
 }
 
 // a64Callback gives the model of an alternative callback at addr for the

@@ -78,6 +78,16 @@ type seq struct {
 	state string
 }
 
+// perType is the sequence a fixup writes for each flush or barrier type
+// in types, the type its state.
+func perType(types []uint64, seqOf func(types uint64) []uint32) []seq {
+	var out []seq
+	for _, st := range types {
+		out = append(out, seq{seqOf(st), fmt.Sprintf("type %#x", st)})
+	}
+	return out
+}
+
 // patchTable returns the destinations of a table of `long` offsets, each
 // relative to its own entry (do_patch_fixups()).
 func patchTable(p *kernel.Program, f fileReader, name string) ([]uint64, error) {
@@ -265,43 +275,17 @@ func securityCandidates(e *Env, rf fileReader, cs *candidates, r *Result) {
 	}
 	stfFallback := sym("stf_barrier_fallback")
 	add("stf_entry_barrier_fixup", "do_stf_entry_barrier_fixups()", stfWhy, func(d uint64) []seq {
-		var out []seq
-		for _, st := range stfStates {
-			out = append(out, seq{stfSeq(st, stfFallback, d), fmt.Sprintf("type %#x", st)})
-		}
-		return out
+		return perType(stfStates, func(st uint64) []uint32 { return stfSeq(st, stfFallback, d) })
 	})
-	add("stf_exit_barrier_fixup", "do_stf_exit_barrier_fixups()", stfWhy, func(d uint64) []seq {
-		var out []seq
-		for _, st := range stfStates {
-			out = append(out, seq{stfExitSeq(st), fmt.Sprintf("type %#x", st)})
-		}
-		return out
-	})
-	add("rfi_flush_fixup", "do_rfi_flush_fixups()", rfiWhy, func(d uint64) []seq {
-		var out []seq
-		for _, st := range rfiStates {
-			out = append(out, seq{rfiSeq(st), fmt.Sprintf("type %#x", st)})
-		}
-		return out
-	})
+	add("stf_exit_barrier_fixup", "do_stf_exit_barrier_fixups()", stfWhy, func(uint64) []seq { return perType(stfStates, stfExitSeq) })
+	add("rfi_flush_fixup", "do_rfi_flush_fixups()", rfiWhy, func(uint64) []seq { return perType(rfiStates, rfiSeq) })
 	for _, ent := range []struct{ table, fallback string }{{"entry_flush_fixup", "entry_flush_fallback"}, {"scv_entry_flush_fixup", "scv_entry_flush_fallback"}} {
 		fb := sym(ent.fallback)
 		add(ent.table, "do_entry_flush_fixups()", maybeWhy, func(d uint64) []seq {
-			var out []seq
-			for _, st := range maybeStates {
-				out = append(out, seq{entrySeq(st, fb, d), fmt.Sprintf("type %#x", st)})
-			}
-			return out
+			return perType(maybeStates, func(st uint64) []uint32 { return entrySeq(st, fb, d) })
 		})
 	}
-	add("uaccess_flush_fixup", "do_uaccess_flush_fixups()", maybeWhy, func(d uint64) []seq {
-		var out []seq
-		for _, st := range maybeStates {
-			out = append(out, seq{uaccessSeq(st), fmt.Sprintf("type %#x", st)})
-		}
-		return out
-	})
+	add("uaccess_flush_fixup", "do_uaccess_flush_fixups()", maybeWhy, func(uint64) []seq { return perType(maybeStates, uaccessSeq) })
 	// barrier_nospec: ori r31,r31,0 when enabled, else nop.
 	nospec := []seq{{[]uint32{ppcOri31}, "enabled"}, {[]uint32{ppc64.PPC_RAW_NOP}, "disabled"}}
 	nospecWhy := "barrier_nospec_enabled unreadable: either"

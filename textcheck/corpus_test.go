@@ -2,46 +2,33 @@ package textcheck_test
 
 import (
 	"errors"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/texttest"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/textcheck"
 )
 
 func openCorpus(t *testing.T, dir string) (*kernel.Program, *analysis.Analysis, testcorpus.Truth) {
 	t.Helper()
-	d := testcorpus.Dir(t, dir)
-	p, err := kernel.Open([]string{filepath.Join(d, "vmcore-vmcoreinfo.kdump")}, kernel.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p, d := testprog.OpenCorpus(t, dir)
 	return p, analysis.New(p), testcorpus.LoadTruth(t, d)
 }
 
-// guestBlock returns a block of lines the guest printed (truth.json
-// guest.blocks).
-func guestBlock(t *testing.T, tr testcorpus.Truth, name string) []string {
+// checkModuleText: a module's text was compared, every difference
+// explained, nothing left incomplete and no model problem.
+func checkModuleText(t *testing.T, name string, r *textcheck.Result) {
 	t.Helper()
-	g, _ := tr["guest"].(map[string]any)
-	b, _ := g["blocks"].(map[string]any)
-	raw, ok := b[name].([]any)
-	if !ok {
-		t.Fatalf("truth.json has no guest block %q", name)
+	if r.Compared == 0 {
+		t.Errorf("%s: no text compared", name)
 	}
-	var out []string
-	for _, x := range raw {
-		s, _ := x.(string)
-		out = append(out, s)
-	}
-	return out
+	texttest.CheckExplained(t, name, r)
 }
 
 // enabledByOwner: the guest's enabled_functions, by module ("" for the
@@ -49,14 +36,14 @@ func guestBlock(t *testing.T, tr testcorpus.Truth, name string) []string {
 // lists in core text (init functions are freed with their text).
 func enabledByOwner(t *testing.T, tr testcorpus.Truth) map[string][]string {
 	core := map[string]bool{}
-	for _, l := range guestBlock(t, tr, "module kallsyms") {
+	for _, l := range tr.GuestBlock(t, "module kallsyms") {
 		f := strings.Fields(l)
 		if len(f) >= 4 && (f[1] == "t" || f[1] == "T") {
 			core[strings.Trim(f[3], "[]")+":"+f[2]] = true
 		}
 	}
 	out := map[string][]string{}
-	for _, l := range guestBlock(t, tr, "enabled_functions") {
+	for _, l := range tr.GuestBlock(t, "enabled_functions") {
 		f := strings.Fields(l)
 		if len(f) < 2 {
 			continue
@@ -135,16 +122,6 @@ func TestTextFixedCorpus(t *testing.T) {
 	}
 }
 
-func hexU(t *testing.T, s any) uint64 {
-	t.Helper()
-	str, _ := s.(string)
-	v, err := strconv.ParseUint(strings.TrimPrefix(str, "0x"), 16, 64)
-	if err != nil {
-		t.Fatalf("truth value %v: %v", s, err)
-	}
-	return v
-}
-
 // TestTextBuggyCorpus: on the buggy loader's dump the one difference no
 // mechanism explains is klp_stub_bug's livepatch call, a `bl` into the
 // .stubs slot truth.json says holds the stub to tgt_secret — a slot inside
@@ -161,13 +138,13 @@ func TestTextBuggyCorpus(t *testing.T) {
 			continue
 		}
 		arch, _ := m["arch"].(map[string]any)
-		oolLo = hexU(t, arch["ool_stubs"])
+		oolLo = testcorpus.Hex(t, arch["ool_stubs"])
 		oolHi = oolLo + uint64(arch["ool_stub_count"].(float64))*24
 		slots, _ := m["stub_slots"].([]any)
 		for _, s := range slots {
 			sl, _ := s.(map[string]any)
 			if sl["funcdata_sym"] == "tgt_secret" {
-				slotAddr = hexU(t, sl["addr"])
+				slotAddr = testcorpus.Hex(t, sl["addr"])
 			}
 		}
 	}

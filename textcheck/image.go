@@ -206,7 +206,7 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 			is.Compare = exec
 		}
 		if !exec && is.Skip == "" {
-			is.Skip = "table, not text"
+			is.Skip = skipTable
 		}
 		byIndex[i] = is
 		img.Sections = append(img.Sections, is)

@@ -92,29 +92,55 @@ func jumpCandidates(env *Env, o binary.ByteOrder, entries []JumpEntry, inText fu
 		if env.jlErr == nil {
 			ks = env.keyState(j.Key)
 		}
-		keyName := env.name(j.Key)
 		jmp, err := ppc64.EncodeBranch(j.Code, j.Target, false)
 		if err != nil {
 			continue
 		}
-		add := func(w uint32, why string, loose bool) {
-			cs.add(&Candidate{Addr: j.Code, Want: word(o, w), Mech: MechJumpLabel, Why: why, Loose: loose, Mirrors: "arch_jump_label_transform()"})
-		}
-		switch {
-		case ks.Err != nil:
-			why := fmt.Sprintf("key %s unreadable (%v): either state", keyName, ks.Err)
-			add(jmp, why, true)
-			add(ppc64.PPC_RAW_NOP, why, true)
-		case ks.Enabled < 0:
-			why := fmt.Sprintf("key %s enabled=%d (static_key_enable() in progress): either state", keyName, ks.Enabled)
-			add(jmp, why, true)
-			add(ppc64.PPC_RAW_NOP, why, true)
-		case (ks.Enabled > 0) != j.Branch:
-			add(jmp, fmt.Sprintf("key %s enabled=%d, branch=%v: JUMP_LABEL_JMP, b %#x", keyName, ks.Enabled, j.Branch, j.Target), false)
-		default:
-			add(ppc64.PPC_RAW_NOP, fmt.Sprintf("key %s enabled=%d, branch=%v: JUMP_LABEL_NOP", keyName, ks.Enabled, j.Branch), false)
-		}
+		env.jumpLabelClaims(cs, j, ks, word(o, jmp), word(o, ppc64.PPC_RAW_NOP), "b", "arch_jump_label_transform()")
 	}
+}
+
+// jumpLabelClaims claims a jump label site for what its key's state lets
+// it hold, as each architecture's arch_jump_label_transform() writes it:
+// jump_label_type() = static_key_enabled(key) ^
+// jump_entry_is_branch(entry) says jmp (JUMP_LABEL_JMP, insn names its
+// instruction) or nop; an enabled count of -1 is static_key_enable()'s
+// transition, and a key that cannot be read allows either. It returns why
+// the key could not be read, "" when it could.
+func (e *Env) jumpLabelClaims(cs *candidates, j JumpEntry, ks KeyState, jmp, nop []byte, insn, mirrors string) string {
+	keyName := e.name(j.Key)
+	add := func(w []byte, why string, loose bool) {
+		cs.add(&Candidate{Addr: j.Code, Want: w, Mech: MechJumpLabel, Why: why, Loose: loose, Mirrors: mirrors})
+	}
+	switch {
+	case ks.Err != nil:
+		why := fmt.Sprintf("key %s unreadable (%v): either state", keyName, ks.Err)
+		add(jmp, why, true)
+		add(nop, why, true)
+		return why
+	case ks.Enabled < 0:
+		why := fmt.Sprintf("key %s enabled=%d (static_key_enable() in progress): either state", keyName, ks.Enabled)
+		add(jmp, why, true)
+		add(nop, why, true)
+	case (ks.Enabled > 0) != j.Branch:
+		add(jmp, fmt.Sprintf("key %s enabled=%d, branch=%v: JUMP_LABEL_JMP, %s %#x", keyName, ks.Enabled, j.Branch, insn, j.Target), false)
+	default:
+		add(nop, fmt.Sprintf("key %s enabled=%d, branch=%v: JUMP_LABEL_NOP", keyName, ks.Enabled, j.Branch), false)
+	}
+	return ""
+}
+
+// relativeJumpTable parses a module's __jump_table on an architecture of
+// relative entries (arm64, x86_64) in the kernel's layout or, when the
+// keys' layout is unknown, as 16-byte relative entries whose sites may
+// hold either state.
+func (e *Env) relativeJumpTable(o binary.ByteOrder, t *ImageSection, r *Result) []JumpEntry {
+	l := e.jl
+	if e.jlErr != nil {
+		r.Incomplete = append(r.Incomplete, "jump labels: key states not modelled ("+e.jlErr.Error()+"): either state of each site accepted")
+		l = jumpLayout{size: 16, relative: true}
+	}
+	return parseJumpTable(l, o, t.Addr, t.Want)
 }
 
 var errKeyLayout = errors.New("struct static_key's layout unknown")

@@ -84,6 +84,33 @@ func (e *Env) name(addr uint64) string {
 	return fmt.Sprintf("%#x", addr)
 }
 
+// ftraceWhy says why no ftrace state is at hand.
+func (e *Env) ftraceWhy() string {
+	if e.FtraceErr != nil {
+		return e.FtraceErr.Error()
+	}
+	return "no ftrace state"
+}
+
+// ftraceNotRead notes, when there are any, the n call sites a module's
+// .ko lists that accept any ftrace state for want of the records (each
+// architecture's fallback counts them).
+func (e *Env) ftraceNotRead(r *Result, n int) {
+	if n > 0 {
+		r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s): the %d call sites the .ko lists accept any ftrace state", e.ftraceWhy(), n))
+	}
+}
+
+// siteWantCandidates claims a record's site for each state the record
+// lets it hold (package ftrace's SiteCheck.WantBytes), as mirrors writes
+// it.
+func siteWantCandidates(cs *candidates, c *ftrace.SiteCheck, mirrors string) {
+	why := fmt.Sprintf("record %s flags %s: %s", c.Record.Func, c.Record.Flags.Letters(), c.WantWhy)
+	for _, w := range c.WantBytes {
+		cs.add(&Candidate{Addr: c.Record.IP, Want: w, Mech: MechFtrace, Why: why, Mirrors: mirrors})
+	}
+}
+
 // layoutSource is what the models ask of the types: through the program's
 // Context.Types when it answers (a recorder stands there when an example
 // is extracted), else the vmlinux's types.
@@ -209,13 +236,7 @@ func (e *Env) Module(a *modules.Analysis) *Result {
 	case e.Ftrace != nil:
 		ftraceCandidates(e, m.Name, img, cs)
 	default:
-		why := "no ftrace state"
-		if e.FtraceErr != nil {
-			why = e.FtraceErr.Error()
-		}
-		if n := ftraceFallbackCandidates(img, cs); n > 0 {
-			r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s): the %d call sites the .ko lists accept any ftrace state", why, n))
-		}
+		e.ftraceNotRead(r, ftraceFallbackCandidates(img, cs))
 	}
 	ppc := img.Machine == elf.EM_PPC64
 	if t := img.Section("__jump_table"); t != nil && ppc {

@@ -37,21 +37,17 @@ func (e *Env) Vmlinux() *Result {
 		return r
 	}
 	img := &Image{Owner: "vmlinux", Order: f.ByteOrder}
-	initBegin, _ := p.SymbolAddr("__init_begin")
-	initEnd, _ := p.SymbolAddr("__init_end")
+	inInit := initMemory(p)
 	secs, nobits := vmlinuxImageSections(r, f, 0, func(name string) bool { return strings.HasSuffix(name, "_fixup") })
-	for _, is := range secs {
+	if !addVmlinuxSections(r, img, secs, nobits, p.VmlinuxPath(), func(is *ImageSection) string {
 		switch {
 		case !is.Exec:
-			is.Skip = "table, not text"
-		case strings.HasPrefix(is.Name, ".init") || initBegin < initEnd && is.Addr >= initBegin && is.Addr < initEnd:
-			is.Skip = "init memory, freed after boot (free_initmem())"
-		default:
-			is.Compare = true
+			return skipTable
+		case strings.HasPrefix(is.Name, ".init") || inInit(is.Addr):
+			return skipInit
 		}
-		img.Sections = append(img.Sections, is)
-	}
-	if noTextToCompare(r, img, nobits, p.VmlinuxPath()) {
+		return ""
+	}) {
 		return r
 	}
 	cs := newCandidates()
@@ -62,10 +58,7 @@ func (e *Env) Vmlinux() *Result {
 	if e.Ftrace != nil {
 		ftraceCandidates(e, "", img, cs)
 	} else {
-		why := "no ftrace state"
-		if e.FtraceErr != nil {
-			why = e.FtraceErr.Error()
-		}
+		why := e.ftraceWhy()
 		n, err := vmlinuxFtraceFallback(e, f, cs)
 		if err != nil {
 			r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s), and the call-site table not either: %v", why, err))
@@ -201,6 +194,35 @@ func vmlinuxFtraceFallback(e *Env, f *elf.File, cs *candidates) (int, error) {
 // noTextToCompare records the vmlinux's executable sections without bytes
 // and says whether no section is left to compare (a debuginfo-only or
 // trimmed vmlinux), recording why in r.
+// The reasons a vmlinux section is not compared that every architecture's
+// model gives.
+const (
+	skipTable = "table, not text"
+	skipInit  = "init memory, freed after boot (free_initmem())"
+)
+
+// initMemory says whether an address is in the vmlinux's init memory,
+// [__init_begin, __init_end), which free_initmem() gave back after boot
+// (never, when the bounds are not known).
+func initMemory(p *kernel.Program) func(addr uint64) bool {
+	begin, _ := p.SymbolAddr("__init_begin")
+	end, _ := p.SymbolAddr("__init_end")
+	return func(addr uint64) bool { return begin < end && addr >= begin && addr < end }
+}
+
+// addVmlinuxSections puts the vmlinux's sections in img, each compared
+// unless skip gives a reason not to (skip may also clear Exec), and says
+// whether any text is left to compare (else noTextToCompare's note).
+func addVmlinuxSections(r *Result, img *Image, secs []*ImageSection, nobits []string, path string, skip func(*ImageSection) string) bool {
+	for _, is := range secs {
+		if is.Skip = skip(is); is.Skip == "" {
+			is.Compare = true
+		}
+		img.Sections = append(img.Sections, is)
+	}
+	return !noTextToCompare(r, img, nobits, path)
+}
+
 func noTextToCompare(r *Result, img *Image, nobits []string, path string) bool {
 	for _, n := range nobits {
 		r.Sections = append(r.Sections, SectionResult{Name: n, Skip: "no bytes in the file (SHT_NOBITS: a debuginfo-only or trimmed vmlinux)"})

@@ -1,8 +1,6 @@
 package textcheck
 
 import (
-	"fmt"
-
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
 
@@ -12,9 +10,17 @@ func x86Candidates(e *Env, a *modules.Analysis, img *Image, inText func(uint64) 
 	x86FtraceCandidates(e, a.Module.Name, img, cs, r)
 	e.x86Once.Do(func() { e.x86 = readX86State(e.Prog) })
 	fx := &x86Finalize{img: img, st: e.x86, mod: a, prog: e.Prog, scratch: map[*ImageSection][]byte{}, r: r}
+	x86Patches(e, fx, inText, cs, r)
+}
+
+// x86Patches claims what every x86_64 text, a module's or the vmlinux's,
+// may hold after load: the patches fx replays (module_finalize() or
+// alternative_instructions()), then jump labels, static calls, kprobes
+// and the text-poke batch.
+func x86Patches(e *Env, fx *x86Finalize, inText func(uint64) bool, cs *candidates, r *Result) {
 	fx.run()
 	fx.candidates(cs)
-	x86JumpLabels(e, a, fx, inText, cs, r)
+	x86JumpLabels(e, fx, inText, cs, r)
 	x86StaticCalls(e, fx, cs, r)
 	x86Kprobes(e, fx, inText, cs, r)
 	x86TextPoke(e, inText, cs, r)
@@ -26,22 +32,12 @@ func x86Candidates(e *Env, a *modules.Analysis, img *Image, inText func(uint64) 
 // text-poke batch's step).
 func x86FtraceCandidates(e *Env, owner string, img *Image, cs *candidates, r *Result) {
 	if e.Ftrace == nil {
-		why := "no ftrace state"
-		if e.FtraceErr != nil {
-			why = e.FtraceErr.Error()
-		}
-		n := x86FtraceFallback(img, cs)
-		if n > 0 {
-			r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s): the %d call sites the .ko lists accept any ftrace state", why, n))
-		}
+		e.ftraceNotRead(r, x86FtraceFallback(img, cs))
 		return
 	}
 	for _, c := range e.Ftrace.SiteChecks(e.Set, owner) {
 		ip := c.Record.IP
-		why := fmt.Sprintf("record %s flags %s: %s", c.Record.Func, c.Record.Flags.Letters(), c.WantWhy)
-		for _, w := range c.WantBytes {
-			cs.add(&Candidate{Addr: ip, Want: w, Mech: MechFtrace, Why: why, Mirrors: "ftrace_replace_code()"})
-		}
+		siteWantCandidates(cs, &c, "ftrace_replace_code()")
 		if c.InFlight != "" && !c.Mismatch && c.FoundBytes != nil {
 			// the batch's step explains the bytes found (textpoke.Batch.Explains)
 			cs.add(&Candidate{Addr: ip, Want: c.FoundBytes, Mech: MechTextPoke, Why: c.InFlight, Mirrors: "smp_text_poke_batch_finish()"})

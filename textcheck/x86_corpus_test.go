@@ -1,7 +1,6 @@
 package textcheck_test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,19 +45,7 @@ func TestX86ModuleTextCorpus(t *testing.T) {
 					continue
 				}
 				n++
-				r := a.Text(m)
-				if r.Compared == 0 {
-					t.Errorf("%s: no text compared", m.Module.Name)
-				}
-				for _, d := range r.Unexplained() {
-					t.Errorf("%s: unexplained %d bytes at %#x: expected % x, found % x", m.Module.Name, len(d.Found), d.Addr, d.Expected, d.Found)
-				}
-				for _, s := range r.Incomplete {
-					t.Errorf("%s: incomplete: %s", m.Module.Name, s)
-				}
-				for _, s := range r.Problems {
-					t.Errorf("%s: problem: %s", m.Module.Name, s)
-				}
+				checkModuleText(t, m.Module.Name, a.Text(m))
 			}
 			if n == 0 {
 				t.Fatal("no module with its .ko")
@@ -74,13 +61,7 @@ func TestX86ModuleTextCorpus(t *testing.T) {
 					} `json:"modules"`
 				} `json:"dump"`
 			}
-			b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(b, &tr); err != nil {
-				t.Fatal(err)
-			}
+			testcorpus.LoadTruthInto(t, dir, &tr)
 			for _, m := range tr.Dump.Modules {
 				if m.Name != "dummy" {
 					continue

@@ -102,17 +102,12 @@ func x86StaticCalls(e *Env, fx *x86Finalize, cs *candidates, r *Result) {
 // compared text: JUMP_LABEL_JMP (static_key_enabled(key) ^ branch) a jmp
 // of the site's size (2 or 5, arch_jump_entry_size()) to the target,
 // else x86_nops[size].
-func x86JumpLabels(e *Env, a interface{}, fx *x86Finalize, inText func(uint64) bool, cs *candidates, r *Result) {
+func x86JumpLabels(e *Env, fx *x86Finalize, inText func(uint64) bool, cs *candidates, r *Result) {
 	t := fx.img.Section("__jump_table")
 	if t == nil {
 		return
 	}
-	l := e.jl
-	if e.jlErr != nil {
-		r.Incomplete = append(r.Incomplete, "jump labels: key states not modelled ("+e.jlErr.Error()+"): either state of each site accepted")
-		l = jumpLayout{size: 16, relative: true}
-	}
-	for _, j := range parseJumpTable(l, fx.img.Order, t.Addr, t.Want) {
+	for _, j := range e.relativeJumpTable(fx.img.Order, t, r) {
 		if !inText(j.Code) {
 			continue
 		}
@@ -133,30 +128,14 @@ func x86JumpLabels(e *Env, a interface{}, fx *x86Finalize, inText func(uint64) b
 			textGen(jmp, 0xe9, j.Code, j.Target)
 		}
 		nop := x86Nops[size]
-		keyName := e.name(j.Key)
-		add := func(w []byte, why string, loose bool) {
-			cs.add(&Candidate{Addr: j.Code, Want: w, Mech: MechJumpLabel, Why: why, Loose: loose, Mirrors: "__jump_label_patch()"})
-		}
 		if e.jlErr != nil {
-			add(jmp, "key state not read: either state", true)
-			add(nop, "key state not read: either state", true)
+			for _, w := range [][]byte{jmp, nop} {
+				cs.add(&Candidate{Addr: j.Code, Want: w, Mech: MechJumpLabel, Why: "key state not read: either state", Loose: true, Mirrors: "__jump_label_patch()"})
+			}
 			continue
 		}
-		ks := e.keyState(j.Key)
-		switch {
-		case ks.Err != nil:
-			why := fmt.Sprintf("key %s unreadable (%v): either state", keyName, ks.Err)
-			add(jmp, why, true)
-			add(nop, why, true)
+		if why := e.jumpLabelClaims(cs, j, e.keyState(j.Key), jmp, nop, "jmp", "__jump_label_patch()"); why != "" {
 			r.Incomplete = append(r.Incomplete, why)
-		case ks.Enabled < 0:
-			why := fmt.Sprintf("key %s enabled=%d (static_key_enable() in progress): either state", keyName, ks.Enabled)
-			add(jmp, why, true)
-			add(nop, why, true)
-		case (ks.Enabled > 0) != j.Branch:
-			add(jmp, fmt.Sprintf("key %s enabled=%d, branch=%v: JUMP_LABEL_JMP, jmp %#x", keyName, ks.Enabled, j.Branch, j.Target), false)
-		default:
-			add(nop, fmt.Sprintf("key %s enabled=%d, branch=%v: JUMP_LABEL_NOP", keyName, ks.Enabled, j.Branch), false)
 		}
 	}
 }

@@ -38,27 +38,23 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 	p := e.Prog
 	off := p.KernelOffset
 	img := &Image{Owner: "vmlinux", Order: binary.LittleEndian, Machine: elf.EM_X86_64}
-	initBegin, _ := p.SymbolAddr("__init_begin")
-	initEnd, _ := p.SymbolAddr("__init_end")
+	inInit := initMemory(p)
 	secs, nobits := vmlinuxImageSections(r, f, off, func(name string) bool { return contains(x86VmlinuxTables, name) })
-	for _, is := range secs {
+	if !addVmlinuxSections(r, img, secs, nobits, p.VmlinuxPath(), func(is *ImageSection) string {
 		switch {
 		case contains(x86VmlinuxTables, is.Name) && !is.Exec:
-			is.Skip = "table, not text"
+			return skipTable
 		case is.Name == ".altinstr_replacement" || is.Name == ".altinstr_aux":
-			is.Skip = "init memory, freed after boot (free_initmem())"
 			is.Exec = false
+			return skipInit
 		case f.Sections[is.Index].Flags&elf.SHF_WRITE != 0:
-			is.Skip = "writable data (an executable flag from assembly), not text"
 			is.Exec = false
-		case initBegin < initEnd && is.Addr >= initBegin && is.Addr < initEnd:
-			is.Skip = "init memory, freed after boot (free_initmem())"
-		default:
-			is.Compare = true
+			return "writable data (an executable flag from assembly), not text"
+		case inInit(is.Addr):
+			return skipInit
 		}
-		img.Sections = append(img.Sections, is)
-	}
-	if noTextToCompare(r, img, nobits, p.VmlinuxPath()) {
+		return ""
+	}) {
 		return r
 	}
 	for _, t := range x86VmlinuxTableSyms {
@@ -72,7 +68,7 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 			r.Incomplete = append(r.Incomplete, t[0]+": "+err.Error())
 			continue
 		}
-		img.Sections = append(img.Sections, &ImageSection{Index: -1, Name: t[0], Addr: start, Orig: b, Want: b, Skip: "table, not text"})
+		img.Sections = append(img.Sections, &ImageSection{Index: -1, Name: t[0], Addr: start, Orig: b, Want: b, Skip: skipTable})
 	}
 	cs := newCandidates()
 	inText := func(addr uint64) bool {
@@ -82,10 +78,7 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 	if e.Ftrace != nil {
 		x86FtraceCandidates(e, "", img, cs, r)
 	} else {
-		why := "no ftrace state"
-		if e.FtraceErr != nil {
-			why = e.FtraceErr.Error()
-		}
+		why := e.ftraceWhy()
 		if n, err := x86VmlinuxFtraceFallback(p, f, cs); err != nil {
 			r.Incomplete = append(r.Incomplete, fmt.Sprintf("ftrace records not read (%s), and the call-site table not either: %v", why, err))
 		} else {
@@ -105,12 +98,7 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 		return x86VmlinuxSkipped(r, img, "not compared: call depth tracking (callthunks) not modelled")
 	}
 	fx := &x86Finalize{img: img, st: e.x86, prog: p, scratch: map[*ImageSection][]byte{}, r: r}
-	fx.run()
-	fx.candidates(cs)
-	x86JumpLabels(e, nil, fx, inText, cs, r)
-	x86StaticCalls(e, fx, cs, r)
-	x86Kprobes(e, fx, inText, cs, r)
-	x86TextPoke(e, inText, cs, r)
+	x86Patches(e, fx, inText, cs, r)
 	x86RuntimeConsts(e, f, inText, cs, r)
 	x86FtraceFunc(e, inText, cs, r)
 	x86StaticCallTramps(e, fx, inText, cs, r)

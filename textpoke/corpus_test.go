@@ -2,16 +2,13 @@ package textpoke
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
-	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
-	"github.com/kdump-inspect/kdump-inspect/kernel"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
 )
 
 // inflightTruth is the part of a bench/x86-corpus in-flight dump's
@@ -40,29 +37,6 @@ type inflightTruth struct {
 	} `json:"inflight_summary"`
 }
 
-func parseHex(t *testing.T, s string) uint64 {
-	t.Helper()
-	v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func openDir(t *testing.T, dir string) *kernel.Program {
-	t.Helper()
-	plain, err := container.Open(filepath.Join(dir, "vmcore.elf.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := kernel.Open([]string{plain}, kernel.Options{Vmlinux: filepath.Join(dir, "vmlinux")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
-}
-
 // TestInflightCorpus: the eight dumps bench/x86-corpus caught with a
 // text-poke batch in flight (a Debian 7.2.22 kernel and the 7.2.13
 // livepatch build, function tracing being switched on or off across
@@ -84,15 +58,9 @@ func TestInflightCorpus(t *testing.T) {
 			continue
 		}
 		t.Run(filepath.Base(filepath.Dir(dir))+"/"+filepath.Base(dir), func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var tr inflightTruth
-			if err := json.Unmarshal(b, &tr); err != nil {
-				t.Fatal(err)
-			}
-			p := openDir(t, dir)
+			testcorpus.LoadTruthInto(t, dir, &tr)
+			p := testprog.OpenWithVmlinux(t, dir, "vmcore.elf.zst")
 			batch, err := Read(p)
 			if err != nil {
 				t.Fatal(err)
@@ -105,7 +73,7 @@ func TestInflightCorpus(t *testing.T) {
 				e := batch.Entries[i]
 				text, _ := hex.DecodeString(w.Text)
 				now, _ := hex.DecodeString(w.Now)
-				if e.Addr != parseHex(t, w.Addr) || e.Disp != w.Disp || e.Len != w.Len || uint64(e.Opcode) != parseHex(t, w.Opcode) ||
+				if e.Addr != testcorpus.Hex(t, w.Addr) || e.Disp != w.Disp || e.Len != w.Len || uint64(e.Opcode) != testcorpus.Hex(t, w.Opcode) ||
 					string(e.Text[:len(text)]) != string(text) || string(e.Found) != string(now[:e.Len]) {
 					t.Errorf("entry %d: %#x disp %d len %d opcode %#x text % x found % x; drgn %+v", i, e.Addr, e.Disp, e.Len, e.Opcode, e.Text, e.Found, w)
 				}

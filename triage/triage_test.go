@@ -1,7 +1,6 @@
 package triage
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/audit"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
@@ -99,15 +99,9 @@ func TestWhyStubCrash(t *testing.T) {
 		} `json:"arch"`
 		Stubs string `json:"stubs"`
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "guest-klp_stub_bug.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	stubs, _ := strconv.ParseUint(strings.TrimPrefix(g.Stubs, "0x"), 16, 64)
-	ool, _ := strconv.ParseUint(strings.TrimPrefix(g.Arch.OOLStubs, "0x"), 16, 64)
+	testcorpus.LoadJSON(t, filepath.Join(dir, "guest-klp_stub_bug.json"), &g)
+	stubs := testcorpus.Hex(t, g.Stubs)
+	ool := testcorpus.Hex(t, g.Arch.OOLStubs)
 	slot := (c.nip - stubs) / 40
 	oolIdx := (c.nip - ool) / 24
 
@@ -231,15 +225,9 @@ func TestWhyStubPastEnd(t *testing.T) {
 			Size string `json:"size"`
 		} `json:"stubs_sechdr"`
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "guest-klp_stub_bug.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	stubs, _ := strconv.ParseUint(strings.TrimPrefix(g.Stubs, "0x"), 16, 64)
-	size, _ := strconv.ParseUint(strings.TrimPrefix(g.Sechdr.Size, "0x"), 16, 64)
+	testcorpus.LoadJSON(t, filepath.Join(dir, "guest-klp_stub_bug.json"), &g)
+	stubs := testcorpus.Hex(t, g.Stubs)
+	size := testcorpus.Hex(t, g.Sechdr.Size)
 	rl, err := os.ReadFile(filepath.Join(dir, "guest-reloads.txt"))
 	if err != nil {
 		t.Fatal(err)

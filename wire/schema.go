@@ -98,16 +98,20 @@ func (g *SchemaGen) CommandSchema(command, title, description string, forms []Fo
 	return out
 }
 
-func withTitle(s any, title string) any {
+func withTitle(s any, title string) any { return withKey(s, "title", title) }
+
+// withKey is a copy of schema s with key set to v (s itself when it is
+// not an object).
+func withKey(s any, key string, v any) any {
 	m, ok := s.(map[string]any)
 	if !ok {
 		return s
 	}
-	c := map[string]any{}
-	for k, v := range m {
-		c[k] = v
+	c := make(map[string]any, len(m)+1)
+	for k, x := range m {
+		c[k] = x
 	}
-	c["title"] = title
+	c[key] = v
 	return c
 }
 
@@ -257,14 +261,5 @@ func (g *SchemaGen) fields(t reflect.Type, props map[string]any, required *[]str
 }
 
 func withDescription(s any, d string) any {
-	m, ok := s.(map[string]any)
-	if !ok {
-		return s
-	}
-	c := map[string]any{}
-	for k, v := range m {
-		c[k] = v
-	}
-	c["description"] = d // beside $ref too: 2020-12 allows it
-	return c
+	return withKey(s, "description", d) // beside $ref too: 2020-12 allows it
 }

@@ -208,13 +208,7 @@ func (k *Kernel) outputAddress(e uint64) uint64 {
 }
 
 // Translate walks swapper_pg_dir for a kernel (TTBR1) address.
-func (k *Kernel) Translate(va uint64) (uint64, error) {
-	w, err := k.Walk(va)
-	if err != nil {
-		return 0, err
-	}
-	return w.PA, nil
-}
+func (k *Kernel) Translate(va uint64) (uint64, error) { return arch.WalkPA(k, va) }
 
 // Walk is Translate, level by level, as the MMU walks TTBR1: a table
 // descriptor (bits 1:0 = 0b11) below the last level, a block (0b01) at the
@@ -363,10 +357,7 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 	}
 	// The image: [_text, _end) at their link-time addresses plus
 	// KERNELOFFSET (kallsyms' run-time addresses as they are).
-	slide := k.Offset
-	if env.RuntimeSymbols() {
-		slide = 0
-	}
+	slide := arch.Slide(env, k.Offset)
 	text, err := env.Symbol("_text")
 	if err != nil {
 		return nil, fmt.Errorf("arm64: %v", err)
@@ -376,13 +367,9 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 		return nil, fmt.Errorf("arm64: no _end after _text in the vmlinux (%v)", err)
 	}
 	k.ImageStart, k.ImageEnd = text+slide, end+slide
-	pgdVA, ok := info.Symbol("swapper_pg_dir")
-	if !ok {
-		a, err := env.Symbol("swapper_pg_dir")
-		if err != nil {
-			return nil, fmt.Errorf("arm64: no SYMBOL(swapper_pg_dir) in VMCOREINFO and %v", err)
-		}
-		pgdVA = a + slide
+	pgdVA, err := arch.SymbolVA(env, info, "swapper_pg_dir", slide)
+	if err != nil {
+		return nil, fmt.Errorf("arm64: %v", err)
 	}
 	pgd, ok := k.Linear(pgdVA)
 	if !ok {

@@ -196,16 +196,6 @@ func hexWord(t *testing.T, s string) uint32 {
 	return uint32(v)
 }
 
-func hexAddr(t *testing.T, v any) uint64 {
-	t.Helper()
-	s, _ := v.(string)
-	a, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-	if err != nil {
-		t.Fatalf("bad address %v: %v", v, err)
-	}
-	return a
-}
-
 // TestStubTemplatesCorpus rebuilds every call stub, ftrace trampoline stub
 // and OOL ftrace stub the corpus kernels wrote, from the addresses in
 // truth.json, and compares the words.
@@ -230,20 +220,20 @@ func TestStubTemplatesCorpus(t *testing.T) {
 					for _, j := range jumpAny {
 						jump = append(jump, hexWord(t, j.(string)))
 					}
-					addr := hexAddr(t, slot["addr"])
+					addr := testcorpus.Hex(t, slot["addr"])
 					sym, _ := slot["funcdata_sym"].(string)
 					var want []uint32
 					var err error
 					switch sym {
 					case "ftrace_caller", "ftrace_regs_caller":
-						want, err = FtraceTrampStubWords(corpusPacaKernTOC, corpusKernelTOC, hexAddr(t, slot["funcdata"]))
+						want, err = FtraceTrampStubWords(corpusPacaKernTOC, corpusKernelTOC, testcorpus.Hex(t, slot["funcdata"]))
 						nFtrace++
 					default:
 						toc, ok := secs[".toc"]
 						if !ok {
 							continue
 						}
-						r2 := hexAddr(t, toc)&^0xff + 0x8000 // my_r2()
+						r2 := testcorpus.Hex(t, toc)&^0xff + 0x8000 // my_r2()
 						want, err = CallStubWords(ELFv2, addr, r2)
 						nCall++
 					}
@@ -268,9 +258,9 @@ func TestStubTemplatesCorpus(t *testing.T) {
 					if hexWord(t, insnAny[0].(string)) != PPC_RAW_MFLR_R0 {
 						continue // overwritten (buggy-radix's klp_stub_bug)
 					}
-					stub := hexAddr(t, ool["addr"]) + 8 // &insn[0], after ftrace_op
-					tramp := hexAddr(t, arch["tramp"])
-					ip := hexAddr(t, ool["return_target"]) - MCOUNT_INSN_SIZE
+					stub := testcorpus.Hex(t, ool["addr"]) + 8 // &insn[0], after ftrace_op
+					tramp := testcorpus.Hex(t, arch["tramp"])
+					ip := testcorpus.Hex(t, ool["return_target"]) - MCOUNT_INSN_SIZE
 					want, err := OOLStubWords(stub, tramp, ip)
 					if err != nil {
 						t.Errorf("%s ool %v: %v", name, ool["index"], err)
@@ -282,7 +272,7 @@ func TestStubTemplatesCorpus(t *testing.T) {
 						}
 					}
 					// And decoding goes the other way.
-					if tgt, link, ok := BranchTarget(want[1], stub+4); !ok || !link || tgt != hexAddr(t, ool["call_target"]) {
+					if tgt, link, ok := BranchTarget(want[1], stub+4); !ok || !link || tgt != testcorpus.Hex(t, ool["call_target"]) {
 						t.Errorf("%s ool %v: bl target %#x, truth %v", name, ool["index"], tgt, ool["call_target"])
 					}
 					nOOL++

@@ -118,13 +118,7 @@ type Fault = arch.WalkFault
 
 // Translate walks init_top_pgt (pgd_offset_k(), p4d_offset(),
 // pud_offset(), pmd_offset(), pte_offset_kernel()) for a kernel address.
-func (k *Kernel) Translate(va uint64) (uint64, error) {
-	w, err := k.Walk(va)
-	if err != nil {
-		return 0, err
-	}
-	return w.PA, nil
-}
+func (k *Kernel) Translate(va uint64) (uint64, error) { return arch.WalkPA(k, va) }
 
 // Walk is Translate, level by level.
 func (k *Kernel) Walk(va uint64) (arch.Walk, error) {
@@ -239,22 +233,10 @@ func Setup(env arch.Env) (arch.Kernel, error) {
 	}
 	// What to add to a symbol for its run-time address: nothing when the
 	// symbols are kallsyms' (a dump opened without its vmlinux).
-	slide := k.Offset
-	if env.RuntimeSymbols() {
-		slide = 0
-	}
-	var pgtVA uint64
-	ok := false
-	if info != nil {
-		pgtVA, ok = info.Symbol("init_top_pgt")
-	}
-	if !ok {
-		// The vmlinux's link-time address, slid by KASLR.
-		a, err := env.Symbol("init_top_pgt")
-		if err != nil {
-			return nil, fmt.Errorf("x86_64: no SYMBOL(init_top_pgt) in VMCOREINFO and %v", err)
-		}
-		pgtVA = a + slide
+	slide := arch.Slide(env, k.Offset)
+	pgtVA, err := arch.SymbolVA(env, info, "init_top_pgt", slide)
+	if err != nil {
+		return nil, fmt.Errorf("x86_64: %v", err)
 	}
 	pgd, ok := k.Linear(pgtVA)
 	if !ok {

@@ -65,15 +65,7 @@ func TestPTYSession(t *testing.T) {
 	}
 	dir := testcorpus.Dir(t, "buggy-radix")
 	tr := testcorpus.LoadTruth(t, dir)
-	var mod map[string]any
-	for _, m := range tr.DumpModules() {
-		if m["name"] == "klp_stub_bug" {
-			mod = m
-		}
-	}
-	if mod == nil {
-		t.Fatal("truth.json has no klp_stub_bug")
-	}
+	mod := tr.DumpModule(t, "klp_stub_bug")
 	arch := mod["arch"].(map[string]any)
 
 	tmp := t.TempDir()

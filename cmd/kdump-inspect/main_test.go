@@ -87,15 +87,7 @@ func runMain(t *testing.T, stdin string, args ...string) (string, string, int) {
 func TestStdinScript(t *testing.T) {
 	dir := testcorpus.Dir(t, "buggy-radix")
 	tr := testcorpus.LoadTruth(t, dir)
-	var mod map[string]any
-	for _, m := range tr.DumpModules() {
-		if m["name"] == "klp_stub_bug" {
-			mod = m
-		}
-	}
-	if mod == nil {
-		t.Fatal("truth.json has no klp_stub_bug")
-	}
+	mod := tr.DumpModule(t, "klp_stub_bug")
 	addr := mod["struct_module"].(string)
 	script := strings.Join([]string{
 		"mod",
@@ -137,12 +129,7 @@ func TestBatchAndSubcommands(t *testing.T) {
 	dir := testcorpus.Dir(t, "buggy-radix")
 	dumpf := filepath.Join(dir, "vmcore-vmcoreinfo.kdump")
 	tr := testcorpus.LoadTruth(t, dir)
-	var mod map[string]any
-	for _, m := range tr.DumpModules() {
-		if m["name"] == "klp_stub_bug" {
-			mod = m
-		}
-	}
+	mod := tr.DumpModule(t, "klp_stub_bug")
 
 	out, errs, code := runMain(t, "", dumpf, "-c", "sym klp_stub_bug:.stubs; set scroll off")
 	if code != exitOK || !strings.Contains(out, "klp_stub_bug:.stubs+0x0") {

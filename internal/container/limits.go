@@ -277,23 +277,15 @@ func xzDeclared(f io.ReaderAt, fileSize int64) (int64, bool) {
 	if _, err := f.ReadAt(idx, idxOff); err != nil || idx[0] != 0 {
 		return 0, false
 	}
-	p := idx[1:]
-	uvarint := func() (uint64, bool) {
-		v, n := binary.Uvarint(p)
-		if n <= 0 || n > 9 {
-			return 0, false
-		}
-		p = p[n:]
-		return v, true
-	}
-	count, ok := uvarint()
+	p := xzVLIs(idx[1:])
+	count, ok := p.next()
 	if !ok || count > uint64(len(p))/2 {
 		return 0, false
 	}
 	var total, blocks uint64
 	for range count {
-		unpadded, ok1 := uvarint()
-		uncompressed, ok2 := uvarint()
+		unpadded, ok1 := p.next()
+		uncompressed, ok2 := p.next()
 		if !ok1 || !ok2 || unpadded > 1<<62 || uncompressed > 1<<62-total {
 			return 0, false
 		}
@@ -303,6 +295,20 @@ func xzDeclared(f io.ReaderAt, fileSize int64) (int64, bool) {
 	// One stream: its 12-byte header at 0, then the blocks, then the
 	// index (an earlier stream would take bytes before these blocks).
 	return int64(total), uint64(idxOff) == 12+blocks
+}
+
+// xzVLIs are bytes that start with xz's variable-length integers (the xz
+// file format 1.0.4, section 1.2: at most 9 bytes each).
+type xzVLIs []byte
+
+// next reads the first integer and drops its bytes.
+func (p *xzVLIs) next() (uint64, bool) {
+	v, n := binary.Uvarint(*p)
+	if n <= 0 || n > 9 {
+		return 0, false
+	}
+	*p = (*p)[n:]
+	return v, true
 }
 
 // maxXZDict bounds the LZMA2 dictionary an xz stream may ask for: the
@@ -327,25 +333,17 @@ func xzDictSize(r io.ReaderAt) uint64 {
 	}
 	h = h[1:size]
 	flags := h[0]
-	p := h[1:]
-	uv := func() (uint64, bool) {
-		v, k := binary.Uvarint(p)
-		if k <= 0 || k > 9 {
-			return 0, false
-		}
-		p = p[k:]
-		return v, true
-	}
+	p := xzVLIs(h[1:])
 	for _, bit := range []byte{0x40, 0x80} { // compressed, uncompressed size
 		if flags&bit != 0 {
-			if _, ok := uv(); !ok {
+			if _, ok := p.next(); !ok {
 				return 0
 			}
 		}
 	}
 	for range int(flags&3) + 1 {
-		id, ok1 := uv()
-		psize, ok2 := uv()
+		id, ok1 := p.next()
+		psize, ok2 := p.next()
 		if !ok1 || !ok2 || psize > uint64(len(p)) {
 			return 0
 		}

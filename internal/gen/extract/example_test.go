@@ -3,12 +3,12 @@ package extract
 import (
 	"encoding/hex"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testprog"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
@@ -19,11 +19,7 @@ var example = filepath.Join("..", "..", "..", "testdata", "example", "buggy-radi
 
 func openExample(t *testing.T) (*kernel.Program, *modules.Set) {
 	t.Helper()
-	p, err := kernel.Open([]string{example}, kernel.Options{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("opening the example: %v", err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := testprog.Open(t, []string{example}, kernel.Options{CacheDir: t.TempDir()})
 	set := modules.Analyze(p)
 	if set.ListErr != nil {
 		t.Fatalf("modules list: %v", set.ListErr)
@@ -56,35 +52,11 @@ func TestExampleOpens(t *testing.T) {
 	}
 }
 
-func parseU(t *testing.T, v any) uint64 {
-	t.Helper()
-	switch x := v.(type) {
-	case float64:
-		return uint64(x)
-	case string:
-		n, err := strconv.ParseUint(strings.TrimPrefix(x, "0x"), 16, 64)
-		if err != nil {
-			t.Fatalf("truth value %q: %v", x, err)
-		}
-		return n
-	}
-	t.Fatalf("truth value %v of type %T", v, v)
-	return 0
-}
-
 // TestExampleTruth holds klp_stub_bug in the example against truth.json.
 func TestExampleTruth(t *testing.T) {
 	dir := testcorpus.Dir(t, "buggy-radix")
 	tr := testcorpus.LoadTruth(t, dir)
-	var want map[string]any
-	for _, m := range tr.DumpModules() {
-		if m["name"] == "klp_stub_bug" {
-			want = m
-		}
-	}
-	if want == nil {
-		t.Fatal("truth.json has no klp_stub_bug")
-	}
+	want := tr.DumpModule(t, "klp_stub_bug")
 	p, set := openExample(t)
 	a := set.Find("klp_stub_bug")
 	if a == nil || a.Stubs == nil {
@@ -94,7 +66,7 @@ func TestExampleTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := parseU(t, want["stubs_section_addr"])
+	base := testcorpus.Hex(t, want["stubs_section_addr"])
 	got, err := p.Read(base, len(raw))
 	if err != nil {
 		t.Fatalf("reading .stubs at %#x: %v", base, err)
@@ -111,7 +83,7 @@ func TestExampleTruth(t *testing.T) {
 			t.Errorf("arch.%s not read", name)
 			continue
 		}
-		if w := parseU(t, v); g != w {
+		if w := testcorpus.Hex(t, v); g != w {
 			t.Errorf("arch.%s = %#x, truth %#x", name, g, w)
 		}
 	}
@@ -124,7 +96,7 @@ func TestExampleTruth(t *testing.T) {
 		t.Fatalf("%d slots", len(a.Stubs.Slots))
 	}
 	sl := a.Stubs.Slots[5]
-	if w := parseU(t, s5["funcdata"]); sl.Funcdata != w {
+	if w := testcorpus.Hex(t, s5["funcdata"]); sl.Funcdata != w {
 		t.Errorf("slot 5 funcdata %#x, truth %#x (tgt_secret)", sl.Funcdata, w)
 	}
 	if !sl.InOOL {
@@ -138,12 +110,7 @@ func TestExampleTruth(t *testing.T) {
 // TestMinimalTypes compares every member offset and bitfield of the types
 // the minimal vmlinux holds with the real vmlinux's.
 func TestMinimalTypes(t *testing.T) {
-	dir := testcorpus.Dir(t, "buggy-radix")
-	real, err := kernel.Open([]string{filepath.Join(dir, "vmcore-vmcoreinfo.kdump")}, kernel.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer real.Close()
+	real, _ := testprog.OpenCorpus(t, "buggy-radix")
 	min, _ := openExample(t)
 	names := []string{"struct module", "struct mod_arch_specific", "struct ppc64_stub_entry", "struct ftrace_ool_stub",
 		"struct list_head", "struct klp_modinfo", "struct dyn_ftrace", "struct ftrace_page", "struct module_sect_attrs", "struct paca_struct", "struct cpu_spec"}

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"debug/dwarf"
 	"debug/elf"
@@ -263,7 +264,7 @@ func Generate(opts Options) (*Result, error) {
 			return nil, err
 		default:
 			res.DumpOnlyPages = len(more)
-			all := union64(pages, more)
+			all := union(pages, more)
 			res.DumpOnlyNew = len(all) - len(pages)
 			pages = all
 		}
@@ -428,31 +429,21 @@ func lookupsOnExample(core, vml []byte, moduleDirs []string, opts Options) ([]st
 	return types, nil
 }
 
-func union64(a, b []uint64) []uint64 {
-	m := map[uint64]bool{}
+// union is the sorted set of a's and b's elements.
+func union[T cmp.Ordered](a, b []T) []T {
+	m := map[T]bool{}
 	for _, x := range a {
 		m[x] = true
 	}
 	for _, x := range b {
 		m[x] = true
 	}
-	out := make([]uint64, 0, len(m))
+	out := make([]T, 0, len(m))
 	for x := range m {
 		out = append(out, x)
 	}
 	slices.Sort(out)
 	return out
-}
-
-func union(a, b []string) []string {
-	m := map[string]bool{}
-	for _, x := range a {
-		m[x] = true
-	}
-	for _, x := range b {
-		m[x] = true
-	}
-	return sorted(m)
 }
 
 func buildVmlinux(p *kernel.Program, res *Result) ([]byte, error) {

@@ -205,15 +205,15 @@ func openDamaged(t *testing.T, path string, opts kernel.Options, v *Virt) *kerne
 	return p
 }
 
-// TestModuleListLoops: the 4th module's list.next points back at the 2nd
-// module's list_head. The walk stops with a ListCycle naming that node,
-// and the modules read before are kept.
-func TestModuleListLoops(t *testing.T) {
-	p0, mods, path, opts := goodProgram(t)
+// listWithNext lists the modules of the dump at path with m's list.next
+// pointed at to (in v, over p0's memory): the walk must stop with a
+// ListError of kind (what) at to. It returns the damaged program, v, the
+// modules List kept and its error.
+func listWithNext(t *testing.T, p0 *kernel.Program, m *modules.Module, path string, opts kernel.Options, to uint64, kind kernel.ListErrorKind, what string) (*kernel.Program, *Virt, []*modules.Module, error) {
+	t.Helper()
 	v := NewVirt(p0)
-	next, _ := memberAddr(t, mods[3], "list.next")
-	target, _ := memberAddr(t, mods[1], "list")
-	if err := v.PatchU64(next, target); err != nil {
+	next, _ := memberAddr(t, m, "list.next")
+	if err := v.PatchU64(next, to); err != nil {
 		t.Fatal(err)
 	}
 	p := openDamaged(t, path, opts, v)
@@ -221,9 +221,24 @@ func TestModuleListLoops(t *testing.T) {
 	var lerr error
 	within(t, 30*time.Second, "modules.List", func() { got, lerr = modules.List(p) })
 	var le *kernel.ListError
-	if !errors.As(lerr, &le) || le.Kind != kernel.ListCycle || le.Addr != target {
-		t.Fatalf("List error = %v, want a cycle at %#x", lerr, target)
+	if !errors.As(lerr, &le) || le.Kind != kind || le.Addr != to {
+		t.Fatalf("List error = %v, want %s at %#x", lerr, what, to)
 	}
+	return p, v, got, lerr
+}
+
+// damagedJob is the audit job of the dump at path read through v.
+func damagedJob(path string, opts kernel.Options, v *Virt) audit.Job {
+	return audit.Job{Paths: []string{path}, Options: kernel.Options{Vmlinux: opts.Vmlinux, ModuleDirs: opts.ModuleDirs, PhysWrap: v.Wrap}}
+}
+
+// TestModuleListLoops: the 4th module's list.next points back at the 2nd
+// module's list_head. The walk stops with a ListCycle naming that node,
+// and the modules read before are kept.
+func TestModuleListLoops(t *testing.T) {
+	p0, mods, path, opts := goodProgram(t)
+	target, _ := memberAddr(t, mods[1], "list")
+	p, v, got, _ := listWithNext(t, p0, mods[3], path, opts, target, kernel.ListCycle, "a cycle")
 	if len(got) != 4 || got[3].Addr != mods[3].Addr {
 		t.Errorf("List kept %d modules, want the 4 before the loop", len(got))
 	}
@@ -232,7 +247,7 @@ func TestModuleListLoops(t *testing.T) {
 	if set.ListErr == nil || len(set.Modules) != 4 {
 		t.Errorf("Analyze: ListErr %v, %d modules", set.ListErr, len(set.Modules))
 	}
-	res := auditJob(t, audit.Job{Paths: []string{path}, Options: kernel.Options{Vmlinux: opts.Vmlinux, ModuleDirs: opts.ModuleDirs, PhysWrap: v.Wrap}}, false)
+	res := auditJob(t, damagedJob(path, opts, v), false)
 	if !containsAll(res.Warnings, "cycle", fmt.Sprintf("%#x", target)) {
 		t.Errorf("audit warnings do not report the cycle at %#x: %q", target, res.Warnings)
 	}
@@ -246,19 +261,7 @@ func TestModulePointerUnmapped(t *testing.T) {
 	if !ok {
 		t.Skip("no unmapped module-space address found")
 	}
-	v := NewVirt(p0)
-	next, _ := memberAddr(t, mods[2], "list.next")
-	if err := v.PatchU64(next, bad); err != nil {
-		t.Fatal(err)
-	}
-	p := openDamaged(t, path, opts, v)
-	var got []*modules.Module
-	var lerr error
-	within(t, 30*time.Second, "modules.List", func() { got, lerr = modules.List(p) })
-	var le *kernel.ListError
-	if !errors.As(lerr, &le) || le.Kind != kernel.ListBadPointer || le.Addr != bad {
-		t.Fatalf("List error = %v, want a bad pointer at %#x", lerr, bad)
-	}
+	_, v, got, lerr := listWithNext(t, p0, mods[2], path, opts, bad, kernel.ListBadPointer, "a bad pointer")
 	f, ok := dump.IsFault(lerr)
 	if !ok || f.Phys || f.Addr != bad || f.Reason != dump.Unmapped {
 		t.Errorf("fault = %+v, want virtual %#x unmapped", f, bad)
@@ -266,7 +269,7 @@ func TestModulePointerUnmapped(t *testing.T) {
 	if len(got) != 3 {
 		t.Errorf("List kept %d modules, want 3", len(got))
 	}
-	res := auditJob(t, audit.Job{Paths: []string{path}, Options: kernel.Options{Vmlinux: opts.Vmlinux, ModuleDirs: opts.ModuleDirs, PhysWrap: v.Wrap}}, false)
+	res := auditJob(t, damagedJob(path, opts, v), false)
 	if res.Modules != 3 || !containsAll(res.Warnings, fmt.Sprintf("%#x", bad)) {
 		t.Errorf("audit: %d modules, warnings %q", res.Modules, res.Warnings)
 	}
@@ -375,7 +378,7 @@ func TestAbsurdCounts(t *testing.T) {
 			if a := set.Find(m.Name); a == nil || a.Stubs == nil {
 				t.Errorf("%s lost from the analysis", m.Name)
 			}
-			auditJob(t, audit.Job{Paths: []string{path}, Options: kernel.Options{Vmlinux: opts.Vmlinux, ModuleDirs: opts.ModuleDirs, PhysWrap: v.Wrap}}, false)
+			auditJob(t, damagedJob(path, opts, v), false)
 		})
 	}
 }
@@ -411,7 +414,7 @@ func TestStubsGarbage(t *testing.T) {
 		t.Errorf("garbage classified as %v (%d slots, good %d)", kinds, len(s.Slots), len(gs.Slots))
 	}
 	s.Overlay()
-	res := auditJob(t, audit.Job{Paths: []string{path}, Options: kernel.Options{Vmlinux: opts.Vmlinux, ModuleDirs: opts.ModuleDirs, PhysWrap: v.Wrap}}, false)
+	res := auditJob(t, damagedJob(path, opts, v), false)
 	t.Logf("audit of garbage .stubs: %d findings, %d warnings", len(res.Findings), len(res.Warnings))
 }
 

@@ -1,7 +1,9 @@
-// Package testcorpus locates the real ppc64 dumps in ../shared/corpus for
-// tests, and skips a test with a clear message when they are absent (a fresh
-// clone without ../shared). It parses truth.json into plain maps; tests take
-// their expected values from there, never from the code under test.
+// Package testcorpus locates the real dumps for tests — the ppc64 corpus
+// in ../shared/corpus and the corpora the bench/ scripts build — and skips
+// a test with a clear message when they are absent (a fresh clone without
+// ../shared). It reads truth.json (into plain maps or a test's struct) and
+// its values (Hex); tests take their expected values from there, never
+// from the code under test.
 //
 // Layer: test support (docs/ARCHITECTURE.md).
 package testcorpus
@@ -10,7 +12,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
 
 // Root returns the corpus directory: $KDUMP_INSPECT_CORPUS, else
@@ -88,31 +94,94 @@ func LoadTruth(t testing.TB, dir string) Truth {
 // test needs).
 func LoadTruthInto(t testing.TB, dir string, v any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
+	LoadJSON(t, filepath.Join(dir, "truth.json"), v)
+}
+
+// LoadJSON reads the JSON file at path (truth.json, a guest's or drgn's
+// record) into v, failing t when it cannot.
+func LoadJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("reading truth.json: %v", err)
+		t.Fatalf("reading %s: %v", path, err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("parsing %s/truth.json: %v", dir, err)
+		t.Fatalf("parsing %s: %v", path, err)
 	}
+}
+
+// Hex reads a truth value: a hexadecimal string ("0x..." or bare hex
+// digits), or a JSON number; anything else fails t.
+func Hex(t testing.TB, v any) uint64 {
+	t.Helper()
+	switch x := v.(type) {
+	case float64:
+		return uint64(x)
+	case string:
+		n, err := strconv.ParseUint(strings.TrimPrefix(x, "0x"), 16, 64)
+		if err != nil {
+			t.Fatalf("truth value %q: %v", x, err)
+		}
+		return n
+	}
+	t.Fatalf("truth value %v of type %T", v, v)
+	return 0
+}
+
+// Decompressed is the plain file of a compressed corpus file (path
+// itself when it is not compressed), decompressed once to the cache.
+func Decompressed(t testing.TB, path string) string {
+	t.Helper()
+	plain, err := container.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain
 }
 
 // DumpModules returns truth["dump"]["modules"] as a slice of maps.
 func (tr Truth) DumpModules() []map[string]any {
 	d, _ := tr["dump"].(map[string]any)
-	ms, _ := d["modules"].([]any)
-	var out []map[string]any
-	for _, m := range ms {
-		if mm, ok := m.(map[string]any); ok {
-			out = append(out, mm)
+	return objects(d["modules"])
+}
+
+// DumpModule returns the entry of truth["dump"]["modules"] named name,
+// failing t when there is none.
+func (tr Truth) DumpModule(t testing.TB, name string) map[string]any {
+	t.Helper()
+	for _, m := range tr.DumpModules() {
+		if m["name"] == name {
+			return m
 		}
+	}
+	t.Fatalf("truth.json has no module %s", name)
+	return nil
+}
+
+// GuestBlock returns the lines of a block the guest printed before the
+// dump (truth["guest"]["blocks"][name]), failing t when there is none.
+func (tr Truth) GuestBlock(t testing.TB, name string) []string {
+	t.Helper()
+	g, _ := tr["guest"].(map[string]any)
+	b, _ := g["blocks"].(map[string]any)
+	raw, ok := b[name].([]any)
+	if !ok {
+		t.Fatalf("truth.json has no guest block %q", name)
+	}
+	var out []string
+	for _, x := range raw {
+		s, _ := x.(string)
+		out = append(out, s)
 	}
 	return out
 }
 
 // Summary returns truth["summary"] as a slice of maps.
-func (tr Truth) Summary() []map[string]any {
-	ms, _ := tr["summary"].([]any)
+func (tr Truth) Summary() []map[string]any { return objects(tr["summary"]) }
+
+// objects is the JSON objects of a JSON array (nothing for another value).
+func objects(v any) []map[string]any {
+	ms, _ := v.([]any)
 	var out []map[string]any
 	for _, m := range ms {
 		if mm, ok := m.(map[string]any); ok {
