@@ -371,27 +371,20 @@ def get_stubs_size(path):
     d, shs, nm = ko_sections(path)
     R_PPC64_REL24, R_PPC64_REL24_NOTOC = 10, 116
 
-    def sorted_relas(h):
-        relas = [struct.unpack_from('<QQq', d, h[4] + r * 24) for r in range(h[5] // 24)]
-        # relacmp() swaps its arguments: descending (r_info, r_addend)
-        relas.sort(key=lambda r: (r[1], r[2]), reverse=True)
-        return [(info, add) for off, info, add in relas]
+    # relacmp() swaps its arguments: descending (r_info, r_addend)
     count_relocs = drgntruth.count_relocs
     per_sec = {}
     rel24 = 0
     for h in shs[1:]:
         if h[1] == 4:  # SHT_RELA
-            relas = sorted_relas(h)
+            relas = drgntruth.relacmp_sorted(d, h)
             c = count_relocs(relas, R_PPC64_REL24)
             if feat['arch_pcrel_got_section']:
                 c += count_relocs(relas, R_PPC64_REL24_NOTOC)
             if c:
                 per_sec[nm(h[0])] = c
             rel24 += c
-    pfe = 0
-    for h in shs[1:]:
-        if nm(h[0]) == '__patchable_function_entries':
-            pfe = h[5] // 8
+    pfe = drgntruth.patchable_function_entries(shs, nm)
     ftrace_tramps = (1 if sym_addr('ftrace_caller') else 0) + (1 if feat['arch_tramp_regs'] and feat['ftrace_regs_caller_symbol'] else 0)
     if feat['arch_stub_count']:
         terminator = 0
@@ -422,9 +415,7 @@ def loader_replica(path):
     for h in shs[1:]:
         if h[1] != 4 or not (shs[h[7]][2] & 2) or (h[2] & 0x00100000):
             continue
-        relas = [struct.unpack_from('<QQq', d, h[4] + r * 24) for r in range(h[5] // 24)]
-        relas.sort(key=lambda r: (r[1], r[2]), reverse=True)
-        for off, info, add in relas:
+        for info, add in drgntruth.relacmp_sorted(d, h):
             if info & 0xffffffff != 10:
                 continue
             name, shndx = syms[info >> 32]

@@ -181,6 +181,23 @@ def ko_sections(path):
     return d, shs, nm
 
 
+def relacmp_sorted(d, h):
+    """the (r_info, r_addend) pairs of the SHT_RELA section h of .ko bytes d,
+    sorted as the ppc64 loader's relacmp() sorts them: descending"""
+    relas = [struct.unpack_from('<QQq', d, h[4] + r * 24)[1:] for r in range(h[5] // 24)]
+    relas.sort(reverse=True)
+    return relas
+
+
+def patchable_function_entries(shs, nm):
+    """the number of entries of a .ko's __patchable_function_entries (0
+    without one)"""
+    for h in shs[1:]:
+        if nm(h[0]) == '__patchable_function_entries':
+            return h[5] // 8
+    return 0
+
+
 def count_relocs(relas, rtype):
     """arch/powerpc/kernel/module_64.c count_relocs() over (r_info, r_addend)
     pairs already sorted as relacmp() sorts them, exactly: the caches are

@@ -64,20 +64,13 @@ def ko_info(path):
     ool = 0
     for i, h in enumerate(shs):
         if h[1] == 4:  # SHT_RELA
-            relas = []
-            for r in range(h[5] // 24):
-                off, info, add = struct.unpack_from('<QQq', d, h[4] + r * 24)
-                relas.append((info, add))
-            relas.sort(reverse=True)     # relacmp(): descending (r_info, r_addend)
+            relas = drgntruth.relacmp_sorted(d, h)     # relacmp(): descending (r_info, r_addend)
             n = drgntruth.count_relocs(relas, 10)  # R_PPC_REL24
             if n:
                 per_sec[nm(h[0])] = n
             rel24 += n
     if HAS_OOL:
-        for h in shs[1:]:
-            if nm(h[0]) == '__patchable_function_entries':
-                ool = h[5] // 8
-                break
+        ool = drgntruth.patchable_function_entries(shs, nm)
     ool_slots = -(-ool * 24 // STUB_SIZE)
     term = 0 if HAS_STUB_COUNT else 1
     total = term + rel24 + FTRACE_TRAMPS + ool_slots

@@ -80,19 +80,11 @@ func TestKallsyms(t *testing.T) {
 }
 
 func TestKcoreRead(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "kcore")
 	b := make([]byte, 64)
 	for i := range b {
 		b[i] = byte(i)
 	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := tempFile(t, b)
 	k := &Kcore{F: f, Loads: []Load{{Vaddr: 0x1000, Off: 16, Filesz: 32, Memsz: 32}}}
 	got, err := k.Read(0x1004, 4)
 	if err != nil || !reflect.DeepEqual(got, []byte{20, 21, 22, 23}) {
@@ -137,7 +129,17 @@ func TestElfLoads(t *testing.T) {
 	le.PutUint64(ph[24:], 0x40000000)
 	le.PutUint64(ph[32:], 0x2000)
 	le.PutUint64(ph[40:], 0x2000)
-	p := filepath.Join(t.TempDir(), "core")
+	got, err := elfFile(tempFile(t, b))
+	want := []Load{{Vaddr: 0xffff800080000000, Paddr: 0x40000000, Off: 0x1000, Filesz: 0x2000, Memsz: 0x2000}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("elfFile = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// tempFile returns b in a file opened for reading, closed at the end of the test.
+func tempFile(t *testing.T, b []byte) *os.File {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +147,8 @@ func TestElfLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	got, err := elfFile(f)
-	want := []Load{{Vaddr: 0xffff800080000000, Paddr: 0x40000000, Off: 0x1000, Filesz: 0x2000, Memsz: 0x2000}}
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Fatalf("elfFile = %+v, %v; want %+v", got, err, want)
-	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 func TestEnabledName(t *testing.T) {
