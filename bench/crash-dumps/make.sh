@@ -82,6 +82,7 @@ do_stage() {
     mknod "$D/dev/console" c 5 1
     mknod "$D/dev/null" c 1 3
     cp "$here/guest-init.sh" "$D/init"; chmod +x "$D/init"
+    cp "$repo/bench/lib/corpus-guest.sh" "$D/corpus-guest.sh"   # sourced by /init
     cp "$k"/modules/*.ko "$D/modules/"
     (cd "$D" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 2>/dev/null | gzip -9n) > "$s/initramfs.cpio.gz"
     rm -rf "$D"
