@@ -1,6 +1,8 @@
-# bench/sidchroot.sh: what bench/vs-drgn/run.sh and bench/vs-crash/run.sh
-# share, sourced by both: messages, the Debian sid chroot the other tools
-# run in, and min/median of a column of timings.
+# bench/sidchroot.sh: what the scripts of bench/ that use a Debian sid chroot
+# share, sourced by them (vs-drgn, vs-crash, startup, distro-dump,
+# crash-dumps, x86-corpus, arm64-corpus): messages, making the chroot, its
+# bind mounts, the default directories of a corpus recipe, and min/median
+# of a column of timings.
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -20,6 +22,69 @@ ensure_sid_chroot() {
   mirror=${mirror:-http://deb.debian.org/debian}
   say "debootstrap --variant=minbase $* sid $dir $mirror"
   debootstrap --variant=minbase "$@" sid "$dir" "$mirror" >&2
+}
+
+# corpus_defaults NAME: the directories of a corpus recipe, unless set:
+# BUILD (scratch, /work/corpus-build/NAME), OUT (the dumps,
+# /work/corpora/NAME), MIRROR (http://deb.debian.org/debian); and R, its
+# sid chroot ($BUILD/sid-root).
+corpus_defaults() {
+  BUILD=${BUILD:-/work/corpus-build/$1}
+  OUT=${OUT:-/work/corpora/$1}
+  MIRROR=${MIRROR:-http://deb.debian.org/debian}
+  R=$BUILD/sid-root
+}
+
+# corpus_up: $BUILD, $OUT and the repository ($repo) bind-mounted at the
+# same paths inside the corpus chroot $R (and /proc, /dev, /sys)
+corpus_up() { bind_up "$R" "$BUILD" "$OUT" "$repo"; }
+
+# corpus_chroot [--lazy] SETUP ACTION [CMD...]: a corpus recipe's chroot.sh
+# (after corpus_defaults): "setup" runs the function SETUP, "up" is
+# corpus_up, "down" unmounts what it mounted (--lazy: a busy mount is
+# detached, see bind_down), "run CMD..." runs CMD in the chroot after up.
+corpus_chroot() {
+  local lazy=''
+  if [ "$1" = --lazy ]; then lazy=--lazy; shift; fi
+  local setup=$1
+  shift
+  case "${1:-}" in
+  setup) "$setup" ;;
+  up) corpus_up ;;
+  down) bind_down $lazy "$R" "$repo" "$OUT" "$BUILD" ;;
+  run) shift; corpus_up; chroot "$R" "$@" ;;
+  *) echo "usage: $0 setup|up|down|run CMD..." >&2; exit 1 ;;
+  esac
+}
+
+# bind_up ROOT DIR...: /proc, /dev, /sys and each DIR (made inside when
+# missing) bind-mounted at the same paths inside the chroot ROOT, each once.
+bind_up() {
+  local root=$1 m
+  shift
+  for m in proc dev sys; do mountpoint -q "$root/$m" || mount --bind "/$m" "$root/$m"; done
+  for m in "$@"; do
+    mkdir -p "$root$m"; mountpoint -q "$root$m" || mount --bind "$m" "$root$m"
+  done
+}
+
+# bind_down [--lazy] ROOT DIR...: unmounts each DIR (give them in the reverse
+# order of bind_up), then /sys, /dev and /proc, inside the chroot ROOT (run it
+# before deleting a directory that holds the chroot). A busy one stops the
+# script (set -e), or with --lazy is detached (umount -l).
+bind_down() {
+  local lazy='' root m
+  if [ "$1" = --lazy ]; then lazy=1; shift; fi
+  root=$1
+  shift
+  for m in "$@" /sys /dev /proc; do
+    if [ -n "$lazy" ]; then
+      mountpoint -q "$root$m" && { umount "$root$m" || umount -l "$root$m"; }
+    else
+      mountpoint -q "$root$m" && umount "$root$m"
+    fi
+  done
+  true
 }
 
 # stats FILE COLUMN: "min median" of a space-separated column.

@@ -14,9 +14,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-BUILD=${BUILD:-/work/corpus-build/x86}
-OUT=${OUT:-/work/corpora/x86}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
+# shellcheck source=../sidchroot.sh
+. "$here/../sidchroot.sh"
+corpus_defaults x86
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 version=7.2.13-1
 release=7.2.13+deb14-amd64

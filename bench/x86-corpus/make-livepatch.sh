@@ -14,9 +14,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-BUILD=${BUILD:-/work/corpus-build/x86}
-OUT=${OUT:-/work/corpora/x86}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
+# shellcheck source=../sidchroot.sh
+. "$here/../sidchroot.sh"
+corpus_defaults x86
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 TRIES=${TRIES:-400}
 KEEP=${KEEP:-4}
@@ -25,7 +25,6 @@ kname=7.2.13-livepatch
 kdir=$OUT/kernels/$kname
 B=$BUILD/build-lp
 SRC=$BUILD/src/linux-source-7.2
-R=$BUILD/sid-root
 
 # name | -cpu | extra kernel command line | vmcoreinfo device | in-flight tries
 variants_all=(
