@@ -17,6 +17,9 @@ repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../sidchroot.sh
 . "$here/../sidchroot.sh"
 corpus_defaults x86
+# step, run, finish_initramfs, compress_dumps, lay_out_dump
+# shellcheck source=common.sh
+. "$here/common.sh"
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 TRIES=${TRIES:-400}
 KEEP=${KEEP:-4}
@@ -61,8 +64,6 @@ kprobe_ftrace_alone="tcp_vegas_state"
 kprobe_ftrace_shared="dummy_check"        # in livepatch_shadow_mod: traced and livepatched too
 kprobe_int3_func="tcp_yeah_cong_avoid"
 
-step() { echo; echo "== $*"; }
-run() { echo "+ $*"; "$@"; }
 
 step "sid chroot (gcc 16, QEMU 11.1, drgn 0.3.0)"
 "$here/chroot.sh" setup
@@ -117,17 +118,7 @@ for m in "${modules[@]}"; do
   cp "$kdir/modules/$(basename "$p")" "$ird/kdi/modules/"
   echo "$(basename "$p")${params:+ $params}" >> "$ird/kdi/load.list"
 done
-printf '%s\n' "${ftrace_filter[@]}" > "$ird/kdi/ftrace.filter"
-cat > "$ird/kdi/kprobe.events" <<EOF
-p:kprobes/kdi_ftrace_alone $kprobe_ftrace_alone
-p:kprobes/kdi_ftrace_shared $kprobe_ftrace_shared
-p:kprobes/kdi_int3 $kprobe_int3_func+$int3_off
-EOF
-echo "write /proc/sys/debug/kprobes-optimization 0" > "$ird/kdi/pre-commands"
-grep -v '^#' "$here/symbols.list" > "$ird/kdi/symbols.list"
-mknod "$ird/dev/console" c 5 1
-(cd "$ird" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet --owner 0:0) > "$BUILD/livepatch/initramfs.cpio"
-ls -l "$BUILD/livepatch/initramfs.cpio"; cat "$ird/kdi/load.list" "$ird/kdi/ftrace.filter" "$ird/kdi/kprobe.events"
+finish_initramfs "$ird" "$BUILD/livepatch/initramfs.cpio"
 
 # offsetof(struct smp_text_poke_array, nr_entries), from the vmlinux's DWARF (drgn)
 nr_off=$("$here/chroot.sh" run python3 "$here/struct-offset.py" "$kdir/vmlinux" smp_text_poke_array nr_entries 2>/dev/null)
@@ -145,30 +136,8 @@ for v in "${variants_all[@]}"; do
     [ -n "$extra" ] && args+=(--append "$extra")
     [ "$vmci" = 1 ] && args+=(--vmcoreinfo)
     "$here/chroot.sh" run python3 "$here/boot-and-dump.py" "${args[@]}"
-    for f in "$d"/vmcore.elf "$d"/inflight-*/vmcore.elf; do
-      [ -s "$f" ] && run zstd -q -T2 -3 --rm -f "$f" -o "$f.zst"
-    done
-    chmod a+r "$d"/vmcore.* "$d"/inflight-*/vmcore.* 2>/dev/null || true
+    compress_dumps "$d"
   fi
-  rm -f "$d/cmd.sock" "$d/qmp.sock" "$d/mon.sock"
-  for x in "$d" "$d"/inflight-*; do
-    [ -d "$x" ] || continue
-    rel=../kernels/$kname; [ "$x" != "$d" ] && rel=../../kernels/$kname
-    ln -sfn "$rel/vmlinux" "$x/vmlinux"
-    ln -sfn "$rel/modules" "$x/modules"
-    if [ "$x" != "$d" ]; then
-      ln -sfn ../console.log "$x/console.log"
-      ln -sfn ../qemu-cmdline.txt "$x/qemu-cmdline.txt"
-    fi
-  done
-  cp "$ird/kdi/load.list" "$d/guest-load.list"
-  cat "$ird/kdi/ftrace.filter" "$ird/kdi/kprobe.events" > "$d/guest-ftrace.txt"
-  grep -E 'kdi-init: (finit_module|open|mount|write|append|livepatch)|KDI-ERROR' "$d/console.log" || true
-  step "truth: $name (drgn in the sid chroot + the guest's console)"
-  "$here/truth.sh" "$d" "$kdir"
-  for x in "$d"/inflight-*; do
-    [ -d "$x" ] && "$here/truth.sh" "$x" "$kdir" --stale-guest --monitor "$x/monitor.json"
-  done
-  ls -l "$d"
+  lay_out_dump "$d" "$name" "$kname" "$ird" 'finit_module|open|mount|write|append|livepatch'
 done
 echo; echo "done"
