@@ -24,6 +24,45 @@ ensure_sid_chroot() {
   debootstrap --variant=minbase "$@" sid "$dir" "$mirror" >&2
 }
 
+# ensure_drgn_chroot DIR: ensure_sid_chroot DIR with python3-drgn,
+# installed again when drgn does not import there
+ensure_drgn_chroot() {
+  ensure_sid_chroot "$1" --include=python3-drgn
+  if ! chroot "$1" python3 -c 'import drgn' 2>/dev/null; then
+    # The mirror's sid Release may be past its Valid-Until by the machine's
+    # clock (seen 2026-11-22): do not let that refuse the update.
+    chroot "$1" apt-get -qq -o Acquire::Check-Valid-Until=false update >&2
+    chroot "$1" apt-get install -y -qq python3-drgn >&2
+  fi
+}
+
+# link_into DIR NAME:SRC...: each SRC as DIR/NAME (DIR made when missing):
+# a hard link where possible (the same inode, so that evicting one from the
+# page cache evicts both), else a copy
+link_into() {
+  local dir=$1 pair
+  shift
+  mkdir -p "$dir"
+  for pair in "$@"; do
+    ln -f "${pair#*:}" "$dir/${pair%%:*}" 2>/dev/null || cp "${pair#*:}" "$dir/${pair%%:*}"
+  done
+}
+
+# vs_args RUNS [DUMP [VMLINUX [N]]]: the command line of the side-by-side
+# timings (vs-drgn, vs-crash): dump and vmlinux (default: the corpus's
+# fixed-radix dump and its vmlinux; the corpus is $KDUMP_INSPECT_CORPUS or
+# ../shared/corpus beside the repository $repo), runs (default RUNS), and
+# chroot_dir ($CHROOT or /var/tmp/kdi-bench/sid-chroot)
+vs_args() {
+  local default_runs=$1
+  shift
+  corpus=${KDUMP_INSPECT_CORPUS:-$repo/../shared/corpus}
+  dump=${1:-$corpus/fixed-radix/vmcore-vmcoreinfo.elf.zst}
+  vmlinux=${2:-$corpus/kernels/7.2.13-fixed/vmlinux.zst}
+  runs=${3:-$default_runs}
+  chroot_dir=${CHROOT:-/var/tmp/kdi-bench/sid-chroot}
+}
+
 # corpus_defaults NAME: the directories of a corpus recipe, unless set:
 # BUILD (scratch, /work/corpus-build/NAME), OUT (the dumps,
 # /work/corpora/NAME), MIRROR (http://deb.debian.org/debian); and R, its
