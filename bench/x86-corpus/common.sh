@@ -1,10 +1,22 @@
-# bench/x86-corpus/common.sh (sourced by make-distro.sh and make-livepatch.sh):
-# the steps both recipes take the same way. They use the caller's $here,
-# and, for the initramfs, its ftrace_filter array and the kprobe variables
-# kprobe_ftrace_alone, kprobe_ftrace_shared, kprobe_int3_func, int3_off.
+# bench/x86-corpus/common.sh (sourced by make-distro.sh and make-livepatch.sh,
+# which set here= and repo=): the defaults and the steps both recipes take
+# the same way. The steps use the caller's $here, and, for the initramfs,
+# its ftrace_filter array and the kprobe variables kprobe_ftrace_alone,
+# kprobe_ftrace_shared, kprobe_int3_func, int3_off.
+
+# shellcheck source=../sidchroot.sh
+. "$here/../sidchroot.sh"
+corpus_defaults x86
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 
 step() { echo; echo "== $*"; }
 run() { echo "+ $*"; "$@"; }
+
+# variant_wanted NAME: whether NAME is one of the variants asked for (want_variants)
+variant_wanted() { case " ${want_variants[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# needs_boot D: whether dump directory D has no dump yet, or FORCE_BOOT is set
+needs_boot() { [ -n "${FORCE_BOOT:-}" ] || [ ! -s "$1/vmcore.elf.zst" ]; }
 
 # finish_initramfs IRD CPIO: the initramfs tree IRD gets /kdi/ftrace.filter,
 # /kdi/kprobe.events (an ftrace-based kprobe alone on its function, one on a

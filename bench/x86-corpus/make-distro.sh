@@ -14,13 +14,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-# shellcheck source=../sidchroot.sh
-. "$here/../sidchroot.sh"
-corpus_defaults x86
-# step, run, finish_initramfs, compress_dumps, lay_out_dump
+# BUILD, OUT, MIRROR, GO; step, run, finish_initramfs, compress_dumps, lay_out_dump
 # shellcheck source=common.sh
 . "$here/common.sh"
-GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 version=7.2.13-1
 release=7.2.13+deb14-amd64
 kdir=$OUT/kernels/$release            # vmlinux, vmlinuz, System.map, config, modules/
@@ -159,10 +155,10 @@ finish_initramfs "$ird" "$work/initramfs.cpio"
 
 for v in "${variants_all[@]}"; do
   IFS='|' read -r name cpu extra vmci tries <<< "$v"
-  case " ${want_variants[*]} " in *" $name "*) ;; *) continue ;; esac
+  variant_wanted "$name" || continue
   d=$OUT/$name
   step "boot $name (-cpu $cpu, append '$extra', vmcoreinfo device $vmci)"
-  if [ -n "${FORCE_BOOT:-}" ] || [ ! -s "$d/vmcore.elf.zst" ]; then
+  if needs_boot "$d"; then
     mkdir -p "$d"; rm -f "$d"/vmcore.* "$d"/console.log
     args=(--kernel "$kdir/vmlinuz" --initrd "$work/initramfs.cpio" --outdir "$d" --cpu "$cpu")
     [ -n "$extra" ] && args+=(--append "$extra")

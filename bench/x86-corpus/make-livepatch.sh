@@ -14,13 +14,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-# shellcheck source=../sidchroot.sh
-. "$here/../sidchroot.sh"
-corpus_defaults x86
-# step, run, finish_initramfs, compress_dumps, lay_out_dump
+# BUILD, OUT, MIRROR, GO; step, run, finish_initramfs, compress_dumps, lay_out_dump
 # shellcheck source=common.sh
 . "$here/common.sh"
-GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 TRIES=${TRIES:-400}
 KEEP=${KEEP:-4}
 version=7.2.13-1
@@ -126,10 +122,10 @@ echo "offsetof(struct smp_text_poke_array, nr_entries) = $nr_off"
 
 for v in "${variants_all[@]}"; do
   IFS='|' read -r name cpu extra vmci tries <<< "$v"
-  case " ${want_variants[*]} " in *" $name "*) ;; *) continue ;; esac
+  variant_wanted "$name" || continue
   d=$OUT/$name
   step "boot $name (QEMU 11.1 in the chroot, -cpu $cpu, append '$extra', vmcoreinfo device $vmci, $tries in-flight tries)"
-  if [ -n "${FORCE_BOOT:-}" ] || [ ! -s "$d/vmcore.elf.zst" ]; then
+  if needs_boot "$d"; then
     mkdir -p "$d"; rm -rf "$d"/vmcore.* "$d"/console.log "$d"/inflight-*
     args=(--kernel "$kdir/bzImage" --initrd "$BUILD/livepatch/initramfs.cpio" --outdir "$d" --cpu "$cpu"
           --inflight "$tries" --keep "$KEEP" --nr-entries-offset "$nr_off")
