@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/sidchroot.sh: what the scripts of bench/ that use a Debian sid chroot
 # share, sourced by them (vs-drgn, vs-crash, startup, distro-dump,
 # crash-dumps, x86-corpus, arm64-corpus): messages, making the chroot, its
@@ -53,6 +54,7 @@ link_into() {
 # fixed-radix dump and its vmlinux; the corpus is $KDUMP_INSPECT_CORPUS or
 # ../shared/corpus beside the repository $repo), runs (default RUNS), and
 # chroot_dir ($CHROOT or /var/tmp/kdi-bench/sid-chroot)
+# shellcheck disable=SC2034  # the variables are the caller's
 vs_args() {
   local default_runs=$1
   shift

@@ -19,6 +19,7 @@
 /bin/busybox --install -s /bin
 export PATH=/bin
 # corpus_init, load, load_samples, tracer_state, modarch_dmesg, console_loop
+# shellcheck source=../lib/corpus-guest.sh
 . /corpus-guest.sh
 corpus_init
 EARLY=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^crashdump\.early_filter=//p')

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # bench/lib/corpus-guest.sh: what the /init of the ppc64 corpus guests shares
 # (bench/ppc64-build/guest-init.sh, bench/crash-dumps/guest-init.sh; both from
 # corpus-tools/guest-init.sh). busybox sh; the initramfs holds it as
@@ -20,14 +21,14 @@ corpus_init() {
 klp_wait() {	# wait until no livepatch transition is in progress
 	i=0
 	while grep -q 1 /sys/kernel/livepatch/*/transition 2>/dev/null; do
-		sleep 1; i=$((i+1)); [ $i -gt 60 ] && { echo "klp transition stuck"; break; }
+		sleep 1; i=$((i+1)); [ "$i" -gt 60 ] && { echo "klp transition stuck"; break; }
 	done
 }
 load() {	# load MODULE [PARAM...]: insmod /modules/MODULE.ko, then klp_wait
 	m=$1; shift
-	if [ -f /modules/$m.ko ]; then
+	if [ -f "/modules/$m.ko" ]; then
 		echo "=== CORPUS: insmod $m $* ==="
-		insmod /modules/$m.ko "$@" || echo "=== CORPUS: insmod $m FAILED ==="
+		insmod "/modules/$m.ko" "$@" || echo "=== CORPUS: insmod $m FAILED ==="
 		klp_wait
 	else
 		echo "=== CORPUS: $m.ko not present ==="
@@ -59,15 +60,15 @@ load_samples() {
 # tracer_state: what the function tracer looks like
 tracer_state() {
 	echo "=== CORPUS: TRACER STATE ==="
-	cat $T/current_tracer
-	wc -l $T/set_ftrace_filter
-	head -5 $T/trace
+	cat "$T/current_tracer"
+	wc -l "$T/set_ftrace_filter"
+	head -5 "$T/trace"
 }
 
 # modarch_dmesg: in-guest ground truth of mod->arch / .stubs / OOL stubs
 # (modarch_dump.ko, modules_addr=0x$MA: printk -> dmesg), then the whole dmesg
 modarch_dmesg() {
-	insmod /modules/modarch_dump.ko modules_addr=0x$MA || echo "=== CORPUS: modarch_dump FAILED ==="
+	insmod /modules/modarch_dump.ko "modules_addr=0x$MA" || echo "=== CORPUS: modarch_dump FAILED ==="
 	echo "=== CORPUS: BEGIN dmesg ==="
 	dmesg
 	echo "=== CORPUS: END dmesg ==="

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib/drgn-script.sh (sourced): a truth-drgn.py of bench/ imports its
 # helpers from the lib/ directory beside its own directory (bench/lib/,
 # drgntruth.py). A script run in a chroot that does not see the repository

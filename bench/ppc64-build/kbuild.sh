@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/ppc64-build/kbuild.sh (sourced by build-kernel.sh, inside the build
 # chroot; bench/arm64-corpus/from-source links to it): the steps the corpus
 # kernel builds share. MK is the make command of a build (ARCH=,
@@ -12,6 +13,7 @@ config_from_fragment() {
 	shift 2
 	rm -rf "$b"; mkdir -p "$b"
 	cat "$@" > "$b/fragment.config"
+	# shellcheck disable=SC2086  # $mk: the make command and its arguments
 	$mk KCONFIG_ALLCONFIG="$b/fragment.config" allnoconfig
 	python3 - "$b/fragment.config" "$b/.config" > "$b/fragment-not-applied.txt" <<'PY'
 import re, sys
@@ -35,6 +37,7 @@ PY
 # as an external module build in B/klp-test-modules
 build_klp_selftests() {
 	local mk=$1 src=$2 b=$3
-	rm -rf "$b/klp-test-modules"; cp -r $src/tools/testing/selftests/livepatch/test_modules "$b/klp-test-modules"
+	rm -rf "$b/klp-test-modules"; cp -r "$src/tools/testing/selftests/livepatch/test_modules" "$b/klp-test-modules"
+	# shellcheck disable=SC2086  # $mk: the make command and its arguments
 	time $mk -j2 M="$b/klp-test-modules" modules
 }

@@ -1,3 +1,6 @@
+# shellcheck shell=bash
+# the caller's variables (here, want_variants, ftrace_filter, the kprobes)
+# shellcheck disable=SC2154
 # bench/x86-corpus/common.sh (sourced by make-distro.sh and make-livepatch.sh,
 # which set here= and repo=): the defaults and the steps both recipes take
 # the same way. The steps use the caller's $here, and, for the initramfs,
