@@ -62,16 +62,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// openFixedVmlinux opens the corpus's 7.2.13-fixed vmlinux (skipping without
+// the corpus), closed when the benchmark ends.
+func openFixedVmlinux(b *testing.B) *symbols.ELFFile {
+	b.Helper()
+	f, err := symbols.OpenELF(filepath.Join(testcorpus.Require(b), "kernels", "7.2.13-fixed", "vmlinux.zst"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	return f
+}
+
 // BenchmarkStructModule resolves `struct module` (with everything it
 // reaches) from a fresh debug/dwarf.Data and the cached name index: the
 // per-process cost of the first type lookup.
 func BenchmarkStructModule(b *testing.B) {
-	vml := filepath.Join(testcorpus.Require(b), "kernels", "7.2.13-fixed", "vmlinux.zst")
-	f, err := symbols.OpenELF(vml)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
+	f := openFixedVmlinux(b)
 	dir := b.TempDir()
 	d, err := dwarfread.FileData(f)
 	if err != nil {
@@ -100,12 +107,7 @@ func BenchmarkStructModule(b *testing.B) {
 // BenchmarkDWARFOpen is ELFFile.DWARF on the corpus vmlinux (section data
 // handed to debug/dwarf).
 func BenchmarkDWARFOpen(b *testing.B) {
-	vml := filepath.Join(testcorpus.Require(b), "kernels", "7.2.13-fixed", "vmlinux.zst")
-	f, err := symbols.OpenELF(vml)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
+	f := openFixedVmlinux(b)
 	for b.Loop() {
 		if _, err := dwarfread.FileData(f); err != nil {
 			b.Fatal(err)

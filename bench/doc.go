@@ -6,7 +6,8 @@
 // with drgn by vs-drgn) and corpusaudit (batch.Run with N workers and
 // pages touched per dump).
 //
-// It contains no library code that other packages import. Benchmarks that
+// Nothing outside bench/ imports it; bench/internal/guestinit is what the
+// corpus guests' /init programs (bench/*/guestinit) share. Benchmarks that
 // need the corpus skip without it.
 //
 // Layer: bench, outside the tool (docs/ARCHITECTURE.md).

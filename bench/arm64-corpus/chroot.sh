@@ -8,18 +8,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-BUILD=${BUILD:-/work/corpus-build/arm64}
-OUT=${OUT:-/work/corpora/arm64}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-R=$BUILD/sid-root
-up() {
-  for m in proc dev sys; do mountpoint -q "$R/$m" || mount --bind "/$m" "$R/$m"; done
-  for m in "$BUILD" "$OUT" "$repo"; do
-    mkdir -p "$R$m"; mountpoint -q "$R$m" || mount --bind "$m" "$R$m"
-  done
-}
-case "${1:-}" in
-setup)
+# shellcheck source=../sidchroot.sh
+. "$here/../sidchroot.sh"
+corpus_defaults arm64
+setup() {
   mkdir -p "$BUILD" "$OUT"
   if [ ! -x "$R/usr/bin/apt-get" ]; then
     command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap
@@ -28,7 +20,7 @@ setup)
   # the mirror's sid Release may be past its Valid-Until by the machine's clock
   echo 'Acquire::Check-Valid-Until "false";' > "$R/etc/apt/apt.conf.d/99no-valid-until"
   cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
-  up
+  corpus_up
   chroot "$R" dpkg --add-architecture arm64
   chroot "$R" apt-get update -qq
   chroot "$R" env DEBIAN_FRONTEND=noninteractive nice -n 10 apt-get install -y -qq --no-install-recommends \
@@ -40,10 +32,5 @@ setup)
     echo "makedumpfile:arm64 not installable: no -d 31 dumps" >&2
   chroot "$R" sh -c 'aarch64-linux-gnu-gcc --version | head -1; qemu-system-aarch64 --version | head -1;
     python3 -c "import drgn; print(\"drgn\", drgn.__version__)"; qemu-aarch64 /usr/bin/makedumpfile -v | head -1 || true'
-  ;;
-up) up ;;
-down)
-  for m in "$repo" "$OUT" "$BUILD" /sys /dev /proc; do mountpoint -q "$R$m" && { umount "$R$m" || umount -l "$R$m"; }; done; true ;;
-run) shift; up; chroot "$R" "$@" ;;
-*) echo "usage: $0 setup|up|down|run CMD..." >&2; exit 1 ;;
-esac
+}
+corpus_chroot --lazy setup "$@"

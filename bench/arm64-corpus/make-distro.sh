@@ -187,6 +187,9 @@ make_kdi() {
 
 # 5. boots and dumps (QEMU 11.1 of the sid chroot), then truth and the OUT layout
 QEMU="chroot $R qemu-system-aarch64"
+# boot_dump
+# shellcheck source=boot.sh
+. "$here/boot.sh"
 for name in $DUMPS; do
   RAW=$BUILD/dumps/$name
   case $name in
@@ -214,16 +217,7 @@ for name in $DUMPS; do
   esac
   make_kdi $v
   if [ ! -f $RAW/vmcore.kdump ] || [ "${FORCE_BOOT:-}" = 1 ]; then
-    for try in 1 2 3 4; do
-      rm -rf $RAW ${crash[2]:-}
-      python3 $here/boot-and-dump.py --kernel $KD/Image --initrd $D/initramfs-$v.cpio.gz --outdir $RAW \
-        --cpu $cpu --append "$app" --qemu "$QEMU" "${crash[@]}" 2>&1 | tee $BUILD/boot-$name.log
-      [ -f $RAW/vmcore.kdump ] || { echo "boot of $name made no dump" >&2; exit 1; }
-      [ $plt = 0 ] && break
-      python3 $here/plt-placement.py $RAW/console.log | tee -a $BUILD/boot-$name.log && break
-      echo "$name: boot $try put modules within BL range of the kernel; booting again" | tee -a $BUILD/boot-$name.log
-      [ $try = 4 ] && { echo "$name: 4 boots, modules always within range" >&2; exit 1; }
-    done
+    boot_dump $name $RAW $KD/Image $D/initramfs-$v.cpio.gz $cpu "$app" $plt "${crash[@]}"
   fi
   $here/finalize-dump.sh $RAW $OUT/$name $KN $DBG/vmlinux $KD/modules
   if [ ${#crash[@]} -gt 0 ]; then

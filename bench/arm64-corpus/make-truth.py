@@ -79,7 +79,7 @@ for l in blocks.get('sections', []):
     secs.setdefault(m, {})[s] = '0x%x' % int(ad, 16)
 g['malformed_lines'] = malformed
 g['sections'] = secs
-ma, plt, tramp = {}, {}, {}
+ma = {}
 for l in blocks.get('modarch_kcore', []):
     f = l.split()
     d = {'name': f[0]}
@@ -89,20 +89,28 @@ for l in blocks.get('modarch_kcore', []):
             d[k] = v
     ma[f[0]] = d
 g['modarch'] = ma
-for l in blocks.get('plt_kcore', []):
-    f = l.split()
-    if len(f) < 9:
-        continue
-    plt.setdefault(f[0], []).append({'index': int(f[1]), 'addr': f[2], 'words': ' '.join(f[3:6]), 'kind': f[6],
-                                     'used': f[7] == 'used', 'target': f[8].split('=')[1], 'target_sym': f[9].split('=', 1)[1]})
-g['plt'] = plt
-for l in blocks.get('ftrace_tramp_kcore', []):
-    f = l.split()
-    if len(f) < 8:
-        continue
-    tramp.setdefault(f[0], []).append({'index': int(f[1]), 'addr': f[2], 'words': ' '.join(f[3:6]), 'kind': f[6],
-                                       'target': f[7].split('=')[1], 'target_sym': f[8].split('=', 1)[1]})
-g['ftrace_tramp'] = tramp
+
+
+def plt_entries(tag, used):
+    """the entries of block TAG, by module: "MOD I ADDR W0 W1 W2 KIND [used |
+    beyond_num_entries] target=T target_sym=S ..." (the usage word with used)"""
+    out = {}
+    t = 8 if used else 7
+    for l in blocks.get(tag, []):
+        f = l.split()
+        if len(f) < t + 1:
+            continue
+        d = {'index': int(f[1]), 'addr': f[2], 'words': ' '.join(f[3:6]), 'kind': f[6]}
+        if used:
+            d['used'] = f[7] == 'used'
+        d['target'] = f[t].split('=')[1]
+        d['target_sym'] = f[t + 1].split('=', 1)[1]
+        out.setdefault(f[0], []).append(d)
+    return out
+
+
+plt = g['plt'] = plt_entries('plt_kcore', True)
+tramp = g['ftrace_tramp'] = plt_entries('ftrace_tramp_kcore', False)
 
 
 def parse_sites(tag):

@@ -39,13 +39,16 @@ Sections of the output:
   translations: drgn's follow_phys(init_mm) of module regions and a few kernel addresses
   kdump_files: what drgn did with the kdump-compressed files
 """
-import argparse, json, os, struct, sys, traceback
+import argparse, functools, json, os, struct, sys, traceback
 
 import drgn
-from drgn import FaultError, Object, cast
 from drgn.helpers.linux.list import list_for_each_entry, hlist_for_each_entry
 from drgn.helpers.linux.percpu import per_cpu
 from drgn.helpers.linux.cpumask import for_each_possible_cpu, for_each_online_cpu
+
+# the shared helpers: bench/lib beside this script's directory
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+import drgntruth  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--dump', required=True)
@@ -111,33 +114,12 @@ def err(where, e):
     res['errors'].append('%s: %s: %s' % (where, type(e).__name__, str(e)[:300]))
 
 
-prog = drgn.Program()
-prog.set_core_dump(a.dump)
-kos = []
-if a.modules and os.path.isdir(a.modules):
-    kos = [os.path.join(a.modules, f) for f in sorted(os.listdir(a.modules)) if f.endswith('.ko')]
-try:
-    prog.load_debug_info([a.vmlinux] + kos, default=False, main=False)
-except drgn.MissingDebugInfoError as e:
+prog, e = drgntruth.open_program(a.dump, a.vmlinux, a.modules)
+if e is not None:
     err('load_debug_info', e)
-
-
-def sym(addr):
-    if not addr:
-        return None
-    try:
-        s = prog.symbol(addr)
-        off = addr - s.address
-        return s.name + ('+0x%x' % off if off else '')
-    except (LookupError, ValueError):
-        return None
-
-
-def rd(addr, n):
-    try:
-        return prog.read(addr, n)
-    except FaultError:
-        return None
+sym = functools.partial(drgntruth.sym, prog)
+rd = functools.partial(drgntruth.rd, prog)
+const = functools.partial(drgntruth.const, prog)
 
 
 def u32s(b):
@@ -228,18 +210,10 @@ def entry(addr, w, expected_target=None):
     return d
 
 
-def const(name):
-    try:
-        return int(prog[name].value_())
-    except (KeyError, LookupError):
-        return None
-
-
 def addr_of(name):
-    try:
-        return prog.symbol(name).address
-    except LookupError:
-        pass
+    ad = drgntruth.sym_addr(prog, name)
+    if ad is not None:
+        return ad
     try:
         return prog[name].address_
     except Exception:
@@ -291,12 +265,7 @@ except Exception:
 res['kernel'] = k
 
 # ---- ftrace flags ------------------------------------------------------------------
-flag_names = []
-for n in ('ENABLED', 'REGS', 'REGS_EN', 'TRAMP', 'TRAMP_EN', 'IPMODIFY', 'DISABLED', 'DIRECT', 'DIRECT_EN',
-          'CALL_OPS', 'CALL_OPS_EN', 'TOUCHED', 'MODIFIED'):
-    v = const('FTRACE_FL_' + n)
-    if v is not None:
-        flag_names.append((n, v))
+flag_names = drgntruth.ftrace_fl_constants(prog)
 res['ftrace_flag_bits'] = {n: h(v) for n, v in flag_names}
 lowest = min(v for n, v in flag_names) if flag_names else 1 << 19
 REF_MASK = lowest - 1
@@ -361,27 +330,17 @@ try:
     for mod in list_for_each_entry('struct module', prog['modules'].address_of_(), 'list'):
         m = {'name': mod.name.string_().decode(), 'struct_module': h(mod.value_()), 'state': int(mod.state)}
         mem = []
-        for t in range(len(mod.mem)):
-            mm = mod.mem[t]
-            e = {'type': mem_names.get(t, str(t)), 'base': h(mm.base.value_()), 'size': int(mm.size)}
-            try:
-                e['is_rox'] = bool(mm.is_rox)
-            except AttributeError:
-                pass
+        for t, base, size, rox in drgntruth.mem_regions(mod):
+            e = {'type': mem_names.get(t, str(t)), 'base': h(base), 'size': size}
+            if rox is not None:
+                e['is_rox'] = rox
             mem.append(e)
-            if mm.base.value_():
-                mod_ranges.append((mm.base.value_(), mm.base.value_() + int(mm.size), len(mods)))
+            if base:
+                mod_ranges.append((base, base + size, len(mods)))
         m['mem'] = mem
         secs = {}
         try:
-            sa = mod.sect_attrs
-            if sa:
-                bas = sa.grp.bin_attrs
-                i = 0
-                while bas[i]:
-                    ba = bas[i]
-                    secs[ba.attr.name.string_().decode()] = h(ba.private.value_())
-                    i += 1
+            drgntruth.module_sections(mod, secs)
         except Exception as e:
             err('sections %s' % m['name'], e)
         m['sections'] = secs
@@ -499,20 +458,18 @@ for r in [r for m in mods for r in m['ftrace_records']] + vml:
 # ---- kprobes ------------------------------------------------------------------------------
 kps = []
 try:
-    tbl = prog['kprobe_table']
-    for i in range(len(tbl)):
-        for p in hlist_for_each_entry('struct kprobe', tbl[i].address_of_(), 'hlist'):
-            addr = p.addr.value_()
-            b = rd(addr, 4)
-            d = {'addr': h(addr), 'sym': sym(addr), 'flags': h(int(p.flags)), 'opcode': h(int(p.opcode)),
-                 'word_at_addr': h(u32s(b)[0]) if b else None, 'kind_at_addr': insn_kind(u32s(b)[0]) if b else None,
-                 'symbol_name': p.symbol_name.string_().decode() if p.symbol_name else None, 'offset': int(p.offset),
-                 'pre_handler': sym(p.pre_handler.value_())}
-            try:
-                d['ainsn_xol'] = h(p.ainsn.xol_insn.value_())
-            except AttributeError:
-                pass
-            kps.append(d)
+    for p in drgntruth.for_each_kprobe(prog):
+        addr = p.addr.value_()
+        b = rd(addr, 4)
+        d = {'addr': h(addr), 'sym': sym(addr), 'flags': h(int(p.flags)), 'opcode': h(int(p.opcode)),
+             'word_at_addr': h(u32s(b)[0]) if b else None, 'kind_at_addr': insn_kind(u32s(b)[0]) if b else None,
+             'symbol_name': p.symbol_name.string_().decode() if p.symbol_name else None, 'offset': int(p.offset),
+             'pre_handler': sym(p.pre_handler.value_())}
+        try:
+            d['ainsn_xol'] = h(p.ainsn.xol_insn.value_())
+        except AttributeError:
+            pass
+        kps.append(d)
 except Exception as e:
     err('kprobes', e)
 res['kprobes'] = kps

@@ -20,7 +20,11 @@ Every CASE dir also gets qemu-cmdline.txt, crash-command.txt (crash only) and
 steps.txt (the scenario lines run before its dump). The whole console of the
 boot is RUNDIR/console.log.
 """
-import argparse, json, os, shlex, shutil, socket, subprocess, sys, threading, time
+import argparse, json, os, shutil, sys, time
+
+# the shared QEMU/QMP helpers: bench/lib beside this script's directory
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+import qemuqmp  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--kernel', required=True)
@@ -34,12 +38,7 @@ ap.add_argument('--timeout', type=int, default=1800)
 a = ap.parse_args()
 rundir = os.path.abspath(a.rundir)
 os.makedirs(rundir, exist_ok=True)
-qmp_path = os.path.join(rundir, 'qmp.sock')
-con_path = os.path.join(rundir, 'con.sock')
-log = os.path.join(rundir, 'console.log')
-for p in (qmp_path, con_path, log):
-    if os.path.exists(p):
-        os.unlink(p)
+qmp_path, con_path, log = qemuqmp.run_files(rundir, 'qmp.sock', 'con.sock', 'console.log')
 steps = []
 for line in open(a.scenario):
     line = line.rstrip('\n')
@@ -50,68 +49,25 @@ for line in open(a.scenario):
 append = 'console=hvc0 loglevel=5 panic=0 log_buf_len=16M oops=panic'
 if a.append_extra:
     append += ' ' + a.append_extra
-cmd = shlex.split(a.qemu) + ['-M', 'pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off', '-cpu', 'power9', '-smp', '2', '-m', '1G',
-       '-nodefaults', '-vga', 'none', '-action', 'panic=pause', '-display', 'none', '-monitor', 'none', '-no-reboot',
-       '-kernel', a.kernel, '-initrd', a.initrd, '-append', append,
-       '-chardev', 'socket,id=con,path=%s,server=on,wait=off,logfile=%s' % (con_path, log),
-       '-serial', 'chardev:con',
-       '-qmp', 'unix:%s,server=on,wait=off' % qmp_path]
-cmdline = ' '.join("'%s'" % c if (' ' in c or ',' in c) else c for c in cmd) + '\n'
+cmd = qemuqmp.pseries_cmd(a.qemu, a.kernel, a.initrd, append, con_path, log, qmp_path)
+cmdline = qemuqmp.corpus_quoted(cmd)
 open(os.path.join(rundir, 'qemu-cmdline.txt'), 'w').write(cmdline)
 print(cmdline, flush=True)
-qemu = subprocess.Popen(cmd, stdout=open(os.path.join(rundir, 'qemu-stdout.txt'), 'w'),
-                        stderr=subprocess.STDOUT)
+qemu = qemuqmp.start(cmd, rundir)
 print('qemu pid', qemu.pid, flush=True)
 
 def logtext():
-    try:
-        return open(log, errors='replace').read()
-    except FileNotFoundError:
-        return ''
+    return qemuqmp.console_text(log)
+
 
 def wait_for(text, timeout, start=0):
     """wait until text appears in the console log after offset start; return its end offset"""
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if qemu.poll() is not None:
-            sys.exit('qemu exited rc=%s' % qemu.returncode)
-        i = logtext().find(text, start)
-        if i >= 0:
-            return i + len(text)
-        time.sleep(1)
-    sys.exit('timeout waiting for %r' % text)
+    return qemuqmp.wait_for(qemu, log, text, timeout, start)
 
-while not os.path.exists(qmp_path):
-    if qemu.poll() is not None:
-        sys.exit('qemu exited rc=%s' % qemu.returncode)
-    time.sleep(0.2)
-time.sleep(0.5)
-q = socket.socket(socket.AF_UNIX); q.connect(qmp_path)
-qf = q.makefile('rw')
+
 events = []
-def qmp(cmd, **args):
-    msg = {'execute': cmd}
-    if args:
-        msg['arguments'] = args
-    qf.write(json.dumps(msg) + '\n'); qf.flush()
-    while True:
-        r = json.loads(qf.readline())
-        if 'return' in r or 'error' in r:
-            print('QMP', cmd, '->', json.dumps(r)[:300], flush=True)
-            return r
-        events.append(r)
-        print('QMP event', json.dumps(r)[:200], flush=True)
-print(qf.readline().strip())
-qmp('qmp_capabilities')
-c = socket.socket(socket.AF_UNIX); c.connect(con_path)   # keep the console socket open
-def drain():    # keep reading the console socket (the output is captured by logfile=)
-    while True:
-        try:
-            if not c.recv(65536):
-                return
-        except OSError:
-            return
-threading.Thread(target=drain, daemon=True).start()
+# c: the console socket, kept open (the output is captured by logfile=)
+qmp, c = qemuqmp.connect(qemu, qmp_path, con_path, width=300, show_cmdline=False, print_events=True, events=events)
 
 t0 = time.time()
 pos = wait_for('=== CORPUS: READY ===', a.timeout)
@@ -132,12 +88,8 @@ def dump(case, crash_cmd=None, done=()):
         if os.path.exists(os.path.join(d, f)):
             os.unlink(os.path.join(d, f))
     shutil.rmtree(os.path.join(d, 'check'), ignore_errors=True)
-    t1 = time.time()
-    qmp('dump-guest-memory', paging=False, protocol='file:' + os.path.join(d, 'vmcore.elf'), format='elf')
-    print('elf dump %.1fs' % (time.time() - t1), flush=True)
-    t1 = time.time()
-    qmp('dump-guest-memory', paging=False, protocol='file:' + os.path.join(d, 'vmcore.kdump'), format='kdump-zlib')
-    print('kdump dump %.1fs' % (time.time() - t1), flush=True)
+    qmp.dump(os.path.join(d, 'vmcore.elf'), 'elf', 'elf')
+    qmp.dump(os.path.join(d, 'vmcore.kdump'), 'kdump-zlib', 'kdump')
     shutil.copyfile(log, os.path.join(d, 'console.log'))
     open(os.path.join(d, 'qemu-cmdline.txt'), 'w').write(cmdline)
     open(os.path.join(d, 'qemu-status.txt'), 'w').write(json.dumps(st.get('return')) + '\n' +
@@ -178,6 +130,5 @@ for s in steps:
     else:
         sys.exit('bad scenario line: ' + s)
     done.append(s)
-qmp('quit')
-qemu.wait(timeout=60)
+qemuqmp.quit(qemu, qmp)
 print('done', flush=True)

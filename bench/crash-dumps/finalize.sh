@@ -12,9 +12,10 @@
 #   truth.txt                 what the guest printed last before the dump
 #   truth-guest.json          the same, parsed (corpus-tools/parse-console.py)
 #   stubs-guest-vs-drgn.txt   klp_stub_bug's .stubs bytes: guest print vs drgn
-#   truth-drgn.json, drgn.log corpus-tools/truth-drgn.py run by drgn 0.3.0 on
-#                             the ELF dump (independent reading of every module;
-#                             drgn gets the .ko copies with decompressed DWARF)
+#   truth-drgn.json, drgn.log truth-drgn.py (corpus-tools/truth-drgn.py, its
+#                             helpers in bench/lib/drgntruth.py) run by drgn
+#                             0.3.0 on the ELF dump (independent reading of every
+#                             module; drgn gets the .ko copies with decompressed DWARF)
 # Idempotent: a dir that already has vmcore.elf.zst and no vmcore.elf is only
 # re-linked and its truth files rewritten.
 set -euo pipefail
@@ -23,7 +24,10 @@ BUILD=${BUILD:-/work/corpus-build/crash}
 OUT=${OUT:-/work/corpora/crash}
 R=$BUILD/sid-root
 
-cp "$here/truth-drgn.py" "$BUILD/truth-drgn.py"   # drgn runs in the chroot, which sees $BUILD
+# drgn runs in the chroot, which sees $BUILD: a copy of truth-drgn.py and its helpers there
+# shellcheck source=../lib/drgn-script.sh
+. "$here/../lib/drgn-script.sh"
+drgn_script=$(copy_drgn_script "$BUILD/tools" "$here/truth-drgn.py")
 for d in "$OUT"/*/; do
   d=${d%/}; case=${d##*/}
   [ -f "$d/kernel.txt" ] || continue
@@ -55,7 +59,7 @@ for d in "$OUT"/*/; do
     # independent reading: drgn (in the sid chroot) on the ELF with the VMCOREINFO note
     s=$BUILD/stage/7.2.13-$kern
     chroot "$R" drgn -c "$BUILD/vmcore-vmcoreinfo.elf" -s "$s/vmlinux" $(for k in "$s/ko-plain"/*.ko; do echo -s "$k"; done) \
-      "$BUILD/truth-drgn.py" "$d/truth-drgn.json" "$s/ko-plain" > "$d/drgn.log" 2>&1 || echo "drgn FAILED (see $d/drgn.log)"
+      "$drgn_script" "$d/truth-drgn.json" "$s/ko-plain" > "$d/drgn.log" 2>&1 || echo "drgn FAILED (see $d/drgn.log)"
   fi
   rm -f "$d/vmcore.elf" "$d/vmcore.kdump" "$BUILD/vmcore.elf" "$BUILD/vmcore-vmcoreinfo.elf" "$BUILD/vmcore-raw.kdump"
   chmod 444 "$d"/vmcore*

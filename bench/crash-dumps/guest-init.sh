@@ -18,33 +18,12 @@
 #    comes), and the `cat /proc/klp_tgt` after klp_stub_bug is skipped.
 /bin/busybox --install -s /bin
 export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mount -t tracefs tracefs /sys/kernel/tracing
-T=/sys/kernel/tracing
-echo "=== CORPUS: INIT START ==="
-uname -a
-cat /proc/cmdline
-grep -o 'MMU.*' /proc/cpuinfo | head -1
+# corpus_init, load, load_samples, tracer_state, modarch_dmesg, console_loop
+# shellcheck source=../lib/corpus-guest.sh
+. /corpus-guest.sh
+corpus_init
 EARLY=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^crashdump\.early_filter=//p')
 
-klp_wait() {	# wait until no livepatch transition is in progress
-	i=0
-	while grep -q 1 /sys/kernel/livepatch/*/transition 2>/dev/null; do
-		sleep 1; i=$((i+1)); [ $i -gt 60 ] && { echo "klp transition stuck"; break; }
-	done
-}
-load() {
-	m=$1; shift
-	if [ -f /modules/$m.ko ]; then
-		echo "=== CORPUS: insmod $m $* ==="
-		insmod /modules/$m.ko "$@" || echo "=== CORPUS: insmod $m FAILED ==="
-		klp_wait
-	else
-		echo "=== CORPUS: $m.ko not present ==="
-	fi
-}
 tracer_on() {	# function tracer on the functions of one module (+ $EARLY)
 	echo ':mod:livepatch_shadow_mod' > $T/set_ftrace_filter
 	[ -n "$EARLY" ] && echo "$EARLY" >> $T/set_ftrace_filter
@@ -107,23 +86,7 @@ moddump() {	# re-run modarch_dump.ko; print its lines for klp_stub_bug and klp_t
 	blk "moddump ${1:-now}" sh -c "dmesg | tail -n +$((n+1)) | grep -E 'MODDUMP (BEGIN module=|END module=)?(klp_stub_bug|klp_tgt)'"
 }
 
-# livepatch samples
-load livepatch-sample
-cat /proc/cmdline
-load livepatch-shadow-mod
-load livepatch-shadow-fix1
-load livepatch-shadow-fix2
-load livepatch-callbacks-mod
-load livepatch-callbacks-demo
-# selftest livepatch modules
-load test_klp_mod_target
-load test_klp_mod_patch
-load test_klp_livepatch
-load test_klp_shadow_vars
-load test_klp_callbacks_mod
-# ftrace samples (ftrace-ops persist=1: keeps its ftrace_ops registered on its own tracee_relevant/tracee_irrelevant)
-load ftrace-ops nr_function_calls=1000 persist=1 nr_ops_irrelevant=1
-load trace-events-sample
+load_samples
 if [ -n "$EARLY" ]; then
 	echo "=== CORPUS: early tracer: ':mod:livepatch_shadow_mod' + '$EARLY' ==="
 	tracer_on
@@ -143,26 +106,13 @@ cat /proc/cmdline
 # function tracer on the functions of one module only
 [ -n "$EARLY" ] || tracer_on
 sleep 2
-echo "=== CORPUS: TRACER STATE ==="
-cat $T/current_tracer
-wc -l $T/set_ftrace_filter
-head -5 $T/trace
+tracer_state
 
 truth boot
 
-# in-guest ground truth of mod->arch / .stubs / OOL stubs (printk -> dmesg)
-insmod /modules/modarch_dump.ko modules_addr=0x$MA || echo "=== CORPUS: modarch_dump FAILED ==="
-echo "=== CORPUS: BEGIN dmesg ==="
-dmesg
-echo "=== CORPUS: END dmesg ==="
+modarch_dmesg
 # no tty echo of the commands the host types (the loop prints each one itself)
 stty -echo < /dev/console 2>/dev/null
 echo "=== CORPUS: READY ==="
 # idle: block reading commands from the console (boot-crash.py sends them)
-while true; do
-	while read -r cmd; do
-		echo "=== CORPUS: console command: $cmd ==="
-		eval "$cmd"
-	done < /dev/console
-	sleep 5
-done
+console_loop

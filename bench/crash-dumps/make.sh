@@ -26,16 +26,8 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 steps=("$@"); [ ${#steps[@]} -gt 0 ] || steps=(setup stage boot finalize check)
 step() { echo; echo "== $*"; }
 
-mounts_up() {
-  for m in proc dev sys; do mountpoint -q "$R/$m" || mount --bind "/$m" "$R/$m"; done
-  for d in "$BUILD" "$OUT"; do
-    mkdir -p "$R$d"
-    mountpoint -q "$R$d" || mount --bind "$d" "$R$d"
-  done
-}
-mounts_down() {   # run before deleting $BUILD
-  for d in "$OUT" "$BUILD" /sys /dev /proc; do mountpoint -q "$R$d" && umount "$R$d"; done; true
-}
+mounts_up() { bind_up "$R" "$BUILD" "$OUT"; }
+mounts_down() { bind_down "$R" "$OUT" "$BUILD"; }   # run before deleting $BUILD
 
 do_setup() {
   step "Debian sid chroot with QEMU 11 (qemu-system-ppc) and drgn: $R"
@@ -82,6 +74,7 @@ do_stage() {
     mknod "$D/dev/console" c 5 1
     mknod "$D/dev/null" c 1 3
     cp "$here/guest-init.sh" "$D/init"; chmod +x "$D/init"
+    cp "$repo/bench/lib/corpus-guest.sh" "$D/corpus-guest.sh"   # sourced by /init
     cp "$k"/modules/*.ko "$D/modules/"
     (cd "$D" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 2>/dev/null | gzip -9n) > "$s/initramfs.cpio.gz"
     rm -rf "$D"

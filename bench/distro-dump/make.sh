@@ -336,9 +336,11 @@ ls -l vmcore.elf vmcore.elf.zst vmcore.kdump | tee sizes.txt
 if [ "${drgn_truth:-0}" = 1 ] && { [ ! -s truth.json ] || [ -n "${FORCE_TRUTH:-}" ]; }; then
   step "truth.json: the guest's truth + drgn's reading of the dump (sid chroot)"
   chroot_bind "$out" "$kdir" "$(dirname "$(realpath "$vmlinux")")"
-  cp "$here/truth-drgn.py" "$chroot_dir/tmp/kdi-truth-drgn.py"
+  # shellcheck source=../lib/drgn-script.sh
+  . "$here/../lib/drgn-script.sh"
+  copy_drgn_script "$chroot_dir/tmp/kdi-tools" "$here/truth-drgn.py" > /dev/null
   echo "+ chroot $chroot_dir python3 truth-drgn.py --dump vmcore.elf --vmlinux $(realpath "$vmlinux") --modules $kdir/modules-dbg --ko $kdir/modules --console console.log -o truth.json"
-  nice -n 10 chroot "$chroot_dir" python3 /tmp/kdi-truth-drgn.py --dump "$out/vmcore.elf" \
+  nice -n 10 chroot "$chroot_dir" python3 /tmp/kdi-tools/distro-dump/truth-drgn.py --dump "$out/vmcore.elf" \
     --vmlinux "$(realpath "$vmlinux")" --modules "$kdir/modules-dbg" --ko "$kdir/modules" \
     --console "$out/console.log" ${config:+--config "$out/config"} -o "$out/truth.json" 2>&1 | tee truth-drgn.log
 fi

@@ -26,11 +26,16 @@ DWARF (struct module has mem[] or core_layout; mod_arch_specific has
 stub_count / ool_stubs or neither; PCREL got_section), never from the
 version string.
 """
-import argparse, json, os, re, struct, sys
+import argparse, functools, json, os, re, struct, sys
 
 import drgn
-from drgn import Object, FaultError, cast
+from drgn import FaultError
 from drgn.helpers.linux.list import list_for_each_entry
+
+# the shared helpers: bench/lib beside this script's directory (or the copy
+# of it that make.sh puts beside the copy of this script in the chroot)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+import drgntruth  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--dump', required=True)
@@ -271,30 +276,9 @@ def u64(addr):
     return struct.unpack('<Q', prog.read(addr, 8))[0]
 
 
-def sym(addr):
-    if not addr:
-        return None
-    try:
-        s = prog.symbol(addr)
-        off = addr - s.address
-        return s.name + ('+0x%x' % off if off else '')
-    except (LookupError, ValueError):
-        return None
-
-
-def sym_addr(name):
-    try:
-        return prog.symbol(name).address
-    except LookupError:
-        return None
-
-
-def has_member(t, name):
-    try:
-        t = t.unaliased()
-        return any(m.name == name for m in t.members)
-    except (AttributeError, TypeError):
-        return False
+sym = functools.partial(drgntruth.sym, prog)
+sym_addr = functools.partial(drgntruth.sym_addr, prog)
+has_member = drgntruth.has_member
 
 
 def sizeof_or_none(t):
@@ -304,18 +288,7 @@ def sizeof_or_none(t):
         return None
 
 
-def value_of(o):
-    t = o.type_.unaliased()
-    k = t.kind.name
-    if k in ('INT', 'BOOL', 'ENUM'):
-        v = int(o.value_())
-        return '0x%x' % v if t.size == 8 else v
-    if k == 'POINTER':
-        return '0x%x' % o.value_()
-    if k == 'STRUCT' and has_member(t, 'next') and has_member(t, 'prev'):
-        return {'next': '0x%x' % o.next.value_(), 'prev': '0x%x' % o.prev.value_(),
-                'self': '0x%x' % o.address_of_().value_()}
-    return str(o)
+value_of = functools.partial(drgntruth.value_of, list_heads=True)
 
 
 # kernel facts
@@ -370,18 +343,10 @@ STUB_SIZE = feat['stub_entry_size']
 
 # ftrace flag bits: from DWARF when the enum constants are there, else
 # include/linux/ftrace.h (same values in 6.1 and 6.12 for the common bits)
-FL_TABLE = [('ENABLED', 31), ('REGS', 30), ('REGS_EN', 29), ('TRAMP', 28), ('TRAMP_EN', 27), ('IPMODIFY', 26),
-            ('DISABLED', 25), ('DIRECT', 24), ('DIRECT_EN', 23), ('CALL_OPS', 22), ('CALL_OPS_EN', 21),
-            ('TOUCHED', 20), ('MODIFIED', 19)]
-flbits, fl_source = {}, 'dwarf'
-for n, b in FL_TABLE:
-    try:
-        flbits[n] = prog.constant('FTRACE_FL_' + n).value_()
-    except (LookupError, KeyError):
-        pass
+flbits, fl_source = dict(drgntruth.ftrace_fl_constants(prog)), 'dwarf'
 if not flbits:
     fl_source = 'include/linux/ftrace.h table (enum constants not in DWARF)'
-    flbits = {n: 1 << b for n, b in FL_TABLE}
+    flbits = {n: 1 << b for n, b in drgntruth.FTRACE_FL_BITS}
     # the low bits are the reference count: FTRACE_REF_MAX_SHIFT is 23 before
     # CALL_OPS (6.1), 19 with CALL_OPS/TOUCHED/MODIFIED (6.12, 7.x); feature-
     # detect by the fields those kernels added with them
@@ -399,52 +364,27 @@ def decode_flags(f):
 # --------------------------------------------------------------------------
 # get_stubs_size() from the .ko, as arch/powerpc/kernel/module_64.c does
 # --------------------------------------------------------------------------
-def ko_sections(path):
-    d = open(path, 'rb').read()
-    shoff, = struct.unpack_from('<Q', d, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from('<HHH', d, 0x3a)
-    shs = [struct.unpack_from('<IIQQQQIIQQ', d, shoff + i * shentsize) for i in range(shnum)]
-    strt = shs[shstrndx]
-
-    def nm(o):
-        b = d[strt[4] + o:]
-        return b[:b.index(b'\0')].decode()
-    return d, shs, nm
+ko_sections = drgntruth.ko_sections
 
 
 def get_stubs_size(path):
     d, shs, nm = ko_sections(path)
     R_PPC64_REL24, R_PPC64_REL24_NOTOC = 10, 116
 
-    def sorted_relas(h):
-        relas = [struct.unpack_from('<QQq', d, h[4] + r * 24) for r in range(h[5] // 24)]
-        # relacmp() swaps its arguments: descending (r_info, r_addend)
-        relas.sort(key=lambda r: (r[1], r[2]), reverse=True)
-        return relas
-
-    def count_relocs(relas, rtype):
-        n, r_info, r_addend = 0, 0, 0      # unsigned int in the kernel
-        for off, info, add in relas:
-            if info & 0xffffffff == rtype and (r_info != (info >> 32) or r_addend != add):
-                n += 1
-                r_info = (info >> 32) & 0xffffffff
-                r_addend = add & 0xffffffff
-        return n
+    # relacmp() swaps its arguments: descending (r_info, r_addend)
+    count_relocs = drgntruth.count_relocs
     per_sec = {}
     rel24 = 0
     for h in shs[1:]:
         if h[1] == 4:  # SHT_RELA
-            relas = sorted_relas(h)
+            relas = drgntruth.relacmp_sorted(d, h)
             c = count_relocs(relas, R_PPC64_REL24)
             if feat['arch_pcrel_got_section']:
                 c += count_relocs(relas, R_PPC64_REL24_NOTOC)
             if c:
                 per_sec[nm(h[0])] = c
             rel24 += c
-    pfe = 0
-    for h in shs[1:]:
-        if nm(h[0]) == '__patchable_function_entries':
-            pfe = h[5] // 8
+    pfe = drgntruth.patchable_function_entries(shs, nm)
     ftrace_tramps = (1 if sym_addr('ftrace_caller') else 0) + (1 if feat['arch_tramp_regs'] and feat['ftrace_regs_caller_symbol'] else 0)
     if feat['arch_stub_count']:
         terminator = 0
@@ -475,9 +415,7 @@ def loader_replica(path):
     for h in shs[1:]:
         if h[1] != 4 or not (shs[h[7]][2] & 2) or (h[2] & 0x00100000):
             continue
-        relas = [struct.unpack_from('<QQq', d, h[4] + r * 24) for r in range(h[5] // 24)]
-        relas.sort(key=lambda r: (r[1], r[2]), reverse=True)
-        for off, info, add in relas:
+        for info, add in drgntruth.relacmp_sorted(d, h):
             if info & 0xffffffff != 10:
                 continue
             name, shndx = syms[info >> 32]
@@ -502,13 +440,7 @@ def loader_replica(path):
 # --------------------------------------------------------------------------
 # instructions
 # --------------------------------------------------------------------------
-def branch_target(w, addr):
-    if (w >> 26) != 18:
-        return None
-    off = w & 0x03fffffc
-    if off & 0x02000000:
-        off -= 0x04000000
-    return off if w & 2 else (addr + off) & 0xffffffffffffffff
+branch_target = drgntruth.ppc64_branch_target
 
 
 def insn_name(w, addr):
@@ -626,18 +558,7 @@ def record_json(ip, fl, md, addr, stubs_addr=None, stubs_size=0, slot_kind=None)
 # --------------------------------------------------------------------------
 # modules
 # --------------------------------------------------------------------------
-def find_ko(dirname, name):
-    for f in os.listdir(dirname):
-        if f.endswith('.ko') and f[:-3].replace('-', '_') == name:
-            return os.path.join(dirname, f)
-    return None
-
-
-sect_attr_t = None
-try:
-    sect_attr_t = prog.type('struct module_sect_attrs')
-except LookupError:
-    pass
+find_ko = drgntruth.find_ko
 
 res['modules'] = []
 all_ranges = []
@@ -651,14 +572,13 @@ for mod in list_for_each_entry('struct module', prog['modules'].address_of_(), '
     ranges = []
     if feat['module_mem_array']:
         m['mem'] = []
-        for i in range(len(mod.mem)):
-            mm = mod.mem[i]
-            e = {'type': i, 'base': hx(mm.base.value_()), 'size': mm.size.value_()}
-            if has_member(mm.type_, 'is_rox'):
-                e['is_rox'] = bool(mm.is_rox.value_())
+        for i, base, size, rox in drgntruth.mem_regions(mod):
+            e = {'type': i, 'base': hx(base), 'size': size}
+            if rox is not None:
+                e['is_rox'] = rox
             m['mem'].append(e)
-            if mm.base.value_():
-                ranges.append((mm.base.value_(), mm.size.value_()))
+            if base:
+                ranges.append((base, size))
         m['base'] = m['mem'][0]['base']
     if feat['module_core_layout']:
         for lay in ('core_layout', 'init_layout'):
@@ -677,21 +597,7 @@ for mod in list_for_each_entry('struct module', prog['modules'].address_of_(), '
                               'type': str(mem.type).split('\n')[0].rstrip(' {')} for mem in mod.arch.type_.unaliased().members]
     m['arch_type_size'] = mod.arch.type_.size
     # sections from mod->sect_attrs
-    secs = {}
-    sa = mod.sect_attrs.value_()
-    if sa:
-        if sect_attr_t is not None and has_member(prog.type('struct module_sect_attr'), 'address'):
-            sao = Object(prog, prog.pointer_type(sect_attr_t), sa)
-            for i in range(sao.nsections.value_()):
-                at = sao.attrs[i]
-                secs[at.battr.attr.name.string_().decode()] = hx(at.address.value_())
-        else:  # newer kernels: bin_attribute->private holds the address
-            sao = cast('struct module_sect_attrs *', mod.sect_attrs)
-            ba = sao.grp.bin_attrs
-            i = 0
-            while ba[i]:
-                secs[ba[i].attr.name.string_().decode()] = hx(ba[i].private.value_())
-                i += 1
+    secs = drgntruth.module_sections(mod, {})
     m['sections'] = secs
     ko = find_ko(a.ko, name)
     m['ko_file'] = os.path.basename(ko) if ko else None
@@ -709,9 +615,7 @@ for mod in list_for_each_entry('struct module', prog['modules'].address_of_(), '
         first_zero = None
         for k in range(stubs_size // STUB_SIZE):
             b = raw[k * STUB_SIZE:(k + 1) * STUB_SIZE]
-            jump = struct.unpack_from('<7I', b, 0)
-            magic, = struct.unpack_from('<I', b, 28)
-            fd, = struct.unpack_from('<Q', b, 32)
+            jump, magic, fd = drgntruth.ppc64_stub_slot(b)
             sl = {'index': k, 'addr': hx(stubs + k * STUB_SIZE), 'jump': ['%08x' % j for j in jump],
                   'magic': '0x%08x' % magic, 'magic_ok': magic == STUB_MAGIC, 'funcdata': hx(fd), 'funcdata_sym': sym(fd)}
             sl.update(classify_slot(stubs + k * STUB_SIZE, jump, magic, fd))

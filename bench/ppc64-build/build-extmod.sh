@@ -6,7 +6,7 @@ set -e
 SRC=${1:?kernel source}; B=${2:?build dir}
 M=${PB_TOOLS_MNT:-/pb-tools}
 rm -rf "$B/extmod"; mkdir -p "$B/extmod"
-cp $M/extmod/*.c $M/extmod/Makefile "$B/extmod/"
+cp "$M"/extmod/*.c "$M"/extmod/*.h "$M"/extmod/*.mk "$M"/extmod/Makefile "$B/extmod/"
 # KBUILD_MODPOST_WARN=1: modpost must not fail on the undefined ".klp.sym.klp_tgt.tgt_secret,0"
 make ARCH=powerpc CROSS_COMPILE=powerpc64le-linux-gnu- CC=${KCC:-powerpc64le-linux-gnu-gcc} -C $SRC O=$B M=$B/extmod KBUILD_MODPOST_WARN=1 -j2 modules
 cd "$B/extmod"

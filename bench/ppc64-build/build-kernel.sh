@@ -10,33 +10,15 @@ M=${PB_TOOLS_MNT:-/pb-tools}
 # KCC: the C compiler (default powerpc64le-linux-gnu-gcc), e.g. powerpc64le-linux-gnu-gcc-12
 KCC=${KCC:-powerpc64le-linux-gnu-gcc}
 MK="make ARCH=powerpc CROSS_COMPILE=powerpc64le-linux-gnu- CC=$KCC -C $SRC O=$B"
+# config_from_fragment, build_klp_selftests
+# shellcheck source=kbuild.sh
+. "$M/kbuild.sh"
 $KCC --version | head -1
 if [ "$3" = config ]; then
-	rm -rf "$B"; mkdir -p "$B"
-	cat $M/ppc64le-corpus.config ${FRAG:+$M/$FRAG} > "$B/fragment.config"
-	$MK KCONFIG_ALLCONFIG="$B/fragment.config" allnoconfig
-	# every fragment line that did not survive into .config (option absent in this kernel,
-	# or its dependencies unmet)
-	python3 - "$B/fragment.config" "$B/.config" > "$B/fragment-not-applied.txt" <<'PY'
-import re, sys
-want = {}
-for l in open(sys.argv[1]):
-    m = re.match(r'(CONFIG_\w+)=(.*)', l.strip()) or re.match(r'# (CONFIG_\w+) is not set', l.strip())
-    if m:
-        want[m.group(1)] = m.group(2) if m.lastindex == 2 else 'n'
-have = {}
-for l in open(sys.argv[2]):
-    m = re.match(r'(CONFIG_\w+)=(.*)', l.strip())
-    if m:
-        have[m.group(1)] = m.group(2)
-for k, v in want.items():
-    if have.get(k, 'n') != v:
-        print('%s wanted=%s got=%s' % (k, v, have.get(k, 'n (absent)')))
-PY
+	config_from_fragment "$MK" "$B" $M/ppc64le-corpus.config ${FRAG:+$M/$FRAG}
 	cat "$B/fragment-not-applied.txt"
 fi
 time $MK -j2 vmlinux modules
 # selftest livepatch modules (test_klp_*) as an external module build
-rm -rf "$B/klp-test-modules"; cp -r $SRC/tools/testing/selftests/livepatch/test_modules "$B/klp-test-modules"
-time $MK -j2 M="$B/klp-test-modules" modules
+build_klp_selftests "$MK" "$SRC" "$B"
 KCC=$KCC bash $M/build-extmod.sh "$SRC" "$B"

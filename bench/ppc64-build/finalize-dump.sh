@@ -5,6 +5,10 @@ set -e
 S=${1:?}; O=${2:?}
 T=$(cd "$(dirname "$0")" && pwd)
 CH=${PB_BUILD:?scratch build dir}/sid-root
+# truth-drgn.py runs in the chroot from a copy under $PB_BUILD, with bench/lib/drgntruth.py beside it
+# shellcheck source=../lib/drgn-script.sh
+. "$T/../lib/drgn-script.sh"
+drgn_script=$(copy_drgn_script "$PB_BUILD/tools" "$T/truth-drgn.py")
 mkdir -p "$O/modules"
 ln -f "$S/vmlinux" "$O/vmlinux" 2>/dev/null || cp "$S/vmlinux" "$O/vmlinux"
 cp "$S/System.map" "$O/"; cp "$S/config" "$O/.config"; cp "$S/initramfs.cpio.gz" "$O/"
@@ -18,9 +22,10 @@ for d in "$O" "$O/panic"; do
 	[ -f "$d/vmcore.elf" ] || continue
 	rm -f "$d/truth-drgn.json"
 	python3 "$T/add-vmcoreinfo-note.py" "$d/vmcore.elf" "$d/vmcore-vmcoreinfo.elf" "$PADDR" "$SIZE"
-	# drgn sees the host paths through the chroot's bind mounts (${PB_OUT:?output dir}, ${PB_TOOLS_MNT:-/pb-tools})
+	# drgn sees the host paths through the chroot's bind mounts (${PB_OUT:?output dir}, ${PB_TOOLS_MNT:-/pb-tools},
+	# $PB_BUILD: the copy of truth-drgn.py and its helpers, bench/lib/drgntruth.py, made above)
 	chroot $CH drgn -c "$d/vmcore-vmcoreinfo.elf" -s "$O/vmlinux" $(for k in "$O"/modules/*.ko; do echo -s $k; done) \
-		${PB_TOOLS_MNT:-/pb-tools}/truth-drgn.py "$d/truth-drgn.json" "$O/modules" > "$d/drgn.log" 2>&1 || echo "drgn FAILED (see $d/drgn.log)"
+		"$drgn_script" "$d/truth-drgn.json" "$O/modules" > "$d/drgn.log" 2>&1 || echo "drgn FAILED (see $d/drgn.log)"
 	rm -f "$d/truth-pgtable.json"
 	chroot $CH python3 ${PB_TOOLS_MNT:-/pb-tools}/pgtable-truth.py "$d/vmcore-vmcoreinfo.elf" "$O/vmlinux" "$d/truth-pgtable.json" "$O/modules" > "$d/pgtable-truth.log" 2>&1 || echo "pgtable-truth FAILED (see $d/pgtable-truth.log)"
 	# kdump: QEMU's kdump-zlib output is makedumpfile's *flattened* format; reassemble it

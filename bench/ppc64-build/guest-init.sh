@@ -3,50 +3,11 @@
 # bench/ppc64-build: corpus-tools/guest-init.sh plus two tracefs blocks (see below).
 /bin/busybox --install -s /bin
 export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mount -t tracefs tracefs /sys/kernel/tracing
-T=/sys/kernel/tracing
-echo "=== CORPUS: INIT START ==="
-uname -a
-cat /proc/cmdline
-grep -o 'MMU.*' /proc/cpuinfo | head -1
-
-klp_wait() {	# wait until no livepatch transition is in progress
-	i=0
-	while grep -q 1 /sys/kernel/livepatch/*/transition 2>/dev/null; do
-		sleep 1; i=$((i+1)); [ $i -gt 60 ] && { echo "klp transition stuck"; break; }
-	done
-}
-load() {
-	m=$1; shift
-	if [ -f /modules/$m.ko ]; then
-		echo "=== CORPUS: insmod $m $* ==="
-		insmod /modules/$m.ko "$@" || echo "=== CORPUS: insmod $m FAILED ==="
-		klp_wait
-	else
-		echo "=== CORPUS: $m.ko not present ==="
-	fi
-}
-
-# livepatch samples
-load livepatch-sample
-cat /proc/cmdline
-load livepatch-shadow-mod
-load livepatch-shadow-fix1
-load livepatch-shadow-fix2
-load livepatch-callbacks-mod
-load livepatch-callbacks-demo
-# selftest livepatch modules
-load test_klp_mod_target
-load test_klp_mod_patch
-load test_klp_livepatch
-load test_klp_shadow_vars
-load test_klp_callbacks_mod
-# ftrace samples (ftrace-ops persist=1: keeps its ftrace_ops registered on its own tracee_relevant/tracee_irrelevant)
-load ftrace-ops nr_function_calls=1000 persist=1 nr_ops_irrelevant=1
-load trace-events-sample
+# corpus_init, load, load_samples, tracer_state, modarch_dmesg, console_loop
+# shellcheck source=../lib/corpus-guest.sh
+. /corpus-guest.sh
+corpus_init
+load_samples
 # stretch: module-specific klp relocation applied after OOL stub setup
 load klp_tgt
 cat /proc/klp_tgt 2>/dev/null
@@ -62,10 +23,7 @@ echo ':mod:livepatch_shadow_mod' > $T/set_ftrace_filter
 echo function > $T/current_tracer
 echo 1 > $T/tracing_on
 sleep 2
-echo "=== CORPUS: TRACER STATE ==="
-cat $T/current_tracer
-wc -l $T/set_ftrace_filter
-head -5 $T/trace
+tracer_state
 
 echo "=== CORPUS: BEGIN /proc/modules ==="
 cat /proc/modules
@@ -103,18 +61,8 @@ echo "=== CORPUS: BEGIN uname ==="
 uname -a
 echo "=== CORPUS: END uname ==="
 
-# in-guest ground truth of mod->arch / .stubs / OOL stubs (printk -> dmesg)
 MA=$(grep ' modules$' /proc/kallsyms | cut -d' ' -f1)
-insmod /modules/modarch_dump.ko modules_addr=0x$MA || echo "=== CORPUS: modarch_dump FAILED ==="
-echo "=== CORPUS: BEGIN dmesg ==="
-dmesg
-echo "=== CORPUS: END dmesg ==="
+modarch_dmesg
 echo "=== CORPUS: READY ==="
 # idle: block reading commands from the console (boot-and-dump.py --panic sends one)
-while true; do
-	while read -r cmd; do
-		echo "=== CORPUS: console command: $cmd ==="
-		eval "$cmd"
-	done < /dev/console
-	sleep 5
-done
+console_loop

@@ -9,6 +9,7 @@ cp ${PB_BUILD:?scratch build dir}/bb/usr/bin/busybox $D/bin/busybox
 mknod $D/dev/console c 5 1
 mknod $D/dev/null c 1 3
 cp "$(dirname "$0")/guest-init.sh" $D/init
+cp "$(dirname "$0")/../lib/corpus-guest.sh" "$D/corpus-guest.sh"   # sourced by /init
 chmod +x $D/init
 # the exact (unstripped) .ko files that are in the corpus' modules/ dir
 cp "$MODS"/*.ko $D/modules/

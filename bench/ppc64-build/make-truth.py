@@ -8,6 +8,19 @@ usage: make-truth.py DRGN.json GUEST.json OUT.json [--guest-stale]
 """
 import json, sys
 
+
+def opt_json(name):
+    """the JSON of the last --NAME=FILE argument whose file exists (None without one)"""
+    v = None
+    for a in sys.argv:
+        if a.startswith('--%s=' % name):
+            try:
+                v = json.load(open(a.split('=', 1)[1]))
+            except FileNotFoundError:
+                pass
+    return v
+
+
 dr = json.load(open(sys.argv[1])) if sys.argv[1] != '-' else None
 drgn_error = None
 for a in sys.argv:
@@ -19,13 +32,7 @@ for a in sys.argv:
             pass
 gu = json.load(open(sys.argv[2]))
 stale = '--guest-stale' in sys.argv
-alt = None
-for a in sys.argv:
-    if a.startswith('--alt='):
-        try:
-            alt = json.load(open(a.split('=', 1)[1]))
-        except FileNotFoundError:
-            pass
+alt = opt_json('alt')
 if dr is None and alt is not None:
     dr, alt = alt, None
 res = {'source_note': 'dump: read from this dump file (vmcore-vmcoreinfo.elf) by the tool named in dump_tool '
@@ -34,13 +41,7 @@ res = {'source_note': 'dump: read from this dump file (vmcore-vmcoreinfo.elf) by
        'drgn only providing DWARF types/symbols); '
        'guest: printed inside the guest by modarch_dump.ko just before READY (console.log)',
        'dump_tool': dr['tool'] if dr else None, 'dump': dr, 'guest': gu}
-kd = None
-for a in sys.argv:
-    if a.startswith('--kdump-json='):
-        try:
-            kd = json.load(open(a.split('=', 1)[1]))
-        except FileNotFoundError:
-            pass
+kd = opt_json('kdump-json')
 if kd is not None and dr is not None:
     res['kdump_truth_tool'] = kd['tool']
     res['kdump_truth_agrees_with_elf'] = json.dumps(kd['modules'], sort_keys=True) == json.dumps(dr['modules'], sort_keys=True)

@@ -54,11 +54,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"; rm -f "$chroot_dir/bench/startup-vmcore
 [ -s "$orig" ] || { say "no dump $orig (bench/distro-dump/make.sh)"; exit 2; }
 [ -s "$vmlinux" ] || { say "no vmlinux (bench/distro-dump/make.sh fetches it)"; exit 2; }
 
-ensure_sid_chroot "$chroot_dir" --include=python3-drgn
-if ! chroot "$chroot_dir" python3 -c 'import drgn' 2>/dev/null; then
-  chroot "$chroot_dir" apt-get -qq -o Acquire::Check-Valid-Until=false update >&2
-  chroot "$chroot_dir" apt-get install -y -qq python3-drgn >&2
-fi
+ensure_drgn_chroot "$chroot_dir"
 drgn_ver=$(chroot "$chroot_dir" python3 -c 'import drgn; print(drgn.__version__)')
 
 (cd "$repo" && go build -o "$work/modarch" ./bench/cmd/modarch && go build -o "$work/tole" ./bench/cmd/tole &&
@@ -69,12 +65,8 @@ if [ ! -s "$dump" ] || [ "$orig" -nt "$dump" ]; then
   say "tole $orig $dump"
   "$work/tole" "$orig" "$dump.tmp" >&2 && mv "$dump.tmp" "$dump"
 fi
-mkdir -p "$chroot_dir/bench"
 # Hard links where possible: the same inodes, so eviction reaches both.
-for pair in "startup-vmcore:$dump" "startup-vmlinux:$vmlinux"; do
-  name=${pair%%:*}; src=${pair#*:}
-  ln -f "$src" "$chroot_dir/bench/$name" 2>/dev/null || cp "$src" "$chroot_dir/bench/$name"
-done
+link_into "$chroot_dir/bench" "startup-vmcore:$dump" "startup-vmlinux:$vmlinux"
 cp "$repo/bench/vs-drgn/modarch.py" "$chroot_dir/bench/modarch.py"
 
 evict() {

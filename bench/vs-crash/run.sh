@@ -35,17 +35,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-corpus=${KDUMP_INSPECT_CORPUS:-$repo/../shared/corpus}
-dump=${1:-$corpus/fixed-radix/vmcore-vmcoreinfo.elf.zst}
-vmlinux=${2:-$corpus/kernels/7.2.13-fixed/vmlinux.zst}
-runs=${3:-5}
-chroot_dir=${CHROOT:-/var/tmp/kdi-bench/sid-chroot}
+# shellcheck source=../sidchroot.sh
+. "$here/../sidchroot.sh"
+vs_args 5 "$@"
 distro_vmlinux=${DISTRO_VMLINUX:-$HOME/.cache/kdump-inspect-bench/vmlinux-7.2.13+deb14-powerpc64le}
 patch_file=$here/crash-9.0.2-module-gpl-syms.patch
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-
-# shellcheck source=../sidchroot.sh
-. "$here/../sidchroot.sh"
 inchroot() { chroot "$chroot_dir" "$@"; }
 
 # --- crash in a sid chroot --------------------------------------------------
@@ -96,11 +91,7 @@ echo "         one-time build: $(cat "$chroot_dir/build/crash-build.time" 2>/dev
   go build -o "$work/startup" ./bench/cmd/startup)
 echo "kdump-inspect: $(git -C "$repo" log -1 --format='%h %cs' 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3)"
 mapfile -t plain < <("$work/modarch" -paths -s "$vmlinux" "$dump")
-mkdir -p "$chroot_dir/bench/vs-crash"
-for pair in "vmcore:${plain[0]}" "vmlinux:${plain[1]}"; do
-  name=${pair%%:*}; src=${pair#*:}
-  ln -f "$src" "$chroot_dir/bench/vs-crash/$name" 2>/dev/null || cp "$src" "$chroot_dir/bench/vs-crash/$name"
-done
+link_into "$chroot_dir/bench/vs-crash" "vmcore:${plain[0]}" "vmlinux:${plain[1]}"
 printf 'mod\nexit\n' > "$chroot_dir/bench/vs-crash/mod.cmd"
 printf 'exit\n' > "$chroot_dir/bench/vs-crash/exit.cmd"
 echo "dump:    $dump ($(du -h "${plain[0]}" | cut -f1) plain)"

@@ -21,24 +21,13 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-corpus=${KDUMP_INSPECT_CORPUS:-$repo/../shared/corpus}
-dump=${1:-$corpus/fixed-radix/vmcore-vmcoreinfo.elf.zst}
-vmlinux=${2:-$corpus/kernels/7.2.13-fixed/vmlinux.zst}
-runs=${3:-7}
-chroot_dir=${CHROOT:-/var/tmp/kdi-bench/sid-chroot}
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-
 # shellcheck source=../sidchroot.sh
 . "$here/../sidchroot.sh"
+vs_args 7 "$@"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
 # --- drgn in a sid chroot -------------------------------------------------
-ensure_sid_chroot "$chroot_dir" --include=python3-drgn
-if ! chroot "$chroot_dir" python3 -c 'import drgn' 2>/dev/null; then
-  # The mirror's sid Release may be past its Valid-Until by the machine's
-  # clock (seen 2026-11-22): do not let that refuse the update.
-  chroot "$chroot_dir" apt-get -qq -o Acquire::Check-Valid-Until=false update >&2
-  chroot "$chroot_dir" apt-get install -y -qq python3-drgn >&2
-fi
+ensure_drgn_chroot "$chroot_dir"
 drgn_pkg=$(chroot "$chroot_dir" dpkg-query -W -f '${Version}' python3-drgn)
 drgn_ver=$(chroot "$chroot_dir" python3 -c 'import drgn; print(drgn.__version__)')
 echo "drgn: python3-drgn $drgn_pkg (drgn.__version__ $drgn_ver), $(chroot "$chroot_dir" python3 --version)"
@@ -46,11 +35,7 @@ echo "drgn: python3-drgn $drgn_pkg (drgn.__version__ $drgn_ver), $(chroot "$chro
 # --- kdump-inspect side ---------------------------------------------------
 (cd "$repo" && go build -o "$work/modarch" ./bench/cmd/modarch)
 mapfile -t plain < <("$work/modarch" -paths -s "$vmlinux" "$dump")
-mkdir -p "$chroot_dir/bench"
-for pair in "vmcore:${plain[0]}" "vmlinux:${plain[1]}"; do
-  name=${pair%%:*}; src=${pair#*:}
-  ln -f "$src" "$chroot_dir/bench/$name" 2>/dev/null || cp "$src" "$chroot_dir/bench/$name"
-done
+link_into "$chroot_dir/bench" "vmcore:${plain[0]}" "vmlinux:${plain[1]}"
 cp "$here/modarch.py" "$chroot_dir/bench/modarch.py"
 echo "dump:    $dump ($(du -h "${plain[0]}" | cut -f1) plain)"
 echo "vmlinux: $vmlinux ($(du -h "${plain[1]}" | cut -f1) plain)"

@@ -24,12 +24,13 @@ was seen. Every try is logged to DIR/inflight-tries.jsonl.
 
 All QEMU runs under `nice -n 10`. QMP commands are logged to DIR/qmp.log.
 """
-import argparse, json, os, random, re, shlex, socket, subprocess, sys, threading, time
+import json, os, random, re, shlex, sys, time
 
-ap = argparse.ArgumentParser()
-ap.add_argument('--kernel', required=True)
-ap.add_argument('--initrd', required=True)
-ap.add_argument('--outdir', required=True)
+# the shared QEMU/QMP helpers: bench/lib beside this script's directory
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+import qemuqmp  # noqa: E402
+
+ap = qemuqmp.arg_parser()
 ap.add_argument('--append', default='')
 ap.add_argument('--cpu', default='')
 ap.add_argument('--vmcoreinfo', action='store_true', help='add -device vmcoreinfo')
@@ -48,12 +49,7 @@ a = ap.parse_args()
 
 out = os.path.abspath(a.outdir)
 os.makedirs(out, exist_ok=True)
-qmp_path = os.path.join(out, 'qmp.sock')
-con_path = os.path.join(out, 'cmd.sock')
-log = os.path.join(out, 'console.log')
-for p in (qmp_path, con_path, log):
-    if os.path.exists(p):
-        os.unlink(p)
+qmp_path, con_path, log = qemuqmp.run_files(out, 'qmp.sock', 'cmd.sock', 'console.log')
 qmplog = open(os.path.join(out, 'qmp.log'), 'a')
 
 append = 'console=ttyS0,115200 loglevel=7 panic=0 rdinit=/init ' + a.append
@@ -65,124 +61,40 @@ if a.vmcoreinfo:
     cmd += ['-device', 'vmcoreinfo']
 mon_path = os.path.join(out, 'mon.sock')  # a spare HMP monitor, for looking in by hand
 cmd += ['-nodefaults', '-display', 'none', '-monitor', 'unix:%s,server=on,wait=off' % mon_path, '-no-reboot',
-        '-kernel', a.kernel, '-initrd', a.initrd, '-append', append.strip(),
-        # ttyS0: the console, straight into a file (a socket chardev with
-        # logfile= duplicates characters in the log whenever the socket
-        # write returns EAGAIN and the UART retries them)
-        '-chardev', 'file,id=con,path=%s' % log, '-serial', 'chardev:con',
-        # ttyS1: commands to the guest's /init
-        '-chardev', 'socket,id=cmd,path=%s,server=on,wait=off' % con_path, '-serial', 'chardev:cmd',
-        '-qmp', 'unix:%s,server=on,wait=off' % qmp_path]
-ver = subprocess.run(shlex.split(a.qemu) + ['--version'], capture_output=True, text=True).stdout.splitlines()[0]
-with open(os.path.join(out, 'qemu-cmdline.txt'), 'w') as f:
-    f.write('# %s\n' % ver)
-    f.write(' '.join(shlex.quote(c) for c in cmd) + '\n')
-print(ver, flush=True)
-print(' '.join(shlex.quote(c) for c in cmd), flush=True)
-qemu = subprocess.Popen(cmd, stdout=open(os.path.join(out, 'qemu-stdout.txt'), 'w'),
-                        stderr=subprocess.STDOUT)
+        '-kernel', a.kernel, '-initrd', a.initrd, '-append', append.strip()]
+cmd += qemuqmp.kdi_serial_args(log, con_path, qmp_path)  # ttyS0: the console; ttyS1: commands to the guest's /init
+qemuqmp.record_cmdline(out, a.qemu, cmd)
+qemu = qemuqmp.start(cmd, out)
 t_start = time.time()
 
 
 def console_text():
-    try:
-        return open(log, errors='replace').read()
-    except FileNotFoundError:
-        return ''
+    return qemuqmp.console_text(log)
 
 
-def wait_for(text, timeout):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if qemu.poll() is not None:
-            sys.exit('qemu exited rc=%s' % qemu.returncode)
-        if text in console_text():
-            return time.time() - t0
-        time.sleep(2)
-    qemu.kill()
-    sys.exit('timeout waiting for %r' % text)
+qmp, c = qemuqmp.connect(qemu, qmp_path, con_path, log=qmplog)  # c: the command port
+formats = qmp.dump_formats()
 
-
-while not os.path.exists(qmp_path):
-    if qemu.poll() is not None:
-        sys.exit('qemu exited rc=%s' % qemu.returncode)
-    time.sleep(0.2)
-time.sleep(0.5)
-q = socket.socket(socket.AF_UNIX)
-q.connect(qmp_path)
-qf = q.makefile('rw')
-
-
-def qmp(cmd, quiet=False, **args):
-    msg = {'execute': cmd}
-    if args:
-        msg['arguments'] = args
-    qmplog.write('> %s\n' % json.dumps(msg))
-    qf.write(json.dumps(msg) + '\n')
-    qf.flush()
-    while True:
-        r = json.loads(qf.readline())
-        if 'return' in r or 'error' in r:
-            qmplog.write('< %s\n' % json.dumps(r)[:2000])
-            qmplog.flush()
-            if not quiet:
-                print('QMP', cmd, args.get('command-line', ''), '->', json.dumps(r)[:200], flush=True)
-            return r
-        qmplog.write('< event %s\n' % json.dumps(r))
-
-
-def hmp(line):
-    r = qmp('human-monitor-command', quiet=True, **{'command-line': line})
-    return r.get('return', '')
-
-
-print(qf.readline().strip())
-qmp('qmp_capabilities')
-formats = qmp('query-dump-guest-memory-capability').get('return', {}).get('formats', [])
-c = socket.socket(socket.AF_UNIX)
-c.connect(con_path)
-
-
-def drain():  # keep reading the command port (the guest's tty echo)
-    while True:
-        try:
-            if not c.recv(65536):
-                return
-        except OSError:
-            return
-
-
-threading.Thread(target=drain, daemon=True).start()
-
-dt = wait_for('KDI-READY', a.timeout)
-print('KDI-READY after %.0fs (QEMU start to READY; loadavg %s)' % (
-    time.time() - t_start, open('/proc/loadavg').read().split()[:3]), flush=True)
-with open(os.path.join(out, 'boot-time.txt'), 'w') as f:
-    f.write('KDI-READY %.0f s after QEMU started (TCG), loadavg %s\n' % (
-        time.time() - t_start, ' '.join(open('/proc/loadavg').read().split()[:3])))
+qemuqmp.wait_for(qemu, log, 'KDI-READY', a.timeout, interval=2, kill=True)
+dt, la = qemuqmp.ready_time(out, t_start)
+print('KDI-READY after %.0fs (QEMU start to READY; loadavg %s)' % (dt, la.split()), flush=True)
 time.sleep(3)
 
 
 def dump(d, kdump):
     os.makedirs(d, exist_ok=True)
-    t0 = time.time()
-    qmp('dump-guest-memory', paging=False, protocol='file:' + os.path.join(d, 'vmcore.elf'), format='elf')
-    print('  elf dump %.1fs' % (time.time() - t0), flush=True)
+    qmp.dump(os.path.join(d, 'vmcore.elf'), 'elf', '  elf')
     if kdump and 'kdump-zlib' in formats:
         # the makedumpfile *flattened* format (what `dump-guest-memory -z` writes on every QEMU)
-        t0 = time.time()
-        qmp('dump-guest-memory', paging=False, protocol='file:' + os.path.join(d, 'vmcore.kdump'), format='kdump-zlib')
-        print('  kdump-zlib dump %.1fs' % (time.time() - t0), flush=True)
+        qmp.dump(os.path.join(d, 'vmcore.kdump'), 'kdump-zlib', '  kdump-zlib')
     if kdump and 'kdump-raw-zlib' in formats:
         # QEMU >= 8.2: a normal (seekable, "reassembled") kdump file (`dump-guest-memory -z -R`)
-        t0 = time.time()
-        qmp('dump-guest-memory', paging=False, protocol='file:' + os.path.join(d, 'vmcore-raw.kdump'), format='kdump-raw-zlib')
-        print('  kdump-raw-zlib dump %.1fs' % (time.time() - t0), flush=True)
+        qmp.dump(os.path.join(d, 'vmcore-raw.kdump'), 'kdump-raw-zlib', '  kdump-raw-zlib')
 
 
 qmp('stop')
 with open(os.path.join(out, 'cpu-registers.txt'), 'w') as f:
-    f.write(hmp('info registers -a'))
+    f.write(qmp.hmp('info registers -a'))
 dump(out, not a.no_kdump)
 
 if a.inflight:
@@ -212,7 +124,7 @@ if a.inflight:
         tpa, nr_phys, [hex(x) for x in refs_phys]), flush=True)
 
     def xp32(p):
-        r = hmp('xp /1wx %#x' % p)
+        r = qmp.hmp('xp /1wx %#x' % p)
         m = re.search(r':\s*0x([0-9a-f]+)', r)
         return int(m.group(1), 16) if m else None
 
@@ -243,7 +155,7 @@ if a.inflight:
                 continue
             kinds[kind] = kinds.get(kind, 0) + 1
             rec['kept'] = True
-            regs = hmp('info registers -a')
+            regs = qmp.hmp('info registers -a')
             rec['rip'] = re.findall(r'RIP=([0-9a-f]+)', regs)
             rec['cpl'] = re.findall(r'CPL=(\d)', regs)
             kept += 1
@@ -269,9 +181,5 @@ if a.inflight:
     print('in-flight: %d tries, %d kept' % (i + 1, kept), flush=True)
     qmp('stop')
 
-qmp('quit')
-try:
-    qemu.wait(timeout=60)
-except subprocess.TimeoutExpired:
-    qemu.kill()
+qemuqmp.quit(qemu, qmp)
 print('done', flush=True)

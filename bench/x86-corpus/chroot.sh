@@ -7,18 +7,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-BUILD=${BUILD:-/work/corpus-build/x86}
-OUT=${OUT:-/work/corpora/x86}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-R=$BUILD/sid-root
-up() {
-  for m in proc dev sys; do mountpoint -q "$R/$m" || mount --bind "/$m" "$R/$m"; done
-  for m in "$BUILD" "$OUT" "$repo"; do
-    mkdir -p "$R$m"; mountpoint -q "$R$m" || mount --bind "$m" "$R$m"
-  done
-}
-case "${1:-}" in
-setup)
+# shellcheck source=../sidchroot.sh
+. "$here/../sidchroot.sh"
+corpus_defaults x86
+setup() {
   mkdir -p "$BUILD"
   if [ ! -x "$R/usr/bin/apt-get" ]; then
     command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap
@@ -26,16 +18,11 @@ setup)
   fi
   # the mirror's sid Release may be past its Valid-Until by the machine's clock
   echo 'Acquire::Check-Valid-Until "false";' > "$R/etc/apt/apt.conf.d/99no-valid-until"
-  up
+  corpus_up
   chroot "$R" apt-get update -qq
   chroot "$R" env DEBIAN_FRONTEND=noninteractive nice -n 10 apt-get install -y -qq --no-install-recommends \
     gcc make flex bison bc libelf-dev libssl-dev python3 cpio kmod xz-utils zstd rsync file binutils \
     libc6-dev qemu-system-x86 python3-drgn
   chroot "$R" sh -c 'gcc --version | head -1; qemu-system-x86_64 --version | head -1; python3 -c "import drgn; print(\"drgn\", drgn.__version__)"'
-  ;;
-up) up ;;
-down)
-  for m in "$repo" "$OUT" "$BUILD" /sys /dev /proc; do mountpoint -q "$R$m" && umount "$R$m"; done; true ;;
-run) shift; up; chroot "$R" "$@" ;;
-*) echo "usage: $0 setup|up|down|run CMD..." >&2; exit 1 ;;
-esac
+}
+corpus_chroot setup "$@"

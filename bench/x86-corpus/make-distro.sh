@@ -14,10 +14,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-BUILD=${BUILD:-/work/corpus-build/x86}
-OUT=${OUT:-/work/corpora/x86}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+# BUILD, OUT, MIRROR, GO; step, run, finish_initramfs, compress_dumps, lay_out_dump
+# shellcheck source=common.sh
+. "$here/common.sh"
 version=7.2.13-1
 release=7.2.13+deb14-amd64
 kdir=$OUT/kernels/$release            # vmlinux, vmlinuz, System.map, config, modules/
@@ -63,8 +62,6 @@ kprobe_ftrace_alone="pie_calculate_probability"
 kprobe_ftrace_shared="geneve_get_drvinfo"
 kprobe_int3_func="tcp_yeah_cong_avoid"
 
-step() { echo; echo "== $*"; }
-run() { echo "+ $*"; "$@"; }
 
 mkdir -p "$dl" "$work" "$kdir"
 
@@ -154,24 +151,14 @@ for m in "${modules[@]}"; do
   cp "$mods/kernel/$path.ko.xz" "$ird/kdi/modules/"
   echo "$(basename "$path").ko.xz${params:+ $params}" >> "$ird/kdi/load.list"
 done
-printf '%s\n' "${ftrace_filter[@]}" > "$ird/kdi/ftrace.filter"
-cat > "$ird/kdi/kprobe.events" <<EOF
-p:kprobes/kdi_ftrace_alone $kprobe_ftrace_alone
-p:kprobes/kdi_ftrace_shared $kprobe_ftrace_shared
-p:kprobes/kdi_int3 $kprobe_int3_func+$int3_off
-EOF
-echo "write /proc/sys/debug/kprobes-optimization 0" > "$ird/kdi/pre-commands"   # the int3 kprobe stays int3
-grep -v '^#' "$here/symbols.list" > "$ird/kdi/symbols.list"
-mknod "$ird/dev/console" c 5 1
-(cd "$ird" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet --owner 0:0) > "$work/initramfs.cpio"
-ls -l "$work/initramfs.cpio"; cat "$ird/kdi/load.list" "$ird/kdi/ftrace.filter" "$ird/kdi/kprobe.events"
+finish_initramfs "$ird" "$work/initramfs.cpio"
 
 for v in "${variants_all[@]}"; do
   IFS='|' read -r name cpu extra vmci tries <<< "$v"
-  case " ${want_variants[*]} " in *" $name "*) ;; *) continue ;; esac
+  variant_wanted "$name" || continue
   d=$OUT/$name
   step "boot $name (-cpu $cpu, append '$extra', vmcoreinfo device $vmci)"
-  if [ -n "${FORCE_BOOT:-}" ] || [ ! -s "$d/vmcore.elf.zst" ]; then
+  if needs_boot "$d"; then
     mkdir -p "$d"; rm -f "$d"/vmcore.* "$d"/console.log
     args=(--kernel "$kdir/vmlinuz" --initrd "$work/initramfs.cpio" --outdir "$d" --cpu "$cpu")
     [ -n "$extra" ] && args+=(--append "$extra")
@@ -185,29 +172,8 @@ for v in "${variants_all[@]}"; do
       rm -rf "$d"/inflight-*
     fi
     run python3 "$here/boot-and-dump.py" "${args[@]}"
-    for f in "$d"/vmcore.elf "$d"/inflight-*/vmcore.elf; do
-      [ -s "$f" ] && run zstd -q -T2 -3 --rm -f "$f" -o "$f.zst"
-    done
-    chmod a+r "$d"/vmcore.* "$d"/inflight-*/vmcore.* 2>/dev/null || true
+    compress_dumps "$d"
   fi
-  for x in "$d"/inflight-*; do
-    [ -d "$x" ] || continue
-    ln -sfn "../../kernels/$release/vmlinux" "$x/vmlinux"
-    ln -sfn "../../kernels/$release/modules" "$x/modules"
-    ln -sfn ../console.log "$x/console.log"
-    ln -sfn ../qemu-cmdline.txt "$x/qemu-cmdline.txt"
-  done
-  ln -sfn "../kernels/$release/vmlinux" "$d/vmlinux"
-  ln -sfn "../kernels/$release/modules" "$d/modules"
-  cp "$ird/kdi/load.list" "$d/guest-load.list"
-  cat "$ird/kdi/ftrace.filter" "$ird/kdi/kprobe.events" > "$d/guest-ftrace.txt"
-  rm -f "$d/cmd.sock" "$d/qmp.sock" "$d/mon.sock"
-  grep -E 'kdi-init: (finit_module|open|mount|write|append)|KDI-ERROR' "$d/console.log" || true
-  step "truth: $name (drgn in the sid chroot + the guest's console)"
-  "$here/truth.sh" "$d" "$kdir"
-  for x in "$d"/inflight-*; do
-    [ -d "$x" ] && "$here/truth.sh" "$x" "$kdir" --stale-guest --monitor "$x/monitor.json"
-  done
-  ls -l "$d"
+  lay_out_dump "$d" "$name" "$release" "$ird" 'finit_module|open|mount|write|append'
 done
 echo; echo "done"

@@ -14,10 +14,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-BUILD=${BUILD:-/work/corpus-build/x86}
-OUT=${OUT:-/work/corpora/x86}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+# BUILD, OUT, MIRROR, GO; step, run, finish_initramfs, compress_dumps, lay_out_dump
+# shellcheck source=common.sh
+. "$here/common.sh"
 TRIES=${TRIES:-400}
 KEEP=${KEEP:-4}
 version=7.2.13-1
@@ -25,7 +24,6 @@ kname=7.2.13-livepatch
 kdir=$OUT/kernels/$kname
 B=$BUILD/build-lp
 SRC=$BUILD/src/linux-source-7.2
-R=$BUILD/sid-root
 
 # name | -cpu | extra kernel command line | vmcoreinfo device | in-flight tries
 variants_all=(
@@ -62,8 +60,6 @@ kprobe_ftrace_alone="tcp_vegas_state"
 kprobe_ftrace_shared="dummy_check"        # in livepatch_shadow_mod: traced and livepatched too
 kprobe_int3_func="tcp_yeah_cong_avoid"
 
-step() { echo; echo "== $*"; }
-run() { echo "+ $*"; "$@"; }
 
 step "sid chroot (gcc 16, QEMU 11.1, drgn 0.3.0)"
 "$here/chroot.sh" setup
@@ -118,17 +114,7 @@ for m in "${modules[@]}"; do
   cp "$kdir/modules/$(basename "$p")" "$ird/kdi/modules/"
   echo "$(basename "$p")${params:+ $params}" >> "$ird/kdi/load.list"
 done
-printf '%s\n' "${ftrace_filter[@]}" > "$ird/kdi/ftrace.filter"
-cat > "$ird/kdi/kprobe.events" <<EOF
-p:kprobes/kdi_ftrace_alone $kprobe_ftrace_alone
-p:kprobes/kdi_ftrace_shared $kprobe_ftrace_shared
-p:kprobes/kdi_int3 $kprobe_int3_func+$int3_off
-EOF
-echo "write /proc/sys/debug/kprobes-optimization 0" > "$ird/kdi/pre-commands"
-grep -v '^#' "$here/symbols.list" > "$ird/kdi/symbols.list"
-mknod "$ird/dev/console" c 5 1
-(cd "$ird" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet --owner 0:0) > "$BUILD/livepatch/initramfs.cpio"
-ls -l "$BUILD/livepatch/initramfs.cpio"; cat "$ird/kdi/load.list" "$ird/kdi/ftrace.filter" "$ird/kdi/kprobe.events"
+finish_initramfs "$ird" "$BUILD/livepatch/initramfs.cpio"
 
 # offsetof(struct smp_text_poke_array, nr_entries), from the vmlinux's DWARF (drgn)
 nr_off=$("$here/chroot.sh" run python3 "$here/struct-offset.py" "$kdir/vmlinux" smp_text_poke_array nr_entries 2>/dev/null)
@@ -136,40 +122,18 @@ echo "offsetof(struct smp_text_poke_array, nr_entries) = $nr_off"
 
 for v in "${variants_all[@]}"; do
   IFS='|' read -r name cpu extra vmci tries <<< "$v"
-  case " ${want_variants[*]} " in *" $name "*) ;; *) continue ;; esac
+  variant_wanted "$name" || continue
   d=$OUT/$name
   step "boot $name (QEMU 11.1 in the chroot, -cpu $cpu, append '$extra', vmcoreinfo device $vmci, $tries in-flight tries)"
-  if [ -n "${FORCE_BOOT:-}" ] || [ ! -s "$d/vmcore.elf.zst" ]; then
+  if needs_boot "$d"; then
     mkdir -p "$d"; rm -rf "$d"/vmcore.* "$d"/console.log "$d"/inflight-*
     args=(--kernel "$kdir/bzImage" --initrd "$BUILD/livepatch/initramfs.cpio" --outdir "$d" --cpu "$cpu"
           --inflight "$tries" --keep "$KEEP" --nr-entries-offset "$nr_off")
     [ -n "$extra" ] && args+=(--append "$extra")
     [ "$vmci" = 1 ] && args+=(--vmcoreinfo)
     "$here/chroot.sh" run python3 "$here/boot-and-dump.py" "${args[@]}"
-    for f in "$d"/vmcore.elf "$d"/inflight-*/vmcore.elf; do
-      [ -s "$f" ] && run zstd -q -T2 -3 --rm -f "$f" -o "$f.zst"
-    done
-    chmod a+r "$d"/vmcore.* "$d"/inflight-*/vmcore.* 2>/dev/null || true
+    compress_dumps "$d"
   fi
-  rm -f "$d/cmd.sock" "$d/qmp.sock" "$d/mon.sock"
-  for x in "$d" "$d"/inflight-*; do
-    [ -d "$x" ] || continue
-    rel=../kernels/$kname; [ "$x" != "$d" ] && rel=../../kernels/$kname
-    ln -sfn "$rel/vmlinux" "$x/vmlinux"
-    ln -sfn "$rel/modules" "$x/modules"
-    if [ "$x" != "$d" ]; then
-      ln -sfn ../console.log "$x/console.log"
-      ln -sfn ../qemu-cmdline.txt "$x/qemu-cmdline.txt"
-    fi
-  done
-  cp "$ird/kdi/load.list" "$d/guest-load.list"
-  cat "$ird/kdi/ftrace.filter" "$ird/kdi/kprobe.events" > "$d/guest-ftrace.txt"
-  grep -E 'kdi-init: (finit_module|open|mount|write|append|livepatch)|KDI-ERROR' "$d/console.log" || true
-  step "truth: $name (drgn in the sid chroot + the guest's console)"
-  "$here/truth.sh" "$d" "$kdir"
-  for x in "$d"/inflight-*; do
-    [ -d "$x" ] && "$here/truth.sh" "$x" "$kdir" --stale-guest --monitor "$x/monitor.json"
-  done
-  ls -l "$d"
+  lay_out_dump "$d" "$name" "$kname" "$ird" 'finit_module|open|mount|write|append|livepatch'
 done
 echo; echo "done"

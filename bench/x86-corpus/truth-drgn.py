@@ -31,13 +31,17 @@ Writes (hex strings for 64-bit values, so that float64 JSON readers keep them):
   livepatch: klp_patches (patch module, enabled, objects, funcs with
           old/new func, patched, transition) and klp_ops (fops and their funcs)
 """
-import hashlib, json, os, re, sys
+import functools, hashlib, json, os, re, sys
 
 import drgn
-from drgn import Object, cast, FaultError
-from drgn.helpers.linux.list import list_for_each_entry, hlist_for_each_entry
+from drgn import FaultError
+from drgn.helpers.linux.list import list_for_each_entry
 from drgn.helpers.linux.percpu import per_cpu
 from drgn.helpers.linux.cpumask import for_each_possible_cpu
+
+# the shared helpers: bench/lib beside this script's directory
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+import drgntruth  # noqa: E402
 
 args, regs_file = [], None
 argv = sys.argv[1:]
@@ -50,12 +54,8 @@ while argv:
 all_records = '--all-records' in sys.argv
 core, vmlinux, moddir, out_path = args[:4]
 
-prog = drgn.Program()
-prog.set_core_dump(core)
-kos = [os.path.join(moddir, f) for f in sorted(os.listdir(moddir)) if f.endswith('.ko')] if moddir and os.path.isdir(moddir) else []
-try:
-    prog.load_debug_info([vmlinux] + kos, default=False, main=False)
-except drgn.MissingDebugInfoError as e:
+prog, e = drgntruth.open_program(core, vmlinux, moddir)
+if e is not None:
     print('warning:', str(e)[:400], file=sys.stderr)
 
 
@@ -63,29 +63,9 @@ def h(v):
     return '0x%x' % v
 
 
-def sym(addr):
-    if not addr:
-        return None
-    try:
-        s = prog.symbol(addr)
-        off = addr - s.address
-        return s.name + ('+0x%x' % off if off else '')
-    except (LookupError, ValueError):
-        return None
-
-
-def rd(addr, n):
-    try:
-        return prog.read(addr, n)
-    except FaultError:
-        return None
-
-
-def const(name):
-    try:
-        return int(prog[name].value_())
-    except (KeyError, LookupError):
-        return None
+sym = functools.partial(drgntruth.sym, prog)
+rd = functools.partial(drgntruth.rd, prog)
+const = functools.partial(drgntruth.const, prog)
 
 
 def decode_flags(value, names):
@@ -149,13 +129,7 @@ res['kernel'] = k
 stext = prog.symbol('_stext').address
 
 # --- flag names from the kernel's own enums (DWARF) -------------------------
-fl_names = []
-for n in ('FTRACE_FL_ENABLED', 'FTRACE_FL_REGS', 'FTRACE_FL_REGS_EN', 'FTRACE_FL_TRAMP', 'FTRACE_FL_TRAMP_EN',
-          'FTRACE_FL_IPMODIFY', 'FTRACE_FL_DISABLED', 'FTRACE_FL_DIRECT', 'FTRACE_FL_DIRECT_EN',
-          'FTRACE_FL_CALL_OPS', 'FTRACE_FL_CALL_OPS_EN', 'FTRACE_FL_TOUCHED', 'FTRACE_FL_MODIFIED'):
-    v = const(n)
-    if v is not None:
-        fl_names.append((n[len('FTRACE_FL_'):], v & 0xffffffffffffffff))
+fl_names = [(n, v & 0xffffffffffffffff) for n, v in drgntruth.ftrace_fl_constants(prog)]
 low = min(v for _, v in fl_names)
 ref_mask = low - 1
 ops_fl_names = []  # the enum is anonymous: look each enumerator up by name
@@ -181,26 +155,14 @@ for mod in list_for_each_entry('struct module', prog['modules'].address_of_(), '
     m = {'name': mod.name.string_().decode(), 'struct_module': h(mod.value_()),
          'state': mod.state.format_(type_name=False)}
     m['mem'] = []
-    for i in range(len(mod.mem)):
-        mm = mod.mem[i]
-        base, size = mm.base.value_(), mm.size.value_()
+    for i, base, size, rox in drgntruth.mem_regions(mod):
         ent = {'type': mem_types.get(i, i), 'base': h(base), 'size': size}
-        try:
-            ent['is_rox'] = bool(mm.is_rox.value_())
-        except AttributeError:
-            pass
+        if rox is not None:
+            ent['is_rox'] = rox
         m['mem'].append(ent)
         if size:
             ranges.append((base, base + size, m))
-    secs = {}
-    sa = mod.sect_attrs
-    if sa:
-        ba = sa.grp.bin_attrs
-        i = 0
-        while ba[i]:
-            secs[ba[i].attr.name.string_().decode()] = h(ba[i].private.value_())
-            i += 1
-    m['sections'] = secs
+    m['sections'] = drgntruth.module_sections(mod, {})
     arch = {}
     at = mod.arch
     for mem in at.type_.members:
@@ -351,16 +313,14 @@ kp = []
 # macros in include/linux/kprobes.h (7.2), not in DWARF
 kp_fl_names = [('GONE', 1), ('DISABLED', 2), ('OPTIMIZED', 4), ('FTRACE', 8), ('ON_FUNC_ENTRY', 16)]
 try:
-    table = prog['kprobe_table']
-    for i in range(len(table)):
-        for p in hlist_for_each_entry('struct kprobe', table[i].address_of_(), 'hlist'):
-            a = p.addr.value_()
-            b = rd(a, 1)
-            kp.append({'addr': h(a), 'sym': sym(a), 'flags': p.flags.value_(),
-                       'flags_decoded': decode_flags(p.flags.value_(), kp_fl_names), 'opcode': '0x%02x' % p.opcode.value_(),
-                       'byte_at_addr': b.hex() if b else None, 'offset': p.offset.value_(),
-                       'symbol_name': p.symbol_name.string_().decode() if p.symbol_name else None,
-                       'pre_handler': sym(p.pre_handler.value_())})
+    for p in drgntruth.for_each_kprobe(prog):
+        a = p.addr.value_()
+        b = rd(a, 1)
+        kp.append({'addr': h(a), 'sym': sym(a), 'flags': p.flags.value_(),
+                   'flags_decoded': decode_flags(p.flags.value_(), kp_fl_names), 'opcode': '0x%02x' % p.opcode.value_(),
+                   'byte_at_addr': b.hex() if b else None, 'offset': p.offset.value_(),
+                   'symbol_name': p.symbol_name.string_().decode() if p.symbol_name else None,
+                   'pre_handler': sym(p.pre_handler.value_())})
 except (KeyError, LookupError) as e:
     kp = {'error': str(e)}
 res['kprobes'] = kp

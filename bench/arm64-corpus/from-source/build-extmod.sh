@@ -6,7 +6,7 @@ set -e
 SRC=${1:?kernel source}; B=${2:?build dir}
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$B/extmod"; mkdir -p "$B/extmod"
-cp $here/extmod/*.c $here/extmod/Makefile "$B/extmod/"
+cp "$here"/extmod/*.c "$here"/extmod/*.h "$here"/extmod/*.mk "$here"/extmod/Makefile "$B/extmod/"
 # KBUILD_MODPOST_WARN=1: modpost must not fail on the undefined .klp.sym.* symbols
 make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- -C $SRC O=$B M=$B/extmod KBUILD_MODPOST_WARN=1 -j2 modules
 cd "$B/extmod"

@@ -149,6 +149,9 @@ fi
 
 # 5. boots, dumps, truth
 QEMU="chroot $R qemu-system-aarch64"
+# boot_dump
+# shellcheck source=../boot.sh
+. "$top/boot.sh"
 for name in $DUMPS; do
   RAW=$BUILD/dumps/$name
   cpu=max,pauth-impdef=on; app=""; crash=(); kaslr=1; initrd=$D/initramfs.cpio.gz
@@ -158,16 +161,7 @@ for name in $DUMPS; do
     *) [ "${NOCRASH:-}" = 1 ] || crash=(--crash crash-klp $BUILD/dumps/$name-klpcrash) ;;
   esac
   if [ ! -f $RAW/vmcore.kdump ] || [ "${FORCE_BOOT:-}" = 1 ]; then
-    for try in 1 2 3 4; do
-      rm -rf $RAW ${crash[2]:-}
-      python3 $top/boot-and-dump.py --kernel $KD/Image --initrd $initrd --outdir $RAW \
-        --cpu $cpu --append "$app" --qemu "$QEMU" "${crash[@]}" 2>&1 | tee $BUILD/boot-$name.log
-      [ -f $RAW/vmcore.kdump ] || { echo "boot of $name made no dump" >&2; exit 1; }
-      [ $kaslr = 0 ] && break
-      python3 $top/plt-placement.py $RAW/console.log | tee -a $BUILD/boot-$name.log && break
-      echo "$name: boot $try put modules within BL range of the kernel; booting again" | tee -a $BUILD/boot-$name.log
-      [ $try = 4 ] && { echo "$name: 4 boots, modules always within range" >&2; exit 1; }
-    done
+    boot_dump $name $RAW $KD/Image $initrd $cpu "$app" $kaslr "${crash[@]}"
     [ ${#crash[@]} -gt 0 ] && cp $RAW/qemu-cmdline.txt ${crash[2]}/ 2>/dev/null || true
   fi
   { [ -f $RAW/truth.json ] && [ "${FORCE_TRUTH:-}" != 1 ]; } || need_vml

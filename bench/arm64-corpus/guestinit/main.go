@@ -31,235 +31,21 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"net"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kdump-inspect/kdump-inspect/bench/internal/guestinit"
 )
 
-const tracing = "/sys/kernel/tracing"
-
-func logf(format string, a ...any) {
-	fmt.Printf("kdi-init: "+format+"\n", a...)
-}
-
-func mount(src, dir, fstype string) {
-	_ = os.MkdirAll(dir, 0o755)
-	if err := unix.Mount(src, dir, fstype, 0, ""); err != nil && err != unix.EBUSY {
-		logf("mount %s on %s: %v", fstype, dir, err)
-	}
-}
-
-func writeFile(path, s string, flag int) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|flag, 0)
-	if err != nil {
-		logf("open %s: %v", path, err)
-		return err
-	}
-	defer f.Close()
-	if _, err := f.WriteString(s); err != nil {
-		logf("write %q to %s: %v", s, path, err)
-		return err
-	}
-	return nil
-}
-
-func write(path, s string) error    { return writeFile(path, s, os.O_TRUNC) }
-func appendTo(path, s string) error { return writeFile(path, s, os.O_APPEND) }
-
-func lines(path string) []string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func begin(tag, what string) { fmt.Printf("KDI-BEGIN %s %s\n", tag, what) }
-func end(tag string)         { fmt.Printf("KDI-END %s\n", tag) }
-
-func dumpFile(tag, path string) {
-	begin(tag, path)
-	f, err := os.Open(path)
-	if err != nil {
-		fmt.Printf("KDI-ERROR %s: %v\n", tag, err)
-	} else {
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			fmt.Printf("%s| %s\n", tag, sc.Text())
-		}
-		f.Close()
-	}
-	end(tag)
-}
-
-// loadModule loads one module file with finit_module; a .ko.xz/.ko.zst is
-// handed to the kernel compressed (MODULE_INIT_COMPRESSED_FILE).
-func loadModule(path, params string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		logf("open %s: %v", path, err)
-		return false
-	}
-	defer f.Close()
-	flags := 0
-	if strings.HasSuffix(path, ".xz") || strings.HasSuffix(path, ".zst") || strings.HasSuffix(path, ".gz") {
-		flags |= unix.MODULE_INIT_COMPRESSED_FILE
-	}
-	t := time.Now()
-	if err := unix.FinitModule(int(f.Fd()), params, flags); err != nil {
-		logf("finit_module %s %q: %v", path, params, err)
-		return false
-	}
-	logf("loaded %s %q in %v", path, params, time.Since(t).Round(time.Millisecond))
-	return true
-}
-
-// kcore reads kernel virtual memory through /proc/kcore.
-type kcore struct {
-	f     *os.File
-	progs []*elf.Prog
-}
-
-func openKcore() *kcore {
-	f, err := os.Open("/proc/kcore")
-	if err != nil {
-		logf("kcore: %v", err)
-		return nil
-	}
-	ef, err := elf.NewFile(f)
-	if err != nil {
-		logf("kcore: %v", err)
-		f.Close()
-		return nil
-	}
-	k := &kcore{f: f}
-	for _, p := range ef.Progs {
-		if p.Type == elf.PT_LOAD {
-			k.progs = append(k.progs, p)
-		}
-	}
-	return k
-}
-
-func (k *kcore) read(addr uint64, n int) ([]byte, error) {
-	if k == nil {
-		return nil, fmt.Errorf("no /proc/kcore")
-	}
-	for _, p := range k.progs {
-		if addr >= p.Vaddr && addr+uint64(n) <= p.Vaddr+p.Memsz {
-			b := make([]byte, n)
-			if _, err := k.f.ReadAt(b, int64(p.Off+(addr-p.Vaddr))); err != nil && err != io.EOF {
-				return nil, err
-			}
-			return b, nil
-		}
-	}
-	return nil, fmt.Errorf("%#x+%d not in /proc/kcore", addr, n)
-}
-
-func (k *kcore) u64(addr uint64) (uint64, error) {
-	b, err := k.read(addr, 8)
-	if err != nil {
-		return 0, err
-	}
-	return binary.LittleEndian.Uint64(b), nil
-}
-
-// kallsyms: every line, by name, and sorted for address -> name.
-type sym struct {
-	addr uint64
-	typ  string
-	name string
-	mod  string
-}
-
-type kallsyms struct {
-	byName map[string][]sym
-	sorted []sym
-	lines  []string
-}
-
-func readKallsyms() *kallsyms {
-	k := &kallsyms{byName: map[string][]sym{}}
-	f, err := os.Open("/proc/kallsyms")
-	if err != nil {
-		return k
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		k.lines = append(k.lines, l)
-		fs := strings.Fields(l)
-		if len(fs) < 3 {
-			continue
-		}
-		a, err := strconv.ParseUint(fs[0], 16, 64)
-		if err != nil {
-			continue
-		}
-		s := sym{addr: a, typ: fs[1], name: fs[2]}
-		if len(fs) > 3 {
-			s.mod = strings.Trim(fs[3], "[]")
-		}
-		k.byName[s.name] = append(k.byName[s.name], s)
-		if s.mod != "" {
-			k.byName[s.name+" ["+s.mod+"]"] = append(k.byName[s.name+" ["+s.mod+"]"], s)
-		}
-		k.sorted = append(k.sorted, s)
-	}
-	sort.SliceStable(k.sorted, func(i, j int) bool { return k.sorted[i].addr < k.sorted[j].addr })
-	return k
-}
-
-// first returns the address of a vmlinux symbol (no module), 0 if absent.
-func (k *kallsyms) first(name string) uint64 {
-	for _, s := range k.byName[name] {
-		if s.mod == "" {
-			return s.addr
-		}
-	}
-	return 0
-}
-
-// lookup names an address as sym+0xoff [mod] (the nearest symbol at or below it).
-func (k *kallsyms) lookup(a uint64) string {
-	i := sort.Search(len(k.sorted), func(i int) bool { return k.sorted[i].addr > a })
-	if i == 0 || a == 0 {
-		return "?"
-	}
-	s := k.sorted[i-1]
-	r := s.name
-	if a != s.addr {
-		r += fmt.Sprintf("+%#x", a-s.addr)
-	}
-	if s.mod != "" {
-		r += " [" + s.mod + "]"
-	}
-	return strings.ReplaceAll(r, " ", "_")
-}
+const tracing = guestinit.Tracing
 
 // arm64 decoders (arch/arm64/lib/insn.c, arch/arm64/kernel/module-plts.c).
 func signExtend(v uint64, bits uint) int64 { return int64(v<<(64-bits)) >> (64 - bits) }
@@ -335,7 +121,7 @@ func hexWords(w []uint32) string {
 // offsets from /kdi/offsets: "name value" lines (value in decimal or 0x hex).
 func readOffsets() map[string]uint64 {
 	m := map[string]uint64{}
-	for _, l := range lines("/kdi/offsets") {
+	for _, l := range guestinit.Lines("/kdi/offsets") {
 		fs := strings.Fields(l)
 		if len(fs) == 2 {
 			if v, err := strconv.ParseUint(fs[1], 0, 64); err == nil {
@@ -346,40 +132,34 @@ func readOffsets() map[string]uint64 {
 	return m
 }
 
-type modSec struct {
-	name string
-	addr uint64
-}
-
-func moduleSections(mod string) []modSec {
-	var out []modSec
-	fs, _ := os.ReadDir("/sys/module/" + mod + "/sections")
-	for _, f := range fs {
-		b, err := os.ReadFile("/sys/module/" + mod + "/sections/" + f.Name())
-		if err != nil {
-			continue
-		}
-		a, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"), 16, 64)
-		if err == nil {
-			out = append(out, modSec{f.Name(), a})
-		}
-	}
-	return out
-}
-
 func procModuleNames() []string {
 	var out []string
-	for _, l := range lines("/proc/modules") {
+	for _, l := range guestinit.Lines("/proc/modules") {
 		out = append(out, strings.Fields(l)[0])
 	}
 	return out
 }
 
+// readPLTEntry reads the esz-byte PLT entry i of module m at a: its words,
+// the first three of them, and their decoding (pltDecode); a read error is
+// printed as a TAG line.
+func readPLTEntry(kc *guestinit.Kcore, tag, m string, i, a, esz uint64) (w []uint32, w3 [3]uint32, kind string, target uint64, ok bool) {
+	pb, err := kc.Read(a, int(esz))
+	if err != nil {
+		fmt.Printf("%s| %s %d %#x error %v\n", tag, m, i, a, err)
+		return nil, w3, "", 0, false
+	}
+	w = words(pb)
+	copy(w3[:], w)
+	kind, target = pltDecode(w3, a)
+	return w, w3, kind, target, true
+}
+
 // printModArch: every module's mod->arch, PLT entries and ftrace trampoline, via /proc/kcore.
-func printModArch(kc *kcore, ks *kallsyms) {
+func printModArch(kc *guestinit.Kcore, ks *guestinit.Kallsyms) {
 	off := readOffsets()
-	begin("modarch_kcore", "mod->arch of every module (struct module = __this_module [mod] from /proc/kallsyms; offsets from /kdi/offsets)")
-	defer end("modarch_kcore")
+	guestinit.Begin("modarch_kcore", "mod->arch of every module (struct module = __this_module [mod] from /proc/kallsyms; offsets from /kdi/offsets)")
+	defer guestinit.End("modarch_kcore")
 	need := []string{"module.arch", "mod_arch_specific.core", "mod_arch_specific.init", "mod_arch_specific.ftrace_trampolines",
 		"mod_arch_specific.init_ftrace_trampolines", "mod_plt_sec.plt_shndx", "mod_plt_sec.plt_num_entries", "mod_plt_sec.plt_max_entries",
 		"plt_entry.size", "NR_FTRACE_PLTS"}
@@ -390,14 +170,14 @@ func printModArch(kc *kcore, ks *kallsyms) {
 		}
 	}
 	for _, m := range procModuleNames() {
-		ss := ks.byName["__this_module ["+m+"]"]
+		ss := ks.ByName["__this_module ["+m+"]"]
 		if len(ss) != 1 {
 			fmt.Printf("modarch_kcore| %s no __this_module in kallsyms (%d)\n", m, len(ss))
 			continue
 		}
-		mod := ss[0].addr
+		mod := ss[0].Addr
 		arch := mod + off["module.arch"]
-		b, err := kc.read(arch, int(off["mod_arch_specific.init_ftrace_trampolines"]+8))
+		b, err := kc.Read(arch, int(off["mod_arch_specific.init_ftrace_trampolines"]+8))
 		if err != nil {
 			fmt.Printf("modarch_kcore| %s struct_module=%#x error %v\n", m, mod, err)
 			continue
@@ -413,24 +193,19 @@ func printModArch(kc *kcore, ks *kallsyms) {
 		fmt.Printf("modarch_kcore| %s struct_module=%#x arch=%#x core.plt_shndx=%d core.plt_num_entries=%d core.plt_max_entries=%d init.plt_shndx=%d init.plt_num_entries=%d init.plt_max_entries=%d ftrace_trampolines=%#x init_ftrace_trampolines=%#x raw=%s\n",
 			m, mod, arch, cs, cn, cm, is, in, im, tr, itr, hex.EncodeToString(b))
 		var plt uint64
-		for _, s := range moduleSections(m) {
-			if s.name == ".plt" {
-				plt = s.addr
+		for _, s := range guestinit.ModuleSections(m) {
+			if s.Name == ".plt" {
+				plt = s.Addr
 			}
 		}
 		esz := off["plt_entry.size"]
 		if plt != 0 && cm >= 0 {
 			for i := uint64(0); i <= uint64(cm); i++ {
 				a := plt + i*esz
-				pb, err := kc.read(a, int(esz))
-				if err != nil {
-					fmt.Printf("plt_kcore| %s %d %#x error %v\n", m, i, a, err)
+				w, w3, kind, t, ok := readPLTEntry(kc, "plt_kcore", m, i, a, esz)
+				if !ok {
 					continue
 				}
-				w := words(pb)
-				var w3 [3]uint32
-				copy(w3[:], w)
-				kind, t := pltDecode(w3, a)
 				used := "used"
 				if int32(i) >= cn {
 					used = "beyond_num_entries"
@@ -438,9 +213,9 @@ func printModArch(kc *kcore, ks *kallsyms) {
 				extra := ""
 				if kind == "veneer" {
 					bt, _ := branchTarget(a+8, w3[2])
-					extra = fmt.Sprintf(" b_target=%#x b_target_sym=%s", bt, ks.lookup(bt))
+					extra = fmt.Sprintf(" b_target=%#x b_target_sym=%s", bt, ks.Lookup(bt))
 				}
-				fmt.Printf("plt_kcore| %s %d %#x %s %s %s target=%#x target_sym=%s%s\n", m, i, a, hexWords(w), kind, used, t, ks.lookup(t), extra)
+				fmt.Printf("plt_kcore| %s %d %#x %s %s %s target=%#x target_sym=%s%s\n", m, i, a, hexWords(w), kind, used, t, ks.Lookup(t), extra)
 			}
 		} else {
 			fmt.Printf("plt_kcore| %s no .plt section in sysfs\n", m)
@@ -448,16 +223,11 @@ func printModArch(kc *kcore, ks *kallsyms) {
 		if tr != 0 {
 			for i := uint64(0); i < off["NR_FTRACE_PLTS"]; i++ {
 				a := tr + i*esz
-				pb, err := kc.read(a, int(esz))
-				if err != nil {
-					fmt.Printf("ftrace_tramp_kcore| %s %d %#x error %v\n", m, i, a, err)
+				w, _, kind, t, ok := readPLTEntry(kc, "ftrace_tramp_kcore", m, i, a, esz)
+				if !ok {
 					continue
 				}
-				w := words(pb)
-				var w3 [3]uint32
-				copy(w3[:], w)
-				kind, t := pltDecode(w3, a)
-				fmt.Printf("ftrace_tramp_kcore| %s %d %#x %s %s target=%#x target_sym=%s\n", m, i, a, hexWords(w), kind, t, ks.lookup(t))
+				fmt.Printf("ftrace_tramp_kcore| %s %d %#x %s %s target=%#x target_sym=%s\n", m, i, a, hexWords(w), kind, t, ks.Lookup(t))
 			}
 		}
 	}
@@ -466,10 +236,10 @@ func printModArch(kc *kcore, ks *kallsyms) {
 // siteLine prints the words from ALIGN_DOWN(ip-12, 8) to ip+4 (the CALL_OPS
 // literal, the mov x9,x30 / nop at ip-4, the bl / nop at ip, the next word),
 // and decodes them.
-func siteLine(kc *kcore, ks *kallsyms, tag, label string, ip uint64) {
+func siteLine(kc *guestinit.Kcore, ks *guestinit.Kallsyms, tag, label string, ip uint64) {
 	lit := (ip - 12) &^ 7
 	n := int(ip + 8 - lit)
-	b, err := kc.read(lit, n)
+	b, err := kc.Read(lit, n)
 	if err != nil {
 		fmt.Printf("%s| %#x %s error %v\n", tag, ip, label, err)
 		return
@@ -480,117 +250,65 @@ func siteLine(kc *kcore, ks *kallsyms, tag, label string, ip uint64) {
 	t, isb := branchTarget(ip, w[k])
 	tgt := "-"
 	if isb {
-		tgt = fmt.Sprintf("%#x %s", t, ks.lookup(t))
+		tgt = fmt.Sprintf("%#x %s", t, ks.Lookup(t))
 	} else {
 		tgt = "- -"
 	}
 	fmt.Printf("%s| %#x %s words@%#x=%s ip-4=%s ip=%s target=%s literal=%#x %s\n", tag, ip, label, lit, hexWords(w),
-		insnKind(w[k-1]), insnKind(w[k]), tgt, ops, ks.lookup(ops))
+		insnKind(w[k-1]), insnKind(w[k]), tgt, ops, ks.Lookup(ops))
 }
 
 func printTruth(suffix string) {
 	// the kernel's own messages (a module's periodic pr_info) must not be
 	// printed into the middle of the truth's lines: console loglevel 1
 	// (KERN_EMERG only) while it prints, 7 again afterwards
-	_ = write("/proc/sys/kernel/printk", "1")
-	defer write("/proc/sys/kernel/printk", "7")
-	fmt.Printf("KDI-TRUTH-BEGIN%s %s\n", suffix, time.Now().UTC().Format(time.RFC3339Nano))
-	kc := openKcore()
+	_ = guestinit.Write("/proc/sys/kernel/printk", "1")
+	defer guestinit.Write("/proc/sys/kernel/printk", "7")
+	guestinit.TruthBegin(suffix)
+	kc := guestinit.KcoreOrNil()
 	if kc != nil {
-		defer kc.f.Close()
+		defer kc.Close()
 	}
-	ks := readKallsyms()
+	ks, _ := guestinit.ReadKallsyms()
 
-	dumpFile("uname", "/proc/version")
-	begin("utsname", "uname(2)")
+	guestinit.DumpFile("uname", "/proc/version")
+	guestinit.Begin("utsname", "uname(2)")
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		c := func(b []byte) string { return string(bytes.TrimRight(b, "\x00")) }
 		fmt.Printf("utsname| %s %s %s %s %s\n", c(u.Sysname[:]), c(u.Nodename[:]), c(u.Release[:]), c(u.Version[:]), c(u.Machine[:]))
 	}
-	end("utsname")
-	dumpFile("cmdline", "/proc/cmdline")
-	begin("cpuinfo", "/proc/cpuinfo (cpu 0)")
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		first, _, _ := strings.Cut(string(b), "\n\n")
-		for _, l := range strings.Split(first, "\n") {
-			fmt.Printf("cpuinfo| %s\n", l)
-		}
-	}
-	end("cpuinfo")
-	dumpFile("iomem", "/proc/iomem")
-	begin("kcore_loads", "/proc/kcore PT_LOADs: vaddr paddr memsz")
+	guestinit.End("utsname")
+	guestinit.DumpFile("cmdline", "/proc/cmdline")
+	guestinit.PrintCPUInfo()
+	guestinit.DumpFile("iomem", "/proc/iomem")
+	guestinit.Begin("kcore_loads", "/proc/kcore PT_LOADs: vaddr paddr memsz")
 	if kc != nil {
-		for _, p := range kc.progs {
+		for _, p := range kc.Loads {
 			fmt.Printf("kcore_loads| %#x %#x %#x\n", p.Vaddr, p.Paddr, p.Memsz)
 		}
 	}
-	end("kcore_loads")
-	dumpFile("modules", "/proc/modules")
+	guestinit.End("kcore_loads")
+	guestinit.DumpFile("modules", "/proc/modules")
 
-	mods, _ := filepath.Glob("/sys/module/*/sections")
-	sort.Strings(mods)
-	begin("sections", "/sys/module/*/sections/* (every file)")
-	for _, dir := range mods {
-		name := filepath.Base(filepath.Dir(dir))
-		ss := moduleSections(name)
-		sort.Slice(ss, func(i, j int) bool { return ss[i].addr < ss[j].addr })
+	guestinit.Begin("sections", "/sys/module/*/sections/* (every file)")
+	for _, name := range guestinit.SectionModules() {
+		ss := guestinit.ModuleSections(name)
+		sort.Slice(ss, func(i, j int) bool { return ss[i].Addr < ss[j].Addr })
 		for _, s := range ss {
-			fmt.Printf("sections| %s %s %#x\n", name, s.name, s.addr)
+			fmt.Printf("sections| %s %s %#x\n", name, s.Name, s.Addr)
 		}
 	}
-	end("sections")
+	guestinit.End("sections")
 
-	begin("kallsyms_modules", "/proc/kallsyms lines with [module]")
-	for _, l := range ks.lines {
-		if strings.Contains(l, "\t[") {
-			fmt.Printf("kallsyms_modules| %s\n", l)
-		}
-	}
-	end("kallsyms_modules")
+	guestinit.PrintKallsymsModules(ks)
+	guestinit.PrintKallsymsVmlinux(ks, "/kdi/symbols.list")
+	guestinit.PrintPercpu(kc, ks.First("__per_cpu_offset"))
 
-	begin("kallsyms_vmlinux", "/proc/kallsyms lines of /kdi/symbols.list")
-	want := map[string]bool{}
-	for _, s := range lines("/kdi/symbols.list") {
-		want[s] = true
-	}
-	found := map[string]bool{}
-	for _, l := range ks.lines {
-		fs := strings.Fields(l)
-		if len(fs) == 3 && want[fs[2]] {
-			fmt.Printf("kallsyms_vmlinux| %s\n", l)
-			found[fs[2]] = true
-		}
-	}
-	for _, s := range lines("/kdi/symbols.list") {
-		if !found[s] {
-			fmt.Printf("kallsyms_vmlinux| - - %s (not in /proc/kallsyms)\n", s)
-		}
-	}
-	end("kallsyms_vmlinux")
-
-	begin("percpu", "__per_cpu_offset[cpu] for every possible cpu")
-	if a := ks.first("__per_cpu_offset"); a != 0 {
-		ncpu := 0
-		if b, err := os.ReadFile("/sys/devices/system/cpu/possible"); err == nil {
-			s := strings.TrimSpace(string(b))
-			if _, hi, ok := strings.Cut(s, "-"); ok {
-				ncpu, _ = strconv.Atoi(hi)
-			}
-			ncpu++
-		}
-		for c := 0; c < ncpu; c++ {
-			if v, err := kc.u64(a + uint64(8*c)); err == nil {
-				fmt.Printf("percpu| cpu%d %016x\n", c, v)
-			}
-		}
-	}
-	end("percpu")
-
-	begin("variables", "name address value: 8 bytes at selected variables (little-endian u64)")
-	for _, name := range lines("/kdi/variables.list") {
-		if a := ks.first(name); a != 0 {
-			if v, err := kc.u64(a); err == nil {
+	guestinit.Begin("variables", "name address value: 8 bytes at selected variables (little-endian u64)")
+	for _, name := range guestinit.Lines("/kdi/variables.list") {
+		if a := ks.First(name); a != 0 {
+			if v, err := kc.U64(a); err == nil {
 				fmt.Printf("variables| %s %016x %016x\n", name, a, v)
 			} else {
 				fmt.Printf("variables| %s %016x error %v\n", name, a, err)
@@ -599,311 +317,82 @@ func printTruth(suffix string) {
 			fmt.Printf("variables| %s - (not in /proc/kallsyms)\n", name)
 		}
 	}
-	end("variables")
+	guestinit.End("variables")
 
-	dumpFile("enabled_functions", tracing+"/enabled_functions")
-	dumpFile("touched_functions", tracing+"/touched_functions")
+	guestinit.DumpFile("enabled_functions", tracing+"/enabled_functions")
+	guestinit.DumpFile("touched_functions", tracing+"/touched_functions")
 
 	// every ftrace record: available_filter_functions_addrs "ip name [mod]"
-	type rec struct {
-		ip   uint64
-		name string
-	}
-	var recs []rec
-	byName := map[string][]uint64{}
-	if f, err := os.Open(tracing + "/available_filter_functions_addrs"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			a, rest, ok := strings.Cut(sc.Text(), " ")
-			if !ok {
-				continue
-			}
-			ip, err := strconv.ParseUint(a, 16, 64)
-			if err != nil {
-				continue
-			}
-			recs = append(recs, rec{ip, rest})
-			byName[rest] = append(byName[rest], ip)
-		}
-		f.Close()
-	}
-	begin("site_words", "ip name: words from ALIGN_DOWN(ip-12,8) to ip+4 of every enabled record (vmlinux and modules), read from /proc/kcore")
+	recs := guestinit.FilterRecords()
+	guestinit.Begin("site_words", "ip name: words from ALIGN_DOWN(ip-12,8) to ip+4 of every enabled record (vmlinux and modules), read from /proc/kcore")
 	seen := map[uint64]bool{}
-	for _, l := range lines(tracing + "/enabled_functions") {
-		name := l
-		if i := strings.Index(l, " ("); i > 0 {
-			name = l[:i]
+	for _, e := range guestinit.EnabledRecords(recs) {
+		name := strings.ReplaceAll(e.Name, " ", "_")
+		if len(e.IPs) == 0 {
+			fmt.Printf("site_words| - %s: no record in available_filter_functions_addrs\n", name)
 		}
-		ips := byName[name]
-		if len(ips) == 0 {
-			fmt.Printf("site_words| - %s: no record in available_filter_functions_addrs\n", strings.ReplaceAll(name, " ", "_"))
-		}
-		for _, ip := range ips {
+		for _, ip := range e.IPs {
 			if !seen[ip] {
 				seen[ip] = true
-				siteLine(kc, ks, "site_words", strings.ReplaceAll(name, " ", "_"), ip)
+				siteLine(kc, ks, "site_words", name, ip)
 			}
 		}
 	}
-	end("site_words")
-	begin("module_records", "every module ftrace record: ip name [mod] and its words (as site_words)")
+	guestinit.End("site_words")
+	guestinit.Begin("module_records", "every module ftrace record: ip name [mod] and its words (as site_words)")
 	for _, r := range recs {
-		if strings.Contains(r.name, "[") {
-			siteLine(kc, ks, "module_records", strings.ReplaceAll(r.name, " ", "_"), r.ip)
+		if strings.Contains(r.Name, "[") {
+			siteLine(kc, ks, "module_records", strings.ReplaceAll(r.Name, " ", "_"), r.IP)
 		}
 	}
-	end("module_records")
+	guestinit.End("module_records")
 
 	if kc != nil {
 		printModArch(kc, ks)
 	}
 
-	dumpFile("kprobe_events", tracing+"/kprobe_events")
-	dumpFile("kprobes_list", "/sys/kernel/debug/kprobes/list")
-	begin("kprobe_words", "the words at ADDR-8 .. ADDR+8 of every address of the kprobes list")
-	for _, l := range lines("/sys/kernel/debug/kprobes/list") {
-		fs := strings.Fields(l)
-		if len(fs) < 3 {
-			continue
-		}
-		a, err := strconv.ParseUint(fs[0], 16, 64)
+	guestinit.DumpFile("kprobe_events", tracing+"/kprobe_events")
+	guestinit.DumpFile("kprobes_list", "/sys/kernel/debug/kprobes/list")
+	guestinit.Begin("kprobe_words", "the words at ADDR-8 .. ADDR+8 of every address of the kprobes list")
+	for _, p := range guestinit.KprobeAddrs() {
+		b, err := kc.Read(p.Addr-8, 20)
 		if err != nil {
-			continue
-		}
-		b, err := kc.read(a-8, 20)
-		if err != nil {
-			fmt.Printf("kprobe_words| %#x %s error %v\n", a, fs[2], err)
+			fmt.Printf("kprobe_words| %#x %s error %v\n", p.Addr, p.Name, err)
 			continue
 		}
 		w := words(b)
-		fmt.Printf("kprobe_words| %#x %s words@%#x=%s at=%s\n", a, fs[2], a-8, hexWords(w), insnKind(w[2]))
+		fmt.Printf("kprobe_words| %#x %s words@%#x=%s at=%s\n", p.Addr, p.Name, p.Addr-8, hexWords(w), insnKind(w[2]))
 	}
-	end("kprobe_words")
+	guestinit.End("kprobe_words")
 
-	begin("livepatch", "/sys/kernel/livepatch")
-	_ = filepath.Walk("/sys/kernel/livepatch", func(p string, fi os.FileInfo, err error) error {
-		if err != nil || fi.IsDir() {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil
-		}
-		fmt.Printf("livepatch| %s %s\n", p, strings.TrimSpace(string(b)))
-		return nil
-	})
-	end("livepatch")
-	dumpFile("klp_tgt", "/proc/klp_tgt")
+	guestinit.PrintLivepatch()
+	guestinit.DumpFile("klp_tgt", "/proc/klp_tgt")
 
-	dumpFile("current_tracer", tracing+"/current_tracer")
-	dumpFile("set_ftrace_filter", tracing+"/set_ftrace_filter")
-	_ = write(tracing+"/tracing_on", "0")
-	begin("trace_tail", tracing+"/trace (last 40 lines, read with tracing_on 0)")
-	done := make(chan []byte, 1)
-	go func() {
-		b, err := os.ReadFile(tracing + "/trace")
-		if err != nil {
-			logf("read trace: %v", err)
-		}
-		done <- b
-	}()
-	select {
-	case b := <-done:
-		ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-		if len(ls) > 40 {
-			ls = ls[len(ls)-40:]
-		}
-		for _, l := range ls {
-			fmt.Printf("trace_tail| %s\n", l)
-		}
-	case <-time.After(120 * time.Second):
-		fmt.Printf("KDI-ERROR trace_tail: reading %s/trace took more than 120 s\n", tracing)
-	}
-	end("trace_tail")
+	guestinit.DumpFile("current_tracer", tracing+"/current_tracer")
+	guestinit.DumpFile("set_ftrace_filter", tracing+"/set_ftrace_filter")
+	_ = guestinit.Write(tracing+"/tracing_on", "0")
+	guestinit.PrintTraceTail(40, tracing+"/trace (last 40 lines, read with tracing_on 0)")
 
-	dumpFile("vmcoreinfo_location", "/sys/kernel/vmcoreinfo")
-	begin("vmcoreinfo", "vmcoreinfo_data[0:vmcoreinfo_size] read through /proc/kcore")
-	if d, s := ks.first("vmcoreinfo_data"), ks.first("vmcoreinfo_size"); d != 0 && s != 0 {
-		p, err1 := kc.u64(d)
-		n, err2 := kc.u64(s)
-		if err1 == nil && err2 == nil {
-			if txt, err := kc.read(p, int(n)); err == nil {
-				fmt.Printf("vmcoreinfo| # vmcoreinfo_data=%#x vmcoreinfo_size=%d\n", p, n)
-				for _, l := range strings.Split(strings.TrimRight(string(bytes.TrimRight(txt, "\x00")), "\n"), "\n") {
-					fmt.Printf("vmcoreinfo| %s\n", l)
-				}
-			} else {
-				fmt.Printf("KDI-ERROR vmcoreinfo: %v\n", err)
-			}
-		}
-	}
-	end("vmcoreinfo")
-	dumpFile("meminfo", "/proc/meminfo")
-	fmt.Printf("KDI-TRUTH-END%s\n", suffix)
-}
-
-func waitLivepatch() {
-	t := time.Now()
-	for time.Since(t) < 10*time.Minute {
-		busy := ""
-		ts, _ := filepath.Glob("/sys/kernel/livepatch/*/transition")
-		for _, p := range ts {
-			if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) != "0" {
-				busy = filepath.Base(filepath.Dir(p))
-			}
-		}
-		if busy == "" {
-			logf("livepatch: no transition in progress (waited %v)", time.Since(t).Round(time.Millisecond))
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	logf("livepatch: still in transition after 10 minutes")
-}
-
-func runCommands(path string) {
-	for _, l := range lines(path) {
-		fs := strings.SplitN(l, " ", 3)
-		switch {
-		case len(fs) == 3 && fs[0] == "write":
-			if write(fs[1], fs[2]) == nil {
-				logf("%s = %s", fs[1], fs[2])
-			}
-		case len(fs) == 2 && fs[0] == "sleep":
-			d, _ := time.ParseDuration(fs[1])
-			time.Sleep(d)
-		case len(fs) >= 2 && fs[0] == "cat":
-			b, err := os.ReadFile(fs[1])
-			logf("cat %s: %q %v", fs[1], strings.TrimSpace(string(b)), err)
-		default:
-			logf("%s: bad line %q", path, l)
-		}
-	}
-}
-
-func loopbackUp() {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
-	if err != nil {
-		logf("socket: %v", err)
-		return
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		logf("SIOCGIFFLAGS lo: %v", err)
-		return
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		logf("SIOCSIFFLAGS lo: %v", err)
-		return
-	}
-	logf("lo up")
-}
-
-// tcpTraffic sends n bytes over loopback TCP with congestion control cc.
-func tcpTraffic(cc string, n int) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		logf("listen: %v", err)
-		return
-	}
-	defer ln.Close()
-	done := make(chan int64, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			done <- -1
-			return
-		}
-		defer c.Close()
-		got, _ := io.Copy(io.Discard, c)
-		done <- got
-	}()
-	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, cc)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	c, err := d.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		logf("tcp %s: dial: %v", cc, err)
-		return
-	}
-	buf := make([]byte, 64<<10)
-	t := time.Now()
-	sent := 0
-	for sent < n {
-		w, err := c.Write(buf)
-		if err != nil {
-			logf("tcp %s: write: %v", cc, err)
-			break
-		}
-		sent += w
-	}
-	c.Close()
-	logf("tcp %s: sent %d bytes, server got %d, in %v", cc, sent, <-done, time.Since(t).Round(time.Millisecond))
+	guestinit.DumpFile("vmcoreinfo_location", "/sys/kernel/vmcoreinfo")
+	guestinit.PrintVmcoreinfo(kc, ks.First("vmcoreinfo_data"), ks.First("vmcoreinfo_size"), true)
+	guestinit.DumpFile("meminfo", "/proc/meminfo")
+	guestinit.TruthEnd(suffix)
 }
 
 func main() {
-	mount("proc", "/proc", "proc")
-	mount("sysfs", "/sys", "sysfs")
-	mount("devtmpfs", "/dev", "devtmpfs")
-	mount("tracefs", tracing, "tracefs")
-	mount("debugfs", "/sys/kernel/debug", "debugfs")
-	_ = write("/proc/sys/kernel/kptr_restrict", "0")
-	_ = write("/proc/sys/kernel/printk", "7")
+	// mounts; /kdi/load.list: "FILE [PARAMS...]" lines, dependencies first;
+	// "!wait-livepatch", "!sleep DURATION", "!cat FILE"; /kdi/pre-commands
+	guestinit.StartKdi()
 
-	// /kdi/load.list: "FILE [PARAMS...]" lines, dependencies first;
-	// "!wait-livepatch", "!sleep DURATION", "!cat FILE".
-	for _, line := range lines("/kdi/load.list") {
-		switch {
-		case line == "!wait-livepatch":
-			waitLivepatch()
-		case strings.HasPrefix(line, "!sleep "):
-			d, _ := time.ParseDuration(strings.TrimPrefix(line, "!sleep "))
-			time.Sleep(d)
-		case strings.HasPrefix(line, "!cat "):
-			b, err := os.ReadFile(strings.TrimPrefix(line, "!cat "))
-			logf("%s: %q %v", line, strings.TrimSpace(string(b)), err)
-		default:
-			file, params, _ := strings.Cut(line, " ")
-			loadModule(filepath.Join("/kdi/modules", file), params)
-		}
-	}
-	runCommands("/kdi/pre-commands")
-
-	if cc := lines("/kdi/tcp.cc"); len(cc) > 0 {
-		loopbackUp()
+	if cc := guestinit.Lines("/kdi/tcp.cc"); len(cc) > 0 {
+		guestinit.LoopbackUp()
 		for _, c := range cc {
-			tcpTraffic(c, 4<<20)
+			guestinit.TCPTraffic(c, 4<<20)
 		}
 	}
 
-	if fl := lines("/kdi/ftrace.filter"); len(fl) > 0 {
-		_ = write(tracing+"/buffer_size_kb", "16")
-		for _, l := range fl {
-			if appendTo(tracing+"/set_ftrace_filter", l+"\n") == nil {
-				logf("set_ftrace_filter += %s", l)
-			}
-		}
-		if write(tracing+"/current_tracer", "function") == nil {
-			logf("current_tracer = function")
-		}
-	}
-	if kl := lines("/kdi/kprobe.events"); len(kl) > 0 {
-		for _, l := range kl {
-			if appendTo(tracing+"/kprobe_events", l+"\n") == nil {
-				logf("kprobe_events += %s", l)
-			}
-		}
+	guestinit.FtraceFilterFrom("/kdi/ftrace.filter")
+	if kl := guestinit.KprobeEventsFrom("/kdi/kprobe.events"); len(kl) > 0 {
 		// enable each event's group (p:GROUP/NAME; default group kprobes):
 		// a kprobe event's kprobe is registered only while it is enabled
 		groups := map[string]bool{}
@@ -919,72 +408,48 @@ func main() {
 			groups[g] = true
 		}
 		for g := range groups {
-			if write(tracing+"/events/"+g+"/enable", "1") == nil {
-				logf("kprobe events of group %s enabled", g)
+			if guestinit.Write(tracing+"/events/"+g+"/enable", "1") == nil {
+				guestinit.Logf("kprobe events of group %s enabled", g)
 			}
 		}
 	}
-	runCommands("/kdi/commands")
+	guestinit.RunCommands("/kdi/commands")
 	// traffic again, now through the traced/probed sites
-	for _, c := range lines("/kdi/tcp.cc") {
-		tcpTraffic(c, 1<<20)
+	for _, c := range guestinit.Lines("/kdi/tcp.cc") {
+		guestinit.TCPTraffic(c, 1<<20)
 	}
 
 	if _, err := os.Stat("/kdi/modules/modarch_dump.ko"); err == nil {
-		ks := readKallsyms()
-		params := fmt.Sprintf("modules_addr=%#x", ks.first("modules"))
-		if a := ks.first("ftrace_pages_start"); a != 0 {
+		ks, _ := guestinit.ReadKallsyms()
+		params := fmt.Sprintf("modules_addr=%#x", ks.First("modules"))
+		if a := ks.First("ftrace_pages_start"); a != 0 {
 			params += fmt.Sprintf(" ftrace_pages_start=%#x", a)
 		}
-		loadModule("/kdi/modules/modarch_dump.ko", params)
+		guestinit.LoadModule("/kdi/modules/modarch_dump.ko", params)
 	}
-	time.Sleep(time.Second)
+	guestinit.Ready(printTruth)
 
-	printTruth("")
-	unix.Sync()
-	fmt.Println("KDI-READY")
-
-	in := os.Stdin
-	if f, err := os.OpenFile("/dev/ttyAMA1", os.O_RDWR|unix.O_NOCTTY, 0); err == nil {
-		if t, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
-			t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON
-			t.Cc[unix.VMIN] = 1
-			t.Cc[unix.VTIME] = 0
-			_ = unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t)
-		}
-		in = f
-		logf("reading commands from /dev/ttyAMA1")
-	} else {
-		logf("no /dev/ttyAMA1 (%v): reading commands from the console", err)
+	in, err := guestinit.CommandInput("/dev/ttyAMA1", true)
+	if err != nil {
+		guestinit.Logf("no /dev/ttyAMA1 (%v): reading commands from the console", err)
 	}
-	sc := bufio.NewScanner(in)
-	n := 0
-	for sc.Scan() {
-		switch cmd := strings.TrimSpace(sc.Text()); cmd {
-		case "truth":
-			n++
-			printTruth(fmt.Sprintf("-%d", n))
-			fmt.Println("KDI-READY")
-		case "sync":
-			unix.Sync()
-			fmt.Println("KDI-SYNCED")
+	guestinit.Commands(in, printTruth, func(cmd string) bool {
+		switch cmd {
 		case "crash-sysrq":
-			logf("crash: echo c > /proc/sysrq-trigger")
-			_ = write("/proc/sys/kernel/sysrq", "1")
-			_ = write("/proc/sysrq-trigger", "c")
+			guestinit.Logf("crash: echo c > /proc/sysrq-trigger")
+			_ = guestinit.Write("/proc/sys/kernel/sysrq", "1")
+			_ = guestinit.Write("/proc/sysrq-trigger", "c")
 		case "crash-klp":
-			logf("crash: klp_stub_bug crash=1, read /proc/klp_tgt")
-			_ = write("/proc/sys/kernel/panic_on_oops", "1")
-			_ = write("/sys/module/klp_stub_bug/parameters/crash", "1")
+			guestinit.Logf("crash: klp_stub_bug crash=1, read /proc/klp_tgt")
+			_ = guestinit.Write("/proc/sys/kernel/panic_on_oops", "1")
+			_ = guestinit.Write("/sys/module/klp_stub_bug/parameters/crash", "1")
 			b, err := os.ReadFile("/proc/klp_tgt")
-			logf("read /proc/klp_tgt: %q %v", b, err)
-		case "":
+			guestinit.Logf("read /proc/klp_tgt: %q %v", b, err)
 		default:
-			logf("unknown command %q", cmd)
+			return false
 		}
-	}
-	logf("command input closed; sleeping")
-	for {
-		time.Sleep(time.Hour)
-	}
+		return true
+	})
+	guestinit.Logf("command input closed; sleeping")
+	guestinit.SleepForever()
 }

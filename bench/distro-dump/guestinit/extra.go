@@ -14,120 +14,46 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"net"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/kdump-inspect/kdump-inspect/bench/internal/guestinit"
 )
 
-// kcore maps kernel virtual addresses to /proc/kcore file offsets through
-// its PT_LOAD program headers.
-type kcore struct {
-	f    *os.File
-	segs []kseg
-}
-
-type kseg struct{ vaddr, off, size uint64 }
-
-func openKcore() (*kcore, error) {
-	f, err := os.Open("/proc/kcore")
+// openKcore opens /proc/kcore (the shared reader); a read outside every
+// PT_LOAD fails with "ADDR+N not in any /proc/kcore PT_LOAD".
+func openKcore() (*guestinit.Kcore, error) {
+	k, err := guestinit.OpenKcore()
 	if err != nil {
 		return nil, err
 	}
-	var eh [64]byte
-	if _, err := f.ReadAt(eh[:], 0); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !bytes.Equal(eh[:4], []byte("\x7fELF")) || eh[4] != 2 {
-		f.Close()
-		return nil, fmt.Errorf("/proc/kcore: not ELF64")
-	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if eh[5] == 2 {
-		bo = binary.BigEndian
-	}
-	phoff := bo.Uint64(eh[0x20:])
-	phentsize := uint64(bo.Uint16(eh[0x36:]))
-	phnum := int(bo.Uint16(eh[0x38:]))
-	k := &kcore{f: f}
-	ph := make([]byte, phentsize)
-	for i := 0; i < phnum; i++ {
-		if _, err := f.ReadAt(ph, int64(phoff+uint64(i)*phentsize)); err != nil {
-			break
-		}
-		if bo.Uint32(ph[0:]) != 1 { // PT_LOAD
-			continue
-		}
-		k.segs = append(k.segs, kseg{vaddr: bo.Uint64(ph[16:]), off: bo.Uint64(ph[8:]), size: bo.Uint64(ph[32:])})
-	}
+	k.NotMapped = func(va uint64, n int) error { return fmt.Errorf("%#x+%d not in any /proc/kcore PT_LOAD", va, n) }
 	return k, nil
 }
 
-func (k *kcore) read(va uint64, n int) ([]byte, error) {
-	for _, s := range k.segs {
-		if va >= s.vaddr && va+uint64(n) <= s.vaddr+s.size {
-			b := make([]byte, n)
-			_, err := k.f.ReadAt(b, int64(s.off+va-s.vaddr))
-			return b, err
-		}
-	}
-	return nil, fmt.Errorf("%#x+%d not in any /proc/kcore PT_LOAD", va, n)
-}
-
-func printKcoreSegs(k *kcore) {
+func printKcoreSegs(k *guestinit.Kcore) {
 	fmt.Printf("KDI-BEGIN kcore_loads /proc/kcore\n")
-	for _, s := range k.segs {
-		fmt.Printf("kcore_loads| vaddr=%#x size=%#x offset=%#x\n", s.vaddr, s.size, s.off)
+	for _, s := range k.Loads {
+		fmt.Printf("kcore_loads| vaddr=%#x size=%#x offset=%#x\n", s.Vaddr, s.Filesz, s.Off)
 	}
 	fmt.Printf("KDI-END kcore_loads\n")
 }
 
-// kallsyms: "ADDR TYPE NAME [MOD]" lines.
-type ksym struct {
-	addr      uint64
-	typ       string
-	name, mod string
-}
-
-func readKallsyms() []ksym {
-	var out []ksym
-	f, err := os.Open("/proc/kallsyms")
+// readKallsyms reads /proc/kallsyms (a failure is logged: no symbols).
+func readKallsyms() []guestinit.Sym {
+	ks, err := guestinit.ReadKallsyms()
 	if err != nil {
-		logf("%v", err)
+		guestinit.Logf("%v", err)
 		return nil
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<16), 1<<20)
-	for sc.Scan() {
-		fs := strings.Fields(sc.Text())
-		if len(fs) < 3 {
-			continue
-		}
-		a, err := strconv.ParseUint(fs[0], 16, 64)
-		if err != nil {
-			continue
-		}
-		s := ksym{addr: a, typ: fs[1], name: fs[2]}
-		if len(fs) > 3 {
-			s.mod = strings.Trim(fs[3], "[]")
-		}
-		out = append(out, s)
-	}
-	return out
+	return ks.All
 }
 
 // printWantedSymbols prints the vmlinux symbols named in /modules/kallsyms.want
 // (every line of /proc/kallsyms with that name and no [module]).
-func printWantedSymbols(syms []ksym) {
+func printWantedSymbols(syms []guestinit.Sym) {
 	b, err := os.ReadFile("/modules/kallsyms.want")
 	if err != nil {
 		return
@@ -141,9 +67,9 @@ func printWantedSymbols(syms []ksym) {
 	fmt.Printf("KDI-BEGIN kallsyms_vmlinux /proc/kallsyms\n")
 	seen := map[string]bool{}
 	for _, s := range syms {
-		if s.mod == "" && want[s.name] {
-			fmt.Printf("kallsyms_vmlinux| %016x %s %s\n", s.addr, s.typ, s.name)
-			seen[s.name] = true
+		if s.Mod == "" && want[s.Name] {
+			fmt.Printf("kallsyms_vmlinux| %016x %s %s\n", s.Addr, s.Type, s.Name)
+			seen[s.Name] = true
 		}
 	}
 	var missing []string
@@ -188,8 +114,8 @@ func printConfig() {
 
 // printVmcoreinfo prints /sys/kernel/vmcoreinfo ("PADDR SIZE") and the
 // VMCOREINFO note text found there (read through the kcore linear map).
-func printVmcoreinfo(k *kcore) {
-	dumpFile("vmcoreinfo_addr", "/sys/kernel/vmcoreinfo")
+func printVmcoreinfo(k *guestinit.Kcore) {
+	guestinit.DumpFile("vmcoreinfo_addr", "/sys/kernel/vmcoreinfo")
 	b, err := os.ReadFile("/sys/kernel/vmcoreinfo")
 	if err != nil || k == nil {
 		return
@@ -203,7 +129,7 @@ func printVmcoreinfo(k *kcore) {
 	if err1 != nil || err2 != nil {
 		return
 	}
-	note, err := k.read(0xc000000000000000+pa, int(size))
+	note, err := k.Read(0xc000000000000000+pa, int(size))
 	if err != nil {
 		fmt.Printf("KDI-ERROR vmcoreinfo: %v\n", err)
 		return
@@ -260,28 +186,6 @@ func printFilterAddrs() {
 	fmt.Printf("KDI-END filter_addrs\n")
 }
 
-type section struct {
-	name string
-	addr uint64
-}
-
-func moduleSections(mod string) []section {
-	var out []section
-	secs, _ := filepath.Glob("/sys/module/" + mod + "/sections/*")
-	for _, s := range secs {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			continue
-		}
-		a, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"), 16, 64)
-		if err != nil {
-			continue
-		}
-		out = append(out, section{filepath.Base(s), a})
-	}
-	return out
-}
-
 type procModule struct {
 	name       string
 	base, size uint64
@@ -318,7 +222,7 @@ func vmallocAreas() []vmArea {
 	b, err := os.ReadFile("/proc/vmallocinfo")
 	_ = write("/proc/sys/kernel/kptr_restrict", "0")
 	if err != nil {
-		logf("%v", err)
+		guestinit.Logf("%v", err)
 		return nil
 	}
 	for _, l := range strings.Split(string(b), "\n") {
@@ -350,10 +254,10 @@ func vmallocAreas() []vmArea {
 // hold a section of a loaded module.
 func printModuleVmalloc(areas []vmArea) {
 	fmt.Printf("KDI-BEGIN vmalloc_modules /proc/vmallocinfo (areas holding module sections)\n")
-	secs := map[string][]section{}
+	secs := map[string][]guestinit.Section{}
 	mods := procModules()
 	for _, m := range mods {
-		secs[m.name] = moduleSections(m.name)
+		secs[m.name] = guestinit.ModuleSections(m.name)
 	}
 	for _, a := range areas {
 		if a.start < 0xc008000000000000 {
@@ -362,7 +266,7 @@ func printModuleVmalloc(areas []vmArea) {
 		var who []string
 		for _, m := range mods {
 			for _, s := range secs[m.name] {
-				if a.start <= s.addr && s.addr < a.end {
+				if a.start <= s.Addr && s.Addr < a.end {
 					who = append(who, m.name)
 					break
 				}
@@ -382,15 +286,15 @@ func printModuleVmalloc(areas []vmArea) {
 // another allocation, with other modules' memory in between); else the end
 // base+size of /proc/modules; at most 1 MiB. 40 bytes (one ppc64_stub_entry)
 // a line.
-func printStubs(k *kcore, areas []vmArea) {
+func printStubs(k *guestinit.Kcore, areas []vmArea) {
 	fmt.Printf("KDI-BEGIN stubs /proc/kcore (.stubs up to the next higher section of the module or the end of its vmalloc area)\n")
 	pageSize := uint64(os.Getpagesize())
 	for _, m := range procModules() {
-		secs := moduleSections(m.name)
+		secs := guestinit.ModuleSections(m.name)
 		var stubs uint64
 		for _, s := range secs {
-			if s.name == ".stubs" {
-				stubs = s.addr
+			if s.Name == ".stubs" {
+				stubs = s.Addr
 			}
 		}
 		if stubs == 0 {
@@ -399,8 +303,8 @@ func printStubs(k *kcore, areas []vmArea) {
 		}
 		bound, boundBy := uint64(0), ""
 		for _, s := range secs {
-			if s.addr > stubs && (bound == 0 || s.addr < bound) {
-				bound, boundBy = s.addr, s.name
+			if s.Addr > stubs && (bound == 0 || s.Addr < bound) {
+				bound, boundBy = s.Addr, s.Name
 			}
 		}
 		for _, a := range areas {
@@ -417,7 +321,7 @@ func printStubs(k *kcore, areas []vmArea) {
 			bound, boundBy = stubs+1<<20, "1 MiB cap"
 		}
 		n := int(bound - stubs)
-		b, err := k.read(stubs, n)
+		b, err := k.Read(stubs, n)
 		fmt.Printf("stubs| %s .stubs=%#x bound=%#x (%s) len=%d\n", m.name, stubs, bound, boundBy, n)
 		if err != nil {
 			fmt.Printf("stubs| %s error %v\n", m.name, err)
@@ -450,7 +354,7 @@ func printStubs(k *kcore, areas []vmArea) {
 // printSites prints, for every function of enabled_functions, the 16 bytes
 // before its kallsyms address and the 64 bytes from it (80 bytes from
 // ADDR-16), read from /proc/kcore.
-func printSites(k *kcore, syms []ksym) {
+func printSites(k *guestinit.Kcore, syms []guestinit.Sym) {
 	b, err := os.ReadFile(tracing + "/enabled_functions")
 	if err != nil {
 		return
@@ -458,8 +362,8 @@ func printSites(k *kcore, syms []ksym) {
 	type key struct{ name, mod string }
 	addr := map[key][]uint64{}
 	for _, s := range syms {
-		if s.typ == "t" || s.typ == "T" || s.typ == "w" || s.typ == "W" {
-			addr[key{s.name, s.mod}] = append(addr[key{s.name, s.mod}], s.addr)
+		if s.Type == "t" || s.Type == "T" || s.Type == "w" || s.Type == "W" {
+			addr[key{s.Name, s.Mod}] = append(addr[key{s.Name, s.Mod}], s.Addr)
 		}
 	}
 	fmt.Printf("KDI-BEGIN sites /proc/kcore (per enabled function: MOD NAME ADDR, then the 80 bytes from ADDR-16)\n")
@@ -478,7 +382,7 @@ func printSites(k *kcore, syms []ksym) {
 			continue
 		}
 		for _, a := range as {
-			bs, err := k.read(a-16, 80)
+			bs, err := k.Read(a-16, 80)
 			if err != nil {
 				fmt.Printf("sites| %s %s %#x error %v\n", orVmlinux(mod), name, a, err)
 				continue
@@ -496,91 +400,15 @@ func orVmlinux(mod string) string {
 	return mod
 }
 
-// loopbackUp sets IFF_UP on lo.
-func loopbackUp() {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
-	if err != nil {
-		logf("socket: %v", err)
-		return
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		logf("ifreq: %v", err)
-		return
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		logf("SIOCGIFFLAGS lo: %v", err)
-		return
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		logf("SIOCSIFFLAGS lo: %v", err)
-		return
-	}
-	logf("lo up")
-}
-
-// tcpTraffic sends n bytes over a loopback TCP connection whose client
-// socket uses congestion control cc (TCP_CONGESTION).
-func tcpTraffic(cc string, n int) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		logf("listen: %v", err)
-		return
-	}
-	defer ln.Close()
-	done := make(chan int64, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			done <- -1
-			return
-		}
-		defer c.Close()
-		got, _ := io.Copy(io.Discard, c)
-		done <- got
-	}()
-	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, cc)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	c, err := d.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		logf("tcp %s: dial: %v", cc, err)
-		return
-	}
-	buf := make([]byte, 64<<10)
-	t := time.Now()
-	sent := 0
-	for sent < n {
-		w, err := c.Write(buf)
-		if err != nil {
-			logf("tcp %s: write: %v", cc, err)
-			break
-		}
-		sent += w
-	}
-	c.Close()
-	logf("tcp %s: sent %d bytes, server got %d, in %v", cc, sent, <-done, time.Since(t).Round(time.Millisecond))
-}
-
 // runTCP runs loopback traffic for each congestion control named in
 // /modules/tcp.cc (one a line).
 func runTCP() {
-	b, err := os.ReadFile("/modules/tcp.cc")
+	cc, err := guestinit.ReadLines("/modules/tcp.cc")
 	if err != nil {
 		return
 	}
-	loopbackUp()
-	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			tcpTraffic(l, 8<<20)
-		}
+	guestinit.LoopbackUp()
+	for _, c := range cc {
+		guestinit.TCPTraffic(c, 8<<20)
 	}
 }

@@ -26,112 +26,29 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kdump-inspect/kdump-inspect/bench/internal/guestinit"
 )
 
-const tracing = "/sys/kernel/tracing"
+const tracing = guestinit.Tracing
 
-func logf(format string, a ...any) {
-	fmt.Printf("kdi-init: "+format+"\n", a...)
-}
-
-func mount(src, dir, fstype string) {
-	_ = os.MkdirAll(dir, 0o755)
-	if err := unix.Mount(src, dir, fstype, 0, ""); err != nil && err != unix.EBUSY {
-		logf("mount %s on %s: %v", fstype, dir, err)
-	}
-}
-
-func write(path, s string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		logf("open %s: %v", path, err)
-		return err
-	}
-	defer f.Close()
-	if _, err := f.WriteString(s); err != nil {
-		logf("write %q to %s: %v", s, path, err)
-		return err
-	}
-	return nil
-}
-
-func appendTo(path, s string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		logf("open %s: %v", path, err)
-		return err
-	}
-	defer f.Close()
-	if _, err := f.WriteString(s); err != nil {
-		logf("append %q to %s: %v", s, path, err)
-		return err
-	}
-	return nil
-}
-
-// dumpFile prints a file between BEGIN/END marker lines, each line prefixed
-// so that it can be told apart from kernel messages on the same console.
-func dumpFile(tag, path string) {
-	fmt.Printf("KDI-BEGIN %s %s\n", tag, path)
-	f, err := os.Open(path)
-	if err != nil {
-		fmt.Printf("KDI-ERROR %s: %v\n", tag, err)
-	} else {
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			fmt.Printf("%s| %s\n", tag, sc.Text())
-		}
-		f.Close()
-	}
-	fmt.Printf("KDI-END %s\n", tag)
-}
-
-// loadModule loads one module file with finit_module; a .ko.xz/.ko.zst is
-// handed to the kernel compressed (MODULE_INIT_COMPRESSED_FILE).
-func loadModule(path, params string) {
-	f, err := os.Open(path)
-	if err != nil {
-		logf("open %s: %v", path, err)
-		return
-	}
-	defer f.Close()
-	flags := 0
-	if strings.HasSuffix(path, ".xz") || strings.HasSuffix(path, ".zst") || strings.HasSuffix(path, ".gz") {
-		flags |= unix.MODULE_INIT_COMPRESSED_FILE
-	}
-	t := time.Now()
-	if err := unix.FinitModule(int(f.Fd()), params, flags); err != nil {
-		logf("finit_module %s %q: %v", path, params, err)
-		return
-	}
-	logf("loaded %s %q in %v", path, params, time.Since(t).Round(time.Millisecond))
-}
+// write and appendTo: this guest's writes (no O_TRUNC; a failed append is
+// logged as "append").
+func write(path, s string) error    { return guestinit.WriteFile(path, s, 0, "write") }
+func appendTo(path, s string) error { return guestinit.WriteFile(path, s, os.O_APPEND, "append") }
 
 func main() {
-	mount("proc", "/proc", "proc")
-	mount("sysfs", "/sys", "sysfs")
-	mount("devtmpfs", "/dev", "devtmpfs")
-	mount("tracefs", tracing, "tracefs")
-	mount("debugfs", "/sys/kernel/debug", "debugfs")
+	guestinit.MountAll()
 	_ = write("/proc/sys/kernel/kptr_restrict", "0")
 	_ = write("/proc/sys/kernel/printk", "7")
 
 	// /modules/load.list: one "FILE [PARAMS...]" a line, dependencies first.
-	if list, err := os.ReadFile("/modules/load.list"); err != nil {
-		logf("%v", err)
+	if list, err := guestinit.ReadLines("/modules/load.list"); err != nil {
+		guestinit.Logf("%v", err)
 	} else {
-		for _, line := range strings.Split(string(list), "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			file, params, _ := strings.Cut(line, " ")
-			loadModule(filepath.Join("/modules", file), params)
-		}
+		guestinit.LoadList(list, "/modules")
 	}
 
 	// Exercise a few module functions so that they have run at least once.
@@ -141,28 +58,16 @@ func main() {
 	// ftrace: /modules/ftrace.filter lines go to set_ftrace_filter (one write
 	// each, appended), then the function tracer; /modules/kprobe.events lines
 	// go to kprobe_events and are enabled.
-	if b, err := os.ReadFile("/modules/ftrace.filter"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-				if appendTo(tracing+"/set_ftrace_filter", l+"\n") == nil {
-					logf("set_ftrace_filter += %s", l)
-				}
-			}
-		}
+	if fl, err := guestinit.ReadLines("/modules/ftrace.filter"); err == nil {
+		guestinit.AppendEach(appendTo, tracing+"/set_ftrace_filter", "set_ftrace_filter", fl)
 		if write(tracing+"/current_tracer", "function") == nil {
-			logf("current_tracer = function")
+			guestinit.Logf("current_tracer = function")
 		}
 	}
-	if b, err := os.ReadFile("/modules/kprobe.events"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-				if appendTo(tracing+"/kprobe_events", l+"\n") == nil {
-					logf("kprobe_events += %s", l)
-				}
-			}
-		}
+	if kl, err := guestinit.ReadLines("/modules/kprobe.events"); err == nil {
+		guestinit.AppendEach(appendTo, tracing+"/kprobe_events", "kprobe_events", kl)
 		if write(tracing+"/events/kprobes/enable", "1") == nil {
-			logf("kprobes enabled")
+			guestinit.Logf("kprobes enabled")
 		}
 	}
 
@@ -171,38 +76,27 @@ func main() {
 	// the ring buffer (the tracer and its patched sites stay as they are).
 	runTCP()
 	if write(tracing+"/tracing_on", "0") == nil {
-		logf("tracing_on = 0")
+		guestinit.Logf("tracing_on = 0")
 	}
 
-	dumpFile("uname", "/proc/version")
+	guestinit.DumpFile("uname", "/proc/version")
 	var uts unix.Utsname
 	if unix.Uname(&uts) == nil {
 		fmt.Printf("KDI-BEGIN utsname uname(2)\nutsname| %s %s %s %s\nKDI-END utsname\n",
 			unix.ByteSliceToString(uts.Sysname[:]), unix.ByteSliceToString(uts.Release[:]),
 			unix.ByteSliceToString(uts.Version[:]), unix.ByteSliceToString(uts.Machine[:]))
 	}
-	dumpFile("cmdline", "/proc/cmdline")
-	dumpFile("modules", "/proc/modules")
-	mods, _ := filepath.Glob("/sys/module/*/sections")
-	sort.Strings(mods)
-	for _, dir := range mods {
-		name := filepath.Base(filepath.Dir(dir))
-		secs, _ := filepath.Glob(dir + "/*")
-		sort.Strings(secs)
+	guestinit.DumpFile("cmdline", "/proc/cmdline")
+	guestinit.DumpFile("modules", "/proc/modules")
+	for _, name := range guestinit.SectionModules() {
 		fmt.Printf("KDI-BEGIN sections %s\n", name)
-		for _, s := range secs {
-			b, err := os.ReadFile(s)
-			if err != nil {
-				continue
-			}
-			fmt.Printf("sections| %s %s %s\n", name, filepath.Base(s), strings.TrimSpace(string(b)))
-		}
+		guestinit.PrintSectionFiles(name, "*")
 		fmt.Printf("KDI-END sections\n")
 	}
-	dumpFile("enabled_functions", tracing+"/enabled_functions")
-	dumpFile("set_ftrace_filter", tracing+"/set_ftrace_filter")
-	dumpFile("kprobe_events", tracing+"/kprobe_events")
-	dumpFile("kprobes_list", "/sys/kernel/debug/kprobes/list")
+	guestinit.DumpFile("enabled_functions", tracing+"/enabled_functions")
+	guestinit.DumpFile("set_ftrace_filter", tracing+"/set_ftrace_filter")
+	guestinit.DumpFile("kprobe_events", tracing+"/kprobe_events")
+	guestinit.DumpFile("kprobes_list", "/sys/kernel/debug/kprobes/list")
 	// module symbols (kallsyms lines carrying a [module] tag), and the
 	// vmlinux symbols that locate BTF in memory
 	fmt.Printf("KDI-BEGIN kallsyms_modules /proc/kallsyms\n")
@@ -239,12 +133,12 @@ func main() {
 		fmt.Printf("btf| file %s %d %x\n", filepath.Base(p), len(b), sha256.Sum256(b))
 	}
 	fmt.Printf("KDI-END btf\n")
-	dumpFile("meminfo", "/proc/meminfo")
+	guestinit.DumpFile("meminfo", "/proc/meminfo")
 
 	syms := readKallsyms()
 	printWantedSymbols(syms)
 	printConfig()
-	dumpFile("touched_functions", tracing+"/touched_functions")
+	guestinit.DumpFile("touched_functions", tracing+"/touched_functions")
 	printFilterAddrs()
 	printTraceTail(50)
 	if k, err := openKcore(); err != nil {
@@ -259,7 +153,5 @@ func main() {
 	}
 	unix.Sync()
 	fmt.Println("KDI-READY")
-	for {
-		time.Sleep(time.Hour)
-	}
+	guestinit.SleepForever()
 }

@@ -24,28 +24,8 @@
 #include <linux/ftrace.h>
 #include <linux/livepatch.h>
 
-static unsigned long modules_addr;
-module_param(modules_addr, ulong, 0444);
-
-#ifdef MODARCH_SECT_ATTR_ADDRESS
-/* copy of the private layout in kernel/module/sysfs.c (6.12) */
-struct module_sect_attr_copy {
-	struct bin_attribute battr;
-	unsigned long address;
-};
-#define SECT_ADDR(ba) (container_of((ba), struct module_sect_attr_copy, battr)->address)
-#else
-#define SECT_ADDR(ba) ((unsigned long)(ba)->private)
-#endif
-/* copy of the private layout in kernel/module/sysfs.c (7.2); on 6.12 only grp is used */
-struct module_sect_attrs_copy {
-	struct attribute_group grp;
-};
-#ifdef MODARCH_SECT_ATTR_ADDRESS
-typedef struct bin_attribute *const *ba_iter_t;
-#else
-typedef const struct bin_attribute *const *ba_iter_t;
-#endif
+/* modules_addr, the sysfs.c layouts, sect_addr(), dump_mem_sections() */
+#include "modarch_common.h"
 
 /* copy of the private layout in arch/powerpc/kernel/module_64.c (7.2, ELFv2) */
 struct ppc64_stub_entry_copy {
@@ -53,19 +33,6 @@ struct ppc64_stub_entry_copy {
 	u32 magic;
 	unsigned long funcdata;
 } __aligned(8);
-
-static unsigned long sect_addr(struct module *mod, const char *name)
-{
-	struct module_sect_attrs_copy *sa = (void *)mod->sect_attrs;
-	ba_iter_t ba;
-
-	if (!sa || !sa->grp.bin_attrs)
-		return 0;
-	for (ba = sa->grp.bin_attrs; *ba; ba++)
-		if (!strcmp((*ba)->attr.name, name))
-			return SECT_ADDR(*ba);
-	return 0;
-}
 
 static unsigned long branch_target(u32 *p)
 {
@@ -85,11 +52,8 @@ static unsigned long branch_target(u32 *p)
 static void dump_one(struct module *mod)
 {
 	struct mod_arch_specific *a = &mod->arch;
-	struct module_sect_attrs_copy *sa = (void *)mod->sect_attrs;
-	ba_iter_t ba;
 	unsigned long stubs, end, p, text_end, used = 0;
 	unsigned int sentinel;
-	int t;
 
 	pr_info("BEGIN module=%s struct_module=0x%px state=%d\n", mod->name, mod, mod->state);
 #ifdef MODARCH_HAVE_STUB_COUNT
@@ -106,29 +70,7 @@ static void dump_one(struct module *mod)
 	pr_info("%s arch.ool_stubs=0x%px arch.ool_stub_count=%u arch.ool_stub_index=%u\n",
 		mod->name, a->ool_stubs, a->ool_stub_count, a->ool_stub_index);
 #endif
-	for (t = 0; t < MOD_MEM_NUM_TYPES; t++)
-#ifdef MODARCH_HAVE_IS_ROX
-		pr_info("%s mem[%d] base=0x%px size=0x%x is_rox=%d\n", mod->name, t,
-			mod->mem[t].base, mod->mem[t].size, mod->mem[t].is_rox);
-#else
-		pr_info("%s mem[%d] base=0x%px size=0x%x\n", mod->name, t,
-			mod->mem[t].base, mod->mem[t].size);
-#endif
-	if (sa && sa->grp.bin_attrs)
-		for (ba = sa->grp.bin_attrs; *ba; ba++)
-			pr_info("%s section %s=0x%px\n", mod->name, (*ba)->attr.name, (void *)SECT_ADDR(*ba));
-#ifdef CONFIG_LIVEPATCH
-	if (mod->klp_info) {
-		unsigned int i;
-		struct klp_modinfo *ki = mod->klp_info;
-
-		for (i = 1; i < ki->hdr.e_shnum; i++)
-			pr_info("%s klp_info.sechdr[%u] name=%s type=%u flags=0x%llx addr=0x%llx size=0x%llx\n",
-				mod->name, i, ki->secstrings + ki->sechdrs[i].sh_name,
-				ki->sechdrs[i].sh_type, (u64)ki->sechdrs[i].sh_flags,
-				(u64)ki->sechdrs[i].sh_addr, (u64)ki->sechdrs[i].sh_size);
-	}
-#endif
+	dump_mem_sections(mod);
 	stubs = sect_addr(mod, ".stubs");
 	pr_info("%s stubs_section_addr=0x%lx\n", mod->name, stubs);
 	if (!stubs)
@@ -195,7 +137,6 @@ out:
 static int __init modarch_dump_init(void)
 {
 	struct list_head *head = (struct list_head *)modules_addr;
-	struct module *mod;
 
 	if (!head) {
 		pr_info("no modules_addr given\n");
@@ -203,21 +144,12 @@ static int __init modarch_dump_init(void)
 	}
 	pr_info("DUMP BEGIN\n");
 	rcu_read_lock();
-	list_for_each_entry_rcu(mod, head, list) {
-		if (mod->state == MODULE_STATE_UNFORMED)
-			continue;
-		dump_one(mod);
-	}
+	dump_each_module(head);
 	rcu_read_unlock();
 	pr_info("DUMP END\n");
 	return 0;
 }
 
-static void __exit modarch_dump_exit(void)
-{
-}
-
 module_init(modarch_dump_init);
-module_exit(modarch_dump_exit);
 MODULE_DESCRIPTION("dump mod->arch / .stubs / ftrace OOL stubs of every module");
 MODULE_LICENSE("GPL");

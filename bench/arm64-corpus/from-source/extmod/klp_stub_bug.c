@@ -30,39 +30,27 @@
 #include <linux/kernel.h>
 #include <linux/livepatch.h>
 #include <linux/seq_file.h>
+/* KLP_ASM_FUNC and the klp_patch of tgt_show (shared with ppc64-build's klp_stub_bug.c) */
+#include "klp_stub_bug.h"
 
 static int crash;
 module_param(crash, int, 0644);
 
 /* klp_call_secret(x) = klp_tgt:tgt_secret(x); frame record kept for unwinders */
-asm(
-"	.pushsection .klptext,\"ax\",@progbits\n"
-"	.balign 8\n"
-"	.globl klp_call_secret\n"
-"	.type klp_call_secret,@function\n"
-"klp_call_secret:\n"
+KLP_ASM_FUNC(".klptext", "klp_call_secret",
 "	stp	x29, x30, [sp, #-16]!\n"
 "	mov	x29, sp\n"
 "	bl	\".klp.sym.klp_tgt.tgt_secret,0\"\n"
 "	ldp	x29, x30, [sp], #16\n"
-"	ret\n"
-"	.size klp_call_secret,.-klp_call_secret\n"
-"	.popsection\n");
+"	ret\n");
 
 /* klp_call_version(m, v) = vmlinux:version_proc_show(m, v) */
-asm(
-"	.pushsection .klptext2,\"ax\",@progbits\n"
-"	.balign 8\n"
-"	.globl klp_call_version\n"
-"	.type klp_call_version,@function\n"
-"klp_call_version:\n"
+KLP_ASM_FUNC(".klptext2", "klp_call_version",
 "	stp	x29, x30, [sp, #-16]!\n"
 "	mov	x29, sp\n"
 "	bl	\".klp.sym.vmlinux.version_proc_show,0\"\n"
 "	ldp	x29, x30, [sp], #16\n"
-"	ret\n"
-"	.size klp_call_version,.-klp_call_version\n"
-"	.popsection\n");
+"	ret\n");
 
 extern int klp_call_secret(int x);
 extern int klp_call_version(struct seq_file *m, void *v);
@@ -79,42 +67,4 @@ static noinline int livepatch_tgt_show(struct seq_file *m, void *v)
 	return 0;
 }
 
-static noinline void klp_stub_bug_helper(void)
-{
-	pr_info("helper\n");
-}
-
-static struct klp_func funcs[] = {
-	{
-		.old_name = "tgt_show",
-		.new_func = livepatch_tgt_show,
-	}, { }
-};
-
-static struct klp_object objs[] = {
-	{
-		.name = "klp_tgt",
-		.funcs = funcs,
-	}, { }
-};
-
-static struct klp_patch patch = {
-	.mod = THIS_MODULE,
-	.objs = objs,
-};
-
-static int klp_stub_bug_init(void)
-{
-	klp_stub_bug_helper();
-	return klp_enable_patch(&patch);
-}
-
-static void klp_stub_bug_exit(void)
-{
-}
-
-module_init(klp_stub_bug_init);
-module_exit(klp_stub_bug_exit);
 MODULE_DESCRIPTION("livepatch with module-specific and vmlinux klp relocations (arm64 PLT reproducer)");
-MODULE_LICENSE("GPL");
-MODULE_INFO(livepatch, "Y");

@@ -26,26 +26,11 @@
 #include <linux/uaccess.h>
 #include <asm/module.h>
 
-static unsigned long modules_addr;
-module_param(modules_addr, ulong, 0444);
+/* modules_addr, the sysfs.c layouts, sect_addr(), dump_mem_sections() */
+#include "modarch_common.h"
+
 static unsigned long ftrace_pages_start;
 module_param(ftrace_pages_start, ulong, 0444);
-
-#ifdef MODARCH_SECT_ATTR_ADDRESS
-struct module_sect_attr_copy {
-	struct bin_attribute battr;
-	unsigned long address;
-};
-#define SECT_ADDR(ba) (container_of((ba), struct module_sect_attr_copy, battr)->address)
-typedef struct bin_attribute *const *ba_iter_t;
-#else
-#define SECT_ADDR(ba) ((unsigned long)(ba)->private)
-typedef const struct bin_attribute *const *ba_iter_t;
-#endif
-/* copy of the private layout in kernel/module/sysfs.c */
-struct module_sect_attrs_copy {
-	struct attribute_group grp;
-};
 
 #ifdef MODARCH_FTRACE_PAGE_LAYOUT_OK
 /* copy of the private layout in kernel/trace/ftrace.c (checked by the Makefile) */
@@ -56,19 +41,6 @@ struct ftrace_page_copy {
 	int			order;
 };
 #endif
-
-static unsigned long sect_addr(struct module *mod, const char *name)
-{
-	struct module_sect_attrs_copy *sa = (void *)mod->sect_attrs;
-	ba_iter_t ba;
-
-	if (!sa || !sa->grp.bin_attrs)
-		return 0;
-	for (ba = sa->grp.bin_attrs; *ba; ba++)
-		if (!strcmp((*ba)->attr.name, name))
-			return SECT_ADDR(*ba);
-	return 0;
-}
 
 /* b / bl imm26 target, or 0 */
 static unsigned long branch_target(unsigned long pc, u32 insn)
@@ -142,10 +114,7 @@ static bool in_mem(struct module *mod, unsigned long a, int type)
 static void dump_one(struct module *mod)
 {
 	struct mod_arch_specific *a = &mod->arch;
-	struct module_sect_attrs_copy *sa = (void *)mod->sect_attrs;
-	ba_iter_t ba;
 	unsigned long plt, tramp;
-	int t;
 
 	pr_info("BEGIN module=%s struct_module=0x%px state=%d\n", mod->name, mod, mod->state);
 	pr_info("%s arch.core.plt_shndx=%d arch.core.plt_num_entries=%d arch.core.plt_max_entries=%d\n",
@@ -154,29 +123,7 @@ static void dump_one(struct module *mod)
 		mod->name, a->init.plt_shndx, a->init.plt_num_entries, a->init.plt_max_entries);
 	pr_info("%s arch.ftrace_trampolines=0x%px arch.init_ftrace_trampolines=0x%px\n",
 		mod->name, a->ftrace_trampolines, a->init_ftrace_trampolines);
-	for (t = 0; t < MOD_MEM_NUM_TYPES; t++)
-#ifdef MODARCH_HAVE_IS_ROX
-		pr_info("%s mem[%d] base=0x%px size=0x%x is_rox=%d\n", mod->name, t,
-			mod->mem[t].base, mod->mem[t].size, mod->mem[t].is_rox);
-#else
-		pr_info("%s mem[%d] base=0x%px size=0x%x\n", mod->name, t,
-			mod->mem[t].base, mod->mem[t].size);
-#endif
-	if (sa && sa->grp.bin_attrs)
-		for (ba = sa->grp.bin_attrs; *ba; ba++)
-			pr_info("%s section %s=0x%px\n", mod->name, (*ba)->attr.name, (void *)SECT_ADDR(*ba));
-#ifdef CONFIG_LIVEPATCH
-	if (mod->klp_info) {
-		unsigned int i;
-		struct klp_modinfo *ki = mod->klp_info;
-
-		for (i = 1; i < ki->hdr.e_shnum; i++)
-			pr_info("%s klp_info.sechdr[%u] name=%s type=%u flags=0x%llx addr=0x%llx size=0x%llx\n",
-				mod->name, i, ki->secstrings + ki->sechdrs[i].sh_name,
-				ki->sechdrs[i].sh_type, (u64)ki->sechdrs[i].sh_flags,
-				(u64)ki->sechdrs[i].sh_addr, (u64)ki->sechdrs[i].sh_size);
-	}
-#endif
+	dump_mem_sections(mod);
 	plt = sect_addr(mod, ".plt");
 	pr_info("%s plt_section_addr=0x%lx entries_shown=%d\n", mod->name, plt,
 		plt ? a->core.plt_max_entries + 1 : 0);
@@ -268,7 +215,6 @@ static void dump_ftrace_records(struct list_head *head)
 static int __init modarch_dump_init(void)
 {
 	struct list_head *head = (struct list_head *)modules_addr;
-	struct module *mod;
 
 	if (!head) {
 		pr_err("modules_addr= not given\n");
@@ -277,11 +223,7 @@ static int __init modarch_dump_init(void)
 	pr_info("DUMP BEGIN modules=0x%px sizeof(struct mod_arch_specific)=%zu sizeof(struct plt_entry)=%zu\n",
 		head, sizeof(struct mod_arch_specific), sizeof(struct plt_entry));
 	rcu_read_lock();
-	list_for_each_entry_rcu(mod, head, list) {
-		if (mod->state == MODULE_STATE_UNFORMED)
-			continue;
-		dump_one(mod);
-	}
+	dump_each_module(head);
 	if (ftrace_pages_start)
 		dump_ftrace_records(head);
 	rcu_read_unlock();
@@ -289,11 +231,6 @@ static int __init modarch_dump_init(void)
 	return 0;
 }
 
-static void __exit modarch_dump_exit(void)
-{
-}
-
 module_init(modarch_dump_init);
-module_exit(modarch_dump_exit);
 MODULE_DESCRIPTION("print mod->arch (PLTs, ftrace trampolines) and dyn_ftrace records of every module (arm64)");
 MODULE_LICENSE("GPL");

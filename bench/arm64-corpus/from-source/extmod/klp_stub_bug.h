@@ -1,0 +1,1 @@
+../../../ppc64-build/extmod/klp_stub_bug.h

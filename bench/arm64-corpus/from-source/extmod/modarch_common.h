@@ -1,0 +1,1 @@
+../../../ppc64-build/extmod/modarch_common.h
