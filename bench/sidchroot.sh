@@ -19,10 +19,17 @@ ensure_sid_chroot() {
     say "installing debootstrap"
     apt-get install -y -qq debootstrap >&2
   fi
-  local mirror=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
-  mirror=${mirror:-http://deb.debian.org/debian}
+  local mirror
+  mirror=$(debian_mirror)
   say "debootstrap --variant=minbase $* sid $dir $mirror"
   debootstrap --variant=minbase "$@" sid "$dir" "$mirror" >&2
+}
+
+# debian_mirror: $MIRROR, else the machine's own apt sources' Debian
+# mirror, else deb.debian.org
+debian_mirror() {
+  local m=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
+  echo "${m:-http://deb.debian.org/debian}"
 }
 
 # ensure_drgn_chroot DIR: ensure_sid_chroot DIR with python3-drgn,

@@ -49,7 +49,7 @@ ensure_sid_chroot "$chroot_dir"
 build_crash() {
   say "building crash for target PPC64 in $chroot_dir/build (one time; about 15 min on 2 cores)"
   local list=$chroot_dir/etc/apt/sources.list
-  grep -qs '^deb-src .* sid main' "$list" || echo "deb-src $mirror sid main" >> "$list"
+  grep -qs '^deb-src .* sid main' "$list" || echo "deb-src $(debian_mirror) sid main" >> "$list"
   [ -s "$chroot_dir/etc/resolv.conf" ] || cp /etc/resolv.conf "$chroot_dir/etc/resolv.conf"
   # the mirror's sid Release may carry a Valid-Until earlier than this
   # machine's clock
