@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/ctype"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // btfJobTypes are the types the jobs read (grep the repository for
@@ -60,19 +61,11 @@ var btfJobTypes = []string{
 // without one.
 func btfDistroVmlinux(tb testing.TB) string {
 	tb.Helper()
-	if p := os.Getenv("KDUMP_INSPECT_DISTRO_VMLINUX"); p != "" {
-		return p
-	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache")
-	}
-	m, _ := filepath.Glob(filepath.Join(base, "kdump-inspect-bench", "vmlinux-*"))
-	if len(m) == 0 {
+	p, ok := testcorpus.DistroVmlinux()
+	if !ok {
 		tb.Skip("no distro vmlinux with .BTF and DWARF: run ../shared/tools/fetch-distro-vmlinux (1 GB download) or set KDUMP_INSPECT_DISTRO_VMLINUX")
 	}
-	return m[0]
+	return p
 }
 
 // typeDiff is one difference between the BTF and the DWARF decoding of a
@@ -240,25 +233,13 @@ func (c *btfComparer) cmp(a, b ctype.Type, path string, hops int) {
 // btfDWARFVmlinuxes are the distro vmlinux files at hand that carry both
 // .BTF and DWARF: the 7.2.13 one of ../shared/tools/fetch-distro-vmlinux
 // and Debian 13's 6.12 (4K and 64K pages) of ../corpora/ppc64-distro
-// ($KDUMP_INSPECT_PPC64_DISTRO), by name.
+// (testcorpus.CorporaDir), by name.
 func btfDWARFVmlinuxes() map[string]string {
 	out := map[string]string{}
-	if p := os.Getenv("KDUMP_INSPECT_DISTRO_VMLINUX"); p != "" {
+	if p, ok := testcorpus.DistroVmlinux(); ok {
 		out[filepath.Base(p)] = p
-	} else {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, _ := os.UserHomeDir()
-			base = filepath.Join(home, ".cache")
-		}
-		if m, _ := filepath.Glob(filepath.Join(base, "kdump-inspect-bench", "vmlinux-*")); len(m) > 0 {
-			out[filepath.Base(m[0])] = m[0]
-		}
 	}
-	dir := os.Getenv("KDUMP_INSPECT_PPC64_DISTRO")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "corpora", "ppc64-distro")
-	}
+	dir, _ := testcorpus.CorporaDir("ppc64-distro")
 	m, _ := filepath.Glob(filepath.Join(dir, "kernels", "*", "vmlinux"))
 	for _, v := range m {
 		f, err := OpenELF(v)
