@@ -93,6 +93,19 @@ type btfComparer struct {
 	explains  func(d typeDiff, a, b ctype.Type) string
 }
 
+// report fails t for each difference no known difference of the formats
+// explains, and logs what was compared: n names (what they are), the
+// structs, members and bitfields, and the explained differences.
+func (c *btfComparer) report(t *testing.T, n int, what string) {
+	t.Helper()
+	for _, d := range c.diffs {
+		if d.Why == "" {
+			t.Errorf("%s: %s", d.Path, d.What)
+		}
+	}
+	t.Logf("%d %s, %d structs/unions, %d members (%d bitfields), %d explained differences", n, what, c.structs, c.members, c.bitfields, len(c.diffs))
+}
+
 func (c *btfComparer) diff(path string, a, b ctype.Type, format string, args ...any) {
 	d := typeDiff{Path: path, What: fmt.Sprintf(format, args...)}
 	if c.explains != nil {
@@ -499,12 +512,7 @@ func TestBTFDistroModulesMatchDWARF(t *testing.T) {
 				}
 				c.cmp(a, b, n, 0)
 			}
-			for _, d := range c.diffs {
-				if d.Why == "" {
-					t.Errorf("%s: %s", d.Path, d.What)
-				}
-			}
-			t.Logf("%d names of its own, %d structs/unions, %d members (%d bitfields), %d explained differences", len(own), c.structs, c.members, c.bitfields, len(c.diffs))
+			c.report(t, len(own), "names of its own")
 		})
 	}
 }
