@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -250,18 +251,10 @@ func TestReadMemoryBTFRefused(t *testing.T) {
 	}
 }
 
-// distroDumpDir is bench/distro-dump's output ($KDUMP_INSPECT_DISTRO_DUMP,
-// else its default directory); t skips without one.
+// distroDumpDir is bench/distro-dump's output (testcorpus.DistroDump); t
+// skips without one.
 func distroDumpDir(t *testing.T) string {
-	d := os.Getenv("KDUMP_INSPECT_DISTRO_DUMP")
-	if d == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, _ := os.UserHomeDir()
-			base = filepath.Join(home, ".cache")
-		}
-		d = filepath.Join(base, "kdump-inspect-bench", "distro-dump")
-	}
+	d := testcorpus.DistroDump()
 	for _, f := range []string{"vmcore.elf", "truth-btf.txt", "truth-proc-modules.txt"} {
 		if st, err := os.Stat(filepath.Join(d, f)); err != nil || st.Size() == 0 {
 			t.Skipf("no distro dump with BTF truth in %s (bench/distro-dump/make.sh makes one; %s missing)", d, f)

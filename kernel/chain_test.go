@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -36,17 +37,7 @@ func TestWalkChain(t *testing.T) {
 		}
 		return out, nil
 	}
-	eq := func(a []uint64, b ...uint64) bool {
-		if len(a) != len(b) {
-			return false
-		}
-		for i := range a {
-			if a[i] != b[i] {
-				return false
-			}
-		}
-		return true
-	}
+	eq := func(a []uint64, b ...uint64) bool { return slices.Equal(a, b) }
 	got, err := walk(Chain{First: 0x1008, Stop: 0x100, LinkOff: 8, Adjust: 8})
 	if err != nil || !eq(got, 0x1000, 0x2000, 0x3000) {
 		t.Errorf("-H: %#x, %v", got, err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/ctype"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // koStruct is a struct type as a module's DWARF defines it.
@@ -101,23 +102,11 @@ func koStructs(t *testing.T, path string) map[string]koStruct {
 
 // moduleTypeDumps are the dumps with the debug .ko of their modules at
 // hand: bench/distro-dump's 7.2.13 one and Debian 13's 6.12 ones of
-// ../corpora/ppc64-distro ($KDUMP_INSPECT_PPC64_DISTRO).
+// ../corpora/ppc64-distro (testcorpus.CorporaDir).
 func moduleTypeDumps() map[string]string {
 	out := map[string]string{}
-	d := os.Getenv("KDUMP_INSPECT_DISTRO_DUMP")
-	if d == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, _ := os.UserHomeDir()
-			base = filepath.Join(home, ".cache")
-		}
-		d = filepath.Join(base, "kdump-inspect-bench", "distro-dump")
-	}
-	out["7.2.13"] = d
-	root := os.Getenv("KDUMP_INSPECT_PPC64_DISTRO")
-	if root == "" {
-		root = filepath.Join("..", "..", "corpora", "ppc64-distro")
-	}
+	out["7.2.13"] = testcorpus.DistroDump()
+	root, _ := testcorpus.CorporaDir("ppc64-distro")
 	m, _ := filepath.Glob(filepath.Join(root, "deb13-*"))
 	for _, x := range m {
 		out[filepath.Base(x)] = x

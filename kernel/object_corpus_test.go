@@ -4,7 +4,6 @@ import (
 	"debug/elf"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
@@ -51,17 +50,6 @@ func TestCorpusFeatures(t *testing.T) {
 	}
 }
 
-// truthUint reads a truth.json number or "0x..." string.
-func truthUint(v any) (uint64, error) {
-	switch x := v.(type) {
-	case float64:
-		return uint64(x), nil
-	case string:
-		return strconv.ParseUint(x, 0, 64)
-	}
-	return 0, fmt.Errorf("truth value %v (%T)", v, v)
-}
-
 // TestCorpusModuleObjects reads every module's struct module through the
 // kernel's own page tables (modules live in vmalloc space) and compares
 // name, state, every mod_arch_specific member and mem[] with what drgn read
@@ -86,10 +74,7 @@ func TestCorpusModuleObjects(t *testing.T) {
 			for _, m := range mods {
 				name := m["name"].(string)
 				names[name] = true
-				addr, err := truthUint(m["struct_module"])
-				if err != nil {
-					t.Fatal(err)
-				}
+				addr := testcorpus.Hex(t, m["struct_module"])
 				mod, err := NewObject(p.Context, "struct module", addr)
 				if err != nil {
 					t.Fatal(err)
@@ -105,10 +90,7 @@ func TestCorpusModuleObjects(t *testing.T) {
 					t.Errorf("%s state = %d, %v; truth %s = %d", name, v, err, m["state"], state)
 				}
 				for k, v := range m["arch"].(map[string]any) {
-					want, err := truthUint(v)
-					if err != nil {
-						t.Fatal(err)
-					}
+					want := testcorpus.Hex(t, v)
 					got, err := mustMember(t, mod, "arch."+k).Uint()
 					if err != nil || got != want {
 						t.Errorf("%s arch.%s = %#x, %v; truth %#x", name, k, got, err, want)
@@ -117,8 +99,8 @@ func TestCorpusModuleObjects(t *testing.T) {
 				for _, mm := range m["mem"].([]any) {
 					e := mm.(map[string]any)
 					i := int(e["type"].(float64))
-					base, _ := truthUint(e["base"])
-					size, _ := truthUint(e["size"])
+					base := testcorpus.Hex(t, e["base"])
+					size := testcorpus.Hex(t, e["size"])
 					gb, err1 := mustMember(t, mod, fmt.Sprintf("mem[%d].base", i)).Uint()
 					gs, err2 := mustMember(t, mod, fmt.Sprintf("mem[%d].size", i)).Uint()
 					if err1 != nil || err2 != nil || gb != base || gs != size {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -35,17 +36,7 @@ func TestSearch(t *testing.T) {
 		}
 		return out
 	}
-	eq := func(a []uint64, b ...uint64) bool {
-		if len(a) != len(b) {
-			return false
-		}
-		for i := range a {
-			if a[i] != b[i] {
-				return false
-			}
-		}
-		return true
-	}
+	eq := func(a []uint64, b ...uint64) bool { return slices.Equal(a, b) }
 	r, err := Search(ctx, mem, le, all, SearchQuery{Values: []uint64{0xc0080000008201c8}})
 	if err != nil || !eq(addrs(r), base+0x08, base+0x1008, base+0x3010) {
 		t.Errorf("exact: %#x, %v", addrs(r), err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"math/bits"
 )
 
@@ -239,8 +240,14 @@ func (p *Program) barnObjects(barn uint64) (uint64, error) {
 	}
 	c := *p.Context
 	c.MaxList = maxSheaves
+	return sumSheaves(ListForEachEntry(&c, h.Addr, "struct slab_sheaf", "barn_list"))
+}
+
+// sumSheaves adds up the objects (size) of the sheaves (struct
+// slab_sheaf) sheaves yields; the first error ends it, with the sum so far.
+func sumSheaves(sheaves iter.Seq2[Object, error]) (uint64, error) {
 	var n uint64
-	for sh, err := range ListForEachEntry(&c, h.Addr, "struct slab_sheaf", "barn_list") {
+	for sh, err := range sheaves {
 		if err != nil {
 			return n, err
 		}
@@ -288,38 +295,57 @@ func (p *Program) sumPerCPU(f func(cpu int) (uint64, error)) (uint64, error) {
 // sheavesObjects is the objects in one CPU's main, spare and rcu_free
 // sheaves (struct slub_percpu_sheaves).
 func (p *Program) sheavesObjects(ptr uint64, cpu int) (uint64, error) {
-	a, err := p.PerCPUPtr(ptr, cpu)
-	if err != nil {
-		return 0, err
+	return sumSheaves(func(yield func(Object, error) bool) {
+		for sh, err := range p.cpuSheaves(ptr, cpu) {
+			if !yield(sh.Object, err) {
+				return
+			}
+		}
+	})
+}
+
+// cpuSheaf is one of a CPU's sheaves: the struct slab_sheaf and the
+// struct slub_percpu_sheaves member pointing at it.
+type cpuSheaf struct {
+	Object
+	which string // "main", "spare" or "rcu_free"
+}
+
+// cpuSheaves yields one CPU's sheaves (struct slab_sheaf behind struct
+// slub_percpu_sheaves' main, spare and rcu_free), passing over members
+// this version lacks and NULL pointers. An error reading one sheaf is
+// yielded, and the caller may go on to the next; an error reading the
+// per-CPU struct is yielded last.
+func (p *Program) cpuSheaves(ptr uint64, cpu int) iter.Seq2[cpuSheaf, error] {
+	return func(yield func(cpuSheaf, error) bool) {
+		a, err := p.PerCPUPtr(ptr, cpu)
+		if err != nil {
+			yield(cpuSheaf{}, err)
+			return
+		}
+		pcs, err := p.Object("struct slub_percpu_sheaves", a)
+		if err != nil {
+			yield(cpuSheaf{}, err)
+			return
+		}
+		for _, which := range []string{"main", "spare", "rcu_free"} {
+			m, err := pcs.Member(which)
+			if err != nil {
+				continue // not in this version
+			}
+			sa, err := m.Pointer()
+			if err == nil && sa == 0 {
+				continue
+			}
+			var sh Object
+			if err == nil {
+				sh, err = p.Object("struct slab_sheaf", sa)
+			}
+			if !yield(cpuSheaf{sh, which}, err) {
+				return
+			}
+		}
 	}
-	pcs, err := p.Object("struct slub_percpu_sheaves", a)
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
-	for _, which := range []string{"main", "spare", "rcu_free"} {
-		m, err := pcs.Member(which)
-		if err != nil {
-			continue // not in this version
-		}
-		sa, err := m.Pointer()
-		if err != nil {
-			return n, err
-		}
-		if sa == 0 {
-			continue
-		}
-		sh, err := p.Object("struct slab_sheaf", sa)
-		if err != nil {
-			return n, err
-		}
-		sz, err := uintMember(sh, "size")
-		if err != nil {
-			return n, err
-		}
-		n += sz
-	}
-	return n, nil
 }
 
 // cpuSlabFree is the free objects of one CPU's struct kmem_cache_cpu
@@ -511,25 +537,13 @@ func (p *Program) onFreelist(s Object, head, obj, limit uint64) (bool, error) {
 }
 
 // inSheaves names the sheaf of cpu holding obj ("main", "spare"), or "".
+// A sheaf it cannot read is passed over.
 func (p *Program) inSheaves(ptr uint64, cpu int, obj uint64) string {
-	a, err := p.PerCPUPtr(ptr, cpu)
-	if err != nil {
-		return ""
-	}
-	pcs, err := p.Object("struct slub_percpu_sheaves", a)
-	if err != nil {
-		return ""
-	}
-	for _, which := range []string{"main", "spare", "rcu_free"} {
-		sa, err := uintMember(pcs, which)
-		if err != nil || sa == 0 {
-			continue
-		}
-		sh, err := p.Object("struct slab_sheaf", sa)
+	for sh, err := range p.cpuSheaves(ptr, cpu) {
 		if err != nil {
 			continue
 		}
-		size, err := uintMember(sh, "size")
+		size, err := uintMember(sh.Object, "size")
 		if err != nil || size > 1<<16 {
 			continue
 		}
@@ -543,7 +557,7 @@ func (p *Program) inSheaves(ptr uint64, cpu int, obj uint64) string {
 		}
 		for i := uint64(0); i < size; i++ {
 			if p.Order.Uint64(b[8*i:]) == obj {
-				return which
+				return sh.which
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
@@ -15,12 +16,10 @@ import (
 // bench/distro-dump's.
 func startCacheDump(t *testing.T) string {
 	t.Helper()
-	cands := []string{filepath.Join("..", "..", "corpora", "ppc64-distro", "deb13-6.12-4k-radix", "vmcore.elf")}
-	if d := os.Getenv("KDUMP_INSPECT_PPC64_DISTRO"); d != "" {
-		cands = append([]string{filepath.Join(d, "deb13-6.12-4k-radix", "vmcore.elf")}, cands...)
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		cands = append(cands, filepath.Join(home, ".cache", "kdump-inspect-bench", "distro-dump", "vmcore.elf"))
+	distro, _ := testcorpus.CorporaDir("ppc64-distro")
+	cands := []string{
+		filepath.Join(distro, "deb13-6.12-4k-radix", "vmcore.elf"),
+		filepath.Join(testcorpus.DistroDump(), "vmcore.elf"),
 	}
 	for _, c := range cands {
 		if _, err := os.Stat(c); err == nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -17,18 +18,9 @@ import (
 // kernel the distro-4k example was cut from), t skipped without it.
 func distroVmlinuxBTF(t *testing.T) (*symbols.Types, []byte) {
 	t.Helper()
-	path := os.Getenv("KDUMP_INSPECT_DISTRO_VMLINUX")
-	if path == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, _ := os.UserHomeDir()
-			base = filepath.Join(home, ".cache")
-		}
-		m, _ := filepath.Glob(filepath.Join(base, "kdump-inspect-bench", "vmlinux-*"))
-		if len(m) == 0 {
-			t.Skip("no distro vmlinux (its .BTF): run ../shared/tools/fetch-distro-vmlinux or set KDUMP_INSPECT_DISTRO_VMLINUX")
-		}
-		path = m[0]
+	path, ok := testcorpus.DistroVmlinux()
+	if !ok {
+		t.Skip("no distro vmlinux (its .BTF): run ../shared/tools/fetch-distro-vmlinux or set KDUMP_INSPECT_DISTRO_VMLINUX")
 	}
 	f, err := symbols.OpenELF(path)
 	if err != nil {
@@ -98,15 +90,7 @@ func TestDistroExampleBTF(t *testing.T) {
 				t.Errorf("features from BTF %+v, from DWARF %+v", p.Features, dwarfFeatures)
 			}
 			got := summary(Analyze(p))
-			if got != want {
-				gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
-				for i := range min(len(gl), len(wl)) {
-					if gl[i] != wl[i] {
-						t.Fatalf("line %d differs:\n BTF:   %s\n DWARF: %s", i+1, gl[i], wl[i])
-					}
-				}
-				t.Fatalf("%d lines from BTF, %d from DWARF", len(gl), len(wl))
-			}
+			testcorpus.SameFromBTF(t, got, want)
 			t.Logf("%d lines of module job output, the same from BTF as from DWARF", strings.Count(want, "\n"))
 		})
 	}
@@ -117,11 +101,7 @@ func TestDistroExampleBTF(t *testing.T) {
 // dump's own memory (kernel.MemoryBTF: __start_BTF..__stop_BTF, with the
 // stripped distro .ko files of modules/) gives the DWARF-typed output.
 func TestDistroDumpMemoryBTF(t *testing.T) {
-	dir := os.Getenv("KDUMP_INSPECT_DISTRO_DUMP")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "kdump-inspect-bench", "distro-dump")
-	}
+	dir := testcorpus.DistroDump()
 	vm, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "vmlinux-*"))
 	if st, err := os.Stat(filepath.Join(dir, "vmcore.elf")); err != nil || st.Size() == 0 || len(vm) == 0 {
 		t.Skipf("no distro dump and vmlinux in %s (bench/distro-dump/make.sh)", dir)
@@ -138,14 +118,6 @@ func TestDistroDumpMemoryBTF(t *testing.T) {
 	}
 	p.Types, p.Context.Types, p.Features = m.Vmlinux, kernel.VariableFallback{Types: m.Vmlinux}, kernel.DetectFeatures(m.Vmlinux)
 	got := summary(Analyze(p))
-	if got != want {
-		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
-		for i := range min(len(gl), len(wl)) {
-			if gl[i] != wl[i] {
-				t.Fatalf("line %d differs:\n BTF:   %s\n DWARF: %s", i+1, gl[i], wl[i])
-			}
-		}
-		t.Fatalf("%d lines from BTF, %d from DWARF", len(gl), len(wl))
-	}
+	testcorpus.SameFromBTF(t, got, want)
 	t.Logf("%d lines of module job output, the same from the dump's own BTF as from DWARF", strings.Count(want, "\n"))
 }

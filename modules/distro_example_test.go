@@ -2,12 +2,13 @@ package modules
 
 import (
 	"bufio"
-	"github.com/kdump-inspect/kdump-inspect/arch"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/arch"
 
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/kernel"

@@ -72,16 +72,6 @@ func moduleKallsyms(tr testcorpus.Truth) map[string]map[string]uint64 {
 	return out
 }
 
-func hexU(t *testing.T, v any) uint64 {
-	t.Helper()
-	s, _ := v.(string)
-	x, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-	if err != nil {
-		t.Fatalf("bad hex %v", v)
-	}
-	return x
-}
-
 // corpusFeatures are the loader features of the corpus kernel as its
 // config says (ground truth for the pure model; the dump path detects them
 // from DWARF). PACATOC is 16: the tramp stubs in truth.json begin with
@@ -161,7 +151,7 @@ func TestLoaderModelFixedCorpus(t *testing.T) {
 				}
 				secs := map[string]uint64{}
 				for k, v := range m["sections"].(map[string]any) {
-					secs[k] = hexU(t, v)
+					secs[k] = testcorpus.Hex(t, v)
 				}
 				in := LoaderInput{
 					Ko: ko, Features: corpusFeatures, Sections: secs,
@@ -200,10 +190,10 @@ func TestLoaderModelFixedCorpus(t *testing.T) {
 				if int(arch["stub_count"].(float64)) != model.StubCount {
 					t.Errorf("%s: model stub_count %d, dump %v", name, model.StubCount, arch["stub_count"])
 				}
-				if hexU(t, arch["ool_stubs"]) != model.OOLStart {
+				if testcorpus.Hex(t, arch["ool_stubs"]) != model.OOLStart {
 					t.Errorf("%s: model ool_stubs %#x, dump %v", name, model.OOLStart, arch["ool_stubs"])
 				}
-				if hexU(t, arch["tramp"]) != model.Base+uint64(slotOf(model, SlotTramp))*40 {
+				if testcorpus.Hex(t, arch["tramp"]) != model.Base+uint64(slotOf(model, SlotTramp))*40 {
 					t.Errorf("%s: tramp slot mismatch", name)
 				}
 				slots := m["stub_slots"].([]any)
@@ -213,14 +203,14 @@ func TestLoaderModelFixedCorpus(t *testing.T) {
 						continue
 					}
 					s := slots[es.Slot].(map[string]any)
-					if got := hexU(t, s["funcdata"]); got != es.Target {
+					if got := testcorpus.Hex(t, s["funcdata"]); got != es.Target {
 						t.Errorf("%s: slot %d funcdata %#x, model %#x (%s)", name, es.Slot, got, es.Target, es.TargetName)
 					}
-					if hexU(t, s["magic"]) != STUB_MAGIC {
+					if testcorpus.Hex(t, s["magic"]) != STUB_MAGIC {
 						t.Errorf("%s: slot %d magic %v", name, es.Slot, s["magic"])
 					}
 					for i, w := range es.Words {
-						got := uint32(hexU(t, s["jump"].([]any)[i]))
+						got := uint32(testcorpus.Hex(t, s["jump"].([]any)[i]))
 						if es.WordMask[i] && got != w {
 							t.Errorf("%s: slot %d jump[%d] = %#08x, model %#08x (%s)", name, es.Slot, i, got, w, es.TargetName)
 						}
@@ -230,7 +220,7 @@ func TestLoaderModelFixedCorpus(t *testing.T) {
 				for _, sv := range slots {
 					s := sv.(map[string]any)
 					idx := int(s["index"].(float64))
-					if hexU(t, s["magic"]) == STUB_MAGIC && idx < model.StubCountAtOOL && slotOf(model, -1, idx) < 0 {
+					if testcorpus.Hex(t, s["magic"]) == STUB_MAGIC && idx < model.StubCountAtOOL && slotOf(model, -1, idx) < 0 {
 						t.Errorf("%s: dump has a stub at slot %d the model does not make", name, idx)
 					}
 				}

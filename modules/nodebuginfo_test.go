@@ -9,26 +9,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
 // ppc64DistroDir is bench/distro-dump/old-kernels.sh's output: real dumps
 // of Debian's 6.1 and 6.12 ppc64el kernels with drgn's truth.json
-// ($KDUMP_INSPECT_PPC64_DISTRO, else ../corpora/ppc64-distro beside the
-// repository); t skips without it.
+// (testcorpus.Corpora); t skips without it.
 func ppc64DistroDir(t *testing.T) string {
-	d := os.Getenv("KDUMP_INSPECT_PPC64_DISTRO")
-	if d == "" {
-		d = filepath.Join("..", "..", "corpora", "ppc64-distro")
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("no Debian ppc64el dumps in %s (bench/distro-dump/old-kernels.sh makes them)", d)
-	}
-	return d
+	return testcorpus.Corpora(t, "ppc64-distro")
 }
 
 // noDebuginfoTruth is the part of a ppc64-distro truth.json (drgn 0.3.0
@@ -52,27 +44,6 @@ type truthMem struct {
 	Type int    `json:"type"`
 	Base string `json:"base"`
 	Size uint64 `json:"size"`
-}
-
-func truthUint(t *testing.T, v any) uint64 {
-	t.Helper()
-	switch x := v.(type) {
-	case float64:
-		return uint64(x)
-	case string:
-		n, err := strconv.ParseUint(strings.TrimPrefix(x, "0x"), 16, 64)
-		if err != nil {
-			t.Fatalf("truth value %q: %v", x, err)
-		}
-		return n
-	case bool:
-		if x {
-			return 1
-		}
-		return 0
-	}
-	t.Fatalf("truth value %v (%T)", v, v)
-	return 0
 }
 
 // openDumpOnly opens a dump with nothing but the dump: no vmlinux, no
@@ -182,7 +153,7 @@ func TestNoDebuginfoPPC64Distro(t *testing.T) {
 					if got.Name != l.Name || got.Offset != l.Offset {
 						t.Errorf("%s: mod->arch member %d is %s at %d, truth %s at %d", m.Name, j, got.Name, got.Offset, l.Name, l.Offset)
 					}
-					if v, ok := w.Arch[l.Name]; ok && !got.Aggregate && got.Value != truthUint(t, v) {
+					if v, ok := w.Arch[l.Name]; ok && !got.Aggregate && got.Value != testcorpus.Hex(t, v) {
 						t.Errorf("%s: mod->arch.%s = %#x, truth %v", m.Name, l.Name, got.Value, v)
 					}
 					members++
@@ -207,11 +178,7 @@ func TestNoDebuginfoPPC64Distro(t *testing.T) {
 // bench/vs-drgn/run.sh), every mod->arch member and the SHA-256 of each
 // .stubs and OOL array are drgn's.
 func TestNoDebuginfoDistroDump(t *testing.T) {
-	dir := os.Getenv("KDUMP_INSPECT_DISTRO_DUMP")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "kdump-inspect-bench", "distro-dump")
-	}
+	dir := testcorpus.DistroDump()
 	if _, err := os.Stat(filepath.Join(dir, "truth-proc-modules.txt")); err != nil {
 		t.Skipf("no distro dump in %s (bench/distro-dump/make.sh)", dir)
 	}

@@ -2,7 +2,6 @@ package modules_test
 
 import (
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -10,16 +9,6 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/modules"
 )
-
-func hx(t *testing.T, v any) uint64 {
-	t.Helper()
-	s, _ := v.(string)
-	x, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-	if err != nil {
-		t.Fatalf("bad hex %v", v)
-	}
-	return x
-}
 
 // TestStubsCorpus: on every corpus dump file that holds module memory and
 // every module, what ReadStubs reconstructs equals truth.json: the .stubs
@@ -94,7 +83,7 @@ func checkModule(t *testing.T, dir string, set *modules.Set, tm, sum map[string]
 		case float64:
 			want = uint64(x)
 		case string:
-			want = hx(t, x)
+			want = testcorpus.Hex(t, x)
 		}
 		if !ok || got != want {
 			t.Errorf("%s: arch.%s = %#x, truth %#x", name, k, got, want)
@@ -112,11 +101,11 @@ func checkModule(t *testing.T, dir string, set *modules.Set, tm, sum map[string]
 			continue
 		}
 		sl := s.Slots[i]
-		if sl.Magic != uint32(hx(t, ts["magic"])) || sl.Funcdata != hx(t, ts["funcdata"]) {
+		if sl.Magic != uint32(testcorpus.Hex(t, ts["magic"])) || sl.Funcdata != testcorpus.Hex(t, ts["funcdata"]) {
 			t.Errorf("%s: slot %d magic/funcdata %#x/%#x, truth %v/%v", name, i, sl.Magic, sl.Funcdata, ts["magic"], ts["funcdata"])
 		}
 		for k, w := range ts["jump"].([]any) {
-			if sl.Jump[k] != uint32(hx(t, w)) {
+			if sl.Jump[k] != uint32(testcorpus.Hex(t, w)) {
 				t.Errorf("%s: slot %d jump[%d] %#x, truth %v", name, i, k, sl.Jump[k], w)
 			}
 		}
@@ -136,11 +125,11 @@ func checkModule(t *testing.T, dir string, set *modules.Set, tm, sum map[string]
 			continue
 		}
 		o := s.OOL[j]
-		if o.Addr != hx(t, to["addr"]) || o.FtraceOp != hx(t, to["ftrace_op"]) {
+		if o.Addr != testcorpus.Hex(t, to["addr"]) || o.FtraceOp != testcorpus.Hex(t, to["ftrace_op"]) {
 			t.Errorf("%s: ool_stubs[%d] at %#x op %#x, truth %v op %v", name, j, o.Addr, o.FtraceOp, to["addr"], to["ftrace_op"])
 		}
 		for k, w := range to["insn"].([]any) {
-			if o.Insn[k] != uint32(hx(t, w)) {
+			if o.Insn[k] != uint32(testcorpus.Hex(t, w)) {
 				t.Errorf("%s: ool_stubs[%d].insn[%d] %#x, truth %v", name, j, k, o.Insn[k], w)
 			}
 		}

@@ -104,8 +104,8 @@ func TestStubsGolden(t *testing.T) {
 	golden(t, "buggy-radix-stubs-klp_stub_bug-overlay.txt", run(t, s, "stubs klp_stub_bug --overlay"))
 
 	tm := truthModule(t, "buggy-radix", "klp_stub_bug")
-	base := truthWord(t, tm["stubs_section_addr"])
-	oolStubs := truthWord(t, tm["arch"].(map[string]any)["ool_stubs"])
+	base := testcorpus.Hex(t, tm["stubs_section_addr"])
+	oolStubs := testcorpus.Hex(t, tm["arch"].(map[string]any)["ool_stubs"])
 	var v StubsView
 	runDoc(t, s, "stubs klp_stub_bug --overlay --json", &v)
 	if uint64(v.Base) != base || uint64(v.OOLStubs) != oolStubs {
@@ -115,7 +115,7 @@ func TestStubsGolden(t *testing.T) {
 	slots := tm["stub_slots"].([]any)
 	want5 := slots[5].(map[string]any)
 	sl := v.Slots[5]
-	if !strings.HasPrefix(sl.Target, want5["funcdata_sym"].(string)+"+0x0") || uint64(sl.Funcdata) != truthWord(t, want5["funcdata"]) || !sl.InOOL {
+	if !strings.HasPrefix(sl.Target, want5["funcdata_sym"].(string)+"+0x0") || uint64(sl.Funcdata) != testcorpus.Hex(t, want5["funcdata"]) || !sl.InOOL {
 		t.Errorf("slot 5 = %+v, truth funcdata %v (%v), inside the OOL array", sl, want5["funcdata"], want5["funcdata_sym"])
 	}
 	if uint64(sl.Addr) != oolStubs {
@@ -125,7 +125,7 @@ func TestStubsGolden(t *testing.T) {
 	ool := tm["ool_stubs_decoded"].([]any)
 	for i, o := range ool {
 		om := o.(map[string]any)
-		if got, want := uint64(v.OOL[i].FtraceOp), truthWord(t, om["ftrace_op"]); got != want {
+		if got, want := uint64(v.OOL[i].FtraceOp), testcorpus.Hex(t, om["ftrace_op"]); got != want {
 			t.Errorf("ftrace[%d].ftrace_op = %#x, truth %#x", i, got, want)
 		}
 	}
@@ -219,7 +219,7 @@ func TestStructModuleArch(t *testing.T) {
 					t.Errorf("%s: printed %d members, truth has %d:\n%s", name, len(got), len(arch), out)
 				}
 				for k, v := range arch {
-					want := truthWord(t, v)
+					want := testcorpus.Hex(t, v)
 					g, ok := got[k]
 					if !ok {
 						t.Errorf("%s: arch.%s not printed", name, k)
@@ -295,7 +295,7 @@ func TestInfo(t *testing.T) {
 			if v.Release != d["uts_release"] {
 				t.Errorf("release %q, truth %q", v.Release, d["uts_release"])
 			}
-			radix := truthWord(t, d["cur_cpu_spec_mmu_features"])&0x40 != 0
+			radix := testcorpus.Hex(t, d["cur_cpu_spec_mmu_features"])&0x40 != 0
 			if (v.MMU == "radix") != radix && !strings.EqualFold(v.MMU, map[bool]string{true: "radix", false: "hash"}[radix]) {
 				t.Errorf("MMU %q, truth mmu_features radix=%v", v.MMU, radix)
 			}

@@ -79,7 +79,7 @@ func TestPrintExprCorpus(t *testing.T) {
 	// p on a struct prints every arch member with truth's value.
 	got := parseMembers(run(t, s, "p ((struct module *)"+mod+")->arch"))
 	for k, v := range arch {
-		if got[k] != truthWord(t, v) {
+		if got[k] != testcorpus.Hex(t, v) {
 			t.Errorf("p ...->arch: %s = %#x, truth %v", k, got[k], v)
 		}
 	}

@@ -133,7 +133,7 @@ func TestKmemAddrCorpus(t *testing.T) {
 	m := truthModule(t, dir, "klp_stub_bug")
 	text := m["mem"].([]any)[0].(map[string]any)
 	out = run(t, s, "kmem "+m["stub_slots"].([]any)[5].(map[string]any)["addr"].(string))
-	base := truthWord(t, text["base"])
+	base := testcorpus.Hex(t, text["base"])
 	want := "module klp_stub_bug, MOD_TEXT [0x" + strconv.FormatUint(base, 16) + "-0x" + strconv.FormatUint(base+uint64(text["size"].(float64)), 16) + ")"
 	if !strings.Contains(out, want) || !strings.Contains(out, "vmalloc area") {
 		t.Errorf("kmem slot 5 lacks %q:\n%s", want, out)

@@ -55,7 +55,7 @@ func TestListCorpus(t *testing.T) {
 	runDoc(t, s, "list module.list -H modules --json", &addrs)
 	truthAddrs := map[uint64]bool{}
 	for _, m := range tr.DumpModules() {
-		truthAddrs[truthWord(t, m["struct_module"])] = true
+		truthAddrs[testcorpus.Hex(t, m["struct_module"])] = true
 	}
 	if len(addrs) != len(truthAddrs) {
 		t.Errorf("%d entries, truth has %d modules", len(addrs), len(truthAddrs))

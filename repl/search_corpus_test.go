@@ -22,7 +22,7 @@ func TestSearchCorpus(t *testing.T) {
 	s := corpusSession(t, dir)
 	m := truthModule(t, dir, "klp_stub_bug")
 	slot5 := m["stub_slots"].([]any)[5].(map[string]any)
-	klptext := truthWord(t, m["sections"].(map[string]any)[".klptext"])
+	klptext := testcorpus.Hex(t, m["sections"].(map[string]any)[".klptext"])
 
 	ko, err := elf.Open(filepath.Join(testcorpus.Require(t), "kernels", "7.2.13-buggy", "modules", "klp_stub_bug.ko"))
 	if err != nil {
@@ -45,7 +45,7 @@ func TestSearchCorpus(t *testing.T) {
 
 	var v SearchView
 	runDoc(t, s, "search --json --branch "+slot5["addr"].(string), &v)
-	if len(v.Hits) != 1 || uint64(v.Hits[0].Addr) != call || uint64(v.Hits[0].Target) != truthWord(t, slot5["addr"]) || v.Hits[0].Insn[:3] != "bl " {
+	if len(v.Hits) != 1 || uint64(v.Hits[0].Addr) != call || uint64(v.Hits[0].Target) != testcorpus.Hex(t, slot5["addr"]) || v.Hits[0].Insn[:3] != "bl " {
 		t.Errorf("search --branch slot 5: %+v; want the bl at %#x", v.Hits, call)
 	}
 	// --within 40 finds the same call for any address inside the slot.
@@ -64,7 +64,7 @@ func TestSearchCorpus(t *testing.T) {
 	if err != nil || off < 0 {
 		t.Fatal(err, off)
 	}
-	want := truthWord(t, m["struct_module"]) + uint64(archOff+off)
+	want := testcorpus.Hex(t, m["struct_module"]) + uint64(archOff+off)
 	runDoc(t, s, "search --json --module klp_stub_bug "+m["arch"].(map[string]any)["ool_stubs"].(string), &v)
 	if len(v.Hits) != 1 || uint64(v.Hits[0].Addr) != want || v.Unreadable != 0 {
 		t.Errorf("search ool_stubs in klp_stub_bug: %+v; want &mod->arch.ool_stubs = %#x", v, want)

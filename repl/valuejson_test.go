@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // jsonData runs a --json line, checks the document against the contract
@@ -39,28 +40,6 @@ func member(t *testing.T, v ValueView, name string) ValueView {
 	}
 	t.Fatalf("%s has no member %s", v.Type, name)
 	return ValueView{}
-}
-
-// truthWord reads a truth.json value (a "0x…" string or a number).
-func truthWord(t *testing.T, v any) uint64 {
-	t.Helper()
-	switch x := v.(type) {
-	case string:
-		n, err := strconv.ParseUint(x, 0, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	case float64:
-		return uint64(x)
-	case bool:
-		if x {
-			return 1
-		}
-		return 0
-	}
-	t.Fatalf("truth value %v (%T)", v, v)
-	return 0
 }
 
 func rawOf(t *testing.T, what string, v ValueView) uint64 {
@@ -113,7 +92,7 @@ func TestValueJSONTruth(t *testing.T) {
 				if mv.Name != "core_layout."+k {
 					t.Fatalf("member %d is %s", i+1, mv.Name)
 				}
-				want := truthWord(t, m.CoreLayout[k])
+				want := testcorpus.Hex(t, m.CoreLayout[k])
 				if got := rawOf(t, mv.Name, mv); got != want {
 					t.Errorf("%s = %#x, drgn %#x", mv.Name, got, want)
 				}
@@ -132,7 +111,7 @@ func TestValueJSONTruth(t *testing.T) {
 			}
 			for k, v := range m.Arch {
 				mv := member(t, pv.Value, k)
-				if got, want := rawOf(t, k, mv), truthWord(t, v); got != want {
+				if got, want := rawOf(t, k, mv), testcorpus.Hex(t, v); got != want {
 					t.Errorf("arch.%s = %#x, drgn %#x", k, got, want)
 				}
 			}
@@ -198,7 +177,7 @@ func TestValueJSONCorpus(t *testing.T) {
 			}
 			arch := member(t, v, "arch")
 			for k, want := range m.Arch {
-				if got := rawOf(t, k, member(t, arch, k)); got != truthWord(t, want) {
+				if got := rawOf(t, k, member(t, arch, k)); got != testcorpus.Hex(t, want) {
 					t.Errorf("arch.%s = %#x, guest %v", k, got, want)
 				}
 			}
@@ -211,7 +190,7 @@ func TestValueJSONCorpus(t *testing.T) {
 					continue
 				}
 				e := mem.Elements[i]
-				if got := rawOf(t, "base", member(t, e, "base")); got != truthWord(t, g.Base) {
+				if got := rawOf(t, "base", member(t, e, "base")); got != testcorpus.Hex(t, g.Base) {
 					t.Errorf("mem[%d].base = %#x, guest %s", i, got, g.Base)
 				}
 				if sz := member(t, e, "size"); sz.Int == nil || *sz.Int != g.Size {

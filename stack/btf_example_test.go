@@ -3,11 +3,11 @@ package stack
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -35,14 +35,9 @@ func unwoundSummary(all []Unwound, err error) string {
 // (paca_ptrs, nr_cpu_ids) typed through kernel.VariableFallback: the
 // same contexts, tasks, frames and interrupt frames (pt_regs members).
 func TestDistroExampleBTFWalk(t *testing.T) {
-	path := os.Getenv("KDUMP_INSPECT_DISTRO_VMLINUX")
-	if path == "" {
-		home, _ := os.UserHomeDir()
-		m, _ := filepath.Glob(filepath.Join(home, ".cache", "kdump-inspect-bench", "vmlinux-*"))
-		if len(m) == 0 {
-			t.Skip("no distro vmlinux (its .BTF): run ../shared/tools/fetch-distro-vmlinux or set KDUMP_INSPECT_DISTRO_VMLINUX")
-		}
-		path = m[0]
+	path, ok := testcorpus.DistroVmlinux()
+	if !ok {
+		t.Skip("no distro vmlinux (its .BTF): run ../shared/tools/fetch-distro-vmlinux or set KDUMP_INSPECT_DISTRO_VMLINUX")
 	}
 	f, err := symbols.OpenELF(path)
 	if err != nil {
@@ -68,15 +63,7 @@ func TestDistroExampleBTFWalk(t *testing.T) {
 			p.Types, p.Context.Types, p.Features = bt, kernel.VariableFallback{Types: bt}, kernel.DetectFeatures(bt)
 			defer func() { p.Types, p.Context.Types, p.Features = dt, dt, df }()
 			got := unwoundSummary(WalkAll(p))
-			if got != want {
-				gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
-				for i := range min(len(gl), len(wl)) {
-					if gl[i] != wl[i] {
-						t.Fatalf("line %d differs:\n BTF:   %s\n DWARF: %s", i+1, gl[i], wl[i])
-					}
-				}
-				t.Fatalf("%d lines from BTF, %d from DWARF", len(gl), len(wl))
-			}
+			testcorpus.SameFromBTF(t, got, want)
 			t.Logf("%d contexts and frames, the same from BTF as from DWARF", strings.Count(want, "\n"))
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/ctype"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
 // btfJobTypes are the types the jobs read (grep the repository for
@@ -60,19 +61,11 @@ var btfJobTypes = []string{
 // without one.
 func btfDistroVmlinux(tb testing.TB) string {
 	tb.Helper()
-	if p := os.Getenv("KDUMP_INSPECT_DISTRO_VMLINUX"); p != "" {
-		return p
-	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache")
-	}
-	m, _ := filepath.Glob(filepath.Join(base, "kdump-inspect-bench", "vmlinux-*"))
-	if len(m) == 0 {
+	p, ok := testcorpus.DistroVmlinux()
+	if !ok {
 		tb.Skip("no distro vmlinux with .BTF and DWARF: run ../shared/tools/fetch-distro-vmlinux (1 GB download) or set KDUMP_INSPECT_DISTRO_VMLINUX")
 	}
-	return m[0]
+	return p
 }
 
 // typeDiff is one difference between the BTF and the DWARF decoding of a
@@ -98,6 +91,19 @@ type btfComparer struct {
 	bitfields int
 	nodes     int
 	explains  func(d typeDiff, a, b ctype.Type) string
+}
+
+// report fails t for each difference no known difference of the formats
+// explains, and logs what was compared: n names (what they are), the
+// structs, members and bitfields, and the explained differences.
+func (c *btfComparer) report(t *testing.T, n int, what string) {
+	t.Helper()
+	for _, d := range c.diffs {
+		if d.Why == "" {
+			t.Errorf("%s: %s", d.Path, d.What)
+		}
+	}
+	t.Logf("%d %s, %d structs/unions, %d members (%d bitfields), %d explained differences", n, what, c.structs, c.members, c.bitfields, len(c.diffs))
 }
 
 func (c *btfComparer) diff(path string, a, b ctype.Type, format string, args ...any) {
@@ -240,25 +246,13 @@ func (c *btfComparer) cmp(a, b ctype.Type, path string, hops int) {
 // btfDWARFVmlinuxes are the distro vmlinux files at hand that carry both
 // .BTF and DWARF: the 7.2.13 one of ../shared/tools/fetch-distro-vmlinux
 // and Debian 13's 6.12 (4K and 64K pages) of ../corpora/ppc64-distro
-// ($KDUMP_INSPECT_PPC64_DISTRO), by name.
+// (testcorpus.CorporaDir), by name.
 func btfDWARFVmlinuxes() map[string]string {
 	out := map[string]string{}
-	if p := os.Getenv("KDUMP_INSPECT_DISTRO_VMLINUX"); p != "" {
+	if p, ok := testcorpus.DistroVmlinux(); ok {
 		out[filepath.Base(p)] = p
-	} else {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, _ := os.UserHomeDir()
-			base = filepath.Join(home, ".cache")
-		}
-		if m, _ := filepath.Glob(filepath.Join(base, "kdump-inspect-bench", "vmlinux-*")); len(m) > 0 {
-			out[filepath.Base(m[0])] = m[0]
-		}
 	}
-	dir := os.Getenv("KDUMP_INSPECT_PPC64_DISTRO")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "corpora", "ppc64-distro")
-	}
+	dir, _ := testcorpus.CorporaDir("ppc64-distro")
 	m, _ := filepath.Glob(filepath.Join(dir, "kernels", "*", "vmlinux"))
 	for _, v := range m {
 		f, err := OpenELF(v)
@@ -518,12 +512,7 @@ func TestBTFDistroModulesMatchDWARF(t *testing.T) {
 				}
 				c.cmp(a, b, n, 0)
 			}
-			for _, d := range c.diffs {
-				if d.Why == "" {
-					t.Errorf("%s: %s", d.Path, d.What)
-				}
-			}
-			t.Logf("%d names of its own, %d structs/unions, %d members (%d bitfields), %d explained differences", len(own), c.structs, c.members, c.bitfields, len(c.diffs))
+			c.report(t, len(own), "names of its own")
 		})
 	}
 }

@@ -253,12 +253,7 @@ func TestBTFFixtureMatchesDWARF(t *testing.T) {
 				compared++
 				c.cmp(a, b, n, 0)
 			}
-			for _, d := range c.diffs {
-				if d.Why == "" {
-					t.Errorf("%s: %s", d.Path, d.What)
-				}
-			}
-			t.Logf("%d names, %d structs/unions, %d members (%d bitfields), %d explained differences", compared, c.structs, c.members, c.bitfields, len(c.diffs))
+			c.report(t, compared, "names")
 			if compared < 25 || c.bitfields < 9 {
 				t.Errorf("compared only %d names, %d bitfields", compared, c.bitfields)
 			}
@@ -467,12 +462,7 @@ func TestBTFCorpusModuleMatchesDWARF(t *testing.T) {
 		}
 		c.cmp(a, b, n, 0)
 	}
-	for _, d := range c.diffs {
-		if d.Why == "" {
-			t.Errorf("%s: %s", d.Path, d.What)
-		}
-	}
-	t.Logf("%d names, %d structs/unions, %d members (%d bitfields), %d explained differences", len(names), c.structs, c.members, c.bitfields, len(c.diffs))
+	c.report(t, len(names), "names")
 }
 
 // TestBTFDistroMatchesBpftool: the distro vmlinux's .BTF (107 000 types),

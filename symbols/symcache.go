@@ -55,7 +55,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"maps"
 	"math"
@@ -209,8 +208,8 @@ func encodeTable(w io.Writer, key []byte, t *Table, rep *SymtabReport) error {
 			sec(s.Section)
 		}
 	}
-	h := crc32.New(container.CRCTable)
-	cw := &countWriter{w: io.MultiWriter(w, h)}
+	sw := container.NewSumWriter(w)
+	cw := &countWriter{w: sw}
 	bw := bufio.NewWriterSize(cw, 256<<10)
 	var tmp [binary.MaxVarintLen64]byte
 	uv := func(v uint64) { bw.Write(tmp[:binary.PutUvarint(tmp[:], v)]) }
@@ -299,10 +298,7 @@ func encodeTable(w io.Writer, key []byte, t *Table, rep *SymtabReport) error {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	var sum [4]byte
-	binary.LittleEndian.PutUint32(sum[:], h.Sum32())
-	_, err := w.Write(sum[:])
-	return err
+	return sw.WriteSum()
 }
 
 // countWriter counts the bytes written through it.
@@ -368,9 +364,9 @@ func decodeTable(b []byte, key []byte) (*Table, *SymtabReport, error) {
 	if len(b) < len(symcacheMagic)+4 || string(b[:len(symcacheMagic)]) != symcacheMagic {
 		return nil, nil, &IndexFormatError{Off: 0, Msg: "not a symbol cache file (no " + symcacheMagic + " magic)"}
 	}
-	body := b[:len(b)-4]
-	if got, want := crc32.Checksum(body, container.CRCTable), binary.LittleEndian.Uint32(b[len(b)-4:]); got != want {
-		return nil, nil, &IndexFormatError{Off: len(body), Msg: fmt.Sprintf("CRC-32C %#08x, file says %#08x (corrupt)", got, want)}
+	body, err := container.CheckedBody(b)
+	if err != nil {
+		return nil, nil, err
 	}
 	d := &container.Decoder{B: body, Off: len(symcacheMagic)}
 	if v := d.Small("version", math.MaxInt32); d.Err == nil && v != symcacheVersion {

@@ -3,12 +3,50 @@ package container
 import (
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"hash/crc32"
+	"io"
 )
 
 // CRCTable is the CRC-32C (Castagnoli) table every cache file's checksum
 // uses.
 var CRCTable = crc32.MakeTable(crc32.Castagnoli)
+
+// SumWriter passes what it is given on to W and sums it (CRC-32C,
+// CRCTable); WriteSum ends a cache file with the sum.
+type SumWriter struct {
+	W io.Writer
+	h hash.Hash32
+}
+
+// NewSumWriter starts a cache file on w.
+func NewSumWriter(w io.Writer) *SumWriter { return &SumWriter{W: w, h: crc32.New(CRCTable)} }
+
+func (s *SumWriter) Write(p []byte) (int, error) {
+	n, err := s.W.Write(p)
+	s.h.Write(p[:n])
+	return n, err
+}
+
+// WriteSum writes the CRC-32C of all written so far to W, little-endian:
+// the trailer CheckedBody checks.
+func (s *SumWriter) WriteSum() error {
+	var sum [4]byte
+	binary.LittleEndian.PutUint32(sum[:], s.h.Sum32())
+	_, err := s.W.Write(sum[:])
+	return err
+}
+
+// CheckedBody is a cache file's body: b (at least 4 bytes) without its
+// CRC-32C trailer, or a *FormatError at the trailer when the sum of the
+// body is not the one the file gives.
+func CheckedBody(b []byte) ([]byte, error) {
+	body := b[:len(b)-4]
+	if got, want := crc32.Checksum(body, CRCTable), binary.LittleEndian.Uint32(b[len(b)-4:]); got != want {
+		return nil, &FormatError{Off: len(body), Msg: fmt.Sprintf("CRC-32C %#08x, file says %#08x (corrupt)", got, want)}
+	}
+	return body, nil
+}
 
 // FormatError says where a cache file (the symbol cache, the DWARF
 // type-index cache) stops making sense.

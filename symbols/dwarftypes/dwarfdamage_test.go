@@ -2,7 +2,6 @@ package dwarftypes
 
 import (
 	"debug/dwarf"
-	"debug/elf"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
@@ -25,16 +25,10 @@ func TestDWARFDamageConfined(t *testing.T) {
 	if err != nil {
 		t.Skipf("corpus vmlinux: %v", err)
 	}
-	good, err := os.ReadFile(plain)
+	good, info, _, err := damage.ELFSection(plain, ".debug_info")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ef, err := elf.Open(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := ef.Section(".debug_info")
-	ef.Close()
 	gf, err := OpenELF(plain)
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
 	"slices"
@@ -38,8 +37,8 @@ const indexMagic = "KDIINDEX"
 // encodeIndex writes ix; names are sorted so the same index gives the same
 // bytes.
 func encodeIndex(w io.Writer, ix *typeIndex) error {
-	h := crc32.New(container.CRCTable)
-	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 256<<10)
+	sw := container.NewSumWriter(w)
+	bw := bufio.NewWriterSize(sw, 256<<10)
 	var tmp [binary.MaxVarintLen64]byte
 	uv := func(v uint64) { bw.Write(tmp[:binary.PutUvarint(tmp[:], v)]) }
 	str := func(s string) { uv(uint64(len(s))); bw.WriteString(s) }
@@ -74,10 +73,7 @@ func encodeIndex(w io.Writer, ix *typeIndex) error {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	var sum [4]byte
-	binary.LittleEndian.PutUint32(sum[:], h.Sum32())
-	_, err := w.Write(sum[:])
-	return err
+	return sw.WriteSum()
 }
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {
@@ -95,9 +91,9 @@ func decodeIndex(b []byte) (*typeIndex, error) {
 	if len(b) < len(indexMagic)+4 || string(b[:len(indexMagic)]) != indexMagic {
 		return nil, &container.FormatError{Off: 0, Msg: "not an index file (no " + indexMagic + " magic)"}
 	}
-	body := b[:len(b)-4]
-	if got, want := crc32.Checksum(body, container.CRCTable), binary.LittleEndian.Uint32(b[len(b)-4:]); got != want {
-		return nil, &container.FormatError{Off: len(body), Msg: fmt.Sprintf("CRC-32C %#08x, file says %#08x (corrupt)", got, want)}
+	body, err := container.CheckedBody(b)
+	if err != nil {
+		return nil, err
 	}
 	d := &container.Decoder{B: body, Off: len(indexMagic)}
 	ix := &typeIndex{}

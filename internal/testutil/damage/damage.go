@@ -382,3 +382,19 @@ func FlatVariants(b []byte) ([]Variant, error) {
 	}
 	return v, nil
 }
+
+// ELFSection reads the whole ELF file at path (the good bytes a damaged
+// copy starts from), the header of its section name (nil when it has
+// none) and its byte order.
+func ELFSection(path, name string) (good []byte, sec *elf.Section, order binary.ByteOrder, err error) {
+	good, err = os.ReadFile(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ef, err := elf.NewFile(bytes.NewReader(good))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer ef.Close()
+	return good, ef.Section(name), ef.ByteOrder, nil
+}

@@ -1,7 +1,6 @@
 package damage
 
 import (
-	"debug/elf"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,21 +22,15 @@ func TestDamagedVmlinuxDWARF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := os.ReadFile(plain)
+	good, info, order, err := ELFSection(plain, ".debug_info")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ef, err := elf.Open(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := ef.Section(".debug_info")
-	ef.Close()
 	// The units of .debug_info by their unit_length fields (DWARF 5,
 	// 32-bit: 4 + length bytes each), read here independently.
 	var units []int64
 	sec := good[info.Offset : info.Offset+info.Size]
-	for off := int64(0); off+4 <= int64(len(sec)); off += 4 + int64(ef.ByteOrder.Uint32(sec[off:])) {
+	for off := int64(0); off+4 <= int64(len(sec)); off += 4 + int64(order.Uint32(sec[off:])) {
 		units = append(units, off)
 	}
 	u := units[len(units)/2]

@@ -3,7 +3,9 @@
 // a test with a clear message when they are absent (a fresh clone without
 // ../shared). It reads truth.json (into plain maps or a test's struct) and
 // its values (Hex); tests take their expected values from there, never
-// from the code under test.
+// from the code under test. It also finds what the bench/ scripts build
+// outside git (Corpora, DistroDump, DistroVmlinux) and compares a job's
+// output typed by BTF with its output typed by DWARF (SameFromBTF).
 //
 // Layer: test support (docs/ARCHITECTURE.md).
 package testcorpus
@@ -111,12 +113,18 @@ func LoadJSON(t testing.TB, path string, v any) {
 }
 
 // Hex reads a truth value: a hexadecimal string ("0x..." or bare hex
-// digits), or a JSON number; anything else fails t.
+// digits), a JSON number, or a bool (1 for true, as C reads it); anything
+// else fails t.
 func Hex(t testing.TB, v any) uint64 {
 	t.Helper()
 	switch x := v.(type) {
 	case float64:
 		return uint64(x)
+	case bool:
+		if x {
+			return 1
+		}
+		return 0
 	case string:
 		n, err := strconv.ParseUint(strings.TrimPrefix(x, "0x"), 16, 64)
 		if err != nil {
@@ -126,6 +134,23 @@ func Hex(t testing.TB, v any) uint64 {
 	}
 	t.Fatalf("truth value %v of type %T", v, v)
 	return 0
+}
+
+// SameFromBTF fails t, at the first line that differs or else on the
+// line counts, unless a job's output typed by BTF (fromBTF) is the one it
+// gave typed by DWARF (fromDWARF).
+func SameFromBTF(t testing.TB, fromBTF, fromDWARF string) {
+	t.Helper()
+	if fromBTF == fromDWARF {
+		return
+	}
+	gl, wl := strings.Split(fromBTF, "\n"), strings.Split(fromDWARF, "\n")
+	for i := range min(len(gl), len(wl)) {
+		if gl[i] != wl[i] {
+			t.Fatalf("line %d differs:\n BTF:   %s\n DWARF: %s", i+1, gl[i], wl[i])
+		}
+	}
+	t.Fatalf("%d lines from BTF, %d from DWARF", len(gl), len(wl))
 }
 
 // Decompressed is the plain file of a compressed corpus file (path
@@ -192,21 +217,68 @@ func objects(v any) []map[string]any {
 }
 
 // Corpora returns a directory of the corpora the bench/ scripts build
-// (bench/x86-corpus, bench/arm64-corpus, bench/ppc64-build: large, outside
-// git): $KDUMP_INSPECT_CORPORA, else ../corpora beside the repository,
-// joined with parts. It skips t when that directory does not exist (CI and
-// a fresh clone have only ../shared; run the bench scripts to build them).
+// (bench/x86-corpus, bench/arm64-corpus, bench/ppc64-build,
+// bench/distro-dump/old-kernels.sh: large, outside git): CorporaDir of
+// parts. It skips t when that directory does not exist (CI and a fresh
+// clone have only ../shared; run the bench scripts to build them).
 func Corpora(t testing.TB, parts ...string) string {
 	t.Helper()
+	d, ok := CorporaDir(parts...)
+	if !ok {
+		t.Skipf("built-corpus test skipped: %s not found (build it with the bench/ scripts, or set KDUMP_INSPECT_CORPORA)", d)
+	}
+	return d
+}
+
+// CorporaDir is $KDUMP_INSPECT_CORPORA, else ../corpora beside the
+// repository, joined with parts; ok is false when it does not exist (for
+// a test that gathers dumps from several places and skips only without
+// any).
+func CorporaDir(parts ...string) (d string, ok bool) {
 	root := os.Getenv("KDUMP_INSPECT_CORPORA")
 	if root == "" {
 		if shared, ok := Root(); ok || shared != "" {
 			root = filepath.Join(filepath.Dir(filepath.Dir(shared)), "corpora")
 		}
 	}
-	d := filepath.Join(append([]string{root}, parts...)...)
-	if _, err := os.Stat(d); root == "" || err != nil {
-		t.Skipf("built-corpus test skipped: %s not found (build it with the bench/ scripts, or set KDUMP_INSPECT_CORPORA)", d)
+	d = filepath.Join(append([]string{root}, parts...)...)
+	_, err := os.Stat(d)
+	return d, root != "" && err == nil
+}
+
+// BenchCache is where the bench/ scripts keep what they download and make
+// outside the corpora (the distro vmlinux files, distro-dump):
+// ${XDG_CACHE_HOME:-~/.cache}/kdump-inspect-bench, as they compute it.
+func BenchCache() string {
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, _ := os.UserHomeDir()
+		base = filepath.Join(home, ".cache")
 	}
-	return d
+	return filepath.Join(base, "kdump-inspect-bench")
+}
+
+// DistroVmlinux is the Debian 7.2.13 vmlinux (with .BTF and DWARF) that
+// ../shared/tools/fetch-distro-vmlinux fetches: $KDUMP_INSPECT_DISTRO_VMLINUX,
+// else the first vmlinux-* in BenchCache(); ok is false without one.
+func DistroVmlinux() (path string, ok bool) {
+	if p := os.Getenv("KDUMP_INSPECT_DISTRO_VMLINUX"); p != "" {
+		return p, true
+	}
+	m, _ := filepath.Glob(filepath.Join(BenchCache(), "vmlinux-*"))
+	if len(m) == 0 {
+		return "", false
+	}
+	return m[0], true
+}
+
+// DistroDump is bench/distro-dump/make.sh's output directory (a dump of
+// Debian's 7.2.13 kernel with the guest's truth files and the distro .ko
+// files): $KDUMP_INSPECT_DISTRO_DUMP, else BenchCache()/distro-dump. It
+// may be absent or partial: each test skips without the files it needs.
+func DistroDump() string {
+	if d := os.Getenv("KDUMP_INSPECT_DISTRO_DUMP"); d != "" {
+		return d
+	}
+	return filepath.Join(BenchCache(), "distro-dump")
 }
