@@ -10,6 +10,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
 
@@ -26,11 +27,7 @@ type jumpSite struct {
 
 func koJumpSites(t *testing.T, path, module string) []jumpSite {
 	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := testcorpus.OpenELF(t, path)
 	syms, err := f.Symbols()
 	if err != nil {
 		t.Fatal(err)
@@ -81,11 +78,7 @@ func openCore(t *testing.T, path string) *coreFile {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := testcorpus.OpenELF(t, path)
 	c := &coreFile{raw: raw}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_LOAD {

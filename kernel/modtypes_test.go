@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"debug/dwarf"
-	"debug/elf"
 	"os"
 	"path/filepath"
 	"sort"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/ctype"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
 
@@ -30,25 +30,10 @@ type koMember struct {
 // debug/dwarf's entries: name -> size and named members' offsets. A name
 // defined twice with different layouts is dropped (two units may differ).
 func koStructs(t *testing.T, path string) map[string]koStruct {
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	d := testcorpus.ELFDWARF(t, path)
 	out, bad := map[string]koStruct{}, map[string]bool{}
 	r := d.Reader()
-	for {
-		e, err := r.Next()
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if e == nil {
-			break
-		}
+	for e := range dwarftest.Entries(t, r) {
 		if e.Tag != dwarf.TagStructType {
 			continue
 		}

@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"debug/elf"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -20,15 +19,7 @@ func TestCorpusFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := testcorpus.ELFDWARF(t, path)
 	ts, err := dwarfread.LoadTypes(d, nil, "")
 	if err != nil {
 		t.Fatal(err)

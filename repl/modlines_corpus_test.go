@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
@@ -69,11 +70,7 @@ func TestModuleSourceLinesX86Arm64(t *testing.T) {
 // .ko's line table as debug/dwarf reads it (with debug/elf's relocations).
 func koLines(t *testing.T, path, fn string) func(off uint64) []int {
 	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := testcorpus.OpenELF(t, path)
 	syms, err := f.Symbols()
 	if err != nil {
 		t.Fatal(err)
@@ -98,14 +95,7 @@ func koLines(t *testing.T, path, fn string) func(off uint64) []int {
 	}
 	var rows []row
 	r := d.Reader()
-	for {
-		e, err := r.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e == nil {
-			break
-		}
+	for e := range dwarftest.Entries(t, r) {
 		if e.Tag != dwarf.TagCompileUnit {
 			r.SkipChildren()
 			continue

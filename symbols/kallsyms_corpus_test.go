@@ -17,6 +17,7 @@ import (
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 	"github.com/kdump-inspect/kdump-inspect/ctype"
 	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -156,14 +157,7 @@ func TestCorpusReadKallsyms(t *testing.T) {
 func structOffsets(t *testing.T, d *dwarf.Data, name string, members ...string) []int64 {
 	t.Helper()
 	r := d.Reader()
-	for {
-		e, err := r.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e == nil {
-			break
-		}
+	for e := range dwarftest.Entries(t, r) {
 		if e.Tag != dwarf.TagStructType {
 			if e.Tag != dwarf.TagCompileUnit && e.Children {
 				r.SkipChildren()

@@ -162,11 +162,7 @@ func TestCorpusSizes(t *testing.T) {
 	if len(kos) == 0 {
 		t.Fatal("no .ko in corpus")
 	}
-	kf, err := elf.Open(kos[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kf.Close()
+	kf := testcorpus.OpenELF(t, kos[0])
 	sec := kf.Section(".gnu.linkonce.this_module")
 	if sec == nil {
 		t.Fatalf("%s has no .gnu.linkonce.this_module", kos[0])

@@ -1,7 +1,6 @@
 package x86
 
 import (
-	"debug/elf"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -98,11 +97,7 @@ func readSyms(t *testing.T, path string) map[string]uint64 {
 	if m, ok := symCache[real]; ok {
 		return m
 	}
-	f, err := elf.Open(real)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := testcorpus.OpenELF(t, real)
 	ss, err := f.Symbols()
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/ctype"
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 )
 
 // TestFromDWARFKeepsEverything: every type of the synthetic DWARF (see
@@ -16,14 +17,7 @@ func TestFromDWARFKeepsEverything(t *testing.T) {
 	d := synthDWARF(t)
 	r := d.Reader()
 	n := 0
-	for {
-		e, err := r.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e == nil {
-			break
-		}
+	for e := range dwarftest.Entries(t, r) {
 		switch e.Tag {
 		case dwarf.TagBaseType, dwarf.TagTypedef, dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagEnumerationType,
 			dwarf.TagPointerType, dwarf.TagArrayType, dwarf.TagConstType, dwarf.TagVolatileType, dwarf.TagSubroutineType:

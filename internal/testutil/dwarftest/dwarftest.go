@@ -9,6 +9,7 @@ package dwarftest
 
 import (
 	"debug/dwarf"
+	"iter"
 	"testing"
 
 	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
@@ -151,4 +152,20 @@ func (s Builder) Data(t testing.TB) *dwarf.Data {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// Entries walks r's entries in order (SkipChildren on r still works from
+// the loop's body); a read error fails t.
+func Entries(t testing.TB, r *dwarf.Reader) iter.Seq[*dwarf.Entry] {
+	return func(yield func(*dwarf.Entry) bool) {
+		for {
+			e, err := r.Next()
+			if err != nil {
+				t.Fatalf("DWARF entry: %v", err)
+			}
+			if e == nil || !yield(e) {
+				return
+			}
+		}
+	}
 }

@@ -11,6 +11,8 @@
 package testcorpus
 
 import (
+	"debug/dwarf"
+	"debug/elf"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -281,4 +283,28 @@ func DistroDump() string {
 		return d
 	}
 	return filepath.Join(BenchCache(), "distro-dump")
+}
+
+// OpenELF opens an ELF file (a corpus vmlinux or .ko, already
+// decompressed) with debug/elf, the independent reader the tests hold the
+// tool against; it is closed when the test ends, and a failure fails t.
+func OpenELF(t testing.TB, path string) *elf.File {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// ELFDWARF is the DWARF of OpenELF's file as debug/elf gives it (a
+// .ko's relocations applied, compressed sections inflated).
+func ELFDWARF(t testing.TB, path string) *dwarf.Data {
+	t.Helper()
+	d, err := OpenELF(t, path).DWARF()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return d
 }
