@@ -15,7 +15,7 @@ package kernel
 // What is shared is read-only after Open: the ELFFile (its methods only read
 // the file), its symbol Table, and the Types (safe for concurrent use; its
 // type cache is behind a mutex). A caller that decodes types through
-// Types.Data() itself bypasses that mutex (internal/gen/extract's findEnums does, from one
+// dwarfread.Data(types) itself bypasses that mutex (internal/gen/extract's findEnums does, from one
 // goroutine) and must not run while another Program of the process
 // decodes types; Options.PrivateVmlinux gives it a Types of its own.
 //
