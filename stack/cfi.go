@@ -3,11 +3,8 @@ package stack
 import (
 	"debug/elf"
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"sync"
 
-	"github.com/go-delve/delve/pkg/dwarf/frame"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
@@ -20,77 +17,54 @@ const (
 	dwarfLR = 65
 )
 
-// maxDebugFrame bounds the .debug_frame we parse (a distro vmlinux's is a
+// maxDebugFrame bounds the .debug_frame read (a distro vmlinux's is a
 // few MB).
 const maxDebugFrame = 256 << 20
 
-// CFI reads call-frame information. Delve's pkg/dwarf/frame parses
-// .debug_frame and runs the CFA programs: it is the reader debuggers use,
-// and nothing in the standard library reads CFI. Delve's parser was not
-// written for hostile input, so every call into it runs under recover and
-// a panic becomes "unknown" (the walk then falls back to the LR rule).
+// CFI is call-frame information read for the ppc64 walk: the DWARF rules
+// of .debug_frame (symbols.ParseFrames, through the reader a program links:
+// symbols/dwarfread, delve's pkg/dwarf/frame under recover) read for
+// ppc64's registers.
 type CFI struct {
-	fdes frame.FrameDescriptionEntries
+	t symbols.FrameTable
 }
 
 // NewCFI parses a .debug_frame section of an executable (a vmlinux, whose
 // FDEs hold absolute addresses; a module's .ko would need its relocations
 // applied first).
-func NewCFI(debugFrame []byte, order binary.ByteOrder) (c *CFI, err error) {
-	if len(debugFrame) == 0 {
-		return nil, errors.New("no .debug_frame")
-	}
-	if len(debugFrame) > maxDebugFrame {
-		return nil, fmt.Errorf(".debug_frame of %d bytes is larger than the %d-byte limit", len(debugFrame), maxDebugFrame)
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			c, err = nil, fmt.Errorf(".debug_frame: parser panicked: %v", r)
-		}
-	}()
-	fdes, err := frame.Parse(debugFrame, order, 0, 8, 0)
+func NewCFI(debugFrame []byte, order binary.ByteOrder) (*CFI, error) {
+	t, err := symbols.ParseFrames(debugFrame, order)
 	if err != nil {
-		return nil, fmt.Errorf(".debug_frame: %w", err)
+		return nil, err
 	}
-	// Parse keeps the file's order; FDEForPC searches by address. Append
-	// sorts (and drops duplicates), as delve itself uses it.
-	return &CFI{fdes: fdes.Append(nil)}, nil
+	return &CFI{t: t}, nil
 }
 
 // Rule is the CFI rule at pc, for Options.CFI: false when no FDE covers
 // pc or the rule is not one a ppc64 kernel function uses (CFA = r1 +
 // offset; return address in LR, r0, or at CFA + offset).
-func (c *CFI) Rule(pc uint64) (rule CFIRule, ok bool) {
+func (c *CFI) Rule(pc uint64) (CFIRule, bool) {
 	if c == nil {
 		return CFIRule{}, false
 	}
-	defer func() {
-		if recover() != nil {
-			rule, ok = CFIRule{}, false
-		}
-	}()
-	fde, err := c.fdes.FDEForPC(pc)
-	if err != nil {
+	fr, ok := c.t.Rule(pc)
+	if !ok || fr.CFAReg != dwarfR1 || fr.CFAOffset < 0 {
 		return CFIRule{}, false
 	}
-	fc, err := fde.EstablishFrame(pc)
-	if err != nil || fc.CFA.Rule != frame.RuleCFA || fc.CFA.Reg != dwarfR1 || fc.CFA.Offset < 0 {
-		return CFIRule{}, false
-	}
-	rule.CFAOffset = fc.CFA.Offset
-	ra := fc.RetAddrReg
+	rule := CFIRule{CFAOffset: fr.CFAOffset}
+	ra := fr.RAReg
 	if ra == 0 {
 		ra = dwarfLR
 	}
-	r, has := fc.Regs[ra]
+	r := fr.Regs[ra]
 	switch {
-	case !has || r.Rule == frame.RuleUndefined || r.Rule == frame.RuleSameVal:
+	case r.Kind == symbols.RegUnspecified || r.Kind == symbols.RegUndefined || r.Kind == symbols.RegSameValue:
 		rule.RA = RAInLR
-	case r.Rule == frame.RuleOffset:
+	case r.Kind == symbols.RegOffset:
 		rule.RA, rule.RAOffset = RAInMemory, r.Offset
-	case r.Rule == frame.RuleRegister && r.Reg == dwarfR0:
+	case r.Kind == symbols.RegRegister && r.Reg == dwarfR0:
 		rule.RA = RAInR0
-	case r.Rule == frame.RuleRegister && r.Reg == dwarfLR:
+	case r.Kind == symbols.RegRegister && r.Reg == dwarfLR:
 		rule.RA = RAInLR
 	default:
 		return CFIRule{}, false

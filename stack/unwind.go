@@ -8,7 +8,7 @@
 // frame pointer is checked for alignment, for a kernel address and against
 // the frames already seen, and the walk is capped. For the first frame of
 // a context it follows DWARF call-frame information when the caller gives
-// it (CFI, read with delve's pkg/dwarf/frame), and otherwise the kernel's
+// it (CFI, read by the reader symbols.ParseFrames dispatches to), and otherwise the kernel's
 // own rule for the LR register (see Walk). It does not name addresses;
 // callers resolve Frame.PC to symbols.
 //

@@ -1,6 +1,7 @@
 package symbols
 
 import (
+	"encoding/binary"
 	"errors"
 	"testing"
 )
@@ -35,5 +36,23 @@ func TestNoLineReader(t *testing.T) {
 	}
 	if len(calls) != 2 || calls[0] != "vmlinux" || calls[1] != "module" {
 		t.Errorf("calls %v", calls)
+	}
+}
+
+// TestNoFrameReader: without a registered call-frame reader ParseFrames
+// says so (stack then walks by the link-register rule alone, as for a
+// vmlinux without .debug_frame); a registered one is what it calls.
+func TestNoFrameReader(t *testing.T) {
+	saved := frameReader.Load()
+	defer frameReader.Store(saved)
+	frameReader.Store(nil)
+	if ft, err := ParseFrames([]byte{1}, nil); ft != nil || !errors.Is(err, ErrNoFrameReader) {
+		t.Errorf("without a reader: %v, %v", ft, err)
+	}
+	boom := errors.New("boom")
+	var got []byte
+	RegisterFrameReader(func(b []byte, _ binary.ByteOrder) (FrameTable, error) { got = b; return nil, boom })
+	if ft, err := ParseFrames([]byte{7}, nil); ft != nil || !errors.Is(err, boom) || len(got) != 1 || got[0] != 7 {
+		t.Errorf("registered reader: %v, %v, saw %v", ft, err, got)
 	}
 }

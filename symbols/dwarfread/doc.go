@@ -1,7 +1,9 @@
 // Package dwarfread connects the DWARF readers to symbols: importing it
 // (cmd/kdump-inspect does, as database/sql's drivers are imported)
-// registers the type reader of symbols/dwarftypes (symbols.LoadELFTypes)
-// and the line-table reader of this package (symbols.LoadVmlinuxLines,
+// registers the type reader of symbols/dwarftypes (symbols.LoadELFTypes),
+// the call-frame reader of this package (symbols.ParseFrames: delve's
+// pkg/dwarf/frame over .debug_frame, under recover) and its line-table
+// reader (symbols.LoadVmlinuxLines,
 // LoadModuleLines: delve's pkg/dwarf/line over .debug_line, a module's
 // .rela.debug_line applied at its runtime section addresses, every line
 // program header checked by our own parser before delve's reader sees it
@@ -15,7 +17,7 @@
 //
 // What it does not do: big-endian line tables (delve's reader decodes
 // little-endian only; such a file is refused with a reason), DWARF
-// location expressions or frame information, or finding the .ko (the
+// location expressions, or finding the .ko (the
 // caller gives the file and its section addresses).
 package dwarfread
 
@@ -35,6 +37,7 @@ func init() {
 		}
 		return src, nil
 	})
+	symbols.RegisterFrameReader(ParseFrames)
 	symbols.RegisterLineReader(symbols.LineReader{
 		Vmlinux: func(f *symbols.ELFFile, types *symbols.Types) (symbols.LineTable, error) {
 			lt, err := LoadVmlinuxLines(f, types)
