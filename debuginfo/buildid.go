@@ -49,7 +49,7 @@ func ReadBuildID(path string) ([]byte, error) {
 	var dec io.Reader
 	switch {
 	case bytes.HasPrefix(magic, []byte(elf.ELFMAG)):
-		return buildIDOfELF(f, path)
+		return symbols.ReadBuildID(f, path)
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		d, err := zstd.NewReader(bufio.NewReader(f), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
 		if err != nil {
@@ -81,51 +81,10 @@ func ReadBuildID(path string) ([]byte, error) {
 		return nil, &NotELFError{Path: path + " (decompressed)", Magic: prefix[:min(len(prefix), 6)]}
 	}
 	// The whole section header table inside the prefix: read it properly.
-	if id, err := buildIDOfELF(bytes.NewReader(prefix), path); err == nil {
+	if id, err := symbols.ReadBuildID(bytes.NewReader(prefix), path); err == nil {
 		return id, nil
 	}
 	return scanBuildID(prefix), nil
-}
-
-// buildIDOfELF reads the note sections through the section headers.
-func buildIDOfELF(r io.ReaderAt, path string) (id []byte, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			id, err = nil, fmt.Errorf("%s: malformed ELF file (debug/elf panicked: %v)", path, p)
-		}
-	}()
-	ef, err := elf.NewFile(r)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	secs := make([]*elf.Section, 0, 4)
-	for _, s := range ef.Sections {
-		if s.Type == elf.SHT_NOTE && s.Name == ".note.gnu.build-id" {
-			secs = append(secs, s)
-		}
-	}
-	for _, s := range ef.Sections {
-		if s.Type == elf.SHT_NOTE && s.Name != ".note.gnu.build-id" {
-			secs = append(secs, s)
-		}
-	}
-	for _, s := range secs {
-		if s.Size > 1<<20 {
-			continue
-		}
-		data, err := s.Data()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s at offset %#x: %w", path, s.Name, s.Offset, err)
-		}
-		id, err := symbols.ParseBuildIDNote(data, ef.ByteOrder)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s at offset %#x: %w", path, s.Name, s.Offset, err)
-		}
-		if id != nil {
-			return id, nil
-		}
-	}
-	return nil, nil
 }
 
 // scanBuildID finds a GNU build-id note in the first bytes of an ELF file

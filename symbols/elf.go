@@ -317,37 +317,64 @@ func (f *ELFFile) SectionByName(name string) (Section, bool) {
 const maxNoteSection = 1 << 20
 
 func (f *ELFFile) readBuildID() error {
-	// Modules have .note.gnu.build-id; vmlinux collects its notes in
-	// .notes. Look at .note.gnu.build-id first, then every note section.
+	id, err := buildIDOfSections(f.File, f.Path)
+	if err != nil {
+		return err
+	}
+	if id != nil {
+		f.BuildID = id
+	}
+	return nil
+}
+
+// ReadBuildID reads the GNU build-id of an ELF file through its section
+// headers, without reading its symbols: what finding a debuginfo file by
+// build-id needs of each candidate. nil without error when it has none.
+func ReadBuildID(r io.ReaderAt, path string) (id []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			id, err = nil, fmt.Errorf("%s: malformed ELF file (debug/elf panicked: %v)", path, p)
+		}
+	}()
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return buildIDOfSections(ef, path)
+}
+
+// buildIDOfSections finds the GNU build-id note: modules have
+// .note.gnu.build-id; vmlinux collects its notes in .notes. It looks at
+// .note.gnu.build-id first, then every note section.
+func buildIDOfSections(ef *elf.File, path string) ([]byte, error) {
 	secs := make([]*elf.Section, 0, 4)
-	for _, s := range f.File.Sections {
+	for _, s := range ef.Sections {
 		if s.Type == elf.SHT_NOTE && s.Name == ".note.gnu.build-id" {
 			secs = append(secs, s)
 		}
 	}
-	for _, s := range f.File.Sections {
+	for _, s := range ef.Sections {
 		if s.Type == elf.SHT_NOTE && s.Name != ".note.gnu.build-id" {
 			secs = append(secs, s)
 		}
 	}
 	for _, s := range secs {
 		if s.Size > maxNoteSection {
-			return fmt.Errorf("%s: %s at offset %#x: size %#x too large for a note", f.Path, s.Name, s.Offset, s.Size)
+			return nil, fmt.Errorf("%s: %s at offset %#x: size %#x too large for a note", path, s.Name, s.Offset, s.Size)
 		}
 		data, err := s.Data()
 		if err != nil {
-			return fmt.Errorf("%s: reading %s at offset %#x: %w", f.Path, s.Name, s.Offset, err)
+			return nil, fmt.Errorf("%s: reading %s at offset %#x: %w", path, s.Name, s.Offset, err)
 		}
-		id, err := ParseBuildIDNote(data, f.ByteOrder)
+		id, err := ParseBuildIDNote(data, ef.ByteOrder)
 		if err != nil {
-			return fmt.Errorf("%s: %s at offset %#x: %w", f.Path, s.Name, s.Offset, err)
+			return nil, fmt.Errorf("%s: %s at offset %#x: %w", path, s.Name, s.Offset, err)
 		}
 		if id != nil {
-			f.BuildID = id
-			return nil
+			return id, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // ParseBuildIDNote finds the NT_GNU_BUILD_ID note (type 3, name "GNU") in a
