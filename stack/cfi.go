@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"sync"
 
@@ -91,10 +90,8 @@ func VmlinuxCFI(p *kernel.Program) *CFI {
 		return c
 	}
 	var c *CFI
-	if sec := f.File.Section(".debug_frame"); sec != nil && sec.Type != elf.SHT_NOBITS && sec.Size <= maxDebugFrame {
-		if b, err := sec.Data(); err == nil {
-			c, _ = NewCFI(b, f.ByteOrder)
-		}
+	if b, err := f.SectionData(".debug_frame", maxDebugFrame); err == nil {
+		c, _ = NewCFI(b, f.ByteOrder)
 	}
 	cfiCache[f] = c
 	return c

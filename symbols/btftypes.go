@@ -4,7 +4,6 @@ package symbols
 // (types.go calls these when t.btf is set).
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 
@@ -77,24 +76,12 @@ func (f *ELFFile) ModuleBTFBase() ([]byte, error) {
 	return b, err
 }
 
-func (f *ELFFile) sectionBytes(name string) (b []byte, err error) {
-	s := f.File.Section(name)
-	if s == nil || s.Type == elf.SHT_NOBITS {
+func (f *ELFFile) sectionBytes(name string) ([]byte, error) {
+	b, err := f.SectionData(name, maxBTFSection)
+	if errors.Is(err, ErrNoSection) {
 		return nil, fmt.Errorf("%s: %w", f.Path, ErrNoBTF)
 	}
-	if s.Size > maxBTFSection {
-		return nil, fmt.Errorf("%s: %s of %d bytes is larger than the %d-byte limit", f.Path, name, s.Size, maxBTFSection)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			b, err = nil, fmt.Errorf("%s: reading %s (debug/elf panicked: %v)", f.Path, name, p)
-		}
-	}()
-	b, err = s.Data()
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading %s: %w", f.Path, name, err)
-	}
-	return b, nil
+	return b, err
 }
 
 // LoadELFBTFTypes is LoadBTFTypes over a vmlinux's .BTF section.

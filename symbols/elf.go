@@ -303,6 +303,37 @@ func (f *ELFFile) Close() error {
 // with NewELF), for readers that map its sections (symbols/dwarftypes).
 func (f *ELFFile) OSFile() *os.File { return f.osFile }
 
+// ErrNoSection is what SectionData wraps for a section the file does not
+// have, or has without contents (SHT_NOBITS).
+var ErrNoSection = errors.New("no such section with contents")
+
+// SectionData reads the bytes of the first section with that name,
+// decompressed (SHF_COMPRESSED) and bounded by limit before and after
+// decompression; a malformed section is an error with its name, never a
+// panic.
+func (f *ELFFile) SectionData(name string, limit uint64) (b []byte, err error) {
+	s := f.File.Section(name)
+	if s == nil || s.Type == elf.SHT_NOBITS {
+		return nil, fmt.Errorf("%s: %s: %w", f.Path, name, ErrNoSection)
+	}
+	if s.Size > limit {
+		return nil, fmt.Errorf("%s: %s of %d bytes is larger than the %d-byte limit", f.Path, name, s.Size, limit)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("%s: reading %s (debug/elf panicked: %v)", f.Path, name, p)
+		}
+	}()
+	b, err = s.Data()
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading %s at offset %#x: %w", f.Path, name, s.Offset, err)
+	}
+	if uint64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: %s of %d bytes decompressed is larger than the %d-byte limit", f.Path, name, len(b), limit)
+	}
+	return b, nil
+}
+
 // SectionByName returns the first section with that name.
 func (f *ELFFile) SectionByName(name string) (Section, bool) {
 	for _, s := range f.Sections {

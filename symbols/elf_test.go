@@ -601,3 +601,41 @@ func TestCorpusLivepatchSymbol(t *testing.T) {
 		}
 	}
 }
+
+// TestSectionData: a section's bytes as written, decompressed when
+// SHF_COMPRESSED (the zstd section holds 950 bytes of payload in fewer),
+// refused past the limit before and after decompression, and a missing
+// or SHT_NOBITS section is ErrNoSection.
+func TestSectionData(t *testing.T) {
+	o := binary.LittleEndian
+	payload := bytes.Repeat([]byte("debug info payload "), 50)
+	text := bytes.Repeat([]byte{0x60, 0, 0, 0}, 16)
+	e := &testELF{order: o, typ: elf.ET_REL, flags: 2, machine: elf.EM_PPC64, secs: []testSection{
+		{name: ".text", typ: elf.SHT_PROGBITS, flags: elf.SHF_ALLOC | elf.SHF_EXECINSTR, data: text},
+		{name: ".bss", typ: elf.SHT_NOBITS, flags: elf.SHF_ALLOC | elf.SHF_WRITE, size: 0x40},
+		{name: ".debug_info", typ: elf.SHT_PROGBITS, flags: elf.SHF_COMPRESSED, data: compressedSection(t, o, elf.COMPRESS_ZSTD, payload)},
+	}}
+	f, err := NewELF(bytes.NewReader(e.bytes()), "m.ko")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := f.SectionData(".text", 64); err != nil || !bytes.Equal(b, text) {
+		t.Errorf(".text: % x, %v", b, err)
+	}
+	if _, err := f.SectionData(".text", 63); err == nil || !strings.Contains(err.Error(), "larger than the 63-byte limit") {
+		t.Errorf(".text over its limit: %v", err)
+	}
+	if b, err := f.SectionData(".debug_info", 1000); err != nil || !bytes.Equal(b, payload) {
+		t.Errorf(".debug_info: %d bytes, %v", len(b), err)
+	}
+	// debug/elf gives a compressed section's uncompressed size from its
+	// Chdr, so the limit refuses it before it is inflated.
+	if _, err := f.SectionData(".debug_info", uint64(len(payload))-1); err == nil || !strings.Contains(err.Error(), "larger than the 949-byte limit") {
+		t.Errorf(".debug_info decompressed over its limit: %v", err)
+	}
+	for _, name := range []string{".bss", ".nope"} {
+		if _, err := f.SectionData(name, 1<<20); !errors.Is(err, ErrNoSection) {
+			t.Errorf("%s: %v, want ErrNoSection", name, err)
+		}
+	}
+}

@@ -81,26 +81,6 @@ func (c *cuLines) covers(pc uint64) bool {
 	return false
 }
 
-// sectionData reads a section's (decompressed) bytes, bounded; nil without
-// error when the file has no such section.
-func sectionData(f *elf.File, name string) ([]byte, error) {
-	sec := f.Section(name)
-	if sec == nil || sec.Type == elf.SHT_NOBITS {
-		return nil, nil
-	}
-	if sec.Size > maxDebugLine {
-		return nil, fmt.Errorf("%s at offset %#x: size %#x too large", name, sec.Offset, sec.Size)
-	}
-	b, err := sec.Data()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s at offset %#x: %w", name, sec.Offset, err)
-	}
-	if uint64(len(b)) > maxDebugLine {
-		return nil, fmt.Errorf("%s at offset %#x: decompressed size %#x too large", name, sec.Offset, len(b))
-	}
-	return b, nil
-}
-
 func readLineSections(f *symbols.ELFFile) (*LineTable, error) {
 	if f == nil || f.File == nil {
 		return nil, errors.New("no debuginfo file")
@@ -110,14 +90,12 @@ func readLineSections(f *symbols.ELFFile) (*LineTable, error) {
 	}
 	lt := &LineTable{order: f.ByteOrder, byOff: map[int64]*cuLines{}}
 	var err error
-	if lt.line, err = sectionData(f.File, ".debug_line"); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	if lt.line, err = f.SectionData(".debug_line", maxDebugLine); err != nil {
+		return nil, err
 	}
-	if lt.line == nil {
-		return nil, fmt.Errorf("%s: no .debug_line section", f.Path)
-	}
-	if lt.lineStr, err = sectionData(f.File, ".debug_line_str"); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	// DWARF 4 tables have no .debug_line_str.
+	if lt.lineStr, err = f.SectionData(".debug_line_str", maxDebugLine); err != nil && !errors.Is(err, symbols.ErrNoSection) {
+		return nil, err
 	}
 	return lt, nil
 }
