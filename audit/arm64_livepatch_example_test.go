@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/damage"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
-	"github.com/kdump-inspect/kdump-inspect/modules"
 )
 
 // arm64LPTruth is testdata/example/arm64-livepatch/truth.json, trimmed
@@ -284,7 +284,7 @@ func TestArm64LivepatchKlpNameBeforeHole(t *testing.T) {
 	// secstrings: the bytes after it hold no other one's name
 	name, nameOff := "", uint32(0)
 	for _, h := range a.Module.KlpSechdrs {
-		if h.Flags&modules.SHF_RELA_LIVEPATCH == 0 {
+		if h.Flags&uint64(elfobj.SHF_RELA_LIVEPATCH) == 0 {
 			continue
 		}
 		off, err := base.ReadU32(shdrs + uint64(h.Index)*64)

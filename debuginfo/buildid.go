@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -48,7 +49,7 @@ func ReadBuildID(path string) ([]byte, error) {
 	}
 	var dec io.Reader
 	switch {
-	case bytes.HasPrefix(magic, []byte(elf.ELFMAG)):
+	case bytes.HasPrefix(magic, []byte(elfobj.ELFMAG)):
 		return symbols.ReadBuildID(f, path)
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		d, err := zstd.NewReader(bufio.NewReader(f), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
@@ -77,7 +78,7 @@ func ReadBuildID(path string) ([]byte, error) {
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, fmt.Errorf("%s: decompressing: %w", path, err)
 	}
-	if !bytes.HasPrefix(prefix, []byte(elf.ELFMAG)) {
+	if !bytes.HasPrefix(prefix, []byte(elfobj.ELFMAG)) {
 		return nil, &NotELFError{Path: path + " (decompressed)", Magic: prefix[:min(len(prefix), 6)]}
 	}
 	// The whole section header table inside the prefix: read it properly.
@@ -93,7 +94,7 @@ func ReadBuildID(path string) ([]byte, error) {
 // 64 bytes.
 func scanBuildID(b []byte) []byte {
 	var order binary.ByteOrder = binary.LittleEndian
-	if len(b) > elf.EI_DATA && elf.Data(b[elf.EI_DATA]) == elf.ELFDATA2MSB {
+	if len(b) > elfobj.EI_DATA && elfobj.Data(b[elfobj.EI_DATA]) == elfobj.ELFDATA2MSB {
 		order = binary.BigEndian
 	}
 	for off := 64; off+16 <= len(b); off += 4 {

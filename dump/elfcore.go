@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 )
 
 // ELF64 layout sizes (Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr).
@@ -64,17 +66,17 @@ func (d *Dump) readELFHeader(f *mappedFile) (elfHeader, error) {
 	if len(hdr) < 16 {
 		return elfHeader{}, &FormatError{File: name, Off: int64(len(hdr)), Msg: "truncated ELF identification"}
 	}
-	if hdr[eiClass] != elfClass64 {
-		return elfHeader{}, &FormatError{File: name, Off: eiClass, Msg: "unsupported ELF class (only ELF64 cores)", Val: elfName(elfClassNames, uint64(hdr[eiClass]))}
+	if elfobj.Class(hdr[elfobj.EI_CLASS]) != elfobj.ELFCLASS64 {
+		return elfHeader{}, &FormatError{File: name, Off: elfobj.EI_CLASS, Msg: "unsupported ELF class (only ELF64 cores)", Val: elfobj.Class(hdr[elfobj.EI_CLASS]).String()}
 	}
 	var order binary.ByteOrder
-	switch hdr[eiData] {
-	case elfData2LSB:
+	switch elfobj.Data(hdr[elfobj.EI_DATA]) {
+	case elfobj.ELFDATA2LSB:
 		order = binary.LittleEndian
-	case elfData2MSB:
+	case elfobj.ELFDATA2MSB:
 		order = binary.BigEndian
 	default:
-		return elfHeader{}, &FormatError{File: name, Off: eiData, Msg: "unknown ELF data encoding", Val: hdr[eiData]}
+		return elfHeader{}, &FormatError{File: name, Off: elfobj.EI_DATA, Msg: "unknown ELF data encoding", Val: hdr[elfobj.EI_DATA]}
 	}
 	if len(hdr) < elf64EhdrSize {
 		return elfHeader{}, &FormatError{File: name, Off: int64(len(hdr)), Msg: "truncated ELF header"}
@@ -88,8 +90,8 @@ func (d *Dump) readELFHeader(f *mappedFile) (elfHeader, error) {
 	ehsize := order.Uint16(hdr[52:])
 	phentsize := uint64(order.Uint16(hdr[54:]))
 	phnum := uint64(order.Uint16(hdr[56:]))
-	if etype != etCore {
-		return elfHeader{}, &FormatError{File: name, Off: 16, Msg: "not an ELF core file", Val: elfName(elfTypeNames, uint64(etype))}
+	if elfobj.Type(etype) != elfobj.ET_CORE {
+		return elfHeader{}, &FormatError{File: name, Off: 16, Msg: "not an ELF core file", Val: elfobj.Type(etype).String()}
 	}
 	if ehsize != elf64EhdrSize {
 		// QEMU's dump-guest-memory writes 8 here; nothing depends on it.

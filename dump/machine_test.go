@@ -3,6 +3,8 @@ package dump
 import (
 	"debug/elf"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 )
 
 // TestMachineFromVMCOREINFO: QEMU writes "Unknown" as the machine of some
@@ -45,22 +47,18 @@ func TestMachineNames(t *testing.T) {
 			t.Errorf("%v = %d, ELF says %d", c.want, c.m, c.want)
 		}
 	}
-	for _, c := range []struct {
-		v    byte
-		want elf.Class
-	}{{0, elf.ELFCLASSNONE}, {1, elf.ELFCLASS32}, {2, elf.ELFCLASS64}} {
-		if got := elfName(elfClassNames, uint64(c.v)); got != c.want.String() {
-			t.Errorf("class %d: %q, debug/elf says %q", c.v, got, c.want)
+	for _, c := range []elf.Class{elf.ELFCLASSNONE, elf.ELFCLASS32, elf.ELFCLASS64} {
+		if got := elfobj.Class(c).String(); got != c.String() {
+			t.Errorf("class %d: %q, debug/elf says %q", c, got, c)
 		}
 	}
 	for _, c := range []elf.Type{elf.ET_NONE, elf.ET_REL, elf.ET_EXEC, elf.ET_DYN, elf.ET_CORE} {
-		if got := elfName(elfTypeNames, uint64(c)); got != c.String() {
+		if got := elfobj.Type(c).String(); got != c.String() {
 			t.Errorf("type %d: %q, debug/elf says %q", c, got, c)
 		}
 	}
-	if etCore != int(elf.ET_CORE) || ptLoad != int(elf.PT_LOAD) || ptNote != int(elf.PT_NOTE) || ntPRStatus != int(elf.NT_PRSTATUS) ||
-		elfClass64 != int(elf.ELFCLASS64) || elfData2LSB != int(elf.ELFDATA2LSB) || elfData2MSB != int(elf.ELFDATA2MSB) ||
-		eiClass != elf.EI_CLASS || eiData != elf.EI_DATA || elfMag != elf.ELFMAG {
+	if ptLoad != int(elf.PT_LOAD) || ptNote != int(elf.PT_NOTE) || ntPRStatus != int(elf.NT_PRSTATUS) ||
+		elfobj.EI_CLASS != elf.EI_CLASS || elfobj.EI_DATA != elf.EI_DATA || elfobj.ELFMAG != elf.ELFMAG {
 		t.Error("an ELF constant of machine.go differs from debug/elf's")
 	}
 }

@@ -1,9 +1,11 @@
 package dump
 
 import (
+	"encoding/binary"
 	"io"
 	"os"
 
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
 
@@ -29,7 +31,7 @@ const (
 func SniffBytes(b []byte) Magic {
 	n := len(b)
 	switch {
-	case n >= 4 && string(b[:4]) == elfMag:
+	case n >= 4 && string(b[:4]) == elfobj.ELFMAG:
 		return MagicELF
 	case n >= 12 && string(b[:12]) == flatSignature:
 		return MagicFlattened
@@ -39,6 +41,19 @@ func SniffBytes(b []byte) Magic {
 		return MagicCompressed
 	}
 	return NotDump
+}
+
+// ELFType is e_type of an ELF file starting with b (18 bytes needed), read
+// in the byte order its EI_DATA gives: ET_CORE for a dump, ET_EXEC or
+// ET_DYN for a vmlinux. false when b does not start an ELF header.
+func ELFType(b []byte) (elfobj.Type, bool) {
+	if len(b) < 18 || string(b[:4]) != elfobj.ELFMAG {
+		return 0, false
+	}
+	if elfobj.Data(b[elfobj.EI_DATA]) == elfobj.ELFDATA2MSB {
+		return elfobj.Type(binary.BigEndian.Uint16(b[16:])), true
+	}
+	return elfobj.Type(binary.LittleEndian.Uint16(b[16:])), true
 }
 
 // Sniff says what the file at path is by its first bytes (a name alone,

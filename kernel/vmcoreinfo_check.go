@@ -2,10 +2,11 @@ package kernel
 
 import (
 	"bytes"
-	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 )
 
 // VMCOREINFO against memory and the vmlinux.
@@ -34,7 +35,7 @@ func (p *Program) buildIDInMemory() (same bool, err error) {
 	}
 	compared := false
 	for _, s := range p.Vmlinux.Sections {
-		if s.Type != elf.SHT_NOTE || s.Flags&elf.SHF_ALLOC == 0 || s.Addr == 0 || s.Size == 0 {
+		if s.Type != elfobj.SHT_NOTE || s.Flags&elfobj.SHF_ALLOC == 0 || s.Addr == 0 || s.Size == 0 {
 			continue
 		}
 		want, err := p.Vmlinux.ReadAddr(p.LinkAddr(s.Addr), int(min(s.Size, maxNotesCompare)))

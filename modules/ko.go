@@ -1,11 +1,12 @@
 package modules
 
 import (
-	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"sort"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	"github.com/kdump-inspect/kdump-inspect/debuginfo"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -114,7 +115,7 @@ func readModuleKo(m *Module, path string) (*Debuginfo, error) {
 	if err != nil {
 		return nil, &DebuginfoError{Module: m.Name, Problem: KoUnreadable, Match: match, Err: err}
 	}
-	img, err := ReadKo(filepath.Base(path), f.File)
+	img, err := ReadKo(filepath.Base(path), f)
 	if err != nil {
 		f.Close()
 		return nil, &DebuginfoError{Module: m.Name, Problem: KoUnreadable, Match: match, Err: err}
@@ -137,7 +138,7 @@ func KlpRelasFromMemory(p *kernel.Program, m *Module) ([]RelaSection, error) {
 	}
 	symndx := -1
 	for _, h := range m.KlpSechdrs {
-		if elf.SectionType(h.Type) == elf.SHT_SYMTAB {
+		if elfobj.SectionType(h.Type) == elfobj.SHT_SYMTAB {
 			symndx = h.Index
 		}
 	}
@@ -165,7 +166,7 @@ func KlpRelasFromMemory(p *kernel.Program, m *Module) ([]RelaSection, error) {
 	syms := make([]KoSymbol, n)
 	for i := range syms {
 		b := raw[i*24:]
-		syms[i] = KoSymbol{Index: i, Shndx: elf.SectionIndex(o.Uint16(b[6:])), Value: o.Uint64(b[8:]), Binding: elf.ST_BIND(b[4]), Other: b[5]}
+		syms[i] = KoSymbol{Index: i, Shndx: elfobj.SectionIndex(o.Uint16(b[6:])), Value: o.Uint64(b[8:]), Binding: elfobj.ST_BIND(b[4]), Other: b[5]}
 		if nameOff := o.Uint32(b); nameOff != 0 && strtab != 0 {
 			if name, err := p.Context.CStringAt(strtab+uint64(nameOff), 128); err == nil {
 				syms[i].Name = name
@@ -174,7 +175,7 @@ func KlpRelasFromMemory(p *kernel.Program, m *Module) ([]RelaSection, error) {
 	}
 	var out []RelaSection
 	for _, h := range m.KlpSechdrs {
-		if h.Flags&SHF_RELA_LIVEPATCH == 0 || elf.SectionType(h.Type) != elf.SHT_RELA {
+		if elfobj.SectionFlag(h.Flags)&elfobj.SHF_RELA_LIVEPATCH == 0 || elfobj.SectionType(h.Type) != elfobj.SHT_RELA {
 			continue
 		}
 		if h.Size/24 > maxRelas {

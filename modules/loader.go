@@ -2,24 +2,21 @@ package modules
 
 import (
 	"cmp"
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
-	"github.com/kdump-inspect/kdump-inspect/reloc"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
+	"github.com/kdump-inspect/kdump-inspect/reloc"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
+
 	"github.com/kdump-inspect/kdump-inspect/arch/ppc64"
 )
 
-// ELF constants the ppc64 loader uses that debug/elf does not name.
+// Constants of the ppc64 loader.
 const (
-	// SHN_LIVEPATCH marks a symbol that livepatch resolves itself
-	// (include/uapi/linux/elf.h).
-	SHN_LIVEPATCH = 0xff20
-	// SHF_RELA_LIVEPATCH marks a .klp.rela.OBJ.SECTION relocation section.
-	SHF_RELA_LIVEPATCH = 0x00100000
 	// R_PPC_REL24 is the 24-bit relative branch relocation (R_PPC64_REL24).
 	R_PPC_REL24 = 10
 
@@ -67,9 +64,9 @@ func (f LoaderFeatures) oolSize() int {
 type KoSymbol struct {
 	Index   int
 	Name    string
-	Shndx   elf.SectionIndex
+	Shndx   elfobj.SectionIndex
 	Value   uint64
-	Binding elf.SymBind
+	Binding elfobj.SymBind
 	Other   uint8 // st_other (ppc64 ELFv2: the local entry offset)
 }
 
@@ -90,7 +87,7 @@ type RelaSection struct {
 	Name      string
 	Target    int    // sh_info
 	TargetSec string // name of the section it relocates
-	Flags     elf.SectionFlag
+	Flags     elfobj.SectionFlag
 	Livepatch bool   // SHF_RELA_LIVEPATCH
 	Object    string // for .klp.rela.OBJ.SEC: OBJ ("vmlinux" or a module)
 	Relas     []Rela // sorted as relacmp() sorts
@@ -134,8 +131,8 @@ func (k *KoImage) hasSection(name string) bool {
 type KoSection struct {
 	Index int
 	Name  string
-	Type  elf.SectionType
-	Flags elf.SectionFlag
+	Type  elfobj.SectionType
+	Flags elfobj.SectionFlag
 	Size  uint64
 	Info  uint32
 }
@@ -145,8 +142,9 @@ type KoSection struct {
 const maxRelas = 1 << 22
 
 // ReadKo extracts a KoImage from an opened .ko.
-func ReadKo(name string, f *elf.File) (*KoImage, error) {
-	if f.Class != elf.ELFCLASS64 {
+func ReadKo(name string, ef *symbols.ELFFile) (*KoImage, error) {
+	f := ef.File
+	if f.Class != elfobj.ELFCLASS64 {
 		return nil, fmt.Errorf("%s: not an ELF64 object", name)
 	}
 	img := &KoImage{Name: name, ByteOrder: f.ByteOrder}
@@ -161,17 +159,17 @@ func ReadKo(name string, f *elf.File) (*KoImage, error) {
 			img.HasToc = true
 		}
 	}
-	syms, err := f.Symbols()
-	if err != nil && err != elf.ErrNoSymbols {
+	syms, err := ef.ReadRawSymbols()
+	if err != nil {
 		return nil, fmt.Errorf("%s: reading symbols: %w", name, err)
 	}
-	img.Symbols = make([]KoSymbol, 0, len(syms)+1)
+	img.Symbols = make([]KoSymbol, 0, max(len(syms), 1))
 	img.Symbols = append(img.Symbols, KoSymbol{})
-	for i, s := range syms {
-		img.Symbols = append(img.Symbols, KoSymbol{Index: i + 1, Name: s.Name, Shndx: s.Section, Value: s.Value, Binding: elf.ST_BIND(s.Info), Other: s.Other})
+	for _, s := range syms[min(1, len(syms)):] { // index 0 is the null symbol
+		img.Symbols = append(img.Symbols, KoSymbol{Index: s.Index, Name: s.Name, Shndx: s.Shndx, Value: s.Value, Binding: s.Bind(), Other: s.Other})
 	}
 	for i, s := range f.Sections {
-		if i == 0 || s.Type != elf.SHT_RELA {
+		if i == 0 || s.Type != elfobj.SHT_RELA {
 			continue
 		}
 		if s.Size/24 > maxRelas {
@@ -181,7 +179,7 @@ func ReadKo(name string, f *elf.File) (*KoImage, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading %s at offset %#x: %w", name, s.Name, s.Offset, err)
 		}
-		rs := RelaSection{Index: i, Name: s.Name, Target: int(s.Info), Flags: s.Flags, Livepatch: s.Flags&SHF_RELA_LIVEPATCH != 0}
+		rs := RelaSection{Index: i, Name: s.Name, Target: int(s.Info), Flags: s.Flags, Livepatch: s.Flags&elfobj.SHF_RELA_LIVEPATCH != 0}
 		if int(s.Info) < len(f.Sections) {
 			rs.TargetSec = f.Sections[s.Info].Name
 		}
@@ -197,7 +195,7 @@ func ReadKo(name string, f *elf.File) (*KoImage, error) {
 		}
 		sortRelas(rs.Relas)
 		for _, r := range rs.Relas {
-			if r.Type() == R_PPC_REL24 && r.Sym() == 0 && int(s.Info) < len(f.Sections) && f.Sections[s.Info].Flags&elf.SHF_ALLOC != 0 {
+			if r.Type() == R_PPC_REL24 && r.Sym() == 0 && int(s.Info) < len(f.Sections) && f.Sections[s.Info].Flags&elfobj.SHF_ALLOC != 0 {
 				img.Warnings = append(img.Warnings, fmt.Sprintf("%s: R_PPC_REL24 at %s+%#x against the null symbol: an unconverted livepatch relocation? (klp-convert output differs from this file)", name, rs.TargetSec, r.Off))
 			}
 		}
@@ -558,7 +556,7 @@ func (l *loaderRun) rel24(rs RelaSection, kind SlotKind) error {
 			// stub to address 0; the model records it as unresolved.
 			l.m.Unresolved = append(l.m.Unresolved, fmt.Sprintf("%s+%#x: symbol 0", rs.Name, r.Off))
 			continue
-		case sym.Shndx == elf.SHN_UNDEF:
+		case sym.Shndx == elfobj.SHN_UNDEF:
 			// dedotify(): ".name" calls "name"
 			name = strings.TrimPrefix(name, ".")
 			a, ok := l.in.Resolve(name)
@@ -567,7 +565,7 @@ func (l *loaderRun) rel24(rs RelaSection, kind SlotKind) error {
 				continue
 			}
 			addr = a
-		case sym.Shndx == SHN_LIVEPATCH:
+		case sym.Shndx == elfobj.SHN_LIVEPATCH:
 			o, n, pos, ok := ParseKlpSym(sym.Name)
 			if !ok {
 				return fmt.Errorf("%s: malformed livepatch symbol %q", l.ko.Name, sym.Name)
@@ -593,7 +591,7 @@ func (l *loaderRun) rel24(rs RelaSection, kind SlotKind) error {
 func (l *loaderRun) applyRelocations() error {
 	ko := l.ko
 	for _, rs := range ko.Relas {
-		if rs.Target <= 0 || rs.Target >= len(ko.Sections) || ko.Sections[rs.Target].Flags&elf.SHF_ALLOC == 0 {
+		if rs.Target <= 0 || rs.Target >= len(ko.Sections) || ko.Sections[rs.Target].Flags&elfobj.SHF_ALLOC == 0 {
 			continue
 		}
 		if rs.Livepatch && rs.Object != "vmlinux" {

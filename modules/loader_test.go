@@ -2,7 +2,6 @@ package modules
 
 import (
 	"bufio"
-	"debug/elf"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
+	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
 // kernelDir returns the kernels/7.2.13-* directory a dump directory links to.
@@ -80,7 +80,7 @@ var corpusFeatures = LoaderFeatures{DynamicFtrace: true, WithRegs: true, OutOfLi
 
 func openKo(t *testing.T, kdir, file string) *KoImage {
 	t.Helper()
-	f, err := elf.Open(filepath.Join(kdir, "modules", file))
+	f, err := symbols.OpenELF(filepath.Join(kdir, "modules", file))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,11 @@
 package reloc
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"sort"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 )
 
 // ARM64 is apply_relocate_add() of arch/arm64/kernel/module.c: do_reloc(),
@@ -32,14 +33,14 @@ var insnLE = binary.LittleEndian
 // Relocation numbers of arch/arm64/include/asm/elf.h that debug/elf does
 // not name (its R_AARCH64_NONE is R_ARM_NONE's 0).
 const (
-	r_AARCH64_NONE            elf.R_AARCH64 = 256
-	r_AARCH64_MOVW_PREL_G0    elf.R_AARCH64 = 287
-	r_AARCH64_MOVW_PREL_G0_NC elf.R_AARCH64 = 288
-	r_AARCH64_MOVW_PREL_G1    elf.R_AARCH64 = 289
-	r_AARCH64_MOVW_PREL_G1_NC elf.R_AARCH64 = 290
-	r_AARCH64_MOVW_PREL_G2    elf.R_AARCH64 = 291
-	r_AARCH64_MOVW_PREL_G2_NC elf.R_AARCH64 = 292
-	r_AARCH64_MOVW_PREL_G3    elf.R_AARCH64 = 293
+	r_AARCH64_NONE            elfobj.R_AARCH64 = 256
+	r_AARCH64_MOVW_PREL_G0    elfobj.R_AARCH64 = 287
+	r_AARCH64_MOVW_PREL_G0_NC elfobj.R_AARCH64 = 288
+	r_AARCH64_MOVW_PREL_G1    elfobj.R_AARCH64 = 289
+	r_AARCH64_MOVW_PREL_G1_NC elfobj.R_AARCH64 = 290
+	r_AARCH64_MOVW_PREL_G2    elfobj.R_AARCH64 = 291
+	r_AARCH64_MOVW_PREL_G2_NC elfobj.R_AARCH64 = 292
+	r_AARCH64_MOVW_PREL_G3    elfobj.R_AARCH64 = 293
 )
 
 type a64op int
@@ -126,25 +127,25 @@ func relocInsnMovw(op a64op, insn uint32, place, val uint64, lsb uint, movnz boo
 // ARM64Size is the number of bytes a relocation of type t writes (0 for
 // NONE, -1 for a type apply_relocate_add() refuses).
 func ARM64Size(t uint32) int {
-	switch elf.R_AARCH64(t) {
-	case elf.R_AARCH64(0), r_AARCH64_NONE: // R_ARM_NONE, R_AARCH64_NONE
+	switch elfobj.R_AARCH64(t) {
+	case elfobj.R_AARCH64(0), r_AARCH64_NONE: // R_ARM_NONE, R_AARCH64_NONE
 		return 0
-	case elf.R_AARCH64_ABS64, elf.R_AARCH64_PREL64:
+	case elfobj.R_AARCH64_ABS64, elfobj.R_AARCH64_PREL64:
 		return 8
-	case elf.R_AARCH64_ABS16, elf.R_AARCH64_PREL16:
+	case elfobj.R_AARCH64_ABS16, elfobj.R_AARCH64_PREL16:
 		return 2
-	case elf.R_AARCH64_ABS32, elf.R_AARCH64_PREL32,
-		elf.R_AARCH64_MOVW_UABS_G0_NC, elf.R_AARCH64_MOVW_UABS_G0, elf.R_AARCH64_MOVW_UABS_G1_NC,
-		elf.R_AARCH64_MOVW_UABS_G1, elf.R_AARCH64_MOVW_UABS_G2_NC, elf.R_AARCH64_MOVW_UABS_G2,
-		elf.R_AARCH64_MOVW_UABS_G3, elf.R_AARCH64_MOVW_SABS_G0, elf.R_AARCH64_MOVW_SABS_G1,
-		elf.R_AARCH64_MOVW_SABS_G2, r_AARCH64_MOVW_PREL_G0_NC, r_AARCH64_MOVW_PREL_G0,
+	case elfobj.R_AARCH64_ABS32, elfobj.R_AARCH64_PREL32,
+		elfobj.R_AARCH64_MOVW_UABS_G0_NC, elfobj.R_AARCH64_MOVW_UABS_G0, elfobj.R_AARCH64_MOVW_UABS_G1_NC,
+		elfobj.R_AARCH64_MOVW_UABS_G1, elfobj.R_AARCH64_MOVW_UABS_G2_NC, elfobj.R_AARCH64_MOVW_UABS_G2,
+		elfobj.R_AARCH64_MOVW_UABS_G3, elfobj.R_AARCH64_MOVW_SABS_G0, elfobj.R_AARCH64_MOVW_SABS_G1,
+		elfobj.R_AARCH64_MOVW_SABS_G2, r_AARCH64_MOVW_PREL_G0_NC, r_AARCH64_MOVW_PREL_G0,
 		r_AARCH64_MOVW_PREL_G1_NC, r_AARCH64_MOVW_PREL_G1, r_AARCH64_MOVW_PREL_G2_NC,
 		r_AARCH64_MOVW_PREL_G2, r_AARCH64_MOVW_PREL_G3,
-		elf.R_AARCH64_LD_PREL_LO19, elf.R_AARCH64_ADR_PREL_LO21, elf.R_AARCH64_ADR_PREL_PG_HI21_NC,
-		elf.R_AARCH64_ADR_PREL_PG_HI21, elf.R_AARCH64_ADD_ABS_LO12_NC, elf.R_AARCH64_LDST8_ABS_LO12_NC,
-		elf.R_AARCH64_LDST16_ABS_LO12_NC, elf.R_AARCH64_LDST32_ABS_LO12_NC, elf.R_AARCH64_LDST64_ABS_LO12_NC,
-		elf.R_AARCH64_LDST128_ABS_LO12_NC, elf.R_AARCH64_TSTBR14, elf.R_AARCH64_CONDBR19,
-		elf.R_AARCH64_JUMP26, elf.R_AARCH64_CALL26:
+		elfobj.R_AARCH64_LD_PREL_LO19, elfobj.R_AARCH64_ADR_PREL_LO21, elfobj.R_AARCH64_ADR_PREL_PG_HI21_NC,
+		elfobj.R_AARCH64_ADR_PREL_PG_HI21, elfobj.R_AARCH64_ADD_ABS_LO12_NC, elfobj.R_AARCH64_LDST8_ABS_LO12_NC,
+		elfobj.R_AARCH64_LDST16_ABS_LO12_NC, elfobj.R_AARCH64_LDST32_ABS_LO12_NC, elfobj.R_AARCH64_LDST64_ABS_LO12_NC,
+		elfobj.R_AARCH64_LDST128_ABS_LO12_NC, elfobj.R_AARCH64_TSTBR14, elfobj.R_AARCH64_CONDBR19,
+		elfobj.R_AARCH64_JUMP26, elfobj.R_AARCH64_CALL26:
 		return 4
 	}
 	return -1
@@ -152,11 +153,11 @@ func ARM64Size(t uint32) int {
 
 // ARM64NeedsPLT is branch_rela_needs_plt() (module-plts.c): a JUMP26 or
 // CALL26 against a symbol outside the target section.
-func ARM64NeedsPLT(t uint32, symShndx elf.SectionIndex, target int) bool {
+func ARM64NeedsPLT(t uint32, symShndx elfobj.SectionIndex, target int) bool {
 	if int(symShndx) == target {
 		return false
 	}
-	return elf.R_AARCH64(t) == elf.R_AARCH64_JUMP26 || elf.R_AARCH64(t) == elf.R_AARCH64_CALL26
+	return elfobj.R_AARCH64(t) == elfobj.R_AARCH64_JUMP26 || elfobj.R_AARCH64(t) == elfobj.R_AARCH64_CALL26
 }
 
 // ARM64Order is the order module_frob_arch_sections() leaves an executable
@@ -169,7 +170,7 @@ func ARM64NeedsPLT(t uint32, symShndx elf.SectionIndex, target int) bool {
 func ARM64Order(relas []Rela, syms []Symbol, target int) []Rela {
 	out := append([]Rela(nil), relas...)
 	needs := func(r Rela) bool {
-		sh := elf.SHN_UNDEF
+		sh := elfobj.SHN_UNDEF
 		if int(r.Sym) < len(syms) {
 			sh = syms[r.Sym].Shndx
 		}
@@ -212,7 +213,7 @@ func (a *ARM64) Apply(sec *Section, relas []Rela, syms []Symbol) ([]Write, []err
 	var writes []Write
 	var errs []error
 	for _, r := range relas {
-		tname := elf.R_AARCH64(r.Type).String()
+		tname := elfobj.R_AARCH64(r.Type).String()
 		fail := func(sym, format string, args ...any) {
 			errs = append(errs, &Error{Section: sec.Name, Off: r.Off, Type: tname, Sym: sym, Msg: fmt.Sprintf(format, args...)})
 		}
@@ -253,44 +254,44 @@ func (a *ARM64) Apply(sec *Section, relas []Rela, syms []Symbol) ([]Write, []err
 		put := func(v uint32, o bool) { insnLE.PutUint32(d, v); ovf = o }
 		movw := func(op a64op, lsb uint, movnz bool) { put(relocInsnMovw(op, insn, loc, val, lsb, movnz)) }
 		imm := func(op a64op, lsb, n uint, t immType) { put(relocInsnImm(op, insn, loc, val, lsb, n, t)) }
-		switch elf.R_AARCH64(r.Type) {
-		case elf.R_AARCH64_ABS64:
+		switch elfobj.R_AARCH64(r.Type) {
+		case elfobj.R_AARCH64_ABS64:
 			check = false
 			data(a64Abs, 64)
-		case elf.R_AARCH64_ABS32:
+		case elfobj.R_AARCH64_ABS32:
 			data(a64Abs, 32)
-		case elf.R_AARCH64_ABS16:
+		case elfobj.R_AARCH64_ABS16:
 			data(a64Abs, 16)
-		case elf.R_AARCH64_PREL64:
+		case elfobj.R_AARCH64_PREL64:
 			check = false
 			data(a64Prel, 64)
-		case elf.R_AARCH64_PREL32:
+		case elfobj.R_AARCH64_PREL32:
 			data(a64Prel, 32)
-		case elf.R_AARCH64_PREL16:
+		case elfobj.R_AARCH64_PREL16:
 			data(a64Prel, 16)
-		case elf.R_AARCH64_MOVW_UABS_G0_NC:
+		case elfobj.R_AARCH64_MOVW_UABS_G0_NC:
 			check = false
 			movw(a64Abs, 0, false)
-		case elf.R_AARCH64_MOVW_UABS_G0:
+		case elfobj.R_AARCH64_MOVW_UABS_G0:
 			movw(a64Abs, 0, false)
-		case elf.R_AARCH64_MOVW_UABS_G1_NC:
+		case elfobj.R_AARCH64_MOVW_UABS_G1_NC:
 			check = false
 			movw(a64Abs, 16, false)
-		case elf.R_AARCH64_MOVW_UABS_G1:
+		case elfobj.R_AARCH64_MOVW_UABS_G1:
 			movw(a64Abs, 16, false)
-		case elf.R_AARCH64_MOVW_UABS_G2_NC:
+		case elfobj.R_AARCH64_MOVW_UABS_G2_NC:
 			check = false
 			movw(a64Abs, 32, false)
-		case elf.R_AARCH64_MOVW_UABS_G2:
+		case elfobj.R_AARCH64_MOVW_UABS_G2:
 			movw(a64Abs, 32, false)
-		case elf.R_AARCH64_MOVW_UABS_G3:
+		case elfobj.R_AARCH64_MOVW_UABS_G3:
 			check = false
 			movw(a64Abs, 48, false)
-		case elf.R_AARCH64_MOVW_SABS_G0:
+		case elfobj.R_AARCH64_MOVW_SABS_G0:
 			movw(a64Abs, 0, true)
-		case elf.R_AARCH64_MOVW_SABS_G1:
+		case elfobj.R_AARCH64_MOVW_SABS_G1:
 			movw(a64Abs, 16, true)
-		case elf.R_AARCH64_MOVW_SABS_G2:
+		case elfobj.R_AARCH64_MOVW_SABS_G2:
 			movw(a64Abs, 32, true)
 		case r_AARCH64_MOVW_PREL_G0_NC:
 			check = false
@@ -310,12 +311,12 @@ func (a *ARM64) Apply(sec *Section, relas []Rela, syms []Symbol) ([]Write, []err
 		case r_AARCH64_MOVW_PREL_G3:
 			check = false
 			movw(a64Prel, 48, true)
-		case elf.R_AARCH64_LD_PREL_LO19:
+		case elfobj.R_AARCH64_LD_PREL_LO19:
 			imm(a64Prel, 2, 19, imm19)
-		case elf.R_AARCH64_ADR_PREL_LO21:
+		case elfobj.R_AARCH64_ADR_PREL_LO21:
 			imm(a64Prel, 0, 21, immADR)
-		case elf.R_AARCH64_ADR_PREL_PG_HI21_NC, elf.R_AARCH64_ADR_PREL_PG_HI21:
-			check = elf.R_AARCH64(r.Type) == elf.R_AARCH64_ADR_PREL_PG_HI21
+		case elfobj.R_AARCH64_ADR_PREL_PG_HI21_NC, elfobj.R_AARCH64_ADR_PREL_PG_HI21:
+			check = elfobj.R_AARCH64(r.Type) == elfobj.R_AARCH64_ADR_PREL_PG_HI21
 			if a.Forbidden == nil || !a.Forbidden(loc) {
 				imm(a64Page, 12, 21, immADR)
 				break
@@ -341,26 +342,26 @@ func (a *ARM64) Apply(sec *Section, relas []Rela, syms []Symbol) ([]Write, []err
 			}
 			put(b, false)
 			w.Stub = v
-		case elf.R_AARCH64_ADD_ABS_LO12_NC, elf.R_AARCH64_LDST8_ABS_LO12_NC:
+		case elfobj.R_AARCH64_ADD_ABS_LO12_NC, elfobj.R_AARCH64_LDST8_ABS_LO12_NC:
 			check = false
 			imm(a64Abs, 0, 12, imm12)
-		case elf.R_AARCH64_LDST16_ABS_LO12_NC:
+		case elfobj.R_AARCH64_LDST16_ABS_LO12_NC:
 			check = false
 			imm(a64Abs, 1, 11, imm12)
-		case elf.R_AARCH64_LDST32_ABS_LO12_NC:
+		case elfobj.R_AARCH64_LDST32_ABS_LO12_NC:
 			check = false
 			imm(a64Abs, 2, 10, imm12)
-		case elf.R_AARCH64_LDST64_ABS_LO12_NC:
+		case elfobj.R_AARCH64_LDST64_ABS_LO12_NC:
 			check = false
 			imm(a64Abs, 3, 9, imm12)
-		case elf.R_AARCH64_LDST128_ABS_LO12_NC:
+		case elfobj.R_AARCH64_LDST128_ABS_LO12_NC:
 			check = false
 			imm(a64Abs, 4, 8, imm12)
-		case elf.R_AARCH64_TSTBR14:
+		case elfobj.R_AARCH64_TSTBR14:
 			imm(a64Prel, 2, 14, imm14)
-		case elf.R_AARCH64_CONDBR19:
+		case elfobj.R_AARCH64_CONDBR19:
 			imm(a64Prel, 2, 19, imm19)
-		case elf.R_AARCH64_JUMP26, elf.R_AARCH64_CALL26:
+		case elfobj.R_AARCH64_JUMP26, elfobj.R_AARCH64_CALL26:
 			v, o := relocInsnImm(a64Prel, insn, loc, val, 2, 26, imm26)
 			if o {
 				if a.PLT == nil {

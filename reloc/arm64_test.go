@@ -1,10 +1,11 @@
 package reloc
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 )
 
 // TestARM64Apply: apply_relocate_add() of arch/arm64/kernel/module.c for
@@ -19,46 +20,46 @@ func TestARM64Apply(t *testing.T) {
 	const base uint64 = 0xffff800080010000 // the section's address
 	S := uint64(0xffff800080123458)
 	far := uint64(0xffffba3fb944f7b8) // a kernel function, out of BL range
-	syms := []Symbol{{}, {Name: "f", Shndx: elf.SHN_UNDEF, Value: S}, {Name: "far", Shndx: elf.SHN_UNDEF, Value: far}, {Name: "small", Shndx: elf.SHN_ABS, Value: 0x1234}}
+	syms := []Symbol{{}, {Name: "f", Shndx: elfobj.SHN_UNDEF, Value: S}, {Name: "far", Shndx: elfobj.SHN_UNDEF, Value: far}, {Name: "small", Shndx: elfobj.SHN_ABS, Value: 0x1234}}
 	le := binary.LittleEndian
 	for _, c := range []struct {
-		typ  elf.R_AARCH64
+		typ  elfobj.R_AARCH64
 		sym  uint32
 		add  int64
 		insn uint32 // the word in the .ko
 		want uint64
 		size int
 	}{
-		{elf.R_AARCH64_ABS64, 1, 8, 0, S + 8, 8},
-		{elf.R_AARCH64_PREL64, 1, 0, 0, S - (base + 16), 8},
-		{elf.R_AARCH64_PREL32, 1, 0, 0, uint64(uint32(S - (base + 16))), 4},
-		{elf.R_AARCH64_ABS32, 3, 0, 0, 0x1234, 4},
-		{elf.R_AARCH64_ABS16, 3, 0, 0, 0x1234, 2},
-		{elf.R_AARCH64_PREL16, 1, int64(base + 16 - S + 0x10), 0, 0x10, 2},
+		{elfobj.R_AARCH64_ABS64, 1, 8, 0, S + 8, 8},
+		{elfobj.R_AARCH64_PREL64, 1, 0, 0, S - (base + 16), 8},
+		{elfobj.R_AARCH64_PREL32, 1, 0, 0, uint64(uint32(S - (base + 16))), 4},
+		{elfobj.R_AARCH64_ABS32, 3, 0, 0, 0x1234, 4},
+		{elfobj.R_AARCH64_ABS16, 3, 0, 0, 0x1234, 2},
+		{elfobj.R_AARCH64_PREL16, 1, int64(base + 16 - S + 0x10), 0, 0x10, 2},
 		// adrp x0, S (page diff 0x113): immlo 3, immhi 0x44
-		{elf.R_AARCH64_ADR_PREL_PG_HI21, 1, 0, 0x90000000, 0x90000000 | 3<<29 | 0x44<<5, 4},
+		{elfobj.R_AARCH64_ADR_PREL_PG_HI21, 1, 0, 0x90000000, 0x90000000 | 3<<29 | 0x44<<5, 4},
 		// add x0, x0, #0x458
-		{elf.R_AARCH64_ADD_ABS_LO12_NC, 1, 0, 0x91000000, 0x91000000 | 0x458<<10, 4},
+		{elfobj.R_AARCH64_ADD_ABS_LO12_NC, 1, 0, 0x91000000, 0x91000000 | 0x458<<10, 4},
 		// ldr x1, [x0, #0x458] (imm12 = 0x458/8)
-		{elf.R_AARCH64_LDST64_ABS_LO12_NC, 1, 0, 0xf9400001, 0xf9400001 | 0x8b<<10, 4},
-		{elf.R_AARCH64_LDST32_ABS_LO12_NC, 1, 0, 0xb9400001, 0xb9400001 | 0x116<<10, 4},
-		{elf.R_AARCH64_LDST8_ABS_LO12_NC, 1, 0, 0x39400001, 0x39400001 | 0x458<<10, 4},
-		{elf.R_AARCH64_LDST16_ABS_LO12_NC, 1, 0, 0x79400001, 0x79400001 | 0x22c<<10, 4},
-		{elf.R_AARCH64_LDST128_ABS_LO12_NC, 1, -8, 0x3dc00000, 0x3dc00000 | 0x45<<10, 4},
+		{elfobj.R_AARCH64_LDST64_ABS_LO12_NC, 1, 0, 0xf9400001, 0xf9400001 | 0x8b<<10, 4},
+		{elfobj.R_AARCH64_LDST32_ABS_LO12_NC, 1, 0, 0xb9400001, 0xb9400001 | 0x116<<10, 4},
+		{elfobj.R_AARCH64_LDST8_ABS_LO12_NC, 1, 0, 0x39400001, 0x39400001 | 0x458<<10, 4},
+		{elfobj.R_AARCH64_LDST16_ABS_LO12_NC, 1, 0, 0x79400001, 0x79400001 | 0x22c<<10, 4},
+		{elfobj.R_AARCH64_LDST128_ABS_LO12_NC, 1, -8, 0x3dc00000, 0x3dc00000 | 0x45<<10, 4},
 		// adr x0, .+0x40
-		{elf.R_AARCH64_ADR_PREL_LO21, 1, int64(base + 16 + 0x40 - S), 0x10000000, 0x10000000 | 0x10<<5, 4},
+		{elfobj.R_AARCH64_ADR_PREL_LO21, 1, int64(base + 16 + 0x40 - S), 0x10000000, 0x10000000 | 0x10<<5, 4},
 		// b.eq .+0x20, tbz w0, #0, .+0x20
-		{elf.R_AARCH64_CONDBR19, 1, int64(base + 16 + 0x20 - S), 0x54000000, 0x54000000 | 8<<5, 4},
-		{elf.R_AARCH64_TSTBR14, 1, int64(base + 16 + 0x20 - S), 0x36000000, 0x36000000 | 8<<5, 4},
+		{elfobj.R_AARCH64_CONDBR19, 1, int64(base + 16 + 0x20 - S), 0x54000000, 0x54000000 | 8<<5, 4},
+		{elfobj.R_AARCH64_TSTBR14, 1, int64(base + 16 + 0x20 - S), 0x36000000, 0x36000000 | 8<<5, 4},
 		// bl .+0x113448 (S - place)
-		{elf.R_AARCH64_CALL26, 1, 0, 0x94000000, uint64(0x94000000 | uint32((S-(base+16))>>2)&0x3ffffff), 4},
+		{elfobj.R_AARCH64_CALL26, 1, 0, 0x94000000, uint64(0x94000000 | uint32((S-(base+16))>>2)&0x3ffffff), 4},
 		// movz x0, #0x1234 (MOVW_SABS_G0 of a positive value: MOVZ)
-		{elf.R_AARCH64_MOVW_SABS_G0, 3, 0, 0x92800000, 0xd2800000 | 0x1234<<5, 4},
+		{elfobj.R_AARCH64_MOVW_SABS_G0, 3, 0, 0x92800000, 0xd2800000 | 0x1234<<5, 4},
 		// movn x0, #0x1233 (MOVW_SABS_G0 of -0x1234: MOVN of ~value)
-		{elf.R_AARCH64_MOVW_SABS_G0, 3, -0x2468, 0xd2800000, 0x92800000 | 0x1233<<5, 4},
+		{elfobj.R_AARCH64_MOVW_SABS_G0, 3, -0x2468, 0xd2800000, 0x92800000 | 0x1233<<5, 4},
 		// movk x0, #0xffff, lsl #48 (UABS_G3 of S)
-		{elf.R_AARCH64_MOVW_UABS_G3, 1, 0, 0xf2e00000, 0xf2e00000 | 0xffff<<5, 4},
-		{elf.R_AARCH64_MOVW_UABS_G1_NC, 1, 0, 0xf2a00000, 0xf2a00000 | 0x8012<<5, 4},
+		{elfobj.R_AARCH64_MOVW_UABS_G3, 1, 0, 0xf2e00000, 0xf2e00000 | 0xffff<<5, 4},
+		{elfobj.R_AARCH64_MOVW_UABS_G1_NC, 1, 0, 0xf2a00000, 0xf2a00000 | 0x8012<<5, 4},
 	} {
 		sec := &Section{Name: ".text", Addr: base, Data: make([]byte, 32)}
 		le.PutUint32(sec.Data[16:], c.insn)
@@ -93,15 +94,15 @@ func TestARM64Apply(t *testing.T) {
 		}
 		return plt, nil
 	}}
-	w, errs := a.Apply(sec, []Rela{{Off: 0, Type: uint32(elf.R_AARCH64_CALL26), Sym: 2}}, syms)
+	w, errs := a.Apply(sec, []Rela{{Off: 0, Type: uint32(elfobj.R_AARCH64_CALL26), Sym: 2}}, syms)
 	if len(errs) > 0 || len(w) != 1 || w[0].Stub != plt || le.Uint32(sec.Data) != 0x94000000|0x1000 {
 		t.Errorf("CALL26 through a PLT: %#x %+v %v, want bl %#x", le.Uint32(sec.Data), w, errs, plt)
 	}
-	if _, errs := (&ARM64{}).Apply(sec, []Rela{{Off: 0, Type: uint32(elf.R_AARCH64_CALL26), Sym: 2}}, syms); len(errs) != 1 {
+	if _, errs := (&ARM64{}).Apply(sec, []Rela{{Off: 0, Type: uint32(elfobj.R_AARCH64_CALL26), Sym: 2}}, syms); len(errs) != 1 {
 		t.Errorf("CALL26 out of range without a PLT applied: %v", errs)
 	}
 	// Overflows the kernel refuses: ABS32 and PREL32 of a kernel address.
-	for _, typ := range []elf.R_AARCH64{elf.R_AARCH64_ABS32, elf.R_AARCH64_PREL32, elf.R_AARCH64_ADR_PREL_PG_HI21} {
+	for _, typ := range []elfobj.R_AARCH64{elfobj.R_AARCH64_ABS32, elfobj.R_AARCH64_PREL32, elfobj.R_AARCH64_ADR_PREL_PG_HI21} {
 		sec := &Section{Name: ".text", Addr: base, Data: make([]byte, 8)}
 		if _, errs := (&ARM64{}).Apply(sec, []Rela{{Off: 0, Type: uint32(typ), Sym: 2}}, syms); len(errs) != 1 {
 			t.Errorf("%v of %#x from %#x applied", typ, far, base)
@@ -121,13 +122,13 @@ func TestARM64Erratum843419(t *testing.T) {
 	const base uint64 = 0xffff800080010000
 	place := uint64(base + 0xff8)
 	near := Symbol{Name: "near", Shndx: 1, Value: base + 0x3456}
-	farS := Symbol{Name: "far", Shndx: elf.SHN_UNDEF, Value: 0xffffba3fb944f7b8}
+	farS := Symbol{Name: "far", Shndx: elfobj.SHN_UNDEF, Value: 0xffffba3fb944f7b8}
 	syms := []Symbol{{}, near, farS}
 	forbidden := func(loc uint64) bool { return loc&0xfff >= 0xff8 }
 	sec := &Section{Name: ".text", Addr: base, Data: make([]byte, 0x1000)}
 	le.PutUint32(sec.Data[0xff8:], 0x90000003) // adrp x3
 	a := &ARM64{Forbidden: forbidden}
-	if _, errs := a.Apply(sec, []Rela{{Off: 0xff8, Type: uint32(elf.R_AARCH64_ADR_PREL_PG_HI21), Sym: 1}}, syms); len(errs) > 0 {
+	if _, errs := a.Apply(sec, []Rela{{Off: 0xff8, Type: uint32(elfobj.R_AARCH64_ADR_PREL_PG_HI21), Sym: 1}}, syms); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	// adr x3, base+0x3000: offset 0x2008 = immhi 0x802, immlo 0
@@ -142,7 +143,7 @@ func TestARM64Erratum843419(t *testing.T) {
 		}
 		return veneer, nil
 	}
-	w, errs := a.Apply(sec, []Rela{{Off: 0xff8, Type: uint32(elf.R_AARCH64_ADR_PREL_PG_HI21), Sym: 2}}, syms)
+	w, errs := a.Apply(sec, []Rela{{Off: 0xff8, Type: uint32(elfobj.R_AARCH64_ADR_PREL_PG_HI21), Sym: 2}}, syms)
 	if len(errs) > 0 || len(w) != 1 || w[0].Stub != veneer {
 		t.Fatalf("%+v %v", w, errs)
 	}
@@ -155,8 +156,8 @@ func TestARM64Erratum843419(t *testing.T) {
 // kernel's quirk — the element where i meets j is never tested, so a
 // branch left there stays after the sorted part.
 func TestARM64Order(t *testing.T) {
-	syms := []Symbol{{}, {Name: "a", Shndx: elf.SHN_UNDEF}, {Name: "b", Shndx: elf.SHN_UNDEF}, {Name: "local", Shndx: 5}}
-	call, abs := uint32(elf.R_AARCH64_CALL26), uint32(elf.R_AARCH64_ABS64)
+	syms := []Symbol{{}, {Name: "a", Shndx: elfobj.SHN_UNDEF}, {Name: "b", Shndx: elfobj.SHN_UNDEF}, {Name: "local", Shndx: 5}}
+	call, abs := uint32(elfobj.R_AARCH64_CALL26), uint32(elfobj.R_AARCH64_ABS64)
 	in := []Rela{{Off: 0, Type: call, Sym: 2}, {Off: 4, Type: abs, Sym: 1}, {Off: 8, Type: call, Sym: 3}, {Off: 12, Type: call, Sym: 1}, {Off: 16, Type: call, Sym: 2}}
 	got := ARM64Order(in, syms, 5)
 	// i=0 b (needs) -> i=1; [1] abs, [4] b needs: swap -> [1]=b@16,[4]=abs; i=2;
@@ -182,11 +183,11 @@ func TestARM64Order(t *testing.T) {
 // FuzzARM64Apply: any relocation applies or fails without a panic and
 // never writes outside the section.
 func FuzzARM64Apply(f *testing.F) {
-	f.Add(make([]byte, 16), uint64(4), uint32(elf.R_AARCH64_CALL26), uint32(1), int64(0), uint64(0xff8))
-	f.Add(make([]byte, 16), uint64(0), uint32(elf.R_AARCH64_ADR_PREL_PG_HI21), uint32(2), int64(-4), uint64(0xff8))
-	f.Add(make([]byte, 16), uint64(8), uint32(elf.R_AARCH64_ABS64), uint32(2), int64(8), uint64(0))
+	f.Add(make([]byte, 16), uint64(4), uint32(elfobj.R_AARCH64_CALL26), uint32(1), int64(0), uint64(0xff8))
+	f.Add(make([]byte, 16), uint64(0), uint32(elfobj.R_AARCH64_ADR_PREL_PG_HI21), uint32(2), int64(-4), uint64(0xff8))
+	f.Add(make([]byte, 16), uint64(8), uint32(elfobj.R_AARCH64_ABS64), uint32(2), int64(8), uint64(0))
 	f.Fuzz(func(t *testing.T, data []byte, off uint64, typ, sym uint32, add int64, addrLo uint64) {
-		syms := []Symbol{{}, {Name: "x", Shndx: elf.SHN_UNDEF, Value: 0xffffba3fb944f7b8}, {Name: "y", Shndx: 5, Value: 0xffff800080010010}}
+		syms := []Symbol{{}, {Name: "x", Shndx: elfobj.SHN_UNDEF, Value: 0xffffba3fb944f7b8}, {Name: "y", Shndx: 5, Value: 0xffff800080010010}}
 		buf := append(append([]byte(nil), data...), 0xaa, 0xbb)
 		sec := &Section{Name: ".text", Addr: 0xffff800080010000 + addrLo&0xffc, Data: buf[:len(data)]}
 		a := &ARM64{Forbidden: func(loc uint64) bool { return loc&0xfff >= 0xff8 },

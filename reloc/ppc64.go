@@ -1,9 +1,10 @@
 package reloc
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 )
 
 // PPC64 is apply_relocate_add() of arch/powerpc/kernel/module_64.c for
@@ -74,7 +75,7 @@ func (a *PPC64) Apply(sec *Section, relas []Rela, syms []Symbol) ([]Write, []err
 	return writes, errs
 }
 
-func typeName(t uint32) string { return elf.R_PPC64(t).String() }
+func typeName(t uint32) string { return elfobj.R_PPC64(t).String() }
 
 func (a *PPC64) apply(sec *Section, r Rela, syms []Symbol, o binary.ByteOrder) ([]Write, error) {
 	fail := func(sym, format string, args ...any) error {
@@ -88,15 +89,15 @@ func (a *PPC64) apply(sec *Section, r Rela, syms []Symbol, o binary.ByteOrder) (
 		return nil, fail(sym.Name, "symbol not resolved")
 	}
 	size := 0
-	switch elf.R_PPC64(r.Type) {
-	case elf.R_PPC64_ADDR64, elf.R_PPC64_TOC, elf.R_PPC64_REL64, elf.R_PPC64_ENTRY:
+	switch elfobj.R_PPC64(r.Type) {
+	case elfobj.R_PPC64_ADDR64, elfobj.R_PPC64_TOC, elfobj.R_PPC64_REL64, elfobj.R_PPC64_ENTRY:
 		size = 8
-	case elf.R_PPC64_ADDR32, elf.R_PPC64_REL32, elf.R_PPC64_REL24:
+	case elfobj.R_PPC64_ADDR32, elfobj.R_PPC64_REL32, elfobj.R_PPC64_REL24:
 		size = 4
-	case elf.R_PPC64_TOC16, elf.R_PPC64_TOC16_LO, elf.R_PPC64_TOC16_DS, elf.R_PPC64_TOC16_LO_DS,
-		elf.R_PPC64_TOC16_HA, elf.R_PPC64_REL16_HA, elf.R_PPC64_REL16_LO:
+	case elfobj.R_PPC64_TOC16, elfobj.R_PPC64_TOC16_LO, elfobj.R_PPC64_TOC16_DS, elfobj.R_PPC64_TOC16_LO_DS,
+		elfobj.R_PPC64_TOC16_HA, elfobj.R_PPC64_REL16_HA, elfobj.R_PPC64_REL16_LO:
 		size = 2
-	case elf.R_PPC64_TOCSAVE:
+	case elfobj.R_PPC64_TOCSAVE:
 		return nil, nil // a marker: "we don't have to save r2"; ignored
 	default:
 		return nil, fail(sym.Name, "unknown ADD relocation (the kernel refuses the module)")
@@ -111,38 +112,38 @@ func (a *PPC64) apply(sec *Section, r Rela, syms []Symbol, o binary.ByteOrder) (
 	put16 := func(mask uint16, v uint64) {
 		o.PutUint16(d, o.Uint16(d)&^mask|uint16(v)&mask)
 	}
-	switch elf.R_PPC64(r.Type) {
-	case elf.R_PPC64_ADDR32:
+	switch elfobj.R_PPC64(r.Type) {
+	case elfobj.R_PPC64_ADDR32:
 		o.PutUint32(d, uint32(value))
-	case elf.R_PPC64_ADDR64:
+	case elfobj.R_PPC64_ADDR64:
 		o.PutUint64(d, value)
-	case elf.R_PPC64_TOC:
+	case elfobj.R_PPC64_TOC:
 		o.PutUint64(d, a.R2)
-	case elf.R_PPC64_TOC16:
+	case elfobj.R_PPC64_TOC16:
 		v := value - a.R2
 		if v+0x8000 > 0xffff {
 			return nil, fail(sym.Name, "bad TOC16 relocation (%#x)", v)
 		}
 		put16(0xffff, v)
-	case elf.R_PPC64_TOC16_LO:
+	case elfobj.R_PPC64_TOC16_LO:
 		put16(0xffff, value-a.R2)
-	case elf.R_PPC64_TOC16_DS:
+	case elfobj.R_PPC64_TOC16_DS:
 		v := value - a.R2
 		if v&3 != 0 || v+0x8000 > 0xffff {
 			return nil, fail(sym.Name, "bad TOC16_DS relocation (%#x)", v)
 		}
 		put16(0xfffc, v)
-	case elf.R_PPC64_TOC16_LO_DS:
+	case elfobj.R_PPC64_TOC16_LO_DS:
 		v := value - a.R2
 		if v&3 != 0 {
 			return nil, fail(sym.Name, "bad TOC16_LO_DS relocation (%#x)", v)
 		}
 		put16(0xfffc, v)
-	case elf.R_PPC64_TOC16_HA:
+	case elfobj.R_PPC64_TOC16_HA:
 		put16(0xffff, (value-a.R2+0x8000)>>16)
-	case elf.R_PPC64_REL24:
+	case elfobj.R_PPC64_REL24:
 		var extra []Write
-		if sym.Shndx == elf.SHN_UNDEF || sym.Shndx == SHN_LIVEPATCH {
+		if sym.Shndx == elfobj.SHN_UNDEF || sym.Shndx == SHN_LIVEPATCH {
 			if a.Stub == nil {
 				return nil, fail(sym.Name, "a call through a stub, and no stub model")
 			}
@@ -168,15 +169,15 @@ func (a *PPC64) apply(sec *Section, r Rela, syms []Symbol, o binary.ByteOrder) (
 		}
 		o.PutUint32(d, o.Uint32(d)&^ppcLIMask|uint32(v)&ppcLIMask)
 		return append([]Write{w}, extra...), nil
-	case elf.R_PPC64_REL64:
+	case elfobj.R_PPC64_REL64:
 		o.PutUint64(d, value-loc)
-	case elf.R_PPC64_REL32:
+	case elfobj.R_PPC64_REL32:
 		v := value - loc
 		if v+0x80000000 > 0xffffffff {
 			return nil, fail(sym.Name, "REL32 %d out of range", int64(v))
 		}
 		o.PutUint32(d, uint32(v))
-	case elf.R_PPC64_ENTRY:
+	case elfobj.R_PPC64_ENTRY:
 		v := a.R2 - loc
 		if v+0x80008000 > 0xffffffff {
 			return nil, nil
@@ -188,9 +189,9 @@ func (a *PPC64) apply(sec *Section, r Rela, syms []Symbol, o binary.ByteOrder) (
 		lo := uint32(uint16(v))
 		o.PutUint32(d, 0x3c000000|2<<21|12<<16|hi)    // addis r2,r12,HA
 		o.PutUint32(d[4:], 0x38000000|2<<21|2<<16|lo) // addi r2,r2,LO
-	case elf.R_PPC64_REL16_HA:
+	case elfobj.R_PPC64_REL16_HA:
 		put16(0xffff, (value-loc+0x8000)>>16)
-	case elf.R_PPC64_REL16_LO:
+	case elfobj.R_PPC64_REL16_LO:
 		put16(0xffff, value-loc)
 	}
 	return []Write{w}, nil
@@ -216,7 +217,7 @@ func (a *PPC64) restoreR2(sec *Section, off uint64, name string, o binary.ByteOr
 		return nil, nil
 	case ppcNop:
 		o.PutUint32(sec.Data[off+4:], a.ldTOC())
-		return []Write{{Off: off + 4, Len: 4, Type: uint32(elf.R_PPC64_REL24), SymName: name, RestoreR2: true}}, nil
+		return []Write{{Off: off + 4, Len: 4, Type: uint32(elfobj.R_PPC64_REL24), SymName: name, RestoreR2: true}}, nil
 	}
 	return nil, fmt.Errorf("expected nop after call, got %08x (the kernel refuses the module)", next)
 }

@@ -1,10 +1,11 @@
 package reloc
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 )
 
 var le = binary.LittleEndian
@@ -35,10 +36,10 @@ func TestPPC64Apply(t *testing.T) {
 	)}
 	syms := []Symbol{
 		{},
-		{Name: "printk", Shndx: elf.SHN_UNDEF, Value: 0xc000000000123450},
+		{Name: "printk", Shndx: elfobj.SHN_UNDEF, Value: 0xc000000000123450},
 		{Name: "helper", Shndx: 2, Value: text + 0x100, Other: 3 << 5}, // local entry +8
 		{Name: "var", Shndx: 3, Value: r2 + 0x12340},
-		{Name: "kfree", Shndx: elf.SHN_UNDEF, Value: 0xc000000000200000},
+		{Name: "kfree", Shndx: elfobj.SHN_UNDEF, Value: 0xc000000000200000},
 	}
 	stubs := map[uint64]uint64{0xc000000000123450: text + 0x1000, 0xc000000000200000: text + 0x1028}
 	a := &PPC64{Order: le, R2: r2, Stub: func(target uint64, name string) (uint64, error) {
@@ -48,14 +49,14 @@ func TestPPC64Apply(t *testing.T) {
 		return 0, errors.New("no stub")
 	}}
 	relas := []Rela{
-		{Off: 0x00, Type: uint32(elf.R_PPC64_REL24), Sym: 1},
-		{Off: 0x08, Type: uint32(elf.R_PPC64_REL24), Sym: 2},
+		{Off: 0x00, Type: uint32(elfobj.R_PPC64_REL24), Sym: 1},
+		{Off: 0x08, Type: uint32(elfobj.R_PPC64_REL24), Sym: 2},
 		// Little-endian: the 16-bit field is the instruction's first
 		// halfword in memory.
-		{Off: 0x0c, Type: uint32(elf.R_PPC64_TOC16_HA), Sym: 3},
-		{Off: 0x10, Type: uint32(elf.R_PPC64_TOC16_LO), Sym: 3},
-		{Off: 0x14, Type: uint32(elf.R_PPC64_ENTRY), Sym: 0},
-		{Off: 0x1c, Type: uint32(elf.R_PPC64_REL24), Sym: 4},
+		{Off: 0x0c, Type: uint32(elfobj.R_PPC64_TOC16_HA), Sym: 3},
+		{Off: 0x10, Type: uint32(elfobj.R_PPC64_TOC16_LO), Sym: 3},
+		{Off: 0x14, Type: uint32(elfobj.R_PPC64_ENTRY), Sym: 0},
+		{Off: 0x1c, Type: uint32(elfobj.R_PPC64_REL24), Sym: 4},
 	}
 	w, errs := a.Apply(sec, relas, syms)
 	if len(errs) != 0 {
@@ -97,19 +98,19 @@ func TestPPC64Apply(t *testing.T) {
 // relocation, and nothing is written.
 func TestPPC64Refused(t *testing.T) {
 	a := &PPC64{Order: le, R2: 0x10000, Stub: func(uint64, string) (uint64, error) { return 0, errors.New("none") }}
-	syms := []Symbol{{}, {Name: "far", Shndx: 2, Value: 0x10000000}, {Name: "ext", Shndx: elf.SHN_UNDEF, Value: 0x5000}, {Name: "lost", Unresolved: true}}
+	syms := []Symbol{{}, {Name: "far", Shndx: 2, Value: 0x10000000}, {Name: "ext", Shndx: elfobj.SHN_UNDEF, Value: 0x5000}, {Name: "lost", Unresolved: true}}
 	for _, tc := range []struct {
 		name string
 		r    Rela
 		data []byte
 	}{
-		{"REL24 out of range", Rela{Off: 0, Type: uint32(elf.R_PPC64_REL24), Sym: 1}, words(0x48000001)},
+		{"REL24 out of range", Rela{Off: 0, Type: uint32(elfobj.R_PPC64_REL24), Sym: 1}, words(0x48000001)},
 		{"unknown type", Rela{Off: 0, Type: 200, Sym: 1}, words(0)},
-		{"past the section", Rela{Off: 2, Type: uint32(elf.R_PPC64_ADDR32), Sym: 1}, words(0)},
-		{"symbol index", Rela{Off: 0, Type: uint32(elf.R_PPC64_ADDR32), Sym: 9}, words(0)},
-		{"unresolved", Rela{Off: 0, Type: uint32(elf.R_PPC64_ADDR32), Sym: 3}, words(0)},
-		{"no nop after the call", Rela{Off: 0, Type: uint32(elf.R_PPC64_REL24), Sym: 2}, words(0x48000001, 0x7c0802a6)},
-		{"no stub", Rela{Off: 0, Type: uint32(elf.R_PPC64_REL24), Sym: 2}, words(0x48000001, 0x60000000)},
+		{"past the section", Rela{Off: 2, Type: uint32(elfobj.R_PPC64_ADDR32), Sym: 1}, words(0)},
+		{"symbol index", Rela{Off: 0, Type: uint32(elfobj.R_PPC64_ADDR32), Sym: 9}, words(0)},
+		{"unresolved", Rela{Off: 0, Type: uint32(elfobj.R_PPC64_ADDR32), Sym: 3}, words(0)},
+		{"no nop after the call", Rela{Off: 0, Type: uint32(elfobj.R_PPC64_REL24), Sym: 2}, words(0x48000001, 0x7c0802a6)},
+		{"no stub", Rela{Off: 0, Type: uint32(elfobj.R_PPC64_REL24), Sym: 2}, words(0x48000001, 0x60000000)},
 	} {
 		sec := &Section{Name: ".text", Addr: 0x1000, Data: append([]byte(nil), tc.data...)}
 		_, errs := a.Apply(sec, []Rela{tc.r}, syms)
@@ -131,7 +132,7 @@ func FuzzPPC64Apply(f *testing.F) {
 	f.Add(make([]byte, 16), uint64(4), uint32(118), uint32(0), int64(-8))
 	f.Fuzz(func(t *testing.T, data []byte, off uint64, typ, sym uint32, add int64) {
 		a := &PPC64{Order: le, R2: 0xc000000000008000, Stub: func(v uint64, _ string) (uint64, error) { return v ^ 0x40, nil }}
-		syms := []Symbol{{}, {Name: "x", Shndx: elf.SHN_UNDEF, Value: 0xc000000000001000}, {Name: "y", Shndx: 5, Value: 0xc008000000000010}}
+		syms := []Symbol{{}, {Name: "x", Shndx: elfobj.SHN_UNDEF, Value: 0xc000000000001000}, {Name: "y", Shndx: 5, Value: 0xc008000000000010}}
 		buf := append(append([]byte(nil), data...), 0xaa, 0xbb)
 		sec := &Section{Name: ".text", Addr: 0xc008000000000000, Data: buf[:len(data)]}
 		a.Apply(sec, []Rela{{Off: off, Type: typ, Sym: sym, Addend: add}}, syms)

@@ -1,8 +1,9 @@
 package reloc
 
 import (
-	"debug/elf"
 	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 )
 
 // Rela is one Elf64_Rela.
@@ -18,7 +19,7 @@ type Rela struct {
 // (resolve_symbol()) and livepatch (klp_resolve_symbols()) symbols.
 type Symbol struct {
 	Name  string
-	Shndx elf.SectionIndex
+	Shndx elfobj.SectionIndex
 	Value uint64
 	Other uint8 // st_other: on ppc64 ELFv2, the local entry offset
 	// Unresolved: no value is known (the caller could not resolve it); a
@@ -28,7 +29,7 @@ type Symbol struct {
 
 // SHN_LIVEPATCH marks symbols that klp_resolve_symbols() resolves
 // (include/uapi/linux/elf.h).
-const SHN_LIVEPATCH elf.SectionIndex = 0xff20
+const SHN_LIVEPATCH elfobj.SectionIndex = 0xff20
 
 // Section is the bytes of one section being relocated, at the address the
 // module loader gave it.

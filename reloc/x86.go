@@ -1,9 +1,10 @@
 package reloc
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 )
 
 // X86_64 is apply_relocate_add() of arch/x86/kernel/module.c (x86_64):
@@ -17,12 +18,12 @@ var x86le = binary.LittleEndian
 // X86Size is the number of bytes a relocation of type t writes (0 for
 // R_X86_64_NONE, -1 for a type apply_relocate_add() refuses).
 func X86Size(t uint32) int {
-	switch elf.R_X86_64(t) {
-	case elf.R_X86_64_NONE:
+	switch elfobj.R_X86_64(t) {
+	case elfobj.R_X86_64_NONE:
 		return 0
-	case elf.R_X86_64_64, elf.R_X86_64_PC64:
+	case elfobj.R_X86_64_64, elfobj.R_X86_64_PC64:
 		return 8
-	case elf.R_X86_64_32, elf.R_X86_64_32S, elf.R_X86_64_PC32, elf.R_X86_64_PLT32:
+	case elfobj.R_X86_64_32, elfobj.R_X86_64_32S, elfobj.R_X86_64_PC32, elfobj.R_X86_64_PLT32:
 		return 4
 	}
 	return -1
@@ -32,12 +33,12 @@ func X86Size(t uint32) int {
 // t with S + A = val at loc, and whether it fits (the overflow checks of
 // R_X86_64_32 and R_X86_64_32S).
 func X86Value(t uint32, val, loc uint64) (uint64, bool) {
-	switch elf.R_X86_64(t) {
-	case elf.R_X86_64_32:
+	switch elfobj.R_X86_64(t) {
+	case elfobj.R_X86_64_32:
 		return val, val == uint64(uint32(val))
-	case elf.R_X86_64_32S:
+	case elfobj.R_X86_64_32S:
 		return val, int64(val) == int64(int32(val))
-	case elf.R_X86_64_PC32, elf.R_X86_64_PLT32, elf.R_X86_64_PC64:
+	case elfobj.R_X86_64_PC32, elfobj.R_X86_64_PLT32, elfobj.R_X86_64_PC64:
 		return val - loc, true
 	}
 	return val, true
@@ -50,10 +51,10 @@ func (a *X86_64) Apply(sec *Section, relas []Rela, syms []Symbol) ([]Write, []er
 	var errs []error
 	for _, r := range relas {
 		fail := func(sym, format string, args ...any) {
-			errs = append(errs, &Error{Section: sec.Name, Off: r.Off, Type: elf.R_X86_64(r.Type).String(), Sym: sym, Msg: fmt.Sprintf(format, args...)})
+			errs = append(errs, &Error{Section: sec.Name, Off: r.Off, Type: elfobj.R_X86_64(r.Type).String(), Sym: sym, Msg: fmt.Sprintf(format, args...)})
 		}
 		size := X86Size(r.Type)
-		sym, loc, val, ok := relaTarget(sec, r, syms, size, elf.R_X86_64(r.Type).String(), &errs)
+		sym, loc, val, ok := relaTarget(sec, r, syms, size, elfobj.R_X86_64(r.Type).String(), &errs)
 		if !ok {
 			continue
 		}

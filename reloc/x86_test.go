@@ -1,9 +1,10 @@
 package reloc
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 )
 
 // TestX86Apply: __write_relocate_add() for each type apply_relocate_add()
@@ -12,18 +13,18 @@ import (
 // a 32-bit value that does not fit is refused.
 func TestX86Apply(t *testing.T) {
 	var base, S uint64 = 0xffffffffc0400000, 0xffffffff81234560
-	syms := []Symbol{{}, {Name: "f", Shndx: elf.SHN_UNDEF, Value: S}}
+	syms := []Symbol{{}, {Name: "f", Shndx: elfobj.SHN_UNDEF, Value: S}}
 	for _, c := range []struct {
-		typ  elf.R_X86_64
+		typ  elfobj.R_X86_64
 		add  int64
 		want uint64
 		size int
 	}{
-		{elf.R_X86_64_64, 8, S + 8, 8},
-		{elf.R_X86_64_32S, 0, S, 4}, // sign-extends back to S
-		{elf.R_X86_64_PC32, -4, S - 4 - (base + 16), 4},
-		{elf.R_X86_64_PLT32, -4, S - 4 - (base + 16), 4},
-		{elf.R_X86_64_PC64, 0, S - (base + 16), 8},
+		{elfobj.R_X86_64_64, 8, S + 8, 8},
+		{elfobj.R_X86_64_32S, 0, S, 4}, // sign-extends back to S
+		{elfobj.R_X86_64_PC32, -4, S - 4 - (base + 16), 4},
+		{elfobj.R_X86_64_PLT32, -4, S - 4 - (base + 16), 4},
+		{elfobj.R_X86_64_PC64, 0, S - (base + 16), 8},
 	} {
 		sec := &Section{Name: ".text", Addr: base, Data: make([]byte, 32)}
 		var a X86_64
@@ -39,7 +40,7 @@ func TestX86Apply(t *testing.T) {
 	}
 	sec := &Section{Name: ".text", Addr: base, Data: make([]byte, 32)}
 	var a X86_64
-	if _, errs := a.Apply(sec, []Rela{{Off: 0, Type: uint32(elf.R_X86_64_32), Sym: 1}}, syms); len(errs) == 0 {
+	if _, errs := a.Apply(sec, []Rela{{Off: 0, Type: uint32(elfobj.R_X86_64_32), Sym: 1}}, syms); len(errs) == 0 {
 		t.Error("R_X86_64_32 of a kernel address (not a 32-bit value) was applied")
 	}
 }
@@ -49,7 +50,7 @@ func TestX86Apply(t *testing.T) {
 func FuzzX86Apply(f *testing.F) {
 	f.Add(make([]byte, 16), uint64(4), uint32(2), uint32(1), int64(-4))
 	f.Fuzz(func(t *testing.T, data []byte, off uint64, typ, sym uint32, add int64) {
-		syms := []Symbol{{}, {Name: "x", Shndx: elf.SHN_UNDEF, Value: 0xffffffff81000000}, {Name: "y", Shndx: 5, Value: 0xffffffffc0400010}}
+		syms := []Symbol{{}, {Name: "x", Shndx: elfobj.SHN_UNDEF, Value: 0xffffffff81000000}, {Name: "y", Shndx: 5, Value: 0xffffffffc0400010}}
 		buf := append(append([]byte(nil), data...), 0xaa, 0xbb)
 		sec := &Section{Name: ".text", Addr: 0xffffffffc0400000, Data: buf[:len(data)]}
 		var a X86_64

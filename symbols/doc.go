@@ -2,8 +2,8 @@
 // back.
 //
 // It reads ELF symbol tables of vmlinux and module .ko files (OpenELF, whole
-// files compressed with .zst/.xz/.gz through internal/container; per-section
-// SHF_COMPRESSED debug data is left to debug/elf), with nm-style type
+// files compressed with .zst/.xz/.gz through internal/container; headers and
+// sections, SHF_COMPRESSED ones decompressed, through elfobj), with nm-style type
 // letters, the ppc64 ELFv2 local-entry offsets from st_other, ELFv1 .opd
 // function descriptors resolved to entry addresses, the GNU build-id, the
 // section list, RELA relocations and raw symbol-table entries (st_shndx

@@ -7,12 +7,17 @@ package symbols
 
 import (
 	"debug/dwarf"
+	"debug/elf"
 
 	"github.com/kdump-inspect/kdump-inspect/symbols/dwarftypes"
 )
 
 func dwarfFile(f *ELFFile) dwarftypes.File {
-	return dwarftypes.File{ELF: f.File, OS: f.OSFile(), Path: f.Path}
+	ef, err := elf.NewFile(f.ReaderAt())
+	if err != nil {
+		panic(err) // the file opened as an ELFFile: debug/elf reads it too
+	}
+	return dwarftypes.File{ELF: ef, OS: f.OSFile(), Path: f.Path}
 }
 
 func init() {

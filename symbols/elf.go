@@ -2,7 +2,6 @@ package symbols
 
 import (
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
@@ -53,8 +54,8 @@ func (s Symbol) Func() bool {
 type Section struct {
 	Index int
 	Name  string
-	Type  elf.SectionType
-	Flags elf.SectionFlag
+	Type  elfobj.SectionType
+	Flags elfobj.SectionFlag
 	Addr  uint64 // 0 in a relocatable .ko
 	Size  uint64
 	Info  uint32 // sh_info: for SHT_RELA the index of the section relocated
@@ -68,39 +69,32 @@ type RawSymbol struct {
 	Name  string
 	Info  byte // st_info: binding << 4 | type
 	Other byte // st_other: visibility and the ppc64 local-entry bits
-	// Shndx is st_shndx, special values kept: elf.SHN_UNDEF, SHN_ABS,
+	// Shndx is st_shndx, special values kept: elfobj.SHN_UNDEF, SHN_ABS,
 	// SHN_COMMON, SHN_LIVEPATCH (0xff20, .klp.sym.* symbols of livepatch
 	// modules).
-	Shndx elf.SectionIndex
+	Shndx elfobj.SectionIndex
 	Value uint64
 	Size  uint64
 }
 
-// stbGNUUnique is STB_GNU_UNIQUE (STB_LOOS), which debug/elf does not name.
-const stbGNUUnique elf.SymBind = 10
-
-// SHN_LIVEPATCH marks a livepatch symbol that the kernel resolves at
-// klp_enable_patch() time (include/uapi/linux/elf.h).
-const SHN_LIVEPATCH elf.SectionIndex = 0xff20
-
 // Bind returns the symbol's binding.
-func (r RawSymbol) Bind() elf.SymBind { return elf.ST_BIND(r.Info) }
+func (r RawSymbol) Bind() elfobj.SymBind { return elfobj.ST_BIND(r.Info) }
 
 // Type returns the symbol's type.
-func (r RawSymbol) Type() elf.SymType { return elf.ST_TYPE(r.Info) }
+func (r RawSymbol) Type() elfobj.SymType { return elfobj.ST_TYPE(r.Info) }
 
 // Rela is one Elf64_Rela entry.
 type Rela struct {
 	Off    uint64 // r_offset
 	Sym    uint32 // ELF64_R_SYM(r_info): index into the symbol table (RawSymbol)
-	Type   uint32 // ELF64_R_TYPE(r_info): elf.R_PPC64_*
+	Type   uint32 // ELF64_R_TYPE(r_info): elfobj.R_PPC64_*
 	Addend int64
 }
 
 // ELFFile is an opened vmlinux or module .ko.
 type ELFFile struct {
 	Path      string // the path given to OpenELF
-	File      *elf.File
+	File      *elfobj.File
 	BuildID   []byte // .note.gnu.build-id descriptor; nil when absent
 	ByteOrder binary.ByteOrder
 	// Symbols are the named symbols of .symtab (section and file symbols
@@ -134,6 +128,7 @@ type ELFFile struct {
 	tableOnce sync.Once
 	table     *Table
 	closer    io.Closer
+	r         io.ReaderAt
 	osFile    *os.File // the opened file when OpenELF opened it (for mapping DWARF)
 }
 
@@ -208,7 +203,7 @@ func (f *ELFFile) symbolsCached(path, cacheDir string) error {
 // container cache touches it), and where .symtab and .strtab lie. nil
 // when f is not to be cached (no build-id, relocatable, not a file).
 func (f *ELFFile) symcacheKey(path string) []byte {
-	if len(f.BuildID) == 0 || f.File.Type == elf.ET_REL {
+	if len(f.BuildID) == 0 || f.File.Type == elfobj.ET_REL {
 		return nil
 	}
 	src := container.FollowLinkFile(path)
@@ -223,7 +218,7 @@ func (f *ELFFile) symcacheKey(path string) []byte {
 	k = binary.LittleEndian.AppendUint64(k, uint64(st.Size()))
 	k = binary.LittleEndian.AppendUint64(k, uint64(st.ModTime().UnixNano()))
 	for _, s := range f.File.Sections {
-		if s.Type == elf.SHT_SYMTAB || s.Type == elf.SHT_STRTAB {
+		if s.Type == elfobj.SHT_SYMTAB || s.Type == elfobj.SHT_STRTAB {
 			k = binary.LittleEndian.AppendUint64(k, s.Offset)
 			k = binary.LittleEndian.AppendUint64(k, s.Size)
 		}
@@ -243,19 +238,20 @@ func NewELF(r io.ReaderAt, name string) (f *ELFFile, err error) {
 
 // newELF is NewELF; the symbols are read only with syms.
 func newELF(r io.ReaderAt, name string, syms bool) (f *ELFFile, err error) {
-	// debug/elf is fuzzed upstream; this only turns a bug there into an
-	// error instead of taking the whole tool down on one bad file.
+	// elfobj and the symbol reader are fuzzed (FuzzNewFile, FuzzELF);
+	// this only turns a bug left in them into an error instead of taking
+	// the whole tool down on one bad file.
 	defer func() {
 		if p := recover(); p != nil {
-			f, err = nil, fmt.Errorf("%s: malformed ELF file (debug/elf panicked: %v)", name, p)
+			f, err = nil, fmt.Errorf("%s: malformed ELF file (reader panicked: %v)", name, p)
 		}
 	}()
-	ef, err := elf.NewFile(r)
+	ef, err := elfobj.NewFile(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	f = &ELFFile{Path: name, File: ef, ByteOrder: ef.ByteOrder}
-	if ef.Class != elf.ELFCLASS64 {
+	f = &ELFFile{Path: name, File: ef, ByteOrder: ef.ByteOrder, r: r}
+	if ef.Class != elfobj.ELFCLASS64 {
 		return nil, fmt.Errorf("%s: %v object, want ELFCLASS64", name, ef.Class)
 	}
 	if osf, ok := r.(*os.File); ok {
@@ -267,15 +263,9 @@ func newELF(r io.ReaderAt, name string, syms bool) (f *ELFFile, err error) {
 			Addr: s.Addr, Size: s.Size, Info: s.Info, Link: s.Link,
 		})
 	}
-	// debug/elf does not keep e_flags: it is the u32 at offset 48 of an
-	// Elf64_Ehdr.
-	var fl [4]byte
-	if _, err := r.ReadAt(fl[:], 48); err != nil {
-		return nil, fmt.Errorf("%s: reading e_flags at offset 0x30: %w", name, err)
-	}
-	f.Flags = ef.ByteOrder.Uint32(fl[:])
+	f.Flags = ef.Flags
 	// ppc64 ELFv1: e_flags & EF_PPC64_ABI == 1, or an .opd section.
-	if ef.Machine == elf.EM_PPC64 && (f.Flags&3 == 1 || ef.Section(".opd") != nil) {
+	if ef.Machine == elfobj.EM_PPC64 && (f.Flags&3 == 1 || ef.Section(".opd") != nil) {
 		f.ABIv1 = true
 	}
 	if err := f.readBuildID(); err != nil {
@@ -299,6 +289,11 @@ func (f *ELFFile) Close() error {
 	return nil
 }
 
+// ReaderAt is what f was read from (the decompressed file, or the
+// bytes given to NewELF), for readers that parse it again (debug/elf's
+// DWARF reader in symbols/dwarfread).
+func (f *ELFFile) ReaderAt() io.ReaderAt { return f.r }
+
 // OSFile is the open file f was read from (nil when f was made from bytes
 // with NewELF), for readers that map its sections (symbols/dwarftypes).
 func (f *ELFFile) OSFile() *os.File { return f.osFile }
@@ -313,7 +308,7 @@ var ErrNoSection = errors.New("no such section with contents")
 // panic.
 func (f *ELFFile) SectionData(name string, limit uint64) (b []byte, err error) {
 	s := f.File.Section(name)
-	if s == nil || s.Type == elf.SHT_NOBITS {
+	if s == nil || s.Type == elfobj.SHT_NOBITS {
 		return nil, fmt.Errorf("%s: %s: %w", f.Path, name, ErrNoSection)
 	}
 	if s.Size > limit {
@@ -321,7 +316,7 @@ func (f *ELFFile) SectionData(name string, limit uint64) (b []byte, err error) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			b, err = nil, fmt.Errorf("%s: reading %s (debug/elf panicked: %v)", f.Path, name, p)
+			b, err = nil, fmt.Errorf("%s: reading %s (reader panicked: %v)", f.Path, name, p)
 		}
 	}()
 	b, err = s.Data()
@@ -364,10 +359,10 @@ func (f *ELFFile) readBuildID() error {
 func ReadBuildID(r io.ReaderAt, path string) (id []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			id, err = nil, fmt.Errorf("%s: malformed ELF file (debug/elf panicked: %v)", path, p)
+			id, err = nil, fmt.Errorf("%s: malformed ELF file (reader panicked: %v)", path, p)
 		}
 	}()
-	ef, err := elf.NewFile(r)
+	ef, err := elfobj.NewFile(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -377,15 +372,15 @@ func ReadBuildID(r io.ReaderAt, path string) (id []byte, err error) {
 // buildIDOfSections finds the GNU build-id note: modules have
 // .note.gnu.build-id; vmlinux collects its notes in .notes. It looks at
 // .note.gnu.build-id first, then every note section.
-func buildIDOfSections(ef *elf.File, path string) ([]byte, error) {
-	secs := make([]*elf.Section, 0, 4)
+func buildIDOfSections(ef *elfobj.File, path string) ([]byte, error) {
+	secs := make([]*elfobj.Section, 0, 4)
 	for _, s := range ef.Sections {
-		if s.Type == elf.SHT_NOTE && s.Name == ".note.gnu.build-id" {
+		if s.Type == elfobj.SHT_NOTE && s.Name == ".note.gnu.build-id" {
 			secs = append(secs, s)
 		}
 	}
 	for _, s := range ef.Sections {
-		if s.Type == elf.SHT_NOTE && s.Name != ".note.gnu.build-id" {
+		if s.Type == elfobj.SHT_NOTE && s.Name != ".note.gnu.build-id" {
 			secs = append(secs, s)
 		}
 	}
@@ -432,10 +427,10 @@ func ParseBuildIDNote(b []byte, order binary.ByteOrder) ([]byte, error) {
 func align4(n int) int { return (n + 3) &^ 3 }
 
 func (f *ELFFile) readModuleName() {
-	if f.File.Type != elf.ET_REL {
+	if f.File.Type != elfobj.ET_REL {
 		return
 	}
-	if s := f.File.Section(".modinfo"); s != nil && s.Type != elf.SHT_NOBITS && s.Size < maxNoteSection {
+	if s := f.File.Section(".modinfo"); s != nil && s.Type != elfobj.SHT_NOBITS && s.Size < maxNoteSection {
 		if data, err := s.Data(); err == nil {
 			for _, kv := range bytes.Split(data, []byte{0}) {
 				if v, ok := bytes.CutPrefix(kv, []byte("name=")); ok && len(v) > 0 {
@@ -455,36 +450,21 @@ func (f *ELFFile) readModuleName() {
 
 // readRaw reads .symtab into f.raw (nil when the file has none).
 func (f *ELFFile) readRaw() error {
-	symtab := f.File.SectionByType(elf.SHT_SYMTAB)
+	symtab := f.File.SectionByType(elfobj.SHT_SYMTAB)
 	if symtab == nil {
 		return nil
 	}
-	if symtab.Size/elf.Sym64Size > maxSymbols {
-		return fmt.Errorf("%s: .symtab at offset %#x holds %d symbols, more than %d", f.Path, symtab.Offset, symtab.Size/elf.Sym64Size, maxSymbols)
+	if symtab.Size/elfobj.Sym64Size > maxSymbols {
+		return fmt.Errorf("%s: .symtab at offset %#x holds %d symbols, more than %d", f.Path, symtab.Offset, symtab.Size/elfobj.Sym64Size, maxSymbols)
 	}
-	if f.File.Class == elf.ELFCLASS64 {
-		raw, err := readSymtab64(f.File, symtab)
-		if err != nil {
-			if errors.Is(err, elf.ErrNoSymbols) {
-				return nil
-			}
-			return fmt.Errorf("%s: reading .symtab at offset %#x: %w", f.Path, symtab.Offset, err)
-		}
-		f.raw = raw
-		return nil
-	}
-	syms, err := f.File.Symbols()
+	raw, err := readSymtab64(f.File, symtab)
 	if err != nil {
-		if errors.Is(err, elf.ErrNoSymbols) {
+		if errors.Is(err, elfobj.ErrNoSymbols) {
 			return nil
 		}
 		return fmt.Errorf("%s: reading .symtab at offset %#x: %w", f.Path, symtab.Offset, err)
 	}
-	f.raw = make([]RawSymbol, 0, len(syms)+1)
-	f.raw = append(f.raw, RawSymbol{}) // index 0: the null symbol, which debug/elf drops
-	for i, s := range syms {
-		f.raw = append(f.raw, RawSymbol{Index: i + 1, Name: s.Name, Info: s.Info, Other: s.Other, Shndx: s.Section, Value: s.Value, Size: s.Size})
-	}
+	f.raw = raw
 	return nil
 }
 
@@ -494,15 +474,15 @@ func (f *ELFFile) readRaw() error {
 // RawSymbols with the null symbol at index 0, and with the names read in
 // place from the string table's bytes instead of allocated one by one
 // (137 701 of them in a distro vmlinux: a third of a cold start-up).
-func readSymtab64(f *elf.File, symtab *elf.Section) ([]RawSymbol, error) {
+func readSymtab64(f *elfobj.File, symtab *elfobj.Section) ([]RawSymbol, error) {
 	data, err := symtab.Data()
 	if err != nil {
 		return nil, fmt.Errorf("cannot load symbol section: %w", err)
 	}
 	if len(data) == 0 {
-		return nil, elf.ErrNoSymbols
+		return nil, elfobj.ErrNoSymbols
 	}
-	if len(data)%elf.Sym64Size != 0 {
+	if len(data)%elfobj.Sym64Size != 0 {
 		return nil, errors.New("length of symbol section is not a multiple of Sym64Size")
 	}
 	if symtab.Link == 0 || uint64(symtab.Link) >= uint64(len(f.Sections)) {
@@ -524,12 +504,12 @@ func readSymtab64(f *elf.File, symtab *elf.Section) ([]RawSymbol, error) {
 		return unsafe.String(&strdata[off], end)
 	}
 	o := f.ByteOrder
-	n := len(data) / elf.Sym64Size
+	n := len(data) / elfobj.Sym64Size
 	raw := make([]RawSymbol, n)
 	for i := 1; i < n; i++ {
-		b := data[i*elf.Sym64Size : (i+1)*elf.Sym64Size]
+		b := data[i*elfobj.Sym64Size : (i+1)*elfobj.Sym64Size]
 		raw[i] = RawSymbol{Index: i, Name: name(o.Uint32(b)), Info: b[4], Other: b[5],
-			Shndx: elf.SectionIndex(o.Uint16(b[6:])), Value: o.Uint64(b[8:]), Size: o.Uint64(b[16:])}
+			Shndx: elfobj.SectionIndex(o.Uint16(b[6:])), Value: o.Uint64(b[8:]), Size: o.Uint64(b[16:])}
 	}
 	return raw, nil
 }
@@ -543,20 +523,20 @@ func (f *ELFFile) readSymbols() error {
 	f.Symbols = make([]Symbol, 0, len(f.raw)) // one allocation: 137 701 symbols in a distro vmlinux
 	for _, r := range f.raw[1:] {
 		switch r.Type() {
-		case elf.STT_SECTION:
+		case elfobj.STT_SECTION:
 			continue
 		}
 		if r.Name == "" {
 			continue
 		}
 		s := Symbol{Name: r.Name, Addr: r.Value, Size: r.Size, Kind: f.kind(r), Module: f.Module}
-		if int(r.Shndx) > 0 && int(r.Shndx) < len(f.Sections) && r.Shndx < elf.SHN_LORESERVE {
+		if int(r.Shndx) > 0 && int(r.Shndx) < len(f.Sections) && r.Shndx < elfobj.SHN_LORESERVE {
 			s.Section = f.Sections[r.Shndx].Name
 		}
-		if f.File.Machine == elf.EM_PPC64 && !f.ABIv1 {
+		if f.File.Machine == elfobj.EM_PPC64 && !f.ABIv1 {
 			s.LocalEntry = LocalEntryOffset(r.Other)
 		}
-		if opd != nil && s.Section == ".opd" && r.Type() == elf.STT_FUNC {
+		if opd != nil && s.Section == ".opd" && r.Type() == elfobj.STT_FUNC {
 			if entry, ok := opd(r.Value); ok {
 				s.Desc = r.Value
 				s.Addr = entry
@@ -565,7 +545,7 @@ func (f *ELFFile) readSymbols() error {
 				// section, as the kernel's dot-symbols were.
 				if i := f.sectionIndexAt(entry); i > 0 {
 					c := r
-					c.Shndx = elf.SectionIndex(i)
+					c.Shndx = elfobj.SectionIndex(i)
 					s.Kind = f.kind(c)
 				}
 			}
@@ -591,11 +571,11 @@ func LocalEntryOffset(other byte) uint64 {
 // usable .opd (not ELFv1, or a relocatable .ko whose .opd is filled by
 // relocations).
 func (f *ELFFile) opdReader() func(addr uint64) (uint64, bool) {
-	if !f.ABIv1 || f.File.Type == elf.ET_REL {
+	if !f.ABIv1 || f.File.Type == elfobj.ET_REL {
 		return nil
 	}
 	s := f.File.Section(".opd")
-	if s == nil || s.Type == elf.SHT_NOBITS || s.Flags&elf.SHF_COMPRESSED != 0 {
+	if s == nil || s.Type == elfobj.SHT_NOBITS || s.Flags&elfobj.SHF_COMPRESSED != 0 {
 		return nil
 	}
 	return func(addr uint64) (uint64, bool) {
@@ -622,7 +602,7 @@ func (f *ELFFile) sectionAt(addr uint64) string {
 // (0 if none).
 func (f *ELFFile) sectionIndexAt(addr uint64) int {
 	for i, s := range f.Sections {
-		if i > 0 && s.Flags&elf.SHF_ALLOC != 0 && s.Addr <= addr && addr-s.Addr < s.Size {
+		if i > 0 && s.Flags&elfobj.SHF_ALLOC != 0 && s.Addr <= addr && addr-s.Addr < s.Size {
 			return i
 		}
 	}
@@ -634,59 +614,59 @@ func (f *ELFFile) sectionIndexAt(addr uint64) int {
 // in kernel/module/kallsyms.c.
 func (f *ELFFile) kind(r RawSymbol) byte {
 	bind, typ := r.Bind(), r.Type()
-	global := bind == elf.STB_GLOBAL || bind == elf.STB_WEAK || bind == stbGNUUnique
+	global := bind == elfobj.STB_GLOBAL || bind == elfobj.STB_WEAK || bind == elfobj.STB_GNU_UNIQUE
 	up := func(c byte) byte {
 		if global {
 			return c - 'a' + 'A'
 		}
 		return c
 	}
-	if typ == elf.STT_FILE {
+	if typ == elfobj.STT_FILE {
 		return 'a'
 	}
-	if typ == elf.STT_GNU_IFUNC {
+	if typ == elfobj.STT_GNU_IFUNC {
 		return 'i'
 	}
-	if bind == stbGNUUnique {
+	if bind == elfobj.STB_GNU_UNIQUE {
 		return 'u'
 	}
 	switch r.Shndx {
-	case elf.SHN_UNDEF:
-		if bind == elf.STB_WEAK {
-			if typ == elf.STT_OBJECT {
+	case elfobj.SHN_UNDEF:
+		if bind == elfobj.STB_WEAK {
+			if typ == elfobj.STT_OBJECT {
 				return 'v'
 			}
 			return 'w'
 		}
 		return 'U'
-	case elf.SHN_COMMON:
+	case elfobj.SHN_COMMON:
 		return 'C'
 	}
-	if bind == elf.STB_WEAK {
-		if typ == elf.STT_OBJECT {
+	if bind == elfobj.STB_WEAK {
+		if typ == elfobj.STT_OBJECT {
 			return 'V'
 		}
 		return 'W'
 	}
-	if r.Shndx == elf.SHN_ABS {
+	if r.Shndx == elfobj.SHN_ABS {
 		return up('a')
 	}
-	if r.Shndx >= elf.SHN_LORESERVE || int(r.Shndx) >= len(f.Sections) {
+	if r.Shndx >= elfobj.SHN_LORESERVE || int(r.Shndx) >= len(f.Sections) {
 		return '?'
 	}
 	s := f.Sections[r.Shndx]
 	switch {
-	case s.Flags&elf.SHF_EXECINSTR != 0:
+	case s.Flags&elfobj.SHF_EXECINSTR != 0:
 		return up('t')
-	case s.Flags&elf.SHF_ALLOC != 0 && s.Type == elf.SHT_NOBITS:
+	case s.Flags&elfobj.SHF_ALLOC != 0 && s.Type == elfobj.SHT_NOBITS:
 		return up('b')
-	case s.Flags&elf.SHF_ALLOC != 0 && s.Flags&elf.SHF_WRITE == 0:
+	case s.Flags&elfobj.SHF_ALLOC != 0 && s.Flags&elfobj.SHF_WRITE == 0:
 		return up('r')
-	case s.Flags&elf.SHF_ALLOC != 0:
+	case s.Flags&elfobj.SHF_ALLOC != 0:
 		return up('d')
 	case strings.HasPrefix(s.Name, ".debug"):
 		return 'N'
-	case s.Flags&elf.SHF_WRITE == 0:
+	case s.Flags&elfobj.SHF_WRITE == 0:
 		return up('n')
 	}
 	// A writable section that is not loaded (vmlinux's .data_nosave):
@@ -709,6 +689,13 @@ func (f *ELFFile) rawSymbols() []RawSymbol {
 	return f.raw
 }
 
+// ReadRawSymbols is RawSymbols with the error of reading .symtab (nil,
+// nil for a file without one).
+func (f *ELFFile) ReadRawSymbols() ([]RawSymbol, error) {
+	raw := f.rawSymbols()
+	return raw, f.rawErr
+}
+
 // RawSymbol returns .symtab entry i (as a relocation's Sym indexes it).
 func (f *ELFFile) RawSymbol(i uint32) (RawSymbol, error) {
 	raw := f.rawSymbols()
@@ -727,7 +714,7 @@ const maxRelaSection = 1 << 30
 // Relocations returns the Elf64_Rela entries of the SHT_RELA section named
 // name (".rela.text", ".klp.rela.klp_tgt..klptext", ...).
 func (f *ELFFile) Relocations(name string) ([]Rela, error) {
-	var s *elf.Section
+	var s *elfobj.Section
 	for _, c := range f.File.Sections {
 		if c.Name == name {
 			s = c
@@ -737,7 +724,7 @@ func (f *ELFFile) Relocations(name string) ([]Rela, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%s: no section %s", f.Path, name)
 	}
-	if s.Type != elf.SHT_RELA {
+	if s.Type != elfobj.SHT_RELA {
 		return nil, fmt.Errorf("%s: section %s at offset %#x is %v, not SHT_RELA", f.Path, name, s.Offset, s.Type)
 	}
 	const entsize = 24
@@ -777,10 +764,10 @@ func (f *ELFFile) Table() *Table {
 // withSections gives t the file's allocated sections' ranges (a linked
 // file's; a relocatable .ko has none).
 func (f *ELFFile) withSections(t *Table) *Table {
-	if f.File.Type != elf.ET_REL {
+	if f.File.Type != elfobj.ET_REL {
 		var secs []SectionRange
 		for _, s := range f.Sections {
-			if s.Flags&elf.SHF_ALLOC != 0 && s.Size > 0 {
+			if s.Flags&elfobj.SHF_ALLOC != 0 && s.Size > 0 {
 				secs = append(secs, SectionRange{Name: s.Name, Start: s.Addr, End: s.Addr + s.Size})
 			}
 		}

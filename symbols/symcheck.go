@@ -2,10 +2,11 @@ package symbols
 
 import (
 	"cmp"
-	"debug/elf"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 )
 
 // Symbol-table sanity.
@@ -100,7 +101,7 @@ func orNone(s string) string {
 // report (nil when none is suspect). Offsets of a relocatable .ko are
 // section-relative, so each section is checked on its own.
 func (f *ELFFile) checkSymbols() *SymtabReport {
-	rel := f.File.Type == elf.ET_REL
+	rel := f.File.Type == elfobj.ET_REL
 	type ref struct {
 		addr uint64
 		i    int
@@ -130,7 +131,7 @@ func (f *ELFFile) checkSymbols() *SymtabReport {
 			continue
 		}
 		sec := f.Sections[si]
-		if sec.Flags&elf.SHF_ALLOC == 0 {
+		if sec.Flags&elfobj.SHF_ALLOC == 0 {
 			continue
 		}
 		start, end := sec.Addr, sec.Addr+sec.Size

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 )
@@ -206,8 +207,8 @@ func TestSymtabReport(t *testing.T) {
 		{Name: "next_fn", Addr: 0x1200, Size: 0x80, Kind: 'T', Section: ".text"},
 		{Name: "far_fn", Addr: 0x6000, Size: 0x40, Kind: 'T', Section: ".text"},
 	}
-	f := &ELFFile{Path: "vmlinux", File: &elf.File{FileHeader: elf.FileHeader{Type: elf.ET_EXEC}},
-		Sections: []Section{{}, {Index: 1, Name: ".text", Flags: elf.SHF_ALLOC | elf.SHF_EXECINSTR, Addr: 0x1000, Size: 0x10000}},
+	f := &ELFFile{Path: "vmlinux", File: &elfobj.File{FileHeader: elfobj.FileHeader{Type: elfobj.ET_EXEC}},
+		Sections: []Section{{}, {Index: 1, Name: ".text", Flags: elfobj.SHF_ALLOC | elfobj.SHF_EXECINSTR, Addr: 0x1000, Size: 0x10000}},
 		Symbols:  syms}
 	rep := f.checkSymbols()
 	// next_fn is suspect too: either its address or mm_alloc's size is

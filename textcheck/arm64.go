@@ -1,10 +1,11 @@
 package textcheck
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	a64 "github.com/kdump-inspect/kdump-inspect/arch/arm64"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -103,16 +104,16 @@ func (l *a64Loader) veneer(s *a64PLTSec, loc, page uint64, rd uint32) (uint64, e
 // a64CountPLTs is count_plts() over the module's executable sections'
 // relocations in the loader's order: plt_max_entries of core (not init)
 // and init sections, with or without the erratum 843419 workaround.
-func a64CountPLTs(f *elf.File, ko *modules.KoImage, syms []reloc.Symbol, erratum bool) (core, init int) {
+func a64CountPLTs(f *elfobj.File, ko *modules.KoImage, syms []reloc.Symbol, erratum bool) (core, init int) {
 	for _, rs := range ko.Relas {
-		if rs.Target <= 0 || rs.Target >= len(f.Sections) || f.Sections[rs.Target].Flags&elf.SHF_EXECINSTR == 0 {
+		if rs.Target <= 0 || rs.Target >= len(f.Sections) || f.Sections[rs.Target].Flags&elfobj.SHF_EXECINSTR == 0 {
 			continue
 		}
 		relas := a64Relas(f, rs, syms, true)
 		ret := 0
 		for i, r := range relas {
-			switch elf.R_AARCH64(r.Type) {
-			case elf.R_AARCH64_JUMP26, elf.R_AARCH64_CALL26:
+			switch elfobj.R_AARCH64(r.Type) {
+			case elfobj.R_AARCH64_JUMP26, elfobj.R_AARCH64_CALL26:
 				if int(r.Sym) < len(syms) && int(syms[r.Sym].Shndx) == rs.Target {
 					break
 				}
@@ -120,7 +121,7 @@ func a64CountPLTs(f *elf.File, ko *modules.KoImage, syms []reloc.Symbol, erratum
 				if r.Addend != 0 || !dup {
 					ret++
 				}
-			case elf.R_AARCH64_ADR_PREL_PG_HI21_NC, elf.R_AARCH64_ADR_PREL_PG_HI21:
+			case elfobj.R_AARCH64_ADR_PREL_PG_HI21_NC, elfobj.R_AARCH64_ADR_PREL_PG_HI21:
 				if !erratum {
 					break
 				}
@@ -148,7 +149,7 @@ func a64CountPLTs(f *elf.File, ko *modules.KoImage, syms []reloc.Symbol, erratum
 // a64Relas converts a RELA section's entries in the .ko's own order (the
 // parsed image sorts them as ppc64's loader does) and, when the target is
 // executable, puts them in module_frob_arch_sections()'s order.
-func a64Relas(f *elf.File, rs modules.RelaSection, syms []reloc.Symbol, exec bool) []reloc.Rela {
+func a64Relas(f *elfobj.File, rs modules.RelaSection, syms []reloc.Symbol, exec bool) []reloc.Rela {
 	var relas []reloc.Rela
 	if rs.FromMemory || rs.Index <= 0 || rs.Index >= len(f.Sections) {
 		relas = make([]reloc.Rela, len(rs.Relas))
@@ -176,7 +177,7 @@ func a64Relas(f *elf.File, rs modules.RelaSection, syms []reloc.Symbol, exec boo
 // it: plt_max_entries from the dump (mod->arch.core, .init), the erratum
 // 843419 workaround inferred from them (count_plts() counts differently
 // with it: extra entries for ADRP veneers and one spare per page).
-func newA64Loader(set *modules.Set, a *modules.Analysis, f *elf.File, ko *modules.KoImage, syms []reloc.Symbol) *a64Loader {
+func newA64Loader(set *modules.Set, a *modules.Analysis, f *elfobj.File, ko *modules.KoImage, syms []reloc.Symbol) *a64Loader {
 	l := &a64Loader{core: a64PLTSec{slots: map[int]a64.PLTEntry{}}, init: a64PLTSec{slots: map[int]a64.PLTEntry{}}}
 	c0, i0 := a64CountPLTs(f, ko, syms, false)
 	c1, i1 := a64CountPLTs(f, ko, syms, true)

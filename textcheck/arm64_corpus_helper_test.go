@@ -1,10 +1,11 @@
 package textcheck
 
 import (
-	"debug/elf"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	a64 "github.com/kdump-inspect/kdump-inspect/arch/arm64"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
@@ -73,9 +74,9 @@ func CheckArm64Kprobe(t *testing.T, k Arm64Kprobe, diffs []Diff) {
 }
 
 // altInstructions is the vmlinux's .altinstructions section and bytes.
-func altInstructions(t *testing.T, p *kernel.Program) (*elf.Section, []byte) {
+func altInstructions(t *testing.T, p *kernel.Program) (*elfobj.Section, []byte) {
 	t.Helper()
-	var alt *elf.Section
+	var alt *elfobj.Section
 	for _, s := range p.Vmlinux.File.Sections {
 		if s.Name == ".altinstructions" {
 			alt = s

@@ -1,10 +1,11 @@
 package textcheck
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
@@ -19,10 +20,10 @@ const rAarch64Relative = 1027
 // place incremented by offset), then the run-time mechanisms the module
 // model has: alternatives by system_cpucaps, ftrace sites, jump labels,
 // kprobes.
-func (e *Env) vmlinuxArm64(r *Result, f *elf.File) *Result {
+func (e *Env) vmlinuxArm64(r *Result, f *elfobj.File) *Result {
 	p := e.Prog
 	off := p.KernelOffset
-	img := &Image{Owner: "vmlinux", Order: f.ByteOrder, Machine: elf.EM_AARCH64}
+	img := &Image{Owner: "vmlinux", Order: f.ByteOrder, Machine: elfobj.EM_AARCH64}
 	inInit := initMemory(p)
 	secs, _ := vmlinuxImageSections(r, f, off, func(name string) bool { return name == ".altinstructions" || name == "__jump_table" })
 	for _, is := range secs {
@@ -99,7 +100,7 @@ func (e *Env) vmlinuxArm64(r *Result, f *elf.File) *Result {
 // a64RelocateKernel is relocate_kernel() over the image's sections: RELA
 // R_AARCH64_RELATIVE places get addend + offset, RELR places their file
 // value + offset. It returns how many places in the image it wrote.
-func a64RelocateKernel(f *elf.File, img *Image, off uint64) (int, error) {
+func a64RelocateKernel(f *elfobj.File, img *Image, off uint64) (int, error) {
 	o := f.ByteOrder
 	n := 0
 	put := func(link uint64, v func(old uint64) uint64) {
@@ -112,11 +113,11 @@ func a64RelocateKernel(f *elf.File, img *Image, off uint64) (int, error) {
 		o.PutUint64(s.Want[k:], v(o.Uint64(s.Want[k:])))
 		n++
 	}
-	var rela, relr *elf.Section
+	var rela, relr *elfobj.Section
 	for _, s := range f.Sections {
 		switch s.Type {
-		case elf.SHT_RELA:
-			if s.Flags&elf.SHF_ALLOC != 0 {
+		case elfobj.SHT_RELA:
+			if s.Flags&elfobj.SHF_ALLOC != 0 {
 				rela = s
 			}
 		case 19: // SHT_RELR
@@ -167,7 +168,7 @@ func a64RelocateKernel(f *elf.File, img *Image, off uint64) (int, error) {
 // the entry) the movz/movk x4 sequences __runtime_fixup_ptr() fills with
 // SYM's value, each runtime_shift_SYM the lsr whose immr
 // __runtime_fixup_shift() sets to SYM & 63. SYM is read from the dump.
-func a64RuntimeConsts(e *Env, f *elf.File, img *Image, cs *candidates, r *Result) {
+func a64RuntimeConsts(e *Env, f *elfobj.File, img *Image, cs *candidates, r *Result) {
 	p := e.Prog
 	o := img.Order
 	reported := map[string]bool{}
@@ -322,7 +323,7 @@ func a64SameConst(kind string, orig []byte, seen *a64ConstSeen) func([]byte) boo
 // in the linear map; PAGE_OFFSET's bits lie above va_mask) masked by
 // va_mask, with tag_val << tag_lsb. va_mask, tag_val and tag_lsb are read
 // from the dump; va_mask zero means kvm_compute_layout() never ran.
-func a64HypRelocations(e *Env, f *elf.File, img *Image, cs *candidates, r *Result) {
+func a64HypRelocations(e *Env, f *elfobj.File, img *Image, cs *candidates, r *Result) {
 	p := e.Prog
 	begin, err1 := p.SymbolAddr("__hyp_reloc_begin")
 	end, err2 := p.SymbolAddr("__hyp_reloc_end")

@@ -1,12 +1,13 @@
 package textcheck
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	"github.com/kdump-inspect/kdump-inspect/modules"
 	"github.com/kdump-inspect/kdump-inspect/reloc"
@@ -72,7 +73,7 @@ type Image struct {
 	Unapplied []*reloc.Error
 	Problems  []string
 	// Machine is the .ko's e_machine (EM_PPC64 or EM_X86_64).
-	Machine elf.Machine
+	Machine elfobj.Machine
 }
 
 // Section returns the image's section by name (the first of that name).
@@ -97,11 +98,11 @@ func (img *Image) SectionAt(addr uint64) *ImageSection {
 
 // materialised says which sections the image needs: executable text and
 // the tables that describe patches to it.
-func materialised(s *elf.Section) (exec, need bool) {
-	if s.Flags&elf.SHF_ALLOC == 0 || s.Type != elf.SHT_PROGBITS {
+func materialised(s *elfobj.Section) (exec, need bool) {
+	if s.Flags&elfobj.SHF_ALLOC == 0 || s.Type != elfobj.SHT_PROGBITS {
 		return false, false
 	}
-	if s.Flags&elf.SHF_EXECINSTR != 0 {
+	if s.Flags&elfobj.SHF_EXECINSTR != 0 {
 		return true, true
 	}
 	switch s.Name {
@@ -119,11 +120,11 @@ func materialised(s *elf.Section) (exec, need bool) {
 // mod->sect_attrs, which lists the non-empty SHF_ALLOC sections in index
 // order (kernel/module/sysfs.c add_sect_attrs()): matched in order by
 // name, so two sections of one name each get their own address.
-func sectionAddrs(f *elf.File, m *modules.Module) map[int]uint64 {
+func sectionAddrs(f *elfobj.File, m *modules.Module) map[int]uint64 {
 	out := map[int]uint64{}
 	j := 0
 	for i, s := range f.Sections {
-		if i == 0 || s.Flags&elf.SHF_ALLOC == 0 {
+		if i == 0 || s.Flags&elfobj.SHF_ALLOC == 0 {
 			continue
 		}
 		for k := j; k < len(m.Sections); k++ {
@@ -167,12 +168,12 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 		return nil, fmt.Errorf("%s: no .ko", a.Module.Name)
 	}
 	f := a.Debuginfo.ELF.File
-	x86 := f.Machine == elf.EM_X86_64
-	arm := f.Machine == elf.EM_AARCH64
-	if f.Machine != elf.EM_PPC64 && !x86 && !arm {
+	x86 := f.Machine == elfobj.EM_X86_64
+	arm := f.Machine == elfobj.EM_AARCH64
+	if f.Machine != elfobj.EM_PPC64 && !x86 && !arm {
 		return nil, fmt.Errorf("the text model covers ppc64, x86_64 and arm64 modules, not %v", f.Machine)
 	}
-	if f.Machine == elf.EM_PPC64 && set.Features.PCREL {
+	if f.Machine == elfobj.EM_PPC64 && set.Features.PCREL {
 		return nil, fmt.Errorf("the text model does not cover PC-relative (CONFIG_PPC_KERNEL_PCREL) kernels")
 	}
 	m := a.Module
@@ -232,7 +233,7 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 	}
 	for i := range koSyms {
 		if koSyms[i].Name == ".TOC." {
-			koSyms[i] = reloc.Symbol{Name: ".TOC.", Shndx: elf.SHN_ABS, Value: r2}
+			koSyms[i] = reloc.Symbol{Name: ".TOC.", Shndx: elfobj.SHN_ABS, Value: r2}
 		}
 	}
 	ko := set.KoImage(a)
@@ -319,7 +320,7 @@ func BuildModuleImage(set *modules.Set, a *modules.Analysis) (*Image, error) {
 				size = reloc.ARM64Size(r.Type())
 			}
 			img.Pending = append(img.Pending, PendingWrite{Section: is, Off: r.Off, Type: r.Type(), Size: size, Object: rs.Object, Sym: name})
-			if !x86 && !arm && r.Type() == uint32(elf.R_PPC64_REL24) {
+			if !x86 && !arm && r.Type() == uint32(elfobj.R_PPC64_REL24) {
 				img.Calls = append(img.Calls, CallSite{Section: is, Off: r.Off, Name: name, Pending: true, Object: rs.Object,
 					RestoreR2: followsLinkBranch(is.Orig, r.Off, f.ByteOrder, name)})
 			}
@@ -374,11 +375,11 @@ func followsLinkBranch(orig []byte, off uint64, o binary.ByteOrder, name string)
 }
 
 func relocSize(t uint32) int {
-	switch elf.R_PPC64(t) {
-	case elf.R_PPC64_ADDR64, elf.R_PPC64_TOC, elf.R_PPC64_REL64, elf.R_PPC64_ENTRY:
+	switch elfobj.R_PPC64(t) {
+	case elfobj.R_PPC64_ADDR64, elfobj.R_PPC64_TOC, elfobj.R_PPC64_REL64, elfobj.R_PPC64_ENTRY:
 		return 8
-	case elf.R_PPC64_TOC16, elf.R_PPC64_TOC16_LO, elf.R_PPC64_TOC16_DS, elf.R_PPC64_TOC16_LO_DS,
-		elf.R_PPC64_TOC16_HA, elf.R_PPC64_REL16_HA, elf.R_PPC64_REL16_LO:
+	case elfobj.R_PPC64_TOC16, elfobj.R_PPC64_TOC16_LO, elfobj.R_PPC64_TOC16_DS, elfobj.R_PPC64_TOC16_LO_DS,
+		elfobj.R_PPC64_TOC16_HA, elfobj.R_PPC64_REL16_HA, elfobj.R_PPC64_REL16_LO:
 		return 2
 	}
 	return 4
@@ -389,7 +390,7 @@ func relocSize(t uint32) int {
 // for the per-CPU section), undefined symbols resolved as resolve_symbol()
 // does (a weak one not found is 0), livepatch symbols as
 // klp_resolve_symbols() does.
-func koSymbols(set *modules.Set, a *modules.Analysis, f *elf.File, addrs map[int]uint64) []reloc.Symbol {
+func koSymbols(set *modules.Set, a *modules.Analysis, f *elfobj.File, addrs map[int]uint64) []reloc.Symbol {
 	ko := a.Debuginfo.Image
 	percpuIdx := -1
 	for i, s := range f.Sections {
@@ -407,7 +408,7 @@ func koSymbols(set *modules.Set, a *modules.Analysis, f *elf.File, addrs map[int
 			// The null symbol: st_value 0 (R_PPC64_ENTRY and R_PPC64_TOC
 			// name it; R_PPC_REL24 against it is an unconverted klp
 			// relocation, which finds no stub).
-		case s.Shndx == elf.SHN_UNDEF:
+		case s.Shndx == elfobj.SHN_UNDEF:
 			name := s.Name
 			if set.Features.ELFv1 {
 				name = strings.TrimPrefix(name, ".") // dedotify()
@@ -419,7 +420,7 @@ func koSymbols(set *modules.Set, a *modules.Analysis, f *elf.File, addrs map[int
 			switch {
 			case ok:
 				rs.Value = v
-			case s.Binding == elf.STB_WEAK:
+			case s.Binding == elfobj.STB_WEAK:
 				rs.Value = 0
 			default:
 				rs.Unresolved = true
@@ -432,8 +433,8 @@ func koSymbols(set *modules.Set, a *modules.Analysis, f *elf.File, addrs map[int
 			}
 			v, found := set.ResolveKlp(obj, n, pos)
 			rs.Value, rs.Unresolved = v, !found
-		case s.Shndx == elf.SHN_ABS:
-		case s.Shndx == elf.SHN_COMMON:
+		case s.Shndx == elfobj.SHN_ABS:
+		case s.Shndx == elfobj.SHN_COMMON:
 			rs.Unresolved = true
 		case int(s.Shndx) == percpuIdx:
 			rs.Value = percpuBase + s.Value

@@ -1,8 +1,9 @@
 package textcheck
 
 import (
-	"debug/elf"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	a64 "github.com/kdump-inspect/kdump-inspect/arch/arm64"
 	"github.com/kdump-inspect/kdump-inspect/modules"
@@ -17,13 +18,13 @@ const shfROAfterInit = 0x00200000
 // generic module_mark_ro_after_init() (kernel/module/strict_rwx.c) have
 // run: its size and flags as __layout_sections() sees them.
 type sectionLayout struct {
-	size  func(s *elf.Section) uint64
-	flags func(s *elf.Section) elf.SectionFlag
+	size  func(s *elfobj.Section) uint64
+	flags func(s *elfobj.Section) elfobj.SectionFlag
 }
 
 // genericFlags adds SHF_RO_AFTER_INIT to the sections
 // module_mark_ro_after_init() names (strict_rwx.c's ro_after_init[]).
-func genericFlags(s *elf.Section) elf.SectionFlag {
+func genericFlags(s *elfobj.Section) elfobj.SectionFlag {
 	fl := s.Flags
 	switch s.Name {
 	case ".data..ro_after_init", "__jump_table":
@@ -35,7 +36,7 @@ func genericFlags(s *elf.Section) elf.SectionFlag {
 // x86Layout: arch/x86 has no module_frob_arch_sections(); sizes are the
 // .ko's.
 var x86Layout = sectionLayout{
-	size:  func(s *elf.Section) uint64 { return s.Size },
+	size:  func(s *elfobj.Section) uint64 { return s.Size },
 	flags: genericFlags,
 }
 
@@ -45,7 +46,7 @@ var x86Layout = sectionLayout{
 // SHF_ALLOC.
 func arm64Layout(a *modules.Analysis) sectionLayout {
 	return sectionLayout{
-		size: func(s *elf.Section) uint64 {
+		size: func(s *elfobj.Section) uint64 {
 			switch s.Name {
 			case ".text.ftrace_trampoline", ".init.text.ftrace_trampoline":
 				return a64.PLTEntrySize
@@ -60,11 +61,11 @@ func arm64Layout(a *modules.Analysis) sectionLayout {
 			}
 			return s.Size
 		},
-		flags: func(s *elf.Section) elf.SectionFlag {
+		flags: func(s *elfobj.Section) elfobj.SectionFlag {
 			fl := genericFlags(s)
 			switch s.Name {
 			case ".plt", ".init.plt", ".text.ftrace_trampoline", ".init.text.ftrace_trampoline":
-				fl |= elf.SHF_EXECINSTR | elf.SHF_ALLOC
+				fl |= elfobj.SHF_EXECINSTR | elfobj.SHF_ALLOC
 			}
 			return fl
 		},
@@ -81,13 +82,13 @@ func arm64Layout(a *modules.Analysis) sectionLayout {
 // section of non-zero size missing from sect_attrs stops the walk for its
 // mem type: what follows it is not placed (its relocations stay
 // unresolved and say so), never guessed.
-func emptySectionAddrs(f *elf.File, a *modules.Analysis, lay sectionLayout, addrs map[int]uint64) {
-	type mask struct{ req, excl elf.SectionFlag }
+func emptySectionAddrs(f *elfobj.File, a *modules.Analysis, lay sectionLayout, addrs map[int]uint64) {
+	type mask struct{ req, excl elfobj.SectionFlag }
 	masks := []mask{
-		{elf.SHF_EXECINSTR | elf.SHF_ALLOC, 0},
-		{elf.SHF_ALLOC, elf.SHF_WRITE},
-		{shfROAfterInit | elf.SHF_ALLOC, 0},
-		{elf.SHF_WRITE | elf.SHF_ALLOC, 0},
+		{elfobj.SHF_EXECINSTR | elfobj.SHF_ALLOC, 0},
+		{elfobj.SHF_ALLOC, elfobj.SHF_WRITE},
+		{shfROAfterInit | elfobj.SHF_ALLOC, 0},
+		{elfobj.SHF_WRITE | elfobj.SHF_ALLOC, 0},
 	}
 	core := []string{"MOD_TEXT", "MOD_RODATA", "MOD_RO_AFTER_INIT", "MOD_DATA"}
 	init := []string{"MOD_INIT_TEXT", "MOD_INIT_RODATA", "", "MOD_INIT_DATA"}

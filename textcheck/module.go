@@ -1,12 +1,13 @@
 package textcheck
 
 import (
-	"debug/elf"
 	"fmt"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	"github.com/kdump-inspect/kdump-inspect/ftrace"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
@@ -218,7 +219,7 @@ func (e *Env) Module(a *modules.Analysis) *Result {
 		return r
 	}
 	r.Problems = append(r.Problems, img.Problems...)
-	if a.ModelErr != nil && img.Machine != elf.EM_AARCH64 { // the ppc64 loader model; arm64's PLTs are rebuilt here
+	if a.ModelErr != nil && img.Machine != elfobj.EM_AARCH64 { // the ppc64 loader model; arm64's PLTs are rebuilt here
 		r.Problems = append(r.Problems, "loader model: "+a.ModelErr.Error())
 	}
 	cs := newCandidates()
@@ -228,17 +229,17 @@ func (e *Env) Module(a *modules.Analysis) *Result {
 	}
 	align := 4
 	switch {
-	case img.Machine == elf.EM_X86_64:
+	case img.Machine == elfobj.EM_X86_64:
 		x86Candidates(e, a, img, inText, cs, r)
 		align = 1
-	case img.Machine == elf.EM_AARCH64:
+	case img.Machine == elfobj.EM_AARCH64:
 		arm64Candidates(e, a, img, inText, cs, r)
 	case e.Ftrace != nil:
 		ftraceCandidates(e, m.Name, img, cs)
 	default:
 		e.ftraceNotRead(r, ftraceFallbackCandidates(img, cs))
 	}
-	ppc := img.Machine == elf.EM_PPC64
+	ppc := img.Machine == elfobj.EM_PPC64
 	if t := img.Section("__jump_table"); t != nil && ppc {
 		l := e.jl
 		if e.jlErr != nil {

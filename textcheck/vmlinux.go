@@ -1,8 +1,9 @@
 package textcheck
 
 import (
-	"debug/elf"
 	"fmt"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 
@@ -26,13 +27,13 @@ func (e *Env) Vmlinux() *Result {
 		return r
 	}
 	f := p.Vmlinux.File
-	if f.Machine == elf.EM_AARCH64 {
+	if f.Machine == elfobj.EM_AARCH64 {
 		return e.vmlinuxArm64(r, f)
 	}
-	if f.Machine == elf.EM_X86_64 {
+	if f.Machine == elfobj.EM_X86_64 {
 		return e.x86Vmlinux(r, f)
 	}
-	if f.Machine != elf.EM_PPC64 {
+	if f.Machine != elfobj.EM_PPC64 {
 		r.Incomplete = append(r.Incomplete, fmt.Sprintf("the text model covers ppc64, not %v", f.Machine))
 		return r
 	}
@@ -123,9 +124,9 @@ func compareExecSections(p *kernel.Program, img *Image, r *Result, cs *candidate
 }
 
 // readFile reads [addr, addr+n) of the ELF file's loaded image.
-func readFile(f *elf.File, addr uint64, n int) ([]byte, error) {
+func readFile(f *elfobj.File, addr uint64, n int) ([]byte, error) {
 	for _, s := range f.Sections {
-		if s.Flags&elf.SHF_ALLOC == 0 || s.Type == elf.SHT_NOBITS || addr < s.Addr || addr-s.Addr+uint64(n) > s.Size {
+		if s.Flags&elfobj.SHF_ALLOC == 0 || s.Type == elfobj.SHT_NOBITS || addr < s.Addr || addr-s.Addr+uint64(n) > s.Size {
 			continue
 		}
 		b := make([]byte, n)
@@ -142,7 +143,7 @@ func readFile(f *elf.File, addr uint64, n int) ([]byte, error) {
 // (each a site address), and its OOL stub arrays (ftrace_ool_stub_text
 // and _end, zeros in the file, written at boot) may hold anything ftrace
 // writes: Loose claims.
-func vmlinuxFtraceFallback(e *Env, f *elf.File, cs *candidates) (int, error) {
+func vmlinuxFtraceFallback(e *Env, f *elfobj.File, cs *candidates) (int, error) {
 	p := e.Prog
 	o := p.Order
 	start, err1 := p.SymbolAddr("__start_mcount_loc")
@@ -243,15 +244,15 @@ func noTextToCompare(r *Result, img *Image, nobits []string, path string) bool {
 // section too large or unreadable is listed in r.Incomplete. nobits are
 // the executable SHT_NOBITS sections with a size (noTextToCompare: a
 // debuginfo-only vmlinux).
-func vmlinuxImageSections(r *Result, f *elf.File, off uint64, keep func(name string) bool) (secs []*ImageSection, nobits []string) {
+func vmlinuxImageSections(r *Result, f *elfobj.File, off uint64, keep func(name string) bool) (secs []*ImageSection, nobits []string) {
 	for i, s := range f.Sections {
-		if i > 0 && s.Type == elf.SHT_NOBITS && s.Flags&elf.SHF_EXECINSTR != 0 && s.Size > 0 {
+		if i > 0 && s.Type == elfobj.SHT_NOBITS && s.Flags&elfobj.SHF_EXECINSTR != 0 && s.Size > 0 {
 			nobits = append(nobits, s.Name)
 		}
-		if i == 0 || s.Flags&elf.SHF_ALLOC == 0 || s.Type != elf.SHT_PROGBITS {
+		if i == 0 || s.Flags&elfobj.SHF_ALLOC == 0 || s.Type != elfobj.SHT_PROGBITS {
 			continue
 		}
-		exec := s.Flags&elf.SHF_EXECINSTR != 0
+		exec := s.Flags&elfobj.SHF_EXECINSTR != 0
 		if !exec && !keep(s.Name) {
 			continue
 		}

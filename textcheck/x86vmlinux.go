@@ -1,10 +1,11 @@
 package textcheck
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 )
@@ -34,10 +35,10 @@ var x86VmlinuxTableSyms = [][3]string{
 // handle_relocations() (x86 strips .rela from the vmlinux: a 32-bit
 // sign-extended or 64-bit field whose found value is the file's plus the
 // offset).
-func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
+func (e *Env) x86Vmlinux(r *Result, f *elfobj.File) *Result {
 	p := e.Prog
 	off := p.KernelOffset
-	img := &Image{Owner: "vmlinux", Order: binary.LittleEndian, Machine: elf.EM_X86_64}
+	img := &Image{Owner: "vmlinux", Order: binary.LittleEndian, Machine: elfobj.EM_X86_64}
 	inInit := initMemory(p)
 	secs, nobits := vmlinuxImageSections(r, f, off, func(name string) bool { return contains(x86VmlinuxTables, name) })
 	if !addVmlinuxSections(r, img, secs, nobits, p.VmlinuxPath(), func(is *ImageSection) string {
@@ -47,7 +48,7 @@ func (e *Env) x86Vmlinux(r *Result, f *elf.File) *Result {
 		case is.Name == ".altinstr_replacement" || is.Name == ".altinstr_aux":
 			is.Exec = false
 			return skipInit
-		case f.Sections[is.Index].Flags&elf.SHF_WRITE != 0:
+		case f.Sections[is.Index].Flags&elfobj.SHF_WRITE != 0:
 			is.Exec = false
 			return "writable data (an executable flag from assembly), not text"
 		case inInit(is.Addr):
@@ -156,12 +157,12 @@ func kaslrCandidate(s *ImageSection, want, found []byte, off uint64) *Candidate 
 // NAME's value (__runtime_fixup_ptr()); of runtime_shift_NAME at the 1-byte
 // immediate of a shift, written with NAME's low byte
 // (__runtime_fixup_shift()). NAME's value is read from the dump.
-func x86RuntimeConsts(e *Env, f *elf.File, inText func(uint64) bool, cs *candidates, r *Result) {
+func x86RuntimeConsts(e *Env, f *elfobj.File, inText func(uint64) bool, cs *candidates, r *Result) {
 	p := e.Prog
 	for _, s := range f.Sections {
 		ptr := strings.HasPrefix(s.Name, "runtime_ptr_")
 		shift := strings.HasPrefix(s.Name, "runtime_shift_")
-		if !ptr && !shift || s.Type != elf.SHT_PROGBITS || s.Size > 1<<20 {
+		if !ptr && !shift || s.Type != elfobj.SHT_PROGBITS || s.Size > 1<<20 {
 			continue
 		}
 		name := strings.TrimPrefix(strings.TrimPrefix(s.Name, "runtime_ptr_"), "runtime_shift_")
@@ -307,7 +308,7 @@ func x86StaticCallTramps(e *Env, fx *x86Finalize, inText func(uint64) bool, cs *
 // are its file's __start_mcount_loc..__stop_mcount_loc table (absolute
 // link addresses, moved by the KASLR offset like the text): each accepts
 // the nop or any call/jmp.
-func x86VmlinuxFtraceFallback(p *kernel.Program, f *elf.File, cs *candidates) (int, error) {
+func x86VmlinuxFtraceFallback(p *kernel.Program, f *elfobj.File, cs *candidates) (int, error) {
 	start, err1 := p.SymbolAddr("__start_mcount_loc")
 	stop, err2 := p.SymbolAddr("__stop_mcount_loc")
 	if err1 != nil || err2 != nil || stop < start || stop-start > 64<<20 {

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"compress/gzip"
-	"debug/elf"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +11,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/kdump-inspect/kdump-inspect/dump"
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 	"github.com/kdump-inspect/kdump-inspect/internal/container"
 )
 
@@ -23,12 +23,6 @@ const (
 	kindUnknown fileKind = iota
 	kindDump             // ELF ET_CORE, kdump-compressed, flattened
 	kindVmlinux          // ELF ET_EXEC or ET_DYN
-)
-
-// Dump signatures (makedumpfile's, as package dump reads them).
-const (
-	kdumpMagic = "KDUMP   "
-	flatMagic  = "makedumpfile"
 )
 
 // sniffLen is how much of a file sniffing reads.
@@ -70,21 +64,17 @@ func sniff(path string) (fileKind, error) {
 	return classify(head[:n]), nil
 }
 
-// classify tells a dump from a vmlinux by the ELF e_type (in the byte
-// order of EI_DATA) or the kdump and flattened signatures.
+// classify tells a dump from a vmlinux by the signatures package dump
+// knows (dump.SniffBytes) and, for ELF, by e_type (dump.ELFType).
 func classify(head []byte) fileKind {
-	switch {
-	case strings.HasPrefix(string(head), kdumpMagic), strings.HasPrefix(string(head), flatMagic):
+	switch dump.SniffBytes(head) {
+	case dump.MagicKdump, dump.MagicFlattened:
 		return kindDump
-	case len(head) >= 18 && string(head[:4]) == elf.ELFMAG:
-		var order binary.ByteOrder = binary.LittleEndian
-		if elf.Data(head[elf.EI_DATA]) == elf.ELFDATA2MSB {
-			order = binary.BigEndian
-		}
-		switch elf.Type(order.Uint16(head[16:])) {
-		case elf.ET_CORE:
+	case dump.MagicELF:
+		switch t, _ := dump.ELFType(head); t {
+		case elfobj.ET_CORE:
 			return kindDump
-		case elf.ET_EXEC, elf.ET_DYN:
+		case elfobj.ET_EXEC, elfobj.ET_DYN:
 			return kindVmlinux
 		}
 	}

@@ -23,7 +23,9 @@ package dwarfread
 
 import (
 	"debug/dwarf"
+	"debug/elf"
 	"errors"
+	"fmt"
 
 	"github.com/kdump-inspect/kdump-inspect/symbols"
 	"github.com/kdump-inspect/kdump-inspect/symbols/dwarftypes"
@@ -31,7 +33,11 @@ import (
 
 func init() {
 	symbols.RegisterDWARFLoader(func(f *symbols.ELFFile, key []byte, cacheDir string) (symbols.DWARFSource, error) {
-		src, err := dwarftypes.LoadFile(file(f), key, cacheDir)
+		df, err := file(f)
+		if err != nil {
+			return nil, err
+		}
+		src, err := dwarftypes.LoadFile(df, key, cacheDir)
 		if err != nil {
 			return nil, err
 		}
@@ -56,8 +62,20 @@ func init() {
 	})
 }
 
-func file(f *symbols.ELFFile) dwarftypes.File {
-	return dwarftypes.File{ELF: f.File, OS: f.OSFile(), Path: f.Path}
+// file is f for the DWARF type reader, which reads DWARF through
+// debug/elf (its DWARF method applies a .ko's relocations to the debug
+// sections): debug/elf reads f's headers again from the same bytes.
+func file(f *symbols.ELFFile) (df dwarftypes.File, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: malformed ELF file (debug/elf panicked: %v)", f.Path, p)
+		}
+	}()
+	ef, err := elf.NewFile(f.ReaderAt())
+	if err != nil {
+		return df, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return dwarftypes.File{ELF: ef, OS: f.OSFile(), Path: f.Path}, nil
 }
 
 // LoadTypes indexes d as DWARF-backed Types (dwarftypes.Load): the
@@ -88,5 +106,9 @@ func Data(t *symbols.Types) (*dwarf.Data, error) {
 
 // FileData returns f's whole-file DWARF Data (dwarftypes.FileData).
 func FileData(f *symbols.ELFFile) (*dwarf.Data, error) {
-	return dwarftypes.FileData(file(f))
+	df, err := file(f)
+	if err != nil {
+		return nil, err
+	}
+	return dwarftypes.FileData(df)
 }

@@ -3,13 +3,14 @@ package dwarfread
 import (
 	"bytes"
 	"debug/dwarf"
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/kdump-inspect/kdump-inspect/elfobj"
 
 	"github.com/go-delve/delve/pkg/dwarf/line"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
@@ -129,7 +130,7 @@ func LoadModuleLines(f *symbols.ELFFile, secAddr func(string) (uint64, bool)) (*
 	if err != nil {
 		return nil, err
 	}
-	if f.File.Type == elf.ET_REL {
+	if f.File.Type == elfobj.ET_REL {
 		lt.line = append([]byte(nil), lt.line...) // Data() may share a cache; we write into it
 		lt.notes = relocateDebugLine(f, lt.line, lt.lineStr != nil, secAddr)
 	}
@@ -166,10 +167,10 @@ func LoadModuleLines(f *symbols.ELFFile, secAddr func(string) (uint64, bool)) (*
 // each machine: one 64-bit absolute (DW_LNE_set_address) and one 32-bit
 // (DW_FORM_line_strp offsets), as each architecture's apply_relocate_add
 // would write them.
-var debugRelocs = map[elf.Machine]struct{ abs64, abs32 uint32 }{
-	elf.EM_PPC64:   {uint32(elf.R_PPC64_ADDR64), uint32(elf.R_PPC64_ADDR32)},
-	elf.EM_X86_64:  {uint32(elf.R_X86_64_64), uint32(elf.R_X86_64_32)},
-	elf.EM_AARCH64: {uint32(elf.R_AARCH64_ABS64), uint32(elf.R_AARCH64_ABS32)},
+var debugRelocs = map[elfobj.Machine]struct{ abs64, abs32 uint32 }{
+	elfobj.EM_PPC64:   {uint32(elfobj.R_PPC64_ADDR64), uint32(elfobj.R_PPC64_ADDR32)},
+	elfobj.EM_X86_64:  {uint32(elfobj.R_X86_64_64), uint32(elfobj.R_X86_64_32)},
+	elfobj.EM_AARCH64: {uint32(elfobj.R_AARCH64_ABS64), uint32(elfobj.R_AARCH64_ABS32)},
 }
 
 // relocateDebugLine applies .rela.debug_line to data in place: S + A, S
@@ -195,11 +196,11 @@ func relocateDebugLine(f *symbols.ELFFile, data []byte, haveLineStr bool, secAdd
 		}
 		var s uint64
 		switch {
-		case sym.Shndx == elf.SHN_ABS:
+		case sym.Shndx == elfobj.SHN_ABS:
 			s = sym.Value
 		case sym.Shndx > 0 && int(sym.Shndx) < len(f.File.Sections):
 			sec := f.File.Sections[sym.Shndx]
-			if sec.Flags&elf.SHF_ALLOC == 0 {
+			if sec.Flags&elfobj.SHF_ALLOC == 0 {
 				s = sym.Value
 				break
 			}

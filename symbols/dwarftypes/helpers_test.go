@@ -2,6 +2,7 @@ package dwarftypes
 
 import (
 	"debug/dwarf"
+	"debug/elf"
 	"testing"
 
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
@@ -34,7 +35,13 @@ func loadTypes(get func() (*dwarf.Data, *rawDWARF, error), buildID []byte, cache
 	return over(src), nil
 }
 
-func fileOf(f *symbols.ELFFile) File { return File{ELF: f.File, OS: f.OSFile(), Path: f.Path} }
+func fileOf(f *symbols.ELFFile) File {
+	ef, err := elf.NewFile(f.ReaderAt())
+	if err != nil {
+		panic(err) // the file opened as an ELFFile: debug/elf reads it too
+	}
+	return File{ELF: ef, OS: f.OSFile(), Path: f.Path}
+}
 
 func LoadELFTypes(f *symbols.ELFFile, key []byte, cacheDir string) (*testTypes, error) {
 	if key == nil {
