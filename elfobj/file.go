@@ -93,17 +93,36 @@ type File struct {
 // read program headers, symbols or relocations (the callers read those
 // from section data).
 func NewFile(r io.ReaderAt) (*File, error) {
+	f, sh, err := readFileHeader(r)
+	if err != nil || sh.off == 0 && sh.num == 0 {
+		return f, err
+	}
+	if err := f.readSections(r, sh); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// shTable is where the section header table lies, as the ELF header says.
+type shTable struct {
+	off                  int64
+	entsize, num, strndx int
+}
+
+// readFileHeader reads e_ident and the ELF header.
+func readFileHeader(r io.ReaderAt) (*File, shTable, error) {
+	var sh shTable
 	var ident [16]byte
 	if _, err := r.ReadAt(ident[:], 0); err != nil {
-		return nil, &FormatError{0, "reading the ELF identification: " + err.Error()}
+		return nil, sh, &FormatError{0, "reading the ELF identification: " + err.Error()}
 	}
 	if string(ident[:4]) != ELFMAG {
-		return nil, &FormatError{0, fmt.Sprintf("bad magic number %q", ident[:4])}
+		return nil, sh, &FormatError{0, fmt.Sprintf("bad magic number %q", ident[:4])}
 	}
 	f := &File{}
 	f.Class = Class(ident[EI_CLASS])
 	if f.Class != ELFCLASS32 && f.Class != ELFCLASS64 {
-		return nil, &FormatError{EI_CLASS, "unknown ELF class " + f.Class.String()}
+		return nil, sh, &FormatError{EI_CLASS, "unknown ELF class " + f.Class.String()}
 	}
 	f.Data = Data(ident[EI_DATA])
 	switch f.Data {
@@ -112,119 +131,114 @@ func NewFile(r io.ReaderAt) (*File, error) {
 	case ELFDATA2MSB:
 		f.ByteOrder = binary.BigEndian
 	default:
-		return nil, &FormatError{EI_DATA, "unknown ELF data encoding " + f.Data.String()}
+		return nil, sh, &FormatError{EI_DATA, "unknown ELF data encoding " + f.Data.String()}
 	}
 	f.Version = Version(ident[EI_VERSION])
 	if f.Version != EV_CURRENT {
-		return nil, &FormatError{EI_VERSION, "unknown ELF version " + f.Version.String()}
+		return nil, sh, &FormatError{EI_VERSION, "unknown ELF version " + f.Version.String()}
 	}
 	f.OSABI = OSABI(ident[EI_OSABI])
 	f.ABIVersion = ident[EI_ABIVERSION]
 
 	bo := f.ByteOrder
-	var shoff int64
-	var shentsize, shnum, shstrndx int
+	var h [64]byte
+	size := 64
+	if f.Class == ELFCLASS32 {
+		size = 52
+	}
+	if _, err := r.ReadAt(h[:size], 0); err != nil {
+		return nil, sh, &FormatError{0, "reading the ELF header: " + err.Error()}
+	}
+	f.Type, f.Machine = Type(bo.Uint16(h[16:])), Machine(bo.Uint16(h[18:]))
+	if v := Version(bo.Uint32(h[20:])); v != f.Version {
+		return nil, sh, &FormatError{20, "mismatched ELF version " + v.String()}
+	}
 	if f.Class == ELFCLASS64 {
-		var h [64]byte
-		if _, err := r.ReadAt(h[:], 0); err != nil {
-			return nil, &FormatError{0, "reading the ELF64 header: " + err.Error()}
-		}
-		f.Type, f.Machine = Type(bo.Uint16(h[16:])), Machine(bo.Uint16(h[18:]))
-		if v := Version(bo.Uint32(h[20:])); v != f.Version {
-			return nil, &FormatError{20, "mismatched ELF version " + v.String()}
-		}
 		f.Entry = bo.Uint64(h[24:])
 		so := bo.Uint64(h[40:])
 		if int64(so) < 0 {
-			return nil, &FormatError{40, fmt.Sprintf("invalid section header offset %#x", so)}
+			return nil, sh, &FormatError{40, fmt.Sprintf("invalid section header offset %#x", so)}
 		}
-		shoff = int64(so)
+		sh.off = int64(so)
 		f.Flags = bo.Uint32(h[48:])
-		shentsize, shnum, shstrndx = int(bo.Uint16(h[58:])), int(bo.Uint16(h[60:])), int(bo.Uint16(h[62:]))
+		sh.entsize, sh.num, sh.strndx = int(bo.Uint16(h[58:])), int(bo.Uint16(h[60:])), int(bo.Uint16(h[62:]))
 	} else {
-		var h [52]byte
-		if _, err := r.ReadAt(h[:], 0); err != nil {
-			return nil, &FormatError{0, "reading the ELF32 header: " + err.Error()}
-		}
-		f.Type, f.Machine = Type(bo.Uint16(h[16:])), Machine(bo.Uint16(h[18:]))
-		if v := Version(bo.Uint32(h[20:])); v != f.Version {
-			return nil, &FormatError{20, "mismatched ELF version " + v.String()}
-		}
 		f.Entry = uint64(bo.Uint32(h[24:]))
-		shoff = int64(bo.Uint32(h[32:]))
+		sh.off = int64(bo.Uint32(h[32:]))
 		f.Flags = bo.Uint32(h[36:])
-		shentsize, shnum, shstrndx = int(bo.Uint16(h[46:])), int(bo.Uint16(h[48:])), int(bo.Uint16(h[50:]))
+		sh.entsize, sh.num, sh.strndx = int(bo.Uint16(h[46:])), int(bo.Uint16(h[48:])), int(bo.Uint16(h[50:]))
 	}
-	if shoff == 0 && shnum == 0 {
-		return f, nil
-	}
+	return f, sh, nil
+}
+
+// readSections reads the section header table sh and names the sections.
+func (f *File) readSections(r io.ReaderAt, sh shTable) error {
 	want := 64
 	if f.Class == ELFCLASS32 {
 		want = 40
 	}
-	if shentsize != want {
-		return nil, &FormatError{0, fmt.Sprintf("invalid section header entry size %d, want %d", shentsize, want)}
+	if sh.entsize != want {
+		return &FormatError{0, fmt.Sprintf("invalid section header entry size %d, want %d", sh.entsize, want)}
 	}
 	// More than SHN_LORESERVE sections: e_shnum is 0 and section 0's
 	// sh_size holds the count; e_shstrndx SHN_XINDEX: its sh_link holds
 	// the index (gABI "Extended Section Indexes").
-	if shnum == 0 || shstrndx == int(SHN_XINDEX) {
-		s0, err := f.readHeader(r, shoff)
+	if sh.num == 0 || sh.strndx == int(SHN_XINDEX) {
+		s0, err := f.readHeader(r, sh.off)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if shnum == 0 {
+		if sh.num == 0 {
 			if s0.Size > MaxSections {
-				return nil, &FormatError{shoff, fmt.Sprintf("%d sections (section 0's sh_size), more than %d", s0.Size, MaxSections)}
+				return &FormatError{sh.off, fmt.Sprintf("%d sections (section 0's sh_size), more than %d", s0.Size, MaxSections)}
 			}
-			shnum = int(s0.Size)
+			sh.num = int(s0.Size)
 		}
-		if shstrndx == int(SHN_XINDEX) {
-			shstrndx = int(s0.Link)
+		if sh.strndx == int(SHN_XINDEX) {
+			sh.strndx = int(s0.Link)
 		}
 	}
-	if shnum == 0 {
-		return nil, &FormatError{shoff, "section headers at a non-zero offset but none counted"}
+	if sh.num == 0 {
+		return &FormatError{sh.off, "section headers at a non-zero offset but none counted"}
 	}
-	if shstrndx >= shnum {
-		return nil, &FormatError{0, fmt.Sprintf("invalid section name table index %d of %d sections", shstrndx, shnum)}
+	if sh.strndx >= sh.num {
+		return &FormatError{0, fmt.Sprintf("invalid section name table index %d of %d sections", sh.strndx, sh.num)}
 	}
-	if shoff+int64(shnum)*int64(want) < shoff {
-		return nil, &FormatError{shoff, "section header table overflows"}
+	if sh.off+int64(sh.num)*int64(want) < sh.off {
+		return &FormatError{sh.off, "section header table overflows"}
 	}
-	names := make([]uint32, 0, min(shnum, 4096))
-	for i := 0; i < shnum; i++ {
-		off := shoff + int64(i)*int64(want)
-		s, err := f.readHeader(r, off)
+	names := make([]uint32, 0, min(sh.num, 4096))
+	for i := 0; i < sh.num; i++ {
+		s, err := f.readHeader(r, sh.off+int64(i)*int64(want))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		names = append(names, s.nameOff)
 		sec := &Section{SectionHeader: s.SectionHeader, r: r}
 		if err := sec.setCompression(f); err != nil {
-			return nil, err
+			return err
 		}
 		f.Sections = append(f.Sections, sec)
 	}
-	shstr := f.Sections[shstrndx]
+	shstr := f.Sections[sh.strndx]
 	if shstr.Type != SHT_STRTAB {
-		return nil, &FormatError{shoff + int64(shstrndx)*int64(want), "section name table has type " + shstr.Type.String() + ", want SHT_STRTAB"}
+		return &FormatError{sh.off + int64(sh.strndx)*int64(want), "section name table has type " + shstr.Type.String() + ", want SHT_STRTAB"}
 	}
 	if shstr.Size > maxNames {
-		return nil, &FormatError{int64(shstr.Offset), fmt.Sprintf("section name table of %d bytes, more than %d", shstr.Size, maxNames)}
+		return &FormatError{int64(shstr.Offset), fmt.Sprintf("section name table of %d bytes, more than %d", shstr.Size, maxNames)}
 	}
 	tab, err := shstr.Data()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for i, s := range f.Sections {
 		n, ok := cstring(tab, names[i])
 		if !ok {
-			return nil, &FormatError{shoff + int64(i)*int64(want), fmt.Sprintf("bad section name index %d", names[i])}
+			return &FormatError{sh.off + int64(i)*int64(want), fmt.Sprintf("bad section name index %d", names[i])}
 		}
 		s.Name = n
 	}
-	return f, nil
+	return nil
 }
 
 type rawHeader struct {
@@ -373,10 +387,6 @@ func (s *Section) ReadAt(p []byte, off int64) (int, error) {
 type errReader struct{ err error }
 
 func (e errReader) ReadAt([]byte, int64) (int, error) { return 0, e.err }
-
-type nopCloser struct{ io.Reader }
-
-func (nopCloser) Close() error { return nil }
 
 type zstdCloser struct{ *zstd.Decoder }
 
