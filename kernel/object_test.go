@@ -6,7 +6,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
 	"github.com/kdump-inspect/kdump-inspect/dump"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
@@ -41,92 +40,48 @@ import (
 func synthTypes(t testing.TB) *symbols.Types {
 	t.Helper()
 	s := dwarftest.New()
-	int_ := s.Base("int", dwarfbuilder.DW_ATE_signed, 4)
-	uint_ := s.Base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4)
-	ulong := s.Base("long unsigned int", dwarfbuilder.DW_ATE_unsigned, 8)
-	char := s.Base("char", dwarfbuilder.DW_ATE_signed_char, 1)
-	bool_ := s.Base("_Bool", dwarfbuilder.DW_ATE_boolean, 1)
-	voidp := s.Ptr(0)
-	charp := s.Ptr(char)
+	k := s.KernelBases()
+	m := dwarftest.M
 
-	s.Open(dwarf.TagEnumerationType, "mod_mem_type", 4)
-	for i, n := range []string{"MOD_TEXT", "MOD_DATA", "MOD_RODATA"} {
-		s.TagOpen(dwarf.TagEnumerator, n)
-		s.Attr(dwarf.AttrConstValue, uint8(i))
-		s.TagClose()
-	}
-	s.TagClose()
-
-	lh := s.Open(dwarf.TagStructType, "list_head", 16)
-	nextAt := s.MemberFwd("next", 0)
-	prevAt := s.MemberFwd("prev", 8)
-	s.TagClose()
-	lhp := s.Ptr(lh)
-	s.PatchOffset(nextAt, lhp)
-	s.PatchOffset(prevAt, lhp)
-
-	mm := s.Open(dwarf.TagStructType, "module_memory", 16)
-	s.Member("base", voidp, 0)
-	s.Member("size", uint_, 8)
-	s.TagClose()
-
-	ool := s.Open(dwarf.TagStructType, "ftrace_ool_stub", 24)
-	s.Member("ftrace_op", voidp, 0)
-	s.Member("insn", s.Array(uint_, 4), 8)
-	s.TagClose()
-
-	arch := s.Open(dwarf.TagStructType, "mod_arch_specific", 16)
-	s.Member("stubs_section", uint_, 0)
-	s.Member("stub_count", uint_, 4)
-	s.Member("ool_stubs", s.Ptr(ool), 8)
-	s.TagClose()
-
-	klp := s.Open(dwarf.TagStructType, "klp_modinfo", 16)
-	s.Member("hdr", voidp, 0)
-	s.Member("sechdrs", ulong, 8)
-	s.TagClose()
-
-	anon := s.Open(dwarf.TagUnionType, "", 8)
-	s.Member("anon_a", ulong, 0)
-	s.Member("anon_b", uint_, 0)
-	s.TagClose()
+	s.Enum("mod_mem_type", 4, 0, "MOD_TEXT", "MOD_DATA", "MOD_RODATA")
+	lh := s.ListHead()
+	mm := s.ModuleMemory(k, false)
+	ool := s.Struct("ftrace_ool_stub", 24, m("ftrace_op", k.VoidP, 0), m("insn", s.Array(k.Uint, 4), 8))
+	arch := s.Struct("mod_arch_specific", 16,
+		m("stubs_section", k.Uint, 0), m("stub_count", k.Uint, 4), m("ool_stubs", s.Ptr(ool), 8))
+	klp := s.Struct("klp_modinfo", 16, m("hdr", k.VoidP, 0), m("sechdrs", k.Ulong, 8))
+	anon := s.Union("", 8, m("anon_a", k.Ulong, 0), m("anon_b", k.Uint, 0))
 
 	memArr := s.Array(mm, 3)
-	nameArr := s.Array(char, 16)
-	flexArr := s.Array(uint_, -1)
+	nameArr := s.Array(k.Char, 16)
+	flexArr := s.Array(k.Uint, -1)
 	klpp := s.Ptr(klp)
 	s.Open(dwarf.TagStructType, "module", 144)
-	s.Member("state", int_, 0)
+	s.Member("state", k.Int, 0)
 	s.Member("list", lh, 8)
 	s.Member("name", nameArr, 24)
 	s.Member("mem", memArr, 40)
 	s.Member("arch", arch, 88)
 	s.Member("klp_info", klpp, 104)
 	s.Member("", anon, 112)
-	s.Bits5("a", uint_, 960, 3)
-	s.Bits5("b", uint_, 963, 7)
-	s.Bits5("s", int_, 970, 4)
-	s.Member("namep", charp, 128)
-	s.Member("live", bool_, 136)
+	s.Bits5("a", k.Uint, 960, 3)
+	s.Bits5("b", k.Uint, 963, 7)
+	s.Bits5("s", k.Int, 970, 4)
+	s.Member("namep", k.CharP, 128)
+	s.Member("live", k.Bool, 136)
 	s.Member("flex", flexArr, 140)
 	s.TagClose()
 
 	// Big-endian DWARF 4: DW_AT_bit_offset counts from the unit's most
 	// significant bit, which on big-endian is the first bit in memory.
 	s.Open(dwarf.TagStructType, "be4", 4)
-	s.Bits4("x", uint_, 0, 4, 0, 3)
-	s.Bits4("y", uint_, 0, 4, 3, 7)
-	s.Bits4("z", uint_, 0, 4, 10, 22)
+	s.Bits4("x", k.Uint, 0, 4, 0, 3)
+	s.Bits4("y", k.Uint, 0, 4, 3, 7)
+	s.Bits4("z", k.Uint, 0, 4, 10, 22)
 	s.TagClose()
 
-	daf := s.Open(dwarf.TagStructType, "dyn_arch_ftrace", 8)
-	s.Member("ool_stub", ulong, 0)
-	s.TagClose()
-	s.Open(dwarf.TagStructType, "dyn_ftrace", 24)
-	s.Member("ip", ulong, 0)
-	s.Member("flags", ulong, 8)
-	s.Member("arch", daf, 16)
-	s.TagClose()
+	daf := s.Struct("dyn_arch_ftrace", 8, m("ool_stub", k.Ulong, 0))
+	s.Struct("dyn_ftrace", 24, m("ip", k.Ulong, 0), m("flags", k.Ulong, 8), m("arch", daf, 16))
 
 	d := s.Data(t)
 	ts, err := dwarfread.LoadTypes(d, nil, "")

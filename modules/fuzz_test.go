@@ -1,12 +1,10 @@
 package modules
 
 import (
-	"debug/dwarf"
 	"encoding/binary"
 	"errors"
 	"testing"
 
-	"github.com/go-delve/delve/pkg/dwarf/dwarfbuilder"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/dwarftest"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
 	"github.com/kdump-inspect/kdump-inspect/symbols"
@@ -48,76 +46,32 @@ const (
 func fuzzTypes(t testing.TB) *symbols.Types {
 	t.Helper()
 	s := dwarftest.New()
-	int_ := s.Base("int", dwarfbuilder.DW_ATE_signed, 4)
-	uint_ := s.Base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4)
-	ushort := s.Base("short unsigned int", dwarfbuilder.DW_ATE_unsigned, 2)
-	ulong := s.Base("long unsigned int", dwarfbuilder.DW_ATE_unsigned, 8)
-	char := s.Base("char", dwarfbuilder.DW_ATE_signed_char, 1)
-	bool_ := s.Base("_Bool", dwarfbuilder.DW_ATE_boolean, 1)
-	voidp := s.Ptr(0)
-	charp := s.Ptr(char)
+	k := s.KernelBases()
+	m := dwarftest.M
 
-	// next and prev as void *: the walk reads them as pointers either way.
-	lh2 := s.Open(dwarf.TagStructType, "list_head", 16)
-	s.Member("next", voidp, 0)
-	s.Member("prev", voidp, 8)
-	s.TagClose()
+	lh := s.ListHead()
+	mm := s.ModuleMemory(k, true)
+	attr := s.Struct("attribute", 8, m("name", k.CharP, 0))
+	battr := s.Struct("bin_attribute", 16, m("attr", attr, 0), m("private", k.VoidP, 8))
+	msa := s.Struct("module_sect_attr", 24, m("battr", battr, 0), m("address", k.Ulong, 16))
+	msas := s.Struct("module_sect_attrs", 8, m("nsections", k.Uint, 0), m("attrs", s.Array(msa, -1), 8))
+	arch := s.Struct("mod_arch_specific", 48,
+		m("stubs_section", k.Uint, 0), m("stub_count", k.Uint, 4), m("toc_section", k.Uint, 8),
+		m("tramp", k.Ulong, 16), m("tramp_regs", k.Ulong, 24), m("ool_stubs", k.VoidP, 32),
+		m("ool_stub_count", k.Uint, 40), m("ool_stub_index", k.Uint, 44))
+	ehdr := s.Struct("elf64_hdr", 64, m("e_shnum", k.Ushort, 60))
+	klp := s.Struct("klp_modinfo", 80, m("hdr", ehdr, 0), m("sechdrs", k.Ulong, 64), m("secstrings", k.Ulong, 72))
 
-	mm := s.Open(dwarf.TagStructType, "module_memory", 16)
-	s.Member("base", voidp, 0)
-	s.Member("size", uint_, 8)
-	s.Member("is_rox", bool_, 12)
-	s.TagClose()
-
-	attr := s.Open(dwarf.TagStructType, "attribute", 8)
-	s.Member("name", charp, 0)
-	s.TagClose()
-	battr := s.Open(dwarf.TagStructType, "bin_attribute", 16)
-	s.Member("attr", attr, 0)
-	s.Member("private", voidp, 8)
-	s.TagClose()
-	msa := s.Open(dwarf.TagStructType, "module_sect_attr", 24)
-	s.Member("battr", battr, 0)
-	s.Member("address", ulong, 16)
-	s.TagClose()
-	msas := s.Open(dwarf.TagStructType, "module_sect_attrs", 8)
-	s.Member("nsections", uint_, 0)
-	s.Member("attrs", s.Array(msa, -1), 8)
-	s.TagClose()
-
-	arch := s.Open(dwarf.TagStructType, "mod_arch_specific", 48)
-	s.Member("stubs_section", uint_, 0)
-	s.Member("stub_count", uint_, 4)
-	s.Member("toc_section", uint_, 8)
-	s.Member("tramp", ulong, 16)
-	s.Member("tramp_regs", ulong, 24)
-	s.Member("ool_stubs", voidp, 32)
-	s.Member("ool_stub_count", uint_, 40)
-	s.Member("ool_stub_index", uint_, 44)
-	s.TagClose()
-
-	ehdr := s.Open(dwarf.TagStructType, "elf64_hdr", 64)
-	s.Member("e_shnum", ushort, 60)
-	s.TagClose()
-	klp := s.Open(dwarf.TagStructType, "klp_modinfo", 80)
-	s.Member("hdr", ehdr, 0)
-	s.Member("sechdrs", ulong, 64)
-	s.Member("secstrings", ulong, 72)
-	s.TagClose()
-
-	memArr := s.Array(mm, 7)
-	nameArr := s.Array(char, 56)
-	s.Open(dwarf.TagStructType, "module", 272)
-	s.Member("state", int_, 0)
-	s.Member("list", lh2, offList)
-	s.Member("name", nameArr, offName)
-	s.Member("mem", memArr, offMem)
-	s.Member("sect_attrs", s.Ptr(msas), offSectAttrs)
-	s.Member("arch", arch, offArch)
-	s.Member("klp", bool_, offKlp)
-	s.Member("klp_info", s.Ptr(klp), offKlpInfo)
-	s.Member("taints", ulong, 264)
-	s.TagClose()
+	s.Struct("module", 272,
+		m("state", k.Int, 0),
+		m("list", lh, offList),
+		m("name", s.Array(k.Char, 56), offName),
+		m("mem", s.Array(mm, 7), offMem),
+		m("sect_attrs", s.Ptr(msas), offSectAttrs),
+		m("arch", arch, offArch),
+		m("klp", k.Bool, offKlp),
+		m("klp_info", s.Ptr(klp), offKlpInfo),
+		m("taints", k.Ulong, 264))
 
 	d := s.Data(t)
 	ts, err := dwarfread.LoadTypes(d, nil, "")

@@ -66,6 +66,94 @@ func (s Builder) Member(name string, t dwarf.Offset, off int) {
 	s.TagClose()
 }
 
+// F is one member of a Struct or Union: its name, type and byte offset.
+type F struct {
+	Name string
+	Type dwarf.Offset
+	Off  int
+}
+
+// M is the member F{name, t, off}.
+func M(name string, t dwarf.Offset, off int) F { return F{Name: name, Type: t, Off: off} }
+
+// Struct adds struct name of size bytes with the members fs.
+func (s Builder) Struct(name string, size int, fs ...F) dwarf.Offset {
+	return s.aggregate(dwarf.TagStructType, name, size, fs)
+}
+
+// Union adds union name ("" for an anonymous one) with the members fs.
+func (s Builder) Union(name string, size int, fs ...F) dwarf.Offset {
+	return s.aggregate(dwarf.TagUnionType, name, size, fs)
+}
+
+func (s Builder) aggregate(tag dwarf.Tag, name string, size int, fs []F) dwarf.Offset {
+	off := s.Open(tag, name, size)
+	for _, f := range fs {
+		s.Member(f.Name, f.Type, f.Off)
+	}
+	s.TagClose()
+	return off
+}
+
+// Enum adds enum name of size bytes whose enumerators are names, valued
+// 0, 1, ... in order; under is its DW_AT_type (0: none, as GCC before 12).
+func (s Builder) Enum(name string, size int, under dwarf.Offset, names ...string) dwarf.Offset {
+	off := s.Open(dwarf.TagEnumerationType, name, size)
+	if under != 0 {
+		s.Attr(dwarf.AttrType, under)
+	}
+	for i, n := range names {
+		s.TagOpen(dwarf.TagEnumerator, n)
+		s.Attr(dwarf.AttrConstValue, num(i))
+		s.TagClose()
+	}
+	s.TagClose()
+	return off
+}
+
+// Kernel are the C base types of a 64-bit kernel as GCC names them, and
+// the kernel structs that the tests' synthetic kernels share.
+type Kernel struct {
+	Int, Uint, Ushort, Ulong, Char, Bool, VoidP, CharP dwarf.Offset
+}
+
+// KernelBases adds the base types of Kernel.
+func (s Builder) KernelBases() Kernel {
+	k := Kernel{
+		Int:    s.Base("int", dwarfbuilder.DW_ATE_signed, 4),
+		Uint:   s.Base("unsigned int", dwarfbuilder.DW_ATE_unsigned, 4),
+		Ushort: s.Base("short unsigned int", dwarfbuilder.DW_ATE_unsigned, 2),
+		Ulong:  s.Base("long unsigned int", dwarfbuilder.DW_ATE_unsigned, 8),
+		Char:   s.Base("char", dwarfbuilder.DW_ATE_signed_char, 1),
+		Bool:   s.Base("_Bool", dwarfbuilder.DW_ATE_boolean, 1),
+	}
+	k.VoidP, k.CharP = s.Ptr(0), s.Ptr(k.Char)
+	return k
+}
+
+// ListHead adds struct list_head { struct list_head *next, *prev; }
+// (include/linux/types.h), its members pointing at itself.
+func (s Builder) ListHead() dwarf.Offset {
+	lh := s.Open(dwarf.TagStructType, "list_head", 16)
+	nextAt := s.MemberFwd("next", 0)
+	prevAt := s.MemberFwd("prev", 8)
+	s.TagClose()
+	lhp := s.Ptr(lh)
+	s.PatchOffset(nextAt, lhp)
+	s.PatchOffset(prevAt, lhp)
+	return lh
+}
+
+// ModuleMemory adds struct module_memory { void *base; unsigned int size;
+// } (include/linux/module.h), with bool is_rox at 12 when rox (7.x).
+func (s Builder) ModuleMemory(k Kernel, rox bool) dwarf.Offset {
+	fs := []F{M("base", k.VoidP, 0), M("size", k.Uint, 8)}
+	if rox {
+		fs = append(fs, M("is_rox", k.Bool, 12))
+	}
+	return s.Struct("module_memory", 16, fs...)
+}
+
 // MemberFwd adds a member whose type is patched later (for self-referential
 // structs); it returns where to patch.
 func (s Builder) MemberFwd(name string, off int) dwarf.Offset {

@@ -45,19 +45,8 @@ func Synth(t testing.TB) *dwarf.Data {
 	u32 := s.Typedef("u32", uint_)
 	myU32 := s.Typedef("my_u32", u32)
 
-	s.Open(dwarf.TagEnumerationType, "mod_mem_type", 4)
-	s.Attr(dwarf.AttrType, uint_)
-	for i, n := range []string{"MOD_TEXT", "MOD_DATA", "MOD_RODATA"} {
-		s.TagOpen(dwarf.TagEnumerator, n)
-		s.Attr(dwarf.AttrConstValue, uint8(i))
-		s.TagClose()
-	}
-	s.TagClose()
-
-	inner := s.Open(dwarf.TagStructType, "inner", 16)
-	s.Member("base", ulong, 0)
-	s.Member("size", uint_, 8)
-	s.TagClose()
+	s.Enum("mod_mem_type", 4, uint_, "MOD_TEXT", "MOD_DATA", "MOD_RODATA")
+	inner := s.Struct("inner", 16, M("base", ulong, 0), M("size", uint_, 8))
 
 	flags5 := s.Open(dwarf.TagStructType, "flags5", 8)
 	s.Member("state", uint_, 0)
