@@ -8,31 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/distrobtf"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
-	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
-
-// distroVmlinuxBTF returns the Types of the .BTF of the distro vmlinux
-// that ../shared/tools/fetch-distro-vmlinux fetches (the full file of the
-// kernel the distro-4k example was cut from), t skipped without it.
-func distroVmlinuxBTF(t *testing.T) (*symbols.Types, []byte) {
-	t.Helper()
-	path, ok := testcorpus.DistroVmlinux()
-	if !ok {
-		t.Skip("no distro vmlinux (its .BTF): run ../shared/tools/fetch-distro-vmlinux or set KDUMP_INSPECT_DISTRO_VMLINUX")
-	}
-	f, err := symbols.OpenELF(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ts, err := symbols.LoadELFBTFTypes(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ts, f.BuildID
-}
 
 // summary prints what the module job found, every field a view shows.
 func summary(set *Set) string {
@@ -71,7 +50,7 @@ func summary(set *Set) string {
 // the example holds are those the DWARF-typed job read, so a BTF offset
 // that differed would also fault.
 func TestDistroExampleBTF(t *testing.T) {
-	bt, buildID := distroVmlinuxBTF(t)
+	bt, buildID := distrobtf.Types(t)
 	for _, mmu := range []string{"radix", "hash"} {
 		t.Run(mmu, func(t *testing.T) {
 			p, err := kernel.Open([]string{filepath.Join(distroExample, "vmcore-"+mmu+".zst")}, kernel.Options{CacheDir: t.TempDir()})

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdump-inspect/kdump-inspect/internal/testutil/distrobtf"
 	"github.com/kdump-inspect/kdump-inspect/internal/testutil/testcorpus"
 	"github.com/kdump-inspect/kdump-inspect/kernel"
-	"github.com/kdump-inspect/kdump-inspect/symbols"
 )
 
 // unwoundSummary prints every context and frame WalkAll found.
@@ -35,19 +35,7 @@ func unwoundSummary(all []Unwound, err error) string {
 // (paca_ptrs, nr_cpu_ids) typed through kernel.VariableFallback: the
 // same contexts, tasks, frames and interrupt frames (pt_regs members).
 func TestDistroExampleBTFWalk(t *testing.T) {
-	path, ok := testcorpus.DistroVmlinux()
-	if !ok {
-		t.Skip("no distro vmlinux (its .BTF): run ../shared/tools/fetch-distro-vmlinux or set KDUMP_INSPECT_DISTRO_VMLINUX")
-	}
-	f, err := symbols.OpenELF(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bt, err := symbols.LoadELFBTFTypes(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bt, _ := distrobtf.Types(t)
 	for _, mmu := range []string{"radix", "hash"} {
 		t.Run(mmu, func(t *testing.T) {
 			p, err := kernel.Open([]string{filepath.Join("..", "testdata", "example", "distro-4k", "vmcore-"+mmu+".zst")}, kernel.Options{CacheDir: t.TempDir()})
