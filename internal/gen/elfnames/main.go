@@ -5,6 +5,8 @@
 //
 // It does not decide anything: a value debug/elf has no name for is left
 // out, and a value with several names keeps the one debug/elf prints.
+//
+// Layer: generators (docs/ARCHITECTURE.md).
 package main
 
 import (
