@@ -11,7 +11,8 @@
 // A file is hostile input: sizes in headers are checked against what the
 // file holds before they are allocated (a section is read in steps of at
 // most 16 MiB; a compressed stream must give exactly the size its header
-// declares), every error is a FormatError with the file offset, and
+// declares), every error is a FormatError with the file offset (but
+// ErrNoBits, a read of an SHT_NOBITS section, in debug/elf's words), and
 // nothing panics. It does not read program headers, symbol tables,
 // relocations or DWARF: the callers read those from section data (symbols
 // reads .symtab; symbols/dwarfread gives debug/elf's DWARF reader the

@@ -20,8 +20,8 @@ type FormatError struct {
 
 func (e *FormatError) Error() string { return fmt.Sprintf("ELF: %s at offset %#x", e.Msg, e.Off) }
 
-// ErrNoBits is what Data, Open and ReadAt of an SHT_NOBITS section wrap:
-// such a section has a size but no bytes in the file.
+// ErrNoBits is what Data, Open and ReadAt of an SHT_NOBITS section return
+// (debug/elf's words): such a section has a size but no bytes in the file.
 var ErrNoBits = errors.New("unexpected read from SHT_NOBITS section")
 
 // ErrNoSymbols is debug/elf's error for a file without a symbol table.
@@ -173,10 +173,7 @@ func readFileHeader(r io.ReaderAt) (*File, shTable, error) {
 
 // readSections reads the section header table sh and names the sections.
 func (f *File) readSections(r io.ReaderAt, sh shTable) error {
-	want := 64
-	if f.Class == ELFCLASS32 {
-		want = 40
-	}
+	want := f.shentsize()
 	if sh.entsize != want {
 		return &FormatError{0, fmt.Sprintf("invalid section header entry size %d, want %d", sh.entsize, want)}
 	}
@@ -207,9 +204,16 @@ func (f *File) readSections(r io.ReaderAt, sh shTable) error {
 	if sh.off+int64(sh.num)*int64(want) < sh.off {
 		return &FormatError{sh.off, "section header table overflows"}
 	}
-	names := make([]uint32, 0, min(sh.num, 4096))
+	// One read of the whole table (in steps: a count the file does not
+	// hold fails at its end), as debug/elf does: a .ko has thousands.
+	table, err := readFull(r, sh.off, uint64(sh.num)*uint64(want))
+	if err != nil {
+		return err
+	}
+	names := make([]uint32, 0, sh.num)
+	f.Sections = make([]*Section, 0, sh.num)
 	for i := 0; i < sh.num; i++ {
-		s, err := f.readHeader(r, sh.off+int64(i)*int64(want))
+		s, err := f.parseHeader(table[i*want:(i+1)*want], sh.off+int64(i)*int64(want))
 		if err != nil {
 			return err
 		}
@@ -248,13 +252,26 @@ type rawHeader struct {
 
 // readHeader reads the section header at file offset off.
 func (f *File) readHeader(r io.ReaderAt, off int64) (rawHeader, error) {
+	b := make([]byte, f.shentsize())
+	if _, err := r.ReadAt(b, off); err != nil {
+		return rawHeader{}, &FormatError{off, "reading a section header: " + err.Error()}
+	}
+	return f.parseHeader(b, off)
+}
+
+// shentsize is the size of a section header of f's class.
+func (f *File) shentsize() int {
+	if f.Class == ELFCLASS32 {
+		return 40
+	}
+	return 64
+}
+
+// parseHeader decodes the section header b, which lies at file offset off.
+func (f *File) parseHeader(b []byte, off int64) (rawHeader, error) {
 	bo := f.ByteOrder
 	var h rawHeader
 	if f.Class == ELFCLASS64 {
-		var b [64]byte
-		if _, err := r.ReadAt(b[:], off); err != nil {
-			return h, &FormatError{off, "reading a section header: " + err.Error()}
-		}
 		h.nameOff = bo.Uint32(b[0:])
 		h.Type = SectionType(bo.Uint32(b[4:]))
 		h.Flags = SectionFlag(bo.Uint64(b[8:]))
@@ -262,10 +279,6 @@ func (f *File) readHeader(r io.ReaderAt, off int64) (rawHeader, error) {
 		h.Link, h.Info = bo.Uint32(b[40:]), bo.Uint32(b[44:])
 		h.Addralign, h.Entsize = bo.Uint64(b[48:]), bo.Uint64(b[56:])
 	} else {
-		var b [40]byte
-		if _, err := r.ReadAt(b[:], off); err != nil {
-			return h, &FormatError{off, "reading a section header: " + err.Error()}
-		}
 		h.nameOff = bo.Uint32(b[0:])
 		h.Type = SectionType(bo.Uint32(b[4:]))
 		h.Flags = SectionFlag(bo.Uint32(b[8:]))
@@ -325,7 +338,7 @@ func (s *Section) Data() ([]byte, error) {
 		return []byte{}, nil // as debug/elf: nothing to read is no error
 	}
 	if s.Type == SHT_NOBITS {
-		return nil, &FormatError{int64(s.Offset), ErrNoBits.Error()}
+		return nil, ErrNoBits
 	}
 	if s.compression == 0 {
 		return readFull(s.r, int64(s.Offset), s.Size)
@@ -348,7 +361,7 @@ func (s *Section) Data() ([]byte, error) {
 // Open returns a reader of the section's decompressed contents.
 func (s *Section) Open() io.ReadSeeker {
 	if s.Type == SHT_NOBITS {
-		return io.NewSectionReader(errReader{&FormatError{int64(s.Offset), ErrNoBits.Error()}}, 0, 1)
+		return io.NewSectionReader(errReader{ErrNoBits}, 0, 1)
 	}
 	if s.compression == 0 {
 		return io.NewSectionReader(s.r, int64(s.Offset), int64(s.Size))
@@ -364,7 +377,7 @@ func (s *Section) Open() io.ReadSeeker {
 // section is read through Data or Open instead.
 func (s *Section) ReadAt(p []byte, off int64) (int, error) {
 	if s.Type == SHT_NOBITS {
-		return 0, &FormatError{int64(s.Offset), ErrNoBits.Error()}
+		return 0, ErrNoBits
 	}
 	if s.compression != 0 {
 		return 0, &FormatError{int64(s.Offset), "ReadAt of a compressed section"}
