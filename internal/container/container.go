@@ -18,7 +18,9 @@
 // every return and on SIGINT/SIGTERM, and stale ones are removed at the
 // next start. The cache is bounded (cache.go): files least recently used
 // are evicted past KDUMP_INSPECT_CACHE_MAX (default 20 GiB), never one this
-// process opened.
+// process opened; and when the free space refuses a new file, they yield
+// to it first, oldest first and only as many as it needs (makeRoom), before
+// the refusal stands.
 //
 // The cache's own small files (the DWARF index, symbol tables, a dump's
 // BTF) are written with WriteAtomic and read back with MapFile
@@ -26,7 +28,7 @@
 // may keep using a mapping of the old file.
 //
 // It does not handle per-section compression inside ELF files
-// (SHF_COMPRESSED; that is debug/elf's job) nor per-page compression in
+// (SHF_COMPRESSED; that is package elfobj's job) nor per-page compression in
 // kdump-compressed dumps (that is package dump's).
 //
 // Layer: files (docs/ARCHITECTURE.md).
@@ -178,6 +180,12 @@ func Open(path string) (string, error) {
 	out := filepath.Join(dir, hex.EncodeToString(h[:8])+"-"+base)
 
 	made, err := openLocked(path, kind, dir, out)
+	var le *LimitError
+	if errors.As(err, &le) && le.noRoom() && makeRoom(dir, le) {
+		// Once (outside the lock, which List takes): the room made was
+		// all the cache could give.
+		made, err = openLocked(path, kind, dir, out)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -214,6 +222,38 @@ func openLocked(path string, kind Kind, dir, out string) (made bool, err error) 
 	}
 	inUse[out] = true
 	return true, nil
+}
+
+// makeRoom removes the cache's least recently used files (Evict: never
+// one in use here, nor another process's partial file) until the
+// decompression le refused for want of free space would fit: the size the
+// container declares, else twice what was written when it stopped (at
+// least freeCheckEvery, 256 MiB). The cache is only a cache: a file it holds must
+// not keep a new one from being opened. It reports whether it removed
+// anything. It is called without mu held (List takes it).
+func makeRoom(dir string, le *LimitError) bool {
+	need := le.Declared
+	if need == 0 {
+		need = max(2*le.Written, freeCheckEvery)
+	}
+	free, err := freeSpace(dir)
+	if err != nil {
+		return false
+	}
+	deficit := need - (free - MinFree)
+	if deficit <= 0 {
+		return false
+	}
+	ents, err := List()
+	if err != nil {
+		return false
+	}
+	var total int64
+	for _, e := range ents {
+		total += e.Size
+	}
+	removed, _, _ := Evict(max(total-deficit, 0))
+	return removed > 0
 }
 
 // decompress writes the decompressed contents of in to out, bounded (see

@@ -58,6 +58,9 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("%s: %s stream expands past %s (%s): stopped after %s, partial output removed", e.File, e.Kind, size(e.Bound), e.Why, size(e.Written))
 }
 
+// noRoom: the bound passed was the free space of the cache's file system.
+func (e *LimitError) noRoom() bool { return strings.HasPrefix(e.Why, "free space on ") }
+
 func size(n int64) string {
 	switch {
 	case n >= 1<<30:

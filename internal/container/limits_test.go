@@ -513,3 +513,68 @@ func TestCacheKinds(t *testing.T) {
 		t.Errorf("evicted %d, want %d", n, len(want))
 	}
 }
+
+// TestOpenMakesRoom: a disk that has no room for a new file while the
+// cache holds old ones: the least recently used cache files that no one
+// here uses are removed (oldest first, only as many as needed) and the
+// new file is made; a file this process opened stays. The free space is
+// a file system of 7 MiB (plus MinFree) that the cache's files fill.
+func TestOpenMakesRoom(t *testing.T) {
+	t.Setenv("KDUMP_INSPECT_CACHE", t.TempDir())
+	const capacity = 7 << 20
+	old := freeSpace
+	freeSpace = func(string) (int64, error) {
+		var used int64
+		for _, p := range cacheFiles(t) {
+			if st, err := os.Stat(p); err == nil {
+				used += st.Size()
+			}
+		}
+		return MinFree + capacity - used, nil
+	}
+	defer func() { freeSpace = old }()
+	enc, _ := zstd.NewWriter(nil)
+
+	// In use here: opened first, then made the oldest of all.
+	inuse, err := Open(writeFile(t, "inuse.zst", enc.EncodeAll(bytes.Repeat([]byte{1}, 2<<20), nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(CacheDir(), "files")
+	mk := func(name string, n int, age time.Duration) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, make([]byte, n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tm := time.Now().Add(-age)
+		os.Chtimes(p, tm, tm)
+		return p
+	}
+	os.Chtimes(inuse, time.Now().Add(-72*time.Hour), time.Now().Add(-72*time.Hour))
+	oldest := mk("0000000000000000-oldest", 2<<20, 48*time.Hour)
+	newer := mk("1111111111111111-newer", 2<<20, 24*time.Hour)
+	// 6 MiB of 7 used: a 3 MiB file (its zstd frame declares the size)
+	// needs 2 MiB more, which the oldest file not in use gives.
+	got, err := Open(writeFile(t, "new.zst", enc.EncodeAll(bytes.Repeat([]byte{2}, 3<<20), nil)))
+	if err != nil {
+		t.Fatalf("Open with an evictable cache: %v", err)
+	}
+	if b, err := os.ReadFile(got); err != nil || len(b) != 3<<20 || b[0] != 2 {
+		t.Fatalf("new file: %d bytes, %v", len(b), err)
+	}
+	if _, err := os.Stat(oldest); !os.IsNotExist(err) {
+		t.Errorf("the least recently used file was kept (%v)", err)
+	}
+	for _, p := range []string{inuse, newer} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: only as much as needed, never a file in use (%v)", filepath.Base(p), err)
+		}
+	}
+	// Nothing left to give (the rest is in use or needed): refused, as
+	// TestNoRoom.
+	_, err = Open(writeFile(t, "huge.zst", enc.EncodeAll(bytes.Repeat([]byte{3}, 6<<20), nil)))
+	var le *LimitError
+	if !errors.As(err, &le) || !le.noRoom() {
+		t.Fatalf("Open past all the room: %v, want a free-space *LimitError", err)
+	}
+}
