@@ -261,7 +261,7 @@ func sameSymtab(t *testing.T, r io.ReaderAt, df *elf.File) {
 	st := of.SectionByType(elfobj.SHT_SYMTAB)
 	want, werr := df.Symbols()
 	raw, err := readSymtab64(of, st)
-	if (werr == nil) != (err == nil) || errors.Is(werr, elf.ErrNoSymbols) != errors.Is(err, elf.ErrNoSymbols) {
+	if (werr == nil) != (err == nil) || errors.Is(werr, elf.ErrNoSymbols) != errors.Is(err, elfobj.ErrNoSymbols) {
 		t.Fatalf("readSymtab64: %v; debug/elf: %v", err, werr)
 	}
 	if err != nil {
