@@ -41,7 +41,7 @@ func TestJobTypesCovered(t *testing.T) {
 		}
 		tr := extract.NewTypeRecorder(p.Types)
 		p.Context.Types = tr
-		extract.Job(p, tr, true, nil, nil)
+		extract.Job(p, tr, true, nil)
 		ts, vs, _ := tr.Names()
 		for _, n := range ts {
 			types[n] = append(types[n], name)

@@ -51,8 +51,6 @@ type Options struct {
 	Ftrace bool
 	// Compress writes vmcore.zst and vmlinux.zst instead of plain files.
 	Compress bool
-	// Extra is more of the job, run after the rest (tests).
-	Extra func(p *kernel.Program) error
 	// Subjects, when set, limits the audit the job runs to these modules
 	// (and "vmlinux", "system"), and the .ko files copied to these
 	// modules': a distro kernel's xfs.ko and its 36,000 vmlinux call
@@ -96,7 +94,7 @@ type Result struct {
 // Job is the work whose reads the example must support: what Open reads
 // (with VMCOREINFO taken from memory, as the example has no VMCOREINFO
 // note), modules.Analyze, and, optionally, the ftrace record walk.
-func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kernel.Program) error, subjects []string) (*modules.Set, int, error) {
+func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, subjects []string) (*modules.Set, int, error) {
 	// kernel.Open ran DetectFeatures and, through p.Types directly,
 	// modules.DetectLoaderFeatures and mmuFeatures do lookups that bypass
 	// p.Context.Types: repeat them through the recorder.
@@ -178,9 +176,6 @@ func Job(p *kernel.Program, tr *TypeRecorder, withFtrace bool, extra func(*kerne
 			}
 		}
 	}
-	if extra != nil {
-		ferr = errors.Join(ferr, extra(p))
-	}
 	return set, n, ferr
 }
 
@@ -248,7 +243,7 @@ func Generate(opts Options) (*Result, error) {
 	defer p.Close()
 	tr := NewTypeRecorder(p.Types)
 	p.Context.Types = tr
-	set, nrec, ferr := Job(p, tr, opts.Ftrace, opts.Extra, opts.Subjects)
+	set, nrec, ferr := Job(p, tr, opts.Ftrace, opts.Subjects)
 	if set.ListErr != nil {
 		return nil, fmt.Errorf("modules list: %w", set.ListErr)
 	}
@@ -424,7 +419,7 @@ func lookupsOnExample(core, vml []byte, moduleDirs []string, opts Options) ([]st
 	tr := NewTypeRecorder(p.Types)
 	p.Context.Types = tr
 	// Errors of the optional walks are reported by the recording run.
-	Job(p, tr, opts.Ftrace, opts.Extra, opts.Subjects)
+	Job(p, tr, opts.Ftrace, opts.Subjects)
 	types, _, _ := tr.Names()
 	return types, nil
 }
