@@ -334,8 +334,8 @@ func (s *Section) Compressed() bool { return s.compression != 0 }
 // of non-zero size is ErrNoBits; a size the file does not hold fails at the file's end
 // before it is allocated; a compressed stream must give exactly Size bytes.
 func (s *Section) Data() ([]byte, error) {
-	if s.Type == SHT_NOBITS && s.Size == 0 {
-		return []byte{}, nil // as debug/elf: nothing to read is no error
+	if s.Size == 0 {
+		return []byte{}, nil // as debug/elf: nothing to read is no error, whatever the section
 	}
 	if s.Type == SHT_NOBITS {
 		return nil, ErrNoBits

@@ -251,7 +251,7 @@ func TestLyingSizes(t *testing.T) {
 
 // FuzzNewFile: never a panic; whatever both readers accept, they read the
 // same (a file debug/elf refuses for its program headers may open here:
-// they are not read).
+// they are not read), and no section debug/elf cannot read reads here.
 func FuzzNewFile(f *testing.F) {
 	data, _ := synth(f, binary.LittleEndian)
 	f.Add(data)
@@ -283,6 +283,14 @@ func FuzzNewFile(f *testing.F) {
 			want, werr := e.Data()
 			if err == nil && werr == nil && !bytes.Equal(got, want) {
 				t.Fatalf("section %d data differs", i)
+			}
+			// Stricter than debug/elf only where doc.go says (a
+			// compressed stream longer than its ch_size); never laxer.
+			if err == nil && werr != nil {
+				t.Fatalf("section %d (%s) read here, debug/elf: %v", i, s.Name, werr)
+			}
+			if err != nil && werr == nil && !strings.Contains(err.Error(), "stream longer than") {
+				t.Fatalf("section %d (%s): %v; debug/elf reads it", i, s.Name, err)
 			}
 		}
 	})
