@@ -76,8 +76,10 @@ type SectionHeader struct {
 type Section struct {
 	SectionHeader
 	r io.ReaderAt
-	// compression: 0 when not compressed, else ch_type; compOff is the
-	// offset of the compressed stream within the section.
+	// compOff is the offset of the compressed stream within an
+	// SHF_COMPRESSED section (the Chdr's size), 0 when not compressed;
+	// compression is its ch_type (any value: an unknown one, 0 too, fails
+	// when read).
 	compression uint32
 	compOff     int64
 }
@@ -328,7 +330,7 @@ func (s *Section) setCompression(f *File) error {
 }
 
 // Compressed reports whether the section is SHF_COMPRESSED.
-func (s *Section) Compressed() bool { return s.compression != 0 }
+func (s *Section) Compressed() bool { return s.compOff != 0 }
 
 // Data reads the section's contents, decompressed. An SHT_NOBITS section
 // of non-zero size is ErrNoBits; a size the file does not hold fails at the file's end
@@ -340,7 +342,7 @@ func (s *Section) Data() ([]byte, error) {
 	if s.Type == SHT_NOBITS {
 		return nil, ErrNoBits
 	}
-	if s.compression == 0 {
+	if s.compOff == 0 {
 		return readFull(s.r, int64(s.Offset), s.Size)
 	}
 	if s.Flags&SHF_ALLOC != 0 {
@@ -363,7 +365,7 @@ func (s *Section) Open() io.ReadSeeker {
 	if s.Type == SHT_NOBITS {
 		return io.NewSectionReader(errReader{ErrNoBits}, 0, 1)
 	}
-	if s.compression == 0 {
+	if s.compOff == 0 {
 		return io.NewSectionReader(s.r, int64(s.Offset), int64(s.Size))
 	}
 	b, err := s.Data()
@@ -379,7 +381,7 @@ func (s *Section) ReadAt(p []byte, off int64) (int, error) {
 	if s.Type == SHT_NOBITS {
 		return 0, ErrNoBits
 	}
-	if s.compression != 0 {
+	if s.compOff != 0 {
 		return 0, &FormatError{int64(s.Offset), "ReadAt of a compressed section"}
 	}
 	if off < 0 || uint64(off) >= s.Size {
