@@ -332,9 +332,10 @@ func (s *Section) setCompression(f *File) error {
 // Compressed reports whether the section is SHF_COMPRESSED.
 func (s *Section) Compressed() bool { return s.compOff != 0 }
 
-// Data reads the section's contents, decompressed. An SHT_NOBITS section
-// of non-zero size is ErrNoBits; a size the file does not hold fails at the file's end
-// before it is allocated; a compressed stream must give exactly Size bytes.
+// Data reads the section's contents, decompressed. A section of size 0 is
+// empty, whatever its type; an SHT_NOBITS one of non-zero size is
+// ErrNoBits; a size the file does not hold fails at the file's end before
+// it is allocated; a compressed stream must give exactly Size bytes.
 func (s *Section) Data() ([]byte, error) {
 	if s.Size == 0 {
 		return []byte{}, nil // as debug/elf: nothing to read is no error, whatever the section
