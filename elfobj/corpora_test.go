@@ -16,12 +16,15 @@ import (
 // TestAgainstDebugELFCorpora: every plain module (.ko) and every vmlinux
 // of the built corpora (Debian's x86_64, arm64 and ppc64le
 // distro kernels of 6.1 to 7.2 with their -dbg modules, the livepatch
-// builds) reads as debug/elf reads it: header, section headers and names,
+// builds; and ../shared/corpus's) reads as debug/elf reads it: header, section headers and names,
 // and the bytes of every section up to 4 MiB (a vmlinux's up to 1 MiB).
 func TestAgainstDebugELFCorpora(t *testing.T) {
-	root := testcorpus.Corpora(t)
+	roots := []string{testcorpus.Corpora(t)}
+	if shared, ok := testcorpus.Root(); ok {
+		roots = append(roots, shared) // the ppc64le 7.2.13 corpus
+	}
 	var files []string
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	walk := func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Type()&fs.ModeSymlink != 0 {
 			return nil
 		}
@@ -36,9 +39,12 @@ func TestAgainstDebugELFCorpora(t *testing.T) {
 			files = append(files, p)
 		}
 		return nil
-	})
+	}
+	for _, r := range roots {
+		filepath.WalkDir(r, walk)
+	}
 	if len(files) == 0 {
-		t.Skipf("no .ko or vmlinux under %s", root)
+		t.Skipf("no .ko or vmlinux under %s", roots)
 	}
 	n, sections := 0, 0
 	for _, p := range files {
