@@ -10,8 +10,8 @@
 //
 // A file is hostile input: sizes in headers are checked against what the
 // file holds before they are allocated (a section is read in steps of at
-// most 16 MiB; a compressed stream must give exactly the size its header
-// declares), every error is a FormatError with the file offset (but
+// most 16 MiB; a compressed section may declare at most MaxDecompressed,
+// 4 GiB, and its stream must give exactly that size), every error is a FormatError with the file offset (but
 // ErrNoBits, a read of an SHT_NOBITS section, in debug/elf's words), and
 // nothing panics. It does not read program headers, symbol tables,
 // relocations or DWARF: the callers read those from section data (symbols

@@ -38,6 +38,11 @@ const (
 	// chunk is the most read in one step when the size comes from the
 	// file: a lying size then fails at the file's end, not in make.
 	chunk = 16 << 20
+	// MaxDecompressed bounds what one SHF_COMPRESSED section may declare
+	// (ch_size): a stream's bytes are not checked against the file as a
+	// stored section's are, and a small one can expand without end (a
+	// distro vmlinux's largest debug section is under 1 GiB).
+	MaxDecompressed = 4 << 30
 )
 
 // FileHeader is the ELF header, as debug/elf names its fields (plus
@@ -348,6 +353,9 @@ func (s *Section) Data() ([]byte, error) {
 	}
 	if s.Flags&SHF_ALLOC != 0 {
 		return nil, &FormatError{int64(s.Offset), "SHF_COMPRESSED applies only to non-allocable sections"}
+	}
+	if s.Size > MaxDecompressed {
+		return nil, &FormatError{int64(s.Offset), fmt.Sprintf("compressed section declares %d bytes, more than %d", s.Size, uint64(MaxDecompressed))}
 	}
 	zr, err := s.decompressor()
 	if err != nil {

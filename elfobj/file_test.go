@@ -239,6 +239,18 @@ func TestLyingSizes(t *testing.T) {
 	if _, err := f.Section(".debug_zlib").Data(); !errors.As(err, &fe) {
 		t.Errorf("zlib stream shorter than ch_size: %v", err)
 	}
+	// .debug_zstd (section 4) declaring 8 GiB: refused by its header,
+	// before a byte is decompressed (a small stream can expand without
+	// end; only the header bounds it).
+	bad = bytes.Clone(data)
+	zoff := binary.LittleEndian.Uint64(bad[shoff+4*64+24:])
+	binary.LittleEndian.PutUint64(bad[zoff+8:], 8<<30)
+	if f, err = elfobj.NewFile(bytes.NewReader(bad)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Section(".debug_zstd").Data(); !errors.As(err, &fe) || !strings.Contains(err.Error(), "more than 4294967296") {
+		t.Errorf("ch_size 8 GiB: %v, want refused by MaxDecompressed", err)
+	}
 	// A compression type nobody knows (0 too, ELFCOMPRESS_ZLIB being 1):
 	// the file opens, the section fails, never read as stored.
 	for _, typ := range []uint32{77, 0} {

@@ -136,6 +136,10 @@ type ELFFile struct {
 // has about 200 000).
 const maxSymbols = 1 << 24
 
+// maxStrtab bounds the string table of .symtab (a distro vmlinux's is
+// about 6 MB; a compressed one is checked only against its own header).
+const maxStrtab = 1 << 28
+
 // OpenELF opens a vmlinux or module .ko, decompressing a whole-file
 // .zst/.xz/.gz once through internal/container.
 func OpenELF(path string) (*ELFFile, error) { return openELF(path, "") }
@@ -487,6 +491,9 @@ func readSymtab64(f *elfobj.File, symtab *elfobj.Section) ([]RawSymbol, error) {
 	}
 	if symtab.Link == 0 || uint64(symtab.Link) >= uint64(len(f.Sections)) {
 		return nil, errors.New("cannot load string table section: section has invalid string table link")
+	}
+	if st := f.Sections[symtab.Link]; st.Size > maxStrtab {
+		return nil, fmt.Errorf("cannot load string table section: %s of %d bytes, more than %d", st.Name, st.Size, maxStrtab)
 	}
 	strdata, err := f.Sections[symtab.Link].Data()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -214,6 +215,27 @@ func TestSyntheticELFv1OPD(t *testing.T) {
 		if i >= len(f.Symbols) || f.Symbols[i] != w {
 			t.Errorf("symbol %d = %+v, want %+v", i, f.Symbols[i], w)
 		}
+	}
+}
+
+// TestStrtabBound: a .symtab whose string table declares more than
+// maxStrtab is refused by that bound before it is read (a compressed
+// string table would otherwise be decompressed to whatever it declares).
+func TestStrtabBound(t *testing.T) {
+	good := (&testELF{order: binary.LittleEndian, typ: elf.ET_REL, machine: elf.EM_PPC64, flags: 2,
+		secs: []testSection{{name: ".text", typ: elf.SHT_PROGBITS, flags: elf.SHF_ALLOC | elf.SHF_EXECINSTR, data: make([]byte, 16)}},
+		syms: []testSym{{name: "f", info: stInfo(elf.STB_GLOBAL, elf.STT_FUNC), shndx: 1}}}).bytes()
+	ef, err := elf.NewFile(bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := ef.SectionByType(elf.SHT_SYMTAB).Link
+	shoff := binary.LittleEndian.Uint64(good[40:])
+	bad := bytes.Clone(good)
+	binary.LittleEndian.PutUint64(bad[shoff+uint64(link)*64+32:], maxStrtab+1)
+	_, err = NewELF(bytes.NewReader(bad), "big-strtab.ko")
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than %d", maxStrtab)) {
+		t.Fatalf("NewELF: %v, want the string table refused by maxStrtab", err)
 	}
 }
 
