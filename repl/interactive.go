@@ -113,7 +113,7 @@ func (s *Session) execInterruptible(parent context.Context, line string) error {
 	}()
 	err := s.Exec(ctx, line)
 	if ctx.Err() != nil && parent.Err() == nil {
-		return fmt.Errorf("interrupted")
+		return errInterrupted
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package repl
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -100,5 +101,36 @@ func TestRedirectAliasShell(t *testing.T) {
 	}
 	if err := s.Exec(ctx, "alias help x"); err == nil {
 		t.Errorf("an alias may not hide a command")
+	}
+}
+
+// TestPipeReaderStops: a pipe whose reader stops early (head) ends the
+// command without an error, as in a shell, with the reader's output only
+// (`log` of the example is far larger than a pipe's 64 KiB buffer, so
+// its writes meet EPIPE); a reader killed by SIGINT (Ctrl-C reaches the
+// pipe's process too) makes the command "interrupted".
+func TestPipeReaderStops(t *testing.T) {
+	var out, errb bytes.Buffer
+	s := exampleSession(t, "../testdata/example/buggy-radix/vmcore.zst")
+	s.Out, s.Err = &out, &errb
+	ctx := context.Background()
+	if err := s.Exec(ctx, "log"); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() < 128<<10 {
+		t.Fatalf("log is %d bytes: too short to fill a pipe", out.Len())
+	}
+	first, _, _ := strings.Cut(out.String(), "\n")
+	out.Reset()
+	if err := s.Exec(ctx, "log | head -1"); err != nil {
+		t.Errorf("log | head -1: %v, want no error", err)
+	}
+	if out.String() != first+"\n" {
+		t.Errorf("log | head -1 printed %q, want the log's first line %q", out.String(), first)
+	}
+	for _, reader := range []string{"kill -INT $$", "sh -c 'kill -INT $$'"} { // killed; its shell saying so (130)
+		if err := s.Exec(ctx, "log | "+reader); !errors.Is(err, errInterrupted) {
+			t.Errorf("log | %s: %v, want interrupted", reader, err)
+		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/kdump-inspect/kdump-inspect/analysis"
@@ -449,7 +450,18 @@ func (s *Session) Exec(ctx context.Context, line string) (err error) {
 		}
 	}
 	if finish != nil {
-		if ferr := finish(); ferr != nil && err == nil {
+		ferr := finish()
+		switch {
+		case errors.Is(ferr, errInterrupted):
+			// Ctrl-C stopped the pipe's reader (it shares the terminal)
+			// before the session's own cancellation came: the command was
+			// interrupted, whatever its writes then met.
+			err = ferr
+		case lp.Pipe != "" && errors.Is(err, syscall.EPIPE):
+			// The reader stopped reading (head, grep -m, less's q): as in
+			// a shell, the rest of the output is dropped without an error.
+			err = ferr
+		case ferr != nil && err == nil:
 			err = ferr
 		}
 	}
@@ -601,6 +613,9 @@ func (s *Session) RunReader(ctx context.Context, r io.Reader) int {
 	return failed
 }
 
+// errInterrupted ends a command Ctrl-C stopped.
+var errInterrupted = errors.New("interrupted")
+
 // pipeTo starts `sh -c pipe` with its stdout on out and returns the writer
 // feeding it and a function that waits for it.
 func pipeTo(ctx context.Context, pipe string, out, errw io.Writer) (io.Writer, func() error, error) {
@@ -618,6 +633,11 @@ func pipeTo(ctx context.Context, pipe string, out, errw io.Writer) (io.Writer, f
 		if err := cmd.Wait(); err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
+				// Killed by SIGINT, or a shell reporting that its child
+				// was (exit status 128+SIGINT).
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && (ws.Signaled() && ws.Signal() == syscall.SIGINT || ws.ExitStatus() == 128+int(syscall.SIGINT)) {
+					return errInterrupted
+				}
 				return nil // head/grep ending early is normal
 			}
 			return fmt.Errorf("pipe %q: %w", pipe, err)
